@@ -1,0 +1,16 @@
+"""Living Lab Workbench: the Streamlit entry script (page navigation and the shared sidebar)."""
+
+import streamlit as st
+
+from workbench.ui import sidebar, t
+
+st.set_page_config(page_title="Living Lab Workbench", page_icon="🗺️", layout="wide")
+sidebar.init_state()
+
+pages = [
+    st.Page("pages/home.py", title=t("nav.home"), icon="🌍", default=True, url_path="home"),
+    st.Page("pages/setup.py", title=t("nav.setup"), icon="🛠️", url_path="setup"),
+]
+navigation = st.navigation(pages)
+sidebar.render()
+navigation.run()

@@ -1,0 +1,186 @@
+"""Set-up: create and edit networks, cities and living labs (with their site boundary)."""
+
+from dataclasses import replace
+
+import streamlit as st
+from folium.plugins import Draw
+from shapely.geometry import shape
+from streamlit_folium import st_folium
+
+from workbench.errors import ValidationError, WorkbenchError
+from workbench.i18n import has_key
+from workbench.geometry import boundary_from_geojson, validate_boundary
+from workbench.maps import base_map, fit_to, site_layer
+from workbench.model import (
+    LAB_STATUSES,
+    PRINCIPLES,
+    SDG_TARGETS,
+    City,
+    LivingLab,
+    Network,
+    new_id,
+)
+from workbench.ui import current_lab, select_lab, show_error, store, t
+
+DRAWN_KEY = "setup_drawn_boundary"
+
+s = store()
+networks = {n.id: n for n in s.list_networks()}
+cities = {c.id: c for c in s.list_cities()}
+
+st.title(t("setup.title"))
+tab_lab, tab_city, tab_network = st.tabs(
+    [t("setup.tab_lab"), t("setup.tab_city"), t("setup.tab_network")])
+
+
+def boundary_map(lab: LivingLab | None, city: City | None) -> dict | None:
+    """A map to draw the site boundary on; returns the last drawn GeoJSON geometry."""
+    if lab is not None:
+        m = base_map()
+        site_layer(lab, t("map.site")).add_to(m)
+        fit_to(m, lab.boundary)
+    elif city is not None:
+        m = base_map(center=(city.lat, city.lon), zoom=14)
+    else:
+        m = base_map()
+    Draw(export=False, draw_options={
+        "polyline": False, "circle": False, "marker": False, "circlemarker": False,
+        "polygon": {"allowIntersection": False}, "rectangle": True,
+    }, edit_options={"edit": False, "remove": False}).add_to(m)
+    out = st_folium(m, key=f"setup_map_{lab.id if lab else 'new'}", height=420,
+                    use_container_width=True, returned_objects=["last_active_drawing"])
+    drawing = (out or {}).get("last_active_drawing")
+    return drawing.get("geometry") if drawing else None
+
+
+# ---- living lab ---------------------------------------------------------------------------
+with tab_lab:
+    chosen = current_lab()
+    modes = ["edit", "new"] if chosen else ["new"]
+    mode = st.radio(t("setup.mode"), modes, horizontal=True,
+                    format_func=lambda m: t(f"setup.mode_{m}"), key="setup_mode")
+    lab = chosen if mode == "edit" else None
+    if not networks:
+        st.info(t("setup.need_network"))
+    else:
+        net_ids = sorted(networks, key=lambda i: networks[i].name)
+        network_id = st.selectbox(
+            t("setup.network"), net_ids,
+            index=net_ids.index(lab.network_id) if lab else 0,
+            format_func=lambda i: networks[i].name, key=f"lab_network_{mode}")
+        city_ids = sorted((c.id for c in cities.values() if network_id in c.network_ids),
+                          key=lambda i: cities[i].name)
+        if not city_ids:
+            st.info(t("setup.need_city"))
+        else:
+            city_id = st.selectbox(
+                t("setup.city"), city_ids,
+                index=city_ids.index(lab.city_id) if lab and lab.city_id in city_ids else 0,
+                format_func=lambda i: f"{cities[i].name} ({cities[i].country})",
+                key=f"lab_city_{mode}")
+            st.markdown("**" + t("setup.boundary") + "**")
+            st.caption(t("setup.boundary_help"))
+            drawn = boundary_map(lab, cities[city_id])
+            upload = st.file_uploader(t("setup.boundary_upload"), type=["geojson", "json"],
+                                      key=f"boundary_upload_{mode}")
+            with st.form(f"lab_form_{mode}"):
+                title = st.text_input(t("setup.lab_title"), value=lab.title if lab else "",
+                                      max_chars=200)
+                summary = st.text_area(t("setup.summary"), value=lab.summary if lab else "",
+                                       max_chars=5000)
+                themes = st.text_input(t("setup.themes"),
+                                       value=", ".join(lab.themes) if lab else "",
+                                       help=t("setup.themes_help"))
+                principles = st.multiselect(
+                    t("setup.principles"), PRINCIPLES, default=list(lab.principles) if lab else [],
+                    format_func=lambda p: t(f"principle.{p}"))
+                sdgs = st.multiselect(t("setup.sdg"), SDG_TARGETS,
+                                      default=list(lab.sdg_targets) if lab else [],
+                                      format_func=lambda c: f"{c} {t(f'sdg.{c}')}" if has_key(f"sdg.{c}") else c)
+                status = st.selectbox(t("setup.status"), LAB_STATUSES,
+                                      index=LAB_STATUSES.index(lab.status) if lab else 0,
+                                      format_func=lambda v: t(f"status.{v}"))
+                illustrative = st.checkbox(t("setup.illustrative"),
+                                           value=lab.illustrative if lab else False)
+                submitted = st.form_submit_button(t("common.save"), type="primary")
+            if submitted:
+                try:
+                    if upload is not None:
+                        boundary = boundary_from_geojson(upload.getvalue())
+                    elif drawn is not None:
+                        boundary = shape(drawn)
+                    elif lab is not None:
+                        boundary = lab.boundary
+                    else:
+                        raise ValidationError("boundary.missing")
+                    city = cities[city_id]
+                    validate_boundary(boundary, city.lon, city.lat)
+                    values = dict(
+                        city_id=city_id, network_id=network_id, title=title, summary=summary,
+                        themes=tuple(x.strip() for x in themes.split(",") if x.strip()),
+                        principles=tuple(principles), sdg_targets=tuple(sdgs), status=status,
+                        illustrative=illustrative, boundary=boundary)
+                    if lab is None:
+                        saved = s.add_lab(LivingLab(id=new_id(), **values))
+                        select_lab(saved.id)
+                    else:
+                        saved = s.update_lab(replace(lab, **values))
+                    st.success(t("setup.saved", title=saved.title), icon="✅")
+                except WorkbenchError as exc:
+                    show_error(exc)
+
+# ---- city -----------------------------------------------------------------------------------
+with tab_city:
+    city_options = [None, *sorted(cities, key=lambda i: cities[i].name)]
+    edit_city_id = st.selectbox(
+        t("setup.city_pick"), city_options,
+        format_func=lambda i: f"{cities[i].name} ({cities[i].country})" if i
+        else t("setup.city_new"), key="setup_city_pick")
+    city = cities.get(edit_city_id) if edit_city_id else None
+    with st.form("city_form"):
+        name = st.text_input(t("setup.city_name"), value=city.name if city else "")
+        country = st.text_input(t("setup.country"), value=city.country if city else "",
+                                max_chars=2, help=t("setup.country_help"))
+        c1, c2 = st.columns(2)
+        lat = c1.number_input(t("setup.lat"), -90.0, 90.0, value=city.lat if city else 0.0,
+                              format="%.5f")
+        lon = c2.number_input(t("setup.lon"), -180.0, 180.0, value=city.lon if city else 0.0,
+                              format="%.5f")
+        member_of = st.multiselect(
+            t("setup.city_networks"), sorted(networks, key=lambda i: networks[i].name),
+            default=list(city.network_ids) if city else [],
+            format_func=lambda i: networks[i].name)
+        if st.form_submit_button(t("common.save"), type="primary"):
+            try:
+                record = City(id=city.id if city else new_id(), name=name, country=country,
+                              lon=lon, lat=lat, network_ids=tuple(member_of))
+                saved_city = s.update_city(record) if city else s.add_city(record)
+                st.success(t("setup.saved", title=saved_city.name), icon="✅")
+            except WorkbenchError as exc:
+                show_error(exc)
+
+# ---- network --------------------------------------------------------------------------------
+with tab_network:
+    net_options = [None, *sorted(networks, key=lambda i: networks[i].name)]
+    edit_net_id = st.selectbox(
+        t("setup.network_pick"), net_options,
+        format_func=lambda i: networks[i].name if i else t("setup.network_new"),
+        key="setup_network_pick")
+    network = networks.get(edit_net_id) if edit_net_id else None
+    with st.form("network_form"):
+        name = st.text_input(t("setup.network_name"), value=network.name if network else "")
+        countries = st.text_input(t("setup.countries"),
+                                  value=", ".join(network.countries) if network else "",
+                                  help=t("setup.countries_help"))
+        description = st.text_area(t("setup.description"),
+                                   value=network.description if network else "")
+        if st.form_submit_button(t("common.save"), type="primary"):
+            try:
+                record = Network(id=network.id if network else new_id(), name=name,
+                                 countries=tuple(c.strip() for c in countries.split(",")
+                                                 if c.strip()),
+                                 description=description)
+                saved_net = s.update_network(record) if network else s.add_network(record)
+                st.success(t("setup.saved", title=saved_net.name), icon="✅")
+            except WorkbenchError as exc:
+                show_error(exc)

@@ -1,0 +1,50 @@
+"""Shared fixtures: every test gets its own data directory, so nothing touches a real workspace."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from workbench.settings import SHARED_GEODATA
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "data"
+    monkeypatch.setenv("WORKBENCH_DATA_DIR", str(path))
+    monkeypatch.delenv("WORKBENCH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("WORKBENCH_CACHE_DIR", raising=False)
+    return path
+
+
+@pytest.fixture
+def store():
+    from workbench.store import open_store
+
+    s = open_store("test")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def demo_store():
+    from workbench.demo import ensure_demo
+
+    s = ensure_demo()
+    yield s
+    s.close()
+
+
+def shared_geodata(name: str) -> Path:
+    """Path of an extract in ../shared/geodata; skips (or fails in CI) when it is missing."""
+    path = SHARED_GEODATA / name
+    if not path.exists():
+        reason = f"real-data test needs {path} (the shared OSM extracts beside the project)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path

@@ -1,0 +1,45 @@
+"""The workbench's own errors: each carries a message key that the pages translate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class WorkbenchError(Exception):
+    """An error a user can act on.
+
+    ``key`` names a message in the locale catalogue (``workbench/locales``); ``params`` fill its
+    placeholders. ``str(error)`` gives the English text, so logs and the CLI stay readable.
+    """
+
+    def __init__(self, key: str, **params: Any) -> None:
+        self.key = key
+        self.params = params
+        super().__init__(key)
+
+    def message(self, lang: str = "en") -> str:
+        from workbench.i18n import t
+
+        params = dict(self.params)
+        if "field" in params:  # field codes are translated too ("title" → "Titel")
+            params["field"] = t(f"fieldname.{params['field']}", lang)
+        return t(self.key, lang, **params)
+
+    def __str__(self) -> str:
+        return self.message("en")
+
+
+class ValidationError(WorkbenchError):
+    """Input that was refused; nothing was written."""
+
+
+class NotFoundError(WorkbenchError):
+    """A requested record does not exist (or was deleted)."""
+
+
+class SchemaError(WorkbenchError):
+    """The database file cannot be used by this version of the workbench."""
+
+
+class PermissionDenied(WorkbenchError):
+    """The acting person's role does not allow this action."""

@@ -1,0 +1,94 @@
+"""Every user-facing string, in English, German and Ukrainian.
+
+Strings live in ``workbench/locales/<lang>/*.json``; each file is one topic (``core.json``,
+``annotate.json`` ...) and all files of a language are merged into one catalogue. Keys are dotted
+(``setup.boundary.too_large``); placeholders use ``str.format`` syntax (``{area:.1f}``).
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from workbench.settings import DEFAULT_LANGUAGE, LANGUAGES
+
+LOCALES_DIR = Path(__file__).parent / "locales"
+
+#: The name of each language in itself, for the language switch.
+LANGUAGE_NAMES = {"en": "English", "de": "Deutsch", "uk": "Українська"}
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    """All strings of one language, merged from its files."""
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALES_DIR / lang).glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        clash = merged.keys() & data.keys()
+        if clash:
+            raise RuntimeError(f"{path}: keys defined twice: {sorted(clash)}")
+        merged.update(data)
+    return merged
+
+
+def t(key: str, lang: str | None = None, /, **params: Any) -> str:
+    """Translate ``key`` into ``lang`` (falling back to English), filling ``params``."""
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key)
+    if text is None:
+        return key
+    if not params:
+        return text
+    local = {k: _LocalNumber(v, lang) if isinstance(v, int | float) and not isinstance(v, bool)
+             else v for k, v in params.items()}
+    try:
+        return text.format(**local)
+    except (KeyError, IndexError, ValueError):
+        return text
+
+
+def has_key(key: str) -> bool:
+    return key in catalogue(DEFAULT_LANGUAGE)
+
+
+_SEPARATORS = {"en": (",", "."), "de": (".", ","), "uk": ("\u00a0", ",")}
+
+
+def fmt_number(value: float | int | None, lang: str | None = None, digits: int = 0) -> str:
+    """A number with the language's thousands and decimal separators ("—" for no value)."""
+    if value is None:
+        return "—"
+    return _swap_separators(f"{value:,.{digits}f}", lang)
+
+
+class _LocalNumber:
+    """A number that formats itself with the language's separators (``{area:,.1f}``)."""
+
+    def __init__(self, value: float | int, lang: str) -> None:
+        self.value, self.lang = value, lang
+
+    def __format__(self, spec: str) -> str:
+        return _swap_separators(format(self.value, spec), self.lang)
+
+    def __str__(self) -> str:
+        return _swap_separators(str(self.value), self.lang)
+
+
+def _swap_separators(text: str, lang: str | None) -> str:
+    thousands, decimal = _SEPARATORS.get(lang or DEFAULT_LANGUAGE, _SEPARATORS["en"])
+    return text.replace(",", "\x00").replace(".", decimal).replace("\x00", thousands)
+
+
+_DATE_FORMATS = {"en": "%d %b %Y, %H:%M", "de": "%d.%m.%Y, %H:%M", "uk": "%d.%m.%Y, %H:%M"}
+
+
+def fmt_datetime(value: datetime | str | None, lang: str | None = None) -> str:
+    """A date and time for people (UTC, labelled)."""
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.strftime(_DATE_FORMATS.get(lang or DEFAULT_LANGUAGE, _DATE_FORMATS["en"])) + " UTC"

@@ -1,0 +1,117 @@
+"""The domain: networks, cities, living labs, annotations, layers and snapshots.
+
+Plain dataclasses; geometry is a shapely object in WGS84 (EPSG:4326). Ids are UUID strings made by
+the caller, so that a retried write is idempotent. Times are timezone-aware UTC datetimes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from shapely.geometry.base import BaseGeometry
+from shapely.geometry import Polygon
+
+#: New Leipzig Charter (2020): the four key principles of good urban governance.
+PRINCIPLES = ("public_good", "participation", "multilevel_governance", "place_based")
+#: New Leipzig Charter: the three dimensions of the transformative city.
+DIMENSIONS = ("just", "green", "productive")
+#: SDG targets a living lab may name: all of SDG 11 (11.a–c are the means of implementation)
+#: and the targets of other goals that living labs in these networks most often touch.
+SDG_TARGETS = (
+    "11.1", "11.2", "11.3", "11.4", "11.5", "11.6", "11.7", "11.a", "11.b", "11.c",
+    "1.4", "3.6", "5.5", "6.1", "7.1", "9.1", "10.2", "10.3", "13.1", "15.1", "16.1", "16.7",
+    "17.17",
+)
+LAB_STATUSES = ("planning", "active", "completed")
+#: Built-in annotation categories (stable codes; labels are translated in the locales).
+ANNOTATION_CATEGORIES = ("strength", "problem", "idea", "question", "next_step")
+
+
+def new_id() -> str:
+    """A fresh identifier (UUID4 string)."""
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Network:
+    id: str
+    name: str
+    countries: tuple[str, ...]
+    description: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class City:
+    id: str
+    name: str
+    country: str  # ISO 3166-1 alpha-2
+    lon: float
+    lat: float
+    network_ids: tuple[str, ...] = ()
+    illustrative_only: bool = False
+
+
+@dataclass(frozen=True)
+class LivingLab:
+    id: str
+    city_id: str
+    network_id: str
+    title: str
+    boundary: Polygon
+    summary: str = ""
+    themes: tuple[str, ...] = ()
+    principles: tuple[str, ...] = ()
+    sdg_targets: tuple[str, ...] = ()
+    status: str = "planning"
+    illustrative: bool = False
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Annotation:
+    id: str
+    lab_id: str
+    geometry: BaseGeometry
+    category: str
+    text: str
+    author: str
+    created_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    deleted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A layer the living lab carries: a user's uploaded file or an OSM theme."""
+
+    id: str
+    lab_id: str
+    name: str
+    kind: str  # "upload" | "osm"
+    source: str = ""
+    attribution: str = ""
+    style: dict[str, Any] = field(default_factory=dict)
+    path: str = ""  # where the layer's data lives (relative to the data dir)
+    feature_count: int = 0
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The saved state of a living lab's map at one moment."""
+
+    id: str
+    lab_id: str
+    name: str
+    state: dict[str, Any] = field(default_factory=dict)
+    created_by: str = ""
+    created_at: datetime = field(default_factory=utcnow)

@@ -1,0 +1,71 @@
+"""Every path, URL, limit and environment variable of the workbench, in one place."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+#: The project's source tree (the folder holding ``app.py`` and ``pages/``).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+#: Authored demo files that seed the demo workspace.
+DEMO_DIR = PROJECT_ROOT / "geodata" / "demo"
+#: The entry script that ``workbench run`` hands to Streamlit.
+APP_SCRIPT = PROJECT_ROOT / "app.py"
+#: The Streamlit settings applied by ``workbench run``.
+STREAMLIT_CONFIG = PROJECT_ROOT / "streamlit_config.toml"
+#: Real OSM extracts used by tests and benchmarks (shipped beside the project, never copied in).
+SHARED_GEODATA = PROJECT_ROOT.parent / "shared" / "geodata"
+
+#: Name of the workspace seeded from ``DEMO_DIR``.
+DEMO_WORKSPACE = "demo"
+
+LANGUAGES = ("en", "de", "uk")
+DEFAULT_LANGUAGE = "en"
+
+#: Limits on what a user may enter.
+MAX_SITE_AREA_KM2 = 50.0
+MIN_SITE_AREA_M2 = 100.0
+MAX_SITE_DISTANCE_KM = 50.0
+MAX_TEXT_CHARS = 5000
+MAX_NAME_CHARS = 200
+#: Upload limit in megabytes (applied to Streamlit as server.maxUploadSize as well).
+MAX_UPLOAD_MB = 200
+
+#: SQLite busy timeout in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+OSM_ATTRIBUTION = "© OpenStreetMap contributors"
+
+
+def data_dir() -> Path:
+    """Folder holding workspaces and caches; ``WORKBENCH_DATA_DIR`` moves it."""
+    raw = os.environ.get("WORKBENCH_DATA_DIR")
+    path = Path(raw).expanduser() if raw else PROJECT_ROOT / "data"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def workspaces_dir() -> Path:
+    path = data_dir() / "workspaces"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def cache_dir() -> Path:
+    """Cache of fetched and imported OSM layers (``WORKBENCH_CACHE_DIR`` moves it)."""
+    raw = os.environ.get("WORKBENCH_CACHE_DIR")
+    path = Path(raw).expanduser() if raw else data_dir() / "cache"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def database_url(workspace: str) -> str:
+    """SQLAlchemy URL of a workspace's database.
+
+    ``WORKBENCH_DATABASE_URL`` may point the default workspace elsewhere (a PostgreSQL URL is
+    accepted by the store's engine set-up, but only SQLite is tested so far).
+    """
+    override = os.environ.get("WORKBENCH_DATABASE_URL")
+    if override and workspace == DEMO_WORKSPACE:
+        return override
+    return f"sqlite:///{workspaces_dir() / (workspace + '.sqlite')}"

@@ -1,0 +1,51 @@
+"""The store's foundation: engine, transactions, and row conversion helpers."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from workbench.store.engine import make_engine, migrate, transaction
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def loads(value: str | None, default: Any = None) -> Any:
+    return json.loads(value) if value else default
+
+
+class StoreBase:
+    """Opens (and migrates) the database; gives read and write transactions to the mixins."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = make_engine(url)
+        self.version = migrate(self.engine)
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with transaction(self.engine, write=False) as conn:
+            yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        with transaction(self.engine, write=True) as conn:
+            yield conn
+
+    def close(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,348 @@
+"""Networks, cities, living labs, layers and snapshots."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import shapely
+from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from workbench.errors import NotFoundError, ValidationError
+from workbench.geometry import validate_boundary
+from workbench.model import (
+    LAB_STATUSES,
+    PRINCIPLES,
+    SDG_TARGETS,
+    City,
+    Layer,
+    LivingLab,
+    Network,
+    Snapshot,
+    utcnow,
+)
+from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
+from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
+from workbench.store.schema import cities, labs, layers, network_cities, networks, snapshots
+
+
+def clean_name(value: str, field: str, limit: int = MAX_NAME_CHARS) -> str:
+    """A required single-line name: stripped, not empty, not too long."""
+    value = " ".join((value or "").split())
+    if not value:
+        raise ValidationError("field.required", field=field)
+    if len(value) > limit:
+        raise ValidationError("field.too_long", field=field, limit=limit)
+    return value
+
+
+def clean_text(value: str, field: str, limit: int = MAX_TEXT_CHARS) -> str:
+    """Free text: kept as typed (plain text), stripped at the ends, bounded in length."""
+    value = (value or "").replace("\x00", "").strip()
+    if len(value) > limit:
+        raise ValidationError("field.too_long", field=field, limit=limit)
+    return value
+
+
+def _country(code: str) -> str:
+    code = (code or "").strip().upper()
+    if len(code) != 2 or not code.isalpha() or not code.isascii():
+        raise ValidationError("field.country", value=code)
+    return code
+
+
+class CoreMixin(StoreBase):
+    # ---- networks -----------------------------------------------------------------------------
+    def add_network(self, network: Network) -> Network:
+        network = replace(
+            network,
+            name=clean_name(network.name, "name"),
+            countries=tuple(_country(c) for c in network.countries),
+            description=clean_text(network.description, "description"),
+        )
+        with self.write() as conn:
+            if self._network_row(conn, network.id) is None:
+                conn.execute(insert(networks).values(
+                    id=network.id, name=network.name, countries=dumps(list(network.countries)),
+                    description=network.description, created_at=iso(network.created_at)))
+        return self.get_network(network.id)
+
+    def update_network(self, network: Network) -> Network:
+        self.get_network(network.id)
+        with self.write() as conn:
+            conn.execute(update(networks).where(networks.c.id == network.id).values(
+                name=clean_name(network.name, "name"),
+                countries=dumps([_country(c) for c in network.countries]),
+                description=clean_text(network.description, "description")))
+        return self.get_network(network.id)
+
+    def get_network(self, network_id: str) -> Network:
+        with self.read() as conn:
+            row = self._network_row(conn, network_id)
+        if row is None:
+            raise NotFoundError("notfound.network")
+        return _network(row)
+
+    def list_networks(self) -> list[Network]:
+        with self.read() as conn:
+            rows = conn.execute(select(networks).order_by(networks.c.name)).mappings().all()
+        return [_network(r) for r in rows]
+
+    def delete_network(self, network_id: str) -> None:
+        with self.write() as conn:
+            if conn.execute(select(labs.c.id).where(labs.c.network_id == network_id)).first():
+                raise ValidationError("network.has_labs")
+            conn.execute(delete(networks).where(networks.c.id == network_id))
+
+    @staticmethod
+    def _network_row(conn: Connection, network_id: str):  # type: ignore[no-untyped-def]
+        return conn.execute(select(networks).where(networks.c.id == network_id)).mappings().first()
+
+    # ---- cities -------------------------------------------------------------------------------
+    def add_city(self, city: City) -> City:
+        city = _clean_city(city)
+        with self.write() as conn:
+            self._require_networks(conn, city.network_ids)
+            exists = conn.execute(select(cities.c.id).where(cities.c.id == city.id)).first()
+            if exists is None:
+                conn.execute(insert(cities).values(
+                    id=city.id, name=city.name, country=city.country, lon=city.lon, lat=city.lat,
+                    illustrative_only=int(city.illustrative_only)))
+                self._set_city_networks(conn, city.id, city.network_ids)
+        return self.get_city(city.id)
+
+    def update_city(self, city: City) -> City:
+        self.get_city(city.id)
+        city = _clean_city(city)
+        with self.write() as conn:
+            self._require_networks(conn, city.network_ids)
+            conn.execute(update(cities).where(cities.c.id == city.id).values(
+                name=city.name, country=city.country, lon=city.lon, lat=city.lat,
+                illustrative_only=int(city.illustrative_only)))
+            self._set_city_networks(conn, city.id, city.network_ids)
+        return self.get_city(city.id)
+
+    def get_city(self, city_id: str) -> City:
+        with self.read() as conn:
+            row = conn.execute(select(cities).where(cities.c.id == city_id)).mappings().first()
+            if row is None:
+                raise NotFoundError("notfound.city")
+            return _city(row, self._city_networks(conn, city_id))
+
+    def list_cities(self, network_id: str | None = None) -> list[City]:
+        query = select(cities).order_by(cities.c.name)
+        if network_id:
+            query = query.join(network_cities, network_cities.c.city_id == cities.c.id).where(
+                network_cities.c.network_id == network_id)
+        with self.read() as conn:
+            rows = conn.execute(query).mappings().all()
+            members: dict[str, list[str]] = {}
+            for m in conn.execute(select(network_cities)).mappings():
+                members.setdefault(m["city_id"], []).append(m["network_id"])
+        return [_city(r, sorted(members.get(r["id"], []))) for r in rows]
+
+    def delete_city(self, city_id: str) -> None:
+        with self.write() as conn:
+            if conn.execute(select(labs.c.id).where(labs.c.city_id == city_id)).first():
+                raise ValidationError("city.has_labs")
+            conn.execute(delete(cities).where(cities.c.id == city_id))
+
+    @staticmethod
+    def _require_networks(conn: Connection, network_ids: tuple[str, ...]) -> None:
+        for nid in network_ids:
+            if conn.execute(select(networks.c.id).where(networks.c.id == nid)).first() is None:
+                raise NotFoundError("notfound.network")
+
+    @staticmethod
+    def _set_city_networks(conn: Connection, city_id: str, network_ids: tuple[str, ...]) -> None:
+        conn.execute(delete(network_cities).where(network_cities.c.city_id == city_id))
+        for nid in dict.fromkeys(network_ids):
+            conn.execute(insert(network_cities).values(network_id=nid, city_id=city_id))
+
+    @staticmethod
+    def _city_networks(conn: Connection, city_id: str) -> list[str]:
+        q = select(network_cities.c.network_id).where(network_cities.c.city_id == city_id)
+        return sorted(conn.execute(q).scalars())
+
+    # ---- living labs --------------------------------------------------------------------------
+    def add_lab(self, lab: LivingLab) -> LivingLab:
+        with self.read() as conn:
+            if conn.execute(select(labs.c.id).where(labs.c.id == lab.id)).first():
+                return self.get_lab(lab.id)
+        lab = self._clean_lab(lab)
+        with self.write() as conn:
+            if conn.execute(select(labs.c.id).where(labs.c.id == lab.id)).first() is None:
+                conn.execute(insert(labs).values(**_lab_values(lab), id=lab.id,
+                                                 created_at=iso(lab.created_at)))
+        return self.get_lab(lab.id)
+
+    def update_lab(self, lab: LivingLab) -> LivingLab:
+        self.get_lab(lab.id)
+        lab = replace(self._clean_lab(lab), updated_at=utcnow())
+        with self.write() as conn:
+            conn.execute(update(labs).where(labs.c.id == lab.id).values(_lab_values(lab)))
+        return self.get_lab(lab.id)
+
+    def get_lab(self, lab_id: str) -> LivingLab:
+        with self.read() as conn:
+            row = conn.execute(select(labs).where(labs.c.id == lab_id)).mappings().first()
+        if row is None:
+            raise NotFoundError("notfound.lab")
+        return _lab(row)
+
+    def list_labs(self, network_id: str | None = None, city_id: str | None = None
+                  ) -> list[LivingLab]:
+        query = select(labs).order_by(labs.c.title)
+        if network_id:
+            query = query.where(labs.c.network_id == network_id)
+        if city_id:
+            query = query.where(labs.c.city_id == city_id)
+        with self.read() as conn:
+            return [_lab(r) for r in conn.execute(query).mappings()]
+
+    def delete_lab(self, lab_id: str) -> None:
+        with self.write() as conn:
+            conn.execute(delete(labs).where(labs.c.id == lab_id))
+
+    def _clean_lab(self, lab: LivingLab) -> LivingLab:
+        city = self.get_city(lab.city_id)
+        self.get_network(lab.network_id)
+        if lab.network_id not in city.network_ids:
+            raise ValidationError("lab.city_not_in_network")
+        if lab.status not in LAB_STATUSES:
+            raise ValidationError("lab.status", value=lab.status)
+        unknown = [p for p in lab.principles if p not in PRINCIPLES]
+        unknown += [s for s in lab.sdg_targets if s not in SDG_TARGETS]
+        if unknown:
+            raise ValidationError("lab.unknown_codes", codes=", ".join(unknown))
+        themes = tuple(dict.fromkeys(clean_name(t, "themes", 60) for t in lab.themes if t.strip()))
+        return replace(
+            lab,
+            title=clean_name(lab.title, "title"),
+            summary=clean_text(lab.summary, "summary"),
+            themes=themes,
+            principles=tuple(dict.fromkeys(lab.principles)),
+            sdg_targets=tuple(dict.fromkeys(lab.sdg_targets)),
+            boundary=validate_boundary(lab.boundary, city.lon, city.lat),
+        )
+
+    # ---- layers -------------------------------------------------------------------------------
+    def add_layer(self, layer: Layer) -> Layer:
+        with self.write() as conn:
+            if conn.execute(select(layers.c.id).where(layers.c.id == layer.id)).first() is None:
+                try:
+                    conn.execute(insert(layers).values(
+                        id=layer.id, lab_id=layer.lab_id, name=clean_name(layer.name, "name"),
+                        kind=layer.kind, source=layer.source, attribution=layer.attribution,
+                        style=dumps(layer.style), path=layer.path,
+                        feature_count=layer.feature_count, created_at=iso(layer.created_at)))
+                except IntegrityError as exc:
+                    raise NotFoundError("notfound.lab") from exc
+        return self.get_layer(layer.id)
+
+    def update_layer_style(self, layer_id: str, style: dict) -> Layer:
+        with self.write() as conn:
+            conn.execute(update(layers).where(layers.c.id == layer_id).values(style=dumps(style)))
+        return self.get_layer(layer_id)
+
+    def get_layer(self, layer_id: str) -> Layer:
+        with self.read() as conn:
+            row = conn.execute(select(layers).where(layers.c.id == layer_id)).mappings().first()
+        if row is None:
+            raise NotFoundError("notfound.layer")
+        return _layer(row)
+
+    def list_layers(self, lab_id: str, kind: str | None = None) -> list[Layer]:
+        query = select(layers).where(layers.c.lab_id == lab_id).order_by(layers.c.created_at)
+        if kind:
+            query = query.where(layers.c.kind == kind)
+        with self.read() as conn:
+            return [_layer(r) for r in conn.execute(query).mappings()]
+
+    def delete_layer(self, layer_id: str) -> None:
+        with self.write() as conn:
+            conn.execute(delete(layers).where(layers.c.id == layer_id))
+
+    # ---- snapshots ----------------------------------------------------------------------------
+    def add_snapshot(self, snapshot: Snapshot) -> Snapshot:
+        with self.write() as conn:
+            exists = conn.execute(select(snapshots.c.id).where(snapshots.c.id == snapshot.id))
+            if exists.first() is None:
+                try:
+                    conn.execute(insert(snapshots).values(
+                        id=snapshot.id, lab_id=snapshot.lab_id,
+                        name=clean_name(snapshot.name, "name"), state=dumps(snapshot.state),
+                        created_by=snapshot.created_by, created_at=iso(snapshot.created_at)))
+                except IntegrityError as exc:
+                    raise NotFoundError("notfound.lab") from exc
+        return self.get_snapshot(snapshot.id)
+
+    def get_snapshot(self, snapshot_id: str) -> Snapshot:
+        with self.read() as conn:
+            row = conn.execute(
+                select(snapshots).where(snapshots.c.id == snapshot_id)).mappings().first()
+        if row is None:
+            raise NotFoundError("notfound.snapshot")
+        return _snapshot(row)
+
+    def list_snapshots(self, lab_id: str) -> list[Snapshot]:
+        query = select(snapshots).where(snapshots.c.lab_id == lab_id).order_by(
+            snapshots.c.created_at.desc())
+        with self.read() as conn:
+            return [_snapshot(r) for r in conn.execute(query).mappings()]
+
+    def delete_snapshot(self, snapshot_id: str) -> None:
+        with self.write() as conn:
+            conn.execute(delete(snapshots).where(snapshots.c.id == snapshot_id))
+
+
+def _clean_city(city: City) -> City:
+    try:
+        lon, lat = float(city.lon), float(city.lat)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("city.location") from exc
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise ValidationError("city.location")
+    return replace(city, name=clean_name(city.name, "name"), country=_country(city.country),
+                   lon=lon, lat=lat)
+
+
+def _network(r) -> Network:  # type: ignore[no-untyped-def]
+    return Network(id=r["id"], name=r["name"], countries=tuple(loads(r["countries"], [])),
+                   description=r["description"], created_at=from_iso(r["created_at"]))
+
+
+def _city(r, network_ids) -> City:  # type: ignore[no-untyped-def]
+    return City(id=r["id"], name=r["name"], country=r["country"], lon=r["lon"], lat=r["lat"],
+                network_ids=tuple(network_ids), illustrative_only=bool(r["illustrative_only"]))
+
+
+def _lab_values(lab: LivingLab) -> dict:
+    return dict(
+        city_id=lab.city_id, network_id=lab.network_id, title=lab.title, summary=lab.summary,
+        themes=dumps(list(lab.themes)), principles=dumps(list(lab.principles)),
+        sdg_targets=dumps(list(lab.sdg_targets)), status=lab.status,
+        boundary_wkt=shapely.to_wkt(lab.boundary, rounding_precision=7),
+        illustrative=int(lab.illustrative), updated_at=iso(lab.updated_at))
+
+
+def _lab(r) -> LivingLab:  # type: ignore[no-untyped-def]
+    return LivingLab(
+        id=r["id"], city_id=r["city_id"], network_id=r["network_id"], title=r["title"],
+        boundary=shapely.from_wkt(r["boundary_wkt"]), summary=r["summary"],
+        themes=tuple(loads(r["themes"], [])), principles=tuple(loads(r["principles"], [])),
+        sdg_targets=tuple(loads(r["sdg_targets"], [])), status=r["status"],
+        illustrative=bool(r["illustrative"]), created_at=from_iso(r["created_at"]),
+        updated_at=from_iso(r["updated_at"]))
+
+
+def _layer(r) -> Layer:  # type: ignore[no-untyped-def]
+    return Layer(id=r["id"], lab_id=r["lab_id"], name=r["name"], kind=r["kind"],
+                 source=r["source"], attribution=r["attribution"], style=loads(r["style"], {}),
+                 path=r["path"], feature_count=r["feature_count"],
+                 created_at=from_iso(r["created_at"]))
+
+
+def _snapshot(r) -> Snapshot:  # type: ignore[no-untyped-def]
+    return Snapshot(id=r["id"], lab_id=r["lab_id"], name=r["name"], state=loads(r["state"], {}),
+                    created_by=r["created_by"], created_at=from_iso(r["created_at"]))

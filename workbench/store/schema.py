@@ -1,0 +1,203 @@
+"""Tables of the workspace database, and the migrations that build them.
+
+``MIGRATIONS`` is the history of the schema: migration *n* (1-based) brings a database from version
+*n - 1* to *n*. Migrations are plain SQL that SQLite and PostgreSQL both understand, never edited
+once released; a change to the schema is a new migration appended here plus the matching change to
+the ``Table`` objects below, which describe the newest version and are what queries use.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, Table, Text
+
+metadata = MetaData()
+
+networks = Table(
+    "networks", metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("countries", Text, nullable=False),  # JSON list of ISO codes
+    Column("description", Text, nullable=False, default=""),
+    Column("created_at", Text, nullable=False),
+)
+
+cities = Table(
+    "cities", metadata,
+    Column("id", Text, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("country", Text, nullable=False),
+    Column("lon", Float, nullable=False),
+    Column("lat", Float, nullable=False),
+    Column("illustrative_only", Integer, nullable=False, default=0),
+)
+
+network_cities = Table(
+    "network_cities", metadata,
+    Column("network_id", Text, ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True),
+    Column("city_id", Text, ForeignKey("cities.id", ondelete="CASCADE"), primary_key=True),
+)
+
+labs = Table(
+    "labs", metadata,
+    Column("id", Text, primary_key=True),
+    Column("city_id", Text, ForeignKey("cities.id"), nullable=False),
+    Column("network_id", Text, ForeignKey("networks.id"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("summary", Text, nullable=False, default=""),
+    Column("themes", Text, nullable=False, default="[]"),
+    Column("principles", Text, nullable=False, default="[]"),
+    Column("sdg_targets", Text, nullable=False, default="[]"),
+    Column("status", Text, nullable=False, default="planning"),
+    Column("boundary_wkt", Text, nullable=False),
+    Column("illustrative", Integer, nullable=False, default=0),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+
+layers = Table(
+    "layers", metadata,
+    Column("id", Text, primary_key=True),
+    Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("source", Text, nullable=False, default=""),
+    Column("attribution", Text, nullable=False, default=""),
+    Column("style", Text, nullable=False, default="{}"),
+    Column("path", Text, nullable=False, default=""),
+    Column("feature_count", Integer, nullable=False, default=0),
+    Column("created_at", Text, nullable=False),
+)
+
+snapshots = Table(
+    "snapshots", metadata,
+    Column("id", Text, primary_key=True),
+    Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("state", Text, nullable=False, default="{}"),
+    Column("created_by", Text, nullable=False, default=""),
+    Column("created_at", Text, nullable=False),
+)
+
+annotations = Table(
+    "annotations", metadata,
+    Column("id", Text, primary_key=True),
+    Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
+    Column("geom_wkt", Text, nullable=False),
+    Column("geom_type", Text, nullable=False),
+    Column("minx", Float, nullable=False),
+    Column("miny", Float, nullable=False),
+    Column("maxx", Float, nullable=False),
+    Column("maxy", Float, nullable=False),
+    Column("category", Text, nullable=False),
+    Column("text", Text, nullable=False, default=""),
+    Column("author", Text, nullable=False, default=""),
+    Column("created_at", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+    Column("deleted_at", Text, nullable=True),
+)
+
+annotation_history = Table(
+    "annotation_history", metadata,
+    Column("id", Text, primary_key=True),
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("action", Text, nullable=False),  # created | edited | deleted | restored
+    Column("actor", Text, nullable=False, default=""),
+    Column("at", Text, nullable=False),
+    Column("data", Text, nullable=False, default="{}"),  # JSON: the row after the change
+)
+
+
+_V1_CORE = """
+CREATE TABLE networks (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    countries TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE TABLE cities (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    country TEXT NOT NULL,
+    lon REAL NOT NULL,
+    lat REAL NOT NULL,
+    illustrative_only INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE network_cities (
+    network_id TEXT NOT NULL REFERENCES networks(id) ON DELETE CASCADE,
+    city_id TEXT NOT NULL REFERENCES cities(id) ON DELETE CASCADE,
+    PRIMARY KEY (network_id, city_id)
+);
+CREATE TABLE labs (
+    id TEXT PRIMARY KEY,
+    city_id TEXT NOT NULL REFERENCES cities(id),
+    network_id TEXT NOT NULL REFERENCES networks(id),
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '',
+    themes TEXT NOT NULL DEFAULT '[]',
+    principles TEXT NOT NULL DEFAULT '[]',
+    sdg_targets TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'planning',
+    boundary_wkt TEXT NOT NULL,
+    illustrative INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE INDEX labs_city ON labs(city_id);
+CREATE TABLE layers (
+    id TEXT PRIMARY KEY,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    attribution TEXT NOT NULL DEFAULT '',
+    style TEXT NOT NULL DEFAULT '{}',
+    path TEXT NOT NULL DEFAULT '',
+    feature_count INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX layers_lab ON layers(lab_id);
+CREATE TABLE snapshots (
+    id TEXT PRIMARY KEY,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '{}',
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL
+);
+CREATE INDEX snapshots_lab ON snapshots(lab_id);
+"""
+
+_V2_ANNOTATIONS = """
+CREATE TABLE annotations (
+    id TEXT PRIMARY KEY,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    geom_wkt TEXT NOT NULL,
+    geom_type TEXT NOT NULL,
+    minx REAL NOT NULL,
+    miny REAL NOT NULL,
+    maxx REAL NOT NULL,
+    maxy REAL NOT NULL,
+    category TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE INDEX annotations_lab ON annotations(lab_id, updated_at);
+CREATE TABLE annotation_history (
+    id TEXT PRIMARY KEY,
+    annotation_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX annotation_history_annotation ON annotation_history(annotation_id);
+"""
+
+#: The schema's history; never edit a released entry, append a new one.
+MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS)
+SCHEMA_VERSION = len(MIGRATIONS)

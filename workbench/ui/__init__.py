@@ -1,0 +1,102 @@
+"""Streamlit helpers shared by the pages (the only place besides pages/ that imports streamlit)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from workbench import i18n
+from workbench.errors import WorkbenchError
+from workbench.model import City, LivingLab
+from workbench.settings import DEFAULT_LANGUAGE, DEMO_WORKSPACE
+from workbench.store import Store
+
+LANG_KEY = "lang"
+WORKSPACE_KEY = "workspace"
+LAB_KEY = "lab_id"
+
+
+def lang() -> str:
+    return st.session_state.get(LANG_KEY, DEFAULT_LANGUAGE)
+
+
+def t(key: str, **params: Any) -> str:
+    """Translate into the language chosen in the sidebar."""
+    return i18n.t(key, lang(), **params)
+
+
+def fmt_number(value: float | int | None, digits: int = 0) -> str:
+    return i18n.fmt_number(value, lang(), digits)
+
+
+def fmt_datetime(value) -> str:  # type: ignore[no-untyped-def]
+    return i18n.fmt_datetime(value, lang())
+
+
+@st.cache_resource(show_spinner=False)
+def _store(workspace: str) -> Store:
+    from workbench.demo import ensure_demo
+    from workbench.store import open_store
+
+    return ensure_demo() if workspace == DEMO_WORKSPACE else open_store(workspace)
+
+
+def store() -> Store:
+    """The store of the workspace chosen in the sidebar (opened once per process)."""
+    return _store(st.session_state.get(WORKSPACE_KEY, DEMO_WORKSPACE))
+
+
+_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~:$"
+
+
+def md_escape(text: str) -> str:
+    """User text made literal for ``st.markdown`` (no links, images or formatting)."""
+    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+
+
+def plain(text: str, caption: bool = False) -> None:
+    """Show user text as plain text in the page's normal font."""
+    (st.caption if caption else st.markdown)(md_escape(text))
+
+
+def html_block(markup: str) -> None:
+    """Show HTML built by ``workbench.maps``/``export`` (which escape all user text)."""
+    st.markdown(markup, unsafe_allow_html=True)
+
+
+def show_error(exc: WorkbenchError) -> None:
+    st.error(exc.message(lang()), icon="⚠️")
+
+
+def current_lab() -> LivingLab | None:
+    """The living lab chosen in the sidebar, or None."""
+    lab_id = st.session_state.get(LAB_KEY)
+    if not lab_id:
+        return None
+    try:
+        return store().get_lab(lab_id)
+    except WorkbenchError:
+        return None
+
+
+def select_lab(lab_id: str | None) -> None:
+    st.session_state[LAB_KEY] = lab_id
+    if lab_id:
+        st.query_params["lab"] = lab_id
+    elif "lab" in st.query_params:
+        del st.query_params["lab"]
+
+
+def lab_label(lab: LivingLab, cities: dict[str, City]) -> str:
+    city = cities.get(lab.city_id)
+    return f"{city.name} — {lab.title}" if city else lab.title
+
+
+def require_lab() -> LivingLab:
+    """The chosen living lab; stops the page with a hint when none is chosen."""
+    lab = current_lab()
+    if lab is None:
+        st.info(t("common.choose_lab"), icon="👈")
+        st.stop()
+    return lab

@@ -1,0 +1,61 @@
+"""The shared sidebar: workspace, living lab and language, carried through every page."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from workbench import __version__
+from workbench.i18n import LANGUAGE_NAMES
+from workbench.settings import DEMO_WORKSPACE, LANGUAGES
+from workbench.store import list_workspaces
+from workbench.ui import LAB_KEY, LANG_KEY, WORKSPACE_KEY, lab_label, select_lab, store, t
+
+
+def init_state() -> None:
+    """Session defaults, taken from the URL where it names them (``?lab=…&lang=…``)."""
+    params = st.query_params
+    if LANG_KEY not in st.session_state:
+        st.session_state[LANG_KEY] = params.get("lang") if params.get("lang") in LANGUAGES \
+            else "en"
+    st.session_state.setdefault(WORKSPACE_KEY, params.get("ws") or DEMO_WORKSPACE)
+    if LAB_KEY not in st.session_state:
+        st.session_state[LAB_KEY] = params.get("lab")
+
+
+def _copy(widget_key: str, state_key: str) -> None:
+    st.session_state[state_key] = st.session_state[widget_key]
+
+
+def _persistent_select(label: str, options: list, state_key: str, **kwargs) -> None:
+    """A selectbox whose choice lives in a plain session key, so it survives page changes and
+    label changes (Streamlit drops the state of widgets whose identity changes)."""
+    widget_key = f"_{state_key}_widget"
+    current = st.session_state.get(state_key)
+    st.selectbox(label, options, index=options.index(current) if current in options else 0,
+                 key=widget_key, on_change=_copy, args=(widget_key, state_key), **kwargs)
+
+
+def render() -> None:
+    with st.sidebar:
+        # The label names itself in every language, so anyone can find the switch.
+        _persistent_select("🌐 Language · Sprache · Мова", list(LANGUAGES), LANG_KEY,
+                           format_func=lambda code: LANGUAGE_NAMES[code])
+        workspaces = sorted(set(list_workspaces()) | {DEMO_WORKSPACE,
+                                                      st.session_state[WORKSPACE_KEY]})
+        _persistent_select(t("sidebar.workspace"), workspaces, WORKSPACE_KEY,
+                           format_func=lambda w: t("sidebar.demo_workspace")
+                           if w == DEMO_WORKSPACE else w)
+        s = store()
+        cities = {c.id: c for c in s.list_cities()}
+        labs = sorted(s.list_labs(), key=lambda lab: lab_label(lab, cities))
+        ids = [None] + [lab.id for lab in labs]
+        labels = {lab.id: lab_label(lab, cities) for lab in labs}
+        current = st.session_state.get(LAB_KEY)
+        index = ids.index(current) if current in ids else 0
+        chosen = st.selectbox(
+            t("sidebar.lab"), ids, index=index,
+            format_func=lambda i: labels[i] if i else t("sidebar.no_lab"),
+        )
+        if chosen != current:
+            select_lab(chosen)
+        st.caption(t("sidebar.version", version=__version__))
