@@ -56,6 +56,10 @@ def boundary_map(lab: LivingLab | None, city: City | None) -> dict | None:
     return drawing.get("geometry") if drawing else None
 
 
+def sdg_label(code: str) -> str:
+    return f"{code} {t(f'sdg.{code}')}" if has_key(f"sdg.{code}") else code
+
+
 # ---- living lab ---------------------------------------------------------------------------
 with tab_lab:
     chosen = current_lab()
@@ -99,7 +103,7 @@ with tab_lab:
                     format_func=lambda p: t(f"principle.{p}"))
                 sdgs = st.multiselect(t("setup.sdg"), SDG_TARGETS,
                                       default=list(lab.sdg_targets) if lab else [],
-                                      format_func=lambda c: f"{c} {t(f'sdg.{c}')}" if has_key(f"sdg.{c}") else c)
+                                      format_func=sdg_label)
                 status = st.selectbox(t("setup.status"), LAB_STATUSES,
                                       index=LAB_STATUSES.index(lab.status) if lab else 0,
                                       format_func=lambda v: t(f"status.{v}"))
