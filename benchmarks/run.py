@@ -1,7 +1,8 @@
 """Run the benchmarks, print a table and write the figures as JSON.
 
 Usage: ``python -m benchmarks.run [NAME ...]`` (names are the ``bench_<name>.py`` files; all by
-default). Results go to ``benchmarks/results/<UTC time>.json`` and ``benchmarks/results/latest.json``.
+default). Results go to ``benchmarks/results/<UTC time>.json`` and
+``benchmarks/results/latest.json``.
 
 Each benchmark module exposes ``run() -> list[dict]`` whose rows have ``name``, ``value``, ``unit``
 and, where the workbench is compared with the plain peer pipeline in the same run, ``peer``,

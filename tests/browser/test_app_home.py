@@ -17,7 +17,8 @@ def test_home_map_language_and_lab_choice(app_server, new_page, blocked_requests
     frame = map_frame(page)
     # one circle marker and one outline per demo site, drawn by Leaflet in the frame
     expect(frame.locator("path.leaflet-interactive")).to_have_count(18, timeout=15_000)
-    assert "OpenStreetMap contributors" in frame.locator(".leaflet-control-attribution").inner_text()
+    attribution = frame.locator(".leaflet-control-attribution").inner_text()
+    assert "OpenStreetMap contributors" in attribution
     screenshot(page, "home_en")
 
     page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
