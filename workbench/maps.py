@@ -99,3 +99,189 @@ def legend_html(entries: Iterable[tuple[str, str]], title: str = "") -> str:
     )
     head = f"<b>{escape_text(title)}</b> " if title else ""
     return f'<div class="wb-legend" style="font-size:0.9rem;line-height:1.8">{head}{items}</div>'
+
+
+# ---- open geodata: OSM themes, uploaded layers, basemaps, WMS ------------------------------------
+
+#: Decimal places of coordinates sent to the browser (1e-6° ≈ 0.1 m).
+DISPLAY_DECIMALS = 6
+#: Attribute columns shown in an uploaded layer's popup.
+UPLOAD_POPUP_FIELDS = 6
+
+
+def _display_geojson(geoms, popups: list[str]) -> dict:  # type: ignore[no-untyped-def]
+    """A FeatureCollection at display precision whose only property is the popup HTML ``p``."""
+    import json
+
+    import numpy as np
+
+    rounded = shapely.transform(np.asarray(geoms, dtype=object),
+                                lambda c: np.round(c, DISPLAY_DECIMALS))
+    texts = shapely.to_geojson(rounded)
+    features = [{"type": "Feature", "geometry": json.loads(g), "properties": {"p": p}}
+                for g, p in zip(texts, popups, strict=True) if g is not None]
+    return {"type": "FeatureCollection", "features": features}
+
+
+def _vector_group(name: str, collection: dict, style: dict, radius: float,
+                  attribution: str = "", show: bool = True) -> folium.FeatureGroup:
+    group = folium.FeatureGroup(name=escape_text(name), show=show)
+    options = {"attribution": escape_text(attribution)} if attribution else {}
+    folium.GeoJson(
+        collection, name=escape_text(name),
+        style_function=lambda _f, s=dict(style): s,
+        marker=folium.CircleMarker(radius=radius, fill=True),
+        popup=folium.GeoJsonPopup(fields=["p"], labels=False, max_width=280),
+        tooltip=None, zoom_on_click=False, **options,
+    ).add_to(group)
+    return group
+
+
+def _scaled(style: dict, opacity: float) -> dict:
+    out = dict(style)
+    for key in ("opacity", "fillOpacity"):
+        if key in out:
+            out[key] = round(float(out[key]) * opacity, 3)
+    return out
+
+
+def theme_popups(gdf, code: str, lang: str = "en") -> list[str]:  # type: ignore[no-untyped-def]
+    """Popup HTML of each feature of a cached OSM theme: name, main tag and a few key facts."""
+    from workbench.i18n import t
+
+    label = t(f"opendata.theme.{code}", lang)
+    levels = gdf["levels"].tolist() if "levels" in gdf else [None] * len(gdf)
+    out = []
+    for name, key, value, lv in zip(gdf["name"], gdf["osm_key"], gdf["osm_value"], levels,
+                                    strict=True):
+        head = f"<b>{escape_text(name)}</b><br>" if name else f"<b>{escape_text(label)}</b><br>"
+        extra = ""
+        if lv is not None and lv == lv:
+            extra = "<br>" + escape_text(t("opendata.popup.levels", lang, levels=lv))
+        out.append(f"{head}{escape_text(key)}={escape_text(value)}{extra}")
+    return out
+
+
+def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0
+                ) -> folium.FeatureGroup | None:
+    """One cached OSM theme as a map layer (None when the theme is not cached)."""
+    from workbench.i18n import t
+    from workbench.opendata.cache import load_theme
+    from workbench.opendata.themes import THEMES
+
+    gdf = load_theme(lab_id, code)
+    if gdf is None:
+        return None
+    theme = THEMES[code]
+    collection = _display_geojson(gdf.geometry.values, theme_popups(gdf, code, lang))
+    return _vector_group(t(theme.label_key, lang), collection, _scaled(theme.style, opacity),
+                         theme.radius, OSM_ATTRIBUTION)
+
+
+def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[no-untyped-def]
+                 ) -> folium.FeatureGroup:
+    """A user's uploaded layer (``Layer(kind="upload")``) as a map layer."""
+    from workbench.opendata.files import load_upload
+
+    gdf = load_upload(layer)
+    fields = [c for c in gdf.columns if c != gdf.geometry.name][:UPLOAD_POPUP_FIELDS]
+    rows = gdf[fields].itertuples(index=False, name=None) if fields else [()] * len(gdf)
+    popups = [
+        f"<b>{escape_text(layer.name)}</b>" + "".join(
+            f"<br>{escape_text(f)}: {escape_text(v)}" for f, v in zip(fields, row, strict=True)
+            if v is not None and str(v) != "")
+        for row in rows]
+    colour = str(layer.style.get("color") or PALETTE[0])
+    style = {"color": colour, "fillColor": colour, "weight": 1.5, "opacity": 0.9,
+             "fillOpacity": 0.3}
+    return _vector_group(layer.name, _display_geojson(gdf.geometry.values, popups),
+                         _scaled(style, opacity), 5, layer.attribution)
+
+
+def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en",
+                   store=None, opacities: dict[str, float] | None = None  # type: ignore[no-untyped-def]
+                   ) -> list:
+    """Map layers of a living lab's context: one FeatureGroup per cached OSM theme (all cached
+    themes when ``themes`` is None) and, when ``store`` is given, one per uploaded layer.
+
+    Geometry is sent at display precision with only the popup HTML as property; every OSM layer
+    carries the attribution "© OpenStreetMap contributors". ``opacities`` maps a theme code or
+    an upload layer id to an opacity factor in [0, 1].
+    """
+    from workbench.opendata.cache import cached_themes
+
+    opacities = opacities or {}
+    have = cached_themes(lab_id)
+    codes = have if themes is None else [c for c in have if c in themes]
+    groups = []
+    for code in codes:
+        group = theme_group(lab_id, code, lang, opacities.get(code, 1.0))
+        if group is not None:
+            groups.append(group)
+    if store is not None:
+        for layer in store.list_layers(lab_id, kind="upload"):
+            try:
+                groups.append(upload_group(layer, lang, opacities.get(layer.id, 1.0)))
+            except (OSError, ValueError):
+                continue  # a layer whose file went missing is left off the map
+    return groups
+
+
+def basemap_layers(lang: str = "en", chosen: str = "street") -> list[folium.TileLayer]:
+    """The keyless basemaps as tile layers with their attribution; ``chosen`` is shown first."""
+    from workbench.i18n import t
+    from workbench.opendata.basemaps import BASEMAPS
+
+    layers = []
+    for code, basemap in BASEMAPS.items():
+        layers.append(folium.TileLayer(
+            tiles=basemap.url, attr=basemap.attribution, name=t(basemap.label_key, lang),
+            max_zoom=basemap.max_zoom, show=code == chosen, overlay=False, control=True))
+    layers.sort(key=lambda layer: not layer.show)  # Leaflet shows the first base layer
+    return layers
+
+
+def wms_layer(url: str, layer: str, name: str = "WMS") -> folium.raster_layers.WmsTileLayer:
+    """A WMS overlay; ``url`` and ``layer`` must have passed ``opendata.basemaps.validate_wms``."""
+    return folium.raster_layers.WmsTileLayer(
+        url=url, layers=layer, fmt="image/png", transparent=True, overlay=True,
+        name=escape_text(name), attr=escape_text(url.split("?")[0]))
+
+
+def context_legend_html(lab_id: str, themes: list[str], lang: str = "en") -> str:
+    """Legend of the shown OSM themes: swatch, label, feature count, fetch date, attribution."""
+    from workbench.i18n import fmt_datetime, t
+    from workbench.opendata.cache import theme_meta
+    from workbench.opendata.themes import THEMES
+
+    entries = []
+    dates = set()
+    for code in themes:
+        meta = theme_meta(lab_id, code)
+        if meta is None:
+            continue
+        dates.add(meta["fetched_at"])
+        entries.append((THEMES[code].colour, t("opendata.legend.entry", lang,
+                                               theme=t(THEMES[code].label_key, lang),
+                                               count=meta["feature_count"])))
+    if not entries:
+        return ""
+    when = ", ".join(fmt_datetime(d, lang) for d in sorted(dates))
+    foot = escape_text(t("opendata.legend.source", lang, when=when,
+                         attribution=OSM_ATTRIBUTION))
+    return legend_html(entries) + f'<div class="wb-legend-source" style="font-size:0.8rem">' \
+                                  f"{foot}</div>"
+
+
+def context_map(lab: LivingLab, lang: str = "en", basemap: str = "street",
+                site_name: str = "Site") -> folium.Map:
+    """A map of the living lab's site with every keyless basemap (``basemap`` shown) and the
+    site boundary; context layers are added by the caller (or passed to st_folium)."""
+    c = lab.boundary.centroid
+    m = folium.Map(location=(c.y, c.x), zoom_start=15, tiles=None, control_scale=True,
+                   prefer_canvas=True)
+    for layer in basemap_layers(lang, basemap):
+        layer.add_to(m)
+    site_layer(lab, site_name).add_to(m)
+    fit_to(m, lab.boundary, pad=0.6)
+    return m
