@@ -131,7 +131,8 @@ def _vector_group(name: str, collection: dict, style: dict, radius: float,
         collection, name=escape_text(name),
         style_function=lambda _f, s=dict(style): s,
         marker=folium.CircleMarker(radius=radius, fill=True),
-        popup=folium.GeoJsonPopup(fields=["p"], labels=False, max_width=280),
+        popup=folium.GeoJsonPopup(fields=["p"], labels=False, max_width=280)
+        if collection["features"] else None,
         tooltip=None, zoom_on_click=False, **options,
     ).add_to(group)
     return group

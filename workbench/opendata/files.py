@@ -12,6 +12,7 @@ import csv
 import io
 import math
 import os
+import re
 import tempfile
 import warnings
 import zipfile
@@ -123,6 +124,9 @@ def read_user_file(filename: str, data: bytes, layer: str | None = None) -> User
         else:
             if fmt == "shapefile":
                 path = _unzip_shapefile(path, Path(tmp) / "unzipped")
+                _check_prj(path, filename)
+            elif fmt == "geojson":
+                _check_geojson_crs(data)
             elif fmt == "kmz":
                 path = _unzip_member(path, Path(tmp) / "unzipped", (".kml",), "no_kml")
             if fmt in ("gpkg", "gpx"):
@@ -205,6 +209,35 @@ def _read_vector(path: Path, layer: str | None, fmt: str) -> gpd.GeoDataFrame:
     if gdf.crs is None and crs_text:
         raise _fail("unknown_crs", reason=str(crs_text)[:80])
     return gdf
+
+
+def _check_prj(shp: Path, filename: str) -> None:
+    """A Shapefile needs a .prj that the projection library understands."""
+    prj = shp.with_suffix(".prj")
+    if not prj.exists():
+        raise _fail("no_crs", name=filename)
+    text = prj.read_text(errors="replace").strip()
+    try:
+        CRS.from_wkt(text)
+    except CRSError as exc:
+        raise _fail("unknown_crs", reason=text[:80] or "—") from exc
+
+
+_GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*'
+                          rb'"name"\s*:\s*"([^"]{1,200})"')
+
+
+def _check_geojson_crs(data: bytes) -> None:
+    """An old-style GeoJSON ``crs`` member must name a CRS the projection library knows (GDAL
+    would silently fall back to WGS84)."""
+    found = _GEOJSON_CRS.search(data[:65536])
+    if not found:
+        return
+    name = found.group(1).decode("utf-8", "replace")
+    try:
+        CRS.from_user_input(name)
+    except CRSError as exc:
+        raise _fail("unknown_crs", reason=name) from exc
 
 
 def _reason(exc: BaseException) -> str:
