@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import folium
 import pytest
 
@@ -87,8 +85,8 @@ def test_context_layers_are_light_escaped_and_attributed(tmp_path):
     for g in groups:
         g.add_to(m)
     html = m.get_root().render()
-    assert "© OpenStreetMap contributors" in html
-    assert "Школа №1 &lt;b&gt;" in json.loads(json.dumps(html))
+    assert html.count("OpenStreetMap contributors") >= 3  # each layer carries the attribution
+    assert "Школа №1 &lt;b&gt;" in feature["properties"]["p"]
     assert context_layers(lab.id, ["health"], lang="uk")[0].layer_name == "Охорона здоров’я"
     assert context_layers("lab-nothing") == []
     legend = context_legend_html(lab.id, ["streets", "schools"], "de")
