@@ -22,11 +22,20 @@ def _tags(tags: dict[str, str]) -> str:
     return "".join(f"<tag k={quoteattr(k)} v={quoteattr(v)}/>" for k, v in tags.items())
 
 
-def grid_osm(path: Path) -> Path:
+def grid_osm(path: Path, lon0: float = LON0, lat0: float = LAT0) -> Path:
     """A 3×3 street grid (nodes 1–9), 3 row ways and 3 column ways sharing every node, plus:
     a motorway (not walkable), a footway with foot=no, a building, a school node with a Cyrillic
     name and HTML characters, a park as a complete multipolygon relation, a way with a missing node
     and a multipolygon relation with a missing member."""
+    global LON0, LAT0
+    saved, (LON0, LAT0) = (LON0, LAT0), (lon0, lat0)
+    try:
+        return _grid(path)
+    finally:
+        LON0, LAT0 = saved
+
+
+def _grid(path: Path) -> Path:
     nodes = []
     for r in range(3):
         for c in range(3):

@@ -52,7 +52,7 @@ def _resolve(host: str) -> list[str]:
     return sorted({info[4][0] for info in infos})
 
 
-def validate_wms(url: str, layer: str, resolve: Resolver = _resolve) -> tuple[str, str]:
+def validate_wms(url: str, layer: str, resolve: Resolver | None = None) -> tuple[str, str]:
     """Check a WMS base URL and layer name; returns them cleaned.
 
     The URL must be http(s), without user name or password, and its host must resolve only to
@@ -60,6 +60,7 @@ def validate_wms(url: str, layer: str, resolve: Resolver = _resolve) -> tuple[st
     URL never points anything at the server's own network. Raises :class:`ValidationError`
     (``opendata.wms.*``) otherwise.
     """
+    resolve = resolve or _resolve
     url = (url or "").strip()
     layer = (layer or "").strip()
     if len(url) > 2000:
