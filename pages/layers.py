@@ -196,7 +196,7 @@ with preview:
         groups.append(group)
     m = context_map(lab, lang(), basemap, t("map.site"))
     st_folium(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=[],
-              feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=False))
+              feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=True))
     legend = context_legend_html(lab.id, shown, lang())
     if legend:
         html_block(legend)

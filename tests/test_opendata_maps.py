@@ -67,26 +67,34 @@ def test_valid_wms_becomes_a_layer():
     assert "wms_topplus_open" in html and '"layers": "web"' in html
 
 
+def _features(group: folium.FeatureGroup) -> list[dict]:
+    from workbench.maps import GeoJsonData
+
+    layer = [c for c in group._children.values() if isinstance(c, folium.GeoJson)][0]
+    data = [c for c in layer._children.values() if isinstance(c, GeoJsonData)][0]
+    return data.data["features"]
+
+
 def test_context_layers_are_light_escaped_and_attributed(tmp_path):
     lab = make_lab()
     import_extract(grid_osm(tmp_path / "grid.osm"), lab, buffer_m=0)
     groups = context_layers(lab.id, ["streets", "schools", "water"])
     assert [g.layer_name for g in groups] == ["Streets (walkable network)",
                                               "Schools and childcare", "Water"]
-    geojson = [child for child in groups[1]._children.values()
-               if isinstance(child, folium.GeoJson)][0]
-    feature = geojson.data["features"][0]
+    feature = _features(groups[1])[0]
     assert list(feature["properties"]) == ["p"]  # only what the popup needs
-    assert "<b>" in feature["properties"]["p"]  # our markup ...
-    assert "&lt;b&gt;&amp;" in feature["properties"]["p"]  # ... and the escaped OSM name
+    assert feature["properties"]["p"] == "Школа №1 &lt;b&gt;&amp; · amenity=school"
     x, y = feature["geometry"]["coordinates"]
     assert len(str(x).split(".")[1]) <= 6 and len(str(y).split(".")[1]) <= 6
+    # streets go to the map as one feature per OSM way (6 ways, 12 cached segments)
+    assert len(_features(groups[0])) == 6
     m = folium.Map()
     for g in groups:
         g.add_to(m)
     html = m.get_root().render()
     assert html.count("OpenStreetMap contributors") >= 3  # each layer carries the attribution
-    assert "Школа №1 &lt;b&gt;" in feature["properties"]["p"]
+    assert "\\u003cb\\u003e" not in html and "Школа №1 \\u0026lt;b\\u0026gt;" in html
+    assert "layer.feature.properties.p" in html  # the popup
     assert context_layers(lab.id, ["health"], lang="uk")[0].layer_name == "Охорона здоров’я"
     assert context_layers("lab-nothing") == []
     legend = context_legend_html(lab.id, ["streets", "schools"], "de")
@@ -101,6 +109,6 @@ def test_opacity_scales_the_style(tmp_path):
 
     def style(group):
         gj = [c for c in group._children.values() if isinstance(c, folium.GeoJson)][0]
-        return gj.style_function({})
+        return gj.options["style"]
 
     assert style(half)["fillOpacity"] == pytest.approx(style(full)["fillOpacity"] * 0.5)

@@ -108,38 +108,89 @@ def legend_html(entries: Iterable[tuple[str, str]], title: str = "") -> str:
 
 # ---- open geodata: OSM themes, uploaded layers, basemaps, WMS ------------------------------------
 
-#: Decimal places of coordinates sent to the browser (1e-6° ≈ 0.1 m).
-DISPLAY_DECIMALS = 6
+#: Attribution of OSM layers (as on the street basemap, so that Leaflet shows it once).
+OSM_LAYER_ATTRIBUTION = (f'{OSM_ATTRIBUTION} (<a href="https://www.openstreetmap.org/copyright">'
+                         "ODbL</a>)")
+#: Decimal places of coordinates sent to the browser (1e-5° ≈ 1 m, finer than a screen pixel
+#: below zoom 17) and the simplification tolerance applied before rounding.
+DISPLAY_DECIMALS = 5
+DISPLAY_TOLERANCE = 5e-6
 #: Attribute columns shown in an uploaded layer's popup.
 UPLOAD_POPUP_FIELDS = 6
 
 
 def _display_geojson(geoms, popups: list[str]) -> dict:  # type: ignore[no-untyped-def]
-    """A FeatureCollection at display precision whose only property is the popup HTML ``p``."""
+    """A FeatureCollection at display precision whose only property is the popup text ``p``."""
     import json
 
     import numpy as np
 
-    rounded = shapely.transform(np.asarray(geoms, dtype=object),
-                                lambda c: np.round(c, DISPLAY_DECIMALS))
+    geoms = np.asarray(geoms, dtype=object)
+    simple = shapely.simplify(geoms, DISPLAY_TOLERANCE, preserve_topology=True)
+    rounded = shapely.transform(simple, lambda c: np.round(c, DISPLAY_DECIMALS))
     texts = shapely.to_geojson(rounded)
     features = [{"type": "Feature", "geometry": json.loads(g), "properties": {"p": p}}
                 for g, p in zip(texts, popups, strict=True) if g is not None]
     return {"type": "FeatureCollection", "features": features}
 
 
+class GeoJsonData(folium.MacroElement):
+    """Features added to its parent ``folium.GeoJson`` compactly, with a popup showing each
+    feature's ``p`` property (text already escaped with :func:`escape_text`).
+
+    folium writes every feature as indented GeoJSON; for a dense district that wrapping is a
+    third of the bytes. Here the geometries, the distinct popup texts and one index per feature
+    go as compact JSON, and the browser rebuilds the features.
+    """
+
+    _template = folium.template.Template("""
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindPopup(function (layer) {
+            return layer.feature.properties.p;
+        }, {maxWidth: 280});
+        (function (d) {
+            {{ this._parent.get_name() }}.addData({type: "FeatureCollection",
+                features: d.g.map(function (g, k) {
+                    return {type: "Feature", geometry: g, properties: {p: d.p[d.i[k]]}};
+                })});
+        })({{ this.payload }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, data: dict) -> None:
+        super().__init__()
+        self._name = "GeoJsonData"
+        self.data = data
+
+    @property
+    def payload(self) -> str:
+        import json
+
+        texts: dict[str, int] = {}
+        geoms, index = [], []
+        for feature in self.data["features"]:
+            geoms.append(feature["geometry"])
+            index.append(texts.setdefault(feature["properties"].get("p", ""), len(texts)))
+        text = json.dumps({"g": geoms, "p": list(texts), "i": index}, separators=(",", ":"),
+                          ensure_ascii=False)
+        for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("'", "\\u0027"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+            text = text.replace(ch, code)
+        return text
+
+
 def _vector_group(name: str, collection: dict, style: dict, radius: float,
                   attribution: str = "", show: bool = True) -> folium.FeatureGroup:
+    """One layer: the style is a plain Leaflet option (no per-feature style function, so no
+    feature ids are sent); the features come in through :class:`GeoJsonData`."""
     group = folium.FeatureGroup(name=escape_text(name), show=show)
-    options = {"attribution": escape_text(attribution)} if attribution else {}
-    folium.GeoJson(
-        collection, name=escape_text(name),
-        style_function=lambda _f, s=dict(style): s,
-        marker=folium.CircleMarker(radius=radius, fill=True),
-        popup=folium.GeoJsonPopup(fields=["p"], labels=False, max_width=280)
-        if collection["features"] else None,
-        tooltip=None, zoom_on_click=False, **options,
-    ).add_to(group)
+    options = {"attribution": attribution} if attribution else {}  # trusted text, not user text
+    layer = folium.GeoJson(
+        {"type": "FeatureCollection", "features": []}, name=escape_text(name), style=dict(style),
+        marker=folium.CircleMarker(radius=radius, fill=True), tooltip=None,
+        zoom_on_click=False, **options)
+    layer.add_child(GeoJsonData(collection))
+    layer.add_to(group)
     return group
 
 
@@ -152,20 +203,31 @@ def _scaled(style: dict, opacity: float) -> dict:
 
 
 def theme_popups(gdf, code: str, lang: str = "en") -> list[str]:  # type: ignore[no-untyped-def]
-    """Popup HTML of each feature of a cached OSM theme: name, main tag and a few key facts."""
+    """Popup text of each feature of a cached OSM theme: its name (if any), its main tag and,
+    for buildings, the storeys. User text is escaped; the text is short because it is sent once
+    per feature."""
     from workbench.i18n import t
 
-    label = t(f"opendata.theme.{code}", lang)
     levels = gdf["levels"].tolist() if "levels" in gdf else [None] * len(gdf)
     out = []
     for name, key, value, lv in zip(gdf["name"], gdf["osm_key"], gdf["osm_value"], levels,
                                     strict=True):
-        head = f"<b>{escape_text(name)}</b><br>" if name else f"<b>{escape_text(label)}</b><br>"
-        extra = ""
+        text = f"{escape_text(key)}={escape_text(value)}"
+        if name:
+            text = f"{escape_text(name)} · {text}"
         if lv is not None and lv == lv:
-            extra = "<br>" + escape_text(t("opendata.popup.levels", lang, levels=lv))
-        out.append(f"{head}{escape_text(key)}={escape_text(value)}{extra}")
+            text += " · " + escape_text(t("opendata.popup.levels", lang, levels=lv))
+        out.append(text)
     return out
+
+
+def _display_streets(gdf):  # type: ignore[no-untyped-def]
+    """Street segments merged back into one feature per OSM way, for the map only."""
+    if gdf.empty:
+        return gdf
+    merged = gdf.dissolve(by="osm_id", aggfunc="first", as_index=False, sort=False)
+    merged["geometry"] = shapely.line_merge(merged.geometry.values)
+    return merged
 
 
 def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0
@@ -179,9 +241,12 @@ def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0
     if gdf is None:
         return None
     theme = THEMES[code]
+    if code == "streets":
+        gdf = _display_streets(gdf)
     collection = _display_geojson(gdf.geometry.values, theme_popups(gdf, code, lang))
+    # the same text as the street basemap's, so that Leaflet shows it once
     return _vector_group(t(theme.label_key, lang), collection, _scaled(theme.style, opacity),
-                         theme.radius, OSM_ATTRIBUTION)
+                         theme.radius, OSM_LAYER_ATTRIBUTION)
 
 
 def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[no-untyped-def]
@@ -193,15 +258,14 @@ def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[n
     fields = [c for c in gdf.columns if c != gdf.geometry.name][:UPLOAD_POPUP_FIELDS]
     rows = gdf[fields].itertuples(index=False, name=None) if fields else [()] * len(gdf)
     popups = [
-        f"<b>{escape_text(layer.name)}</b>" + "".join(
-            f"<br>{escape_text(f)}: {escape_text(v)}" for f, v in zip(fields, row, strict=True)
-            if v is not None and str(v) != "")
+        " · ".join(f"{escape_text(f)}: {escape_text(v)}" for f, v in zip(fields, row, strict=True)
+                   if v is not None and str(v) != "") or escape_text(layer.name)
         for row in rows]
     colour = str(layer.style.get("color") or PALETTE[0])
     style = {"color": colour, "fillColor": colour, "weight": 1.5, "opacity": 0.9,
              "fillOpacity": 0.3}
     return _vector_group(layer.name, _display_geojson(gdf.geometry.values, popups),
-                         _scaled(style, opacity), 5, layer.attribution)
+                         _scaled(style, opacity), 5, escape_text(layer.attribution))
 
 
 def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en",

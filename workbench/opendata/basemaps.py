@@ -30,7 +30,7 @@ class Basemap:
 #: Keyless basemaps: street map, light map, satellite imagery, topographic map.
 BASEMAPS: dict[str, Basemap] = {b.code: b for b in (
     Basemap("street", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-            f"{OSM_ATTRIBUTION} ({_OSM_LINK})"),
+            f"{OSM_ATTRIBUTION} ({_OSM_LINK})"),  # = maps.OSM_LAYER_ATTRIBUTION
     Basemap("light", "https://server.arcgisonline.com/ArcGIS/rest/services/Canvas/"
             "World_Light_Gray_Base/MapServer/tile/{z}/{y}/{x}",
             "Tiles © Esri — Esri, HERE, Garmin, © OpenStreetMap contributors, and the GIS "
