@@ -10,6 +10,7 @@ sidebar.init_state()
 pages = [
     st.Page("pages/home.py", title=t("nav.home"), icon="🌍", default=True, url_path="home"),
     st.Page("pages/setup.py", title=t("nav.setup"), icon="🛠️", url_path="setup"),
+    st.Page("pages/layers.py", title=t("opendata.nav"), icon="🗂️", url_path="layers"),
 ]
 navigation = st.navigation(pages)
 sidebar.render()

@@ -57,7 +57,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
     labs = store.list_labs()
     print(f"Demo workspace ready: {len(store.list_networks())} networks, "
           f"{len(store.list_cities())} cities, {len(labs)} living labs.")
+    if args.import_extracts:
+        reports = import_demo_extracts(args.import_extracts)
+        print(f"Imported {len(reports)} extract(s) into demo living labs.")
     return 0
+
+
+def _open_lab_store(workspace: str | None):  # type: ignore[no-untyped-def]
+    from workbench.demo import ensure_demo
+    from workbench.store import open_store
+
+    return open_store(workspace) if workspace else ensure_demo()
+
+
+def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+    counts = ", ".join(f"{code} {n}" for code, n in report.counts.items())
+    print(f"{report.lab_id}: {report.total} features from {report.source} in "
+          f"{report.elapsed_s:.1f} s ({counts}); skipped {report.skipped_ways} ways with missing "
+          f"nodes, {report.skipped_relations} relations with missing members.")
+
+
+def cmd_osm_import(args: argparse.Namespace) -> int:
+    from workbench.opendata.osm import import_extract
+
+    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    _print_report(import_extract(args.file, lab, buffer_m=args.buffer, themes=args.themes))
+    return 0
+
+
+def cmd_osm_fetch(args: argparse.Namespace) -> int:
+    from workbench.opendata.osm import fetch_themes
+
+    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    _print_report(fetch_themes(lab, args.themes, buffer_m=args.buffer, timeout_s=args.timeout))
+    return 0
+
+
+def import_demo_extracts(folder: str, buffer_m: float = 500) -> list:
+    """Import every OSM extract in ``folder`` into each demo lab whose site it overlaps."""
+    from pathlib import Path
+
+    from shapely.geometry import box
+
+    from workbench.demo import ensure_demo
+    from workbench.opendata.osm import EXTRACT_SUFFIXES, clip_area, extract_bounds, import_extract
+
+    store = ensure_demo()
+    reports = []
+    files = sorted(p for p in Path(folder).iterdir()
+                   if p.is_file() and p.name.lower().endswith(EXTRACT_SUFFIXES))
+    for path in files:
+        bounds = extract_bounds(path)
+        for lab in store.list_labs():
+            area = clip_area(lab.boundary, buffer_m)
+            if bounds is not None and not box(*bounds).intersects(area):
+                continue
+            try:
+                report = import_extract(path, lab, buffer_m=buffer_m)
+            except WorkbenchError as exc:
+                if exc.key != "opendata.import.no_overlap":
+                    print(f"{path.name} → {lab.title}: {exc}", file=sys.stderr)
+                continue
+            _print_report(report)
+            reports.append(report)
+    return reports
 
 
 def cmd_labs(args: argparse.Namespace) -> int:
@@ -70,6 +133,12 @@ def cmd_labs(args: argparse.Namespace) -> int:
         city = cities[lab.city_id]
         print("\t".join((lab.id, city.name, city.country, lab.title)))
     return 0
+
+
+def _theme_codes() -> list[str]:
+    from workbench.opendata.themes import THEMES
+
+    return list(THEMES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,7 +157,25 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create the demo workspace (or recreate it with --reset)")
     demo.add_argument("--reset", action="store_true",
                       help="delete the demo workspace and seed it anew from geodata/demo/")
+    demo.add_argument("--import-extracts", metavar="DIR",
+                      help="import each OSM extract in DIR into every demo lab it overlaps")
     demo.set_defaults(func=cmd_demo)
+
+    osm = sub.add_parser("osm", help="OpenStreetMap themes: import an extract or fetch ahead")
+    osm_sub = osm.add_subparsers(dest="osm_command", required=True, metavar="ACTION")
+    themes_help = "theme codes (default: all): " + " ".join(_theme_codes())
+    imp = osm_sub.add_parser("import", help="import an OSM extract (.osm, .bz2, .gz, .pbf)")
+    imp.add_argument("file", metavar="FILE")
+    fetch = osm_sub.add_parser("fetch", help="fetch themes from Overpass (needs internet)")
+    fetch.add_argument("--timeout", type=float, default=60.0, help="seconds (default: 60)")
+    for p in (imp, fetch):
+        p.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
+        p.add_argument("--buffer", type=float, default=500.0, metavar="M",
+                       help="buffer around the site in metres (default: 500)")
+        p.add_argument("--themes", nargs="+", metavar="THEME", help=themes_help)
+        p.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    imp.set_defaults(func=cmd_osm_import)
+    fetch.set_defaults(func=cmd_osm_fetch)
 
     labs = sub.add_parser(
         "labs", help="list living labs: id, city, country, title (tab-separated, one per line)")

@@ -69,3 +69,28 @@ def database_url(workspace: str) -> str:
     if override and workspace == DEMO_WORKSPACE:
         return override
     return f"sqlite:///{workspaces_dir() / (workspace + '.sqlite')}"
+
+
+# ---- open geodata (workbench.opendata) ----------------------------------------------------------
+#: Largest area (site plus buffer) fetched from Overpass in one go, in km².
+MAX_FETCH_AREA_KM2 = 25.0
+#: Hard time limit of one Overpass fetch, in seconds.
+OVERPASS_TIMEOUT_S = 60.0
+#: Identifies the workbench to Overpass and tile servers.
+USER_AGENT = "LivingLabWorkbench/0.1 (+https://www.openstreetmap.org/copyright)"
+#: Largest uncompressed size accepted from one uploaded archive (ZIP, KMZ), in megabytes.
+MAX_UNZIPPED_MB = 500
+#: Most features accepted in one uploaded layer.
+MAX_UPLOAD_FEATURES = 200_000
+
+
+def overpass_url() -> str:
+    """Base URL of the Overpass API (``WORKBENCH_OVERPASS_URL`` moves it)."""
+    return os.environ.get("WORKBENCH_OVERPASS_URL", "https://overpass-api.de/api")
+
+
+def uploads_dir() -> Path:
+    """Data files of uploaded user layers (relative paths in the store start from data_dir())."""
+    path = data_dir() / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
