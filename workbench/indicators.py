@@ -399,10 +399,11 @@ class _Graph:
         along = shapely.line_locate_point(lines, closest)
         return edge, along, gap
 
-    def walk(self, dist: np.ndarray, geoms: np.ndarray) -> np.ndarray:
-        """Walking distance from the sources of ``dist`` (see :meth:`distances`) to each
-        geometry, entering the network at its nearest edge."""
-        edge, along, gap = self.snap(geoms)
+    def walk(self, dist: np.ndarray,
+             snapped: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """Walking distance from the sources of ``dist`` (see :meth:`distances`) to each place
+        snapped by :meth:`snap`, entering the network at its nearest edge."""
+        edge, along, gap = snapped
         via_u = dist[self.eu[edge]] + along
         via_v = dist[self.ev[edge]] + self.elen[edge] - along
         return np.minimum(via_u, via_v) + gap
@@ -458,8 +459,11 @@ class _Site:
         study_wgs = shapely.transform(study_wgs, lambda xy: np.column_stack(
             to_wgs.transform(xy[:, 0], xy[:, 1])))
         self.frames: dict[str, gpd.GeoDataFrame] = {}
+        self.tags: dict[str, np.ndarray] = {}  # "key=value" of each row, per theme
         for theme, gdf in data.themes.items():
-            self.frames[theme] = _project(gdf, study_wgs, self.crs)
+            frame = _project(gdf, study_wgs, self.crs)
+            self.frames[theme] = frame
+            self.tags[theme] = _tag_strings(frame)
         self._graph: _Graph | None = None
         self._graph_built = False
 
@@ -487,13 +491,12 @@ class _Site:
     def pois(self, tags: Tags) -> np.ndarray:
         """Geometries (UTM) of every feature in the POI themes whose main tag is in ``tags``."""
         parts = []
+        wanted = _tag_set(tags)
         for theme in POI_THEMES:
             gdf = self.frames.get(theme)
             if gdf is None or not len(gdf):
                 continue
-            keys = list(zip(gdf["osm_key"].astype(str), gdf["osm_value"].astype(str),
-                            strict=True))
-            mask = np.fromiter((k in tags for k in keys), bool, len(keys))
+            mask = np.isin(self.tags[theme], wanted)
             if mask.any():
                 parts.append(gdf.geometry.values[mask])
         if not parts:
@@ -516,7 +519,7 @@ def _project(gdf: gpd.GeoDataFrame, window_wgs: Polygon, crs: CRS) -> gpd.GeoDat
     if not len(gdf):
         return gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=[], crs=crs)
     geoms = gdf.geometry.values
-    if gdf.crs is not None and CRS.from_user_input(gdf.crs) != WGS84:
+    if gdf.crs is not None and not _is_wgs84(gdf.crs):
         gdf = gdf.to_crs(WGS84)
         geoms = gdf.geometry.values
     b = shapely.bounds(np.asarray(geoms, dtype=object))
@@ -532,15 +535,28 @@ def _project(gdf: gpd.GeoDataFrame, window_wgs: Polygon, crs: CRS) -> gpd.GeoDat
     return out
 
 
+def _is_wgs84(crs: Any) -> bool:
+    return CRS.from_user_input(crs).equals(WGS84, ignore_axis_order=True)
+
+
 def _polygons(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     if gdf is None:
         return None
     return gdf[np.isin(shapely.get_type_id(gdf.geometry.values), (3, 6))]
 
 
+def _tag_strings(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    if not len(gdf) or "osm_key" not in gdf.columns:
+        return np.empty(len(gdf), dtype=object)
+    return (gdf["osm_key"].astype(str) + "=" + gdf["osm_value"].astype(str)).to_numpy(object)
+
+
+def _tag_set(tags: Tags) -> list[str]:
+    return [f"{k}={v}" for k, v in tags]
+
+
 def _tag_mask(gdf: gpd.GeoDataFrame, tags: Tags) -> np.ndarray:
-    keys = zip(gdf["osm_key"].astype(str), gdf["osm_value"].astype(str), strict=True)
-    return np.fromiter((k in tags for k in keys), bool, len(gdf))
+    return np.isin(_tag_strings(gdf), _tag_set(tags))
 
 
 def _public(gdf: gpd.GeoDataFrame) -> np.ndarray:
@@ -905,12 +921,13 @@ def _access_indicators(site: _Site) -> list[Indicator]:
         else:
             nodes, offsets = g.access(greens)
             reached = g.walk(g.distances(nodes, offsets, GREEN_DISTANCE_M),
-                             homes) <= GREEN_DISTANCE_M
+                             g.snap(homes)) <= GREEN_DISTANCE_M
             out.append(_result("green_300m_walk", _share(reached, weights), date, notes))
     if g is None:
         return out + [_result(c, None, site.date("streets"),
                               [Note("indicators.note.no_streets", blocking=True)])
                       for c in codes[2:]]
+    snapped_homes = g.snap(homes)
     # Public transport within 500 m (bus, tram) or 1,000 m (rail, metro, ferry) walk.
     transit_missing = _missing(site, ["transit_access"], ["transit"])
     if transit_missing:
@@ -923,7 +940,7 @@ def _access_indicators(site: _Site) -> list[Indicator]:
         for stops, limit in ((bus, BUS_DISTANCE_M), (rail, RAIL_DISTANCE_M)):
             if len(stops):
                 nodes, offsets = g.access(stops)
-                reached |= g.walk(g.distances(nodes, offsets, limit), homes) <= limit
+                reached |= g.walk(g.distances(nodes, offsets, limit), snapped_homes) <= limit
         if len(bus) + len(rail) == 0:
             notes.append(Note("indicators.note.no_stops", blocking=True))
         else:
@@ -935,7 +952,7 @@ def _access_indicators(site: _Site) -> list[Indicator]:
         out.append(_result("transit_access", _share(reached, weights), date, notes))
     # 15-minute neighbourhood: categories within 1,200 m walk.
     date = site.date(*[th for th in POI_THEMES if th in site.frames], "streets")
-    centroid = np.array([site.site.centroid], dtype=object)
+    centroid = g.snap(np.array([site.site.centroid], dtype=object))
     at_centroid, per_home, absent = 0, np.zeros(len(homes)), []
     for cat, tags in CATEGORIES.items():
         dest = site.pois(tags)
@@ -947,7 +964,7 @@ def _access_indicators(site: _Site) -> list[Indicator]:
         nodes, offsets = g.access(dest)
         dist = g.distances(nodes, offsets, FIFTEEN_MIN_WALK_M)
         at_centroid += int(g.walk(dist, centroid)[0] <= FIFTEEN_MIN_WALK_M)
-        per_home += g.walk(dist, homes) <= FIFTEEN_MIN_WALK_M
+        per_home += g.walk(dist, snapped_homes) <= FIFTEEN_MIN_WALK_M
     notes = []
     if absent:
         notes.append(Note("indicators.note.categories_absent",
