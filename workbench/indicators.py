@@ -248,6 +248,9 @@ class IndicatorSet:
     area_m2: float
     data_version: str
     computed_at: str
+    #: Length-weighted share of street bearings in the site per 10° bin (0° = north), for rose
+    #: diagrams; empty when the site has no streets.
+    bearings: tuple[float, ...] = ()
 
     def get(self, code: str) -> Indicator:
         return next(i for i in self.indicators if i.code == code)
@@ -256,7 +259,7 @@ class IndicatorSet:
         return {
             "lab_id": self.lab_id, "crs": self.crs, "area_m2": self.area_m2,
             "data_version": self.data_version, "computed_at": self.computed_at,
-            "engine_version": ENGINE_VERSION,
+            "engine_version": ENGINE_VERSION, "bearings": list(self.bearings),
             "notes": [asdict(n) for n in self.notes] if not lang
             else [n.text(lang) for n in self.notes],
             "indicators": [i.to_dict(lang) for i in self.indicators],
@@ -267,7 +270,8 @@ class IndicatorSet:
         return cls(lab_id=d["lab_id"], crs=d["crs"], area_m2=d["area_m2"],
                    data_version=d["data_version"], computed_at=d["computed_at"],
                    notes=tuple(Note(**n) for n in d["notes"]),
-                   indicators=tuple(Indicator.from_dict(i) for i in d["indicators"]))
+                   indicators=tuple(Indicator.from_dict(i) for i in d["indicators"]),
+                   bearings=tuple(d.get("bearings", ())))
 
 
 # ---- input ------------------------------------------------------------------------------------
@@ -619,13 +623,19 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
     elif site_blocking:
         results = [Indicator(r.code, r.value, r.unit, r.data_date, r.notes + site_blocking)
                    for r in results]
+    hist: tuple[float, ...] = ()
+    streets = site.frame("streets")
+    if streets is not None and len(streets):
+        b, w = _segment_bearings(streets.geometry.values, site)
+        if w.sum() > 0:
+            hist = tuple(float(x) for x in bearing_histogram(b, w))
     order = {code: i for i, code in enumerate(INDICATORS)}
     results.sort(key=lambda r: order[r.code])
     report(1.0, "indicators.progress.done")
     return IndicatorSet(
         lab_id=data.lab_id, indicators=tuple(results), notes=tuple(notes),
         crs=f"EPSG:{site.crs.to_epsg()}", area_m2=float(site.area), data_version=data.version,
-        computed_at=datetime.now(UTC).isoformat(timespec="seconds"))
+        computed_at=datetime.now(UTC).isoformat(timespec="seconds"), bearings=hist)
 
 
 def _result(code: str, value: float | None, date: str | None, notes: list[Note]) -> Indicator:
