@@ -106,7 +106,8 @@ def cmd_indicators(args: argparse.Namespace) -> int:
             print(f"    - {note.text(lang)}")
     dates = sorted({i.data_date for i in result.indicators if i.data_date})
     if dates:
-        print(f"OSM data: {dates[0]}" + (f" – {dates[-1]}" if len(dates) > 1 else ""))
+        print(t("indicators.page.data_date", lang, date=dates[0])
+              + (f" – {dates[-1]}" if len(dates) > 1 else ""))
     print(OSM_ATTRIBUTION)
     return 0
 

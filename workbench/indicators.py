@@ -331,6 +331,12 @@ def load_lab_data(lab: Any, population: gpd.GeoDataFrame | None = None,
     return data
 
 
+def load_theme(lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
+    """One cached theme of a lab (EPSG:4326), or None when it is not there (yet)."""
+    cache = _opendata_cache()
+    return None if cache is None else cache.load_theme(lab_id, theme)
+
+
 def data_version(lab: Any) -> str:
     cache = _opendata_cache()
     return "none" if cache is None else str(cache.cache_version(lab.id))
