@@ -65,7 +65,18 @@ for lab_id in chosen:
         show_error(exc)
         st.stop()
 
-sites = [cmp.Site(lab_label(labs[i], cities), cities[labs[i].city_id].country
+
+
+def short_label(lab_id: str) -> str:
+    """City and country as the column head; the title is added when a city appears twice."""
+    lab = labs[lab_id]
+    city = cities.get(lab.city_id)
+    head = f"{city.name} ({city.country})" if city else lab.title
+    twins = [i for i in chosen if labs[i].city_id == lab.city_id]
+    return head if len(twins) == 1 else f"{head} · {cmp.shorten(lab.title, 24)}"
+
+
+sites = [cmp.Site(short_label(i), cities[labs[i].city_id].country
                   if labs[i].city_id in cities else "", results[i]) for i in chosen]
 cache_token = tuple((i, results[i].data_version, results[i].computed_at) for i in chosen)
 
@@ -90,11 +101,11 @@ if reasons:
     st.markdown(f"**{t('indicators.page.reasons')}**")
     for k, reason in enumerate(reasons, start=1):
         plain(f"†{k} {reason}", caption=True)
-for site in sites:
+for lab_id, site in zip(chosen, sites, strict=True):
     dates = sorted({i.data_date for i in site.result.indicators if i.data_date})
     when = t("indicators.page.data_date", date=dates[0]) if dates else t(
         "indicators.page.no_figure")
-    st.caption(f"{md_escape(site.label)}: {md_escape(when)} · {OSM_ATTRIBUTION}")
+    plain(f"{site.label}: {labs[lab_id].title} · {when} · {OSM_ATTRIBUTION}", caption=True)
 with st.expander(t("indicators.page.notes")):
     for site in sites:
         st.markdown(f"**{md_escape(site.label)}**")

@@ -225,7 +225,7 @@ def rose_diagrams(sites: Sequence[Site], lang: str) -> Figure:
             sub = "" if phi is None else f"\nφ = {phi:.2f}"
         else:
             sub = "\n" + t("indicators.page.no_streets", lang)
-        ax.set_title(_short(s.label) + sub, fontsize=8.5, pad=12)
+        ax.set_title(shorten(s.label) + sub, fontsize=8.5, pad=12)
     fig.tight_layout()
     _attribute(fig)
     return fig
@@ -264,7 +264,7 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequen
         ax.plot([cx - half + 50, cx - half + 250], [cy - half + 40] * 2, color="#D55E00", lw=2)
         ax.text(cx - half + 150, cy - half + 60, t("indicators.page.scale_bar", lang, m=200),
                 ha="center", fontsize=7, color="#D55E00")
-        title = _short(s.label)
+        title = shorten(s.label)
         if drawn == 0:
             title += "\n" + t("indicators.page.no_buildings", lang)
         ax.set_title(title, fontsize=8.5)
@@ -295,7 +295,7 @@ def _fill(ax, geoms: np.ndarray) -> None:  # type: ignore[no-untyped-def]
                            edgecolor="none"))
 
 
-def _short(label: str, limit: int = 38) -> str:
+def shorten(label: str, limit: int = 38) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
