@@ -141,6 +141,46 @@ def _theme_codes() -> list[str]:
     return list(THEMES)
 
 
+def cmd_indicators(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.demo import ensure_demo
+    from workbench.i18n import t
+    from workbench.indicators import lab_indicators
+    from workbench.settings import OSM_ATTRIBUTION
+    from workbench.store import open_store
+
+    store = open_store(args.workspace) if args.workspace else ensure_demo()
+    lab = store.get_lab(args.lab)
+    lang = args.lang
+
+    def progress(fraction: float, key: str) -> None:
+        print(f"[{fraction:4.0%}] {t(key, lang)}", file=sys.stderr, flush=True)
+
+    result = lab_indicators(lab, progress=None if args.json else progress)
+    if args.json:
+        doc = result.to_dict(lang)
+        doc["title"] = lab.title
+        doc["attribution"] = OSM_ATTRIBUTION
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{lab.title}  ({result.area_m2 / 1e6:.3f} km², {result.crs})")
+    for note in result.notes:
+        print(f"  ! {note.text(lang)}")
+    for ind in result.indicators:
+        mark = "" if ind.comparable else "  †"
+        unit = f" {ind.unit_label(lang)}" if ind.value is not None else ""
+        print(f"{ind.label(lang)}: {ind.display_value(lang)}{unit}{mark}")
+        for note in ind.notes:
+            print(f"    - {note.text(lang)}")
+    dates = sorted({i.data_date for i in result.indicators if i.data_date})
+    if dates:
+        print(t("indicators.page.data_date", lang, date=dates[0])
+              + (f" – {dates[-1]}" if len(dates) > 1 else ""))
+    print(OSM_ATTRIBUTION)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="workbench",
@@ -181,6 +221,15 @@ def build_parser() -> argparse.ArgumentParser:
         "labs", help="list living labs: id, city, country, title (tab-separated, one per line)")
     labs.add_argument("--workspace", help="workspace name (default: the demo workspace)")
     labs.set_defaults(func=cmd_labs)
+
+    indicators = sub.add_parser(
+        "indicators", help="neighbourhood indicators of a living lab, with units and notes")
+    indicators.add_argument("--lab", required=True, help="living lab id (see `workbench labs`)")
+    indicators.add_argument("--json", action="store_true", help="print JSON instead of text")
+    indicators.add_argument("--lang", default="en", choices=("en", "de", "uk"),
+                            help="language of names, units and notes (default: en)")
+    indicators.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    indicators.set_defaults(func=cmd_indicators)
     return parser
 
 
