@@ -209,10 +209,10 @@ def peer(xml: Path, boundary_wgs) -> dict[str, float]:  # noqa: C901 - one plain
 def run() -> list[dict]:
     os.environ.setdefault("WORKBENCH_DATA_DIR", tempfile.mkdtemp(prefix="wb-bench-"))
     from shapely.geometry import box
-    from workbench.opendata.osm import import_extract
 
     from workbench import indicators as ind
     from workbench.demo import ensure_demo
+    from workbench.opendata.osm import import_extract
     from workbench.settings import SHARED_GEODATA
 
     src = SHARED_GEODATA / EXTRACT

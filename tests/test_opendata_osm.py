@@ -173,6 +173,22 @@ def test_cache_roundtrip_version_and_atomic_write(tmp_path):
         cache.load_theme(lab_id, "unicorns")
 
 
+def test_loaded_theme_is_a_copy_and_follows_the_file():
+    lab_id = "lab-memo"
+    gdf = gpd.GeoDataFrame({"osm_id": ["way/1"], "osm_key": ["building"],
+                            "osm_value": ["yes"], "name": ["A"], "levels": [2.0]},
+                           geometry=[shapely.box(0, 0, 0.001, 0.001)], crs=4326)
+    cache.save_theme(lab_id, "buildings", gdf, {"fetched_at": "x", "source": "overpass"})
+    first = cache.load_theme(lab_id, "buildings")
+    first.loc[0, "name"] = "changed by a caller"
+    assert cache.load_theme(lab_id, "buildings").loc[0, "name"] == "A"
+    cache.save_theme(lab_id, "buildings", gdf.assign(name=["B"]),
+                     {"fetched_at": "y", "source": "overpass"})
+    assert cache.load_theme(lab_id, "buildings").loc[0, "name"] == "B"
+    cache.delete_theme(lab_id, "buildings")
+    assert cache.load_theme(lab_id, "buildings") is None
+
+
 @pytest.mark.parametrize("content, suffix", [
     (b"<osm><node id='1' lat='49' lon=", ".osm"),  # truncated XML
     (b"\x1f\x8b\x08\x00garbage", ".osm.gz"),

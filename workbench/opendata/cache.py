@@ -43,15 +43,35 @@ def theme_path(lab_id: str, theme: str) -> Path:
     return _lab_dir(lab_id) / f"{theme}.parquet"
 
 
+#: Themes read in this process, by path: (file signature, features). Pages rebuild their maps on
+#: every rerun; reading a file again only when it changed keeps that cheap.
+_MEMO: dict[Path, tuple[tuple[int, int, int], gpd.GeoDataFrame]] = {}
+_MEMO_MAX = 64
+
+
 def load_theme(lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
-    """The cached features of ``theme`` for a living lab (EPSG:4326), or None when not cached."""
+    """The cached features of ``theme`` for a living lab (EPSG:4326), or None when not cached.
+
+    Returns a copy the caller may change; the file is read again only when it changed.
+    """
     path = theme_path(lab_id, theme)
     try:
-        gdf = gpd.read_parquet(path)
+        st = path.stat()
     except FileNotFoundError:
+        _MEMO.pop(path, None)
         return None
-    gdf.attrs.pop(_META_ATTR, None)
-    return gdf
+    signature = (st.st_mtime_ns, st.st_size, st.st_ino)
+    hit = _MEMO.get(path)
+    if hit is None or hit[0] != signature:
+        try:
+            gdf = gpd.read_parquet(path)
+        except FileNotFoundError:
+            return None
+        gdf.attrs.pop(_META_ATTR, None)
+        if len(_MEMO) >= _MEMO_MAX:
+            _MEMO.pop(next(iter(_MEMO)))
+        hit = _MEMO[path] = (signature, gdf)
+    return hit[1].copy()
 
 
 def theme_meta(lab_id: str, theme: str) -> dict[str, Any] | None:
