@@ -87,7 +87,7 @@ def chromium_path() -> str:
 
 
 def export_fetch_tiles() -> bool:
-    """Whether a PNG snapshot may fetch basemap tiles from the internet (``WORKBENCH_EXPORT_TILES=1``).
+    """Whether a PNG snapshot may fetch basemap tiles (``WORKBENCH_EXPORT_TILES=1``).
 
     Off by default: workshops run offline, and the snapshot then says the tiles are missing."""
     return os.environ.get("WORKBENCH_EXPORT_TILES", "") in ("1", "true", "yes")

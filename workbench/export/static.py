@@ -49,11 +49,12 @@ def render_png_static(content: MapContent, size: PageSize | None = None,
     try:
         notes = [t("export.note.no_browser", lang)]
         ft = frame_text(content, notes)
-        _header(fig, ft, fs)
         if size.landscape:
+            _header(fig, ft, fs, (0.955, 0.905, 0.885), size)
             map_box, legend_box = [0.02, 0.10, 0.74, 0.76], [0.78, 0.10, 0.20, 0.76]
         else:
-            map_box, legend_box = [0.04, 0.27, 0.92, 0.62], [0.04, 0.08, 0.92, 0.17]
+            _header(fig, ft, fs, (0.97, 0.94, 0.927), size)
+            map_box, legend_box = [0.04, 0.27, 0.92, 0.64], [0.04, 0.08, 0.92, 0.17]
         ax = fig.add_axes(map_box)
         _draw_map(ax, content, numbered, fs, map_box, size)
         _legend(fig.add_axes(legend_box), content, fs)
@@ -65,12 +66,21 @@ def render_png_static(content: MapContent, size: PageSize | None = None,
     return buf.getvalue()
 
 
-def _header(fig, ft, fs) -> None:  # type: ignore[no-untyped-def]
-    fig.text(0.02, 0.955, ft.title, fontsize=22 * fs, fontweight="bold", va="top",
-             parse_math=False, wrap=True)
-    fig.text(0.02, 0.905, ft.subtitle, fontsize=12 * fs, va="top", parse_math=False)
-    fig.text(0.98, 0.905, ft.date, fontsize=11 * fs, va="top", ha="right", parse_math=False)
-    fig.add_artist(Line2D([0.02, 0.98], [0.885, 0.885], color="#111", lw=1.5 * fs))
+def _fit(text: str, points: float, fontsize: float) -> str:
+    """``text`` cut with an ellipsis to about the characters that fit in ``points`` of width."""
+    limit = max(8, int(points / (0.62 * fontsize)))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _header(fig, ft, fs, ys, size) -> None:  # type: ignore[no-untyped-def]
+    width_pt = fig.get_figwidth() * 72 * 0.96
+    title_fs = 22 * fs if size.landscape else 17 * fs
+    fig.text(0.02, ys[0], _fit(ft.title, width_pt, title_fs), fontsize=title_fs,
+             fontweight="bold", va="top", parse_math=False)
+    fig.text(0.02, ys[1], _fit(ft.subtitle, width_pt * 0.75, 12 * fs), fontsize=12 * fs,
+             va="top", parse_math=False)
+    fig.text(0.98, ys[1], ft.date, fontsize=11 * fs, va="top", ha="right", parse_math=False)
+    fig.add_artist(Line2D([0.02, 0.98], [ys[2], ys[2]], color="#111", lw=1.5 * fs))
 
 
 def _footer(fig, ft, fs) -> None:  # type: ignore[no-untyped-def]

@@ -113,6 +113,7 @@ def number_markers(content: MapContent) -> folium.FeatureGroup:
                 f"{int(n.number)}</div>")
         folium.Marker((p.y, p.x), icon=DivIcon(html=html, icon_size=(22, 22),
                                                 icon_anchor=(11, 11), class_name="wb-num-icon"),
+                      interactive=False,  # a click on a number opens the annotation beneath
                       ).add_to(group)
     return group
 
@@ -264,7 +265,8 @@ html,body{{margin:0;height:100%;font-family:"DejaVu Sans",sans-serif;color:#111;
 body{{display:flex;flex-direction:column;padding:18px 24px;box-sizing:border-box}}
 header{{display:flex;justify-content:space-between;align-items:flex-end;
   border-bottom:2px solid #111;padding-bottom:6px;margin-bottom:10px}}
-h1{{font-size:28px;margin:0 0 2px 0}} .sub{{font-size:15px}} .date{{font-size:14px;white-space:nowrap}}
+h1{{font-size:28px;margin:0 0 2px 0}} .sub{{font-size:15px}}
+.date{{font-size:14px;white-space:nowrap}}
 main{{flex:1;display:flex;flex-direction:{direction};gap:14px;min-height:0}}
 .map{{flex:1;position:relative;border:1px solid #555;min-height:0}}
 .map iframe{{width:100%;height:100%;border:0;display:block}}
