@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.colors import to_rgba  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrow, Patch, Rectangle  # noqa: E402
 from pyproj import Transformer  # noqa: E402
@@ -98,7 +99,8 @@ def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> 
         lines = frame[frame.geom_type.isin(["LineString", "MultiLineString"])]
         points = frame[frame.geom_type.isin(["Point", "MultiPoint"])]
         if len(polys):
-            polys.plot(ax=ax, color=layer.colour, alpha=0.35, edgecolor=layer.colour, lw=0.4)
+            polys.plot(ax=ax, facecolor=to_rgba(layer.colour, 0.35), edgecolor=layer.colour,
+                       lw=1.2 * fs)
         if len(lines):
             lines.plot(ax=ax, color=layer.colour, lw=1.0)
         if len(points):
@@ -114,7 +116,7 @@ def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> 
             kind = geom.geom_type
             one = gpd.GeoSeries([geom])
             if kind in ("Polygon", "MultiPolygon"):
-                one.plot(ax=ax, color=col, alpha=0.3, edgecolor=col, lw=2 * fs)
+                one.plot(ax=ax, facecolor=to_rgba(col, 0.3), edgecolor=col, lw=2 * fs)
             elif kind in ("LineString", "MultiLineString"):
                 one.plot(ax=ax, color=col, lw=3 * fs)
             else:

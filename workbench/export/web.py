@@ -66,7 +66,7 @@ def build_map(content: MapContent, numbered: bool = True, controls: bool = True)
 def layer_geojson(frame, colour: str, name: str) -> folium.GeoJson:  # type: ignore[no-untyped-def]
     """A layer's geometry only (no attribute text reaches the page), one GeoJson object."""
     data = json.loads(frame[[frame.geometry.name]].to_crs(4326).to_json(drop_id=True))
-    style = {"color": colour, "weight": 1.5, "fillColor": colour, "fillOpacity": 0.35}
+    style = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.35}
     return folium.GeoJson(
         data, name=name, style_function=lambda _f: style,
         marker=folium.CircleMarker(radius=4, color=colour, fill=True, fill_color=colour,
@@ -221,7 +221,7 @@ def _legend_item_html(e) -> str:  # type: ignore[no-untyped-def]
     if e.kind == "site":
         swatch = f"border:2px dashed {colour};background:transparent"
     elif e.kind == "layer":
-        swatch = f"background:{colour};opacity:.6;border:1px solid {colour}"
+        swatch = f"background:{colour}59;border:2px solid {colour}"
     else:
         swatch = f"background:{colour};border-radius:50%;border:1px solid #333"
     return (f'<div class="wb-legend-item" style="display:flex;align-items:center;margin:2px 0">'
