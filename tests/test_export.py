@@ -61,9 +61,10 @@ def lab(demo_store):  # type: ignore[no-untyped-def]
     rel = f"layers/{lab.id}/buildings.gpkg"
     (data_dir() / rel).parent.mkdir(parents=True, exist_ok=True)
     frame.to_file(data_dir() / rel, driver="GPKG")
-    demo_store.add_layer(Layer(id=new_id(), lab_id=lab.id, name="Gebäude der Stadt", kind="upload",
-                               attribution="Stadt Bayreuth, dl-de/by-2-0", style={"color": "#56B4E9"},
-                               path=rel, feature_count=2))
+    demo_store.add_layer(Layer(
+        id=new_id(), lab_id=lab.id, name="Gebäude der Stadt", kind="upload",
+        attribution="Stadt Bayreuth, dl-de/by-2-0", style={"color": "#56B4E9"}, path=rel,
+        feature_count=2))
     return lab
 
 
