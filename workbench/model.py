@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from shapely.geometry.base import BaseGeometry
 from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
 
 #: New Leipzig Charter (2020): the four key principles of good urban governance.
 PRINCIPLES = ("public_good", "participation", "multilevel_governance", "place_based")
