@@ -112,15 +112,19 @@ def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> 
         geoms = gpd.GeoSeries([n.annotation.geometry for n in content.annotations],
                               crs=4326).to_crs(3857)
         cols = [colours[n.annotation.category] for n in content.annotations]
-        for geom, col in zip(geoms, cols, strict=True):
-            kind = geom.geom_type
-            one = gpd.GeoSeries([geom])
-            if kind in ("Polygon", "MultiPolygon"):
-                one.plot(ax=ax, facecolor=to_rgba(col, 0.3), edgecolor=col, lw=2 * fs)
-            elif kind in ("LineString", "MultiLineString"):
-                one.plot(ax=ax, color=col, lw=3 * fs)
-            else:
-                one.plot(ax=ax, color=col, markersize=90 * fs, edgecolor="#fff", lw=1)
+        frame = gpd.GeoDataFrame({"colour": cols}, geometry=geoms, crs=3857)
+        kinds = frame.geom_type
+        for colour, group in frame.groupby("colour"):  # one call per colour and kind
+            k = kinds[group.index]
+            polys = group[k.isin(["Polygon", "MultiPolygon"])]
+            lines = group[k.isin(["LineString", "MultiLineString"])]
+            points = group[k.isin(["Point", "MultiPoint"])]
+            if len(polys):
+                polys.plot(ax=ax, facecolor=to_rgba(colour, 0.3), edgecolor=colour, lw=2 * fs)
+            if len(lines):
+                lines.plot(ax=ax, color=colour, lw=3 * fs)
+            if len(points):
+                points.plot(ax=ax, color=colour, markersize=90 * fs, edgecolor="#fff", lw=1)
         if numbered:
             anchors = gpd.GeoSeries([n.anchor for n in content.annotations],
                                     crs=4326).to_crs(3857)
