@@ -104,8 +104,9 @@ def test_page_sizes():
 
 
 # ---- PNG: static renderer (always) -------------------------------------------------------------
-@pytest.mark.parametrize("name,dpi", [("slide", 150), ("a4-portrait", 150),
-                                      ("a3-landscape", 150)])
+@pytest.mark.parametrize("name,dpi", [
+    ("slide", 150), ("a4-portrait", 150),
+    pytest.param("a3-landscape", 150, marks=pytest.mark.slow)])
 def test_static_png_size_and_content(demo_store, lab, name, dpi):
     content = export.gather(demo_store, lab.id)
     size = export.page_size(name, dpi)

@@ -286,7 +286,18 @@ footer{{font-size:11px;margin-top:8px;color:#333}} #notes{{color:#8a3b00;font-si
 
 def render_png_chromium(content: MapContent, size: PageSize | None = None,
                         numbered: bool = True) -> bytes:
-    """The PNG snapshot as Chromium draws the map (exactly ``size`` pixels)."""
+    """The PNG snapshot as Chromium draws the map (exactly ``size`` pixels).
+
+    Runs in a thread of its own: Playwright's sync API refuses a thread with a running event loop
+    (Streamlit's, or another Playwright session's).
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(_render_png_chromium, content, size, numbered).result()
+
+
+def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: bool) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
