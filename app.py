@@ -12,6 +12,7 @@ pages = [
     st.Page("pages/setup.py", title=t("nav.setup"), icon="🛠️", url_path="setup"),
     st.Page("pages/layers.py", title=t("opendata.nav"), icon="🗂️", url_path="layers"),
     st.Page("pages/compare.py", title=t("indicators.nav"), icon="⚖️", url_path="compare"),
+    st.Page("pages/export.py", title=t("export.nav"), icon="📤", url_path="export"),
 ]
 navigation = st.navigation(pages)
 sidebar.render()

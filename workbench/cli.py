@@ -178,6 +178,44 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         print(t("indicators.page.data_date", lang, date=dates[0])
               + (f" – {dates[-1]}" if len(dates) > 1 else ""))
     print(OSM_ATTRIBUTION)
+
+
+def _open_workspace(name: str | None):  # type: ignore[no-untyped-def]
+    from workbench.demo import ensure_demo
+    from workbench.store import open_store
+
+    return open_store(name) if name else ensure_demo()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench import export
+
+    store = _open_workspace(args.workspace)
+    size = export.page_size(args.size, args.dpi)
+    if args.snapshot:
+        content = export.snapshot_content(store, store.get_snapshot(args.snapshot), args.lang)
+        data = export.export_bytes(content, args.format, size, args.renderer)
+    else:
+        data = export.export_lab(store, args.lab, args.format, lang=args.lang, size=size,
+                                 renderer=args.renderer)
+    out = Path(args.output)
+    out.write_bytes(data)
+    print(f"{out}: {len(data):,} bytes ({args.format})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from workbench.export import import_geopackage
+    from workbench.i18n import t
+    from workbench.store import open_store
+
+    store = open_store(args.workspace)
+    lab_id = import_geopackage(store, args.file)
+    print(t("export.imported", "en", title=store.get_lab(lab_id).title,
+            workspace=args.workspace))
+    print(lab_id)
     return 0
 
 
@@ -230,6 +268,31 @@ def build_parser() -> argparse.ArgumentParser:
                             help="language of names, units and notes (default: en)")
     indicators.add_argument("--workspace", help="workspace name (default: the demo workspace)")
     indicators.set_defaults(func=cmd_indicators)
+
+
+    from workbench.export import FORMATS, RENDERERS, SIZE_NAMES
+    from workbench.settings import LANGUAGES
+
+    exp = sub.add_parser("export", help="export a living lab's map or data to a file")
+    which = exp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--lab", help="id of the living lab (see `workbench labs`)")
+    which.add_argument("--snapshot", help="a saved snapshot's id (exports the map as it was)")
+    exp.add_argument("--format", required=True, choices=FORMATS)
+    exp.add_argument("--size", default="slide", choices=SIZE_NAMES,
+                     help="image size for png (default: slide, 1920×1080)")
+    exp.add_argument("--dpi", type=int, default=150, choices=(150, 300),
+                     help="resolution of the print sizes (default: 150)")
+    exp.add_argument("--lang", default="en", choices=LANGUAGES)
+    exp.add_argument("--renderer", default="auto", choices=RENDERERS,
+                     help="png: auto (Chromium where available), chromium, or static")
+    exp.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    exp.add_argument("-o", "--output", required=True, help="file to write")
+    exp.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import", help="import a living lab from an exported GeoPackage")
+    imp.add_argument("file", help="a GeoPackage written by `workbench export --format gpkg`")
+    imp.add_argument("--workspace", required=True, help="workspace to import into (created)")
+    imp.set_defaults(func=cmd_import)
     return parser
 
 

@@ -94,3 +94,26 @@ def uploads_dir() -> Path:
     path = data_dir() / "uploads"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+# ---- export (PNG, PDF, HTML, data) ----------------------------------------------------------
+#: Local copies of the web assets folium loads from CDNs (written by scripts/fetch_web_assets.py);
+#: ``manifest.json`` there maps each CDN URL to its file.
+WEB_ASSETS_DIR = PROJECT_ROOT / "geodata" / "cache" / "web-assets"
+#: Headless Chromium used for PNG snapshots (``WORKBENCH_CHROMIUM`` moves it).
+CHROMIUM_DEFAULT = "/usr/bin/chromium"
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-gpu")
+#: Seconds the browser may take to lay out a map before the snapshot says it was still loading.
+EXPORT_RENDER_TIMEOUT_S = 20.0
+
+
+def chromium_path() -> str:
+    return os.environ.get("WORKBENCH_CHROMIUM", CHROMIUM_DEFAULT)
+
+
+def export_fetch_tiles() -> bool:
+    """Whether a PNG snapshot may fetch basemap tiles (``WORKBENCH_EXPORT_TILES=1``).
+
+    Off by default: workshops run offline, and the snapshot then says the tiles are missing."""
+    return os.environ.get("WORKBENCH_EXPORT_TILES", "") in ("1", "true", "yes")
