@@ -2,7 +2,8 @@
 
 1. Import: ``opendata.osm.import_extract`` (osmium; all ten themes, streets split at shared
    nodes, clipped, written to the cache; best of two runs) against ``osmnx.features_from_xml`` on
-   the same file with the same tags (features only: no splitting, clipping or writing). ratio = peer s ÷ our s.
+   the same file with the same tags (features only: no splitting, clipping or writing).
+   ratio = peer s ÷ our s.
 2. Map: bytes and build time of a folium map with ``maps.context_layers`` (display precision, popup
    property only) against ``GeoDataFrame.explore()`` of the features osmnx returned, and of our
    own cached features. ratio = our bytes ÷ peer bytes (smaller is better); for time peer ÷ ours.
