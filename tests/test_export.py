@@ -20,6 +20,8 @@ from shapely.geometry import LineString, Point, Polygon
 from workbench import export
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.export.content import category_colours
+from workbench.indicators import INDICATORS, IndicatorSet, Note
+from workbench.indicators import Indicator as IndicatorResult
 from workbench.model import Annotation, Layer, new_id
 from workbench.settings import MAX_TEXT_CHARS, OSM_ATTRIBUTION, data_dir
 
@@ -187,14 +189,31 @@ def test_pdf_sheet_pages_and_text(demo_store, lab):
     assert fonts  # an embedded font is used
 
 
+def _indicator_set(lab_id: str) -> IndicatorSet:
+    """Two figures: one comparable with a note, one without value and with a blocking reason."""
+    return IndicatorSet(
+        lab_id=lab_id, crs="EPSG:32632", area_m2=250_000.0, data_version="v1",
+        computed_at="2026-05-04T09:00:00+00:00", notes=(Note("indicators.note.small_site", {
+            "area": 9000, "limit": 10000}),),
+        indicators=(
+            IndicatorResult("gsi", 0.314, "share", "2026-04-30",
+                            (Note("indicators.note.building_count", {"count": 118}),)),
+            IndicatorResult("intersection_density", None, "per_km2", "2026-04-30",
+                            (Note("indicators.note.no_streets", blocking=True),)),
+        ))
+
+
 def test_pdf_lists_indicators_when_there(demo_store, lab):
-    content = export.gather(demo_store, lab.id)
-    content.indicators = [export.Indicator("Building coverage (GSI)", 0.31, "ratio",
-                                           "land use covers 31 % of the site")]
+    content = export.gather(demo_store, lab.id, lang="de")
+    content.indicators = _indicator_set(lab.id)
     data = export.export_bytes(content, "pdf", renderer="static")
     reader = PdfReader(io.BytesIO(data))
-    last = reader.pages[-1].extract_text()
-    assert "Building coverage (GSI)" in last and "0.31" in last and "ratio" in last
+    last = " ".join(reader.pages[-1].extract_text().split())
+    assert "Überbauungsgrad (GRZ)" in last
+    assert "31,4" in last and "%" in last  # the share in per cent, German decimal comma
+    assert "118 Gebäude" in last
+    assert "Straßen" in last  # the blocking reason of the figure without value
+    assert "2026-04-30" in last and OSM_ATTRIBUTION in last
 
 
 # ---- HTML ----------------------------------------------------------------------------------------
@@ -337,10 +356,23 @@ def test_csv_with_wkt(demo_store, lab):
 
 def test_indicators_csv(demo_store, lab):
     content = export.gather(demo_store, lab.id)
-    content.indicators = [export.Indicator("Street density", 12.5, "km/km²", "")]
-    rows = list(csv.reader(io.StringIO(export.indicators_csv_bytes(content).decode("utf-8-sig"))))
-    assert rows[0] == ["lab_id", "indicator", "value", "unit", "note"]
-    assert rows[1] == [lab.id, "Street density", "12.5", "km/km²", ""]
+    content.indicators = _indicator_set(lab.id)
+    text = export.indicators_csv_bytes(content).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n# ")[0])))
+    assert [r["code"] for r in rows] == ["gsi", "intersection_density"]
+    assert rows[0]["Site"] == lab.title and rows[0]["Indicator"] == "Building coverage (GSI)"
+    assert float(rows[0]["Value"]) == 0.314 and rows[0]["Comparable"] == "yes"
+    assert rows[1]["Value"] == "" and rows[1]["Reason"] == "No streets or paths mapped in the site."
+    assert text.rstrip().endswith(OSM_ATTRIBUTION)
+
+
+def test_export_lab_computes_indicators_of_a_lab_without_data(demo_store, lab):
+    """No OSM data cached: the sheet and the CSV say so instead of showing figures."""
+    text = export.export_lab(demo_store, lab.id, "indicators-csv").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n# ")[0])))
+    assert len(rows) == len(INDICATORS) and all(r["Value"] == "" for r in rows)
+    assert rows[0]["Reason"] and all(r["Comparable"] == "no" for r in rows)
+    assert "No OpenStreetMap data for this site" in rows[0]["Notes"]
 
 
 # ---- empty lab -----------------------------------------------------------------------------------
@@ -363,7 +395,8 @@ def test_empty_lab_gives_valid_files_with_a_note(demo_store, tmp_path):
     assert doc["notes"] == [note]
     assert note in export.export_bytes(content, "csv").decode("utf-8-sig")
     assert note in export.export_bytes(content, "html").decode("utf-8")
-    assert "No indicators" in export.export_bytes(content, "indicators-csv").decode("utf-8-sig")
+    assert "No OpenStreetMap data" in export.export_bytes(content, "indicators-csv").decode(
+        "utf-8-sig")
 
 
 def test_missing_layer_file_is_noted(demo_store, lab):

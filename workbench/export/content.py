@@ -20,6 +20,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from workbench.i18n import has_key, t
+from workbench.indicators import IndicatorSet
 from workbench.maps import PALETTE
 from workbench.model import (
     ANNOTATION_CATEGORIES,
@@ -75,14 +76,6 @@ class LayerData:
     style: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class Indicator:
-    name: str
-    value: float | int | str | None
-    unit: str = ""
-    note: str = ""
-
-
 @dataclass
 class MapContent:
     lab: LivingLab
@@ -93,7 +86,7 @@ class MapContent:
     lang: str = "en"
     created_at: datetime = field(default_factory=utcnow)
     bounds: tuple[float, float, float, float] | None = None  # lon/lat view; None: fit the site
-    indicators: list[Indicator] = field(default_factory=list)
+    indicators: IndicatorSet | None = None  # workbench.indicators' figures; None: not gathered
     notes: list[str] = field(default_factory=list)  # said on the image/sheet (e.g. missing data)
     subtitle: str = ""  # e.g. the snapshot's name
 
@@ -206,28 +199,18 @@ def store_layers(store: Any, lab_id: str) -> tuple[list[LayerData], list[str]]:
     return out, missing
 
 
-def lab_indicators(lab_id: str, store: Any) -> list[Indicator]:
-    """The lab's indicators from ``workbench.indicators`` when that module is there (else none)."""
-    try:
-        from workbench import indicators as ind  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    compute = next((getattr(ind, n) for n in ("lab_indicators", "compute_lab", "for_lab")
-                    if hasattr(ind, n)), None)
-    if compute is None:
-        return []
-    try:
-        results = compute(store, lab_id)
-    except Exception as exc:  # noqa: BLE001 - indicators are optional on the sheet
-        log.warning("indicators for %s failed: %s", lab_id, exc)
-        return []
-    return [as_indicator(r) for r in results]
+def lab_indicator_set(lab: LivingLab, lang: str = "en") -> tuple[IndicatorSet | None, list[str]]:
+    """The lab's indicators (``workbench.indicators.lab_indicators``, cached there) and notes.
 
+    A failure of the engine must not stop the export: the sheet then says so.
+    """
+    from workbench.indicators import lab_indicators
 
-def as_indicator(r: Any) -> Indicator:
-    get = r.get if isinstance(r, dict) else (lambda k, d=None: getattr(r, k, d))
-    return Indicator(name=str(get("label") or get("name") or ""), value=get("value"),
-                     unit=str(get("unit") or ""), note=str(get("note") or ""))
+    try:
+        return lab_indicators(lab), []
+    except Exception as exc:  # noqa: BLE001 - the map and annotations are still worth exporting
+        log.exception("indicators for %s failed", lab.id)
+        return None, [t("export.note.indicators_failed", lang, reason=str(exc)[:200])]
 
 
 def gather(store: Any, lab_id: str, *, lang: str = "en",
@@ -256,6 +239,14 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
     if with_indicators:
-        content.indicators = lab_indicators(lab_id, store)
+        add_indicators(content)
+    return content
+
+
+def add_indicators(content: MapContent) -> MapContent:
+    """Fill ``content.indicators`` with the lab's figures when they are not there yet."""
+    if content.indicators is None:
+        content.indicators, notes = lab_indicator_set(content.lab, content.lang)
+        content.notes += notes
     return content
 

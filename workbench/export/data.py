@@ -251,15 +251,16 @@ def csv_bytes(content: MapContent) -> bytes:
 
 
 def indicators_csv_bytes(content: MapContent) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["lab_id", "indicator", "value", "unit", "note"])
-    for ind in content.indicators:
-        writer.writerow([content.lab.id, ind.name, "" if ind.value is None else ind.value,
-                         ind.unit, ind.note])
-    if not content.indicators:
-        writer.writerow([content.lab.id, "", "", "", t("export.note.no_indicators", content.lang)])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    """The lab's indicators as the comparison page writes them (``compare.table_csv``): one row
+    per indicator with raw value, unit, data date, comparability, reason and notes."""
+    from workbench.compare import Site, table_csv
+
+    if content.indicators is None:
+        buf = io.StringIO()
+        csv.writer(buf).writerow([t("export.note.no_indicators", content.lang)])
+        return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    site = Site(label=content.title, country=content.city.country, result=content.indicators)
+    return table_csv([site], content.lang)
 
 
 # ---- import -------------------------------------------------------------------------------------
