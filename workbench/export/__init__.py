@@ -112,11 +112,13 @@ def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
 
 def export_lab(store: Any, lab_id: str, fmt: str, *, lang: str = "en",
                size: PageSize | None = None, renderer: str = "auto",
-               bounds: tuple[float, float, float, float] | None = None) -> bytes:
-    """Gather ``lab_id`` from ``store`` and export it in ``fmt``."""
+               bounds: tuple[float, float, float, float] | None = None,
+               themes: list[str] | None = None) -> bytes:
+    """Gather ``lab_id`` from ``store`` and export it in ``fmt``; ``themes`` are the cached OSM
+    themes shown (all when None)."""
     if fmt not in FORMATS:
         raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
-    content = gather(store, lab_id, lang=lang, bounds=bounds,
+    content = gather(store, lab_id, lang=lang, bounds=bounds, themes=themes,
                      with_indicators=fmt in ("pdf", "indicators-csv"))
     return export_bytes(content, fmt, size, renderer)
 
