@@ -199,7 +199,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         data = export.export_bytes(content, args.format, size, args.renderer)
     else:
         data = export.export_lab(store, args.lab, args.format, lang=args.lang, size=size,
-                                 renderer=args.renderer)
+                                 renderer=args.renderer, themes=args.themes)
     out = Path(args.output)
     out.write_bytes(data)
     print(f"{out}: {len(data):,} bytes ({args.format})")
@@ -285,6 +285,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--lang", default="en", choices=LANGUAGES)
     exp.add_argument("--renderer", default="auto", choices=RENDERERS,
                      help="png: auto (Chromium where available), chromium, or static")
+    exp.add_argument("--themes", nargs="*", metavar="THEME", choices=_theme_codes(),
+                     help="cached OSM themes shown (default: all cached; none: --themes)")
     exp.add_argument("--workspace", help="workspace name (default: the demo workspace)")
     exp.add_argument("-o", "--output", required=True, help="file to write")
     exp.set_defaults(func=cmd_export)
