@@ -197,7 +197,7 @@ for start in range(0, len(chosen), per_row):
         c = lab.boundary.centroid
         m = maps.base_map(center=(c.y, c.x), zoom=cmp.zoom_for(c.y, mpp), zoom_snap=0,
                           zoom_delta=0.25)
-        for layer in maps.context_layers(lab.id, themes=MAP_THEMES, lang=lang()):
+        for layer in maps.context_layers(lab.id, themes=MAP_THEMES, lang=lang(), store=s):
             layer.add_to(m)
         maps.site_layer(lab, t("map.site")).add_to(m)
         with col:
