@@ -25,7 +25,8 @@ if chromium_available() is not None:
     st.caption(t("export.renderer_static"))
 
 # The OSM themes shown in the exports: those cached for the lab with features (all by default).
-cached = [layer.theme for layer in osm_layers(lab.id, lang=lang())]
+have = {layer.theme for layer in osm_layers(lab.id, lang=lang())}
+cached = [code for code in THEMES if code in have]  # in catalogue order
 themes = st.multiselect(t("export.themes"), cached, default=cached, key="export_themes",
                         format_func=lambda code: t(THEMES[code].label_key),
                         help=t("export.themes_help"), disabled=not cached)
