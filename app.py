@@ -10,6 +10,7 @@ sidebar.init_state()
 pages = [
     st.Page("pages/home.py", title=t("nav.home"), icon="🌍", default=True, url_path="home"),
     st.Page("pages/setup.py", title=t("nav.setup"), icon="🛠️", url_path="setup"),
+    st.Page("pages/map.py", title=t("annotate.nav"), icon="📍", url_path="map"),
 ]
 navigation = st.navigation(pages)
 sidebar.render()
