@@ -9,10 +9,11 @@ import json
 import folium
 import streamlit as st
 from folium.plugins import Draw
+from shapely.errors import GEOSException
 from shapely.geometry import Point, shape
 from streamlit_folium import st_folium
 
-from workbench import maps
+from workbench import i18n, maps
 from workbench.errors import ConflictError, ValidationError, WorkbenchError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
@@ -55,6 +56,7 @@ s = store()
 lab = require_lab()
 LANG = lang()
 MAP_KEY = map_key(lab.id)
+TEXT_HELP = t("annotate.text_limit", limit=MAX_TEXT_CHARS)
 for key, default in ((AUTHOR_KEY, ""), (COLOUR_BY_KEY, "category"), (HANDLED_KEY, [])):
     st.session_state.setdefault(key, default)
 
@@ -63,6 +65,8 @@ codes = [c.code for c in categories]
 
 
 def cat_label(code: str) -> str:
+    # bound to this run's language, not read from session state when called (AppTest calls
+    # format functions outside the script run)
     return maps.category_label(code, LANG, categories)
 
 
@@ -91,7 +95,7 @@ top[0].text_input(t("annotate.author"), value=st.session_state[AUTHOR_KEY],
                   args=("_annotate_author_widget", AUTHOR_KEY), help=t("annotate.author_help"))
 top[1].radio(t("annotate.colour_by"), ["category", "group"],
              index=["category", "group"].index(st.session_state[COLOUR_BY_KEY]),
-             format_func=lambda v: t(f"annotate.colour_by_{v}"), horizontal=True,
+             format_func=lambda v: i18n.t(f"annotate.colour_by_{v}", LANG), horizontal=True,
              key="_annotate_colour_widget", on_change=_copy,
              args=("_annotate_colour_widget", COLOUR_BY_KEY))
 with top[2]:
@@ -163,6 +167,14 @@ def live_map() -> None:
             st.rerun()  # the whole page, to show the form beside the (unchanged) map
 
 
+def drawn_shape(geometry: dict):  # type: ignore[no-untyped-def]
+    """The shapely geometry of a drawing; an unreadable one (a line of one point) is refused."""
+    try:
+        return shape(geometry)
+    except (ValueError, KeyError, TypeError, AttributeError, GEOSException) as exc:
+        raise ValidationError("annotate.error.shape_unreadable") from exc
+
+
 def handled(pending: dict) -> None:
     st.session_state[HANDLED_KEY] = [*st.session_state[HANDLED_KEY], pending["fingerprint"]]
     st.session_state.pop(PENDING_KEY, None)
@@ -183,7 +195,7 @@ def pending_form() -> None:
                 try:
                     s.update_annotation(pending["redraw"], actor=author() or "—",
                                         expected_version=pending["version"],
-                                        geometry=shape(pending["geometry"]))
+                                        geometry=drawn_shape(pending["geometry"]))
                     handled(pending)
                     flash("success", t("annotate.redrawn"))
                     st.rerun()
@@ -197,7 +209,7 @@ def pending_form() -> None:
         with st.form("annotate_new_form", clear_on_submit=False):
             category = st.selectbox(t("annotate.category"), codes, format_func=cat_label,
                                     key="annotate_new_category")
-            text = st.text_area(t("annotate.text"), max_chars=MAX_TEXT_CHARS,
+            text = st.text_area(t("annotate.text"), help=TEXT_HELP,
                                 key="annotate_new_text", placeholder=t("annotate.text_hint"))
             group = st.text_input(t("annotate.author"), value=st.session_state[AUTHOR_KEY],
                                   max_chars=MAX_NAME_CHARS, key="annotate_new_author")
@@ -209,11 +221,7 @@ def pending_form() -> None:
             st.rerun()
         if save:
             try:
-                geometry = shape(pending["geometry"])
-            except (ValueError, KeyError, TypeError, AttributeError):
-                show_error(ValidationError("annotation.geometry_empty"))
-                return
-            try:
+                geometry = drawn_shape(pending["geometry"])
                 saved = s.add_annotation(Annotation(
                     id=pending["id"], lab_id=lab.id, geometry=geometry, category=category,
                     text=text, author=group))
@@ -271,7 +279,7 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
                     t("annotate.category"), codes, format_func=cat_label,
                     index=codes.index(a.category) if a.category in codes else 0,
                     key=f"annotate_edit_cat_{a.id}_{seen}")
-                text = st.text_area(t("annotate.text"), value=a.text, max_chars=MAX_TEXT_CHARS,
+                text = st.text_area(t("annotate.text"), value=a.text, help=TEXT_HELP,
                                     key=f"annotate_edit_text_{a.id}_{seen}")
                 save = st.form_submit_button(t("common.save"), type="primary")
             if save:
@@ -305,7 +313,7 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
             id_key = f"annotate_comment_id_{a.id}"
             st.session_state.setdefault(id_key, new_id())
             with st.form(f"annotate_comment_form_{a.id}", clear_on_submit=True):
-                body = st.text_area(t("annotate.comment"), max_chars=MAX_TEXT_CHARS,
+                body = st.text_area(t("annotate.comment"), help=TEXT_HELP,
                                     key=f"annotate_comment_text_{a.id}")
                 send = st.form_submit_button(t("annotate.comment_send"))
             if send:
@@ -329,7 +337,8 @@ def add_without_map() -> None:
     with st.expander(t("annotate.add_without_map")):
         with st.form("annotate_add_form"):
             where = st.radio(t("annotate.where"), ["site", "point"],
-                             format_func=lambda v: t(f"annotate.where_{v}"), horizontal=True)
+                             format_func=lambda v: i18n.t(f"annotate.where_{v}", LANG),
+                             horizontal=True)
             c = lab.boundary.representative_point()
             c1, c2 = st.columns(2)
             lat = c1.number_input(t("annotate.lat"), -90.0, 90.0, value=round(c.y, 6),
@@ -337,7 +346,7 @@ def add_without_map() -> None:
             lon = c2.number_input(t("annotate.lon"), -180.0, 180.0, value=round(c.x, 6),
                                   format="%.6f")
             category = st.selectbox(t("annotate.category"), codes, format_func=cat_label)
-            text = st.text_area(t("annotate.text"), max_chars=MAX_TEXT_CHARS)
+            text = st.text_area(t("annotate.text"), help=TEXT_HELP)
             group = st.text_input(t("annotate.author"), value=st.session_state[AUTHOR_KEY],
                                   max_chars=MAX_NAME_CHARS)
             st.session_state.setdefault("annotate_add_id", new_id())
