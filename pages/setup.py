@@ -8,8 +8,8 @@ from shapely.geometry import shape
 from streamlit_folium import st_folium
 
 from workbench.errors import ValidationError, WorkbenchError
-from workbench.i18n import has_key
 from workbench.geometry import boundary_from_geojson, validate_boundary
+from workbench.i18n import has_key
 from workbench.maps import base_map, fit_to, site_layer
 from workbench.model import (
     LAB_STATUSES,
@@ -47,10 +47,17 @@ def boundary_map(lab: LivingLab | None, city: City | None) -> dict | None:
         "polyline": False, "circle": False, "marker": False, "circlemarker": False,
         "polygon": {"allowIntersection": False}, "rectangle": True,
     }, edit_options={"edit": False, "remove": False}).add_to(m)
-    out = st_folium(m, key=f"setup_map_{lab.id if lab else 'new'}", height=420,
-                    use_container_width=True, returned_objects=["last_active_drawing"])
-    drawing = (out or {}).get("last_active_drawing")
+    key = f"setup_map_{lab.id if lab else 'new'}"
+    out = st_folium(m, key=key, height=420, use_container_width=True,
+                    returned_objects=["last_active_drawing"])
+    # st_folium mirrors its last value into session_state[key]; read either.
+    drawing = (out or {}).get("last_active_drawing") or (
+        st.session_state.get(key) or {}).get("last_active_drawing")
     return drawing.get("geometry") if drawing else None
+
+
+def sdg_label(code: str) -> str:
+    return f"{code} {t(f'sdg.{code}')}" if has_key(f"sdg.{code}") else code
 
 
 # ---- living lab ---------------------------------------------------------------------------
@@ -96,7 +103,7 @@ with tab_lab:
                     format_func=lambda p: t(f"principle.{p}"))
                 sdgs = st.multiselect(t("setup.sdg"), SDG_TARGETS,
                                       default=list(lab.sdg_targets) if lab else [],
-                                      format_func=lambda c: f"{c} {t(f'sdg.{c}')}" if has_key(f"sdg.{c}") else c)
+                                      format_func=sdg_label)
                 status = st.selectbox(t("setup.status"), LAB_STATUSES,
                                       index=LAB_STATUSES.index(lab.status) if lab else 0,
                                       format_func=lambda v: t(f"status.{v}"))

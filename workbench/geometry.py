@@ -8,7 +8,6 @@ import shapely
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
-from shapely.ops import transform
 
 from workbench.errors import ValidationError
 from workbench.settings import MAX_SITE_AREA_KM2, MAX_SITE_DISTANCE_KM, MIN_SITE_AREA_M2
@@ -35,7 +34,7 @@ def _transformer(src: CRS, dst: CRS) -> Transformer:
 
 
 def to_crs(geom: BaseGeometry, dst: CRS, src: CRS = WGS84) -> BaseGeometry:
-    return transform(_transformer(src, dst).transform, geom)
+    return shapely.transform(geom, _transformer(src, dst).transform, interleaved=False)
 
 
 def area_m2(geom: BaseGeometry) -> float:

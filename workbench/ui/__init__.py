@@ -9,7 +9,7 @@ import streamlit as st
 from workbench import i18n
 from workbench.errors import WorkbenchError
 from workbench.model import City, LivingLab
-from workbench.settings import DEFAULT_LANGUAGE, DEMO_WORKSPACE
+from workbench.settings import DEFAULT_LANGUAGE, DEMO_WORKSPACE, database_url
 from workbench.store import Store
 
 LANG_KEY = "lang"
@@ -35,16 +35,17 @@ def fmt_datetime(value) -> str:  # type: ignore[no-untyped-def]
 
 
 @st.cache_resource(show_spinner=False)
-def _store(workspace: str) -> Store:
+def _store(workspace: str, url: str) -> Store:
     from workbench.demo import ensure_demo
     from workbench.store import open_store
 
-    return ensure_demo() if workspace == DEMO_WORKSPACE else open_store(workspace)
+    return ensure_demo() if workspace == DEMO_WORKSPACE else open_store(workspace, url)
 
 
 def store() -> Store:
-    """The store of the workspace chosen in the sidebar (opened once per process)."""
-    return _store(st.session_state.get(WORKSPACE_KEY, DEMO_WORKSPACE))
+    """The store of the workspace chosen in the sidebar (opened once per process and URL)."""
+    workspace = st.session_state.get(WORKSPACE_KEY, DEMO_WORKSPACE)
+    return _store(workspace, database_url(workspace))
 
 
 _MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~:$"

@@ -28,11 +28,14 @@ def _copy(widget_key: str, state_key: str) -> None:
 
 def _persistent_select(label: str, options: list, state_key: str, **kwargs) -> None:
     """A selectbox whose choice lives in a plain session key, so it survives page changes and
-    label changes (Streamlit drops the state of widgets whose identity changes)."""
-    widget_key = f"_{state_key}_widget"
+    language changes (Streamlit drops the state of widgets whose identity changes, and keeps
+    showing a keyed widget's old option labels)."""
+    widget_key = f"_{state_key}_widget_{st.session_state.get(LANG_KEY)}"  # labels follow lang
     current = st.session_state.get(state_key)
-    st.selectbox(label, options, index=options.index(current) if current in options else 0,
-                 key=widget_key, on_change=_copy, args=(widget_key, state_key), **kwargs)
+    if current in options and st.session_state.get(widget_key) != current:
+        st.session_state[widget_key] = current
+    st.selectbox(label, options, key=widget_key, on_change=_copy, args=(widget_key, state_key),
+                 **kwargs)
 
 
 def render() -> None:

@@ -1,0 +1,61 @@
+"""The workbench command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from workbench import __version__, cli
+from workbench.settings import DEMO_DIR
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as info:
+        cli.main(["--version"])
+    assert info.value.code == 0 and __version__ in capsys.readouterr().out
+
+
+def test_help_lists_commands():
+    out = subprocess.run([sys.executable, "-m", "workbench", "--help"], capture_output=True,
+                         text=True, check=True).stdout
+    for command in ("run", "demo", "labs"):
+        assert command in out
+
+
+def test_labs_lists_demo_labs_tab_separated(capsys):
+    assert cli.main(["labs"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    features = json.loads((DEMO_DIR / "labs.geojson").read_text())["features"]
+    assert len(lines) == len(features)
+    rows = [line.split("\t") for line in lines]
+    assert all(len(r) == 4 for r in rows)
+    assert {r[0] for r in rows} == {f["properties"]["id"] for f in features}
+    assert ("Kharkiv", "UA") in {(r[1], r[2]) for r in rows}
+
+
+def test_demo_reset_recreates_workspace(capsys, demo_store):
+    lab = demo_store.list_labs()[0]
+    demo_store.delete_lab(lab.id)
+    demo_store.close()
+    assert cli.main(["demo", "--reset"]) == 0
+    assert "9 living labs" in capsys.readouterr().out
+    from workbench.demo import ensure_demo
+
+    assert lab.id in {x.id for x in ensure_demo().list_labs()}
+
+
+def test_run_applies_streamlit_config():
+    cmd = cli.streamlit_command("127.0.0.1", 8765)
+    assert cmd[1:4] == ["-m", "streamlit", "run"]
+    assert "--browser.gatherUsageStats=false" in cmd
+    assert "--server.maxUploadSize=200" in cmd
+    assert "--client.showErrorDetails=none" in cmd
+    assert cmd[-2:] == ["--server.address=127.0.0.1", "--server.port=8765"]
+
+
+def test_unknown_workspace_error_is_a_message(capsys):
+    assert cli.main(["labs", "--workspace", "empty"]) == 0
+    assert capsys.readouterr().out == ""
