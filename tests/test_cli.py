@@ -59,3 +59,36 @@ def test_run_applies_streamlit_config():
 def test_unknown_workspace_error_is_a_message(capsys):
     assert cli.main(["labs", "--workspace", "empty"]) == 0
     assert capsys.readouterr().out == ""
+
+
+def test_workbench_run_serves_the_demo_workspace(data_dir):
+    """`workbench run` starts Streamlit with our settings; the app answers on its port."""
+    import os
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "run", "--host", "127.0.0.1",
+                             "--port", str(port)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health") as r:
+                    assert r.read() == b"ok"
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.stdout.read()
+                assert time.monotonic() < deadline, "the app did not answer within 60 s"
+                time.sleep(0.5)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
+            assert r.status == 200 and b"<div id=\"root\">" in r.read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert (data_dir / "workspaces" / "demo.sqlite").exists()  # seeded before serving

@@ -40,10 +40,15 @@ def escape_text(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
-def base_map(center: tuple[float, float] = (30.0, 10.0), zoom: int = 2, **kwargs) -> folium.Map:
-    """A map with the OpenStreetMap basemap and its attribution; more basemaps come as layers."""
+def base_map(center: tuple[float, float] = (30.0, 10.0), zoom: int = 2,
+             prefer_canvas: bool = False, **kwargs) -> folium.Map:
+    """A map with the OpenStreetMap basemap and its attribution; more basemaps come as layers.
+
+    ``prefer_canvas`` draws vectors on one canvas instead of SVG elements: faster for thousands
+    of features, but then they are not separate elements in the page.
+    """
     m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=True,
-                   prefer_canvas=True, **kwargs)
+                   prefer_canvas=prefer_canvas, **kwargs)
     folium.TileLayer(
         "OpenStreetMap", name="OpenStreetMap",
         attr=f'{OSM_ATTRIBUTION} (<a href="https://www.openstreetmap.org/copyright">ODbL</a>)',
@@ -91,7 +96,7 @@ def overview_map(labs: Iterable[LivingLab], cities: dict[str, City],
         group.add_to(m)
     if labs:
         fit_to(m, shapely.union_all([lab.boundary for lab in labs]), pad=0.05)
-    folium.LayerControl(collapsed=False).add_to(m)
+    folium.LayerControl(collapsed=True).add_to(m)
     return m
 
 

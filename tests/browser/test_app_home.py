@@ -1,0 +1,43 @@
+"""The real app in a browser: the overview map renders offline, the language switch and the
+choice of a living lab carry across pages."""
+
+import pytest
+from browser_helpers import map_frame, screenshot, unexpected_requests, wait_for_streamlit
+
+MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+
+
+@pytest.mark.browser
+def test_home_map_language_and_lab_choice(app_server, new_page, blocked_requests):
+    from playwright.sync_api import expect
+
+    page = new_page(app_server)
+    wait_for_streamlit(page)
+    expect(page.get_by_role("heading", name="Living labs across the networks")).to_be_visible()
+    frame = map_frame(page)
+    # one circle marker and one outline per demo site, drawn by Leaflet in the frame
+    expect(frame.locator("path.leaflet-interactive")).to_have_count(18, timeout=15_000)
+    attribution = frame.locator(".leaflet-control-attribution").inner_text()
+    assert "OpenStreetMap contributors" in attribution
+    screenshot(page, "home_en")
+
+    page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option", name="Deutsch").click()
+    expect(page.get_by_role("heading", name="Reallabore in den Netzwerken")).to_be_visible()
+    wait_for_streamlit(page)
+    map_frame(page)  # the map is still there after the rerun
+
+    button = page.locator(f".st-key-choose_{MUNICH_LAB} button")
+    expect(button).to_have_text("Dieses Reallabor öffnen")
+    button.click()
+    expect(button).to_have_text("Gewählt")
+    assert f"lab={MUNICH_LAB}" in page.url
+
+    page.get_by_role("link", name="Einrichten").click()
+    expect(page.get_by_role("heading", name="Netzwerke, Städte und Reallabore einrichten")
+           ).to_be_visible()
+    wait_for_streamlit(page)
+    expect(page.get_by_label("Titel")).to_have_value(
+        "Milbertshofen: a neighbourhood centre for all generations")
+    screenshot(page, "setup_de")
+    assert unexpected_requests(blocked_requests) == []
