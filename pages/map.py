@@ -90,7 +90,9 @@ st.title(t("annotate.title"))
 plain(lab.title, caption=True)
 
 top = st.columns([2, 2, 3])
-top[0].text_input(t("annotate.author"), value=st.session_state[AUTHOR_KEY],
+# The widget shows the remembered name (also when a form below changed it in the last run).
+st.session_state["_annotate_author_widget"] = st.session_state[AUTHOR_KEY]
+top[0].text_input(t("annotate.author"),
                   max_chars=MAX_NAME_CHARS, key="_annotate_author_widget", on_change=_copy,
                   args=("_annotate_author_widget", AUTHOR_KEY), help=t("annotate.author_help"))
 top[1].radio(t("annotate.colour_by"), ["category", "group"],
@@ -101,10 +103,14 @@ top[1].radio(t("annotate.colour_by"), ["category", "group"],
 with top[2]:
     st.caption(t("annotate.help", seconds=REFRESH_SECONDS))
 
+# Always the same number of elements above the map (messages go into this one container):
+# the map fragment must keep its place in the page, or Streamlit drops and remounts it.
+notice = st.container()
 if FLASH_KEY in st.session_state:
     kind, message = st.session_state.pop(FLASH_KEY)
-    (st.success if kind == "success" else st.info)(message, icon="✅" if kind == "success"
-                                                   else "ℹ️")
+    with notice:
+        (st.success if kind == "success" else st.info)(message, icon="✅" if kind == "success"
+                                                       else "ℹ️")
 
 
 def base_map() -> folium.Map:
@@ -229,7 +235,6 @@ def pending_form() -> None:
                 show_error(exc)
                 return
             st.session_state[AUTHOR_KEY] = saved.author
-            st.session_state.pop("_annotate_author_widget", None)
             for key in ("annotate_new_text",):
                 st.session_state.pop(key, None)
             handled(pending)
@@ -357,7 +362,6 @@ def add_without_map() -> None:
                         id=st.session_state["annotate_add_id"], lab_id=lab.id,
                         geometry=geometry, category=category, text=text, author=group))
                     st.session_state[AUTHOR_KEY] = " ".join(group.split())
-                    st.session_state.pop("_annotate_author_widget", None)
                     st.session_state["annotate_add_id"] = new_id()
                     flash("success", t("annotate.saved"))
                     st.rerun()
@@ -455,8 +459,9 @@ def annotation_list() -> None:
 
 map_col, list_col = st.columns([3, 2], gap="medium")
 with map_col:
+    redraw_notice = st.container()  # always there, so that the map keeps its place
     if st.session_state.get(REDRAW_KEY):
-        st.info(t("annotate.redraw_now"), icon="✏️")
+        redraw_notice.info(t("annotate.redraw_now"), icon="✏️")
     live_map()
     pending_form()
 with list_col:
