@@ -121,8 +121,8 @@ def base_map() -> folium.Map:
     maps.fit_to(m, lab.boundary)
     context_layers = getattr(maps, "context_layers", None)
     if context_layers is not None:
-        try:
-            extra = context_layers(lab.id)
+        try:  # cached OSM themes and uploaded layers (branch opendata)
+            extra = context_layers(lab.id, lang=LANG, store=s)
         except WorkbenchError:
             extra = None
         for layer in ([extra] if isinstance(extra, folium.Element) else list(extra or [])):

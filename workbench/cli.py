@@ -57,7 +57,70 @@ def cmd_demo(args: argparse.Namespace) -> int:
     labs = store.list_labs()
     print(f"Demo workspace ready: {len(store.list_networks())} networks, "
           f"{len(store.list_cities())} cities, {len(labs)} living labs.")
+    if args.import_extracts:
+        reports = import_demo_extracts(args.import_extracts)
+        print(f"Imported {len(reports)} extract(s) into demo living labs.")
     return 0
+
+
+def _open_lab_store(workspace: str | None):  # type: ignore[no-untyped-def]
+    from workbench.demo import ensure_demo
+    from workbench.store import open_store
+
+    return open_store(workspace) if workspace else ensure_demo()
+
+
+def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+    counts = ", ".join(f"{code} {n}" for code, n in report.counts.items())
+    print(f"{report.lab_id}: {report.total} features from {report.source} in "
+          f"{report.elapsed_s:.1f} s ({counts}); skipped {report.skipped_ways} ways with missing "
+          f"nodes, {report.skipped_relations} relations with missing members.")
+
+
+def cmd_osm_import(args: argparse.Namespace) -> int:
+    from workbench.opendata.osm import import_extract
+
+    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    _print_report(import_extract(args.file, lab, buffer_m=args.buffer, themes=args.themes))
+    return 0
+
+
+def cmd_osm_fetch(args: argparse.Namespace) -> int:
+    from workbench.opendata.osm import fetch_themes
+
+    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    _print_report(fetch_themes(lab, args.themes, buffer_m=args.buffer, timeout_s=args.timeout))
+    return 0
+
+
+def import_demo_extracts(folder: str, buffer_m: float = 500) -> list:
+    """Import every OSM extract in ``folder`` into each demo lab whose site it overlaps."""
+    from pathlib import Path
+
+    from shapely.geometry import box
+
+    from workbench.demo import ensure_demo
+    from workbench.opendata.osm import EXTRACT_SUFFIXES, clip_area, extract_bounds, import_extract
+
+    store = ensure_demo()
+    reports = []
+    files = sorted(p for p in Path(folder).iterdir()
+                   if p.is_file() and p.name.lower().endswith(EXTRACT_SUFFIXES))
+    for path in files:
+        bounds = extract_bounds(path)
+        for lab in store.list_labs():
+            area = clip_area(lab.boundary, buffer_m)
+            if bounds is not None and not box(*bounds).intersects(area):
+                continue
+            try:
+                report = import_extract(path, lab, buffer_m=buffer_m)
+            except WorkbenchError as exc:
+                if exc.key != "opendata.import.no_overlap":
+                    print(f"{path.name} → {lab.title}: {exc}", file=sys.stderr)
+                continue
+            _print_report(report)
+            reports.append(report)
+    return reports
 
 
 def cmd_labs(args: argparse.Namespace) -> int:
@@ -69,6 +132,90 @@ def cmd_labs(args: argparse.Namespace) -> int:
     for lab in store.list_labs():
         city = cities[lab.city_id]
         print("\t".join((lab.id, city.name, city.country, lab.title)))
+    return 0
+
+
+def _theme_codes() -> list[str]:
+    from workbench.opendata.themes import THEMES
+
+    return list(THEMES)
+
+
+def cmd_indicators(args: argparse.Namespace) -> int:
+    import json
+
+    from workbench.demo import ensure_demo
+    from workbench.i18n import t
+    from workbench.indicators import lab_indicators
+    from workbench.settings import OSM_ATTRIBUTION
+    from workbench.store import open_store
+
+    store = open_store(args.workspace) if args.workspace else ensure_demo()
+    lab = store.get_lab(args.lab)
+    lang = args.lang
+
+    def progress(fraction: float, key: str) -> None:
+        print(f"[{fraction:4.0%}] {t(key, lang)}", file=sys.stderr, flush=True)
+
+    result = lab_indicators(lab, progress=None if args.json else progress)
+    if args.json:
+        doc = result.to_dict(lang)
+        doc["title"] = lab.title
+        doc["attribution"] = OSM_ATTRIBUTION
+        print(json.dumps(doc, ensure_ascii=False, indent=2))
+        return 0
+    print(f"{lab.title}  ({result.area_m2 / 1e6:.3f} km², {result.crs})")
+    for note in result.notes:
+        print(f"  ! {note.text(lang)}")
+    for ind in result.indicators:
+        mark = "" if ind.comparable else "  †"
+        unit = f" {ind.unit_label(lang)}" if ind.value is not None else ""
+        print(f"{ind.label(lang)}: {ind.display_value(lang)}{unit}{mark}")
+        for note in ind.notes:
+            print(f"    - {note.text(lang)}")
+    dates = sorted({i.data_date for i in result.indicators if i.data_date})
+    if dates:
+        print(t("indicators.page.data_date", lang, date=dates[0])
+              + (f" – {dates[-1]}" if len(dates) > 1 else ""))
+    print(OSM_ATTRIBUTION)
+
+
+def _open_workspace(name: str | None):  # type: ignore[no-untyped-def]
+    from workbench.demo import ensure_demo
+    from workbench.store import open_store
+
+    return open_store(name) if name else ensure_demo()
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench import export
+
+    store = _open_workspace(args.workspace)
+    size = export.page_size(args.size, args.dpi)
+    if args.snapshot:
+        content = export.snapshot_content(store, store.get_snapshot(args.snapshot), args.lang)
+        data = export.export_bytes(content, args.format, size, args.renderer)
+    else:
+        data = export.export_lab(store, args.lab, args.format, lang=args.lang, size=size,
+                                 renderer=args.renderer)
+    out = Path(args.output)
+    out.write_bytes(data)
+    print(f"{out}: {len(data):,} bytes ({args.format})")
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from workbench.export import import_geopackage
+    from workbench.i18n import t
+    from workbench.store import open_store
+
+    store = open_store(args.workspace)
+    lab_id = import_geopackage(store, args.file)
+    print(t("export.imported", "en", title=store.get_lab(lab_id).title,
+            workspace=args.workspace))
+    print(lab_id)
     return 0
 
 
@@ -88,12 +235,64 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="create the demo workspace (or recreate it with --reset)")
     demo.add_argument("--reset", action="store_true",
                       help="delete the demo workspace and seed it anew from geodata/demo/")
+    demo.add_argument("--import-extracts", metavar="DIR",
+                      help="import each OSM extract in DIR into every demo lab it overlaps")
     demo.set_defaults(func=cmd_demo)
+
+    osm = sub.add_parser("osm", help="OpenStreetMap themes: import an extract or fetch ahead")
+    osm_sub = osm.add_subparsers(dest="osm_command", required=True, metavar="ACTION")
+    themes_help = "theme codes (default: all): " + " ".join(_theme_codes())
+    imp = osm_sub.add_parser("import", help="import an OSM extract (.osm, .bz2, .gz, .pbf)")
+    imp.add_argument("file", metavar="FILE")
+    fetch = osm_sub.add_parser("fetch", help="fetch themes from Overpass (needs internet)")
+    fetch.add_argument("--timeout", type=float, default=60.0, help="seconds (default: 60)")
+    for p in (imp, fetch):
+        p.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
+        p.add_argument("--buffer", type=float, default=500.0, metavar="M",
+                       help="buffer around the site in metres (default: 500)")
+        p.add_argument("--themes", nargs="+", metavar="THEME", help=themes_help)
+        p.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    imp.set_defaults(func=cmd_osm_import)
+    fetch.set_defaults(func=cmd_osm_fetch)
 
     labs = sub.add_parser(
         "labs", help="list living labs: id, city, country, title (tab-separated, one per line)")
     labs.add_argument("--workspace", help="workspace name (default: the demo workspace)")
     labs.set_defaults(func=cmd_labs)
+
+    indicators = sub.add_parser(
+        "indicators", help="neighbourhood indicators of a living lab, with units and notes")
+    indicators.add_argument("--lab", required=True, help="living lab id (see `workbench labs`)")
+    indicators.add_argument("--json", action="store_true", help="print JSON instead of text")
+    indicators.add_argument("--lang", default="en", choices=("en", "de", "uk"),
+                            help="language of names, units and notes (default: en)")
+    indicators.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    indicators.set_defaults(func=cmd_indicators)
+
+
+    from workbench.export import FORMATS, RENDERERS, SIZE_NAMES
+    from workbench.settings import LANGUAGES
+
+    exp = sub.add_parser("export", help="export a living lab's map or data to a file")
+    which = exp.add_mutually_exclusive_group(required=True)
+    which.add_argument("--lab", help="id of the living lab (see `workbench labs`)")
+    which.add_argument("--snapshot", help="a saved snapshot's id (exports the map as it was)")
+    exp.add_argument("--format", required=True, choices=FORMATS)
+    exp.add_argument("--size", default="slide", choices=SIZE_NAMES,
+                     help="image size for png (default: slide, 1920×1080)")
+    exp.add_argument("--dpi", type=int, default=150, choices=(150, 300),
+                     help="resolution of the print sizes (default: 150)")
+    exp.add_argument("--lang", default="en", choices=LANGUAGES)
+    exp.add_argument("--renderer", default="auto", choices=RENDERERS,
+                     help="png: auto (Chromium where available), chromium, or static")
+    exp.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    exp.add_argument("-o", "--output", required=True, help="file to write")
+    exp.set_defaults(func=cmd_export)
+
+    imp = sub.add_parser("import", help="import a living lab from an exported GeoPackage")
+    imp.add_argument("file", help="a GeoPackage written by `workbench export --format gpkg`")
+    imp.add_argument("--workspace", required=True, help="workspace to import into (created)")
+    imp.set_defaults(func=cmd_import)
     return parser
 
 

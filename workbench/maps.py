@@ -301,3 +301,252 @@ class ClearDrawings(MacroElement):
         }
         {% endmacro %}
     """)
+# ---- open geodata: OSM themes, uploaded layers, basemaps, WMS ------------------------------------
+
+#: Attribution of OSM layers (as on the street basemap, so that Leaflet shows it once).
+OSM_LAYER_ATTRIBUTION = (f'{OSM_ATTRIBUTION} (<a href="https://www.openstreetmap.org/copyright">'
+                         "ODbL</a>)")
+#: Decimal places of coordinates sent to the browser (1e-5° ≈ 1 m, finer than a screen pixel
+#: below zoom 17) and the simplification tolerance applied before rounding.
+DISPLAY_DECIMALS = 5
+DISPLAY_TOLERANCE = 5e-6
+#: Attribute columns shown in an uploaded layer's popup.
+UPLOAD_POPUP_FIELDS = 6
+
+
+def _display_geojson(geoms, popups: list[str]) -> dict:  # type: ignore[no-untyped-def]
+    """A FeatureCollection at display precision whose only property is the popup text ``p``."""
+    import json
+
+    import numpy as np
+
+    geoms = np.asarray(geoms, dtype=object)
+    simple = shapely.simplify(geoms, DISPLAY_TOLERANCE, preserve_topology=True)
+    rounded = shapely.transform(simple, lambda c: np.round(c, DISPLAY_DECIMALS))
+    texts = shapely.to_geojson(rounded)
+    features = [{"type": "Feature", "geometry": json.loads(g), "properties": {"p": p}}
+                for g, p in zip(texts, popups, strict=True) if g is not None]
+    return {"type": "FeatureCollection", "features": features}
+
+
+class GeoJsonData(folium.MacroElement):
+    """Features added to its parent ``folium.GeoJson`` compactly, with a popup showing each
+    feature's ``p`` property (text already escaped with :func:`escape_text`).
+
+    folium writes every feature as indented GeoJSON; for a dense district that wrapping is a
+    third of the bytes. Here the geometries, the distinct popup texts and one index per feature
+    go as compact JSON, and the browser rebuilds the features.
+    """
+
+    _template = folium.template.Template("""
+        {% macro script(this, kwargs) %}
+        {{ this._parent.get_name() }}.bindPopup(function (layer) {
+            return layer.feature.properties.p;
+        }, {maxWidth: 280});
+        (function (d) {
+            {{ this._parent.get_name() }}.addData({type: "FeatureCollection",
+                features: d.g.map(function (g, k) {
+                    return {type: "Feature", geometry: g, properties: {p: d.p[d.i[k]]}};
+                })});
+        })({{ this.payload }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, data: dict) -> None:
+        super().__init__()
+        self._name = "GeoJsonData"
+        self.data = data
+
+    @property
+    def payload(self) -> str:
+        import json
+
+        texts: dict[str, int] = {}
+        geoms, index = [], []
+        for feature in self.data["features"]:
+            geoms.append(feature["geometry"])
+            index.append(texts.setdefault(feature["properties"].get("p", ""), len(texts)))
+        text = json.dumps({"g": geoms, "p": list(texts), "i": index}, separators=(",", ":"),
+                          ensure_ascii=False)
+        for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                         ("'", "\\u0027"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+            text = text.replace(ch, code)
+        return text
+
+
+def _vector_group(name: str, collection: dict, style: dict, radius: float,
+                  attribution: str = "", show: bool = True) -> folium.FeatureGroup:
+    """One layer: the style is a plain Leaflet option (no per-feature style function, so no
+    feature ids are sent); the features come in through :class:`GeoJsonData`."""
+    group = folium.FeatureGroup(name=escape_text(name), show=show)
+    options = {"attribution": attribution} if attribution else {}  # trusted text, not user text
+    layer = folium.GeoJson(
+        {"type": "FeatureCollection", "features": []}, name=escape_text(name), style=dict(style),
+        marker=folium.CircleMarker(radius=radius, fill=True), tooltip=None,
+        zoom_on_click=False, **options)
+    layer.add_child(GeoJsonData(collection))
+    layer.add_to(group)
+    return group
+
+
+def _scaled(style: dict, opacity: float) -> dict:
+    out = dict(style)
+    for key in ("opacity", "fillOpacity"):
+        if key in out:
+            out[key] = round(float(out[key]) * opacity, 3)
+    return out
+
+
+def theme_popups(gdf, code: str, lang: str = "en") -> list[str]:  # type: ignore[no-untyped-def]
+    """Popup text of each feature of a cached OSM theme: its name (if any), its main tag and,
+    for buildings, the storeys. User text is escaped; the text is short because it is sent once
+    per feature."""
+    from workbench.i18n import t
+
+    levels = gdf["levels"].tolist() if "levels" in gdf else [None] * len(gdf)
+    out = []
+    for name, key, value, lv in zip(gdf["name"], gdf["osm_key"], gdf["osm_value"], levels,
+                                    strict=True):
+        text = f"{escape_text(key)}={escape_text(value)}"
+        if name:
+            text = f"{escape_text(name)} · {text}"
+        if lv is not None and lv == lv:
+            text += " · " + escape_text(t("opendata.popup.levels", lang, levels=lv))
+        out.append(text)
+    return out
+
+
+def _display_streets(gdf):  # type: ignore[no-untyped-def]
+    """Street segments merged back into one feature per OSM way, for the map only."""
+    if gdf.empty:
+        return gdf
+    merged = gdf.dissolve(by="osm_id", aggfunc="first", as_index=False, sort=False)
+    merged["geometry"] = shapely.line_merge(merged.geometry.values)
+    return merged
+
+
+def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0
+                ) -> folium.FeatureGroup | None:
+    """One cached OSM theme as a map layer (None when the theme is not cached)."""
+    from workbench.i18n import t
+    from workbench.opendata.cache import load_theme
+    from workbench.opendata.themes import THEMES
+
+    gdf = load_theme(lab_id, code)
+    if gdf is None:
+        return None
+    theme = THEMES[code]
+    if code == "streets":
+        gdf = _display_streets(gdf)
+    collection = _display_geojson(gdf.geometry.values, theme_popups(gdf, code, lang))
+    # the same text as the street basemap's, so that Leaflet shows it once
+    return _vector_group(t(theme.label_key, lang), collection, _scaled(theme.style, opacity),
+                         theme.radius, OSM_LAYER_ATTRIBUTION)
+
+
+def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[no-untyped-def]
+                 ) -> folium.FeatureGroup:
+    """A user's uploaded layer (``Layer(kind="upload")``) as a map layer."""
+    from workbench.opendata.files import load_upload
+
+    gdf = load_upload(layer)
+    fields = [c for c in gdf.columns if c != gdf.geometry.name][:UPLOAD_POPUP_FIELDS]
+    rows = gdf[fields].itertuples(index=False, name=None) if fields else [()] * len(gdf)
+    popups = [
+        " · ".join(f"{escape_text(f)}: {escape_text(v)}" for f, v in zip(fields, row, strict=True)
+                   if v is not None and str(v) != "") or escape_text(layer.name)
+        for row in rows]
+    colour = str(layer.style.get("color") or PALETTE[0])
+    style = {"color": colour, "fillColor": colour, "weight": 1.5, "opacity": 0.9,
+             "fillOpacity": 0.3}
+    return _vector_group(layer.name, _display_geojson(gdf.geometry.values, popups),
+                         _scaled(style, opacity), 5, escape_text(layer.attribution))
+
+
+def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en",
+                   store=None, opacities: dict[str, float] | None = None  # type: ignore[no-untyped-def]
+                   ) -> list:
+    """Map layers of a living lab's context: one FeatureGroup per cached OSM theme (all cached
+    themes when ``themes`` is None) and, when ``store`` is given, one per uploaded layer.
+
+    Geometry is sent at display precision with only the popup HTML as property; every OSM layer
+    carries the attribution "© OpenStreetMap contributors". ``opacities`` maps a theme code or
+    an upload layer id to an opacity factor in [0, 1].
+    """
+    from workbench.opendata.cache import cached_themes
+
+    opacities = opacities or {}
+    have = cached_themes(lab_id)
+    codes = have if themes is None else [c for c in have if c in themes]
+    groups = []
+    for code in codes:
+        group = theme_group(lab_id, code, lang, opacities.get(code, 1.0))
+        if group is not None:
+            groups.append(group)
+    if store is not None:
+        for layer in store.list_layers(lab_id, kind="upload"):
+            try:
+                groups.append(upload_group(layer, lang, opacities.get(layer.id, 1.0)))
+            except (OSError, ValueError):
+                continue  # a layer whose file went missing is left off the map
+    return groups
+
+
+def basemap_layers(lang: str = "en", chosen: str = "street") -> list[folium.TileLayer]:
+    """The keyless basemaps as tile layers with their attribution; ``chosen`` is shown first."""
+    from workbench.i18n import t
+    from workbench.opendata.basemaps import BASEMAPS
+
+    layers = []
+    for code, basemap in BASEMAPS.items():
+        layers.append(folium.TileLayer(
+            tiles=basemap.url, attr=basemap.attribution, name=t(basemap.label_key, lang),
+            max_zoom=basemap.max_zoom, show=code == chosen, overlay=False, control=True))
+    layers.sort(key=lambda layer: not layer.show)  # Leaflet shows the first base layer
+    return layers
+
+
+def wms_layer(url: str, layer: str, name: str = "WMS") -> folium.raster_layers.WmsTileLayer:
+    """A WMS overlay; ``url`` and ``layer`` must have passed ``opendata.basemaps.validate_wms``."""
+    return folium.raster_layers.WmsTileLayer(
+        url=url, layers=layer, fmt="image/png", transparent=True, overlay=True,
+        name=escape_text(name), attr=escape_text(url.split("?")[0]))
+
+
+def context_legend_html(lab_id: str, themes: list[str], lang: str = "en") -> str:
+    """Legend of the shown OSM themes: swatch, label, feature count, fetch date, attribution."""
+    from workbench.i18n import fmt_datetime, t
+    from workbench.opendata.cache import theme_meta
+    from workbench.opendata.themes import THEMES
+
+    entries = []
+    dates = set()
+    for code in themes:
+        meta = theme_meta(lab_id, code)
+        if meta is None:
+            continue
+        dates.add(meta["fetched_at"])
+        entries.append((THEMES[code].colour, t("opendata.legend.entry", lang,
+                                               theme=t(THEMES[code].label_key, lang),
+                                               count=meta["feature_count"])))
+    if not entries:
+        return ""
+    when = ", ".join(fmt_datetime(d, lang) for d in sorted(dates))
+    foot = escape_text(t("opendata.legend.source", lang, when=when,
+                         attribution=OSM_ATTRIBUTION))
+    return legend_html(entries) + f'<div class="wb-legend-source" style="font-size:0.8rem">' \
+                                  f"{foot}</div>"
+
+
+def context_map(lab: LivingLab, lang: str = "en", basemap: str = "street",
+                site_name: str = "Site") -> folium.Map:
+    """A map of the living lab's site with every keyless basemap (``basemap`` shown) and the
+    site boundary; context layers are added by the caller (or passed to st_folium)."""
+    c = lab.boundary.centroid
+    m = folium.Map(location=(c.y, c.x), zoom_start=15, tiles=None, control_scale=True,
+                   prefer_canvas=True)
+    for layer in basemap_layers(lang, basemap):
+        layer.add_to(m)
+    site_layer(lab, site_name).add_to(m)
+    fit_to(m, lab.boundary, pad=0.6)
+    return m

@@ -69,3 +69,51 @@ def database_url(workspace: str) -> str:
     if override and workspace == DEMO_WORKSPACE:
         return override
     return f"sqlite:///{workspaces_dir() / (workspace + '.sqlite')}"
+
+
+# ---- open geodata (workbench.opendata) ----------------------------------------------------------
+#: Largest area (site plus buffer) fetched from Overpass in one go, in km².
+MAX_FETCH_AREA_KM2 = 25.0
+#: Hard time limit of one Overpass fetch, in seconds.
+OVERPASS_TIMEOUT_S = 60.0
+#: Identifies the workbench to Overpass and tile servers.
+USER_AGENT = "LivingLabWorkbench/0.1 (+https://www.openstreetmap.org/copyright)"
+#: Largest uncompressed size accepted from one uploaded archive (ZIP, KMZ), in megabytes.
+MAX_UNZIPPED_MB = 500
+#: Most features accepted in one uploaded layer.
+MAX_UPLOAD_FEATURES = 200_000
+
+
+def overpass_url() -> str:
+    """Base URL of the Overpass API (``WORKBENCH_OVERPASS_URL`` moves it)."""
+    return os.environ.get("WORKBENCH_OVERPASS_URL", "https://overpass-api.de/api")
+
+
+def uploads_dir() -> Path:
+    """Data files of uploaded user layers (relative paths in the store start from data_dir())."""
+    path = data_dir() / "uploads"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+# ---- export (PNG, PDF, HTML, data) ----------------------------------------------------------
+#: Local copies of the web assets folium loads from CDNs (written by scripts/fetch_web_assets.py);
+#: ``manifest.json`` there maps each CDN URL to its file.
+WEB_ASSETS_DIR = PROJECT_ROOT / "geodata" / "cache" / "web-assets"
+#: Headless Chromium used for PNG snapshots (``WORKBENCH_CHROMIUM`` moves it).
+CHROMIUM_DEFAULT = "/usr/bin/chromium"
+CHROMIUM_ARGS = ("--no-sandbox", "--disable-background-networking", "--disable-component-update",
+                 "--disable-gpu")
+#: Seconds the browser may take to lay out a map before the snapshot says it was still loading.
+EXPORT_RENDER_TIMEOUT_S = 20.0
+
+
+def chromium_path() -> str:
+    return os.environ.get("WORKBENCH_CHROMIUM", CHROMIUM_DEFAULT)
+
+
+def export_fetch_tiles() -> bool:
+    """Whether a PNG snapshot may fetch basemap tiles (``WORKBENCH_EXPORT_TILES=1``).
+
+    Off by default: workshops run offline, and the snapshot then says the tiles are missing."""
+    return os.environ.get("WORKBENCH_EXPORT_TILES", "") in ("1", "true", "yes")

@@ -1,0 +1,77 @@
+"""Export: the lab's map and data as files (built on click), and the named snapshots."""
+
+import streamlit as st
+
+from workbench import export
+from workbench.errors import WorkbenchError
+from workbench.export.web import chromium_available
+from workbench.ui import fmt_datetime, lang, plain, require_lab, show_error, store, t
+
+s = store()
+lab = require_lab()
+st.title(t("export.title"))
+plain(lab.title, caption=True)
+st.write(t("export.intro"))
+
+st.subheader(t("export.section.files"))
+c1, c2 = st.columns(2)
+size_name = c1.selectbox(t("export.size"), export.SIZE_NAMES,
+                         format_func=lambda n: t(f"export.size.{n}"), key="export_size")
+dpi = c2.selectbox(t("export.dpi"), (150, 300), key="export_dpi",
+                   disabled=size_name == "slide")
+if chromium_available() is not None:
+    st.caption(t("export.renderer_static"))
+
+
+def _builder(fmt: str, snapshot_id: str | None = None):  # type: ignore[no-untyped-def]
+    """A callable that builds the file when the button is clicked (not on every rerun)."""
+    def build() -> bytes:
+        size = export.page_size(size_name, dpi)
+        if snapshot_id:
+            content = export.snapshot_content(s, s.get_snapshot(snapshot_id), lang())
+            return export.export_bytes(content, fmt, size)
+        return export.export_lab(s, lab.id, fmt, lang=lang(), size=size)
+    return build
+
+
+content_for_names = export.gather(s, lab.id, lang=lang(), layers=[], annotations=[])
+columns = st.columns(4)
+for i, fmt in enumerate(export.FORMATS):
+    columns[i % 4].download_button(
+        t("export.download", fmt=t(f"export.fmt.{fmt}")), data=_builder(fmt),
+        file_name=export.file_name(content_for_names, fmt), mime=export.MIME[fmt],
+        key=f"download_{fmt}", use_container_width=True, on_click="ignore")
+
+st.subheader(t("export.section.snapshots"))
+st.write(t("export.snapshots_intro"))
+snapshots = s.list_snapshots(lab.id)
+with st.form("snapshot_form", clear_on_submit=True):
+    name = st.text_input(t("export.snapshot_name"),
+                         value=t("export.snapshot_name_default", n=len(snapshots) + 1))
+    if st.form_submit_button(t("export.snapshot_save")):
+        try:
+            snap = export.take_snapshot(s, lab.id, name,
+                                        created_by=st.session_state.get("author", ""))
+            st.success(t("export.snapshot_saved", name=snap.name), icon="📸")
+            snapshots = s.list_snapshots(lab.id)
+        except WorkbenchError as exc:
+            show_error(exc)
+
+if not snapshots:
+    st.info(t("export.snapshots_none"), icon="ℹ️")
+for snap in snapshots:
+    with st.expander(f"📸 {snap.name} · {fmt_datetime(snap.created_at)}"):
+        plain(t("export.snapshot_meta", date=fmt_datetime(snap.created_at),
+                count=len(snap.state.get("annotations", [])),
+                author=snap.created_by or "—"), caption=True)
+        diff = export.diff_snapshot(s, snap)
+        st.write(t("export.snapshot_unchanged") if diff.empty else t(
+            "export.snapshot_changes", added=len(diff.added), changed=len(diff.changed),
+            removed=len(diff.removed)))
+        cols = st.columns(4)
+        for i, fmt in enumerate(("png", "pdf", "html", "gpkg")):
+            cols[i].download_button(
+                t(f"export.fmt.{fmt}"), data=_builder(fmt, snap.id),
+                file_name=f"snapshot_{snap.created_at:%Y-%m-%d_%H%M}.{export.EXTENSION[fmt]}",
+                mime=export.MIME[fmt], key=f"snap_{snap.id}_{fmt}", on_click="ignore",
+                use_container_width=True)

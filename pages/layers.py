@@ -1,0 +1,206 @@
+"""Data layers: OSM themes (fetch, refresh, import an extract), the city's own files, basemaps
+and WMS, previewed on the living lab's map."""
+
+import tempfile
+from pathlib import Path
+
+import folium
+import streamlit as st
+from streamlit_folium import st_folium
+
+from workbench.errors import WorkbenchError
+from workbench.maps import context_layers, context_legend_html, context_map, wms_layer
+from workbench.opendata import cache
+from workbench.opendata.basemaps import BASEMAPS, validate_wms
+from workbench.opendata.files import (
+    UPLOAD_TYPES,
+    delete_upload,
+    list_layers,
+    read_user_file,
+    save_upload,
+)
+from workbench.opendata.osm import ImportReport, fetch_themes, import_extract
+from workbench.opendata.themes import THEMES
+from workbench.ui import (
+    fmt_datetime,
+    fmt_number,
+    html_block,
+    lang,
+    plain,
+    require_lab,
+    show_error,
+    store,
+    t,
+)
+
+THEMES_KEY = "layers_themes"
+WMS_KEY = "layers_wms"
+MAP_KEY = "layers_map"
+
+lab = require_lab()
+s = store()
+st.title(t("opendata.page.title"))
+st.caption(t("opendata.page.intro"))
+
+
+def theme_label(code: str) -> str:
+    meta = cache.theme_meta(lab.id, code)
+    label = t(THEMES[code].label_key)
+    if meta is None:
+        return label
+    return t("opendata.page.theme_cached", theme=label, count=meta["feature_count"])
+
+
+def show_report(report: ImportReport) -> None:
+    st.success(t("opendata.page.report", total=report.total, themes=len(report.counts),
+                 seconds=report.elapsed_s), icon="✅")
+    if report.skipped_ways or report.skipped_relations:
+        st.info(t("opendata.page.skipped", ways=report.skipped_ways,
+                  relations=report.skipped_relations), icon="ℹ️")
+
+
+def progress_bar():  # type: ignore[no-untyped-def]
+    bar = st.progress(0.0, text=t("opendata.stage.read"))
+
+    def update(fraction: float, stage: str) -> None:
+        bar.progress(fraction, text=t(f"opendata.stage.{stage}"))
+
+    return update
+
+
+controls, preview = st.columns([2, 3], gap="large")
+
+with controls:
+    # ---- OSM themes -----------------------------------------------------------------------
+    st.subheader(t("opendata.page.osm"))
+    cached = cache.cached_themes(lab.id)
+    if THEMES_KEY not in st.session_state:
+        st.session_state[THEMES_KEY] = cached or ["buildings", "green", "streets"]
+    chosen = st.multiselect(t("opendata.page.themes"), list(THEMES), key=THEMES_KEY,
+                            format_func=theme_label)
+    buffer_m = st.number_input(t("opendata.page.buffer"), min_value=0, max_value=2000,
+                               value=500, step=100, key="layers_buffer")
+    if cached:
+        metas = [cache.theme_meta(lab.id, c) for c in cached]
+        newest = max(m["fetched_at"] for m in metas if m)
+        sources = sorted({m["source"] for m in metas if m})
+        st.caption(t("opendata.page.cache_state", when=fmt_datetime(newest),
+                     sources=", ".join(sources)))
+    else:
+        st.caption(t("opendata.page.nothing_cached"))
+    if st.button(t("opendata.page.fetch"), type="primary", disabled=not chosen,
+                 key="layers_fetch", help=t("opendata.page.fetch_help")):
+        try:
+            with st.spinner(t("opendata.stage.download")):
+                show_report(fetch_themes(lab, chosen, buffer_m=float(buffer_m),
+                                         progress=progress_bar()))
+        except WorkbenchError as exc:
+            show_error(exc)
+            if cached:
+                st.info(t("opendata.page.kept_cache"), icon="💾")
+
+    with st.expander(t("opendata.page.import")):
+        st.caption(t("opendata.page.import_help"))
+        extract = st.file_uploader(t("opendata.page.import_file"),
+                                   type=["osm", "pbf", "gz", "bz2", "xml"], key="layers_extract")
+        if st.button(t("opendata.page.import_go"), disabled=extract is None,
+                     key="layers_import"):
+            try:
+                with tempfile.TemporaryDirectory(prefix="wb-extract-") as tmp:
+                    path = Path(tmp) / Path(extract.name).name
+                    path.write_bytes(extract.getvalue())
+                    show_report(import_extract(path, lab, buffer_m=float(buffer_m),
+                                               themes=chosen or None, progress=progress_bar()))
+            except WorkbenchError as exc:
+                show_error(exc)
+
+    # ---- the city's own files ---------------------------------------------------------------
+    st.subheader(t("opendata.page.uploads"))
+    upload = st.file_uploader(t("opendata.page.upload_file"), type=UPLOAD_TYPES,
+                              key="layers_upload", help=t("opendata.page.upload_help"))
+    if upload is not None:
+        data = upload.getvalue()
+        layer_name = None
+        try:
+            names = list_layers(upload.name, data)
+        except WorkbenchError as exc:
+            names = []
+            show_error(exc)
+        if len(names) > 1:
+            layer_name = st.selectbox(t("opendata.page.upload_layer"), names,
+                                      key="layers_upload_layer")
+        with st.form("layers_upload_form"):
+            title = st.text_input(t("opendata.page.upload_name"),
+                                  value=Path(upload.name).stem[:120])
+            colour = st.color_picker(t("opendata.page.upload_colour"), "#0072B2")
+            if st.form_submit_button(t("opendata.page.upload_go"), type="primary"):
+                try:
+                    user_layer = read_user_file(upload.name, data, layer=layer_name)
+                    saved = save_upload(s, lab.id, user_layer, name=title or None,
+                                        style={"color": colour})
+                    st.success(t("opendata.page.upload_done", name=saved.name,
+                                 count=saved.feature_count), icon="✅")
+                    if user_layer.repaired or user_layer.dropped:
+                        st.info(t("opendata.page.upload_repaired", repaired=user_layer.repaired,
+                                  dropped=user_layer.dropped), icon="🛠️")
+                    if user_layer.flattened:
+                        st.info(t("opendata.page.upload_flattened"), icon="ℹ️")
+                except WorkbenchError as exc:
+                    show_error(exc)
+    uploads = s.list_layers(lab.id, kind="upload")
+    for layer in uploads:
+        c1, c2 = st.columns([4, 1])
+        with c1:
+            plain(f"{layer.name} · {fmt_number(layer.feature_count)}")
+        if c2.button("🗑️", key=f"layers_delete_{layer.id}", help=t("opendata.page.delete")):
+            delete_upload(s, layer)
+            st.rerun()
+
+    # ---- basemaps and WMS -------------------------------------------------------------------
+    st.subheader(t("opendata.page.basemap"))
+    basemap = st.selectbox(t("opendata.page.basemap"), list(BASEMAPS), key="layers_basemap",
+                           format_func=lambda c: t(BASEMAPS[c].label_key),
+                           label_visibility="collapsed")
+    with st.expander(t("opendata.page.wms")):
+        with st.form("layers_wms_form"):
+            wms_url = st.text_input(t("opendata.page.wms_url"), placeholder="https://…/wms")
+            wms_name = st.text_input(t("opendata.page.wms_layer"))
+            if st.form_submit_button(t("opendata.page.wms_add")):
+                try:
+                    url, name = validate_wms(wms_url, wms_name)
+                    st.session_state.setdefault(WMS_KEY, [])
+                    if (url, name) not in st.session_state[WMS_KEY]:
+                        st.session_state[WMS_KEY].append((url, name))
+                except WorkbenchError as exc:
+                    show_error(exc)
+        for url, name in st.session_state.get(WMS_KEY, []):
+            plain(f"{name} · {url}", caption=True)
+        if st.session_state.get(WMS_KEY) and st.button(t("opendata.page.wms_clear")):
+            st.session_state[WMS_KEY] = []
+            st.rerun()
+
+with preview:
+    shown = [c for c in chosen if c in cache.cached_themes(lab.id)]
+    opacities: dict[str, float] = {}
+    with st.expander(t("opendata.page.opacity")):
+        for code in shown:
+            opacities[code] = st.slider(t(THEMES[code].label_key), 0.0, 1.0, 1.0, 0.1,
+                                        key=f"layers_opacity_{code}")
+        for layer in uploads:
+            opacities[layer.id] = st.slider(layer.name, 0.0, 1.0, 1.0, 0.1,
+                                            key=f"layers_opacity_{layer.id}")
+    groups = context_layers(lab.id, shown, lang(), store=s, opacities=opacities)
+    for url, name in st.session_state.get(WMS_KEY, []):
+        group = folium.FeatureGroup(name=f"WMS: {name}")
+        wms_layer(url, name, name).add_to(group)
+        groups.append(group)
+    m = context_map(lab, lang(), basemap, t("map.site"))
+    st_folium(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=[],
+              feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=True))
+    legend = context_legend_html(lab.id, shown, lang())
+    if legend:
+        html_block(legend)
+    missing = [c for c in chosen if c not in shown]
+    if missing:
+        st.caption(t("opendata.page.not_cached",
+                     themes=", ".join(t(THEMES[c].label_key) for c in missing)))

@@ -1,0 +1,66 @@
+"""The Data layers page in a real browser: cached OSM themes are drawn on the map with their
+layer control entries, attribution and popups, without script errors."""
+
+from __future__ import annotations
+
+import pytest
+from browser_helpers import map_frame, screenshot, wait_for_streamlit
+
+MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+
+
+@pytest.fixture(scope="module")
+def cache_with_munich(tmp_path_factory):
+    """A cache directory holding the Munich extract imported for the Munich demo lab."""
+    import os
+
+    from tests.conftest import shared_geodata
+
+    path = shared_geodata("germany_muenchen_milbertshofen.osm")
+    folder = tmp_path_factory.mktemp("osm-cache")
+    old = os.environ.get("WORKBENCH_CACHE_DIR")
+    os.environ["WORKBENCH_CACHE_DIR"] = str(folder)
+    try:
+        from workbench.demo import ensure_demo
+        from workbench.opendata.osm import import_extract
+
+        import_extract(path, ensure_demo().get_lab(MUNICH_LAB), buffer_m=200)
+    finally:
+        if old is None:
+            os.environ.pop("WORKBENCH_CACHE_DIR", None)
+        else:
+            os.environ["WORKBENCH_CACHE_DIR"] = old
+    return folder
+
+
+@pytest.mark.browser
+@pytest.mark.realdata
+def test_layers_page_draws_cached_themes(streamlit_server, new_page, cache_with_munich):
+    from playwright.sync_api import expect
+
+    url = streamlit_server(env={"WORKBENCH_CACHE_DIR": str(cache_with_munich)})
+    page = new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{url}/?lab={MUNICH_LAB}")
+    wait_for_streamlit(page)
+    page.get_by_role("link", name="Data layers").click()
+    expect(page.get_by_role("heading", name="Data layers")).to_be_visible()
+    frame = map_frame(page)
+    control = frame.locator(".leaflet-control-layers")
+    for label in ("Buildings", "Green and open space", "Streets (walkable network)",
+                  "Satellite imagery"):
+        expect(control).to_contain_text(label)
+    shot = screenshot(page, "layers_munich")
+    # features drawn by Leaflet (on its canvas): layers of the map that carry an OSM feature
+    drawn = frame.evaluate("""() => {
+        const map = Object.values(window).find(v => v instanceof L.Map);
+        let n = 0;
+        map.eachLayer(layer => { if (layer.feature && layer.feature.properties.p) n += 1; });
+        return n;
+    }""")
+    assert drawn > 500  # buildings, green space and streets of Milbertshofen
+    attribution = frame.locator(".leaflet-control-attribution").inner_text()
+    assert "OpenStreetMap contributors" in attribution
+    assert errors == []
+    assert shot.exists()

@@ -1,0 +1,135 @@
+"""Exports of a living lab: PNG map snapshots, the PDF workshop sheet, an interactive HTML map, and
+the data (GeoPackage, GeoJSON, CSV with WKT, indicators CSV); named snapshots.
+
+Typical use::
+
+    content = gather(store, lab_id, lang="de")            # what the map shows
+    png = render_png(content, page_size("a4-landscape", 300))
+    data = export_bytes(content, "gpkg")
+
+or in one call ``export_lab(store, lab_id, "pdf")``. No Streamlit here.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+from workbench.errors import ValidationError, WorkbenchError
+from workbench.export.content import (
+    Comment,
+    Indicator,
+    LayerData,
+    MapContent,
+    NumberedAnnotation,
+    category_colours,
+    category_label,
+    gather,
+)
+from workbench.export.data import (
+    csv_bytes,
+    geojson_bytes,
+    geopackage_bytes,
+    import_geopackage,
+    indicators_csv_bytes,
+    read_geopackage,
+    write_geopackage,
+)
+from workbench.export.layout import SIZE_NAMES, PageSize, page_size
+from workbench.export.snapshots import (
+    SnapshotDiff,
+    diff_snapshot,
+    snapshot_content,
+    take_snapshot,
+)
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("png", "pdf", "html", "gpkg", "geojson", "csv", "indicators-csv")
+MIME = {"png": "image/png", "pdf": "application/pdf", "html": "text/html",
+        "gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
+        "csv": "text/csv", "indicators-csv": "text/csv"}
+EXTENSION = {"png": "png", "pdf": "pdf", "html": "html", "gpkg": "gpkg", "geojson": "geojson",
+             "csv": "csv", "indicators-csv": "csv"}
+RENDERERS = ("auto", "chromium", "static")
+
+
+def render_png(content: MapContent, size: PageSize | None = None, renderer: str = "auto",
+               numbered: bool = True) -> bytes:
+    """The map snapshot as PNG bytes of exactly ``size``.
+
+    ``auto`` uses headless Chromium where it can run (and falls back when it fails),
+    ``chromium`` insists on it, ``static`` draws with matplotlib (no tiles, said on the image).
+    """
+    from workbench.export.static import render_png_static
+    from workbench.export.web import chromium_available, render_png_chromium
+
+    size = size or page_size()
+    if renderer not in RENDERERS:
+        raise ValidationError("export.bad_renderer", value=renderer)
+    if renderer != "static":
+        reason = chromium_available()
+        if reason is None:
+            try:
+                return render_png_chromium(content, size, numbered=numbered)
+            except Exception as exc:  # noqa: BLE001 - a broken browser must not stop the export
+                if renderer == "chromium":
+                    raise WorkbenchError("export.browser_failed", reason=str(exc)) from exc
+                log.warning("Chromium snapshot failed, drawing without a browser: %s", exc)
+        elif renderer == "chromium":
+            raise WorkbenchError("export.browser_failed", reason=reason)
+    return render_png_static(content, size, numbered=numbered)
+
+
+def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
+                 renderer: str = "auto") -> bytes:
+    """``content`` in one of :data:`FORMATS`."""
+    if fmt == "png":
+        return render_png(content, size, renderer)
+    if fmt == "pdf":
+        from workbench.export.pdf import pdf_bytes
+
+        png = render_png(content, page_size("a4-landscape", 150), renderer)
+        return pdf_bytes(content, png)
+    if fmt == "html":
+        from workbench.export.web import html_document
+
+        return html_document(content).encode("utf-8")
+    if fmt == "gpkg":
+        return geopackage_bytes(content)
+    if fmt == "geojson":
+        return geojson_bytes(content)
+    if fmt == "csv":
+        return csv_bytes(content)
+    if fmt == "indicators-csv":
+        return indicators_csv_bytes(content)
+    raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
+
+
+def export_lab(store: Any, lab_id: str, fmt: str, *, lang: str = "en",
+               size: PageSize | None = None, renderer: str = "auto",
+               bounds: tuple[float, float, float, float] | None = None) -> bytes:
+    """Gather ``lab_id`` from ``store`` and export it in ``fmt``."""
+    if fmt not in FORMATS:
+        raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
+    content = gather(store, lab_id, lang=lang, bounds=bounds,
+                     with_indicators=fmt in ("pdf", "indicators-csv"))
+    return export_bytes(content, fmt, size, renderer)
+
+
+def file_name(content: MapContent, fmt: str) -> str:
+    """A file name for a download: the lab's title made safe, the date, the extension."""
+    stem = re.sub(r"[^\w-]+", "_", content.title, flags=re.UNICODE).strip("_")[:60] or "lab"
+    suffix = "_indicators" if fmt == "indicators-csv" else ""
+    return f"{stem}_{content.created_at:%Y-%m-%d}{suffix}.{EXTENSION[fmt]}"
+
+
+__all__ = [
+    "FORMATS", "MIME", "SIZE_NAMES", "RENDERERS", "Comment", "Indicator", "LayerData",
+    "MapContent", "NumberedAnnotation", "PageSize", "SnapshotDiff", "category_colours",
+    "category_label", "csv_bytes", "diff_snapshot", "export_bytes", "export_lab", "file_name",
+    "gather", "geojson_bytes", "geopackage_bytes", "import_geopackage", "indicators_csv_bytes",
+    "page_size", "read_geopackage", "render_png", "snapshot_content", "take_snapshot",
+    "write_geopackage",
+]

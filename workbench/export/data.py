@@ -1,0 +1,329 @@
+"""The workshop's data for the GIS office: GeoPackage, GeoJSON (RFC 7946), CSV with WKT.
+
+A GeoPackage holds one layer per kind: ``site`` (the boundary, with the lab, city and network as
+attributes, so that the file alone can rebuild them), ``annotations``, ``comments`` (a table without
+geometry), ``layers`` (the uploaded layers' descriptions) and one ``layer_<n>`` per uploaded layer.
+:func:`import_geopackage` reads such a file into a workspace again.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import shapely
+from shapely.geometry import mapping
+from shapely.geometry.polygon import orient
+
+from workbench.errors import ValidationError
+from workbench.export.content import Comment, LayerData, MapContent
+from workbench.i18n import t
+from workbench.model import Annotation, City, Layer, LivingLab, Network, new_id
+from workbench.settings import OSM_ATTRIBUTION, data_dir
+from workbench.store.base import from_iso, iso
+
+FORMAT_VERSION = 1
+SITE_COLUMNS = {
+    "lab_id": "id", "title": "title", "summary": "summary", "status": "status",
+    "illustrative": "illustrative", "created_at": "created_at", "updated_at": "updated_at",
+}
+ANNOTATION_COLUMNS = ["id", "number", "category", "text", "author", "votes", "comments",
+                      "created_at", "updated_at"]
+
+
+# ---- frames -------------------------------------------------------------------------------------
+def site_frame(content: MapContent) -> gpd.GeoDataFrame:
+    lab, city, net = content.lab, content.city, content.network
+    row = {
+        "lab_id": lab.id, "title": lab.title, "summary": lab.summary, "status": lab.status,
+        "themes": json.dumps(list(lab.themes), ensure_ascii=False),
+        "principles": json.dumps(list(lab.principles)),
+        "sdg_targets": json.dumps(list(lab.sdg_targets)),
+        "illustrative": int(lab.illustrative),
+        "created_at": iso(lab.created_at), "updated_at": iso(lab.updated_at),
+        "city_id": city.id, "city_name": city.name, "city_country": city.country,
+        "city_lon": city.lon, "city_lat": city.lat,
+        "city_illustrative_only": int(city.illustrative_only),
+        "city_network_ids": json.dumps(list(city.network_ids)),
+        "network_id": net.id, "network_name": net.name,
+        "network_countries": json.dumps(list(net.countries)),
+        "network_description": net.description, "network_created_at": iso(net.created_at),
+        "attribution": OSM_ATTRIBUTION, "format_version": FORMAT_VERSION,
+    }
+    return gpd.GeoDataFrame([row], geometry=[lab.boundary], crs=4326)
+
+
+def annotations_frame(content: MapContent) -> gpd.GeoDataFrame:
+    rows = [{
+        "id": n.annotation.id, "number": n.number, "category": n.annotation.category,
+        "text": n.annotation.text, "author": n.annotation.author, "votes": n.votes,
+        "comments": len(n.comments), "created_at": iso(n.annotation.created_at),
+        "updated_at": iso(n.annotation.updated_at),
+    } for n in content.annotations]
+    frame = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS).astype(
+        {"number": "int64", "votes": "int64", "comments": "int64"})
+    geoms = [n.annotation.geometry for n in content.annotations]
+    return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+
+
+def comments_frame(content: MapContent) -> pd.DataFrame:
+    rows = [{"annotation_id": n.annotation.id, "number": n.number, "author": c.author,
+             "text": c.text, "created_at": iso(c.created_at)}
+            for n in content.annotations for c in n.comments]
+    return pd.DataFrame(rows, columns=["annotation_id", "number", "author", "text", "created_at"])
+
+
+def layers_table(content: MapContent) -> pd.DataFrame:
+    rows = [{"table": layer_table_name(i), "layer_id": layer.layer_id or "", "name": layer.name,
+             "kind": layer.kind, "attribution": layer.attribution,
+             "style": json.dumps(layer.style, ensure_ascii=False, sort_keys=True),
+             "feature_count": len(layer.frame)}
+            for i, layer in enumerate(content.layers, start=1)]
+    return pd.DataFrame(rows, columns=["table", "layer_id", "name", "kind", "attribution", "style",
+                                       "feature_count"])
+
+
+def layer_table_name(i: int) -> str:
+    return f"layer_{i}"
+
+
+def _clean_layer(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A layer's features ready for a file: WGS84, column names GeoPackage accepts."""
+    frame = frame.to_crs(4326) if frame.crs is not None else frame.set_crs(4326)
+    # Columns of Python objects (lists, dicts from OSM) become JSON text.
+    for col in frame.columns:
+        if col != frame.geometry.name and frame[col].dtype == object:
+            frame[col] = frame[col].map(
+                lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str))
+    return frame
+
+
+# ---- GeoPackage ----------------------------------------------------------------------------------
+def write_geopackage(content: MapContent, path: str | Path) -> Path:
+    """One GeoPackage, one layer per kind; an empty lab gives empty layers and a note."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    pyogrio.write_dataframe(site_frame(content), path, layer="site", driver="GPKG",
+                            geometry_type="Polygon" if content.lab.boundary.geom_type == "Polygon"
+                            else "MultiPolygon")
+    pyogrio.write_dataframe(annotations_frame(content), path, layer="annotations", driver="GPKG",
+                            geometry_type="Unknown", append=False)
+    _write_table(comments_frame(content), path, "comments")
+    _write_table(layers_table(content), path, "layers")
+    for i, layer in enumerate(content.layers, start=1):
+        pyogrio.write_dataframe(_clean_layer(layer.frame), path, layer=layer_table_name(i),
+                                driver="GPKG", geometry_type="Unknown")
+    notes = pd.DataFrame({"note": content.notes or [""]})
+    _write_table(notes, path, "notes")
+    return path
+
+
+def _write_table(frame: pd.DataFrame, path: Path, layer: str) -> None:
+    """A table without geometry (GeoPackage "attributes" table)."""
+    if frame.empty:  # GDAL needs at least the columns' types: give every column text
+        frame = frame.astype(str)
+    pyogrio.write_dataframe(frame, path, layer=layer, driver="GPKG")
+
+
+def geopackage_bytes(content: MapContent) -> bytes:
+    with tempfile.TemporaryDirectory() as tmp:
+        return write_geopackage(content, Path(tmp) / "export.gpkg").read_bytes()
+
+
+def read_geopackage(path: str | Path) -> dict[str, pd.DataFrame]:
+    """Every layer of an exported GeoPackage by name."""
+    return {name: pyogrio.read_dataframe(path, layer=name)
+            for name, _kind in pyogrio.list_layers(path)}
+
+
+# ---- GeoJSON (RFC 7946) --------------------------------------------------------------------------
+def rfc7946_geometry(geom: shapely.Geometry, precision: int = 7) -> dict:
+    """GeoJSON geometry: WGS84 lon/lat, polygons with counter-clockwise exterior rings
+    (the right-hand rule of RFC 7946 §3.1.6), coordinates rounded to ``precision`` decimals."""
+    if geom.geom_type == "GeometryCollection":
+        geom = shapely.GeometryCollection([_oriented(g) for g in geom.geoms])
+    else:
+        geom = _oriented(geom)
+    return _rounded(mapping(geom), precision)
+
+
+def _rounded(value: Any, precision: int) -> Any:
+    if isinstance(value, float):
+        return round(value, precision)
+    if isinstance(value, dict):
+        return {k: _rounded(v, precision) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v, precision) for v in value]
+    return value
+
+
+def _oriented(g: shapely.Geometry) -> shapely.Geometry:
+    if g.geom_type == "Polygon":
+        return orient(g, sign=1.0)
+    if g.geom_type == "MultiPolygon":
+        return shapely.MultiPolygon([orient(p, sign=1.0) for p in g.geoms])
+    return g
+
+
+def _json_value(v: Any) -> Any:
+    if v is None or isinstance(v, str | int | float | bool):
+        if isinstance(v, float) and v != v:  # NaN is not JSON
+            return None
+        return v
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    if hasattr(v, "item"):
+        return _json_value(v.item())
+    return str(v)
+
+
+def features(content: MapContent) -> list[dict]:
+    """All features of an export, each with ``kind`` (site, annotation, layer) and ``layer``."""
+    out = []
+    site = site_frame(content).drop(columns="geometry").iloc[0].to_dict()
+    out.append(_feature(content.lab.boundary, {"kind": "site", "layer": "site", **site}))
+    for _, row in annotations_frame(content).iterrows():
+        props = {k: _json_value(row[k]) for k in ANNOTATION_COLUMNS}
+        out.append(_feature(row.geometry, {"kind": "annotation", "layer": "annotations", **props}))
+    for layer in content.layers:
+        frame = _clean_layer(layer.frame)
+        cols = [c for c in frame.columns if c != frame.geometry.name]
+        for geom, values in zip(frame.geometry, frame[cols].itertuples(index=False), strict=True):
+            if geom is None or geom.is_empty:
+                continue
+            props = {c: _json_value(v) for c, v in zip(cols, values, strict=True)}
+            out.append(_feature(geom, {**props, "kind": "layer", "layer": layer.name}))
+    return out
+
+
+def _feature(geom: shapely.Geometry, props: dict) -> dict:
+    return {"type": "Feature", "geometry": rfc7946_geometry(geom),
+            "properties": {k: _json_value(v) for k, v in props.items()}}
+
+
+def geojson_bytes(content: MapContent) -> bytes:
+    """One RFC 7946 FeatureCollection (no ``crs`` member; lon/lat WGS84)."""
+    doc = {"type": "FeatureCollection", "features": features(content)}
+    minx, miny, maxx, maxy = content.extent()
+    doc["bbox"] = [round(minx, 7), round(miny, 7), round(maxx, 7), round(maxy, 7)]
+    if content.notes:  # a foreign member (RFC 7946 §6.1): what the file does not hold
+        doc["notes"] = content.notes
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+# ---- CSV -----------------------------------------------------------------------------------------
+CSV_COLUMNS = ["kind", "layer", "id", "number", "category", "text", "author", "votes",
+               "comments", "created_at", "updated_at", "wkt"]
+
+
+def csv_bytes(content: MapContent) -> bytes:
+    """Site, annotations and layers' features, one row each, geometry as WKT (UTF-8 with BOM so
+    spreadsheet programs read umlauts and Cyrillic right)."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
+    writer.writeheader()
+    lab = content.lab
+    writer.writerow({"kind": "site", "layer": "site", "id": lab.id, "text": lab.title,
+                     "created_at": iso(lab.created_at), "updated_at": iso(lab.updated_at),
+                     "wkt": shapely.to_wkt(lab.boundary, rounding_precision=7)})
+    for n in content.annotations:
+        a = n.annotation
+        writer.writerow({"kind": "annotation", "layer": "annotations", "id": a.id,
+                         "number": n.number, "category": a.category, "text": a.text,
+                         "author": a.author, "votes": n.votes, "comments": len(n.comments),
+                         "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
+                         "wkt": shapely.to_wkt(a.geometry, rounding_precision=7)})
+    for layer in content.layers:
+        for i, geom in enumerate(layer.frame.to_crs(4326).geometry):
+            if geom is not None and not geom.is_empty:
+                writer.writerow({"kind": "layer", "layer": layer.name, "id": str(i),
+                                 "wkt": shapely.to_wkt(geom, rounding_precision=7)})
+    for note in content.notes:
+        writer.writerow({"kind": "note", "text": note})
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+def indicators_csv_bytes(content: MapContent) -> bytes:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["lab_id", "indicator", "value", "unit", "note"])
+    for ind in content.indicators:
+        writer.writerow([content.lab.id, ind.name, "" if ind.value is None else ind.value,
+                         ind.unit, ind.note])
+    if not content.indicators:
+        writer.writerow([content.lab.id, "", "", "", t("export.note.no_indicators", content.lang)])
+    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+
+
+# ---- import -------------------------------------------------------------------------------------
+def _text(v: Any) -> str:
+    return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+
+
+def import_geopackage(store: Any, path: str | Path) -> str:
+    """Rebuild the living lab of an exported GeoPackage in ``store``; returns the lab's id.
+
+    Network, city, lab, annotations (same ids and times) and uploaded layers (their features are
+    written to a GeoPackage under the data directory) are added; records already there are kept.
+    """
+    path = Path(path)
+    try:
+        names = {name for name, _ in pyogrio.list_layers(path)}
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+        raise ValidationError("export.import_unreadable") from exc
+    if not {"site", "annotations"} <= names:
+        raise ValidationError("export.import_not_export")
+    site = pyogrio.read_dataframe(path, layer="site")
+    if len(site) != 1:
+        raise ValidationError("export.import_not_export")
+    s = site.iloc[0]
+    store.add_network(Network(
+        id=s["network_id"], name=s["network_name"], countries=tuple(json.loads(
+            s["network_countries"])), description=_text(s["network_description"]),
+        created_at=from_iso(s["network_created_at"])))
+    store.add_city(City(
+        id=s["city_id"], name=s["city_name"], country=s["city_country"], lon=float(s["city_lon"]),
+        lat=float(s["city_lat"]), network_ids=tuple(json.loads(s["city_network_ids"])),
+        illustrative_only=bool(s["city_illustrative_only"])))
+    store.add_lab(LivingLab(
+        id=s["lab_id"], city_id=s["city_id"], network_id=s["network_id"], title=s["title"],
+        boundary=s.geometry, summary=_text(s["summary"]), themes=tuple(json.loads(s["themes"])),
+        principles=tuple(json.loads(s["principles"])),
+        sdg_targets=tuple(json.loads(s["sdg_targets"])), status=s["status"],
+        illustrative=bool(s["illustrative"]), created_at=from_iso(s["created_at"]),
+        updated_at=from_iso(s["updated_at"])))
+    lab_id = s["lab_id"]
+    for _, r in pyogrio.read_dataframe(path, layer="annotations").iterrows():
+        store.add_annotation(Annotation(
+            id=r["id"], lab_id=lab_id, geometry=r.geometry, category=r["category"],
+            text=_text(r["text"]), author=_text(r["author"]),
+            created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"])))
+    if "layers" in names:
+        for _, r in pyogrio.read_dataframe(path, layer="layers").iterrows():
+            _import_layer(store, lab_id, path, r)
+    return lab_id
+
+
+def _import_layer(store: Any, lab_id: str, path: Path, r: Any) -> None:
+    frame = pyogrio.read_dataframe(path, layer=r["table"])
+    layer_id = _text(r["layer_id"]) or new_id()
+    rel = Path("layers") / lab_id / f"{layer_id}.gpkg"
+    target = data_dir() / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_file(target, driver="GPKG", engine="pyogrio")
+    store.add_layer(Layer(id=layer_id, lab_id=lab_id, name=r["name"], kind=r["kind"],
+                          source=f"import:{path.name}", attribution=_text(r["attribution"]),
+                          style=json.loads(r["style"] or "{}"), path=str(rel),
+                          feature_count=len(frame)))
+
+
+__all__ = ["write_geopackage", "geopackage_bytes", "read_geopackage", "geojson_bytes",
+           "csv_bytes", "indicators_csv_bytes", "import_geopackage", "features",
+           "rfc7946_geometry", "Comment", "LayerData"]

@@ -1,0 +1,1154 @@
+"""Neighbourhood indicators: GeoDataFrames and a walking graph in, numbers with units and notes out.
+
+Every indicator of ``INDICATORS.md`` that OpenStreetMap supports is computed for a living lab's
+site polygon in the site's local UTM CRS (:func:`workbench.geometry.local_crs`). Each result
+carries its unit, the date of its input data, completeness notes (translated message keys with
+parameters) and a ``comparable`` flag with the reason when the figure should not be ranked
+against other sites.
+
+The engine is vectorised: one projection per layer, one walking graph (a symmetric
+``scipy.sparse`` matrix built from the streets' ``u``/``v`` node ids) and multi-source Dijkstra
+runs with a virtual source node, instead of a shortest-path search per building.
+
+Typical use::
+
+    data = load_lab_data(lab)                 # the OSM cache of the opendata package
+    result = lab_indicators(lab)              # cached per (lab, boundary, data version)
+    for ind in result.indicators: print(ind.code, ind.value, ind.unit)
+
+Nothing here imports Streamlit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+from scipy import sparse
+from scipy.sparse import csgraph
+from shapely.geometry import Polygon
+from shapely.geometry.base import BaseGeometry
+
+from workbench.geometry import WGS84, _transformer, local_crs, utm_crs
+from workbench.i18n import t
+from workbench.settings import cache_dir
+
+#: Bump when a formula changes: cached results of older engines are then ignored.
+ENGINE_VERSION = "1"
+
+#: OSM theme codes of the opendata cache.
+THEMES = ("buildings", "green", "streets", "transit", "schools", "health", "shops", "community",
+          "water", "landuse")
+#: Themes that hold points of interest, parks and land use (searched by tag, not by theme name).
+POI_THEMES = ("transit", "schools", "health", "shops", "community", "green", "landuse")
+
+# ---- method parameters (INDICATORS.md) -------------------------------------------------------
+GREEN_DISTANCE_M = 300.0
+GREEN_MIN_AREA_M2 = 5_000.0
+BUS_DISTANCE_M = 500.0
+RAIL_DISTANCE_M = 1_000.0
+FIFTEEN_MIN_WALK_M = 1_200.0
+INTERSECTION_TOLERANCE_M = 12.0  # buffer radius, as osmnx's consolidate_intersections
+ORIENTATION_BINS = 36
+#: Destinations count as reachable from graph nodes up to this far away (entrances, snapping).
+ACCESS_SNAP_M = 30.0
+#: Below this site area a figure per km² says more about the boundary than about the place.
+MIN_DENSITY_AREA_M2 = 10_000.0
+#: Below this street length inside the site a bearing histogram is noise.
+MIN_ORIENTATION_LENGTH_M = 500.0
+#: Share of the site the data must cover to be compared.
+MIN_DATA_COVERAGE = 0.9
+#: Land use must cover this share of the site for the mix to be compared.
+MIN_LANDUSE_COVERAGE = 0.5
+#: Fewer buildings than this in the site, or per km² of site, reads as unmapped.
+MIN_BUILDINGS = 5
+MIN_BUILDINGS_PER_KM2 = 50.0
+#: How far around the site the engine reads data (the longest walk plus snapping).
+STUDY_BUFFER_M = FIFTEEN_MIN_WALK_M + 100.0
+
+# ---- tag sets (the methods' definitions in INDICATORS.md) ------------------------------------
+Tags = frozenset[tuple[str, str]]
+
+
+def _tags(spec: dict[str, str]) -> Tags:
+    return frozenset((k, v) for k, values in spec.items() for v in values.split())
+
+
+OPEN_SPACE_TAGS = _tags({"leisure": "park playground garden common",
+                         "landuse": "recreation_ground village_green", "place": "square",
+                         "highway": "pedestrian"})
+GREEN_TAGS = _tags({"leisure": "park garden nature_reserve",
+                    "landuse": "recreation_ground village_green forest", "natural": "wood"})
+BUS_TAGS = _tags({"highway": "bus_stop", "public_transport": "platform stop_position station",
+                  "railway": "tram_stop", "amenity": "bus_station"})
+RAIL_TAGS = _tags({"railway": "station halt subway_entrance", "amenity": "ferry_terminal"})
+PRIVATE_ACCESS = frozenset({"private", "no"})
+RESIDENTIAL_BUILDINGS = frozenset({
+    "house", "residential", "apartments", "detached", "semidetached_house", "terrace",
+    "dormitory", "bungalow", "farm", "cabin", "static_caravan"})
+#: The 8 daily-needs categories of the 15-minute neighbourhood (Moreno et al. 2021).
+CATEGORIES: dict[str, Tags] = {
+    "food": _tags({"shop": "supermarket convenience bakery"}),
+    "school": _tags({"amenity": "school kindergarten"}),
+    "health": _tags({"amenity": "doctors clinic pharmacy"}),
+    "eating": _tags({"amenity": "restaurant cafe"}),
+    "culture": _tags({"amenity": "library community_centre"}),
+    "park": _tags({"leisure": "park"}),
+    "transit": BUS_TAGS | RAIL_TAGS,
+    "bank_post": _tags({"amenity": "bank post_office"}),
+}
+#: Amenity densities reported per km² (parks are counted by area in the green indicators).
+COUNTED_CATEGORIES = ("food", "school", "health", "eating", "culture", "bank_post", "transit")
+#: OSM landuse values grouped into classes for the mix.
+LANDUSE_CLASSES = {
+    "residential": "residential",
+    "commercial": "commercial", "retail": "commercial",
+    "industrial": "industrial", "port": "industrial", "quarry": "industrial",
+    "education": "civic", "religious": "civic", "institutional": "civic",
+    "civic_admin": "civic", "military": "civic",
+    "grass": "green", "recreation_ground": "green", "village_green": "green",
+    "meadow": "green", "forest": "green", "allotments": "green", "cemetery": "green",
+    "park": "green", "flowerbed": "green",
+    "farmland": "agriculture", "farmyard": "agriculture", "orchard": "agriculture",
+    "vineyard": "agriculture", "greenhouse_horticulture": "agriculture",
+    "railway": "infrastructure", "garages": "infrastructure", "construction": "infrastructure",
+    "brownfield": "infrastructure", "greenfield": "infrastructure",
+}
+#: Typical full width (m) per highway type, to estimate street area from centre lines.
+STREET_WIDTH_M = {
+    "trunk": 16.0, "primary": 14.0, "secondary": 12.0, "tertiary": 10.0, "residential": 8.0,
+    "unclassified": 7.0, "living_street": 7.0, "service": 5.0, "pedestrian": 8.0, "road": 7.0,
+    "footway": 2.5, "path": 2.0, "cycleway": 2.5, "steps": 2.5, "track": 3.5, "bridleway": 2.5,
+    "corridor": 2.0,
+}
+DEFAULT_STREET_WIDTH_M = 6.0
+
+#: Codes of all indicators in display order, with unit code and direction (True: higher is
+#: better, False: lower is better, None: neither; used to mark best and worst).
+INDICATORS: dict[str, tuple[str, bool | None]] = {
+    "gsi": ("share", None),
+    "open_space_share": ("share", True),
+    "street_area_share": ("share", None),
+    "green_300m": ("share", True),
+    "green_300m_walk": ("share", True),
+    "transit_access": ("share", True),
+    "fifteen_min_centroid": ("categories", True),
+    "fifteen_min_mean": ("categories", True),
+    "intersection_density": ("per_km2", True),
+    "street_density": ("km_per_km2", True),
+    "orientation_order": ("ratio", None),
+    "landuse_mix": ("ratio", True),
+    **{f"amenity_{c}": ("per_km2", True) for c in COUNTED_CATEGORIES},
+}
+
+Progress = Callable[[float, str], None]
+
+
+# ---- results ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Note:
+    """A completeness note: a message key in the ``indicators`` topic and its parameters.
+
+    ``blocking`` notes make the figure not comparable with other sites.
+    """
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+    blocking: bool = False
+
+    def text(self, lang: str = "en") -> str:
+        params = dict(self.params)
+        if "theme" in params:
+            params["theme"] = t(f"indicators.theme.{params['theme']}", lang)
+        if "categories" in params:
+            params["categories"] = ", ".join(t(f"indicators.category.{c}", lang)
+                                             for c in str(params["categories"]).split(","))
+        return t(self.key, lang, **params)
+
+
+@dataclass(frozen=True)
+class Indicator:
+    """One figure for one site."""
+
+    code: str
+    value: float | None
+    unit: str
+    data_date: str | None
+    notes: tuple[Note, ...] = ()
+
+    @property
+    def comparable(self) -> bool:
+        return self.value is not None and not any(n.blocking for n in self.notes)
+
+    @property
+    def reason(self) -> Note | None:
+        """Why the figure is not comparable (the first blocking note), or None."""
+        return next((n for n in self.notes if n.blocking), None)
+
+    @property
+    def higher_is_better(self) -> bool | None:
+        return INDICATORS[self.code][1]
+
+    def label(self, lang: str = "en") -> str:
+        return t(f"indicators.name.{self.code}", lang)
+
+    def unit_label(self, lang: str = "en") -> str:
+        return t(f"indicators.unit.{self.unit}", lang)
+
+    def display_value(self, lang: str = "en") -> str:
+        """The value as people read it (shares in per cent), without unit."""
+        from workbench.i18n import fmt_number
+
+        if self.value is None:
+            return "—"
+        if self.unit == "share":
+            return fmt_number(self.value * 100, lang, 1)
+        digits = {"categories": 1, "ratio": 2, "km_per_km2": 1}.get(self.unit, 0)
+        return fmt_number(self.value, lang, digits)
+
+    def to_dict(self, lang: str | None = None) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code, "value": self.value, "unit": self.unit,
+            "data_date": self.data_date, "comparable": self.comparable,
+            "notes": [asdict(n) for n in self.notes],
+        }
+        if lang:
+            out["name"] = self.label(lang)
+            out["unit_label"] = self.unit_label(lang)
+            out["notes_text"] = [n.text(lang) for n in self.notes]
+            out["reason"] = self.reason.text(lang) if self.reason else None
+        return out
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Indicator:
+        return cls(code=d["code"], value=d["value"], unit=d["unit"], data_date=d["data_date"],
+                   notes=tuple(Note(**n) for n in d["notes"]))
+
+
+@dataclass(frozen=True)
+class IndicatorSet:
+    """All figures of one site, with site-level notes."""
+
+    lab_id: str
+    indicators: tuple[Indicator, ...]
+    notes: tuple[Note, ...]
+    crs: str
+    area_m2: float
+    data_version: str
+    computed_at: str
+    #: Length-weighted share of street bearings in the site per 10° bin (0° = north), for rose
+    #: diagrams; empty when the site has no streets.
+    bearings: tuple[float, ...] = ()
+
+    def get(self, code: str) -> Indicator:
+        return next(i for i in self.indicators if i.code == code)
+
+    def to_dict(self, lang: str | None = None) -> dict[str, Any]:
+        return {
+            "lab_id": self.lab_id, "crs": self.crs, "area_m2": self.area_m2,
+            "data_version": self.data_version, "computed_at": self.computed_at,
+            "engine_version": ENGINE_VERSION, "bearings": list(self.bearings),
+            "notes": [asdict(n) for n in self.notes] if not lang
+            else [n.text(lang) for n in self.notes],
+            "indicators": [i.to_dict(lang) for i in self.indicators],
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> IndicatorSet:
+        return cls(lab_id=d["lab_id"], crs=d["crs"], area_m2=d["area_m2"],
+                   data_version=d["data_version"], computed_at=d["computed_at"],
+                   notes=tuple(Note(**n) for n in d["notes"]),
+                   indicators=tuple(Indicator.from_dict(i) for i in d["indicators"]),
+                   bearings=tuple(d.get("bearings", ())))
+
+
+# ---- input ------------------------------------------------------------------------------------
+@dataclass
+class LabData:
+    """What the engine needs for one site: the boundary (WGS84) and the OSM themes (EPSG:4326).
+
+    ``themes`` maps a theme code to its GeoDataFrame; a theme absent from the mapping has not been
+    fetched (or is still being fetched). ``meta`` holds each theme's ``theme_meta``.
+    ``population`` is an optional layer (points or polygons) whose ``population_column`` replaces
+    the residential-footprint proxy.
+    """
+
+    lab_id: str
+    boundary: BaseGeometry
+    themes: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
+    meta: dict[str, dict] = field(default_factory=dict)
+    version: str = "none"
+    population: gpd.GeoDataFrame | None = None
+    population_column: str | None = None
+    pending: tuple[str, ...] = ()
+
+
+def _opendata_cache() -> Any | None:
+    """The opendata cache module, or None before it exists (imported lazily)."""
+    try:
+        return importlib.import_module("workbench.opendata.cache")
+    except ImportError:
+        return None
+
+
+def load_lab_data(lab: Any, population: gpd.GeoDataFrame | None = None,
+                  population_column: str | None = None) -> LabData:
+    """The cached OSM themes of ``lab`` (a :class:`~workbench.model.LivingLab`).
+
+    Themes the cache lists but cannot load yet are reported as ``pending``.
+    """
+    data = LabData(lab_id=lab.id, boundary=lab.boundary, population=population,
+                   population_column=population_column)
+    cache = _opendata_cache()
+    if cache is None:
+        return data
+    data.version = str(cache.cache_version(lab.id))
+    listed = set(cache.cached_themes(lab.id) or ())
+    pending = []
+    for theme in THEMES:
+        meta = cache.theme_meta(lab.id, theme)
+        if theme not in listed and meta is None:
+            continue
+        gdf = cache.load_theme(lab.id, theme)
+        if gdf is None:
+            pending.append(theme)
+            continue
+        data.themes[theme] = gdf
+        data.meta[theme] = dict(meta or {})
+    data.pending = tuple(pending)
+    return data
+
+
+def load_theme(lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
+    """One cached theme of a lab (EPSG:4326), or None when it is not there (yet)."""
+    cache = _opendata_cache()
+    return None if cache is None else cache.load_theme(lab_id, theme)
+
+
+def data_version(lab: Any) -> str:
+    cache = _opendata_cache()
+    return "none" if cache is None else str(cache.cache_version(lab.id))
+
+
+POPULATION_COLUMNS = ("population", "pop", "einwohner", "inhabitants", "residents",
+                      "населення", "ew", "pop_total")
+
+
+def population_column(gdf: gpd.GeoDataFrame) -> str | None:
+    """The column of ``gdf`` that holds population counts (by common names), or None."""
+    by_lower = {str(c).lower(): c for c in gdf.columns if c != gdf.geometry.name}
+    for name in POPULATION_COLUMNS:
+        col = by_lower.get(name)
+        if col is not None and pd.api.types.is_numeric_dtype(gdf[col]):
+            return str(col)
+    return None
+
+
+# ---- the engine -------------------------------------------------------------------------------
+class _Graph:
+    """The walking network as a symmetric sparse matrix. Places are snapped onto the nearest
+    street *segment* of the main connected component (not only onto nodes), so long edges
+    between OSM nodes do not add half their length to a walk."""
+
+    def __init__(self, streets: gpd.GeoDataFrame) -> None:
+        geoms = np.asarray(streets.geometry.values, dtype=object)
+        u = streets["u"].to_numpy(np.int64)
+        v = streets["v"].to_numpy(np.int64)
+        ids, inverse = np.unique(np.concatenate([u, v]), return_inverse=True)
+        n = len(ids)
+        iu, iv = inverse[: len(u)], inverse[len(u):]
+        xy = np.zeros((n, 2))
+        xy[iu] = shapely.get_coordinates(shapely.get_point(geoms, 0))
+        xy[iv] = shapely.get_coordinates(shapely.get_point(geoms, -1))
+        length = np.maximum(shapely.length(geoms), 1e-6)
+        keep = iu != iv
+        a, b = np.minimum(iu, iv)[keep], np.maximum(iu, iv)[keep]
+        frame = pd.DataFrame({"a": a, "b": b, "w": length[keep]})
+        frame = frame.groupby(["a", "b"], sort=False)["w"].min().reset_index()
+        a, b, w = frame["a"].to_numpy(), frame["b"].to_numpy(), frame["w"].to_numpy()
+        self.n = n
+        self.matrix = sparse.coo_matrix(
+            (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
+            shape=(n, n)).tocsr()
+        self.degree = np.bincount(np.concatenate([a, b]), minlength=n)
+        self.xy = xy
+        self.points = shapely.points(xy)
+        _, labels = csgraph.connected_components(self.matrix, directed=False)
+        main = np.bincount(labels).argmax() if n else 0
+        self.main = np.flatnonzero(labels == main)
+        self.node_tree = shapely.STRtree(self.points[self.main])
+        on_main = keep & (labels[iu] == main)
+        self.edges, self.eu, self.ev = geoms[on_main], iu[on_main], iv[on_main]
+        self.elen = length[on_main]
+        self.edge_tree = shapely.STRtree(self.edges)
+
+    def snap(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each geometry: its nearest main-component edge, the distance along that edge
+        from its ``u`` end to the closest point, and the gap between geometry and edge."""
+        geoms = np.asarray(geoms, dtype=object)
+        idx, gap_found = self.edge_tree.query_nearest(geoms, return_distance=True,
+                                                      all_matches=False)
+        edge = np.zeros(len(geoms), dtype=np.int64)
+        gap = np.full(len(geoms), np.inf)
+        edge[idx[0]] = idx[1]
+        gap[idx[0]] = gap_found
+        lines = self.edges[edge]
+        closest = shapely.get_point(shapely.shortest_line(lines, geoms), 0)
+        along = shapely.line_locate_point(lines, closest)
+        return edge, along, gap
+
+    def walk(self, dist: np.ndarray,
+             snapped: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """Walking distance from the sources of ``dist`` (see :meth:`distances`) to each place
+        snapped by :meth:`snap`, entering the network at its nearest edge."""
+        edge, along, gap = snapped
+        via_u = dist[self.eu[edge]] + along
+        via_v = dist[self.ev[edge]] + self.elen[edge] - along
+        return np.minimum(via_u, via_v) + gap
+
+    def access(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Network nodes from which destinations ``geoms`` are reached, with the remaining
+        distance: both ends of each geometry's nearest edge, and every main-component node
+        within ``ACCESS_SNAP_M`` (entrances of large parks)."""
+        geoms = np.asarray(geoms, dtype=object)
+        if len(geoms) == 0:
+            return np.empty(0, dtype=np.int64), np.empty(0)
+        edge, along, gap = self.snap(geoms)
+        near_g, near_n = self.node_tree.query(geoms, predicate="dwithin",
+                                              distance=ACCESS_SNAP_M)
+        near_nodes = self.main[near_n]
+        nodes = np.concatenate([self.eu[edge], self.ev[edge], near_nodes])
+        offsets = np.concatenate([
+            along + gap, self.elen[edge] - along + gap,
+            shapely.distance(self.points[near_nodes], geoms[near_g])])
+        frame = pd.DataFrame({"n": nodes, "d": offsets})
+        frame = frame[np.isfinite(frame["d"])].groupby("n")["d"].min()
+        return frame.index.to_numpy(np.int64), frame.to_numpy()
+
+    def distances(self, nodes: np.ndarray, offsets: np.ndarray, limit: float) -> np.ndarray:
+        """Walking distance from the nearest of several sources to every node (inf beyond
+        ``limit``): one Dijkstra run from a virtual node joined to each source by its offset."""
+        if len(nodes) == 0:
+            return np.full(self.n, np.inf)
+        n = self.n
+        extra = sparse.coo_matrix((np.maximum(offsets, 1e-9), (np.full(len(nodes), n), nodes)),
+                                  shape=(n + 1, n + 1))
+        m = sparse.bmat([[self.matrix, None], [None, sparse.csr_matrix((1, 1))]]).tocsr()
+        m = (m + extra).tocsr()
+        dist = csgraph.dijkstra(m, directed=True, indices=n, limit=limit)
+        return dist[:n]
+
+
+class _Site:
+    """A site and its data, projected once into the site's local UTM CRS."""
+
+    def __init__(self, data: LabData) -> None:
+        self.data = data
+        boundary = data.boundary
+        self.crs: CRS = local_crs(boundary)
+        self.site: Polygon = shapely.transform(
+            boundary, lambda xy: np.column_stack(_transformer(WGS84, self.crs).transform(
+                xy[:, 0], xy[:, 1])))
+        self.area = self.site.area
+        self.area_km2 = self.area / 1e6
+        self.study = self.site.buffer(STUDY_BUFFER_M)
+        study_wgs = self.study.envelope
+        to_wgs = _transformer(self.crs, WGS84)
+        study_wgs = shapely.transform(study_wgs, lambda xy: np.column_stack(
+            to_wgs.transform(xy[:, 0], xy[:, 1])))
+        self.frames: dict[str, gpd.GeoDataFrame] = {}
+        self.tags: dict[str, np.ndarray] = {}  # "key=value" of each row, per theme
+        for theme, gdf in data.themes.items():
+            frame = _project(gdf, study_wgs, self.crs)
+            self.frames[theme] = frame
+            self.tags[theme] = _tag_strings(frame)
+        self._graph: _Graph | None = None
+        self._graph_built = False
+
+    def frame(self, theme: str) -> gpd.GeoDataFrame | None:
+        return self.frames.get(theme)
+
+    def date(self, *themes: str) -> str | None:
+        """The oldest fetch date of the themes used (ISO date), or None."""
+        dates = [str(self.data.meta.get(th, {}).get("fetched_at") or "")[:10] for th in themes
+                 if th in self.frames]
+        dates = [d for d in dates if d]
+        return min(dates) if dates else None
+
+    @property
+    def graph(self) -> _Graph | None:
+        if not self._graph_built:
+            self._graph_built = True
+            streets = self.frames.get("streets")
+            if streets is not None and len(streets) and {"u", "v"} <= set(streets.columns):
+                lines = streets[shapely.get_type_id(streets.geometry.values) == 1]
+                if len(lines):
+                    self._graph = _Graph(lines)
+        return self._graph
+
+    def pois(self, tags: Tags) -> np.ndarray:
+        """Geometries (UTM) of every feature in the POI themes whose main tag is in ``tags``."""
+        parts = []
+        wanted = _tag_set(tags)
+        for theme in POI_THEMES:
+            gdf = self.frames.get(theme)
+            if gdf is None or not len(gdf):
+                continue
+            mask = np.isin(self.tags[theme], wanted)
+            if mask.any():
+                parts.append(gdf.geometry.values[mask])
+        if not parts:
+            return np.empty(0, dtype=object)
+        geoms = np.concatenate([np.asarray(p, dtype=object) for p in parts])
+        return _dedupe(geoms)
+
+
+def _dedupe(geoms: np.ndarray) -> np.ndarray:
+    """The same OSM object may sit in two themes: keep one per geometry."""
+    if len(geoms) < 2:
+        return geoms
+    wkb = shapely.to_wkb(geoms)
+    _, first = np.unique(wkb, return_index=True)
+    return geoms[np.sort(first)]
+
+
+def _project(gdf: gpd.GeoDataFrame, window_wgs: Polygon, crs: CRS) -> gpd.GeoDataFrame:
+    """Rows of ``gdf`` whose bounding box meets ``window_wgs``, projected to ``crs``."""
+    if not len(gdf):
+        return gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=[], crs=crs)
+    geoms = gdf.geometry.values
+    if gdf.crs is not None and not _is_wgs84(gdf.crs):
+        gdf = gdf.to_crs(WGS84)
+        geoms = gdf.geometry.values
+    b = shapely.bounds(np.asarray(geoms, dtype=object))
+    x0, y0, x1, y1 = window_wgs.bounds
+    mask = ~((b[:, 2] < x0) | (b[:, 0] > x1) | (b[:, 3] < y0) | (b[:, 1] > y1))
+    mask &= ~shapely.is_missing(np.asarray(geoms, dtype=object))
+    sub = gdf[mask]
+    tr = _transformer(WGS84, crs)
+    projected = shapely.transform(np.asarray(sub.geometry.values, dtype=object),
+                                  lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    out = gpd.GeoDataFrame(sub.drop(columns=sub.geometry.name), geometry=projected, crs=crs)
+    out = out[~shapely.is_empty(out.geometry.values)]
+    return out
+
+
+def _is_wgs84(crs: Any) -> bool:
+    return CRS.from_user_input(crs).equals(WGS84, ignore_axis_order=True)
+
+
+def _polygons(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
+    if gdf is None:
+        return None
+    return gdf[np.isin(shapely.get_type_id(gdf.geometry.values), (3, 6))]
+
+
+def _tag_strings(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    if not len(gdf) or "osm_key" not in gdf.columns:
+        return np.empty(len(gdf), dtype=object)
+    return (gdf["osm_key"].astype(str) + "=" + gdf["osm_value"].astype(str)).to_numpy(object)
+
+
+def _tag_set(tags: Tags) -> list[str]:
+    return [f"{k}={v}" for k, v in tags]
+
+
+def _tag_mask(gdf: gpd.GeoDataFrame, tags: Tags) -> np.ndarray:
+    return np.isin(_tag_strings(gdf), _tag_set(tags))
+
+
+def _public(gdf: gpd.GeoDataFrame) -> np.ndarray:
+    if "access" not in gdf.columns:
+        return np.ones(len(gdf), bool)
+    return ~gdf["access"].astype(str).str.lower().isin(PRIVATE_ACCESS).to_numpy()
+
+
+def _covered_area(geoms: Iterable[BaseGeometry], site: Polygon) -> float:
+    """Area of the union of ``geoms`` inside ``site`` (overlaps counted once)."""
+    geoms = np.asarray(list(geoms), dtype=object)
+    if not len(geoms):
+        return 0.0
+    tree_hits = shapely.intersects(geoms, site)
+    clipped = shapely.intersection(geoms[tree_hits], site)
+    if not len(clipped):
+        return 0.0
+    return float(shapely.union_all(shapely.make_valid(clipped)).area)
+
+
+# ---- the computation --------------------------------------------------------------------------
+def compute_indicators(data: LabData, progress: Progress | None = None) -> IndicatorSet:
+    """All indicators for one site. ``progress(fraction, message_key)`` reports the steps."""
+    report = progress or (lambda _f, _k: None)
+    report(0.0, "indicators.progress.prepare")
+    site = _Site(data)
+    notes: list[Note] = []
+    zones = {utm_crs(x, y).to_epsg() for x, y in np.asarray(data.boundary.exterior.coords)}
+    if len(zones) > 1:
+        notes.append(Note("indicators.note.utm_border",
+                          {"zones": ", ".join(str(z % 100) for z in sorted(zones)),
+                           "zone": site.crs.to_epsg() % 100}))
+    for theme in data.pending:
+        notes.append(Note("indicators.note.theme_pending", {"theme": theme}, blocking=True))
+    if not data.themes and not data.pending:
+        notes.append(Note("indicators.note.no_data", blocking=True))
+    coverage = _data_coverage(site)
+    if coverage is not None and coverage < MIN_DATA_COVERAGE:
+        notes.append(Note("indicators.note.data_coverage", {"share": coverage * 100},
+                          blocking=True))
+    if site.area < MIN_DENSITY_AREA_M2:
+        notes.append(Note("indicators.note.small_site", {"area": site.area,
+                                                         "limit": MIN_DENSITY_AREA_M2}))
+    steps: list[tuple[str, Callable[[_Site], list[Indicator]]]] = [
+        ("indicators.progress.buildings", _coverage_indicators),
+        ("indicators.progress.network", _network_indicators),
+        ("indicators.progress.access", _access_indicators),
+        ("indicators.progress.landuse", _landuse_indicators),
+    ]
+    results: list[Indicator] = []
+    for i, (key, step) in enumerate(steps):
+        report((i + 0.5) / (len(steps) + 1), key)
+        results.extend(step(site))
+    site_blocking = tuple(n for n in notes if n.blocking)
+    if data.themes and not any(len(f) for f in site.frames.values()):
+        # Layers fetched, but nothing mapped anywhere near the site: no figure, not a zero.
+        empty = Note("indicators.note.no_data", blocking=True)
+        notes.append(empty)
+        results = [Indicator(r.code, None, r.unit, r.data_date, (empty,)) for r in results]
+    elif site_blocking:
+        results = [Indicator(r.code, r.value, r.unit, r.data_date, r.notes + site_blocking)
+                   for r in results]
+    hist: tuple[float, ...] = ()
+    streets = site.frame("streets")
+    if streets is not None and len(streets):
+        b, w = _segment_bearings(streets.geometry.values, site)
+        if w.sum() > 0:
+            hist = tuple(float(x) for x in bearing_histogram(b, w))
+    order = {code: i for i, code in enumerate(INDICATORS)}
+    results.sort(key=lambda r: order[r.code])
+    report(1.0, "indicators.progress.done")
+    return IndicatorSet(
+        lab_id=data.lab_id, indicators=tuple(results), notes=tuple(notes),
+        crs=f"EPSG:{site.crs.to_epsg()}", area_m2=float(site.area), data_version=data.version,
+        computed_at=datetime.now(UTC).isoformat(timespec="seconds"), bearings=hist)
+
+
+def _result(code: str, value: float | None, date: str | None, notes: list[Note]) -> Indicator:
+    if value is not None and not math.isfinite(value):
+        value = None
+    return Indicator(code, None if value is None else float(value), INDICATORS[code][0], date,
+                     tuple(notes))
+
+
+def _missing(site: _Site, codes: Iterable[str], themes: Iterable[str]) -> list[Indicator] | None:
+    """None when all ``themes`` are there; else a no-value result per code, saying which are
+    missing."""
+    missing = [th for th in themes if th not in site.frames]
+    if not missing:
+        return None
+    notes = [Note("indicators.note.theme_pending" if th in site.data.pending
+                  else "indicators.note.theme_missing", {"theme": th}, blocking=True)
+             for th in missing]
+    return [_result(code, None, None, notes) for code in codes]
+
+
+def _data_coverage(site: _Site) -> float | None:
+    """Share of the site inside the convex hull of all data (a clipped extract shows here)."""
+    coords = [shapely.get_coordinates(gdf.geometry.values) for gdf in site.frames.values()
+              if len(gdf)]
+    if not coords:
+        return None
+    xy = np.concatenate(coords)
+    if len(xy) < 3:
+        return 0.0
+    hull = shapely.convex_hull(shapely.multipoints(xy))
+    return float(hull.intersection(site.site).area / site.area)
+
+
+def _buildings_note(site: _Site, count: int) -> Note | None:
+    if count == 0:
+        return Note("indicators.note.no_buildings", blocking=True)
+    if count < MIN_BUILDINGS or count / site.area_km2 < MIN_BUILDINGS_PER_KM2:
+        return Note("indicators.note.few_buildings", {"count": count}, blocking=True)
+    return None
+
+
+def _coverage_indicators(site: _Site) -> list[Indicator]:
+    out: list[Indicator] = []
+    # Building coverage (GSI).
+    missing = _missing(site, ["gsi"], ["buildings"])
+    if missing:
+        out += missing
+    else:
+        b = _polygons(site.frame("buildings"))
+        in_site = b[shapely.intersects(b.geometry.values, site.site)]
+        notes = [Note("indicators.note.building_count", {"count": len(in_site)})]
+        thin = _buildings_note(site, len(in_site))
+        value = None if len(in_site) == 0 else \
+            _covered_area(in_site.geometry.values, site.site) / site.area
+        if thin:
+            notes.append(thin)
+        out.append(_result("gsi", value, site.date("buildings"), notes))
+    # Open public space and street area.
+    missing = _missing(site, ["open_space_share"], ["green", "landuse"])
+    if missing:
+        out += missing
+    else:
+        geoms = []
+        for theme in ("green", "landuse", "community", "streets"):
+            gdf = _polygons(site.frame(theme))
+            if gdf is not None and len(gdf):
+                geoms.append(gdf.geometry.values[_tag_mask(gdf, OPEN_SPACE_TAGS) & _public(gdf)])
+        geoms_all = np.concatenate(geoms) if geoms else np.empty(0, dtype=object)
+        value = _covered_area(geoms_all, site.site) / site.area
+        notes = [Note("indicators.note.open_space_count",
+                      {"count": int(shapely.intersects(geoms_all, site.site).sum())})]
+        out.append(_result("open_space_share", value, site.date("green", "landuse"), notes))
+    missing = _missing(site, ["street_area_share"], ["streets"])
+    if missing:
+        out += missing
+    else:
+        streets = site.frame("streets")
+        lines = streets[shapely.intersects(streets.geometry.values, site.site)]
+        if not len(lines):
+            out.append(_result("street_area_share", None, site.date("streets"),
+                               [Note("indicators.note.no_streets", blocking=True)]))
+        else:
+            hw = lines["highway"].astype(str) if "highway" in lines.columns else \
+                pd.Series("", index=lines.index)
+            width = hw.map(STREET_WIDTH_M).fillna(DEFAULT_STREET_WIDTH_M).to_numpy()
+            areas = shapely.buffer(lines.geometry.values, width / 2, cap_style="flat")
+            value = _covered_area(areas, site.site) / site.area
+            out.append(_result("street_area_share", value, site.date("streets"),
+                               [Note("indicators.note.street_width_estimate")]))
+    return out
+
+
+def _network_indicators(site: _Site) -> list[Indicator]:
+    codes = ["intersection_density", "street_density", "orientation_order"]
+    missing = _missing(site, codes, ["streets"])
+    if missing:
+        return missing
+    date = site.date("streets")
+    streets = site.frame("streets")
+    lines = streets[shapely.get_type_id(streets.geometry.values) == 1]
+    inside = shapely.intersection(lines.geometry.values, site.site)
+    total = float(shapely.length(inside).sum())
+    small = site.area < MIN_DENSITY_AREA_M2
+    small_note = Note("indicators.note.too_small_for_density",
+                      {"area": site.area, "limit": MIN_DENSITY_AREA_M2}, blocking=True)
+    no_streets = Note("indicators.note.no_streets", blocking=True)
+    out = []
+    # Street density, km per km².
+    if total == 0:
+        out.append(_result("street_density", None, date, [no_streets]))
+    elif small:
+        out.append(_result("street_density", None, date, [small_note]))
+    else:
+        out.append(_result("street_density", (total / 1000) / site.area_km2, date,
+                           [Note("indicators.note.street_length", {"km": total / 1000})]))
+    # Consolidated intersections per km².
+    g = site.graph
+    if g is None or total == 0:
+        out.append(_result("intersection_density", None, date, [no_streets]))
+    elif small:
+        out.append(_result("intersection_density", None, date, [small_note]))
+    else:
+        count = consolidated_intersections(g.xy[g.degree >= 3], site.site)
+        out.append(_result("intersection_density", count / site.area_km2, date,
+                           [Note("indicators.note.intersections", {"count": count})]))
+    # Orientation order φ.
+    bearings, weights = _segment_bearings(lines.geometry.values, site)
+    if weights.sum() < MIN_ORIENTATION_LENGTH_M:
+        out.append(_result("orientation_order", None, date, [Note(
+            "indicators.note.short_network", {"m": float(weights.sum()),
+                                              "limit": MIN_ORIENTATION_LENGTH_M},
+            blocking=True)]))
+    else:
+        out.append(_result("orientation_order", orientation_order(bearings, weights), date, []))
+    return out
+
+
+def consolidated_intersections(xy: np.ndarray, site: BaseGeometry,
+                               tolerance: float = INTERSECTION_TOLERANCE_M) -> int:
+    """Number of clusters of intersection nodes (``xy``, metric) whose centroid lies in
+    ``site``: nodes closer than ``2 × tolerance`` merge, as buffers of ``tolerance`` would."""
+    if len(xy) == 0:
+        return 0
+    pts = shapely.points(xy)
+    tree = shapely.STRtree(pts)
+    a, b = tree.query(pts, predicate="dwithin", distance=2 * tolerance)
+    pairs = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(len(xy), len(xy)))
+    n, labels = csgraph.connected_components(pairs, directed=False)
+    cx = np.bincount(labels, weights=xy[:, 0], minlength=n) / np.bincount(labels, minlength=n)
+    cy = np.bincount(labels, weights=xy[:, 1], minlength=n) / np.bincount(labels, minlength=n)
+    return int(shapely.contains_xy(site, cx, cy).sum())
+
+
+def _segment_bearings(lines: np.ndarray, site: _Site) -> tuple[np.ndarray, np.ndarray]:
+    """Compass bearing (degrees from true north) and length (m) of every line segment whose
+    midpoint lies in the site; bearings from geographic coordinates, so no grid convergence."""
+    coords, index = shapely.get_coordinates(lines, return_index=True)
+    if len(coords) < 2:
+        return np.empty(0), np.empty(0)
+    same = index[1:] == index[:-1]
+    p0, p1 = coords[:-1][same], coords[1:][same]
+    mid = (p0 + p1) / 2
+    inside = shapely.contains_xy(site.site, mid[:, 0], mid[:, 1])
+    p0, p1 = p0[inside], p1[inside]
+    length = np.hypot(*(p1 - p0).T)
+    tr = _transformer(site.crs, WGS84)
+    lon0, lat0 = tr.transform(p0[:, 0], p0[:, 1])
+    lon1, lat1 = tr.transform(p1[:, 0], p1[:, 1])
+    return bearing(np.asarray(lat0), np.asarray(lon0), np.asarray(lat1), np.asarray(lon1)), length
+
+
+def bearing(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Initial great-circle bearing in degrees [0, 360) from point 1 to point 2."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    dl = np.radians(lon2 - lon1)
+    y = np.sin(dl) * np.cos(p2)
+    x = np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl)
+    return np.degrees(np.arctan2(y, x)) % 360
+
+
+def bearing_histogram(bearings: np.ndarray, weights: np.ndarray,
+                      bins: int = ORIENTATION_BINS) -> np.ndarray:
+    """Length-weighted share of street bearings per bin; each street counts in both directions
+    and bins are centred on north (0°, 10°, … for 36 bins)."""
+    both = np.concatenate([bearings, (bearings + 180) % 360])
+    w = np.concatenate([weights, weights])
+    width = 360 / bins
+    idx = np.floor(((both + width / 2) % 360) / width).astype(int) % bins
+    hist = np.bincount(idx, weights=w, minlength=bins)
+    total = hist.sum()
+    return hist / total if total else hist
+
+
+def orientation_order(bearings: np.ndarray, weights: np.ndarray | None = None,
+                      bins: int = ORIENTATION_BINS) -> float:
+    """Boeing's (2019) orientation order φ = 1 − ((H − H_grid) / (H_max − H_grid))²."""
+    weights = np.ones(len(bearings)) if weights is None else np.asarray(weights, float)
+    p = bearing_histogram(np.asarray(bearings, float), weights, bins)
+    p = p[p > 0]
+    h = float(-(p * np.log(p)).sum())
+    h_max, h_grid = math.log(bins), math.log(4)
+    return 1 - ((h - h_grid) / (h_max - h_grid)) ** 2
+
+
+def _residents(site: _Site) -> tuple[np.ndarray, np.ndarray, Note] | None:
+    """Where people live in the site, with weights: the uploaded population layer, else the
+    footprint of residential buildings, else a grid over the site area."""
+    data = site.data
+    if data.population is not None and len(data.population):
+        col = data.population_column or population_column(data.population)
+        if col:
+            pop = _project(data.population, _wgs_window(site), site.crs)
+            pts = shapely.point_on_surface(pop.geometry.values)
+            w = pd.to_numeric(pop[col], errors="coerce").fillna(0).to_numpy(float)
+            inside = shapely.contains_xy(site.site, *shapely.get_coordinates(pts).T) & (w > 0)
+            if w[inside].sum() > 0:
+                return pts[inside], w[inside], Note("indicators.note.weight_population",
+                                                    {"total": float(w[inside].sum())})
+    b = _polygons(site.frame("buildings"))
+    if b is not None and len(b):
+        pts = shapely.point_on_surface(b.geometry.values)
+        inside = shapely.contains_xy(site.site, *shapely.get_coordinates(pts).T)
+        b, pts = b[inside], pts[inside]
+        value = b["osm_value"].astype(str).to_numpy()
+        resid = np.isin(value, list(RESIDENTIAL_BUILDINGS))
+        landuse = _polygons(site.frame("landuse"))
+        if landuse is not None and len(landuse):
+            res_areas = landuse.geometry.values[landuse["osm_value"].astype(str).to_numpy()
+                                                == "residential"]
+            if len(res_areas):
+                zone = shapely.union_all(res_areas)
+                shapely.prepare(zone)
+                generic = np.isin(value, ["yes", "building"])
+                resid |= generic & shapely.intersects(zone, pts)
+        if resid.any():
+            return pts[resid], shapely.area(b.geometry.values[resid]), Note(
+                "indicators.note.weight_footprint", {"count": int(resid.sum())})
+    # Failing that: the site area, as a grid of sample points.
+    step = max(math.sqrt(site.area / 2000), 10.0)
+    x0, y0, x1, y1 = site.site.bounds
+    gx, gy = np.meshgrid(np.arange(x0 + step / 2, x1, step), np.arange(y0 + step / 2, y1, step))
+    inside = shapely.contains_xy(site.site, gx.ravel(), gy.ravel())
+    if not inside.any():
+        c = site.site.representative_point()
+        return np.array([c]), np.ones(1), Note("indicators.note.weight_area", blocking=True)
+    pts = shapely.points(gx.ravel()[inside], gy.ravel()[inside])
+    return pts, np.ones(len(pts)), Note("indicators.note.weight_area", blocking=True)
+
+
+def _wgs_window(site: _Site) -> Polygon:
+    tr = _transformer(site.crs, WGS84)
+    return shapely.transform(site.study.envelope, lambda xy: np.column_stack(
+        tr.transform(xy[:, 0], xy[:, 1])))
+
+
+def _buffer_note(site: _Site, walk_m: float) -> Note | None:
+    """Walking reach beyond the fetched buffer around the site is not in the data."""
+    buffers = [m.get("buffer_m") for m in site.data.meta.values() if m.get("buffer_m") is not None]
+    if buffers and min(buffers) < walk_m:
+        return Note("indicators.note.buffer", {"buffer": float(min(buffers)), "walk": walk_m})
+    return None
+
+
+def _access_indicators(site: _Site) -> list[Indicator]:
+    codes = ["green_300m", "green_300m_walk", "transit_access", "fifteen_min_centroid",
+             "fifteen_min_mean"]
+    missing = _missing(site, codes, ["streets", "buildings"])
+    if missing:
+        return missing
+    residents = _residents(site)
+    assert residents is not None
+    homes, weights, weight_note = residents
+    g = site.graph
+    out: list[Indicator] = []
+    # Green space ≥ 0.5 ha within 300 m.
+    green_missing = _missing(site, ["green_300m", "green_300m_walk"], ["green"])
+    if green_missing:
+        out += green_missing
+    else:
+        greens = public_green(site)
+        date = site.date("green", "buildings")
+        notes = [weight_note, Note("indicators.note.green_count", {"count": len(greens)})]
+        if not len(greens):
+            notes.append(Note("indicators.note.no_green", blocking=True))
+        straight = np.zeros(len(homes), bool)
+        if len(greens):
+            straight = shapely.dwithin(shapely.union_all(greens), homes, GREEN_DISTANCE_M)
+        out.append(_result("green_300m", _share(straight, weights), date, notes))
+        if g is None:
+            out.append(_result("green_300m_walk", None, date,
+                               [Note("indicators.note.no_streets", blocking=True)]))
+        else:
+            nodes, offsets = g.access(greens)
+            reached = g.walk(g.distances(nodes, offsets, GREEN_DISTANCE_M),
+                             g.snap(homes)) <= GREEN_DISTANCE_M
+            out.append(_result("green_300m_walk", _share(reached, weights), date, notes))
+    if g is None:
+        return out + [_result(c, None, site.date("streets"),
+                              [Note("indicators.note.no_streets", blocking=True)])
+                      for c in codes[2:]]
+    snapped_homes = g.snap(homes)
+    # Public transport within 500 m (bus, tram) or 1,000 m (rail, metro, ferry) walk.
+    transit_missing = _missing(site, ["transit_access"], ["transit"])
+    if transit_missing:
+        out += transit_missing
+    else:
+        date = site.date("transit", "streets", "buildings")
+        bus, rail = site.pois(BUS_TAGS), site.pois(RAIL_TAGS)
+        notes = [weight_note, Note("indicators.note.stops", {"bus": len(bus), "rail": len(rail)})]
+        reached = np.zeros(len(homes), bool)
+        for stops, limit in ((bus, BUS_DISTANCE_M), (rail, RAIL_DISTANCE_M)):
+            if len(stops):
+                nodes, offsets = g.access(stops)
+                reached |= g.walk(g.distances(nodes, offsets, limit), snapped_homes) <= limit
+        if len(bus) + len(rail) == 0:
+            notes.append(Note("indicators.note.no_stops", blocking=True))
+        else:
+            near = shapely.dwithin(site.site, np.concatenate([bus, rail]), RAIL_DISTANCE_M)
+            if not near.any():
+                notes.append(Note("indicators.note.no_stop_near", blocking=True))
+        if note := _buffer_note(site, RAIL_DISTANCE_M):
+            notes.append(note)
+        out.append(_result("transit_access", _share(reached, weights), date, notes))
+    # 15-minute neighbourhood: categories within 1,200 m walk.
+    date = site.date(*[th for th in POI_THEMES if th in site.frames], "streets")
+    centroid = g.snap(np.array([site.site.centroid], dtype=object))
+    at_centroid, per_home, absent = 0, np.zeros(len(homes)), []
+    for cat, tags in CATEGORIES.items():
+        dest = site.pois(tags)
+        if cat == "park":
+            dest = dest[np.isin(shapely.get_type_id(dest), (3, 6))] if len(dest) else dest
+        if not len(dest):
+            absent.append(cat)
+            continue
+        nodes, offsets = g.access(dest)
+        dist = g.distances(nodes, offsets, FIFTEEN_MIN_WALK_M)
+        at_centroid += int(g.walk(dist, centroid)[0] <= FIFTEEN_MIN_WALK_M)
+        per_home += g.walk(dist, snapped_homes) <= FIFTEEN_MIN_WALK_M
+    notes = []
+    if absent:
+        notes.append(Note("indicators.note.categories_absent",
+                          {"count": len(absent), "categories": ",".join(absent)}))
+    themes_missing = [th for th in ("shops", "schools", "health", "community", "transit")
+                      if th not in site.frames]
+    for th in themes_missing:
+        notes.append(Note("indicators.note.theme_missing", {"theme": th}, blocking=True))
+    if len(absent) >= 6:
+        notes.append(Note("indicators.note.few_pois", blocking=True))
+    if note := _buffer_note(site, FIFTEEN_MIN_WALK_M):
+        notes.append(note)
+    out.append(_result("fifteen_min_centroid", float(at_centroid), date, notes))
+    out.append(_result("fifteen_min_mean", float(np.average(per_home, weights=weights)), date,
+                       [weight_note, *notes]))
+    return out
+
+
+def public_green(site: _Site) -> np.ndarray:
+    """Public green spaces (GREEN_TAGS, not private) of at least 0.5 ha, adjacent ones merged."""
+    parts = []
+    for theme in ("green", "landuse"):
+        gdf = _polygons(site.frame(theme))
+        if gdf is not None and len(gdf):
+            parts.append(gdf.geometry.values[_tag_mask(gdf, GREEN_TAGS) & _public(gdf)])
+    if not parts:
+        return np.empty(0, dtype=object)
+    geoms = np.concatenate(parts)
+    if not len(geoms):
+        return geoms
+    merged = shapely.get_parts(shapely.union_all(shapely.make_valid(geoms)))
+    merged = merged[np.isin(shapely.get_type_id(merged), (3, 6))]
+    return merged[shapely.area(merged) >= GREEN_MIN_AREA_M2]
+
+
+def _share(mask: np.ndarray, weights: np.ndarray) -> float | None:
+    total = float(weights.sum())
+    return float(weights[mask].sum() / total) if total > 0 else None
+
+
+def _landuse_indicators(site: _Site) -> list[Indicator]:
+    out = []
+    missing = _missing(site, ["landuse_mix"], ["landuse"])
+    if missing:
+        out += missing
+    else:
+        lu = _polygons(site.frame("landuse"))
+        lu = lu[shapely.intersects(lu.geometry.values, site.site)]
+        clipped = shapely.intersection(shapely.make_valid(lu.geometry.values), site.site)
+        classes = lu["osm_value"].astype(str).map(lambda v: LANDUSE_CLASSES.get(v, "other"))
+        areas = pd.Series(shapely.area(clipped), index=lu.index).groupby(classes.values).sum()
+        covered = float(shapely.union_all(clipped).area) if len(clipped) else 0.0
+        share = covered / site.area
+        notes = [Note("indicators.note.landuse_coverage", {"share": share * 100},
+                      blocking=share < MIN_LANDUSE_COVERAGE)]
+        value = land_use_mix(areas.to_numpy()) if covered > 0 else None
+        if value is None:
+            counts = [len(site.pois(CATEGORIES[c])) for c in COUNTED_CATEGORIES]
+            if sum(counts):
+                value = land_use_mix(np.asarray(counts, float))
+                notes.append(Note("indicators.note.landuse_from_pois", blocking=True))
+            else:
+                notes.append(Note("indicators.note.no_landuse", blocking=True))
+        out.append(_result("landuse_mix", value, site.date("landuse"), notes))
+    # Amenity densities per km².
+    for cat in COUNTED_CATEGORIES:
+        code = f"amenity_{cat}"
+        themes = [_CATEGORY_THEME[cat]]
+        missing = _missing(site, [code], themes)
+        if missing:
+            out += missing
+            continue
+        dest = site.pois(CATEGORIES[cat])
+        count = int(shapely.intersects(site.site, dest).sum()) if len(dest) else 0
+        date = site.date(*themes)
+        if site.area < MIN_DENSITY_AREA_M2:
+            out.append(_result(code, None, date, [Note(
+                "indicators.note.too_small_for_density",
+                {"area": site.area, "limit": MIN_DENSITY_AREA_M2}, blocking=True)]))
+            continue
+        notes = [Note("indicators.note.poi_count", {"count": count})]
+        if not any(len(site.frames.get(th, [])) for th in POI_THEMES if th != "landuse"):
+            notes.append(Note("indicators.note.few_pois", blocking=True))
+        out.append(_result(code, count / site.area_km2, date, notes))
+    return out
+
+
+#: The theme a category's features are fetched into (for "layer missing" notes).
+_CATEGORY_THEME = {"food": "shops", "school": "schools", "health": "health", "eating": "shops",
+                   "culture": "community", "bank_post": "community", "transit": "transit"}
+
+
+def land_use_mix(areas: np.ndarray) -> float | None:
+    """Normalised Shannon entropy −Σ pᵢ ln pᵢ / ln k over the k classes present (0 for one
+    class, 1 for k equal classes)."""
+    areas = np.asarray(areas, float)
+    areas = areas[areas > 0]
+    if not len(areas):
+        return None
+    if len(areas) == 1:
+        return 0.0
+    p = areas / areas.sum()
+    return float(-(p * np.log(p)).sum() / math.log(len(p)))
+
+
+# ---- cache ------------------------------------------------------------------------------------
+_MEMORY: dict[str, IndicatorSet] = {}
+
+
+def cache_key(lab_id: str, boundary: BaseGeometry, version: str,
+              population: gpd.GeoDataFrame | None = None) -> str:
+    """Key of a lab's indicators: its id, boundary, data version and the engine version."""
+    h = hashlib.sha256()
+    for part in (ENGINE_VERSION, lab_id, shapely.to_wkb(boundary, output_dimension=2).hex(),
+                 version):
+        h.update(part.encode())
+        h.update(b"\x00")
+    if population is not None:
+        h.update(pd.util.hash_pandas_object(population.drop(columns=population.geometry.name),
+                                            index=False).to_numpy().tobytes())
+        h.update(b"".join(shapely.to_wkb(population.geometry.values)))
+    return h.hexdigest()[:32]
+
+
+def _cache_path(lab_id: str, key: str) -> Path:
+    return cache_dir() / "indicators" / lab_id / f"{key}.json"
+
+
+def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None) -> IndicatorSet | None:
+    """The stored indicators of ``lab`` for its current boundary and data version, or None."""
+    key = cache_key(lab.id, lab.boundary, data_version(lab), population)
+    hit = _MEMORY.get(key)
+    if hit is not None:
+        return hit
+    path = _cache_path(lab.id, key)
+    if path.exists():
+        try:
+            hit = IndicatorSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, TypeError):
+            return None
+        _MEMORY[key] = hit
+    return hit
+
+
+def lab_indicators(lab: Any, progress: Progress | None = None,
+                   population: gpd.GeoDataFrame | None = None,
+                   population_column: str | None = None) -> IndicatorSet:
+    """The indicators of ``lab``, computed once per (lab, boundary, data version) and reused.
+
+    The first computation reports its steps through ``progress(fraction, message_key)``.
+    """
+    hit = cached_indicators(lab, population)
+    if hit is not None:
+        return hit
+    data = load_lab_data(lab, population, population_column)
+    result = compute_indicators(data, progress)
+    key = cache_key(lab.id, lab.boundary, data.version, population)
+    _MEMORY[key] = result
+    if not data.pending:  # a half-fetched lab is computed again once its layers are in
+        path = _cache_path(lab.id, key)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(result.to_dict()), encoding="utf-8")
+        tmp.replace(path)
+    else:
+        _MEMORY.pop(key)
+    return result
+
+
+def clear_memory_cache() -> None:
+    _MEMORY.clear()

@@ -1,0 +1,467 @@
+"""The city's own files: GeoJSON, GeoPackage, zipped Shapefile, KML/KMZ, GPX and CSV.
+
+:func:`read_user_file` checks and reads an uploaded file into a :class:`UserLayer` (WGS84, valid
+geometries, attributes kept); :func:`save_upload` stores it as a living lab's layer. Every refusal
+is a :class:`~workbench.errors.ValidationError` with a locale key; nothing is written until a file
+has been read whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import re
+import tempfile
+import warnings
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from workbench.errors import ValidationError
+from workbench.model import Layer, new_id
+from workbench.settings import (
+    MAX_UNZIPPED_MB,
+    MAX_UPLOAD_FEATURES,
+    MAX_UPLOAD_MB,
+    data_dir,
+    uploads_dir,
+)
+
+#: File name endings accepted, and the format each stands for.
+FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shapefile",
+           ".kml": "kml", ".kmz": "kmz", ".gpx": "gpx", ".csv": "csv"}
+#: Upload widget types (without dots).
+UPLOAD_TYPES = sorted(k.lstrip(".") for k in FORMATS)
+
+_LON_NAMES = ("lon", "lng", "long", "longitude", "x", "laenge", "länge", "довгота")
+_LAT_NAMES = ("lat", "latitude", "y", "breite", "широта")
+_WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape")
+_GPX_LAYERS = ("waypoints", "routes", "tracks")
+_MAX_RATIO = 200  # a member that unpacks to more than 200× its packed size is a bomb
+
+
+@dataclass
+class UserLayer:
+    """An uploaded file, read and checked, not yet stored."""
+
+    name: str
+    gdf: gpd.GeoDataFrame
+    format: str
+    source_crs: str = "EPSG:4326"
+    layer: str | None = None
+    layers: list[str] = field(default_factory=list)
+    repaired: int = 0
+    dropped: int = 0
+    flattened: bool = False
+
+    @property
+    def feature_count(self) -> int:
+        return len(self.gdf)
+
+
+def _fail(key: str, **params: Any) -> ValidationError:
+    return ValidationError(f"opendata.file.{key}", **params)
+
+
+def file_format(filename: str) -> str:
+    """The format code of a file name (``"gpkg"``), or a ValidationError for unknown endings."""
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in FORMATS:
+        raise _fail("unknown_type", name=filename, types=", ".join(UPLOAD_TYPES))
+    return FORMATS[suffix]
+
+
+def list_layers(filename: str, data: bytes) -> list[str]:
+    """Layer names of a GeoPackage or GPX upload (one name for single-layer formats)."""
+    fmt = file_format(filename)
+    if fmt not in ("gpkg", "gpx"):
+        return []
+    with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
+        path = _write(tmp, filename, data)
+        return _layers(path, fmt)
+
+
+def read_user_file(filename: str, data: bytes, layer: str | None = None) -> UserLayer:
+    """Read an uploaded file into a checked layer in WGS84.
+
+    Parameters
+    ----------
+    filename
+        The uploaded file's name; its ending chooses the format.
+    data
+        The file's bytes.
+    layer
+        For GeoPackage and GPX: the layer to read (default: the first layer with features).
+
+    Raises
+    ------
+    ValidationError
+        With a key ``opendata.file.*`` naming the problem: too big, unknown type, corrupt,
+        unsafe or oversized ZIP, no .shp in a ZIP, no or unknown CRS, 3D or measured
+        coordinates, CSV without coordinates, no features, too many features.
+    """
+    fmt = file_format(filename)
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        raise _fail("too_big", size=len(data) / 1024 / 1024, limit=MAX_UPLOAD_MB)
+    if not data:
+        raise _fail("empty", name=filename)
+    stem = Path(filename).stem[:120] or "layer"
+    with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
+        path = _write(tmp, filename, data)
+        layers: list[str] = []
+        flatten = fmt in ("kml", "kmz", "gpx")  # altitude is part of these formats
+        if fmt == "csv":
+            gdf = _read_csv(data)
+        else:
+            if fmt == "shapefile":
+                path = _unzip_shapefile(path, Path(tmp) / "unzipped")
+                _check_prj(path, filename)
+            elif fmt == "geojson":
+                _check_geojson_crs(data)
+            elif fmt == "kmz":
+                path = _unzip_member(path, Path(tmp) / "unzipped", (".kml",), "no_kml")
+            if fmt in ("gpkg", "gpx"):
+                layers = _layers(path, fmt)
+                if layer is None:
+                    layer = _first_layer(path, layers)
+                elif layer not in layers:
+                    raise _fail("layer_unknown", layer=layer, layers=", ".join(layers))
+            gdf = _read_vector(path, layer, fmt)
+        if gdf.crs is None:
+            raise _fail("no_crs", name=filename)
+        source_crs = gdf.crs.to_string()
+        gdf, repaired, dropped, flattened = _clean(gdf, flatten)
+    if gdf.empty:
+        raise _fail("empty", name=filename)
+    if len(gdf) > MAX_UPLOAD_FEATURES:
+        raise _fail("too_many", count=len(gdf), limit=MAX_UPLOAD_FEATURES)
+    name = f"{stem} – {layer}" if layer and len(layers) > 1 else stem
+    return UserLayer(name=name, gdf=gdf, format=fmt, source_crs=source_crs, layer=layer,
+                     layers=layers, repaired=repaired, dropped=dropped, flattened=flattened)
+
+
+# ---- reading ----------------------------------------------------------------------------------
+
+def _write(tmp: str, filename: str, data: bytes) -> Path:
+    path = Path(tmp) / ("upload" + Path(filename).suffix.lower())
+    path.write_bytes(data)
+    return path
+
+
+def _layers(path: Path, fmt: str) -> list[str]:
+    import pyogrio
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            names = [str(row[0]) for row in pyogrio.list_layers(path)]
+    except Exception as exc:  # pyogrio raises several DataSourceError kinds
+        raise _fail("corrupt", reason=_reason(exc)) from exc
+    if fmt == "gpx":
+        names = [n for n in names if n in _GPX_LAYERS]
+    if not names:
+        raise _fail("empty", name=path.name)
+    return names
+
+
+def _first_layer(path: Path, layers: list[str]) -> str:
+    import pyogrio
+
+    for name in layers:
+        try:
+            if pyogrio.read_info(path, layer=name).get("features", 0):
+                return name
+        except Exception:  # noqa: BLE001 - an unreadable layer is skipped here, reported later
+            continue
+    return layers[0]
+
+
+def _read_vector(path: Path, layer: str | None, fmt: str) -> gpd.GeoDataFrame:
+    import pyogrio
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            info = pyogrio.read_info(path, layer=layer)
+            geom_type = str(info.get("geometry_type") or "")
+            if geom_type.endswith("M"):  # "Point M", "LineString ZM"
+                raise _fail("measured")
+            crs_text = info.get("crs")
+            gdf = pyogrio.read_dataframe(path, layer=layer)
+    except ValidationError:
+        raise
+    except CRSError as exc:
+        raise _fail("unknown_crs", reason=_reason(exc)) from exc
+    except Exception as exc:  # noqa: BLE001 - GDAL errors come in many classes
+        raise _fail("corrupt", reason=_reason(exc)) from exc
+    if fmt == "shapefile" and gdf.crs is None and path.with_suffix(".prj").exists():
+        raise _fail("unknown_crs", reason=path.with_suffix(".prj").read_text(
+            errors="replace")[:80])
+    if gdf.crs is None and crs_text:
+        raise _fail("unknown_crs", reason=str(crs_text)[:80])
+    return gdf
+
+
+def _check_prj(shp: Path, filename: str) -> None:
+    """A Shapefile needs a .prj that the projection library understands."""
+    prj = shp.with_suffix(".prj")
+    if not prj.exists():
+        raise _fail("no_crs", name=filename)
+    text = prj.read_text(errors="replace").strip()
+    try:
+        CRS.from_wkt(text)
+    except CRSError as exc:
+        raise _fail("unknown_crs", reason=text[:80] or "—") from exc
+
+
+_GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*'
+                          rb'"name"\s*:\s*"([^"]{1,200})"')
+
+
+def _check_geojson_crs(data: bytes) -> None:
+    """An old-style GeoJSON ``crs`` member must name a CRS the projection library knows (GDAL
+    would silently fall back to WGS84)."""
+    found = _GEOJSON_CRS.search(data[:65536])
+    if not found:
+        return
+    name = found.group(1).decode("utf-8", "replace")
+    try:
+        CRS.from_user_input(name)
+    except CRSError as exc:
+        raise _fail("unknown_crs", reason=name) from exc
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).replace(str(tempfile.gettempdir()), "…")
+    return " ".join(text.split())[:160]
+
+
+def _read_csv(data: bytes) -> gpd.GeoDataFrame:
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+    try:
+        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|")
+        sep = dialect.delimiter
+    except csv.Error:
+        sep = ","
+    try:
+        df = pd.read_csv(io.StringIO(text), sep=sep, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError) as exc:
+        raise _fail("corrupt", reason=_reason(exc)) from exc
+    cols = {c.strip().lower(): c for c in df.columns}
+    lon = next((cols[n] for n in _LON_NAMES if n in cols), None)
+    lat = next((cols[n] for n in _LAT_NAMES if n in cols), None)
+    wkt = next((cols[n] for n in _WKT_NAMES if n in cols), None)
+    if lon and lat:
+        x = pd.to_numeric(df[lon].str.replace(",", ".", regex=False), errors="coerce")
+        y = pd.to_numeric(df[lat].str.replace(",", ".", regex=False), errors="coerce")
+        ok = x.notna() & y.notna()
+        if not ok.any():
+            raise _fail("csv_no_coords", columns=", ".join(map(str, df.columns))[:200])
+        if not (x[ok].between(-180, 180).all() and y[ok].between(-90, 90).all()):
+            raise _fail("csv_range")
+        geoms = shapely.points(x.where(ok), y.where(ok))
+        geoms[~ok.to_numpy()] = None
+        rest = df.drop(columns=[lon, lat])
+    elif wkt:
+        try:
+            geoms = shapely.from_wkt(df[wkt].replace("", None), on_invalid="raise")
+        except shapely.errors.GEOSException as exc:
+            raise _fail("csv_bad_wkt", reason=_reason(exc)) from exc
+        rest = df.drop(columns=[wkt])
+    else:
+        raise _fail("csv_no_coords", columns=", ".join(map(str, df.columns))[:200])
+    return gpd.GeoDataFrame(rest, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
+
+
+# ---- archives ----------------------------------------------------------------------------------
+
+def _safe_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
+    """The archive's file members, after refusing unsafe names and bombs."""
+    total = 0
+    members = []
+    for info in archive.infolist():
+        name = info.filename.replace("\\", "/")
+        parts = PurePosixPath(name).parts
+        if name.startswith("/") or ".." in parts or (parts and ":" in parts[0]):
+            raise _fail("zip_unsafe", member=info.filename[:120])
+        if info.is_dir():
+            continue
+        total += info.file_size
+        ratio = info.file_size / max(info.compress_size, 1)
+        if total > MAX_UNZIPPED_MB * 1024 * 1024 or (ratio > _MAX_RATIO
+                                                     and info.file_size > 1024 * 1024):
+            raise _fail("zip_bomb", limit=MAX_UNZIPPED_MB)
+        members.append(info)
+    return members
+
+
+def _open_zip(path: Path) -> zipfile.ZipFile:
+    try:
+        return zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise _fail("corrupt", reason=_reason(exc)) from exc
+
+
+def _extract(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], target: Path) -> None:
+    """Extract members flat into ``target`` (names reduced to their last part), with a hard cap
+    on the bytes written in case a member lies about its size."""
+    target.mkdir(parents=True, exist_ok=True)
+    budget = MAX_UNZIPPED_MB * 1024 * 1024
+    for info in members:
+        out = target / PurePosixPath(info.filename.replace("\\", "/")).name
+        try:
+            with archive.open(info) as src, open(out, "wb") as dst:
+                while chunk := src.read(1 << 20):
+                    budget -= len(chunk)
+                    if budget < 0:
+                        raise _fail("zip_bomb", limit=MAX_UNZIPPED_MB)
+                    dst.write(chunk)
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError) as exc:
+            raise _fail("corrupt", reason=_reason(exc)) from exc
+
+
+def _unzip_shapefile(path: Path, target: Path) -> Path:
+    with _open_zip(path) as archive:
+        members = _safe_members(archive)
+        shps = [m for m in members if m.filename.lower().endswith(".shp")
+                and not PurePosixPath(m.filename).name.startswith(".")]
+        if not shps:
+            raise _fail("no_shp")
+        stem = PurePosixPath(shps[0].filename).with_suffix("")
+        wanted = [m for m in members
+                  if PurePosixPath(m.filename).with_suffix("") == stem]
+        _extract(archive, wanted, target)
+    shp = target / PurePosixPath(shps[0].filename).name
+    # GDAL looks up the side files by the .shp's exact stem: normalise their suffix case
+    for side in target.iterdir():
+        side.rename(side.with_name(shp.stem + side.suffix.lower()))
+    return shp.with_name(shp.stem + ".shp")
+
+
+def _unzip_member(path: Path, target: Path, suffixes: tuple[str, ...], missing: str) -> Path:
+    with _open_zip(path) as archive:
+        members = _safe_members(archive)
+        found = [m for m in members if m.filename.lower().endswith(suffixes)]
+        if not found:
+            raise _fail(missing)
+        _extract(archive, found[:1], target)
+    return target / PurePosixPath(found[0].filename.replace("\\", "/")).name
+
+
+# ---- cleaning ----------------------------------------------------------------------------------
+
+def _clean(gdf: gpd.GeoDataFrame, flatten: bool) -> tuple[gpd.GeoDataFrame, int, int, bool]:
+    """Reproject to WGS84, refuse or flatten 3D/M, repair invalid polygons, drop empties."""
+    try:
+        crs = CRS.from_user_input(gdf.crs)
+        if crs.to_epsg() != 4326:
+            gdf = gdf.to_crs(4326)
+    except (CRSError, ValueError) as exc:
+        raise _fail("unknown_crs", reason=_reason(exc)) from exc
+    geoms = gdf.geometry.values
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    flattened = False
+    if shapely.has_m(geoms[present]).any():
+        raise _fail("measured")
+    if shapely.has_z(geoms[present]).any():
+        if not flatten:
+            raise _fail("has_z")
+        geoms = shapely.force_2d(geoms)
+        flattened = True
+    if present.any():
+        coords = shapely.get_coordinates(geoms[present])
+        if not (len(coords) and pd.notna(coords).all()
+                and (abs(coords[:, 0]) <= 180).all() and (abs(coords[:, 1]) <= 90).all()):
+            raise _fail("out_of_range")
+    invalid = present & ~shapely.is_valid(geoms)
+    repaired = 0
+    geoms = geoms.copy()
+    for i in invalid.nonzero()[0]:
+        fixed = _repair(geoms[i])
+        geoms[i] = fixed
+        repaired += fixed is not None
+    keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    dropped = int(len(geoms) - keep.sum())
+    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.GeoSeries(
+        geoms, index=gdf.index, crs=4326), crs=4326)
+    out = out[keep].reset_index(drop=True)
+    return _plain_columns(out), repaired, dropped, flattened
+
+
+def _repair(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """make_valid, keeping only parts of the same dimension (a polygon stays polygonal)."""
+    fixed = shapely.make_valid(geom)
+    dim = shapely.get_dimensions(geom)
+    parts = [g for g in getattr(fixed, "geoms", [fixed])
+             if not g.is_empty and shapely.get_dimensions(g) == dim]
+    if not parts:
+        return None
+    return shapely.union_all(parts) if len(parts) > 1 else parts[0]
+
+
+def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Attribute columns as numbers, booleans or text (dates and lists become text)."""
+    for col in gdf.columns:
+        if col == gdf.geometry.name:
+            continue
+        series = gdf[col]
+        if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+            continue
+        gdf[col] = series.map(lambda v: "" if v is None or (isinstance(v, float)
+                                                            and math.isnan(v)) else str(v))
+    gdf.columns = [str(c)[:60] for c in gdf.columns]
+    return gdf
+
+
+# ---- storing ----------------------------------------------------------------------------------
+
+def save_upload(store: Any, lab_id: str, layer: UserLayer, name: str | None = None,
+                style: dict[str, Any] | None = None) -> Layer:
+    """Store an uploaded layer for a living lab: its data file first (atomically), then its
+    record; if the record cannot be written the file is removed again."""
+    layer_id = new_id()
+    folder = uploads_dir() / lab_id
+    folder.mkdir(parents=True, exist_ok=True)
+    final = folder / f"{layer_id}.parquet"
+    fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        layer.gdf.to_parquet(tmp, index=False)
+        os.replace(tmp, final)
+        record = Layer(
+            id=layer_id, lab_id=lab_id, name=name or layer.name, kind="upload",
+            source=f"file:{layer.name}", attribution="",
+            style=style or {"color": "#0072B2"},
+            path=final.relative_to(data_dir()).as_posix(), feature_count=layer.feature_count)
+        return store.add_layer(record)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        final.unlink(missing_ok=True)
+        raise
+
+
+def load_upload(layer: Layer) -> gpd.GeoDataFrame:
+    """The features of a stored upload layer (EPSG:4326)."""
+    path = (data_dir() / layer.path).resolve()
+    if data_dir().resolve() not in path.parents:
+        raise _fail("corrupt", reason=layer.path)
+    return gpd.read_parquet(path)
+
+
+def delete_upload(store: Any, layer: Layer) -> None:
+    """Remove an upload layer's record and its data file."""
+    store.delete_layer(layer.id)
+    if layer.path:
+        (data_dir() / layer.path).unlink(missing_ok=True)
