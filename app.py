@@ -10,6 +10,7 @@ sidebar.init_state()
 pages = [
     st.Page("pages/home.py", title=t("nav.home"), icon="🌍", default=True, url_path="home"),
     st.Page("pages/setup.py", title=t("nav.setup"), icon="🛠️", url_path="setup"),
+    st.Page("pages/map.py", title=t("annotate.nav"), icon="📍", url_path="map"),
     st.Page("pages/layers.py", title=t("opendata.nav"), icon="🗂️", url_path="layers"),
     st.Page("pages/compare.py", title=t("indicators.nav"), icon="⚖️", url_path="compare"),
     st.Page("pages/export.py", title=t("export.nav"), icon="📤", url_path="export"),

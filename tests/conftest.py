@@ -48,3 +48,18 @@ def shared_geodata(name: str) -> Path:
             pytest.fail(reason)
         pytest.skip(reason)
     return path
+
+
+@pytest.fixture(autouse=True)
+def _pages_left_to_st_navigation(monkeypatch):
+    """AppTest decides anew on every run whether pages/ is Streamlit's old multipage folder (it
+    is not: app.py navigates with st.navigation); decide it as `workbench run` does."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    original = PagesManager.__init__
+
+    def init(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        original(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", init)

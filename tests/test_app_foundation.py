@@ -25,11 +25,9 @@ def test_home_lists_demo_labs_and_switches_language():
     language.set_value("uk").run()
     assert at.title[0].value == "Живі лабораторії мереж"
     assert at.session_state["lang"] == "uk"
-    # AppTest loses the sidebar tree after a widget rerun when pages/ sits beside an app using
-    # st.navigation (a real browser keeps it: tests/browser); switch on via the state instead.
-    at.session_state["lang"] = "de"
-    at.run()
+    at.sidebar.selectbox[0].set_value("de").run()
     assert at.title[0].value == "Reallabore in den Netzwerken"
+    assert at.sidebar.selectbox[1].label == "Arbeitsbereich"
     assert "Dieses Reallabor öffnen" in [b.label for b in at.button]
 
 

@@ -48,12 +48,12 @@ def test_demo_reset_recreates_workspace(capsys, demo_store):
 
 
 def test_run_applies_streamlit_config():
-    cmd = cli.streamlit_command("127.0.0.1", 8765)
-    assert cmd[1:4] == ["-m", "streamlit", "run"]
-    assert "--browser.gatherUsageStats=false" in cmd
-    assert "--server.maxUploadSize=200" in cmd
-    assert "--client.showErrorDetails=none" in cmd
-    assert cmd[-2:] == ["--server.address=127.0.0.1", "--server.port=8765"]
+    args = cli.streamlit_args("127.0.0.1", 8765)
+    assert args[:2] == ["run", str(cli.APP_SCRIPT)]
+    assert "--browser.gatherUsageStats=false" in args
+    assert "--server.maxUploadSize=200" in args
+    assert "--client.showErrorDetails=none" in args
+    assert args[-2:] == ["--server.address=127.0.0.1", "--server.port=8765"]
 
 
 def test_unknown_workspace_error_is_a_message(capsys):

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tomllib
 from collections.abc import Sequence
@@ -29,25 +27,41 @@ def streamlit_flags(config_path=STREAMLIT_CONFIG) -> list[str]:  # type: ignore[
     return flags
 
 
-def streamlit_command(host: str | None, port: int | None) -> list[str]:
-    cmd = [sys.executable, "-m", "streamlit", "run", str(APP_SCRIPT), *streamlit_flags()]
+def streamlit_args(host: str | None, port: int | None) -> list[str]:
+    """Arguments of ``streamlit run`` for the app: the entry script and our settings."""
+    args = ["run", str(APP_SCRIPT), *streamlit_flags()]
     if host:
-        cmd.append(f"--server.address={host}")
+        args.append(f"--server.address={host}")
     if port:
-        cmd.append(f"--server.port={port}")
-    return cmd
+        args.append(f"--server.port={port}")
+    return args
+
+
+def serve(args: Sequence[str]) -> int:
+    """Run Streamlit in this process with ``args`` (as after ``streamlit``).
+
+    ``pages/`` sits beside ``app.py``, but navigation is ``st.navigation``'s. Streamlit decides
+    on the first run of a process whether ``pages/`` is its old multipage folder; left alone, a
+    fresh server opened at ``/map?lab=…`` would run ``pages/map.py`` without ``app.py`` (no
+    sidebar, the link's living lab ignored). Deciding it here, before any session, prevents that.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.web import cli as streamlit_cli
+
+    PagesManager.uses_pages_directory = False
+    try:
+        streamlit_cli.main(args=list(args), prog_name="streamlit", standalone_mode=False)
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     from workbench.demo import ensure_demo
 
     ensure_demo()
-    cmd = streamlit_command(args.host, args.port)
-    print("Starting the Living Lab Workbench:", " ".join(cmd[3:5]), flush=True)
-    try:
-        return subprocess.call(cmd, env=os.environ.copy())
-    except KeyboardInterrupt:
-        return 0
+    print("Starting the Living Lab Workbench …", flush=True)
+    return serve(streamlit_args(args.host, args.port))
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

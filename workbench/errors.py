@@ -43,3 +43,15 @@ class SchemaError(WorkbenchError):
 
 class PermissionDenied(WorkbenchError):
     """The acting person's role does not allow this action."""
+
+
+class ConflictError(WorkbenchError):
+    """Someone else changed the record since it was read; nothing was written.
+
+    ``current`` holds the record as it is now, so a page can show it and let the person apply
+    their change again.
+    """
+
+    def __init__(self, key: str, current: object = None, **params: Any) -> None:
+        super().__init__(key, **params)
+        self.current = current

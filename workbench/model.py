@@ -28,6 +28,11 @@ SDG_TARGETS = (
 LAB_STATUSES = ("planning", "active", "completed")
 #: Built-in annotation categories (stable codes; labels are translated in the locales).
 ANNOTATION_CATEGORIES = ("strength", "problem", "idea", "question", "next_step")
+#: Their colours, from the colour-blind-safe Okabe & Ito palette.
+ANNOTATION_CATEGORY_COLOURS = {"strength": "#009E73", "problem": "#D55E00", "idea": "#0072B2",
+                               "question": "#CC79A7", "next_step": "#E69F00"}
+#: Dot-votes each participant may give per round unless the facilitator sets another limit.
+DEFAULT_VOTE_LIMIT = 3
 
 
 def new_id() -> str:
@@ -87,6 +92,51 @@ class Annotation:
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
     deleted_at: datetime | None = None
+    #: Bumped by every change; an edit names the version it started from (optimistic locking).
+    version: int = 1
+    #: Who made the last change (the author until someone edits it).
+    updated_by: str = ""
+
+
+@dataclass(frozen=True)
+class AnnotationChange:
+    """One entry of an annotation's history: who did what, when, and the row after the change."""
+
+    annotation_id: str
+    action: str  # created | edited | deleted | restored
+    actor: str
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Comment:
+    id: str
+    annotation_id: str
+    author: str
+    text: str
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Vote:
+    """One dot a participant put on an annotation in a voting round."""
+
+    id: str
+    annotation_id: str
+    voter: str
+    round: int = 1
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Category:
+    """An annotation category: a built-in one (labels in the locales) or a workspace's own."""
+
+    code: str
+    colour: str
+    labels: dict[str, str] = field(default_factory=dict)  # language code -> label
+    builtin: bool = False
 
 
 @dataclass(frozen=True)

@@ -179,9 +179,12 @@ def streamlit_server(browser, tmp_path_factory):
         url = f"http://127.0.0.1:{port}"
         log = workdir / "server.log"
         flags = {**STREAMLIT_FLAGS, "server.port": port}
-        command = [sys.executable, "-m", "streamlit", "run", str(script)]
-        command += streamlit_flags()  # streamlit_config.toml, as `workbench run` applies it
-        command += [f"--{name}={value}" for name, value in flags.items()]
+        # As `workbench run` serves the app: streamlit_config.toml applied, pages/ left to
+        # st.navigation (see workbench.cli.serve).
+        args = ["run", str(script), *streamlit_flags()]
+        args += [f"--{name}={value}" for name, value in flags.items()]
+        command = [sys.executable, "-c", "import sys; from workbench.cli import serve; "
+                   "sys.exit(serve(sys.argv[1:]))", *args]
         server_env = {k: v for k, v in os.environ.items() if k not in WORKBENCH_ENV_DROPPED}
         server_env.update({"WORKBENCH_DATA_DIR": str(workdir / "data"), **(env or {})})
         with log.open("w") as out:

@@ -41,3 +41,25 @@ def test_home_map_language_and_lab_choice(app_server, new_page, blocked_requests
         "Milbertshofen: a neighbourhood centre for all generations")
     screenshot(page, "setup_de")
     assert unexpected_requests(blocked_requests) == []
+
+
+@pytest.mark.browser
+def test_a_link_to_a_page_opens_it_inside_the_app(streamlit_server, new_page):
+    """A join or share link (/map?lab=…) on a fresh server runs the page inside app.py: the
+    sidebar is there and the link's living lab is chosen."""
+    from playwright.sync_api import expect
+
+    base = streamlit_server("app.py", env={"WORKBENCH_DEEP_LINK_TEST": "1"})  # a fresh server
+    page = new_page(f"{base}/map?lab={MUNICH_LAB}")
+    wait_for_streamlit(page)
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    expect(sidebar.get_by_text("Language · Sprache · Мова")).to_be_visible()
+    screenshot(page, "deep_link_map")
+    main = page.locator('[data-testid="stMain"]')
+    expect(main.get_by_text("Milbertshofen: a neighbourhood centre").first).to_be_visible()
+    expect(main.get_by_role("heading", name="Living-lab map")).to_be_visible()
+    map_frame(page)
+    page.reload()
+    wait_for_streamlit(page)
+    expect(main.get_by_text("Milbertshofen: a neighbourhood centre").first).to_be_visible()
+    assert "/map" in page.url

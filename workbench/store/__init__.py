@@ -9,12 +9,13 @@ from __future__ import annotations
 from workbench.settings import DEMO_WORKSPACE, database_url, workspaces_dir
 from workbench.store.annotations import AnnotationMixin
 from workbench.store.core import CoreMixin
+from workbench.store.participation import ParticipationMixin
 from workbench.store.schema import SCHEMA_VERSION
 
 __all__ = ["Store", "open_store", "list_workspaces", "SCHEMA_VERSION"]
 
 
-class Store(AnnotationMixin, CoreMixin):
+class Store(AnnotationMixin, ParticipationMixin, CoreMixin):
     """All of a workspace's records, behind one API."""
 
 

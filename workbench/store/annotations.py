@@ -1,20 +1,37 @@
-"""Annotations on a living lab's map: create, read, list (with their history)."""
+"""Annotations on a living lab's map: create, edit, redraw, soft delete and restore (each change
+recorded in their history, edits guarded by a version check), filters, and the categories."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import shapely
-from sqlalchemy import insert, select
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from workbench.errors import NotFoundError, ValidationError
+from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.geometry import in_lonlat_range
-from workbench.model import ANNOTATION_CATEGORIES, Annotation, new_id, utcnow
-from workbench.store.base import StoreBase, dumps, from_iso, iso
+from workbench.model import (
+    ANNOTATION_CATEGORIES,
+    ANNOTATION_CATEGORY_COLOURS,
+    Annotation,
+    AnnotationChange,
+    Category,
+    new_id,
+    utcnow,
+)
+from workbench.settings import LANGUAGES, MAX_NAME_CHARS
+from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
-from workbench.store.schema import annotation_history, annotations
+from workbench.store.schema import annotation_categories, annotation_history, annotations
+
+_CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+#: Colours offered to a workspace's own categories (Okabe & Ito, after the built-in ones).
+EXTRA_CATEGORY_COLOURS = ("#56B4E9", "#F0E442", "#000000", "#999999")
 
 
 def clean_annotation_geometry(geom):  # type: ignore[no-untyped-def]
@@ -39,62 +56,289 @@ def clean_annotation_geometry(geom):  # type: ignore[no-untyped-def]
     return geom
 
 
+def clean_annotation_text(value: str) -> str:
+    """An annotation's text: plain text as typed, not empty, at most ``MAX_TEXT_CHARS``."""
+    text = clean_text(value, "text")
+    if not text:
+        raise ValidationError("annotate.error.text_empty")
+    return text
+
+
 class AnnotationMixin(StoreBase):
+    # ---- create and read ------------------------------------------------------------------------
     def add_annotation(self, annotation: Annotation) -> Annotation:
         """Store a new annotation; storing the same id again returns the first one unchanged."""
+        existing = self._maybe_annotation(annotation.id)
+        if existing is not None:
+            return existing
         a = replace(
             annotation,
             geometry=clean_annotation_geometry(annotation.geometry),
-            text=clean_text(annotation.text, "text"),
+            text=clean_annotation_text(annotation.text),
             author=clean_name(annotation.author or "—", "author"),
+            version=1, deleted_at=None,
         )
         if a.category not in self.annotation_categories():
             raise ValidationError("annotation.category", value=a.category)
         with self.write() as conn:
             if conn.execute(select(annotations.c.id).where(annotations.c.id == a.id)).first():
-                return self.get_annotation(a.id, include_deleted=True)
-            minx, miny, maxx, maxy = a.geometry.bounds
-            values = dict(
-                id=a.id, lab_id=a.lab_id, geom_wkt=shapely.to_wkt(a.geometry, rounding_precision=7),
-                geom_type=a.geometry.geom_type, minx=minx, miny=miny, maxx=maxx, maxy=maxy,
-                category=a.category, text=a.text, author=a.author,
-                created_at=iso(a.created_at), updated_at=iso(a.created_at), deleted_at=None)
-            try:
-                conn.execute(insert(annotations).values(values))
-            except IntegrityError as exc:
-                raise NotFoundError("notfound.lab") from exc
-            conn.execute(insert(annotation_history).values(
-                id=new_id(), annotation_id=a.id, action="created", actor=a.author,
-                at=iso(utcnow()), data=dumps({k: v for k, v in values.items() if k != "id"})))
-        return replace(a, updated_at=a.created_at)
-
-    def annotation_categories(self) -> tuple[str, ...]:
-        return ANNOTATION_CATEGORIES
+                existing = True
+            else:
+                existing = False
+                values = dict(id=a.id, lab_id=a.lab_id, category=a.category, text=a.text,
+                              author=a.author, created_at=iso(a.created_at),
+                              updated_at=iso(a.created_at), deleted_at=None, version=1,
+                              updated_by=a.author, **_geometry_values(a.geometry))
+                try:
+                    conn.execute(insert(annotations).values(values))
+                except IntegrityError as exc:
+                    raise NotFoundError("notfound.lab") from exc
+                _record(conn, a.id, "created", a.author,
+                        {k: v for k, v in values.items() if k != "id"})
+        return self.get_annotation(a.id, include_deleted=True)
 
     def get_annotation(self, annotation_id: str, include_deleted: bool = False) -> Annotation:
+        a = self._maybe_annotation(annotation_id)
+        if a is None or (a.deleted_at and not include_deleted):
+            raise NotFoundError("notfound.annotation")
+        return a
+
+    def _maybe_annotation(self, annotation_id: str) -> Annotation | None:
         with self.read() as conn:
             row = conn.execute(
                 select(annotations).where(annotations.c.id == annotation_id)).mappings().first()
-        if row is None or (row["deleted_at"] and not include_deleted):
-            raise NotFoundError("notfound.annotation")
-        return _annotation(row)
+        return _annotation(row) if row else None
 
-    def list_annotations(self, lab_id: str, include_deleted: bool = False,
-                         since: datetime | None = None) -> list[Annotation]:
+    def list_annotations(
+        self, lab_id: str, include_deleted: bool = False, since: datetime | None = None, *,
+        deleted_only: bool = False, categories: tuple[str, ...] | list[str] | None = None,
+        authors: tuple[str, ...] | list[str] | None = None, search: str | None = None,
+    ) -> list[Annotation]:
+        """A living lab's annotations, oldest first.
+
+        ``since`` keeps those changed after that time (deletions included when
+        ``include_deleted``); ``deleted_only`` lists the deleted ones (for restoring);
+        ``categories`` and ``authors`` keep those with one of the given codes / group names;
+        ``search`` keeps those whose text or author contains it (case-insensitive, any script).
+        """
         query = select(annotations).where(annotations.c.lab_id == lab_id)
-        if not include_deleted:
+        if deleted_only:
+            query = query.where(annotations.c.deleted_at.is_not(None))
+        elif not include_deleted:
             query = query.where(annotations.c.deleted_at.is_(None))
         if since is not None:
             query = query.where(annotations.c.updated_at > iso(since))
+        if categories:
+            query = query.where(annotations.c.category.in_(list(categories)))
+        if authors:
+            query = query.where(annotations.c.author.in_(list(authors)))
         with self.read() as conn:
             rows = conn.execute(query.order_by(annotations.c.created_at)).mappings().all()
-        return [_annotation(r) for r in rows]
+        found = [_annotation(r) for r in rows]
+        needle = (search or "").strip().casefold()
+        if needle:
+            found = [a for a in found
+                     if needle in a.text.casefold() or needle in a.author.casefold()]
+        return found
+
+    def list_deleted_annotations(self, lab_id: str) -> list[Annotation]:
+        """Deleted annotations of a living lab, most recently deleted first (for restoring)."""
+        found = self.list_annotations(lab_id, deleted_only=True)
+        return sorted(found, key=lambda a: a.deleted_at, reverse=True)  # type: ignore[arg-type]
 
     def count_annotations(self, lab_id: str) -> int:
         with self.read() as conn:
-            q = select(annotations.c.id).where(annotations.c.lab_id == lab_id,
-                                               annotations.c.deleted_at.is_(None))
-            return len(conn.execute(q).all())
+            q = select(func.count()).select_from(annotations).where(
+                annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+            return int(conn.execute(q).scalar() or 0)
+
+    def annotation_authors(self, lab_id: str) -> list[str]:
+        """The groups/authors who wrote the living lab's (not deleted) annotations, sorted."""
+        with self.read() as conn:
+            q = select(annotations.c.author).distinct().where(
+                annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+            return sorted(conn.execute(q).scalars(), key=str.casefold)
+
+    # ---- change -------------------------------------------------------------------------------
+    def update_annotation(self, annotation_id: str, *, actor: str, expected_version: int,
+                          text: str | None = None, category: str | None = None,
+                          geometry: Any = None) -> Annotation:
+        """Change the text, the category and/or the geometry (a redraw) of an annotation.
+
+        ``expected_version`` is the ``version`` of the annotation as the editor saw it; when
+        someone else changed it since, :class:`ConflictError` is raised (with the current
+        annotation in ``.current``) and nothing is written. A change that changes nothing
+        returns the annotation as it is.
+        """
+        actor = clean_name(actor or "—", "author")
+        changes: dict[str, Any] = {}
+        if text is not None:
+            changes["text"] = clean_annotation_text(text)
+        if category is not None:
+            if category not in self.annotation_categories():
+                raise ValidationError("annotation.category", value=category)
+            changes["category"] = category
+        if geometry is not None:
+            changes["geometry"] = clean_annotation_geometry(geometry)
+        with self.write() as conn:
+            current = self._locked(conn, annotation_id, expected_version)
+            if current.deleted_at is not None:
+                raise ConflictError("annotate.error.conflict_deleted", current=current,
+                                    actor=current.updated_by)
+            diff = {k: v for k, v in changes.items()
+                    if not (_same_geometry(getattr(current, k), v) if k == "geometry"
+                            else getattr(current, k) == v)}
+            if not diff:
+                return current
+            now = utcnow()
+            values: dict[str, Any] = {k: v for k, v in diff.items() if k != "geometry"}
+            if "geometry" in diff:
+                values.update(_geometry_values(diff["geometry"]))
+            values.update(updated_at=iso(now), updated_by=actor, version=current.version + 1)
+            conn.execute(update(annotations).where(annotations.c.id == annotation_id)
+                         .values(values))
+            _record(conn, annotation_id, "edited", actor, {
+                "changed": {k: {"from": _plain(getattr(current, k)), "to": _plain(v)}
+                            for k, v in diff.items()},
+                "version": current.version + 1})
+        return self.get_annotation(annotation_id)
+
+    def delete_annotation(self, annotation_id: str, *, actor: str,
+                          expected_version: int | None = None) -> Annotation:
+        """Soft delete: the annotation disappears from maps and lists but can be restored.
+
+        Deleting a deleted annotation changes nothing. With ``expected_version``, a delete of an
+        annotation changed by someone else meanwhile raises :class:`ConflictError`.
+        """
+        actor = clean_name(actor or "—", "author")
+        with self.write() as conn:
+            current = self._locked(conn, annotation_id, expected_version)
+            if current.deleted_at is not None:
+                return current
+            now = iso(utcnow())
+            conn.execute(update(annotations).where(annotations.c.id == annotation_id).values(
+                deleted_at=now, updated_at=now, updated_by=actor, version=current.version + 1))
+            _record(conn, annotation_id, "deleted", actor, {"version": current.version + 1})
+        return self.get_annotation(annotation_id, include_deleted=True)
+
+    def restore_annotation(self, annotation_id: str, *, actor: str) -> Annotation:
+        """Undo a delete; restoring an annotation that is not deleted changes nothing."""
+        actor = clean_name(actor or "—", "author")
+        with self.write() as conn:
+            current = self._locked(conn, annotation_id, None)
+            if current.deleted_at is None:
+                return current
+            now = iso(utcnow())
+            conn.execute(update(annotations).where(annotations.c.id == annotation_id).values(
+                deleted_at=None, updated_at=now, updated_by=actor, version=current.version + 1))
+            _record(conn, annotation_id, "restored", actor, {"version": current.version + 1})
+        return self.get_annotation(annotation_id)
+
+    def annotation_history(self, annotation_id: str) -> list[AnnotationChange]:
+        """Every change of an annotation, oldest first: who, when, what."""
+        q = (select(annotation_history)
+             .where(annotation_history.c.annotation_id == annotation_id)
+             .order_by(annotation_history.c.at))
+        with self.read() as conn:
+            rows = conn.execute(q).mappings().all()
+        return [AnnotationChange(annotation_id=r["annotation_id"], action=r["action"],
+                                 actor=r["actor"], at=from_iso(r["at"]),  # type: ignore[arg-type]
+                                 data=loads(r["data"], {})) for r in rows]
+
+    @staticmethod
+    def _locked(conn: Connection, annotation_id: str, expected_version: int | None) -> Annotation:
+        """The annotation read inside a write transaction, checked against the expected version."""
+        row = conn.execute(
+            select(annotations).where(annotations.c.id == annotation_id)).mappings().first()
+        if row is None:
+            raise NotFoundError("notfound.annotation")
+        current = _annotation(row)
+        if expected_version is not None and current.version != expected_version:
+            raise ConflictError("annotate.error.conflict", current=current,
+                                actor=current.updated_by,
+                                at=current.updated_at.strftime("%H:%M:%S UTC"))
+        return current
+
+    # ---- categories ---------------------------------------------------------------------------
+    def annotation_categories(self) -> tuple[str, ...]:
+        """Codes of all categories: the built-in ones, then the workspace's own."""
+        return tuple(c.code for c in self.list_categories())
+
+    def list_categories(self) -> list[Category]:
+        builtin = [Category(code=c, colour=ANNOTATION_CATEGORY_COLOURS[c], builtin=True)
+                   for c in ANNOTATION_CATEGORIES]
+        q = select(annotation_categories).order_by(annotation_categories.c.position,
+                                                   annotation_categories.c.code)
+        with self.read() as conn:
+            own = [Category(code=r["code"], colour=r["colour"], labels=loads(r["labels"], {}))
+                   for r in conn.execute(q).mappings()]
+        return builtin + own
+
+    def save_category(self, category: Category) -> Category:
+        """Add a workspace category, or change the labels/colour of one added before.
+
+        ``code`` is a stable lowercase code (``a-z``, digits, ``_``); ``labels`` maps language
+        codes to labels (at least one); ``colour`` is ``#rrggbb``.
+        """
+        code = (category.code or "").strip()
+        if not _CATEGORY_CODE.match(code):
+            raise ValidationError("annotate.error.category_code", value=code)
+        if code in ANNOTATION_CATEGORIES:
+            raise ValidationError("annotate.error.category_builtin", value=code)
+        if not _COLOUR.match(category.colour or ""):
+            raise ValidationError("annotate.error.category_colour", value=category.colour)
+        labels = {lang: clean_name(label, "name", MAX_NAME_CHARS)
+                  for lang, label in category.labels.items()
+                  if lang in LANGUAGES and (label or "").strip()}
+        if not labels:
+            raise ValidationError("annotate.error.category_no_label")
+        with self.write() as conn:
+            exists = conn.execute(select(annotation_categories.c.code).where(
+                annotation_categories.c.code == code)).first()
+            if exists:
+                conn.execute(update(annotation_categories).where(
+                    annotation_categories.c.code == code).values(
+                    colour=category.colour, labels=dumps(labels)))
+            else:
+                position = conn.execute(
+                    select(func.count()).select_from(annotation_categories)).scalar() or 0
+                conn.execute(insert(annotation_categories).values(
+                    code=code, colour=category.colour, labels=dumps(labels),
+                    position=int(position), created_at=iso(utcnow())))
+        return Category(code=code, colour=category.colour, labels=labels)
+
+    def delete_category(self, code: str) -> None:
+        """Remove a workspace category that no annotation uses (deleted ones included)."""
+        if code in ANNOTATION_CATEGORIES:
+            raise ValidationError("annotate.error.category_builtin", value=code)
+        with self.write() as conn:
+            used = conn.execute(select(func.count()).select_from(annotations).where(
+                annotations.c.category == code)).scalar() or 0
+            if used:
+                raise ValidationError("annotate.error.category_in_use", count=int(used))
+            conn.execute(delete(annotation_categories).where(
+                annotation_categories.c.code == code))
+
+
+def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    minx, miny, maxx, maxy = geom.bounds
+    return dict(geom_wkt=shapely.to_wkt(geom, rounding_precision=7), geom_type=geom.geom_type,
+                minx=minx, miny=miny, maxx=maxx, maxy=maxy)
+
+
+def _same_geometry(a, b) -> bool:  # type: ignore[no-untyped-def]
+    return shapely.to_wkt(a, rounding_precision=7) == shapely.to_wkt(b, rounding_precision=7)
+
+
+def _plain(value: Any) -> Any:
+    return shapely.to_wkt(value, rounding_precision=7) if hasattr(value, "geom_type") else value
+
+
+def _record(conn: Connection, annotation_id: str, action: str, actor: str,
+            data: dict[str, Any]) -> None:
+    conn.execute(insert(annotation_history).values(
+        id=new_id(), annotation_id=annotation_id, action=action, actor=actor,
+        at=iso(utcnow()), data=dumps(data)))
 
 
 def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
@@ -102,4 +346,5 @@ def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
         id=r["id"], lab_id=r["lab_id"], geometry=shapely.from_wkt(r["geom_wkt"]),
         category=r["category"], text=r["text"], author=r["author"],
         created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"]),
-        deleted_at=from_iso(r["deleted_at"]))
+        deleted_at=from_iso(r["deleted_at"]), version=r["version"],
+        updated_by=r["updated_by"] or r["author"])

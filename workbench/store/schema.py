@@ -94,6 +94,8 @@ annotations = Table(
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
     Column("deleted_at", Text, nullable=True),
+    Column("version", Integer, nullable=False, default=1),  # v3: optimistic locking
+    Column("updated_by", Text, nullable=False, default=""),  # v3
 )
 
 annotation_history = Table(
@@ -105,6 +107,44 @@ annotation_history = Table(
     Column("actor", Text, nullable=False, default=""),
     Column("at", Text, nullable=False),
     Column("data", Text, nullable=False, default="{}"),  # JSON: the row after the change
+)
+
+annotation_comments = Table(
+    "annotation_comments", metadata,
+    Column("id", Text, primary_key=True),
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("author", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+    Column("deleted_at", Text, nullable=True),
+)
+
+annotation_votes = Table(
+    "annotation_votes", metadata,
+    Column("id", Text, primary_key=True),
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
+    Column("voter", Text, nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+
+annotation_categories = Table(
+    "annotation_categories", metadata,
+    Column("code", Text, primary_key=True),
+    Column("colour", Text, nullable=False),
+    Column("labels", Text, nullable=False, default="{}"),  # JSON: language code -> label
+    Column("position", Integer, nullable=False, default=0),
+    Column("created_at", Text, nullable=False),
+)
+
+lab_settings = Table(
+    "lab_settings", metadata,
+    Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), primary_key=True),
+    Column("key", Text, primary_key=True),
+    Column("value", Text, nullable=False),  # JSON
 )
 
 
@@ -198,6 +238,44 @@ CREATE TABLE annotation_history (
 CREATE INDEX annotation_history_annotation ON annotation_history(annotation_id);
 """
 
+_V3_ANNOTATION_WORK = """
+ALTER TABLE annotations ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE annotations ADD COLUMN updated_by TEXT NOT NULL DEFAULT '';
+CREATE INDEX annotations_lab_category ON annotations(lab_id, category);
+CREATE TABLE annotation_comments (
+    id TEXT PRIMARY KEY,
+    annotation_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deleted_at TEXT
+);
+CREATE INDEX annotation_comments_annotation ON annotation_comments(annotation_id, created_at);
+CREATE TABLE annotation_votes (
+    id TEXT PRIMARY KEY,
+    annotation_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    voter TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX annotation_votes_voter ON annotation_votes(lab_id, round, voter);
+CREATE INDEX annotation_votes_annotation ON annotation_votes(annotation_id);
+CREATE TABLE annotation_categories (
+    code TEXT PRIMARY KEY,
+    colour TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
+    position INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE lab_settings (
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (lab_id, key)
+);
+"""
+
 #: The schema's history; never edit a released entry, append a new one.
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS)
+MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -45,9 +45,9 @@ def render() -> None:
                            format_func=lambda code: LANGUAGE_NAMES[code])
         workspaces = sorted(set(list_workspaces()) | {DEMO_WORKSPACE,
                                                       st.session_state[WORKSPACE_KEY]})
+        demo_label = t("sidebar.demo_workspace")  # labels bound now, not when drawn later
         _persistent_select(t("sidebar.workspace"), workspaces, WORKSPACE_KEY,
-                           format_func=lambda w: t("sidebar.demo_workspace")
-                           if w == DEMO_WORKSPACE else w)
+                           format_func=lambda w: demo_label if w == DEMO_WORKSPACE else w)
         s = store()
         cities = {c.id: c for c in s.list_cities()}
         labs = sorted(s.list_labs(), key=lambda lab: lab_label(lab, cities))
@@ -55,10 +55,8 @@ def render() -> None:
         labels = {lab.id: lab_label(lab, cities) for lab in labs}
         current = st.session_state.get(LAB_KEY)
         index = ids.index(current) if current in ids else 0
-        chosen = st.selectbox(
-            t("sidebar.lab"), ids, index=index,
-            format_func=lambda i: labels[i] if i else t("sidebar.no_lab"),
-        )
+        labels[None] = t("sidebar.no_lab")
+        chosen = st.selectbox(t("sidebar.lab"), ids, index=index, format_func=labels.__getitem__)
         if chosen != current:
             select_lab(chosen)
         st.caption(t("sidebar.version", version=__version__))

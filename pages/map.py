@@ -1,0 +1,468 @@
+"""The living-lab map: draw and annotate together, live; a list beside the map to filter, read,
+add, edit, delete/restore, comment on and vote for annotations without using the map."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import folium
+import streamlit as st
+from folium.plugins import Draw
+from shapely.errors import GEOSException
+from shapely.geometry import Point, shape
+from streamlit_folium import st_folium
+
+from workbench import i18n, maps
+from workbench.errors import ConflictError, ValidationError, WorkbenchError
+from workbench.model import Annotation, Category, Comment, Vote, new_id
+from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
+from workbench.ui import (
+    fmt_datetime,
+    html_block,
+    lang,
+    md_escape,
+    plain,
+    require_lab,
+    show_error,
+    store,
+    t,
+)
+
+#: Seconds between refreshes of the map (new annotations of others appear within this time).
+REFRESH_SECONDS = 3
+PAGE_SIZE = 25
+
+# Session keys (the workshop pages build on these; see the module docstring of each).
+AUTHOR_KEY = "annotate_author"        # the group or author name, remembered for the session
+COLOUR_BY_KEY = "annotate_colour_by"  # "category" | "group"
+SELECTED_KEY = "annotate_selected"    # id of the annotation chosen in the list (highlight+zoom)
+PENDING_KEY = "annotate_pending"      # a finished drawing waiting for its form: {id, geometry,
+#                                       fingerprint, redraw (annotation id or None), version}
+HANDLED_KEY = "annotate_handled"      # fingerprints of drawings already saved or discarded
+REDRAW_KEY = "annotate_redraw"        # id of the annotation whose shape the next drawing replaces
+CLEAR_KEY = "annotate_clear_drawings"  # True: empty the drawing layer on the next map refresh
+UNDO_KEY = "annotate_undo"            # id of the annotation just deleted (offered for undo)
+FLASH_KEY = "annotate_flash"          # (kind, message) shown once after a rerun
+FILTER_KEYS = ("annotate_filter_categories", "annotate_filter_groups", "annotate_filter_text")
+
+
+def map_key(lab_id: str) -> str:
+    """The st_folium key of a living lab's map (its value holds ``last_active_drawing``)."""
+    return f"annotate_map_{lab_id}"
+
+
+s = store()
+lab = require_lab()
+LANG = lang()
+MAP_KEY = map_key(lab.id)
+TEXT_HELP = t("annotate.text_limit", limit=MAX_TEXT_CHARS)
+for key, default in ((AUTHOR_KEY, ""), (COLOUR_BY_KEY, "category"), (HANDLED_KEY, [])):
+    st.session_state.setdefault(key, default)
+
+categories = s.list_categories()
+codes = [c.code for c in categories]
+
+
+def cat_label(code: str) -> str:
+    # bound to this run's language, not read from session state when called (AppTest calls
+    # format functions outside the script run)
+    return maps.category_label(code, LANG, categories)
+
+
+def author() -> str:
+    return " ".join(st.session_state.get(AUTHOR_KEY, "").split())
+
+
+def flash(kind: str, message: str) -> None:
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def fingerprint(geometry: dict) -> str:
+    return hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _copy(widget_key: str, state_key: str) -> None:
+    st.session_state[state_key] = st.session_state[widget_key]
+
+
+st.title(t("annotate.title"))
+plain(lab.title, caption=True)
+
+top = st.columns([2, 2, 3])
+# The widget shows the remembered name (also when a form below changed it in the last run).
+st.session_state["_annotate_author_widget"] = st.session_state[AUTHOR_KEY]
+top[0].text_input(t("annotate.author"),
+                  max_chars=MAX_NAME_CHARS, key="_annotate_author_widget", on_change=_copy,
+                  args=("_annotate_author_widget", AUTHOR_KEY), help=t("annotate.author_help"))
+top[1].radio(t("annotate.colour_by"), ["category", "group"],
+             index=["category", "group"].index(st.session_state[COLOUR_BY_KEY]),
+             format_func=lambda v: i18n.t(f"annotate.colour_by_{v}", LANG), horizontal=True,
+             key="_annotate_colour_widget", on_change=_copy,
+             args=("_annotate_colour_widget", COLOUR_BY_KEY))
+with top[2]:
+    st.caption(t("annotate.help", seconds=REFRESH_SECONDS))
+
+# Always the same number of elements above the map (messages go into this one container):
+# the map fragment must keep its place in the page, or Streamlit drops and remounts it.
+notice = st.container()
+if FLASH_KEY in st.session_state:
+    kind, message = st.session_state.pop(FLASH_KEY)
+    with notice:
+        (st.success if kind == "success" else st.info)(message, icon="✅" if kind == "success"
+                                                       else "ℹ️")
+
+
+def base_map() -> folium.Map:
+    """The stable part of the map: basemap, site, context layers and the drawing tools.
+    It must come out the same on every run, or the map remounts (and jumps, and loses drawings)."""
+    m = maps.base_map()
+    maps.site_layer(lab, t("map.site")).add_to(m)
+    maps.fit_to(m, lab.boundary)
+    context_layers = getattr(maps, "context_layers", None)
+    if context_layers is not None:
+        try:  # cached OSM themes and uploaded layers (branch opendata)
+            extra = context_layers(lab.id, lang=LANG, store=s)
+        except WorkbenchError:
+            extra = None
+        for layer in ([extra] if isinstance(extra, folium.Element) else list(extra or [])):
+            layer.add_to(m)
+        if extra:
+            folium.LayerControl(collapsed=True).add_to(m)
+    Draw(export=False, position="topleft", draw_options={
+        "polyline": {"shapeOptions": {"color": "#333333"}},
+        "polygon": {"allowIntersection": False, "showArea": False},
+        "rectangle": True, "circlemarker": True, "marker": False, "circle": False,
+    }, edit_options={"edit": False, "remove": False}).add_to(m)
+    return m
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live_map() -> None:
+    """The map: re-reads the annotations every few seconds and passes them as a changing
+    feature group, so the base map stays mounted where the user is looking."""
+    annotations = s.list_annotations(lab.id)
+    groups = [a.author for a in annotations]
+    selected = st.session_state.get(SELECTED_KEY)
+    chosen = next((a for a in annotations if a.id == selected), None)
+    colour_by = st.session_state[COLOUR_BY_KEY]
+    layer = maps.annotation_layer(
+        annotations, colour_by, LANG, highlight_id=chosen.id if chosen else None,
+        votes=s.vote_totals(lab.id), comments=s.comment_counts(lab.id),
+        categories=categories, groups=groups)
+    if st.session_state.pop(CLEAR_KEY, False):
+        maps.ClearDrawings().add_to(layer)
+    centre, zoom = maps.view_for(chosen.geometry) if chosen else (None, None)
+    st_folium(base_map(), key=MAP_KEY, height=560, use_container_width=True,
+              feature_group_to_add=layer, returned_objects=["last_active_drawing"],
+              center=centre, zoom=zoom)
+    html_block(maps.legend_html(
+        maps.annotation_legend(annotations, colour_by, LANG, categories, groups),
+        t("annotate.legend")))
+    drawing = (st.session_state.get(MAP_KEY) or {}).get("last_active_drawing")
+    geometry = (drawing or {}).get("geometry")
+    if geometry:
+        fp = fingerprint(geometry)
+        pending = st.session_state.get(PENDING_KEY)
+        if fp not in st.session_state[HANDLED_KEY] and (not pending or
+                                                          pending["fingerprint"] != fp):
+            redraw = st.session_state.get(REDRAW_KEY)
+            st.session_state[PENDING_KEY] = {
+                "id": new_id(), "geometry": geometry, "fingerprint": fp, "redraw": redraw,
+                "version": next((a.version for a in annotations if a.id == redraw), None)}
+            st.rerun()  # the whole page, to show the form beside the (unchanged) map
+
+
+def drawn_shape(geometry: dict):  # type: ignore[no-untyped-def]
+    """The shapely geometry of a drawing; an unreadable one (a line of one point) is refused."""
+    try:
+        return shape(geometry)
+    except (ValueError, KeyError, TypeError, AttributeError, GEOSException) as exc:
+        raise ValidationError("annotate.error.shape_unreadable") from exc
+
+
+def handled(pending: dict) -> None:
+    st.session_state[HANDLED_KEY] = [*st.session_state[HANDLED_KEY], pending["fingerprint"]]
+    st.session_state.pop(PENDING_KEY, None)
+    st.session_state.pop(REDRAW_KEY, None)
+    st.session_state[CLEAR_KEY] = True
+
+
+def pending_form() -> None:
+    """The short form after a drawing: category, text, group; or confirming a redraw."""
+    pending = st.session_state.get(PENDING_KEY)
+    if not pending:
+        return
+    with st.container(border=True):
+        if pending.get("redraw"):
+            st.markdown("**" + t("annotate.redraw_title") + "**")
+            c1, c2 = st.columns(2)
+            if c1.button(t("annotate.redraw_save"), type="primary", key="annotate_redraw_save"):
+                try:
+                    s.update_annotation(pending["redraw"], actor=author() or "—",
+                                        expected_version=pending["version"],
+                                        geometry=drawn_shape(pending["geometry"]))
+                    handled(pending)
+                    flash("success", t("annotate.redrawn"))
+                    st.rerun()
+                except WorkbenchError as exc:
+                    show_error(exc)
+            if c2.button(t("common.cancel"), key="annotate_redraw_cancel"):
+                handled(pending)
+                st.rerun()
+            return
+        st.markdown("**" + t("annotate.new_title") + "**")
+        with st.form("annotate_new_form", clear_on_submit=False):
+            category = st.selectbox(t("annotate.category"), codes, format_func=cat_label,
+                                    key="annotate_new_category")
+            text = st.text_area(t("annotate.text"), help=TEXT_HELP,
+                                key="annotate_new_text", placeholder=t("annotate.text_hint"))
+            group = st.text_input(t("annotate.author"), value=st.session_state[AUTHOR_KEY],
+                                  max_chars=MAX_NAME_CHARS, key="annotate_new_author")
+            c1, c2 = st.columns(2)
+            save = c1.form_submit_button(t("common.save"), type="primary")
+            cancel = c2.form_submit_button(t("annotate.discard"))
+        if cancel:
+            handled(pending)
+            st.rerun()
+        if save:
+            try:
+                geometry = drawn_shape(pending["geometry"])
+                saved = s.add_annotation(Annotation(
+                    id=pending["id"], lab_id=lab.id, geometry=geometry, category=category,
+                    text=text, author=group))
+            except WorkbenchError as exc:
+                show_error(exc)
+                return
+            st.session_state[AUTHOR_KEY] = saved.author
+            for key in ("annotate_new_text",):
+                st.session_state.pop(key, None)
+            handled(pending)
+            flash("success", t("annotate.saved"))
+            st.rerun()
+
+
+# ---- the list: filters, the chosen item, add without the map, deleted items -----------------
+def detail(a: Annotation, totals: dict[str, int]) -> None:
+    """The chosen annotation: text, votes, edit, delete, comments and history."""
+    me = author()
+    with st.container(border=True):
+        st.markdown(f"**{md_escape(cat_label(a.category))}**")
+        plain(a.text)
+        st.caption(md_escape(t("annotate.meta", author=a.author, time=fmt_datetime(a.created_at),
+                                version=a.version)))
+        c1, c2, c3 = st.columns(3)
+        left = s.votes_left(lab.id, me) if me else 0
+        if c1.button(t("annotate.vote", count=totals.get(a.id, 0)), key=f"vote_{a.id}",
+                     disabled=not me or left == 0,
+                     help=t("annotate.votes_left", left=left) if me else t("annotate.need_author")):
+            try:
+                s.cast_vote(Vote(id=new_id(), annotation_id=a.id, voter=me))
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
+        mine = s.vote_totals(lab.id, voter=me).get(a.id, 0) if me else 0
+        if c2.button(t("annotate.unvote"), key=f"unvote_{a.id}", disabled=mine == 0):
+            s.retract_vote(a.id, me)
+            st.rerun()
+        if c3.button(t("annotate.delete"), key=f"delete_{a.id}"):
+            try:
+                s.delete_annotation(a.id, actor=me or "—")
+                st.session_state[UNDO_KEY] = a.id
+                st.session_state.pop(SELECTED_KEY, None)
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
+
+        seen_key = f"annotate_seen_{a.id}"
+        seen = st.session_state.setdefault(seen_key, a.version)
+        with st.expander(t("annotate.edit"), expanded=seen != a.version):
+            if seen != a.version:
+                st.warning(t("annotate.changed_meanwhile", actor=a.updated_by), icon="⚠️")
+            with st.form(f"annotate_edit_{a.id}"):
+                category = st.selectbox(
+                    t("annotate.category"), codes, format_func=cat_label,
+                    index=codes.index(a.category) if a.category in codes else 0,
+                    key=f"annotate_edit_cat_{a.id}_{seen}")
+                text = st.text_area(t("annotate.text"), value=a.text, help=TEXT_HELP,
+                                    key=f"annotate_edit_text_{a.id}_{seen}")
+                save = st.form_submit_button(t("common.save"), type="primary")
+            if save:
+                try:
+                    s.update_annotation(a.id, actor=me or "—", expected_version=seen,
+                                        text=text, category=category)
+                    st.session_state.pop(seen_key, None)
+                    flash("success", t("annotate.updated"))
+                    st.rerun()
+                except ConflictError as exc:
+                    show_error(exc)
+                    if exc.current is not None:
+                        st.caption(t("annotate.current_text"))
+                        plain(exc.current.text)
+                except WorkbenchError as exc:
+                    show_error(exc)
+            if seen != a.version and st.button(t("annotate.reload_current"),
+                                               key=f"annotate_reload_{a.id}"):
+                st.session_state.pop(seen_key, None)
+                st.rerun()
+            if st.button(t("annotate.redraw"), key=f"annotate_redraw_{a.id}",
+                         help=t("annotate.redraw_help")):
+                st.session_state[REDRAW_KEY] = a.id
+                flash("info", t("annotate.redraw_now"))
+                st.rerun()
+
+        with st.expander(t("annotate.comments", count=len(s.list_comments(a.id)))):
+            for c in s.list_comments(a.id):
+                st.caption(md_escape(f"{c.author} · {fmt_datetime(c.created_at)}"))
+                plain(c.text)
+            id_key = f"annotate_comment_id_{a.id}"
+            st.session_state.setdefault(id_key, new_id())
+            with st.form(f"annotate_comment_form_{a.id}", clear_on_submit=True):
+                body = st.text_area(t("annotate.comment"), help=TEXT_HELP,
+                                    key=f"annotate_comment_text_{a.id}")
+                send = st.form_submit_button(t("annotate.comment_send"))
+            if send:
+                try:
+                    s.add_comment(Comment(id=st.session_state[id_key], annotation_id=a.id,
+                                          author=me, text=body))
+                    st.session_state[id_key] = new_id()
+                    st.rerun()
+                except WorkbenchError as exc:
+                    show_error(exc)
+
+        with st.expander(t("annotate.history")):
+            for h in s.annotation_history(a.id):
+                what = ", ".join(t(f"annotate.field.{k}") for k in h.data.get("changed", {}))
+                line = t(f"annotate.action.{h.action}", actor=h.actor, time=fmt_datetime(h.at))
+                st.caption(md_escape(line + (f" ({what})" if what else "")))
+
+
+def add_without_map() -> None:
+    """The accessible path: an annotation for the whole site or a point by coordinates."""
+    with st.expander(t("annotate.add_without_map")):
+        with st.form("annotate_add_form"):
+            where = st.radio(t("annotate.where"), ["site", "point"],
+                             format_func=lambda v: i18n.t(f"annotate.where_{v}", LANG),
+                             horizontal=True)
+            c = lab.boundary.representative_point()
+            c1, c2 = st.columns(2)
+            lat = c1.number_input(t("annotate.lat"), -90.0, 90.0, value=round(c.y, 6),
+                                  format="%.6f")
+            lon = c2.number_input(t("annotate.lon"), -180.0, 180.0, value=round(c.x, 6),
+                                  format="%.6f")
+            category = st.selectbox(t("annotate.category"), codes, format_func=cat_label)
+            text = st.text_area(t("annotate.text"), help=TEXT_HELP)
+            group = st.text_input(t("annotate.author"), value=st.session_state[AUTHOR_KEY],
+                                  max_chars=MAX_NAME_CHARS)
+            st.session_state.setdefault("annotate_add_id", new_id())
+            if st.form_submit_button(t("common.save"), type="primary"):
+                geometry = lab.boundary if where == "site" else Point(lon, lat)
+                try:
+                    s.add_annotation(Annotation(
+                        id=st.session_state["annotate_add_id"], lab_id=lab.id,
+                        geometry=geometry, category=category, text=text, author=group))
+                    st.session_state[AUTHOR_KEY] = " ".join(group.split())
+                    st.session_state["annotate_add_id"] = new_id()
+                    flash("success", t("annotate.saved"))
+                    st.rerun()
+                except WorkbenchError as exc:
+                    show_error(exc)
+
+
+def facilitator_tools() -> None:
+    with st.expander(t("annotate.facilitator")):
+        limit = st.number_input(t("annotate.vote_limit"), 1, 50, value=s.vote_limit(lab.id),
+                                step=1, key="annotate_vote_limit")
+        c1, c2 = st.columns(2)
+        if c1.button(t("annotate.vote_limit_set"), key="annotate_vote_limit_set"):
+            s.set_vote_limit(lab.id, int(limit))
+            st.rerun()
+        if c2.button(t("annotate.new_round", round=s.vote_round(lab.id) + 1),
+                     key="annotate_new_round"):
+            s.start_vote_round(lab.id)
+            st.rerun()
+        st.markdown("**" + t("annotate.own_categories") + "**")
+        with st.form("annotate_category_form", clear_on_submit=True):
+            code = st.text_input(t("annotate.category_code"), help=t("annotate.category_code_help"))
+            cols = st.columns(3)
+            labels = {lg: cols[i].text_input(t(f"annotate.category_label_{lg}"))
+                      for i, lg in enumerate(("en", "de", "uk"))}
+            colour = st.color_picker(t("annotate.category_colour"), "#56B4E9")
+            if st.form_submit_button(t("common.save")):
+                try:
+                    s.save_category(Category(code=code.strip().lower(), colour=colour,
+                                             labels=labels))
+                    st.rerun()
+                except WorkbenchError as exc:
+                    show_error(exc)
+
+
+def annotation_list() -> None:
+    everyone = s.list_annotations(lab.id)
+    groups = sorted({a.author for a in everyone}, key=str.casefold)
+    totals = s.vote_totals(lab.id)
+    me = author()
+    st.subheader(t("annotate.list_title", count=len(everyone)))
+    if me:
+        st.caption(md_escape(t("annotate.votes_status", name=me, left=s.votes_left(lab.id, me),
+                               limit=s.vote_limit(lab.id), round=s.vote_round(lab.id))))
+    undo = st.session_state.get(UNDO_KEY)
+    if undo:
+        u1, u2 = st.columns([3, 1])
+        u1.info(t("annotate.deleted"), icon="🗑️")
+        if u2.button(t("annotate.undo"), key="annotate_undo_button", type="primary"):
+            s.restore_annotation(undo, actor=me or "—")
+            st.session_state.pop(UNDO_KEY, None)
+            st.session_state[SELECTED_KEY] = undo
+            st.rerun()
+    add_without_map()
+    f1, f2 = st.columns(2)
+    chosen_cats = f1.multiselect(t("annotate.filter_category"), codes, format_func=cat_label,
+                                 key=FILTER_KEYS[0])
+    chosen_groups = f2.multiselect(t("annotate.filter_group"), groups, key=FILTER_KEYS[1])
+    search = st.text_input(t("annotate.filter_text"), key=FILTER_KEYS[2])
+    shown = s.list_annotations(lab.id, categories=chosen_cats, authors=chosen_groups,
+                               search=search)
+    selected = st.session_state.get(SELECTED_KEY)
+    current = next((a for a in everyone if a.id == selected), None)
+    if current is not None:
+        detail(current, totals)
+    if not shown:
+        st.caption(t("annotate.none"))
+    pages = max(1, -(-len(shown) // PAGE_SIZE))
+    page = st.number_input(t("annotate.page", pages=pages), 1, pages, 1,
+                           key="annotate_page") if pages > 1 else 1
+    for a in list(reversed(shown))[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
+        row = st.container(border=True)
+        c1, c2 = row.columns([5, 2])
+        with c1:
+            st.markdown(f"**{md_escape(cat_label(a.category))}** · "
+                        f"{md_escape(a.author)} · ● {totals.get(a.id, 0)}")
+            plain(a.text if len(a.text) <= 200 else a.text[:199] + "…", caption=True)
+        if c2.button(t("annotate.show") if a.id != selected else t("annotate.shown"),
+                     key=f"annotate_pick_{a.id}", disabled=a.id == selected):
+            st.session_state[SELECTED_KEY] = a.id
+            st.session_state.pop(f"annotate_seen_{a.id}", None)
+            st.rerun()
+    deleted = s.list_deleted_annotations(lab.id)
+    with st.expander(t("annotate.deleted_list", count=len(deleted))):
+        for a in deleted:
+            d1, d2 = st.columns([4, 1])
+            with d1:
+                st.markdown(f"**{md_escape(cat_label(a.category))}** · {md_escape(a.author)}")
+                plain(a.text[:200], caption=True)
+            if d2.button(t("annotate.restore"), key=f"annotate_restore_{a.id}"):
+                s.restore_annotation(a.id, actor=me or "—")
+                st.rerun()
+    facilitator_tools()
+
+
+map_col, list_col = st.columns([3, 2], gap="medium")
+with map_col:
+    redraw_notice = st.container()  # always there, so that the map keeps its place
+    if st.session_state.get(REDRAW_KEY):
+        redraw_notice.info(t("annotate.redraw_now"), icon="✏️")
+    live_map()
+    pending_form()
+with list_col:
+    annotation_list()

@@ -1,0 +1,265 @@
+"""AppTest of the living-lab map page: a drawing injected through the st_folium key plus the form
+stores an annotation; the list edits, deletes, restores, comments and votes; bad input is
+refused with a message; the base map stays the same while the annotations change."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import PROJECT_ROOT
+from workbench.ui import md_escape
+
+LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+MAP_KEY = f"annotate_map_{LAB}"
+SQUARE = {"type": "Polygon", "coordinates": [[[11.550, 48.185], [11.552, 48.185],
+                                              [11.552, 48.187], [11.550, 48.187],
+                                              [11.550, 48.185]]]}
+
+
+@pytest.fixture(autouse=True)
+def fresh_store_cache():
+    """The pages open the workspace once per process (st.cache_resource); every test has its
+    own data directory, so the cached store must not leak from one test into the next."""
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+@pytest.fixture
+def at(demo_store):
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    app.session_state["lab_id"] = LAB
+    app.run()
+    app.switch_page("pages/map.py")
+    app.run()
+    assert not app.exception
+    return app
+
+
+def draw(at: AppTest, geometry: dict) -> None:
+    """What streamlit-folium puts into session state when a shape is finished on the map."""
+    at.session_state[MAP_KEY] = {"last_active_drawing": {
+        "type": "Feature", "properties": {}, "geometry": geometry}}
+    at.run()
+
+
+def submit(at: AppTest, form: str) -> None:
+    next(b for b in at.button if (b.key or "").startswith(f"FormSubmitter:{form}-")).click()
+    at.run()
+
+
+def fill_and_save(at: AppTest, text: str, group: str = "Group A",
+                  category: str = "problem") -> None:
+    at.selectbox(key="annotate_new_category").set_value(category)
+    at.text_area(key="annotate_new_text").set_value(text)
+    at.text_input(key="annotate_new_author").set_value(group)
+    submit(at, "annotate_new_form")
+
+
+def folium_args(at: AppTest) -> dict:
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            yield child
+            yield from walk(child)
+
+    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement")
+    return json.loads(element.proto.json_args)
+
+
+def errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def test_page_renders_with_map_legend_and_list(at):
+    assert at.title[0].value == "Living-lab map"
+    args = folium_args(at)
+    assert args["returned_objects"] == ["last_active_drawing"]
+    assert "L.Control.Draw" in args["script"]  # the drawing tools
+    assert "OpenStreetMap contributors" in args["script"]
+    assert any("wb-legend" in m.value for m in at.markdown)
+
+
+def test_drawing_plus_form_stores_an_annotation(at, demo_store):
+    draw(at, SQUARE)
+    assert at.text_area(key="annotate_new_text") is not None
+    fill_and_save(at, "Parking forecourt could be a square", "Group A")
+    assert not at.exception and not errors(at)
+    [a] = demo_store.list_annotations(LAB)
+    assert (a.category, a.text, a.author) == ("problem", "Parking forecourt could be a square",
+                                              "Group A")
+    assert a.geometry.geom_type == "Polygon"
+    assert any("Saved" in s.value for s in at.success)
+    # the form is gone; the drawing is handled and not offered again; the name is remembered
+    assert "annotate_pending" not in at.session_state
+    at.run()
+    assert len(demo_store.list_annotations(LAB)) == 1
+    assert at.session_state["annotate_author"] == "Group A"
+    # the saved annotation is in the feature group passed to the map, which empties the
+    # drawing layer once
+    args = folium_args(at)
+    assert "Parking forecourt" in args["feature_group"]
+
+
+def test_base_map_stays_the_same_while_annotations_change(at, demo_store):
+    before = folium_args(at)
+    draw(at, SQUARE)
+    fill_and_save(at, "A note")
+    at.run()
+    after = folium_args(at)
+    assert before["script"] == after["script"]  # no remount, no jump
+    assert before["feature_group"] != after["feature_group"]
+
+
+def test_point_and_line_drawings(at, demo_store):
+    draw(at, {"type": "Point", "coordinates": [11.551, 48.186]})
+    fill_and_save(at, "Bus stop", category="strength")
+    draw(at, {"type": "LineString", "coordinates": [[11.550, 48.185], [11.552, 48.186]]})
+    fill_and_save(at, "Missing crossing", category="problem")
+    kinds = sorted(a.geometry.geom_type for a in demo_store.list_annotations(LAB))
+    assert kinds == ["LineString", "Point"]
+
+
+@pytest.mark.parametrize("geometry, key_text", [
+    ({"type": "LineString", "coordinates": [[11.55, 48.18]]}, None),
+    ({"type": "LineString", "coordinates": [[11.55, 48.18], [11.55, 48.18]]},
+     "at least two different points"),
+    ({"type": "Point", "coordinates": [200.0, 95.0]}, "outside ±180°"),
+])
+def test_bad_geometry_is_refused_with_a_message(at, demo_store, geometry, key_text):
+    draw(at, geometry)
+    fill_and_save(at, "some text")
+    assert not at.exception
+    assert errors(at), "a message must be shown"
+    if key_text:
+        assert any(key_text in e for e in errors(at))
+    assert demo_store.list_annotations(LAB) == []
+
+
+def test_self_intersecting_polygon_is_repaired(at, demo_store):
+    bowtie = {"type": "Polygon", "coordinates": [[[11.550, 48.185], [11.552, 48.187],
+                                                  [11.552, 48.185], [11.550, 48.187],
+                                                  [11.550, 48.185]]]}
+    draw(at, bowtie)
+    fill_and_save(at, "crossing shape")
+    [a] = demo_store.list_annotations(LAB)
+    assert a.geometry.is_valid and a.geometry.area > 0
+
+
+def test_empty_and_too_long_text_are_refused_then_fixed_once(at, demo_store):
+    draw(at, SQUARE)
+    fill_and_save(at, "")
+    assert any("Write a few words" in e for e in errors(at))
+    fill_and_save(at, "x" * 100_000)
+    assert any("too long" in e and "5,000" in e for e in errors(at))
+    assert demo_store.list_annotations(LAB) == []
+    pending_id = at.session_state["annotate_pending"]["id"]
+    fill_and_save(at, "Now with words")
+    [a] = demo_store.list_annotations(LAB)
+    assert a.id == pending_id  # the client-made id: a repeated save stores one annotation
+
+
+@pytest.mark.parametrize("text", [
+    "<img src=x onerror=alert(1)>", "</script><b>bold</b>", "مرحبا — שלום",
+    "Привіт, Київ", "🚲🌳 emoji",
+])
+def test_hostile_and_international_text_is_stored_and_shown_literally(at, demo_store, text):
+    draw(at, SQUARE)
+    fill_and_save(at, text, group=text)
+    [a] = demo_store.list_annotations(LAB)
+    assert a.text == text and a.author == text
+    at.run()
+    # the list shows it through md_escape (markdown cannot turn it into HTML) ...
+    shown = [c.value for c in at.caption] + [m.value for m in at.markdown]
+    assert any(v.endswith(md_escape(text)) for v in shown)  # shown, markdown-escaped
+    assert not any("<img" in v.replace("\\<img", "") or "<b>bold" in v for v in shown)
+    # ... and the map carries it only escaped
+    fg = folium_args(at)["feature_group"]
+    assert "<img src=x" not in fg and "<b>bold</b>" not in fg
+
+
+def test_list_select_edit_vote_comment_delete_undo(at, demo_store):
+    draw(at, SQUARE)
+    fill_and_save(at, "Dark underpass", "Group A")
+    [a] = demo_store.list_annotations(LAB)
+    next(b for b in at.button if b.key == f"annotate_pick_{a.id}").click()
+    at.run()
+    args = folium_args(at)
+    assert args["center"] == pytest.approx([48.186, 11.551]) and args["zoom"] >= 15
+    assert '"hl": true' in args["feature_group"]
+    # vote (the limit is 3 per round) and see the total
+    at.button(key=f"vote_{a.id}").click()
+    at.run()
+    assert demo_store.vote_totals(LAB) == {a.id: 1}
+    # comment
+    at.text_area(key=f"annotate_comment_text_{a.id}").set_value("Agreed, needs light")
+    submit(at, f"annotate_comment_form_{a.id}")
+    assert [c.text for c in demo_store.list_comments(a.id)] == ["Agreed, needs light"]
+    # edit text and category
+    at.text_area(key=f"annotate_edit_text_{a.id}_1").set_value("Dark underpass, no lights")
+    at.selectbox(key=f"annotate_edit_cat_{a.id}_1").set_value("question")
+    submit(at, f"annotate_edit_{a.id}")
+    b = demo_store.get_annotation(a.id)
+    assert (b.text, b.category, b.version) == ("Dark underpass, no lights", "question", 2)
+    # delete, then undo
+    at.button(key=f"delete_{a.id}").click()
+    at.run()
+    assert demo_store.list_annotations(LAB) == []
+    at.button(key="annotate_undo_button").click()
+    at.run()
+    assert [x.id for x in demo_store.list_annotations(LAB)] == [a.id]
+    actions = [h.action for h in demo_store.annotation_history(a.id)]
+    assert actions == ["created", "edited", "deleted", "restored"]
+
+
+def test_edit_conflict_shows_a_message_and_keeps_the_other_change(at, demo_store):
+    draw(at, SQUARE)
+    fill_and_save(at, "Original", "Group A")
+    [a] = demo_store.list_annotations(LAB)
+    next(b for b in at.button if b.key == f"annotate_pick_{a.id}").click()
+    at.run()
+    # someone else saves while this user edits
+    demo_store.update_annotation(a.id, actor="Group B", expected_version=1, text="B was first")
+    at.text_area(key=f"annotate_edit_text_{a.id}_1").set_value("A's late change")
+    submit(at, f"annotate_edit_{a.id}")
+    assert any("Group B changed this note" in e for e in errors(at))
+    assert demo_store.get_annotation(a.id).text == "B was first"
+
+
+def test_filters_and_add_without_map(at, demo_store):
+    at.text_input(key="_annotate_author_widget").set_value("Група Б")
+    at.run()
+    area = next(ta for ta in at.text_area if ta.key is None)
+    area.set_value("Немає лавок біля школи")
+    submit(at, "annotate_add_form")
+    [a] = demo_store.list_annotations(LAB)
+    assert a.author == "Група Б" and a.geometry.geom_type == "Polygon"  # the whole site
+    draw(at, SQUARE)
+    fill_and_save(at, "Shop fronts are empty", "Group A", category="problem")
+    at.multiselect(key="annotate_filter_groups").set_value(["Група Б"])
+    at.run()
+    picks = [b for b in at.button if (b.key or "").startswith("annotate_pick_")]
+    assert [b.key for b in picks] == [f"annotate_pick_{a.id}"]
+    at.multiselect(key="annotate_filter_groups").set_value([])
+    at.text_input(key="annotate_filter_text").set_value("shop")
+    at.run()
+    picks = [b for b in at.button if (b.key or "").startswith("annotate_pick_")]
+    assert len(picks) == 1 and picks[0].key != f"annotate_pick_{a.id}"
+
+
+@pytest.mark.parametrize("lang, title, idea", [
+    ("de", "Karte des Reallabors", "Idee"), ("uk", "Карта живої лабораторії", "Ідея")])
+def test_page_in_german_and_ukrainian(demo_store, lang, title, idea):
+    # One run only: AppTest re-formats the shared sidebar's selectboxes in English on a second
+    # run (their format functions read the language from session state), which fails.
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    app.session_state["lab_id"] = LAB
+    app.session_state["lang"] = lang
+    app.switch_page("pages/map.py")
+    app.run()
+    assert not app.exception
+    assert app.title[0].value == title
+    assert any(idea in m.value for m in app.markdown)  # the legend
