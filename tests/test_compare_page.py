@@ -251,7 +251,7 @@ def test_compare_page_population_layer_weights_the_figures(fake_cache, demo_stor
 
     at = _app([MUENCHEN, SEATTLE])
     assert not at.exception
-    assert not at.selectbox  # no population layer yet: the page says how to get one
+    assert not at.main.selectbox  # no population layer yet: the page says how to get one
     assert any("population column" in i.value for i in at.info)
     lab = demo_store.get_lab(MUENCHEN)
     c = lab.boundary.centroid
@@ -262,7 +262,7 @@ def test_compare_page_population_layer_weights_the_figures(fake_cache, demo_stor
     other = gpd.GeoDataFrame({"name": ["no counts"]}, geometry=[c], crs=4326)
     save_upload(demo_store, MUENCHEN, UserLayer("poi.geojson", other, "geojson"))
     at = _app([MUENCHEN, SEATTLE])
-    [pick] = at.selectbox  # only München has one; only the layer with counts is offered
+    [pick] = at.main.selectbox  # only München has one; only the layer with counts is offered
     assert pick.options == ["Residential footprint (proxy)", "Zensus 2022 (column “Einwohner”)"]
     text = " ".join(c.value for c in at.caption)
     assert "Weighted by the uploaded population layer" not in text
