@@ -9,6 +9,7 @@ from workbench import indicators as ind
 from workbench import maps
 from workbench.errors import WorkbenchError
 from workbench.i18n import has_key
+from workbench.opendata.files import load_upload
 from workbench.settings import OSM_ATTRIBUTION
 from workbench.ui import html_block, lab_label, lang, md_escape, plain, show_error, store, t
 
@@ -44,12 +45,46 @@ if len(chosen) < cmp.MIN_SITES:
     st.info(t("indicators.page.need_two"), icon="ℹ️")
     st.stop()
 
+# ---- population layers: an uploaded layer with a population column weights the figures ------
+def population_layers(lab_id: str) -> dict[str, tuple[str, str]]:
+    """Upload layer id → (layer name, population column) of the lab's uploads that have one."""
+    out = {}
+    for layer in s.list_layers(lab_id, kind="upload"):
+        try:
+            column = ind.population_column(load_upload(layer))
+        except (OSError, ValueError):
+            continue  # a layer whose file went missing is not offered
+        if column:
+            out[layer.id] = (layer.name, column)
+    return out
+
+
+populations: dict[str, tuple] = {}  # lab id → (frame, column) chosen for it
+with st.expander(t("indicators.page.population")):
+    st.caption(t("indicators.page.population_help"))
+    offered = False
+    for lab_id in chosen:
+        candidates = population_layers(lab_id)
+        if not candidates:
+            continue
+        offered = True
+        pick = st.selectbox(
+            option_label(lab_id), [None, *candidates], key=f"compare_pop_{lab_id}",
+            format_func=lambda i, c=candidates: t("indicators.page.population_proxy")
+            if i is None else t("indicators.page.population_option", name=c[i][0],
+                                column=c[i][1]))
+        if pick is not None:
+            populations[lab_id] = (load_upload(s.get_layer(pick)), candidates[pick][1])
+    if not offered:
+        st.info(t("indicators.page.population_none"), icon="ℹ️")
+
 # ---- figures (computed once per lab and data version, then read from the cache) -----------
 results = {}
 for lab_id in chosen:
     lab = labs[lab_id]
+    population, column = populations.get(lab_id, (None, None))
     try:
-        hit = ind.cached_indicators(lab)
+        hit = ind.cached_indicators(lab, population)
         if hit is None:
             bar = st.progress(0.0, text=t("indicators.page.computing", title=lab.title))
 
@@ -58,7 +93,8 @@ for lab_id in chosen:
                              text=f"{t('indicators.page.computing', title=lab.title)} "
                                   f"{t(key)}")
 
-            hit = ind.lab_indicators(lab, progress=report)
+            hit = ind.lab_indicators(lab, progress=report, population=population,
+                                     population_column=column)
             bar.empty()
         results[lab_id] = hit
     except WorkbenchError as exc:
@@ -153,10 +189,6 @@ st.subheader(t("indicators.page.maps"))
 boundaries = [labs[i].boundary for i in chosen]
 mpp = cmp.common_mpp(boundaries, MAP_W, MAP_H)
 st.caption(t("indicators.page.scale", mpp=mpp))
-try:
-    from workbench.maps import context_layers  # from the opendata work; optional until merged
-except ImportError:
-    context_layers = None
 per_row = 3
 for start in range(0, len(chosen), per_row):
     cols = st.columns(per_row)
@@ -165,9 +197,8 @@ for start in range(0, len(chosen), per_row):
         c = lab.boundary.centroid
         m = maps.base_map(center=(c.y, c.x), zoom=cmp.zoom_for(c.y, mpp), zoom_snap=0,
                           zoom_delta=0.25)
-        if context_layers is not None:
-            for layer in context_layers(lab.id, themes=MAP_THEMES, lang=lang()):
-                layer.add_to(m)
+        for layer in maps.context_layers(lab.id, themes=MAP_THEMES, lang=lang(), store=s):
+            layer.add_to(m)
         maps.site_layer(lab, t("map.site")).add_to(m)
         with col:
             plain(option_label(lab_id), caption=True)

@@ -4,7 +4,9 @@ import streamlit as st
 
 from workbench import export
 from workbench.errors import WorkbenchError
+from workbench.export.content import OSM_LAYER_PREFIX, osm_layers
 from workbench.export.web import chromium_available
+from workbench.opendata.themes import THEMES
 from workbench.ui import fmt_datetime, lang, plain, require_lab, show_error, store, t
 
 s = store()
@@ -22,6 +24,15 @@ dpi = c2.selectbox(t("export.dpi"), (150, 300), key="export_dpi",
 if chromium_available() is not None:
     st.caption(t("export.renderer_static"))
 
+# The OSM themes shown in the exports: those cached for the lab with features (all by default).
+have = {layer.theme for layer in osm_layers(lab.id, lang=lang())}
+cached = [code for code in THEMES if code in have]  # in catalogue order
+themes = st.multiselect(t("export.themes"), cached, default=cached, key="export_themes",
+                        format_func=lambda code: t(THEMES[code].label_key),
+                        help=t("export.themes_help"), disabled=not cached)
+if not cached:
+    st.caption(t("export.themes_none"))
+
 
 def _builder(fmt: str, snapshot_id: str | None = None):  # type: ignore[no-untyped-def]
     """A callable that builds the file when the button is clicked (not on every rerun)."""
@@ -30,7 +41,7 @@ def _builder(fmt: str, snapshot_id: str | None = None):  # type: ignore[no-untyp
         if snapshot_id:
             content = export.snapshot_content(s, s.get_snapshot(snapshot_id), lang())
             return export.export_bytes(content, fmt, size)
-        return export.export_lab(s, lab.id, fmt, lang=lang(), size=size)
+        return export.export_lab(s, lab.id, fmt, lang=lang(), size=size, themes=themes)
     return build
 
 
@@ -50,7 +61,9 @@ with st.form("snapshot_form", clear_on_submit=True):
                          value=t("export.snapshot_name_default", n=len(snapshots) + 1))
     if st.form_submit_button(t("export.snapshot_save")):
         try:
-            snap = export.take_snapshot(s, lab.id, name,
+            visible = [OSM_LAYER_PREFIX + c for c in themes] + [
+                layer.id for layer in s.list_layers(lab.id, kind="upload")]
+            snap = export.take_snapshot(s, lab.id, name, visible_layer_ids=visible,
                                         created_by=st.session_state.get("author", ""))
             st.success(t("export.snapshot_saved", name=snap.name), icon="📸")
             snapshots = s.list_snapshots(lab.id)

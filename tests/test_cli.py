@@ -92,3 +92,44 @@ def test_workbench_run_serves_the_demo_workspace(data_dir):
         proc.terminate()
         proc.wait(timeout=20)
     assert (data_dir / "workspaces" / "demo.sqlite").exists()  # seeded before serving
+
+
+DEMO_WITH_DATA = {  # demo lab → what `workbench demo --import-extracts` gives it
+    "e6dccaee-317d-4c62-995e-99f99acfc2b5": "osm",  # München
+    "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b": "osm",  # Nürnberg
+    "3a54af74-0882-4391-964c-d218a6055949": "osm",  # Seattle
+    "72ae62f6-1ea4-415a-9f06-e8ce90c5800f": "osm",  # Baltimore
+    "60c9443e-e45d-4969-a057-25ff4a0e90e9": "osm",  # Kharkiv
+    "67a05de9-1f0e-4ad9-81aa-a2e2a4d1a955": "osm",  # Bayreuth
+    "8c99bc7d-a03d-4db6-9b65-adda2453c452": "upload",  # Swellendam: the user's GeoPackage
+}
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_demo_import_extracts_from_a_fresh_data_dir(capsys):
+    """The offline demo: OSM extracts into the labs' caches, the Swellendam GeoPackage as
+    uploaded layers (once: a second run adds nothing); exports then carry both."""
+    from tests.conftest import shared_geodata
+    from workbench import export
+    from workbench.demo import ensure_demo
+    from workbench.opendata.cache import cached_themes
+
+    folder = shared_geodata("southafrica_swellendam_training.gpkg").parent
+    assert cli.main(["demo", "--import-extracts", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "Added 4 uploaded layer(s)" in out
+    store = ensure_demo()
+    for lab_id, kind in DEMO_WITH_DATA.items():
+        content = export.gather(store, lab_id)
+        kinds = {x.kind for x in content.layers}
+        assert kind in kinds, lab_id
+        if kind == "osm":
+            assert "streets" in cached_themes(lab_id)
+    uploads = store.list_layers("8c99bc7d-a03d-4db6-9b65-adda2453c452", kind="upload")
+    assert sorted(x.name.rsplit("– ", 1)[1] for x in uploads) == [
+        "buildings", "restaurants", "roads", "schools"]
+    assert all("OpenStreetMap contributors" in x.attribution for x in uploads)
+    assert cli.main(["demo", "--import-extracts", str(folder)]) == 0
+    assert "Added 0 uploaded layer(s)" in capsys.readouterr().out
+    assert len(store.list_layers("8c99bc7d-a03d-4db6-9b65-adda2453c452")) == 4

@@ -241,3 +241,33 @@ def test_pending_layers_not_cached(demo_store, monkeypatch):
     assert ind.cached_indicators(lab) is None  # computed again once the layer is in
     cache.pending = {}
     assert ind.lab_indicators(lab).get("gsi").comparable
+
+
+def test_compare_page_population_layer_weights_the_figures(fake_cache, demo_store):
+    """An uploaded layer with a population column can replace the footprint proxy for a site."""
+    import geopandas as gpd
+
+    from workbench.opendata.files import UserLayer, save_upload
+
+    at = _app([MUENCHEN, SEATTLE])
+    assert not at.exception
+    assert not at.main.selectbox  # no population layer yet: the page says how to get one
+    assert any("population column" in i.value for i in at.info)
+    lab = demo_store.get_lab(MUENCHEN)
+    c = lab.boundary.centroid
+    people = gpd.GeoDataFrame({"Einwohner": [120, 80], "name": ["Block A", "Block B"]},
+                              geometry=[c, c.buffer(2e-4).exterior.interpolate(0)], crs=4326)
+    save_upload(demo_store, MUENCHEN, UserLayer("zensus.gpkg", people, "gpkg"),
+                name="Zensus 2022")
+    other = gpd.GeoDataFrame({"name": ["no counts"]}, geometry=[c], crs=4326)
+    save_upload(demo_store, MUENCHEN, UserLayer("poi.geojson", other, "geojson"))
+    at = _app([MUENCHEN, SEATTLE])
+    [pick] = at.main.selectbox  # only München has one; only the layer with counts is offered
+    assert pick.options == ["Residential footprint (proxy)", "Zensus 2022 (column “Einwohner”)"]
+    text = " ".join(c.value for c in at.caption)
+    assert "Weighted by the uploaded population layer" not in text
+    at = pick.select_index(1).run()
+    assert not at.exception
+    text = " ".join(c.value for c in at.caption).replace("\\", "")
+    assert "Weighted by the uploaded population layer (200 people in the site)" in text
+    assert "Weighted by the footprint" in text  # Seattle keeps the proxy

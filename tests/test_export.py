@@ -20,8 +20,10 @@ from shapely.geometry import LineString, Point, Polygon
 from workbench import export
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.export.content import category_colours
+from workbench.indicators import INDICATORS, IndicatorSet, Note
+from workbench.indicators import Indicator as IndicatorResult
 from workbench.model import Annotation, Layer, new_id
-from workbench.settings import MAX_TEXT_CHARS, OSM_ATTRIBUTION, data_dir
+from workbench.settings import MAX_TEXT_CHARS, OSM_ATTRIBUTION, data_dir, uploads_dir
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -51,20 +53,22 @@ def lab(demo_store):  # type: ignore[no-untyped-def]
         geom = [Point(x, y), LineString([(x, y), (x + 0.0004, y + 0.0003)]),
                 Point(x, y).buffer(0.0002, quad_segs=4)][i % 3]
         _add(demo_store, lab, geom, cats[i % 5], text, minutes=i)
-    # An uploaded layer: two buildings, stored as a GeoPackage under the data directory.
+    # Two buildings of the city's own data.
     frame = gpd.GeoDataFrame(
         {"name": ["Schule <b>", "Kita"], "levels": [3, 2]},
         geometry=[Polygon([(c.x, c.y), (c.x + 4e-4, c.y), (c.x + 4e-4, c.y + 3e-4),
                            (c.x, c.y + 3e-4)]),
                   Polygon([(c.x - 6e-4, c.y - 5e-4), (c.x - 3e-4, c.y - 5e-4),
                            (c.x - 3e-4, c.y - 2e-4)])], crs=4326)
-    rel = f"layers/{lab.id}/buildings.gpkg"
-    (data_dir() / rel).parent.mkdir(parents=True, exist_ok=True)
-    frame.to_file(data_dir() / rel, driver="GPKG")
+    # An uploaded layer, stored as opendata.files.save_upload stores it (GeoParquet under uploads/)
+    layer_id = new_id()
+    path = uploads_dir() / lab.id / f"{layer_id}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False)
     demo_store.add_layer(Layer(
-        id=new_id(), lab_id=lab.id, name="Gebäude der Stadt", kind="upload",
-        attribution="Stadt Bayreuth, dl-de/by-2-0", style={"color": "#56B4E9"}, path=rel,
-        feature_count=2))
+        id=layer_id, lab_id=lab.id, name="Gebäude der Stadt", kind="upload",
+        attribution="Stadt Bayreuth, dl-de/by-2-0", style={"color": "#56B4E9"},
+        path=path.relative_to(data_dir()).as_posix(), feature_count=2))
     return lab
 
 
@@ -187,14 +191,31 @@ def test_pdf_sheet_pages_and_text(demo_store, lab):
     assert fonts  # an embedded font is used
 
 
+def _indicator_set(lab_id: str) -> IndicatorSet:
+    """Two figures: one comparable with a note, one without value and with a blocking reason."""
+    return IndicatorSet(
+        lab_id=lab_id, crs="EPSG:32632", area_m2=250_000.0, data_version="v1",
+        computed_at="2026-05-04T09:00:00+00:00", notes=(Note("indicators.note.small_site", {
+            "area": 9000, "limit": 10000}),),
+        indicators=(
+            IndicatorResult("gsi", 0.314, "share", "2026-04-30",
+                            (Note("indicators.note.building_count", {"count": 118}),)),
+            IndicatorResult("intersection_density", None, "per_km2", "2026-04-30",
+                            (Note("indicators.note.no_streets", blocking=True),)),
+        ))
+
+
 def test_pdf_lists_indicators_when_there(demo_store, lab):
-    content = export.gather(demo_store, lab.id)
-    content.indicators = [export.Indicator("Building coverage (GSI)", 0.31, "ratio",
-                                           "land use covers 31 % of the site")]
+    content = export.gather(demo_store, lab.id, lang="de")
+    content.indicators = _indicator_set(lab.id)
     data = export.export_bytes(content, "pdf", renderer="static")
     reader = PdfReader(io.BytesIO(data))
-    last = reader.pages[-1].extract_text()
-    assert "Building coverage (GSI)" in last and "0.31" in last and "ratio" in last
+    last = " ".join(reader.pages[-1].extract_text().split())
+    assert "Überbauungsgrad (GRZ)" in last
+    assert "31,4" in last and "%" in last  # the share in per cent, German decimal comma
+    assert "118 Gebäude" in last
+    assert "Straßen" in last  # the blocking reason of the figure without value
+    assert "2026-04-30" in last and OSM_ATTRIBUTION in last
 
 
 # ---- HTML ----------------------------------------------------------------------------------------
@@ -337,10 +358,23 @@ def test_csv_with_wkt(demo_store, lab):
 
 def test_indicators_csv(demo_store, lab):
     content = export.gather(demo_store, lab.id)
-    content.indicators = [export.Indicator("Street density", 12.5, "km/km²", "")]
-    rows = list(csv.reader(io.StringIO(export.indicators_csv_bytes(content).decode("utf-8-sig"))))
-    assert rows[0] == ["lab_id", "indicator", "value", "unit", "note"]
-    assert rows[1] == [lab.id, "Street density", "12.5", "km/km²", ""]
+    content.indicators = _indicator_set(lab.id)
+    text = export.indicators_csv_bytes(content).decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n# ")[0])))
+    assert [r["code"] for r in rows] == ["gsi", "intersection_density"]
+    assert rows[0]["Site"] == lab.title and rows[0]["Indicator"] == "Building coverage (GSI)"
+    assert float(rows[0]["Value"]) == 0.314 and rows[0]["Comparable"] == "yes"
+    assert rows[1]["Value"] == "" and rows[1]["Reason"] == "No streets or paths mapped in the site."
+    assert text.rstrip().endswith(OSM_ATTRIBUTION)
+
+
+def test_export_lab_computes_indicators_of_a_lab_without_data(demo_store, lab):
+    """No OSM data cached: the sheet and the CSV say so instead of showing figures."""
+    text = export.export_lab(demo_store, lab.id, "indicators-csv").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text.split("\n# ")[0])))
+    assert len(rows) == len(INDICATORS) and all(r["Value"] == "" for r in rows)
+    assert rows[0]["Reason"] and all(r["Comparable"] == "no" for r in rows)
+    assert "No OpenStreetMap data for this site" in rows[0]["Notes"]
 
 
 # ---- empty lab -----------------------------------------------------------------------------------
@@ -363,7 +397,8 @@ def test_empty_lab_gives_valid_files_with_a_note(demo_store, tmp_path):
     assert doc["notes"] == [note]
     assert note in export.export_bytes(content, "csv").decode("utf-8-sig")
     assert note in export.export_bytes(content, "html").decode("utf-8")
-    assert "No indicators" in export.export_bytes(content, "indicators-csv").decode("utf-8-sig")
+    assert "No OpenStreetMap data" in export.export_bytes(content, "indicators-csv").decode(
+        "utf-8-sig")
 
 
 def test_missing_layer_file_is_noted(demo_store, lab):
@@ -428,3 +463,126 @@ def test_cli_export_and_import(demo_store, lab, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["export", "--lab", lab.id, "--format", "docx", "-o", str(tmp_path / "x")])
+
+
+# ---- OSM themes from the opendata cache ------------------------------------------------------
+def _cache_osm(lab) -> None:  # type: ignore[no-untyped-def]
+    """Two cached themes around the lab's centre: three 60 m buildings and one street."""
+    from workbench.opendata.cache import save_theme
+
+    c = lab.boundary.centroid
+    d = 6e-4  # about 45-65 m
+    buildings = gpd.GeoDataFrame(
+        {"osm_id": ["way/1", "way/2", "way/3"], "osm_key": ["building"] * 3,
+         "osm_value": ["yes", "house", "school"], "name": ["", "Haus <b>", ""],
+         "levels": [2.0, 3.0, float("nan")]},
+        geometry=[shapely.box(c.x + i * 2 * d, c.y - 3 * d, c.x + (i * 2 + 1) * d, c.y - 2 * d)
+                  for i in range(3)], crs=4326)
+    streets = gpd.GeoDataFrame(
+        {"osm_id": ["way/9"], "osm_key": ["highway"], "osm_value": ["residential"],
+         "name": ["Laufamholzstraße"], "highway": ["residential"], "u": [1], "v": [2]},
+        geometry=[LineString([(c.x - 5 * d, c.y + 3 * d), (c.x + 5 * d, c.y + 3 * d)])], crs=4326)
+    meta = {"fetched_at": "2026-04-30T08:00:00+00:00", "source": "test"}
+    save_theme(lab.id, "buildings", buildings, meta)
+    save_theme(lab.id, "streets", streets, meta)
+
+
+def test_osm_themes_in_every_format(demo_store, lab, tmp_path):
+    _cache_osm(lab)
+    content = export.gather(demo_store, lab.id)
+    osm = [layer for layer in content.layers if layer.kind == "osm"]
+    assert [(x.theme, x.name, x.colour, len(x.frame)) for x in osm] == [
+        ("buildings", "Buildings", "#7f7f7f", 3),
+        ("streets", "Streets (walkable network)", "#404040", 1)]
+    attributions = content.attributions()
+    assert f"{OSM_ATTRIBUTION} (ODbL)" in attributions
+    assert "OpenStreetMap data as of 2026-04-30" in attributions
+    # only the themes asked for
+    only = export.gather(demo_store, lab.id, themes=["streets"])
+    assert [x.theme for x in only.layers if x.kind == "osm"] == ["streets"]
+    assert [x.theme for x in export.gather(demo_store, lab.id, themes=[]).layers] == [None]
+    # static PNG: the buildings' fill as the web map draws it (#7f7f7f at 0.45 on the paper)
+    img = _png(export.export_bytes(content, "png", export.page_size("slide"), "static"))
+    assert _has_colour(img, "#bebdb9", tol=6, min_pixels=300)
+    assert not _has_colour(_png(export.export_bytes(only, "png", export.page_size("slide"),
+                                                    "static")), "#bebdb9", tol=6, min_pixels=300)
+    # GeoPackage: one table per shown layer, the themes described with their fetch date
+    path = tmp_path / "osm.gpkg"
+    path.write_bytes(export.export_bytes(content, "gpkg"))
+    table = pyogrio.read_dataframe(path, layer="layers")
+    rows = table[table["kind"] == "osm"]
+    assert rows["theme"].tolist() == ["buildings", "streets"]
+    assert rows["fetched_at"].str.startswith("2026-04-30").all()
+    assert (rows["attribution"] == OSM_ATTRIBUTION).all()
+    first = pyogrio.read_dataframe(path, layer=rows["table"].iloc[0])
+    assert sorted(first["osm_value"]) == ["house", "school", "yes"]
+    # HTML: the theme layers with their popups (escaped names) and the attribution
+    html = export.export_bytes(content, "html").decode("utf-8")
+    assert "Haus \\u0026lt;b\\u0026gt;" in html and "Haus <b>" not in html
+    assert "OpenStreetMap data as of 2026-04-30" in html
+    assert "Laufamholzstra\u00dfe" in html
+    # GeoJSON and CSV carry the features too
+    doc = json.loads(export.export_bytes(content, "geojson"))
+    assert sum(f["properties"]["layer"] == "Buildings" for f in doc["features"]) == 3
+
+
+def test_osm_themes_return_to_the_cache_on_import(demo_store, lab, tmp_path):
+    from workbench.opendata.cache import delete_theme, load_theme, theme_meta
+    from workbench.store import open_store
+
+    _cache_osm(lab)
+    path = tmp_path / "lab.gpkg"
+    path.write_bytes(export.export_lab(demo_store, lab.id, "gpkg"))
+    before = load_theme(lab.id, "buildings")
+    delete_theme(lab.id, "buildings")
+    other = open_store("imported")
+    export.import_geopackage(other, path)
+    again = load_theme(lab.id, "buildings")
+    assert again is not None and len(again) == len(before) == 3
+    assert theme_meta(lab.id, "buildings")["fetched_at"].startswith("2026-04-30")
+    assert [x.kind for x in other.list_layers(lab.id)] == ["upload"]  # no OSM layer records
+    other.close()
+
+
+NUERNBERG = "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b"
+
+
+@pytest.mark.realdata
+def test_real_extract_in_png_geopackage_and_indicators(demo_store, tmp_path):
+    """Nürnberg-Laufamholz imported from the real extract: the export shows and holds its OSM
+    themes, and its indicator sheet and CSV carry the engine's figures."""
+    from tests.conftest import shared_geodata
+    from workbench.indicators import lab_indicators
+    from workbench.opendata.osm import import_extract
+
+    lab = demo_store.get_lab(NUERNBERG)
+    report = import_extract(shared_geodata("germany_nuernberg_laufamholz.osm"), lab)
+    assert report.counts["buildings"] > 50
+    content = export.gather(demo_store, lab.id, lang="de")
+    osm = {x.theme: x for x in content.layers if x.kind == "osm"}
+    assert {"buildings", "streets", "transit"} <= set(osm)
+    assert len(osm["buildings"].frame) == report.counts["buildings"]
+    assert all(len(x.frame) for x in osm.values())  # themes without features are left out
+    img = _png(export.export_bytes(content, "png", export.page_size("a4-landscape", 150),
+                                   "static"))
+    assert _has_colour(img, "#404040", tol=12, min_pixels=2000)  # streets
+    assert _has_colour(img, "#0072B2", tol=12, min_pixels=100)  # public transport stops
+    path = tmp_path / "nuernberg.gpkg"
+    path.write_bytes(export.export_bytes(content, "gpkg"))
+    table = pyogrio.read_dataframe(path, layer="layers")
+    counts = dict(zip(table["theme"], table["feature_count"], strict=True))
+    assert counts["buildings"] == report.counts["buildings"]
+    for name in table["table"]:
+        assert len(pyogrio.read_dataframe(path, layer=name)) == counts[
+            table.set_index("table").loc[name, "theme"]]
+    # indicators: the same figures as the engine's
+    result = lab_indicators(lab)
+    text = export.export_lab(demo_store, lab.id, "indicators-csv").decode("utf-8-sig")
+    rows = {r["code"]: r for r in csv.DictReader(io.StringIO(text.split("\n# ")[0]))}
+    gsi = result.get("gsi")
+    assert gsi.value is not None and 0.05 < gsi.value < 0.6
+    assert float(rows["gsi"]["Value"]) == pytest.approx(gsi.value)
+    reader = PdfReader(io.BytesIO(export.export_lab(demo_store, lab.id, "pdf", lang="de",
+                                                    renderer="static")))
+    sheet = " ".join(" ".join(p.extract_text().split()) for p in reader.pages[-2:])
+    assert f"Überbauungsgrad (GRZ) {gsi.display_value('de')} %" in sheet

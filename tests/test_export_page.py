@@ -43,3 +43,25 @@ def test_page_renders_downloads_and_saves_snapshot(demo_store):
     assert [s.name for s in demo_store.list_snapshots(lab.id)] == ["Runde <b>1</b>"]
     assert any("Runde <b>1</b>" in e.proto.label for e in at.expander)
     assert len(at.get("download_button")) == 7 + 4
+
+
+def test_page_offers_cached_osm_themes_and_exports_the_chosen(demo_store):
+    from tests.test_export import _cache_osm
+
+    lab = demo_store.list_labs()[0]
+    at = _page(lab.id)
+    [choice] = at.multiselect
+    assert choice.disabled and any("No OpenStreetMap layers" in c.value for c in at.caption)
+    _cache_osm(lab)
+    at = _page(lab.id)
+    [choice] = at.multiselect
+    assert choice.label == "OpenStreetMap layers shown"
+    assert choice.options == ["Buildings", "Streets (walkable network)"]
+    assert choice.value == ["buildings", "streets"]
+    at = choice.set_value(["streets"]).run()
+    assert not at.exception
+    # a snapshot keeps the chosen themes only (downloads get them too; AppTest cannot click one)
+    [save] = [b for b in at.button if b.label == "Save snapshot"]
+    assert not save.click().run().exception
+    [snap] = demo_store.list_snapshots(lab.id)
+    assert [x["id"] for x in snap.state["layers"]] == ["osm:streets"]

@@ -74,6 +74,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if args.import_extracts:
         reports = import_demo_extracts(args.import_extracts)
         print(f"Imported {len(reports)} extract(s) into demo living labs.")
+        layers = import_demo_files(args.import_extracts)
+        print(f"Added {len(layers)} uploaded layer(s) from GeoPackages to demo living labs.")
     return 0
 
 
@@ -135,6 +137,51 @@ def import_demo_extracts(folder: str, buffer_m: float = 500) -> list:
             _print_report(report)
             reports.append(report)
     return reports
+
+
+#: Attribution of the demo's user files (``southafrica_swellendam_training.gpkg`` is the QGIS
+#: training data set, whose buildings come from OSM).
+DEMO_FILE_ATTRIBUTION = ("QGIS Training Data (github.com/qgis/QGIS-Training-Data); buildings "
+                         "© OpenStreetMap contributors")
+
+
+def import_demo_files(folder: str, buffer_m: float = 500) -> list:
+    """Add each layer of every GeoPackage in ``folder`` as an uploaded layer of each demo lab
+    whose site (plus ``buffer_m``) it overlaps, clipped to that area, as a user would upload it.
+    Layers already added from the same file are kept (running it again adds nothing)."""
+    from pathlib import Path
+
+    import pyogrio
+
+    from workbench.demo import ensure_demo
+    from workbench.opendata.files import UserLayer, read_user_file, save_upload
+    from workbench.opendata.osm import clip_area
+
+    store = ensure_demo()
+    added = []
+    for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() == ".gpkg"):
+        data = path.read_bytes()
+        for layer_name, _kind in pyogrio.list_layers(path):
+            try:
+                layer = read_user_file(path.name, data, layer=str(layer_name))
+            except WorkbenchError as exc:
+                print(f"{path.name} ({layer_name}): {exc}", file=sys.stderr)
+                continue
+            for lab in store.list_labs():
+                area = clip_area(lab.boundary, buffer_m)
+                if any(x.source == f"file:{layer.name}"
+                       for x in store.list_layers(lab.id, kind="upload")):
+                    continue
+                gdf = layer.gdf[layer.gdf.intersects(area)]
+                if gdf.empty:
+                    continue
+                clipped = UserLayer(name=layer.name, gdf=gdf.reset_index(drop=True),
+                                    format=layer.format, layer=layer.layer)
+                record = save_upload(store, lab.id, clipped, attribution=DEMO_FILE_ATTRIBUTION)
+                print(f"{lab.id}: layer “{record.name}” with {record.feature_count} features "
+                      f"from {path.name}")
+                added.append(record)
+    return added
 
 
 def cmd_labs(args: argparse.Namespace) -> int:
@@ -213,7 +260,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         data = export.export_bytes(content, args.format, size, args.renderer)
     else:
         data = export.export_lab(store, args.lab, args.format, lang=args.lang, size=size,
-                                 renderer=args.renderer)
+                                 renderer=args.renderer, themes=args.themes)
     out = Path(args.output)
     out.write_bytes(data)
     print(f"{out}: {len(data):,} bytes ({args.format})")
@@ -299,6 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     exp.add_argument("--lang", default="en", choices=LANGUAGES)
     exp.add_argument("--renderer", default="auto", choices=RENDERERS,
                      help="png: auto (Chromium where available), chromium, or static")
+    exp.add_argument("--themes", nargs="*", metavar="THEME", choices=_theme_codes(),
+                     help="cached OSM themes shown (default: all cached; none: --themes)")
     exp.add_argument("--workspace", help="workspace name (default: the demo workspace)")
     exp.add_argument("-o", "--output", required=True, help="file to write")
     exp.set_defaults(func=cmd_export)

@@ -186,7 +186,7 @@ def streamlit_server(browser, tmp_path_factory):
         command = [sys.executable, "-c", "import sys; from workbench.cli import serve; "
                    "sys.exit(serve(sys.argv[1:]))", *args]
         server_env = {k: v for k, v in os.environ.items() if k not in WORKBENCH_ENV_DROPPED}
-        server_env.update(WORKBENCH_DATA_DIR=str(workdir / "data"), **(env or {}))
+        server_env.update({"WORKBENCH_DATA_DIR": str(workdir / "data"), **(env or {})})
         with log.open("w") as out:
             proc = subprocess.Popen(
                 command, cwd=ROOT, env=server_env, stdout=out, stderr=subprocess.STDOUT

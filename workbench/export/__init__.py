@@ -19,10 +19,10 @@ from typing import Any
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.export.content import (
     Comment,
-    Indicator,
     LayerData,
     MapContent,
     NumberedAnnotation,
+    add_indicators,
     category_colours,
     category_label,
     gather,
@@ -84,7 +84,10 @@ def render_png(content: MapContent, size: PageSize | None = None, renderer: str 
 
 def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
                  renderer: str = "auto") -> bytes:
-    """``content`` in one of :data:`FORMATS`."""
+    """``content`` in one of :data:`FORMATS` (the PDF and the indicators CSV add the lab's
+    indicators to ``content`` when it has none yet)."""
+    if fmt in ("pdf", "indicators-csv"):
+        add_indicators(content)
     if fmt == "png":
         return render_png(content, size, renderer)
     if fmt == "pdf":
@@ -109,11 +112,13 @@ def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
 
 def export_lab(store: Any, lab_id: str, fmt: str, *, lang: str = "en",
                size: PageSize | None = None, renderer: str = "auto",
-               bounds: tuple[float, float, float, float] | None = None) -> bytes:
-    """Gather ``lab_id`` from ``store`` and export it in ``fmt``."""
+               bounds: tuple[float, float, float, float] | None = None,
+               themes: list[str] | None = None) -> bytes:
+    """Gather ``lab_id`` from ``store`` and export it in ``fmt``; ``themes`` are the cached OSM
+    themes shown (all when None)."""
     if fmt not in FORMATS:
         raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
-    content = gather(store, lab_id, lang=lang, bounds=bounds,
+    content = gather(store, lab_id, lang=lang, bounds=bounds, themes=themes,
                      with_indicators=fmt in ("pdf", "indicators-csv"))
     return export_bytes(content, fmt, size, renderer)
 
@@ -126,8 +131,9 @@ def file_name(content: MapContent, fmt: str) -> str:
 
 
 __all__ = [
-    "FORMATS", "MIME", "SIZE_NAMES", "RENDERERS", "Comment", "Indicator", "LayerData",
-    "MapContent", "NumberedAnnotation", "PageSize", "SnapshotDiff", "category_colours",
+    "FORMATS", "MIME", "SIZE_NAMES", "RENDERERS", "Comment", "LayerData",
+    "MapContent", "NumberedAnnotation", "PageSize", "SnapshotDiff", "add_indicators",
+    "category_colours",
     "category_label", "csv_bytes", "diff_snapshot", "export_bytes", "export_lab", "file_name",
     "gather", "geojson_bytes", "geopackage_bytes", "import_geopackage", "indicators_csv_bytes",
     "page_size", "read_geopackage", "render_png", "snapshot_content", "take_snapshot",

@@ -12,7 +12,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
@@ -20,6 +19,7 @@ import shapely
 from shapely.geometry.base import BaseGeometry
 
 from workbench.i18n import has_key, t
+from workbench.indicators import IndicatorSet
 from workbench.maps import PALETTE
 from workbench.model import (
     ANNOTATION_CATEGORIES,
@@ -30,7 +30,7 @@ from workbench.model import (
     Network,
     utcnow,
 )
-from workbench.settings import OSM_ATTRIBUTION, data_dir
+from workbench.settings import OSM_ATTRIBUTION
 
 log = logging.getLogger(__name__)
 
@@ -73,14 +73,14 @@ class LayerData:
     fetched_at: datetime | None = None
     layer_id: str | None = None
     style: dict[str, Any] = field(default_factory=dict)
+    theme: str | None = None  # the OSM theme code of an OSM layer
+    radius: float = 4.0  # point radius (CSS px), as on the web map
 
 
-@dataclass(frozen=True)
-class Indicator:
-    name: str
-    value: float | int | str | None
-    unit: str = ""
-    note: str = ""
+#: Layer id of a cached OSM theme in exports and snapshots (``osm:<theme code>``).
+OSM_LAYER_PREFIX = "osm:"
+#: OSM themes drawn first (large areas below, buildings and streets above them).
+_UNDERNEATH = ("landuse", "water", "green")
 
 
 @dataclass
@@ -93,7 +93,7 @@ class MapContent:
     lang: str = "en"
     created_at: datetime = field(default_factory=utcnow)
     bounds: tuple[float, float, float, float] | None = None  # lon/lat view; None: fit the site
-    indicators: list[Indicator] = field(default_factory=list)
+    indicators: IndicatorSet | None = None  # workbench.indicators' figures; None: not gathered
     notes: list[str] = field(default_factory=list)  # said on the image/sheet (e.g. missing data)
     subtitle: str = ""  # e.g. the snapshot's name
 
@@ -118,14 +118,21 @@ class MapContent:
         return known + sorted(present - set(known))
 
     def attributions(self) -> list[str]:
-        """Every source shown, each once: OSM, the basemap, then each layer's own attribution."""
+        """Every source shown, each once: OSM, the basemap, the OSM layers' fetch dates, then
+        each uploaded layer's own attribution."""
         items = [f"{OSM_ATTRIBUTION} (ODbL)", BASEMAP_ATTRIBUTION]
+        by_date: dict[str, list[str]] = {}
         for layer in self.layers:
-            if layer.attribution:
-                text = layer.attribution
-                if layer.fetched_at is not None:
-                    text += f" ({layer.name}, {layer.fetched_at:%Y-%m-%d})"
-                items.append(text)
+            if layer.kind == "osm":
+                when = f"{layer.fetched_at:%Y-%m-%d}" if layer.fetched_at else "—"
+                by_date.setdefault(when, []).append(layer.name)
+        for when, names in sorted(by_date.items()):  # the themes named only when dates differ
+            items.append(t("export.osm_layers_of", self.lang, date=when) if len(by_date) == 1
+                         else t("export.osm_layers_named", self.lang, date=when,
+                                names=", ".join(names)))
+        for layer in self.layers:
+            if layer.kind != "osm" and layer.attribution:
+                items.append(f"{layer.attribution} ({layer.name})")
         return list(dict.fromkeys(items))
 
 
@@ -173,23 +180,51 @@ def store_discussion(store: Any, annotation_ids: Sequence[str]
 
 
 def read_layer_file(layer: Layer) -> gpd.GeoDataFrame | None:
-    """The features of a stored layer (its file under the data directory), in WGS84."""
+    """The features of an uploaded layer (``opendata.files.load_upload``), in WGS84; None when
+    its file is missing."""
+    from workbench.opendata.files import load_upload
+
     if not layer.path:
         return None
-    path = Path(layer.path)
-    path = path if path.is_absolute() else data_dir() / path
-    if not path.exists():
+    try:
+        frame = load_upload(layer)
+    except FileNotFoundError:
         return None
-    frame = gpd.read_file(path, engine="pyogrio")
     if frame.crs is not None and frame.crs.to_epsg() != 4326:
         frame = frame.to_crs(4326)
     return frame
 
 
+def osm_layers(lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
+               ) -> list[LayerData]:
+    """The lab's cached OSM themes (all cached ones when ``themes`` is None), each with its
+    theme style, its fetch date and the OSM attribution; areas first, then the rest. Themes
+    cached without any feature are left out."""
+    from workbench.opendata.cache import cached_themes, load_theme, theme_meta
+    from workbench.opendata.themes import THEMES
+
+    codes = [c for c in cached_themes(lab_id) if themes is None or c in themes]
+    codes.sort(key=lambda c: (_UNDERNEATH.index(c) if c in _UNDERNEATH else len(_UNDERNEATH)))
+    out = []
+    for code in codes:
+        frame, meta = load_theme(lab_id, code), theme_meta(lab_id, code) or {}
+        if frame is None or frame.empty:  # nothing mapped: no legend entry for it
+            continue
+        theme = THEMES[code]
+        fetched = meta.get("fetched_at")
+        out.append(LayerData(
+            name=t(theme.label_key, lang), frame=frame, kind="osm", colour=theme.colour,
+            attribution=str(meta.get("attribution") or OSM_ATTRIBUTION),
+            fetched_at=datetime.fromisoformat(fetched) if fetched else None,
+            layer_id=OSM_LAYER_PREFIX + code, style=dict(theme.style), theme=code,
+            radius=theme.radius))
+    return out
+
+
 def store_layers(store: Any, lab_id: str) -> tuple[list[LayerData], list[str]]:
-    """The lab's stored layers that can be read, and the names of those that cannot."""
+    """The lab's uploaded layers that can be read, and the names of those that cannot."""
     out, missing = [], []
-    for i, layer in enumerate(store.list_layers(lab_id)):
+    for i, layer in enumerate(store.list_layers(lab_id, kind="upload")):
         try:
             frame = read_layer_file(layer)
         except Exception as exc:  # noqa: BLE001 - a broken file must not stop the export
@@ -201,44 +236,44 @@ def store_layers(store: Any, lab_id: str) -> tuple[list[LayerData], list[str]]:
         style = dict(layer.style or {})
         colour = style.get("color") or PALETTE[(i + 2) % len(PALETTE)]
         out.append(LayerData(name=layer.name, frame=frame, kind=layer.kind, colour=colour,
-                             attribution=layer.attribution, layer_id=layer.id, style=style,
-                             fetched_at=layer.created_at if layer.kind == "osm" else None))
+                             attribution=layer.attribution, layer_id=layer.id, style=style))
     return out, missing
 
 
-def lab_indicators(lab_id: str, store: Any) -> list[Indicator]:
-    """The lab's indicators from ``workbench.indicators`` when that module is there (else none)."""
-    try:
-        from workbench import indicators as ind  # type: ignore[attr-defined]
-    except ImportError:
-        return []
-    compute = next((getattr(ind, n) for n in ("lab_indicators", "compute_lab", "for_lab")
-                    if hasattr(ind, n)), None)
-    if compute is None:
-        return []
-    try:
-        results = compute(store, lab_id)
-    except Exception as exc:  # noqa: BLE001 - indicators are optional on the sheet
-        log.warning("indicators for %s failed: %s", lab_id, exc)
-        return []
-    return [as_indicator(r) for r in results]
+def lab_layers(store: Any, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
+               ) -> tuple[list[LayerData], list[str]]:
+    """Everything the lab's map shows besides its site and annotations: the cached OSM themes
+    (``themes``; all cached when None) and the uploaded layers; plus the names of layers whose
+    files cannot be read."""
+    uploads, missing = store_layers(store, lab_id)
+    return osm_layers(lab_id, themes, lang) + uploads, missing
 
 
-def as_indicator(r: Any) -> Indicator:
-    get = r.get if isinstance(r, dict) else (lambda k, d=None: getattr(r, k, d))
-    return Indicator(name=str(get("label") or get("name") or ""), value=get("value"),
-                     unit=str(get("unit") or ""), note=str(get("note") or ""))
+def lab_indicator_set(lab: LivingLab, lang: str = "en") -> tuple[IndicatorSet | None, list[str]]:
+    """The lab's indicators (``workbench.indicators.lab_indicators``, cached there) and notes.
+
+    A failure of the engine must not stop the export: the sheet then says so.
+    """
+    from workbench.indicators import lab_indicators
+
+    try:
+        return lab_indicators(lab), []
+    except Exception as exc:  # noqa: BLE001 - the map and annotations are still worth exporting
+        log.exception("indicators for %s failed", lab.id)
+        return None, [t("export.note.indicators_failed", lang, reason=str(exc)[:200])]
 
 
 def gather(store: Any, lab_id: str, *, lang: str = "en",
            layers: list[LayerData] | None = None,
            annotations: Sequence[Annotation] | None = None,
            bounds: tuple[float, float, float, float] | None = None,
-           with_indicators: bool = False) -> MapContent:
+           with_indicators: bool = False,
+           themes: Sequence[str] | None = None) -> MapContent:
     """Everything an export of ``lab_id`` shows, read from ``store``.
 
     ``layers`` and ``annotations`` replace what the store holds (the page passes what is visible;
-    a snapshot passes its saved state); ``bounds`` is the map's current view (lon/lat).
+    a snapshot passes its saved state); ``bounds`` is the map's current view (lon/lat);
+    ``themes`` are the OSM themes shown (all cached ones when None).
     """
     lab = store.get_lab(lab_id)
     city = store.get_city(lab.city_id)
@@ -248,7 +283,7 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
         annotations = store.list_annotations(lab_id)
     discussion = store_discussion(store, [a.id for a in annotations])
     if layers is None:
-        layers, missing = store_layers(store, lab_id)
+        layers, missing = lab_layers(store, lab_id, themes, lang)
         notes += [t("export.note.layer_missing", lang, name=name) for name in missing]
     content = MapContent(lab=lab, city=city, network=network,
                          annotations=number_annotations(annotations, discussion),
@@ -256,6 +291,14 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
     if with_indicators:
-        content.indicators = lab_indicators(lab_id, store)
+        add_indicators(content)
+    return content
+
+
+def add_indicators(content: MapContent) -> MapContent:
+    """Fill ``content.indicators`` with the lab's figures when they are not there yet."""
+    if content.indicators is None:
+        content.indicators, notes = lab_indicator_set(content.lab, content.lang)
+        content.notes += notes
     return content
 

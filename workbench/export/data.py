@@ -2,7 +2,8 @@
 
 A GeoPackage holds one layer per kind: ``site`` (the boundary, with the lab, city and network as
 attributes, so that the file alone can rebuild them), ``annotations``, ``comments`` (a table without
-geometry), ``layers`` (the uploaded layers' descriptions) and one ``layer_<n>`` per uploaded layer.
+geometry), ``layers`` (the shown layers' descriptions: OSM themes with their fetch dates, uploaded
+layers) and one ``layer_<n>`` per shown layer.
 :func:`import_geopackage` reads such a file into a workspace again.
 """
 
@@ -25,8 +26,8 @@ from shapely.geometry.polygon import orient
 from workbench.errors import ValidationError
 from workbench.export.content import Comment, LayerData, MapContent
 from workbench.i18n import t
-from workbench.model import Annotation, City, Layer, LivingLab, Network, new_id
-from workbench.settings import OSM_ATTRIBUTION, data_dir
+from workbench.model import Annotation, City, Layer, LivingLab, Network, new_id, utcnow
+from workbench.settings import OSM_ATTRIBUTION, data_dir, uploads_dir
 from workbench.store.base import from_iso, iso
 
 FORMAT_VERSION = 1
@@ -82,12 +83,13 @@ def comments_frame(content: MapContent) -> pd.DataFrame:
 
 def layers_table(content: MapContent) -> pd.DataFrame:
     rows = [{"table": layer_table_name(i), "layer_id": layer.layer_id or "", "name": layer.name,
-             "kind": layer.kind, "attribution": layer.attribution,
+             "kind": layer.kind, "theme": layer.theme or "", "attribution": layer.attribution,
+             "fetched_at": iso(layer.fetched_at) if layer.fetched_at else "",
              "style": json.dumps(layer.style, ensure_ascii=False, sort_keys=True),
              "feature_count": len(layer.frame)}
             for i, layer in enumerate(content.layers, start=1)]
-    return pd.DataFrame(rows, columns=["table", "layer_id", "name", "kind", "attribution", "style",
-                                       "feature_count"])
+    return pd.DataFrame(rows, columns=["table", "layer_id", "name", "kind", "theme",
+                                       "attribution", "fetched_at", "style", "feature_count"])
 
 
 def layer_table_name(i: int) -> str:
@@ -251,15 +253,16 @@ def csv_bytes(content: MapContent) -> bytes:
 
 
 def indicators_csv_bytes(content: MapContent) -> bytes:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["lab_id", "indicator", "value", "unit", "note"])
-    for ind in content.indicators:
-        writer.writerow([content.lab.id, ind.name, "" if ind.value is None else ind.value,
-                         ind.unit, ind.note])
-    if not content.indicators:
-        writer.writerow([content.lab.id, "", "", "", t("export.note.no_indicators", content.lang)])
-    return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    """The lab's indicators as the comparison page writes them (``compare.table_csv``): one row
+    per indicator with raw value, unit, data date, comparability, reason and notes."""
+    from workbench.compare import Site, table_csv
+
+    if content.indicators is None:
+        buf = io.StringIO()
+        csv.writer(buf).writerow([t("export.note.no_indicators", content.lang)])
+        return ("\ufeff" + buf.getvalue()).encode("utf-8")
+    site = Site(label=content.title, country=content.city.country, result=content.indicators)
+    return table_csv([site], content.lang)
 
 
 # ---- import -------------------------------------------------------------------------------------
@@ -270,8 +273,8 @@ def _text(v: Any) -> str:
 def import_geopackage(store: Any, path: str | Path) -> str:
     """Rebuild the living lab of an exported GeoPackage in ``store``; returns the lab's id.
 
-    Network, city, lab, annotations (same ids and times) and uploaded layers (their features are
-    written to a GeoPackage under the data directory) are added; records already there are kept.
+    Network, city, lab, annotations (same ids and times), uploaded layers (stored as uploads
+    again) and OSM themes (into the OSM cache) are added; records already there are kept.
     """
     path = Path(path)
     try:
@@ -312,15 +315,29 @@ def import_geopackage(store: Any, path: str | Path) -> str:
 
 
 def _import_layer(store: Any, lab_id: str, path: Path, r: Any) -> None:
+    """An exported OSM theme goes back into the OSM cache (with its fetch date); an uploaded
+    layer becomes an upload of the lab again (same id, its features in the uploads folder)."""
+    from workbench.opendata.cache import save_theme
+    from workbench.opendata.themes import THEMES
+
     frame = pyogrio.read_dataframe(path, layer=r["table"])
+    frame = frame.set_crs(4326) if frame.crs is None else frame.to_crs(4326)
+    theme = _text(r.get("theme"))
+    if _text(r["kind"]) == "osm":
+        if theme in THEMES:
+            save_theme(lab_id, theme, frame, {
+                "fetched_at": _text(r.get("fetched_at")) or iso(utcnow()),
+                "source": f"import:{path.name}", "attribution": _text(r["attribution"])
+                or OSM_ATTRIBUTION})
+        return
     layer_id = _text(r["layer_id"]) or new_id()
-    rel = Path("layers") / lab_id / f"{layer_id}.gpkg"
-    target = data_dir() / rel
+    target = uploads_dir() / lab_id / f"{layer_id}.parquet"
     target.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_file(target, driver="GPKG", engine="pyogrio")
-    store.add_layer(Layer(id=layer_id, lab_id=lab_id, name=r["name"], kind=r["kind"],
+    frame.to_parquet(target, index=False)
+    store.add_layer(Layer(id=layer_id, lab_id=lab_id, name=r["name"], kind="upload",
                           source=f"import:{path.name}", attribution=_text(r["attribution"]),
-                          style=json.loads(r["style"] or "{}"), path=str(rel),
+                          style=json.loads(r["style"] or "{}"),
+                          path=target.relative_to(data_dir()).as_posix(),
                           feature_count=len(frame)))
 
 

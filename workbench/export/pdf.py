@@ -15,7 +15,8 @@ from fpdf.enums import XPos, YPos
 
 from workbench.export.content import MapContent, category_colours, category_label
 from workbench.export.layout import frame_text, page_size
-from workbench.i18n import fmt_datetime, fmt_number, t
+from workbench.i18n import fmt_datetime, t
+from workbench.settings import OSM_ATTRIBUTION
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 FONT = "DejaVu"
@@ -133,22 +134,32 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
 
 
 def _indicator_pages(pdf: Sheet, content: MapContent) -> None:
-    if not content.indicators:
+    """The lab's indicators: name, value, unit, and why a figure is missing or not comparable
+    (else its notes); the site-level notes, the data date and the OSM attribution below."""
+    result = content.indicators
+    if result is None:
         return
     lang = content.lang
     pdf.add_page()
     _heading(pdf, t("export.pdf.indicators", lang))
     pdf.set_font(FONT, "", 9)
-    with pdf.table(col_widths=(60, 30, 25, 130), text_align="LEFT") as table:
+    with pdf.table(col_widths=(60, 25, 30, 130), text_align="LEFT") as table:
         header = table.row()
         for key in ("indicator", "value", "unit", "note"):
             header.cell(t(f"export.col.{key}", lang))
-        for ind in content.indicators:
+        for ind in result.indicators:
             row = table.row()
-            row.cell(ind.name)
-            value = ind.value
-            if isinstance(value, int | float) and not isinstance(value, bool):
-                value = fmt_number(value, lang, 0 if isinstance(value, int) else 2)
-            row.cell("—" if value is None else str(value))
-            row.cell(ind.unit)
-            row.cell(ind.note)
+            row.cell(ind.label(lang))
+            row.cell(ind.display_value(lang))
+            row.cell(ind.unit_label(lang))
+            note = ind.reason.text(lang) if ind.reason else " · ".join(n.text(lang)
+                                                                          for n in ind.notes)
+            row.cell(("⚠ " if not ind.comparable else "") + note)
+    pdf.ln(2)
+    for note in result.notes:
+        pdf.multi_cell(0, 5, f"⚠ {note.text(lang)}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    dates = sorted({i.data_date for i in result.indicators if i.data_date})
+    source = t("export.pdf.indicator_source", lang, dates=", ".join(dates) or "—",
+               attribution=OSM_ATTRIBUTION)
+    pdf.set_font(FONT, "", 8)
+    pdf.multi_cell(0, 4.5, source, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

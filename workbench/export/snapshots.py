@@ -17,8 +17,8 @@ from workbench.export.content import (
     MapContent,
     NumberedAnnotation,
     gather,
+    lab_layers,
     store_discussion,
-    store_layers,
 )
 from workbench.i18n import t
 from workbench.model import Annotation, Snapshot, new_id, utcnow
@@ -74,7 +74,7 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
 def snapshot_content(store: Any, snapshot: Snapshot, lang: str = "en") -> MapContent:
     """Reopen a snapshot: the content to draw or export, as it was (layers still stored)."""
     saved_ids = {layer["id"] for layer in snapshot.state.get("layers", [])}
-    layers, _missing = store_layers(store, snapshot.lab_id)
+    layers, _missing = lab_layers(store, snapshot.lab_id, lang=lang)
     layers = [layer for layer in layers if layer.layer_id in saved_ids]
     bounds = snapshot.state.get("bounds")
     content = gather(store, snapshot.lab_id, lang=lang, layers=layers, annotations=[],

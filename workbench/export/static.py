@@ -93,18 +93,21 @@ def _footer(fig, ft, fs) -> None:  # type: ignore[no-untyped-def]
 
 def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> None:  # type: ignore[no-untyped-def]
     ax.set_facecolor("#f2efe9")
-    for layer in content.layers:
+    for layer in content.layers:  # styled as on the web map (theme styles for OSM layers)
         frame = layer.frame.to_crs(3857)
+        fill = float(layer.style.get("fillOpacity", 0.35))
+        weight = float(layer.style.get("weight", 1.2)) * 0.75 * max(fs, 0.5)
         polys = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
         lines = frame[frame.geom_type.isin(["LineString", "MultiLineString"])]
         points = frame[frame.geom_type.isin(["Point", "MultiPoint"])]
         if len(polys):
-            polys.plot(ax=ax, facecolor=to_rgba(layer.colour, 0.35), edgecolor=layer.colour,
-                       lw=1.2 * fs)
+            polys.plot(ax=ax, facecolor=to_rgba(layer.colour, fill), edgecolor=layer.colour,
+                       lw=weight)
         if len(lines):
-            lines.plot(ax=ax, color=layer.colour, lw=1.0)
+            lines.plot(ax=ax, color=layer.colour, lw=weight)
         if len(points):
-            points.plot(ax=ax, color=layer.colour, markersize=10 * fs)
+            points.plot(ax=ax, color=layer.colour, markersize=(layer.radius * 1.5 * fs) ** 2,
+                        edgecolor="#fff", lw=0.4)
     site = gpd.GeoSeries([content.lab.boundary], crs=4326).to_crs(3857)
     site.boundary.plot(ax=ax, color=SITE_STYLE["color"], lw=2.5 * fs, linestyle=(0, (6, 4)))
     colours = category_colours(content.categories())

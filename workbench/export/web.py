@@ -25,7 +25,7 @@ from shapely.geometry import mapping
 from workbench.export.content import MapContent, category_colours, category_label
 from workbench.export.layout import PageSize, frame_text, legend_entries, page_size
 from workbench.i18n import t
-from workbench.maps import base_map, escape_text, site_layer
+from workbench.maps import base_map, escape_text, site_layer, theme_group
 from workbench.settings import (
     CHROMIUM_ARGS,
     EXPORT_RENDER_TIMEOUT_S,
@@ -51,7 +51,10 @@ def build_map(content: MapContent, numbered: bool = True, controls: bool = True)
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
     site_layer(content.lab, name=escape_text(t("map.site", lang))).add_to(m)
     for layer in content.layers:
-        layer_geojson(layer.frame, layer.colour, escape_text(layer.name)).add_to(m)
+        group = theme_group(content.lab.id, layer.theme, lang) if layer.theme else None
+        if group is None:  # an uploaded layer (or a theme no longer cached): its own frame
+            group = layer_geojson(layer.frame, layer.colour, escape_text(layer.name))
+        group.add_to(m)
     if content.annotations:
         annotation_geojson(content).add_to(m)
         if numbered:

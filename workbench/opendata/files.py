@@ -428,7 +428,7 @@ def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 # ---- storing ----------------------------------------------------------------------------------
 
 def save_upload(store: Any, lab_id: str, layer: UserLayer, name: str | None = None,
-                style: dict[str, Any] | None = None) -> Layer:
+                style: dict[str, Any] | None = None, attribution: str = "") -> Layer:
     """Store an uploaded layer for a living lab: its data file first (atomically), then its
     record; if the record cannot be written the file is removed again."""
     layer_id = new_id()
@@ -442,7 +442,7 @@ def save_upload(store: Any, lab_id: str, layer: UserLayer, name: str | None = No
         os.replace(tmp, final)
         record = Layer(
             id=layer_id, lab_id=lab_id, name=name or layer.name, kind="upload",
-            source=f"file:{layer.name}", attribution="",
+            source=f"file:{layer.name}", attribution=attribution,
             style=style or {"color": "#0072B2"},
             path=final.relative_to(data_dir()).as_posix(), feature_count=layer.feature_count)
         return store.add_layer(record)

@@ -62,6 +62,8 @@ class Theme:
             value = tags.get(key)
             if value is None:
                 continue
+            if key == "highway" and self.kinds == (POLYGON,) and not is_area(tags):
+                continue  # a closed pedestrian way is a loop unless tagged as an area
             if accepted is True:
                 if value != "no":
                     return key, value
@@ -98,6 +100,11 @@ def is_walkable(tags: Mapping[str, str]) -> bool:
     return tags.get("service") != "private"
 
 
+def is_area(tags: Mapping[str, str]) -> bool:
+    """Whether a highway object is an area: ``area=yes`` on a way, or a multipolygon."""
+    return tags.get("area") == "yes" or tags.get("type") == "multipolygon"
+
+
 _GREEN_LEISURE = ("park", "garden", "playground", "nature_reserve", "recreation_ground",
                   "common", "dog_park", "pitch", "village_green")
 _GREEN_LANDUSE = ("grass", "forest", "meadow", "recreation_ground", "village_green",
@@ -108,8 +115,11 @@ THEMES: dict[str, Theme] = {
     theme.code: theme for theme in (
         Theme("buildings", {"building": True}, (POLYGON,), "#7f7f7f", extra=("levels",),
               fill_opacity=0.45, weight=0.6),
+        # green and open space: parks, woods ... and the paved open spaces of SDG 11.7.1
+        # (squares, pedestrian areas), which the open-public-space indicator reads from here
         Theme("green", {"leisure": _GREEN_LEISURE, "landuse": _GREEN_LANDUSE,
-                        "natural": _GREEN_NATURAL}, (POLYGON,), "#2ca02c",
+                        "natural": _GREEN_NATURAL, "place": ("square",),
+                        "highway": ("pedestrian",)}, (POLYGON,), "#2ca02c",
               extra=("access",), fill_opacity=0.35, weight=0.8),
         Theme("streets", {"highway": WALKABLE_HIGHWAYS}, (LINE,), "#404040", extra=("highway",),
               weight=2.0, fill_opacity=0.0),
@@ -129,7 +139,8 @@ THEMES: dict[str, Theme] = {
               radius=4),
         Theme("community", {"amenity": ("community_centre", "library", "theatre", "arts_centre",
                                         "place_of_worship", "social_facility", "townhall",
-                                        "cinema", "social_centre", "youth_centre"),
+                                        "cinema", "social_centre", "youth_centre",
+                                        "bank", "post_office"),
                             "tourism": ("museum", "gallery"),
                             "leisure": ("sports_centre",)}, (POINT,), "#9467bd", radius=5),
         Theme("water", {"natural": ("water", "wetland", "spring"),
