@@ -117,7 +117,7 @@ def test_static_png_size_and_content(demo_store, lab, name, dpi):
     img = _png(export.render_png(content, size, renderer="static"))
     assert img.size == (size.width, size.height)
     _not_blank(img)
-    colours = category_colours(content.categories())
+    colours = category_colours(content)
     for cat in content.categories():  # every category is drawn in its colour
         assert _has_colour(img, colours[cat]), cat
     assert _has_colour(img, "#56B4E9")  # the uploaded layer
@@ -189,6 +189,29 @@ def test_pdf_sheet_pages_and_text(demo_store, lab):
     assert numbers == list(range(1, len(HOSTILE) + 2))
     fonts = {str(f) for p in reader.pages for f in p["/Resources"].get("/Font", {}).values()}
     assert fonts  # an embedded font is used
+
+
+def test_sheet_carries_comments_votes_and_the_maps_colours(demo_store, lab):
+    from workbench import maps
+    from workbench.export.pdf import pdf_bytes
+    from workbench.model import Category, Comment, Vote
+
+    notes = demo_store.list_annotations(lab.id)
+    demo_store.add_comment(Comment(id=new_id(), annotation_id=notes[0].id, author="Gruppe Süd",
+                                   text="Ночью здесь темно"))
+    for voter in ("A", "B"):
+        demo_store.cast_vote(Vote(id=new_id(), annotation_id=notes[0].id, voter=voter))
+    demo_store.save_category(Category(code="heat", colour="#CC79A7", labels={"en": "Heat spot"}))
+    _add(demo_store, lab, lab.boundary.centroid, "heat", "hot corner", minutes=30)
+    content = export.gather(demo_store, lab.id)
+    first = next(n for n in content.annotations if n.annotation.id == notes[0].id)
+    assert first.votes == 2 and [c.text for c in first.comments] == ["Ночью здесь темно"]
+    colours = category_colours(content)
+    assert colours == {c: maps.category_colours(demo_store.list_categories())[c]
+                       for c in content.categories()}
+    png = export.render_png(content, export.page_size("a4-landscape"), renderer="static")
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_bytes(content, png))).pages)
+    assert "Ночью здесь темно" in text and "Heat spot" in text
 
 
 def _indicator_set(lab_id: str) -> IndicatorSet:

@@ -36,7 +36,7 @@ def test_chromium_png(chromium, demo_store, lab):  # noqa: F811
     assert img.format == "PNG" and img.size == (1920, 1080)
     img = img.convert("RGB")
     _not_blank(img)
-    colours = category_colours(content.categories())
+    colours = category_colours(content)
     for cat in content.categories():
         assert _has_colour(img, colours[cat]), cat
     assert _has_colour(img, "#56B4E9")  # the uploaded layer

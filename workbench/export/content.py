@@ -9,7 +9,7 @@ take a ``MapContent``, so they show the same things.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -18,12 +18,14 @@ import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
-from workbench.i18n import has_key, t
+from workbench import maps
+from workbench.i18n import t
 from workbench.indicators import IndicatorSet
 from workbench.maps import PALETTE
 from workbench.model import (
     ANNOTATION_CATEGORIES,
     Annotation,
+    Category,
     City,
     Layer,
     LivingLab,
@@ -95,6 +97,8 @@ class MapContent:
     bounds: tuple[float, float, float, float] | None = None  # lon/lat view; None: fit the site
     indicators: IndicatorSet | None = None  # workbench.indicators' figures; None: not gathered
     notes: list[str] = field(default_factory=list)  # said on the image/sheet (e.g. missing data)
+    #: The workspace's categories (built-in and own), for the map's colours and labels.
+    category_defs: tuple[Category, ...] = ()
     subtitle: str = ""  # e.g. the snapshot's name
 
     @property
@@ -136,18 +140,16 @@ class MapContent:
         return list(dict.fromkeys(items))
 
 
-def category_colours(categories: Iterable[str] = ANNOTATION_CATEGORIES) -> dict[str, str]:
-    """A stable colour per annotation category (built-ins first, then custom ones)."""
-    ordered = list(dict.fromkeys([*ANNOTATION_CATEGORIES, *categories]))
-    return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(ordered)}
+def category_colours(content: MapContent) -> dict[str, str]:
+    """The colour of each category as the living-lab map shows it (``maps.category_colours``);
+    a category the workspace no longer defines is drawn grey."""
+    colours = maps.category_colours(content.category_defs)
+    return {code: colours.get(code, "#777777") for code in content.categories()}
 
 
-def category_label(code: str, lang: str) -> str:
-    """The translated label of a category; a custom category shows its code."""
-    for key in (f"annotate.category.{code}", f"export.category.{code}"):
-        if has_key(key):
-            return t(key, lang)
-    return code
+def category_label(code: str, lang: str, content: MapContent | None = None) -> str:
+    """A category's label as the living-lab map shows it (``maps.category_label``)."""
+    return maps.category_label(code, lang, content.category_defs if content else None)
 
 
 def number_annotations(annotations: Sequence[Annotation],
@@ -163,20 +165,13 @@ def number_annotations(annotations: Sequence[Annotation],
     return out
 
 
-def store_discussion(store: Any, annotation_ids: Sequence[str]
+def store_discussion(store: Any, lab_id: str, annotation_ids: Sequence[str]
                      ) -> dict[str, tuple[list[Comment], int]]:
-    """Comments and vote totals per annotation, where the store keeps them (else none)."""
-    list_comments = getattr(store, "list_comments", None)
-    vote_total = getattr(store, "vote_total", None)
-    out: dict[str, tuple[list[Comment], int]] = {}
-    for aid in annotation_ids:
-        comments = []
-        if list_comments is not None:
-            comments = [Comment(getattr(c, "author", ""), getattr(c, "text", ""),
-                                getattr(c, "created_at", None)) for c in list_comments(aid)]
-        votes = int(vote_total(aid)) if vote_total is not None else 0
-        out[aid] = (comments, votes)
-    return out
+    """Comments and the current voting round's dots per annotation."""
+    votes = store.vote_totals(lab_id)
+    return {aid: ([Comment(c.author, c.text, c.created_at) for c in store.list_comments(aid)],
+                  votes.get(aid, 0))
+            for aid in annotation_ids}
 
 
 def read_layer_file(layer: Layer) -> gpd.GeoDataFrame | None:
@@ -281,13 +276,14 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
     notes: list[str] = []
     if annotations is None:
         annotations = store.list_annotations(lab_id)
-    discussion = store_discussion(store, [a.id for a in annotations])
+    discussion = store_discussion(store, lab_id, [a.id for a in annotations])
     if layers is None:
         layers, missing = lab_layers(store, lab_id, themes, lang)
         notes += [t("export.note.layer_missing", lang, name=name) for name in missing]
     content = MapContent(lab=lab, city=city, network=network,
                          annotations=number_annotations(annotations, discussion),
-                         layers=layers, lang=lang, bounds=bounds, notes=notes)
+                         layers=layers, lang=lang, bounds=bounds, notes=notes,
+                         category_defs=tuple(store.list_categories()))
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
     if with_indicators:

@@ -87,11 +87,11 @@ def legend_entries(content: MapContent) -> list[LegendEntry]:
     lang = content.lang
     entries = [LegendEntry(SITE_STYLE["color"], t("map.site", lang), "site", dashed=True)]
     entries += [LegendEntry(layer.colour, layer.name, "layer") for layer in content.layers]
-    colours = category_colours(content.categories())
+    colours = category_colours(content)
     for code in content.categories():
         count = sum(1 for a in content.annotations if a.annotation.category == code)
-        entries.append(LegendEntry(colours[code], f"{category_label(code, lang)} ({count})",
-                                   "category"))
+        label = f"{category_label(code, lang, content)} ({count})"
+        entries.append(LegendEntry(colours[code], label, "category"))
     return entries
 
 

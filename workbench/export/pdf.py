@@ -86,7 +86,7 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
         pdf.multi_cell(0, 6, t("export.note.no_annotations", lang),
                        new_x=XPos.LMARGIN, new_y=YPos.NEXT)
         return
-    colours = category_colours(content.categories())
+    colours = category_colours(content)
     widths = (12, 38, 0)  # number, category, text (the rest)
     pdf.set_font(FONT, "B", 9)
     pdf.set_fill_color(230)
@@ -112,7 +112,7 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
         pdf.set_xy(pdf.l_margin + widths[0], y)
         pdf.set_font(FONT, "", 9)
         pdf.set_text_color(*_rgb(colours[a.category]))
-        pdf.cell(widths[1], 6, category_label(a.category, lang))
+        pdf.cell(widths[1], 6, category_label(a.category, lang, content))
         pdf.set_text_color(0)
         pdf.set_xy(text_x, y)
         pdf.multi_cell(text_w, 5, a.text or "—", new_x=XPos.LEFT, new_y=YPos.NEXT)

@@ -111,7 +111,7 @@ def diff_snapshot(store: Any, snapshot: Snapshot) -> SnapshotDiff:
     """Compare a snapshot with the lab's current annotations."""
     then = {s["id"]: s for s in snapshot.state.get("annotations", [])}
     current = store.list_annotations(snapshot.lab_id)
-    discussion = store_discussion(store, [a.id for a in current])
+    discussion = store_discussion(store, snapshot.lab_id, [a.id for a in current])
     now = {}
     for a in current:
         comments, votes = discussion[a.id]

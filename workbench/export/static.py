@@ -110,7 +110,7 @@ def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> 
                         edgecolor="#fff", lw=0.4)
     site = gpd.GeoSeries([content.lab.boundary], crs=4326).to_crs(3857)
     site.boundary.plot(ax=ax, color=SITE_STYLE["color"], lw=2.5 * fs, linestyle=(0, (6, 4)))
-    colours = category_colours(content.categories())
+    colours = category_colours(content)
     if content.annotations:
         geoms = gpd.GeoSeries([n.annotation.geometry for n in content.annotations],
                               crs=4326).to_crs(3857)

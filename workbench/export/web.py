@@ -79,13 +79,13 @@ def layer_geojson(frame, colour: str, name: str) -> folium.GeoJson:  # type: ign
 def annotation_geojson(content: MapContent) -> folium.GeoJson:
     """All annotations in one layer, coloured by category; popups hold escaped text only."""
     lang = content.lang
-    colours = category_colours(content.categories())
+    colours = category_colours(content)
     feats = []
     for n in content.annotations:
         a = n.annotation
         feats.append({"type": "Feature", "geometry": mapping(a.geometry), "properties": {
             "number": n.number, "colour": colours[a.category],
-            "category": escape_text(category_label(a.category, lang)),
+            "category": escape_text(category_label(a.category, lang, content)),
             "text": escape_text(a.text), "author": escape_text(a.author), "votes": n.votes}})
     return folium.GeoJson(
         {"type": "FeatureCollection", "features": feats},
@@ -107,7 +107,7 @@ NUMBER_CSS = ("font:bold 12px/20px sans-serif;text-align:center;width:22px;heigh
 
 def number_markers(content: MapContent) -> folium.FeatureGroup:
     """The annotations' numbers (the same as in the sheet's table) at a point of each shape."""
-    colours = category_colours(content.categories())
+    colours = category_colours(content)
     group = folium.FeatureGroup(name=escape_text(t("export.numbers", content.lang)))
     for n in content.annotations:
         p = n.anchor
