@@ -300,7 +300,7 @@ class WorkshopMixin(StoreBase):
         token their browser keeps to come back (see :meth:`resume_member`). Someone joining
         under a group name already in the session joins that group (and its colour)."""
         session = self.check_join_token(token)
-        group = clean_name(group, "group", limit=80)
+        group = clean_name(group, "author", limit=80)
         if colour not in GROUP_COLOURS.values():
             raise ValidationError("workshop.error.colour")
         member_token = new_member_token()
