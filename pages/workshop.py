@@ -158,7 +158,8 @@ def rounds_panel(me: Actor, session_id: str) -> None:
             lock = c3.checkbox(t("workshop.lock_edits"), key="workshop_round_lock")
             start = st.form_submit_button(t("workshop.round_start"), type="primary")
         if start:
-            s.start_round(session_id, kind, by=me, minutes=int(minutes), lock_edits=lock)
+            s.start_round(session_id, kind, by=me, minutes=int(minutes), lock_edits=lock,
+                          lang=LANG)
             st.rerun()
     except WorkbenchError as exc:
         show_error(exc)

@@ -354,7 +354,7 @@ class WorkshopMixin(StoreBase):
 
     # ---- rounds --------------------------------------------------------------------------------
     def start_round(self, session_id: str, kind: str, by: Actor | None, minutes: int = 0,
-                    lock_edits: bool = False) -> WorkshopRound:
+                    lock_edits: bool = False, lang: str = "en") -> WorkshopRound:
         """Start the next round (a running or paused one ends first, with its snapshot). A
         vote round starts a new voting round: everyone has all their dots again."""
         self._require_runner(by)
@@ -365,7 +365,7 @@ class WorkshopMixin(StoreBase):
             raise ValidationError("workshop.error.minutes", limit=MAX_ROUND_MINUTES)
         session = self._running_session(session_id)
         if self.current_round(session_id) is not None:
-            self.end_round(session_id, by)
+            self.end_round(session_id, by, lang=lang)
         with self.write() as conn:
             number = int(conn.execute(select(func.count()).select_from(workshop_rounds).where(
                 workshop_rounds.c.session_id == session_id)).scalar() or 0) + 1
