@@ -46,7 +46,7 @@ def client() -> str:
         raw = st.context.ip_address
     except Exception:  # noqa: BLE001
         raw = None
-    return client_key(raw)
+    return client_key(raw if isinstance(raw, str) else None)
 
 
 def current_actor(s: Store, lab_id: str | None) -> Actor | None:
