@@ -163,6 +163,8 @@ def base_map(draw: bool = True) -> folium.Map:
 def live_map() -> None:
     """The map: re-reads the annotations every few seconds and passes them as a changing
     feature group, so the base map stays mounted where the user is looking."""
+    if allowed(actor, "annotation.add", s.phase(lab.id)) != CAN_DRAW:
+        st.rerun()  # the facilitator changed the round: the whole page (Draw, forms) follows
     annotations = s.list_annotations(lab.id)
     groups = [a.author for a in annotations]
     selected = st.session_state.get(SELECTED_KEY)

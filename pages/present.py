@@ -126,7 +126,9 @@ def live() -> None:
         html_block(maps.legend_html(maps.annotation_legend(annotations, "category", LANG,
                                                            categories), t("annotate.legend")))
         if LINK:
-            st.image(QR, width=240, caption=t("workshop.present.scan"))
+            html_block(f'<div class="wb-present wb-phase">'
+                       f'{maps.escape_text(t("workshop.present.scan"))}</div>')
+            st.image(QR, width=320)
             html_block(f'<div class="wb-present wb-link">{maps.escape_text(LINK)}</div>')
 
 
