@@ -14,6 +14,9 @@ pages = [
     st.Page("pages/layers.py", title=t("opendata.nav"), icon="🗂️", url_path="layers"),
     st.Page("pages/compare.py", title=t("indicators.nav"), icon="⚖️", url_path="compare"),
     st.Page("pages/export.py", title=t("export.nav"), icon="📤", url_path="export"),
+    st.Page("pages/workshop.py", title=t("workshop.nav"), icon="🧑‍🏫", url_path="workshop"),
+    st.Page("pages/present.py", title=t("workshop.present_nav"), icon="🖥️", url_path="present"),
+    st.Page("pages/join.py", title=t("workshop.join_nav"), icon="🙋", url_path="join"),
 ]
 navigation = st.navigation(pages)
 sidebar.render()

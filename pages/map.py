@@ -28,6 +28,7 @@ from workbench.ui import (
     store,
     t,
 )
+from workbench.ui.access import allowed, current_actor
 
 #: Seconds between refreshes of the map (new annotations of others appear within this time).
 REFRESH_SECONDS = 3
@@ -59,6 +60,16 @@ MAP_KEY = map_key(lab.id)
 TEXT_HELP = t("annotate.text_limit", limit=MAX_TEXT_CHARS)
 for key, default in ((AUTHOR_KEY, ""), (COLOUR_BY_KEY, "category"), (HANDLED_KEY, [])):
     st.session_state.setdefault(key, default)
+
+actor = current_actor(s, lab.id)  # passed as by= to every write: the store judges
+phase = s.phase(lab.id)  # (phase, editing locked): the workshop's round on this living lab
+session = s.active_session(lab.id)
+palette = s.session_groups(session.id) if session else {}
+if actor is not None and actor.role == "participant":
+    st.session_state[AUTHOR_KEY] = actor.group  # a participant writes as their group
+CAN_DRAW = allowed(actor, "annotation.add", phase)
+#: The facilitator's map reports where it looks; the presenter view follows it.
+LEADS_VIEW = session is not None and actor is not None and actor.may("session.run")
 
 categories = s.list_categories()
 codes = [c.code for c in categories]
@@ -93,7 +104,9 @@ top = st.columns([2, 2, 3])
 # The widget shows the remembered name (also when a form below changed it in the last run).
 st.session_state["_annotate_author_widget"] = st.session_state[AUTHOR_KEY]
 top[0].text_input(t("annotate.author"),
-                  max_chars=MAX_NAME_CHARS, key="_annotate_author_widget", on_change=_copy,
+                  max_chars=MAX_NAME_CHARS,
+                  disabled=actor is not None and actor.role in ("participant", "viewer"),
+                  key="_annotate_author_widget", on_change=_copy,
                   args=("_annotate_author_widget", AUTHOR_KEY), help=t("annotate.author_help"))
 top[1].radio(t("annotate.colour_by"), ["category", "group"],
              index=["category", "group"].index(st.session_state[COLOUR_BY_KEY]),
@@ -111,9 +124,16 @@ if FLASH_KEY in st.session_state:
     with notice:
         (st.success if kind == "success" else st.info)(message, icon="✅" if kind == "success"
                                                        else "ℹ️")
+if session is not None or (actor is not None and actor.role == "viewer"):
+    with notice:
+        who = t(f"workshop.role.{actor.role}") if actor else ""
+        state = t(f"workshop.phase_hint.{'discuss_locked' if phase[1] else phase[0]}")
+        st.info(md_escape(t("workshop.map_banner", who=who,
+                            group=actor.group if actor and actor.group else "—", state=state)),
+                icon="🧭")
 
 
-def base_map() -> folium.Map:
+def base_map(draw: bool = True) -> folium.Map:
     """The stable part of the map: basemap, site, context layers and the drawing tools.
     It must come out the same on every run, or the map remounts (and jumps, and loses drawings)."""
     m = maps.base_map()
@@ -129,6 +149,8 @@ def base_map() -> folium.Map:
             layer.add_to(m)
         if extra:
             folium.LayerControl(collapsed=True).add_to(m)
+    if not draw:  # a viewer, or a round in which nobody may add: no drawing tools at all
+        return m
     Draw(export=False, position="topleft", draw_options={
         "polyline": {"shapeOptions": {"color": "#333333"}},
         "polygon": {"allowIntersection": False, "showArea": False},
@@ -141,6 +163,8 @@ def base_map() -> folium.Map:
 def live_map() -> None:
     """The map: re-reads the annotations every few seconds and passes them as a changing
     feature group, so the base map stays mounted where the user is looking."""
+    if allowed(actor, "annotation.add", s.phase(lab.id)) != CAN_DRAW:
+        st.rerun()  # the facilitator changed the round: the whole page (Draw, forms) follows
     annotations = s.list_annotations(lab.id)
     groups = [a.author for a in annotations]
     selected = st.session_state.get(SELECTED_KEY)
@@ -149,18 +173,21 @@ def live_map() -> None:
     layer = maps.annotation_layer(
         annotations, colour_by, LANG, highlight_id=chosen.id if chosen else None,
         votes=s.vote_totals(lab.id), comments=s.comment_counts(lab.id),
-        categories=categories, groups=groups)
+        categories=categories, groups=groups, group_palette=palette)
     if st.session_state.pop(CLEAR_KEY, False):
         maps.ClearDrawings().add_to(layer)
     centre, zoom = maps.view_for(chosen.geometry) if chosen else (None, None)
-    st_folium(base_map(), key=MAP_KEY, height=560, use_container_width=True,
-              feature_group_to_add=layer, returned_objects=["last_active_drawing"],
+    returned = ["last_active_drawing", "bounds"] if LEADS_VIEW else ["last_active_drawing"]
+    st_folium(base_map(CAN_DRAW), key=MAP_KEY, height=560, use_container_width=True,
+              feature_group_to_add=layer, returned_objects=returned,
               center=centre, zoom=zoom)
+    if LEADS_VIEW:
+        share_view((st.session_state.get(MAP_KEY) or {}).get("bounds"))
     html_block(maps.legend_html(
         maps.annotation_legend(annotations, colour_by, LANG, categories, groups),
         t("annotate.legend")))
     drawing = (st.session_state.get(MAP_KEY) or {}).get("last_active_drawing")
-    geometry = (drawing or {}).get("geometry")
+    geometry = (drawing or {}).get("geometry") if CAN_DRAW else None
     if geometry:
         fp = fingerprint(geometry)
         pending = st.session_state.get(PENDING_KEY)
@@ -171,6 +198,21 @@ def live_map() -> None:
                 "id": new_id(), "geometry": geometry, "fingerprint": fp, "redraw": redraw,
                 "version": next((a.version for a in annotations if a.id == redraw), None)}
             st.rerun()  # the whole page, to show the form beside the (unchanged) map
+
+
+def share_view(bounds: dict | None) -> None:
+    """Store the facilitator's map extent for the presenter view (when it moved)."""
+    try:
+        sw, ne = bounds["_southWest"], bounds["_northEast"]  # type: ignore[index]
+        box = [round(float(v), 6) for v in (sw["lng"], sw["lat"], ne["lng"], ne["lat"])]
+    except (TypeError, KeyError, ValueError):
+        return
+    view = s.lab_setting(lab.id, "workshop_view", {}) or {}
+    if view.get("bounds") != box:
+        try:
+            s.set_lab_setting(lab.id, "workshop_view", {**view, "bounds": box}, by=actor)
+        except WorkbenchError:
+            pass  # the session ended meanwhile
 
 
 def drawn_shape(geometry: dict):  # type: ignore[no-untyped-def]
@@ -201,7 +243,7 @@ def pending_form() -> None:
                 try:
                     s.update_annotation(pending["redraw"], actor=author() or "—",
                                         expected_version=pending["version"],
-                                        geometry=drawn_shape(pending["geometry"]))
+                                        geometry=drawn_shape(pending["geometry"]), by=actor)
                     handled(pending)
                     flash("success", t("annotate.redrawn"))
                     st.rerun()
@@ -230,7 +272,7 @@ def pending_form() -> None:
                 geometry = drawn_shape(pending["geometry"])
                 saved = s.add_annotation(Annotation(
                     id=pending["id"], lab_id=lab.id, geometry=geometry, category=category,
-                    text=text, author=group))
+                    text=text, author=group), by=actor)
             except WorkbenchError as exc:
                 show_error(exc)
                 return
@@ -254,20 +296,25 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
         c1, c2, c3 = st.columns(3)
         left = s.votes_left(lab.id, me) if me else 0
         if c1.button(t("annotate.vote", count=totals.get(a.id, 0)), key=f"vote_{a.id}",
-                     disabled=not me or left == 0,
+                     disabled=not me or left == 0 or not allowed(actor, "vote.cast", phase),
                      help=t("annotate.votes_left", left=left) if me else t("annotate.need_author")):
             try:
-                s.cast_vote(Vote(id=new_id(), annotation_id=a.id, voter=me))
+                s.cast_vote(Vote(id=new_id(), annotation_id=a.id, voter=me), by=actor)
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
         mine = s.vote_totals(lab.id, voter=me).get(a.id, 0) if me else 0
-        if c2.button(t("annotate.unvote"), key=f"unvote_{a.id}", disabled=mine == 0):
-            s.retract_vote(a.id, me)
-            st.rerun()
-        if c3.button(t("annotate.delete"), key=f"delete_{a.id}"):
+        if c2.button(t("annotate.unvote"), key=f"unvote_{a.id}",
+                     disabled=mine == 0 or not allowed(actor, "vote.retract", phase)):
             try:
-                s.delete_annotation(a.id, actor=me or "—")
+                s.retract_vote(a.id, me, by=actor)
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
+        if c3.button(t("annotate.delete"), key=f"delete_{a.id}",
+                     disabled=not allowed(actor, "annotation.delete", phase, a.author)):
+            try:
+                s.delete_annotation(a.id, actor=me or "—", by=actor)
                 st.session_state[UNDO_KEY] = a.id
                 st.session_state.pop(SELECTED_KEY, None)
                 st.rerun()
@@ -290,7 +337,7 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
             if save:
                 try:
                     s.update_annotation(a.id, actor=me or "—", expected_version=seen,
-                                        text=text, category=category)
+                                        text=text, category=category, by=actor)
                     st.session_state.pop(seen_key, None)
                     flash("success", t("annotate.updated"))
                     st.rerun()
@@ -324,7 +371,7 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
             if send:
                 try:
                     s.add_comment(Comment(id=st.session_state[id_key], annotation_id=a.id,
-                                          author=me, text=body))
+                                          author=me, text=body), by=actor)
                     st.session_state[id_key] = new_id()
                     st.rerun()
                 except WorkbenchError as exc:
@@ -360,7 +407,7 @@ def add_without_map() -> None:
                 try:
                     s.add_annotation(Annotation(
                         id=st.session_state["annotate_add_id"], lab_id=lab.id,
-                        geometry=geometry, category=category, text=text, author=group))
+                        geometry=geometry, category=category, text=text, author=group), by=actor)
                     st.session_state[AUTHOR_KEY] = " ".join(group.split())
                     st.session_state["annotate_add_id"] = new_id()
                     flash("success", t("annotate.saved"))
@@ -370,17 +417,22 @@ def add_without_map() -> None:
 
 
 def facilitator_tools() -> None:
+    if actor is not None and not actor.can_moderate:
+        return
     with st.expander(t("annotate.facilitator")):
         limit = st.number_input(t("annotate.vote_limit"), 1, 50, value=s.vote_limit(lab.id),
                                 step=1, key="annotate_vote_limit")
         c1, c2 = st.columns(2)
-        if c1.button(t("annotate.vote_limit_set"), key="annotate_vote_limit_set"):
-            s.set_vote_limit(lab.id, int(limit))
-            st.rerun()
-        if c2.button(t("annotate.new_round", round=s.vote_round(lab.id) + 1),
-                     key="annotate_new_round"):
-            s.start_vote_round(lab.id)
-            st.rerun()
+        try:
+            if c1.button(t("annotate.vote_limit_set"), key="annotate_vote_limit_set"):
+                s.set_vote_limit(lab.id, int(limit), by=actor)
+                st.rerun()
+            if c2.button(t("annotate.new_round", round=s.vote_round(lab.id) + 1),
+                         key="annotate_new_round"):
+                s.start_vote_round(lab.id, by=actor)
+                st.rerun()
+        except WorkbenchError as exc:
+            show_error(exc)
         st.markdown("**" + t("annotate.own_categories") + "**")
         with st.form("annotate_category_form", clear_on_submit=True):
             code = st.text_input(t("annotate.category_code"), help=t("annotate.category_code_help"))
@@ -391,7 +443,7 @@ def facilitator_tools() -> None:
             if st.form_submit_button(t("common.save")):
                 try:
                     s.save_category(Category(code=code.strip().lower(), colour=colour,
-                                             labels=labels))
+                                             labels=labels), by=actor)
                     st.rerun()
                 except WorkbenchError as exc:
                     show_error(exc)
@@ -411,11 +463,15 @@ def annotation_list() -> None:
         u1, u2 = st.columns([3, 1])
         u1.info(t("annotate.deleted"), icon="🗑️")
         if u2.button(t("annotate.undo"), key="annotate_undo_button", type="primary"):
-            s.restore_annotation(undo, actor=me or "—")
+            try:
+                s.restore_annotation(undo, actor=me or "—", by=actor)
+                st.session_state[SELECTED_KEY] = undo
+            except WorkbenchError as exc:
+                flash("info", exc.message(LANG))
             st.session_state.pop(UNDO_KEY, None)
-            st.session_state[SELECTED_KEY] = undo
             st.rerun()
-    add_without_map()
+    if allowed(actor, "annotation.add", phase):
+        add_without_map()
     f1, f2 = st.columns(2)
     chosen_cats = f1.multiselect(t("annotate.filter_category"), codes, format_func=cat_label,
                                  key=FILTER_KEYS[0])
@@ -451,9 +507,13 @@ def annotation_list() -> None:
             with d1:
                 st.markdown(f"**{md_escape(cat_label(a.category))}** · {md_escape(a.author)}")
                 plain(a.text[:200], caption=True)
-            if d2.button(t("annotate.restore"), key=f"annotate_restore_{a.id}"):
-                s.restore_annotation(a.id, actor=me or "—")
-                st.rerun()
+            if d2.button(t("annotate.restore"), key=f"annotate_restore_{a.id}",
+                         disabled=not allowed(actor, "annotation.restore", phase, a.author)):
+                try:
+                    s.restore_annotation(a.id, actor=me or "—", by=actor)
+                    st.rerun()
+                except WorkbenchError as exc:
+                    show_error(exc)
     facilitator_tools()
 
 

@@ -9,6 +9,7 @@ from shapely.geometry import LineString, Point, Polygon
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_TEXT_CHARS
+from workbench.store import SCHEMA_VERSION
 
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
 P = Point(11.552, 48.186)
@@ -336,7 +337,7 @@ def test_v2_database_is_upgraded_keeping_its_annotations(tmp_path):
     engine.dispose()
     upgraded = Store(url)
     try:
-        assert upgraded.version == 3
+        assert upgraded.version == SCHEMA_VERSION
         old = upgraded.get_annotation("a")
         assert (old.text, old.version, old.updated_by) == ("old note", 1, "Group A")
         edited = upgraded.update_annotation("a", actor="Group B", expected_version=1,

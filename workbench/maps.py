@@ -192,6 +192,8 @@ def annotation_layer(
     categories: Iterable[Category] | None = None,
     groups: Sequence[str] | None = None,
     name: str | None = None,
+    group_palette: dict[str, str] | None = None,
+    marker_scale: float = 1.0,
 ) -> folium.FeatureGroup:
     """All annotations of a living lab as ONE read-only GeoJson layer in a FeatureGroup.
 
@@ -207,6 +209,9 @@ def annotation_layer(
     groups : all group names in a stable order, so that colours do not change when the list
         is filtered (default: the order in which ``annotations`` name them).
     name : the layer's name (default: translated "Annotations").
+    group_palette : colours chosen by the groups themselves (a workshop's joined groups); other
+        groups get :func:`group_colours`.
+    marker_scale : factor on point radius and line width (the presenter view draws bigger).
 
     A pure function of its arguments: the export reuses it for PNG/HTML. User text only
     reaches the map through :func:`escape_text` (popup and tooltip); the feature properties
@@ -218,6 +223,7 @@ def annotation_layer(
     votes, comments = votes or {}, comments or {}
     cat_colours = category_colours(categories)
     grp_colours = group_colours(groups if groups is not None else [a.author for a in live])
+    grp_colours.update(group_palette or {})
     simplify = len(live) > SIMPLIFY_ABOVE
     features = []
     for a in live:
@@ -237,6 +243,7 @@ def annotation_layer(
                 "tip": escape_text(f"{label}: {_short(a.text, 80)}"),
                 "popup": annotation_popup_html(a, colour, label, lang, votes.get(a.id, 0),
                                                comments.get(a.id, 0)),
+                **({"scale": marker_scale} if marker_scale != 1 else {}),
             },
         })
     group = folium.FeatureGroup(name=name or t("annotate.layer_name", lang))
@@ -255,14 +262,15 @@ def annotation_layer(
 def _annotation_style(feature: dict) -> dict:
     p = feature["properties"]
     point = p["kind"] == "Point"
+    k = p.get("scale", 1)
     if p["hl"]:
-        style = {"color": "#000000", "weight": 5, "opacity": 1, "fillColor": p["colour"],
+        style = {"color": "#000000", "weight": 5 * k, "opacity": 1, "fillColor": p["colour"],
                  "fillOpacity": 0.9 if point else 0.5}
-        return {**style, "radius": 13} if point else style
+        return {**style, "radius": 13 * k} if point else style
     if point:
-        return {"color": "#ffffff", "weight": 2, "opacity": 1, "fillColor": p["colour"],
-                "fillOpacity": 0.9, "radius": 8}
-    return {"color": p["colour"], "weight": 3, "opacity": 0.9, "fillColor": p["colour"],
+        return {"color": "#ffffff" if k == 1 else "#000000", "weight": 2 * k, "opacity": 1,
+                "fillColor": p["colour"], "fillOpacity": 0.9, "radius": 8 * k}
+    return {"color": p["colour"], "weight": 3 * k, "opacity": 0.9, "fillColor": p["colour"],
             "fillOpacity": 0.3}
 
 

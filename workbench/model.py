@@ -165,3 +165,57 @@ class Snapshot:
     state: dict[str, Any] = field(default_factory=dict)
     created_by: str = ""
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class WorkshopSession:
+    """A workshop on one living lab: participants join it through its link until it ends."""
+
+    id: str
+    lab_id: str
+    title: str
+    expires_at: datetime
+    status: str = "active"  # active | ended
+    created_by: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WorkshopRound:
+    """One round of a session (collect, discuss, vote) with its timer."""
+
+    id: str
+    session_id: str
+    number: int
+    kind: str  # collect | discuss | vote
+    status: str  # running | paused | ended
+    started_at: datetime
+    minutes: int = 0  # planned length; 0 = no timer
+    lock_edits: bool = False  # discuss: participants may not add or change annotations
+    paused_at: datetime | None = None
+    paused_seconds: float = 0.0
+    ended_at: datetime | None = None
+    snapshot_id: str | None = None
+
+    def elapsed_seconds(self, now: datetime) -> float:
+        """Running time so far, pauses left out."""
+        until = self.ended_at or self.paused_at or now
+        return max(0.0, (until - self.started_at).total_seconds() - self.paused_seconds)
+
+    def remaining_seconds(self, now: datetime) -> float | None:
+        """Time left on the timer (negative when over time), or None without a timer."""
+        if not self.minutes:
+            return None
+        return self.minutes * 60 - self.elapsed_seconds(now)
+
+
+@dataclass(frozen=True)
+class WorkshopMember:
+    """A group that joined a session (several people may join under one group name)."""
+
+    id: str
+    session_id: str
+    group: str
+    colour: str
+    created_at: datetime = field(default_factory=utcnow)

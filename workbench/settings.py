@@ -117,3 +117,11 @@ def export_fetch_tiles() -> bool:
 
     Off by default: workshops run offline, and the snapshot then says the tiles are missing."""
     return os.environ.get("WORKBENCH_EXPORT_TILES", "") in ("1", "true", "yes")
+
+
+# ---- workshops (workbench.access, store.workshop) -------------------------------------------
+def public_url() -> str | None:
+    """The address participants reach the app at, for join links and QR codes
+    (``WORKBENCH_PUBLIC_URL``, e.g. ``http://192.168.1.20:8501``); None: the address the
+    facilitator's browser used."""
+    return os.environ.get("WORKBENCH_PUBLIC_URL") or None

@@ -11,11 +11,12 @@ from workbench.store.annotations import AnnotationMixin
 from workbench.store.core import CoreMixin
 from workbench.store.participation import ParticipationMixin
 from workbench.store.schema import SCHEMA_VERSION
+from workbench.store.workshop import WorkshopMixin
 
 __all__ = ["Store", "open_store", "list_workspaces", "SCHEMA_VERSION"]
 
 
-class Store(AnnotationMixin, ParticipationMixin, CoreMixin):
+class Store(WorkshopMixin, AnnotationMixin, ParticipationMixin, CoreMixin):
     """All of a workspace's records, behind one API."""
 
 

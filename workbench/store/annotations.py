@@ -12,6 +12,7 @@ import shapely
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from workbench.access import Actor
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.geometry import in_lonlat_range
 from workbench.model import (
@@ -27,6 +28,7 @@ from workbench.settings import LANGUAGES, MAX_NAME_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.schema import annotation_categories, annotation_history, annotations
+from workbench.store.workshop import actor_name, annotation_lab, authorize
 
 _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -66,8 +68,11 @@ def clean_annotation_text(value: str) -> str:
 
 class AnnotationMixin(StoreBase):
     # ---- create and read ------------------------------------------------------------------------
-    def add_annotation(self, annotation: Annotation) -> Annotation:
-        """Store a new annotation; storing the same id again returns the first one unchanged."""
+    def add_annotation(self, annotation: Annotation, by: Actor | None = None) -> Annotation:
+        """Store a new annotation; storing the same id again returns the first one unchanged.
+
+        ``by``: who adds it (see ``store.workshop.authorize``); a participant's annotation
+        always carries their group's name as author."""
         existing = self._maybe_annotation(annotation.id)
         if existing is not None:
             return existing
@@ -75,12 +80,13 @@ class AnnotationMixin(StoreBase):
             annotation,
             geometry=clean_annotation_geometry(annotation.geometry),
             text=clean_annotation_text(annotation.text),
-            author=clean_name(annotation.author or "—", "author"),
+            author=clean_name(actor_name(by, annotation.author) or "—", "author"),
             version=1, deleted_at=None,
         )
         if a.category not in self.annotation_categories():
             raise ValidationError("annotation.category", value=a.category)
         with self.write() as conn:
+            authorize(conn, by, "annotation.add", a.lab_id)
             if conn.execute(select(annotations.c.id).where(annotations.c.id == a.id)).first():
                 existing = True
             else:
@@ -162,15 +168,15 @@ class AnnotationMixin(StoreBase):
     # ---- change -------------------------------------------------------------------------------
     def update_annotation(self, annotation_id: str, *, actor: str, expected_version: int,
                           text: str | None = None, category: str | None = None,
-                          geometry: Any = None) -> Annotation:
+                          geometry: Any = None, by: Actor | None = None) -> Annotation:
         """Change the text, the category and/or the geometry (a redraw) of an annotation.
 
         ``expected_version`` is the ``version`` of the annotation as the editor saw it; when
         someone else changed it since, :class:`ConflictError` is raised (with the current
         annotation in ``.current``) and nothing is written. A change that changes nothing
-        returns the annotation as it is.
+        returns the annotation as it is. ``by``: who edits (participants only their group's).
         """
-        actor = clean_name(actor or "—", "author")
+        actor = clean_name(actor_name(by, actor) or "—", "author")
         changes: dict[str, Any] = {}
         if text is not None:
             changes["text"] = clean_annotation_text(text)
@@ -181,6 +187,7 @@ class AnnotationMixin(StoreBase):
         if geometry is not None:
             changes["geometry"] = clean_annotation_geometry(geometry)
         with self.write() as conn:
+            authorize(conn, by, "annotation.edit", *annotation_lab(conn, annotation_id))
             current = self._locked(conn, annotation_id, expected_version)
             if current.deleted_at is not None:
                 raise ConflictError("annotate.error.conflict_deleted", current=current,
@@ -204,14 +211,17 @@ class AnnotationMixin(StoreBase):
         return self.get_annotation(annotation_id)
 
     def delete_annotation(self, annotation_id: str, *, actor: str,
-                          expected_version: int | None = None) -> Annotation:
+                          expected_version: int | None = None,
+                          by: Actor | None = None) -> Annotation:
         """Soft delete: the annotation disappears from maps and lists but can be restored.
 
         Deleting a deleted annotation changes nothing. With ``expected_version``, a delete of an
-        annotation changed by someone else meanwhile raises :class:`ConflictError`.
+        annotation changed by someone else meanwhile raises :class:`ConflictError`. A
+        facilitator's delete of any annotation is moderation (hiding it).
         """
-        actor = clean_name(actor or "—", "author")
+        actor = clean_name(actor_name(by, actor) or "—", "author")
         with self.write() as conn:
+            authorize(conn, by, "annotation.delete", *annotation_lab(conn, annotation_id))
             current = self._locked(conn, annotation_id, expected_version)
             if current.deleted_at is not None:
                 return current
@@ -221,10 +231,12 @@ class AnnotationMixin(StoreBase):
             _record(conn, annotation_id, "deleted", actor, {"version": current.version + 1})
         return self.get_annotation(annotation_id, include_deleted=True)
 
-    def restore_annotation(self, annotation_id: str, *, actor: str) -> Annotation:
+    def restore_annotation(self, annotation_id: str, *, actor: str,
+                           by: Actor | None = None) -> Annotation:
         """Undo a delete; restoring an annotation that is not deleted changes nothing."""
-        actor = clean_name(actor or "—", "author")
+        actor = clean_name(actor_name(by, actor) or "—", "author")
         with self.write() as conn:
+            authorize(conn, by, "annotation.restore", *annotation_lab(conn, annotation_id))
             current = self._locked(conn, annotation_id, None)
             if current.deleted_at is None:
                 return current
@@ -274,7 +286,7 @@ class AnnotationMixin(StoreBase):
                    for r in conn.execute(q).mappings()]
         return builtin + own
 
-    def save_category(self, category: Category) -> Category:
+    def save_category(self, category: Category, by: Actor | None = None) -> Category:
         """Add a workspace category, or change the labels/colour of one added before.
 
         ``code`` is a stable lowercase code (``a-z``, digits, ``_``); ``labels`` maps language
@@ -293,6 +305,7 @@ class AnnotationMixin(StoreBase):
         if not labels:
             raise ValidationError("annotate.error.category_no_label")
         with self.write() as conn:
+            authorize(conn, by, "lab.settings", None)
             exists = conn.execute(select(annotation_categories.c.code).where(
                 annotation_categories.c.code == code)).first()
             if exists:
@@ -307,11 +320,12 @@ class AnnotationMixin(StoreBase):
                     position=int(position), created_at=iso(utcnow())))
         return Category(code=code, colour=category.colour, labels=labels)
 
-    def delete_category(self, code: str) -> None:
+    def delete_category(self, code: str, by: Actor | None = None) -> None:
         """Remove a workspace category that no annotation uses (deleted ones included)."""
         if code in ANNOTATION_CATEGORIES:
             raise ValidationError("annotate.error.category_builtin", value=code)
         with self.write() as conn:
+            authorize(conn, by, "lab.settings", None)
             used = conn.execute(select(func.count()).select_from(annotations).where(
                 annotations.c.category == code)).scalar() or 0
             if used:

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from workbench.access import Actor
 from workbench.errors import NotFoundError, ValidationError
 from workbench.model import DEFAULT_VOTE_LIMIT, Comment, Vote, utcnow
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
@@ -19,6 +20,7 @@ from workbench.store.schema import (
     lab_settings,
     labs,
 )
+from workbench.store.workshop import actor_name, annotation_lab, authorize
 
 #: The largest vote limit a facilitator may set.
 MAX_VOTE_LIMIT = 50
@@ -31,14 +33,16 @@ class ParticipationMixin(StoreBase):
         with self.read() as conn:
             return _setting(conn, lab_id, key, default)
 
-    def set_lab_setting(self, lab_id: str, key: str, value: Any) -> None:
+    def set_lab_setting(self, lab_id: str, key: str, value: Any,
+                        by: Actor | None = None) -> None:
         with self.write() as conn:
+            authorize(conn, by, "lab.settings", lab_id)
             _set_setting(conn, lab_id, key, value)
 
     # ---- comments -----------------------------------------------------------------------------
-    def add_comment(self, comment: Comment) -> Comment:
+    def add_comment(self, comment: Comment, by: Actor | None = None) -> Comment:
         """Add a comment to an annotation's thread; the same id again returns the first one."""
-        c = replace(comment, author=clean_name(comment.author or "—", "author"),
+        c = replace(comment, author=clean_name(actor_name(by, comment.author) or "—", "author"),
                     text=clean_text(comment.text, "text"))
         if not c.text:
             raise ValidationError("annotate.error.comment_empty")
@@ -47,7 +51,7 @@ class ParticipationMixin(StoreBase):
                 annotation_comments.c.id == c.id)).mappings().first()
             if row is not None:
                 return _comment(row)
-            _live_annotation(conn, c.annotation_id)
+            authorize(conn, by, "comment.add", _live_annotation(conn, c.annotation_id))
             conn.execute(insert(annotation_comments).values(
                 id=c.id, annotation_id=c.annotation_id, author=c.author, text=c.text,
                 created_at=iso(c.created_at), deleted_at=None))
@@ -71,50 +75,61 @@ class ParticipationMixin(StoreBase):
         with self.read() as conn:
             return {aid: int(n) for aid, n in conn.execute(q)}
 
-    def delete_comment(self, comment_id: str) -> None:
-        """Hide a comment (moderation); it stays in the database, marked deleted."""
+    def delete_comment(self, comment_id: str, by: Actor | None = None) -> None:
+        """Hide a comment (moderation, or a participant their group's own); it stays in the
+        database, marked deleted, and :meth:`restore_comment` brings it back."""
         with self.write() as conn:
+            _authorize_comment(conn, by, comment_id)
             conn.execute(update(annotation_comments).where(
                 annotation_comments.c.id == comment_id,
                 annotation_comments.c.deleted_at.is_(None)).values(deleted_at=iso(utcnow())))
+
+    def restore_comment(self, comment_id: str, by: Actor | None = None) -> None:
+        """Show a hidden comment again."""
+        with self.write() as conn:
+            _authorize_comment(conn, by, comment_id)
+            conn.execute(update(annotation_comments).where(
+                annotation_comments.c.id == comment_id).values(deleted_at=None))
 
     # ---- votes --------------------------------------------------------------------------------
     def vote_limit(self, lab_id: str) -> int:
         """Dots each participant may give per round (default ``DEFAULT_VOTE_LIMIT``)."""
         return int(self.lab_setting(lab_id, "vote_limit", DEFAULT_VOTE_LIMIT))
 
-    def set_vote_limit(self, lab_id: str, limit: int) -> None:
+    def set_vote_limit(self, lab_id: str, limit: int, by: Actor | None = None) -> None:
         """The facilitator's limit of dots per participant and round (1 to ``MAX_VOTE_LIMIT``)."""
         if isinstance(limit, bool) or not isinstance(limit, int) \
                 or not 1 <= limit <= MAX_VOTE_LIMIT:
             raise ValidationError("annotate.error.vote_limit_range", limit=MAX_VOTE_LIMIT)
-        self.set_lab_setting(lab_id, "vote_limit", limit)
+        self.set_lab_setting(lab_id, "vote_limit", limit, by=by)
 
     def vote_round(self, lab_id: str) -> int:
         """The current voting round of a living lab (1 until the facilitator starts another)."""
         return int(self.lab_setting(lab_id, "vote_round", 1))
 
-    def start_vote_round(self, lab_id: str) -> int:
+    def start_vote_round(self, lab_id: str, by: Actor | None = None) -> int:
         """Start a new voting round (everyone has all their dots again); returns its number."""
         with self.write() as conn:
+            authorize(conn, by, "lab.settings", lab_id)
             number = int(_setting(conn, lab_id, "vote_round", 1)) + 1
             _set_setting(conn, lab_id, "vote_round", number)
         return number
 
-    def cast_vote(self, vote: Vote) -> Vote:
+    def cast_vote(self, vote: Vote, by: Actor | None = None) -> Vote:
         """Put one dot on an annotation in the living lab's current round.
 
         Idempotent by ``vote.id`` (a double click stores one dot). Raises
         :class:`ValidationError` ``vote.limit_reached`` when the voter has used all dots of the
         round; dots on deleted annotations do not count.
         """
-        voter = clean_name(vote.voter or "", "author")
+        voter = clean_name(actor_name(by, vote.voter) or "", "author")
         with self.write() as conn:
             row = conn.execute(select(annotation_votes).where(
                 annotation_votes.c.id == vote.id)).mappings().first()
             if row is not None:
                 return _vote(row)
             lab_id = _live_annotation(conn, vote.annotation_id)
+            authorize(conn, by, "vote.cast", lab_id)
             number = int(_setting(conn, lab_id, "vote_round", 1))
             limit = int(_setting(conn, lab_id, "vote_limit", DEFAULT_VOTE_LIMIT))
             if _votes_used(conn, lab_id, number, voter) >= limit:
@@ -125,11 +140,12 @@ class ParticipationMixin(StoreBase):
                 round=number, created_at=iso(stored.created_at)))
         return stored
 
-    def retract_vote(self, annotation_id: str, voter: str) -> bool:
+    def retract_vote(self, annotation_id: str, voter: str, by: Actor | None = None) -> bool:
         """Take back one of the voter's dots on an annotation in the current round."""
-        voter = _voter(voter)
+        voter = _voter(actor_name(by, voter))
         with self.write() as conn:
             lab_id = _live_annotation(conn, annotation_id)
+            authorize(conn, by, "vote.retract", lab_id)
             number = int(_setting(conn, lab_id, "vote_round", 1))
             vote_id = conn.execute(
                 select(annotation_votes.c.id)
@@ -161,6 +177,15 @@ class ParticipationMixin(StoreBase):
             if voter is not None:
                 q = q.where(annotation_votes.c.voter == _voter(voter))
             return {aid: int(n) for aid, n in conn.execute(q)}
+
+
+def _authorize_comment(conn: Connection, by: Actor | None, comment_id: str) -> None:
+    row = conn.execute(select(annotation_comments.c.annotation_id, annotation_comments.c.author)
+                       .where(annotation_comments.c.id == comment_id)).first()
+    if row is None:
+        raise NotFoundError("workshop.error.comment_missing")
+    lab_id, _ = annotation_lab(conn, row.annotation_id)
+    authorize(conn, by, "comment.delete", lab_id, owner=row.author)
 
 
 def _voter(name: str | None) -> str:

@@ -147,6 +147,69 @@ lab_settings = Table(
     Column("value", Text, nullable=False),  # JSON
 )
 
+# ---- v4: workshops (sessions, rounds, members), access (passcodes, roles, rate limits) -------
+workspace_settings = Table(
+    "workspace_settings", metadata,
+    Column("key", Text, primary_key=True),  # join_secret, passcode.owner, passcode.facilitator
+    Column("value", Text, nullable=False),
+)
+
+workspace_roles = Table(
+    "workspace_roles", metadata,
+    Column("email", Text, primary_key=True),  # single sign-on identity (lower case)
+    Column("role", Text, nullable=False),
+    Column("created_at", Text, nullable=False),
+)
+
+access_attempts = Table(
+    "access_attempts", metadata,
+    Column("client", Text, primary_key=True),  # hashed client address; "*" = the workspace
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_failure_at", Text, nullable=True),
+    Column("locked_until", Text, nullable=True),
+)
+
+workshop_sessions = Table(
+    "workshop_sessions", metadata,
+    Column("id", Text, primary_key=True),
+    Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("status", Text, nullable=False, default="active"),  # active | ended
+    Column("created_by", Text, nullable=False, default=""),
+    Column("created_at", Text, nullable=False),
+    Column("expires_at", Text, nullable=False),
+    Column("ended_at", Text, nullable=True),
+)
+
+workshop_rounds = Table(
+    "workshop_rounds", metadata,
+    Column("id", Text, primary_key=True),
+    Column("session_id", Text, ForeignKey("workshop_sessions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("kind", Text, nullable=False),  # collect | discuss | vote
+    Column("status", Text, nullable=False),  # running | paused | ended
+    Column("minutes", Integer, nullable=False, default=0),
+    Column("lock_edits", Integer, nullable=False, default=0),
+    Column("started_at", Text, nullable=False),
+    Column("paused_at", Text, nullable=True),
+    Column("paused_seconds", Float, nullable=False, default=0),
+    Column("ended_at", Text, nullable=True),
+    Column("snapshot_id", Text, nullable=True),
+)
+
+workshop_members = Table(
+    "workshop_members", metadata,
+    Column("id", Text, primary_key=True),
+    Column("session_id", Text, ForeignKey("workshop_sessions.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("group_name", Text, nullable=False),
+    Column("colour", Text, nullable=False),
+    Column("token_hash", Text, nullable=False, unique=True),  # sha256 of the member's token
+    Column("created_at", Text, nullable=False),
+    Column("last_seen", Text, nullable=False),
+)
+
 
 _V1_CORE = """
 CREATE TABLE networks (
@@ -276,6 +339,60 @@ CREATE TABLE lab_settings (
 );
 """
 
+_V4_WORKSHOP = """
+CREATE TABLE workspace_settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE workspace_roles (
+    email TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE access_attempts (
+    client TEXT PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_failure_at TEXT,
+    locked_until TEXT
+);
+CREATE TABLE workshop_sessions (
+    id TEXT PRIMARY KEY,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    ended_at TEXT
+);
+CREATE INDEX workshop_sessions_lab ON workshop_sessions(lab_id, status);
+CREATE TABLE workshop_rounds (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES workshop_sessions(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    minutes INTEGER NOT NULL DEFAULT 0,
+    lock_edits INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    paused_at TEXT,
+    paused_seconds REAL NOT NULL DEFAULT 0,
+    ended_at TEXT,
+    snapshot_id TEXT
+);
+CREATE INDEX workshop_rounds_session ON workshop_rounds(session_id, number);
+CREATE TABLE workshop_members (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES workshop_sessions(id) ON DELETE CASCADE,
+    group_name TEXT NOT NULL,
+    colour TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL
+);
+CREATE INDEX workshop_members_session ON workshop_members(session_id);
+"""
+
 #: The schema's history; never edit a released entry, append a new one.
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK)
+MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP)
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,0 +1,135 @@
+"""The presenter view for the shared screen: the map fills the screen with big markers, no
+editing tools; a side panel with the round, its timer, the newest annotations and (for the
+signed-in facilitator) the QR code and join link. It follows the facilitator's view: the extent
+their map shows and the layers they chose (polled every ``REFRESH_SECONDS``)."""
+
+from __future__ import annotations
+
+import folium
+import streamlit as st
+from shapely.geometry import box
+from streamlit_folium import st_folium
+
+from workbench import i18n, maps
+from workbench.errors import WorkbenchError
+from workbench.model import utcnow
+from workbench.settings import public_url
+from workbench.ui import WORKSPACE_KEY, html_block, lang, require_lab, store, t
+from workbench.ui.access import current_actor
+from workbench.workshop import clock, join_url, qr_png
+
+REFRESH_SECONDS = 2
+NEWEST = 5
+MAP_HEIGHT = 960
+
+s = store()
+lab = require_lab()
+LANG = lang()
+actor = current_actor(s, lab.id)
+categories = s.list_categories()
+
+# Full screen, large type, high contrast: no sidebar, header or toolbar; the panel's text is
+# black on white at 26 px and more (readable from about three metres on a 1080p screen).
+html_block("""<style>
+[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header,
+[data-testid="stToolbar"], [data-testid="stDecoration"] {display: none !important;}
+.block-container {padding: 0.5rem 1rem 0 1rem !important; max-width: 100% !important;}
+.wb-present {font-size: 26px; line-height: 1.3; color: #000; background: #fff;}
+.wb-present h2 {font-size: 40px; margin: 0 0 4px 0; font-weight: 800;}
+.wb-present .wb-timer {font-size: 72px; font-weight: 800; font-variant-numeric: tabular-nums;}
+.wb-present .wb-over {color: #B00020;}
+.wb-present .wb-phase {font-size: 26px; font-weight: 600;}
+.wb-present ol {padding-left: 1.2em; margin: 0;}
+.wb-present li {margin: 0 0 10px 0; overflow-wrap: anywhere;}
+.wb-present .wb-who {font-weight: 700;}
+.wb-present .wb-dot {display: inline-block; width: 22px; height: 22px; border-radius: 50%;
+  border: 2px solid #000; vertical-align: middle; margin-right: 8px;}
+.wb-present .wb-link {font-size: 18px; overflow-wrap: anywhere;}
+.wb-legend {font-size: 22px !important;}
+</style>""")
+
+
+def present_map(layer_names: list[str] | None) -> folium.Map:
+    """The stable part: basemap, site, the layers the facilitator chose; no drawing tools."""
+    m = maps.base_map()
+    maps.site_layer(lab, t("map.site")).add_to(m)
+    maps.fit_to(m, lab.boundary)
+    try:
+        extra = maps.context_layers(lab.id, lang=LANG, store=s)
+    except WorkbenchError:
+        extra = []
+    for layer in extra:
+        if layer_names is None or layer.layer_name in layer_names:
+            layer.add_to(m)
+    return m
+
+
+def panel(annotations: list, session) -> str:  # type: ignore[no-untyped-def]
+    """The side panel's HTML (all user text through maps.escape_text)."""
+    esc = maps.escape_text
+    parts = ['<div class="wb-present">']
+    current = s.current_round(session.id) if session else None
+    if current is not None:
+        kind = i18n.t(f"workshop.round.{current.kind}", LANG)
+        parts.append(f"<h2>{esc(t('workshop.present.round', number=current.number, kind=kind))}"
+                     "</h2>")
+        left = current.remaining_seconds(utcnow())
+        if left is not None:
+            over = " wb-over" if left < 0 else ""
+            parts.append(f'<div class="wb-timer{over}" role="timer">{esc(clock(left))}</div>')
+        state = "paused" if current.status == "paused" else (
+            "discuss_locked" if current.lock_edits else current.kind)
+        parts.append(f'<div class="wb-phase">{esc(t(f"workshop.phase_hint.{state}"))}</div>')
+    else:
+        parts.append(f"<h2>{esc(t('workshop.present.no_round'))}</h2>")
+    parts.append(f"<h2 style='margin-top:18px'>{esc(t('workshop.present.newest'))}</h2><ol>")
+    colours = maps.category_colours(categories)
+    for a in list(reversed(annotations))[:NEWEST]:
+        label = maps.category_label(a.category, LANG, categories)
+        text = a.text if len(a.text) <= 90 else a.text[:89] + "…"
+        parts.append(f'<li><span class="wb-dot" style="background:'
+                     f'{esc(colours.get(a.category, "#999999"))}"></span>'
+                     f'<span class="wb-who">{esc(label)} · {esc(a.author)}</span><br>'
+                     f'<span dir="auto">{esc(text)}</span></li>')
+    if not annotations:
+        parts.append(f"<li>{esc(t('workshop.present.none'))}</li>")
+    parts.append("</ol></div>")
+    return "".join(parts)
+
+
+session = s.active_session(lab.id)
+LINK = None
+if session is not None and actor is not None and actor.may("session.run"):
+    LINK = join_url(public_url() or (st.context.url or "http://localhost:8501"),
+                    s.join_token(session.id), st.session_state.get(WORKSPACE_KEY, ""), LANG)
+    QR = qr_png(LINK, box_size=8)
+
+
+@st.fragment(run_every=REFRESH_SECONDS)
+def live() -> None:
+    """Re-reads annotations, the round and the facilitator's view every few seconds."""
+    annotations = s.list_annotations(lab.id)
+    view = s.lab_setting(lab.id, "workshop_view", {}) or {}
+    bounds = view.get("bounds")
+    centre, zoom = maps.view_for(box(*bounds), width_px=1400) if bounds else (None, None)
+    palette = s.session_groups(session.id) if session else {}
+    layer = maps.annotation_layer(annotations, "category", LANG, votes=s.vote_totals(lab.id),
+                                  comments=s.comment_counts(lab.id), categories=categories,
+                                  group_palette=palette, marker_scale=2.0)
+    map_col, side_col = st.columns([3, 1], gap="small")
+    with map_col:
+        st_folium(present_map(view.get("layers")), key=f"present_map_{lab.id}",
+                  height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=layer,
+                  returned_objects=[], center=centre, zoom=zoom)
+    with side_col:
+        html_block(panel(annotations, session))
+        html_block(maps.legend_html(maps.annotation_legend(annotations, "category", LANG,
+                                                           categories), t("annotate.legend")))
+        if LINK:
+            html_block(f'<div class="wb-present wb-phase">'
+                       f'{maps.escape_text(t("workshop.present.scan"))}</div>')
+            st.image(QR, width=320)
+            html_block(f'<div class="wb-present wb-link">{maps.escape_text(LINK)}</div>')
+
+
+live()

@@ -1,0 +1,270 @@
+"""Running a workshop: sign in (passcode or single sign-on), open and end the session on the
+living lab, its join link and QR code, rounds with a timer, the vote limit, the layers on the
+presenter screen, and moderation (hide and restore any annotation or comment)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from workbench import i18n, maps
+from workbench.access import ROUND_KINDS, Actor
+from workbench.errors import WorkbenchError
+from workbench.model import utcnow
+from workbench.settings import public_url
+from workbench.ui import (
+    WORKSPACE_KEY,
+    fmt_datetime,
+    lang,
+    md_escape,
+    plain,
+    require_lab,
+    show_error,
+    store,
+    t,
+)
+from workbench.ui.access import LOGIN_KEY, auth_configured, client, current_actor, sso_user
+from workbench.workshop import clock, join_url, qr_png
+
+s = store()
+lab = require_lab()
+LANG = lang()
+WORKSPACE = st.session_state.get(WORKSPACE_KEY, "")
+actor = current_actor(s, lab.id)
+st.title(t("workshop.title"))
+plain(lab.title, caption=True)
+
+
+def sign_in_forms() -> None:
+    """First set-up (the owner passcode), then the passcode sign-in; single sign-on when the
+    deployment configured it."""
+    if not s.is_protected():
+        st.info(t("workshop.setup_intro"), icon="🔐")
+        with st.form("workshop_setup_form"):
+            first = st.text_input(t("workshop.passcode_new"), type="password")
+            again = st.text_input(t("workshop.passcode_again"), type="password")
+            ok = st.form_submit_button(t("workshop.passcode_set"), type="primary")
+        if ok:
+            if first != again:
+                st.error(t("workshop.error.passcode_mismatch"), icon="⚠️")
+                return
+            try:
+                s.set_passcode("owner", first)
+                st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": "owner",
+                                               "name": t("workshop.role.owner")}
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
+        return
+    st.caption(t("workshop.signin_intro"))
+    with st.form("workshop_signin_form"):
+        code = st.text_input(t("workshop.passcode"), type="password", key="workshop_passcode")
+        name = st.text_input(t("workshop.your_name"), max_chars=80, key="workshop_name")
+        ok = st.form_submit_button(t("workshop.signin"), type="primary")
+    if ok:
+        try:
+            who = s.sign_in(code, client(), name)
+            st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": who.role,
+                                           "name": who.group}
+            st.rerun()
+        except WorkbenchError as exc:
+            show_error(exc)
+    if auth_configured() and sso_user() is None:
+        if st.button(t("workshop.sso"), key="workshop_sso"):
+            st.login()
+
+
+def session_panel(me: Actor) -> None:
+    session = s.active_session(lab.id)
+    if session is None:
+        st.subheader(t("workshop.no_session"))
+        with st.form("workshop_create_form"):
+            title = st.text_input(t("workshop.session_title"), value=lab.title[:80],
+                                  max_chars=200)
+            hours = st.number_input(t("workshop.session_hours"), 1, 72, 8, step=1)
+            ok = st.form_submit_button(t("workshop.session_create"), type="primary")
+        if ok:
+            try:
+                s.create_session(lab.id, title, by=me, hours=int(hours))
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
+        return
+    st.subheader(t("workshop.session_running", title=session.title))
+    st.caption(t("workshop.session_until", time=fmt_datetime(session.expires_at)))
+    base = public_url() or (st.context.url or "http://localhost:8501")
+    link = join_url(base, s.join_token(session.id), WORKSPACE, LANG)
+    c1, c2 = st.columns([1, 2])
+    c1.image(qr_png(link, box_size=6), caption=t("workshop.qr_caption"), width=220)
+    with c2:
+        st.markdown("**" + t("workshop.join_link") + "**")
+        st.code(link, language=None, wrap_lines=True)
+        st.page_link("pages/present.py", label=t("workshop.open_presenter"), icon="🖥️")
+        groups = s.session_groups(session.id)
+        st.caption(md_escape(t("workshop.groups", count=len(groups),
+                               names=", ".join(groups) or "—")))
+    rounds_panel(me, session.id)
+    st.divider()
+    settings_panel(me, session.id)
+    with st.expander(t("workshop.session_end")):
+        sure = st.checkbox(t("workshop.session_end_sure"), key="workshop_end_sure")
+        if st.button(t("workshop.session_end"), disabled=not sure, key="workshop_end"):
+            try:
+                s.end_session(session.id, by=me, lang=LANG)
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
+
+
+def round_label(kind: str) -> str:
+    return i18n.t(f"workshop.round.{kind}", LANG)
+
+
+def rounds_panel(me: Actor, session_id: str) -> None:
+    st.markdown("### " + t("workshop.rounds"))
+    current = s.current_round(session_id)
+    try:
+        if current is not None:
+            left = clock(current.remaining_seconds(utcnow()))
+            status = t(f"workshop.status.{current.status}")
+            st.markdown(md_escape(t("workshop.round_now", number=current.number,
+                                    kind=round_label(current.kind), status=status,
+                                    left=left or "—")))
+            b1, b2, b3 = st.columns(3)
+            if current.status == "running" and b1.button(t("workshop.pause"),
+                                                          key="workshop_pause"):
+                s.pause_round(session_id, by=me)
+                st.rerun()
+            if current.status == "paused" and b1.button(t("workshop.resume"),
+                                                         key="workshop_resume", type="primary"):
+                s.resume_round(session_id, by=me)
+                st.rerun()
+            if b2.button(t("workshop.round_end"), key="workshop_round_end"):
+                s.end_round(session_id, by=me, lang=LANG)
+                st.rerun()
+            if current.kind == "discuss":
+                lock = b3.toggle(t("workshop.lock_edits"), value=current.lock_edits,
+                                 key=f"workshop_lock_{current.id}")
+                if lock != current.lock_edits:
+                    s.set_round_lock(session_id, lock, by=me)
+                    st.rerun()
+        else:
+            st.caption(t("workshop.no_round"))
+        with st.form("workshop_round_form"):
+            c1, c2, c3 = st.columns(3)
+            kind = c1.selectbox(t("workshop.round_kind"), ROUND_KINDS, format_func=round_label,
+                                key="workshop_round_kind")
+            minutes = c2.number_input(t("workshop.round_minutes"), 0, 240, 10, step=1,
+                                      key="workshop_round_minutes")
+            lock = c3.checkbox(t("workshop.lock_edits"), key="workshop_round_lock")
+            start = st.form_submit_button(t("workshop.round_start"), type="primary")
+        if start:
+            s.start_round(session_id, kind, by=me, minutes=int(minutes), lock_edits=lock,
+                          lang=LANG)
+            st.rerun()
+    except WorkbenchError as exc:
+        show_error(exc)
+    done = [r for r in s.list_rounds(session_id) if r.status == "ended"]
+    if done:
+        with st.expander(t("workshop.rounds_done", count=len(done))):
+            names = {snap.id: snap.name for snap in s.list_snapshots(lab.id)}
+            for r in done:
+                st.caption(md_escape(f"{r.number}. {round_label(r.kind)} · "
+                                     f"{names.get(r.snapshot_id or '', '—')}"))
+
+
+def settings_panel(me: Actor, session_id: str) -> None:
+    c1, c2 = st.columns(2)
+    limit = c1.number_input(t("annotate.vote_limit"), 1, 50, value=s.vote_limit(lab.id),
+                            step=1, key="workshop_vote_limit")
+    if c1.button(t("annotate.vote_limit_set"), key="workshop_vote_limit_set"):
+        try:
+            s.set_vote_limit(lab.id, int(limit), by=me)
+            st.rerun()
+        except WorkbenchError as exc:
+            show_error(exc)
+    layers = [g.layer_name for g in maps.context_layers(lab.id, lang=LANG, store=s)]
+    view = s.lab_setting(lab.id, "workshop_view", {}) or {}
+    shown = c2.multiselect(t("workshop.presenter_layers"), layers,
+                           default=[x for x in view.get("layers", layers) if x in layers],
+                           key="workshop_presenter_layers")
+    if shown != view.get("layers", layers):
+        try:
+            s.set_lab_setting(lab.id, "workshop_view", {**view, "layers": shown}, by=me)
+        except WorkbenchError as exc:
+            show_error(exc)
+
+
+def moderation_panel(me: Actor) -> None:
+    st.markdown("### " + t("workshop.moderation"))
+    try:
+        live = s.list_annotations(lab.id)
+        for a in reversed(live[-50:]):
+            c1, c2 = st.columns([5, 1])
+            c1.markdown(f"**{md_escape(a.author)}** · {md_escape(a.text[:160])}")
+            if c2.button(t("workshop.hide"), key=f"workshop_hide_{a.id}"):
+                s.delete_annotation(a.id, actor=me.group, by=me)
+                st.rerun()
+            for c in s.list_comments(a.id):
+                d1, d2 = st.columns([5, 1])
+                d1.caption(md_escape(f"↳ {c.author}: {c.text[:160]}"))
+                if d2.button(t("workshop.hide"), key=f"workshop_hide_c_{c.id}"):
+                    s.delete_comment(c.id, by=me)
+                    st.rerun()
+        hidden = s.list_deleted_annotations(lab.id)
+        comments = s.list_hidden_comments(lab.id)
+        with st.expander(t("workshop.hidden", count=len(hidden) + len(comments))):
+            for a in hidden:
+                c1, c2 = st.columns([5, 1])
+                c1.markdown(f"**{md_escape(a.author)}** · {md_escape(a.text[:160])}")
+                if c2.button(t("workshop.show"), key=f"workshop_show_{a.id}"):
+                    s.restore_annotation(a.id, actor=me.group, by=me)
+                    st.rerun()
+            for c in comments:
+                c1, c2 = st.columns([5, 1])
+                c1.caption(md_escape(f"↳ {c['author']}: {c['text'][:160]}"))
+                if c2.button(t("workshop.show"), key=f"workshop_show_c_{c['id']}"):
+                    s.restore_comment(c["id"], by=me)
+                    st.rerun()
+    except WorkbenchError as exc:
+        show_error(exc)
+
+
+def owner_panel(me: Actor) -> None:
+    with st.expander(t("workshop.owner_settings")):
+        with st.form("workshop_facilitator_code"):
+            code = st.text_input(t("workshop.facilitator_passcode"), type="password")
+            if st.form_submit_button(t("workshop.passcode_set")):
+                try:
+                    s.set_passcode("facilitator", code, by=me)
+                    st.success(t("workshop.passcode_saved"), icon="✅")
+                except WorkbenchError as exc:
+                    show_error(exc)
+        if auth_configured():
+            with st.form("workshop_roles_form"):
+                email = st.text_input(t("workshop.sso_email"))
+                role = st.selectbox(t("workshop.role_label"), ["facilitator", "participant",
+                                                               "viewer", "owner"],
+                                    format_func=lambda r: i18n.t(f"workshop.role.{r}", LANG))
+                if st.form_submit_button(t("common.save")):
+                    try:
+                        s.set_member_role(email, role, by=me)
+                    except WorkbenchError as exc:
+                        show_error(exc)
+            for email, role in s.list_member_roles().items():
+                st.caption(md_escape(f"{email}: {t(f'workshop.role.{role}')}"))
+
+
+if actor is None or not actor.may("session.run"):
+    sign_in_forms()
+    st.stop()
+c1, c2 = st.columns([4, 1])
+c1.caption(md_escape(t("workshop.signed_in", name=actor.group,
+                       role=t(f"workshop.role.{actor.role}"))))
+if st.session_state.get(LOGIN_KEY) and c2.button(t("workshop.signout"),
+                                                 key="workshop_signout"):
+    st.session_state.pop(LOGIN_KEY, None)
+    st.rerun()
+session_panel(actor)
+moderation_panel(actor)
+if actor.may("workspace.admin"):
+    owner_panel(actor)

@@ -1,0 +1,211 @@
+"""AppTest of the workshop pages: passcode set-up and sign-in, session and rounds on the
+facilitator page, the join flow onto the map (group kept on reconnect, Draw gone in the vote
+round), the presenter view, and moderation."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import streamlit as st
+from shapely.geometry import Point
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import PROJECT_ROOT
+from workbench.access import GROUP_COLOURS, Actor
+from workbench.model import Annotation, new_id
+
+LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+PASSCODE = "correct horse battery"
+FAC = Actor("facilitator", "Fac")
+
+
+@pytest.fixture(autouse=True)
+def fresh_store_cache():
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def app(page: str, query: dict | None = None, lab: str | None = LAB) -> AppTest:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    if lab:
+        at.session_state["lab_id"] = lab
+    for k, v in (query or {}).items():
+        at.query_params[k] = v
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def submit(at: AppTest, form: str) -> None:
+    next(b for b in at.button if (b.key or "").startswith(f"FormSubmitter:{form}-")).click()
+    at.run()
+    assert not at.exception, at.exception
+
+
+def texts(at: AppTest) -> str:
+    return " ".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "success",
+                                              "subheader", "title", "code")
+                    for e in getattr(at, kind)).replace("\\", "")  # md_escape undone
+
+
+def walk(node):
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from walk(child)
+
+
+def images(at: AppTest) -> list:
+    return [e for e in walk(at._tree) if type(e).__name__ == "Image"]
+
+
+def folium_args(at: AppTest) -> dict:
+    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement")
+    return json.loads(element.proto.json_args)
+
+
+def test_facilitator_sets_passcode_runs_session_and_rounds(demo_store):
+    at = app("pages/workshop.py")
+    assert "owner passcode" in texts(at)  # first set-up
+    at.text_input[0].set_value(PASSCODE)
+    at.text_input[1].set_value(PASSCODE)
+    submit(at, "workshop_setup_form")
+    assert "Signed in" in texts(at)
+    submit(at, "workshop_create_form")
+    session = demo_store.active_session(LAB)
+    assert session is not None
+    link = next(c.value for c in at.code if "/join?" in c.value)
+    assert parse_qs(urlsplit(link).query)["t"] == [demo_store.join_token(session.id)]
+    assert images(at)  # the QR code
+    # a collect round with a timer, then pause, then the vote round
+    at.selectbox(key="workshop_round_kind").set_value("collect")
+    at.number_input(key="workshop_round_minutes").set_value(5)
+    submit(at, "workshop_round_form")
+    assert "Round 1: Collect (running)" in texts(at)
+    at.button(key="workshop_pause").click().run()
+    assert demo_store.current_round(session.id).status == "paused"
+    assert "(paused)" in texts(at)
+    at.button(key="workshop_resume").click().run()
+    at.selectbox(key="workshop_round_kind").set_value("vote")
+    submit(at, "workshop_round_form")
+    assert demo_store.phase(LAB) == ("vote", False)
+    at.button(key="workshop_round_end").click().run()
+    assert [r.snapshot_id is not None for r in demo_store.list_rounds(session.id)] == [True, True]
+    assert "Ended rounds and their snapshots (2)" in " ".join(e.label for e in at.expander)
+
+
+def test_wrong_passcode_is_refused_then_slowed(demo_store):
+    demo_store.set_passcode("owner", PASSCODE)
+    at = app("pages/workshop.py")
+    for _ in range(3):
+        at.text_input(key="workshop_passcode").set_value("not it at all")
+        submit(at, "workshop_signin_form")
+        assert "Wrong passcode." in texts(at)
+    at.text_input(key="workshop_passcode").set_value(PASSCODE)
+    submit(at, "workshop_signin_form")
+    assert "Too many wrong passcodes" in texts(at)
+    assert "Signed in" not in texts(at)
+
+
+def test_join_flow_lands_on_map_ready_to_draw_and_keeps_group(demo_store):
+    demo_store.set_passcode("owner", PASSCODE)
+    session = demo_store.create_session(LAB, "Workshop", by=FAC)
+    token = demo_store.join_token(session.id)
+    at = app("pages/join.py", {"t": token, "ws": "demo"}, lab=None)
+    assert at.title[0].value == "Join the workshop"
+    at.text_input(key="workshop_join_group").set_value("<b>Team</b> Süd")
+    at.radio(key="workshop_join_colour").set_value("green")
+    submit(at, "workshop_join_form")
+    assert at.title[0].value == "Living-lab map"
+    at.switch_page("pages/map.py")  # AppTest reruns its own page: follow the switch as a
+    at.run()                        # browser does (the URL now names the map)
+    member = at.query_params["member"]
+    member = member[0] if isinstance(member, list) else member
+    assert demo_store.resume_member(member).group == "<b>Team</b> Süd"
+    assert demo_store.session_groups(session.id) == {"<b>Team</b> Süd": GROUP_COLOURS["green"]}
+    assert "Draw" in folium_args(at)["script"] or "draw" in folium_args(at)["script"].lower()
+    author = at.text_input(key="_annotate_author_widget")
+    assert author.value == "<b>Team</b> Süd" and author.disabled
+    # add without the map: stored under the group, whatever the field said
+    at.text_area[0].set_value("Bench needed")
+    submit(at, "annotate_add_form")
+    assert [a.author for a in demo_store.list_annotations(LAB)] == ["<b>Team</b> Süd"]
+
+    # a reconnect: a fresh browser session with only the URL's member token
+    back = app("pages/map.py", {"lab": LAB, "member": member})
+    assert back.text_input(key="_annotate_author_widget").value == "<b>Team</b> Süd"
+    banner = next(i.value for i in back.info if "Participant" in i.value)
+    assert "Participant · \\<b\\>Team\\</b\\> Süd" in banner  # escaped: shown as text
+
+    # the vote round: no drawing tools, no adding form; the store refuses anyway
+    demo_store.start_round(session.id, "vote", by=FAC)
+    back.run()
+    assert "leaflet-draw" not in folium_args(back)["script"].lower()
+    assert "Draw(" not in folium_args(back)["script"]
+    assert not [f for f in back.get("form") if "annotate_add_form" in str(f.proto)]
+    assert "only voting is possible" in texts(back)
+
+
+def test_join_with_a_tampered_link_is_refused(demo_store):
+    demo_store.set_passcode("owner", PASSCODE)
+    session = demo_store.create_session(LAB, "Workshop", by=FAC)
+    token = demo_store.join_token(session.id)
+    at = app("pages/join.py", {"t": token[:-3] + "xyz", "ws": "demo"}, lab=None)
+    assert "This join link is not valid" in texts(at)
+    assert not at.text_input
+
+
+def test_viewer_sees_no_drawing_tools_in_a_protected_workspace(demo_store):
+    demo_store.set_passcode("owner", PASSCODE)
+    at = app("pages/map.py")
+    assert "Draw(" not in folium_args(at)["script"]
+    assert "leaflet-draw" not in folium_args(at)["script"].lower()
+    assert "Viewer" in texts(at)
+
+
+def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store):
+    demo_store.set_passcode("owner", PASSCODE)
+    session = demo_store.create_session(LAB, "Workshop", by=FAC)
+    demo_store.start_round(session.id, "collect", by=FAC, minutes=10)
+    for text in ("first note", "<script>x</script> second"):
+        demo_store.add_annotation(Annotation(id=new_id(), lab_id=LAB,
+                                             geometry=Point(11.551, 48.186), category="idea",
+                                             text=text, author="Group A"), by=FAC)
+    demo_store.set_lab_setting(LAB, "workshop_view",
+                               {"bounds": [11.54, 48.18, 11.56, 48.19], "layers": []}, by=FAC)
+    at = app("pages/present.py")
+    html = " ".join(m.value for m in at.markdown)
+    assert "Round 1: Collect" in html and 'role="timer"' in html
+    assert "10:00</div>" in html or "9:59</div>" in html
+    assert "&lt;script&gt;x&lt;/script&gt; second" in html and "<script>x" not in html
+    assert html.index("second") < html.index("first note")  # newest first
+    args = folium_args(at)
+    assert args["returned_objects"] == []
+    assert args["center"] and abs(args["center"][0] - 48.185) < 1e-6
+    assert "Draw(" not in args["script"]
+    assert '"scale": 2.0' in args["feature_group"]  # big markers
+    assert not images(at)  # no QR for someone not signed in
+    # the facilitator moves: the presenter follows on its next refresh
+    demo_store.set_lab_setting(LAB, "workshop_view", {"bounds": [11.50, 48.10, 11.52, 48.12]},
+                               by=FAC)
+    at.run()
+    assert abs(folium_args(at)["center"][0] - 48.11) < 1e-6
+
+
+def test_moderation_hides_and_restores(demo_store):
+    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.create_session(LAB, "Workshop", by=FAC)
+    a = demo_store.add_annotation(Annotation(id=new_id(), lab_id=LAB,
+                                             geometry=Point(11.551, 48.186), category="problem",
+                                             text="rude words", author="Group B"), by=FAC)
+    at = app("pages/workshop.py")
+    at.text_input(key="workshop_passcode").set_value(PASSCODE)
+    submit(at, "workshop_signin_form")
+    at.button(key=f"workshop_hide_{a.id}").click().run()
+    assert demo_store.count_annotations(LAB) == 0
+    at.button(key=f"workshop_show_{a.id}").click().run()
+    assert demo_store.count_annotations(LAB) == 1

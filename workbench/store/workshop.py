@@ -1,0 +1,533 @@
+"""Workshops and access: the workspace's passcodes and roles, workshop sessions on a living lab
+(join links, members, rounds with a timer), and :func:`authorize`, which every guarded write of
+the store calls inside its transaction.
+
+How a write is judged (see ``workbench.access`` for the matrix):
+
+* ``by`` is an :class:`~workbench.access.Actor`: its role must allow the action, the session's
+  phase on the living lab must allow it, a participant must belong to the living lab's active
+  session, and a participant's own-item actions need the item to be their group's.
+* ``by`` is None (scripts, the CLI, the demo seeding, and the app in a workspace without a
+  passcode): allowed as the workspace's owner while the living lab has no active session; during
+  a session such an anonymous write is refused.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from workbench.access import FREE_ATTEMPTS_WORKSPACE as _FREE_WS
+from workbench.access import (
+    GROUP_COLOURS,
+    ROLES,
+    ROUND_KINDS,
+    Actor,
+    backoff_seconds,
+    check,
+    hash_passcode,
+    new_member_token,
+    read_join_token,
+    sign_join_token,
+    token_hash,
+    verify_passcode,
+)
+from workbench.errors import NotFoundError, PermissionDenied, ValidationError
+from workbench.model import WorkshopMember, WorkshopRound, WorkshopSession, new_id, utcnow
+from workbench.store.base import StoreBase, from_iso, iso
+from workbench.store.core import clean_name
+from workbench.store.schema import (
+    access_attempts,
+    annotation_comments,
+    annotations,
+    labs,
+    workshop_members,
+    workshop_rounds,
+    workshop_sessions,
+    workspace_roles,
+    workspace_settings,
+)
+
+#: Longest a session (and so its join link) may stay open, in hours.
+MAX_SESSION_HOURS = 72
+DEFAULT_SESSION_HOURS = 8
+#: Longest round timer, in minutes.
+MAX_ROUND_MINUTES = 240
+
+
+# ---- the one judge of every guarded write -----------------------------------------------------
+def authorize(conn: Connection, by: Actor | None, action: str, lab_id: str | None,
+              owner: str | None = None) -> None:
+    """Raise :class:`PermissionDenied` unless ``by`` may take ``action`` on ``lab_id`` now.
+
+    ``lab_id`` None: a workspace-wide action (judged against every active session);
+    ``owner``: the group that wrote the annotation or comment acted on.
+    """
+    session = _active_session_row(conn, lab_id) if lab_id else _any_active_session(conn)
+    if by is None:
+        if session is not None:
+            raise PermissionDenied("workshop.denied.anonymous")
+        return
+    phase, lock = ("open", False)
+    if session is not None:
+        phase, lock = _phase(conn, session["id"])
+    if by.role == "participant":
+        if session is None or by.session_id != session["id"]:
+            raise PermissionDenied("workshop.denied.not_in_session")
+        member = conn.execute(select(workshop_members.c.group_name).where(
+            workshop_members.c.id == (by.member_id or ""),
+            workshop_members.c.session_id == session["id"])).scalar()
+        if member is None or member != by.group:
+            raise PermissionDenied("workshop.denied.not_in_session")
+    check(by, action, phase=phase, owner=owner, lock_edits=lock)
+
+
+def actor_name(by: Actor | None, given: str) -> str:
+    """The name recorded for a write: a participant's group always; else what was given."""
+    if by is not None and by.role == "participant":
+        return by.group
+    return given or (by.group if by is not None and by.group else given)
+
+
+def _active_session_row(conn: Connection, lab_id: str) -> Any:
+    now = iso(utcnow())
+    return conn.execute(select(workshop_sessions).where(
+        workshop_sessions.c.lab_id == lab_id, workshop_sessions.c.status == "active",
+        workshop_sessions.c.expires_at > now)).mappings().first()
+
+
+def _any_active_session(conn: Connection) -> Any:
+    return conn.execute(select(workshop_sessions).where(
+        workshop_sessions.c.status == "active",
+        workshop_sessions.c.expires_at > iso(utcnow()))).mappings().first()
+
+
+def _current_round_row(conn: Connection, session_id: str) -> Any:
+    return conn.execute(select(workshop_rounds).where(
+        workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
+        .order_by(workshop_rounds.c.number.desc())).mappings().first()
+
+
+def _phase(conn: Connection, session_id: str) -> tuple[str, bool]:
+    row = _current_round_row(conn, session_id)
+    if row is None:
+        return "open", False
+    if row["status"] == "paused":
+        return "paused", False
+    return row["kind"], bool(row["lock_edits"])
+
+
+def annotation_lab(conn: Connection, annotation_id: str) -> tuple[str, str]:
+    """(lab id, author) of an annotation, deleted or not."""
+    row = conn.execute(select(annotations.c.lab_id, annotations.c.author).where(
+        annotations.c.id == annotation_id)).first()
+    if row is None:
+        raise NotFoundError("notfound.annotation")
+    return row.lab_id, row.author
+
+
+class WorkshopMixin(StoreBase):
+    # ---- workspace settings, passcodes and roles ------------------------------------------------
+    def _workspace_value(self, conn: Connection, key: str) -> str | None:
+        return conn.execute(select(workspace_settings.c.value).where(
+            workspace_settings.c.key == key)).scalar()
+
+    def _set_workspace_value(self, conn: Connection, key: str, value: str) -> None:
+        conn.execute(delete(workspace_settings).where(workspace_settings.c.key == key))
+        conn.execute(insert(workspace_settings).values(key=key, value=value))
+
+    def join_secret(self) -> bytes:
+        """The workspace's secret for signing join links (made on first use, kept in the DB)."""
+        with self.read() as conn:
+            value = self._workspace_value(conn, "join_secret")
+        if value is None:
+            with self.write() as conn:
+                value = self._workspace_value(conn, "join_secret")
+                if value is None:
+                    value = secrets.token_hex(32)
+                    self._set_workspace_value(conn, "join_secret", value)
+        return bytes.fromhex(value)
+
+    def is_protected(self) -> bool:
+        """Whether the workspace has an owner passcode (then visitors are viewers)."""
+        with self.read() as conn:
+            return self._workspace_value(conn, "passcode.owner") is not None
+
+    def set_passcode(self, role: str, passcode: str, by: Actor | None = None) -> None:
+        """Set the passcode that signs in as ``role`` (owner or facilitator), stored as a salted
+        hash. The first owner passcode may be set by anyone (the workspace is open until then);
+        afterwards only an owner changes passcodes."""
+        if role not in ("owner", "facilitator"):
+            raise ValidationError("workshop.error.role", value=role)
+        hashed = hash_passcode(passcode)
+        with self.write() as conn:
+            protected = self._workspace_value(conn, "passcode.owner") is not None
+            if protected and (by is None or not by.may("workspace.admin")):
+                raise PermissionDenied("workshop.denied.owner_only")
+            if not protected and role != "owner":
+                raise ValidationError("workshop.error.owner_first")
+            self._set_workspace_value(conn, f"passcode.{role}", hashed)
+
+    def sign_in(self, passcode: str, client: str, name: str = "",
+                now: datetime | None = None) -> Actor:
+        """An owner or facilitator :class:`Actor` for a right passcode.
+
+        Failed attempts are counted per ``client`` (a hashed address, see
+        ``access.client_key``) and for the whole workspace; after a few, every attempt (right or
+        wrong) is refused for a doubling wait (``workshop.error.wait``, with ``seconds``)."""
+        now = now or utcnow()
+        with self.read() as conn:
+            hashes = {role: self._workspace_value(conn, f"passcode.{role}")
+                      for role in ("owner", "facilitator")}
+            waits = [_locked_for(conn, key, now) for key in (client, "*")]
+        if hashes["owner"] is None:
+            raise ValidationError("workshop.error.no_passcode")
+        if max(waits) > 0:
+            raise PermissionDenied("workshop.error.wait", seconds=int(max(waits)) + 1)
+        role = next((r for r, h in hashes.items() if h and verify_passcode(passcode, h)), None)
+        with self.write() as conn:
+            if role is None:
+                for key, free in ((client, None), ("*", _FREE_WS)):
+                    _count_failure(conn, key, now, free)
+            else:
+                conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
+        if role is None:
+            raise PermissionDenied("workshop.error.passcode_wrong")
+        default = "workshop.role.owner" if role == "owner" else "workshop.role.facilitator"
+        return Actor(role=role, group=" ".join((name or "").split())[:80] or default)
+
+    def set_member_role(self, email: str, role: str | None, by: Actor | None) -> None:
+        """Give a single-sign-on identity a role in this workspace (None: remove it)."""
+        email = (email or "").strip().lower()
+        if "@" not in email:
+            raise ValidationError("workshop.error.email", value=email)
+        if role is not None and role not in ROLES:
+            raise ValidationError("workshop.error.role", value=role)
+        with self.write() as conn:
+            if by is not None or self._workspace_value(conn, "passcode.owner") is not None:
+                if by is None or not by.may("workspace.admin"):
+                    raise PermissionDenied("workshop.denied.owner_only")
+            conn.execute(delete(workspace_roles).where(workspace_roles.c.email == email))
+            if role is not None:
+                conn.execute(insert(workspace_roles).values(email=email, role=role,
+                                                            created_at=iso(utcnow())))
+
+    def member_role(self, email: str) -> str | None:
+        """The role given to a single-sign-on identity, or None."""
+        with self.read() as conn:
+            return conn.execute(select(workspace_roles.c.role).where(
+                workspace_roles.c.email == (email or "").strip().lower())).scalar()
+
+    def list_member_roles(self) -> dict[str, str]:
+        with self.read() as conn:
+            return dict(conn.execute(select(workspace_roles.c.email, workspace_roles.c.role)
+                                     .order_by(workspace_roles.c.email)).all())
+
+    # ---- sessions --------------------------------------------------------------------------------
+    def create_session(self, lab_id: str, title: str, by: Actor | None,
+                       hours: float = DEFAULT_SESSION_HOURS,
+                       session_id: str | None = None) -> WorkshopSession:
+        """Open a workshop session on a living lab (one active session per living lab)."""
+        if by is None or not by.may("session.run"):
+            raise PermissionDenied("workshop.denied.facilitator_only")
+        if not 0 < hours <= MAX_SESSION_HOURS:
+            raise ValidationError("workshop.error.hours", limit=MAX_SESSION_HOURS)
+        title = clean_name(title, "title")
+        now = utcnow()
+        with self.write() as conn:
+            if conn.execute(select(labs.c.id).where(labs.c.id == lab_id)).first() is None:
+                raise NotFoundError("notfound.lab")
+            if _active_session_row(conn, lab_id) is not None:
+                raise ValidationError("workshop.error.session_exists")
+            sid = session_id or new_id()
+            conn.execute(insert(workshop_sessions).values(
+                id=sid, lab_id=lab_id, title=title, status="active", created_by=by.group,
+                created_at=iso(now), expires_at=iso(now + timedelta(hours=hours)),
+                ended_at=None))
+        return self.get_session(sid)
+
+    def get_session(self, session_id: str) -> WorkshopSession:
+        with self.read() as conn:
+            row = conn.execute(select(workshop_sessions).where(
+                workshop_sessions.c.id == session_id)).mappings().first()
+        if row is None:
+            raise NotFoundError("workshop.error.session_missing")
+        return _session(row)
+
+    def active_session(self, lab_id: str) -> WorkshopSession | None:
+        """The living lab's running session (not ended, not expired), or None."""
+        with self.read() as conn:
+            row = _active_session_row(conn, lab_id)
+        return _session(row) if row else None
+
+    def end_session(self, session_id: str, by: Actor | None, lang: str = "en") -> WorkshopSession:
+        """End a session: its running round ends (with its snapshot), its join link and the
+        participants' tokens stop working."""
+        if by is None or not by.may("session.run"):
+            raise PermissionDenied("workshop.denied.facilitator_only")
+        session = self.get_session(session_id)
+        if session.status == "ended":
+            return session
+        if self.current_round(session_id) is not None:
+            self.end_round(session_id, by, lang=lang)
+        with self.write() as conn:
+            conn.execute(update(workshop_sessions).where(workshop_sessions.c.id == session_id)
+                         .values(status="ended", ended_at=iso(utcnow())))
+        return self.get_session(session_id)
+
+    def join_token(self, session_id: str) -> str:
+        """The signed token of a session's join link (valid until the session expires)."""
+        session = self.get_session(session_id)
+        return sign_join_token(self.join_secret(), session.id, session.expires_at)
+
+    def check_join_token(self, token: str) -> WorkshopSession:
+        """The session a join token opens; refused when forged, expired or the session ended."""
+        session_id = read_join_token(self.join_secret(), token, utcnow())
+        try:
+            session = self.get_session(session_id)
+        except NotFoundError:
+            raise PermissionDenied("workshop.error.link_invalid") from None
+        if session.status != "active" or session.expires_at <= utcnow():
+            raise PermissionDenied("workshop.error.session_over")
+        return session
+
+    def join_session(self, token: str, group: str, colour: str) -> tuple[Actor, str]:
+        """Join through a link as ``group``: the participant :class:`Actor` and the member
+        token their browser keeps to come back (see :meth:`resume_member`). Someone joining
+        under a group name already in the session joins that group (and its colour)."""
+        session = self.check_join_token(token)
+        group = clean_name(group, "author", limit=80)
+        if colour not in GROUP_COLOURS.values():
+            raise ValidationError("workshop.error.colour")
+        member_token = new_member_token()
+        now = iso(utcnow())
+        with self.write() as conn:
+            same = [r for r in conn.execute(select(workshop_members.c.group_name,
+                                                   workshop_members.c.colour).where(
+                workshop_members.c.session_id == session.id)).all()
+                if r.group_name.casefold() == group.casefold()]
+            if same:
+                group, colour = same[0].group_name, same[0].colour
+            member_id = new_id()
+            conn.execute(insert(workshop_members).values(
+                id=member_id, session_id=session.id, group_name=group, colour=colour,
+                token_hash=token_hash(member_token), created_at=now, last_seen=now))
+        return Actor("participant", group, session.id, member_id), member_token
+
+    def resume_member(self, member_token: str) -> Actor | None:
+        """The participant of a member token while their session is active, else None."""
+        with self.read() as conn:
+            row = conn.execute(select(workshop_members).where(
+                workshop_members.c.token_hash == token_hash(member_token))).mappings().first()
+            if row is None:
+                return None
+            session = conn.execute(select(workshop_sessions).where(
+                workshop_sessions.c.id == row["session_id"])).mappings().first()
+        if session is None or session["status"] != "active" \
+                or from_iso(session["expires_at"]) <= utcnow():
+            return None
+        return Actor("participant", row["group_name"], row["session_id"], row["id"])
+
+    def session_groups(self, session_id: str) -> dict[str, str]:
+        """Group name -> colour of the groups that joined, in joining order."""
+        with self.read() as conn:
+            rows = conn.execute(select(workshop_members.c.group_name, workshop_members.c.colour)
+                                .where(workshop_members.c.session_id == session_id)
+                                .order_by(workshop_members.c.created_at)).all()
+        out: dict[str, str] = {}
+        for name, colour in rows:
+            out.setdefault(name, colour)
+        return out
+
+    def list_members(self, session_id: str) -> list[WorkshopMember]:
+        with self.read() as conn:
+            rows = conn.execute(select(workshop_members).where(
+                workshop_members.c.session_id == session_id)
+                .order_by(workshop_members.c.created_at)).mappings().all()
+        return [WorkshopMember(id=r["id"], session_id=r["session_id"], group=r["group_name"],
+                               colour=r["colour"], created_at=from_iso(r["created_at"]))
+                for r in rows]
+
+    # ---- rounds --------------------------------------------------------------------------------
+    def start_round(self, session_id: str, kind: str, by: Actor | None, minutes: int = 0,
+                    lock_edits: bool = False, lang: str = "en") -> WorkshopRound:
+        """Start the next round (a running or paused one ends first, with its snapshot). A
+        vote round starts a new voting round: everyone has all their dots again."""
+        self._require_runner(by)
+        if kind not in ROUND_KINDS:
+            raise ValidationError("workshop.error.round_kind", value=kind)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) \
+                or not 0 <= minutes <= MAX_ROUND_MINUTES:
+            raise ValidationError("workshop.error.minutes", limit=MAX_ROUND_MINUTES)
+        session = self._running_session(session_id)
+        if self.current_round(session_id) is not None:
+            self.end_round(session_id, by, lang=lang)
+        with self.write() as conn:
+            number = int(conn.execute(select(func.count()).select_from(workshop_rounds).where(
+                workshop_rounds.c.session_id == session_id)).scalar() or 0) + 1
+            round_id = new_id()
+            conn.execute(insert(workshop_rounds).values(
+                id=round_id, session_id=session_id, number=number, kind=kind, status="running",
+                minutes=minutes, lock_edits=int(bool(lock_edits and kind == "discuss")),
+                started_at=iso(utcnow()), paused_at=None, paused_seconds=0.0, ended_at=None,
+                snapshot_id=None))
+        if kind == "vote":
+            self.start_vote_round(session.lab_id, by=by)  # type: ignore[attr-defined]
+        return self.current_round(session_id)  # type: ignore[return-value]
+
+    def pause_round(self, session_id: str, by: Actor | None) -> WorkshopRound:
+        """Pause the running round: its timer stops; participants can only look."""
+        self._require_runner(by)
+        current = self._round_or_fail(session_id)
+        if current.status == "running":
+            with self.write() as conn:
+                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
+                             .values(status="paused", paused_at=iso(utcnow())))
+        return self._round_or_fail(session_id)
+
+    def resume_round(self, session_id: str, by: Actor | None) -> WorkshopRound:
+        self._require_runner(by)
+        current = self._round_or_fail(session_id)
+        if current.status == "paused" and current.paused_at is not None:
+            pause = (utcnow() - current.paused_at).total_seconds()
+            with self.write() as conn:
+                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
+                             .values(status="running", paused_at=None,
+                                     paused_seconds=current.paused_seconds + pause))
+        return self._round_or_fail(session_id)
+
+    def set_round_lock(self, session_id: str, lock_edits: bool, by: Actor | None
+                       ) -> WorkshopRound:
+        """Lock or unlock editing in the running discuss round."""
+        self._require_runner(by)
+        current = self._round_or_fail(session_id)
+        with self.write() as conn:
+            conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
+                         .values(lock_edits=int(bool(lock_edits and current.kind == "discuss"))))
+        return self._round_or_fail(session_id)
+
+    def end_round(self, session_id: str, by: Actor | None, lang: str = "en") -> WorkshopRound:
+        """End the running (or paused) round and save the map as a named snapshot
+        ("Round 2 · Discuss · <time>") with the facilitator's view."""
+        from workbench.export.snapshots import take_snapshot
+        from workbench.i18n import fmt_datetime, t
+
+        self._require_runner(by)
+        current = self._round_or_fail(session_id)
+        session = self.get_session(session_id)
+        now = utcnow()
+        paused = (now - current.paused_at).total_seconds() if current.paused_at else 0.0
+        with self.write() as conn:
+            changed = conn.execute(update(workshop_rounds).where(
+                workshop_rounds.c.id == current.id, workshop_rounds.c.status != "ended").values(
+                status="ended", ended_at=iso(now), paused_at=None,
+                paused_seconds=current.paused_seconds + paused)).rowcount
+        if changed:
+            view = self.lab_setting(session.lab_id, "workshop_view", {}) or {}  # type: ignore[attr-defined]
+            bounds = view.get("bounds")
+            name = t("workshop.snapshot_name", lang, number=current.number,
+                     kind=t(f"workshop.round.{current.kind}", lang),
+                     time=fmt_datetime(now, lang))
+            snapshot = take_snapshot(self, session.lab_id, name,
+                                     created_by=by.group if by else "",
+                                     bounds=tuple(bounds) if bounds else None,
+                                     snapshot_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
+                                                                 f"round:{current.id}")))
+            with self.write() as conn:
+                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
+                             .values(snapshot_id=snapshot.id))
+        return self._round(current.id)
+
+    def current_round(self, session_id: str) -> WorkshopRound | None:
+        """The running or paused round, or None between rounds."""
+        with self.read() as conn:
+            row = _current_round_row(conn, session_id)
+        return _round(row) if row else None
+
+    def list_rounds(self, session_id: str) -> list[WorkshopRound]:
+        with self.read() as conn:
+            rows = conn.execute(select(workshop_rounds).where(
+                workshop_rounds.c.session_id == session_id)
+                .order_by(workshop_rounds.c.number)).mappings().all()
+        return [_round(r) for r in rows]
+
+    def phase(self, lab_id: str) -> tuple[str, bool]:
+        """(phase, editing locked) of the living lab now: ``open`` without a session."""
+        with self.read() as conn:
+            session = _active_session_row(conn, lab_id)
+            return _phase(conn, session["id"]) if session else ("open", False)
+
+    def _round(self, round_id: str) -> WorkshopRound:
+        with self.read() as conn:
+            row = conn.execute(select(workshop_rounds).where(
+                workshop_rounds.c.id == round_id)).mappings().first()
+        return _round(row)
+
+    def _round_or_fail(self, session_id: str) -> WorkshopRound:
+        current = self.current_round(session_id)
+        if current is None:
+            raise ValidationError("workshop.error.no_round")
+        return current
+
+    def _running_session(self, session_id: str) -> WorkshopSession:
+        session = self.get_session(session_id)
+        if session.status != "active" or session.expires_at <= utcnow():
+            raise ValidationError("workshop.error.session_over")
+        return session
+
+    @staticmethod
+    def _require_runner(by: Actor | None) -> None:
+        if by is None or not by.may("session.run"):
+            raise PermissionDenied("workshop.denied.facilitator_only")
+
+    # ---- moderation of comments ----------------------------------------------------------------
+    def list_hidden_comments(self, lab_id: str) -> list[dict[str, Any]]:
+        """Hidden comments of a living lab's annotations (for restoring), newest first."""
+        q = (select(annotation_comments).join(
+            annotations, annotations.c.id == annotation_comments.c.annotation_id)
+             .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_not(None))
+             .order_by(annotation_comments.c.deleted_at.desc()))
+        with self.read() as conn:
+            return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _locked_for(conn: Connection, client: str, now: datetime) -> float:
+    until = conn.execute(select(access_attempts.c.locked_until).where(
+        access_attempts.c.client == client)).scalar()
+    return max(0.0, (from_iso(until) - now).total_seconds()) if until else 0.0
+
+
+def _count_failure(conn: Connection, client: str, now: datetime, free: int | None) -> None:
+    row = conn.execute(select(access_attempts).where(
+        access_attempts.c.client == client)).mappings().first()
+    failures = 1
+    if row is not None:
+        last = from_iso(row["last_failure_at"])
+        # a day without failures forgets the old ones
+        failures = row["failures"] + 1 if last and now - last < timedelta(days=1) else 1
+    wait = backoff_seconds(failures) if free is None else backoff_seconds(failures, free)
+    conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
+    conn.execute(insert(access_attempts).values(
+        client=client, failures=failures, last_failure_at=iso(now),
+        locked_until=iso(now + timedelta(seconds=wait)) if wait else None))
+
+
+def _session(r) -> WorkshopSession:  # type: ignore[no-untyped-def]
+    return WorkshopSession(id=r["id"], lab_id=r["lab_id"], title=r["title"],
+                           expires_at=from_iso(r["expires_at"]), status=r["status"],
+                           created_by=r["created_by"], created_at=from_iso(r["created_at"]),
+                           ended_at=from_iso(r["ended_at"]))  # type: ignore[arg-type]
+
+
+def _round(r) -> WorkshopRound:  # type: ignore[no-untyped-def]
+    return WorkshopRound(id=r["id"], session_id=r["session_id"], number=r["number"],
+                         kind=r["kind"], status=r["status"],
+                         started_at=from_iso(r["started_at"]),  # type: ignore[arg-type]
+                         minutes=r["minutes"], lock_edits=bool(r["lock_edits"]),
+                         paused_at=from_iso(r["paused_at"]),
+                         paused_seconds=float(r["paused_seconds"] or 0),
+                         ended_at=from_iso(r["ended_at"]), snapshot_id=r["snapshot_id"])
