@@ -2,7 +2,6 @@
 small multiples and street-orientation roses, each exportable."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from workbench import compare as cmp
 from workbench import indicators as ind
@@ -11,7 +10,17 @@ from workbench.errors import WorkbenchError
 from workbench.i18n import has_key
 from workbench.opendata.files import load_upload
 from workbench.settings import OSM_ATTRIBUTION
-from workbench.ui import html_block, lab_label, lang, md_escape, plain, show_error, store, t
+from workbench.ui import (
+    html_block,
+    lab_label,
+    lang,
+    md_escape,
+    plain,
+    show_error,
+    show_map,
+    store,
+    t,
+)
 
 PICK_KEY = "compare_labs"
 MAP_W, MAP_H = 420, 340
@@ -202,7 +211,7 @@ for start in range(0, len(chosen), per_row):
         maps.site_layer(lab, t("map.site")).add_to(m)
         with col:
             plain(option_label(lab_id), caption=True)
-            st_folium(m, key=f"compare_map_{lab_id}", width=MAP_W, height=MAP_H,
+            show_map(m, key=f"compare_map_{lab_id}", width=MAP_W, height=MAP_H,
                       returned_objects=[])
 
 # ---- figure-ground and orientation ----------------------------------------------------------

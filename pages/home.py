@@ -1,10 +1,9 @@
 """Home: all living labs across countries on one map, and cards to pick one."""
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from workbench.maps import legend_html, network_colours, overview_map
-from workbench.ui import html_block, lab_label, md_escape, plain, select_lab, store, t
+from workbench.ui import html_block, lab_label, md_escape, plain, select_lab, show_map, store, t
 
 s = store()
 networks = {n.id: n for n in s.list_networks()}
@@ -23,7 +22,7 @@ if not labs:
     st.info(t("home.empty"), icon="ℹ️")
     st.stop()
 
-st_folium(overview_map(labs, cities, networks), key="overview_map", height=420,
+show_map(overview_map(labs, cities, networks), key="overview_map", height=420,
           use_container_width=True, returned_objects=[])
 colours = network_colours(networks)
 html_block(legend_html([(colours[i], n.name) for i, n in networks.items()]))

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import folium
 import streamlit as st
-from streamlit_folium import st_folium
 
 from workbench.errors import WorkbenchError
 from workbench.maps import context_layers, context_legend_html, context_map, wms_layer
@@ -34,6 +33,7 @@ from workbench.ui import (
     plain,
     require_lab,
     show_error,
+    show_map,
     store,
     t,
 )
@@ -212,7 +212,7 @@ with preview:
         wms_layer(url, name, name).add_to(group)
         groups.append(group)
     m = context_map(lab, lang(), basemap, t("map.site"))
-    st_folium(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=[],
+    show_map(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=[],
               feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=True))
     legend = context_legend_html(lab.id, shown, lang())
     if legend:

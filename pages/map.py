@@ -11,7 +11,6 @@ import streamlit as st
 from folium.plugins import Draw
 from shapely.errors import GEOSException
 from shapely.geometry import Point, shape
-from streamlit_folium import st_folium
 
 from workbench import i18n, maps
 from workbench.errors import ConflictError, ValidationError, WorkbenchError
@@ -25,6 +24,7 @@ from workbench.ui import (
     plain,
     require_lab,
     show_error,
+    show_map,
     store,
     t,
 )
@@ -178,7 +178,7 @@ def live_map() -> None:
         maps.ClearDrawings().add_to(layer)
     centre, zoom = maps.view_for(chosen.geometry) if chosen else (None, None)
     returned = ["last_active_drawing", "bounds"] if LEADS_VIEW else ["last_active_drawing"]
-    st_folium(base_map(CAN_DRAW), key=MAP_KEY, height=560, use_container_width=True,
+    show_map(base_map(CAN_DRAW), key=MAP_KEY, height=560, use_container_width=True,
               feature_group_to_add=layer, returned_objects=returned,
               center=centre, zoom=zoom)
     if LEADS_VIEW:

@@ -8,13 +8,12 @@ from __future__ import annotations
 import folium
 import streamlit as st
 from shapely.geometry import box
-from streamlit_folium import st_folium
 
 from workbench import i18n, maps
 from workbench.errors import WorkbenchError
 from workbench.model import utcnow
 from workbench.settings import public_url
-from workbench.ui import WORKSPACE_KEY, html_block, lang, require_lab, store, t
+from workbench.ui import WORKSPACE_KEY, html_block, lang, require_lab, show_map, store, t
 from workbench.ui.access import current_actor
 from workbench.workshop import clock, join_url, qr_png
 
@@ -118,7 +117,7 @@ def live() -> None:
                                   group_palette=palette, marker_scale=2.0)
     map_col, side_col = st.columns([3, 1], gap="small")
     with map_col:
-        st_folium(present_map(view.get("layers")), key=f"present_map_{lab.id}",
+        show_map(present_map(view.get("layers")), key=f"present_map_{lab.id}",
                   height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=layer,
                   returned_objects=[], center=centre, zoom=zoom)
     with side_col:

@@ -9,7 +9,6 @@ from dataclasses import replace
 import streamlit as st
 from folium.plugins import Draw
 from shapely.geometry import shape
-from streamlit_folium import st_folium
 
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.geometry import boundary_from_geojson, validate_boundary
@@ -24,7 +23,7 @@ from workbench.model import (
     Network,
     new_id,
 )
-from workbench.ui import current_lab, select_lab, show_error, store, t
+from workbench.ui import current_lab, select_lab, show_error, show_map, store, t
 from workbench.ui.access import allowed, current_actor
 
 DRAWN_KEY = "setup_drawn_boundary"
@@ -58,7 +57,7 @@ def boundary_map(lab: LivingLab | None, city: City | None) -> dict | None:
         "polygon": {"allowIntersection": False}, "rectangle": True,
     }, edit_options={"edit": False, "remove": False}).add_to(m)
     key = f"setup_map_{lab.id if lab else 'new'}"
-    out = st_folium(m, key=key, height=420, use_container_width=True,
+    out = show_map(m, key=key, height=420, use_container_width=True,
                     returned_objects=["last_active_drawing"])
     # st_folium mirrors its last value into session_state[key]; read either.
     drawing = (out or {}).get("last_active_drawing") or (

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Fetch local copies of the web assets that folium / streamlit-folium load from CDNs.
 
-Usage: python scripts/fetch_web_assets.py [DEST]   (default: geodata/cache/web-assets/)
+Usage: python scripts/fetch_web_assets.py [DEST]   (default: static/web-assets/)
 
 The browser tests (tests/browser/) run without internet. folium 0.20 writes <script src> and
 <link href> tags that point at CDNs; the tests answer those requests from DEST instead. This
@@ -30,7 +30,8 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_DEST = ROOT / "geodata" / "cache" / "web-assets"
+# the same folder as workbench.settings.WEB_ASSETS_DIR (this script uses the standard library only)
+DEFAULT_DEST = ROOT / "static" / "web-assets"
 
 JSDELIVR = "https://cdn.jsdelivr.net/npm"
 CDNJS = "https://cdnjs.cloudflare.com/ajax/libs"

@@ -379,6 +379,19 @@ def test_csv_with_wkt(demo_store, lab):
     assert shapely.from_wkt(site["wkt"]).equals(lab.boundary)
 
 
+def test_csv_cells_never_run_as_spreadsheet_formulas(demo_store, lab):
+    formula = '=HYPERLINK("http://example.invalid","click")'
+    note = _add(demo_store, lab, lab.boundary.centroid, "idea", formula, author="@team")
+    _add(demo_store, lab, lab.boundary.centroid, "idea", "-1 car lane, +2 trees", minutes=1)
+    rows = list(csv.DictReader(io.StringIO(
+        export.export_lab(demo_store, lab.id, "csv").decode("utf-8-sig"))))
+    by_id = {r["id"]: r for r in rows}
+    assert by_id[note.id]["text"] == "'" + formula and by_id[note.id]["author"] == "'@team"
+    assert "'-1 car lane, +2 trees" in {r["text"] for r in rows}
+    starts = {r[c][:1] for r in rows for c in ("text", "author", "layer") if r[c]}
+    assert not starts & {"=", "+", "-", "@"}
+
+
 def test_indicators_csv(demo_store, lab):
     content = export.gather(demo_store, lab.id)
     content.indicators = _indicator_set(lab.id)

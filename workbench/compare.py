@@ -21,6 +21,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from workbench.geometry import WGS84, _transformer, local_crs  # noqa: E402
 from workbench.i18n import t  # noqa: E402
 from workbench.indicators import INDICATORS, IndicatorSet  # noqa: E402
+from workbench.maps import spreadsheet_text  # noqa: E402
 from workbench.settings import OSM_ATTRIBUTION  # noqa: E402
 
 #: Web-Mercator metres per pixel at zoom 0 on the equator (256 px tiles).
@@ -108,7 +109,7 @@ def table_csv(sites: Sequence[Site], lang: str) -> bytes:
     for s in sites:
         for ind in s.result.indicators:
             rows.append({
-                t("indicators.page.site", lang): s.label,
+                t("indicators.page.site", lang): spreadsheet_text(s.label),
                 t("indicators.page.country", lang): s.country,
                 "code": ind.code,
                 t("indicators.page.col_indicator", lang): ind.label(lang),

@@ -40,6 +40,13 @@ def escape_text(value: object) -> str:
     return html.escape("" if value is None else str(value), quote=True)
 
 
+def spreadsheet_text(value: object) -> str:
+    """User text for a CSV cell that a spreadsheet shows as text, never runs as a formula: a
+    leading ``=``, ``+``, ``-``, ``@``, tab or carriage return gets an apostrophe in front."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 def base_map(center: tuple[float, float] = (30.0, 10.0), zoom: int = 2,
              prefer_canvas: bool = False, **kwargs) -> folium.Map:
     """A map with the OpenStreetMap basemap and its attribution; more basemaps come as layers.

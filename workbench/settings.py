@@ -98,8 +98,12 @@ def uploads_dir() -> Path:
 
 # ---- export (PNG, PDF, HTML, data) ----------------------------------------------------------
 #: Local copies of the web assets folium loads from CDNs (written by scripts/fetch_web_assets.py);
-#: ``manifest.json`` there maps each CDN URL to its file.
-WEB_ASSETS_DIR = PROJECT_ROOT / "geodata" / "cache" / "web-assets"
+#: ``manifest.json`` there maps each CDN URL to its file. They sit in the app's ``static/`` folder,
+#: which Streamlit serves at ``/app/static/`` (``server.enableStaticServing``), so that maps show in
+#: a browser without internet; the exported HTML inlines them, the browser tests serve them.
+WEB_ASSETS_DIR = PROJECT_ROOT / "static" / "web-assets"
+#: Where a browser finds ``WEB_ASSETS_DIR`` on the app's server (below ``server.baseUrlPath``).
+WEB_ASSETS_URL = "app/static/web-assets"
 #: Headless Chromium used for PNG snapshots (``WORKBENCH_CHROMIUM`` moves it).
 CHROMIUM_DEFAULT = "/usr/bin/chromium"
 CHROMIUM_ARGS = ("--no-sandbox", "--disable-background-networking", "--disable-component-update",

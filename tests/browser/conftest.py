@@ -30,10 +30,11 @@ from pathlib import Path
 import pytest
 
 from workbench.cli import streamlit_flags
+from workbench.settings import WEB_ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_ENTRY = ROOT / "app.py"
-ASSETS_DIR = ROOT / "geodata" / "cache" / "web-assets"
+ASSETS_DIR = WEB_ASSETS_DIR
 FETCH_SCRIPT = ROOT / "scripts" / "fetch_web_assets.py"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", shutil.which("chromium"))
 CHROMIUM_ARGS = [

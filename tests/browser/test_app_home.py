@@ -11,10 +11,17 @@ MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 def test_home_map_language_and_lab_choice(app_server, new_page, blocked_requests):
     from playwright.sync_api import expect
 
-    page = new_page(app_server)
+    page = new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(app_server)
     wait_for_streamlit(page)
     expect(page.get_by_role("heading", name="Living labs across the networks")).to_be_visible()
     frame = map_frame(page)
+    # Leaflet & co. come from the app's own server (static/web-assets), not from a CDN
+    assert any("/app/static/web-assets/" in url and url.endswith("leaflet.js")
+               for url in requested)
+    assert [u for u in requested if not u.startswith(app_server) and "tile." not in u] == []
     # one circle marker and one outline per demo site, drawn by Leaflet in the frame
     expect(frame.locator("path.leaflet-interactive")).to_have_count(18, timeout=15_000)
     attribution = frame.locator(".leaflet-control-attribution").inner_text()

@@ -27,6 +27,7 @@ from workbench.access import Actor
 from workbench.errors import ValidationError
 from workbench.export.content import Comment, LayerData, MapContent
 from workbench.i18n import t
+from workbench.maps import spreadsheet_text
 from workbench.model import Annotation, City, Layer, LivingLab, Network, new_id, utcnow
 from workbench.settings import OSM_ATTRIBUTION, data_dir, uploads_dir
 from workbench.store.base import from_iso, iso
@@ -233,23 +234,24 @@ def csv_bytes(content: MapContent) -> bytes:
     writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, extrasaction="ignore")
     writer.writeheader()
     lab = content.lab
-    writer.writerow({"kind": "site", "layer": "site", "id": lab.id, "text": lab.title,
+    safe = spreadsheet_text
+    writer.writerow({"kind": "site", "layer": "site", "id": lab.id, "text": safe(lab.title),
                      "created_at": iso(lab.created_at), "updated_at": iso(lab.updated_at),
                      "wkt": shapely.to_wkt(lab.boundary, rounding_precision=7)})
     for n in content.annotations:
         a = n.annotation
         writer.writerow({"kind": "annotation", "layer": "annotations", "id": a.id,
-                         "number": n.number, "category": a.category, "text": a.text,
-                         "author": a.author, "votes": n.votes, "comments": len(n.comments),
+                         "number": n.number, "category": a.category, "text": safe(a.text),
+                         "author": safe(a.author), "votes": n.votes, "comments": len(n.comments),
                          "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
                          "wkt": shapely.to_wkt(a.geometry, rounding_precision=7)})
     for layer in content.layers:
         for i, geom in enumerate(layer.frame.to_crs(4326).geometry):
             if geom is not None and not geom.is_empty:
-                writer.writerow({"kind": "layer", "layer": layer.name, "id": str(i),
+                writer.writerow({"kind": "layer", "layer": safe(layer.name), "id": str(i),
                                  "wkt": shapely.to_wkt(geom, rounding_precision=7)})
     for note in content.notes:
-        writer.writerow({"kind": "note", "text": note})
+        writer.writerow({"kind": "note", "text": safe(note)})
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 

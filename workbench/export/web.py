@@ -14,7 +14,6 @@ import logging
 import mimetypes
 import os
 import re
-from functools import cache
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -33,6 +32,7 @@ from workbench.settings import (
     chromium_path,
     export_fetch_tiles,
 )
+from workbench.webassets import local_files
 
 log = logging.getLogger(__name__)
 
@@ -122,20 +122,9 @@ def number_markers(content: MapContent) -> folium.FeatureGroup:
 
 
 # ---- local web assets ----------------------------------------------------------------------------
-@cache
-def _manifest(assets_dir: str) -> dict[str, Path]:
-    path = Path(assets_dir) / "manifest.json"
-    try:
-        assets = json.loads(path.read_text())["assets"]
-    except (OSError, ValueError, KeyError):
-        return {}
-    return {url: Path(assets_dir) / e["file"] for url, e in assets.items()
-            if (Path(assets_dir) / e["file"]).is_file()}
-
-
 def web_assets(assets_dir: Path | None = None) -> dict[str, Path]:
-    """CDN URL → local file, from the assets manifest (empty when there is none)."""
-    return _manifest(str(assets_dir or WEB_ASSETS_DIR))
+    """CDN URL → local file (``workbench.webassets``; empty when there are none)."""
+    return local_files(assets_dir)
 
 
 def _data_uri(path: Path) -> str:

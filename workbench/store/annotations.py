@@ -28,7 +28,7 @@ from workbench.settings import LANGUAGES, MAX_NAME_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.schema import annotation_categories, annotation_history, annotations
-from workbench.store.workshop import actor_name, annotation_lab, authorize
+from workbench.store.workshop import actor_name, authorize
 
 _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -72,36 +72,42 @@ class AnnotationMixin(StoreBase):
         """Store a new annotation; storing the same id again returns the first one unchanged.
 
         ``by``: who adds it (see ``store.workshop.authorize``); a participant's annotation
-        always carries their group's name as author."""
-        existing = self._maybe_annotation(annotation.id)
-        if existing is not None:
-            return existing
-        a = replace(
-            annotation,
-            geometry=clean_annotation_geometry(annotation.geometry),
-            text=clean_annotation_text(annotation.text),
-            author=clean_name(actor_name(by, annotation.author) or "—", "author"),
-            version=1, deleted_at=None,
-        )
-        if a.category not in self.annotation_categories():
-            raise ValidationError("annotation.category", value=a.category)
+        always carries their group's name as author.
+
+        One write transaction: the id check, the category, ``authorize``, the row and its
+        history entry; the text and geometry are checked before it, the result is built from
+        the stored values (no read back)."""
+        try:
+            a = replace(
+                annotation,
+                geometry=clean_annotation_geometry(annotation.geometry),
+                text=clean_annotation_text(annotation.text),
+                author=clean_name(actor_name(by, annotation.author) or "—", "author"),
+                version=1, deleted_at=None,
+            )
+        except Exception:
+            # a retry of a stored id returns the stored one, whatever the retry carries
+            existing = self._maybe_annotation(annotation.id)
+            if existing is not None:
+                return existing
+            raise
+        values = dict(id=a.id, lab_id=a.lab_id, category=a.category, text=a.text,
+                      author=a.author, created_at=iso(a.created_at),
+                      updated_at=iso(a.created_at), deleted_at=None, version=1,
+                      updated_by=a.author, **_geometry_values(a.geometry))
         with self.write() as conn:
+            row = _row(conn, a.id)
+            if row is not None:
+                return _annotation(row)
+            _check_category(conn, a.category)
             authorize(conn, by, "annotation.add", a.lab_id)
-            if conn.execute(select(annotations.c.id).where(annotations.c.id == a.id)).first():
-                existing = True
-            else:
-                existing = False
-                values = dict(id=a.id, lab_id=a.lab_id, category=a.category, text=a.text,
-                              author=a.author, created_at=iso(a.created_at),
-                              updated_at=iso(a.created_at), deleted_at=None, version=1,
-                              updated_by=a.author, **_geometry_values(a.geometry))
-                try:
-                    conn.execute(insert(annotations).values(values))
-                except IntegrityError as exc:
-                    raise NotFoundError("notfound.lab") from exc
-                _record(conn, a.id, "created", a.author,
-                        {k: v for k, v in values.items() if k != "id"})
-        return self.get_annotation(a.id, include_deleted=True)
+            try:
+                conn.execute(insert(annotations).values(values))
+            except IntegrityError as exc:
+                raise NotFoundError("notfound.lab") from exc
+            _record(conn, a.id, "created", a.author,
+                    {k: v for k, v in values.items() if k != "id"})
+        return _annotation(values)
 
     def get_annotation(self, annotation_id: str, include_deleted: bool = False) -> Annotation:
         a = self._maybe_annotation(annotation_id)
@@ -111,8 +117,7 @@ class AnnotationMixin(StoreBase):
 
     def _maybe_annotation(self, annotation_id: str) -> Annotation | None:
         with self.read() as conn:
-            row = conn.execute(
-                select(annotations).where(annotations.c.id == annotation_id)).mappings().first()
+            row = _row(conn, annotation_id)
         return _annotation(row) if row else None
 
     def list_annotations(
@@ -181,14 +186,14 @@ class AnnotationMixin(StoreBase):
         if text is not None:
             changes["text"] = clean_annotation_text(text)
         if category is not None:
-            if category not in self.annotation_categories():
-                raise ValidationError("annotation.category", value=category)
-            changes["category"] = category
+            changes["category"] = category  # checked against the workspace's in the transaction
         if geometry is not None:
             changes["geometry"] = clean_annotation_geometry(geometry)
         with self.write() as conn:
-            authorize(conn, by, "annotation.edit", *annotation_lab(conn, annotation_id))
-            current = self._locked(conn, annotation_id, expected_version)
+            if category is not None:
+                _check_category(conn, category)
+            row = _locked_row(conn, by, "annotation.edit", annotation_id, expected_version)
+            current = _annotation(row)
             if current.deleted_at is not None:
                 raise ConflictError("annotate.error.conflict_deleted", current=current,
                                     actor=current.updated_by)
@@ -208,7 +213,7 @@ class AnnotationMixin(StoreBase):
                 "changed": {k: {"from": _plain(getattr(current, k)), "to": _plain(v)}
                             for k, v in diff.items()},
                 "version": current.version + 1})
-        return self.get_annotation(annotation_id)
+        return _annotation({**row, **values})
 
     def delete_annotation(self, annotation_id: str, *, actor: str,
                           expected_version: int | None = None,
@@ -221,30 +226,32 @@ class AnnotationMixin(StoreBase):
         """
         actor = clean_name(actor_name(by, actor) or "—", "author")
         with self.write() as conn:
-            authorize(conn, by, "annotation.delete", *annotation_lab(conn, annotation_id))
-            current = self._locked(conn, annotation_id, expected_version)
-            if current.deleted_at is not None:
-                return current
+            row = _locked_row(conn, by, "annotation.delete", annotation_id, expected_version)
+            if row["deleted_at"] is not None:
+                return _annotation(row)
             now = iso(utcnow())
-            conn.execute(update(annotations).where(annotations.c.id == annotation_id).values(
-                deleted_at=now, updated_at=now, updated_by=actor, version=current.version + 1))
-            _record(conn, annotation_id, "deleted", actor, {"version": current.version + 1})
-        return self.get_annotation(annotation_id, include_deleted=True)
+            values = dict(deleted_at=now, updated_at=now, updated_by=actor,
+                          version=row["version"] + 1)
+            conn.execute(update(annotations).where(annotations.c.id == annotation_id)
+                         .values(values))
+            _record(conn, annotation_id, "deleted", actor, {"version": values["version"]})
+        return _annotation({**row, **values})
 
     def restore_annotation(self, annotation_id: str, *, actor: str,
                            by: Actor | None = None) -> Annotation:
         """Undo a delete; restoring an annotation that is not deleted changes nothing."""
         actor = clean_name(actor_name(by, actor) or "—", "author")
         with self.write() as conn:
-            authorize(conn, by, "annotation.restore", *annotation_lab(conn, annotation_id))
-            current = self._locked(conn, annotation_id, None)
-            if current.deleted_at is None:
-                return current
+            row = _locked_row(conn, by, "annotation.restore", annotation_id, None)
+            if row["deleted_at"] is None:
+                return _annotation(row)
             now = iso(utcnow())
-            conn.execute(update(annotations).where(annotations.c.id == annotation_id).values(
-                deleted_at=None, updated_at=now, updated_by=actor, version=current.version + 1))
-            _record(conn, annotation_id, "restored", actor, {"version": current.version + 1})
-        return self.get_annotation(annotation_id)
+            values = dict(deleted_at=None, updated_at=now, updated_by=actor,
+                          version=row["version"] + 1)
+            conn.execute(update(annotations).where(annotations.c.id == annotation_id)
+                         .values(values))
+            _record(conn, annotation_id, "restored", actor, {"version": values["version"]})
+        return _annotation({**row, **values})
 
     def annotation_history(self, annotation_id: str) -> list[AnnotationChange]:
         """Every change of an annotation, oldest first: who, when, what."""
@@ -256,20 +263,6 @@ class AnnotationMixin(StoreBase):
         return [AnnotationChange(annotation_id=r["annotation_id"], action=r["action"],
                                  actor=r["actor"], at=from_iso(r["at"]),  # type: ignore[arg-type]
                                  data=loads(r["data"], {})) for r in rows]
-
-    @staticmethod
-    def _locked(conn: Connection, annotation_id: str, expected_version: int | None) -> Annotation:
-        """The annotation read inside a write transaction, checked against the expected version."""
-        row = conn.execute(
-            select(annotations).where(annotations.c.id == annotation_id)).mappings().first()
-        if row is None:
-            raise NotFoundError("notfound.annotation")
-        current = _annotation(row)
-        if expected_version is not None and current.version != expected_version:
-            raise ConflictError("annotate.error.conflict", current=current,
-                                actor=current.updated_by,
-                                at=current.updated_at.strftime("%H:%M:%S UTC"))
-        return current
 
     # ---- categories ---------------------------------------------------------------------------
     def annotation_categories(self) -> tuple[str, ...]:
@@ -332,6 +325,39 @@ class AnnotationMixin(StoreBase):
                 raise ValidationError("annotate.error.category_in_use", count=int(used))
             conn.execute(delete(annotation_categories).where(
                 annotation_categories.c.code == code))
+
+
+def _row(conn: Connection, annotation_id: str) -> Any:
+    """An annotation's row (deleted or not), or None."""
+    return conn.execute(
+        select(annotations).where(annotations.c.id == annotation_id)).mappings().first()
+
+
+def _locked_row(conn: Connection, by: Actor | None, action: str, annotation_id: str,
+                expected_version: int | None) -> Any:
+    """The annotation's row read inside the write transaction: it must exist (else
+    ``notfound.annotation``), ``by`` must be allowed ``action`` on it (``authorize`` with its
+    living lab and author), and it must still be at ``expected_version`` (else
+    :class:`ConflictError` carrying the current annotation)."""
+    row = _row(conn, annotation_id)
+    if row is None:
+        raise NotFoundError("notfound.annotation")
+    authorize(conn, by, action, row["lab_id"], row["author"])
+    if expected_version is not None and row["version"] != expected_version:
+        current = _annotation(row)
+        raise ConflictError("annotate.error.conflict", current=current,
+                            actor=current.updated_by,
+                            at=current.updated_at.strftime("%H:%M:%S UTC"))
+    return row
+
+
+def _check_category(conn: Connection, code: str) -> None:
+    """Refuse a category that is neither built in nor one of the workspace's own."""
+    if code in ANNOTATION_CATEGORIES:
+        return
+    if conn.execute(select(annotation_categories.c.code).where(
+            annotation_categories.c.code == code)).first() is None:
+        raise ValidationError("annotation.category", value=code)
 
 
 def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]

@@ -130,8 +130,7 @@ class ParticipationMixin(StoreBase):
                 return _vote(row)
             lab_id = _live_annotation(conn, vote.annotation_id)
             authorize(conn, by, "vote.cast", lab_id)
-            number = int(_setting(conn, lab_id, "vote_round", 1))
-            limit = int(_setting(conn, lab_id, "vote_limit", DEFAULT_VOTE_LIMIT))
+            number, limit = _round_and_limit(conn, lab_id)
             if _votes_used(conn, lab_id, number, voter) >= limit:
                 raise ValidationError("annotate.error.vote_limit_reached", limit=limit)
             stored = replace(vote, voter=voter, round=number)
@@ -161,8 +160,7 @@ class ParticipationMixin(StoreBase):
         """Dots the voter can still give in the current round."""
         voter = _voter(voter)
         with self.read() as conn:
-            number = int(_setting(conn, lab_id, "vote_round", 1))
-            limit = int(_setting(conn, lab_id, "vote_limit", DEFAULT_VOTE_LIMIT))
+            number, limit = _round_and_limit(conn, lab_id)
             return max(0, limit - _votes_used(conn, lab_id, number, voter))
 
     def vote_totals(self, lab_id: str, round: int | None = None,
@@ -214,6 +212,16 @@ def _setting(conn: Connection, lab_id: str, key: str, default: Any) -> Any:
     value = conn.execute(select(lab_settings.c.value).where(
         lab_settings.c.lab_id == lab_id, lab_settings.c.key == key)).scalar()
     return default if value is None else loads(value)
+
+
+def _round_and_limit(conn: Connection, lab_id: str) -> tuple[int, int]:
+    """The living lab's current voting round and dots per participant, in one query."""
+    found = {key: loads(value) for key, value in conn.execute(
+        select(lab_settings.c.key, lab_settings.c.value).where(
+            lab_settings.c.lab_id == lab_id,
+            lab_settings.c.key.in_(("vote_round", "vote_limit"))))}
+    return (int(found.get("vote_round", 1)),
+            int(found.get("vote_limit", DEFAULT_VOTE_LIMIT)))
 
 
 def _set_setting(conn: Connection, lab_id: str, key: str, value: Any) -> None:

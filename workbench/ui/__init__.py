@@ -101,3 +101,17 @@ def require_lab() -> LivingLab:
         st.info(t("common.choose_lab"), icon="👈")
         st.stop()
     return lab
+
+
+def show_map(m, key: str, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+    """``st_folium`` for every map of the app: Leaflet & co. come from the app's own server
+    where their local copies exist (``workbench.webassets``), so maps show without internet."""
+    from streamlit_folium import st_folium
+
+    from workbench.settings import WEB_ASSETS_URL
+    from workbench.webassets import use_local_assets
+
+    if st.get_option("server.enableStaticServing"):
+        base = (st.get_option("server.baseUrlPath") or "").strip("/")
+        use_local_assets(m, "/" + "/".join(p for p in (base, WEB_ASSETS_URL) if p))
+    return st_folium(m, key=key, **kwargs)
