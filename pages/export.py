@@ -1,4 +1,7 @@
-"""Export: the lab's map and data as files (built on click), and the named snapshots."""
+"""Export: the lab's map and data as files (built on click), and the named snapshots.
+
+Everyone may download; saving a snapshot is for owners and facilitators (``snapshot.manage``,
+judged by the store; the button is disabled for others as a courtesy)."""
 
 import streamlit as st
 
@@ -8,6 +11,7 @@ from workbench.export.content import OSM_LAYER_PREFIX, osm_layers
 from workbench.export.web import chromium_available
 from workbench.opendata.themes import THEMES
 from workbench.ui import fmt_datetime, lang, plain, require_lab, show_error, store, t
+from workbench.ui.access import allowed, current_actor
 
 s = store()
 lab = require_lab()
@@ -56,15 +60,20 @@ for i, fmt in enumerate(export.FORMATS):
 st.subheader(t("export.section.snapshots"))
 st.write(t("export.snapshots_intro"))
 snapshots = s.list_snapshots(lab.id)
+actor = current_actor(s, lab.id)
+can_snapshot = allowed(actor, "snapshot.manage", s.phase(lab.id))
+if not can_snapshot:
+    st.caption("🔒 " + t("guard.read_only.snapshots"))
 with st.form("snapshot_form", clear_on_submit=True):
     name = st.text_input(t("export.snapshot_name"),
                          value=t("export.snapshot_name_default", n=len(snapshots) + 1))
-    if st.form_submit_button(t("export.snapshot_save")):
+    if st.form_submit_button(t("export.snapshot_save"), disabled=not can_snapshot):
         try:
             visible = [OSM_LAYER_PREFIX + c for c in themes] + [
                 layer.id for layer in s.list_layers(lab.id, kind="upload")]
             snap = export.take_snapshot(s, lab.id, name, visible_layer_ids=visible,
-                                        created_by=st.session_state.get("author", ""))
+                                        created_by=st.session_state.get("author", ""),
+                                        by=actor)
             st.success(t("export.snapshot_saved", name=snap.name), icon="📸")
             snapshots = s.list_snapshots(lab.id)
         except WorkbenchError as exc:

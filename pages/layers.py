@@ -1,5 +1,10 @@
 """Data layers: OSM themes (fetch, refresh, import an extract), the city's own files, basemaps
-and WMS, previewed on the living lab's map."""
+and WMS, previewed on the living lab's map.
+
+Changing the layers is for owners and facilitators (``layers.edit``). Uploads and their removal
+are judged by the store; the OSM cache is files outside the store, so before fetching or
+importing the page asks the store's judge (``store.require_permission``). Buttons are disabled
+for everyone else as a courtesy only."""
 
 import tempfile
 from pathlib import Path
@@ -32,6 +37,7 @@ from workbench.ui import (
     store,
     t,
 )
+from workbench.ui.access import allowed, current_actor
 
 THEMES_KEY = "layers_themes"
 WMS_KEY = "layers_wms"
@@ -39,8 +45,12 @@ MAP_KEY = "layers_map"
 
 lab = require_lab()
 s = store()
+actor = current_actor(s, lab.id)
+can_edit = allowed(actor, "layers.edit", s.phase(lab.id))
 st.title(t("opendata.page.title"))
 st.caption(t("opendata.page.intro"))
+if not can_edit:
+    st.info(t("guard.read_only.layers"), icon="🔒")
 
 
 def theme_label(code: str) -> str:
@@ -88,9 +98,10 @@ with controls:
                      sources=", ".join(sources)))
     else:
         st.caption(t("opendata.page.nothing_cached"))
-    if st.button(t("opendata.page.fetch"), type="primary", disabled=not chosen,
+    if st.button(t("opendata.page.fetch"), type="primary", disabled=not chosen or not can_edit,
                  key="layers_fetch", help=t("opendata.page.fetch_help")):
         try:
+            s.require_permission(actor, "layers.edit", lab.id)
             with st.spinner(t("opendata.stage.download")):
                 show_report(fetch_themes(lab, chosen, buffer_m=float(buffer_m),
                                          progress=progress_bar()))
@@ -103,9 +114,10 @@ with controls:
         st.caption(t("opendata.page.import_help"))
         extract = st.file_uploader(t("opendata.page.import_file"),
                                    type=["osm", "pbf", "gz", "bz2", "xml"], key="layers_extract")
-        if st.button(t("opendata.page.import_go"), disabled=extract is None,
+        if st.button(t("opendata.page.import_go"), disabled=extract is None or not can_edit,
                      key="layers_import"):
             try:
+                s.require_permission(actor, "layers.edit", lab.id)
                 with tempfile.TemporaryDirectory(prefix="wb-extract-") as tmp:
                     path = Path(tmp) / Path(extract.name).name
                     path.write_bytes(extract.getvalue())
@@ -133,11 +145,12 @@ with controls:
             title = st.text_input(t("opendata.page.upload_name"),
                                   value=Path(upload.name).stem[:120])
             colour = st.color_picker(t("opendata.page.upload_colour"), "#0072B2")
-            if st.form_submit_button(t("opendata.page.upload_go"), type="primary"):
+            if st.form_submit_button(t("opendata.page.upload_go"), type="primary",
+                                     disabled=not can_edit):
                 try:
                     user_layer = read_user_file(upload.name, data, layer=layer_name)
                     saved = save_upload(s, lab.id, user_layer, name=title or None,
-                                        style={"color": colour})
+                                        style={"color": colour}, by=actor)
                     st.success(t("opendata.page.upload_done", name=saved.name,
                                  count=saved.feature_count), icon="✅")
                     if user_layer.repaired or user_layer.dropped:
@@ -152,9 +165,13 @@ with controls:
         c1, c2 = st.columns([4, 1])
         with c1:
             plain(f"{layer.name} · {fmt_number(layer.feature_count)}")
-        if c2.button("🗑️", key=f"layers_delete_{layer.id}", help=t("opendata.page.delete")):
-            delete_upload(s, layer)
-            st.rerun()
+        if c2.button("🗑️", key=f"layers_delete_{layer.id}", help=t("opendata.page.delete"),
+                     disabled=not can_edit):
+            try:
+                delete_upload(s, layer, by=actor)
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
 
     # ---- basemaps and WMS -------------------------------------------------------------------
     st.subheader(t("opendata.page.basemap"))

@@ -1,4 +1,8 @@
-"""Set-up: create and edit networks, cities and living labs (with their site boundary)."""
+"""Set-up: create and edit networks, cities and living labs (with their site boundary).
+
+Only owners and facilitators change the set-up (``setup.edit``): the store refuses anyone else
+whatever the page shows. Others see a read-only notice; Save stays enabled so that pressing it
+shows the store's translated refusal (Streamlit drops clicks on disabled buttons silently)."""
 
 from dataclasses import replace
 
@@ -20,6 +24,7 @@ from workbench.model import (
     new_id,
 )
 from workbench.ui import current_lab, select_lab, show_error, show_map, store, t
+from workbench.ui.access import allowed, current_actor
 
 DRAWN_KEY = "setup_drawn_boundary"
 
@@ -28,6 +33,11 @@ networks = {n.id: n for n in s.list_networks()}
 cities = {c.id: c for c in s.list_cities()}
 
 st.title(t("setup.title"))
+_chosen = current_lab()
+actor = current_actor(s, _chosen.id if _chosen else None)
+can_edit = allowed(actor, "setup.edit", ("open", False))
+if not can_edit:
+    st.info(t("guard.read_only.setup"), icon="🔒")
 tab_lab, tab_city, tab_network = st.tabs(
     [t("setup.tab_lab"), t("setup.tab_city"), t("setup.tab_network")])
 
@@ -127,10 +137,10 @@ with tab_lab:
                         principles=tuple(principles), sdg_targets=tuple(sdgs), status=status,
                         illustrative=illustrative, boundary=boundary)
                     if lab is None:
-                        saved = s.add_lab(LivingLab(id=new_id(), **values))
+                        saved = s.add_lab(LivingLab(id=new_id(), **values), by=actor)
                         select_lab(saved.id)
                     else:
-                        saved = s.update_lab(replace(lab, **values))
+                        saved = s.update_lab(replace(lab, **values), by=actor)
                     st.success(t("setup.saved", title=saved.title), icon="✅")
                 except WorkbenchError as exc:
                     show_error(exc)
@@ -160,7 +170,8 @@ with tab_city:
             try:
                 record = City(id=city.id if city else new_id(), name=name, country=country,
                               lon=lon, lat=lat, network_ids=tuple(member_of))
-                saved_city = s.update_city(record) if city else s.add_city(record)
+                saved_city = (s.update_city(record, by=actor) if city
+                              else s.add_city(record, by=actor))
                 st.success(t("setup.saved", title=saved_city.name), icon="✅")
             except WorkbenchError as exc:
                 show_error(exc)
@@ -186,7 +197,8 @@ with tab_network:
                                  countries=tuple(c.strip() for c in countries.split(",")
                                                  if c.strip()),
                                  description=description)
-                saved_net = s.update_network(record) if network else s.add_network(record)
+                saved_net = (s.update_network(record, by=actor) if network
+                             else s.add_network(record, by=actor))
                 st.success(t("setup.saved", title=saved_net.name), icon="✅")
             except WorkbenchError as exc:
                 show_error(exc)

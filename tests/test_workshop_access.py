@@ -130,15 +130,19 @@ def test_viewer_writing_through_the_store_directly_changes_nothing(ws):
             assert s.get_annotation(a.id).text == "a note"
 
 
-def test_anonymous_writes_refused_during_a_session_allowed_without(ws):
+def test_anonymous_writes_refused_during_a_session_and_once_protected(ws):
     s = ws["s"]
     with pytest.raises(PermissionDenied) as exc:
         s.add_annotation(note())
     assert exc.value.key == "workshop.denied.anonymous"
     other = next(lab.id for lab in s.list_labs() if lab.id != LAB)
-    s.add_annotation(Annotation(id=new_id(), lab_id=other,  # no session there: local mode
-                                geometry=s.get_lab(other).boundary.representative_point(),
-                                category="idea", text="fine", author="Me"))
+    # no session on the other lab, but the workspace has a passcode: no local mode any more
+    with pytest.raises(PermissionDenied) as exc:
+        s.add_annotation(Annotation(id=new_id(), lab_id=other,
+                                    geometry=s.get_lab(other).boundary.representative_point(),
+                                    category="idea", text="refused", author="Me"))
+    assert exc.value.key == "guard.denied.protected"
+    assert s.count_annotations(other) == 0
 
 
 def test_participants_touch_only_their_own_group_items(ws):

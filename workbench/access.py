@@ -12,6 +12,17 @@ Roles per workspace, from most to least rights:
 * ``participant``: joined a session through its link under a group name; adds, and edits,
   deletes and restores only their own group's annotations and comments; votes;
 * ``viewer``: reads; every write is refused.
+
+Setting the workspace up (networks, cities, living labs: ``setup.edit``; uploaded layers,
+their styles and the OSM cache: ``layers.edit``; saving and deleting snapshots:
+``snapshot.manage``) is for owners and facilitators only.
+
+Writes without an actor (``by=None``) are the local single-user mode: allowed as the owner only
+while the workspace has NO passcode (and the living lab no active workshop session). Once a
+passcode protects the workspace, every write must name its actor, else it is refused. Code that
+runs with file-system access to the database (the ``workbench`` command line, the demo seeding,
+scripts) is the workspace's operator and passes :data:`SYSTEM` explicitly; it never relies on
+``by=None``.
 """
 
 from __future__ import annotations
@@ -43,6 +54,9 @@ ACTIONS = (
     "lab.settings",         # vote limit, voting round, presenter view, categories
     "session.run",          # create/end sessions, start/pause/end rounds
     "workspace.admin",      # passcodes and members' roles
+    "setup.edit",           # add, edit, delete networks, cities and living labs
+    "layers.edit",          # uploaded layers (add, style, delete) and the OSM cache (fetch, import)
+    "snapshot.manage",      # save and delete named snapshots (round ends save them for the runner)
 )
 
 _PARTICIPANT = frozenset({"annotation.add", "annotation.edit", "annotation.delete",
@@ -102,6 +116,12 @@ class Actor:
 
     def may(self, action: str) -> bool:
         return action in PERMISSIONS[self.role]
+
+
+#: The operator: whoever runs the ``workbench`` command line, the demo seeding or a script. They
+#: open the database file directly, so they act as the workspace's owner; pass ``by=SYSTEM``
+#: (never ``by=None``, which a passcode-protected workspace refuses).
+SYSTEM = Actor("owner")
 
 
 def same_group(a: str, b: str) -> bool:

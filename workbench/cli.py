@@ -1,4 +1,8 @@
-"""The ``workbench`` command: run the app, manage the demo workspace, list living labs."""
+"""The ``workbench`` command: run the app, manage the demo workspace, list living labs.
+
+Whoever runs it opens the database file directly and so is the workspace's operator: every
+store write here passes ``by=access.SYSTEM`` (an owner), which works in a passcode-protected
+workspace as well (``by=None`` would be refused there)."""
 
 from __future__ import annotations
 
@@ -153,6 +157,7 @@ def import_demo_files(folder: str, buffer_m: float = 500) -> list:
 
     import pyogrio
 
+    from workbench.access import SYSTEM
     from workbench.demo import ensure_demo
     from workbench.opendata.files import UserLayer, read_user_file, save_upload
     from workbench.opendata.osm import clip_area
@@ -177,7 +182,8 @@ def import_demo_files(folder: str, buffer_m: float = 500) -> list:
                     continue
                 clipped = UserLayer(name=layer.name, gdf=gdf.reset_index(drop=True),
                                     format=layer.format, layer=layer.layer)
-                record = save_upload(store, lab.id, clipped, attribution=DEMO_FILE_ATTRIBUTION)
+                record = save_upload(store, lab.id, clipped, attribution=DEMO_FILE_ATTRIBUTION,
+                                     by=SYSTEM)
                 print(f"{lab.id}: layer “{record.name}” with {record.feature_count} features "
                       f"from {path.name}")
                 added.append(record)
@@ -268,12 +274,13 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from workbench.access import SYSTEM
     from workbench.export import import_geopackage
     from workbench.i18n import t
     from workbench.store import open_store
 
     store = open_store(args.workspace)
-    lab_id = import_geopackage(store, args.file)
+    lab_id = import_geopackage(store, args.file, by=SYSTEM)
     print(t("export.imported", "en", title=store.get_lab(lab_id).title,
             workspace=args.workspace))
     print(lab_id)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from shapely.geometry import shape
 
+from workbench.access import SYSTEM
 from workbench.model import City, LivingLab, Network
 from workbench.settings import DEMO_DIR, DEMO_WORKSPACE, database_url
 from workbench.store import Store, open_store
@@ -15,16 +16,17 @@ from workbench.store import Store, open_store
 def seed(store: Store, demo_dir: Path = DEMO_DIR) -> int:
     """Write the demo networks, cities and living labs into ``store``; returns the lab count.
 
-    Seeding is idempotent: records already present (same id) are left as they are.
+    Seeding is idempotent: records already present (same id) are left as they are. It writes
+    as the operator (``access.SYSTEM``), so it works in a passcode-protected workspace too.
     """
     data = json.loads((demo_dir / "networks.json").read_text(encoding="utf-8"))
     for n in data["networks"]:
         store.add_network(Network(id=n["id"], name=n["name"], countries=tuple(n["countries"]),
-                                  description=n.get("description", "")))
+                                  description=n.get("description", "")), by=SYSTEM)
     for c in data["cities"]:
         store.add_city(City(id=c["id"], name=c["name"], country=c["country"], lon=c["lon"],
                             lat=c["lat"], network_ids=tuple(c["networks"]),
-                            illustrative_only=bool(c.get("illustrative_only", False))))
+                            illustrative_only=bool(c.get("illustrative_only", False))), by=SYSTEM)
     sites = json.loads((demo_dir / "labs.geojson").read_text(encoding="utf-8"))
     for feature in sites["features"]:
         p = feature["properties"]
@@ -33,7 +35,7 @@ def seed(store: Store, demo_dir: Path = DEMO_DIR) -> int:
             boundary=shape(feature["geometry"]), summary=p.get("summary", ""),
             themes=tuple(p.get("themes", ())), principles=tuple(p.get("principles", ())),
             sdg_targets=tuple(p.get("sdg_targets", ())), status=p.get("status", "planning"),
-            illustrative=bool(p.get("illustrative", True))))
+            illustrative=bool(p.get("illustrative", True))), by=SYSTEM)
     return len(sites["features"])
 
 

@@ -23,6 +23,7 @@ import shapely
 from shapely.geometry import mapping
 from shapely.geometry.polygon import orient
 
+from workbench.access import Actor
 from workbench.errors import ValidationError
 from workbench.export.content import Comment, LayerData, MapContent
 from workbench.i18n import t
@@ -272,11 +273,13 @@ def _text(v: Any) -> str:
     return "" if v is None or (isinstance(v, float) and v != v) else str(v)
 
 
-def import_geopackage(store: Any, path: str | Path) -> str:
+def import_geopackage(store: Any, path: str | Path, by: Actor | None = None) -> str:
     """Rebuild the living lab of an exported GeoPackage in ``store``; returns the lab's id.
 
     Network, city, lab, annotations (same ids and times), uploaded layers (stored as uploads
     again) and OSM themes (into the OSM cache) are added; records already there are kept.
+    ``by`` (the command line passes ``access.SYSTEM``) needs ``setup.edit`` and ``layers.edit``;
+    both are checked before anything is written.
     """
     path = Path(path)
     try:
@@ -289,34 +292,36 @@ def import_geopackage(store: Any, path: str | Path) -> str:
     if len(site) != 1:
         raise ValidationError("export.import_not_export")
     s = site.iloc[0]
+    for action in ("setup.edit", "layers.edit"):
+        store.require_permission(by, action, s["lab_id"])
     store.add_network(Network(
         id=s["network_id"], name=s["network_name"], countries=tuple(json.loads(
             s["network_countries"])), description=_text(s["network_description"]),
-        created_at=from_iso(s["network_created_at"])))
+        created_at=from_iso(s["network_created_at"])), by=by)
     store.add_city(City(
         id=s["city_id"], name=s["city_name"], country=s["city_country"], lon=float(s["city_lon"]),
         lat=float(s["city_lat"]), network_ids=tuple(json.loads(s["city_network_ids"])),
-        illustrative_only=bool(s["city_illustrative_only"])))
+        illustrative_only=bool(s["city_illustrative_only"])), by=by)
     store.add_lab(LivingLab(
         id=s["lab_id"], city_id=s["city_id"], network_id=s["network_id"], title=s["title"],
         boundary=s.geometry, summary=_text(s["summary"]), themes=tuple(json.loads(s["themes"])),
         principles=tuple(json.loads(s["principles"])),
         sdg_targets=tuple(json.loads(s["sdg_targets"])), status=s["status"],
         illustrative=bool(s["illustrative"]), created_at=from_iso(s["created_at"]),
-        updated_at=from_iso(s["updated_at"])))
+        updated_at=from_iso(s["updated_at"])), by=by)
     lab_id = s["lab_id"]
     for _, r in pyogrio.read_dataframe(path, layer="annotations").iterrows():
         store.add_annotation(Annotation(
             id=r["id"], lab_id=lab_id, geometry=r.geometry, category=r["category"],
             text=_text(r["text"]), author=_text(r["author"]),
-            created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"])))
+            created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"])), by=by)
     if "layers" in names:
         for _, r in pyogrio.read_dataframe(path, layer="layers").iterrows():
-            _import_layer(store, lab_id, path, r)
+            _import_layer(store, lab_id, path, r, by)
     return lab_id
 
 
-def _import_layer(store: Any, lab_id: str, path: Path, r: Any) -> None:
+def _import_layer(store: Any, lab_id: str, path: Path, r: Any, by: Actor | None) -> None:
     """An exported OSM theme goes back into the OSM cache (with its fetch date); an uploaded
     layer becomes an upload of the lab again (same id, its features in the uploads folder)."""
     from workbench.opendata.cache import save_theme
@@ -340,7 +345,7 @@ def _import_layer(store: Any, lab_id: str, path: Path, r: Any) -> None:
                           source=f"import:{path.name}", attribution=_text(r["attribution"]),
                           style=json.loads(r["style"] or "{}"),
                           path=target.relative_to(data_dir()).as_posix(),
-                          feature_count=len(frame)))
+                          feature_count=len(frame)), by=by)
 
 
 __all__ = ["write_geopackage", "geopackage_bytes", "read_geopackage", "geojson_bytes",

@@ -12,6 +12,7 @@ from typing import Any
 
 import shapely
 
+from workbench.access import Actor
 from workbench.export.content import (
     Comment,
     MapContent,
@@ -50,12 +51,15 @@ def _annotation_state(n: NumberedAnnotation) -> dict:
 def take_snapshot(store: Any, lab_id: str, name: str, created_by: str = "",
                   bounds: tuple[float, float, float, float] | None = None,
                   visible_layer_ids: list[str] | None = None,
-                  snapshot_id: str | None = None) -> Snapshot:
-    """Save the lab's current map and annotations as a named snapshot (idempotent per id)."""
+                  snapshot_id: str | None = None, by: Actor | None = None) -> Snapshot:
+    """Save the lab's current map and annotations as a named snapshot (idempotent per id).
+
+    ``by`` is the acting person; the store refuses anyone without ``snapshot.manage``."""
     content = gather(store, lab_id, bounds=bounds)
     state = snapshot_state(content, visible_layer_ids)
     return store.add_snapshot(Snapshot(id=snapshot_id or new_id(), lab_id=lab_id, name=name,
-                                       state=state, created_by=created_by, created_at=utcnow()))
+                                       state=state, created_by=created_by, created_at=utcnow()),
+                              by=by)
 
 
 def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:

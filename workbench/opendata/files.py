@@ -26,6 +26,7 @@ import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from workbench.access import Actor
 from workbench.errors import ValidationError
 from workbench.model import Layer, new_id
 from workbench.settings import (
@@ -428,9 +429,12 @@ def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 # ---- storing ----------------------------------------------------------------------------------
 
 def save_upload(store: Any, lab_id: str, layer: UserLayer, name: str | None = None,
-                style: dict[str, Any] | None = None, attribution: str = "") -> Layer:
+                style: dict[str, Any] | None = None, attribution: str = "",
+                by: Actor | None = None) -> Layer:
     """Store an uploaded layer for a living lab: its data file first (atomically), then its
-    record; if the record cannot be written the file is removed again."""
+    record; if the record cannot be written (e.g. ``by`` may not edit layers:
+    :class:`PermissionDenied`) the file is removed again."""
+    store.require_permission(by, "layers.edit", lab_id)  # before writing any file
     layer_id = new_id()
     folder = uploads_dir() / lab_id
     folder.mkdir(parents=True, exist_ok=True)
@@ -445,7 +449,7 @@ def save_upload(store: Any, lab_id: str, layer: UserLayer, name: str | None = No
             source=f"file:{layer.name}", attribution=attribution,
             style=style or {"color": "#0072B2"},
             path=final.relative_to(data_dir()).as_posix(), feature_count=layer.feature_count)
-        return store.add_layer(record)
+        return store.add_layer(record, by=by)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         final.unlink(missing_ok=True)
@@ -460,8 +464,9 @@ def load_upload(layer: Layer) -> gpd.GeoDataFrame:
     return gpd.read_parquet(path)
 
 
-def delete_upload(store: Any, layer: Layer) -> None:
-    """Remove an upload layer's record and its data file."""
-    store.delete_layer(layer.id)
+def delete_upload(store: Any, layer: Layer, by: Actor | None = None) -> None:
+    """Remove an upload layer's record and its data file (the file stays when the store
+    refuses ``by``)."""
+    store.delete_layer(layer.id, by=by)
     if layer.path:
         (data_dir() / layer.path).unlink(missing_ok=True)

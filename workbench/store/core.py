@@ -1,4 +1,9 @@
-"""Networks, cities, living labs, layers and snapshots."""
+"""Networks, cities, living labs, layers and snapshots.
+
+Every write takes ``by`` (the acting :class:`~workbench.access.Actor`, None in local mode) and is
+judged by ``store.workshop.authorize`` inside its transaction: ``setup.edit`` for networks,
+cities and living labs, ``layers.edit`` for layers, ``snapshot.manage`` for snapshots.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import shapely
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from workbench.access import Actor
 from workbench.errors import NotFoundError, ValidationError
 from workbench.geometry import validate_boundary
 from workbench.model import (
@@ -44,6 +50,14 @@ def clean_text(value: str, field: str, limit: int = MAX_TEXT_CHARS) -> str:
     return value
 
 
+def _guard(conn: Connection, by: Actor | None, action: str, lab_id: str | None) -> None:
+    """The store's one judge (``store.workshop.authorize``), imported here on use because the
+    workshop module builds on this one."""
+    from workbench.store.workshop import authorize
+
+    authorize(conn, by, action, lab_id)
+
+
 def _country(code: str) -> str:
     code = (code or "").strip().upper()
     if len(code) != 2 or not code.isalpha() or not code.isascii():
@@ -53,7 +67,7 @@ def _country(code: str) -> str:
 
 class CoreMixin(StoreBase):
     # ---- networks -----------------------------------------------------------------------------
-    def add_network(self, network: Network) -> Network:
+    def add_network(self, network: Network, by: Actor | None = None) -> Network:
         network = replace(
             network,
             name=clean_name(network.name, "name"),
@@ -61,15 +75,17 @@ class CoreMixin(StoreBase):
             description=clean_text(network.description, "description"),
         )
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", None)
             if self._network_row(conn, network.id) is None:
                 conn.execute(insert(networks).values(
                     id=network.id, name=network.name, countries=dumps(list(network.countries)),
                     description=network.description, created_at=iso(network.created_at)))
         return self.get_network(network.id)
 
-    def update_network(self, network: Network) -> Network:
+    def update_network(self, network: Network, by: Actor | None = None) -> Network:
         self.get_network(network.id)
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", None)
             conn.execute(update(networks).where(networks.c.id == network.id).values(
                 name=clean_name(network.name, "name"),
                 countries=dumps([_country(c) for c in network.countries]),
@@ -88,8 +104,9 @@ class CoreMixin(StoreBase):
             rows = conn.execute(select(networks).order_by(networks.c.name)).mappings().all()
         return [_network(r) for r in rows]
 
-    def delete_network(self, network_id: str) -> None:
+    def delete_network(self, network_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", None)
             if conn.execute(select(labs.c.id).where(labs.c.network_id == network_id)).first():
                 raise ValidationError("network.has_labs")
             conn.execute(delete(networks).where(networks.c.id == network_id))
@@ -99,9 +116,10 @@ class CoreMixin(StoreBase):
         return conn.execute(select(networks).where(networks.c.id == network_id)).mappings().first()
 
     # ---- cities -------------------------------------------------------------------------------
-    def add_city(self, city: City) -> City:
+    def add_city(self, city: City, by: Actor | None = None) -> City:
         city = _clean_city(city)
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", None)
             self._require_networks(conn, city.network_ids)
             exists = conn.execute(select(cities.c.id).where(cities.c.id == city.id)).first()
             if exists is None:
@@ -111,10 +129,11 @@ class CoreMixin(StoreBase):
                 self._set_city_networks(conn, city.id, city.network_ids)
         return self.get_city(city.id)
 
-    def update_city(self, city: City) -> City:
+    def update_city(self, city: City, by: Actor | None = None) -> City:
         self.get_city(city.id)
         city = _clean_city(city)
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", None)
             self._require_networks(conn, city.network_ids)
             conn.execute(update(cities).where(cities.c.id == city.id).values(
                 name=city.name, country=city.country, lon=city.lon, lat=city.lat,
@@ -141,8 +160,9 @@ class CoreMixin(StoreBase):
                 members.setdefault(m["city_id"], []).append(m["network_id"])
         return [_city(r, sorted(members.get(r["id"], []))) for r in rows]
 
-    def delete_city(self, city_id: str) -> None:
+    def delete_city(self, city_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", None)
             if conn.execute(select(labs.c.id).where(labs.c.city_id == city_id)).first():
                 raise ValidationError("city.has_labs")
             conn.execute(delete(cities).where(cities.c.id == city_id))
@@ -165,21 +185,26 @@ class CoreMixin(StoreBase):
         return sorted(conn.execute(q).scalars())
 
     # ---- living labs --------------------------------------------------------------------------
-    def add_lab(self, lab: LivingLab) -> LivingLab:
+    def add_lab(self, lab: LivingLab, by: Actor | None = None) -> LivingLab:
+        """Add a living lab; one with the same id already there is kept as it is (after the
+        same permission check, so a refused actor learns nothing new)."""
         with self.read() as conn:
+            _guard(conn, by, "setup.edit", lab.id)
             if conn.execute(select(labs.c.id).where(labs.c.id == lab.id)).first():
                 return self.get_lab(lab.id)
         lab = self._clean_lab(lab)
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", lab.id)
             if conn.execute(select(labs.c.id).where(labs.c.id == lab.id)).first() is None:
                 conn.execute(insert(labs).values(**_lab_values(lab), id=lab.id,
                                                  created_at=iso(lab.created_at)))
         return self.get_lab(lab.id)
 
-    def update_lab(self, lab: LivingLab) -> LivingLab:
+    def update_lab(self, lab: LivingLab, by: Actor | None = None) -> LivingLab:
         self.get_lab(lab.id)
         lab = replace(self._clean_lab(lab), updated_at=utcnow())
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", lab.id)
             conn.execute(update(labs).where(labs.c.id == lab.id).values(_lab_values(lab)))
         return self.get_lab(lab.id)
 
@@ -200,8 +225,9 @@ class CoreMixin(StoreBase):
         with self.read() as conn:
             return [_lab(r) for r in conn.execute(query).mappings()]
 
-    def delete_lab(self, lab_id: str) -> None:
+    def delete_lab(self, lab_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
+            _guard(conn, by, "setup.edit", lab_id)
             conn.execute(delete(labs).where(labs.c.id == lab_id))
 
     def _clean_lab(self, lab: LivingLab) -> LivingLab:
@@ -227,8 +253,9 @@ class CoreMixin(StoreBase):
         )
 
     # ---- layers -------------------------------------------------------------------------------
-    def add_layer(self, layer: Layer) -> Layer:
+    def add_layer(self, layer: Layer, by: Actor | None = None) -> Layer:
         with self.write() as conn:
+            _guard(conn, by, "layers.edit", layer.lab_id)
             if conn.execute(select(layers.c.id).where(layers.c.id == layer.id)).first() is None:
                 try:
                     conn.execute(insert(layers).values(
@@ -240,8 +267,9 @@ class CoreMixin(StoreBase):
                     raise NotFoundError("notfound.lab") from exc
         return self.get_layer(layer.id)
 
-    def update_layer_style(self, layer_id: str, style: dict) -> Layer:
+    def update_layer_style(self, layer_id: str, style: dict, by: Actor | None = None) -> Layer:
         with self.write() as conn:
+            _guard(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
             conn.execute(update(layers).where(layers.c.id == layer_id).values(style=dumps(style)))
         return self.get_layer(layer_id)
 
@@ -259,13 +287,15 @@ class CoreMixin(StoreBase):
         with self.read() as conn:
             return [_layer(r) for r in conn.execute(query).mappings()]
 
-    def delete_layer(self, layer_id: str) -> None:
+    def delete_layer(self, layer_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
+            _guard(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
             conn.execute(delete(layers).where(layers.c.id == layer_id))
 
     # ---- snapshots ----------------------------------------------------------------------------
-    def add_snapshot(self, snapshot: Snapshot) -> Snapshot:
+    def add_snapshot(self, snapshot: Snapshot, by: Actor | None = None) -> Snapshot:
         with self.write() as conn:
+            _guard(conn, by, "snapshot.manage", snapshot.lab_id)
             exists = conn.execute(select(snapshots.c.id).where(snapshots.c.id == snapshot.id))
             if exists.first() is None:
                 try:
@@ -291,9 +321,16 @@ class CoreMixin(StoreBase):
         with self.read() as conn:
             return [_snapshot(r) for r in conn.execute(query).mappings()]
 
-    def delete_snapshot(self, snapshot_id: str) -> None:
+    def delete_snapshot(self, snapshot_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
+            _guard(conn, by, "snapshot.manage", self._lab_of(conn, snapshots, snapshot_id))
             conn.execute(delete(snapshots).where(snapshots.c.id == snapshot_id))
+
+    @staticmethod
+    def _lab_of(conn: Connection, table, record_id: str) -> str | None:  # type: ignore[no-untyped-def]
+        """The living lab a layer or snapshot belongs to (None when there is no such record:
+        then the write is judged workspace-wide)."""
+        return conn.execute(select(table.c.lab_id).where(table.c.id == record_id)).scalar()
 
 
 def _clean_city(city: City) -> City:

@@ -7,9 +7,11 @@ How a write is judged (see ``workbench.access`` for the matrix):
 * ``by`` is an :class:`~workbench.access.Actor`: its role must allow the action, the session's
   phase on the living lab must allow it, a participant must belong to the living lab's active
   session, and a participant's own-item actions need the item to be their group's.
-* ``by`` is None (scripts, the CLI, the demo seeding, and the app in a workspace without a
-  passcode): allowed as the workspace's owner while the living lab has no active session; during
-  a session such an anonymous write is refused.
+* ``by`` is None (the app in a workspace without a passcode: the local single-user mode):
+  allowed as the workspace's owner while the living lab has no active session and the workspace
+  has no passcode; during a session, or once a passcode protects the workspace, such an
+  anonymous write is refused. The command line, the demo seeding and scripts pass
+  ``access.SYSTEM`` (the operator, an owner) instead.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from workbench.access import FREE_ATTEMPTS_WORKSPACE as _FREE_WS
 from workbench.access import (
+    ACTIONS,
     GROUP_COLOURS,
     ROLES,
     ROUND_KINDS,
@@ -36,6 +38,7 @@ from workbench.access import (
     token_hash,
     verify_passcode,
 )
+from workbench.access import FREE_ATTEMPTS_WORKSPACE as _FREE_WS
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
 from workbench.model import WorkshopMember, WorkshopRound, WorkshopSession, new_id, utcnow
 from workbench.store.base import StoreBase, from_iso, iso
@@ -69,8 +72,12 @@ def authorize(conn: Connection, by: Actor | None, action: str, lab_id: str | Non
     """
     session = _active_session_row(conn, lab_id) if lab_id else _any_active_session(conn)
     if by is None:
+        if action not in ACTIONS:
+            raise ValueError(f"unknown action {action!r}")
         if session is not None:
             raise PermissionDenied("workshop.denied.anonymous")
+        if _protected(conn):
+            raise PermissionDenied("guard.denied.protected")
         return
     phase, lock = ("open", False)
     if session is not None:
@@ -84,6 +91,12 @@ def authorize(conn: Connection, by: Actor | None, action: str, lab_id: str | Non
         if member is None or member != by.group:
             raise PermissionDenied("workshop.denied.not_in_session")
     check(by, action, phase=phase, owner=owner, lock_edits=lock)
+
+
+def _protected(conn: Connection) -> bool:
+    """Whether an owner passcode protects the workspace (then ``by=None`` is refused)."""
+    return conn.execute(select(workspace_settings.c.key).where(
+        workspace_settings.c.key == "passcode.owner")).first() is not None
 
 
 def actor_name(by: Actor | None, given: str) -> str:
@@ -152,10 +165,18 @@ class WorkshopMixin(StoreBase):
                     self._set_workspace_value(conn, "join_secret", value)
         return bytes.fromhex(value)
 
+    def require_permission(self, by: Actor | None, action: str, lab_id: str | None = None
+                           ) -> None:
+        """Raise :class:`PermissionDenied` unless ``by`` may take ``action`` (on ``lab_id``)
+        now: the same judge as the store's own writes, for writes outside the database (the OSM
+        cache files of ``opendata.osm.import_extract``/``fetch_themes``), called before them."""
+        with self.read() as conn:
+            authorize(conn, by, action, lab_id)
+
     def is_protected(self) -> bool:
         """Whether the workspace has an owner passcode (then visitors are viewers)."""
         with self.read() as conn:
-            return self._workspace_value(conn, "passcode.owner") is not None
+            return _protected(conn)
 
     def set_passcode(self, role: str, passcode: str, by: Actor | None = None) -> None:
         """Set the passcode that signs in as ``role`` (owner or facilitator), stored as a salted
@@ -433,7 +454,7 @@ class WorkshopMixin(StoreBase):
                      kind=t(f"workshop.round.{current.kind}", lang),
                      time=fmt_datetime(now, lang))
             snapshot = take_snapshot(self, session.lab_id, name,
-                                     created_by=by.group if by else "",
+                                     created_by=by.group if by else "", by=by,
                                      bounds=tuple(bounds) if bounds else None,
                                      snapshot_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
                                                                  f"round:{current.id}")))
