@@ -7,6 +7,7 @@ folder on sys.path because it has no __init__.py).
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -44,12 +45,25 @@ def wait_for_streamlit(page: Page, timeout: float = 30_000) -> None:
 
 
 def map_frame(page: Page, index: int = 0, timeout: float = 30_000) -> Frame:
-    """The frame of the index-th st_folium map, once its Leaflet container is visible."""
-    iframe = page.locator(MAP_IFRAME).nth(index)
-    frame = iframe.element_handle(timeout=timeout).content_frame()
-    assert frame is not None, "st_folium iframe has no frame"
-    frame.wait_for_selector(".leaflet-container", state="visible", timeout=timeout)
-    return frame
+    """The frame of the index-th st_folium map, once its Leaflet container is visible.
+
+    A frame found while the page is still changing (a rerun that replaces the previous page's
+    map) can be detached under our feet; then the map that took its place is looked up again.
+    """
+    from playwright.sync_api import Error
+
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        iframe = page.locator(MAP_IFRAME).nth(index)
+        frame = iframe.element_handle(timeout=timeout).content_frame()
+        assert frame is not None, "st_folium iframe has no frame"
+        left = max(1.0, (deadline - time.monotonic()) * 1000)
+        try:
+            frame.wait_for_selector(".leaflet-container", state="visible", timeout=left)
+            return frame
+        except Error as exc:
+            if "detached" not in str(exc) or time.monotonic() > deadline:
+                raise
 
 
 def unexpected_requests(blocked: list[str]) -> list[str]:

@@ -12,15 +12,10 @@ NOTE = "Forecourt <b>parking</b> could become a square"
 
 
 def open_map(new_page, app_server):
-    """A participant's browser on the living-lab map of the Munich demo lab.
-
-    Opened through the overview (``/?lab=…``) and the navigation link: a direct ``/map`` URL is
-    run by Streamlit's ``pages/`` discovery without ``app.py`` (see the report)."""
+    """A participant's browser on the living-lab map of the Munich demo lab, by its link."""
     from playwright.sync_api import expect
 
-    page = new_page(f"{app_server}/?lab={MUNICH_LAB}")
-    wait_for_streamlit(page)
-    page.get_by_role("link", name="Living-lab map").click()
+    page = new_page(f"{app_server}/map?lab={MUNICH_LAB}")
     expect(page.get_by_role("heading", name="Living-lab map")).to_be_visible(timeout=30_000)
     wait_for_streamlit(page)
     return page
@@ -93,11 +88,9 @@ def test_draw_save_see_live_in_second_browser_and_after_reload(app_server, new_p
     assert other_frame.locator(".leaflet-popup-content b").count() == 0  # shown, not markup
     screenshot(other, "map_second_browser_live")
 
-    # a new session (the page loaded again): still there. Not page.reload(): the URL is /map
-    # by now, which Streamlit's pages/ discovery serves without app.py (see open_map).
-    page.goto(f"{app_server}/?lab={MUNICH_LAB}")
-    wait_for_streamlit(page)
-    page.get_by_role("link", name="Living-lab map").click()
+    # a new session (the page loaded again): still there
+    page.reload()
+    expect(page.get_by_role("heading", name="Living-lab map")).to_be_visible(timeout=30_000)
     wait_for_streamlit(page)
     frame = map_frame(page)
     wait_for_shapes(frame, before + 1)
