@@ -189,7 +189,7 @@ def test_list_select_edit_vote_comment_delete_undo(at, demo_store):
     at.run()
     args = folium_args(at)
     assert args["center"] == pytest.approx([48.186, 11.551]) and args["zoom"] >= 15
-    assert '"hl": true' in args["feature_group"]
+    assert '"color":"#000000","weight":5' in args["feature_group"]  # the highlight style
     # vote (the limit is 3 per round) and see the total
     at.button(key=f"vote_{a.id}").click()
     at.run()

@@ -187,7 +187,7 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
     assert args["returned_objects"] == []
     assert args["center"] and abs(args["center"][0] - 48.185) < 1e-6
     assert "Draw(" not in args["script"]
-    assert '"scale": 2.0' in args["feature_group"]  # big markers
+    assert '"radius":16.0' in args["feature_group"]  # big markers (twice the radius)
     assert not images(at)  # no QR for someone not signed in
     # the facilitator moves: the presenter follows on its next refresh
     demo_store.set_lab_setting(LAB, "workshop_view", {"bounds": [11.50, 48.10, 11.52, 48.12]},

@@ -5,6 +5,7 @@ All HTML escaping of user text happens here (and in ``export``), through :func:`
 
 from __future__ import annotations
 
+import hashlib
 import html
 import math
 from collections.abc import Iterable, Sequence
@@ -159,33 +160,46 @@ def category_label(code: str, lang: str = "en",
     return t(f"annotate.category.{code}", lang)
 
 
-def _round_coords(value):  # type: ignore[no-untyped-def]
-    if isinstance(value, (list, tuple)):
-        return [_round_coords(v) for v in value]
-    return round(value, MAP_COORD_DECIMALS)
-
-
 def _short(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
+#: Styles of the annotation popups, sent once per layer (see :class:`GeoJsonData`) instead of
+#: inline in every popup.
+ANNOTATION_POPUP_CSS = (
+    ".wb-annotation{max-width:320px;font-size:13px}"
+    ".wb-annotation .wb-h{font-weight:600;margin-bottom:4px}"
+    ".wb-annotation .wb-h span{display:inline-block;width:10px;height:10px;border-radius:50%;"
+    "margin-right:6px;border:1px solid #555}"
+    ".wb-annotation .wb-t{white-space:pre-wrap;overflow-wrap:anywhere}"
+    ".wb-annotation .wb-m{color:#555;margin-top:6px;font-size:12px}"
+)
+
+
 def annotation_popup_html(a: Annotation, colour: str, label: str, lang: str = "en",
                           votes: int = 0, comments: int = 0) -> str:
-    """The popup of one annotation: category, text, author, time, votes (all user text escaped)."""
+    """The popup of one annotation: category, text, author, time, votes (all user text escaped).
+    Its look comes from ``ANNOTATION_POPUP_CSS``, which :func:`annotation_layer` adds to the map."""
+    return "".join(_annotation_popup_parts(a, colour, label, lang, votes, comments))
+
+
+def _annotation_popup_parts(a: Annotation, colour: str, label: str, lang: str, votes: int,
+                            comments: int) -> list[str]:
+    """The popup as pieces of HTML that repeat across annotations (heading, markup, counts) or
+    not (text, author and time); joined they are :func:`annotation_popup_html`."""
     meta = t("annotate.popup.meta", lang, author=a.author,
              time=fmt_datetime(a.updated_at if a.version > 1 else a.created_at, lang))
     counts = t("annotate.popup.counts", lang, votes=votes, comments=comments)
-    return (
-        f'<div class="wb-annotation" style="max-width:320px;font-size:13px">'
-        f'<div style="font-weight:600;margin-bottom:4px">'
-        f'<span style="display:inline-block;width:10px;height:10px;border-radius:50%;'
-        f'background:{escape_text(colour)};margin-right:6px;border:1px solid #555"></span>'
-        f"{escape_text(label)}</div>"
-        f'<div dir="auto" style="white-space:pre-wrap;overflow-wrap:anywhere">'
-        f"{escape_text(_short(a.text, POPUP_TEXT_CHARS))}</div>"
-        f'<div dir="auto" style="color:#555;margin-top:6px;font-size:12px">{escape_text(meta)}'
-        f"<br>{escape_text(counts)}</div></div>"
-    )
+    return [
+        f'<div class="wb-annotation"><div class="wb-h"><span style="background:'
+        f'{escape_text(colour)}"></span>{escape_text(label)}</div><div class="wb-t" dir="auto">',
+        escape_text(_short(a.text, POPUP_TEXT_CHARS)),
+        '</div><div class="wb-m" dir="auto">',
+        escape_text(meta),
+        "<br>",
+        escape_text(counts),
+        "</div></div>",
+    ]
 
 
 def annotation_layer(
@@ -221,9 +235,11 @@ def annotation_layer(
     marker_scale : factor on point radius and line width (the presenter view draws bigger).
 
     A pure function of its arguments: the export reuses it for PNG/HTML. User text only
-    reaches the map through :func:`escape_text` (popup and tooltip); the feature properties
-    hold nothing else a user typed. With more than ``SIMPLIFY_ABOVE`` annotations, lines and
-    areas are simplified by about a metre.
+    reaches the map through :func:`escape_text` (popup ``p`` and tooltip ``t``); the only other
+    property is the Leaflet style ``s``. The features go to the browser compactly through
+    :class:`GeoJsonData` (each distinct style once, coordinates rounded to
+    ``MAP_COORD_DECIMALS``), with the popup styles once per layer. With more than
+    ``SIMPLIFY_ABOVE`` annotations, lines and areas are simplified by about a metre.
     """
     categories = list(categories or ())
     live = [a for a in annotations if a.deleted_at is None]
@@ -231,53 +247,47 @@ def annotation_layer(
     cat_colours = category_colours(categories)
     grp_colours = group_colours(groups if groups is not None else [a.author for a in live])
     grp_colours.update(group_palette or {})
-    simplify = len(live) > SIMPLIFY_ABOVE
-    features = []
+    labels: dict[str, str] = {}
+    properties = []
     for a in live:
         colour = (grp_colours.get(a.author, "#999999") if colour_by == "group"
                   else cat_colours.get(a.category, "#999999"))
-        label = category_label(a.category, lang, categories)
-        geom = a.geometry
-        if simplify and geom.geom_type != "Point":
-            geom = geom.simplify(SIMPLIFY_TOLERANCE_DEG, preserve_topology=True)
-        shape = mapping(geom)
-        features.append({
-            "type": "Feature", "id": a.id,
-            "geometry": {"type": shape["type"], "coordinates": _round_coords(shape["coordinates"])},
-            "properties": {
-                "id": a.id, "colour": colour, "kind": geom.geom_type,
-                "hl": a.id == highlight_id,
-                "tip": escape_text(f"{label}: {_short(a.text, 80)}"),
-                "popup": annotation_popup_html(a, colour, label, lang, votes.get(a.id, 0),
-                                               comments.get(a.id, 0)),
-                **({"scale": marker_scale} if marker_scale != 1 else {}),
-            },
+        if a.category not in labels:
+            labels[a.category] = category_label(a.category, lang, categories)
+        label = labels[a.category]
+        properties.append({
+            "p": _annotation_popup_parts(a, colour, label, lang, votes.get(a.id, 0),
+                                         comments.get(a.id, 0)),
+            "t": [escape_text(f"{label}: "), escape_text(_short(a.text, 80))],
+            "s": _annotation_style(a.geometry.geom_type, colour, a.id == highlight_id,
+                                   marker_scale),
         })
-    group = folium.FeatureGroup(name=name or t("annotate.layer_name", lang))
-    if features:
-        folium.GeoJson(
-            {"type": "FeatureCollection", "features": features},
-            name=name or t("annotate.layer_name", lang),
-            style_function=_annotation_style,
-            marker=folium.CircleMarker(radius=8),
-            tooltip=folium.GeoJsonTooltip(fields=["tip"], labels=False),
-            popup=folium.GeoJsonPopup(fields=["popup"], labels=False),
-        ).add_to(group)
+    layer_name = name or t("annotate.layer_name", lang)
+    group = folium.FeatureGroup(name=layer_name)
+    if live:
+        collection = _display_geojson(
+            [a.geometry for a in live], properties, ids=[a.id for a in live],
+            tolerance=SIMPLIFY_TOLERANCE_DEG if len(live) > SIMPLIFY_ABOVE else 0,
+            decimals=MAP_COORD_DECIMALS)
+        layer = folium.GeoJson({"type": "FeatureCollection", "features": []}, name=layer_name,
+                               marker=folium.CircleMarker(radius=8), tooltip=None)
+        layer.add_child(GeoJsonData(collection, max_width=340, css=ANNOTATION_POPUP_CSS))
+        layer.add_to(group)
     return group
 
 
-def _annotation_style(feature: dict) -> dict:
-    p = feature["properties"]
-    point = p["kind"] == "Point"
-    k = p.get("scale", 1)
-    if p["hl"]:
-        style = {"color": "#000000", "weight": 5 * k, "opacity": 1, "fillColor": p["colour"],
+def _annotation_style(kind: str, colour: str, highlighted: bool = False,
+                      scale: float = 1.0) -> dict:
+    """The Leaflet style of an annotation of geometry type ``kind`` drawn in ``colour``."""
+    point = kind == "Point"
+    if highlighted:
+        style = {"color": "#000000", "weight": 5 * scale, "opacity": 1, "fillColor": colour,
                  "fillOpacity": 0.9 if point else 0.5}
-        return {**style, "radius": 13 * k} if point else style
+        return {**style, "radius": 13 * scale} if point else style
     if point:
-        return {"color": "#ffffff" if k == 1 else "#000000", "weight": 2 * k, "opacity": 1,
-                "fillColor": p["colour"], "fillOpacity": 0.9, "radius": 8 * k}
-    return {"color": p["colour"], "weight": 3 * k, "opacity": 0.9, "fillColor": p["colour"],
+        return {"color": "#ffffff" if scale == 1 else "#000000", "weight": 2 * scale,
+                "opacity": 1, "fillColor": colour, "fillOpacity": 0.9, "radius": 8 * scale}
+    return {"color": colour, "weight": 3 * scale, "opacity": 0.9, "fillColor": colour,
             "fillOpacity": 0.3}
 
 
@@ -329,60 +339,110 @@ DISPLAY_TOLERANCE = 5e-6
 UPLOAD_POPUP_FIELDS = 6
 
 
-def _display_geojson(geoms, popups: list[str]) -> dict:  # type: ignore[no-untyped-def]
-    """A FeatureCollection at display precision whose only property is the popup text ``p``."""
+def _display_geojson(geoms, properties: list[dict], *,  # type: ignore[no-untyped-def]
+                     ids: list[str] | None = None, tolerance: float = DISPLAY_TOLERANCE,
+                     decimals: int = DISPLAY_DECIMALS) -> dict:
+    """A FeatureCollection at display precision: geometries simplified by ``tolerance`` (none
+    when 0) and rounded to ``decimals``, each with its ``properties`` (and id from ``ids``)."""
     import json
 
     import numpy as np
 
     geoms = np.asarray(geoms, dtype=object)
-    simple = shapely.simplify(geoms, DISPLAY_TOLERANCE, preserve_topology=True)
-    rounded = shapely.transform(simple, lambda c: np.round(c, DISPLAY_DECIMALS))
+    if tolerance:
+        geoms = shapely.simplify(geoms, tolerance, preserve_topology=True)
+    rounded = shapely.transform(geoms, lambda c: np.round(c, decimals))
     texts = shapely.to_geojson(rounded)
-    features = [{"type": "Feature", "geometry": json.loads(g), "properties": {"p": p}}
-                for g, p in zip(texts, popups, strict=True) if g is not None]
+    ids = ids if ids is not None else [None] * len(properties)
+    features = [{"type": "Feature", "geometry": json.loads(g), "properties": p,
+                 **({"id": i} if i is not None else {})}
+                for g, p, i in zip(texts, properties, ids, strict=True) if g is not None]
     return {"type": "FeatureCollection", "features": features}
 
 
 class GeoJsonData(folium.MacroElement):
-    """Features added to its parent ``folium.GeoJson`` compactly, with a popup showing each
-    feature's ``p`` property (text already escaped with :func:`escape_text`).
+    """Features added to its parent ``folium.GeoJson`` compactly. Properties the browser uses:
+    ``p`` the popup, ``t`` the tooltip (HTML whose user text is already escaped with
+    :func:`escape_text`) and ``s`` a Leaflet style (numbers and colours). A ``p`` or ``t`` may
+    be a list of such HTML pieces, which the browser joins (so pieces that repeat across
+    features, like a popup's heading, are sent once).
 
-    folium writes every feature as indented GeoJSON; for a dense district that wrapping is a
-    third of the bytes. Here the geometries, the distinct popup texts and one index per feature
-    go as compact JSON, and the browser rebuilds the features.
+    folium writes every feature as indented GeoJSON and a style function's output as a switch
+    over feature ids; for a dense district that wrapping is a third of the bytes. Here the
+    geometries, the distinct property values (strings, pieces, styles: each once) and per
+    property one index (or list of indexes) per feature go as compact JSON, and the browser
+    rebuilds the features (ids stay on the Python side). ``css``: fixed styles (never user
+    text) put once into the page's head, for the popups.
     """
 
     _template = folium.template.Template("""
         {% macro script(this, kwargs) %}
+        {%- if this.css %}
+        if (!document.getElementById({{ this.css_id|tojson }})) {
+            var style = document.createElement("style");
+            style.id = {{ this.css_id|tojson }};
+            style.textContent = {{ this.css|tojson }};
+            document.head.appendChild(style);
+        }
+        {%- endif %}
+        {%- if "s" in this.keys %}
+        {{ this._parent.get_name() }}.options.style = function (f) { return f.properties.s; };
+        {%- endif %}
         {{ this._parent.get_name() }}.bindPopup(function (layer) {
             return layer.feature.properties.p;
-        }, {maxWidth: 280});
+        }, {maxWidth: {{ this.max_width|tojson }}});
+        {%- if "t" in this.keys %}
+        {{ this._parent.get_name() }}.bindTooltip(function (layer) {
+            return layer.feature.properties.t;
+        }, {sticky: true});
+        {%- endif %}
         (function (d) {
+            function value(x) {
+                return Array.isArray(x) ? x.map(function (n) { return d.v[n]; }).join("")
+                                        : d.v[x];
+            }
             {{ this._parent.get_name() }}.addData({type: "FeatureCollection",
                 features: d.g.map(function (g, k) {
-                    return {type: "Feature", geometry: g, properties: {p: d.p[d.i[k]]}};
+                    var p = {};
+                    d.k.forEach(function (key, j) { p[key] = value(d.c[j][k]); });
+                    return {type: "Feature", geometry: g, properties: p};
                 })});
         })({{ this.payload }});
         {% endmacro %}
     """)
 
-    def __init__(self, data: dict) -> None:
+    def __init__(self, data: dict, max_width: int = 280, css: str = "") -> None:
         super().__init__()
         self._name = "GeoJsonData"
         self.data = data
+        self.max_width = max_width
+        self.css = css
+        self.css_id = "wb-css-" + hashlib.sha1(css.encode()).hexdigest()[:10] if css else ""
+
+    @property
+    def keys(self) -> list[str]:
+        return list(dict.fromkeys(k for f in self.data["features"] for k in f["properties"]))
 
     @property
     def payload(self) -> str:
         import json
 
-        texts: dict[str, int] = {}
-        geoms, index = [], []
-        for feature in self.data["features"]:
-            geoms.append(feature["geometry"])
-            index.append(texts.setdefault(feature["properties"].get("p", ""), len(texts)))
-        text = json.dumps({"g": geoms, "p": list(texts), "i": index}, separators=(",", ":"),
-                          ensure_ascii=False)
+        features = self.data["features"]
+        seen: dict[str, int] = {}
+        values: list = []
+
+        def index(value) -> int:  # type: ignore[no-untyped-def]
+            code = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
+            if code not in seen:
+                seen[code] = len(values)
+                values.append(value)
+            return seen[code]
+
+        columns = [[[index(x) for x in v] if isinstance(v, list) else index(v)
+                    for v in (f["properties"].get(key, "") for f in features)]
+                   for key in self.keys]
+        text = json.dumps({"g": [f["geometry"] for f in features], "k": self.keys, "v": values,
+                           "c": columns}, separators=(",", ":"), ensure_ascii=False)
         for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
                          ("'", "\\u0027"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
             text = text.replace(ch, code)
@@ -453,7 +513,8 @@ def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0
     theme = THEMES[code]
     if code == "streets":
         gdf = _display_streets(gdf)
-    collection = _display_geojson(gdf.geometry.values, theme_popups(gdf, code, lang))
+    collection = _display_geojson(gdf.geometry.values,
+                                  [{"p": p} for p in theme_popups(gdf, code, lang)])
     # the same text as the street basemap's, so that Leaflet shows it once
     return _vector_group(t(theme.label_key, lang), collection, _scaled(theme.style, opacity),
                          theme.radius, OSM_LAYER_ATTRIBUTION)
@@ -474,7 +535,8 @@ def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[n
     colour = str(layer.style.get("color") or PALETTE[0])
     style = {"color": colour, "fillColor": colour, "weight": 1.5, "opacity": 0.9,
              "fillOpacity": 0.3}
-    return _vector_group(layer.name, _display_geojson(gdf.geometry.values, popups),
+    collection = _display_geojson(gdf.geometry.values, [{"p": p} for p in popups])
+    return _vector_group(layer.name, collection,
                          _scaled(style, opacity), 5, escape_text(layer.attribution))
 
 
