@@ -45,6 +45,7 @@ REDRAW_KEY = "annotate_redraw"        # id of the annotation whose shape the nex
 CLEAR_KEY = "annotate_clear_drawings"  # True: empty the drawing layer on the next map refresh
 UNDO_KEY = "annotate_undo"            # id of the annotation just deleted (offered for undo)
 FLASH_KEY = "annotate_flash"          # (kind, message) shown once after a rerun
+LISTED_KEY = "annotate_listed"        # {id: version} of the annotations the list was drawn with
 FILTER_KEYS = ("annotate_filter_categories", "annotate_filter_groups", "annotate_filter_text")
 
 
@@ -183,6 +184,22 @@ def live_map() -> None:
               center=centre, zoom=zoom)
     if LEADS_VIEW:
         share_view((st.session_state.get(MAP_KEY) or {}).get("bounds"))
+    # Below the map (the map keeps its place): others' notes the list does not show yet. The
+    # list only follows on a rerun of the whole page, which this button asks for; a timed rerun
+    # of the list would rerun its open forms and could lose what someone is typing.
+    news = st.container(key="annotate_news")  # always there, so that the legend keeps its place
+    changed = listed_changes(annotations)
+    if changed:
+        # Kept in sight while the map is: it sticks to the bottom of the window (over the
+        # map's lower edge) when its place below the map is scrolled out of view.
+        # (The container's wrapper is as tall as the container: the wrapper is made sticky.)
+        news.html("<style>div:has(> .st-key-annotate_news) {position: sticky; bottom: 0.5rem; "
+                  "z-index: 1000;} .st-key-annotate_news {background: #fff; padding: 0.25rem; "
+                  "border-radius: 0.5rem; box-shadow: 0 2px 10px rgba(0, 0, 0, 0.25);}</style>")
+        n1, n2 = news.columns([3, 2], vertical_alignment="center")
+        n1.info(t("annotate.news", count=changed), icon="🔔")
+        if n2.button(t("annotate.news_show"), key="annotate_news_show", type="primary"):
+            st.rerun(scope="app")
     html_block(maps.legend_html(
         maps.annotation_legend(annotations, colour_by, LANG, categories, groups),
         t("annotate.legend")))
@@ -198,6 +215,13 @@ def live_map() -> None:
                 "id": new_id(), "geometry": geometry, "fingerprint": fp, "redraw": redraw,
                 "version": next((a.version for a in annotations if a.id == redraw), None)}
             st.rerun()  # the whole page, to show the form beside the (unchanged) map
+
+
+def listed_changes(annotations: list[Annotation]) -> int:
+    """How many of these annotations are new, changed or gone since the list was drawn."""
+    listed = st.session_state.get(LISTED_KEY, {})
+    now = {a.id: a.version for a in annotations}
+    return sum(listed.get(i) != now.get(i) for i in listed.keys() | now.keys())
 
 
 def share_view(bounds: dict | None) -> None:
@@ -449,8 +473,7 @@ def facilitator_tools() -> None:
                     show_error(exc)
 
 
-def annotation_list() -> None:
-    everyone = s.list_annotations(lab.id)
+def annotation_list(everyone: list[Annotation]) -> None:
     groups = sorted({a.author for a in everyone}, key=str.casefold)
     totals = s.vote_totals(lab.id)
     me = author()
@@ -517,6 +540,10 @@ def annotation_list() -> None:
     facilitator_tools()
 
 
+# The annotations the list shows in this run of the whole page, read before the map fragment,
+# which compares its own (fresher) reading with them on each of its timed reruns.
+listed = s.list_annotations(lab.id)
+st.session_state[LISTED_KEY] = {a.id: a.version for a in listed}
 map_col, list_col = st.columns([3, 2], gap="medium")
 with map_col:
     redraw_notice = st.container()  # always there, so that the map keeps its place
@@ -525,4 +552,4 @@ with map_col:
     live_map()
     pending_form()
 with list_col:
-    annotation_list()
+    annotation_list(listed)

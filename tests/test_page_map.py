@@ -8,9 +8,11 @@ import json
 
 import pytest
 import streamlit as st
-from streamlit.testing.v1 import AppTest
+from shapely.geometry import Point
+from streamlit.testing.v1 import AppTest, local_script_runner
 
 from tests.conftest import PROJECT_ROOT
+from workbench.model import Annotation, new_id
 from workbench.ui import md_escape
 
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
@@ -72,6 +74,32 @@ def folium_args(at: AppTest) -> dict:
 
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
+
+
+def rerun_map_fragment(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the browser's timer asks for every few seconds: a rerun of the map fragment only.
+    AppTest has no call for that, so its run request is made to name the fragment, as the
+    browser's is; the element tree then holds only what the fragment drew."""
+    fragments = list(at._fragment_storage._fragments)
+    assert len(fragments) == 1, fragments  # the live map
+    plain_rerun = local_script_runner.RerunData
+    with monkeypatch.context() as patch:
+        patch.setattr(local_script_runner, "RerunData", lambda **kw: plain_rerun(
+            **kw, fragment_id_queue=fragments, is_auto_rerun=True))
+        at.run()
+
+
+def news(at: AppTest) -> list[str]:
+    return [i.value for i in at.info if i.value.startswith("Others added or changed notes")]
+
+
+def list_title(at: AppTest) -> str:
+    return next(h.value for h in at.subheader if h.value.startswith("Notes ("))
+
+
+def someone_else_adds(store, text: str) -> Annotation:
+    return store.add_annotation(Annotation(id=new_id(), lab_id=LAB, geometry=Point(11.551, 48.186),
+                                           category="idea", text=text, author="Group B"))
 
 
 def test_page_renders_with_map_legend_and_list(at):
@@ -263,3 +291,51 @@ def test_page_in_german_and_ukrainian(demo_store, lang, title, idea):
     assert not app.exception
     assert app.title[0].value == title
     assert any(idea in m.value for m in app.markdown)  # the legend
+
+
+def test_notes_of_others_are_announced_in_the_map_until_the_list_is_redrawn(at, demo_store,
+                                                                           monkeypatch):
+    assert list_title(at) == "Notes (0)"
+    script = folium_args(at)["script"]
+    rerun_map_fragment(at, monkeypatch)
+    assert not at.exception and news(at) == []  # nothing new: no notice
+    # another participant saves while this page shows its list
+    first = someone_else_adds(demo_store, "Bench by the fountain")
+    rerun_map_fragment(at, monkeypatch)
+    assert not at.exception
+    assert "Bench by the fountain" in folium_args(at)["feature_group"]  # the map has it ...
+    assert folium_args(at)["script"] == script  # ... without remounting
+    assert news(at) == ["Others added or changed notes: 1. The map shows them already, "
+                        "the list not yet."]
+    assert not [h for h in at.subheader if h.value.startswith("Notes (")]  # list not rerun
+    # a second new note and an edit of the first one: counted once each
+    someone_else_adds(demo_store, "Shade over the playground")
+    rerun_map_fragment(at, monkeypatch)
+    assert news(at)[0].startswith("Others added or changed notes: 2.")
+    demo_store.update_annotation(first.id, actor="Group B", expected_version=1, text="Two benches")
+    rerun_map_fragment(at, monkeypatch)
+    assert news(at)[0].startswith("Others added or changed notes: 2.")
+    # the notice's button reruns the whole page: the list shows both, the notice is gone
+    at.button(key="annotate_news_show").click()
+    at.run()
+    assert not at.exception
+    assert list_title(at) == "Notes (2)"
+    assert any("Two benches" in c.value for c in at.caption)
+    assert news(at) == []
+    rerun_map_fragment(at, monkeypatch)
+    assert news(at) == []
+    # one removed by someone else counts as well
+    demo_store.delete_annotation(first.id, actor="Group B")
+    rerun_map_fragment(at, monkeypatch)
+    assert news(at)[0].startswith("Others added or changed notes: 1.")
+
+
+def test_no_notice_for_a_full_rerun_or_the_own_save(at, demo_store, monkeypatch):
+    someone_else_adds(demo_store, "Bench by the fountain")
+    at.run()  # any rerun of the whole page redraws the list: nothing to announce
+    assert list_title(at) == "Notes (1)" and news(at) == []
+    draw(at, SQUARE)
+    fill_and_save(at, "My own note", "Group A")
+    assert list_title(at) == "Notes (2)" and news(at) == []
+    rerun_map_fragment(at, monkeypatch)
+    assert not at.exception and news(at) == []

@@ -73,6 +73,7 @@ def test_draw_save_see_live_in_second_browser_and_after_reload(app_server, new_p
         "button", name="Save").click()
     expect(page.get_by_text("Saved. Everyone sees it on the map now.")).to_be_visible(
         timeout=15_000)
+    saved_at = time.monotonic()
     wait_for_streamlit(page)
     screenshot(page, "map_saved")
     frame = map_frame(page)
@@ -87,6 +88,27 @@ def test_draw_save_see_live_in_second_browser_and_after_reload(app_server, new_p
     expect(popup).to_contain_text("Group Browser")
     assert other_frame.locator(".leaflet-popup-content b").count() == 0  # shown, not markup
     screenshot(other, "map_second_browser_live")
+
+    # the other browser's list is not rerun by the timer; the map announces the new note and
+    # its button brings it into the list
+    expect(other.get_by_role("heading", name="Notes (0)")).to_be_visible()
+    news = other.locator(".st-key-annotate_news")
+    expect(news).to_contain_text("Others added or changed notes: 1.",
+                                 timeout=max(1, 10 - (time.monotonic() - saved_at)) * 1000)
+    expect(news).to_be_in_viewport()  # kept in sight at the window's bottom edge
+    screenshot(other, "map_second_browser_notice")
+    news.get_by_role("button", name="Show them in the list").click()
+    expect(other.get_by_role("heading", name="Notes (1)")).to_be_visible(timeout=15_000)
+    expect(other.get_by_text("Group Browser").first).to_be_visible()
+    expect(news.get_by_role("button")).to_have_count(0)
+    wait_for_streamlit(other)
+    screenshot(other, "map_second_browser_list")
+    # the map stayed mounted (it was not replaced by the rerun of the whole page)
+    assert shapes(other_frame) >= before + 1
+    # who saved it sees no notice for their own note (two timed map refreshes later)
+    time.sleep(max(0.0, saved_at + 7 - time.monotonic()))
+    expect(page.get_by_role("heading", name="Notes (1)")).to_be_visible()
+    expect(page.get_by_text("Others added or changed notes")).to_have_count(0)
 
     # a new session (the page loaded again): still there
     page.reload()
