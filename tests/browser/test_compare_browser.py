@@ -45,9 +45,7 @@ def test_compare_page_maps_side_by_side(streamlit_server, new_page, demo_data_di
     page.set_viewport_size({"width": 1500, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{url}/?lab={MUNICH}")
-    wait_for_streamlit(page)
-    page.get_by_role("link", name="Compare").click()
+    page.goto(f"{url}/compare?lab={MUNICH}")
     expect(page.get_by_role("heading", name="Compare living labs")).to_be_visible()
     wait_for_streamlit(page)
     # choose München and Seattle

@@ -4,7 +4,7 @@ layer control entries, attribution and popups, without script errors."""
 from __future__ import annotations
 
 import pytest
-from browser_helpers import map_frame, screenshot, wait_for_streamlit
+from browser_helpers import map_frame, screenshot
 
 MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 
@@ -42,9 +42,7 @@ def test_layers_page_draws_cached_themes(streamlit_server, new_page, cache_with_
     page = new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{url}/?lab={MUNICH_LAB}")
-    wait_for_streamlit(page)
-    page.get_by_role("link", name="Data layers").click()
+    page.goto(f"{url}/layers?lab={MUNICH_LAB}")
     expect(page.get_by_role("heading", name="Data layers")).to_be_visible()
     frame = map_frame(page)
     control = frame.locator(".leaflet-control-layers")

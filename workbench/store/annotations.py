@@ -224,33 +224,28 @@ class AnnotationMixin(StoreBase):
         annotation changed by someone else meanwhile raises :class:`ConflictError`. A
         facilitator's delete of any annotation is moderation (hiding it).
         """
-        actor = clean_name(actor_name(by, actor) or "—", "author")
-        with self.write() as conn:
-            row = _locked_row(conn, by, "annotation.delete", annotation_id, expected_version)
-            if row["deleted_at"] is not None:
-                return _annotation(row)
-            now = iso(utcnow())
-            values = dict(deleted_at=now, updated_at=now, updated_by=actor,
-                          version=row["version"] + 1)
-            conn.execute(update(annotations).where(annotations.c.id == annotation_id)
-                         .values(values))
-            _record(conn, annotation_id, "deleted", actor, {"version": values["version"]})
-        return _annotation({**row, **values})
+        return self._set_deleted(annotation_id, True, actor, by, expected_version)
 
     def restore_annotation(self, annotation_id: str, *, actor: str,
                            by: Actor | None = None) -> Annotation:
         """Undo a delete; restoring an annotation that is not deleted changes nothing."""
+        return self._set_deleted(annotation_id, False, actor, by, None)
+
+    def _set_deleted(self, annotation_id: str, deleted: bool, actor: str, by: Actor | None,
+                     expected_version: int | None) -> Annotation:
+        action = "delete" if deleted else "restore"
         actor = clean_name(actor_name(by, actor) or "—", "author")
         with self.write() as conn:
-            row = _locked_row(conn, by, "annotation.restore", annotation_id, None)
-            if row["deleted_at"] is None:
+            row = _locked_row(conn, by, f"annotation.{action}", annotation_id, expected_version)
+            if (row["deleted_at"] is not None) == deleted:
                 return _annotation(row)
             now = iso(utcnow())
-            values = dict(deleted_at=None, updated_at=now, updated_by=actor,
+            values = dict(deleted_at=now if deleted else None, updated_at=now, updated_by=actor,
                           version=row["version"] + 1)
             conn.execute(update(annotations).where(annotations.c.id == annotation_id)
                          .values(values))
-            _record(conn, annotation_id, "restored", actor, {"version": values["version"]})
+            _record(conn, annotation_id, "deleted" if deleted else "restored", actor,
+                    {"version": values["version"]})
         return _annotation({**row, **values})
 
     def annotation_history(self, annotation_id: str) -> list[AnnotationChange]:
