@@ -66,6 +66,17 @@ def map_frame(page: Page, index: int = 0, timeout: float = 30_000) -> Frame:
                 raise
 
 
+def drawn_features(frame: Frame) -> int:
+    """How many features (with a popup) Leaflet has drawn on the frame's map: OSM themes,
+    uploads and annotations, on SVG or canvas alike."""
+    return frame.evaluate("""() => {
+        const map = Object.values(window).find(v => v instanceof L.Map);
+        let n = 0;
+        map.eachLayer(layer => { if (layer.feature && layer.feature.properties.p) n += 1; });
+        return n;
+    }""")
+
+
 def unexpected_requests(blocked: list[str]) -> list[str]:
     """The blocked URLs that are not tolerated: a missing asset, or a request to fix."""
     return [url for url in blocked if not any(p.search(url) for p in TOLERATED_BLOCKED)]

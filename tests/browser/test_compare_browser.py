@@ -8,7 +8,7 @@ import os
 import re
 
 import pytest
-from browser_helpers import MAP_IFRAME, map_frame, screenshot, wait_for_streamlit
+from browser_helpers import MAP_IFRAME, drawn_features, map_frame, screenshot, wait_for_streamlit
 
 MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 
@@ -66,12 +66,7 @@ def test_compare_page_maps_side_by_side(streamlit_server, new_page, demo_data_di
     assert boxes[0]["x"] + boxes[0]["width"] <= boxes[1]["x"] + 1  # side by side
     for frame in frames:
         assert frame.locator(".leaflet-container").is_visible()
-        drawn = frame.evaluate("""() => {
-            const map = Object.values(window).find(v => v instanceof L.Map);
-            let n = 0;
-            map.eachLayer(layer => { if (layer.feature && layer.feature.properties.p) n += 1; });
-            return n;
-        }""")
+        drawn = drawn_features(frame)
         assert drawn > 100  # buildings, green space and stops of each site
         assert "OpenStreetMap contributors" in frame.locator(
             ".leaflet-control-attribution").inner_text()

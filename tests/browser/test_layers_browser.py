@@ -4,7 +4,7 @@ layer control entries, attribution and popups, without script errors."""
 from __future__ import annotations
 
 import pytest
-from browser_helpers import map_frame, screenshot
+from browser_helpers import drawn_features, map_frame, screenshot
 
 MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 
@@ -50,13 +50,7 @@ def test_layers_page_draws_cached_themes(streamlit_server, new_page, cache_with_
                   "Satellite imagery"):
         expect(control).to_contain_text(label)
     shot = screenshot(page, "layers_munich")
-    # features drawn by Leaflet (on its canvas): layers of the map that carry an OSM feature
-    drawn = frame.evaluate("""() => {
-        const map = Object.values(window).find(v => v instanceof L.Map);
-        let n = 0;
-        map.eachLayer(layer => { if (layer.feature && layer.feature.properties.p) n += 1; });
-        return n;
-    }""")
+    drawn = drawn_features(frame)
     assert drawn > 500  # buildings, green space and streets of Milbertshofen
     attribution = frame.locator(".leaflet-control-attribution").inner_text()
     assert "OpenStreetMap contributors" in attribution
