@@ -42,6 +42,39 @@ def test_wms_url_checks(url, key):
     assert err.value.message("uk") != err.value.key
 
 
+@pytest.mark.parametrize("host", [
+    "[64:ff9b::7f00:1]",                        # NAT64 well-known prefix → 127.0.0.1
+    "[64:ff9b::a00:8]",                         # NAT64 → 10.0.0.8
+    "[64:ff9b:1::7f00:1]",                      # NAT64 local-use prefix
+    "[2002:7f00:1::]",                          # 6to4 → 127.0.0.1
+    "[2002:a9fe:a9fe::1]",                      # 6to4 → 169.254.169.254
+    "[::ffff:127.0.0.1]",                       # IPv4-mapped
+    "[::ffff:0:7f00:1]",                        # IPv4-translated
+    "[::127.0.0.1]",                            # IPv4-compatible
+    "[2001:0:4136:e378:8000:63bf:80ff:fffe]",   # Teredo, client 127.0.0.1
+    "2130706433", "0x7f.1", "0177.0.0.1", "127.1", "0x7f000001", "012.0.0.8",
+])
+def test_wms_loopback_and_private_in_other_spellings_are_refused(host):
+    asked = []
+    with pytest.raises(ValidationError) as err:
+        validate_wms(f"http://{host}/wms", "layer", resolve=lambda h: asked.append(h) or
+                     ["93.184.216.34"])
+    assert err.value.key == "opendata.wms.private"
+    assert asked == []  # an address literal is judged itself, never looked up
+
+
+@pytest.mark.parametrize("host", ["[2002:808:808::]", "[64:ff9b::808:808]", "134744072"])
+def test_wms_public_addresses_in_other_spellings_pass(host):
+    url, _ = validate_wms(f"http://{host}/wms", "layer", resolve=PUBLIC)
+    assert url == f"http://{host}/wms"
+
+
+def test_wms_name_resolving_to_embedded_loopback_is_refused():
+    with pytest.raises(ValidationError) as err:
+        validate_wms("https://sneaky.example/wms", "a", resolve=lambda h: ["64:ff9b::7f00:1"])
+    assert err.value.key == "opendata.wms.private"
+
+
 def test_wms_host_resolving_to_a_private_network_is_refused():
     with pytest.raises(ValidationError) as err:
         validate_wms("https://intranet.example/wms", "a", resolve=lambda h: ["192.168.1.5"])

@@ -77,15 +77,15 @@ def validate_wms(url: str, layer: str, resolve: Resolver | None = None) -> tuple
         raise ValidationError("opendata.wms.bad_url")
     if port is not None and port not in (80, 443, 8080, 8443):
         raise ValidationError("opendata.wms.port", port=port)
+    literal = _literal_ip(host)
     try:
-        addresses = [host] if _is_ip(host) else resolve(host)
+        addresses = [literal] if literal is not None else resolve(host)
     except (OSError, UnicodeError) as exc:
         raise ValidationError("opendata.wms.unresolvable", host=host) from exc
     if not addresses:
         raise ValidationError("opendata.wms.unresolvable", host=host)
     for address in addresses:
-        ip = ipaddress.ip_address(address.split("%")[0])
-        if not ip.is_global or ip.is_multicast:
+        if not _is_public(ipaddress.ip_address(address.split("%")[0])):
             raise ValidationError("opendata.wms.private", host=host)
     if not _LAYER_NAME.match(layer):
         raise ValidationError("opendata.wms.layer")
@@ -93,9 +93,48 @@ def validate_wms(url: str, layer: str, resolve: Resolver | None = None) -> tuple
     return clean, layer
 
 
-def _is_ip(host: str) -> bool:
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")          # RFC 6052 well-known prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")   # RFC 8215 local-use translation
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")        # deprecated ::a.b.c.d
+_IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 ::ffff:0:a.b.c.d
+
+
+def _literal_ip(host: str) -> str | None:
+    """The address a host name stands for when it is an address literal, else None.
+
+    Besides ``[v6]`` and dotted quads this takes every form a browser's URL parser reads as
+    IPv4: decimal (``2130706433``), octal (``0177.0.0.1``), hex (``0x7f.1``), short (``127.1``)."""
+    host = host.strip("[]")
     try:
-        ipaddress.ip_address(host.strip("[]"))
+        return str(ipaddress.ip_address(host))
     except ValueError:
+        pass
+    if host and all(c in "0123456789abcdefxABCDEFX." for c in host) and host[0].isdigit():
+        try:
+            return socket.inet_ntoa(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (mapped, compatible, translated, NAT64,
+    6to4, Teredo server and client), which a gateway may connect to instead."""
+    low32 = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    found = [a for a in (ip.ipv4_mapped, ip.sixtofour) if a is not None]
+    if ip.teredo is not None:
+        found.extend(ip.teredo)
+    if any(ip in net for net in (_NAT64, _IPV4_COMPATIBLE, _IPV4_TRANSLATED)):
+        found.append(low32)
+    return found
+
+
+def _is_public(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether an address is on the public internet, also through any IPv4 it embeds."""
+    if not ip.is_global or ip.is_multicast:
         return False
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip in _NAT64_LOCAL:
+            return False
+        return all(_is_public(v4) for v4 in _embedded_ipv4(ip))
     return True
