@@ -23,7 +23,7 @@ from workbench.opendata.files import (
     read_user_file,
     save_upload,
 )
-from workbench.opendata.osm import ImportReport, fetch_themes, import_extract
+from workbench.opendata.osm import EmptyFetch, ImportReport, fetch_themes, import_extract
 from workbench.opendata.themes import THEMES
 from workbench.ui import (
     fmt_datetime,
@@ -42,6 +42,8 @@ from workbench.ui.access import allowed, current_actor
 THEMES_KEY = "layers_themes"
 WMS_KEY = "layers_wms"
 MAP_KEY = "layers_map"
+EMPTY_KEY = "layers_empty_fetch"
+CONFIRM_KEY = "layers_empty_confirmed"
 
 lab = require_lab()
 s = store()
@@ -98,13 +100,27 @@ with controls:
                      sources=", ".join(sources)))
     else:
         st.caption(t("opendata.page.nothing_cached"))
-    if st.button(t("opendata.page.fetch"), type="primary", disabled=not chosen or not can_edit,
-                 key="layers_fetch", help=t("opendata.page.fetch_help")):
+    fetch_now = st.button(t("opendata.page.fetch"), type="primary",
+                          disabled=not chosen or not can_edit, key="layers_fetch",
+                          help=t("opendata.page.fetch_help"))
+    replace_empty = bool(st.session_state.pop(CONFIRM_KEY, None))  # set by the button below
+    emptied = st.session_state.get(EMPTY_KEY)  # themes an empty reply would have emptied
+    if emptied and not (fetch_now or replace_empty):
+        st.warning(t("fetch_safety.page.empty_warning",
+                     themes=", ".join(t(THEMES[c].label_key) for c in emptied)), icon="⚠️")
+        st.button(t("fetch_safety.page.replace_empty"), key="layers_fetch_empty",
+                  disabled=not can_edit, help=t("fetch_safety.page.replace_empty_help"),
+                  on_click=lambda: st.session_state.update({CONFIRM_KEY: True}))
+    if fetch_now or replace_empty:
+        st.session_state.pop(EMPTY_KEY, None)
         try:
             s.require_permission(actor, "layers.edit", lab.id)
             with st.spinner(t("opendata.stage.download")):
                 show_report(fetch_themes(lab, chosen, buffer_m=float(buffer_m),
-                                         progress=progress_bar()))
+                                         progress=progress_bar(), allow_empty=replace_empty))
+        except EmptyFetch as exc:  # nothing replaced; ask before emptying cached themes
+            st.session_state[EMPTY_KEY] = exc.themes
+            st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
             if cached:

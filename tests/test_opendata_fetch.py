@@ -51,6 +51,7 @@ def features_response():
 class Overpass(BaseHTTPRequestHandler):
     mode = "ok"
     queries: list[str] = []
+    drip_ended = threading.Event()  # set when a dripping reply's reader went away
 
     def log_message(self, *args):  # keep test output quiet
         pass
@@ -68,8 +69,36 @@ class Overpass(BaseHTTPRequestHandler):
         if Overpass.mode == "garbage":
             self._send(200, b"<html>not json</html>", "text/html")
             return
+        if Overpass.mode == "empty":  # a valid answer with nothing in the area, padded big
+            body = json.dumps({"version": 0.6, "remark": " " * 200_000, "elements": []})
+            self._send(200, body.encode(), "application/json")
+            return
+        if Overpass.mode == "drip":  # headers at once, then one byte every 0.2 s, never done
+            self._drip()
+            return
+        doc = streets_response() if 'way["highway"](poly:' in query else features_response()
+        if Overpass.mode == "unsized":  # no Content-Length: the size shows only while reading
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(doc).encode())
+            return
         doc = streets_response() if 'way["highway"](poly:' in query else features_response()
         self._send(200, json.dumps(doc).encode(), "application/json")
+
+    def _drip(self):
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b'{"elements": [')
+            for _ in range(300):  # at most a minute, should nobody hang up
+                time.sleep(0.2)
+                self.wfile.write(b" ")
+                self.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            Overpass.drip_ended.set()
 
     def _send(self, status, body, ctype):
         try:
@@ -89,6 +118,7 @@ def overpass(monkeypatch):
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     Overpass.mode, Overpass.queries, Overpass.agents = "ok", [], []
+    Overpass.drip_ended.clear()
     monkeypatch.setenv("WORKBENCH_OVERPASS_URL", f"http://127.0.0.1:{server.server_port}/api")
     yield Overpass
     server.shutdown()
@@ -178,3 +208,81 @@ def test_too_large_area_is_refused_before_any_request(overpass):
     assert "25" in err.value.message("de")
     assert overpass.queries == []
     assert cache.cached_themes(big.id) == []
+
+
+def test_empty_reply_keeps_the_cache_until_confirmed(overpass):
+    lab = make_lab()
+    fetch_themes(lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10)
+    version = cache.cache_version(lab.id)
+    overpass.mode = "empty"
+    with pytest.raises(osm.EmptyFetch) as err:
+        fetch_themes(lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10)
+    # health had nothing cached: only the themes that would lose features need confirming
+    assert err.value.themes == ["buildings", "streets"]
+    assert "buildings, streets" in err.value.message("uk")
+    assert err.value.message("de") != err.value.message("en")
+    assert cache.cache_version(lab.id) == version
+    assert len(cache.load_theme(lab.id, "buildings")) == 1
+    report = fetch_themes(lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10,
+                          allow_empty=True)
+    assert report.counts == {"buildings": 0, "streets": 0, "health": 0}
+    assert len(cache.load_theme(lab.id, "buildings")) == 0
+
+
+def test_empty_reply_for_themes_never_cached_needs_no_confirmation(overpass):
+    lab = make_lab()
+    overpass.mode = "empty"
+    report = fetch_themes(lab, ["schools"], buffer_m=0, timeout_s=10)
+    assert report.counts == {"schools": 0}
+    assert cache.theme_meta(lab.id, "schools")["feature_count"] == 0
+
+
+def test_dripping_server_is_cut_at_the_deadline_and_frees_the_next_fetch(overpass, monkeypatch):
+    lab = make_lab()
+    fetch_themes(lab, ["schools", "streets"], buffer_m=0, timeout_s=10)
+    version = cache.cache_version(lab.id)
+    overpass.mode = "drip"
+    monkeypatch.setenv("WORKBENCH_OVERPASS_TIMEOUT_S", "2")  # the default deadline, shortened
+    with pytest.raises(FetchError) as err:
+        fetch_themes(lab, ["schools", "streets"], buffer_m=0)
+    assert err.value.key == "opendata.fetch.timeout"
+    assert "2" in err.value.message("en")
+    assert cache.cache_version(lab.id) == version
+    # the next fetch is not refused as "still running", even while the cut worker unwinds
+    overpass.mode = "ok"
+    report = fetch_themes(lab, ["streets"], buffer_m=0, timeout_s=10)
+    assert report.counts == {"streets": 2}
+    # and the dripping connection was hung up by the workbench, not left open
+    assert overpass.drip_ended.wait(15)
+
+
+@pytest.mark.parametrize("mode", ["ok", "unsized"])
+def test_reply_over_the_size_cap_is_refused(overpass, monkeypatch, mode):
+    lab = make_lab()
+    fetch_themes(lab, ["streets"], buffer_m=0, timeout_s=10)
+    version = cache.cache_version(lab.id)
+    overpass.mode = mode
+    monkeypatch.setenv("WORKBENCH_OVERPASS_MAX_MB", "0.0005")  # 500 bytes; the reply is ~1.2 kB
+    with pytest.raises(FetchError) as err:
+        fetch_themes(lab, ["streets"], buffer_m=0, timeout_s=10)
+    assert err.value.key == "fetch_safety.too_big"
+    assert cache.cache_version(lab.id) == version
+    monkeypatch.setenv("WORKBENCH_OVERPASS_MAX_MB", "1")
+    assert fetch_themes(lab, ["streets"], buffer_m=0, timeout_s=10).counts == {"streets": 2}
+
+
+def test_cli_fetch_refuses_an_empty_reply_unless_allowed(overpass, capsys, data_dir):
+    from workbench import cli
+    from workbench.demo import ensure_demo
+
+    lab = ensure_demo().list_labs()[0]
+    lab_id = lab.id
+    small = make_lab(lab_id)  # the demo lab's id, on the synthetic site the stand-in knows
+    fetch_themes(small, ["streets"], buffer_m=0, timeout_s=10)
+    overpass.mode = "empty"
+    args = ["osm", "fetch", "--lab", lab_id, "--themes", "streets", "--buffer", "0"]
+    assert cli.main(args) == 2
+    assert "streets" in capsys.readouterr().err
+    assert len(cache.load_theme(lab_id, "streets")) == 2
+    assert cli.main([*args, "--allow-empty"]) == 0
+    assert len(cache.load_theme(lab_id, "streets")) == 0

@@ -109,7 +109,8 @@ def cmd_osm_fetch(args: argparse.Namespace) -> int:
     from workbench.opendata.osm import fetch_themes
 
     lab = _open_lab_store(args.workspace).get_lab(args.lab)
-    _print_report(fetch_themes(lab, args.themes, buffer_m=args.buffer, timeout_s=args.timeout))
+    _print_report(fetch_themes(lab, args.themes, buffer_m=args.buffer, timeout_s=args.timeout,
+                               allow_empty=args.allow_empty))
     return 0
 
 
@@ -313,7 +314,10 @@ def build_parser() -> argparse.ArgumentParser:
     imp = osm_sub.add_parser("import", help="import an OSM extract (.osm, .bz2, .gz, .pbf)")
     imp.add_argument("file", metavar="FILE")
     fetch = osm_sub.add_parser("fetch", help="fetch themes from Overpass (needs internet)")
-    fetch.add_argument("--timeout", type=float, default=60.0, help="seconds (default: 60)")
+    fetch.add_argument("--timeout", type=float, help="overall time limit in seconds "
+                       "(default: WORKBENCH_OVERPASS_TIMEOUT_S or 60)")
+    fetch.add_argument("--allow-empty", action="store_true",
+                       help="let an empty result replace themes that have cached features")
     for p in (imp, fetch):
         p.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
         p.add_argument("--buffer", type=float, default=500.0, metavar="M",

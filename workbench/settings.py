@@ -74,14 +74,28 @@ def database_url(workspace: str) -> str:
 # ---- open geodata (workbench.opendata) ----------------------------------------------------------
 #: Largest area (site plus buffer) fetched from Overpass in one go, in km².
 MAX_FETCH_AREA_KM2 = 25.0
-#: Hard time limit of one Overpass fetch, in seconds.
+#: Hard time limit of one Overpass fetch (all its requests, start to last byte), in seconds;
+#: ``WORKBENCH_OVERPASS_TIMEOUT_S`` changes it (see :func:`overpass_timeout_s`).
 OVERPASS_TIMEOUT_S = 60.0
+#: Largest reply accepted from Overpass for one request (uncompressed), in megabytes;
+#: ``WORKBENCH_OVERPASS_MAX_MB`` changes it.
+OVERPASS_MAX_MB = 200
 #: Identifies the workbench to Overpass and tile servers.
 USER_AGENT = "LivingLabWorkbench/0.1 (+https://www.openstreetmap.org/copyright)"
 #: Largest uncompressed size accepted from one uploaded archive (ZIP, KMZ), in megabytes.
 MAX_UNZIPPED_MB = 500
 #: Most features accepted in one uploaded layer.
 MAX_UPLOAD_FEATURES = 200_000
+
+
+def overpass_timeout_s() -> float:
+    """The overall deadline of one Overpass fetch in seconds (``WORKBENCH_OVERPASS_TIMEOUT_S``)."""
+    return float(os.environ.get("WORKBENCH_OVERPASS_TIMEOUT_S") or OVERPASS_TIMEOUT_S)
+
+
+def overpass_max_bytes() -> int:
+    """The size cap of one Overpass reply in bytes (``WORKBENCH_OVERPASS_MAX_MB``)."""
+    return int(float(os.environ.get("WORKBENCH_OVERPASS_MAX_MB") or OVERPASS_MAX_MB) * 1e6)
 
 
 def overpass_url() -> str:

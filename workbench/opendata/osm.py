@@ -7,6 +7,7 @@ until a whole import or fetch has succeeded, so a failure keeps the cached data 
 
 from __future__ import annotations
 
+import json
 import math
 import tempfile
 import threading
@@ -39,8 +40,9 @@ from workbench.opendata.themes import (
 from workbench.settings import (
     MAX_FETCH_AREA_KM2,
     OSM_ATTRIBUTION,
-    OVERPASS_TIMEOUT_S,
     USER_AGENT,
+    overpass_max_bytes,
+    overpass_timeout_s,
     overpass_url,
 )
 
@@ -423,28 +425,87 @@ def extract_bounds(path: str | Path) -> tuple[float, float, float, float] | None
 
 # ---- online: Overpass ---------------------------------------------------------------------------
 
-_FETCH_LOCK = threading.Lock()
+_FETCH_LOCK = threading.Lock()   # one fetch at a time, held by the caller until it returns
+_OSMNX_LOCK = threading.Lock()   # osmnx's settings are process-global: one user at a time
 
 
-def _overpass_post(data: Mapping[str, Any], timeout_s: float) -> dict[str, Any]:
-    """One POST to the Overpass interpreter: no retries, no sleeping, errors become FetchError."""
+class EmptyFetch(FetchError):
+    """Overpass answered, but with nothing for themes that have cached features; nothing was
+    written. ``themes`` lists them; fetch again with ``allow_empty=True`` to replace them."""
+
+    def __init__(self, themes: list[str]) -> None:
+        super().__init__("fetch_safety.empty", themes=", ".join(themes))
+        self.themes = themes
+
+
+@dataclass(frozen=True)
+class _Deadline:
+    """The overall time limit of one fetch: every request and every read checks it."""
+
+    timeout_s: float
+    ends: float
+
+    @classmethod
+    def start(cls, timeout_s: float) -> _Deadline:
+        return cls(timeout_s, time.monotonic() + timeout_s)
+
+    def left(self) -> float:
+        """Seconds left; raises FetchError (``opendata.fetch.timeout``) when none are."""
+        left = self.ends - time.monotonic()
+        if left <= 0:
+            raise FetchError("opendata.fetch.timeout", seconds=self.timeout_s)
+        return left
+
+
+def _read_body(response: Any, deadline: _Deadline) -> bytes:
+    """The body of a streamed reply, read piece by piece so that a server dripping one byte a
+    second is cut at the deadline, and a reply over ``overpass_max_bytes()`` is refused."""
+    import urllib3
+
+    cap = overpass_max_bytes()
+    declared = response.headers.get("Content-Length") or ""
+    if declared.isdigit() and int(declared) > cap:
+        raise FetchError("fetch_safety.too_big", mb=cap / 1e6)
+    chunks, size = [], 0
+    while True:
+        deadline.left()
+        try:
+            chunk = response.raw.read1(1 << 16, decode_content=True)
+        except (TimeoutError, urllib3.exceptions.TimeoutError) as exc:
+            raise FetchError("opendata.fetch.timeout", seconds=deadline.timeout_s) from exc
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise FetchError("opendata.fetch.unreachable") from exc
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > cap:
+            raise FetchError("fetch_safety.too_big", mb=cap / 1e6)
+        chunks.append(chunk)
+
+
+def _overpass_post(data: Mapping[str, Any], deadline: _Deadline) -> dict[str, Any]:
+    """One POST to the Overpass interpreter: no retries, no sleeping, errors become FetchError;
+    the whole exchange ends by ``deadline``."""
     import requests
 
     url = overpass_url().rstrip("/") + "/interpreter"
+    left = deadline.left()
     try:
-        response = requests.post(url, data=dict(data), timeout=timeout_s,
-                                 headers={"User-Agent": USER_AGENT,
-                                          "Accept": "application/json"})
+        response = requests.post(url, data=dict(data), timeout=(min(left, 15.0), left),
+                                 stream=True, headers={"User-Agent": USER_AGENT,
+                                                       "Accept": "application/json"})
     except requests.Timeout as exc:
-        raise FetchError("opendata.fetch.timeout", seconds=timeout_s) from exc
+        raise FetchError("opendata.fetch.timeout", seconds=deadline.timeout_s) from exc
     except requests.RequestException as exc:
         raise FetchError("opendata.fetch.unreachable") from exc
-    if response.status_code in (429, 504):
-        raise FetchError("opendata.fetch.busy", status=response.status_code)
-    if not response.ok:
-        raise FetchError("opendata.fetch.failed", status=response.status_code)
+    with response:
+        if response.status_code in (429, 504):
+            raise FetchError("opendata.fetch.busy", status=response.status_code)
+        if not response.ok:
+            raise FetchError("opendata.fetch.failed", status=response.status_code)
+        body = _read_body(response, deadline)
     try:
-        doc = response.json()
+        doc = json.loads(body)
     except ValueError as exc:
         raise FetchError("opendata.fetch.bad_response") from exc
     if not isinstance(doc, dict) or "elements" not in doc:
@@ -462,10 +523,10 @@ def _poly_string(area: BaseGeometry) -> str:
     return " ".join(f"{lat:.6f} {lon:.6f}" for lon, lat in ring[:-1])
 
 
-def _download_streets(area: BaseGeometry, timeout_s: float) -> list[dict[str, Any]]:
-    query = (f"[out:json][timeout:{int(timeout_s)}];"
+def _download_streets(area: BaseGeometry, deadline: _Deadline) -> list[dict[str, Any]]:
+    query = (f"[out:json][timeout:{max(1, int(deadline.left()))}];"
              f'(way["highway"](poly:"{_poly_string(area)}");>;);out;')
-    doc = _overpass_post({"data": query}, timeout_s)
+    doc = _overpass_post({"data": query}, deadline)
     nodes = {e["id"]: (e["lon"], e["lat"]) for e in doc["elements"] if e.get("type") == "node"}
     ways = []
     for e in doc["elements"]:
@@ -481,7 +542,7 @@ def _download_streets(area: BaseGeometry, timeout_s: float) -> list[dict[str, An
     return _split_streets(ways)
 
 
-def _download_features(area: BaseGeometry, codes: list[str], timeout_s: float
+def _download_features(area: BaseGeometry, codes: list[str], deadline: _Deadline
                        ) -> dict[str, list]:
     """Features of the non-street themes via osmnx ``features_from_polygon``, whose HTTP call is
     replaced by :func:`_overpass_post` (osmnx would sleep and retry on 429/504 without end)."""
@@ -492,14 +553,16 @@ def _download_features(area: BaseGeometry, codes: list[str], timeout_s: float
     records: dict[str, list] = {code: [] for code in codes}
     if not codes:
         return records
+    if not _OSMNX_LOCK.acquire(timeout=deadline.left()):  # a timed-out fetch still unwinding
+        raise FetchError("opendata.fetch.in_progress")
     saved = (ox.settings.use_cache, ox.settings.http_user_agent, ox.settings.requests_timeout,
              ox.settings.overpass_rate_limit, ox.settings.log_console, _overpass._overpass_request)
     ox.settings.use_cache = False
     ox.settings.http_user_agent = USER_AGENT
-    ox.settings.requests_timeout = int(timeout_s)
+    ox.settings.requests_timeout = max(1, int(deadline.timeout_s))
     ox.settings.overpass_rate_limit = False
     ox.settings.log_console = False
-    _overpass._overpass_request = lambda data: _overpass_post(data, timeout_s)
+    _overpass._overpass_request = lambda data: _overpass_post(data, deadline)
     try:
         polygon = area if area.geom_type == "Polygon" else area.convex_hull
         try:
@@ -510,6 +573,7 @@ def _download_features(area: BaseGeometry, codes: list[str], timeout_s: float
         (ox.settings.use_cache, ox.settings.http_user_agent, ox.settings.requests_timeout,
          ox.settings.overpass_rate_limit, ox.settings.log_console,
          _overpass._overpass_request) = saved
+        _OSMNX_LOCK.release()
     tag_cols = [c for c in gdf.columns if c not in ("geometry", "nodes", "ways")]
     kinds = {"Point": POINT, "MultiPoint": POINT, "LineString": LINE,
              "MultiLineString": LINE, "Polygon": POLYGON, "MultiPolygon": POLYGON}
@@ -524,16 +588,22 @@ def _download_features(area: BaseGeometry, codes: list[str], timeout_s: float
 
 
 def fetch_themes(lab: LivingLab, themes: list[str] | None = None, buffer_m: float = 500,
-                 timeout_s: float = OVERPASS_TIMEOUT_S, progress: Progress | None = None
-                 ) -> ImportReport:
+                 timeout_s: float | None = None, progress: Progress | None = None,
+                 allow_empty: bool = False) -> ImportReport:
     """Fetch themes for the site plus ``buffer_m`` from Overpass into the cache.
 
-    The download runs in a worker thread; after ``timeout_s`` the caller gets
-    :class:`FetchError` (``opendata.fetch.timeout``) and the cache stays as it was. Rate limiting
-    (429/504), server errors and unreachable servers raise :class:`FetchError` at once, without
-    retrying. Areas over ``MAX_FETCH_AREA_KM2`` are refused with a :class:`ValidationError`.
+    The whole fetch (every request, to its last byte) has ``timeout_s`` seconds (default:
+    :func:`~workbench.settings.overpass_timeout_s`); after that the caller gets
+    :class:`FetchError` (``opendata.fetch.timeout``), the cache stays as it was and the next
+    fetch may start at once. Rate limiting (429/504), server errors, unreachable servers and
+    replies over the size cap raise :class:`FetchError` at once, without retrying. Areas over
+    ``MAX_FETCH_AREA_KM2`` are refused with a :class:`ValidationError`.
+
+    A reply that holds nothing for a theme with cached features raises :class:`EmptyFetch`
+    and writes nothing, unless ``allow_empty`` (the person confirmed replacing with nothing).
     """
     started = time.perf_counter()
+    timeout_s = overpass_timeout_s() if timeout_s is None else float(timeout_s)
     codes = check_themes(themes)
     area = clip_area(lab.boundary, buffer_m)
     from workbench.geometry import area_m2
@@ -543,30 +613,39 @@ def fetch_themes(lab: LivingLab, themes: list[str] | None = None, buffer_m: floa
         raise ValidationError("opendata.fetch.too_large", area=km2, limit=MAX_FETCH_AREA_KM2)
     if not _FETCH_LOCK.acquire(timeout=1.0):
         raise FetchError("opendata.fetch.in_progress")
+    try:
+        return _fetch_locked(lab, codes, area, buffer_m, _Deadline.start(timeout_s), progress,
+                             allow_empty, started)
+    finally:
+        _FETCH_LOCK.release()
+
+
+def _fetch_locked(lab: LivingLab, codes: list[str], area: BaseGeometry, buffer_m: float,
+                  deadline: _Deadline, progress: Progress | None, allow_empty: bool,
+                  started: float) -> ImportReport:
     result: dict[str, Any] = {}
 
     def work() -> None:
         try:
             feature_codes = [c for c in codes if c != "streets"]
-            records = _download_features(area, feature_codes, timeout_s)
+            records = _download_features(area, feature_codes, deadline)
             if "streets" in codes:
-                records["streets"] = _download_streets(area, timeout_s)
+                records["streets"] = _download_streets(area, deadline)
             result["records"] = records
         except BaseException as exc:  # handed to the caller's thread
             result["error"] = exc
-        finally:
-            _FETCH_LOCK.release()
 
+    # The download runs in a worker thread that the caller leaves at the deadline; the worker
+    # stops at its next read (it checks the same deadline) and never writes to the cache.
     worker = threading.Thread(target=work, name="workbench-overpass", daemon=True)
     _tell(progress, 0.05, "download")
     worker.start()
-    deadline = started + timeout_s
-    while worker.is_alive() and time.perf_counter() < deadline:
-        worker.join(0.25)
-        waited = time.perf_counter() - started
-        _tell(progress, 0.05 + 0.6 * waited / timeout_s, "download")
+    while worker.is_alive() and time.monotonic() < deadline.ends:
+        worker.join(min(0.25, max(deadline.ends - time.monotonic(), 0.0)))
+        _tell(progress, 0.05 + 0.6 * (1 - (deadline.ends - time.monotonic())
+                                      / deadline.timeout_s), "download")
     if worker.is_alive():
-        raise FetchError("opendata.fetch.timeout", seconds=timeout_s)
+        raise FetchError("opendata.fetch.timeout", seconds=deadline.timeout_s)
     if "error" in result:
         exc = result["error"]
         if isinstance(exc, WorkbenchError):
@@ -574,6 +653,10 @@ def fetch_themes(lab: LivingLab, themes: list[str] | None = None, buffer_m: floa
         raise FetchError("opendata.fetch.failed_reason", reason=str(exc)[:200]) from exc
     _tell(progress, 0.8, "clip")
     frames = {code: _frame(code, result["records"][code], area) for code in codes}
+    emptied = [code for code in codes if not len(frames[code])
+               and (cache.theme_meta(lab.id, code) or {}).get("feature_count", 0) > 0]
+    if emptied and not allow_empty:
+        raise EmptyFetch(emptied)
     _tell(progress, 0.9, "save")
     counts = _save_all(lab, frames, "overpass", buffer_m)
     _tell(progress, 1.0, "done")
