@@ -20,6 +20,7 @@ from workbench.ui import (
     show_map,
     store,
     t,
+    t_md,
 )
 
 PICK_KEY = "compare_labs"
@@ -78,7 +79,7 @@ with st.expander(t("indicators.page.population")):
             continue
         offered = True
         pick = st.selectbox(
-            option_label(lab_id), [None, *candidates], key=f"compare_pop_{lab_id}",
+            md_escape(option_label(lab_id)), [None, *candidates], key=f"compare_pop_{lab_id}",
             format_func=lambda i, c=candidates: t("indicators.page.population_proxy")
             if i is None else t("indicators.page.population_option", name=c[i][0],
                                 column=c[i][1]))
@@ -95,11 +96,11 @@ for lab_id in chosen:
     try:
         hit = ind.cached_indicators(lab, population)
         if hit is None:
-            bar = st.progress(0.0, text=t("indicators.page.computing", title=lab.title))
+            bar = st.progress(0.0, text=t_md("indicators.page.computing", title=lab.title))
 
             def report(fraction: float, key: str, bar=bar, lab=lab) -> None:
                 bar.progress(min(max(fraction, 0.0), 1.0),
-                             text=f"{t('indicators.page.computing', title=lab.title)} "
+                             text=f"{t_md('indicators.page.computing', title=lab.title)} "
                                   f"{t(key)}")
 
             hit = ind.lab_indicators(lab, progress=report, population=population,

@@ -10,7 +10,17 @@ from workbench.errors import WorkbenchError
 from workbench.export.content import OSM_LAYER_PREFIX, osm_layers
 from workbench.export.web import chromium_available
 from workbench.opendata.themes import THEMES
-from workbench.ui import fmt_datetime, lang, plain, require_lab, show_error, store, t
+from workbench.ui import (
+    fmt_datetime,
+    lang,
+    md_escape,
+    plain,
+    require_lab,
+    show_error,
+    store,
+    t,
+    t_md,
+)
 from workbench.ui.access import allowed, current_actor
 
 s = store()
@@ -74,7 +84,7 @@ with st.form("snapshot_form", clear_on_submit=True):
             snap = export.take_snapshot(s, lab.id, name, visible_layer_ids=visible,
                                         created_by=st.session_state.get("author", ""),
                                         by=actor)
-            st.success(t("export.snapshot_saved", name=snap.name), icon="📸")
+            st.success(t_md("export.snapshot_saved", name=snap.name), icon="📸")
             snapshots = s.list_snapshots(lab.id)
         except WorkbenchError as exc:
             show_error(exc)
@@ -82,10 +92,10 @@ with st.form("snapshot_form", clear_on_submit=True):
 if not snapshots:
     st.info(t("export.snapshots_none"), icon="ℹ️")
 for snap in snapshots:
-    with st.expander(f"📸 {snap.name} · {fmt_datetime(snap.created_at)}"):
-        plain(t("export.snapshot_meta", date=fmt_datetime(snap.created_at),
-                count=len(snap.state.get("annotations", [])),
-                author=snap.created_by or "—"), caption=True)
+    with st.expander(f"📸 {md_escape(snap.name)} · {fmt_datetime(snap.created_at)}"):
+        st.caption(t_md("export.snapshot_meta", date=fmt_datetime(snap.created_at),
+                        count=len(snap.state.get("annotations", [])),
+                        author=snap.created_by or "—"))
         diff = export.diff_snapshot(s, snap)
         st.write(t("export.snapshot_unchanged") if diff.empty else t(
             "export.snapshot_changes", added=len(diff.added), changed=len(diff.changed),

@@ -30,12 +30,14 @@ from workbench.ui import (
     fmt_number,
     html_block,
     lang,
+    md_escape,
     plain,
     require_lab,
     show_error,
     show_map,
     store,
     t,
+    t_md,
 )
 from workbench.ui.access import allowed, current_actor
 
@@ -167,7 +169,7 @@ with controls:
                     user_layer = read_user_file(upload.name, data, layer=layer_name)
                     saved = save_upload(s, lab.id, user_layer, name=title or None,
                                         style={"color": colour}, by=actor)
-                    st.success(t("opendata.page.upload_done", name=saved.name,
+                    st.success(t_md("opendata.page.upload_done", name=saved.name,
                                  count=saved.feature_count), icon="✅")
                     if user_layer.repaired or user_layer.dropped:
                         st.info(t("opendata.page.upload_repaired", repaired=user_layer.repaired,
@@ -220,7 +222,7 @@ with preview:
             opacities[code] = st.slider(t(THEMES[code].label_key), 0.0, 1.0, 1.0, 0.1,
                                         key=f"layers_opacity_{code}")
         for layer in uploads:
-            opacities[layer.id] = st.slider(layer.name, 0.0, 1.0, 1.0, 0.1,
+            opacities[layer.id] = st.slider(md_escape(layer.name), 0.0, 1.0, 1.0, 0.1,
                                             key=f"layers_opacity_{layer.id}")
     groups = context_layers(lab.id, shown, lang(), store=s, opacities=opacities)
     for url, name in st.session_state.get(WMS_KEY, []):

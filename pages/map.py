@@ -17,6 +17,7 @@ from workbench.errors import ConflictError, ValidationError, WorkbenchError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.ui import (
+    error_text,
     fmt_datetime,
     html_block,
     lang,
@@ -27,6 +28,7 @@ from workbench.ui import (
     show_map,
     store,
     t,
+    t_md,
 )
 from workbench.ui.access import allowed, current_actor
 
@@ -349,7 +351,7 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
         seen = st.session_state.setdefault(seen_key, a.version)
         with st.expander(t("annotate.edit"), expanded=seen != a.version):
             if seen != a.version:
-                st.warning(t("annotate.changed_meanwhile", actor=a.updated_by), icon="⚠️")
+                st.warning(t_md("annotate.changed_meanwhile", actor=a.updated_by), icon="⚠️")
             with st.form(f"annotate_edit_{a.id}"):
                 category = st.selectbox(
                     t("annotate.category"), codes, format_func=cat_label,
@@ -490,7 +492,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
                 s.restore_annotation(undo, actor=me or "—", by=actor)
                 st.session_state[SELECTED_KEY] = undo
             except WorkbenchError as exc:
-                flash("info", exc.message(LANG))
+                flash("info", error_text(exc))
             st.session_state.pop(UNDO_KEY, None)
             st.rerun()
     if allowed(actor, "annotation.add", phase):

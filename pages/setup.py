@@ -23,7 +23,7 @@ from workbench.model import (
     Network,
     new_id,
 )
-from workbench.ui import current_lab, select_lab, show_error, show_map, store, t
+from workbench.ui import current_lab, select_lab, show_error, show_map, store, t, t_md
 from workbench.ui.access import allowed, current_actor
 
 DRAWN_KEY = "setup_drawn_boundary"
@@ -141,7 +141,7 @@ with tab_lab:
                         select_lab(saved.id)
                     else:
                         saved = s.update_lab(replace(lab, **values), by=actor)
-                    st.success(t("setup.saved", title=saved.title), icon="✅")
+                    st.success(t_md("setup.saved", title=saved.title), icon="✅")
                 except WorkbenchError as exc:
                     show_error(exc)
 
@@ -172,7 +172,7 @@ with tab_city:
                               lon=lon, lat=lat, network_ids=tuple(member_of))
                 saved_city = (s.update_city(record, by=actor) if city
                               else s.add_city(record, by=actor))
-                st.success(t("setup.saved", title=saved_city.name), icon="✅")
+                st.success(t_md("setup.saved", title=saved_city.name), icon="✅")
             except WorkbenchError as exc:
                 show_error(exc)
 
@@ -199,6 +199,6 @@ with tab_network:
                                  description=description)
                 saved_net = (s.update_network(record, by=actor) if network
                              else s.add_network(record, by=actor))
-                st.success(t("setup.saved", title=saved_net.name), icon="✅")
+                st.success(t_md("setup.saved", title=saved_net.name), icon="✅")
             except WorkbenchError as exc:
                 show_error(exc)

@@ -21,6 +21,7 @@ from workbench.ui import (
     show_error,
     store,
     t,
+    t_md,
 )
 from workbench.ui.access import LOGIN_KEY, auth_configured, client, current_actor, sso_user
 from workbench.workshop import clock, join_url, qr_png
@@ -89,7 +90,7 @@ def session_panel(me: Actor) -> None:
             except WorkbenchError as exc:
                 show_error(exc)
         return
-    st.subheader(t("workshop.session_running", title=session.title))
+    st.subheader(t_md("workshop.session_running", title=session.title))
     st.caption(t("workshop.session_until", time=fmt_datetime(session.expires_at)))
     base = public_url() or (st.context.url or "http://localhost:8501")
     link = join_url(base, s.join_token(session.id), WORKSPACE, LANG)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import re
 from typing import Any
 
 import streamlit as st
@@ -48,12 +50,36 @@ def store() -> Store:
     return _store(workspace, database_url(workspace))
 
 
-_MD_SPECIAL = "\\`*_{}[]()#+-.!|<>~:$"
+# Everything Streamlit's markdown (CommonMark + GFM, plus its own ``:red[…]``, ``:emoji:``,
+# ``$math$`` and, in labels, links and images) may read as syntax; "&" so that no entity is read.
+_MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:$&=^\"'")
 
 
-def md_escape(text: str) -> str:
-    """User text made literal for ``st.markdown`` (no links, images or formatting)."""
-    return "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in text)
+def md_escape(text: object) -> str:
+    """User text made literal for Streamlit markdown: ``st.markdown``/``write``/``caption``,
+    alerts, toasts, and every label or help text (no links, images, HTML or formatting).
+
+    The one helper for this job: every user string that reaches markdown goes through it
+    (or through :func:`t_md` when it is a parameter of a translated message)."""
+    out = []
+    for line in str(text).splitlines() or [""]:
+        body = line.lstrip(" \t")
+        indent = "&nbsp;" * (len(line) - len(body)) if body else ""  # no indented code blocks
+        out.append(indent + "".join("\\" + ch if ch in _MD_SPECIAL else ch for ch in body))
+    return "  \n".join(out)
+
+
+def t_md(key: str, **params: Any) -> str:
+    """A translated message for markdown, its text parameters (user text) escaped."""
+    return t(key, **{k: md_escape(v) if isinstance(v, str) else v for k, v in params.items()})
+
+
+def error_text(exc: WorkbenchError) -> str:
+    """An error's translated message for markdown, its text parameters escaped."""
+    shown = copy.copy(exc)
+    shown.params = {k: v if k == "field" or not isinstance(v, str) else md_escape(v)
+                    for k, v in exc.params.items()}
+    return shown.message(lang())
 
 
 def plain(text: str, caption: bool = False) -> None:
@@ -61,13 +87,32 @@ def plain(text: str, caption: bool = False) -> None:
     (st.caption if caption else st.markdown)(md_escape(text))
 
 
+# kept as they are in html_block: whole style/script elements, tags, character references
+_TAG_OR_RAW = re.compile(r"(<(style|script)\b.*?</\2\s*>|<[^>]*>|&#?\w+;)", re.S | re.I)
+
+
+#: Between tags, the characters that could start a link, image, emphasis or formula.
+_HTML_MD = frozenset("\\`*_[]()!~$")
+
+
 def html_block(markup: str) -> None:
-    """Show HTML built by ``workbench.maps``/``export`` (which escape all user text)."""
-    st.markdown(markup, unsafe_allow_html=True)
+    """Show HTML built by ``workbench.maps``/``export`` (which escape all user text).
+
+    Streamlit still reads markdown between the tags; there every character that could start a
+    link, image, emphasis or formula (and the colon of ``://``, an autolink) becomes an HTML
+    character reference, which the browser shows as the same character."""
+    parts = _TAG_OR_RAW.split(markup)
+    out = []
+    for i in range(0, len(parts), 3):
+        text = parts[i].replace("://", "&#58;//")
+        out.append("".join(f"&#{ord(ch)};" if ch in _HTML_MD else ch for ch in text))
+        if i + 1 < len(parts):
+            out.append(parts[i + 1])  # a tag, a whole style/script element, a reference
+    st.markdown("".join(out), unsafe_allow_html=True)
 
 
 def show_error(exc: WorkbenchError) -> None:
-    st.error(exc.message(lang()), icon="⚠️")
+    st.error(error_text(exc), icon="⚠️")
 
 
 def current_lab() -> LivingLab | None:
