@@ -31,8 +31,9 @@ HTML = f"<img src=http://{BEACON}/h>"
 FAC = Actor("facilitator", "Fac")
 
 
-def hostile(tag: str, short: bool = False) -> str:
-    return f"{tag}{IMG}" if short else f"{tag} {IMG} {LINK} {HTML} *b* :red[r] $x$"
+def hostile(tag: str, short: bool = False, beacon: str = BEACON) -> str:
+    text = f"{tag}{IMG}" if short else f"{tag} {IMG} {LINK} {HTML} *b* :red[r] $x$"
+    return text.replace(BEACON, beacon)
 
 
 @pytest.fixture(autouse=True)
@@ -42,36 +43,40 @@ def fresh_store_cache():
     st.cache_resource.clear()
 
 
-@pytest.fixture
-def hostile_lab(demo_store, tmp_path):
-    """A lab, in a city and network, with notes, comments, a category, an upload, a snapshot
-    and a running workshop session with a group, every name hostile."""
+def populate(s, beacon: str = BEACON) -> tuple[LivingLab, Annotation]:
+    """A lab, in a city and network, with notes, comments, a category, an upload, a snapshot,
+    every name and text hostile (pointing at ``beacon``)."""
     from workbench.export import take_snapshot
     from workbench.opendata.files import read_user_file, save_upload
 
-    s = demo_store
-    net = s.add_network(Network(id=new_id(), name=hostile("N"), countries=("DE",),
-                                description=hostile("D")))
-    city = s.add_city(City(id=new_id(), name=hostile("C", short=True), country="DE", lon=11.0,
+    def h(tag: str, short: bool = False) -> str:
+        return hostile(tag, short, beacon)
+
+    net = s.add_network(Network(id=new_id(), name=h("N"), countries=("DE",),
+                                description=h("D")))
+    city = s.add_city(City(id=new_id(), name=h("C", short=True), country="DE", lon=11.0,
                            lat=49.0, network_ids=(net.id,)))
     lab = s.add_lab(LivingLab(id=new_id(), city_id=city.id, network_id=net.id,
-                              title=hostile("L"), summary=hostile("S"),
+                              title=h("L"), summary=h("S"),
                               boundary=box(11.0, 49.0, 11.004, 49.003)))
     s.save_category(Category(code="evil", colour="#112233",
-                             labels={lg: hostile("K", short=True) for lg in ("en", "de", "uk")}))
+                             labels={lg: h("K", short=True) for lg in ("en", "de", "uk")}))
     note = s.add_annotation(Annotation(id=new_id(), lab_id=lab.id, geometry=Point(11.001, 49.001),
-                                       category="evil", text=hostile("T"),
-                                       author=hostile("G", short=True)))
-    s.update_annotation(note.id, actor=hostile("E", short=True), expected_version=1,
-                        text=hostile("T2"))
-    s.add_comment(Comment(id=new_id(), annotation_id=note.id, author=hostile("A", short=True),
-                          text=hostile("M")))
+                                       category="evil", text=h("T"), author=h("G", short=True)))
+    s.update_annotation(note.id, actor=h("E", short=True), expected_version=1, text=h("T2"))
+    s.add_comment(Comment(id=new_id(), annotation_id=note.id, author=h("A", short=True),
+                          text=h("M")))
     geojson = json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"name": hostile("F")},
+        "type": "Feature", "properties": {"name": h("F")},
         "geometry": shapely.geometry.mapping(Point(11.002, 49.002))}]}).encode()
-    save_upload(s, lab.id, read_user_file("points.geojson", geojson), name=hostile("Y"))
-    take_snapshot(s, lab.id, hostile("P"), created_by=hostile("B", short=True))
-    return lab, note
+    save_upload(s, lab.id, read_user_file("points.geojson", geojson), name=h("Y"))
+    take_snapshot(s, lab.id, h("P"), created_by=h("B", short=True))
+    return lab, s.get_annotation(note.id)
+
+
+@pytest.fixture
+def hostile_lab(demo_store):
+    return populate(demo_store)
 
 
 def markdown_strings(at: AppTest) -> list[str]:
