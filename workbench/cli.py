@@ -194,11 +194,15 @@ def cmd_labs(args: argparse.Namespace) -> int:
     from workbench.demo import ensure_demo
     from workbench.store import open_store
 
+    from workbench.model import isolate, strip_controls
+
     store = open_store(args.workspace) if args.workspace else ensure_demo()
     cities = {c.id: c for c in store.list_cities()}
     for lab in store.list_labs():
         city = cities[lab.city_id]
-        print("\t".join((lab.id, city.name, city.country, lab.title)))
+        # user text: no terminal control sequences, and isolated so RTL text stays in its field
+        print("\t".join((lab.id, isolate(strip_controls(city.name)), city.country,
+                         isolate(strip_controls(lab.title)))))
     return 0
 
 

@@ -66,7 +66,7 @@ def clean_style(style: dict | None) -> dict:
         elif isinstance(value, bool | int | float):
             clean[key] = value
         else:
-            raise ValidationError("integrity.bad_style", key=strip_controls(key)[:40])
+            raise ValidationError("integrity.bad_style", name=strip_controls(key)[:40])
     return clean
 
 
