@@ -382,3 +382,83 @@ def test_full_disk_is_the_stores_own_error_and_keeps_nothing(store):
     for lang in LANGUAGES:
         assert err.value.message(lang) == t("store.disk_full", lang)
         assert "{" not in err.value.message(lang)
+
+
+def _newer_workspace(name: str) -> Path:
+    from workbench.settings import workspaces_dir
+
+    path = workspaces_dir() / f"{name}.sqlite"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path)
+    db.executescript(f"""CREATE TABLE schema_version (version INTEGER NOT NULL);
+        INSERT INTO schema_version VALUES ({SCHEMA_VERSION + 1});""")
+    db.commit()
+    db.close()
+    return path
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_app_shows_the_stores_message_for_a_newer_workspace(lang):
+    from streamlit.testing.v1 import AppTest
+
+    path = _newer_workspace("future")
+    before = hashlib.sha256(path.read_bytes()).hexdigest()
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
+                           default_timeout=60)
+    at.session_state["lang"] = lang
+    at.session_state["workspace"] = "future"
+    at.run()
+    assert not at.exception
+    expected = SchemaError("store.schema_too_new", found=SCHEMA_VERSION + 1,
+                           supported=SCHEMA_VERSION).message(lang)
+    assert expected in [e.value for e in at.error]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == before
+    # the sidebar still offers the other workspaces
+    assert at.sidebar.selectbox[1].options
+
+
+def test_app_shows_the_stores_message_when_the_disk_is_full(monkeypatch):
+    """A write no page catches (here: the demo's first opening) that meets a full disk."""
+    from streamlit.testing.v1 import AppTest
+
+    import workbench.store.base as base
+
+    real = base.migrate
+
+    def full(engine):  # type: ignore[no-untyped-def]
+        raise StorageError("store.disk_full")
+
+    monkeypatch.setattr(base, "migrate", full)
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
+                           default_timeout=60).run()
+    assert not at.exception
+    assert t("store.disk_full", "en") in [e.value for e in at.error]
+    monkeypatch.setattr(base, "migrate", real)
+
+
+def test_setup_page_refuses_a_save_over_someone_elses_edit():
+    from streamlit.testing.v1 import AppTest
+
+    from workbench.demo import ensure_demo
+
+    munich = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
+                           default_timeout=60)
+    at.session_state["lab_id"] = munich
+    at.switch_page("pages/setup.py").run()
+    assert not at.exception
+    shown = ensure_demo().get_lab(munich)
+    # meanwhile someone else saves the lab
+    other = ensure_demo().update_lab(replace(shown, title="Edit of the other facilitator"))
+    at.text_input[0].input("My edit")
+    at.button(key="FormSubmitter:lab_form_edit-Save").click().run()
+    assert not at.exception
+    message = ConflictError("integrity.conflict_lab", version=other.version).message("en")
+    assert message in [e.value for e in at.error]
+    assert ensure_demo().get_lab(munich).title == "Edit of the other facilitator"
+    # the page now shows the current lab; a save from there goes through
+    assert at.text_input[0].value == "Edit of the other facilitator"
+    at.text_input[0].input("My edit")
+    at.button(key="FormSubmitter:lab_form_edit-Save").click().run()
+    assert not at.exception and at.success, [e.value for e in at.error]
+    assert ensure_demo().get_lab(munich).title == "My edit"
