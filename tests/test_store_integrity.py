@@ -300,6 +300,35 @@ def test_labs_output_isolates_user_text(demo_store, capsys):
     assert isolate("\u05e9\u05dc\u05d5\u05dd ]0;pwn") in line
 
 
+def test_user_text_is_bidi_isolated_in_maps_and_exports(demo_store):
+    """Right-to-left names stay inside their own run: ``<bdi>`` in HTML, FSI…PDI in plain text
+    (the frame's subtitle, which the PNG and the HTML frame show)."""
+    from workbench import maps
+    from workbench.export.layout import frame_text, page_size
+    from workbench.export.web import frame_html, html_document
+
+    lab = demo_store.list_labs()[0]
+    city = demo_store.update_city(replace(demo_store.get_city(lab.city_id),
+                                          name="\u202e\u05d7\u05d9\u05e4\u05d4"))
+    lab = demo_store.update_lab(replace(lab, title="\u0645\u062e\u062a\u0628\u0631"))
+    assert city.name == "\u05d7\u05d9\u05e4\u05d4"  # the override itself is gone
+    content = export.gather(demo_store, lab.id)
+    ft = frame_text(content)
+    assert ft.subtitle.startswith(isolate(city.name) + f" ({city.country})")
+    frame = frame_html(content, page_size("slide"), "about:blank")
+    assert f"<h1>{maps.bdi_text(lab.title)}</h1>" in frame
+    assert isolate(city.name) in frame
+    assert f">{maps.bdi_text(lab.title)}</div>" in html_document(content)
+    overview = maps.overview_map([lab], {city.id: city},
+                                 {n.id: n for n in demo_store.list_networks()}).get_root().render()
+    assert f"<b>{maps.bdi_text(lab.title)}</b>" in overview
+    note = demo_store.add_annotation(Annotation(id=new_id(), lab_id=lab.id, category="idea",
+                                                geometry=lab.boundary.centroid, text="x",
+                                                author="\u05e7\u05d1\u05d5\u05e6\u05d4"))
+    popup = maps.annotation_popup_html(note, "#0072B2", "Idee")
+    assert isolate(note.author) in popup and "<bdi>Idee</bdi>" in popup
+
+
 # ---- item 9: versions -----------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["network", "city", "lab"])
 def test_stale_edit_of_network_city_lab_is_a_conflict(demo_store, kind):
