@@ -142,6 +142,21 @@ def test_traversal_layer_id_is_refused_and_writes_nothing(demo_store, tmp_path, 
     target.close()
 
 
+def test_cli_import_of_a_traversal_id_writes_nothing_outside(demo_store, tmp_path, monkeypatch,
+                                                             capsys):
+    from workbench import cli
+
+    src, _ = _exported(demo_store, tmp_path)
+    escape = tmp_path / "escaped"
+    crafted = _rewrite(src, tmp_path / "crafted.gpkg", layers=_set(
+        "layer_id", f"../../../../../../{escape}/owned"))
+    other = _elsewhere(monkeypatch, tmp_path)
+    assert cli.main(["import", "--workspace", "target", str(crafted)]) == 2
+    assert "not a valid identifier" in capsys.readouterr().err
+    assert not escape.exists() and not list(tmp_path.rglob("owned*"))
+    assert _only_workspace_files(other)
+
+
 @pytest.mark.parametrize("column,value", [
     ("lab_id", "../x"), ("city_id", "/etc/passwd"), ("network_id", "'; DROP TABLE labs; --")])
 def test_every_id_read_from_the_file_is_a_uuid(demo_store, tmp_path, column, value):

@@ -281,11 +281,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from workbench.access import SYSTEM
     from workbench.export import import_geopackage
     from workbench.i18n import t
+    from workbench.model import isolate
     from workbench.store import open_store
 
     store = open_store(args.workspace)
     lab_id = import_geopackage(store, args.file, by=SYSTEM)
-    print(t("export.imported", "en", title=store.get_lab(lab_id).title,
+    print(t("export.imported", "en", title=isolate(store.get_lab(lab_id).title),
             workspace=args.workspace))
     print(lab_id)
     return 0

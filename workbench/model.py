@@ -42,7 +42,7 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def clean_id(value: object, field: str = "id") -> str:
+def clean_id(value: object, column: str = "id") -> str:
     """An id read from outside (a file, a form): must be a UUID; returned in canonical form.
 
     Ids name files (``uploads/<lab>/<layer id>.parquet``), so anything else is refused."""
@@ -52,7 +52,7 @@ def clean_id(value: object, field: str = "id") -> str:
     try:
         parsed = uuid.UUID(text.strip())
     except ValueError:
-        raise ValidationError("integrity.bad_id", field=field,
+        raise ValidationError("integrity.bad_id", column=column,
                               value=strip_controls(str(value))[:60]) from None
     return str(parsed)
 

@@ -362,10 +362,10 @@ def _import_records(store: Any, path: Path, tables: dict[str, pd.DataFrame],
     """The writes of :func:`import_geopackage`, inside its transaction; files it creates are
     listed in ``written`` (removed by the caller when the import fails)."""
     s = tables["site"].iloc[0]
-    lab_id = clean_id(s["lab_id"], "lab_id")
-    network_id = clean_id(s["network_id"], "network_id")
-    city_id = clean_id(s["city_id"], "city_id")
-    city_networks = tuple(clean_id(n, "city_network_ids")
+    lab_id = clean_id(s["lab_id"], "site.lab_id")
+    network_id = clean_id(s["network_id"], "site.network_id")
+    city_id = clean_id(s["city_id"], "site.city_id")
+    city_networks = tuple(clean_id(n, "site.city_network_ids")
                           for n in _json_list(s["city_network_ids"]))
     for action in ("setup.edit", "layers.edit"):
         store.require_permission(by, action, lab_id)
@@ -388,7 +388,7 @@ def _import_records(store: Any, path: Path, tables: dict[str, pd.DataFrame],
         _import_categories(store, tables["categories"], by)
     for _, r in tables["annotations"].iterrows():
         store.add_annotation(Annotation(
-            id=clean_id(r["id"], "annotation id"), lab_id=lab_id, geometry=r.geometry,
+            id=clean_id(r["id"], "annotations.id"), lab_id=lab_id, geometry=r.geometry,
             category=_text(r["category"]), text=_text(r["text"]), author=_text(r["author"]),
             created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"])), by=by)
     for _, r in tables.get("layers", pd.DataFrame()).iterrows():
@@ -434,7 +434,7 @@ def _import_layer(store: Any, lab_id: str, path: Path, tables: dict[str, pd.Data
                 "source": f"import:{path.name}", "attribution": _text(r["attribution"])
                 or OSM_ATTRIBUTION})
         return
-    layer_id = clean_id(_text(r["layer_id"]) or new_id(), "layer_id")
+    layer_id = clean_id(_text(r["layer_id"]) or new_id(), "layers.layer_id")
     style = json.loads(_text(r["style"]) or "{}")
     if not isinstance(style, dict):
         raise ValidationError("export.import_not_export")
