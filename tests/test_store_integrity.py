@@ -359,7 +359,8 @@ def test_stale_edit_of_network_city_lab_is_a_conflict(demo_store, kind):
     with pytest.raises(ConflictError) as err:
         update(replace(record, **{field: "Edit of Ben"}), expected_version=seen)
     assert err.value.key == f"integrity.conflict_{kind}"
-    assert err.value.current == seen + 1
+    assert err.value.current.version == seen + 1  # the record as it is now
+    assert getattr(err.value.current, field) == "Edit of Anna"
     assert getattr({"network": demo_store.get_network, "city": demo_store.get_city,
                     "lab": demo_store.get_lab}[kind](record.id), field) == "Edit of Anna"
     for lang in LANGUAGES:

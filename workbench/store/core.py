@@ -71,15 +71,16 @@ def clean_style(style: dict | None) -> dict:
 
 
 def _bump(conn: Connection, table, record_id: str, expected_version: int | None,  # type: ignore[no-untyped-def]
-          kind: str, values: dict) -> None:
+          kind: str, values: dict, load) -> None:
     """Write ``values`` to a network, city or living lab and bump its version, in the caller's
     write transaction; with ``expected_version`` (the version the editor saw), a record changed
-    by someone else since raises :class:`ConflictError` and nothing is written."""
+    by someone else since raises :class:`ConflictError` (``current``: the record as stored now,
+    from ``load()``) and nothing is written."""
     current = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
     if current is None:
         raise NotFoundError(f"notfound.{kind}")
     if expected_version is not None and current != expected_version:
-        raise ConflictError(f"integrity.conflict_{kind}", current=current, version=current,
+        raise ConflictError(f"integrity.conflict_{kind}", current=load(), version=current,
                             expected=expected_version)
     conn.execute(update(table).where(table.c.id == record_id).values(
         **values, version=current + 1))
@@ -127,7 +128,8 @@ class CoreMixin(StoreBase):
                       description=clean_text(network.description, "description"))
         with self.write() as conn:
             _guard(conn, by, "setup.edit", None)
-            _bump(conn, networks, network.id, expected_version, "network", values)
+            _bump(conn, networks, network.id, expected_version, "network", values,
+                  lambda: self.get_network(network.id))
         return self.get_network(network.id)
 
     def get_network(self, network_id: str) -> Network:
@@ -177,7 +179,7 @@ class CoreMixin(StoreBase):
             self._require_networks(conn, city.network_ids)
             _bump(conn, cities, city.id, expected_version, "city", dict(
                 name=city.name, country=city.country, lon=city.lon, lat=city.lat,
-                illustrative_only=int(city.illustrative_only)))
+                illustrative_only=int(city.illustrative_only)), lambda: self.get_city(city.id))
             self._set_city_networks(conn, city.id, city.network_ids)
         return self.get_city(city.id)
 
@@ -247,7 +249,8 @@ class CoreMixin(StoreBase):
         lab = replace(self._clean_lab(lab), updated_at=utcnow())
         with self.write() as conn:
             _guard(conn, by, "setup.edit", lab.id)
-            _bump(conn, labs, lab.id, expected_version, "lab", _lab_values(lab))
+            _bump(conn, labs, lab.id, expected_version, "lab", _lab_values(lab),
+                  lambda: self.get_lab(lab.id))
         return self.get_lab(lab.id)
 
     def get_lab(self, lab_id: str) -> LivingLab:
