@@ -17,7 +17,7 @@ import geopandas as gpd
 import pandas as pd
 import pyogrio
 import pytest
-from shapely.geometry import Point, Polygon
+from shapely.geometry import Point
 
 from workbench import export
 from workbench.errors import ConflictError, SchemaError, StorageError, ValidationError
@@ -262,7 +262,7 @@ def test_reimport_carries_the_workspaces_own_categories(demo_store, tmp_path):
     target.close()
 
 
-# ---- item 8: control characters -----------------------------------------------------------------
+# ---- item 8: control characters ---------------------------------------------------------------
 HOSTILE_NAME = "Park\x00hidden \x1b[31mred\x07 \u202egnp.exe\u202c \u2066x\u2069"
 
 
@@ -344,7 +344,7 @@ def test_user_text_is_bidi_isolated_in_maps_and_exports(demo_store):
     assert isolate(note.author) in popup and "<bdi>Idee</bdi>" in popup
 
 
-# ---- item 9: versions -----------------------------------------------------------------------------
+# ---- item 9: versions ---------------------------------------------------------------------------
 @pytest.mark.parametrize("kind", ["network", "city", "lab"])
 def test_stale_edit_of_network_city_lab_is_a_conflict(demo_store, kind):
     lab = demo_store.list_labs()[0]

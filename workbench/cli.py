@@ -192,9 +192,8 @@ def import_demo_files(folder: str, buffer_m: float = 500) -> list:
 
 def cmd_labs(args: argparse.Namespace) -> int:
     from workbench.demo import ensure_demo
-    from workbench.store import open_store
-
     from workbench.model import isolate, strip_controls
+    from workbench.store import open_store
 
     store = open_store(args.workspace) if args.workspace else ensure_demo()
     cities = {c.id: c for c in store.list_cities()}
