@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from workbench.ui import sidebar, t
+from workbench.errors import WorkbenchError
+from workbench.ui import show_error, sidebar, t
 
 st.set_page_config(page_title="Living Lab Workbench", page_icon="🗺️", layout="wide")
 sidebar.init_state()
@@ -19,5 +20,10 @@ pages = [
     st.Page("pages/join.py", title=t("workshop.join_nav"), icon="🙋", url_path="join"),
 ]
 navigation = st.navigation(pages)
-sidebar.render()
-navigation.run()
+try:
+    sidebar.render()
+    navigation.run()
+except WorkbenchError as exc:
+    # The store's own errors (a workspace of a newer version, a full disk) that no page caught:
+    # translated, instead of Streamlit's generic error. The sidebar's choices stay usable.
+    show_error(exc)

@@ -65,6 +65,23 @@ def boundary_map(lab: LivingLab | None, city: City | None) -> dict | None:
     return drawing.get("geometry") if drawing else None
 
 
+def shown_version(kind: str, record) -> int | None:  # type: ignore[no-untyped-def]
+    """The version of ``record`` that the previous run showed, i.e. the one the person edited
+    when they press Save now (the store refuses a save over a newer one: a conflict, shown
+    translated); remembers the version shown now. None for a new record."""
+    if record is None:
+        return None
+    key = f"setup_version_{kind}"
+    before = st.session_state.get(key)
+    st.session_state[key] = (record.id, record.version)
+    return before[1] if before and before[0] == record.id else record.version
+
+
+def saved_version(kind: str, record) -> None:  # type: ignore[no-untyped-def]
+    """After a save, the form shows (and the next save starts from) the saved version."""
+    st.session_state[f"setup_version_{kind}"] = (record.id, record.version)
+
+
 def sdg_label(code: str) -> str:
     return f"{code} {t(f'sdg.{code}')}" if has_key(f"sdg.{code}") else code
 
@@ -76,6 +93,7 @@ with tab_lab:
     mode = st.radio(t("setup.mode"), modes, horizontal=True,
                     format_func=lambda m: t(f"setup.mode_{m}"), key="setup_mode")
     lab = chosen if mode == "edit" else None
+    lab_seen = shown_version("lab", lab)
     if not networks:
         st.info(t("setup.need_network"))
     else:
@@ -140,7 +158,9 @@ with tab_lab:
                         saved = s.add_lab(LivingLab(id=new_id(), **values), by=actor)
                         select_lab(saved.id)
                     else:
-                        saved = s.update_lab(replace(lab, **values), by=actor)
+                        saved = s.update_lab(replace(lab, **values), by=actor,
+                                             expected_version=lab_seen)
+                        saved_version("lab", saved)
                     st.success(t_md("setup.saved", title=saved.title), icon="✅")
                 except WorkbenchError as exc:
                     show_error(exc)
@@ -153,6 +173,7 @@ with tab_city:
         format_func=lambda i: f"{cities[i].name} ({cities[i].country})" if i
         else t("setup.city_new"), key="setup_city_pick")
     city = cities.get(edit_city_id) if edit_city_id else None
+    city_seen = shown_version("city", city)
     with st.form("city_form"):
         name = st.text_input(t("setup.city_name"), value=city.name if city else "")
         country = st.text_input(t("setup.country"), value=city.country if city else "",
@@ -170,8 +191,9 @@ with tab_city:
             try:
                 record = City(id=city.id if city else new_id(), name=name, country=country,
                               lon=lon, lat=lat, network_ids=tuple(member_of))
-                saved_city = (s.update_city(record, by=actor) if city
-                              else s.add_city(record, by=actor))
+                saved_city = (s.update_city(record, by=actor, expected_version=city_seen)
+                              if city else s.add_city(record, by=actor))
+                saved_version("city", saved_city)
                 st.success(t_md("setup.saved", title=saved_city.name), icon="✅")
             except WorkbenchError as exc:
                 show_error(exc)
@@ -184,6 +206,7 @@ with tab_network:
         format_func=lambda i: networks[i].name if i else t("setup.network_new"),
         key="setup_network_pick")
     network = networks.get(edit_net_id) if edit_net_id else None
+    network_seen = shown_version("network", network)
     with st.form("network_form"):
         name = st.text_input(t("setup.network_name"), value=network.name if network else "")
         countries = st.text_input(t("setup.countries"),
@@ -197,8 +220,9 @@ with tab_network:
                                  countries=tuple(c.strip() for c in countries.split(",")
                                                  if c.strip()),
                                  description=description)
-                saved_net = (s.update_network(record, by=actor) if network
-                             else s.add_network(record, by=actor))
+                saved_net = (s.update_network(record, by=actor, expected_version=network_seen)
+                             if network else s.add_network(record, by=actor))
+                saved_version("network", saved_net)
                 st.success(t_md("setup.saved", title=saved_net.name), icon="✅")
             except WorkbenchError as exc:
                 show_error(exc)

@@ -33,7 +33,8 @@ def test_labs_lists_demo_labs_tab_separated(capsys):
     rows = [line.split("\t") for line in lines]
     assert all(len(r) == 4 for r in rows)
     assert {r[0] for r in rows} == {f["properties"]["id"] for f in features}
-    assert ("Kharkiv", "UA") in {(r[1], r[2]) for r in rows}
+    # user text is bidi-isolated (U+2068 … U+2069)
+    assert ("\u2068Kharkiv\u2069", "UA") in {(r[1], r[2]) for r in rows}
 
 
 def test_demo_reset_recreates_workspace(capsys, demo_store):

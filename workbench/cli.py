@@ -193,13 +193,16 @@ def import_demo_files(folder: str, buffer_m: float = 500) -> list:
 
 def cmd_labs(args: argparse.Namespace) -> int:
     from workbench.demo import ensure_demo
+    from workbench.model import isolate, strip_controls
     from workbench.store import open_store
 
     store = open_store(args.workspace) if args.workspace else ensure_demo()
     cities = {c.id: c for c in store.list_cities()}
     for lab in store.list_labs():
         city = cities[lab.city_id]
-        print("\t".join((lab.id, city.name, city.country, lab.title)))
+        # user text: no terminal control sequences, and isolated so RTL text stays in its field
+        print("\t".join((lab.id, isolate(strip_controls(city.name)), city.country,
+                         isolate(strip_controls(lab.title)))))
     return 0
 
 
@@ -278,11 +281,12 @@ def cmd_import(args: argparse.Namespace) -> int:
     from workbench.access import SYSTEM
     from workbench.export import import_geopackage
     from workbench.i18n import t
+    from workbench.model import isolate
     from workbench.store import open_store
 
     store = open_store(args.workspace)
     lab_id = import_geopackage(store, args.file, by=SYSTEM)
-    print(t("export.imported", "en", title=store.get_lab(lab_id).title,
+    print(t("export.imported", "en", title=isolate(store.get_lab(lab_id).title),
             workspace=args.workspace))
     print(lab_id)
     return 0

@@ -41,6 +41,10 @@ class SchemaError(WorkbenchError):
     """The database file cannot be used by this version of the workbench."""
 
 
+class StorageError(WorkbenchError):
+    """The database could not be written (the disk is full); nothing of the change was kept."""
+
+
 class PermissionDenied(WorkbenchError):
     """The acting person's role does not allow this action."""
 

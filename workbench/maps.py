@@ -25,6 +25,7 @@ from workbench.model import (
     City,
     LivingLab,
     Network,
+    isolate,
 )
 from workbench.settings import OSM_ATTRIBUTION
 
@@ -39,6 +40,12 @@ SITE_STYLE = {"color": "#D55E00", "weight": 3, "fill": True, "fillOpacity": 0.05
 def escape_text(value: object) -> str:
     """User text as literal HTML text (quotes included), safe inside elements and attributes."""
     return html.escape("" if value is None else str(value), quote=True)
+
+
+def bdi_text(value: object) -> str:
+    """User text escaped and isolated (``<bdi>``): right-to-left text or a stray bidi control
+    cannot reorder the system text beside it."""
+    return f"<bdi>{escape_text(value)}</bdi>"
 
 
 def spreadsheet_text(value: object) -> str:
@@ -91,12 +98,12 @@ def overview_map(labs: Iterable[LivingLab], cities: dict[str, City],
         for lab in (lab for lab in labs if lab.network_id == nid):
             city = cities[lab.city_id]
             c = lab.boundary.centroid
-            popup = (f"<b>{escape_text(lab.title)}</b><br>{escape_text(city.name)} "
+            popup = (f"<b>{bdi_text(lab.title)}</b><br>{bdi_text(city.name)} "
                      f"({escape_text(city.country)})")
             folium.CircleMarker(
                 location=(c.y, c.x), radius=8, color="#ffffff", weight=2, fill=True,
                 fill_color=colours[nid], fill_opacity=0.95,
-                tooltip=f"{escape_text(lab.title)} · {escape_text(city.name)}",
+                tooltip=f"{bdi_text(lab.title)} · {bdi_text(city.name)}",
                 popup=folium.Popup(popup, max_width=300),
             ).add_to(group)
             folium.GeoJson(mapping(lab.boundary), style_function=lambda _f, col=colours[nid]: {
@@ -187,12 +194,12 @@ def _annotation_popup_parts(a: Annotation, colour: str, label: str, lang: str, v
                             comments: int) -> list[str]:
     """The popup as pieces of HTML that repeat across annotations (heading, markup, counts) or
     not (text, author and time); joined they are :func:`annotation_popup_html`."""
-    meta = t("annotate.popup.meta", lang, author=a.author,
+    meta = t("annotate.popup.meta", lang, author=isolate(a.author),  # FSI…PDI: as <bdi>
              time=fmt_datetime(a.updated_at if a.version > 1 else a.created_at, lang))
     counts = t("annotate.popup.counts", lang, votes=votes, comments=comments)
     return [
         f'<div class="wb-annotation"><div class="wb-h"><span style="background:'
-        f'{escape_text(colour)}"></span>{escape_text(label)}</div><div class="wb-t" dir="auto">',
+        f'{escape_text(colour)}"></span>{bdi_text(label)}</div><div class="wb-t" dir="auto">',
         escape_text(_short(a.text, POPUP_TEXT_CHARS)),
         '</div><div class="wb-m" dir="auto">',
         escape_text(meta),

@@ -6,6 +6,8 @@ the caller, so that a retried write is idempotent. Times are timezone-aware UTC 
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,6 +42,56 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
+def clean_id(value: object, column: str = "id") -> str:
+    """An id read from outside (a file, a form): must be a UUID; returned in canonical form.
+
+    Ids name files (``uploads/<lab>/<layer id>.parquet``), so anything else is refused."""
+    from workbench.errors import ValidationError
+
+    text = value if isinstance(value, str) else ""
+    try:
+        parsed = uuid.UUID(text.strip())
+    except ValueError:
+        raise ValidationError("integrity.bad_id", column=column,
+                              value=strip_controls(str(value))[:60]) from None
+    return str(parsed)
+
+
+#: CSS colour values a style may carry: #rgb, #rrggbb or #rrggbbaa (nothing that CSS could
+#: resolve to a URL, a function or another property).
+_COLOUR = re.compile(r"#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})")
+
+
+def clean_colour(value: object) -> str:
+    """A style colour (of a category, a layer or a group): only a hex colour value passes."""
+    from workbench.errors import ValidationError
+
+    text = value.strip() if isinstance(value, str) else ""
+    if not _COLOUR.fullmatch(text):
+        raise ValidationError("integrity.bad_colour", value=strip_controls(str(value))[:60])
+    return text
+
+
+#: Bidi embedding/override (U+202A–U+202E) and isolate (U+2066–U+2069) controls: user text may
+#: not reorder the text around it.
+_BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
+
+
+def strip_controls(value: str, keep_lines: bool = False) -> str:
+    """``value`` without control characters (Unicode category Cc: NUL, ESC, BEL, …) and without
+    bidi embedding/override/isolate controls; ``keep_lines`` keeps newlines and tabs (long
+    texts). Applied by the store to every name and text it accepts."""
+    kept = "\n\t" if keep_lines else ""
+    return "".join(ch for ch in value if ch in kept or not (
+        ch in _BIDI_CONTROLS or unicodedata.category(ch) == "Cc"))
+
+
+def isolate(text: object) -> str:
+    """User text wrapped in FSI…PDI (U+2068, U+2069) for plain-text outputs (command line,
+    PNG/PDF labels), so that right-to-left text does not reorder the system text beside it."""
+    return f"\u2068{'' if text is None else text}\u2069"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
@@ -51,6 +103,8 @@ class Network:
     countries: tuple[str, ...]
     description: str = ""
     created_at: datetime = field(default_factory=utcnow)
+    #: Bumped by every change; an edit may name the version it started from (as annotations).
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -62,6 +116,7 @@ class City:
     lat: float
     network_ids: tuple[str, ...] = ()
     illustrative_only: bool = False
+    version: int = 1  # see Network.version
 
 
 @dataclass(frozen=True)
@@ -79,6 +134,7 @@ class LivingLab:
     illustrative: bool = False
     created_at: datetime = field(default_factory=utcnow)
     updated_at: datetime = field(default_factory=utcnow)
+    version: int = 1  # see Network.version
 
 
 @dataclass(frozen=True)

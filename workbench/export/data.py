@@ -9,6 +9,7 @@ layers) and one ``layer_<n>`` per shown layer.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -28,7 +29,17 @@ from workbench.errors import ValidationError
 from workbench.export.content import Comment, LayerData, MapContent
 from workbench.i18n import t
 from workbench.maps import spreadsheet_text
-from workbench.model import Annotation, City, Layer, LivingLab, Network, new_id, utcnow
+from workbench.model import (
+    Annotation,
+    Category,
+    City,
+    Layer,
+    LivingLab,
+    Network,
+    clean_id,
+    new_id,
+    utcnow,
+)
 from workbench.settings import OSM_ATTRIBUTION, data_dir, uploads_dir
 from workbench.store.base import from_iso, iso
 
@@ -94,6 +105,16 @@ def layers_table(content: MapContent) -> pd.DataFrame:
                                        "attribution", "fetched_at", "style", "feature_count"])
 
 
+def categories_table(content: MapContent) -> pd.DataFrame:
+    """The workspace's own categories the lab's annotations use (built-in ones need no row), so
+    that the file can be imported into a workspace that does not have them."""
+    used = {n.annotation.category for n in content.annotations}
+    rows = [{"code": c.code, "colour": c.colour,
+             "labels": json.dumps(c.labels, ensure_ascii=False, sort_keys=True)}
+            for c in content.category_defs if not c.builtin and c.code in used]
+    return pd.DataFrame(rows, columns=["code", "colour", "labels"])
+
+
 def layer_table_name(i: int) -> str:
     return f"layer_{i}"
 
@@ -121,6 +142,7 @@ def write_geopackage(content: MapContent, path: str | Path) -> Path:
                             geometry_type="Unknown", append=False)
     _write_table(comments_frame(content), path, "comments")
     _write_table(layers_table(content), path, "layers")
+    _write_table(categories_table(content), path, "categories")
     for i, layer in enumerate(content.layers, start=1):
         pyogrio.write_dataframe(_clean_layer(layer.frame), path, layer=layer_table_name(i),
                                 driver="GPKG", geometry_type="Unknown")
@@ -269,83 +291,162 @@ def indicators_csv_bytes(content: MapContent) -> bytes:
 
 
 # ---- import -------------------------------------------------------------------------------------
+#: The first bytes of every SQLite file (and so of every GeoPackage).
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
 def _text(v: Any) -> str:
     return "" if v is None or (isinstance(v, float) and v != v) else str(v)
+
+
+def read_import_layers(path: str | Path) -> dict[str, pd.DataFrame]:
+    """Every layer of a GeoPackage to import, read into memory: the one place the import opens
+    the file (a seam for a sandboxed reader). Only a local, regular SQLite file is opened, and
+    only with the GPKG driver: no VRT, no remote or virtual (``/vsi…``) paths."""
+    path = Path(path)
+    text = str(path)
+    if text.startswith("/vsi") or "://" in text or not path.is_file():
+        raise ValidationError("export.import_unreadable")
+    with path.open("rb") as fh:
+        if fh.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+            raise ValidationError("export.import_unreadable")
+    try:
+        info = pyogrio.read_info(path, layer=0)
+        if info.get("driver") != "GPKG":
+            raise ValidationError("export.import_unreadable")
+        return {name: pyogrio.read_dataframe(path, layer=name)
+                for name, _kind in pyogrio.list_layers(path)}
+    except ValidationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+        raise ValidationError("export.import_unreadable") from exc
+
+
+def _json_list(v: Any) -> tuple:
+    value = json.loads(_text(v) or "[]")
+    if not isinstance(value, list):
+        raise ValidationError("export.import_not_export")
+    return tuple(value)
 
 
 def import_geopackage(store: Any, path: str | Path, by: Actor | None = None) -> str:
     """Rebuild the living lab of an exported GeoPackage in ``store``; returns the lab's id.
 
-    Network, city, lab, annotations (same ids and times), uploaded layers (stored as uploads
-    again) and OSM themes (into the OSM cache) are added; records already there are kept.
+    Network, city, lab, the workspace categories it uses, annotations (same ids and times),
+    uploaded layers (stored as uploads again) and OSM themes (into the OSM cache, when not
+    cached yet) are added; records already there are kept. Every id read from the file must be
+    a UUID (``model.clean_id``), style colours colour values. All of it is one transaction
+    (``store.batch``): when anything is refused, no record and no file of the import remains.
     ``by`` (the command line passes ``access.SYSTEM``) needs ``setup.edit`` and ``layers.edit``;
     both are checked before anything is written.
     """
     path = Path(path)
+    tables = read_import_layers(path)
+    if not {"site", "annotations"} <= tables.keys() or len(tables["site"]) != 1:
+        raise ValidationError("export.import_not_export")
+    written: list[Path] = []
     try:
-        names = {name for name, _ in pyogrio.list_layers(path)}
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
-        raise ValidationError("export.import_unreadable") from exc
-    if not {"site", "annotations"} <= names:
-        raise ValidationError("export.import_not_export")
-    site = pyogrio.read_dataframe(path, layer="site")
-    if len(site) != 1:
-        raise ValidationError("export.import_not_export")
-    s = site.iloc[0]
-    for action in ("setup.edit", "layers.edit"):
-        store.require_permission(by, action, s["lab_id"])
-    store.add_network(Network(
-        id=s["network_id"], name=s["network_name"], countries=tuple(json.loads(
-            s["network_countries"])), description=_text(s["network_description"]),
-        created_at=from_iso(s["network_created_at"])), by=by)
-    store.add_city(City(
-        id=s["city_id"], name=s["city_name"], country=s["city_country"], lon=float(s["city_lon"]),
-        lat=float(s["city_lat"]), network_ids=tuple(json.loads(s["city_network_ids"])),
-        illustrative_only=bool(s["city_illustrative_only"])), by=by)
-    store.add_lab(LivingLab(
-        id=s["lab_id"], city_id=s["city_id"], network_id=s["network_id"], title=s["title"],
-        boundary=s.geometry, summary=_text(s["summary"]), themes=tuple(json.loads(s["themes"])),
-        principles=tuple(json.loads(s["principles"])),
-        sdg_targets=tuple(json.loads(s["sdg_targets"])), status=s["status"],
-        illustrative=bool(s["illustrative"]), created_at=from_iso(s["created_at"]),
-        updated_at=from_iso(s["updated_at"])), by=by)
-    lab_id = s["lab_id"]
-    for _, r in pyogrio.read_dataframe(path, layer="annotations").iterrows():
-        store.add_annotation(Annotation(
-            id=r["id"], lab_id=lab_id, geometry=r.geometry, category=r["category"],
-            text=_text(r["text"]), author=_text(r["author"]),
-            created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"])), by=by)
-    if "layers" in names:
-        for _, r in pyogrio.read_dataframe(path, layer="layers").iterrows():
-            _import_layer(store, lab_id, path, r, by)
+        with store.batch():
+            lab_id = _import_records(store, path, tables, by, written)
+    except BaseException:
+        for file in written:
+            file.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the folder made for it, when now empty
+                file.parent.rmdir()
+        raise
     return lab_id
 
 
-def _import_layer(store: Any, lab_id: str, path: Path, r: Any, by: Actor | None) -> None:
-    """An exported OSM theme goes back into the OSM cache (with its fetch date); an uploaded
-    layer becomes an upload of the lab again (same id, its features in the uploads folder)."""
-    from workbench.opendata.cache import save_theme
+def _import_records(store: Any, path: Path, tables: dict[str, pd.DataFrame],
+                    by: Actor | None, written: list[Path]) -> str:
+    """The writes of :func:`import_geopackage`, inside its transaction; files it creates are
+    listed in ``written`` (removed by the caller when the import fails)."""
+    s = tables["site"].iloc[0]
+    lab_id = clean_id(s["lab_id"], "site.lab_id")
+    network_id = clean_id(s["network_id"], "site.network_id")
+    city_id = clean_id(s["city_id"], "site.city_id")
+    city_networks = tuple(clean_id(n, "site.city_network_ids")
+                          for n in _json_list(s["city_network_ids"]))
+    for action in ("setup.edit", "layers.edit"):
+        store.require_permission(by, action, lab_id)
+    store.add_network(Network(
+        id=network_id, name=_text(s["network_name"]),
+        countries=_json_list(s["network_countries"]),
+        description=_text(s["network_description"]),
+        created_at=from_iso(s["network_created_at"])), by=by)
+    store.add_city(City(
+        id=city_id, name=_text(s["city_name"]), country=_text(s["city_country"]),
+        lon=float(s["city_lon"]), lat=float(s["city_lat"]), network_ids=city_networks,
+        illustrative_only=bool(s["city_illustrative_only"])), by=by)
+    store.add_lab(LivingLab(
+        id=lab_id, city_id=city_id, network_id=network_id, title=_text(s["title"]),
+        boundary=s.geometry, summary=_text(s["summary"]), themes=_json_list(s["themes"]),
+        principles=_json_list(s["principles"]), sdg_targets=_json_list(s["sdg_targets"]),
+        status=_text(s["status"]), illustrative=bool(s["illustrative"]),
+        created_at=from_iso(s["created_at"]), updated_at=from_iso(s["updated_at"])), by=by)
+    if "categories" in tables:
+        _import_categories(store, tables["categories"], by)
+    for _, r in tables["annotations"].iterrows():
+        store.add_annotation(Annotation(
+            id=clean_id(r["id"], "annotations.id"), lab_id=lab_id, geometry=r.geometry,
+            category=_text(r["category"]), text=_text(r["text"]), author=_text(r["author"]),
+            created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"])), by=by)
+    for _, r in tables.get("layers", pd.DataFrame()).iterrows():
+        _import_layer(store, lab_id, path, tables, r, by, written)
+    return lab_id
+
+
+def _import_categories(store: Any, frame: pd.DataFrame, by: Actor | None) -> None:
+    """The file's own categories that the workspace lacks are added (a workspace's own
+    category of the same code is kept as it is)."""
+    known = set(store.annotation_categories())
+    for _, r in frame.iterrows():
+        code = _text(r["code"])
+        if code in known:
+            continue
+        labels = json.loads(_text(r["labels"]) or "{}")
+        if not isinstance(labels, dict):
+            raise ValidationError("export.import_not_export")
+        store.save_category(Category(code=code, colour=_text(r["colour"]),
+                                     labels={str(k): _text(v) for k, v in labels.items()}),
+                            by=by)
+        known.add(code)
+
+
+def _import_layer(store: Any, lab_id: str, path: Path, tables: dict[str, pd.DataFrame], r: Any,
+                  by: Actor | None, written: list[Path]) -> None:
+    """An exported OSM theme goes back into the OSM cache (with its fetch date) unless it is
+    cached already; an uploaded layer becomes an upload of the lab again (same id, its
+    features in the uploads folder)."""
+    from workbench.opendata.cache import save_theme, theme_path
     from workbench.opendata.themes import THEMES
 
-    frame = pyogrio.read_dataframe(path, layer=r["table"])
+    frame = tables.get(_text(r["table"]))
+    if frame is None or not hasattr(frame, "geometry"):
+        raise ValidationError("export.import_not_export")
     frame = frame.set_crs(4326) if frame.crs is None else frame.to_crs(4326)
     theme = _text(r.get("theme"))
     if _text(r["kind"]) == "osm":
-        if theme in THEMES:
+        if theme in THEMES and not theme_path(lab_id, theme).exists():
+            written.append(theme_path(lab_id, theme))
             save_theme(lab_id, theme, frame, {
                 "fetched_at": _text(r.get("fetched_at")) or iso(utcnow()),
                 "source": f"import:{path.name}", "attribution": _text(r["attribution"])
                 or OSM_ATTRIBUTION})
         return
-    layer_id = _text(r["layer_id"]) or new_id()
+    layer_id = clean_id(_text(r["layer_id"]) or new_id(), "layers.layer_id")
+    style = json.loads(_text(r["style"]) or "{}")
+    if not isinstance(style, dict):
+        raise ValidationError("export.import_not_export")
     target = uploads_dir() / lab_id / f"{layer_id}.parquet"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_parquet(target, index=False)
-    store.add_layer(Layer(id=layer_id, lab_id=lab_id, name=r["name"], kind="upload",
-                          source=f"import:{path.name}", attribution=_text(r["attribution"]),
-                          style=json.loads(r["style"] or "{}"),
-                          path=target.relative_to(data_dir()).as_posix(),
-                          feature_count=len(frame)), by=by)
+    layer = store.add_layer(Layer(
+        id=layer_id, lab_id=lab_id, name=_text(r["name"]), kind="upload",
+        source=f"import:{path.name}", attribution=_text(r["attribution"]), style=style,
+        path=target.relative_to(data_dir()).as_posix(), feature_count=len(frame)), by=by)
+    if layer.lab_id == lab_id and not target.exists():  # a layer kept as it was keeps its file
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written.append(target)
+        frame.to_parquet(target, index=False)
 
 
 __all__ = ["write_geopackage", "geopackage_bytes", "read_geopackage", "geojson_bytes",

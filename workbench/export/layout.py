@@ -12,6 +12,7 @@ from workbench.export.content import MapContent, category_colours, category_labe
 from workbench.geometry import distance_km
 from workbench.i18n import fmt_datetime, t
 from workbench.maps import SITE_STYLE
+from workbench.model import isolate
 
 MM_PER_INCH = 25.4
 #: Paper sizes in millimetres (portrait).
@@ -107,9 +108,10 @@ class FrameText:
 def frame_text(content: MapContent, extra_notes: list[str] = ()) -> FrameText:  # type: ignore[assignment]
     lang = content.lang
     city = content.city
-    parts = [f"{city.name} ({city.country})", content.network.name]
+    # user text isolated (FSI…PDI), so that right-to-left names keep the system text in place
+    parts = [f"{isolate(city.name)} ({city.country})", isolate(content.network.name)]
     if content.subtitle:
-        parts.append(content.subtitle)
+        parts.append(isolate(content.subtitle))
     return FrameText(
         title=content.title,
         subtitle=" · ".join(parts),

@@ -79,7 +79,10 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
     _heading(pdf, t("export.pdf.annotations", lang, count=len(content.annotations)))
     pdf.set_font(FONT, "", 9)
     ft = frame_text(content)
-    pdf.multi_cell(0, 5, f"{ft.subtitle} · {ft.date}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    # fpdf2 draws text in the order stored (no bidi reordering) and the font has no glyph for
+    # the isolates of frame_text: leave them out here
+    subtitle = ft.subtitle.replace("\u2068", "").replace("\u2069", "")
+    pdf.multi_cell(0, 5, f"{subtitle} · {ft.date}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     pdf.ln(2)
     if not content.annotations:
         pdf.set_font(FONT, "", 11)

@@ -24,7 +24,7 @@ from shapely.geometry import mapping
 from workbench.export.content import MapContent, category_colours, category_label
 from workbench.export.layout import PageSize, frame_text, legend_entries, page_size
 from workbench.i18n import t
-from workbench.maps import base_map, escape_text, site_layer, theme_group
+from workbench.maps import base_map, bdi_text, escape_text, site_layer, theme_group
 from workbench.settings import (
     CHROMIUM_ARGS,
     EXPORT_RENDER_TIMEOUT_S,
@@ -199,7 +199,7 @@ def _overlay_html(content: MapContent) -> str:
            "border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:13px sans-serif;")
     return (
         f'<div id="wb-title" style="{box}top:10px;left:60px;max-width:50%">'
-        f'<div style="font-size:18px;font-weight:bold">{escape_text(ft.title)}</div>'
+        f'<div style="font-size:18px;font-weight:bold">{bdi_text(ft.title)}</div>'
         f"<div>{escape_text(ft.subtitle)}</div><div>{escape_text(ft.date)}</div></div>"
         f'<div id="wb-legend" style="{box}bottom:30px;right:10px;max-width:30%">'
         f"{legend}</div>"
@@ -218,7 +218,7 @@ def _legend_item_html(e) -> str:  # type: ignore[no-untyped-def]
         swatch = f"background:{colour};border-radius:50%;border:1px solid #333"
     return (f'<div class="wb-legend-item" style="display:flex;align-items:center;margin:2px 0">'
             f'<span style="display:inline-block;width:14px;height:14px;margin-right:8px;'
-            f'flex:none;{swatch}"></span>{escape_text(e.label)}</div>')
+            f'flex:none;{swatch}"></span>{bdi_text(e.label)}</div>')
 
 
 # ---- PNG through Chromium ------------------------------------------------------------------------
@@ -267,7 +267,7 @@ main{{flex:1;display:flex;flex-direction:{direction};gap:14px;min-height:0}}
 aside{{{aside}overflow:hidden;font-size:14px}} aside h2{{font-size:16px;margin:0 0 6px}}
 footer{{font-size:11px;margin-top:8px;color:#333}} #notes{{color:#8a3b00;font-size:13px}}
 </style></head><body>
-<header><div><h1>{escape_text(ft.title)}</h1><div class="sub">{escape_text(ft.subtitle)}</div></div>
+<header><div><h1>{bdi_text(ft.title)}</h1><div class="sub">{escape_text(ft.subtitle)}</div></div>
 <div class="date">{escape_text(ft.date)}</div></header>
 <main><div class="map"><iframe id="map" src="{escape_text(map_url)}"></iframe>
 <div class="north">{NORTH_ARROW_SVG}</div></div>

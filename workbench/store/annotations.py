@@ -21,6 +21,7 @@ from workbench.model import (
     Annotation,
     AnnotationChange,
     Category,
+    clean_colour,
     new_id,
     utcnow,
 )
@@ -31,7 +32,6 @@ from workbench.store.schema import annotation_categories, annotation_history, an
 from workbench.store.workshop import actor_name, authorize
 
 _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 #: Colours offered to a workspace's own categories (Okabe & Ito, after the built-in ones).
 EXTRA_CATEGORY_COLOURS = ("#56B4E9", "#F0E442", "#000000", "#999999")
 
@@ -285,8 +285,7 @@ class AnnotationMixin(StoreBase):
             raise ValidationError("annotate.error.category_code", value=code)
         if code in ANNOTATION_CATEGORIES:
             raise ValidationError("annotate.error.category_builtin", value=code)
-        if not _COLOUR.match(category.colour or ""):
-            raise ValidationError("annotate.error.category_colour", value=category.colour)
+        colour = clean_colour(category.colour)
         labels = {lang: clean_name(label, "name", MAX_NAME_CHARS)
                   for lang, label in category.labels.items()
                   if lang in LANGUAGES and (label or "").strip()}
@@ -299,14 +298,14 @@ class AnnotationMixin(StoreBase):
             if exists:
                 conn.execute(update(annotation_categories).where(
                     annotation_categories.c.code == code).values(
-                    colour=category.colour, labels=dumps(labels)))
+                    colour=colour, labels=dumps(labels)))
             else:
                 position = conn.execute(
                     select(func.count()).select_from(annotation_categories)).scalar() or 0
                 conn.execute(insert(annotation_categories).values(
-                    code=code, colour=category.colour, labels=dumps(labels),
+                    code=code, colour=colour, labels=dumps(labels),
                     position=int(position), created_at=iso(utcnow())))
-        return Category(code=code, colour=category.colour, labels=labels)
+        return Category(code=code, colour=colour, labels=labels)
 
     def delete_category(self, code: str, by: Actor | None = None) -> None:
         """Remove a workspace category that no annotation uses (deleted ones included)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -35,15 +36,39 @@ class StoreBase:
     def __init__(self, url: str) -> None:
         self.url = url
         self.engine = make_engine(url)
+        self._batch = threading.local()  # this thread's open batch() transaction, if any
         self.version = migrate(self.engine)
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One write transaction for several store calls of this thread (an import): every
+        ``read``/``write`` inside the block joins it, so either all of them are kept or, on an
+        exception, none."""
+        if getattr(self._batch, "conn", None) is not None:
+            yield
+            return
+        with transaction(self.engine, write=True) as conn:
+            self._batch.conn = conn
+            try:
+                yield
+            finally:
+                self._batch.conn = None
+
+    @contextmanager
     def read(self) -> Iterator[Connection]:
+        joined = getattr(self._batch, "conn", None)
+        if joined is not None:
+            yield joined
+            return
         with transaction(self.engine, write=False) as conn:
             yield conn
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
+        joined = getattr(self._batch, "conn", None)
+        if joined is not None:
+            yield joined
+            return
         with transaction(self.engine, write=True) as conn:
             yield conn
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workbench.access import Actor
-from workbench.errors import NotFoundError, ValidationError
+from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.geometry import validate_boundary
 from workbench.model import (
     LAB_STATUSES,
@@ -25,6 +25,8 @@ from workbench.model import (
     LivingLab,
     Network,
     Snapshot,
+    clean_colour,
+    strip_controls,
     utcnow,
 )
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
@@ -33,8 +35,9 @@ from workbench.store.schema import cities, labs, layers, network_cities, network
 
 
 def clean_name(value: str, field: str, limit: int = MAX_NAME_CHARS) -> str:
-    """A required single-line name: stripped, not empty, not too long."""
-    value = " ".join((value or "").split())
+    """A required single-line name: without control characters (``model.strip_controls``),
+    whitespace collapsed, not empty, not too long."""
+    value = " ".join(strip_controls(value or "").split())
     if not value:
         raise ValidationError("field.required", field=field)
     if len(value) > limit:
@@ -43,11 +46,44 @@ def clean_name(value: str, field: str, limit: int = MAX_NAME_CHARS) -> str:
 
 
 def clean_text(value: str, field: str, limit: int = MAX_TEXT_CHARS) -> str:
-    """Free text: kept as typed (plain text), stripped at the ends, bounded in length."""
-    value = (value or "").replace("\x00", "").strip()
+    """Free text: kept as typed (plain text; newlines and tabs kept, other control characters
+    removed), stripped at the ends, bounded in length."""
+    value = strip_controls(value or "", keep_lines=True).strip()
     if len(value) > limit:
         raise ValidationError("field.too_long", field=field, limit=limit)
     return value
+
+
+def clean_style(style: dict | None) -> dict:
+    """A layer's style: colours (keys naming a colour) must be colour values
+    (``model.clean_colour``), everything else a number or a truth value; nothing reaches CSS
+    unchecked."""
+    clean: dict = {}
+    for key, value in (style or {}).items():
+        key = str(key)
+        if "colo" in key.lower():
+            clean[key] = clean_colour(value)
+        elif isinstance(value, bool | int | float):
+            clean[key] = value
+        else:
+            raise ValidationError("integrity.bad_style", name=strip_controls(key)[:40])
+    return clean
+
+
+def _bump(conn: Connection, table, record_id: str, expected_version: int | None,  # type: ignore[no-untyped-def]
+          kind: str, values: dict, load) -> None:
+    """Write ``values`` to a network, city or living lab and bump its version, in the caller's
+    write transaction; with ``expected_version`` (the version the editor saw), a record changed
+    by someone else since raises :class:`ConflictError` (``current``: the record as stored now,
+    from ``load()``) and nothing is written."""
+    current = conn.execute(select(table.c.version).where(table.c.id == record_id)).scalar()
+    if current is None:
+        raise NotFoundError(f"notfound.{kind}")
+    if expected_version is not None and current != expected_version:
+        raise ConflictError(f"integrity.conflict_{kind}", current=load(), version=current,
+                            expected=expected_version)
+    conn.execute(update(table).where(table.c.id == record_id).values(
+        **values, version=current + 1))
 
 
 def _guard(conn: Connection, by: Actor | None, action: str, lab_id: str | None) -> None:
@@ -82,14 +118,18 @@ class CoreMixin(StoreBase):
                     description=network.description, created_at=iso(network.created_at)))
         return self.get_network(network.id)
 
-    def update_network(self, network: Network, by: Actor | None = None) -> Network:
+    def update_network(self, network: Network, by: Actor | None = None,
+                       expected_version: int | None = None) -> Network:
+        """Change a network; ``expected_version``: the version the editor saw (a stale one
+        raises :class:`ConflictError`, nothing written)."""
         self.get_network(network.id)
+        values = dict(name=clean_name(network.name, "name"),
+                      countries=dumps([_country(c) for c in network.countries]),
+                      description=clean_text(network.description, "description"))
         with self.write() as conn:
             _guard(conn, by, "setup.edit", None)
-            conn.execute(update(networks).where(networks.c.id == network.id).values(
-                name=clean_name(network.name, "name"),
-                countries=dumps([_country(c) for c in network.countries]),
-                description=clean_text(network.description, "description")))
+            _bump(conn, networks, network.id, expected_version, "network", values,
+                  lambda: self.get_network(network.id))
         return self.get_network(network.id)
 
     def get_network(self, network_id: str) -> Network:
@@ -129,15 +169,17 @@ class CoreMixin(StoreBase):
                 self._set_city_networks(conn, city.id, city.network_ids)
         return self.get_city(city.id)
 
-    def update_city(self, city: City, by: Actor | None = None) -> City:
+    def update_city(self, city: City, by: Actor | None = None,
+                    expected_version: int | None = None) -> City:
+        """Change a city; ``expected_version`` as in :meth:`update_network`."""
         self.get_city(city.id)
         city = _clean_city(city)
         with self.write() as conn:
             _guard(conn, by, "setup.edit", None)
             self._require_networks(conn, city.network_ids)
-            conn.execute(update(cities).where(cities.c.id == city.id).values(
+            _bump(conn, cities, city.id, expected_version, "city", dict(
                 name=city.name, country=city.country, lon=city.lon, lat=city.lat,
-                illustrative_only=int(city.illustrative_only)))
+                illustrative_only=int(city.illustrative_only)), lambda: self.get_city(city.id))
             self._set_city_networks(conn, city.id, city.network_ids)
         return self.get_city(city.id)
 
@@ -200,12 +242,15 @@ class CoreMixin(StoreBase):
                                                  created_at=iso(lab.created_at)))
         return self.get_lab(lab.id)
 
-    def update_lab(self, lab: LivingLab, by: Actor | None = None) -> LivingLab:
+    def update_lab(self, lab: LivingLab, by: Actor | None = None,
+                   expected_version: int | None = None) -> LivingLab:
+        """Change a living lab; ``expected_version`` as in :meth:`update_network`."""
         self.get_lab(lab.id)
         lab = replace(self._clean_lab(lab), updated_at=utcnow())
         with self.write() as conn:
             _guard(conn, by, "setup.edit", lab.id)
-            conn.execute(update(labs).where(labs.c.id == lab.id).values(_lab_values(lab)))
+            _bump(conn, labs, lab.id, expected_version, "lab", _lab_values(lab),
+                  lambda: self.get_lab(lab.id))
         return self.get_lab(lab.id)
 
     def get_lab(self, lab_id: str) -> LivingLab:
@@ -260,8 +305,9 @@ class CoreMixin(StoreBase):
                 try:
                     conn.execute(insert(layers).values(
                         id=layer.id, lab_id=layer.lab_id, name=clean_name(layer.name, "name"),
-                        kind=layer.kind, source=layer.source, attribution=layer.attribution,
-                        style=dumps(layer.style), path=layer.path,
+                        kind=layer.kind, source=clean_text(layer.source, "source"),
+                        attribution=clean_text(layer.attribution, "attribution"),
+                        style=dumps(clean_style(layer.style)), path=layer.path,
                         feature_count=layer.feature_count, created_at=iso(layer.created_at)))
                 except IntegrityError as exc:
                     raise NotFoundError("notfound.lab") from exc
@@ -270,7 +316,8 @@ class CoreMixin(StoreBase):
     def update_layer_style(self, layer_id: str, style: dict, by: Actor | None = None) -> Layer:
         with self.write() as conn:
             _guard(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
-            conn.execute(update(layers).where(layers.c.id == layer_id).values(style=dumps(style)))
+            conn.execute(update(layers).where(layers.c.id == layer_id).values(
+                style=dumps(clean_style(style))))
         return self.get_layer(layer_id)
 
     def get_layer(self, layer_id: str) -> Layer:
@@ -302,7 +349,8 @@ class CoreMixin(StoreBase):
                     conn.execute(insert(snapshots).values(
                         id=snapshot.id, lab_id=snapshot.lab_id,
                         name=clean_name(snapshot.name, "name"), state=dumps(snapshot.state),
-                        created_by=snapshot.created_by, created_at=iso(snapshot.created_at)))
+                        created_by=strip_controls(snapshot.created_by or ""),
+                        created_at=iso(snapshot.created_at)))
                 except IntegrityError as exc:
                     raise NotFoundError("notfound.lab") from exc
         return self.get_snapshot(snapshot.id)
@@ -346,12 +394,14 @@ def _clean_city(city: City) -> City:
 
 def _network(r) -> Network:  # type: ignore[no-untyped-def]
     return Network(id=r["id"], name=r["name"], countries=tuple(loads(r["countries"], [])),
-                   description=r["description"], created_at=from_iso(r["created_at"]))
+                   description=r["description"], created_at=from_iso(r["created_at"]),
+                   version=r["version"])
 
 
 def _city(r, network_ids) -> City:  # type: ignore[no-untyped-def]
     return City(id=r["id"], name=r["name"], country=r["country"], lon=r["lon"], lat=r["lat"],
-                network_ids=tuple(network_ids), illustrative_only=bool(r["illustrative_only"]))
+                network_ids=tuple(network_ids), illustrative_only=bool(r["illustrative_only"]),
+                version=r["version"])
 
 
 def _lab_values(lab: LivingLab) -> dict:
@@ -370,7 +420,7 @@ def _lab(r) -> LivingLab:  # type: ignore[no-untyped-def]
         themes=tuple(loads(r["themes"], [])), principles=tuple(loads(r["principles"], [])),
         sdg_targets=tuple(loads(r["sdg_targets"], [])), status=r["status"],
         illustrative=bool(r["illustrative"]), created_at=from_iso(r["created_at"]),
-        updated_at=from_iso(r["updated_at"]))
+        updated_at=from_iso(r["updated_at"]), version=r["version"])
 
 
 def _layer(r) -> Layer:  # type: ignore[no-untyped-def]

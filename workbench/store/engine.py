@@ -6,8 +6,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError
 
-from workbench.errors import SchemaError
+from workbench.errors import SchemaError, StorageError
 from workbench.settings import SQLITE_BUSY_TIMEOUT_MS
 from workbench.store.schema import MIGRATIONS, SCHEMA_VERSION
 
@@ -29,6 +30,11 @@ def make_engine(url: str) -> Engine:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves below
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        try:
+            _refuse_newer_schema(cur)  # before WAL: that would rewrite the file's header
+        except BaseException:
+            cur.close()
+            raise
         cur.execute("PRAGMA journal_mode = WAL")
         cur.execute("PRAGMA foreign_keys = ON")
         cur.execute("PRAGMA synchronous = NORMAL")
@@ -42,13 +48,35 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _refuse_newer_schema(cur) -> None:  # type: ignore[no-untyped-def]
+    """Raise :class:`SchemaError` when the SQLite file was written by a newer workbench; only
+    reads (no journal mode, no table created), so a refused file stays byte for byte as it was."""
+    if not cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
+                       "AND name = 'schema_version'").fetchone():
+        return
+    found = int(cur.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
+    if found > SCHEMA_VERSION:
+        raise SchemaError("store.schema_too_new", found=found, supported=SCHEMA_VERSION)
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """Whether a database error means the disk (or the database's size limit) is full."""
+    return "database or disk is full" in str(getattr(exc, "orig", exc)).lower()
+
+
 @contextmanager
 def transaction(engine: Engine, write: bool) -> Iterator[Connection]:
-    """A transaction; committed when the block ends, rolled back on an exception."""
-    with engine.connect() as conn:
-        conn = conn.execution_options(**{WRITE: write})
-        with conn.begin():
-            yield conn
+    """A transaction; committed when the block ends, rolled back on an exception. A full disk
+    becomes :class:`StorageError` (``store.disk_full``): nothing of the transaction was kept."""
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(**{WRITE: write})
+            with conn.begin():
+                yield conn
+    except OperationalError as exc:
+        if is_disk_full(exc):
+            raise StorageError("store.disk_full") from exc
+        raise
 
 
 def schema_version(conn: Connection) -> int:

@@ -19,6 +19,7 @@ networks = Table(
     Column("countries", Text, nullable=False),  # JSON list of ISO codes
     Column("description", Text, nullable=False, default=""),
     Column("created_at", Text, nullable=False),
+    Column("version", Integer, nullable=False, default=1),  # v5: optimistic locking
 )
 
 cities = Table(
@@ -29,6 +30,7 @@ cities = Table(
     Column("lon", Float, nullable=False),
     Column("lat", Float, nullable=False),
     Column("illustrative_only", Integer, nullable=False, default=0),
+    Column("version", Integer, nullable=False, default=1),  # v5
 )
 
 network_cities = Table(
@@ -52,6 +54,7 @@ labs = Table(
     Column("illustrative", Integer, nullable=False, default=0),
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
+    Column("version", Integer, nullable=False, default=1),  # v5
 )
 
 layers = Table(
@@ -393,6 +396,13 @@ CREATE TABLE workshop_members (
 CREATE INDEX workshop_members_session ON workshop_members(session_id);
 """
 
+_V5_SETUP_VERSIONS = """
+ALTER TABLE networks ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE cities ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE labs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
+"""
+
 #: The schema's history; never edit a released entry, append a new one.
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP)
+MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP,
+                               _V5_SETUP_VERSIONS)
 SCHEMA_VERSION = len(MIGRATIONS)
