@@ -134,7 +134,9 @@ def read_user_file(filename: str, data: bytes, layer: str | None = None) -> User
     _check_bytes(filename, fmt, data)
     with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
         path = _write(tmp, filename, data)
-        meta, frames = run_bounded(_read_child, str(path), filename, fmt, layer,
+        limits = {"features": MAX_UPLOAD_FEATURES, "feature_vertices": MAX_FEATURE_VERTICES,
+                  "layer_vertices": MAX_LAYER_VERTICES}
+        meta, frames = run_bounded(_read_child, str(path), filename, fmt, layer, limits,
                                    driver=DRIVERS.get(fmt, ()))
     return UserLayer(gdf=frames["layer"], **meta)
 
@@ -153,10 +155,11 @@ def _layers_child(path: str, fmt: str, filename: str) -> tuple[dict[str, Any], d
     return {"layers": _layers(Path(path), fmt, filename)}, {}
 
 
-def _read_child(path_text: str, filename: str, fmt: str, layer: str | None
-                ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_child(path_text: str, filename: str, fmt: str, layer: str | None,
+                limits: dict[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The body of :func:`read_user_file`, run by the bounded child: a UserLayer's fields as
-    ``meta`` and its GeoDataFrame as the frame ``layer``."""
+    ``meta`` and its GeoDataFrame as the frame ``layer``. ``limits`` are the server's
+    ``features``, ``feature_vertices`` and ``layer_vertices`` caps."""
     path = Path(path_text)
     tmp = path.parent
     stem = Path(filename).stem[:120] or "layer"
@@ -180,16 +183,16 @@ def _read_child(path_text: str, filename: str, fmt: str, layer: str | None
                 layer = _first_layer(path, layers)
             elif layer not in layers:
                 raise _fail("layer_unknown", layer=layer, layers=", ".join(layers))
-        gdf = _read_vector(path, layer, fmt, filename)
+        gdf = _read_vector(path, layer, fmt, filename, limits["features"])
     if gdf.crs is None:
         raise _fail("no_crs", name=filename)
     source_crs = gdf.crs.to_string()
-    _check_vertices(gdf)
+    if len(gdf) > limits["features"]:
+        raise _fail("too_many", count=len(gdf), limit=limits["features"])
+    _check_vertices(gdf, limits["feature_vertices"], limits["layer_vertices"])
     gdf, repaired, dropped, flattened = _clean(gdf, flatten)
     if gdf.empty:
         raise _fail("empty", name=filename)
-    if len(gdf) > MAX_UPLOAD_FEATURES:
-        raise _fail("too_many", count=len(gdf), limit=MAX_UPLOAD_FEATURES)
     name = f"{stem} – {layer}" if layer and len(layers) > 1 else stem
     meta = {"name": name, "format": fmt, "source_crs": source_crs, "layer": layer,
             "layers": layers, "repaired": repaired, "dropped": dropped, "flattened": flattened}
@@ -240,7 +243,8 @@ def _first_layer(path: Path, layers: list[str]) -> str:
     return layers[0]
 
 
-def _read_vector(path: Path, layer: str | None, fmt: str, filename: str) -> gpd.GeoDataFrame:
+def _read_vector(path: Path, layer: str | None, fmt: str, filename: str,
+                 max_features: int) -> gpd.GeoDataFrame:
     import pyogrio
 
     try:
@@ -251,8 +255,8 @@ def _read_vector(path: Path, layer: str | None, fmt: str, filename: str) -> gpd.
             info = pyogrio.read_info(path, layer=layer)
             if info.get("driver") != DRIVERS[fmt]:
                 raise _fail("wrong_content", name=filename, expected=DRIVERS[fmt])
-            if int(info.get("features") or 0) > MAX_UPLOAD_FEATURES:
-                raise _fail("too_many", count=int(info["features"]), limit=MAX_UPLOAD_FEATURES)
+            if int(info.get("features") or 0) > max_features:  # counted before reading
+                raise _fail("too_many", count=int(info["features"]), limit=max_features)
             geom_type = str(info.get("geometry_type") or "")
             if geom_type.endswith("M"):  # "Point M", "LineString ZM"
                 raise _fail("measured")
@@ -272,15 +276,14 @@ def _read_vector(path: Path, layer: str | None, fmt: str, filename: str) -> gpd.
     return gdf
 
 
-def _check_vertices(gdf: gpd.GeoDataFrame) -> None:
-    """Refuse a layer with a feature of more than MAX_FEATURE_VERTICES vertices, or more than
-    MAX_LAYER_VERTICES in all (counted before any repair, which costs by vertex)."""
+def _check_vertices(gdf: gpd.GeoDataFrame, per_feature: int, per_layer: int) -> None:
+    """Refuse a layer with a feature of more than ``per_feature`` vertices, or more than
+    ``per_layer`` in all (counted before any repair, which costs by vertex)."""
     counts = shapely.get_num_coordinates(gdf.geometry.values)
-    if len(counts) and int(counts.max()) > MAX_FEATURE_VERTICES:
-        raise _fail("too_many_vertices", count=int(counts.max()), limit=MAX_FEATURE_VERTICES)
-    if int(counts.sum()) > MAX_LAYER_VERTICES:
-        raise _fail("layer_too_many_vertices", count=int(counts.sum()),
-                    limit=MAX_LAYER_VERTICES)
+    if len(counts) and int(counts.max()) > per_feature:
+        raise _fail("too_many_vertices", count=int(counts.max()), limit=per_feature)
+    if int(counts.sum()) > per_layer:
+        raise _fail("layer_too_many_vertices", count=int(counts.sum()), limit=per_layer)
 
 
 def _check_prj(shp: Path, filename: str) -> None:

@@ -283,8 +283,13 @@ def run_bounded(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], *a
     (Geo)DataFrames by name; it may raise a :class:`WorkbenchError`, which is raised here with the
     same key and parameters. ``driver`` is the only GDAL driver the child has. On overrunning
     ``timeout_s`` (default ``settings.UPLOAD_READ_TIMEOUT_S``) the child is killed and
-    ``opendata.file.too_slow`` raised; a child that dies (memory limit
-    ``settings.UPLOAD_READ_MEMORY_MB``, crash) gives ``opendata.file.too_much_memory``.
+    ``opendata.file.too_slow`` raised; a child that runs out of memory (limit
+    ``settings.UPLOAD_READ_MEMORY_MB``) gives ``opendata.file.too_much_memory``, one that dies
+    without an answer ``opendata.file.reader_failed``.
+
+    The main module of a program calling this must guard its entry point with
+    ``if __name__ == "__main__"`` (the fork server imports it, as with ``spawn``); Streamlit,
+    pytest and the ``workbench`` command do.
     """
     timeout_s = settings.UPLOAD_READ_TIMEOUT_S if timeout_s is None else timeout_s
     memory_mb = settings.UPLOAD_READ_MEMORY_MB if memory_mb is None else memory_mb
@@ -305,8 +310,8 @@ def run_bounded(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], *a
         for name, geo in header["frames"]:
             frames[name] = _from_parquet(_receive(receiver, deadline, timeout_s), geo)
         return header["meta"], frames
-    except EOFError as exc:  # the child died without an answer
-        raise _fail("too_much_memory", limit=memory_mb) from exc
+    except EOFError as exc:  # the child died without an answer (crash, memory, CPU limit)
+        raise _fail("reader_failed") from exc
     finally:
         receiver.close()
         if proc.is_alive():
