@@ -335,3 +335,26 @@ def test_dense_upload_layers_are_simplified_harder_for_display():
         return sum(len(f["geometry"]["coordinates"][0]) for f in collection["features"])
 
     assert sent(tolerance) < sent(maps.DISPLAY_TOLERANCE) / 2
+
+
+def test_read_layers_reads_feature_and_attribute_tables_and_refuses_views(tmp_path):
+    """The reusable whole path (for ``workbench import``): a GeoPackage's layers as frames."""
+    import pandas as pd
+    import pyogrio
+
+    path = _gpkg(tmp_path / "export.gpkg")
+    pyogrio.write_dataframe(pd.DataFrame({"note": ["Привіт"]}), path, layer="annotations",
+                            driver="GPKG")
+    frames = safe_read.read_layers(path)
+    assert set(frames) == {"sites", "annotations"}
+    assert frames["sites"].crs.to_epsg() == 4326 and len(frames["sites"]) == 1
+    assert frames["annotations"]["note"].tolist() == ["Привіт"]
+    assert set(safe_read.read_layers(path, layers=["annotations"])) == {"annotations"}
+    with pytest.raises(ValidationError) as err:
+        safe_read.read_layers(_endless_gpkg(tmp_path / "e.gpkg"))
+    assert err.value.key == "opendata.file.gpkg_views"
+    vrt = tmp_path / "x.gpkg"
+    vrt.write_bytes(_vrt("CSV:/etc/passwd"))
+    with pytest.raises(ValidationError) as err:
+        safe_read.read_layers(vrt)
+    assert err.value.key == "opendata.file.refers_elsewhere"

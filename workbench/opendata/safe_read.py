@@ -35,11 +35,11 @@ four steps, each refusing what the previous one let through:
        one second, no retries: a fetch that slipped through cannot hold the reader.
    ``GDAL_DISABLE_READDIR_ON_OPEN=EMPTY_DIR``
        GDAL does not list the upload's folder for side files.
-   ``OGR_SQLITE_LOAD_EXTENSIONS`` (unset), ``OGR_SQLITE_ALLOW_EXTERNAL_ACCESS=NO``,
-   ``OGR_GPKG_ALLOW_EXTERNAL_ACCESS=NO`` (spelling kept for newer GDALs), ``GDAL_VRT_ENABLE_PYTHON=NO``,
-   ``LIBKML_RESOLVE_STYLE=NO``, ``GDAL_ENABLE_DEPRECATED_DRIVER_*`` untouched
-       no SQLite extension loading, no ATTACH or virtual tables over other files, no Python in
-       VRTs, no remote KML styles.
+   ``OGR_SQLITE_ALLOW_EXTERNAL_ACCESS=NO`` (and ``OGR_SQLITE_LOAD_EXTENSIONS`` unset)
+       the default, stated: GPKG/SQLite SQL functions that open other datasets stay off and
+       no SQLite extension is loaded.
+   ``GDAL_VRT_ENABLE_PYTHON=NO``, ``LIBKML_RESOLVE_STYLE=NO``
+       defaults as well, stated in case the VRT or LIBKML driver is ever allowed.
    ``PROJ_NETWORK=OFF``
        the projection library fetches no grids.
 
@@ -49,7 +49,8 @@ four steps, each refusing what the previous one let through:
    server itself is single-threaded and preloads only pandas/geopandas, not GDAL), with
    ``RLIMIT_AS`` (memory) and ``RLIMIT_CPU`` set in the child, and killed by the server when it
    overruns :data:`~workbench.settings.UPLOAD_READ_TIMEOUT_S`. Results come back as Parquet
-   bytes and a JSON header over a pipe (never pickles), errors as a locale key with parameters.
+   bytes and a JSON header over a pipe (the server never unpickles what the child sends), errors
+   as a locale key with parameters.
    The temporary folder is the caller's, removed by the caller, so a killed child leaves none.
 
 :func:`read_layers` is the whole path for a GeoPackage or other file whose layers are wanted
@@ -71,8 +72,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workbench.errors import ValidationError, WorkbenchError
 from workbench import settings
+from workbench.errors import ValidationError, WorkbenchError
 
 #: The one GDAL driver allowed for each upload format (CSV is read by pandas, not GDAL).
 DRIVERS = {"geojson": "GeoJSON", "gpkg": "GPKG", "shapefile": "ESRI Shapefile", "kml": "KML",
@@ -91,7 +92,6 @@ GDAL_CONFIG = {
     "GDAL_HTTP_MAX_RETRY": "0",
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
     "OGR_SQLITE_ALLOW_EXTERNAL_ACCESS": "NO",
-    "OGR_GPKG_ALLOW_EXTERNAL_ACCESS": "NO",
     "GDAL_VRT_ENABLE_PYTHON": "NO",
     "LIBKML_RESOLVE_STYLE": "NO",
     "PROJ_NETWORK": "OFF",
@@ -322,7 +322,10 @@ def run_bounded(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], *a
 def _receive(conn: Any, deadline: float, timeout_s: float) -> bytes:
     if not conn.poll(max(deadline - time.monotonic(), 0)):
         raise _fail("too_slow", seconds=timeout_s)
-    return conn.recv_bytes()
+    try:  # an answer larger than any accepted upload could be is not taken in
+        return conn.recv_bytes(maxlength=4 * settings.MAX_UPLOAD_MB * 1024 * 1024)
+    except OSError as exc:
+        raise _fail("reader_failed") from exc
 
 
 def _from_parquet(data: bytes, geo: bool) -> Any:
