@@ -89,6 +89,8 @@ MAX_LAYER_VERTICES = 2_000_000
 #: before it is killed (``workbench.opendata.safe_read``).
 UPLOAD_READ_TIMEOUT_S = 60.0
 UPLOAD_READ_MEMORY_MB = 3072
+#: Uploads read at the same time (each in its own process); more wait, within the time limit.
+UPLOAD_READERS = 2
 #: Above this many vertices a layer is simplified harder for display on maps.
 DISPLAY_SIMPLIFY_VERTICES = 50_000
 

@@ -67,6 +67,7 @@ import re
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -262,6 +263,7 @@ def open_checked(path: Path, driver: str, name: str) -> None:
 # ---- 4. bounded child --------------------------------------------------------------------------
 
 _context = None
+_slots = threading.BoundedSemaphore(settings.UPLOAD_READERS)
 
 
 def _ctx():  # type: ignore[no-untyped-def]
@@ -293,14 +295,27 @@ def run_bounded(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], *a
     """
     timeout_s = settings.UPLOAD_READ_TIMEOUT_S if timeout_s is None else timeout_s
     memory_mb = settings.UPLOAD_READ_MEMORY_MB if memory_mb is None else memory_mb
+    started = time.monotonic()
+    if not _slots.acquire(timeout=timeout_s):  # at most UPLOAD_READERS children at once
+        raise _fail("too_slow", seconds=timeout_s)
+    try:
+        return _run(target, args, driver, timeout_s - (time.monotonic() - started), timeout_s,
+                    memory_mb)
+    finally:
+        _slots.release()
+
+
+def _run(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], args: tuple[Any, ...],
+         driver: str | tuple[str, ...] | None, left_s: float, timeout_s: float,
+         memory_mb: int) -> tuple[dict[str, Any], dict[str, Any]]:
     ctx = _ctx()
     receiver, sender = ctx.Pipe(duplex=False)
     env = gdal_environment(driver)
-    proc = ctx.Process(target=_child, args=(sender, target, args, env, memory_mb, timeout_s),
+    proc = ctx.Process(target=_child, args=(sender, target, args, env, memory_mb, left_s),
                        daemon=True, name="wb-upload-reader")
     proc.start()
     sender.close()
-    deadline = time.monotonic() + timeout_s
+    deadline = time.monotonic() + left_s
     try:
         header = json.loads(_receive(receiver, deadline, timeout_s))
         if "error" in header:
