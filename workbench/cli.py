@@ -156,18 +156,16 @@ def import_demo_files(folder: str, buffer_m: float = 500) -> list:
     Layers already added from the same file are kept (running it again adds nothing)."""
     from pathlib import Path
 
-    import pyogrio
-
     from workbench.access import SYSTEM
     from workbench.demo import ensure_demo
-    from workbench.opendata.files import UserLayer, read_user_file, save_upload
+    from workbench.opendata.files import UserLayer, list_layers, read_user_file, save_upload
     from workbench.opendata.osm import clip_area
 
     store = ensure_demo()
     added = []
     for path in sorted(p for p in Path(folder).iterdir() if p.suffix.lower() == ".gpkg"):
         data = path.read_bytes()
-        for layer_name, _kind in pyogrio.list_layers(path):
+        for layer_name in list_layers(path.name, data):
             try:
                 layer = read_user_file(path.name, data, layer=str(layer_name))
             except WorkbenchError as exc:

@@ -527,6 +527,17 @@ def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0
                          theme.radius, OSM_LAYER_ATTRIBUTION)
 
 
+def upload_tolerance(geoms) -> float:  # type: ignore[no-untyped-def]
+    """Display simplification (degrees) of an uploaded layer: the usual ~0.5 m, growing with the
+    layer's vertices above ``DISPLAY_SIMPLIFY_VERTICES`` up to ~20 m, so a dense file costs every
+    open map no more than a few tens of thousands of vertices."""
+    from workbench.settings import DISPLAY_SIMPLIFY_VERTICES
+
+    vertices = int(shapely.get_num_coordinates(geoms).sum()) if len(geoms) else 0
+    factor = max(1.0, vertices / DISPLAY_SIMPLIFY_VERTICES)
+    return min(DISPLAY_TOLERANCE * factor, 2e-4)
+
+
 def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[no-untyped-def]
                  ) -> folium.FeatureGroup:
     """A user's uploaded layer (``Layer(kind="upload")``) as a map layer."""
@@ -542,7 +553,8 @@ def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[n
     colour = str(layer.style.get("color") or PALETTE[0])
     style = {"color": colour, "fillColor": colour, "weight": 1.5, "opacity": 0.9,
              "fillOpacity": 0.3}
-    collection = _display_geojson(gdf.geometry.values, [{"p": p} for p in popups])
+    collection = _display_geojson(gdf.geometry.values, [{"p": p} for p in popups],
+                                  tolerance=upload_tolerance(gdf.geometry.values))
     return _vector_group(layer.name, collection,
                          _scaled(style, opacity), 5, escape_text(layer.attribution))
 

@@ -86,6 +86,17 @@ USER_AGENT = "LivingLabWorkbench/0.1 (+https://www.openstreetmap.org/copyright)"
 MAX_UNZIPPED_MB = 500
 #: Most features accepted in one uploaded layer.
 MAX_UPLOAD_FEATURES = 200_000
+#: Most vertices in one feature of an uploaded layer, and in all its features together.
+MAX_FEATURE_VERTICES = 100_000
+MAX_LAYER_VERTICES = 2_000_000
+#: Wall-clock seconds and address space (MB) the separate process reading an upload may use
+#: before it is killed (``workbench.opendata.safe_read``).
+UPLOAD_READ_TIMEOUT_S = 60.0
+UPLOAD_READ_MEMORY_MB = 3072
+#: Uploads read at the same time (each in its own process); more wait, within the time limit.
+UPLOAD_READERS = 2
+#: Above this many vertices a layer is simplified harder for display on maps.
+DISPLAY_SIMPLIFY_VERTICES = 50_000
 
 
 def overpass_timeout_s() -> float:

@@ -3,7 +3,8 @@
 :func:`read_user_file` checks and reads an uploaded file into a :class:`UserLayer` (WGS84, valid
 geometries, attributes kept); :func:`save_upload` stores it as a living lab's layer. Every refusal
 is a :class:`~workbench.errors.ValidationError` with a locale key; nothing is written until a file
-has been read whole.
+has been read whole. Reading happens in a bounded child process with GDAL locked down to the one
+driver of the file's format (:mod:`workbench.opendata.safe_read`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import csv
 import io
 import math
 import os
-import re
 import tempfile
 import warnings
 import zipfile
@@ -29,7 +29,17 @@ from pyproj.exceptions import CRSError
 from workbench.access import Actor
 from workbench.errors import ValidationError
 from workbench.model import Layer, new_id
+from workbench.opendata.safe_read import (
+    DRIVERS,
+    check_content,
+    check_geojson_crs,
+    gpkg_layers,
+    open_checked,
+    run_bounded,
+)
 from workbench.settings import (
+    MAX_FEATURE_VERTICES,
+    MAX_LAYER_VERTICES,
     MAX_UNZIPPED_MB,
     MAX_UPLOAD_FEATURES,
     MAX_UPLOAD_MB,
@@ -82,17 +92,25 @@ def file_format(filename: str) -> str:
 
 
 def list_layers(filename: str, data: bytes) -> list[str]:
-    """Layer names of a GeoPackage or GPX upload (one name for single-layer formats)."""
+    """Layer names of a GeoPackage or GPX upload (an empty list for single-layer formats), read
+    like :func:`read_user_file` by the locked-down bounded reader."""
     fmt = file_format(filename)
     if fmt not in ("gpkg", "gpx"):
         return []
+    _check_bytes(filename, fmt, data)
     with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
         path = _write(tmp, filename, data)
-        return _layers(path, fmt)
+        meta, _frames = run_bounded(_layers_child, str(path), fmt, filename,
+                                    driver=DRIVERS[fmt])
+    return list(meta["layers"])
 
 
 def read_user_file(filename: str, data: bytes, layer: str | None = None) -> UserLayer:
     """Read an uploaded file into a checked layer in WGS84.
+
+    The file's first bytes must fit its ending; it is then read in a separate process with one
+    GDAL driver, no network and no other files, within a time and memory limit (see
+    :mod:`workbench.opendata.safe_read`).
 
     Parameters
     ----------
@@ -106,51 +124,80 @@ def read_user_file(filename: str, data: bytes, layer: str | None = None) -> User
     Raises
     ------
     ValidationError
-        With a key ``opendata.file.*`` naming the problem: too big, unknown type, corrupt,
+        With a key ``opendata.file.*`` naming the problem: too big, unknown type, content not
+        matching the ending, references to other files or URLs, GeoPackage views, corrupt,
         unsafe or oversized ZIP, no .shp in a ZIP, no or unknown CRS, 3D or measured
-        coordinates, CSV without coordinates, no features, too many features.
+        coordinates, CSV without coordinates, no features, too many features or vertices,
+        reading took too long or too much memory.
     """
     fmt = file_format(filename)
+    _check_bytes(filename, fmt, data)
+    with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
+        path = _write(tmp, filename, data)
+        limits = {"features": MAX_UPLOAD_FEATURES, "feature_vertices": MAX_FEATURE_VERTICES,
+                  "layer_vertices": MAX_LAYER_VERTICES}
+        meta, frames = run_bounded(_read_child, str(path), filename, fmt, layer, limits,
+                                   driver=DRIVERS.get(fmt, ()))
+    return UserLayer(gdf=frames["layer"], **meta)
+
+
+def _check_bytes(filename: str, fmt: str, data: bytes) -> None:
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
         raise _fail("too_big", size=len(data) / 1024 / 1024, limit=MAX_UPLOAD_MB)
     if not data:
         raise _fail("empty", name=filename)
+    check_content(fmt, data[:4096], filename)
+
+
+# ---- reading (in the bounded child) -------------------------------------------------------------
+
+def _layers_child(path: str, fmt: str, filename: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    return {"layers": _layers(Path(path), fmt, filename)}, {}
+
+
+def _read_child(path_text: str, filename: str, fmt: str, layer: str | None,
+                limits: dict[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The body of :func:`read_user_file`, run by the bounded child: a UserLayer's fields as
+    ``meta`` and its GeoDataFrame as the frame ``layer``. ``limits`` are the server's
+    ``features``, ``feature_vertices`` and ``layer_vertices`` caps."""
+    path = Path(path_text)
+    tmp = path.parent
     stem = Path(filename).stem[:120] or "layer"
-    with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
-        path = _write(tmp, filename, data)
-        layers: list[str] = []
-        flatten = fmt in ("kml", "kmz", "gpx")  # altitude is part of these formats
-        if fmt == "csv":
-            gdf = _read_csv(data)
-        else:
-            if fmt == "shapefile":
-                path = _unzip_shapefile(path, Path(tmp) / "unzipped")
-                _check_prj(path, filename)
-            elif fmt == "geojson":
-                _check_geojson_crs(data)
-            elif fmt == "kmz":
-                path = _unzip_member(path, Path(tmp) / "unzipped", (".kml",), "no_kml")
-            if fmt in ("gpkg", "gpx"):
-                layers = _layers(path, fmt)
-                if layer is None:
-                    layer = _first_layer(path, layers)
-                elif layer not in layers:
-                    raise _fail("layer_unknown", layer=layer, layers=", ".join(layers))
-            gdf = _read_vector(path, layer, fmt)
-        if gdf.crs is None:
-            raise _fail("no_crs", name=filename)
-        source_crs = gdf.crs.to_string()
-        gdf, repaired, dropped, flattened = _clean(gdf, flatten)
+    layers: list[str] = []
+    flatten = fmt in ("kml", "kmz", "gpx")  # altitude is part of these formats
+    if fmt == "csv":
+        gdf = _read_csv(path.read_bytes())
+    else:
+        if fmt == "shapefile":
+            path = _unzip_shapefile(path, tmp / "unzipped")
+            _check_head(path, "shp", filename)
+            _check_prj(path, filename)
+        elif fmt == "geojson":
+            check_geojson_crs(path, filename)
+        elif fmt == "kmz":
+            path = _unzip_member(path, tmp / "unzipped", (".kml",), "no_kml")
+            _check_head(path, "kml", filename)
+        if fmt in ("gpkg", "gpx"):
+            layers = _layers(path, fmt, filename)
+            if layer is None:
+                layer = _first_layer(path, layers)
+            elif layer not in layers:
+                raise _fail("layer_unknown", layer=layer, layers=", ".join(layers))
+        gdf = _read_vector(path, layer, fmt, filename, limits["features"])
+    if gdf.crs is None:
+        raise _fail("no_crs", name=filename)
+    source_crs = gdf.crs.to_string()
+    if len(gdf) > limits["features"]:
+        raise _fail("too_many", count=len(gdf), limit=limits["features"])
+    _check_vertices(gdf, limits["feature_vertices"], limits["layer_vertices"])
+    gdf, repaired, dropped, flattened = _clean(gdf, flatten)
     if gdf.empty:
         raise _fail("empty", name=filename)
-    if len(gdf) > MAX_UPLOAD_FEATURES:
-        raise _fail("too_many", count=len(gdf), limit=MAX_UPLOAD_FEATURES)
     name = f"{stem} – {layer}" if layer and len(layers) > 1 else stem
-    return UserLayer(name=name, gdf=gdf, format=fmt, source_crs=source_crs, layer=layer,
-                     layers=layers, repaired=repaired, dropped=dropped, flattened=flattened)
+    meta = {"name": name, "format": fmt, "source_crs": source_crs, "layer": layer,
+            "layers": layers, "repaired": repaired, "dropped": dropped, "flattened": flattened}
+    return meta, {"layer": gdf}
 
-
-# ---- reading ----------------------------------------------------------------------------------
 
 def _write(tmp: str, filename: str, data: bytes) -> Path:
     path = Path(tmp) / ("upload" + Path(filename).suffix.lower())
@@ -158,19 +205,29 @@ def _write(tmp: str, filename: str, data: bytes) -> Path:
     return path
 
 
-def _layers(path: Path, fmt: str) -> list[str]:
-    import pyogrio
+def _check_head(path: Path, fmt: str, filename: str) -> None:
+    with open(path, "rb") as fh:
+        check_content(fmt, fh.read(4096), filename)
 
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            names = [str(row[0]) for row in pyogrio.list_layers(path)]
-    except Exception as exc:  # pyogrio raises several DataSourceError kinds
-        raise _fail("corrupt", reason=_reason(exc)) from exc
-    if fmt == "gpx":
+
+def _layers(path: Path, fmt: str, filename: str) -> list[str]:
+    if fmt == "gpkg":
+        names = gpkg_layers(path, filename)
+    else:
+        import pyogrio
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                open_checked(path, DRIVERS[fmt], filename)
+                names = [str(row[0]) for row in pyogrio.list_layers(path)]
+        except ValidationError:
+            raise
+        except Exception as exc:  # pyogrio raises several DataSourceError kinds
+            raise _fail("corrupt", reason=_reason(exc)) from exc
         names = [n for n in names if n in _GPX_LAYERS]
     if not names:
-        raise _fail("empty", name=path.name)
+        raise _fail("empty", name=filename)
     return names
 
 
@@ -186,13 +243,20 @@ def _first_layer(path: Path, layers: list[str]) -> str:
     return layers[0]
 
 
-def _read_vector(path: Path, layer: str | None, fmt: str) -> gpd.GeoDataFrame:
+def _read_vector(path: Path, layer: str | None, fmt: str, filename: str,
+                 max_features: int) -> gpd.GeoDataFrame:
     import pyogrio
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
+            if fmt != "gpkg":
+                open_checked(path, DRIVERS[fmt], filename)
             info = pyogrio.read_info(path, layer=layer)
+            if info.get("driver") != DRIVERS[fmt]:
+                raise _fail("wrong_content", name=filename, expected=DRIVERS[fmt])
+            if int(info.get("features") or 0) > max_features:  # counted before reading
+                raise _fail("too_many", count=int(info["features"]), limit=max_features)
             geom_type = str(info.get("geometry_type") or "")
             if geom_type.endswith("M"):  # "Point M", "LineString ZM"
                 raise _fail("measured")
@@ -212,6 +276,16 @@ def _read_vector(path: Path, layer: str | None, fmt: str) -> gpd.GeoDataFrame:
     return gdf
 
 
+def _check_vertices(gdf: gpd.GeoDataFrame, per_feature: int, per_layer: int) -> None:
+    """Refuse a layer with a feature of more than ``per_feature`` vertices, or more than
+    ``per_layer`` in all (counted before any repair, which costs by vertex)."""
+    counts = shapely.get_num_coordinates(gdf.geometry.values)
+    if len(counts) and int(counts.max()) > per_feature:
+        raise _fail("too_many_vertices", count=int(counts.max()), limit=per_feature)
+    if int(counts.sum()) > per_layer:
+        raise _fail("layer_too_many_vertices", count=int(counts.sum()), limit=per_layer)
+
+
 def _check_prj(shp: Path, filename: str) -> None:
     """A Shapefile needs a .prj that the projection library understands."""
     prj = shp.with_suffix(".prj")
@@ -222,23 +296,6 @@ def _check_prj(shp: Path, filename: str) -> None:
         CRS.from_wkt(text)
     except CRSError as exc:
         raise _fail("unknown_crs", reason=text[:80] or "—") from exc
-
-
-_GEOJSON_CRS = re.compile(rb'"crs"\s*:\s*\{[^{}]*"properties"\s*:\s*\{[^{}]*'
-                          rb'"name"\s*:\s*"([^"]{1,200})"')
-
-
-def _check_geojson_crs(data: bytes) -> None:
-    """An old-style GeoJSON ``crs`` member must name a CRS the projection library knows (GDAL
-    would silently fall back to WGS84)."""
-    found = _GEOJSON_CRS.search(data[:65536])
-    if not found:
-        return
-    name = found.group(1).decode("utf-8", "replace")
-    try:
-        CRS.from_user_input(name)
-    except CRSError as exc:
-        raise _fail("unknown_crs", reason=name) from exc
 
 
 def _reason(exc: BaseException) -> str:
