@@ -40,6 +40,7 @@ from workbench.model import (
     new_id,
     utcnow,
 )
+from workbench.opendata.safe_read import read_layers
 from workbench.settings import OSM_ATTRIBUTION, data_dir, uploads_dir
 from workbench.store.base import from_iso, iso
 
@@ -291,34 +292,22 @@ def indicators_csv_bytes(content: MapContent) -> bytes:
 
 
 # ---- import -------------------------------------------------------------------------------------
-#: The first bytes of every SQLite file (and so of every GeoPackage).
-SQLITE_MAGIC = b"SQLite format 3\x00"
-
-
 def _text(v: Any) -> str:
     return "" if v is None or (isinstance(v, float) and v != v) else str(v)
 
 
 def read_import_layers(path: str | Path) -> dict[str, pd.DataFrame]:
     """Every layer of a GeoPackage to import, read into memory: the one place the import opens
-    the file (a seam for a sandboxed reader). Only a local, regular SQLite file is opened, and
-    only with the GPKG driver: no VRT, no remote or virtual (``/vsi…``) paths."""
+    the file. Only a local, regular file is opened, by the same locked-down, bounded reader as
+    uploads (:func:`workbench.opendata.safe_read.read_layers`: SQLite header, GPKG driver only,
+    no views, no network, no other file)."""
     path = Path(path)
     text = str(path)
     if text.startswith("/vsi") or "://" in text or not path.is_file():
         raise ValidationError("export.import_unreadable")
-    with path.open("rb") as fh:
-        if fh.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
-            raise ValidationError("export.import_unreadable")
     try:
-        info = pyogrio.read_info(path, layer=0)
-        if info.get("driver") != "GPKG":
-            raise ValidationError("export.import_unreadable")
-        return {name: pyogrio.read_dataframe(path, layer=name)
-                for name, _kind in pyogrio.list_layers(path)}
-    except ValidationError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - any unreadable file gets the same message
+        return read_layers(path, "gpkg")
+    except ValidationError as exc:
         raise ValidationError("export.import_unreadable") from exc
 
 
