@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import Point
 
 from workbench import access
-from workbench.access import ACTIONS, GROUP_COLOURS, PERMISSIONS, Actor
+from workbench.access import ACTIONS, GROUP_COLOURS, PERMISSIONS, SYSTEM, Actor
 from workbench.errors import PermissionDenied, ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id, utcnow
 from workbench.store.schema import workspace_settings
@@ -32,7 +32,7 @@ def note(group: str = "Group A", text: str = "a note") -> Annotation:
 def ws(demo_store):
     """The demo workspace with an owner passcode and a running session on the Munich lab,
     two participant groups joined through the link."""
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     session = demo_store.create_session(LAB, "Workshop", by=OWNER)
     token = demo_store.join_token(session.id)
     a, a_token = demo_store.join_session(token, "Group A", BLUE)
@@ -295,7 +295,7 @@ def test_join_refuses_bad_group_and_colour_and_keeps_html_as_text(ws):
 
 # ---- passcodes --------------------------------------------------------------------------------
 def test_passcode_is_stored_salted_never_plain(demo_store):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     with demo_store.read() as conn:
         stored = dict(conn.execute(workspace_settings.select()).all())
     assert PASSCODE not in " ".join(stored.values())
@@ -310,7 +310,7 @@ def test_passcode_is_stored_salted_never_plain(demo_store):
 def test_only_the_owner_changes_passcodes_once_set(demo_store):
     with pytest.raises(ValidationError):  # the owner's comes first
         demo_store.set_passcode("facilitator", "facilitate me")
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     for who in (None, FAC, Actor("viewer")):
         with pytest.raises(PermissionDenied):
             demo_store.set_passcode("owner", "taken over!", by=who)
@@ -321,7 +321,7 @@ def test_only_the_owner_changes_passcodes_once_set(demo_store):
 
 def test_wrong_passcode_and_rate_limit_per_client_and_workspace(demo_store):
     s = demo_store
-    s.set_passcode("owner", PASSCODE)
+    s.set_passcode("owner", PASSCODE, by=SYSTEM)
     now = utcnow()
     for _ in range(access.FREE_ATTEMPTS):
         with pytest.raises(PermissionDenied) as exc:
