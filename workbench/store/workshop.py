@@ -188,11 +188,11 @@ class WorkshopMixin(StoreBase):
         hashed = hash_passcode(passcode)
         with self.write() as conn:
             protected = self._workspace_value(conn, "passcode.owner") is not None
+            if not protected and role != "owner":
+                raise ValidationError("workshop.error.owner_first")
             if by is None or not by.may("workspace.admin"):
                 raise PermissionDenied("workshop.denied.owner_only" if protected
                                        else "hosting.error.operator_only")
-            if not protected and role != "owner":
-                raise ValidationError("workshop.error.owner_first")
             self._set_workspace_value(conn, f"passcode.{role}", hashed)
 
     def reset_passcodes(self, by: Actor) -> None:

@@ -63,7 +63,7 @@ def render() -> None:
                            format_func=lambda code: LANGUAGE_NAMES[code])
         refused = st.session_state.pop(REFUSED_KEY, None)
         if refused is not None:
-            st.warning(t("hosting.error.workspace_unknown", name=md_escape(refused)), icon="⚠️")
+            st.warning(t("hosting.workspace_refused", name=md_escape(refused)), icon="⚠️")
         workspaces = sorted(set(list_workspaces()) | {DEMO_WORKSPACE,
                                                       st.session_state[WORKSPACE_KEY]})
         demo_label = t("sidebar.demo_workspace")  # labels bound now, not when drawn later
