@@ -37,8 +37,8 @@ def open_store(workspace: str = DEMO_WORKSPACE, url: str | None = None,
     import``, ``hosting.create_workspace``).
     """
     if url is None:
-        url = database_url(workspace)
-        if url.startswith("sqlite:") and not create and not workspace_path(workspace).exists():
+        url, path = database_url(workspace), workspace_path(workspace)
+        if url == f"sqlite:///{path}" and not create and not path.exists():
             raise NotFoundError("hosting.error.workspace_unknown", name=workspace)
     return Store(url)
 
