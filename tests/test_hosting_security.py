@@ -147,6 +147,13 @@ def test_open_setup_only_on_loopback(host, wanted, is_open, monkeypatch):
         assert exc.value.key == "hosting.error.token_needed"
 
 
+def test_a_public_address_switches_open_setup_off(monkeypatch):
+    """Behind a reverse proxy the app listens on loopback, but is reached from anywhere."""
+    monkeypatch.delenv("WORKBENCH_OPEN_SETUP", raising=False)
+    monkeypatch.setenv("WORKBENCH_PUBLIC_URL", "https://workbench.example.org")
+    assert hosting.open_setup("127.0.0.1") is False
+
+
 def test_setup_token_is_one_time_hashed_and_expires(data_dir):
     token = hosting.issue_setup_token()
     path = setup_token_path()

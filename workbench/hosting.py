@@ -6,8 +6,9 @@ The operator is whoever runs the server. In the app they prove it in one of two 
   valid for ``SETUP_TOKEN_HOURS``; only its hash is kept, in ``settings.setup_token_path()``;
 * **open set-up** on a private machine: while the server listens on loopback only (the default
   of ``workbench run``) and ``WORKBENCH_OPEN_SETUP`` is not ``0``, whoever reaches the app sits
-  at the operator's machine. Bound to any other address (``--host 0.0.0.0``) this is off,
-  whatever the setting says.
+  at the operator's machine. Bound to any other address (``--host 0.0.0.0``), with
+  ``WORKBENCH_PUBLIC_URL`` set, or for a request that came through a proxy (forwarding
+  headers, see ``workbench.ui.server_host``) this is off, whatever the setting says.
 
 On the command line the operator acts directly (``workbench passcode set|reset``).
 """
@@ -28,15 +29,17 @@ from workbench.settings import (
     check_workspace_name,
     is_loopback,
     open_setup_wanted,
+    public_url,
     setup_token_path,
     workspace_path,
 )
 
 
 def open_setup(host: str | None) -> bool:
-    """Whether set-up needs no token: the server listens on loopback only and the operator did
-    not switch open set-up off (``WORKBENCH_OPEN_SETUP=0``)."""
-    return open_setup_wanted() and is_loopback(host)
+    """Whether set-up needs no token: the server listens on loopback only, no public address
+    is configured (``WORKBENCH_PUBLIC_URL``: then a proxy serves it to others) and the operator
+    did not switch open set-up off (``WORKBENCH_OPEN_SETUP=0``)."""
+    return open_setup_wanted() and is_loopback(host) and public_url() is None
 
 
 def issue_setup_token(now: datetime | None = None) -> str:

@@ -51,8 +51,20 @@ def store() -> Store:
     return _store(workspace, database_url(workspace))
 
 
+#: Request headers that a reverse proxy adds: such a request may come from anywhere.
+_PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
 def server_host() -> str | None:
-    """The address this server listens on (``server.address``; None: every interface)."""
+    """The address this server listens on (``server.address``), as ``workbench.hosting``
+    judges open set-up by it; None (treated as public) when it listens on every interface or
+    this session's request came through a reverse proxy."""
+    try:
+        headers = {k.lower() for k in (st.context.headers or {}).keys()}
+    except Exception:  # noqa: BLE001 - no request context (tests, scripts)
+        headers = set()
+    if headers & set(_PROXY_HEADERS):
+        return None
     return st.get_option("server.address") or None
 
 
