@@ -116,7 +116,7 @@ def test_cli_workspace_uses_the_same_validator(capsys, data_dir):
     assert sqlite_files(data_dir.parent) == set()
 
 
-# ---- 3. only the operator claims a workspace ------------------------------------------------------
+# ---- 3. only the operator claims a workspace -----------------------------------------------------
 def test_a_visitor_cannot_set_the_first_passcode_of_an_open_workspace(demo_store):
     with pytest.raises(PermissionDenied) as exc:
         demo_store.set_passcode("owner", "i own this now")
@@ -303,7 +303,7 @@ def test_workbench_run_listens_on_loopback_by_default():
     assert "--server.address=0.0.0.0" in streamlit_args("0.0.0.0", None)
 
 
-# ---- 5. the passcode rate limit under parallel guesses ----------------------------------------------
+# ---- 5. the passcode rate limit under parallel guesses -------------------------------------------
 def locked_client(s, now):
     """A client that just used its free attempts: locked for 2 s from ``now``."""
     for _ in range(access.FREE_ATTEMPTS):
@@ -393,7 +393,7 @@ def test_the_wait_grows_per_client_and_is_never_global(demo_store):
         assert exc.value.key == "workshop.error.wait"
         waits.append(exc.value.params["seconds"])
         now += timedelta(seconds=exc.value.params["seconds"])
-    assert all(a < b for a, b in zip(waits, waits[1:])) and waits[-1] > 4 * waits[0]
+    assert all(a < b for a, b in zip(waits, waits[1:], strict=False)) and waits[-1] > 4 * waits[0]
     for i in range(30):  # 30 other addresses failing lock nobody else
         with pytest.raises(PermissionDenied) as exc:
             s.sign_in("bot guess", access.client_key(f"10.0.0.{i}"), now=now)
