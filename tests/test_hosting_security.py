@@ -401,6 +401,14 @@ def test_the_wait_grows_per_client_and_is_never_global(demo_store):
     assert s.sign_in(PASSCODE, access.client_key("192.168.1.7"), now=now).role == "owner"
 
 
+def test_client_keys_count_an_ipv6_network_as_one_client():
+    key = access.client_key
+    assert key("2001:db8:1:2::1") == key("2001:db8:1:2:ffff:ffff:ffff:fffe")
+    assert key("2001:db8:1:2::1") != key("2001:db8:1:3::1")
+    assert key("::ffff:192.0.2.7") == key("192.0.2.7") != key("192.0.2.8")
+    assert key(None) == key("unknown") and len(key("192.0.2.7")) == 32
+
+
 def test_a_16_thread_hammer_gives_only_answers_or_translated_errors(demo_store):
     s = demo_store
     s.set_passcode("owner", PASSCODE, by=SYSTEM)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
 import unicodedata
@@ -224,8 +225,17 @@ def backoff_seconds(failures: int, free: int = FREE_ATTEMPTS) -> int:
 
 
 def client_key(raw: str | None) -> str:
-    """How a client is counted for the rate limit: a hash of its address (not stored plain)."""
-    return hashlib.sha256((raw or "unknown").encode()).hexdigest()[:32]
+    """How a client is counted for the rate limit: a hash of its address (not stored plain).
+    An IPv6 address counts by its /64 network, which one household or phone is given whole,
+    so that walking through its addresses does not give fresh free attempts."""
+    text = (raw or "unknown").strip()
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address):
+        text = str(address.ipv4_mapped or ipaddress.ip_network(f"{address}/64", strict=False))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 # ---- join links -------------------------------------------------------------------------------
