@@ -57,7 +57,8 @@ def sign_in_forms() -> None:
             try:
                 set_first_passcode(s, first, token, server_host())
                 st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": "owner",
-                                               "name": t("workshop.role.owner")}
+                                               "name": t("workshop.role.owner"),
+                                               "stamp": s.passcode_stamp()}
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
@@ -71,7 +72,7 @@ def sign_in_forms() -> None:
         try:
             who = s.sign_in(code, client(), name)
             st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": who.role,
-                                           "name": who.group}
+                                           "name": who.group, "stamp": s.passcode_stamp()}
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)

@@ -281,7 +281,8 @@ def test_setup_page_in_local_mode_saves_without_signing_in(store, fresh_store_ca
 
 def test_signed_in_facilitator_saves_on_the_setup_page(demo_store, fresh_store_cache):
     demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
-    at = setup_page({"workspace": "demo", "role": "facilitator", "name": "Fac"})
+    at = setup_page({"workspace": "demo", "role": "facilitator", "name": "Fac",
+                     "stamp": demo_store.passcode_stamp()})
     assert not any("only the workspace's owner" in i.value for i in at.info)
     save_network(at, "Facilitator's network")
     assert not at.error

@@ -523,7 +523,7 @@ def test_the_workshop_page_makes_a_device_link_for_a_group(session):
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
     at.session_state["lab_id"] = LAB
     at.session_state["workshop_login"] = {"workspace": "demo", "role": "facilitator",
-                                          "name": "Fac"}
+                                          "name": "Fac", "stamp": session["s"].passcode_stamp()}
     at.run()
     at.switch_page("pages/workshop.py")
     at.run()
@@ -531,3 +531,16 @@ def test_the_workshop_page_makes_a_device_link_for_a_group(session):
     link = next(c.value for c in at.code if "/map?" in c.value)
     token = link.split("member=")[1].split("&")[0]
     assert session["s"].resume_member(token).group == "Group B"
+
+
+def test_a_passcode_reset_signs_out_the_signed_in_tabs(demo_store):
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
+    at = workshop_page()
+    at.text_input(key="workshop_passcode").set_value(PASSCODE)
+    submit(at, "workshop_signin_form")
+    assert at.button(key="workshop_signout")  # signed in
+    demo_store.reset_passcodes(by=SYSTEM)
+    demo_store.set_passcode("owner", "the operator's new one", by=SYSTEM)
+    at.run()
+    assert "workshop_login" not in at.session_state
+    assert not [b for b in at.button if b.key == "workshop_signout"]

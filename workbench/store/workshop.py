@@ -195,6 +195,14 @@ class WorkshopMixin(StoreBase):
                                        else "hosting.error.operator_only")
             self._set_workspace_value(conn, f"passcode.{role}", hashed)
 
+    def passcode_stamp(self) -> str | None:
+        """A short fingerprint of the owner passcode's stored hash (None without one). A
+        sign-in keeps it; once the operator resets or the owner changes that passcode, the
+        stamp differs and the signed-in tabs are signed out."""
+        with self.read() as conn:
+            stored = self._workspace_value(conn, "passcode.owner")
+        return token_hash(stored)[:16] if stored else None
+
     def reset_passcodes(self, by: Actor) -> None:
         """Remove the owner and facilitator passcodes and every client's failed attempts (the
         operator's ``workbench passcode reset``): the workspace is unprotected again until

@@ -65,7 +65,9 @@ def current_actor(s: Store, lab_id: str | None) -> Actor | None:
                 return actor
     login = st.session_state.get(LOGIN_KEY)
     if login and login.get("workspace") == st.session_state.get(WORKSPACE_KEY):
-        return Actor(login["role"], login["name"])
+        if login.get("stamp") == s.passcode_stamp():
+            return Actor(login["role"], login["name"])
+        st.session_state.pop(LOGIN_KEY, None)  # the passcode was reset or changed since
     user = sso_user()
     if user is not None:
         role = s.member_role(user["email"])
