@@ -12,6 +12,7 @@ from shapely.geometry import shape
 
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.geometry import boundary_from_geojson, validate_boundary
+from workbench.hosting import create_workspace, open_setup
 from workbench.i18n import has_key
 from workbench.maps import base_map, fit_to, site_layer
 from workbench.model import (
@@ -23,7 +24,17 @@ from workbench.model import (
     Network,
     new_id,
 )
-from workbench.ui import current_lab, select_lab, show_error, show_map, store, t, t_md
+from workbench.ui import (
+    WORKSPACE_KEY,
+    current_lab,
+    select_lab,
+    server_host,
+    show_error,
+    show_map,
+    store,
+    t,
+    t_md,
+)
 from workbench.ui.access import allowed, current_actor
 
 DRAWN_KEY = "setup_drawn_boundary"
@@ -224,5 +235,27 @@ with tab_network:
                              if network else s.add_network(record, by=actor))
                 saved_version("network", saved_net)
                 st.success(t_md("setup.saved", title=saved_net.name), icon="✅")
+            except WorkbenchError as exc:
+                show_error(exc)
+
+# ---- a new workspace (for the operator: open set-up or the set-up token) --------------------
+with st.expander(t("hosting.new_workspace")):
+    need_token = not open_setup(server_host())
+    st.caption(t("hosting.new_workspace_help_token" if need_token
+                 else "hosting.new_workspace_help_open"))
+    with st.form("workspace_new_form"):
+        ws_name = st.text_input(t("hosting.workspace_name"), max_chars=40,
+                                help=t("hosting.workspace_name_help"), key="workspace_new_name")
+        ws_code = st.text_input(t("workshop.passcode_new"), type="password",
+                                key="workspace_new_passcode")
+        ws_token = st.text_input(t("hosting.token"), type="password",
+                                 key="workspace_new_token") if need_token else None
+        if st.form_submit_button(t("hosting.create"), type="primary"):
+            try:
+                create_workspace(ws_name, ws_code, ws_token, server_host()).close()
+                st.session_state[WORKSPACE_KEY] = ws_name.strip()
+                st.query_params["ws"] = ws_name.strip()
+                select_lab(None)
+                st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)

@@ -9,6 +9,7 @@ import streamlit as st
 from workbench import i18n, maps
 from workbench.access import ROUND_KINDS, Actor
 from workbench.errors import WorkbenchError
+from workbench.hosting import open_setup, set_first_passcode
 from workbench.model import utcnow
 from workbench.settings import public_url
 from workbench.ui import (
@@ -18,13 +19,14 @@ from workbench.ui import (
     md_escape,
     plain,
     require_lab,
+    server_host,
     show_error,
     store,
     t,
     t_md,
 )
 from workbench.ui.access import LOGIN_KEY, auth_configured, client, current_actor, sso_user
-from workbench.workshop import clock, join_url, qr_png
+from workbench.workshop import clock, join_url, member_url, qr_png
 
 s = store()
 lab = require_lab()
@@ -40,18 +42,24 @@ def sign_in_forms() -> None:
     deployment configured it."""
     if not s.is_protected():
         st.info(t("workshop.setup_intro"), icon="🔐")
+        need_token = not open_setup(server_host())
+        if need_token:
+            st.caption(t("hosting.token_help"))
         with st.form("workshop_setup_form"):
             first = st.text_input(t("workshop.passcode_new"), type="password")
             again = st.text_input(t("workshop.passcode_again"), type="password")
+            token = st.text_input(t("hosting.token"), type="password",
+                                  key="workshop_setup_token") if need_token else None
             ok = st.form_submit_button(t("workshop.passcode_set"), type="primary")
         if ok:
             if first != again:
                 st.error(t("workshop.error.passcode_mismatch"), icon="⚠️")
                 return
             try:
-                s.set_passcode("owner", first)
+                set_first_passcode(s, first, token, server_host())
                 st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": "owner",
-                                               "name": t("workshop.role.owner")}
+                                               "name": t("workshop.role.owner"),
+                                               "stamp": s.passcode_stamp()}
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
@@ -65,7 +73,7 @@ def sign_in_forms() -> None:
         try:
             who = s.sign_in(code, client(), name)
             st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": who.role,
-                                           "name": who.group}
+                                           "name": who.group, "stamp": s.passcode_stamp()}
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
@@ -103,6 +111,18 @@ def session_panel(me: Actor) -> None:
         groups = s.session_groups(session.id)
         st.caption(md_escape(t("workshop.groups", count=len(groups),
                                names=", ".join(groups) or "—")))
+        if groups:
+            with st.expander(t("hosting.group_device")):
+                st.caption(t("hosting.group_device_help"))
+                pick = st.selectbox(t("hosting.group_pick"), list(groups),
+                                    key="workshop_device_group")
+                if st.button(t("hosting.group_device_make"), key="workshop_device_make"):
+                    try:
+                        device = s.add_group_device(session.id, pick, by=me)
+                        st.code(member_url(base, device, WORKSPACE, lab.id, LANG),
+                                language=None, wrap_lines=True)
+                    except WorkbenchError as exc:
+                        show_error(exc)
     rounds_panel(me, session.id)
     st.divider()
     settings_panel(me, session.id)

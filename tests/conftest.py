@@ -21,11 +21,23 @@ def data_dir(tmp_path, monkeypatch) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def _served_on_this_machine_only():
+    """Pages run as under `workbench run` without --host: bound to loopback (open set-up, see
+    workbench.hosting). Tests of a server reachable from elsewhere set server.address again."""
+    from streamlit import config
+
+    before = config.get_option("server.address")
+    config.set_option("server.address", "127.0.0.1")
+    yield
+    config.set_option("server.address", before)
+
+
 @pytest.fixture
 def store():
     from workbench.store import open_store
 
-    s = open_store("test")
+    s = open_store("test", create=True)
     yield s
     s.close()
 

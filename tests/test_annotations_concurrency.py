@@ -20,7 +20,7 @@ def _writer(data_dir: str, writer: int, start, errors) -> None:  # type: ignore[
     from workbench.model import Annotation, new_id
     from workbench.store import open_store
 
-    store = open_store("demo")
+    store = open_store("demo", create=True)
     start.wait()
     try:
         for i in range(EACH):
@@ -59,7 +59,7 @@ def test_sixteen_processes_write_1600_annotations(data_dir):
 
     from workbench.store import open_store
 
-    store = open_store("demo")
+    store = open_store("demo", create=True)
     notes = store.list_annotations(LAB)
     assert len(notes) == WRITERS * EACH
     assert len({a.id for a in notes}) == WRITERS * EACH

@@ -57,9 +57,11 @@ def test_run_applies_streamlit_config():
     assert args[-2:] == ["--server.address=127.0.0.1", "--server.port=8765"]
 
 
-def test_unknown_workspace_error_is_a_message(capsys):
-    assert cli.main(["labs", "--workspace", "empty"]) == 0
-    assert capsys.readouterr().out == ""
+def test_unknown_workspace_error_is_a_message(capsys, data_dir):
+    assert cli.main(["labs", "--workspace", "empty"]) == 2  # refused, not created
+    out = capsys.readouterr()
+    assert out.out == "" and "There is no workspace “empty”" in out.err
+    assert not (data_dir / "workspaces" / "empty.sqlite").exists()
 
 
 def test_workbench_run_serves_the_demo_workspace(data_dir):

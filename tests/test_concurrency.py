@@ -14,7 +14,7 @@ def _writer(data_dir: str, lab_id: str, n: int, author: str) -> int:
     os.environ["WORKBENCH_DATA_DIR"] = data_dir
     from workbench.store import open_store
 
-    store = open_store("demo")
+    store = open_store("demo", create=True)
     for i in range(n):
         store.add_annotation(Annotation(id=new_id(), lab_id=lab_id, geometry=Point(11.55, 48.186),
                                         category="idea", text=f"{author} {i}", author=author))

@@ -288,7 +288,7 @@ def test_round_trip_into_new_workspace(demo_store, lab, tmp_path):
 
     data = export.export_lab(demo_store, lab.id, "gpkg")
     (tmp_path / "lab.gpkg").write_bytes(data)
-    other = open_store("imported")
+    other = open_store("imported", create=True)
     lab_id = export.import_geopackage(other, tmp_path / "lab.gpkg")
     assert lab_id == lab.id
     assert other.get_lab(lab_id) == demo_store.get_lab(lab.id)
@@ -571,7 +571,7 @@ def test_osm_themes_return_to_the_cache_on_import(demo_store, lab, tmp_path):
     path.write_bytes(export.export_lab(demo_store, lab.id, "gpkg"))
     before = load_theme(lab.id, "buildings")
     delete_theme(lab.id, "buildings")
-    other = open_store("imported")
+    other = open_store("imported", create=True)
     export.import_geopackage(other, path)
     again = load_theme(lab.id, "buildings")
     assert again is not None and len(again) == len(before) == 3

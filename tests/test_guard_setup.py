@@ -35,7 +35,7 @@ def ws(demo_store):
     """The protected demo workspace with a session on the Munich lab and one group joined,
     plus a spare network, city, lab, layer and snapshot to edit and delete."""
     s = demo_store
-    s.set_passcode("owner", PASSCODE)
+    s.set_passcode("owner", PASSCODE, by=SYSTEM)
     session = s.create_session(LAB, "Workshop", by=OWNER)
     participant, _ = s.join_session(s.join_token(session.id), "Group A", GROUP_COLOURS["blue"])
     munich = s.get_lab(LAB)
@@ -150,7 +150,7 @@ def test_by_none_is_local_mode_only_until_a_passcode_is_set(store):
     snap = take_snapshot(store, lab.id, "Before")
     store.require_permission(None, "layers.edit", lab.id)
 
-    store.set_passcode("owner", PASSCODE)
+    store.set_passcode("owner", PASSCODE, by=SYSTEM)
     before = (store.list_networks(), store.list_cities(), store.list_labs(),
               store.list_layers(lab.id), store.list_snapshots(lab.id))
     refused = [
@@ -202,18 +202,18 @@ def test_demo_seeding_and_cli_work_on_a_protected_workspace(demo_store, tmp_path
     from workbench.demo import seed
     from workbench.store import open_store
 
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     assert seed(demo_store) == len(demo_store.list_labs())  # idempotent, as the operator
     # `workbench import` into a protected workspace
-    target = open_store("protected")
-    target.set_passcode("owner", PASSCODE)
+    target = open_store("protected", create=True)
+    target.set_passcode("owner", PASSCODE, by=SYSTEM)
     gpkg = tmp_path / "lab.gpkg"
     assert main(["export", "--lab", LAB, "--format", "gpkg", "-o", str(gpkg)]) == 0
     assert main(["import", str(gpkg), "--workspace", "protected"]) == 0
     assert target.get_lab(LAB).title == demo_store.get_lab(LAB).title
     # a library caller without an actor is refused there
     with pytest.raises(PermissionDenied):
-        export.import_geopackage(open_store("protected"), gpkg)
+        export.import_geopackage(open_store("protected", create=True), gpkg)
     # `workbench demo --import-extracts` adds uploads to the protected demo workspace
     gdf = gpd.GeoDataFrame({"name": ["Kiosk"]}, geometry=[Point(11.551, 48.186)], crs=4326)
     folder = tmp_path / "extracts"
@@ -258,7 +258,7 @@ def save_network(at: AppTest, name: str) -> None:
 
 def test_viewer_saving_on_the_setup_page_is_refused_with_nothing_written(demo_store,
                                                                          fresh_store_cache):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     before = demo_store.list_networks()
     at = setup_page()  # a protected workspace, nobody signed in: a viewer
     assert any("only the workspace's owner or a facilitator" in i.value for i in at.info)
@@ -280,8 +280,9 @@ def test_setup_page_in_local_mode_saves_without_signing_in(store, fresh_store_ca
 
 
 def test_signed_in_facilitator_saves_on_the_setup_page(demo_store, fresh_store_cache):
-    demo_store.set_passcode("owner", PASSCODE)
-    at = setup_page({"workspace": "demo", "role": "facilitator", "name": "Fac"})
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
+    at = setup_page({"workspace": "demo", "role": "facilitator", "name": "Fac",
+                     "stamp": demo_store.passcode_stamp()})
     assert not any("only the workspace's owner" in i.value for i in at.info)
     save_network(at, "Facilitator's network")
     assert not at.error
@@ -299,7 +300,7 @@ def open_page(page: str) -> AppTest:
 
 
 def test_viewer_gets_layers_and_snapshots_read_only(demo_store, fresh_store_cache):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     layer = save_upload(demo_store, LAB, user_layer(), by=OWNER)
     at = open_page("pages/layers.py")
     assert any("only the workspace's owner or a facilitator can fetch" in i.value

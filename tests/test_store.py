@@ -156,22 +156,22 @@ def test_migration_upgrades_old_database_without_losing_rows(data_dir):
             "INSERT INTO networks (id, name, countries, description, created_at) "
             "VALUES ('n1', 'Old network', '[\"DE\"]', '', '2024-01-01T00:00:00+00:00')")
     engine.dispose()
-    store = open_store("old")
+    store = open_store("old", create=True)
     assert store.version == SCHEMA_VERSION > 1
     assert [n.name for n in store.list_networks()] == ["Old network"]
     with store.read() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM annotations").scalar() == 0
     store.close()
-    assert open_store("old").version == SCHEMA_VERSION  # opening again changes nothing
+    assert open_store("old", create=True).version == SCHEMA_VERSION  # opening again changes nothing
 
 
 def test_newer_database_is_refused_untouched(data_dir):
-    open_store("future").close()
+    open_store("future", create=True).close()
     path = database_url("future").removeprefix("sqlite:///")
     with sqlite3.connect(path) as conn:
         conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION + 5,))
     before = open(path, "rb").read()
     with pytest.raises(SchemaError) as info:
-        open_store("future")
+        open_store("future", create=True)
     assert "newer version" in str(info.value)
     assert open(path, "rb").read() == before

@@ -13,7 +13,7 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
-from workbench.access import GROUP_COLOURS, Actor
+from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.model import Annotation, new_id
 
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
@@ -99,7 +99,7 @@ def test_facilitator_sets_passcode_runs_session_and_rounds(demo_store):
 
 
 def test_wrong_passcode_is_refused_then_slowed(demo_store):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     at = app("pages/workshop.py")
     for _ in range(3):
         at.text_input(key="workshop_passcode").set_value("not it at all")
@@ -112,7 +112,7 @@ def test_wrong_passcode_is_refused_then_slowed(demo_store):
 
 
 def test_join_flow_lands_on_map_ready_to_draw_and_keeps_group(demo_store):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     session = demo_store.create_session(LAB, "Workshop", by=FAC)
     token = demo_store.join_token(session.id)
     at = app("pages/join.py", {"t": token, "ws": "demo"}, lab=None)
@@ -151,7 +151,7 @@ def test_join_flow_lands_on_map_ready_to_draw_and_keeps_group(demo_store):
 
 
 def test_join_with_a_tampered_link_is_refused(demo_store):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     session = demo_store.create_session(LAB, "Workshop", by=FAC)
     token = demo_store.join_token(session.id)
     at = app("pages/join.py", {"t": token[:-3] + "xyz", "ws": "demo"}, lab=None)
@@ -160,7 +160,7 @@ def test_join_with_a_tampered_link_is_refused(demo_store):
 
 
 def test_viewer_sees_no_drawing_tools_in_a_protected_workspace(demo_store):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     at = app("pages/map.py")
     assert "Draw(" not in folium_args(at)["script"]
     assert "leaflet-draw" not in folium_args(at)["script"].lower()
@@ -168,7 +168,7 @@ def test_viewer_sees_no_drawing_tools_in_a_protected_workspace(demo_store):
 
 
 def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     session = demo_store.create_session(LAB, "Workshop", by=FAC)
     demo_store.start_round(session.id, "collect", by=FAC, minutes=10)
     for text in ("first note", "<script>x</script> second"):
@@ -197,7 +197,7 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
 
 
 def test_moderation_hides_and_restores(demo_store):
-    demo_store.set_passcode("owner", PASSCODE)
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     demo_store.create_session(LAB, "Workshop", by=FAC)
     a = demo_store.add_annotation(Annotation(id=new_id(), lab_id=LAB,
                                              geometry=Point(11.551, 48.186), category="problem",

@@ -30,8 +30,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import ipaddress
 import json
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -124,9 +126,34 @@ class Actor:
 SYSTEM = Actor("owner")
 
 
+#: Cyrillic and Greek letters that look like Latin ones (after NFKC and case folding), mapped to
+#: them: a small explicit part of Unicode's confusables (UTS #39), enough that "Group В" with a
+#: Cyrillic В is Group B. No kept library offers the skeleton without a large dependency.
+_LOOK_ALIKES = str.maketrans({
+    # Cyrillic
+    "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i",
+    "ј": "j", "к": "k", "ӏ": "l", "м": "m", "н": "h", "о": "o", "р": "p", "ԛ": "q", "ѕ": "s",
+    "т": "t", "ѵ": "v", "ԝ": "w", "х": "x", "у": "y", "ү": "y", "з": "3", "ь": "b",
+    # Greek
+    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
+    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ζ": "z", "μ": "u", "ω": "w", "σ": "o", "ς": "c",
+})
+
+
+def group_key(name: str) -> str:
+    """The form in which group names are compared: NFKC, case folded, format characters
+    (zero-width spaces and joiners, bidi controls, soft hyphens) removed, Cyrillic and Greek
+    look-alikes of Latin letters mapped to them, whitespace collapsed. "Group B", "group b",
+    "Group B\u200b" and "Group В" (Cyrillic) have one key. The one normaliser of group names."""
+    text = unicodedata.normalize("NFKC", name or "")
+    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cf", "Cc"))
+    text = unicodedata.normalize("NFKC", text.casefold()).translate(_LOOK_ALIKES)
+    return " ".join(text.split())
+
+
 def same_group(a: str, b: str) -> bool:
-    """Group names compare with whitespace collapsed and case folded."""
-    return " ".join((a or "").split()).casefold() == " ".join((b or "").split()).casefold()
+    """Whether two group names name the same group (see :func:`group_key`)."""
+    return group_key(a) == group_key(b)
 
 
 def check(actor: Actor, action: str, *, phase: str = "open", owner: str | None = None,
@@ -182,10 +209,9 @@ def verify_passcode(passcode: str, stored: str) -> bool:
     return hmac.compare_digest(got, _unb64(digest))
 
 
-#: Failed passcode attempts allowed before the back-off starts (per client) ...
+#: Failed passcode attempts allowed per client before the back-off starts (never counted for
+#: the workspace as a whole: that would let anyone lock the owner out).
 FREE_ATTEMPTS = 3
-#: ... and per workspace from all clients together.
-FREE_ATTEMPTS_WORKSPACE = 20
 #: Longest wait after failed attempts, in seconds.
 MAX_BACKOFF_S = 900
 
@@ -199,8 +225,17 @@ def backoff_seconds(failures: int, free: int = FREE_ATTEMPTS) -> int:
 
 
 def client_key(raw: str | None) -> str:
-    """How a client is counted for the rate limit: a hash of its address (not stored plain)."""
-    return hashlib.sha256((raw or "unknown").encode()).hexdigest()[:32]
+    """How a client is counted for the rate limit: a hash of its address (not stored plain).
+    An IPv6 address counts by its /64 network, which one household or phone is given whole,
+    so that walking through its addresses does not give fresh free attempts."""
+    text = (raw or "unknown").strip()
+    try:
+        address = ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        address = None
+    if isinstance(address, ipaddress.IPv6Address):
+        text = str(address.ipv4_mapped or ipaddress.ip_network(f"{address}/64", strict=False))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 # ---- join links -------------------------------------------------------------------------------

@@ -13,7 +13,13 @@ from collections.abc import Sequence
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
-from workbench.settings import APP_SCRIPT, MAX_UPLOAD_MB, STREAMLIT_CONFIG
+from workbench.settings import (
+    APP_SCRIPT,
+    DEFAULT_HOST,
+    MAX_UPLOAD_MB,
+    STREAMLIT_CONFIG,
+    check_workspace_name,
+)
 
 
 def streamlit_flags(config_path=STREAMLIT_CONFIG) -> list[str]:  # type: ignore[no-untyped-def]
@@ -32,10 +38,10 @@ def streamlit_flags(config_path=STREAMLIT_CONFIG) -> list[str]:  # type: ignore[
 
 
 def streamlit_args(host: str | None, port: int | None) -> list[str]:
-    """Arguments of ``streamlit run`` for the app: the entry script and our settings."""
+    """Arguments of ``streamlit run`` for the app: the entry script and our settings. Without
+    ``host`` the app listens on this machine only (``settings.DEFAULT_HOST``)."""
     args = ["run", str(APP_SCRIPT), *streamlit_flags()]
-    if host:
-        args.append(f"--server.address={host}")
+    args.append(f"--server.address={host or DEFAULT_HOST}")
     if port:
         args.append(f"--server.port={port}")
     return args
@@ -60,12 +66,78 @@ def serve(args: Sequence[str]) -> int:
     return 0
 
 
+def workspace_arg(value: str) -> str:
+    """``--workspace``: a workspace name, checked by the app's one validator."""
+    try:
+        return check_workspace_name(value)
+    except WorkbenchError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def setup_notice(host: str) -> str:
+    """What ``workbench run`` tells the operator about set-up: open set-up on a private
+    machine, else a fresh one-time set-up token, and which workspaces still lack a passcode."""
+    from workbench.hosting import issue_setup_token, open_setup
+    from workbench.i18n import t
+    from workbench.store import list_workspaces, open_store
+
+    if open_setup(host):
+        return t("hosting.cli.open_setup", "en", host=host)
+    lines = [t("hosting.cli.token", "en", token=issue_setup_token(), host=host)]
+    for name in list_workspaces():
+        store = open_store(name)
+        try:
+            if not store.is_protected():
+                lines.append(t("hosting.cli.unprotected", "en", workspace=name))
+        finally:
+            store.close()
+    return "\n".join(lines)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from workbench.demo import ensure_demo
 
-    ensure_demo()
+    ensure_demo().close()
     print("Starting the Living Lab Workbench …", flush=True)
+    print(setup_notice(args.host or DEFAULT_HOST), flush=True)
     return serve(streamlit_args(args.host, args.port))
+
+
+def cmd_setup_token(args: argparse.Namespace) -> int:
+    from workbench.hosting import issue_setup_token
+    from workbench.i18n import t
+
+    print(t("hosting.cli.token_only", "en", token=issue_setup_token()))
+    return 0
+
+
+def _read_passcode() -> str:
+    """The new passcode: asked twice on a terminal, else one line of standard input."""
+    import getpass
+
+    from workbench.errors import ValidationError
+
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\r\n")
+    first = getpass.getpass("New passcode: ")
+    if getpass.getpass("Once more: ") != first:
+        raise ValidationError("workshop.error.passcode_mismatch")
+    return first
+
+
+def cmd_passcode(args: argparse.Namespace) -> int:
+    from workbench.access import SYSTEM
+    from workbench.i18n import t
+    from workbench.store import open_store
+
+    store = open_store(args.workspace)
+    if args.passcode_command == "reset":
+        store.reset_passcodes(by=SYSTEM)
+        print(t("hosting.cli.reset", "en", workspace=args.workspace))
+    else:
+        store.set_passcode(args.role, _read_passcode(), by=SYSTEM)
+        print(t("hosting.cli.set", "en", workspace=args.workspace, role=args.role))
+    return 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -282,7 +354,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     from workbench.model import isolate
     from workbench.store import open_store
 
-    store = open_store(args.workspace)
+    store = open_store(args.workspace, create=True)
     lab_id = import_geopackage(store, args.file, by=SYSTEM)
     print(t("export.imported", "en", title=isolate(store.get_lab(lab_id).title),
             workspace=args.workspace))
@@ -299,7 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="start the app (seeds the demo workspace on first start)")
-    run.add_argument("--host", help="address to listen on (default: from streamlit_config.toml)")
+    run.add_argument("--host", help=f"address to listen on (default: {DEFAULT_HOST}, this "
+                     "machine only; 0.0.0.0 serves a room and needs the set-up token)")
     run.add_argument("--port", type=int, help="port to listen on (default: 8501)")
     run.set_defaults(func=cmd_run)
 
@@ -325,13 +398,15 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--buffer", type=float, default=500.0, metavar="M",
                        help="buffer around the site in metres (default: 500)")
         p.add_argument("--themes", nargs="+", metavar="THEME", help=themes_help)
-        p.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+        p.add_argument("--workspace", type=workspace_arg,
+                       help="workspace name (default: the demo workspace)")
     imp.set_defaults(func=cmd_osm_import)
     fetch.set_defaults(func=cmd_osm_fetch)
 
     labs = sub.add_parser(
         "labs", help="list living labs: id, city, country, title (tab-separated, one per line)")
-    labs.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    labs.add_argument("--workspace", type=workspace_arg,
+                       help="workspace name (default: the demo workspace)")
     labs.set_defaults(func=cmd_labs)
 
     indicators = sub.add_parser(
@@ -340,7 +415,8 @@ def build_parser() -> argparse.ArgumentParser:
     indicators.add_argument("--json", action="store_true", help="print JSON instead of text")
     indicators.add_argument("--lang", default="en", choices=("en", "de", "uk"),
                             help="language of names, units and notes (default: en)")
-    indicators.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    indicators.add_argument("--workspace", type=workspace_arg,
+                       help="workspace name (default: the demo workspace)")
     indicators.set_defaults(func=cmd_indicators)
 
 
@@ -361,14 +437,31 @@ def build_parser() -> argparse.ArgumentParser:
                      help="png: auto (Chromium where available), chromium, or static")
     exp.add_argument("--themes", nargs="*", metavar="THEME", choices=_theme_codes(),
                      help="cached OSM themes shown (default: all cached; none: --themes)")
-    exp.add_argument("--workspace", help="workspace name (default: the demo workspace)")
+    exp.add_argument("--workspace", type=workspace_arg,
+                       help="workspace name (default: the demo workspace)")
     exp.add_argument("-o", "--output", required=True, help="file to write")
     exp.set_defaults(func=cmd_export)
 
     imp = sub.add_parser("import", help="import a living lab from an exported GeoPackage")
     imp.add_argument("file", help="a GeoPackage written by `workbench export --format gpkg`")
-    imp.add_argument("--workspace", required=True, help="workspace to import into (created)")
+    imp.add_argument("--workspace", required=True, type=workspace_arg,
+                     help="workspace to import into (created)")
     imp.set_defaults(func=cmd_import)
+
+    token = sub.add_parser("setup-token", help="print a new one-time set-up token (to create "
+                           "workspaces and set a first owner passcode in the app)")
+    token.set_defaults(func=cmd_setup_token)
+
+    code = sub.add_parser("passcode", help="the operator sets or resets a workspace's passcodes")
+    code_sub = code.add_subparsers(dest="passcode_command", required=True, metavar="ACTION")
+    code_set = code_sub.add_parser("set", help="set a passcode (asked on the terminal, or one "
+                                   "line of standard input)")
+    code_set.add_argument("--role", default="owner", choices=("owner", "facilitator"))
+    code_reset = code_sub.add_parser("reset", help="remove the owner and facilitator passcodes "
+                                     "and every client's failed attempts")
+    for p in (code_set, code_reset):
+        p.add_argument("--workspace", required=True, type=workspace_arg)
+        p.set_defaults(func=cmd_passcode)
     return parser
 
 

@@ -41,7 +41,7 @@ def seed(store: Store, demo_dir: Path = DEMO_DIR) -> int:
 
 def ensure_demo() -> Store:
     """Open the demo workspace, seeding it on first start."""
-    store = open_store(DEMO_WORKSPACE)
+    store = open_store(DEMO_WORKSPACE, create=True)
     if not store.list_networks():
         seed(store)
     return store
@@ -54,6 +54,6 @@ def reset_demo() -> Store:
         path = Path(url.removeprefix("sqlite:///"))
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
-    store = open_store(DEMO_WORKSPACE)
+    store = open_store(DEMO_WORKSPACE, create=True)
     seed(store)
     return store

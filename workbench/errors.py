@@ -59,3 +59,8 @@ class ConflictError(WorkbenchError):
     def __init__(self, key: str, current: object = None, **params: Any) -> None:
         super().__init__(key, **params)
         self.current = current
+
+
+class StoreBusy(WorkbenchError):
+    """The database stayed busy (locked by other writers, or no free connection) for longer
+    than the store waits; nothing was written, trying again later works."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from pathlib import Path
 
 #: The project's source tree (the folder holding ``app.py`` and ``pages/``).
@@ -59,16 +61,70 @@ def cache_dir() -> Path:
     return path
 
 
+#: What a workspace name may be: an identifier, so that it can only ever name a file inside
+#: ``workspaces_dir()`` (no path separators, dots, or anything a URL could smuggle in).
+WORKSPACE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def check_workspace_name(name: object) -> str:
+    """``name`` if it is a valid workspace name, else :class:`ValidationError`
+    (``hosting.error.workspace_name``). The one validator of the app, the store and the CLI."""
+    from workbench.errors import ValidationError
+
+    if not isinstance(name, str) or not WORKSPACE_NAME.fullmatch(name):
+        shown = name[:60] if isinstance(name, str) else repr(name)[:60]
+        raise ValidationError("hosting.error.workspace_name", value=shown)
+    return name
+
+
+def workspace_path(workspace: str) -> Path:
+    """The SQLite file of a workspace, always inside ``workspaces_dir()``."""
+    return workspaces_dir() / (check_workspace_name(workspace) + ".sqlite")
+
+
 def database_url(workspace: str) -> str:
-    """SQLAlchemy URL of a workspace's database.
+    """SQLAlchemy URL of a workspace's database (the name is validated first).
 
     ``WORKBENCH_DATABASE_URL`` may point the default workspace elsewhere (a PostgreSQL URL is
     accepted by the store's engine set-up, but only SQLite is tested so far).
     """
     override = os.environ.get("WORKBENCH_DATABASE_URL")
-    if override and workspace == DEMO_WORKSPACE:
+    if override and check_workspace_name(workspace) == DEMO_WORKSPACE:
         return override
-    return f"sqlite:///{workspaces_dir() / (workspace + '.sqlite')}"
+    return f"sqlite:///{workspace_path(workspace)}"
+
+
+# ---- hosting (workbench.hosting) ------------------------------------------------------------
+#: Address ``workbench run`` listens on without ``--host``: this machine only.
+DEFAULT_HOST = "127.0.0.1"
+#: How long a set-up token printed by ``workbench run`` stays valid, in hours.
+SETUP_TOKEN_HOURS = 24
+
+
+def setup_token_path() -> Path:
+    """Where the hash of the operator's one-time set-up token is kept (beside the workspaces)."""
+    return data_dir() / "setup-token"
+
+
+def open_setup_wanted() -> bool:
+    """Whether the operator allows creating workspaces and first passcodes without a set-up
+    token (``WORKBENCH_OPEN_SETUP``, default on; ``0`` switches it off). It only ever applies
+    while the server listens on loopback: see :func:`is_loopback`."""
+    return os.environ.get("WORKBENCH_OPEN_SETUP", "1").strip().lower() not in (
+        "0", "false", "no", "off")
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether a server bound to ``host`` is reachable from this machine only. None or empty
+    (Streamlit's default: every interface), ``0.0.0.0``, ``::`` and any other address are not."""
+    if not host:
+        return False
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 # ---- open geodata (workbench.opendata) ----------------------------------------------------------

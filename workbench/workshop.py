@@ -19,6 +19,16 @@ def join_url(base: str, token: str, workspace: str, lang: str | None = None) -> 
     return f"{parts.scheme}://{parts.netloc}/join?{urlencode(query)}"
 
 
+def member_url(base: str, member_token: str, workspace: str, lab_id: str,
+               lang: str | None = None) -> str:
+    """A group's own member link: the map as that group (``/map?ws=…&lab=…&member=…``)."""
+    parts = urlsplit(base)
+    query = {"ws": workspace, "lab": lab_id, "member": member_token}
+    if lang:
+        query["lang"] = lang
+    return f"{parts.scheme}://{parts.netloc}/map?{urlencode(query)}"
+
+
 def qr_png(text: str, box_size: int = 10) -> bytes:
     """A QR code of ``text`` as PNG bytes (black on white, with the quiet zone)."""
     code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=box_size, border=4)

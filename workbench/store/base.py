@@ -10,7 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from workbench.errors import StoreBusy
 from workbench.store.engine import make_engine, migrate, transaction
 
 
@@ -30,6 +33,20 @@ def loads(value: str | None, default: Any = None) -> Any:
     return json.loads(value) if value else default
 
 
+@contextmanager
+def _busy_is_an_error() -> Iterator[None]:
+    """A pool time-out or SQLite's "database is locked" as :class:`StoreBusy` (translated),
+    instead of SQLAlchemy's own error reaching the page."""
+    try:
+        yield
+    except PoolTimeout:
+        raise StoreBusy("hosting.error.busy") from None
+    except OperationalError as exc:
+        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+            raise StoreBusy("hosting.error.busy") from None
+        raise
+
+
 class StoreBase:
     """Opens (and migrates) the database; gives read and write transactions to the mixins."""
 
@@ -47,7 +64,7 @@ class StoreBase:
         if getattr(self._batch, "conn", None) is not None:
             yield
             return
-        with transaction(self.engine, write=True) as conn:
+        with _busy_is_an_error(), transaction(self.engine, write=True) as conn:
             self._batch.conn = conn
             try:
                 yield
@@ -60,7 +77,7 @@ class StoreBase:
         if joined is not None:
             yield joined
             return
-        with transaction(self.engine, write=False) as conn:
+        with _busy_is_an_error(), transaction(self.engine, write=False) as conn:
             yield conn
 
     @contextmanager
@@ -69,7 +86,7 @@ class StoreBase:
         if joined is not None:
             yield joined
             return
-        with transaction(self.engine, write=True) as conn:
+        with _busy_is_an_error(), transaction(self.engine, write=True) as conn:
             yield conn
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ from workbench.access import (
     Actor,
     backoff_seconds,
     check,
+    group_key,
     hash_passcode,
     new_member_token,
     read_join_token,
@@ -38,7 +39,6 @@ from workbench.access import (
     token_hash,
     verify_passcode,
 )
-from workbench.access import FREE_ATTEMPTS_WORKSPACE as _FREE_WS
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
 from workbench.model import WorkshopMember, WorkshopRound, WorkshopSession, new_id, utcnow
 from workbench.store.base import StoreBase, from_iso, iso
@@ -180,44 +180,67 @@ class WorkshopMixin(StoreBase):
 
     def set_passcode(self, role: str, passcode: str, by: Actor | None = None) -> None:
         """Set the passcode that signs in as ``role`` (owner or facilitator), stored as a salted
-        hash. The first owner passcode may be set by anyone (the workspace is open until then);
-        afterwards only an owner changes passcodes."""
+        hash. Only an owner sets passcodes; in a workspace without one that is the operator
+        (``access.SYSTEM``: the command line, or the app after ``hosting.operator``), never an
+        anonymous visitor, so nobody can claim an open workspace."""
         if role not in ("owner", "facilitator"):
             raise ValidationError("workshop.error.role", value=role)
         hashed = hash_passcode(passcode)
         with self.write() as conn:
             protected = self._workspace_value(conn, "passcode.owner") is not None
-            if protected and (by is None or not by.may("workspace.admin")):
-                raise PermissionDenied("workshop.denied.owner_only")
             if not protected and role != "owner":
                 raise ValidationError("workshop.error.owner_first")
+            if by is None or not by.may("workspace.admin"):
+                raise PermissionDenied("workshop.denied.owner_only" if protected
+                                       else "hosting.error.operator_only")
             self._set_workspace_value(conn, f"passcode.{role}", hashed)
+
+    def passcode_stamp(self) -> str | None:
+        """A short fingerprint of the owner passcode's stored hash (None without one). A
+        sign-in keeps it; once the operator resets or the owner changes that passcode, the
+        stamp differs and the signed-in tabs are signed out."""
+        with self.read() as conn:
+            stored = self._workspace_value(conn, "passcode.owner")
+        return token_hash(stored)[:16] if stored else None
+
+    def reset_passcodes(self, by: Actor) -> None:
+        """Remove the owner and facilitator passcodes and every client's failed attempts (the
+        operator's ``workbench passcode reset``): the workspace is unprotected again until
+        ``workbench passcode set`` or the set-up gives it a new owner passcode."""
+        if by is None or not by.may("workspace.admin"):
+            raise PermissionDenied("hosting.error.operator_only")
+        with self.write() as conn:
+            conn.execute(delete(workspace_settings).where(workspace_settings.c.key.in_(
+                ("passcode.owner", "passcode.facilitator"))))
+            conn.execute(delete(access_attempts))
 
     def sign_in(self, passcode: str, client: str, name: str = "",
                 now: datetime | None = None) -> Actor:
         """An owner or facilitator :class:`Actor` for a right passcode.
 
-        Failed attempts are counted per ``client`` (a hashed address, see
-        ``access.client_key``) and for the whole workspace; after a few, every attempt (right or
-        wrong) is refused for a doubling wait (``workshop.error.wait``, with ``seconds``)."""
+        Attempts are counted per ``client`` (a hashed address, see ``access.client_key``),
+        never for the workspace as a whole, so nobody can lock the owner out from elsewhere.
+        Each attempt is counted as a failure BEFORE the passcode is checked, in the same write
+        transaction that reads the client's wait (SQLite ``BEGIN IMMEDIATE``); a right passcode
+        then clears the count. So parallel guesses cannot share one free check: once the free
+        attempts are used, every attempt (right or wrong) is refused for a doubling wait
+        (``workshop.error.wait``, with ``seconds``) without being checked."""
         now = now or utcnow()
-        with self.read() as conn:
+        with self.write() as conn:
             hashes = {role: self._workspace_value(conn, f"passcode.{role}")
                       for role in ("owner", "facilitator")}
-            waits = [_locked_for(conn, key, now) for key in (client, "*")]
+            wait = _locked_for(conn, client, now) if hashes["owner"] else 0.0
+            if hashes["owner"] and wait <= 0:
+                _count_failure(conn, client, now)
         if hashes["owner"] is None:
             raise ValidationError("workshop.error.no_passcode")
-        if max(waits) > 0:
-            raise PermissionDenied("workshop.error.wait", seconds=int(max(waits)) + 1)
+        if wait > 0:
+            raise PermissionDenied("workshop.error.wait", seconds=int(wait) + 1)
         role = next((r for r, h in hashes.items() if h and verify_passcode(passcode, h)), None)
-        with self.write() as conn:
-            if role is None:
-                for key, free in ((client, None), ("*", _FREE_WS)):
-                    _count_failure(conn, key, now, free)
-            else:
-                conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
         if role is None:
             raise PermissionDenied("workshop.error.passcode_wrong")
+        with self.write() as conn:
+            conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
         default = "workshop.role.owner" if role == "owner" else "workshop.role.facilitator"
         return Actor(role=role, group=" ".join((name or "").split())[:80] or default)
 
@@ -229,9 +252,8 @@ class WorkshopMixin(StoreBase):
         if role is not None and role not in ROLES:
             raise ValidationError("workshop.error.role", value=role)
         with self.write() as conn:
-            if by is not None or self._workspace_value(conn, "passcode.owner") is not None:
-                if by is None or not by.may("workspace.admin"):
-                    raise PermissionDenied("workshop.denied.owner_only")
+            if by is None or not by.may("workspace.admin"):
+                raise PermissionDenied("workshop.denied.owner_only")
             conn.execute(delete(workspace_roles).where(workspace_roles.c.email == email))
             if role is not None:
                 conn.execute(insert(workspace_roles).values(email=email, role=role,
@@ -317,27 +339,43 @@ class WorkshopMixin(StoreBase):
         return session
 
     def join_session(self, token: str, group: str, colour: str) -> tuple[Actor, str]:
-        """Join through a link as ``group``: the participant :class:`Actor` and the member
-        token their browser keeps to come back (see :meth:`resume_member`). Someone joining
-        under a group name already in the session joins that group (and its colour)."""
+        """Join through a link as a NEW group: the participant :class:`Actor` and the member
+        token their browser keeps to come back (see :meth:`resume_member`).
+
+        A group is created once. A name that already is a group of the session, compared by
+        ``access.group_key`` (case, width, zero-width and bidi characters, Cyrillic and Greek
+        look-alikes), is refused: another device of that group comes in through the group's own
+        member link, or a link the facilitator makes for it (:meth:`add_group_device`)."""
         session = self.check_join_token(token)
         group = clean_name(group, "author", limit=80)
+        key = group_key(group)
+        if not key:
+            raise ValidationError("hosting.error.group_empty")
         if colour not in GROUP_COLOURS.values():
             raise ValidationError("workshop.error.colour")
-        member_token = new_member_token()
-        now = iso(utcnow())
         with self.write() as conn:
-            same = [r for r in conn.execute(select(workshop_members.c.group_name,
-                                                   workshop_members.c.colour).where(
-                workshop_members.c.session_id == session.id)).all()
-                if r.group_name.casefold() == group.casefold()]
-            if same:
-                group, colour = same[0].group_name, same[0].colour
-            member_id = new_id()
-            conn.execute(insert(workshop_members).values(
-                id=member_id, session_id=session.id, group_name=group, colour=colour,
-                token_hash=token_hash(member_token), created_at=now, last_seen=now))
+            if any(group_key(name) == key for name in conn.execute(
+                    select(workshop_members.c.group_name).where(
+                        workshop_members.c.session_id == session.id)).scalars()):
+                raise PermissionDenied("hosting.error.group_taken")
+            member_id, member_token = _add_member(conn, session.id, group, colour)
         return Actor("participant", group, session.id, member_id), member_token
+
+    def add_group_device(self, session_id: str, group: str, by: Actor | None) -> str:
+        """The facilitator lets one more device into an existing group: a new member token for
+        ``group`` (its link opens the map as that group)."""
+        self._require_runner(by)
+        self._running_session(session_id)
+        with self.write() as conn:
+            row = next((r for r in conn.execute(
+                select(workshop_members.c.group_name, workshop_members.c.colour).where(
+                    workshop_members.c.session_id == session_id)
+                .order_by(workshop_members.c.created_at)).all()
+                if group_key(r.group_name) == group_key(group)), None)
+            if row is None:
+                raise NotFoundError("hosting.error.group_unknown")
+            _, member_token = _add_member(conn, session_id, row.group_name, row.colour)
+        return member_token
 
     def resume_member(self, member_token: str) -> Actor | None:
         """The participant of a member token while their session is active, else None."""
@@ -516,13 +554,22 @@ class WorkshopMixin(StoreBase):
             return [dict(r) for r in conn.execute(q).mappings()]
 
 
+def _add_member(conn: Connection, session_id: str, group: str, colour: str) -> tuple[str, str]:
+    """Insert a member of ``group``; (member id, member token)."""
+    member_id, member_token, now = new_id(), new_member_token(), iso(utcnow())
+    conn.execute(insert(workshop_members).values(
+        id=member_id, session_id=session_id, group_name=group, colour=colour,
+        token_hash=token_hash(member_token), created_at=now, last_seen=now))
+    return member_id, member_token
+
+
 def _locked_for(conn: Connection, client: str, now: datetime) -> float:
     until = conn.execute(select(access_attempts.c.locked_until).where(
         access_attempts.c.client == client)).scalar()
     return max(0.0, (from_iso(until) - now).total_seconds()) if until else 0.0
 
 
-def _count_failure(conn: Connection, client: str, now: datetime, free: int | None) -> None:
+def _count_failure(conn: Connection, client: str, now: datetime) -> None:
     row = conn.execute(select(access_attempts).where(
         access_attempts.c.client == client)).mappings().first()
     failures = 1
@@ -530,7 +577,7 @@ def _count_failure(conn: Connection, client: str, now: datetime, free: int | Non
         last = from_iso(row["last_failure_at"])
         # a day without failures forgets the old ones
         failures = row["failures"] + 1 if last and now - last < timedelta(days=1) else 1
-    wait = backoff_seconds(failures) if free is None else backoff_seconds(failures, free)
+    wait = backoff_seconds(failures)
     conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
     conn.execute(insert(access_attempts).values(
         client=client, failures=failures, last_failure_at=iso(now),

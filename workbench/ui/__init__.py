@@ -12,7 +12,7 @@ from workbench import i18n
 from workbench.errors import WorkbenchError
 from workbench.model import City, LivingLab
 from workbench.settings import DEFAULT_LANGUAGE, DEMO_WORKSPACE, database_url
-from workbench.store import Store
+from workbench.store import Store, workspace_exists
 
 LANG_KEY = "lang"
 WORKSPACE_KEY = "workspace"
@@ -41,13 +41,33 @@ def _store(workspace: str, url: str) -> Store:
     from workbench.demo import ensure_demo
     from workbench.store import open_store
 
-    return ensure_demo() if workspace == DEMO_WORKSPACE else open_store(workspace, url)
+    return ensure_demo() if workspace == DEMO_WORKSPACE else open_store(workspace)
 
 
 def store() -> Store:
-    """The store of the workspace chosen in the sidebar (opened once per process and URL)."""
+    """The store of the workspace chosen in the sidebar (opened once per process and URL); a
+    name that is not an existing workspace falls back to the demo (never creates one)."""
     workspace = st.session_state.get(WORKSPACE_KEY, DEMO_WORKSPACE)
+    if workspace != DEMO_WORKSPACE and not workspace_exists(workspace):
+        workspace = st.session_state[WORKSPACE_KEY] = DEMO_WORKSPACE
     return _store(workspace, database_url(workspace))
+
+
+#: Request headers that a reverse proxy adds: such a request may come from anywhere.
+_PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+
+
+def server_host() -> str | None:
+    """The address this server listens on (``server.address``), as ``workbench.hosting``
+    judges open set-up by it; None (treated as public) when it listens on every interface or
+    this session's request came through a reverse proxy."""
+    try:
+        headers = {k.lower() for k in (st.context.headers or {}).keys()}
+    except Exception:  # noqa: BLE001 - no request context (tests, scripts)
+        headers = set()
+    if headers & set(_PROXY_HEADERS):
+        return None
+    return st.get_option("server.address") or None
 
 
 # Everything Streamlit's markdown (CommonMark + GFM, plus its own ``:red[…]``, ``:emoji:``,

@@ -12,8 +12,9 @@ import streamlit as st
 
 from workbench.access import Actor, check, client_key
 from workbench.errors import PermissionDenied
+from workbench.hosting import open_setup
 from workbench.store import Store
-from workbench.ui import WORKSPACE_KEY
+from workbench.ui import WORKSPACE_KEY, server_host
 
 MEMBER_KEY = "workshop_member_token"  # the participant's member token (also ?member= in the URL)
 LOGIN_KEY = "workshop_login"          # {"workspace", "role", "name"} after a passcode sign-in
@@ -50,8 +51,10 @@ def client() -> str:
 
 
 def current_actor(s: Store, lab_id: str | None) -> Actor | None:
-    """The acting person of this tab for ``lab_id``; None = the workspace is open (no passcode)
-    and the living lab has no session: the local single-user mode, allowed everything."""
+    """The acting person of this tab for ``lab_id``; None = the workspace is open (no passcode),
+    the living lab has no session and the server is a private one (open set-up, see
+    ``workbench.hosting``): the local single-user mode, allowed everything. On a server reachable
+    from other machines a workspace without passcode is read-only until the operator sets one."""
     token = st.query_params.get("member") or st.session_state.get(MEMBER_KEY)
     if token:
         actor = s.resume_member(token)
@@ -62,13 +65,16 @@ def current_actor(s: Store, lab_id: str | None) -> Actor | None:
                 return actor
     login = st.session_state.get(LOGIN_KEY)
     if login and login.get("workspace") == st.session_state.get(WORKSPACE_KEY):
-        return Actor(login["role"], login["name"])
+        if login.get("stamp") == s.passcode_stamp():
+            return Actor(login["role"], login["name"])
+        st.session_state.pop(LOGIN_KEY, None)  # the passcode was reset or changed since
     user = sso_user()
     if user is not None:
         role = s.member_role(user["email"])
         if role is not None:
             return Actor(role, user["name"] or user["email"])
-    if not s.is_protected() and (lab_id is None or s.active_session(lab_id) is None):
+    if not s.is_protected() and open_setup(server_host()) \
+            and (lab_id is None or s.active_session(lab_id) is None):
         return None
     return Actor("viewer")
 

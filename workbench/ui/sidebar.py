@@ -7,8 +7,20 @@ import streamlit as st
 from workbench import __version__
 from workbench.i18n import LANGUAGE_NAMES
 from workbench.settings import DEMO_WORKSPACE, LANGUAGES
-from workbench.store import list_workspaces
-from workbench.ui import LAB_KEY, LANG_KEY, WORKSPACE_KEY, lab_label, select_lab, store, t
+from workbench.store import list_workspaces, workspace_exists
+from workbench.ui import (
+    LAB_KEY,
+    LANG_KEY,
+    WORKSPACE_KEY,
+    lab_label,
+    md_escape,
+    select_lab,
+    store,
+    t,
+)
+
+#: A workspace name from the URL that was refused (shown once in the sidebar).
+REFUSED_KEY = "_workspace_refused"
 
 
 def init_state() -> None:
@@ -17,7 +29,13 @@ def init_state() -> None:
     if LANG_KEY not in st.session_state:
         st.session_state[LANG_KEY] = params.get("lang") if params.get("lang") in LANGUAGES \
             else "en"
-    st.session_state.setdefault(WORKSPACE_KEY, params.get("ws") or DEMO_WORKSPACE)
+    if WORKSPACE_KEY not in st.session_state:
+        asked = params.get("ws") or DEMO_WORKSPACE
+        if asked == DEMO_WORKSPACE or workspace_exists(asked):
+            st.session_state[WORKSPACE_KEY] = asked
+        else:  # a name the URL made up, or a path: refused, never created
+            st.session_state[WORKSPACE_KEY] = DEMO_WORKSPACE
+            st.session_state[REFUSED_KEY] = asked[:60]
     if LAB_KEY not in st.session_state:
         st.session_state[LAB_KEY] = params.get("lab")
 
@@ -43,6 +61,9 @@ def render() -> None:
         # The label names itself in every language, so anyone can find the switch.
         _persistent_select("🌐 Language · Sprache · Мова", list(LANGUAGES), LANG_KEY,
                            format_func=lambda code: LANGUAGE_NAMES[code])
+        refused = st.session_state.pop(REFUSED_KEY, None)
+        if refused is not None:
+            st.warning(t("hosting.workspace_refused", name=md_escape(refused)), icon="⚠️")
         workspaces = sorted(set(list_workspaces()) | {DEMO_WORKSPACE,
                                                       st.session_state[WORKSPACE_KEY]})
         demo_label = t("sidebar.demo_workspace")  # labels bound now, not when drawn later
