@@ -21,6 +21,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
+from tests.test_workshop_pages import submit
 from workbench import access, hosting
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor, group_key, same_group
 from workbench.errors import (
@@ -220,12 +221,6 @@ def workshop_page() -> AppTest:
     at.run()
     assert not at.exception, at.exception
     return at
-
-
-def submit(at: AppTest, form: str) -> None:
-    next(b for b in at.button if (b.key or "").startswith(f"FormSubmitter:{form}-")).click()
-    at.run()
-    assert not at.exception, at.exception
 
 
 def test_first_passcode_on_a_public_server_needs_the_token(demo_store, public_server):

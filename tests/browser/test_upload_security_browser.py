@@ -5,6 +5,7 @@ beacon, and a real file is still added afterwards."""
 from __future__ import annotations
 
 import json
+import urllib.request
 
 import pytest
 from browser_helpers import wait_for_streamlit
@@ -45,3 +46,5 @@ def test_hostile_uploads_are_refused_in_the_served_app(app_server, new_page, bea
     wait_for_streamlit(page)
     expect(page.get_by_text("with 1 features")).to_be_visible()
     assert beacon.hits == []
+    with urllib.request.urlopen(f"{app_server}/_stcore/health", timeout=10) as response:
+        assert response.status == 200 and response.read() == b"ok"  # the server still answers

@@ -166,7 +166,7 @@ workspace_roles = Table(
 
 access_attempts = Table(
     "access_attempts", metadata,
-    Column("client", Text, primary_key=True),  # hashed client address; "*" = the workspace
+    Column("client", Text, primary_key=True),  # hashed client address (an IPv6 client by its /64)
     Column("failures", Integer, nullable=False, default=0),
     Column("last_failure_at", Text, nullable=True),
     Column("locked_until", Text, nullable=True),
