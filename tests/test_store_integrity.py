@@ -129,7 +129,7 @@ def test_traversal_layer_id_is_refused_and_writes_nothing(demo_store, tmp_path, 
     crafted = _rewrite(src, tmp_path / "crafted.gpkg", layers=_set("layer_id", "../../../evil"))
     before = _files(tmp_path)
     other = _elsewhere(monkeypatch, tmp_path)
-    target = open_store("target")
+    target = open_store("target", create=True)
     with pytest.raises(ValidationError) as err:
         export.import_geopackage(target, crafted)
     assert err.value.key == "integrity.bad_id"
@@ -162,7 +162,7 @@ def test_cli_import_of_a_traversal_id_writes_nothing_outside(demo_store, tmp_pat
 def test_every_id_read_from_the_file_is_a_uuid(demo_store, tmp_path, column, value):
     src, _ = _exported(demo_store, tmp_path)
     crafted = _rewrite(src, tmp_path / "crafted.gpkg", site=_set(column, value))
-    target = open_store("target")
+    target = open_store("target", create=True)
     with pytest.raises(ValidationError) as err:
         export.import_geopackage(target, crafted)
     assert err.value.key == "integrity.bad_id"
@@ -175,7 +175,7 @@ def test_css_in_a_style_colour_is_refused(demo_store, tmp_path, beacon):
     src, _ = _exported(demo_store, tmp_path)
     crafted = _rewrite(src, tmp_path / "crafted.gpkg", layers=_set(
         "style", json.dumps({"color": f"red;background:url({url}/x)"})))
-    target = open_store("target")
+    target = open_store("target", create=True)
     with pytest.raises(ValidationError) as err:
         export.import_geopackage(target, crafted)
     assert err.value.key == "integrity.bad_colour"
@@ -212,7 +212,7 @@ def test_a_failing_import_leaves_no_record_and_no_file(demo_store, tmp_path, mon
     crafted = _rewrite(src, tmp_path / "crafted.gpkg", layers=broken_second)
     demo_title = demo_store.list_labs()[0].title
     other = _elsewhere(monkeypatch, tmp_path)
-    target = open_store("target")
+    target = open_store("target", create=True)
     with pytest.raises(ValidationError) as err:
         export.import_geopackage(target, crafted)
     assert err.value.key == "integrity.bad_colour"
@@ -247,7 +247,7 @@ def test_only_a_local_sqlite_geopackage_is_opened(store, tmp_path, beacon):
 
 def test_reimport_carries_the_workspaces_own_categories(demo_store, tmp_path):
     src, lab_id = _exported(demo_store, tmp_path, with_category=True)
-    target = open_store("target")
+    target = open_store("target", create=True)
     assert "market" not in target.annotation_categories()
     assert export.import_geopackage(target, src) == lab_id
     [market] = [c for c in target.list_categories() if c.code == "market"]
