@@ -37,6 +37,19 @@ def test_labs_lists_demo_labs_tab_separated(capsys):
     assert ("\u2068Kharkiv\u2069", "UA") in {(r[1], r[2]) for r in rows}
 
 
+def test_labs_into_a_closed_pipe_stops_quietly(demo_store):
+    """`workbench labs | head -c 1`: the reader goes away; no traceback, exit 0."""
+    demo_store.close()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from workbench import cli;"
+                             "sys.stdout.reconfigure(write_through=True); sys.exit(cli.main())",
+                             "labs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            bufsize=0)
+    assert proc.stdout.read(1)
+    proc.stdout.close()
+    assert proc.wait(timeout=60) == 0
+    assert b"Traceback" not in proc.stderr.read()
+
+
 def test_demo_reset_recreates_workspace(capsys, demo_store):
     lab = demo_store.list_labs()[0]
     demo_store.delete_lab(lab.id)
