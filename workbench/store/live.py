@@ -21,7 +21,7 @@ from sqlalchemy import Connection, func, select
 
 from workbench.access import Actor
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
-from workbench.model import DEFAULT_VOTE_LIMIT, Category, Delta, utcnow
+from workbench.model import DEFAULT_VOTE_LIMIT, Category, Delta
 from workbench.store.base import StoreBase, iso, loads
 from workbench.store.schema import (
     annotation_categories,
@@ -103,10 +103,11 @@ class LiveMixin(StoreBase):
             revision = int(lab.revision)
             reset = since == 0 or since > revision
             start = 0 if reset else since
-            rows = conn.execute(select(annotations).where(
-                annotations.c.lab_id == lab_id, annotations.c.rev > start,
-                annotations.c.rev <= revision).order_by(annotations.c.created_at)
-            ).mappings().all()
+            query = select(annotations).where(annotations.c.lab_id == lab_id,
+                                              annotations.c.rev <= revision)
+            if not reset:  # the full state includes rows from before migration 6 (rev 0)
+                query = query.where(annotations.c.rev > start)
+            rows = conn.execute(query.order_by(annotations.c.created_at)).mappings().all()
             shown = [r for r in rows if r["deleted_at"] is None
                      or (moderates and r["hidden"])]
             ids = [r["id"] for r in shown]
@@ -188,7 +189,9 @@ def _group_order(conn: Connection, lab_id: str) -> tuple[list[str], dict[str, st
 def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
     """The lab's workshop state as plain JSON values: the active session (or None), its
     running or paused round (or None), the phase, whether edits are locked, the voting round
-    and limit. The timer is given as the round's times, so a client counts down itself."""
+    and limit. A pure function of the stored rows (no clock): the timer is given as the
+    round's times (``WorkshopRound.remaining_seconds`` from them), so a client counts down
+    itself and equal revisions give equal states."""
     row = _active_session_row(conn, lab_id)
     settings = {key: loads(value) for key, value in conn.execute(
         select(lab_settings.c.key, lab_settings.c.value).where(
@@ -198,7 +201,6 @@ def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
         "session": None, "round": None, "phase": "open", "lock_edits": False,
         "vote_round": int(settings.get("vote_round", 1)),
         "vote_limit": int(settings.get("vote_limit", DEFAULT_VOTE_LIMIT)),
-        "at": iso(utcnow()),
     }
     if row is None:
         return state
@@ -213,7 +215,6 @@ def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
             "id": r.id, "number": r.number, "kind": r.kind, "status": r.status,
             "minutes": r.minutes, "started_at": iso(r.started_at),
             "paused_at": iso(r.paused_at), "paused_seconds": r.paused_seconds,
-            "remaining_seconds": r.remaining_seconds(utcnow()),
         }
     return state
 
