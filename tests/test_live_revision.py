@@ -333,3 +333,23 @@ def test_the_migration_keeps_every_row_and_starts_at_revision_zero(tmp_path):
         assert [f["id"] for f in delta.features] == [later.id] and not delta.reset
     finally:
         s.close()
+
+
+def test_a_category_restyled_resends_its_notes_in_every_lab_using_it(demo_store):
+    from workbench.model import Category
+
+    s = demo_store
+    second = other_lab(s)
+    s.save_category(Category(code="heritage", colour="#56B4E9", labels={"en": "Heritage"}),
+                    by=SYSTEM)
+    a = s.add_annotation(note(category="heritage"), by=SYSTEM)
+    b = s.add_annotation(note(lab=second, category="heritage"), by=SYSTEM)
+    s.add_annotation(note(category="idea"), by=SYSTEM)
+    here, there = s.lab_revision(LAB), s.lab_revision(second)
+    s.save_category(Category(code="heritage", colour="#000000", labels={"en": "Old town"}),
+                    by=SYSTEM)
+    assert (s.lab_revision(LAB), s.lab_revision(second)) == (here + 1, there + 1)
+    (feature,) = s.changes_since(LAB, here).features
+    assert feature["id"] == a.id and feature["properties"]["s"]["fillColor"] == "#000000"
+    assert "Old town" in "".join(feature["properties"]["t"])
+    assert [f["id"] for f in s.changes_since(second, there).features] == [b.id]

@@ -306,6 +306,15 @@ class AnnotationMixin(StoreBase):
                 conn.execute(update(annotation_categories).where(
                     annotation_categories.c.code == code).values(
                     colour=colour, labels=dumps(labels)))
+                # the notes of that category look different now: each lab using it gets
+                # one new revision, stamped on those notes (live maps restyle them)
+                used: dict[str, list[str]] = {}
+                for lab_id, note_id in conn.execute(
+                        select(annotations.c.lab_id, annotations.c.id).where(
+                            annotations.c.category == code)):
+                    used.setdefault(lab_id, []).append(note_id)
+                for lab_id, ids in used.items():
+                    bump_revision(conn, lab_id, annotation_ids=ids)
             else:
                 position = conn.execute(
                     select(func.count()).select_from(annotation_categories)).scalar() or 0
