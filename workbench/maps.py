@@ -248,8 +248,48 @@ def annotation_layer(
     ``MAP_COORD_DECIMALS``), with the popup styles once per layer. With more than
     ``SIMPLIFY_ABOVE`` annotations, lines and areas are simplified by about a metre.
     """
+    features = annotation_features(
+        annotations, colour_by, lang, highlight_id, votes=votes, comments=comments,
+        categories=categories, groups=groups, group_palette=group_palette,
+        marker_scale=marker_scale)
+    layer_name = name or t("annotate.layer_name", lang)
+    group = folium.FeatureGroup(name=layer_name)
+    if features:
+        collection = {"type": "FeatureCollection", "features": features}
+        layer = folium.GeoJson({"type": "FeatureCollection", "features": []}, name=layer_name,
+                               marker=folium.CircleMarker(radius=8), tooltip=None)
+        layer.add_child(GeoJsonData(collection, max_width=340, css=ANNOTATION_POPUP_CSS))
+        layer.add_to(group)
+    return group
+
+
+def annotation_features(
+    annotations: Sequence[Annotation],
+    colour_by: str = "category",
+    lang: str = "en",
+    highlight_id: str | None = None,
+    *,
+    votes: dict[str, int] | None = None,
+    comments: dict[str, int] | None = None,
+    categories: Iterable[Category] | None = None,
+    groups: Sequence[str] | None = None,
+    group_palette: dict[str, str] | None = None,
+    marker_scale: float = 1.0,
+    hidden_ids: Iterable[str] = (),
+    simplify: bool | None = None,
+) -> list[dict]:
+    """The GeoJSON Features of :func:`annotation_layer` (same arguments): one per annotation
+    that is not deleted, with its id and the properties ``p`` (popup), ``t`` (tooltip) and
+    ``s`` (Leaflet style). The map layer and the live deltas (``Store.changes_since``) both
+    come from here, so a note looks the same however it reached the browser.
+
+    ``hidden_ids``: deleted (moderated) annotations that are drawn anyway, with the property
+    ``hidden: true`` (for readers who may moderate). ``simplify``: simplify lines and areas by
+    about a metre (default: when there are more than ``SIMPLIFY_ABOVE`` annotations).
+    """
     categories = list(categories or ())
-    live = [a for a in annotations if a.deleted_at is None]
+    hidden = set(hidden_ids)
+    live = [a for a in annotations if a.deleted_at is None or a.id in hidden]
     votes, comments = votes or {}, comments or {}
     cat_colours = category_colours(categories)
     grp_colours = group_colours(groups if groups is not None else [a.author for a in live])
@@ -268,19 +308,16 @@ def annotation_layer(
             "t": [escape_text(f"{label}: "), escape_text(_short(a.text, 80))],
             "s": _annotation_style(a.geometry.geom_type, colour, a.id == highlight_id,
                                    marker_scale),
+            **({"hidden": True} if a.deleted_at is not None else {}),
         })
-    layer_name = name or t("annotate.layer_name", lang)
-    group = folium.FeatureGroup(name=layer_name)
-    if live:
-        collection = _display_geojson(
-            [a.geometry for a in live], properties, ids=[a.id for a in live],
-            tolerance=SIMPLIFY_TOLERANCE_DEG if len(live) > SIMPLIFY_ABOVE else 0,
-            decimals=MAP_COORD_DECIMALS)
-        layer = folium.GeoJson({"type": "FeatureCollection", "features": []}, name=layer_name,
-                               marker=folium.CircleMarker(radius=8), tooltip=None)
-        layer.add_child(GeoJsonData(collection, max_width=340, css=ANNOTATION_POPUP_CSS))
-        layer.add_to(group)
-    return group
+    if not live:
+        return []
+    if simplify is None:
+        simplify = len(live) > SIMPLIFY_ABOVE
+    return _display_geojson(
+        [a.geometry for a in live], properties, ids=[a.id for a in live],
+        tolerance=SIMPLIFY_TOLERANCE_DEG if simplify else 0,
+        decimals=MAP_COORD_DECIMALS)["features"]
 
 
 def _annotation_style(kind: str, colour: str, highlighted: bool = False,

@@ -275,3 +275,23 @@ class WorkshopMember:
     group: str
     colour: str
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Delta:
+    """What changed on a living lab's map since a revision (``Store.changes_since``).
+
+    ``revision``: the lab's revision the delta brings the reader to (ask for the next one
+    ``since`` it); ``features``: GeoJSON Features (with the map's popup, tooltip and style
+    properties) of the notes to add or replace, by feature ``id``; ``removed``: ids of notes to
+    take off the map (deleted, or hidden for this reader); ``session``: the workshop state
+    (session, round, phase, timer, voting round) when it changed, else None; ``reset``: the
+    delta is the full state, so the reader drops everything it has first (``since`` was 0, or
+    newer than the lab's revision, a client from before a database restore).
+    """
+
+    revision: int
+    features: tuple[dict[str, Any], ...] = ()
+    removed: tuple[str, ...] = ()
+    session: dict[str, Any] | None = None
+    reset: bool = False

@@ -16,6 +16,7 @@ from workbench.settings import (
 )
 from workbench.store.annotations import AnnotationMixin
 from workbench.store.core import CoreMixin
+from workbench.store.live import LiveMixin
 from workbench.store.participation import ParticipationMixin
 from workbench.store.schema import SCHEMA_VERSION
 from workbench.store.workshop import WorkshopMixin
@@ -23,7 +24,7 @@ from workbench.store.workshop import WorkshopMixin
 __all__ = ["Store", "open_store", "list_workspaces", "workspace_exists", "SCHEMA_VERSION"]
 
 
-class Store(WorkshopMixin, AnnotationMixin, ParticipationMixin, CoreMixin):
+class Store(LiveMixin, WorkshopMixin, AnnotationMixin, ParticipationMixin, CoreMixin):
     """All of a workspace's records, behind one API."""
 
 

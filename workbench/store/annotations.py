@@ -28,6 +28,7 @@ from workbench.model import (
 from workbench.settings import LANGUAGES, MAX_NAME_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
+from workbench.store.revision import bump_revision
 from workbench.store.schema import annotation_categories, annotation_history, annotations
 from workbench.store.workshop import actor_name, authorize
 
@@ -101,8 +102,9 @@ class AnnotationMixin(StoreBase):
                 return _annotation(row)
             _check_category(conn, a.category)
             authorize(conn, by, "annotation.add", a.lab_id)
+            rev = bump_revision(conn, a.lab_id)  # notfound.lab for an unknown lab
             try:
-                conn.execute(insert(annotations).values(values))
+                conn.execute(insert(annotations).values({**values, "rev": rev}))
             except IntegrityError as exc:
                 raise NotFoundError("notfound.lab") from exc
             _record(conn, a.id, "created", a.author,
@@ -206,7 +208,8 @@ class AnnotationMixin(StoreBase):
             values: dict[str, Any] = {k: v for k, v in diff.items() if k != "geometry"}
             if "geometry" in diff:
                 values.update(_geometry_values(diff["geometry"]))
-            values.update(updated_at=iso(now), updated_by=actor, version=current.version + 1)
+            values.update(updated_at=iso(now), updated_by=actor, version=current.version + 1,
+                          rev=bump_revision(conn, row["lab_id"]))
             conn.execute(update(annotations).where(annotations.c.id == annotation_id)
                          .values(values))
             _record(conn, annotation_id, "edited", actor, {
@@ -240,8 +243,12 @@ class AnnotationMixin(StoreBase):
             if (row["deleted_at"] is not None) == deleted:
                 return _annotation(row)
             now = iso(utcnow())
+            # a moderator's delete of another group's note hides it (live readers who may
+            # moderate still get it, flagged hidden); a restore shows it again
+            hidden = deleted and by is not None and by.can_moderate and row["author"] != actor
             values = dict(deleted_at=now if deleted else None, updated_at=now, updated_by=actor,
-                          version=row["version"] + 1)
+                          version=row["version"] + 1, hidden=int(hidden),
+                          rev=bump_revision(conn, row["lab_id"]))
             conn.execute(update(annotations).where(annotations.c.id == annotation_id)
                          .values(values))
             _record(conn, annotation_id, "deleted" if deleted else "restored", actor,
@@ -299,6 +306,15 @@ class AnnotationMixin(StoreBase):
                 conn.execute(update(annotation_categories).where(
                     annotation_categories.c.code == code).values(
                     colour=colour, labels=dumps(labels)))
+                # the notes of that category look different now: each lab using it gets
+                # one new revision, stamped on those notes (live maps restyle them)
+                used: dict[str, list[str]] = {}
+                for lab_id, note_id in conn.execute(
+                        select(annotations.c.lab_id, annotations.c.id).where(
+                            annotations.c.category == code)):
+                    used.setdefault(lab_id, []).append(note_id)
+                for lab_id, ids in used.items():
+                    bump_revision(conn, lab_id, annotation_ids=ids)
             else:
                 position = conn.execute(
                     select(func.count()).select_from(annotation_categories)).scalar() or 0

@@ -13,6 +13,7 @@ from workbench.errors import NotFoundError, ValidationError
 from workbench.model import DEFAULT_VOTE_LIMIT, Comment, Vote, utcnow
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
+from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     annotation_comments,
     annotation_votes,
@@ -38,6 +39,7 @@ class ParticipationMixin(StoreBase):
         with self.write() as conn:
             authorize(conn, by, "lab.settings", lab_id)
             _set_setting(conn, lab_id, key, value)
+            bump_revision(conn, lab_id, session=True)
 
     # ---- comments -----------------------------------------------------------------------------
     def add_comment(self, comment: Comment, by: Actor | None = None) -> Comment:
@@ -51,10 +53,12 @@ class ParticipationMixin(StoreBase):
                 annotation_comments.c.id == c.id)).mappings().first()
             if row is not None:
                 return _comment(row)
-            authorize(conn, by, "comment.add", _live_annotation(conn, c.annotation_id))
+            lab_id = _live_annotation(conn, c.annotation_id)
+            authorize(conn, by, "comment.add", lab_id)
             conn.execute(insert(annotation_comments).values(
                 id=c.id, annotation_id=c.annotation_id, author=c.author, text=c.text,
                 created_at=iso(c.created_at), deleted_at=None))
+            bump_revision(conn, lab_id, annotation_ids=[c.annotation_id])
         return c
 
     def list_comments(self, annotation_id: str) -> list[Comment]:
@@ -79,17 +83,22 @@ class ParticipationMixin(StoreBase):
         """Hide a comment (moderation, or a participant their group's own); it stays in the
         database, marked deleted, and :meth:`restore_comment` brings it back."""
         with self.write() as conn:
-            _authorize_comment(conn, by, comment_id)
-            conn.execute(update(annotation_comments).where(
-                annotation_comments.c.id == comment_id,
-                annotation_comments.c.deleted_at.is_(None)).values(deleted_at=iso(utcnow())))
+            lab_id, annotation_id = _authorize_comment(conn, by, comment_id)
+            if conn.execute(update(annotation_comments).where(
+                    annotation_comments.c.id == comment_id,
+                    annotation_comments.c.deleted_at.is_(None)).values(
+                    deleted_at=iso(utcnow()))).rowcount:
+                bump_revision(conn, lab_id, annotation_ids=[annotation_id])
 
     def restore_comment(self, comment_id: str, by: Actor | None = None) -> None:
         """Show a hidden comment again."""
         with self.write() as conn:
-            _authorize_comment(conn, by, comment_id)
-            conn.execute(update(annotation_comments).where(
-                annotation_comments.c.id == comment_id).values(deleted_at=None))
+            lab_id, annotation_id = _authorize_comment(conn, by, comment_id)
+            if conn.execute(update(annotation_comments).where(
+                    annotation_comments.c.id == comment_id,
+                    annotation_comments.c.deleted_at.is_not(None)).values(
+                    deleted_at=None)).rowcount:
+                bump_revision(conn, lab_id, annotation_ids=[annotation_id])
 
     # ---- votes --------------------------------------------------------------------------------
     def vote_limit(self, lab_id: str) -> int:
@@ -111,8 +120,8 @@ class ParticipationMixin(StoreBase):
         """Start a new voting round (everyone has all their dots again); returns its number."""
         with self.write() as conn:
             authorize(conn, by, "lab.settings", lab_id)
-            number = int(_setting(conn, lab_id, "vote_round", 1)) + 1
-            _set_setting(conn, lab_id, "vote_round", number)
+            number = next_vote_round(conn, lab_id)
+            bump_revision(conn, lab_id, all_annotations=True, session=True)
         return number
 
     def cast_vote(self, vote: Vote, by: Actor | None = None) -> Vote:
@@ -137,6 +146,7 @@ class ParticipationMixin(StoreBase):
             conn.execute(insert(annotation_votes).values(
                 id=stored.id, annotation_id=stored.annotation_id, lab_id=lab_id, voter=voter,
                 round=number, created_at=iso(stored.created_at)))
+            bump_revision(conn, lab_id, annotation_ids=[stored.annotation_id])
         return stored
 
     def retract_vote(self, annotation_id: str, voter: str, by: Actor | None = None) -> bool:
@@ -154,6 +164,7 @@ class ParticipationMixin(StoreBase):
             if vote_id is None:
                 return False
             conn.execute(delete(annotation_votes).where(annotation_votes.c.id == vote_id))
+            bump_revision(conn, lab_id, annotation_ids=[annotation_id])
         return True
 
     def votes_left(self, lab_id: str, voter: str) -> int:
@@ -177,13 +188,25 @@ class ParticipationMixin(StoreBase):
             return {aid: int(n) for aid, n in conn.execute(q)}
 
 
-def _authorize_comment(conn: Connection, by: Actor | None, comment_id: str) -> None:
+def _authorize_comment(conn: Connection, by: Actor | None, comment_id: str
+                       ) -> tuple[str, str]:
+    """(lab id, annotation id) of a comment ``by`` may hide or show again."""
     row = conn.execute(select(annotation_comments.c.annotation_id, annotation_comments.c.author)
                        .where(annotation_comments.c.id == comment_id)).first()
     if row is None:
         raise NotFoundError("workshop.error.comment_missing")
     lab_id, _ = annotation_lab(conn, row.annotation_id)
     authorize(conn, by, "comment.delete", lab_id, owner=row.author)
+    return lab_id, row.annotation_id
+
+
+def next_vote_round(conn: Connection, lab_id: str) -> int:
+    """Start the lab's next voting round in ``conn`` (the caller authorized it) and return its
+    number. Every annotation's vote count starts again: the caller bumps the revision with
+    ``all_annotations=True`` in the same transaction."""
+    number = int(_setting(conn, lab_id, "vote_round", 1)) + 1
+    _set_setting(conn, lab_id, "vote_round", number)
+    return number
 
 
 def _voter(name: str | None) -> str:

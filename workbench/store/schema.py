@@ -55,6 +55,10 @@ labs = Table(
     Column("created_at", Text, nullable=False),
     Column("updated_at", Text, nullable=False),
     Column("version", Integer, nullable=False, default=1),  # v5
+    # v6: live updates. ``revision`` is bumped by every write that changes what the lab's map,
+    # list or presenter shows; ``session_rev`` is the revision of the last session/round change.
+    Column("revision", Integer, nullable=False, default=0),
+    Column("session_rev", Integer, nullable=False, default=0),
 )
 
 layers = Table(
@@ -99,6 +103,10 @@ annotations = Table(
     Column("deleted_at", Text, nullable=True),
     Column("version", Integer, nullable=False, default=1),  # v3: optimistic locking
     Column("updated_by", Text, nullable=False, default=""),  # v3
+    # v6: the lab revision of the last change of the annotation, its comments, votes or
+    # moderation; ``hidden``: deleted by a moderator (a facilitator's delete of another's note)
+    Column("rev", Integer, nullable=False, default=0),
+    Column("hidden", Integer, nullable=False, default=0),
 )
 
 annotation_history = Table(
@@ -402,7 +410,15 @@ ALTER TABLE cities ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE labs ADD COLUMN version INTEGER NOT NULL DEFAULT 1;
 """
 
+_V6_LIVE_REVISIONS = """
+ALTER TABLE labs ADD COLUMN revision INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE labs ADD COLUMN session_rev INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE annotations ADD COLUMN rev INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE annotations ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX annotations_lab_rev ON annotations(lab_id, rev);
+"""
+
 #: The schema's history; never edit a released entry, append a new one.
 MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP,
-                               _V5_SETUP_VERSIONS)
+                               _V5_SETUP_VERSIONS, _V6_LIVE_REVISIONS)
 SCHEMA_VERSION = len(MIGRATIONS)

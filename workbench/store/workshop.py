@@ -43,6 +43,7 @@ from workbench.errors import NotFoundError, PermissionDenied, ValidationError
 from workbench.model import WorkshopMember, WorkshopRound, WorkshopSession, new_id, utcnow
 from workbench.store.base import StoreBase, from_iso, iso
 from workbench.store.core import clean_name
+from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     access_attempts,
     annotation_comments,
@@ -291,6 +292,7 @@ class WorkshopMixin(StoreBase):
                 id=sid, lab_id=lab_id, title=title, status="active", created_by=by.group,
                 created_at=iso(now), expires_at=iso(now + timedelta(hours=hours)),
                 ended_at=None))
+            bump_revision(conn, lab_id, session=True)
         return self.get_session(sid)
 
     def get_session(self, session_id: str) -> WorkshopSession:
@@ -320,6 +322,7 @@ class WorkshopMixin(StoreBase):
         with self.write() as conn:
             conn.execute(update(workshop_sessions).where(workshop_sessions.c.id == session_id)
                          .values(status="ended", ended_at=iso(utcnow())))
+            bump_revision(conn, session.lab_id, session=True)
         return self.get_session(session_id)
 
     def join_token(self, session_id: str) -> str:
@@ -434,8 +437,12 @@ class WorkshopMixin(StoreBase):
                 minutes=minutes, lock_edits=int(bool(lock_edits and kind == "discuss")),
                 started_at=iso(utcnow()), paused_at=None, paused_seconds=0.0, ended_at=None,
                 snapshot_id=None))
-        if kind == "vote":
-            self.start_vote_round(session.lab_id, by=by)  # type: ignore[attr-defined]
+            if kind == "vote":  # a new voting round, in the same transaction
+                from workbench.store.participation import next_vote_round
+
+                authorize(conn, by, "lab.settings", session.lab_id)
+                next_vote_round(conn, session.lab_id)
+            bump_revision(conn, session.lab_id, all_annotations=kind == "vote", session=True)
         return self.current_round(session_id)  # type: ignore[return-value]
 
     def pause_round(self, session_id: str, by: Actor | None) -> WorkshopRound:
@@ -446,6 +453,7 @@ class WorkshopMixin(StoreBase):
             with self.write() as conn:
                 conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
                              .values(status="paused", paused_at=iso(utcnow())))
+                bump_revision(conn, _session_lab(conn, session_id), session=True)
         return self._round_or_fail(session_id)
 
     def resume_round(self, session_id: str, by: Actor | None) -> WorkshopRound:
@@ -457,6 +465,7 @@ class WorkshopMixin(StoreBase):
                 conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
                              .values(status="running", paused_at=None,
                                      paused_seconds=current.paused_seconds + pause))
+                bump_revision(conn, _session_lab(conn, session_id), session=True)
         return self._round_or_fail(session_id)
 
     def set_round_lock(self, session_id: str, lock_edits: bool, by: Actor | None
@@ -467,6 +476,7 @@ class WorkshopMixin(StoreBase):
         with self.write() as conn:
             conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
                          .values(lock_edits=int(bool(lock_edits and current.kind == "discuss"))))
+            bump_revision(conn, _session_lab(conn, session_id), session=True)
         return self._round_or_fail(session_id)
 
     def end_round(self, session_id: str, by: Actor | None, lang: str = "en") -> WorkshopRound:
@@ -485,6 +495,8 @@ class WorkshopMixin(StoreBase):
                 workshop_rounds.c.id == current.id, workshop_rounds.c.status != "ended").values(
                 status="ended", ended_at=iso(now), paused_at=None,
                 paused_seconds=current.paused_seconds + paused)).rowcount
+            if changed:
+                bump_revision(conn, session.lab_id, session=True)
         if changed:
             view = self.lab_setting(session.lab_id, "workshop_view", {}) or {}  # type: ignore[attr-defined]
             bounds = view.get("bounds")
@@ -552,6 +564,14 @@ class WorkshopMixin(StoreBase):
              .order_by(annotation_comments.c.deleted_at.desc()))
         with self.read() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
+
+
+def _session_lab(conn: Connection, session_id: str) -> str:
+    lab_id = conn.execute(select(workshop_sessions.c.lab_id).where(
+        workshop_sessions.c.id == session_id)).scalar()
+    if lab_id is None:
+        raise NotFoundError("workshop.error.session_missing")
+    return lab_id
 
 
 def _add_member(conn: Connection, session_id: str, group: str, colour: str) -> tuple[str, str]:

@@ -1,0 +1,222 @@
+"""Revisions and deltas for live maps: what changed on a living lab since revision N.
+
+Every write that changes what a lab's map, list or presenter view shows bumps the lab's revision
+in its own transaction (``store.revision.bump_revision``) and stamps the annotations it changed
+(``annotations.rev``) or the session state (``labs.session_rev``). A reader asks for
+:meth:`LiveMixin.changes_since` its last revision and gets every note with
+``since < rev <= revision``, read in one read transaction together with ``revision``, so a row
+committed after that read carries a higher revision and comes with the next delta: nothing is
+missed and nothing is sent twice.
+
+Who may read: :func:`authorize_read`. A passcode-protected workspace gives nothing to a reader
+without an actor (``by=None``); the live route must turn its signed token into the session's
+:class:`~workbench.access.Actor` and pass it. A participant reads only the lab of their session.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from workbench.access import Actor
+from workbench.errors import NotFoundError, PermissionDenied, ValidationError
+from workbench.model import DEFAULT_VOTE_LIMIT, Category, Delta
+from workbench.store.base import StoreBase, iso, loads
+from workbench.store.schema import (
+    annotation_categories,
+    annotation_comments,
+    annotation_votes,
+    annotations,
+    lab_settings,
+    labs,
+    workshop_members,
+)
+from workbench.store.workshop import (
+    _active_session_row,
+    _current_round_row,
+    _phase,
+    _protected,
+    _round,
+    _session,
+)
+
+
+def authorize_read(conn: Connection, by: Actor | None, lab_id: str) -> bool:
+    """Raise :class:`PermissionDenied` unless ``by`` may read ``lab_id``'s map now; return
+    whether they may also see hidden (moderated) notes.
+
+    ``by`` None is the local single-user mode: refused once a passcode protects the workspace;
+    an owner (moderates) while the lab has no active session, else a plain reader. A
+    participant must be a member of the lab's active session (as for writes)."""
+    session = _active_session_row(conn, lab_id)
+    if by is None:
+        if _protected(conn):
+            raise PermissionDenied("live.error.sign_in")
+        return session is None
+    if by.role == "participant":
+        member = None
+        if session is not None and by.session_id == session["id"]:
+            member = conn.execute(select(workshop_members.c.group_name).where(
+                workshop_members.c.id == (by.member_id or ""),
+                workshop_members.c.session_id == session["id"])).scalar()
+        if member is None or member != by.group:
+            raise PermissionDenied("workshop.denied.not_in_session")
+    return by.can_moderate
+
+
+class LiveMixin(StoreBase):
+    def lab_revision(self, lab_id: str) -> int:
+        """The lab's current revision (one indexed read; for a cheap "anything new?" check)."""
+        with self.read() as conn:
+            revision = conn.execute(select(labs.c.revision).where(labs.c.id == lab_id)).scalar()
+        if revision is None:
+            raise NotFoundError("notfound.lab")
+        return int(revision)
+
+    def changes_since(self, lab_id: str, since: int, by: Actor | None = None, *,
+                      lang: str = "en", colour_by: str = "category",
+                      marker_scale: float = 1.0) -> Delta:
+        """What changed on ``lab_id``'s map after revision ``since`` (0: the full state).
+
+        ``features`` are built by ``maps.annotation_features`` (the same properties the map
+        page draws with ``lang``, ``colour_by`` and ``marker_scale``). Hidden notes go, flagged
+        ``hidden``, only to readers who may moderate; for others they are ``removed``. A
+        ``since`` newer than the lab's revision (a client from before a database restore) gets
+        the full state with ``reset=True``. Raises :class:`ValidationError` for a ``since``
+        that is not a whole number >= 0, :class:`NotFoundError` for an unknown lab and
+        :class:`PermissionDenied` (see :func:`authorize_read`)."""
+        from workbench.maps import annotation_features
+
+        if isinstance(since, bool) or not isinstance(since, int):
+            raise ValidationError("live.error.since_invalid")
+        if since < 0:
+            raise ValidationError("live.error.since_negative", since=since)
+        if colour_by not in ("category", "group"):
+            raise ValidationError("live.error.colour_by", value=colour_by)
+        with self.read() as conn:
+            lab = conn.execute(select(labs.c.revision, labs.c.session_rev)
+                               .where(labs.c.id == lab_id)).first()
+            if lab is None:
+                raise NotFoundError("notfound.lab")
+            moderates = authorize_read(conn, by, lab_id)
+            revision = int(lab.revision)
+            reset = since == 0 or since > revision
+            start = 0 if reset else since
+            query = select(annotations).where(annotations.c.lab_id == lab_id,
+                                              annotations.c.rev <= revision)
+            if not reset:  # the full state includes rows from before migration 6 (rev 0)
+                query = query.where(annotations.c.rev > start)
+            rows = conn.execute(query.order_by(annotations.c.created_at)).mappings().all()
+            shown = [r for r in rows if r["deleted_at"] is None
+                     or (moderates and r["hidden"])]
+            ids = [r["id"] for r in shown]
+            votes, comments = _counts(conn, lab_id, ids)
+            categories = _categories(conn)
+            groups = palette = None
+            if colour_by == "group":
+                groups, palette = _group_order(conn, lab_id)
+            session = (_session_state(conn, lab_id)
+                       if reset or start < int(lab.session_rev) else None)
+            live_count = int(conn.execute(select(func.count()).select_from(annotations).where(
+                annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))).scalar()
+                or 0)
+        from workbench.store.annotations import _annotation
+
+        notes = [_annotation(r) for r in shown]
+        features = annotation_features(
+            notes, colour_by, lang, votes=votes, comments=comments, categories=categories,
+            groups=groups, group_palette=palette, marker_scale=marker_scale,
+            hidden_ids=[n.id for n in notes if n.deleted_at is not None],
+            simplify=live_count > _simplify_above())
+        shown_ids = set(ids)
+        removed = () if reset else tuple(r["id"] for r in rows if r["id"] not in shown_ids)
+        return Delta(revision=revision, features=tuple(features), removed=removed,
+                     session=session, reset=reset)
+
+
+def _simplify_above() -> int:
+    from workbench.maps import SIMPLIFY_ABOVE
+
+    return SIMPLIFY_ABOVE
+
+
+def _counts(conn: Connection, lab_id: str, ids: list[str]
+            ) -> tuple[dict[str, int], dict[str, int]]:
+    """(votes in the current round, comments) per annotation id of ``ids``."""
+    if not ids:
+        return {}, {}
+    number = conn.execute(select(lab_settings.c.value).where(
+        lab_settings.c.lab_id == lab_id, lab_settings.c.key == "vote_round")).scalar()
+    number = int(loads(number)) if number is not None else 1
+    votes = {aid: int(n) for aid, n in conn.execute(
+        select(annotation_votes.c.annotation_id, func.count())
+        .where(annotation_votes.c.lab_id == lab_id, annotation_votes.c.round == number,
+               annotation_votes.c.annotation_id.in_(ids))
+        .group_by(annotation_votes.c.annotation_id))}
+    comments = {aid: int(n) for aid, n in conn.execute(
+        select(annotation_comments.c.annotation_id, func.count())
+        .where(annotation_comments.c.annotation_id.in_(ids),
+               annotation_comments.c.deleted_at.is_(None))
+        .group_by(annotation_comments.c.annotation_id))}
+    return votes, comments
+
+
+def _categories(conn: Connection) -> list[Category]:
+    q = select(annotation_categories).order_by(annotation_categories.c.position,
+                                               annotation_categories.c.code)
+    return [Category(code=r["code"], colour=r["colour"], labels=loads(r["labels"], {}))
+            for r in conn.execute(q).mappings()]
+
+
+def _group_order(conn: Connection, lab_id: str) -> tuple[list[str], dict[str, str]]:
+    """The groups in the order the map page colours them (authors of the lab's notes, oldest
+    first) and the colours the active session's groups chose."""
+    groups = list(conn.execute(select(annotations.c.author).where(
+        annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+        .order_by(annotations.c.created_at)).scalars())
+    session = _active_session_row(conn, lab_id)
+    palette: dict[str, str] = {}
+    if session is not None:
+        for name, colour in conn.execute(
+                select(workshop_members.c.group_name, workshop_members.c.colour)
+                .where(workshop_members.c.session_id == session["id"])
+                .order_by(workshop_members.c.created_at)):
+            palette.setdefault(name, colour)
+    return groups, palette
+
+
+def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
+    """The lab's workshop state as plain JSON values: the active session (or None), its
+    running or paused round (or None), the phase, whether edits are locked, the voting round
+    and limit. A pure function of the stored rows (no clock): the timer is given as the
+    round's times (``WorkshopRound.remaining_seconds`` from them), so a client counts down
+    itself and equal revisions give equal states."""
+    row = _active_session_row(conn, lab_id)
+    settings = {key: loads(value) for key, value in conn.execute(
+        select(lab_settings.c.key, lab_settings.c.value).where(
+            lab_settings.c.lab_id == lab_id,
+            lab_settings.c.key.in_(("vote_round", "vote_limit"))))}
+    state: dict[str, Any] = {
+        "session": None, "round": None, "phase": "open", "lock_edits": False,
+        "vote_round": int(settings.get("vote_round", 1)),
+        "vote_limit": int(settings.get("vote_limit", DEFAULT_VOTE_LIMIT)),
+    }
+    if row is None:
+        return state
+    session = _session(row)
+    state["session"] = {"id": session.id, "title": session.title, "status": session.status,
+                        "expires_at": iso(session.expires_at)}
+    state["phase"], state["lock_edits"] = _phase(conn, session.id)
+    current = _current_round_row(conn, session.id)
+    if current is not None:
+        r = _round(current)
+        state["round"] = {
+            "id": r.id, "number": r.number, "kind": r.kind, "status": r.status,
+            "minutes": r.minutes, "started_at": iso(r.started_at),
+            "paused_at": iso(r.paused_at), "paused_seconds": r.paused_seconds,
+        }
+    return state
+
+
+__all__ = ["LiveMixin", "authorize_read"]

@@ -1,0 +1,38 @@
+"""The living lab's revision: the one counter that every write changing what a lab's map, list
+or presenter view shows bumps, inside that write's own transaction (see ``store.live``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, update
+
+from workbench.errors import NotFoundError
+from workbench.store.schema import annotations, labs
+
+
+def bump_revision(conn: Connection, lab_id: str, *, annotation_ids: Iterable[str] = (),
+                  all_annotations: bool = False, session: bool = False) -> int:
+    """Bump ``lab_id``'s revision in ``conn`` (the caller's write transaction) and return the new
+    number; stamp it on the annotations whose map feature changed (``annotation_ids``, or every
+    annotation of the lab: a new voting round resets all vote counts) and, with ``session``, as
+    the revision of the lab's session/round state.
+
+    ``UPDATE … RETURNING`` takes the lab row's write lock first (PostgreSQL: the row lock), so
+    two writers never get the same number, and a reader never sees a revision whose rows are
+    not committed."""
+    values = {"revision": labs.c.revision + 1}
+    if session:
+        values["session_rev"] = labs.c.revision + 1  # SET reads the row's old values
+    revision = conn.execute(update(labs).where(labs.c.id == lab_id).values(values)
+                            .returning(labs.c.revision)).scalar()
+    if revision is None:
+        raise NotFoundError("notfound.lab")
+    ids = list(dict.fromkeys(annotation_ids))
+    if all_annotations:
+        conn.execute(update(annotations).where(annotations.c.lab_id == lab_id)
+                     .values(rev=revision))
+    elif ids:
+        conn.execute(update(annotations).where(annotations.c.id.in_(ids))
+                     .values(rev=revision))
+    return int(revision)
