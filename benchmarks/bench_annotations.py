@@ -1,6 +1,7 @@
 """Annotation map and store: build time and HTML bytes of the annotation layer for 100, 1,000 and
-5,000 annotations against ``GeoDataFrame.explore()`` of the same annotations, the periodic
-refresh of the live map, and store writes per second against plain sqlite3 inserts.
+5,000 annotations against ``GeoDataFrame.explore()`` of the same annotations, the live
+channel's deltas against the periodic map refresh they replaced, and store writes per second
+against plain sqlite3 inserts.
 
 Ratios follow ``benchmarks/run.py``: durations peer / ours (> 1: faster than the peer),
 bytes ours / peer (< 1: smaller)."""
@@ -114,9 +115,11 @@ def writes_per_second(tmp: Path) -> tuple[float, float]:
     return ours_rate, WRITES / peer_seconds
 
 
-def refresh_seconds(tmp: Path, n: int = 1000) -> float:
-    """One periodic refresh of the live map with ``n`` annotations: read them, the vote and
-    comment counts, and build the feature group the page hands to st_folium."""
+def refresh_seconds(tmp: Path, n: int = 1000) -> tuple[float, float, float]:
+    """With ``n`` annotations: the live channel's full state (``changes_since(0)``, what a
+    page gets when it connects) and its delta after one edit, against one periodic refresh of
+    the former polling map (read the notes, vote and comment counts, build and render the
+    feature group that the page handed to st_folium every 3 s)."""
     os.environ["WORKBENCH_DATA_DIR"] = str(tmp)
     from workbench.demo import ensure_demo
 
@@ -134,8 +137,13 @@ def refresh_seconds(tmp: Path, n: int = 1000) -> float:
 
     cycle()  # warm
     seconds, _ = _timed(cycle)
+    full, _ = _timed(lambda: store.changes_since(LAB, 0))
+    note = store.list_annotations(LAB)[0]
+    before = store.lab_revision(LAB)
+    store.update_annotation(note.id, actor="", expected_version=note.version, text="edited")
+    one, _ = _timed(lambda: store.changes_since(LAB, before))
     store.close()
-    return seconds
+    return full, one, seconds
 
 
 def run() -> list[dict]:
@@ -160,9 +168,14 @@ def run() -> list[dict]:
                      "value": rate, "unit": "writes/s", "peer": "plain sqlite3 INSERT",
                      "peer_value": plain_rate, "ratio": rate / plain_rate})
         with tempfile.TemporaryDirectory() as tmp:
-            rows.append({"name": "live map refresh, 1,000 annotations (read + build + render)",
-                         "value": refresh_seconds(Path(tmp)), "unit": "s", "peer": None,
-                         "peer_value": None, "ratio": None})
+            full, one, refresh = refresh_seconds(Path(tmp))
+        peer_name = "polling map refresh (read + build + render)"
+        rows.append({"name": "live full state, 1,000 annotations (changes_since 0)",
+                     "value": full, "unit": "s", "peer": peer_name, "peer_value": refresh,
+                     "ratio": refresh / full})
+        rows.append({"name": "live delta after one edit, 1,000 annotations", "value": one,
+                     "unit": "s", "peer": peer_name, "peer_value": refresh,
+                     "ratio": refresh / one})
     finally:
         if old is None:
             os.environ.pop("WORKBENCH_DATA_DIR", None)

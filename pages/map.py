@@ -1,10 +1,15 @@
 """The living-lab map: draw and annotate together, live; a list beside the map to filter, read,
-add, edit, delete/restore, comment on and vote for annotations without using the map."""
+add, edit, delete/restore, comment on and vote for annotations without using the map.
+
+Nothing here runs on a timer. The notes reach the map through the live channel
+(``workbench.ui.live``): the browser draws them and applies every change pushed by the server.
+The base map (basemap, site, context layers, drawing tools) is built once per living lab, data
+version and language. The list reruns when the live channel reports a change, and not while
+someone types into a field. What a drawing does next is ``workbench.ui.drawing``."""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import copy
 
 import folium
 import streamlit as st
@@ -17,6 +22,7 @@ from workbench.errors import ConflictError, ValidationError, WorkbenchError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.ui import (
+    drawing,
     error_text,
     fmt_datetime,
     html_block,
@@ -31,23 +37,16 @@ from workbench.ui import (
     t_md,
 )
 from workbench.ui.access import allowed, current_actor
+from workbench.ui.live import live_channel, live_notes
 
-#: Seconds between refreshes of the map (new annotations of others appear within this time).
-REFRESH_SECONDS = 3
 PAGE_SIZE = 25
 
 # Session keys (the workshop pages build on these; see the module docstring of each).
 AUTHOR_KEY = "annotate_author"        # the group or author name, remembered for the session
 COLOUR_BY_KEY = "annotate_colour_by"  # "category" | "group"
 SELECTED_KEY = "annotate_selected"    # id of the annotation chosen in the list (highlight+zoom)
-PENDING_KEY = "annotate_pending"      # a finished drawing waiting for its form: {id, geometry,
-#                                       fingerprint, redraw (annotation id or None), version}
-HANDLED_KEY = "annotate_handled"      # fingerprints of drawings already saved or discarded
-REDRAW_KEY = "annotate_redraw"        # id of the annotation whose shape the next drawing replaces
-CLEAR_KEY = "annotate_clear_drawings"  # True: empty the drawing layer on the next map refresh
 UNDO_KEY = "annotate_undo"            # id of the annotation just deleted (offered for undo)
 FLASH_KEY = "annotate_flash"          # (kind, message) shown once after a rerun
-LISTED_KEY = "annotate_listed"        # {id: version} of the annotations the list was drawn with
 FILTER_KEYS = ("annotate_filter_categories", "annotate_filter_groups", "annotate_filter_text")
 
 
@@ -61,13 +60,12 @@ lab = require_lab()
 LANG = lang()
 MAP_KEY = map_key(lab.id)
 TEXT_HELP = t("annotate.text_limit", limit=MAX_TEXT_CHARS)
-for key, default in ((AUTHOR_KEY, ""), (COLOUR_BY_KEY, "category"), (HANDLED_KEY, [])):
+for key, default in ((AUTHOR_KEY, ""), (COLOUR_BY_KEY, "category")):
     st.session_state.setdefault(key, default)
 
 actor = current_actor(s, lab.id)  # passed as by= to every write: the store judges
 phase = s.phase(lab.id)  # (phase, editing locked): the workshop's round on this living lab
 session = s.active_session(lab.id)
-palette = s.session_groups(session.id) if session else {}
 if actor is not None and actor.role == "participant":
     st.session_state[AUTHOR_KEY] = actor.group  # a participant writes as their group
 CAN_DRAW = allowed(actor, "annotation.add", phase)
@@ -92,10 +90,6 @@ def flash(kind: str, message: str) -> None:
     st.session_state[FLASH_KEY] = (kind, message)
 
 
-def fingerprint(geometry: dict) -> str:
-    return hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
-
-
 def _copy(widget_key: str, state_key: str) -> None:
     st.session_state[state_key] = st.session_state[widget_key]
 
@@ -117,10 +111,10 @@ top[1].radio(t("annotate.colour_by"), ["category", "group"],
              key="_annotate_colour_widget", on_change=_copy,
              args=("_annotate_colour_widget", COLOUR_BY_KEY))
 with top[2]:
-    st.caption(t("annotate.help", seconds=REFRESH_SECONDS))
+    st.caption(t("annotate.help"))
 
 # Always the same number of elements above the map (messages go into this one container):
-# the map fragment must keep its place in the page, or Streamlit drops and remounts it.
+# the map must keep its place in the page, or Streamlit drops and remounts it.
 notice = st.container()
 if FLASH_KEY in st.session_state:
     kind, message = st.session_state.pop(FLASH_KEY)
@@ -136,94 +130,47 @@ if session is not None or (actor is not None and actor.role == "viewer"):
                 icon="🧭")
 
 
-def base_map(draw: bool = True) -> folium.Map:
-    """The stable part of the map: basemap, site, context layers and the drawing tools.
-    It must come out the same on every run, or the map remounts (and jumps, and loses drawings)."""
+@st.cache_resource(max_entries=64, show_spinner=False)
+def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple, lang: str,
+             draw: bool) -> folium.Map:
+    """The map without its notes: basemap, site, context layers, the drawing tools and the
+    live notes layer. Built once per living lab, data version, language and drawing tools,
+    shared by every tab (the browser fills in the notes), so it comes out the same on every run
+    and the map stays mounted where the user is looking."""
     m = maps.base_map()
-    maps.site_layer(lab, t("map.site")).add_to(m)
+    maps.site_layer(lab, i18n.t("map.site", lang)).add_to(m)
     maps.fit_to(m, lab.boundary)
-    context_layers = getattr(maps, "context_layers", None)
-    if context_layers is not None:
-        try:  # cached OSM themes and uploaded layers (branch opendata)
-            extra = context_layers(lab.id, lang=LANG, store=s)
-        except WorkbenchError:
-            extra = None
-        for layer in ([extra] if isinstance(extra, folium.Element) else list(extra or [])):
-            layer.add_to(m)
-        if extra:
-            folium.LayerControl(collapsed=True).add_to(m)
-    if not draw:  # a viewer, or a round in which nobody may add: no drawing tools at all
-        return m
-    Draw(export=False, position="topleft", draw_options={
-        "polyline": {"shapeOptions": {"color": "#333333"}},
-        "polygon": {"allowIntersection": False, "showArea": False},
-        "rectangle": True, "circlemarker": True, "marker": False, "circle": False,
-    }, edit_options={"edit": False, "remove": False}).add_to(m)
+    try:
+        extra = maps.context_layers(lab_id, lang=lang, store=s)
+    except WorkbenchError:
+        extra = []
+    for layer in extra:
+        layer.add_to(m)
+    live_notes(m, lab_id)
+    if extra:
+        folium.LayerControl(collapsed=True).add_to(m)
+    if draw:  # a viewer, or a round in which nobody may add: no drawing tools at all
+        Draw(export=False, position="topleft", draw_options={
+            "polyline": {"shapeOptions": {"color": "#333333"}},
+            "polygon": {"allowIntersection": False, "showArea": False},
+            "rectangle": True, "circlemarker": True, "marker": False, "circle": False,
+        }, edit_options={"edit": False, "remove": False}).add_to(m)
     return m
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def live_map() -> None:
-    """The map: re-reads the annotations every few seconds and passes them as a changing
-    feature group, so the base map stays mounted where the user is looking."""
-    if allowed(actor, "annotation.add", s.phase(lab.id)) != CAN_DRAW:
-        st.rerun()  # the facilitator changed the round: the whole page (Draw, forms) follows
-    annotations = s.list_annotations(lab.id)
-    groups = [a.author for a in annotations]
-    selected = st.session_state.get(SELECTED_KEY)
-    chosen = next((a for a in annotations if a.id == selected), None)
-    colour_by = st.session_state[COLOUR_BY_KEY]
-    layer = maps.annotation_layer(
-        annotations, colour_by, LANG, highlight_id=chosen.id if chosen else None,
-        votes=s.vote_totals(lab.id), comments=s.comment_counts(lab.id),
-        categories=categories, groups=groups, group_palette=palette)
-    if st.session_state.pop(CLEAR_KEY, False):
-        maps.ClearDrawings().add_to(layer)
-    centre, zoom = maps.view_for(chosen.geometry) if chosen else (None, None)
+def the_map() -> None:
+    """The map; a finished drawing opens its form (a rerun of the page)."""
+    # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
+    m = copy.deepcopy(base_map(s.url, lab.id, lab.version, maps.context_version(lab.id, s),
+                               LANG, CAN_DRAW))
     returned = ["last_active_drawing", "bounds"] if LEADS_VIEW else ["last_active_drawing"]
-    show_map(base_map(CAN_DRAW), key=MAP_KEY, height=560, use_container_width=True,
-              feature_group_to_add=layer, returned_objects=returned,
-              center=centre, zoom=zoom)
+    show_map(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=returned)
     if LEADS_VIEW:
         share_view((st.session_state.get(MAP_KEY) or {}).get("bounds"))
-    # Below the map (the map keeps its place): others' notes the list does not show yet. The
-    # list only follows on a rerun of the whole page, which this button asks for; a timed rerun
-    # of the list would rerun its open forms and could lose what someone is typing.
-    news = st.container(key="annotate_news")  # always there, so that the legend keeps its place
-    changed = listed_changes(annotations)
-    if changed:
-        # Kept in sight while the map is: it sticks to the bottom of the window (over the
-        # map's lower edge) when its place below the map is scrolled out of view.
-        # (The container's wrapper is as tall as the container: the wrapper is made sticky.)
-        news.html("<style>div:has(> .st-key-annotate_news) {position: sticky; bottom: 0.5rem; "
-                  "z-index: 1000;} .st-key-annotate_news {background: #fff; padding: 0.25rem; "
-                  "border-radius: 0.5rem; box-shadow: 0 2px 10px rgba(0, 0, 0, 0.25);}</style>")
-        n1, n2 = news.columns([3, 2], vertical_alignment="center")
-        n1.info(t("annotate.news", count=changed), icon="🔔")
-        if n2.button(t("annotate.news_show"), key="annotate_news_show", type="primary"):
-            st.rerun(scope="app")
-    html_block(maps.legend_html(
-        maps.annotation_legend(annotations, colour_by, LANG, categories, groups),
-        t("annotate.legend")))
-    drawing = (st.session_state.get(MAP_KEY) or {}).get("last_active_drawing")
-    geometry = (drawing or {}).get("geometry") if CAN_DRAW else None
-    if geometry:
-        fp = fingerprint(geometry)
-        pending = st.session_state.get(PENDING_KEY)
-        if fp not in st.session_state[HANDLED_KEY] and (not pending or
-                                                          pending["fingerprint"] != fp):
-            redraw = st.session_state.get(REDRAW_KEY)
-            st.session_state[PENDING_KEY] = {
-                "id": new_id(), "geometry": geometry, "fingerprint": fp, "redraw": redraw,
-                "version": next((a.version for a in annotations if a.id == redraw), None)}
-            st.rerun()  # the whole page, to show the form beside the (unchanged) map
-
-
-def listed_changes(annotations: list[Annotation]) -> int:
-    """How many of these annotations are new, changed or gone since the list was drawn."""
-    listed = st.session_state.get(LISTED_KEY, {})
-    now = {a.id: a.version for a in annotations}
-    return sum(listed.get(i) != now.get(i) for i in listed.keys() | now.keys())
+    drawn = (st.session_state.get(MAP_KEY) or {}).get("last_active_drawing")
+    if CAN_DRAW and drawing.take(st.session_state, (drawn or {}).get("geometry"),
+                                 s.list_annotations(lab.id)):
+        st.rerun()  # to show the form beside the (unchanged) map
 
 
 def share_view(bounds: dict | None) -> None:
@@ -249,16 +196,13 @@ def drawn_shape(geometry: dict):  # type: ignore[no-untyped-def]
         raise ValidationError("annotate.error.shape_unreadable") from exc
 
 
-def handled(pending: dict) -> None:
-    st.session_state[HANDLED_KEY] = [*st.session_state[HANDLED_KEY], pending["fingerprint"]]
-    st.session_state.pop(PENDING_KEY, None)
-    st.session_state.pop(REDRAW_KEY, None)
-    st.session_state[CLEAR_KEY] = True
+def handled() -> None:
+    drawing.handled(st.session_state)
 
 
 def pending_form() -> None:
     """The short form after a drawing: category, text, group; or confirming a redraw."""
-    pending = st.session_state.get(PENDING_KEY)
+    pending = drawing.pending(st.session_state)
     if not pending:
         return
     with st.container(border=True):
@@ -270,13 +214,13 @@ def pending_form() -> None:
                     s.update_annotation(pending["redraw"], actor=author() or "—",
                                         expected_version=pending["version"],
                                         geometry=drawn_shape(pending["geometry"]), by=actor)
-                    handled(pending)
+                    handled()
                     flash("success", t("annotate.redrawn"))
                     st.rerun()
                 except WorkbenchError as exc:
                     show_error(exc)
             if c2.button(t("common.cancel"), key="annotate_redraw_cancel"):
-                handled(pending)
+                handled()
                 st.rerun()
             return
         st.markdown("**" + t("annotate.new_title") + "**")
@@ -291,7 +235,7 @@ def pending_form() -> None:
             save = c1.form_submit_button(t("common.save"), type="primary")
             cancel = c2.form_submit_button(t("annotate.discard"))
         if cancel:
-            handled(pending)
+            handled()
             st.rerun()
         if save:
             try:
@@ -305,7 +249,7 @@ def pending_form() -> None:
             st.session_state[AUTHOR_KEY] = saved.author
             for key in ("annotate_new_text",):
                 st.session_state.pop(key, None)
-            handled(pending)
+            handled()
             flash("success", t("annotate.saved"))
             st.rerun()
 
@@ -380,7 +324,7 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
                 st.rerun()
             if st.button(t("annotate.redraw"), key=f"annotate_redraw_{a.id}",
                          help=t("annotate.redraw_help")):
-                st.session_state[REDRAW_KEY] = a.id
+                drawing.start_redraw(st.session_state, a.id)
                 flash("info", t("annotate.redraw_now"))
                 st.rerun()
 
@@ -542,16 +486,28 @@ def annotation_list(everyone: list[Annotation]) -> None:
     facilitator_tools()
 
 
-# The annotations the list shows in this run of the whole page, read before the map fragment,
-# which compares its own (fresher) reading with them on each of its timed reruns.
-listed = s.list_annotations(lab.id)
-st.session_state[LISTED_KEY] = {a.id: a.version for a in listed}
+@st.fragment
+def list_view() -> None:
+    """The list beside the map, with the page's live channel: when others change notes (or the
+    round), the channel reruns this fragment (not while someone types here), and the whole page
+    when the round changed what this tab may do."""
+    if allowed(actor, "annotation.add", s.phase(lab.id)) != CAN_DRAW:
+        st.rerun(scope="app")  # the facilitator changed the round: Draw and the forms follow
+    live_channel(s, lab.id, actor, page="map", colour_by=st.session_state[COLOUR_BY_KEY],
+                 selected=st.session_state.get(SELECTED_KEY))
+    everyone = s.list_annotations(lab.id)
+    html_block(maps.legend_html(
+        maps.annotation_legend(everyone, st.session_state[COLOUR_BY_KEY], LANG, categories,
+                               [a.author for a in everyone]), t("annotate.legend")))
+    annotation_list(everyone)
+
+
 map_col, list_col = st.columns([3, 2], gap="medium")
 with map_col:
     redraw_notice = st.container()  # always there, so that the map keeps its place
-    if st.session_state.get(REDRAW_KEY):
+    if drawing.redraw_id(st.session_state):
         redraw_notice.info(t("annotate.redraw_now"), icon="✏️")
-    live_map()
+    the_map()
     pending_form()
 with list_col:
-    annotation_list(listed)
+    list_view()

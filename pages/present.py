@@ -1,9 +1,15 @@
 """The presenter view for the shared screen: the map fills the screen with big markers, no
 editing tools; a side panel with the round, its timer, the newest annotations and (for the
 signed-in facilitator) the QR code and join link. It follows the facilitator's view: the extent
-their map shows and the layers they chose (polled every ``REFRESH_SECONDS``)."""
+their map shows and the layers they chose.
+
+Nothing runs on a timer: the live channel (``workbench.ui.live``) draws the notes on the map,
+moves it with the facilitator's extent, counts the round down and shows who is in the room; it
+reruns the side panel when notes or the round changed, and the page when the layers did."""
 
 from __future__ import annotations
+
+import copy
 
 import folium
 import streamlit as st
@@ -11,13 +17,12 @@ from shapely.geometry import box
 
 from workbench import i18n, maps
 from workbench.errors import WorkbenchError
-from workbench.model import utcnow
 from workbench.settings import public_url
 from workbench.ui import WORKSPACE_KEY, html_block, lang, require_lab, show_map, store, t
 from workbench.ui.access import current_actor
-from workbench.workshop import clock, join_url, qr_png
+from workbench.ui.live import live_channel, live_notes
+from workbench.workshop import join_url, qr_png
 
-REFRESH_SECONDS = 2
 NEWEST = 5
 MAP_HEIGHT = 960
 
@@ -45,26 +50,31 @@ html_block("""<style>
   border: 2px solid #000; vertical-align: middle; margin-right: 8px;}
 .wb-present .wb-link {font-size: 18px; overflow-wrap: anywhere;}
 .wb-legend {font-size: 22px !important;}
+[class*="st-key-live_present_"] {--wb-timer-size: 72px; font-size: 22px;}
 </style>""")
 
 
-def present_map(layer_names: list[str] | None) -> folium.Map:
-    """The stable part: basemap, site, the layers the facilitator chose; no drawing tools."""
+@st.cache_resource(max_entries=32, show_spinner=False)
+def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
+                layer_names: tuple | None, lang: str) -> folium.Map:
+    """The map without its notes: basemap, site, the layers the facilitator chose, and the
+    live notes layer (filled in by the browser); no drawing tools. Built once per lab, data
+    version, layer choice and language."""
     m = maps.base_map()
-    maps.site_layer(lab, t("map.site")).add_to(m)
+    maps.site_layer(lab, i18n.t("map.site", lang)).add_to(m)
     maps.fit_to(m, lab.boundary)
     try:
-        extra = maps.context_layers(lab.id, lang=LANG, store=s)
+        extra = maps.context_layers(lab_id, lang=lang, store=s)
     except WorkbenchError:
         extra = []
     for layer in extra:
         if layer_names is None or layer.layer_name in layer_names:
             layer.add_to(m)
-    return m
+    return live_notes(m, lab_id)
 
 
-def panel(annotations: list, session) -> str:  # type: ignore[no-untyped-def]
-    """The side panel's HTML (all user text through maps.escape_text)."""
+def panel_head(session) -> str:  # type: ignore[no-untyped-def]
+    """The round and its phase (the timer below it is the live channel's)."""
     esc = maps.escape_text
     parts = ['<div class="wb-present">']
     current = s.current_round(session.id) if session else None
@@ -72,15 +82,18 @@ def panel(annotations: list, session) -> str:  # type: ignore[no-untyped-def]
         kind = i18n.t(f"workshop.round.{current.kind}", LANG)
         parts.append(f"<h2>{esc(t('workshop.present.round', number=current.number, kind=kind))}"
                      "</h2>")
-        left = current.remaining_seconds(utcnow())
-        if left is not None:
-            over = " wb-over" if left < 0 else ""
-            parts.append(f'<div class="wb-timer{over}" role="timer">{esc(clock(left))}</div>')
         state = "paused" if current.status == "paused" else (
             "discuss_locked" if current.lock_edits else current.kind)
         parts.append(f'<div class="wb-phase">{esc(t(f"workshop.phase_hint.{state}"))}</div>')
     else:
         parts.append(f"<h2>{esc(t('workshop.present.no_round'))}</h2>")
+    return "".join(parts) + "</div>"
+
+
+def panel(annotations: list) -> str:
+    """The newest notes (all user text through maps.escape_text)."""
+    esc = maps.escape_text
+    parts = ['<div class="wb-present">']
     parts.append(f"<h2 style='margin-top:18px'>{esc(t('workshop.present.newest'))}</h2><ol>")
     colours = maps.category_colours(categories)
     for a in list(reversed(annotations))[:NEWEST]:
@@ -104,31 +117,40 @@ if session is not None and actor is not None and actor.may("session.run"):
     QR = qr_png(LINK, box_size=8)
 
 
-@st.fragment(run_every=REFRESH_SECONDS)
-def live() -> None:
-    """Re-reads annotations, the round and the facilitator's view every few seconds."""
+view = s.lab_setting(lab.id, "workshop_view", {}) or {}
+LAYERS = tuple(view["layers"]) if view.get("layers") is not None else None
+
+
+@st.fragment
+def side_panel() -> None:
+    """The round, its timer (counted down in the browser), who is in the room, the newest
+    notes, the legend and the join code; rerun by the live channel when something changed."""
+    now = s.lab_setting(lab.id, "workshop_view", {}) or {}
+    if (tuple(now["layers"]) if now.get("layers") is not None else None) != LAYERS:
+        st.rerun(scope="app")  # the facilitator chose other layers: a new base map
     annotations = s.list_annotations(lab.id)
-    view = s.lab_setting(lab.id, "workshop_view", {}) or {}
+    current = s.active_session(lab.id)
+    html_block(panel_head(current))
+    live_channel(s, lab.id, actor, page="present", scale=2.0, timer=True, presence=True,
+                 follow_view=True)
+    html_block(panel(annotations))
+    html_block(maps.legend_html(maps.annotation_legend(annotations, "category", LANG,
+                                                       categories), t("annotate.legend")))
+    if LINK:
+        html_block(f'<div class="wb-present wb-phase">'
+                   f'{maps.escape_text(t("workshop.present.scan"))}</div>')
+        st.image(QR, width=320)
+        html_block(f'<div class="wb-present wb-link">{maps.escape_text(LINK)}</div>')
+
+
+map_col, side_col = st.columns([3, 1], gap="small")
+with map_col:
     bounds = view.get("bounds")
     centre, zoom = maps.view_for(box(*bounds), width_px=1400) if bounds else (None, None)
-    palette = s.session_groups(session.id) if session else {}
-    layer = maps.annotation_layer(annotations, "category", LANG, votes=s.vote_totals(lab.id),
-                                  comments=s.comment_counts(lab.id), categories=categories,
-                                  group_palette=palette, marker_scale=2.0)
-    map_col, side_col = st.columns([3, 1], gap="small")
-    with map_col:
-        show_map(present_map(view.get("layers")), key=f"present_map_{lab.id}",
-                  height=MAP_HEIGHT, use_container_width=True, feature_group_to_add=layer,
-                  returned_objects=[], center=centre, zoom=zoom)
-    with side_col:
-        html_block(panel(annotations, session))
-        html_block(maps.legend_html(maps.annotation_legend(annotations, "category", LANG,
-                                                           categories), t("annotate.legend")))
-        if LINK:
-            html_block(f'<div class="wb-present wb-phase">'
-                       f'{maps.escape_text(t("workshop.present.scan"))}</div>')
-            st.image(QR, width=320)
-            html_block(f'<div class="wb-present wb-link">{maps.escape_text(LINK)}</div>')
-
-
-live()
+    # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
+    show_map(copy.deepcopy(present_map(s.url, lab.id, lab.version,
+                                       maps.context_version(lab.id, s), LAYERS, LANG)),
+             key=f"present_map_{lab.id}", height=MAP_HEIGHT, use_container_width=True,
+             returned_objects=[], center=centre, zoom=zoom)
+with side_col:
+    side_panel()

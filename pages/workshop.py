@@ -26,6 +26,7 @@ from workbench.ui import (
     t_md,
 )
 from workbench.ui.access import LOGIN_KEY, auth_configured, client, current_actor, sso_user
+from workbench.ui.live import live_channel
 from workbench.workshop import clock, join_url, member_url, qr_png
 
 s = store()
@@ -111,6 +112,8 @@ def session_panel(me: Actor) -> None:
         groups = s.session_groups(session.id)
         st.caption(md_escape(t("workshop.groups", count=len(groups),
                                names=", ".join(groups) or "—")))
+        # who is connected now, and the round's countdown (the live channel, no rerun)
+        live_channel(s, lab.id, me, page="workshop", presence=True, timer=True, rerun=False)
         if groups:
             with st.expander(t("hosting.group_device")):
                 st.caption(t("hosting.group_device_help"))

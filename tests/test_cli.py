@@ -63,7 +63,7 @@ def test_demo_reset_recreates_workspace(capsys, demo_store):
 
 def test_run_applies_streamlit_config():
     args = cli.streamlit_args("127.0.0.1", 8765)
-    assert args[:2] == ["run", str(cli.APP_SCRIPT)]
+    assert args[:2] == ["run", str(cli.SERVER_SCRIPT)]
     assert "--browser.gatherUsageStats=false" in args
     assert "--server.maxUploadSize=200" in args
     assert "--client.showErrorDetails=none" in args

@@ -68,29 +68,44 @@ def folium_args(at: AppTest) -> dict:
             yield child
             yield from walk(child)
 
-    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement")
+    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
+                   and e.type == "component_instance")
     return json.loads(element.proto.json_args)
+
+
+def live_data(at: AppTest) -> dict:
+    """What the page gave its live channel (workbench.ui.live.live_channel)."""
+    def walk(node):
+        for child in getattr(node, "children", {}).values():
+            yield child
+            yield from walk(child)
+
+    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
+                   and e.type == "bidi_component"
+                   and e.proto.component_name == "workbench_live")
+    return json.loads(element.proto.json)
+
+
+def pushed(store) -> str:
+    """Everything the live channel would send a fresh map of the lab (its features as JSON)."""
+    return json.dumps(list(store.changes_since(LAB, 0).features), ensure_ascii=False)
 
 
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
-def rerun_map_fragment(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """What the browser's timer asks for every few seconds: a rerun of the map fragment only.
-    AppTest has no call for that, so its run request is made to name the fragment, as the
+def rerun_list_fragment(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the live channel asks for when others changed notes: a rerun of the list fragment
+    only. AppTest has no call for that, so its run request is made to name the fragment, as the
     browser's is; the element tree then holds only what the fragment drew."""
     fragments = list(at._fragment_storage._fragments)
-    assert len(fragments) == 1, fragments  # the live map
+    assert len(fragments) == 1, fragments  # the list beside the map
     plain_rerun = local_script_runner.RerunData
     with monkeypatch.context() as patch:
         patch.setattr(local_script_runner, "RerunData", lambda **kw: plain_rerun(
             **kw, fragment_id_queue=fragments, is_auto_rerun=True))
         at.run()
-
-
-def news(at: AppTest) -> list[str]:
-    return [i.value for i in at.info if i.value.startswith("Others added or changed notes")]
 
 
 def list_title(at: AppTest) -> str:
@@ -126,10 +141,12 @@ def test_drawing_plus_form_stores_an_annotation(at, demo_store):
     at.run()
     assert len(demo_store.list_annotations(LAB)) == 1
     assert at.session_state["annotate_author"] == "Group A"
-    # the saved annotation is in the feature group passed to the map, which empties the
-    # drawing layer once
-    args = folium_args(at)
-    assert "Parking forecourt" in args["feature_group"]
+    # the live channel sends the saved note to the map, and empties the drawing layer once
+    assert "Parking forecourt" in pushed(demo_store)
+    assert "Parking forecourt" not in folium_args(at)["script"]  # not part of the base map
+    assert live_data(at)["clear"] == 1
+    at.run()
+    assert live_data(at)["clear"] == 1
 
 
 def test_base_map_stays_the_same_while_annotations_change(at, demo_store):
@@ -139,7 +156,8 @@ def test_base_map_stays_the_same_while_annotations_change(at, demo_store):
     at.run()
     after = folium_args(at)
     assert before["script"] == after["script"]  # no remount, no jump
-    assert before["feature_group"] != after["feature_group"]
+    assert "feature_group" not in after or not after["feature_group"]  # notes come live
+    assert "A note" in pushed(demo_store)
 
 
 def test_point_and_line_drawings(at, demo_store):
@@ -204,8 +222,9 @@ def test_hostile_and_international_text_is_stored_and_shown_literally(at, demo_s
     shown = [c.value for c in at.caption] + [m.value for m in at.markdown]
     assert any(v.endswith(md_escape(text)) for v in shown)  # shown, markdown-escaped
     assert not any("<img" in v.replace("\\<img", "") or "<b>bold" in v for v in shown)
-    # ... and the map carries it only escaped
-    fg = folium_args(at)["feature_group"]
+    # ... and the map gets it only escaped
+    fg = pushed(demo_store)
+    assert text[:4] in fg or "&" in fg
     assert "<img src=x" not in fg and "<b>bold</b>" not in fg
 
 
@@ -215,9 +234,7 @@ def test_list_select_edit_vote_comment_delete_undo(at, demo_store):
     [a] = demo_store.list_annotations(LAB)
     next(b for b in at.button if b.key == f"annotate_pick_{a.id}").click()
     at.run()
-    args = folium_args(at)
-    assert args["center"] == pytest.approx([48.186, 11.551]) and args["zoom"] >= 15
-    assert '"color":"#000000","weight":5' in args["feature_group"]  # the highlight style
+    assert live_data(at)["selected"] == a.id  # the map highlights it and zooms to it
     # vote (the limit is 3 per round) and see the total
     at.button(key=f"vote_{a.id}").click()
     at.run()
@@ -293,49 +310,29 @@ def test_page_in_german_and_ukrainian(demo_store, lang, title, idea):
     assert any(idea in m.value for m in app.markdown)  # the legend
 
 
-def test_notes_of_others_are_announced_in_the_map_until_the_list_is_redrawn(at, demo_store,
+def test_the_live_channel_reruns_only_the_list_which_then_shows_others_notes(at, demo_store,
                                                                            monkeypatch):
     assert list_title(at) == "Notes (0)"
-    script = folium_args(at)["script"]
-    rerun_map_fragment(at, monkeypatch)
-    assert not at.exception and news(at) == []  # nothing new: no notice
-    # another participant saves while this page shows its list
-    first = someone_else_adds(demo_store, "Bench by the fountain")
-    rerun_map_fragment(at, monkeypatch)
-    assert not at.exception
-    assert "Bench by the fountain" in folium_args(at)["feature_group"]  # the map has it ...
-    assert folium_args(at)["script"] == script  # ... without remounting
-    assert news(at) == ["Others added or changed notes: 1. The map shows them already, "
-                        "the list not yet."]
-    assert not [h for h in at.subheader if h.value.startswith("Notes (")]  # list not rerun
-    # a second new note and an edit of the first one: counted once each
-    someone_else_adds(demo_store, "Shade over the playground")
-    rerun_map_fragment(at, monkeypatch)
-    assert news(at)[0].startswith("Others added or changed notes: 2.")
-    demo_store.update_annotation(first.id, actor="Group B", expected_version=1, text="Two benches")
-    rerun_map_fragment(at, monkeypatch)
-    assert news(at)[0].startswith("Others added or changed notes: 2.")
-    # the notice's button reruns the whole page: the list shows both, the notice is gone
-    at.button(key="annotate_news_show").click()
-    at.run()
-    assert not at.exception
-    assert list_title(at) == "Notes (2)"
-    assert any("Two benches" in c.value for c in at.caption)
-    assert news(at) == []
-    rerun_map_fragment(at, monkeypatch)
-    assert news(at) == []
-    # one removed by someone else counts as well
-    demo_store.delete_annotation(first.id, actor="Group B")
-    rerun_map_fragment(at, monkeypatch)
-    assert news(at)[0].startswith("Others added or changed notes: 1.")
-
-
-def test_no_notice_for_a_full_rerun_or_the_own_save(at, demo_store, monkeypatch):
+    data = live_data(at)
+    assert data["lab"] == LAB and data["path"] == f"/api/live/{LAB}/ws" and data["token"]
+    assert data["rerun"] and data["colour_by"] == "category"
     someone_else_adds(demo_store, "Bench by the fountain")
-    at.run()  # any rerun of the whole page redraws the list: nothing to announce
-    assert list_title(at) == "Notes (1)" and news(at) == []
-    draw(at, SQUARE)
-    fill_and_save(at, "My own note", "Group A")
-    assert list_title(at) == "Notes (2)" and news(at) == []
-    rerun_map_fragment(at, monkeypatch)
-    assert not at.exception and news(at) == []
+    rerun_list_fragment(at, monkeypatch)
+    assert not at.exception
+    assert list_title(at) == "Notes (1)"
+    assert any("Bench by the fountain" in c.value for c in at.caption)
+    assert not [e for e in at._tree.children.values() if "component_instance" in str(e)]
+
+
+def test_the_live_token_opens_this_lab_for_this_tab_only(at, demo_store):
+    from workbench.errors import PermissionDenied
+    from workbench.live import read_token
+
+    token = live_data(at)["token"]
+    claim = read_token(token, LAB)
+    assert claim.workspace == "demo" and claim.lab_id == LAB
+    other = next(x.id for x in demo_store.list_labs() if x.id != LAB)
+    with pytest.raises(PermissionDenied):
+        read_token(token, other)
+    with pytest.raises(PermissionDenied):
+        read_token(token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"), LAB)

@@ -64,8 +64,16 @@ def images(at: AppTest) -> list:
 
 
 def folium_args(at: AppTest) -> dict:
-    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement")
+    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
+                   and e.type == "component_instance")
     return json.loads(element.proto.json_args)
+
+
+def live_data(at: AppTest) -> dict:
+    """What the page gave its live channel (workbench.ui.live.live_channel)."""
+    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
+                   and e.type == "bidi_component")
+    return json.loads(element.proto.json)
 
 
 def test_facilitator_sets_passcode_runs_session_and_rounds(demo_store):
@@ -179,17 +187,22 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
                                {"bounds": [11.54, 48.18, 11.56, 48.19], "layers": []}, by=FAC)
     at = app("pages/present.py")
     html = " ".join(m.value for m in at.markdown)
-    assert "Round 1: Collect" in html and 'role="timer"' in html
-    assert "10:00</div>" in html or "9:59</div>" in html
+    assert "Round 1: Collect" in html
+    # the timer, the room and the facilitator's extent come through the live channel
+    live = live_data(at)
+    assert live["timer"] and live["presence"] and live["follow_view"] and live["scale"] == 2
+    delta = demo_store.changes_since(LAB, 0, FAC, marker_scale=live["scale"])
+    assert delta.session["round"]["minutes"] == 10 and delta.session["round"]["started_at"]
+    assert delta.session["view"]["bounds"] == [11.54, 48.18, 11.56, 48.19]
+    assert {f["properties"]["s"]["radius"] for f in delta.features} == {16.0}  # big markers
     assert "&lt;script&gt;x&lt;/script&gt; second" in html and "<script>x" not in html
     assert html.index("second") < html.index("first note")  # newest first
     args = folium_args(at)
     assert args["returned_objects"] == []
     assert args["center"] and abs(args["center"][0] - 48.185) < 1e-6
     assert "Draw(" not in args["script"]
-    assert '"radius":16.0' in args["feature_group"]  # big markers (twice the radius)
     assert not images(at)  # no QR for someone not signed in
-    # the facilitator moves: the presenter follows on its next refresh
+    # the facilitator moves: the live channel moves the map; a rerun starts there too
     demo_store.set_lab_setting(LAB, "workshop_view", {"bounds": [11.50, 48.10, 11.52, 48.12]},
                                by=FAC)
     at.run()

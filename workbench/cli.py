@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from workbench import __version__
 from workbench.errors import WorkbenchError
 from workbench.settings import (
-    APP_SCRIPT,
     DEFAULT_HOST,
     MAX_UPLOAD_MB,
+    SERVER_SCRIPT,
     STREAMLIT_CONFIG,
     check_workspace_name,
 )
@@ -39,9 +39,10 @@ def streamlit_flags(config_path=STREAMLIT_CONFIG) -> list[str]:  # type: ignore[
 
 
 def streamlit_args(host: str | None, port: int | None) -> list[str]:
-    """Arguments of ``streamlit run`` for the app: the entry script and our settings. Without
-    ``host`` the app listens on this machine only (``settings.DEFAULT_HOST``)."""
-    args = ["run", str(APP_SCRIPT), *streamlit_flags()]
+    """Arguments of ``streamlit run`` for the app: the server script (``st.App`` with the
+    live channel, ``workbench.server``) and our settings. Without ``host`` the app listens on
+    this machine only (``settings.DEFAULT_HOST``)."""
+    args = ["run", str(SERVER_SCRIPT), *streamlit_flags()]
     args.append(f"--server.address={host or DEFAULT_HOST}")
     if port:
         args.append(f"--server.port={port}")

@@ -625,6 +625,18 @@ def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en
     return groups
 
 
+def context_version(lab_id: str, store) -> tuple:  # type: ignore[no-untyped-def]
+    """A key that changes whenever the layers :func:`context_layers` draws for the lab change
+    (its cached OSM themes, its uploaded layers and their styles): maps built from them are
+    cached under it."""
+    from workbench.opendata.cache import cache_version
+
+    uploads = tuple(sorted((x.id, x.name, x.path, x.feature_count,
+                            repr(sorted(x.style.items())), x.attribution)
+                           for x in store.list_layers(lab_id, kind="upload")))
+    return (cache_version(lab_id), uploads)
+
+
 def basemap_layers(lang: str = "en", chosen: str = "street") -> list[folium.TileLayer]:
     """The keyless basemaps as tile layers with their attribution; ``chosen`` is shown first."""
     from workbench.i18n import t

@@ -13,6 +13,8 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = PROJECT_ROOT / "geodata" / "demo"
 #: The entry script that ``workbench run`` hands to Streamlit.
 APP_SCRIPT = PROJECT_ROOT / "app.py"
+#: What `workbench run` serves: st.App around APP_SCRIPT, with the live channel beside it.
+SERVER_SCRIPT = PROJECT_ROOT / "workbench" / "server.py"
 #: The Streamlit settings applied by ``workbench run``.
 STREAMLIT_CONFIG = PROJECT_ROOT / "streamlit_config.toml"
 #: Real OSM extracts used by tests and benchmarks (shipped beside the project, never copied in).
@@ -202,6 +204,20 @@ def export_fetch_tiles() -> bool:
 
     Off by default: workshops run offline, and the snapshot then says the tiles are missing."""
     return os.environ.get("WORKBENCH_EXPORT_TILES", "") in ("1", "true", "yes")
+
+
+# ---- the live channel (workbench.live) ---------------------------------------------------------
+#: How long a page's live token is valid; the page gets a fresh one whenever it reruns.
+LIVE_TOKEN_SECONDS = 3600
+#: How often the live channel looks for writes of other processes (one query per workspace).
+LIVE_POLL_SECONDS = 1.0
+#: A client that sends no heartbeat (every 10 s) for this long is dropped, and leaves the room.
+LIVE_IDLE_SECONDS = 25.0
+#: A client that does not take a message within this time is dropped (it holds no queue).
+LIVE_SEND_TIMEOUT_S = 5.0
+#: The first message (token, revision) must come within this time, and no message be larger.
+LIVE_HELLO_TIMEOUT_S = 10.0
+LIVE_MAX_MESSAGE_BYTES = 8192
 
 
 # ---- workshops (workbench.access, store.workshop) -------------------------------------------

@@ -33,7 +33,7 @@ from workbench.cli import streamlit_flags
 from workbench.settings import WEB_ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_ENTRY = ROOT / "app.py"
+APP_ENTRY = ROOT / "workbench" / "server.py"  # as `workbench run` serves it (st.App)
 ASSETS_DIR = WEB_ASSETS_DIR
 FETCH_SCRIPT = ROOT / "scripts" / "fetch_web_assets.py"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", shutil.which("chromium"))

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -47,6 +48,36 @@ def _busy_is_an_error() -> Iterator[None]:
         raise
 
 
+#: Called after a write transaction that bumped living labs' revisions has committed, with the
+#: store's database URL and those labs' ids (``workbench.live`` wakes its subscribers so).
+CommitListener = Callable[[str, frozenset[str]], None]
+_COMMIT_LISTENERS: list[CommitListener] = []
+_log = logging.getLogger(__name__)
+
+#: ``Connection.info`` key under which ``revision.bump_revision`` collects the labs it bumped.
+BUMPED = "workbench_bumped_labs"
+
+
+def add_commit_listener(listener: CommitListener) -> None:
+    """Call ``listener(url, lab_ids)`` after every committed write of this process that bumped
+    the revision of ``lab_ids`` (once per listener, however often it is added)."""
+    if listener not in _COMMIT_LISTENERS:
+        _COMMIT_LISTENERS.append(listener)
+
+
+def remove_commit_listener(listener: CommitListener) -> None:
+    if listener in _COMMIT_LISTENERS:
+        _COMMIT_LISTENERS.remove(listener)
+
+
+def _committed(url: str, bumped: set[str]) -> None:
+    for listener in list(_COMMIT_LISTENERS):
+        try:
+            listener(url, frozenset(bumped))
+        except Exception:  # noqa: BLE001 - a listener must never fail the write it follows
+            _log.exception("commit listener failed")
+
+
 class StoreBase:
     """Opens (and migrates) the database; gives read and write transactions to the mixins."""
 
@@ -64,7 +95,7 @@ class StoreBase:
         if getattr(self._batch, "conn", None) is not None:
             yield
             return
-        with _busy_is_an_error(), transaction(self.engine, write=True) as conn:
+        with self._write_transaction() as conn:
             self._batch.conn = conn
             try:
                 yield
@@ -86,8 +117,21 @@ class StoreBase:
         if joined is not None:
             yield joined
             return
-        with _busy_is_an_error(), transaction(self.engine, write=True) as conn:
+        with self._write_transaction() as conn:
             yield conn
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[Connection]:
+        """A write transaction; once it has committed, the commit listeners hear which labs'
+        revisions it bumped (a rolled-back one tells nobody)."""
+        bumped = None
+        with _busy_is_an_error():
+            with transaction(self.engine, write=True) as conn:
+                conn.info.pop(BUMPED, None)  # left by a rolled-back write on this connection
+                yield conn
+                bumped = conn.info.pop(BUMPED, None)
+        if bumped:
+            _committed(self.url, bumped)
 
     def close(self) -> None:
         self.engine.dispose()

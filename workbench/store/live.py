@@ -74,6 +74,22 @@ class LiveMixin(StoreBase):
             raise NotFoundError("notfound.lab")
         return int(revision)
 
+    def lab_revisions(self, lab_ids: list[str]) -> dict[str, int]:
+        """The current revision of each of ``lab_ids`` that exists (one query: the live
+        channel's once-a-second look for writes of other processes)."""
+        with self.read() as conn:
+            return {lab: int(rev) for lab, rev in conn.execute(
+                select(labs.c.id, labs.c.revision).where(labs.c.id.in_(list(lab_ids))))}
+
+    def live_access(self, lab_id: str, by: Actor | None) -> bool:
+        """Whether ``by`` may read ``lab_id``'s map now (:func:`authorize_read` raises if not);
+        True when they may also see hidden notes. The live channel asks it before every delta
+        it sends a reader, so a participant whose session ended gets nothing more."""
+        with self.read() as conn:
+            if conn.execute(select(labs.c.id).where(labs.c.id == lab_id)).first() is None:
+                raise NotFoundError("notfound.lab")
+            return authorize_read(conn, by, lab_id)
+
     def changes_since(self, lab_id: str, since: int, by: Actor | None = None, *,
                       lang: str = "en", colour_by: str = "category",
                       marker_scale: float = 1.0) -> Delta:
@@ -196,11 +212,12 @@ def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
     settings = {key: loads(value) for key, value in conn.execute(
         select(lab_settings.c.key, lab_settings.c.value).where(
             lab_settings.c.lab_id == lab_id,
-            lab_settings.c.key.in_(("vote_round", "vote_limit"))))}
+            lab_settings.c.key.in_(("vote_round", "vote_limit", "workshop_view"))))}
     state: dict[str, Any] = {
         "session": None, "round": None, "phase": "open", "lock_edits": False,
         "vote_round": int(settings.get("vote_round", 1)),
         "vote_limit": int(settings.get("vote_limit", DEFAULT_VOTE_LIMIT)),
+        "view": settings.get("workshop_view") or {},  # the facilitator's extent and layers
     }
     if row is None:
         return state

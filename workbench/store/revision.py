@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from sqlalchemy import Connection, update
 
 from workbench.errors import NotFoundError
+from workbench.store.base import BUMPED
 from workbench.store.schema import annotations, labs
 
 
@@ -28,6 +29,7 @@ def bump_revision(conn: Connection, lab_id: str, *, annotation_ids: Iterable[str
                             .returning(labs.c.revision)).scalar()
     if revision is None:
         raise NotFoundError("notfound.lab")
+    conn.info.setdefault(BUMPED, set()).add(lab_id)  # told to the commit listeners
     ids = list(dict.fromkeys(annotation_ids))
     if all_annotations:
         conn.execute(update(annotations).where(annotations.c.lab_id == lab_id)

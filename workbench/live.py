@@ -1,0 +1,547 @@
+"""The live channel: every open map, list and presenter view of a living lab hears of a change
+within a second, and an idle room costs (nearly) nothing.
+
+How it works (the store holds the revision and the deltas, ``store.live``):
+
+- A page asks :func:`issue_token` for a signed, expiring token naming its workspace, living lab
+  and the page's actor (itsdangerous signs it with a secret kept in the data directory). The
+  token goes to the browser inside the page, never in a URL, so it never reaches a log.
+- The browser opens ``/api/live/{lab}/ws`` (Starlette's WebSocket) and sends
+  ``{"token", "since", "lang", "colour_by", "device"}``. The server answers with the delta
+  since that revision, then with each newer delta as it happens, the presence of the room
+  (``{"type": "presence"}``: the groups connected and their devices) and ``{"type":
+  "pong"}`` to the client's heartbeats. ``GET /api/live/{lab}/delta?since=N`` (token in the
+  ``Authorization: Bearer`` header) gives one delta, for a client without a WebSocket.
+- A write of this process wakes the lab's readers at once (``store.base.add_commit_listener``);
+  a write of another process (the command line, a second app process) to a SQLite workspace
+  is heard through the file system (watchdog: a change of the workspace's write-ahead log).
+  Missed or unheard writes are found by one cheap revision read per workspace and second,
+  only while someone follows a lab of it.
+- Each reader gets its own delta (language, colouring, hidden notes only for moderators), but
+  readers at the same revision with the same view share one computation. A reader keeps no
+  queue: it is at most one delta behind, and a reader that does not read for
+  ``LIVE_SEND_TIMEOUT_S`` (or sends no heartbeat for ``LIVE_IDLE_SECONDS``) is dropped.
+
+:data:`routes` and :func:`lifespan` are what ``workbench.server`` gives ``st.App``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from workbench.access import Actor
+from workbench.errors import NotFoundError, PermissionDenied, ValidationError, WorkbenchError
+from workbench.i18n import t
+from workbench.settings import (
+    LANGUAGES,
+    LIVE_HELLO_TIMEOUT_S,
+    LIVE_IDLE_SECONDS,
+    LIVE_MAX_MESSAGE_BYTES,
+    LIVE_POLL_SECONDS,
+    LIVE_SEND_TIMEOUT_S,
+    LIVE_TOKEN_SECONDS,
+    check_workspace_name,
+    data_dir,
+)
+
+_log = logging.getLogger(__name__)
+
+#: The largest revision a client may name (JavaScript's largest exact integer).
+MAX_REVISION = 2**53 - 1
+_SALT = "workbench.live.v1"
+
+
+# ---- tokens ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claim:
+    """What a valid token says: the workspace, the living lab and the actor (None: the local
+    single-user mode), and for a signed-in owner or facilitator the passcode stamp of their
+    sign-in (a changed passcode voids the token as it signs out the tab)."""
+
+    workspace: str
+    lab_id: str
+    actor: Actor | None
+    stamp: str | None = None
+
+
+_secret_lock = threading.Lock()
+
+
+def _secret() -> bytes:
+    """The signing secret, made once per data directory (``live-secret``, readable only by
+    the workbench's user)."""
+    path = data_dir() / "live-secret"
+    with _secret_lock:
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        value = secrets.token_hex(32).encode()
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it first
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(value)
+        return value
+
+
+def _serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_secret(), salt=_SALT)
+
+
+def issue_token(workspace: str, lab_id: str, actor: Actor | None,
+                stamp: str | None = None) -> str:
+    """A token that lets the page of ``actor`` follow ``lab_id`` of ``workspace`` live for
+    ``LIVE_TOKEN_SECONDS``."""
+    who = None if actor is None else [actor.role, actor.group, actor.session_id,
+                                      actor.member_id]
+    return str(_serializer().dumps({"w": workspace, "l": lab_id, "a": who, "s": stamp}))
+
+
+def read_token(token: object, lab_id: str) -> Claim:
+    """The claim of ``token`` if the server issued it, it has not expired and it is for
+    ``lab_id``; else :class:`PermissionDenied`."""
+    if not isinstance(token, str) or not token or len(token) > 2000:
+        raise PermissionDenied("live.error.token_missing")
+    try:
+        data = _serializer().loads(token, max_age=LIVE_TOKEN_SECONDS)
+    except SignatureExpired:
+        raise PermissionDenied("live.error.token_expired") from None
+    except BadSignature:
+        raise PermissionDenied("live.error.token_invalid") from None
+    try:
+        who = data["a"]
+        actor = None if who is None else Actor(str(who[0]), str(who[1] or ""), who[2], who[3])
+        claim = Claim(check_workspace_name(data["w"]), str(data["l"]), actor, data.get("s"))
+    except (KeyError, IndexError, TypeError, ValueError, WorkbenchError):
+        raise PermissionDenied("live.error.token_invalid") from None
+    if claim.lab_id != lab_id:
+        raise PermissionDenied("live.error.token_other_lab")
+    return claim
+
+
+# ---- readers and the hub -----------------------------------------------------------------------
+@dataclass(eq=False)
+class Reader:
+    """One open page following a lab: where it is (``since``), how it draws (``lang``,
+    ``colour_by``) and who it is (presence)."""
+
+    claim: Claim
+    since: int
+    lang: str
+    colour_by: str
+    device: str
+    scale: float = 1.0
+    websocket: WebSocket | None = None
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    seen: float = field(default_factory=time.monotonic)
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.claim.workspace, self.claim.lab_id)
+
+
+class Hub:
+    """The readers of this process, by workspace and lab, and the watcher that wakes them."""
+
+    def __init__(self) -> None:
+        self.readers: dict[tuple[str, str], set[Reader]] = {}
+        self.revisions: dict[tuple[str, str], int] = {}
+        self.stores: dict[str, Any] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._poke = asyncio.Event()
+        self._dirty: set[str] = set()  # workspaces with an in-process commit to look at
+        self._deltas: dict[tuple, tuple[int, dict]] = {}
+        self._observer: Any = None
+        self._lock = threading.Lock()
+
+    # -- stores and authorization --
+    def store(self, workspace: str):  # type: ignore[no-untyped-def]
+        """The workspace's store, opened once per process (never creates a workspace)."""
+        with self._lock:
+            return self._open(workspace)
+
+    def _open(self, workspace: str):  # type: ignore[no-untyped-def]
+        if workspace not in self.stores:
+            from workbench.settings import DEMO_WORKSPACE
+
+            if workspace == DEMO_WORKSPACE:
+                from workbench.demo import ensure_demo
+
+                self.stores[workspace] = ensure_demo()
+            else:
+                from workbench.store import open_store
+
+                self.stores[workspace] = open_store(workspace)
+            self._watch_file(workspace, self.stores[workspace].url)
+        return self.stores[workspace]
+
+    def _watch_file(self, workspace: str, url: str) -> None:
+        """Hear other processes' writes to a SQLite workspace as soon as they reach its
+        write-ahead log (the once-a-second look stays, for what this does not hear)."""
+        if not url.startswith("sqlite:///") or self.loop is None:
+            return
+        from pathlib import Path
+
+        from watchdog.events import FileSystemEventHandler
+        from watchdog.observers import Observer
+
+        path = Path(url.removeprefix("sqlite:///"))
+        names = {path.name, path.name + "-wal"}
+        hub = self
+
+        class Changed(FileSystemEventHandler):
+            def on_modified(self, event):  # type: ignore[no-untyped-def]
+                if Path(str(event.src_path)).name in names:
+                    loop = hub.loop
+                    if loop is not None and not loop.is_closed():
+                        # a little later: the commit is visible once the WAL index follows
+                        loop.call_soon_threadsafe(loop.call_later, 0.02, hub._mark, workspace)
+
+        if self._observer is None:
+            self._observer = Observer()
+            self._observer.daemon = True
+            self._observer.start()
+        try:
+            self._observer.schedule(Changed(), str(path.parent), recursive=False)
+        except OSError:  # no inotify here (or too many watches): the revision look remains
+            _log.info("live: not watching %s for writes of other processes", path)
+
+    def _check(self, claim: Claim) -> bool:
+        """Raise unless the claim's actor may read its lab now; whether they moderate."""
+        s = self.store(claim.workspace)
+        if claim.stamp is not None and claim.stamp != s.passcode_stamp():
+            raise PermissionDenied("live.error.token_expired")
+        return bool(s.live_access(claim.lab_id, claim.actor))
+
+    def delta(self, reader: Reader) -> dict:
+        """The reader's next delta as JSON values (shared by readers in the same place)."""
+        moderates = self._check(reader.claim)
+        key = (*reader.key, reader.since, reader.lang, reader.colour_by, reader.scale,
+               moderates)
+        known = self.revisions.get(reader.key)
+        cached = self._deltas.get(key)
+        if cached is not None and known is not None and cached[0] == known:
+            return cached[1]
+        d = self.store(reader.claim.workspace).changes_since(
+            reader.claim.lab_id, reader.since, reader.claim.actor, lang=reader.lang,
+            colour_by=reader.colour_by, marker_scale=reader.scale)
+        message = {"type": "delta", "revision": d.revision, "features": list(d.features),
+                   "removed": list(d.removed), "session": d.session, "reset": d.reset,
+                   "now": time.time()}
+        if len(self._deltas) > 256:
+            self._deltas.clear()
+        self._deltas[key] = (d.revision, message)
+        return message
+
+    # -- subscription --
+    def join(self, reader: Reader) -> None:
+        self.readers.setdefault(reader.key, set()).add(reader)
+        self._presence_changed(reader.key)
+
+    def leave(self, reader: Reader) -> None:
+        group = self.readers.get(reader.key)
+        if group is not None:
+            group.discard(reader)
+            if not group:
+                del self.readers[reader.key]
+                self.revisions.pop(reader.key, None)
+        self._presence_changed(reader.key)
+
+    def presence(self, key: tuple[str, str]) -> dict:
+        """Who follows the lab now: groups (name, colour, devices) and other roles' devices."""
+        groups: dict[str, dict[str, Any]] = {}
+        for r in self.readers.get(key, ()):
+            a = r.claim.actor
+            role = a.role if a is not None else "owner"
+            name = a.group if a is not None and a.role == "participant" else ""
+            entry = groups.setdefault(f"{role}\0{name}", {"role": role, "name": name,
+                                                          "devices": set()})
+            entry["devices"].add(r.device)
+        out = []
+        colours = self._group_colours(key)
+        for entry in groups.values():
+            out.append({"role": entry["role"], "name": entry["name"],
+                        "colour": colours.get(entry["name"], "#777777"),
+                        "devices": len(entry["devices"])})
+        out.sort(key=lambda e: (e["role"] != "participant", e["name"].casefold(), e["role"]))
+        return {"type": "presence", "groups": out}
+
+    def _group_colours(self, key: tuple[str, str]) -> dict[str, str]:
+        try:
+            s = self.store(key[0])
+            session = s.active_session(key[1])
+            return s.session_groups(session.id) if session else {}
+        except WorkbenchError:
+            return {}
+
+    def _presence_changed(self, key: tuple[str, str]) -> None:
+        message = None
+        for r in list(self.readers.get(key, ())):
+            if r.websocket is not None:
+                message = message or self.presence(key)
+                asyncio.ensure_future(_send(r, message))
+
+    # -- waking --
+    def committed(self, url: str, lab_ids: frozenset[str]) -> None:
+        """Commit listener (any thread): a write of this process bumped these labs."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            return
+        for workspace, s in list(self.stores.items()):
+            if s.url == url:
+                loop.call_soon_threadsafe(self._mark, workspace)
+
+    def _mark(self, workspace: str) -> None:
+        self._dirty.add(workspace)
+        self._poke.set()
+
+    async def watch(self) -> None:
+        """Once a second (or at once after an in-process commit) read the revision of every
+        followed lab, one query per workspace, and wake the readers of labs that moved."""
+        while True:
+            try:
+                await asyncio.wait_for(self._poke.wait(), LIVE_POLL_SECONDS)
+            except TimeoutError:
+                pass
+            self._poke.clear()
+            self._dirty.clear()
+            followed: dict[str, list[str]] = {}
+            for workspace, lab in list(self.readers):
+                followed.setdefault(workspace, []).append(lab)
+            for workspace, labs in followed.items():
+                try:
+                    now = await asyncio.to_thread(self.store(workspace).lab_revisions, labs)
+                except Exception:  # noqa: BLE001 - a busy or broken store: try again next time
+                    _log.warning("live: could not read revisions of %s", workspace)
+                    continue
+                for lab, revision in now.items():
+                    key = (workspace, lab)
+                    if self.revisions.get(key) != revision:
+                        self.revisions[key] = revision
+                        for r in list(self.readers.get(key, ())):
+                            if r.since != revision:
+                                r.wake.set()
+            self._drop_idle()
+
+    def _drop_idle(self) -> None:
+        limit = time.monotonic() - LIVE_IDLE_SECONDS
+        for group in list(self.readers.values()):
+            for r in list(group):
+                if r.seen < limit and r.websocket is not None:
+                    asyncio.ensure_future(_close(r.websocket, 4408))
+
+
+HUB: Hub | None = None
+
+
+def hub() -> Hub:
+    global HUB
+    if HUB is None:
+        HUB = Hub()
+    return HUB
+
+
+async def _send(reader: Reader, message: dict) -> bool:
+    """Send one message; a reader that does not take it in time is closed."""
+    ws = reader.websocket
+    if ws is None:
+        return False
+    try:
+        await asyncio.wait_for(ws.send_text(json.dumps(message, separators=(",", ":"),
+                                                       ensure_ascii=False)),
+                               LIVE_SEND_TIMEOUT_S)
+        return True
+    except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
+        await _close(ws, 4408)
+        return False
+
+
+async def _close(ws: WebSocket, code: int) -> None:
+    try:
+        await ws.close(code)
+    except (RuntimeError, OSError):
+        pass
+
+
+# ---- requests ----------------------------------------------------------------------------------
+def _error(status: int, exc: WorkbenchError, lang: str = "en") -> JSONResponse:
+    return JSONResponse({"error": exc.key, "message": t(exc.key, lang, **exc.params)},
+                        status_code=status)
+
+
+def _status(exc: WorkbenchError) -> int:
+    if isinstance(exc, PermissionDenied):
+        return 403 if exc.key in ("live.error.token_other_lab",
+                                  "workshop.denied.not_in_session") else 401
+    if isinstance(exc, NotFoundError):
+        return 404
+    return 400
+
+
+def _since(value: object) -> int:
+    """A revision from a client: a whole number 0..MAX_REVISION, else ValidationError."""
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit() or len(value) > 16:
+            raise ValidationError("live.error.since_invalid")
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValidationError("live.error.since_invalid")
+    if value < 0:
+        raise ValidationError("live.error.since_negative", since=value)
+    if value > MAX_REVISION:
+        raise ValidationError("live.error.since_invalid")
+    return value
+
+
+def _view(lang: object, colour_by: object, scale: object = 1) -> tuple[str, str, float]:
+    """How a reader draws: language (else English), colouring, and marker scale (1 on the
+    map, 2 on the presenter view)."""
+    lang = lang if lang in LANGUAGES else "en"
+    if colour_by not in ("category", "group"):
+        raise ValidationError("live.error.colour_by", value=str(colour_by)[:40])
+    if scale not in (1, 2) or isinstance(scale, bool):
+        raise ValidationError("live.error.message")
+    return str(lang), str(colour_by), float(scale)
+
+
+async def delta_route(request: Request) -> JSONResponse:
+    """``GET /api/live/{lab}/delta?since=N[&lang=…&colour_by=…]`` with the page's token as
+    ``Authorization: Bearer …``: the delta since revision N."""
+    lab_id = request.path_params["lab"]
+    lang = request.query_params.get("lang", "en")
+    try:
+        header = request.headers.get("authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else ""
+        claim = read_token(token, lab_id)
+        scale = request.query_params.get("scale", "1")
+        lang, colour_by, factor = _view(lang, request.query_params.get("colour_by", "category"),
+                                        int(scale) if scale in ("1", "2") else scale)
+        reader = Reader(claim, _since(request.query_params.get("since", "0")), lang,
+                        colour_by, device="", scale=factor)
+        message = await asyncio.to_thread(hub().delta, reader)
+    except WorkbenchError as exc:
+        return _error(_status(exc), exc, lang if lang in LANGUAGES else "en")
+    return JSONResponse(message, headers={"Cache-Control": "no-store"})
+
+
+async def socket_route(websocket: WebSocket) -> None:
+    """``/api/live/{lab}/ws``: the hello, then deltas, presence and pongs (module docstring)."""
+    await websocket.accept()
+    lab_id = websocket.path_params["lab"]
+    h = hub()
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), LIVE_HELLO_TIMEOUT_S)
+        if len(raw) > LIVE_MAX_MESSAGE_BYTES:
+            raise ValidationError("live.error.message")
+        hello = json.loads(raw)
+        if not isinstance(hello, dict):
+            raise ValidationError("live.error.message")
+        claim = read_token(hello.get("token"), lab_id)
+        lang, colour_by, scale = _view(hello.get("lang"), hello.get("colour_by", "category"),
+                                       hello.get("scale", 1))
+        device = str(hello.get("device") or secrets.token_hex(4))[:40]
+        reader = Reader(claim, _since(hello.get("since", 0)), lang, colour_by, device, scale,
+                        websocket=websocket)
+        await asyncio.to_thread(h._check, claim)  # refuse before joining the room
+    except (TimeoutError, WebSocketDisconnect):
+        await _close(websocket, 4400)
+        return
+    except (ValueError, TypeError):  # not JSON
+        await websocket.send_text(json.dumps({"type": "error", "error": "live.error.message",
+                                              "message": t("live.error.message", "en")}))
+        await _close(websocket, 4400)
+        return
+    except WorkbenchError as exc:
+        await websocket.send_text(json.dumps({"type": "error", "error": exc.key,
+                                              "message": t(exc.key, "en", **exc.params)}))
+        await _close(websocket, 4000 + _status(exc))
+        return
+    h.join(reader)
+    reader.wake.set()  # the first delta: everything since the client's revision
+    sender = asyncio.ensure_future(_deliver(h, reader))
+    try:
+        while True:
+            raw = await websocket.receive_text()
+            reader.seen = time.monotonic()
+            if len(raw) > LIVE_MAX_MESSAGE_BYTES:
+                break
+            try:
+                message = json.loads(raw)
+            except ValueError:
+                break
+            if isinstance(message, dict) and message.get("type") == "ping":
+                await _send(reader, {"type": "pong", "now": time.time()})
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+    finally:
+        sender.cancel()
+        h.leave(reader)
+        await _close(websocket, 1000)
+
+
+async def _deliver(h: Hub, reader: Reader) -> None:
+    """Send the reader each delta it is behind by, one at a time, until it goes."""
+    while True:
+        await reader.wake.wait()
+        reader.wake.clear()
+        try:
+            message = await asyncio.to_thread(h.delta, reader)
+        except WorkbenchError as exc:  # the session ended, the lab is gone, a new passcode
+            if reader.websocket is not None:
+                await _send(reader, {"type": "error", "error": exc.key,
+                                     "message": t(exc.key, reader.lang, **exc.params)})
+                await _close(reader.websocket, 4000 + _status(exc))
+            return
+        if message["revision"] != reader.since or message["reset"]:
+            if not await _send(reader, message):
+                return
+            reader.since = message["revision"]
+            if reader.since != h.revisions.get(reader.key, reader.since):
+                reader.wake.set()  # it moved on meanwhile
+
+
+routes = [
+    Route("/api/live/{lab}/delta", delta_route, methods=["GET"]),
+    WebSocketRoute("/api/live/{lab}/ws", socket_route),
+]
+
+
+@asynccontextmanager
+async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
+    """Start the watcher and listen to this process's commits while the server runs."""
+    from workbench.store.base import add_commit_listener, remove_commit_listener
+
+    h = hub()
+    h.loop = asyncio.get_running_loop()
+    add_commit_listener(h.committed)
+    watcher = asyncio.ensure_future(h.watch())
+    try:
+        yield {}
+    finally:
+        watcher.cancel()
+        remove_commit_listener(h.committed)
+        h.loop = None
+        if h._observer is not None:
+            h._observer.stop()
+
+
+__all__ = ["Claim", "Hub", "hub", "issue_token", "read_token", "routes", "lifespan"]

@@ -1,0 +1,12 @@
+"""The ASGI application ``workbench run`` serves: Streamlit's own ``st.App`` with the entry
+script ``app.py``, plus the live channel's routes and its watcher (``workbench.live``).
+
+``streamlit run workbench/server.py`` finds ``app`` below and serves it with uvicorn, with the
+flags and settings of ``workbench run``."""
+
+import streamlit as st
+
+from workbench import live
+from workbench.settings import APP_SCRIPT
+
+app = st.App(str(APP_SCRIPT), routes=live.routes, lifespan=live.lifespan)
