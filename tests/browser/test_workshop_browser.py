@@ -120,7 +120,10 @@ def test_workshop_join_add_present_and_vote_round(streamlit_server, new_page,
     screenshot(presenter, "present_1920_collect", full_page=False)
 
     # the vote round: participant two's drawing tools and the add form go away
-    facilitator.locator(".st-key-workshop_round_kind").click()
+    # (centred first: a list opened at the window's lower edge scrolls, and so closes again)
+    kind = facilitator.locator(".st-key-workshop_round_kind")
+    kind.evaluate("e => e.scrollIntoView({block: 'center'})")
+    kind.click()
     facilitator.get_by_role("option", name="Vote").click()
     facilitator.get_by_role("button", name="Start the round").click()
     wait_text(facilitator, "Round 1: Vote")

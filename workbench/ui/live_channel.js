@@ -7,7 +7,7 @@
 const RETRY_MS = [500, 1000, 2000, 4000, 8000];
 const PING_MS = 10000;
 
-function text(node, value) { node.textContent = value; }
+function text(node, value) { if (node.textContent !== value) { node.textContent = value; } }
 
 function clock(seconds) {
     const over = seconds < 0;
@@ -227,6 +227,9 @@ class Channel {
     showPresence() {
         const node = this.root && this.root.querySelector(".wb-presence");
         if (!node) { return; }
+        const shown = JSON.stringify([this.data.presence, this.presence, this.data.lang]);
+        if (node.getAttribute("data-shown") === shown) { return; }  // unchanged: keep the DOM
+        node.setAttribute("data-shown", shown);
         node.replaceChildren();
         if (!this.data.presence) { return; }
         const head = document.createElement("div");
