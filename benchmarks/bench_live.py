@@ -92,7 +92,8 @@ def _pages(url: str, n: int):  # type: ignore[no-untyped-def]
         page.goto(f"{url}/map?lab={LAB}")
         pages.append(page)
     for page in pages:
-        page.wait_for_selector('iframe[title="streamlit_folium.st_folium"]', timeout=60_000)
+        page.wait_for_selector('iframe[title="streamlit_folium.st_folium"]', state="attached",
+                               timeout=60_000)
     return pw, browser, pages
 
 
@@ -164,9 +165,9 @@ def _write(store, n: int, committed: dict[str, float]) -> None:  # type: ignore[
     committed[note.id] = time.time()
 
 
-async def _room_run(url: str, data: Path):  # type: ignore[no-untyped-def]
-    """The room (its clients still connected) and the commit times of the steady and burst
-    writes."""
+async def _room_run(url: str, data: Path, pid: int) -> dict:
+    """Connect the room, write steadily and in a burst, then leave it idle: the room (for the
+    arrivals), the commit times of both series and the server's idle CPU (cores)."""
     os.environ["WORKBENCH_DATA_DIR"] = str(data)
     from workbench.live import issue_token
     from workbench.store import open_store
@@ -186,7 +187,33 @@ async def _room_run(url: str, data: Path):  # type: ignore[no-untyped-def]
         await asyncio.to_thread(_write, store, 1000 + n, burst)
     await asyncio.sleep(5)
     store.close()
-    return room, steady, burst, tasks
+    before = _cpu_seconds(pid)
+    await asyncio.sleep(IDLE_S)  # the clients stay, answering with their heartbeats
+    idle = (_cpu_seconds(pid) - before) / IDLE_S
+    for task in tasks:
+        task.cancel()
+    await asyncio.sleep(0.5)
+    return {"room": room, "steady": steady, "burst": burst, "idle": idle}
+
+
+def _in_thread(coroutine):  # type: ignore[no-untyped-def]
+    """Run a coroutine on its own event loop in a thread (Playwright's own loop runs here)."""
+    import threading
+
+    out: dict = {}
+
+    def target() -> None:
+        try:
+            out["value"] = asyncio.run(coroutine)
+        except BaseException as exc:  # noqa: BLE001 - raised again in the caller
+            out["error"] = exc
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if "error" in out:
+        raise out["error"]
+    return out["value"]
 
 
 def run() -> list[dict]:
@@ -206,23 +233,16 @@ def run() -> list[dict]:
         pw = browser = None
         try:
             pw, browser, _ = _pages(url, 2)
-            loop = asyncio.new_event_loop()
-            room, steady, burst, tasks = loop.run_until_complete(_room_run(url, data))
-            for name, committed in (("1 write/s", steady), (f"burst of {BURST}", burst)):
+            result = _in_thread(_room_run(url, data, proc.pid))
+            room, idle = result["room"], result["idle"]
+            for name, committed in (("1 write/s", result["steady"]),
+                                    (f"burst of {BURST}", result["burst"])):
                 stats = _summary(_latencies(room, committed))
                 for key in ("p50", "p95", "max"):
                     rows.append({"name": f"latency {name}, {CLIENTS} clients, {key}",
                                  "value": stats[key], "unit": "s"})
                 rows.append({"name": f"deltas lost ({name})", "value": stats["lost"],
                              "unit": "deliveries"})
-            time.sleep(3)
-            before = _cpu_seconds(proc.pid)
-            loop.run_until_complete(asyncio.sleep(IDLE_S))  # clients stay, answering pings
-            idle = (_cpu_seconds(proc.pid) - before) / IDLE_S
-            for task in tasks:
-                task.cancel()
-            loop.run_until_complete(asyncio.sleep(0.5))
-            loop.close()
         finally:
             if browser is not None:
                 browser.close()
@@ -231,8 +251,18 @@ def run() -> list[dict]:
         live_pages = CLIENTS + 2
 
         # ---- the peer: the polling map page, Chromium pages on it ----
-        proc, url = _serve(ROOT / "benchmarks" / "peer_polling_page.py", data,
-                           Path(tmp) / "peer.log")
+        # served from a folder of its own with a copy of the web assets beside it, so that
+        # its maps load Leaflet from the server as the app's do
+        import shutil
+
+        from workbench.settings import WEB_ASSETS_DIR
+
+        peer_dir = Path(tmp) / "peer"
+        peer_dir.mkdir()
+        shutil.copy(ROOT / "benchmarks" / "peer_polling_page.py", peer_dir)
+        if WEB_ASSETS_DIR.is_dir():
+            shutil.copytree(WEB_ASSETS_DIR, peer_dir / "static" / "web-assets")
+        proc, url = _serve(peer_dir / "peer_polling_page.py", data, Path(tmp) / "peer.log")
         try:
             pw, browser, _ = _pages(url, PEER_PAGES)
             time.sleep(5)
