@@ -41,6 +41,15 @@ def other_lab(store) -> str:
     return next(x.id for x in store.list_labs() if x.id != LAB)
 
 
+def workshop_with_group(store):  # type: ignore[no-untyped-def]
+    """A protected workspace with a session on LAB and "Group A" joined: (session, actor)."""
+    store.set_passcode("owner", "a long passcode", by=SYSTEM)
+    session = store.create_session(LAB, "Workshop", by=FACILITATOR)
+    group, _ = store.join_session(store.join_token(session.id), "Group A",
+                                  GROUP_COLOURS["blue"])
+    return session, group
+
+
 def get_delta(client, token: str | None, since="0", lab: str = LAB, **params):
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
     return client.get(f"/api/live/{lab}/delta", params={"since": since, **params},
@@ -149,10 +158,7 @@ def test_a_changed_passcode_voids_a_signed_in_token(client, demo_store):
 
 
 def test_a_participant_reads_only_while_in_the_session(client, demo_store):
-    demo_store.set_passcode("owner", "a long passcode", by=SYSTEM)
-    session = demo_store.create_session(LAB, "Workshop", by=FACILITATOR)
-    group, _ = demo_store.join_session(demo_store.join_token(session.id), "Group A",
-                                       GROUP_COLOURS["blue"])
+    session, group = workshop_with_group(demo_store)
     token = live.issue_token("demo", LAB, group)
     assert get_delta(client, token).status_code == 200
     demo_store.end_session(session.id, by=FACILITATOR)
@@ -190,10 +196,7 @@ def test_websocket_pushes_each_write_once_and_catches_up_after_a_gap(client, dem
 
 
 def test_presence_lists_groups_with_their_devices(client, demo_store):
-    demo_store.set_passcode("owner", "a long passcode", by=SYSTEM)
-    session = demo_store.create_session(LAB, "Workshop", by=FACILITATOR)
-    group, _ = demo_store.join_session(demo_store.join_token(session.id), "Group A",
-                                       GROUP_COLOURS["blue"])
+    session, group = workshop_with_group(demo_store)
     fac_token = live.issue_token("demo", LAB, FACILITATOR)
     group_token = live.issue_token("demo", LAB, group)
     with client.websocket_connect(f"/api/live/{LAB}/ws") as fac:
@@ -228,10 +231,7 @@ def test_a_bad_hello_gets_an_error_and_is_closed(client, first):
 
 
 def test_a_participant_is_cut_off_when_the_session_ends(client, demo_store):
-    demo_store.set_passcode("owner", "a long passcode", by=SYSTEM)
-    session = demo_store.create_session(LAB, "Workshop", by=FACILITATOR)
-    group, _ = demo_store.join_session(demo_store.join_token(session.id), "Group A",
-                                       GROUP_COLOURS["blue"])
+    session, group = workshop_with_group(demo_store)
     with client.websocket_connect(f"/api/live/{LAB}/ws") as ws:
         hello(ws, live.issue_token("demo", LAB, group))
         receive(ws, "delta")

@@ -62,12 +62,13 @@ def fill_and_save(at: AppTest, text: str, group: str = "Group A",
     submit(at, "annotate_new_form")
 
 
-def folium_args(at: AppTest) -> dict:
-    def walk(node):
-        for child in getattr(node, "children", {}).values():
-            yield child
-            yield from walk(child)
+def walk(node):
+    for child in getattr(node, "children", {}).values():
+        yield child
+        yield from walk(child)
 
+
+def folium_args(at: AppTest) -> dict:
     element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
                    and e.type == "component_instance")
     return json.loads(element.proto.json_args)
@@ -75,11 +76,6 @@ def folium_args(at: AppTest) -> dict:
 
 def live_data(at: AppTest) -> dict:
     """What the page gave its live channel (workbench.ui.live.live_channel)."""
-    def walk(node):
-        for child in getattr(node, "children", {}).values():
-            yield child
-            yield from walk(child)
-
     element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
                    and e.type == "bidi_component"
                    and e.proto.component_name == "workbench_live")
