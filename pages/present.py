@@ -17,8 +17,16 @@ from shapely.geometry import box
 
 from workbench import i18n, maps
 from workbench.errors import WorkbenchError
-from workbench.settings import public_url
-from workbench.ui import WORKSPACE_KEY, html_block, lang, require_lab, show_map, store, t
+from workbench.ui import (
+    WORKSPACE_KEY,
+    html_block,
+    lang,
+    require_lab,
+    room_base,
+    show_map,
+    store,
+    t,
+)
 from workbench.ui.access import current_actor
 from workbench.ui.live import live_channel, live_notes
 from workbench.workshop import join_url, qr_png
@@ -112,8 +120,8 @@ def panel(annotations: list) -> str:
 session = s.active_session(lab.id)
 LINK = None
 if session is not None and actor is not None and actor.may("session.run"):
-    LINK = join_url(public_url() or (st.context.url or "http://localhost:8501"),
-                    s.join_token(session.id), st.session_state.get(WORKSPACE_KEY, ""), LANG)
+    LINK = join_url(room_base()[0], s.join_token(session.id),
+                    st.session_state.get(WORKSPACE_KEY, ""), LANG)
     QR = qr_png(LINK, box_size=8)
 
 

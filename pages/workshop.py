@@ -11,7 +11,6 @@ from workbench.access import ROUND_KINDS, Actor
 from workbench.errors import WorkbenchError
 from workbench.hosting import open_setup, set_first_passcode
 from workbench.model import utcnow
-from workbench.settings import public_url
 from workbench.ui import (
     WORKSPACE_KEY,
     fmt_datetime,
@@ -19,6 +18,7 @@ from workbench.ui import (
     md_escape,
     plain,
     require_lab,
+    room_base,
     server_host,
     show_error,
     store,
@@ -101,8 +101,10 @@ def session_panel(me: Actor) -> None:
         return
     st.subheader(t_md("workshop.session_running", title=session.title))
     st.caption(t("workshop.session_until", time=fmt_datetime(session.expires_at)))
-    base = public_url() or (st.context.url or "http://localhost:8501")
+    base, reachable = room_base()
     link = join_url(base, s.join_token(session.id), WORKSPACE, LANG)
+    if not reachable:
+        st.warning(t_md("live.link_this_machine", url=base), icon="⚠️")
     c1, c2 = st.columns([1, 2])
     c1.image(qr_png(link, box_size=6), caption=t("workshop.qr_caption"), width=220)
     with c2:

@@ -260,3 +260,4 @@ def test_a_client_that_does_not_read_is_dropped_without_a_queue(monkeypatch):
     reader = live.Reader(claim, 0, "en", "category", "d1", websocket=Stuck())
     assert asyncio.run(live._send(reader, {"type": "delta"})) is False
     assert closed == [4408]
+

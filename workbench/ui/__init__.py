@@ -70,6 +70,23 @@ def server_host() -> str | None:
     return st.get_option("server.address") or None
 
 
+def room_base() -> tuple[str, bool]:
+    """The address for this server's join links and QR codes, and whether other devices can
+    reach it (``workbench.workshop.room_base`` over this request and the server's settings)."""
+    from streamlit import net_util
+
+    from workbench.settings import public_url
+    from workbench.workshop import room_base as decide
+
+    try:
+        browser = st.context.url
+    except Exception:  # noqa: BLE001 - no request context (tests, scripts)
+        browser = None
+    listen = st.get_option("server.address")
+    ip = None if listen and listen not in ("0.0.0.0", "::") else net_util.get_internal_ip()
+    return decide(browser, listen, st.get_option("server.port"), public_url(), ip)
+
+
 # Everything Streamlit's markdown (CommonMark + GFM, plus its own ``:red[…]``, ``:emoji:``,
 # ``$math$`` and, in labels, links and images) may read as syntax; "&" so that no entity is read.
 _MD_SPECIAL = frozenset("\\`*_{}[]()#+-.!|<>~:$&=^\"'")
