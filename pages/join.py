@@ -1,5 +1,6 @@
-"""Joining a workshop session: open the link (``/join?ws=…&t=…``), give a group name and pick a
-colour, land on the living lab's map ready to draw. No account; the browser keeps a member token
+"""Joining a workshop session: open the link (``/join?ws=…&t=…``) or type the short code shown
+on the shared screen, give a group name and pick a colour, land on the living lab's map ready to
+draw. No account; the browser keeps a member token
 in the URL (``?member=…``) so that a participant who reconnects keeps their group and votes."""
 
 from __future__ import annotations
@@ -9,8 +10,9 @@ import streamlit as st
 from workbench import i18n
 from workbench.access import GROUP_COLOURS
 from workbench.errors import WorkbenchError
+from workbench.store import list_workspaces, open_store
 from workbench.ui import LAB_KEY, lang, plain, show_error, store, t
-from workbench.ui.access import MEMBER_KEY
+from workbench.ui.access import MEMBER_KEY, client
 
 #: A coloured square beside each colour's name (the name says it; the square shows it).
 SWATCH = {"blue": "🟦", "orange": "🟧", "green": "🟩", "vermilion": "🟥", "purple": "🟪",
@@ -20,10 +22,51 @@ s = store()
 LANG = lang()
 token = st.query_params.get("t", "")
 st.title(t("workshop.join.title"))
+
+
+def find_code(code: str) -> tuple[str, str] | None:
+    """(workspace, join token) of the active session whose code this is, in any workspace;
+    the attempt is counted first (per client, as passcodes are)."""
+    s.count_code_attempt(client())
+    for name in list_workspaces():
+        other = open_store(name)
+        try:
+            found = other.token_for_code(code)
+        finally:
+            other.close()
+        if found:
+            s.clear_code_attempts(client())
+            return name, found
+    return None
+
+
+def code_form() -> None:
+    """Join without a link: the code shown large on the shared screen."""
+    with st.form("workshop_code_form"):
+        code = st.text_input(t("live.join.code"), max_chars=12, key="workshop_join_code",
+                             help=t("live.join.code_help"))
+        go = st.form_submit_button(t("live.join.code_submit"), type="primary")
+    if go:
+        try:
+            found = find_code(code)
+        except WorkbenchError as exc:
+            show_error(exc)
+            return
+        if found is None:
+            st.error(t("live.join.code_wrong"), icon="⚠️")
+            return
+        st.query_params.update({"ws": found[0], "t": found[1], "lang": LANG})
+        st.rerun()
+
+
+if not token:
+    code_form()
+    st.stop()
 try:
     session = s.check_join_token(token)
 except WorkbenchError as exc:
     show_error(exc)
+    code_form()
     st.stop()
 lab = s.get_lab(session.lab_id)
 plain(f"{session.title} · {lab.title}")

@@ -1,7 +1,7 @@
 """The presenter view for the shared screen: the map fills the screen with big markers, no
-editing tools; a side panel with the round, its timer, the newest annotations and (for the
-signed-in facilitator) the QR code and join link. It follows the facilitator's view: the extent
-their map shows and the layers they chose.
+editing tools; a side panel with the round, its timer, the newest annotations and, whenever a
+session runs, the QR code and the short join code for the room. It follows the facilitator's
+view: the extent their map shows and the layers they chose.
 
 Nothing runs on a timer: the live channel (``workbench.ui.live``) draws the notes on the map,
 moves it with the facilitator's extent, counts the round down and shows who is in the room; it
@@ -57,8 +57,10 @@ html_block("""<style>
 .wb-present .wb-dot {display: inline-block; width: 22px; height: 22px; border-radius: 50%;
   border: 2px solid #000; vertical-align: middle; margin-right: 8px;}
 .wb-present .wb-link {font-size: 18px; overflow-wrap: anywhere;}
+.wb-present .wb-code {font-size: 56px; font-weight: 800; letter-spacing: 0.12em;
+  font-family: ui-monospace, "DejaVu Sans Mono", monospace;}
 .wb-legend {font-size: 22px !important;}
-[class*="st-key-live_present_"] {--wb-timer-size: 72px; font-size: 22px;}
+[class*="st-key-live_present_"] {--wb-timer-size: 72px; --wb-live-size: 22px;}
 </style>""")
 
 
@@ -119,10 +121,11 @@ def panel(annotations: list) -> str:
 
 session = s.active_session(lab.id)
 LINK = None
-if session is not None and actor is not None and actor.may("session.run"):
-    LINK = join_url(room_base()[0], s.join_token(session.id),
-                    st.session_state.get(WORKSPACE_KEY, ""), LANG)
+if session is not None:  # the room joins from the shared screen: the QR code and the code
+    BASE = room_base()[0]
+    LINK = join_url(BASE, s.join_token(session.id), st.session_state.get(WORKSPACE_KEY, ""), LANG)
     QR = qr_png(LINK, box_size=8)
+    CODE = s.join_code(session.id)
 
 
 view = s.lab_setting(lab.id, "workshop_view", {}) or {}
@@ -141,15 +144,18 @@ def side_panel() -> None:
     html_block(panel_head(current))
     live_channel(s, lab.id, actor, page="present", scale=2.0, timer=True, presence=True,
                  follow_view=True)
+    if LINK:  # first: joining is what the room needs the shared screen for at the start
+        html_block(f'<div class="wb-present wb-phase">'
+                   f'{maps.escape_text(t("workshop.present.scan"))}</div>')
+        st.image(QR, width=220)
+        html_block(f'<div class="wb-present"><div class="wb-phase">'
+                   f'{maps.escape_text(t("live.join.code_caption"))}</div>'
+                   f'<div class="wb-code">{maps.escape_text(CODE)}</div>'
+                   f'<div class="wb-link">'
+                   f'{maps.escape_text(t("live.join.or_code", url=BASE + "/join"))}</div></div>')
     html_block(panel(annotations))
     html_block(maps.legend_html(maps.annotation_legend(annotations, "category", LANG,
                                                        categories), t("annotate.legend")))
-    if LINK:
-        html_block(f'<div class="wb-present wb-phase">'
-                   f'{maps.escape_text(t("workshop.present.scan"))}</div>')
-        st.image(QR, width=320)
-        html_block(f'<div class="wb-present wb-link">{maps.escape_text(LINK)}</div>')
-
 
 map_col, side_col = st.columns([3, 1], gap="small")
 with map_col:

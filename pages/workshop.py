@@ -107,6 +107,7 @@ def session_panel(me: Actor) -> None:
         st.warning(t_md("live.link_this_machine", url=base), icon="⚠️")
     c1, c2 = st.columns([1, 2])
     c1.image(qr_png(link, box_size=6), caption=t("workshop.qr_caption"), width=220)
+    c1.markdown(t("live.join.code_caption") + f"\n\n# `{s.join_code(session.id)}`")
     with c2:
         st.markdown("**" + t("workshop.join_link") + "**")
         st.code(link, language=None, wrap_lines=True)

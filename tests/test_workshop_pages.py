@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
+from workbench.errors import PermissionDenied
 from workbench.model import Annotation, new_id
 
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
@@ -164,7 +165,38 @@ def test_join_with_a_tampered_link_is_refused(demo_store):
     token = demo_store.join_token(session.id)
     at = app("pages/join.py", {"t": token[:-3] + "xyz", "ws": "demo"}, lab=None)
     assert "This join link is not valid" in texts(at)
-    assert not at.text_input
+    assert [w.key for w in at.text_input] == ["workshop_join_code"]  # no group form; a code
+
+
+def test_join_by_the_code_on_the_shared_screen(demo_store):
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
+    session = demo_store.create_session(LAB, "Workshop", by=FAC)
+    code = demo_store.join_code(session.id)
+    assert len(code) == 6 and not set(code) & set("0O1IL2Z5S8BUV6G")
+    at = app("pages/join.py", lab=None)  # from the sidebar, without a link
+    assert "not valid" not in texts(at)
+    at.text_input(key="workshop_join_code").set_value("nope42")
+    submit(at, "workshop_code_form")
+    assert "No workshop running here has this code" in texts(at)
+    # typed loosely: lower case, with a space and a dash
+    at.text_input(key="workshop_join_code").set_value(f"{code[:3].lower()} -{code[3:]}")
+    submit(at, "workshop_code_form")
+    assert not at.exception
+    assert at.query_params["t"] in (demo_store.join_token(session.id),
+                                   [demo_store.join_token(session.id)])
+    assert at.text_input(key="workshop_join_group") is not None  # the group form now
+    demo_store.end_session(session.id, by=FAC)
+    assert demo_store.token_for_code(code) is None  # gone with its session
+
+
+def test_join_codes_are_rate_limited_like_passcodes(demo_store):
+    demo_store.create_session(LAB, "Workshop", by=FAC)
+    for _ in range(3):  # the free attempts
+        demo_store.count_code_attempt("client-1")
+    with pytest.raises(PermissionDenied) as waited:
+        demo_store.count_code_attempt("client-1")
+    assert waited.value.key == "workshop.error.wait"
+    demo_store.count_code_attempt("client-2")  # another client is not slowed
 
 
 def test_viewer_sees_no_drawing_tools_in_a_protected_workspace(demo_store):
@@ -201,7 +233,10 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
     assert args["returned_objects"] == []
     assert args["center"] and abs(args["center"][0] - 48.185) < 1e-6
     assert "Draw(" not in args["script"]
-    assert not images(at)  # no QR for someone not signed in
+    assert images(at)  # the room joins from the shared screen: QR code and code
+    session = demo_store.active_session(LAB)
+    assert demo_store.join_code(session.id) in html or demo_store.join_code(session.id) in \
+        " ".join(m.value for m in at.markdown)
     # the facilitator moves: the live channel moves the map; a rerun starts there too
     demo_store.set_lab_setting(LAB, "workshop_view", {"bounds": [11.50, 48.10, 11.52, 48.12]},
                                by=FAC)

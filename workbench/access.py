@@ -246,6 +246,31 @@ def sign_join_token(secret: bytes, session_id: str, expires_at: datetime) -> str
     return payload + "." + _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
 
 
+#: Letters and digits of join codes: none that look alike (0/O/D, 1/I/L, 2/Z, 5/S, 6/G, 8/B,
+#: U/V), so a code read off a projector is typed right.
+JOIN_CODE_ALPHABET = "ACEFHJKMNPRTWXY3479"
+JOIN_CODE_LENGTH = 6
+
+
+def join_code(secret: bytes, session_id: str) -> str:
+    """The session's short join code (``JOIN_CODE_LENGTH`` characters of
+    ``JOIN_CODE_ALPHABET``), derived from the workspace's secret: the same while the session
+    runs, nothing to store, worthless once it ended (only active sessions are looked up)."""
+    digest = int.from_bytes(hmac.new(secret, b"join-code:" + session_id.encode(),
+                                     hashlib.sha256).digest(), "big")
+    letters = []
+    for _ in range(JOIN_CODE_LENGTH):
+        digest, k = divmod(digest, len(JOIN_CODE_ALPHABET))
+        letters.append(JOIN_CODE_ALPHABET[k])
+    return "".join(letters)
+
+
+def clean_join_code(text: object) -> str:
+    """What someone typed as a join code, as the code is written: upper case, without spaces
+    or dashes (``"ac3 9-xy"`` is ``"AC39XY"``)."""
+    return "".join(ch for ch in str(text or "").upper() if ch.isalnum())[:20]
+
+
 def read_join_token(secret: bytes, token: str, now: datetime) -> str:
     """The session id of a valid, unexpired token; :class:`PermissionDenied` otherwise."""
     try:

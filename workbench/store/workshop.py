@@ -16,6 +16,7 @@ How a write is judged (see ``workbench.access`` for the matrix):
 
 from __future__ import annotations
 
+import hmac
 import secrets
 import uuid
 from datetime import datetime, timedelta
@@ -31,8 +32,10 @@ from workbench.access import (
     Actor,
     backoff_seconds,
     check,
+    clean_join_code,
     group_key,
     hash_passcode,
+    join_code,
     new_member_token,
     read_join_token,
     sign_join_token,
@@ -329,6 +332,46 @@ class WorkshopMixin(StoreBase):
         """The signed token of a session's join link (valid until the session expires)."""
         session = self.get_session(session_id)
         return sign_join_token(self.join_secret(), session.id, session.expires_at)
+
+    def join_code(self, session_id: str) -> str:
+        """The session's short join code, to type on ``/join`` (``access.join_code``)."""
+        return join_code(self.join_secret(), self.get_session(session_id).id)
+
+    def count_code_attempt(self, client: str, now: datetime | None = None) -> None:
+        """Count a join-code attempt of ``client`` BEFORE the code is checked (as
+        :meth:`sign_in` counts passcodes, with the key ``code:<client>``): refused with
+        ``workshop.error.wait`` while the client has to wait; :meth:`clear_code_attempts`
+        after a right code."""
+        now = now or utcnow()
+        key = f"code:{client}"
+        with self.write() as conn:
+            wait = _locked_for(conn, key, now)
+            if wait <= 0:
+                _count_failure(conn, key, now)
+        if wait > 0:
+            raise PermissionDenied("workshop.error.wait", seconds=int(wait) + 1)
+
+    def clear_code_attempts(self, client: str) -> None:
+        with self.write() as conn:
+            conn.execute(delete(access_attempts).where(access_attempts.c.client ==
+                                                       f"code:{client}"))
+
+    def token_for_code(self, code: str) -> str | None:
+        """The join token of the active session whose code is ``code`` (typed loosely, see
+        ``access.clean_join_code``), or None. Count the attempt first
+        (:meth:`count_code_attempt`)."""
+        code = clean_join_code(code)
+        if not code:
+            return None
+        with self.read() as conn:
+            ids = list(conn.execute(select(workshop_sessions.c.id).where(
+                workshop_sessions.c.status == "active",
+                workshop_sessions.c.expires_at > iso(utcnow()))).scalars())
+        secret = self.join_secret()
+        for session_id in ids:
+            if hmac.compare_digest(join_code(secret, session_id), code):
+                return self.join_token(session_id)
+        return None
 
     def check_join_token(self, token: str) -> WorkshopSession:
         """The session a join token opens; refused when forged, expired or the session ended."""

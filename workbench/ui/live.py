@@ -26,8 +26,8 @@ HERE = Path(__file__).parent
 
 
 _CSS = """
-.wb-live {font-size: 0.85rem; color: #333; display: flex; flex-wrap: wrap; gap: 0.25rem 0.75rem;
-  align-items: center;}
+.wb-live {font-size: var(--wb-live-size, 0.85rem); color: #333; display: flex; flex-wrap: wrap;
+  gap: 0.25rem 0.75rem; align-items: center;}
 .wb-status {font-weight: 600;} .wb-s-live {color: #1b7a3a;}
 .wb-s-offline, .wb-s-reload {color: #b00020;}
 .wb-timer:empty, .wb-presence:empty {display: none;}
