@@ -141,7 +141,7 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
     maps.site_layer(lab, i18n.t("map.site", lang)).add_to(m)
     maps.fit_to(m, lab.boundary)
     try:
-        extra = maps.context_layers(lab_id, lang=lang, store=s)
+        extra = maps.context_layers(lab_id, lang=lang, store=s, muted=True)
     except WorkbenchError:
         extra = []
     for layer in extra:
@@ -150,6 +150,7 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
     if extra:
         folium.LayerControl(collapsed=True).add_to(m)
     if draw:  # a viewer, or a round in which nobody may add: no drawing tools at all
+        maps.DrawLocal(lang).add_to(m)  # Leaflet.draw's texts in the page's language
         Draw(export=False, position="topleft", draw_options={
             "polyline": {"shapeOptions": {"color": "#333333"}},
             "polygon": {"allowIntersection": False, "showArea": False},

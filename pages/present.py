@@ -74,7 +74,7 @@ def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tup
     maps.site_layer(lab, i18n.t("map.site", lang)).add_to(m)
     maps.fit_to(m, lab.boundary)
     try:
-        extra = maps.context_layers(lab_id, lang=lang, store=s)
+        extra = maps.context_layers(lab_id, lang=lang, store=s, muted=True)
     except WorkbenchError:
         extra = []
     for layer in extra:

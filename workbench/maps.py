@@ -358,6 +358,47 @@ def view_for(geom: shapely.Geometry, width_px: int = 700) -> tuple[tuple[float, 
     return centre, max(3, min(18, zoom))
 
 
+class DrawLocal(MacroElement):
+    """Leaflet.draw's own texts (toolbar buttons, actions, the tooltips while drawing) in the
+    page's language, through ``L.drawLocal``; add it to the map before ``folium.plugins.Draw``.
+    The texts are ours (``locales/*/draw.json``), escaped; no user text."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (d, x) {
+            var b = d.draw.toolbar, h = d.draw.handlers;
+            b.actions = {title: x.cancel_title, text: x.cancel};
+            b.finish = {title: x.finish_title, text: x.finish};
+            b.undo = {title: x.undo_title, text: x.undo};
+            b.buttons.polyline = x.polyline; b.buttons.polygon = x.polygon;
+            b.buttons.rectangle = x.rectangle; b.buttons.circlemarker = x.circlemarker;
+            h.circlemarker.tooltip.start = x.point_start;
+            h.polygon.tooltip = {start: x.area_start, cont: x.area_cont, end: x.area_end};
+            h.polyline.error = "<strong>" + x.line_error + "</strong>";
+            h.polyline.tooltip = {start: x.line_start, cont: x.line_cont, end: x.line_end};
+            h.rectangle.tooltip.start = x.rectangle_start;
+            h.simpleshape.tooltip.end = x.shape_end;
+        })(L.drawLocal, {{ this.texts|tojson }});
+        {% endmacro %}
+    """)
+
+    KEYS = {"cancel": "draw.cancel", "cancel_title": "draw.cancel_title",
+            "finish": "draw.finish", "finish_title": "draw.finish_title", "undo": "draw.undo",
+            "undo_title": "draw.undo_title", "polyline": "draw.button.polyline",
+            "polygon": "draw.button.polygon", "rectangle": "draw.button.rectangle",
+            "circlemarker": "draw.button.circlemarker", "point_start": "draw.point.start",
+            "area_start": "draw.area.start", "area_cont": "draw.area.cont",
+            "area_end": "draw.area.end", "line_error": "draw.line.error",
+            "line_start": "draw.line.start", "line_cont": "draw.line.cont",
+            "line_end": "draw.line.end", "rectangle_start": "draw.rectangle.start",
+            "shape_end": "draw.shape.end"}
+
+    def __init__(self, lang: str = "en") -> None:
+        super().__init__()
+        self._name = "DrawLocal"
+        self.texts = {name: escape_text(t(key, lang)) for name, key in self.KEYS.items()}
+
+
 class ClearDrawings(MacroElement):
     """Empties the Draw plugin's layer of finished drawings when its feature group is (re)added:
     put it in the dynamic feature group right after a drawing was saved, so the saved shape
@@ -508,12 +549,33 @@ def _vector_group(name: str, collection: dict, style: dict, radius: float,
     return group
 
 
-def _scaled(style: dict, opacity: float) -> dict:
+def _scaled(style: dict, opacity: float, muted: bool = False) -> dict:
+    """``style`` with its opacities times ``opacity``; ``muted``: its colours mostly grey and
+    its lines thin, so that the notes drawn over it in full colour stand out."""
     out = dict(style)
     for key in ("opacity", "fillOpacity"):
         if key in out:
             out[key] = round(float(out[key]) * opacity, 3)
+    if muted:
+        for key in ("color", "fillColor"):
+            if isinstance(out.get(key), str):
+                out[key] = _greyed(out[key])
+        if "weight" in out:
+            out["weight"] = min(float(out["weight"]), 1.0)
     return out
+
+
+def _greyed(colour: str, keep: float = 0.3) -> str:
+    """A ``#rrggbb`` colour with only ``keep`` of its saturation left (others unchanged)."""
+    if len(colour) != 7 or not colour.startswith("#"):
+        return colour
+    try:
+        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+    except ValueError:
+        return colour
+    grey = 0.299 * r + 0.587 * g + 0.114 * b
+    mix = [round(grey + (c - grey) * keep) for c in (r, g, b)]
+    return "#" + "".join(f"{max(0, min(255, c)):02x}" for c in mix)
 
 
 def theme_popups(gdf, code: str, lang: str = "en") -> list[str]:  # type: ignore[no-untyped-def]
@@ -544,8 +606,8 @@ def _display_streets(gdf):  # type: ignore[no-untyped-def]
     return merged
 
 
-def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0
-                ) -> folium.FeatureGroup | None:
+def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0,
+                muted: bool = False) -> folium.FeatureGroup | None:
     """One cached OSM theme as a map layer (None when the theme is not cached)."""
     from workbench.i18n import t
     from workbench.opendata.cache import load_theme
@@ -560,7 +622,8 @@ def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0
     collection = _display_geojson(gdf.geometry.values,
                                   [{"p": p} for p in theme_popups(gdf, code, lang)])
     # the same text as the street basemap's, so that Leaflet shows it once
-    return _vector_group(t(theme.label_key, lang), collection, _scaled(theme.style, opacity),
+    return _vector_group(t(theme.label_key, lang), collection,
+                         _scaled(theme.style, opacity, muted),
                          theme.radius, OSM_LAYER_ATTRIBUTION)
 
 
@@ -575,8 +638,8 @@ def upload_tolerance(geoms) -> float:  # type: ignore[no-untyped-def]
     return min(DISPLAY_TOLERANCE * factor, 2e-4)
 
 
-def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[no-untyped-def]
-                 ) -> folium.FeatureGroup:
+def upload_group(layer, lang: str = "en", opacity: float = 1.0,  # type: ignore[no-untyped-def]
+                 muted: bool = False) -> folium.FeatureGroup:
     """A user's uploaded layer (``Layer(kind="upload")``) as a map layer."""
     from workbench.opendata.files import load_upload
 
@@ -593,18 +656,19 @@ def upload_group(layer, lang: str = "en", opacity: float = 1.0  # type: ignore[n
     collection = _display_geojson(gdf.geometry.values, [{"p": p} for p in popups],
                                   tolerance=upload_tolerance(gdf.geometry.values))
     return _vector_group(layer.name, collection,
-                         _scaled(style, opacity), 5, escape_text(layer.attribution))
+                         _scaled(style, opacity, muted), 5, escape_text(layer.attribution))
 
 
 def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en",
-                   store=None, opacities: dict[str, float] | None = None  # type: ignore[no-untyped-def]
-                   ) -> list:
+                   store=None, opacities: dict[str, float] | None = None,  # type: ignore[no-untyped-def]
+                   muted: bool = False) -> list:
     """Map layers of a living lab's context: one FeatureGroup per cached OSM theme (all cached
     themes when ``themes`` is None) and, when ``store`` is given, one per uploaded layer.
 
     Geometry is sent at display precision with only the popup HTML as property; every OSM layer
     carries the attribution "© OpenStreetMap contributors". ``opacities`` maps a theme code or
-    an upload layer id to an opacity factor in [0, 1].
+    an upload layer id to an opacity factor in [0, 1]. ``muted``: drawn in greyed colours
+    with thin lines (the living-lab map and the presenter view, under the notes).
     """
     from workbench.opendata.cache import cached_themes
 
@@ -613,13 +677,13 @@ def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en
     codes = have if themes is None else [c for c in have if c in themes]
     groups = []
     for code in codes:
-        group = theme_group(lab_id, code, lang, opacities.get(code, 1.0))
+        group = theme_group(lab_id, code, lang, opacities.get(code, 1.0), muted)
         if group is not None:
             groups.append(group)
     if store is not None:
         for layer in store.list_layers(lab_id, kind="upload"):
             try:
-                groups.append(upload_group(layer, lang, opacities.get(layer.id, 1.0)))
+                groups.append(upload_group(layer, lang, opacities.get(layer.id, 1.0), muted))
             except (OSError, ValueError):
                 continue  # a layer whose file went missing is left off the map
     return groups
