@@ -148,9 +148,7 @@ if reasons:
     for k, reason in enumerate(reasons, start=1):
         plain(f"†{k} {reason}", caption=True)
 for lab_id, site in zip(chosen, sites, strict=True):
-    dates = sorted({i.data_date for i in site.result.indicators if i.data_date})
-    when = t("indicators.page.data_date", date=dates[0]) if dates else t(
-        "indicators.page.no_figure")
+    when = t("comparison.data_as_of", date=cmp.data_dates(site.result, lang()))
     plain(f"{site.label}: {labs[lab_id].title} · {when} · {OSM_ATTRIBUTION}", caption=True)
 with st.expander(t("indicators.page.notes")):
     for site in sites:

@@ -207,7 +207,7 @@ def test_cli_indicators(fake_cache, capsys):
     assert main(["indicators", "--lab", KHARKIV, "--lang", "de"]) == 0
     out = capsys.readouterr()
     assert "Überbauungsgrad (GRZ): —  †" in out.out
-    assert "OSM-Daten vom 2025-01-15" in out.out
+    assert "OpenStreetMap-Daten, Stand 2025-01-15" in out.out
     assert "Im Gebiet sind keine Gebäude erfasst." in out.out
     assert main(["indicators", "--lab", "no-such-lab"]) == 2
     assert "does not exist" in capsys.readouterr().err

@@ -35,9 +35,9 @@ def _utm_xy(x: float, y: float) -> tuple[float, float]:
 
 def write_extract(path, *, buildings: bool = True, header: dict | None = None,
                   box_m: tuple[float, float, float, float] | None = None,
-                  stamp: str = "2021-06-01T12:00:00Z"):
-    """A PBF with a few buildings around the site (or untagged nodes only), optional header
-    fields and header box (metres, in the synthetic UTM zone)."""
+                  stamp: str = "2021-06-01T12:00:00Z", origin: tuple[float, float] = (X0, Y0)):
+    """A PBF with 36 buildings in a 300 m square from ``origin`` (or untagged nodes only),
+    optional header fields and header box (metres, in the synthetic UTM zone)."""
     h = osmium.io.Header()
     for k, v in (header or {}).items():
         h.set(k, v)
@@ -49,7 +49,7 @@ def write_extract(path, *, buildings: bool = True, header: dict | None = None,
         ways = []
         for i in range(6):
             for j in range(6):
-                x, y = X0 + 10 + i * 50, Y0 + 10 + j * 50
+                x, y = origin[0] + 10 + i * 50, origin[1] + 10 + j * 50
                 refs = []
                 for dx, dy in ((0, 0), (20, 0), (20, 20), (0, 20)):
                     w.add_node(mutable.Node(id=node_id, location=_utm_xy(x + dx, y + dy),
@@ -236,3 +236,26 @@ def test_orientation_is_binned_per_edge_not_per_vertex():
     single = 1 - ((math.log(2) - math.log(4)) / (math.log(36) - math.log(4))) ** 2
     assert ind.orientation_order(bearings, lengths) == pytest.approx(single)
     assert np.count_nonzero(res.bearings) == 2  # north and south only
+
+
+def test_cli_import_refuses_emptying_and_restores(tmp_path, demo_store, capsys):
+    from workbench.cli import main
+
+    munich = demo_store.get_lab("e6dccaee-317d-4c62-995e-99f99acfc2b5")
+    c = syn.to_utm(munich.boundary.centroid)
+    good = write_extract(tmp_path / "good.osm.pbf", origin=(c.x - 150, c.y - 150))
+    empty = write_extract(tmp_path / "empty.osm.pbf", buildings=False,
+                          origin=(c.x - 150, c.y - 150))
+    args = ["osm", "import", "--lab", munich.id, "--themes", "buildings", "--buffer", "0"]
+    assert main([*args, str(good)]) == 0
+    assert "OpenStreetMap data as of 2021-06-01 (newest object in the data)" in \
+        capsys.readouterr().out
+    assert main([*args, str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert "empty.osm.pbf" in err and "--allow-empty" in err
+    assert len(cache.load_theme(munich.id, "buildings")) == 36
+    assert main([*args, "--allow-empty", str(empty)]) == 0
+    assert len(cache.load_theme(munich.id, "buildings")) == 0
+    assert main(["osm", "restore", "--lab", munich.id, "--themes", "buildings"]) == 0
+    assert "36 features" in capsys.readouterr().out
+    assert len(cache.load_theme(munich.id, "buildings")) == 36

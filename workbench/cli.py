@@ -164,17 +164,45 @@ def _open_lab_store(workspace: str | None):  # type: ignore[no-untyped-def]
 
 
 def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+    from workbench.i18n import t
+
     counts = ", ".join(f"{code} {n}" for code, n in report.counts.items())
     print(f"{report.lab_id}: {report.total} features from {report.source} in "
           f"{report.elapsed_s:.1f} s ({counts}); skipped {report.skipped_ways} ways with missing "
           f"nodes, {report.skipped_relations} relations with missing members.")
+    when = (report.data_date or "")[:10] or t("comparison.date_unknown", "en")
+    source = t(f"comparison.date_source.{report.data_date_source}", "en")
+    covered = "" if report.covered_share is None else (
+        f"; the data cover {report.covered_share:.0%} of the site and buffer "
+        f"({report.coverage_source})")
+    print(f"  {t('comparison.data_as_of', 'en', date=when)} ({source}){covered}.")
 
 
 def cmd_osm_import(args: argparse.Namespace) -> int:
-    from workbench.opendata.osm import import_extract
+    from workbench.i18n import t
+    from workbench.opendata.osm import EmptyImport, import_extract
 
     lab = _open_lab_store(args.workspace).get_lab(args.lab)
-    _print_report(import_extract(args.file, lab, buffer_m=args.buffer, themes=args.themes))
+    try:
+        report = import_extract(args.file, lab, buffer_m=args.buffer, themes=args.themes,
+                                allow_empty=args.allow_empty)
+    except EmptyImport as exc:
+        print(f"workbench: {exc}\n{t('comparison.cli.empty_hint', 'en')}", file=sys.stderr)
+        return 2
+    _print_report(report)
+    return 0
+
+
+def cmd_osm_restore(args: argparse.Namespace) -> int:
+    from workbench.i18n import t
+    from workbench.opendata.cache import restore_theme
+    from workbench.opendata.themes import check_themes
+
+    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    for theme in check_themes(args.themes):
+        meta = restore_theme(lab.id, theme)
+        print(t("comparison.restored", "en", theme=theme, count=meta["feature_count"],
+                date=(meta.get("data_date") or "")[:10] or t("comparison.date_unknown", "en")))
     return 0
 
 
@@ -316,9 +344,9 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         for note in ind.notes:
             print(f"    - {note.text(lang)}")
     dates = sorted({i.data_date for i in result.indicators if i.data_date})
-    if dates:
-        print(t("indicators.page.data_date", lang, date=dates[0])
-              + (f" – {dates[-1]}" if len(dates) > 1 else ""))
+    when = (dates[0] + (f" – {dates[-1]}" if len(dates) > 1 else "")) if dates else \
+        t("comparison.date_unknown", lang)
+    print(t("comparison.data_as_of", lang, date=when))
     print(OSM_ATTRIBUTION)
 
 
@@ -392,8 +420,17 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = osm_sub.add_parser("fetch", help="fetch themes from Overpass (needs internet)")
     fetch.add_argument("--timeout", type=float, help="overall time limit in seconds "
                        "(default: WORKBENCH_OVERPASS_TIMEOUT_S or 60)")
-    fetch.add_argument("--allow-empty", action="store_true",
-                       help="let an empty result replace themes that have cached features")
+    for p in (imp, fetch):
+        p.add_argument("--allow-empty", action="store_true",
+                       help="let an empty result replace themes that have cached features "
+                       "(their earlier version is kept: see `osm restore`)")
+    restore = osm_sub.add_parser("restore", help="bring back the version each theme had "
+                                 "before its last import or fetch")
+    restore.add_argument("--themes", nargs="+", required=True, metavar="THEME", help=themes_help)
+    restore.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
+    restore.add_argument("--workspace", type=workspace_arg,
+                         help="workspace name (default: the demo workspace)")
+    restore.set_defaults(func=cmd_osm_restore)
     for p in (imp, fetch):
         p.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
         p.add_argument("--buffer", type=float, default=500.0, metavar="M",

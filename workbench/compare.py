@@ -102,6 +102,15 @@ def table(sites: Sequence[Site], lang: str) -> tuple[pd.DataFrame, pd.DataFrame,
     return pd.DataFrame(rows), pd.DataFrame(styles), reasons
 
 
+def data_dates(result: IndicatorSet, lang: str) -> str:
+    """The data's own date(s) behind a site's figures ("2015-02-27", "2014-11-05 – 2020-09-30"),
+    or "date unknown"."""
+    dates = sorted({i.data_date for i in result.indicators if i.data_date})
+    if not dates:
+        return t("comparison.date_unknown", lang)
+    return dates[0] if len(dates) == 1 else f"{dates[0]} – {dates[-1]}"
+
+
 def table_csv(sites: Sequence[Site], lang: str) -> bytes:
     """One row per site and indicator: raw value (shares as 0–1), unit, data date, comparable,
     reason and notes; the attribution as a last line."""
@@ -116,7 +125,8 @@ def table_csv(sites: Sequence[Site], lang: str) -> bytes:
                 t("indicators.page.value", lang): ind.value,
                 t("indicators.page.col_unit", lang): "0–1" if ind.unit == "share"
                 else ind.unit_label(lang),
-                t("indicators.page.data_date_col", lang): ind.data_date or "",
+                t("indicators.page.data_date_col", lang): ind.data_date
+                or t("comparison.date_unknown", lang),
                 t("indicators.page.comparable", lang): t(
                     "indicators.page.yes" if ind.comparable else "indicators.page.no", lang),
                 t("indicators.page.reason", lang): ind.reason.text(lang) if ind.reason else "",
