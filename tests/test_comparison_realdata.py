@@ -201,3 +201,21 @@ def test_orientation_order_matches_osmnx(demo_store, lab_id, tmp_path):
         assert phi.value == pytest.approx(ours)
         assert any(n.key == "comparison.note.orientation_network" for n in phi.notes)
         assert np.isclose(sum(ind.lab_indicators(lab).bearings), 1.0)
+
+
+@pytest.mark.parametrize("lab_id", list(EXTRACTS))
+def test_demo_sites_lie_inside_their_extracts(demo_store, lab_id):
+    """Each demo site is wholly inside what its extract covers (the header box, or for
+    Seattle's Overpass file the area its nodes cover) and large enough for figures per km²."""
+    path = shared_geodata(EXTRACTS[lab_id])
+    lab = demo_store.get_lab(lab_id)
+    bounds = osm.extract_bounds(path)
+    covered = box(*bounds) if bounds else osm.data_extent(path)
+    assert osm._share_of(covered, lab.boundary) > 0.999
+    crs = local_crs(lab.boundary)
+    assert to_crs(lab.boundary, crs).area >= ind.MIN_DENSITY_AREA_M2
+    osm.import_extract(path, lab, buffer_m=500)
+    ind.clear_memory_cache()
+    res = ind.lab_indicators(lab)
+    assert not any(n.key == "indicators.note.data_coverage" for n in res.notes)
+    assert res.get("street_density").comparable, res.get("street_density").notes
