@@ -219,3 +219,20 @@ def test_demo_sites_lie_inside_their_extracts(demo_store, lab_id):
     res = ind.lab_indicators(lab)
     assert not any(n.key == "indicators.note.data_coverage" for n in res.notes)
     assert res.get("street_density").comparable, res.get("street_density").notes
+
+
+def test_one_clipping_rule_for_app_and_cli_uploads(demo_store, tmp_path):
+    """The Swellendam GeoPackage's roads, added by the CLI's demo import and read as the app's
+    upload reads them, keep the same features: uploads are kept whole."""
+    from workbench.cli import import_demo_files
+    from workbench.opendata.files import load_upload, read_user_file
+
+    src = shared_geodata("southafrica_swellendam_training.gpkg")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / src.name).symlink_to(src)
+    added = import_demo_files(str(folder))
+    roads = [r for r in added if r.name.endswith("roads")]
+    assert roads
+    app_read = read_user_file(src.name, src.read_bytes(), layer="roads")
+    assert roads[0].feature_count == app_read.feature_count == len(load_upload(roads[0]))

@@ -253,13 +253,14 @@ DEMO_FILE_ATTRIBUTION = ("QGIS Training Data (github.com/qgis/QGIS-Training-Data
 
 def import_demo_files(folder: str, buffer_m: float = 500) -> list:
     """Add each layer of every GeoPackage in ``folder`` as an uploaded layer of each demo lab
-    whose site (plus ``buffer_m``) it overlaps, clipped to that area, as a user would upload it.
+    whose site (plus ``buffer_m``) it overlaps, whole, as the app keeps an upload (one rule:
+    OSM layers are clipped to the site and buffer, a city's own files are kept whole).
     Layers already added from the same file are kept (running it again adds nothing)."""
     from pathlib import Path
 
     from workbench.access import SYSTEM
     from workbench.demo import ensure_demo
-    from workbench.opendata.files import UserLayer, list_layers, read_user_file, save_upload
+    from workbench.opendata.files import list_layers, read_user_file, save_upload
     from workbench.opendata.osm import clip_area
 
     store = ensure_demo()
@@ -277,12 +278,9 @@ def import_demo_files(folder: str, buffer_m: float = 500) -> list:
                 if any(x.source == f"file:{layer.name}"
                        for x in store.list_layers(lab.id, kind="upload")):
                     continue
-                gdf = layer.gdf[layer.gdf.intersects(area)]
-                if gdf.empty:
+                if not layer.gdf.intersects(area).any():
                     continue
-                clipped = UserLayer(name=layer.name, gdf=gdf.reset_index(drop=True),
-                                    format=layer.format, layer=layer.layer)
-                record = save_upload(store, lab.id, clipped, attribution=DEMO_FILE_ATTRIBUTION,
+                record = save_upload(store, lab.id, layer, attribution=DEMO_FILE_ATTRIBUTION,
                                      by=SYSTEM)
                 print(f"{lab.id}: layer “{record.name}” with {record.feature_count} features "
                       f"from {path.name}")
