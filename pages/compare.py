@@ -9,6 +9,7 @@ from workbench import maps
 from workbench.errors import WorkbenchError
 from workbench.i18n import has_key
 from workbench.opendata.files import load_upload
+from workbench.opendata.sources import lab_sources
 from workbench.settings import OSM_ATTRIBUTION
 from workbench.ui import (
     html_block,
@@ -90,11 +91,12 @@ with st.expander(t("indicators.page.population")):
 
 # ---- figures (computed once per lab and data version, then read from the cache) -----------
 results = {}
+own = {lab_id: lab_sources(s, lab_id) for lab_id in chosen}  # the cities' own source layers
 for lab_id in chosen:
     lab = labs[lab_id]
     population, column = populations.get(lab_id, (None, None))
     try:
-        hit = ind.cached_indicators(lab, population)
+        hit = ind.cached_indicators(lab, population, own[lab_id])
         if hit is None:
             bar = st.progress(0.0, text=t_md("indicators.page.computing", title=lab.title))
 
@@ -104,7 +106,7 @@ for lab_id in chosen:
                                   f"{t(key)}")
 
             hit = ind.lab_indicators(lab, progress=report, population=population,
-                                     population_column=column)
+                                     population_column=column, sources=own[lab_id])
             bar.empty()
         results[lab_id] = hit
     except WorkbenchError as exc:
@@ -173,7 +175,8 @@ def chart_png(kind: str, token: tuple, language: str, _sites: list) -> bytes:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def figure_ground_png(token: tuple, language: str, _sites: list) -> bytes:
-    buildings = [ind.load_theme(lab_id, "buildings") for lab_id, _v, _c in token]
+    buildings = [own[lab_id]["buildings"].frame if "buildings" in own[lab_id]
+                 else ind.load_theme(lab_id, "buildings") for lab_id, _v, _c in token]
     boundaries = [labs[lab_id].boundary for lab_id, _v, _c in token]
     return cmp.png(cmp.figure_ground(_sites, buildings, boundaries, language))
 

@@ -14,6 +14,7 @@ import streamlit as st
 
 from workbench.errors import WorkbenchError
 from workbench.maps import context_layers, context_legend_html, context_map, wms_layer
+from workbench.model import SOURCE_THEMES
 from workbench.opendata import cache
 from workbench.opendata.basemaps import BASEMAPS, validate_wms
 from workbench.opendata.files import (
@@ -231,6 +232,19 @@ with controls:
         c1, c2 = st.columns([4, 1])
         with c1:
             plain(f"{layer.name} · {fmt_number(layer.feature_count)}")
+            choice = st.selectbox(
+                t("comparison.page.source_for"), ["", *SOURCE_THEMES],
+                index=(["", *SOURCE_THEMES]).index(layer.source_for or ""),
+                key=f"layers_source_{layer.id}", disabled=not can_edit,
+                help=t("comparison.page.source_help"),
+                format_func=lambda c: t(f"comparison.source.{c}") if c
+                else t("comparison.page.source_none"))
+            if choice != (layer.source_for or ""):
+                try:
+                    s.set_layer_source(layer.id, choice, by=actor)
+                    st.rerun()
+                except WorkbenchError as exc:
+                    show_error(exc)
         if c2.button("🗑️", key=f"layers_delete_{layer.id}", help=t("opendata.page.delete"),
                      disabled=not can_edit):
             try:

@@ -236,3 +236,40 @@ def test_one_clipping_rule_for_app_and_cli_uploads(demo_store, tmp_path):
     assert roads
     app_read = read_user_file(src.name, src.read_bytes(), layer="roads")
     assert roads[0].feature_count == app_read.feature_count == len(load_upload(roads[0]))
+
+
+def test_the_citys_own_layers_count(demo_store, tmp_path):
+    """Swellendam's uploaded buildings and roads, marked as the sources of their themes, give
+    the indicators figures where OpenStreetMap has none, and the notes name the layer."""
+    from workbench.cli import import_demo_files
+    from workbench.errors import ValidationError
+    from workbench.opendata.sources import lab_sources
+
+    swellendam = "8c99bc7d-a03d-4db6-9b65-adda2453c452"
+    src = shared_geodata("southafrica_swellendam_training.gpkg")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / src.name).symlink_to(src)
+    layers = {r.name.rsplit(" ", 1)[-1]: r for r in import_demo_files(str(folder))
+              if r.lab_id == swellendam}
+    lab = demo_store.get_lab(swellendam)
+    ind.clear_memory_cache()
+    before = ind.lab_indicators(lab, sources=lab_sources(demo_store, swellendam))
+    assert before.get("gsi").value is None  # no OSM buildings cached for the site
+    demo_store.set_layer_source(layers["buildings"].id, "buildings", by=SYSTEM)
+    demo_store.set_layer_source(layers["roads"].id, "streets", by=SYSTEM)
+    with pytest.raises(ValidationError):
+        demo_store.set_layer_source(layers["roads"].id, "rivers", by=SYSTEM)
+    sources = lab_sources(demo_store, swellendam)
+    assert set(sources) == {"buildings", "streets"}
+    after = ind.lab_indicators(lab, sources=sources)
+    gsi = after.get("gsi")
+    assert gsi.value is not None and 0 < gsi.value < 0.5
+    named = [n for n in gsi.notes if n.key == "comparison.note.own_source"]
+    assert named and named[0].params["name"] == layers["buildings"].name
+    assert layers["buildings"].name in named[0].text("de")
+    assert after.get("street_density").value > 0
+    assert after.get("intersection_density").value is not None
+    # one source per theme: marking the roads as buildings unmarks the buildings layer
+    demo_store.set_layer_source(layers["roads"].id, "buildings", by=SYSTEM)
+    assert demo_store.get_layer(layers["buildings"].id).source_for == ""

@@ -325,7 +325,10 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     def progress(fraction: float, key: str) -> None:
         print(f"[{fraction:4.0%}] {t(key, lang)}", file=sys.stderr, flush=True)
 
-    result = lab_indicators(lab, progress=None if args.json else progress)
+    from workbench.opendata.sources import lab_sources
+
+    result = lab_indicators(lab, progress=None if args.json else progress,
+                            sources=lab_sources(store, lab.id))
     if args.json:
         doc = result.to_dict(lang)
         doc["title"] = lab.title

@@ -329,16 +329,40 @@ def _opendata_cache() -> Any | None:
 
 
 def load_lab_data(lab: Any, population: gpd.GeoDataFrame | None = None,
-                  population_column: str | None = None) -> LabData:
-    """The cached OSM themes of ``lab`` (a :class:`~workbench.model.LivingLab`).
+                  population_column: str | None = None,
+                  sources: dict[str, Any] | None = None) -> LabData:
+    """The cached OSM themes of ``lab`` (a :class:`~workbench.model.LivingLab`), with the
+    city's own layers in place of the themes they are marked as the source for (``sources``:
+    :func:`workbench.opendata.sources.lab_sources`).
 
     Themes the cache lists but cannot load yet are reported as ``pending``.
     """
     data = LabData(lab_id=lab.id, boundary=lab.boundary, population=population,
                    population_column=population_column)
     cache = _opendata_cache()
-    if cache is None:
-        return data
+    if cache is not None:
+        _load_cached(data, cache, lab)
+    _use_sources(data, sources or {})
+    return data
+
+
+def _use_sources(data: LabData, sources: dict[str, Any]) -> None:
+    """Put the city's own layers in place of the themes they are the source for: their
+    coverage is their features' hull, their date unknown, their name said in the notes."""
+    for theme, src in sources.items():
+        if theme == "population":
+            if data.population is None and (col := population_column(src.frame)):
+                data.population, data.population_column = src.frame, col
+            continue
+        hull = shapely.convex_hull(shapely.union_all(src.frame.geometry.values)) \
+            if len(src.frame) else shapely.Polygon()
+        data.themes[theme] = src.frame
+        data.meta[theme] = {"data_date": None, "coverage": hull.wkt, "source_name": src.name,
+                            "source": f"upload:{src.layer_id}"}
+        data.pending = tuple(th for th in data.pending if th != theme)
+
+
+def _load_cached(data: LabData, cache: Any, lab: Any) -> None:
     data.version = str(cache.cache_version(lab.id))
     listed = set(cache.cached_themes(lab.id) or ())
     pending = []
@@ -353,7 +377,6 @@ def load_lab_data(lab: Any, population: gpd.GeoDataFrame | None = None,
         data.themes[theme] = gdf
         data.meta[theme] = dict(meta or {})
     data.pending = tuple(pending)
-    return data
 
 
 def load_theme(lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
@@ -757,6 +780,8 @@ def _with_input_notes(site: _Site, r: Indicator) -> Indicator:
                      Note("comparison.note.reach_coverage", {"share": share * 100,
                                                              "reach": reach}, blocking=True))
     for th in used:
+        if name := site.data.meta.get(th, {}).get("source_name"):
+            extra.append(Note("comparison.note.own_source", {"theme": th, "name": name}))
         skipped = int(site.data.meta.get(th, {}).get("skipped_relations") or 0)
         if skipped:
             extra.append(Note("comparison.note.skipped_relations",
@@ -1256,12 +1281,18 @@ def land_use_mix(areas: np.ndarray) -> float | None:
 _MEMORY: dict[str, IndicatorSet] = {}
 
 
+def _sources_token(sources: dict[str, Any] | None) -> str:
+    return ";".join(f"{th}={src.token}" for th, src in sorted((sources or {}).items()))
+
+
 def cache_key(lab_id: str, boundary: BaseGeometry, version: str,
-              population: gpd.GeoDataFrame | None = None) -> str:
-    """Key of a lab's indicators: its id, boundary, data version and the engine version."""
+              population: gpd.GeoDataFrame | None = None,
+              sources: dict[str, Any] | None = None) -> str:
+    """Key of a lab's indicators: its id, boundary, data version (with the city's own source
+    layers) and the engine version."""
     h = hashlib.sha256()
     for part in (ENGINE_VERSION, lab_id, shapely.to_wkb(boundary, output_dimension=2).hex(),
-                 version):
+                 version, _sources_token(sources)):
         h.update(part.encode())
         h.update(b"\x00")
     if population is not None:
@@ -1275,9 +1306,10 @@ def _cache_path(lab_id: str, key: str) -> Path:
     return cache_dir() / "indicators" / lab_id / f"{key}.json"
 
 
-def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None) -> IndicatorSet | None:
+def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None,
+                      sources: dict[str, Any] | None = None) -> IndicatorSet | None:
     """The stored indicators of ``lab`` for its current boundary and data version, or None."""
-    key = cache_key(lab.id, lab.boundary, data_version(lab), population)
+    key = cache_key(lab.id, lab.boundary, data_version(lab), population, sources)
     hit = _MEMORY.get(key)
     if hit is not None:
         return hit
@@ -1293,17 +1325,20 @@ def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None) -> I
 
 def lab_indicators(lab: Any, progress: Progress | None = None,
                    population: gpd.GeoDataFrame | None = None,
-                   population_column: str | None = None) -> IndicatorSet:
+                   population_column: str | None = None,
+                   sources: dict[str, Any] | None = None) -> IndicatorSet:
     """The indicators of ``lab``, computed once per (lab, boundary, data version) and reused.
 
-    The first computation reports its steps through ``progress(fraction, message_key)``.
+    ``sources`` are the city's own layers marked as the source of a theme
+    (:func:`workbench.opendata.sources.lab_sources`). The first computation reports its steps
+    through ``progress(fraction, message_key)``.
     """
-    hit = cached_indicators(lab, population)
+    hit = cached_indicators(lab, population, sources)
     if hit is not None:
         return hit
-    data = load_lab_data(lab, population, population_column)
+    data = load_lab_data(lab, population, population_column, sources)
     result = compute_indicators(data, progress)
-    key = cache_key(lab.id, lab.boundary, data.version, population)
+    key = cache_key(lab.id, lab.boundary, data.version, population, sources)
     _MEMORY[key] = result
     if not data.pending:  # a half-fetched lab is computed again once its layers are in
         path = _cache_path(lab.id, key)
