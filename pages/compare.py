@@ -5,12 +5,12 @@ import streamlit as st
 
 from workbench import compare as cmp
 from workbench import indicators as ind
-from workbench import maps
+from workbench import maps, twin
 from workbench.errors import WorkbenchError
 from workbench.i18n import has_key
 from workbench.opendata.files import load_upload
 from workbench.opendata.sources import lab_sources
-from workbench.settings import OSM_ATTRIBUTION
+from workbench.settings import OSM_ATTRIBUTION, public_url
 from workbench.ui import (
     html_block,
     lab_label,
@@ -47,7 +47,8 @@ def option_label(lab_id: str) -> str:
 
 if PICK_KEY not in st.session_state:
     current = st.session_state.get("lab_id")
-    st.session_state[PICK_KEY] = [current] if current in labs else []
+    linked = [i for i in str(st.query_params.get("labs", "")).split(",") if i in labs]
+    st.session_state[PICK_KEY] = linked[:cmp.MAX_SITES] or ([current] if current in labs else [])
 st.session_state[PICK_KEY] = [i for i in st.session_state[PICK_KEY] if i in labs]
 chosen = st.multiselect(t("indicators.page.pick"), sorted(labs, key=option_label),
                         key=PICK_KEY, format_func=option_label,
@@ -164,6 +165,28 @@ st.download_button(t("indicators.page.download_csv"),
                    data=lambda: cmp.table_csv(sites, lang()),
                    file_name="living-lab-indicators.csv", mime="text/csv",
                    key="compare_csv")
+
+# ---- the twin sheet for a conference (2 to 4 labs) -----------------------------------------
+if len(chosen) <= twin.MAX_LABS:
+    twin_url = twin.compare_url(public_url() or (st.context.url or "http://localhost:8501")
+                                .split("/compare")[0], chosen)
+
+    def twin_bytes(fmt: str) -> bytes:
+        sheet = [twin.SheetLab(site, labs[i].title, labs[i].boundary,
+                               own[i]["buildings"].frame if "buildings" in own[i]
+                               else ind.load_theme(i, "buildings"),
+                               tuple(src.name for src in own[i].values()))
+                 for i, site in zip(chosen, sites, strict=True)]
+        return twin.twin_sheet(sheet, lang(), fmt, twin_url)
+
+    st.caption(t("comparison.twin.help"))
+    t1, t2 = st.columns(2)
+    t1.download_button(t("comparison.twin.download_pdf"), data=lambda: twin_bytes("pdf"),
+                       file_name="living-labs-twin-sheet.pdf", mime="application/pdf",
+                       key="compare_twin_pdf")
+    t2.download_button(t("comparison.twin.download_png"), data=lambda: twin_bytes("png"),
+                       file_name="living-labs-twin-slide.png", mime="image/png",
+                       key="compare_twin_png")
 
 
 # ---- charts ---------------------------------------------------------------------------------

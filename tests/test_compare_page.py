@@ -93,7 +93,7 @@ def test_compare_page_three_countries(fake_cache):
     assert "Germany:" in text and "USA:" in text and "Ukraine:" in text
     assert "© OpenStreetMap contributors" in text
     found = elements(at.main)
-    assert found["download_button"] == 5
+    assert found["download_button"] == 7  # CSV, charts ×2, figure-ground, rose, twin PDF+PNG
     assert found["image"] == 4  # bars, profile, figure-ground, roses
     # three maps side by side at the same metric scale: zoom differs with latitude
     maps_ = found["component_instance"]

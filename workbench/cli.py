@@ -377,6 +377,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench import twin
+    from workbench.settings import public_url
+
+    store = _open_workspace(args.workspace)
+    lab_ids = [x.strip() for x in args.labs.split(",") if x.strip()]
+    url = twin.compare_url(public_url() or "http://localhost:8501", lab_ids)
+    if not twin.MIN_LABS <= len(lab_ids) <= twin.MAX_LABS:  # before any computing
+        from workbench.errors import ValidationError
+
+        raise ValidationError("comparison.twin.count", low=twin.MIN_LABS, high=twin.MAX_LABS)
+    data = twin.twin_sheet(twin.sheet_labs(store, lab_ids, args.lang), args.lang, args.format,
+                           url)
+    out = Path(args.output)
+    out.write_bytes(data)
+    print(f"{out}: {len(data):,} bytes ({args.format})")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from workbench.access import SYSTEM
     from workbench.export import import_geopackage
@@ -480,6 +501,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="workspace name (default: the demo workspace)")
     exp.add_argument("-o", "--output", required=True, help="file to write")
     exp.set_defaults(func=cmd_export)
+
+    twin_p = sub.add_parser("compare", help="a twin sheet of 2 to 4 living labs side by side "
+                            "(A3 PDF or a 1920×1080 PNG slide)")
+    twin_p.add_argument("--labs", required=True, metavar="A,B[,…]",
+                        help="comma-separated living lab ids (see `workbench labs`)")
+    twin_p.add_argument("--format", required=True, choices=("pdf", "png"))
+    twin_p.add_argument("--lang", default="en", choices=LANGUAGES)
+    twin_p.add_argument("--workspace", type=workspace_arg,
+                        help="workspace name (default: the demo workspace)")
+    twin_p.add_argument("-o", "--output", required=True, help="file to write")
+    twin_p.set_defaults(func=cmd_compare)
 
     imp = sub.add_parser("import", help="import a living lab from an exported GeoPackage")
     imp.add_argument("file", help="a GeoPackage written by `workbench export --format gpkg`")
