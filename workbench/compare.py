@@ -8,6 +8,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -253,25 +254,7 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequen
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.6), squeeze=False)
     half = FIGURE_GROUND_M / 2
     for ax, s, gdf, boundary in zip(axes[0], sites, buildings, boundaries, strict=True):
-        crs = local_crs(boundary)
-        tr = _transformer(WGS84, crs)
-        c = boundary.centroid
-        cx, cy = tr.transform(c.x, c.y)
-        ax.set_xlim(cx - half, cx + half)
-        ax.set_ylim(cy - half, cy + half)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        drawn = 0
-        if gdf is not None and len(gdf):
-            geoms = _proj(np.asarray(gdf.geometry.values, dtype=object), tr)
-            window = shapely.box(cx - half, cy - half, cx + half, cy + half)
-            geoms = geoms[shapely.intersects(geoms, window)]
-            geoms = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]
-            drawn = len(geoms)
-            _fill(ax, geoms)
-        site_xy = shapely.get_coordinates(_proj(boundary.exterior, tr))
-        ax.plot(site_xy[:, 0], site_xy[:, 1], color="#D55E00", lw=1, ls="--")
+        (cx, cy), drawn = draw_square(ax, boundary, gdf)
         ax.plot([cx - half + 50, cx - half + 250], [cy - half + 40] * 2, color="#D55E00", lw=2)
         ax.text(cx - half + 150, cy - half + 60, t("indicators.page.scale_bar", lang, m=200),
                 ha="center", fontsize=7, color="#D55E00")
@@ -282,6 +265,33 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequen
     fig.tight_layout()
     _attribute(fig)
     return fig
+
+
+def draw_square(ax: Any, boundary: Any, gdf: Any, lw: float = 1.0
+                ) -> tuple[tuple[float, float], int]:
+    """One figure-ground square on ``ax``: ``FIGURE_GROUND_M`` wide around the site's centre in
+    its local UTM CRS (north up), buildings (``gdf``, EPSG:4326, or None) black, the site
+    dashed. Returns the centre (metres) and how many buildings were drawn."""
+    half = FIGURE_GROUND_M / 2
+    tr = _transformer(WGS84, local_crs(boundary))
+    c = boundary.centroid
+    cx, cy = tr.transform(c.x, c.y)
+    ax.set_xlim(cx - half, cx + half)
+    ax.set_ylim(cy - half, cy + half)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    drawn = 0
+    if gdf is not None and len(gdf):
+        geoms = _proj(np.asarray(gdf.geometry.values, dtype=object), tr)
+        window = shapely.box(cx - half, cy - half, cx + half, cy + half)
+        geoms = geoms[shapely.intersects(geoms, window)]
+        geoms = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]
+        drawn = len(geoms)
+        _fill(ax, geoms)
+    site_xy = shapely.get_coordinates(_proj(boundary.exterior, tr))
+    ax.plot(site_xy[:, 0], site_xy[:, 1], color="#D55E00", lw=lw, ls="--")
+    return (cx, cy), drawn
 
 
 def _proj(geoms, tr):  # type: ignore[no-untyped-def]

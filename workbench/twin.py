@@ -21,12 +21,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import shapely  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 from workbench import compare as cmp  # noqa: E402
 from workbench.errors import ValidationError  # noqa: E402
-from workbench.geometry import WGS84, _transformer, local_crs  # noqa: E402
 from workbench.i18n import t  # noqa: E402
 from workbench.indicators import Indicator  # noqa: E402
 from workbench.settings import OSM_ATTRIBUTION  # noqa: E402
@@ -148,27 +146,12 @@ def _draw(labs: Sequence[SheetLab], lang: str, url: str, size: tuple[float, floa
 
 def _figure_ground(ax: Any, lab: SheetLab, lang: str, fs: float) -> None:
     half = cmp.FIGURE_GROUND_M / 2
-    crs = local_crs(lab.boundary)
-    tr = _transformer(WGS84, crs)
-    c = lab.boundary.centroid
-    cx, cy = tr.transform(c.x, c.y)
-    ax.set_xlim(cx - half, cx + half)
-    ax.set_ylim(cy - half, cy + half)
-    ax.set_aspect("equal")
-    ax.set_xticks([])
-    ax.set_yticks([])
+    (cx, cy), drawn = cmp.draw_square(ax, lab.boundary, lab.buildings, lw=1.2)
     for spine in ax.spines.values():
         spine.set_color("#999")
-    if lab.buildings is not None and len(lab.buildings):
-        geoms = cmp._proj(np.asarray(lab.buildings.geometry.values, dtype=object), tr)
-        window = shapely.box(cx - half, cy - half, cx + half, cy + half)
-        geoms = geoms[shapely.intersects(geoms, window)]
-        cmp._fill(ax, geoms[np.isin(shapely.get_type_id(geoms), (3, 6))])
-    else:
-        ax.text(cx, cy, t("indicators.page.no_buildings", lang), ha="center", va="center",
-                fontsize=fs * 0.8, color="#777")
-    xy = shapely.get_coordinates(cmp._proj(lab.boundary.exterior, tr))
-    ax.plot(xy[:, 0], xy[:, 1], color="#D55E00", lw=1.2, ls="--")
+    if not drawn:
+        ax.text(cx, cy - 120, t("indicators.page.no_buildings", lang), ha="center",
+                va="center", fontsize=fs * 0.8, color="#777")
     # scale bar (200 m) and north arrow: UTM north is true north to within the convergence
     x0, y0 = cx - half + 50, cy - half + 45
     ax.plot([x0, x0 + 200], [y0, y0], color="black", lw=2.5, solid_capstyle="butt")

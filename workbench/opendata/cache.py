@@ -77,7 +77,10 @@ def load_theme(lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
 
 def theme_meta(lab_id: str, theme: str) -> dict[str, Any] | None:
     """Metadata of a cached theme (read without loading its features), or None."""
-    path = theme_path(lab_id, theme)
+    return _read_meta(theme_path(lab_id, theme))
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
     try:
         metadata = pq.read_schema(path).metadata or {}
     except FileNotFoundError:
@@ -144,24 +147,24 @@ def _keep_previous(path: Path) -> None:
     itself is never missing while it is replaced)."""
     if not path.is_file():
         return
-    keep = path.with_suffix(".previous.parquet")
-    fd, tmp = tempfile.mkstemp(prefix=".previous-", suffix=".tmp", dir=path.parent)
+    os.replace(_linked_copy(path), path.with_suffix(".previous.parquet"))
+
+
+def _linked_copy(path: Path) -> str:
+    """A new name in the same folder for the file at ``path`` (a hard link, else a copy)."""
+    fd, tmp = tempfile.mkstemp(prefix=".keep-", suffix=".tmp", dir=path.parent)
     os.close(fd)
     os.unlink(tmp)
     try:
         os.link(path, tmp)
     except OSError:
         shutil.copy2(path, tmp)
-    os.replace(tmp, keep)
+    return tmp
 
 
 def previous_meta(lab_id: str, theme: str) -> dict[str, Any] | None:
     """Metadata of the version a theme had before its last save, or None."""
-    try:
-        metadata = pq.read_schema(previous_path(lab_id, theme)).metadata or {}
-    except FileNotFoundError:
-        return None
-    return json.loads(metadata.get(b"PANDAS_ATTRS", b"{}")).get(_META_ATTR)
+    return _read_meta(previous_path(lab_id, theme))
 
 
 def restore_theme(lab_id: str, theme: str) -> dict[str, Any]:
@@ -180,13 +183,7 @@ def restore_theme(lab_id: str, theme: str) -> dict[str, Any]:
     if not path.is_file():
         os.replace(keep, path)
         return meta
-    fd, tmp = tempfile.mkstemp(prefix=".restore-", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.unlink(tmp)
-    try:
-        os.link(keep, tmp)
-    except OSError:
-        shutil.copy2(keep, tmp)
+    tmp = _linked_copy(keep)
     os.replace(path, keep)  # the current version becomes the previous one
     os.replace(tmp, path)   # and the previous one is back
     return meta
