@@ -159,6 +159,7 @@ def _figure_ground(ax: Any, lab: SheetLab, lang: str, fs: float) -> None:
             fontsize=fs * 0.7)
     ax.annotate("N", xy=(cx + half - 60, cy + half - 40), xytext=(cx + half - 60, cy + half - 170),
                 ha="center", fontsize=fs * 0.8, fontweight="bold",
+                bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1.5},
                 arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2})
 
 
