@@ -5,11 +5,12 @@ import streamlit as st
 
 from workbench import compare as cmp
 from workbench import indicators as ind
-from workbench import maps
+from workbench import maps, twin
 from workbench.errors import WorkbenchError
 from workbench.i18n import has_key
 from workbench.opendata.files import load_upload
-from workbench.settings import OSM_ATTRIBUTION
+from workbench.opendata.sources import lab_sources
+from workbench.settings import OSM_ATTRIBUTION, public_url
 from workbench.ui import (
     html_block,
     lab_label,
@@ -46,7 +47,8 @@ def option_label(lab_id: str) -> str:
 
 if PICK_KEY not in st.session_state:
     current = st.session_state.get("lab_id")
-    st.session_state[PICK_KEY] = [current] if current in labs else []
+    linked = [i for i in str(st.query_params.get("labs", "")).split(",") if i in labs]
+    st.session_state[PICK_KEY] = linked[:cmp.MAX_SITES] or ([current] if current in labs else [])
 st.session_state[PICK_KEY] = [i for i in st.session_state[PICK_KEY] if i in labs]
 chosen = st.multiselect(t("indicators.page.pick"), sorted(labs, key=option_label),
                         key=PICK_KEY, format_func=option_label,
@@ -90,11 +92,12 @@ with st.expander(t("indicators.page.population")):
 
 # ---- figures (computed once per lab and data version, then read from the cache) -----------
 results = {}
+own = {lab_id: lab_sources(s, lab_id) for lab_id in chosen}  # the cities' own source layers
 for lab_id in chosen:
     lab = labs[lab_id]
     population, column = populations.get(lab_id, (None, None))
     try:
-        hit = ind.cached_indicators(lab, population)
+        hit = ind.cached_indicators(lab, population, own[lab_id])
         if hit is None:
             bar = st.progress(0.0, text=t_md("indicators.page.computing", title=lab.title))
 
@@ -104,7 +107,7 @@ for lab_id in chosen:
                                   f"{t(key)}")
 
             hit = ind.lab_indicators(lab, progress=report, population=population,
-                                     population_column=column)
+                                     population_column=column, sources=own[lab_id])
             bar.empty()
         results[lab_id] = hit
     except WorkbenchError as exc:
@@ -148,9 +151,7 @@ if reasons:
     for k, reason in enumerate(reasons, start=1):
         plain(f"†{k} {reason}", caption=True)
 for lab_id, site in zip(chosen, sites, strict=True):
-    dates = sorted({i.data_date for i in site.result.indicators if i.data_date})
-    when = t("indicators.page.data_date", date=dates[0]) if dates else t(
-        "indicators.page.no_figure")
+    when = t("comparison.data_as_of", date=cmp.data_dates(site.result, lang()))
     plain(f"{site.label}: {labs[lab_id].title} · {when} · {OSM_ATTRIBUTION}", caption=True)
 with st.expander(t("indicators.page.notes")):
     for site in sites:
@@ -165,6 +166,28 @@ st.download_button(t("indicators.page.download_csv"),
                    file_name="living-lab-indicators.csv", mime="text/csv",
                    key="compare_csv")
 
+# ---- the twin sheet for a conference (2 to 4 labs) -----------------------------------------
+if len(chosen) <= twin.MAX_LABS:
+    twin_url = twin.compare_url(public_url() or (st.context.url or "http://localhost:8501")
+                                .split("/compare")[0], chosen)
+
+    def twin_bytes(fmt: str) -> bytes:
+        sheet = [twin.SheetLab(site, labs[i].title, labs[i].boundary,
+                               own[i]["buildings"].frame if "buildings" in own[i]
+                               else ind.load_theme(i, "buildings"),
+                               tuple(src.name for src in own[i].values()))
+                 for i, site in zip(chosen, sites, strict=True)]
+        return twin.twin_sheet(sheet, lang(), fmt, twin_url)
+
+    st.caption(t("comparison.twin.help"))
+    t1, t2 = st.columns(2)
+    t1.download_button(t("comparison.twin.download_pdf"), data=lambda: twin_bytes("pdf"),
+                       file_name="living-labs-twin-sheet.pdf", mime="application/pdf",
+                       key="compare_twin_pdf")
+    t2.download_button(t("comparison.twin.download_png"), data=lambda: twin_bytes("png"),
+                       file_name="living-labs-twin-slide.png", mime="image/png",
+                       key="compare_twin_png")
+
 
 # ---- charts ---------------------------------------------------------------------------------
 @st.cache_data(show_spinner=False, max_entries=16)
@@ -175,7 +198,8 @@ def chart_png(kind: str, token: tuple, language: str, _sites: list) -> bytes:
 
 @st.cache_data(show_spinner=False, max_entries=16)
 def figure_ground_png(token: tuple, language: str, _sites: list) -> bytes:
-    buildings = [ind.load_theme(lab_id, "buildings") for lab_id, _v, _c in token]
+    buildings = [own[lab_id]["buildings"].frame if "buildings" in own[lab_id]
+                 else ind.load_theme(lab_id, "buildings") for lab_id, _v, _c in token]
     boundaries = [labs[lab_id].boundary for lab_id, _v, _c in token]
     return cmp.png(cmp.figure_ground(_sites, buildings, boundaries, language))
 

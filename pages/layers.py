@@ -14,6 +14,7 @@ import streamlit as st
 
 from workbench.errors import WorkbenchError
 from workbench.maps import context_layers, context_legend_html, context_map, wms_layer
+from workbench.model import SOURCE_THEMES
 from workbench.opendata import cache
 from workbench.opendata.basemaps import BASEMAPS, validate_wms
 from workbench.opendata.files import (
@@ -23,7 +24,13 @@ from workbench.opendata.files import (
     read_user_file,
     save_upload,
 )
-from workbench.opendata.osm import EmptyFetch, ImportReport, fetch_themes, import_extract
+from workbench.opendata.osm import (
+    EmptyFetch,
+    EmptyImport,
+    ImportReport,
+    fetch_themes,
+    import_extract,
+)
 from workbench.opendata.themes import THEMES
 from workbench.ui import (
     fmt_datetime,
@@ -46,6 +53,8 @@ WMS_KEY = "layers_wms"
 MAP_KEY = "layers_map"
 EMPTY_KEY = "layers_empty_fetch"
 CONFIRM_KEY = "layers_empty_confirmed"
+IMPORT_EMPTY_KEY = "layers_empty_import"
+IMPORT_CONFIRM_KEY = "layers_empty_import_confirmed"
 
 lab = require_lab()
 s = store()
@@ -71,6 +80,10 @@ def show_report(report: ImportReport) -> None:
     if report.skipped_ways or report.skipped_relations:
         st.info(t("opendata.page.skipped", ways=report.skipped_ways,
                   relations=report.skipped_relations), icon="ℹ️")
+    st.caption(t("comparison.page.report_date",
+                 date=(report.data_date or "")[:10] or t("comparison.date_unknown"),
+                 source=t(f"comparison.date_source.{report.data_date_source}"),
+                 share=100 * (report.covered_share if report.covered_share is not None else 1)))
 
 
 def progress_bar():  # type: ignore[no-untyped-def]
@@ -132,20 +145,56 @@ with controls:
         st.caption(t("opendata.page.import_help"))
         extract = st.file_uploader(t("opendata.page.import_file"),
                                    type=["osm", "pbf", "gz", "bz2", "xml"], key="layers_extract")
-        if st.button(t("opendata.page.import_go"), disabled=extract is None or not can_edit,
-                     key="layers_import"):
+        import_now = st.button(t("opendata.page.import_go"),
+                               disabled=extract is None or not can_edit, key="layers_import")
+        import_empty = bool(st.session_state.pop(IMPORT_CONFIRM_KEY, None)) and extract is not None
+        refused = st.session_state.get(IMPORT_EMPTY_KEY)  # (file name, themes) last refused
+        if refused and not (import_now or import_empty):
+            st.warning(t("comparison.import_empty", name=refused[0], themes=", ".join(
+                t(THEMES[c].label_key) for c in refused[1])), icon="⚠️")
+            st.button(t("fetch_safety.page.replace_empty"), key="layers_import_empty",
+                      disabled=not can_edit or extract is None,
+                      on_click=lambda: st.session_state.update({IMPORT_CONFIRM_KEY: True}))
+        if import_now or import_empty:
+            st.session_state.pop(IMPORT_EMPTY_KEY, None)
             try:
                 s.require_permission(actor, "layers.edit", lab.id)
                 with tempfile.TemporaryDirectory(prefix="wb-extract-") as tmp:
                     path = Path(tmp) / Path(extract.name).name
                     path.write_bytes(extract.getvalue())
                     show_report(import_extract(path, lab, buffer_m=float(buffer_m),
-                                               themes=chosen or None, progress=progress_bar()))
+                                               themes=chosen or None, progress=progress_bar(),
+                                               allow_empty=import_empty))
+            except EmptyImport as exc:  # nothing replaced; ask before emptying cached themes
+                st.session_state[IMPORT_EMPTY_KEY] = (extract.name, exc.themes)
+                st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
+    earlier = [c for c in cached if cache.previous_meta(lab.id, c)]
+    if earlier:
+        with st.expander(t("comparison.page.earlier")):
+            pick = st.selectbox(t("comparison.page.earlier_theme"), earlier, key="layers_restore",
+                                format_func=theme_label)
+            before = cache.previous_meta(lab.id, pick) or {}
+            st.caption(t("comparison.page.earlier_state", count=before.get("feature_count", 0),
+                         when=fmt_datetime(before.get("fetched_at")),
+                         date=(before.get("data_date") or "")[:10]
+                         or t("comparison.date_unknown")))
+            if st.button(t("comparison.page.restore"), key="layers_restore_go",
+                         disabled=not can_edit):
+                try:
+                    s.require_permission(actor, "layers.edit", lab.id)
+                    meta = cache.restore_theme(lab.id, pick)
+                    st.success(t("comparison.restored", theme=theme_label(pick),
+                                 count=meta["feature_count"],
+                                 date=(meta.get("data_date") or "")[:10]
+                                 or t("comparison.date_unknown")))
+                except WorkbenchError as exc:
+                    show_error(exc)
 
     # ---- the city's own files ---------------------------------------------------------------
     st.subheader(t("opendata.page.uploads"))
+    st.caption(t("comparison.clip_rule"))
     upload = st.file_uploader(t("opendata.page.upload_file"), type=UPLOAD_TYPES,
                               key="layers_upload", help=t("opendata.page.upload_help"))
     if upload is not None:
@@ -183,6 +232,19 @@ with controls:
         c1, c2 = st.columns([4, 1])
         with c1:
             plain(f"{layer.name} · {fmt_number(layer.feature_count)}")
+            choice = st.selectbox(
+                t("comparison.page.source_for"), ["", *SOURCE_THEMES],
+                index=(["", *SOURCE_THEMES]).index(layer.source_for or ""),
+                key=f"layers_source_{layer.id}", disabled=not can_edit,
+                help=t("comparison.page.source_help"),
+                format_func=lambda c: t(f"comparison.source.{c}") if c
+                else t("comparison.page.source_none"))
+            if choice != (layer.source_for or ""):
+                try:
+                    s.set_layer_source(layer.id, choice, by=actor)
+                    st.rerun()
+                except WorkbenchError as exc:
+                    show_error(exc)
         if c2.button("🗑️", key=f"layers_delete_{layer.id}", help=t("opendata.page.delete"),
                      disabled=not can_edit):
             try:

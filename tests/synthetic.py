@@ -23,6 +23,10 @@ def to_wgs(geom, crs: str = UTM):
     return gpd.GeoSeries([geom], crs=crs).to_crs(4326).iloc[0]
 
 
+def to_utm(geom, crs: str = UTM):
+    return gpd.GeoSeries([geom], crs=4326).to_crs(crs).iloc[0]
+
+
 def frame(rows: Iterable[dict], crs: str = UTM, extra: Iterable[str] = ()) -> gpd.GeoDataFrame:
     rows = list(rows)
     cols = ["osm_id", "osm_key", "osm_value", "name", *extra]
@@ -76,8 +80,12 @@ class FakeCache(types.ModuleType):
     """``workbench.opendata.cache`` as the contract describes it, serving given frames."""
 
     def __init__(self, themes_by_lab: dict[str, dict[str, gpd.GeoDataFrame]],
-                 version: str = "v1", pending: dict[str, set[str]] | None = None) -> None:
+                 version: str = "v1", pending: dict[str, set[str]] | None = None,
+                 coverage: dict[str, object] | None = None) -> None:
+        """``coverage``: lab id → the area (WGS84) its data cover, recorded in every theme's
+        metadata as an import does; by default a box 0.05° beyond all of the lab's data."""
         super().__init__("workbench.opendata.cache")
+        self.coverage = coverage or {}
         self.themes_by_lab = themes_by_lab
         self.version = version
         self.pending = pending or {}
@@ -94,9 +102,18 @@ class FakeCache(types.ModuleType):
                 theme not in self.pending.get(lab_id, set()):
             return None
         gdf = self.themes_by_lab.get(lab_id, {}).get(theme)
-        return {"fetched_at": "2025-01-15T10:00:00+00:00", "source": "test",
+        cover = self.coverage.get(lab_id) or self._around(lab_id)
+        return {"fetched_at": "2026-03-01T10:00:00+00:00", "data_date": "2025-01-15",
+                "coverage": cover.wkt, "source": "test",
                 "attribution": "© OpenStreetMap contributors",
                 "feature_count": 0 if gdf is None else len(gdf), "buffer_m": 1500}
+
+    def _around(self, lab_id: str):
+        frames = [g.to_crs(4326) for g in self.themes_by_lab.get(lab_id, {}).values() if len(g)]
+        if not frames:
+            return box(0, 0, 0, 0)
+        x0, y0, x1, y1 = shapely.union_all([box(*f.total_bounds) for f in frames]).bounds
+        return box(x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05)
 
     def cached_themes(self, lab_id: str):
         return sorted(self.themes_by_lab.get(lab_id, {}))

@@ -93,7 +93,7 @@ def test_compare_page_three_countries(fake_cache):
     assert "Germany:" in text and "USA:" in text and "Ukraine:" in text
     assert "© OpenStreetMap contributors" in text
     found = elements(at.main)
-    assert found["download_button"] == 5
+    assert found["download_button"] == 7  # CSV, charts ×2, figure-ground, rose, twin PDF+PNG
     assert found["image"] == 4  # bars, profile, figure-ground, roses
     # three maps side by side at the same metric scale: zoom differs with latitude
     maps_ = found["component_instance"]
@@ -207,7 +207,7 @@ def test_cli_indicators(fake_cache, capsys):
     assert main(["indicators", "--lab", KHARKIV, "--lang", "de"]) == 0
     out = capsys.readouterr()
     assert "Überbauungsgrad (GRZ): —  †" in out.out
-    assert "OSM-Daten vom 2025-01-15" in out.out
+    assert "OpenStreetMap-Daten, Stand 2025-01-15" in out.out
     assert "Im Gebiet sind keine Gebäude erfasst." in out.out
     assert main(["indicators", "--lab", "no-such-lab"]) == 2
     assert "does not exist" in capsys.readouterr().err

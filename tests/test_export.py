@@ -518,7 +518,8 @@ def _cache_osm(lab) -> None:  # type: ignore[no-untyped-def]
         {"osm_id": ["way/9"], "osm_key": ["highway"], "osm_value": ["residential"],
          "name": ["Laufamholzstraße"], "highway": ["residential"], "u": [1], "v": [2]},
         geometry=[LineString([(c.x - 5 * d, c.y + 3 * d), (c.x + 5 * d, c.y + 3 * d)])], crs=4326)
-    meta = {"fetched_at": "2026-04-30T08:00:00+00:00", "source": "test"}
+    meta = {"fetched_at": "2026-04-30T08:00:00+00:00", "source": "test",
+            "data_date": "2021-03-04T05:06:07+00:00"}
     save_theme(lab.id, "buildings", buildings, meta)
     save_theme(lab.id, "streets", streets, meta)
 
@@ -532,7 +533,9 @@ def test_osm_themes_in_every_format(demo_store, lab, tmp_path):
         ("streets", "Streets (walkable network)", "#404040", 1)]
     attributions = content.attributions()
     assert f"{OSM_ATTRIBUTION} (ODbL)" in attributions
-    assert "OpenStreetMap data as of 2026-04-30" in attributions
+    # the data's own date, not the date they were fetched
+    assert "OpenStreetMap data as of 2021-03-04" in attributions
+    assert not any("2026-04-30" in a for a in attributions)
     # only the themes asked for
     only = export.gather(demo_store, lab.id, themes=["streets"])
     assert [x.theme for x in only.layers if x.kind == "osm"] == ["streets"]
@@ -555,7 +558,7 @@ def test_osm_themes_in_every_format(demo_store, lab, tmp_path):
     # HTML: the theme layers with their popups (escaped names) and the attribution
     html = export.export_bytes(content, "html").decode("utf-8")
     assert "Haus \\u0026lt;b\\u0026gt;" in html and "Haus <b>" not in html
-    assert "OpenStreetMap data as of 2026-04-30" in html
+    assert "OpenStreetMap data as of 2021-03-04" in html
     assert "Laufamholzstra\u00dfe" in html
     # GeoJSON and CSV carry the features too
     doc = json.loads(export.export_bytes(content, "geojson"))
@@ -576,6 +579,7 @@ def test_osm_themes_return_to_the_cache_on_import(demo_store, lab, tmp_path):
     again = load_theme(lab.id, "buildings")
     assert again is not None and len(again) == len(before) == 3
     assert theme_meta(lab.id, "buildings")["fetched_at"].startswith("2026-04-30")
+    assert theme_meta(lab.id, "buildings")["data_date"].startswith("2021-03-04")
     assert [x.kind for x in other.list_layers(lab.id)] == ["upload"]  # no OSM layer records
     other.close()
 

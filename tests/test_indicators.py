@@ -15,8 +15,13 @@ from workbench import indicators as ind
 from workbench.indicators import LabData, compute_indicators
 
 
-def lab_data(boundary, **themes) -> LabData:
-    meta = {th: {"fetched_at": "2025-01-15T10:00:00+00:00", "buffer_m": 1500} for th in themes}
+def lab_data(boundary, coverage=None, **themes) -> LabData:
+    """Themes as the cache gives them: imported from data whose own date is 2025-01-15 and
+    that cover ``coverage`` (WGS84; default: the site and 2 km around it)."""
+    if coverage is None:
+        coverage = syn.to_wgs(syn.to_utm(boundary).buffer(2000))
+    meta = {th: {"fetched_at": "2026-03-01T10:00:00+00:00", "data_date": "2025-01-15",
+                 "buffer_m": 1500, "coverage": coverage.wkt} for th in themes}
     return LabData(lab_id="lab", boundary=boundary, themes=themes, meta=meta, version="v")
 
 
@@ -64,9 +69,31 @@ def test_site_half_covered_by_buildings():
 
 
 def test_orientation_order_of_grid_is_one():
+    # a 5×5 grid, the site around its inner 3×3 blocks: every edge runs north-south or east-west
+    grid = syn.grid(5, 100.0, X0 - 100, Y0 - 100)
+    boundary = syn.site(X0 - 10, Y0 - 10, 320)
+    res = compute_indicators(lab_data(boundary, **all_themes(streets=grid)))
+    phi = res.get("orientation_order")
+    assert phi.value == pytest.approx(1.0, abs=1e-9)
+    network = next(n for n in phi.notes if n.key == "comparison.note.orientation_network")
+    assert network.params["count"] == 24  # 4×3 north-south and 4×3 east-west edges
+
+
+def test_orientation_order_takes_edges_between_intersections():
+    """Boeing (2019) / osmnx: a grid's corner node has two neighbours, so its two segments are
+    one edge, binned by its endpoint-to-endpoint bearing (45°, 135° …), not per segment.
+
+    3×3 blocks of 100 m: 16 axis segments of 100 m and 4 corner edges of 200 m; counted both
+    ways, 4 axis bins hold 800 each and 4 diagonal bins 400 each (of 4,800)."""
     boundary = syn.site(X0 - 10, Y0 - 10, 320)
     res = compute_indicators(lab_data(boundary, **all_themes(streets=syn.grid(3, 100.0))))
-    assert res.get("orientation_order").value == pytest.approx(1.0, abs=1e-9)
+    p = np.array([1 / 6] * 4 + [1 / 12] * 4)
+    h = -(p * np.log(p)).sum()
+    expected = 1 - ((h - math.log(4)) / (math.log(36) - math.log(4))) ** 2
+    assert res.get("orientation_order").value == pytest.approx(expected, abs=1e-6)
+    hist = np.asarray(res.bearings)
+    assert hist[[0, 9, 18, 27]] == pytest.approx([1 / 6] * 4, abs=1e-9)
+    assert hist.sum() - hist[[0, 9, 18, 27]].sum() == pytest.approx(1 / 3, abs=1e-9)
 
 
 def test_orientation_order_of_uniform_bearings_is_zero():

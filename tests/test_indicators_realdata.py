@@ -60,7 +60,11 @@ def test_kharkiv_thin_data_has_notes(imported):
     assert not gsi.comparable
     assert gsi.reason.key in ("indicators.note.few_buildings", "indicators.note.no_buildings")
     assert res.get("green_300m").reason is not None  # no homes mapped: not ranked
-    assert res.get("intersection_density").value is None  # a 0.9 ha site: no density
-    assert any(n.key == "indicators.note.small_site" for n in res.notes)
+    # the site fills the extract's 1.1 ha box: just large enough for figures per km²
+    assert res.area_m2 >= ind.MIN_DENSITY_AREA_M2
+    assert res.get("intersection_density").value is not None
+    assert not any(n.key == "indicators.note.small_site" for n in res.notes)
+    # a 1,200 m walk reaches far beyond a 220 m × 60 m extract: not comparable
+    assert res.get("fifteen_min_centroid").reason.key == "comparison.note.reach_coverage"
     # Cyrillic names do not disturb anything; the figures that exist are finite
     assert all(i.value is None or i.value >= 0 for i in res.indicators)

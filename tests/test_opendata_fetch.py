@@ -34,7 +34,8 @@ def streets_response():
                                                                      "name": "Шевченка"}},
             {"type": "way", "id": 104, "nodes": [1, 4, 7], "tags": {"highway": "footway"}},
             {"type": "way", "id": 105, "nodes": [2, 5, 8], "tags": {"highway": "motorway"}}]
-    return {"version": 0.6, "elements": nodes + ways}
+    return {"version": 0.6, "osm3s": {"timestamp_osm_base": "2024-05-06T07:08:09Z"},
+            "elements": nodes + ways}
 
 
 def features_response():
@@ -45,7 +46,8 @@ def features_response():
     nodes.append(_node(51, LON0 + 0.0016, LAT0 + 0.0004, {"shop": "bakery", "name": "Bäcker"}))
     way = {"type": "way", "id": 109, "nodes": [20, 21, 22, 23, 20],
            "tags": {"building": "yes", "building:levels": "4"}}
-    return {"version": 0.6, "elements": [*nodes, way]}
+    return {"version": 0.6, "osm3s": {"timestamp_osm_base": "2024-05-06T07:08:00Z"},
+            "elements": [*nodes, way]}
 
 
 class Overpass(BaseHTTPRequestHandler):
@@ -154,6 +156,18 @@ def test_fetch_fills_the_cache(overpass):
     from osmnx import _overpass
     assert _overpass._overpass_request.__module__ == "osmnx._overpass"
     assert ox.settings.use_cache is True
+
+
+def test_fetch_dates_the_data_by_the_overpass_database_state(overpass):
+    """The date is Overpass's ``timestamp_osm_base`` (the older of the two replies), not the
+    fetch time; the data cover the area asked for."""
+    lab = make_lab()
+    report = fetch_themes(lab, ["buildings", "streets"], buffer_m=0, timeout_s=10)
+    assert report.data_date == "2024-05-06T07:08:00+00:00"
+    assert report.data_date_source == "osm_base"
+    meta = cache.theme_meta(lab.id, "streets")
+    assert meta["data_date"] == report.data_date and meta["coverage_source"] == "query_area"
+    assert not meta["fetched_at"].startswith("2024-05-06")
 
 
 @pytest.mark.parametrize("mode, key", [("429", "opendata.fetch.busy"),

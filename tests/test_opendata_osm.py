@@ -165,8 +165,10 @@ def test_cache_roundtrip_version_and_atomic_write(tmp_path):
     with pytest.raises(Exception):  # noqa: B017 - pyarrow's own error type
         cache.save_theme(lab_id, "buildings", bad, {"fetched_at": "x", "source": "overpass"})
     folder = cache.theme_path(lab_id, "buildings").parent
-    assert os.listdir(folder) == ["buildings.parquet"]
+    # (the version before the last good save is kept beside it, for restoring)
+    assert sorted(os.listdir(folder)) == ["buildings.parquet", "buildings.previous.parquet"]
     assert cache.theme_meta(lab_id, "buildings")["fetched_at"].startswith("2025-01-02")
+    assert cache.previous_meta(lab_id, "buildings")["fetched_at"].startswith("2025-01-01")
     with pytest.raises(ValidationError):
         cache.load_theme("../../etc", "buildings")
     with pytest.raises(ValidationError):

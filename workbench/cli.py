@@ -165,17 +165,45 @@ def _open_lab_store(workspace: str | None):  # type: ignore[no-untyped-def]
 
 
 def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+    from workbench.i18n import t
+
     counts = ", ".join(f"{code} {n}" for code, n in report.counts.items())
     print(f"{report.lab_id}: {report.total} features from {report.source} in "
           f"{report.elapsed_s:.1f} s ({counts}); skipped {report.skipped_ways} ways with missing "
           f"nodes, {report.skipped_relations} relations with missing members.")
+    when = (report.data_date or "")[:10] or t("comparison.date_unknown", "en")
+    source = t(f"comparison.date_source.{report.data_date_source}", "en")
+    covered = "" if report.covered_share is None else (
+        f"; the data cover {report.covered_share:.0%} of the site and buffer "
+        f"({report.coverage_source})")
+    print(f"  {t('comparison.data_as_of', 'en', date=when)} ({source}){covered}.")
 
 
 def cmd_osm_import(args: argparse.Namespace) -> int:
-    from workbench.opendata.osm import import_extract
+    from workbench.i18n import t
+    from workbench.opendata.osm import EmptyImport, import_extract
 
     lab = _open_lab_store(args.workspace).get_lab(args.lab)
-    _print_report(import_extract(args.file, lab, buffer_m=args.buffer, themes=args.themes))
+    try:
+        report = import_extract(args.file, lab, buffer_m=args.buffer, themes=args.themes,
+                                allow_empty=args.allow_empty)
+    except EmptyImport as exc:
+        print(f"workbench: {exc}\n{t('comparison.cli.empty_hint', 'en')}", file=sys.stderr)
+        return 2
+    _print_report(report)
+    return 0
+
+
+def cmd_osm_restore(args: argparse.Namespace) -> int:
+    from workbench.i18n import t
+    from workbench.opendata.cache import restore_theme
+    from workbench.opendata.themes import check_themes
+
+    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    for theme in check_themes(args.themes):
+        meta = restore_theme(lab.id, theme)
+        print(t("comparison.restored", "en", theme=theme, count=meta["feature_count"],
+                date=(meta.get("data_date") or "")[:10] or t("comparison.date_unknown", "en")))
     return 0
 
 
@@ -226,13 +254,14 @@ DEMO_FILE_ATTRIBUTION = ("QGIS Training Data (github.com/qgis/QGIS-Training-Data
 
 def import_demo_files(folder: str, buffer_m: float = 500) -> list:
     """Add each layer of every GeoPackage in ``folder`` as an uploaded layer of each demo lab
-    whose site (plus ``buffer_m``) it overlaps, clipped to that area, as a user would upload it.
+    whose site (plus ``buffer_m``) it overlaps, whole, as the app keeps an upload (one rule:
+    OSM layers are clipped to the site and buffer, a city's own files are kept whole).
     Layers already added from the same file are kept (running it again adds nothing)."""
     from pathlib import Path
 
     from workbench.access import SYSTEM
     from workbench.demo import ensure_demo
-    from workbench.opendata.files import UserLayer, list_layers, read_user_file, save_upload
+    from workbench.opendata.files import list_layers, read_user_file, save_upload
     from workbench.opendata.osm import clip_area
 
     store = ensure_demo()
@@ -250,12 +279,9 @@ def import_demo_files(folder: str, buffer_m: float = 500) -> list:
                 if any(x.source == f"file:{layer.name}"
                        for x in store.list_layers(lab.id, kind="upload")):
                     continue
-                gdf = layer.gdf[layer.gdf.intersects(area)]
-                if gdf.empty:
+                if not layer.gdf.intersects(area).any():
                     continue
-                clipped = UserLayer(name=layer.name, gdf=gdf.reset_index(drop=True),
-                                    format=layer.format, layer=layer.layer)
-                record = save_upload(store, lab.id, clipped, attribution=DEMO_FILE_ATTRIBUTION,
+                record = save_upload(store, lab.id, layer, attribution=DEMO_FILE_ATTRIBUTION,
                                      by=SYSTEM)
                 print(f"{lab.id}: layer “{record.name}” with {record.feature_count} features "
                       f"from {path.name}")
@@ -300,7 +326,10 @@ def cmd_indicators(args: argparse.Namespace) -> int:
     def progress(fraction: float, key: str) -> None:
         print(f"[{fraction:4.0%}] {t(key, lang)}", file=sys.stderr, flush=True)
 
-    result = lab_indicators(lab, progress=None if args.json else progress)
+    from workbench.opendata.sources import lab_sources
+
+    result = lab_indicators(lab, progress=None if args.json else progress,
+                            sources=lab_sources(store, lab.id))
     if args.json:
         doc = result.to_dict(lang)
         doc["title"] = lab.title
@@ -317,9 +346,9 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         for note in ind.notes:
             print(f"    - {note.text(lang)}")
     dates = sorted({i.data_date for i in result.indicators if i.data_date})
-    if dates:
-        print(t("indicators.page.data_date", lang, date=dates[0])
-              + (f" – {dates[-1]}" if len(dates) > 1 else ""))
+    when = (dates[0] + (f" – {dates[-1]}" if len(dates) > 1 else "")) if dates else \
+        t("comparison.date_unknown", lang)
+    print(t("comparison.data_as_of", lang, date=when))
     print(OSM_ATTRIBUTION)
 
 
@@ -343,6 +372,27 @@ def cmd_export(args: argparse.Namespace) -> int:
     else:
         data = export.export_lab(store, args.lab, args.format, lang=args.lang, size=size,
                                  renderer=args.renderer, themes=args.themes)
+    out = Path(args.output)
+    out.write_bytes(data)
+    print(f"{out}: {len(data):,} bytes ({args.format})")
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench import twin
+    from workbench.settings import public_url
+
+    store = _open_workspace(args.workspace)
+    lab_ids = [x.strip() for x in args.labs.split(",") if x.strip()]
+    url = twin.compare_url(public_url() or "http://localhost:8501", lab_ids)
+    if not twin.MIN_LABS <= len(lab_ids) <= twin.MAX_LABS:  # before any computing
+        from workbench.errors import ValidationError
+
+        raise ValidationError("comparison.twin.count", low=twin.MIN_LABS, high=twin.MAX_LABS)
+    data = twin.twin_sheet(twin.sheet_labs(store, lab_ids, args.lang), args.lang, args.format,
+                           url)
     out = Path(args.output)
     out.write_bytes(data)
     print(f"{out}: {len(data):,} bytes ({args.format})")
@@ -393,8 +443,17 @@ def build_parser() -> argparse.ArgumentParser:
     fetch = osm_sub.add_parser("fetch", help="fetch themes from Overpass (needs internet)")
     fetch.add_argument("--timeout", type=float, help="overall time limit in seconds "
                        "(default: WORKBENCH_OVERPASS_TIMEOUT_S or 60)")
-    fetch.add_argument("--allow-empty", action="store_true",
-                       help="let an empty result replace themes that have cached features")
+    for p in (imp, fetch):
+        p.add_argument("--allow-empty", action="store_true",
+                       help="let an empty result replace themes that have cached features "
+                       "(their earlier version is kept: see `osm restore`)")
+    restore = osm_sub.add_parser("restore", help="bring back the version each theme had "
+                                 "before its last import or fetch")
+    restore.add_argument("--themes", nargs="+", required=True, metavar="THEME", help=themes_help)
+    restore.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
+    restore.add_argument("--workspace", type=workspace_arg,
+                         help="workspace name (default: the demo workspace)")
+    restore.set_defaults(func=cmd_osm_restore)
     for p in (imp, fetch):
         p.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
         p.add_argument("--buffer", type=float, default=500.0, metavar="M",
@@ -443,6 +502,17 @@ def build_parser() -> argparse.ArgumentParser:
                        help="workspace name (default: the demo workspace)")
     exp.add_argument("-o", "--output", required=True, help="file to write")
     exp.set_defaults(func=cmd_export)
+
+    twin_p = sub.add_parser("compare", help="a twin sheet of 2 to 4 living labs side by side "
+                            "(A3 PDF or a 1920×1080 PNG slide)")
+    twin_p.add_argument("--labs", required=True, metavar="A,B[,…]",
+                        help="comma-separated living lab ids (see `workbench labs`)")
+    twin_p.add_argument("--format", required=True, choices=("pdf", "png"))
+    twin_p.add_argument("--lang", default="en", choices=LANGUAGES)
+    twin_p.add_argument("--workspace", type=workspace_arg,
+                        help="workspace name (default: the demo workspace)")
+    twin_p.add_argument("-o", "--output", required=True, help="file to write")
+    twin_p.set_defaults(func=cmd_compare)
 
     imp = sub.add_parser("import", help="import a living lab from an exported GeoPackage")
     imp.add_argument("file", help="a GeoPackage written by `workbench export --format gpkg`")

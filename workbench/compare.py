@@ -8,6 +8,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -102,6 +103,15 @@ def table(sites: Sequence[Site], lang: str) -> tuple[pd.DataFrame, pd.DataFrame,
     return pd.DataFrame(rows), pd.DataFrame(styles), reasons
 
 
+def data_dates(result: IndicatorSet, lang: str) -> str:
+    """The data's own date(s) behind a site's figures ("2015-02-27", "2014-11-05 – 2020-09-30"),
+    or "date unknown"."""
+    dates = sorted({i.data_date for i in result.indicators if i.data_date})
+    if not dates:
+        return t("comparison.date_unknown", lang)
+    return dates[0] if len(dates) == 1 else f"{dates[0]} – {dates[-1]}"
+
+
 def table_csv(sites: Sequence[Site], lang: str) -> bytes:
     """One row per site and indicator: raw value (shares as 0–1), unit, data date, comparable,
     reason and notes; the attribution as a last line."""
@@ -116,7 +126,8 @@ def table_csv(sites: Sequence[Site], lang: str) -> bytes:
                 t("indicators.page.value", lang): ind.value,
                 t("indicators.page.col_unit", lang): "0–1" if ind.unit == "share"
                 else ind.unit_label(lang),
-                t("indicators.page.data_date_col", lang): ind.data_date or "",
+                t("indicators.page.data_date_col", lang): ind.data_date
+                or t("comparison.date_unknown", lang),
                 t("indicators.page.comparable", lang): t(
                     "indicators.page.yes" if ind.comparable else "indicators.page.no", lang),
                 t("indicators.page.reason", lang): ind.reason.text(lang) if ind.reason else "",
@@ -243,25 +254,7 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequen
     fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.6), squeeze=False)
     half = FIGURE_GROUND_M / 2
     for ax, s, gdf, boundary in zip(axes[0], sites, buildings, boundaries, strict=True):
-        crs = local_crs(boundary)
-        tr = _transformer(WGS84, crs)
-        c = boundary.centroid
-        cx, cy = tr.transform(c.x, c.y)
-        ax.set_xlim(cx - half, cx + half)
-        ax.set_ylim(cy - half, cy + half)
-        ax.set_aspect("equal")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        drawn = 0
-        if gdf is not None and len(gdf):
-            geoms = _proj(np.asarray(gdf.geometry.values, dtype=object), tr)
-            window = shapely.box(cx - half, cy - half, cx + half, cy + half)
-            geoms = geoms[shapely.intersects(geoms, window)]
-            geoms = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]
-            drawn = len(geoms)
-            _fill(ax, geoms)
-        site_xy = shapely.get_coordinates(_proj(boundary.exterior, tr))
-        ax.plot(site_xy[:, 0], site_xy[:, 1], color="#D55E00", lw=1, ls="--")
+        (cx, cy), drawn = draw_square(ax, boundary, gdf)
         ax.plot([cx - half + 50, cx - half + 250], [cy - half + 40] * 2, color="#D55E00", lw=2)
         ax.text(cx - half + 150, cy - half + 60, t("indicators.page.scale_bar", lang, m=200),
                 ha="center", fontsize=7, color="#D55E00")
@@ -272,6 +265,33 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequen
     fig.tight_layout()
     _attribute(fig)
     return fig
+
+
+def draw_square(ax: Any, boundary: Any, gdf: Any, lw: float = 1.0
+                ) -> tuple[tuple[float, float], int]:
+    """One figure-ground square on ``ax``: ``FIGURE_GROUND_M`` wide around the site's centre in
+    its local UTM CRS (north up), buildings (``gdf``, EPSG:4326, or None) black, the site
+    dashed. Returns the centre (metres) and how many buildings were drawn."""
+    half = FIGURE_GROUND_M / 2
+    tr = _transformer(WGS84, local_crs(boundary))
+    c = boundary.centroid
+    cx, cy = tr.transform(c.x, c.y)
+    ax.set_xlim(cx - half, cx + half)
+    ax.set_ylim(cy - half, cy + half)
+    ax.set_aspect("equal")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    drawn = 0
+    if gdf is not None and len(gdf):
+        geoms = _proj(np.asarray(gdf.geometry.values, dtype=object), tr)
+        window = shapely.box(cx - half, cy - half, cx + half, cy + half)
+        geoms = geoms[shapely.intersects(geoms, window)]
+        geoms = geoms[np.isin(shapely.get_type_id(geoms), (3, 6))]
+        drawn = len(geoms)
+        _fill(ax, geoms)
+    site_xy = shapely.get_coordinates(_proj(boundary.exterior, tr))
+    ax.plot(site_xy[:, 0], site_xy[:, 1], color="#D55E00", lw=lw, ls="--")
+    return (cx, cy), drawn
 
 
 def _proj(geoms, tr):  # type: ignore[no-untyped-def]

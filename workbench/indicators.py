@@ -46,7 +46,7 @@ from workbench.i18n import t
 from workbench.settings import cache_dir
 
 #: Bump when a formula changes: cached results of older engines are then ignored.
-ENGINE_VERSION = "1"
+ENGINE_VERSION = "2"  # 2: coverage from the data's bounds, data dates, φ by edges
 
 #: OSM theme codes of the opendata cache.
 THEMES = ("buildings", "green", "streets", "transit", "schools", "health", "shops", "community",
@@ -68,8 +68,11 @@ ACCESS_SNAP_M = 30.0
 MIN_DENSITY_AREA_M2 = 10_000.0
 #: Below this street length inside the site a bearing histogram is noise.
 MIN_ORIENTATION_LENGTH_M = 500.0
-#: Share of the site the data must cover to be compared.
-MIN_DATA_COVERAGE = 0.9
+#: Share of the site (or of the site and the distance a figure reaches beyond it) the data
+#: must cover to be compared: all of it, but for the rounding of reprojected outlines.
+MIN_DATA_COVERAGE = 0.995
+#: A population proxy resting on fewer residential buildings than this is thin.
+MIN_RESIDENTIAL_BUILDINGS = 20
 #: Land use must cover this share of the site for the mix to be compared.
 MIN_LANDUSE_COVERAGE = 0.5
 #: Fewer buildings than this in the site, or per km² of site, reads as unmapped.
@@ -151,6 +154,28 @@ INDICATORS: dict[str, tuple[str, bool | None]] = {
     "orientation_order": ("ratio", None),
     "landuse_mix": ("ratio", True),
     **{f"amenity_{c}": ("per_km2", True) for c in COUNTED_CATEGORIES},
+}
+
+#: The themes each figure reads, and how far beyond the site it looks (m): the data must cover
+#: the site and that distance around it for the figure to be compared.
+_ACCESS_THEMES = ("streets", "buildings")
+FIGURE_INPUTS: dict[str, tuple[tuple[str, ...], float]] = {
+    "gsi": (("buildings",), 0.0),
+    "open_space_share": (("green", "landuse", "community", "streets"), 0.0),
+    "street_area_share": (("streets",), 0.0),
+    "green_300m": (("green", "landuse", "buildings"), GREEN_DISTANCE_M),
+    "green_300m_walk": (("green", "landuse", *_ACCESS_THEMES), GREEN_DISTANCE_M),
+    "transit_access": (("transit", *_ACCESS_THEMES), RAIL_DISTANCE_M),
+    "fifteen_min_centroid": ((*POI_THEMES, *_ACCESS_THEMES), FIFTEEN_MIN_WALK_M),
+    "fifteen_min_mean": ((*POI_THEMES, *_ACCESS_THEMES), FIFTEEN_MIN_WALK_M),
+    "intersection_density": (("streets",), 0.0),
+    "street_density": (("streets",), 0.0),
+    "orientation_order": (("streets",), 0.0),
+    "landuse_mix": (("landuse",), 0.0),
+    "amenity_food": (("shops",), 0.0), "amenity_school": (("schools",), 0.0),
+    "amenity_health": (("health",), 0.0), "amenity_eating": (("shops",), 0.0),
+    "amenity_culture": (("community",), 0.0), "amenity_bank_post": (("community",), 0.0),
+    "amenity_transit": (("transit",), 0.0),
 }
 
 Progress = Callable[[float, str], None]
@@ -304,16 +329,40 @@ def _opendata_cache() -> Any | None:
 
 
 def load_lab_data(lab: Any, population: gpd.GeoDataFrame | None = None,
-                  population_column: str | None = None) -> LabData:
-    """The cached OSM themes of ``lab`` (a :class:`~workbench.model.LivingLab`).
+                  population_column: str | None = None,
+                  sources: dict[str, Any] | None = None) -> LabData:
+    """The cached OSM themes of ``lab`` (a :class:`~workbench.model.LivingLab`), with the
+    city's own layers in place of the themes they are marked as the source for (``sources``:
+    :func:`workbench.opendata.sources.lab_sources`).
 
     Themes the cache lists but cannot load yet are reported as ``pending``.
     """
     data = LabData(lab_id=lab.id, boundary=lab.boundary, population=population,
                    population_column=population_column)
     cache = _opendata_cache()
-    if cache is None:
-        return data
+    if cache is not None:
+        _load_cached(data, cache, lab)
+    _use_sources(data, sources or {})
+    return data
+
+
+def _use_sources(data: LabData, sources: dict[str, Any]) -> None:
+    """Put the city's own layers in place of the themes they are the source for: their
+    coverage is their features' hull, their date unknown, their name said in the notes."""
+    for theme, src in sources.items():
+        if theme == "population":
+            if data.population is None and (col := population_column(src.frame)):
+                data.population, data.population_column = src.frame, col
+            continue
+        hull = shapely.convex_hull(shapely.union_all(src.frame.geometry.values)) \
+            if len(src.frame) else shapely.Polygon()
+        data.themes[theme] = src.frame
+        data.meta[theme] = {"data_date": None, "coverage": hull.wkt, "source_name": src.name,
+                            "source": f"upload:{src.layer_id}"}
+        data.pending = tuple(th for th in data.pending if th != theme)
+
+
+def _load_cached(data: LabData, cache: Any, lab: Any) -> None:
     data.version = str(cache.cache_version(lab.id))
     listed = set(cache.cached_themes(lab.id) or ())
     pending = []
@@ -328,7 +377,6 @@ def load_lab_data(lab: Any, population: gpd.GeoDataFrame | None = None,
         data.themes[theme] = gdf
         data.meta[theme] = dict(meta or {})
     data.pending = tuple(pending)
-    return data
 
 
 def load_theme(lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
@@ -476,16 +524,40 @@ class _Site:
             self.tags[theme] = _tag_strings(frame)
         self._graph: _Graph | None = None
         self._graph_built = False
+        self._coverage: dict[tuple[str, ...], Polygon | None] = {}
+        self._edges: tuple[np.ndarray, np.ndarray] | None = None
 
     def frame(self, theme: str) -> gpd.GeoDataFrame | None:
         return self.frames.get(theme)
 
     def date(self, *themes: str) -> str | None:
-        """The oldest fetch date of the themes used (ISO date), or None."""
-        dates = [str(self.data.meta.get(th, {}).get("fetched_at") or "")[:10] for th in themes
+        """The oldest data date of the themes used (ISO date: the data's own date, not the
+        import's; see ``workbench.opendata.osm.DataDate``), or None when it is unknown."""
+        dates = [str(self.data.meta.get(th, {}).get("data_date") or "")[:10] for th in themes
                  if th in self.frames]
         dates = [d for d in dates if d]
         return min(dates) if dates else None
+
+    def coverage(self, themes: Iterable[str]) -> Polygon | None:
+        """The area (local CRS) that the data of ``themes`` cover: the intersection of each
+        theme's recorded ``coverage``; a theme cached without one (older caches) counts with
+        the convex hull of its features. None when no theme is there."""
+        key = tuple(sorted(th for th in themes if th in self.frames))
+        if key not in self._coverage:
+            tr = _transformer(WGS84, self.crs)
+            area = None
+            for th in key:
+                wkt = self.data.meta.get(th, {}).get("coverage")
+                if wkt:
+                    part = shapely.transform(shapely.from_wkt(wkt), lambda xy: np.column_stack(
+                        tr.transform(xy[:, 0], xy[:, 1])))
+                else:
+                    xy = shapely.get_coordinates(self.frames[th].geometry.values)
+                    part = shapely.convex_hull(shapely.multipoints(xy)) if len(xy) else \
+                        shapely.Polygon()
+                area = part if area is None else area.intersection(part)
+            self._coverage[key] = area
+        return self._coverage[key]
 
     @property
     def graph(self) -> _Graph | None:
@@ -497,6 +569,15 @@ class _Site:
                 if len(lines):
                     self._graph = _Graph(lines)
         return self._graph
+
+    def edge_bearings(self) -> tuple[np.ndarray, np.ndarray]:
+        """Bearings (degrees from true north) and lengths (m) of the street network's edges
+        that lie wholly in the site (see :func:`street_edges`); computed once."""
+        if self._edges is None:
+            streets = self.frames.get("streets")
+            self._edges = (np.empty(0), np.empty(0)) if streets is None or not len(streets) \
+                else street_edges(streets, self.site, self.crs)
+        return self._edges
 
     def pois(self, tags: Tags) -> np.ndarray:
         """Geometries (UTM) of every feature in the POI themes whose main tag is in ``tags``."""
@@ -604,9 +685,8 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
     if not data.themes and not data.pending:
         notes.append(Note("indicators.note.no_data", blocking=True))
     coverage = _data_coverage(site)
-    if coverage is not None and coverage < MIN_DATA_COVERAGE:
-        notes.append(Note("indicators.note.data_coverage", {"share": coverage * 100},
-                          blocking=True))
+    if coverage is not None and coverage < MIN_DATA_COVERAGE:  # each figure says it as well
+        notes.append(Note("indicators.note.data_coverage", {"share": coverage * 100}))
     if site.area < MIN_DENSITY_AREA_M2:
         notes.append(Note("indicators.note.small_site", {"area": site.area,
                                                          "limit": MIN_DENSITY_AREA_M2}))
@@ -620,6 +700,7 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
     for i, (key, step) in enumerate(steps):
         report((i + 0.5) / (len(steps) + 1), key)
         results.extend(step(site))
+    results = [_with_input_notes(site, r) for r in results]
     site_blocking = tuple(n for n in notes if n.blocking)
     if data.themes and not any(len(f) for f in site.frames.values()):
         # Layers fetched, but nothing mapped anywhere near the site: no figure, not a zero.
@@ -630,11 +711,9 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
         results = [Indicator(r.code, r.value, r.unit, r.data_date, r.notes + site_blocking)
                    for r in results]
     hist: tuple[float, ...] = ()
-    streets = site.frame("streets")
-    if streets is not None and len(streets):
-        b, w = _segment_bearings(streets.geometry.values, site)
-        if w.sum() > 0:
-            hist = tuple(float(x) for x in bearing_histogram(b, w))
+    b, w = site.edge_bearings()
+    if w.sum() > 0:
+        hist = tuple(float(x) for x in bearing_histogram(b, w))
     order = {code: i for i, code in enumerate(INDICATORS)}
     results.sort(key=lambda r: order[r.code])
     report(1.0, "indicators.progress.done")
@@ -664,16 +743,59 @@ def _missing(site: _Site, codes: Iterable[str], themes: Iterable[str]) -> list[I
 
 
 def _data_coverage(site: _Site) -> float | None:
-    """Share of the site inside the convex hull of all data (a clipped extract shows here)."""
-    coords = [shapely.get_coordinates(gdf.geometry.values) for gdf in site.frames.values()
-              if len(gdf)]
-    if not coords:
+    """Share of the site that the data of every theme cover (see :meth:`_Site.coverage`)."""
+    return _covered_share(site, site.frames, 0.0)
+
+
+def _covered_share(site: _Site, themes: Iterable[str], reach_m: float) -> float | None:
+    """Share of the site and ``reach_m`` around it that the data of ``themes`` cover."""
+    cov = site.coverage(themes)
+    if cov is None:
         return None
-    xy = np.concatenate(coords)
-    if len(xy) < 3:
+    region = site.site.buffer(reach_m) if reach_m > 0 else site.site
+    return float(cov.intersection(region).area / region.area) if region.area else 0.0
+
+
+def data_reach_m(site: _Site, themes: Iterable[str]) -> float | None:
+    """How far (m) the data of ``themes`` reach beyond the site all round: 0 when the site is
+    not wholly covered, None when nothing is known."""
+    cov = site.coverage(themes)
+    if cov is None:
+        return None
+    if cov.is_empty or cov.intersection(site.site).area < site.area * MIN_DATA_COVERAGE:
         return 0.0
-    hull = shapely.convex_hull(shapely.multipoints(xy))
-    return float(hull.intersection(site.site).area / site.area)
+    return float(shapely.distance(site.site.exterior, cov.boundary))
+
+
+def _with_input_notes(site: _Site, r: Indicator) -> Indicator:
+    """``r`` with what its inputs say: not comparable when the data do not cover the site (and
+    the distance the figure looks beyond it), and the relations skipped at import."""
+    themes, reach = FIGURE_INPUTS[r.code]
+    used = [th for th in themes if th in site.frames]
+    extra: list[Note] = []
+    share = _covered_share(site, used, reach) if used else None
+    if share is not None and share < MIN_DATA_COVERAGE:
+        extra.append(Note("indicators.note.data_coverage", {"share": share * 100},
+                          blocking=True) if reach == 0 else
+                     Note("comparison.note.reach_coverage", {"share": share * 100,
+                                                             "reach": reach}, blocking=True))
+    for th in used:
+        if name := site.data.meta.get(th, {}).get("source_name"):
+            extra.append(Note("comparison.note.own_source", {"theme": th, "name": name}))
+        skipped = int(site.data.meta.get(th, {}).get("skipped_relations") or 0)
+        if skipped:
+            extra.append(Note("comparison.note.skipped_relations",
+                              {"count": skipped, "theme": th}))
+    after: list[Note] = []
+    proxy = next((n for n in r.notes if n.key == "indicators.note.weight_footprint"), None)
+    if proxy is not None and proxy.params["count"] < MIN_RESIDENTIAL_BUILDINGS:
+        after.append(Note("comparison.note.thin_proxy", {"count": proxy.params["count"],
+                                                         "limit": MIN_RESIDENTIAL_BUILDINGS},
+                          blocking=True))
+    if not extra and not after:
+        return r
+    # The coverage comes first: it is the reason shown when the figure is not comparable.
+    return Indicator(r.code, r.value, r.unit, r.data_date, (*extra, *r.notes, *after))
 
 
 def _buildings_note(site: _Site, count: int) -> Note | None:
@@ -756,8 +878,12 @@ def _network_indicators(site: _Site) -> list[Indicator]:
     elif small:
         out.append(_result("street_density", None, date, [small_note]))
     else:
+        cycle = lines["highway"].astype(str).to_numpy() == "cycleway" if "highway" in \
+            lines.columns else np.zeros(len(lines), bool)
+        cycle_km = float(shapely.length(inside[cycle]).sum()) / 1000
         out.append(_result("street_density", (total / 1000) / site.area_km2, date,
-                           [Note("indicators.note.street_length", {"km": total / 1000})]))
+                           [Note("indicators.note.street_length", {"km": total / 1000}),
+                            Note("comparison.note.street_network", {"cycle_km": cycle_km})]))
     # Consolidated intersections per km².
     g = site.graph
     if g is None or total == 0:
@@ -768,15 +894,17 @@ def _network_indicators(site: _Site) -> list[Indicator]:
         count = consolidated_intersections(g.xy[g.degree >= 3], site.site)
         out.append(_result("intersection_density", count / site.area_km2, date,
                            [Note("indicators.note.intersections", {"count": count})]))
-    # Orientation order φ.
-    bearings, weights = _segment_bearings(lines.geometry.values, site)
+    # Orientation order φ (Boeing 2019): edges between intersections, endpoint to endpoint.
+    bearings, weights = site.edge_bearings()
+    network = Note("comparison.note.orientation_network", {"count": len(weights)})
     if weights.sum() < MIN_ORIENTATION_LENGTH_M:
         out.append(_result("orientation_order", None, date, [Note(
             "indicators.note.short_network", {"m": float(weights.sum()),
                                               "limit": MIN_ORIENTATION_LENGTH_M},
-            blocking=True)]))
+            blocking=True), network]))
     else:
-        out.append(_result("orientation_order", orientation_order(bearings, weights), date, []))
+        out.append(_result("orientation_order", orientation_order(bearings, weights), date,
+                           [network]))
     return out
 
 
@@ -796,22 +924,80 @@ def consolidated_intersections(xy: np.ndarray, site: BaseGeometry,
     return int(shapely.contains_xy(site, cx, cy).sum())
 
 
-def _segment_bearings(lines: np.ndarray, site: _Site) -> tuple[np.ndarray, np.ndarray]:
-    """Compass bearing (degrees from true north) and length (m) of every line segment whose
-    midpoint lies in the site; bearings from geographic coordinates, so no grid convergence."""
-    coords, index = shapely.get_coordinates(lines, return_index=True)
-    if len(coords) < 2:
+def street_edges(streets: gpd.GeoDataFrame, site: BaseGeometry, crs: CRS
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Bearings and lengths of the edges of the street network that lie in ``site``, as Boeing
+    (2019) and osmnx take them: the network simplified to edges between true endpoints (nodes
+    that do not have exactly two neighbours and two incident segments, as osmnx's
+    ``simplify_graph`` decides), each edge's bearing from its first to its last node
+    (great-circle, from true north), its length the sum of its segments. An edge counts when
+    both its ends lie in the site (osmnx's ``truncate_graph_polygon``); self-loops have no
+    bearing and are left out.
+
+    ``streets`` are segments in ``crs`` with ``u``/``v`` OSM node ids (the opendata cache's
+    streets theme, projected); ``site`` is in ``crs``.
+
+    Returns
+    -------
+    bearings, lengths
+        Degrees in [0, 360) and metres, one per edge (each edge once; the histogram counts
+        both directions).
+    """
+    lines = streets[shapely.get_type_id(streets.geometry.values) == 1]
+    if not len(lines) or not {"u", "v"} <= set(lines.columns):
         return np.empty(0), np.empty(0)
-    same = index[1:] == index[:-1]
-    p0, p1 = coords[:-1][same], coords[1:][same]
-    mid = (p0 + p1) / 2
-    inside = shapely.contains_xy(site.site, mid[:, 0], mid[:, 1])
-    p0, p1 = p0[inside], p1[inside]
-    length = np.hypot(*(p1 - p0).T)
-    tr = _transformer(site.crs, WGS84)
-    lon0, lat0 = tr.transform(p0[:, 0], p0[:, 1])
-    lon1, lat1 = tr.transform(p1[:, 0], p1[:, 1])
-    return bearing(np.asarray(lat0), np.asarray(lon0), np.asarray(lat1), np.asarray(lon1)), length
+    geoms = np.asarray(lines.geometry.values, dtype=object)
+    u, v = lines["u"].to_numpy(np.int64), lines["v"].to_numpy(np.int64)
+    length = shapely.length(geoms)
+    start = shapely.get_coordinates(shapely.get_point(geoms, 0))
+    end = shapely.get_coordinates(shapely.get_point(geoms, -1))
+    xy: dict[int, np.ndarray] = {}
+    incident: dict[int, list[int]] = {}
+    for i, (a, b) in enumerate(zip(u.tolist(), v.tolist(), strict=True)):
+        xy.setdefault(a, start[i])
+        xy.setdefault(b, end[i])
+        incident.setdefault(a, []).append(i)
+        incident.setdefault(b, []).append(i)
+
+    def other(i: int, node: int) -> int:
+        return int(v[i]) if int(u[i]) == node else int(u[i])
+
+    def is_end(node: int) -> bool:
+        segs = incident[node]
+        neighbours = {other(i, node) for i in segs}
+        return node in neighbours or len(neighbours) != 2 or len(segs) != 2
+
+    ends = {n for n in incident if is_end(n)}
+    used = np.zeros(len(u), bool)
+    edges: list[tuple[int, int, float]] = []
+    for node in ends:
+        for first in incident[node]:
+            if used[first]:
+                continue
+            seg, here, total = first, node, 0.0
+            while True:
+                used[seg] = True
+                total += float(length[seg])
+                here = other(seg, here)
+                if here in ends:
+                    break
+                seg = next((j for j in incident[here] if not used[j]), -1)
+                if seg < 0:
+                    break
+            if here != node:
+                edges.append((node, here, total))
+    if not edges:
+        return np.empty(0), np.empty(0)
+    a = np.array([xy[e[0]] for e in edges])
+    b = np.array([xy[e[1]] for e in edges])
+    w = np.array([e[2] for e in edges])
+    keep = shapely.contains_xy(site, a[:, 0], a[:, 1]) & shapely.contains_xy(site, b[:, 0],
+                                                                              b[:, 1])
+    a, b, w = a[keep], b[keep], w[keep]
+    tr = _transformer(crs, WGS84)
+    lon0, lat0 = tr.transform(a[:, 0], a[:, 1])
+    lon1, lat1 = tr.transform(b[:, 0], b[:, 1])
+    return bearing(np.asarray(lat0), np.asarray(lon0), np.asarray(lat1), np.asarray(lon1)), w
 
 
 def bearing(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
@@ -898,11 +1084,12 @@ def _wgs_window(site: _Site) -> Polygon:
         tr.transform(xy[:, 0], xy[:, 1])))
 
 
-def _buffer_note(site: _Site, walk_m: float) -> Note | None:
-    """Walking reach beyond the fetched buffer around the site is not in the data."""
-    buffers = [m.get("buffer_m") for m in site.data.meta.values() if m.get("buffer_m") is not None]
-    if buffers and min(buffers) < walk_m:
-        return Note("indicators.note.buffer", {"buffer": float(min(buffers)), "walk": walk_m})
+def _buffer_note(site: _Site, walk_m: float, themes: Iterable[str]) -> Note | None:
+    """The data of ``themes`` reach less far beyond the site than a walk of ``walk_m``: say
+    how far they do reach (measured from the data's coverage, not the buffer asked for)."""
+    reach = data_reach_m(site, [th for th in themes if th in site.frames])
+    if reach is not None and reach < walk_m:
+        return Note("indicators.note.buffer", {"buffer": reach, "walk": walk_m})
     return None
 
 
@@ -963,7 +1150,7 @@ def _access_indicators(site: _Site) -> list[Indicator]:
             near = shapely.dwithin(site.site, np.concatenate([bus, rail]), RAIL_DISTANCE_M)
             if not near.any():
                 notes.append(Note("indicators.note.no_stop_near", blocking=True))
-        if note := _buffer_note(site, RAIL_DISTANCE_M):
+        if note := _buffer_note(site, RAIL_DISTANCE_M, FIGURE_INPUTS["transit_access"][0]):
             notes.append(note)
         out.append(_result("transit_access", _share(reached, weights), date, notes))
     # 15-minute neighbourhood: categories within 1,200 m walk.
@@ -991,8 +1178,12 @@ def _access_indicators(site: _Site) -> list[Indicator]:
         notes.append(Note("indicators.note.theme_missing", {"theme": th}, blocking=True))
     if len(absent) >= 6:
         notes.append(Note("indicators.note.few_pois", blocking=True))
-    if note := _buffer_note(site, FIFTEEN_MIN_WALK_M):
+    if note := _buffer_note(site, FIFTEEN_MIN_WALK_M, FIGURE_INPUTS["fifteen_min_mean"][0]):
         notes.append(note)
+        if absent:  # a whole category may lie just beyond the data's edge
+            notes.append(Note("comparison.note.absent_near_edge",
+                              {"categories": ",".join(absent), "reach": note.params["buffer"]},
+                              blocking=True))
     out.append(_result("fifteen_min_centroid", float(at_centroid), date, notes))
     out.append(_result("fifteen_min_mean", float(np.average(per_home, weights=weights)), date,
                        [weight_note, *notes]))
@@ -1090,12 +1281,18 @@ def land_use_mix(areas: np.ndarray) -> float | None:
 _MEMORY: dict[str, IndicatorSet] = {}
 
 
+def _sources_token(sources: dict[str, Any] | None) -> str:
+    return ";".join(f"{th}={src.token}" for th, src in sorted((sources or {}).items()))
+
+
 def cache_key(lab_id: str, boundary: BaseGeometry, version: str,
-              population: gpd.GeoDataFrame | None = None) -> str:
-    """Key of a lab's indicators: its id, boundary, data version and the engine version."""
+              population: gpd.GeoDataFrame | None = None,
+              sources: dict[str, Any] | None = None) -> str:
+    """Key of a lab's indicators: its id, boundary, data version (with the city's own source
+    layers) and the engine version."""
     h = hashlib.sha256()
     for part in (ENGINE_VERSION, lab_id, shapely.to_wkb(boundary, output_dimension=2).hex(),
-                 version):
+                 version, _sources_token(sources)):
         h.update(part.encode())
         h.update(b"\x00")
     if population is not None:
@@ -1109,9 +1306,10 @@ def _cache_path(lab_id: str, key: str) -> Path:
     return cache_dir() / "indicators" / lab_id / f"{key}.json"
 
 
-def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None) -> IndicatorSet | None:
+def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None,
+                      sources: dict[str, Any] | None = None) -> IndicatorSet | None:
     """The stored indicators of ``lab`` for its current boundary and data version, or None."""
-    key = cache_key(lab.id, lab.boundary, data_version(lab), population)
+    key = cache_key(lab.id, lab.boundary, data_version(lab), population, sources)
     hit = _MEMORY.get(key)
     if hit is not None:
         return hit
@@ -1127,17 +1325,20 @@ def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None) -> I
 
 def lab_indicators(lab: Any, progress: Progress | None = None,
                    population: gpd.GeoDataFrame | None = None,
-                   population_column: str | None = None) -> IndicatorSet:
+                   population_column: str | None = None,
+                   sources: dict[str, Any] | None = None) -> IndicatorSet:
     """The indicators of ``lab``, computed once per (lab, boundary, data version) and reused.
 
-    The first computation reports its steps through ``progress(fraction, message_key)``.
+    ``sources`` are the city's own layers marked as the source of a theme
+    (:func:`workbench.opendata.sources.lab_sources`). The first computation reports its steps
+    through ``progress(fraction, message_key)``.
     """
-    hit = cached_indicators(lab, population)
+    hit = cached_indicators(lab, population, sources)
     if hit is not None:
         return hit
-    data = load_lab_data(lab, population, population_column)
+    data = load_lab_data(lab, population, population_column, sources)
     result = compute_indicators(data, progress)
-    key = cache_key(lab.id, lab.boundary, data.version, population)
+    key = cache_key(lab.id, lab.boundary, data.version, population, sources)
     _MEMORY[key] = result
     if not data.pending:  # a half-fetched lab is computed again once its layers are in
         path = _cache_path(lab.id, key)

@@ -723,8 +723,8 @@ def wms_layer(url: str, layer: str, name: str = "WMS") -> folium.raster_layers.W
 
 
 def context_legend_html(lab_id: str, themes: list[str], lang: str = "en") -> str:
-    """Legend of the shown OSM themes: swatch, label, feature count, fetch date, attribution."""
-    from workbench.i18n import fmt_datetime, t
+    """Legend of the shown OSM themes: swatch, label, feature count, data date, attribution."""
+    from workbench.i18n import t
     from workbench.opendata.cache import theme_meta
     from workbench.opendata.themes import THEMES
 
@@ -734,13 +734,13 @@ def context_legend_html(lab_id: str, themes: list[str], lang: str = "en") -> str
         meta = theme_meta(lab_id, code)
         if meta is None:
             continue
-        dates.add(meta["fetched_at"])
+        dates.add((meta.get("data_date") or "")[:10] or t("comparison.date_unknown", lang))
         entries.append((THEMES[code].colour, t("opendata.legend.entry", lang,
                                                theme=t(THEMES[code].label_key, lang),
                                                count=meta["feature_count"])))
     if not entries:
         return ""
-    when = ", ".join(fmt_datetime(d, lang) for d in sorted(dates))
+    when = ", ".join(sorted(dates))  # the data's own dates, not when they were fetched
     foot = escape_text(t("opendata.legend.source", lang, when=when,
                          attribution=OSM_ATTRIBUTION))
     return legend_html(entries) + f'<div class="wb-legend-source" style="font-size:0.8rem">' \

@@ -195,6 +195,10 @@ class Category:
     builtin: bool = False
 
 
+#: Indicator themes an uploaded layer (the city's own data) can be the source for.
+SOURCE_THEMES = ("buildings", "streets", "green", "transit", "population")
+
+
 @dataclass(frozen=True)
 class Layer:
     """A layer the living lab carries: a user's uploaded file or an OSM theme."""
@@ -209,6 +213,9 @@ class Layer:
     path: str = ""  # where the layer's data lives (relative to the data dir)
     feature_count: int = 0
     created_at: datetime = field(default_factory=utcnow)
+    #: The indicator theme this uploaded layer is the source for (see
+    #: ``workbench.opendata.sources.SOURCE_THEMES``), or "" when the OSM theme counts.
+    source_for: str = ""
 
 
 @dataclass(frozen=True)

@@ -89,3 +89,37 @@ def test_export_page_offers_cached_themes(streamlit_server, new_page, demo_data_
     for label in ("Buildings", "Streets (walkable network)", "Public transport stops"):
         expect(chosen).to_contain_text(label)
     screenshot(page, "export_munich")
+
+
+BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
+KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"
+
+
+@pytest.mark.parametrize("width,height", [(1400, 900), (390, 844)])
+def test_compare_page_from_a_link_with_dates_and_twin_sheet(streamlit_server, new_page,
+                                                             demo_data_dir, width, height):
+    """The link of the twin sheet's QR code opens Compare with its labs chosen; the page gives
+    each lab's data date (not the import's) and offers the twin sheet."""
+    from playwright.sync_api import expect
+
+    url = streamlit_server(env={"WORKBENCH_DATA_DIR": str(demo_data_dir)})
+    page = new_page()
+    page.set_viewport_size({"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{url}/compare?labs={MUNICH},{BALTIMORE},{KHARKIV}")
+    expect(page.get_by_role("heading", name="Compare living labs")).to_be_visible(
+        timeout=120_000)  # a fresh server's first page
+    wait_for_streamlit(page, timeout=180_000)
+    expect(page.get_by_text("OpenStreetMap data as of 2015-02-27").first).to_be_visible(
+        timeout=180_000)
+    expect(page.get_by_text("OpenStreetMap data as of 2020-09-30").first).to_be_visible()
+    pdf = page.get_by_role("button", name="Twin sheet (PDF, A3)")
+    expect(pdf).to_be_visible()
+    pdf.scroll_into_view_if_needed()
+    screenshot(page, f"compare_twin_{width}x{height}", full_page=False)
+    with page.expect_download(timeout=120_000) as download:
+        pdf.click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    screenshot(page, f"compare_twin_{width}x{height}_full")
+    assert errors == []

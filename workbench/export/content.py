@@ -73,6 +73,8 @@ class LayerData:
     colour: str = "#0072B2"
     attribution: str = ""
     fetched_at: datetime | None = None
+    data_date: str | None = None  # the OSM data's own date (ISO); None: unknown
+    coverage: str | None = None  # WKT of the area the OSM data cover (see opendata.osm)
     layer_id: str | None = None
     style: dict[str, Any] = field(default_factory=dict)
     theme: str | None = None  # the OSM theme code of an OSM layer
@@ -128,7 +130,7 @@ class MapContent:
         by_date: dict[str, list[str]] = {}
         for layer in self.layers:
             if layer.kind == "osm":
-                when = f"{layer.fetched_at:%Y-%m-%d}" if layer.fetched_at else "—"
+                when = (layer.data_date or "")[:10] or t("comparison.date_unknown", self.lang)
                 by_date.setdefault(when, []).append(layer.name)
         for when, names in sorted(by_date.items()):  # the themes named only when dates differ
             items.append(t("export.osm_layers_of", self.lang, date=when) if len(by_date) == 1
@@ -211,6 +213,7 @@ def osm_layers(lab_id: str, themes: Sequence[str] | None = None, lang: str = "en
             name=t(theme.label_key, lang), frame=frame, kind="osm", colour=theme.colour,
             attribution=str(meta.get("attribution") or OSM_ATTRIBUTION),
             fetched_at=datetime.fromisoformat(fetched) if fetched else None,
+            data_date=meta.get("data_date"), coverage=meta.get("coverage"),
             layer_id=OSM_LAYER_PREFIX + code, style=dict(theme.style), theme=code,
             radius=theme.radius))
     return out

@@ -100,10 +100,12 @@ def layers_table(content: MapContent) -> pd.DataFrame:
              "kind": layer.kind, "theme": layer.theme or "", "attribution": layer.attribution,
              "fetched_at": iso(layer.fetched_at) if layer.fetched_at else "",
              "style": json.dumps(layer.style, ensure_ascii=False, sort_keys=True),
-             "feature_count": len(layer.frame)}
+             "feature_count": len(layer.frame), "data_date": layer.data_date or "",
+             "coverage": layer.coverage or ""}
             for i, layer in enumerate(content.layers, start=1)]
     return pd.DataFrame(rows, columns=["table", "layer_id", "name", "kind", "theme",
-                                       "attribution", "fetched_at", "style", "feature_count"])
+                                       "attribution", "fetched_at", "style", "feature_count",
+                                       "data_date", "coverage"])
 
 
 def categories_table(content: MapContent) -> pd.DataFrame:
@@ -418,10 +420,11 @@ def _import_layer(store: Any, lab_id: str, path: Path, tables: dict[str, pd.Data
     if _text(r["kind"]) == "osm":
         if theme in THEMES and not theme_path(lab_id, theme).exists():
             written.append(theme_path(lab_id, theme))
+            extra = {k: _text(r.get(k)) for k in ("data_date", "coverage") if _text(r.get(k))}
             save_theme(lab_id, theme, frame, {
                 "fetched_at": _text(r.get("fetched_at")) or iso(utcnow()),
                 "source": f"import:{path.name}", "attribution": _text(r["attribution"])
-                or OSM_ATTRIBUTION})
+                or OSM_ATTRIBUTION, **extra})
         return
     layer_id = clean_id(_text(r["layer_id"]) or new_id(), "layers.layer_id")
     style = json.loads(_text(r["style"]) or "{}")

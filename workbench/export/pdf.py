@@ -162,7 +162,8 @@ def _indicator_pages(pdf: Sheet, content: MapContent) -> None:
     for note in result.notes:
         pdf.multi_cell(0, 5, f"⚠ {note.text(lang)}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     dates = sorted({i.data_date for i in result.indicators if i.data_date})
-    source = t("export.pdf.indicator_source", lang, dates=", ".join(dates) or "—",
+    source = t("export.pdf.indicator_source", lang,
+               dates=", ".join(dates) or t("comparison.date_unknown", lang),
                attribution=OSM_ATTRIBUTION)
     pdf.set_font(FONT, "", 8)
     pdf.multi_cell(0, 4.5, source, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,10 @@ def load_theme(lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
 
 def theme_meta(lab_id: str, theme: str) -> dict[str, Any] | None:
     """Metadata of a cached theme (read without loading its features), or None."""
-    path = theme_path(lab_id, theme)
+    return _read_meta(theme_path(lab_id, theme))
+
+
+def _read_meta(path: Path) -> dict[str, Any] | None:
     try:
         metadata = pq.read_schema(path).metadata or {}
     except FileNotFoundError:
@@ -125,6 +129,7 @@ def save_theme(lab_id: str, theme: str, gdf: gpd.GeoDataFrame, meta: dict[str, A
     os.close(fd)
     try:
         out.to_parquet(tmp, index=False)
+        _keep_previous(path)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -132,6 +137,59 @@ def save_theme(lab_id: str, theme: str, gdf: gpd.GeoDataFrame, meta: dict[str, A
     return path
 
 
+def previous_path(lab_id: str, theme: str) -> Path:
+    """Where the version a theme had before its last save is kept."""
+    return theme_path(lab_id, theme).with_suffix(".previous.parquet")
+
+
+def _keep_previous(path: Path) -> None:
+    """Keep the current file of a theme as its previous version (a hard link, so the theme
+    itself is never missing while it is replaced)."""
+    if not path.is_file():
+        return
+    os.replace(_linked_copy(path), path.with_suffix(".previous.parquet"))
+
+
+def _linked_copy(path: Path) -> str:
+    """A new name in the same folder for the file at ``path`` (a hard link, else a copy)."""
+    fd, tmp = tempfile.mkstemp(prefix=".keep-", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    os.unlink(tmp)
+    try:
+        os.link(path, tmp)
+    except OSError:
+        shutil.copy2(path, tmp)
+    return tmp
+
+
+def previous_meta(lab_id: str, theme: str) -> dict[str, Any] | None:
+    """Metadata of the version a theme had before its last save, or None."""
+    return _read_meta(previous_path(lab_id, theme))
+
+
+def restore_theme(lab_id: str, theme: str) -> dict[str, Any]:
+    """Put a theme's previous version back (the replaced one becomes the previous version, so
+    a restore can be undone); returns the restored metadata.
+
+    Raises
+    ------
+    ValidationError
+        There is no previous version of this theme.
+    """
+    path, keep = theme_path(lab_id, theme), previous_path(lab_id, theme)
+    meta = previous_meta(lab_id, theme)
+    if meta is None:
+        raise ValidationError("comparison.restore_none", theme=theme)
+    if not path.is_file():
+        os.replace(keep, path)
+        return meta
+    tmp = _linked_copy(keep)
+    os.replace(path, keep)  # the current version becomes the previous one
+    os.replace(tmp, path)   # and the previous one is back
+    return meta
+
+
 def delete_theme(lab_id: str, theme: str) -> None:
-    """Remove a cached theme (nothing happens when it is not cached)."""
+    """Remove a cached theme and its previous version (nothing happens when not cached)."""
     theme_path(lab_id, theme).unlink(missing_ok=True)
+    previous_path(lab_id, theme).unlink(missing_ok=True)

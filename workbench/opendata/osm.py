@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import tempfile
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +69,14 @@ class ImportReport:
     skipped_ways: int = 0
     skipped_relations: int = 0
     elapsed_s: float = 0.0
+    #: Multipolygon relations with missing members, per theme they would have gone into.
+    skipped_by_theme: dict[str, int] = field(default_factory=dict)
+    #: The data's own date (ISO 8601, UTC) and where it was read (see :class:`DataDate`).
+    data_date: str | None = None
+    data_date_source: str = "unknown"
+    #: Share of the clip area (site plus buffer) that the data cover, and how that was found.
+    covered_share: float | None = None
+    coverage_source: str = ""
 
     @property
     def total(self) -> int:
@@ -230,15 +240,24 @@ def _empty(theme: str) -> gpd.GeoDataFrame:
 
 
 def _save_all(lab: LivingLab, frames: dict[str, gpd.GeoDataFrame], source: str,
-              buffer_m: float) -> dict[str, int]:
+              buffer_m: float, extra: Mapping[str, Any] | None = None,
+              per_theme: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, int]:
+    """Write every frame to the cache with the same metadata (``extra`` added to each theme's,
+    ``per_theme[code]`` to one theme's)."""
     fetched_at = utcnow().isoformat(timespec="seconds")
     counts = {}
     for code, gdf in frames.items():
         cache.save_theme(lab.id, code, gdf, {
             "fetched_at": fetched_at, "source": source, "attribution": OSM_ATTRIBUTION,
-            "buffer_m": float(buffer_m)})
+            "buffer_m": float(buffer_m), **(extra or {}), **((per_theme or {}).get(code) or {})})
         counts[code] = len(gdf)
     return counts
+
+
+def _emptied(lab: LivingLab, frames: Mapping[str, gpd.GeoDataFrame]) -> list[str]:
+    """Themes that would be replaced by nothing although their cached version has features."""
+    return [code for code, gdf in frames.items() if not len(gdf)
+            and (cache.theme_meta(lab.id, code) or {}).get("feature_count", 0) > 0]
 
 
 def _tell(progress: Progress | None, fraction: float, stage: str) -> None:
@@ -248,10 +267,32 @@ def _tell(progress: Progress | None, fraction: float, stage: str) -> None:
 
 # ---- offline: extract files ---------------------------------------------------------------------
 
-def _read_extract(path: Path, themes: list[str], progress: Progress | None
-                  ) -> tuple[dict[str, list], int, int]:
-    """Read an OSM file with osmium into per-theme records; returns (records, skipped ways,
-    skipped relations)."""
+@dataclass
+class _Read:
+    """What :func:`_read_extract` found: per-theme records, what was skipped, and each kept
+    object's timestamp (by ``osm_id``)."""
+
+    records: dict[str, list]
+    skipped_ways: int
+    skipped_relations: dict[str, int]
+    stamps: dict[str, str]
+
+    @property
+    def skipped_relation_count(self) -> int:
+        return len(self._relations)
+
+    _relations: set[int] = field(default_factory=set)
+
+
+def _stamp(obj: Any) -> str | None:
+    ts = obj.timestamp
+    if ts is None or ts.year < 1990:  # osmium gives the epoch for objects without a timestamp
+        return None
+    return ts.astimezone(UTC).isoformat(timespec="seconds")
+
+
+def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _Read:
+    """Read an OSM file with osmium into per-theme records, counting what had to be skipped."""
     import osmium
     from osmium.filter import KeyFilter
 
@@ -264,8 +305,9 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None
     line_themes = [c for c in themes if c not in area_themes]
     street_ways: list = []
     skipped_ways = 0
-    candidate_relations: set[int] = set()
+    candidate_relations: dict[int, list[str]] = {}  # relation id → themes it would go into
     built_relations: set[int] = set()
+    stamps: dict[str, str] = {}
     want_streets = "streets" in themes
 
     fp = (osmium.FileProcessor(str(path))
@@ -280,6 +322,8 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None
         if obj.is_node():
             tags = {tag.k: tag.v for tag in obj.tags}
             loc = obj.location
+            if (ts := _stamp(obj)) is not None:
+                stamps[f"node/{obj.id}"] = ts
             _add(records, f"node/{obj.id}", tags, POINT,
                  lambda loc=loc: shapely.Point(loc.lon, loc.lat), themes)
         elif obj.is_way():
@@ -301,6 +345,8 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None
             if not whole or len(refs) < 2:
                 skipped_ways += 1
                 continue
+            if (ts := _stamp(obj)) is not None:
+                stamps[f"way/{obj.id}"] = ts
             if street:
                 street_ways.append((obj.id, tags, refs, coords))
             _add(records, f"way/{obj.id}", tags, LINE,
@@ -308,8 +354,11 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None
         elif obj.is_relation():
             if obj.tags.get("type") in ("multipolygon", "boundary"):
                 tags = {tag.k: tag.v for tag in obj.tags}
-                if any(THEMES[c].match(tags) for c in area_themes):
-                    candidate_relations.add(obj.id)
+                hits = [c for c in area_themes if THEMES[c].match(tags)]
+                if hits:
+                    candidate_relations[obj.id] = hits
+                    if (ts := _stamp(obj)) is not None:
+                        stamps[f"relation/{obj.id}"] = ts
         elif obj.is_area():
             tags = {tag.k: tag.v for tag in obj.tags}
             if not any(THEMES[c].match(tags) for c in area_themes):
@@ -325,13 +374,19 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None
                 continue
             if not from_way:
                 built_relations.add(obj.orig_id())
+            if (ts := _stamp(obj)) is not None:
+                stamps.setdefault(osm_id, ts)
             if len(geom.geoms) == 1:
                 geom = geom.geoms[0]
             _add(records, osm_id, tags, POLYGON, geom, area_themes)
     if want_streets:
         _tell(progress, 0.75, "streets")
         records["streets"] = _split_streets(street_ways)
-    return records, skipped_ways, len(candidate_relations - built_relations)
+    missing = set(candidate_relations) - built_relations
+    by_theme = Counter(code for rid in missing for code in candidate_relations[rid])
+    read = _Read(records, skipped_ways, dict(by_theme), stamps)
+    read._relations = missing
+    return read
 
 
 def _sorted_copy(path: Path, target: Path) -> Path:
@@ -345,12 +400,15 @@ def _sorted_copy(path: Path, target: Path) -> Path:
         if obj.is_node():
             loc = obj.location
             if loc.valid():
-                nodes.append(mutable.Node(id=obj.id, location=(loc.lon, loc.lat), tags=tags))
+                nodes.append(mutable.Node(id=obj.id, location=(loc.lon, loc.lat), tags=tags,
+                                          timestamp=obj.timestamp, version=obj.version))
         elif obj.is_way():
-            ways.append(mutable.Way(id=obj.id, nodes=[n.ref for n in obj.nodes], tags=tags))
+            ways.append(mutable.Way(id=obj.id, nodes=[n.ref for n in obj.nodes], tags=tags,
+                                    timestamp=obj.timestamp, version=obj.version))
         elif obj.is_relation():
             members = [(m.type, m.ref, m.role) for m in obj.members]
-            relations.append(mutable.Relation(id=obj.id, members=members, tags=tags))
+            relations.append(mutable.Relation(id=obj.id, members=members, tags=tags,
+                                              timestamp=obj.timestamp, version=obj.version))
     with osmium.SimpleWriter(str(target)) as writer:
         for node in sorted(nodes, key=lambda o: o.id):
             writer.add_node(node)
@@ -361,19 +419,36 @@ def _sorted_copy(path: Path, target: Path) -> Path:
     return target
 
 
+class EmptyImport(ValidationError):
+    """The extract holds nothing for themes that have cached features; nothing was written.
+    ``themes`` lists them; import again with ``allow_empty=True`` to replace them."""
+
+    def __init__(self, themes: list[str], name: str) -> None:
+        super().__init__("comparison.import_empty", themes=", ".join(themes), name=name)
+        self.themes = themes
+
+
 def import_extract(path: str | Path, lab: LivingLab, buffer_m: float = 500,
-                   themes: list[str] | None = None, progress: Progress | None = None
-                   ) -> ImportReport:
+                   themes: list[str] | None = None, progress: Progress | None = None,
+                   allow_empty: bool = False) -> ImportReport:
     """Import an OSM extract (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``) into the cache.
 
     Features are clipped to the living lab's site plus ``buffer_m`` metres and written per theme
     (every asked theme is written, empty when the extract has none of it). Ways with missing nodes
-    and multipolygon relations with missing members are skipped and counted in the report.
+    and multipolygon relations with missing members are skipped and counted in the report (the
+    relations per theme also in the theme's metadata, ``skipped_relations``).
+
+    Each theme's metadata also records the area the data cover (``coverage``: the clip area cut
+    to the extract's header box, or to the area its nodes actually cover when it has none) and
+    the data's own date (``data_date``; see :func:`extract_header`). A theme's previous cached
+    version is kept (:func:`workbench.opendata.cache.restore_theme`).
 
     Raises
     ------
     ValidationError
         The file is missing, not an OSM extract, unreadable, or does not overlap the site.
+    EmptyImport
+        The file holds nothing for a theme that has cached features (unless ``allow_empty``).
     """
     started = time.perf_counter()
     path = Path(path)
@@ -386,41 +461,189 @@ def import_extract(path: str | Path, lab: LivingLab, buffer_m: float = 500,
     area = clip_area(lab.boundary, buffer_m)
     _tell(progress, 0.05, "read")
     try:
+        header = extract_header(path)
         try:
-            records, skipped_ways, skipped_rel = _read_extract(path, codes, progress)
+            read = _read_extract(path, codes, progress)
         except RuntimeError as exc:
             if "out of order" not in str(exc):
                 raise
             # Area assembly needs objects sorted by type and id; some extracts are not.
             with tempfile.TemporaryDirectory(prefix="wb-osm-") as tmp:
                 ordered = _sorted_copy(path, Path(tmp) / "sorted.osm.pbf")
-                records, skipped_ways, skipped_rel = _read_extract(ordered, codes, progress)
+                read = _read_extract(ordered, codes, progress)
+        covered, coverage_source = _covered_area(path, header, area)
     except RuntimeError as exc:  # osmium: bad XML, truncated PBF, bad compression ...
         raise ValidationError("opendata.import.unreadable", name=name,
                               reason=str(exc)[:200]) from exc
     _tell(progress, 0.8, "clip")
-    frames = {code: _frame(code, records[code], area) for code in codes}
-    if not any(len(f) for f in frames.values()) and any(records.values()):
+    frames = {code: _frame(code, read.records[code], area) for code in codes}
+    if not any(len(f) for f in frames.values()) and any(read.records.values()):
         raise ValidationError("opendata.import.no_overlap", name=name)
+    emptied = _emptied(lab, frames)
+    if emptied and not allow_empty:
+        raise EmptyImport(emptied, name)
+    date = header.date
+    if date.value is None:
+        kept = (i for f in frames.values() for i in f["osm_id"])
+        newest = max((read.stamps[i] for i in kept if i in read.stamps), default=None)
+        date = DataDate(newest, "newest_object" if newest else "unknown")
+    share = _share_of(covered, area)
     _tell(progress, 0.9, "save")
-    counts = _save_all(lab, frames, f"file:{name}", buffer_m)
+    extra = {"data_date": date.value, "data_date_source": date.source,
+             "coverage": shapely.to_wkt(covered, rounding_precision=7),
+             "coverage_source": coverage_source}
+    per_theme = {code: {"skipped_relations": n} for code, n in read.skipped_relations.items()}
+    counts = _save_all(lab, frames, f"file:{name}", buffer_m, extra, per_theme)
     _tell(progress, 1.0, "done")
-    return ImportReport(lab.id, f"file:{name}", counts, skipped_ways, skipped_rel,
-                        round(time.perf_counter() - started, 3))
+    return ImportReport(lab.id, f"file:{name}", counts, read.skipped_ways,
+                        read.skipped_relation_count, round(time.perf_counter() - started, 3),
+                        skipped_by_theme=read.skipped_relations, data_date=date.value,
+                        data_date_source=date.source, covered_share=share,
+                        coverage_source=coverage_source)
+
+
+def _share_of(part: BaseGeometry, whole: BaseGeometry) -> float:
+    """Share of ``whole``'s area (both WGS84) inside ``part``, measured in metres."""
+    crs = local_crs(whole)
+    w = to_crs(whole, crs)
+    return float(to_crs(part, crs).intersection(w).area / w.area) if w.area else 0.0
+
+
+@dataclass(frozen=True)
+class DataDate:
+    """The date of a data set and where it was read: ``replication`` (the header's replication
+    timestamp), ``osm_base`` (an Overpass reply's ``timestamp_osm_base``, also kept in the
+    ``<meta osm_base>`` of Overpass XML files), ``newest_object`` (the newest timestamp among
+    the objects kept) or ``unknown``."""
+
+    value: str | None
+    source: str
+
+
+@dataclass(frozen=True)
+class ExtractHeader:
+    """What an extract says about itself before its data are read."""
+
+    bounds: tuple[float, float, float, float] | None
+    date: DataDate
+
+
+def _iso(raw: str) -> str | None:
+    try:
+        when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone(UTC).isoformat(timespec="seconds")
+
+
+_OSM_BASE = re.compile(rb"""<meta\b[^>]*\bosm_base\s*=\s*["']([^"']+)["']""")
+
+
+def _xml_head(path: Path, size: int = 4096) -> bytes:
+    """The first bytes of an OSM XML file (unpacked), or b"" for PBF and unreadable files."""
+    import bz2
+    import gzip
+
+    name = path.name.lower()
+    if name.endswith(".pbf"):
+        return b""
+    opener = gzip.open if name.endswith(".gz") else bz2.open if name.endswith(".bz2") else open
+    try:
+        with opener(path, "rb") as fh:
+            return fh.read(size)
+    except (OSError, EOFError, ValueError):
+        return b""
+
+
+def extract_header(path: str | Path) -> ExtractHeader:
+    """The header box and date of an extract, read without parsing its data.
+
+    The date is the header's ``osmosis_replication_timestamp`` where present, else the
+    ``<meta osm_base>`` an Overpass XML file carries; otherwise its source is ``unknown`` (and
+    :func:`import_extract` takes the newest timestamp among the objects it keeps).
+    """
+    import osmium
+
+    path = Path(path)
+    with osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING) as reader:
+        head = reader.header()
+        box = head.box()
+        replication = head.get("osmosis_replication_timestamp") or head.get("timestamp")
+    bounds = (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon,
+              box.top_right.lat) if box.valid() else None
+    if replication and (value := _iso(replication)):
+        return ExtractHeader(bounds, DataDate(value, "replication"))
+    match = _OSM_BASE.search(_xml_head(path))
+    if match and (value := _iso(match.group(1).decode("ascii", "replace"))):
+        return ExtractHeader(bounds, DataDate(value, "osm_base"))
+    return ExtractHeader(bounds, DataDate(None, "unknown"))
 
 
 def extract_bounds(path: str | Path) -> tuple[float, float, float, float] | None:
     """The (left, bottom, right, top) box an extract declares in its header, or None."""
-    import osmium
-
     try:
-        with osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING) as reader:
-            box = reader.header().box()
+        return extract_header(path).bounds
     except RuntimeError:
         return None
-    if not box.valid():
-        return None
-    return (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+
+
+#: The area an extract without header bounds covers: cells of this size holding nodes ...
+COVER_CELL_M = 50.0
+#: ... closed over gaps up to twice this (parks, squares, fields without nodes), with spurs
+#: thinner than twice this removed (long ways that a bbox query keeps whole).
+COVER_CLOSE_M = 75.0
+
+
+def data_extent(path: str | Path) -> BaseGeometry:
+    """The area (WGS84) an extract's nodes actually cover, for files without header bounds.
+
+    The nodes fall into ``COVER_CELL_M`` cells; the occupied cells are closed over gaps and
+    opened to drop thin spurs (both ``COVER_CLOSE_M``), and holes are filled: what is enclosed
+    by data is covered by it.
+    """
+    import numpy as np
+    import osmium
+
+    lons, lats = [], []
+    for obj in osmium.FileProcessor(str(path), osmium.osm.osm_entity_bits.NODE):
+        loc = obj.location
+        if loc.valid():
+            lons.append(loc.lon)
+            lats.append(loc.lat)
+    if len(lons) < 3:
+        return shapely.Polygon()
+    pts = shapely.points(np.column_stack([lons, lats]))
+    crs = local_crs(shapely.multipoints(pts).envelope)
+    from workbench.geometry import _transformer
+
+    x, y = _transformer(WGS84, crs).transform(np.asarray(lons), np.asarray(lats))
+    cells = np.unique(np.column_stack([np.floor(np.asarray(x) / COVER_CELL_M),
+                                       np.floor(np.asarray(y) / COVER_CELL_M)]), axis=0)
+    boxes = shapely.box(cells[:, 0] * COVER_CELL_M, cells[:, 1] * COVER_CELL_M,
+                        (cells[:, 0] + 1) * COVER_CELL_M, (cells[:, 1] + 1) * COVER_CELL_M)
+    r = COVER_CLOSE_M
+    shape = shapely.union_all(boxes).buffer(r, join_style="mitre").buffer(-r, join_style="mitre")
+    shape = shape.buffer(-r, join_style="mitre").buffer(r, join_style="mitre")
+    parts = [shapely.Polygon(g.exterior) for g in shapely.get_parts(shape)
+             if g.geom_type == "Polygon" and not g.is_empty]
+    if not parts:
+        return shapely.Polygon()
+    local = shapely.segmentize(shapely.union_all(parts), 50.0)
+    return shapely.make_valid(to_crs(local, WGS84, src=crs))
+
+
+def _covered_area(path: Path, header: ExtractHeader, area: BaseGeometry
+                  ) -> tuple[BaseGeometry, str]:
+    """The part of ``area`` that the extract's data cover, and how it was found."""
+    if header.bounds is not None:
+        covered = shapely.box(*header.bounds)  # a lon/lat box: straight in WGS84
+        source = "header_bounds"
+    else:
+        covered = data_extent(path)
+        source = "data_extent"
+    return shapely.make_valid(area.intersection(covered)), source
 
 
 # ---- online: Overpass ---------------------------------------------------------------------------
@@ -444,6 +667,8 @@ class _Deadline:
 
     timeout_s: float
     ends: float
+    #: ``timestamp_osm_base`` of every reply received (the data's date, per request).
+    osm_base: list[str] = field(default_factory=list)
 
     @classmethod
     def start(cls, timeout_s: float) -> _Deadline:
@@ -513,6 +738,10 @@ def _overpass_post(data: Mapping[str, Any], deadline: _Deadline) -> dict[str, An
     remark = str(doc.get("remark") or "")
     if "runtime error" in remark or "timed out" in remark:
         raise FetchError("opendata.fetch.busy", status=response.status_code)
+    base = (doc.get("osm3s") or {}).get("timestamp_osm_base") if isinstance(
+        doc.get("osm3s"), dict) else None
+    if base and (value := _iso(str(base))):
+        deadline.osm_base.append(value)
     return doc
 
 
@@ -653,11 +882,19 @@ def _fetch_locked(lab: LivingLab, codes: list[str], area: BaseGeometry, buffer_m
         raise FetchError("opendata.fetch.failed_reason", reason=str(exc)[:200]) from exc
     _tell(progress, 0.8, "clip")
     frames = {code: _frame(code, result["records"][code], area) for code in codes}
-    emptied = [code for code in codes if not len(frames[code])
-               and (cache.theme_meta(lab.id, code) or {}).get("feature_count", 0) > 0]
+    emptied = _emptied(lab, frames)
     if emptied and not allow_empty:
         raise EmptyFetch(emptied)
+    # The oldest reply's database state is the date of the data as a whole.
+    date = DataDate(min(deadline.osm_base), "osm_base") if deadline.osm_base else \
+        DataDate(None, "unknown")
+    queried = area if area.geom_type == "Polygon" else area.convex_hull
+    extra = {"data_date": date.value, "data_date_source": date.source,
+             "coverage": shapely.to_wkt(queried, rounding_precision=7),
+             "coverage_source": "query_area"}
     _tell(progress, 0.9, "save")
-    counts = _save_all(lab, frames, "overpass", buffer_m)
+    counts = _save_all(lab, frames, "overpass", buffer_m, extra)
     _tell(progress, 1.0, "done")
-    return ImportReport(lab.id, "overpass", counts, 0, 0, round(time.perf_counter() - started, 3))
+    return ImportReport(lab.id, "overpass", counts, 0, 0, round(time.perf_counter() - started, 3),
+                        data_date=date.value, data_date_source=date.source, covered_share=1.0,
+                        coverage_source="query_area")

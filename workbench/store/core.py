@@ -20,6 +20,7 @@ from workbench.model import (
     LAB_STATUSES,
     PRINCIPLES,
     SDG_TARGETS,
+    SOURCE_THEMES,
     City,
     Layer,
     LivingLab,
@@ -308,7 +309,8 @@ class CoreMixin(StoreBase):
                         kind=layer.kind, source=clean_text(layer.source, "source"),
                         attribution=clean_text(layer.attribution, "attribution"),
                         style=dumps(clean_style(layer.style)), path=layer.path,
-                        feature_count=layer.feature_count, created_at=iso(layer.created_at)))
+                        feature_count=layer.feature_count, created_at=iso(layer.created_at),
+                        source_for=_check_source_for(layer.source_for)))
                 except IntegrityError as exc:
                     raise NotFoundError("notfound.lab") from exc
         return self.get_layer(layer.id)
@@ -318,6 +320,20 @@ class CoreMixin(StoreBase):
             _guard(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
             conn.execute(update(layers).where(layers.c.id == layer_id).values(
                 style=dumps(clean_style(style))))
+        return self.get_layer(layer_id)
+
+    def set_layer_source(self, layer_id: str, theme: str, by: Actor | None = None) -> Layer:
+        """Mark an uploaded layer as the source of an indicator theme (``""``: none). A lab has
+        one source per theme: another layer marked for the same theme is unmarked."""
+        theme = _check_source_for(theme)
+        with self.write() as conn:
+            lab_id = self._lab_of(conn, layers, layer_id)
+            _guard(conn, by, "layers.edit", lab_id)
+            if theme:
+                conn.execute(update(layers).where(
+                    (layers.c.lab_id == lab_id) & (layers.c.source_for == theme)).values(
+                    source_for=""))
+            conn.execute(update(layers).where(layers.c.id == layer_id).values(source_for=theme))
         return self.get_layer(layer_id)
 
     def get_layer(self, layer_id: str) -> Layer:
@@ -427,7 +443,14 @@ def _layer(r) -> Layer:  # type: ignore[no-untyped-def]
     return Layer(id=r["id"], lab_id=r["lab_id"], name=r["name"], kind=r["kind"],
                  source=r["source"], attribution=r["attribution"], style=loads(r["style"], {}),
                  path=r["path"], feature_count=r["feature_count"],
-                 created_at=from_iso(r["created_at"]))
+                 created_at=from_iso(r["created_at"]), source_for=r.get("source_for") or "")
+
+
+def _check_source_for(theme: str) -> str:
+    if theme and theme not in SOURCE_THEMES:
+        raise ValidationError("comparison.source_unknown", theme=str(theme)[:40],
+                              known=", ".join(SOURCE_THEMES))
+    return theme or ""
 
 
 def _snapshot(r) -> Snapshot:  # type: ignore[no-untyped-def]

@@ -73,6 +73,8 @@ layers = Table(
     Column("path", Text, nullable=False, default=""),
     Column("feature_count", Integer, nullable=False, default=0),
     Column("created_at", Text, nullable=False),
+    # the indicator theme an uploaded layer stands in for ("buildings", "population" ...) or ""
+    Column("source_for", Text, nullable=False, default=""),
 )
 
 snapshots = Table(
@@ -418,7 +420,11 @@ ALTER TABLE annotations ADD COLUMN hidden INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX annotations_lab_rev ON annotations(lab_id, rev);
 """
 
+_V7_LAYER_SOURCE_FOR = """
+ALTER TABLE layers ADD COLUMN source_for TEXT NOT NULL DEFAULT '';
+"""
+
 #: The schema's history; never edit a released entry, append a new one.
 MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP,
-                               _V5_SETUP_VERSIONS, _V6_LIVE_REVISIONS)
+                               _V5_SETUP_VERSIONS, _V6_LIVE_REVISIONS, _V7_LAYER_SOURCE_FOR)
 SCHEMA_VERSION = len(MIGRATIONS)
