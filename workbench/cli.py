@@ -422,7 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start the app (seeds the demo workspace on first start)")
+    run = sub.add_parser("run", help="start the app and its live channel (seeds the demo "
+                         "workspace on first start)")
     run.add_argument("--host", help=f"address to listen on (default: {DEFAULT_HOST}, this "
                      "machine only; 0.0.0.0 serves a room and needs the set-up token)")
     run.add_argument("--port", type=int, help="port to listen on (default: 8501)")
