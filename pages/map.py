@@ -121,7 +121,10 @@ if FLASH_KEY in st.session_state:
     with notice:
         (st.success if kind == "success" else st.info)(message, icon="✅" if kind == "success"
                                                        else "ℹ️")
-if session is not None or (actor is not None and actor.role == "viewer"):
+if actor is not None and actor.role == "viewer":
+    with notice:  # say plainly what a viewer can do, and how to do more
+        st.info(t("live.viewer_banner"), icon="👀")
+elif session is not None:
     with notice:
         who = t(f"workshop.role.{actor.role}") if actor else ""
         state = t(f"workshop.phase_hint.{'discuss_locked' if phase[1] else phase[0]}")
@@ -264,7 +267,8 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
         plain(a.text)
         st.caption(md_escape(t("annotate.meta", author=a.author, time=fmt_datetime(a.created_at),
                                 version=a.version)))
-        c1, c2, c3 = st.columns(3)
+        # side by side, each as wide as its label, wrapping to a new line where space ends
+        c1 = c2 = c3 = st.container(horizontal=True, wrap=True)
         left = s.votes_left(lab.id, me) if me else 0
         if c1.button(t("annotate.vote", count=totals.get(a.id, 0)), key=f"vote_{a.id}",
                      disabled=not me or left == 0 or not allowed(actor, "vote.cast", phase),
@@ -460,12 +464,11 @@ def annotation_list(everyone: list[Annotation]) -> None:
                            key="annotate_page") if pages > 1 else 1
     for a in list(reversed(shown))[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]:
         row = st.container(border=True)
-        c1, c2 = row.columns([5, 2])
-        with c1:
+        with row:  # the button below the text: its label is never cut off, in any language
             st.markdown(f"**{md_escape(cat_label(a.category))}** · "
                         f"{md_escape(a.author)} · ● {totals.get(a.id, 0)}")
             plain(a.text if len(a.text) <= 200 else a.text[:199] + "…", caption=True)
-        if c2.button(t("annotate.show") if a.id != selected else t("annotate.shown"),
+        if row.button(t("annotate.show") if a.id != selected else t("annotate.shown"),
                      key=f"annotate_pick_{a.id}", disabled=a.id == selected):
             st.session_state[SELECTED_KEY] = a.id
             st.session_state.pop(f"annotate_seen_{a.id}", None)

@@ -149,3 +149,13 @@ def test_demo_import_extracts_from_a_fresh_data_dir(capsys):
     assert cli.main(["demo", "--import-extracts", str(folder)]) == 0
     assert "Added 0 uploaded layer(s)" in capsys.readouterr().out
     assert len(store.list_layers("8c99bc7d-a03d-4db6-9b65-adda2453c452")) == 4
+
+
+@pytest.mark.parametrize("argv", [
+    ["demo", "--import-extracts", "/nonexistent/extracts"],
+    ["import", "/nonexistent/lab.gpkg", "--workspace", "demo"],
+])
+def test_a_missing_path_is_one_clear_line(capsys, data_dir, argv):
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("workbench: ") and "Traceback" not in err[0]

@@ -204,7 +204,9 @@ def test_viewer_sees_no_drawing_tools_in_a_protected_workspace(demo_store):
     at = app("pages/map.py")
     assert "Draw(" not in folium_args(at)["script"]
     assert "leaflet-draw" not in folium_args(at)["script"].lower()
-    assert "Viewer" in texts(at)
+    banner = texts(at)
+    assert "You are looking on" in banner and "join code" in banner  # what a viewer can do
+    assert "— —" not in banner
 
 
 def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store):

@@ -545,6 +545,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except WorkbenchError as exc:
         print(f"workbench: {exc}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as exc:
+        # a path given on the command line that is not there (or not what it must be): one line
+        what = exc.strerror or type(exc).__name__
+        print(f"workbench: {exc.filename or ''}: {what}", file=sys.stderr)
+        return 2
     except BrokenPipeError:  # the reader went away (`workbench labs | head`): stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
