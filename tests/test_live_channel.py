@@ -245,6 +245,7 @@ def test_a_participant_is_cut_off_when_the_session_ends(client, demo_store):
 
 def test_a_client_that_does_not_read_is_dropped_without_a_queue(monkeypatch):
     import asyncio
+    from concurrent.futures import ThreadPoolExecutor
 
     closed = []
 
@@ -258,6 +259,9 @@ def test_a_client_that_does_not_read_is_dropped_without_a_queue(monkeypatch):
     monkeypatch.setattr(live, "LIVE_SEND_TIMEOUT_S", 0.05)
     claim = live.Claim("demo", LAB, None)
     reader = live.Reader(claim, 0, "en", "category", "d1", websocket=Stuck())
-    assert asyncio.run(live._send(reader, {"type": "delta"})) is False
+    # on a loop of its own (a browser test's Playwright may hold this thread's loop)
+    with ThreadPoolExecutor(1) as pool:
+        sent = pool.submit(asyncio.run, live._send(reader, {"type": "delta"})).result()
+    assert sent is False
     assert closed == [4408]
 
