@@ -6,8 +6,11 @@ folder on sys.path because it has no __init__.py).
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +26,23 @@ TOLERATED_BLOCKED = (
     re.compile(r"/\d+/\d+/\d+(@2x)?\.(png|jpe?g|webp)([?#].*)?$"),
     re.compile(r"/leaflet@1\.9\.3/distmarker-(icon|shadow)\.png$"),
 )
+
+
+@contextmanager
+def data_dir_of_this_process(data: Path) -> Iterator[None]:
+    """Seed a server's data directory from the test process: WORKBENCH_DATA_DIR points at
+    ``data`` (and no WORKBENCH_CACHE_DIR) for the block, and is put back afterwards."""
+    saved = {k: os.environ.get(k) for k in ("WORKBENCH_DATA_DIR", "WORKBENCH_CACHE_DIR")}
+    os.environ["WORKBENCH_DATA_DIR"] = str(data)
+    os.environ.pop("WORKBENCH_CACHE_DIR", None)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def wait_for_streamlit(page: Page, timeout: float = 30_000) -> None:

@@ -4,11 +4,17 @@ and the Export page offers the cached themes."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
-from browser_helpers import MAP_IFRAME, drawn_features, map_frame, screenshot, wait_for_streamlit
+from browser_helpers import (
+    MAP_IFRAME,
+    data_dir_of_this_process,
+    drawn_features,
+    map_frame,
+    screenshot,
+    wait_for_streamlit,
+)
 
 MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 
@@ -23,17 +29,8 @@ def demo_data_dir(tmp_path_factory):
 
     folder = shared_geodata("germany_muenchen_milbertshofen.osm").parent
     data = tmp_path_factory.mktemp("demo-data")
-    saved = {k: os.environ.get(k) for k in ("WORKBENCH_DATA_DIR", "WORKBENCH_CACHE_DIR")}
-    os.environ["WORKBENCH_DATA_DIR"] = str(data)
-    os.environ.pop("WORKBENCH_CACHE_DIR", None)
-    try:
+    with data_dir_of_this_process(data):
         assert cli.main(["demo", "--import-extracts", str(folder)]) == 0
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     return data
 
 

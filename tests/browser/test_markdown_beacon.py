@@ -4,13 +4,12 @@ the beacon (issue 15, item 7). A control image proves the browser would reach it
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from browser_helpers import wait_for_streamlit
+from browser_helpers import data_dir_of_this_process, wait_for_streamlit
 
 from tests.test_markdown_escaping import PAGES, populate
 
@@ -54,19 +53,10 @@ def test_no_page_fetches_what_user_text_names(streamlit_server, new_page, beacon
     from workbench.demo import ensure_demo
 
     data = tmp_path_factory.mktemp("hostile-data")
-    saved = {k: os.environ.get(k) for k in ("WORKBENCH_DATA_DIR", "WORKBENCH_CACHE_DIR")}
-    os.environ["WORKBENCH_DATA_DIR"] = str(data)
-    os.environ.pop("WORKBENCH_CACHE_DIR", None)
-    try:
+    with data_dir_of_this_process(data):
         store = ensure_demo()
         lab, _note = populate(store, beacon)
         store.close()
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
     url = streamlit_server(env={"WORKBENCH_DATA_DIR": str(data)})
     page = new_page()
     page.set_content(f'<img src="http://{beacon}/control.png">')  # the beacon is reachable
