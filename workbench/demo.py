@@ -47,6 +47,12 @@ def ensure_demo() -> Store:
     return store
 
 
+def open_workspace(name: str) -> Store:
+    """The store of workspace ``name``: the demo is seeded on first use, any other must exist
+    (``store.open_store``). What the pages and the live channel open."""
+    return ensure_demo() if name == DEMO_WORKSPACE else open_store(name)
+
+
 def reset_demo() -> Store:
     """Delete the demo workspace's database and seed it anew."""
     url = database_url(DEMO_WORKSPACE)

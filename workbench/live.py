@@ -180,16 +180,9 @@ class Hub:
 
     def _open(self, workspace: str):  # type: ignore[no-untyped-def]
         if workspace not in self.stores:
-            from workbench.settings import DEMO_WORKSPACE
+            from workbench.demo import open_workspace
 
-            if workspace == DEMO_WORKSPACE:
-                from workbench.demo import ensure_demo
-
-                self.stores[workspace] = ensure_demo()
-            else:
-                from workbench.store import open_store
-
-                self.stores[workspace] = open_store(workspace)
+            self.stores[workspace] = open_workspace(workspace)
             self._watch_file(workspace, self.stores[workspace].url)
         return self.stores[workspace]
 

@@ -38,10 +38,9 @@ def fmt_datetime(value) -> str:  # type: ignore[no-untyped-def]
 
 @st.cache_resource(show_spinner=False)
 def _store(workspace: str, url: str) -> Store:
-    from workbench.demo import ensure_demo
-    from workbench.store import open_store
+    from workbench.demo import open_workspace
 
-    return ensure_demo() if workspace == DEMO_WORKSPACE else open_store(workspace)
+    return open_workspace(workspace)
 
 
 def store() -> Store:
