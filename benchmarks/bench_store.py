@@ -1,9 +1,12 @@
-"""Store writes per second for annotations: one writer, and 8 writer processes at once.
+"""Store writes per second for annotations: one writer, and 8 writer processes at once, on
+SQLite and (when a server is there) on PostgreSQL/PostGIS.
 
-Peer: the same rows written with plain ``sqlite3`` (one INSERT per transaction, WAL with
-``synchronous=NORMAL`` as the store uses, no validation), in the same run.
-ratio = our writes/s ÷ peer writes/s. Times run from the start signal (every writer process has
-imported and connected) to the last writer's end.
+Peers, in the same run: on SQLite, plain ``sqlite3`` (one INSERT per transaction, WAL with
+``synchronous=NORMAL`` as the store uses, no validation); on PostgreSQL, plain ``psycopg`` (one
+INSERT of a PostGIS point per transaction, no validation, no lock). ratio = our writes/s ÷ peer
+writes/s. Times run from the start signal (every writer process has imported and connected) to
+the last writer's end. The PostgreSQL server: ``WORKBENCH_BENCH_DATABASE_URL``, else the
+tests' ``WORKBENCH_TEST_DATABASE_URL`` default (a scratch database is created and dropped).
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ WRITERS = 8
 PER_WRITER = 150
 
 
-def _ours(data_dir: str, lab_id: str, n: int, start, out) -> None:  # type: ignore[no-untyped-def]
+def _ours(data_dir: str, lab_id: str, n: int, start, out,  # type: ignore[no-untyped-def]
+          database: str = "") -> None:
     os.environ["WORKBENCH_DATA_DIR"] = data_dir
+    if database:
+        os.environ["WORKBENCH_DATABASE_URL"] = database
     from workbench.model import Annotation, new_id
     from workbench.store import open_store
 
@@ -54,12 +60,29 @@ def _peer(path: str, n: int, start, out) -> None:  # type: ignore[no-untyped-def
     conn.close()
 
 
-def _timed(fn, args: tuple, n_proc: int) -> float:  # type: ignore[no-untyped-def]
+def _peer_psycopg(conninfo: str, n: int, start, out) -> None:  # type: ignore[no-untyped-def]
+    import uuid
+
+    import psycopg
+
+    conn = psycopg.connect(conninfo)
+    start.wait()
+    began = time.perf_counter()
+    for i in range(n):
+        with conn.transaction():
+            conn.execute("INSERT INTO peer_notes VALUES (%s, ST_GeomFromText(%s, 4326), %s)",
+                         (str(uuid.uuid4()), "POINT (11.55 48.186)", f"note {i}"))
+    out.put((began, time.perf_counter()))
+    conn.close()
+
+
+def _timed(fn, args: tuple, n_proc: int, **kwargs) -> float:  # type: ignore[no-untyped-def]
     """Seconds from the first writer's start to the last writer's end; each writer process has
     imported and opened its database before the start signal, so spawning is not counted."""
     ctx = mp.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=fn, args=(*args, start, out)) for _ in range(n_proc)]
+    procs = [ctx.Process(target=fn, args=(*args, start, out), kwargs=kwargs)
+             for _ in range(n_proc)]
     for p in procs:
         p.start()
     time.sleep(0.5 + 0.4 * n_proc)  # let them import and connect
@@ -73,6 +96,7 @@ def _timed(fn, args: tuple, n_proc: int) -> float:  # type: ignore[no-untyped-de
 def run() -> list[dict]:
     tmp = tempfile.mkdtemp(prefix="wb-bench-store-")
     os.environ["WORKBENCH_DATA_DIR"] = tmp
+    os.environ.pop("WORKBENCH_DATABASE_URL", None)
     from workbench.demo import ensure_demo
 
     lab_id = ensure_demo().list_labs()[0].id
@@ -80,12 +104,66 @@ def run() -> list[dict]:
     with sqlite3.connect(peer_db) as conn:
         conn.execute("CREATE TABLE notes (id TEXT PRIMARY KEY, wkt TEXT, text TEXT)")
     rows = []
-    for label, n_proc, per in (("single writer", 1, SINGLE), ("8 writer processes", WRITERS,
-                                                               PER_WRITER)):
+    sqlite_rates = {}
+    for label, n_proc, per in CASES:
         ours = _timed(_ours, (tmp, lab_id, per), n_proc)
         peer = _timed(_peer, (peer_db, per), n_proc)
         total = n_proc * per
+        sqlite_rates[label] = total / ours
         rows.append({"name": f"annotation writes/s, {label}", "value": total / ours,
                      "unit": "writes/s", "peer": "plain sqlite3 INSERT",
                      "peer_value": total / peer, "ratio": (total / ours) / (total / peer)})
+    rows += _postgres_rows(tmp, sqlite_rates)
+    return rows
+
+
+CASES = (("single writer", 1, SINGLE), ("8 writer processes", WRITERS, PER_WRITER))
+
+
+def _postgres_rows(tmp: str, sqlite_rates: dict) -> list[dict]:
+    """The same writes on PostgreSQL/PostGIS, beside plain psycopg (nothing when no server)."""
+    import uuid
+
+    try:
+        import psycopg
+
+        from workbench.store.engine import postgres_url
+
+        base = postgres_url(os.environ.get(
+            "WORKBENCH_BENCH_DATABASE_URL",
+            os.environ.get("WORKBENCH_TEST_DATABASE_URL",
+                           "postgresql+psycopg://workbench:workbench@127.0.0.1:5432/workbench_test")))
+        admin = psycopg.connect(base.set(drivername="postgresql").render_as_string(
+            hide_password=False), autocommit=True, connect_timeout=3)
+    except Exception as exc:  # noqa: BLE001 - no server: SQLite only
+        print(f"bench_store: no PostgreSQL ({exc}); SQLite only")
+        return []
+    name = f"wbbench_{uuid.uuid4().hex[:8]}"
+    admin.execute(f'CREATE DATABASE "{name}" TEMPLATE '
+                  f'"{os.environ.get("WORKBENCH_TEST_TEMPLATE", "workbench_template")}"')
+    url = base.set(database=name)
+    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    database = url.render_as_string(hide_password=False)
+    rows = []
+    try:
+        os.environ["WORKBENCH_DATABASE_URL"] = database
+        from workbench.demo import ensure_demo
+
+        lab_id = ensure_demo(on_purpose=True).list_labs()[0].id
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("CREATE TABLE peer_notes (id text PRIMARY KEY, "
+                         "geom geometry(Point, 4326), text text)")
+        for label, n_proc, per in CASES:
+            ours = _timed(_ours, (tmp, lab_id, per), n_proc, database=database)
+            peer = _timed(_peer_psycopg, (conninfo, per), n_proc)
+            total = n_proc * per
+            rows.append({"name": f"annotation writes/s on PostgreSQL, {label}",
+                         "value": total / ours, "unit": "writes/s",
+                         "peer": "plain psycopg INSERT", "peer_value": total / peer,
+                         "ratio": (total / ours) / (total / peer),
+                         "note": f"SQLite in this run: {sqlite_rates[label]:.0f} writes/s"})
+    finally:
+        os.environ.pop("WORKBENCH_DATABASE_URL", None)
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
     return rows

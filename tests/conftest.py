@@ -46,7 +46,7 @@ def store():
 def demo_store():
     from workbench.demo import ensure_demo
 
-    s = ensure_demo()
+    s = ensure_demo(on_purpose=True)  # seeded also into a configured (PostgreSQL) database
     yield s
     s.close()
 
@@ -75,3 +75,119 @@ def _pages_left_to_st_navigation(monkeypatch):
         PagesManager.uses_pages_directory = False
 
     monkeypatch.setattr(PagesManager, "__init__", init)
+
+
+# ---- both databases -------------------------------------------------------------------------
+#: Where the PostgreSQL/PostGIS half of the suite connects: a role that may create databases,
+#: and a template database with PostGIS (``scripts/test_postgres.sh`` makes both; `.ci/run`
+#: runs it).
+TEST_DATABASE_URL = os.environ.get(
+    "WORKBENCH_TEST_DATABASE_URL",
+    "postgresql+psycopg://workbench:workbench@127.0.0.1:5432/workbench_test")
+TEST_TEMPLATE = os.environ.get("WORKBENCH_TEST_TEMPLATE", "workbench_template")
+_pg_state: dict[str, object] = {}
+
+
+def _pg_admin():  # type: ignore[no-untyped-def]
+    """An autocommit psycopg connection for creating and dropping test databases, or the reason
+    there is none."""
+    if "reason" in _pg_state:
+        return None
+    try:
+        import psycopg
+
+        from workbench.store.engine import postgres_url
+
+        url = postgres_url(TEST_DATABASE_URL)
+        conn = psycopg.connect(url.set(drivername="postgresql").render_as_string(
+            hide_password=False), autocommit=True, connect_timeout=3)
+        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                        (TEST_TEMPLATE,)).fetchone() is None:
+            raise RuntimeError(f"template database {TEST_TEMPLATE} is missing")
+        return conn
+    except Exception as exc:  # noqa: BLE001 - any reason means: no PostgreSQL here
+        _pg_state["reason"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+        return None
+
+
+def postgres_database() -> str:
+    """A new, empty PostgreSQL/PostGIS database for one test, as a store URL base; skipped
+    without a server (failed in CI, where `.ci/run` starts one)."""
+    import uuid
+
+    admin = _pg_admin()
+    if admin is None:
+        reason = ("PostgreSQL tests need a server at WORKBENCH_TEST_DATABASE_URL "
+                  f"({_pg_state['reason']}); scripts/test_postgres.sh starts one")
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    import time
+
+    import psycopg
+
+    name = f"wbtest_{uuid.uuid4().hex[:12]}"
+    for attempt in range(50):  # a template is copied by one CREATE DATABASE at a time
+        try:
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEST_TEMPLATE}"')
+            break
+        except psycopg.errors.ObjectInUse:
+            time.sleep(0.1 + attempt * 0.02)
+    admin.close()
+    from workbench.store.engine import postgres_url
+
+    return postgres_url(TEST_DATABASE_URL).set(database=name).render_as_string(
+        hide_password=False)
+
+
+def drop_postgres_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    import time
+
+    import psycopg
+
+    admin = _pg_admin()
+    if admin is None:
+        return
+    for attempt in range(20):  # autovacuum may be at work in it for a moment
+        try:
+            admin.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+            break
+        except (psycopg.errors.InsufficientPrivilege, psycopg.errors.ObjectInUse):
+            time.sleep(0.2 + attempt * 0.1)
+    admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request, monkeypatch, data_dir) -> str:
+    """Runs a test once on SQLite files and once on a fresh PostgreSQL/PostGIS database
+    (``WORKBENCH_DATABASE_URL``: every workspace a schema there). Modules whose store rules must
+    hold on both use it with ``pytestmark = pytest.mark.usefixtures("backend")``; a test about
+    SQLite files only is marked ``sqlite_only``."""
+    if request.param == "postgresql":
+        if request.node.get_closest_marker("sqlite_only"):
+            pytest.skip("about SQLite files")
+        url = postgres_database()
+        monkeypatch.setenv("WORKBENCH_DATABASE_URL", url)
+        request.addfinalizer(lambda: _drop_after(url))
+    return request.param
+
+
+def _drop_after(url: str) -> None:
+    from workbench.store import _catalog_engines
+
+    for engine in _catalog_engines.values():
+        engine.dispose()
+    _catalog_engines.clear()
+    drop_postgres_database(url)
+
+
+@pytest.fixture
+def pg_url(request, monkeypatch, data_dir) -> str:
+    """A fresh PostgreSQL/PostGIS database configured as ``WORKBENCH_DATABASE_URL``, for tests
+    about PostgreSQL itself (skipped without a server, failed in CI)."""
+    url = postgres_database()
+    monkeypatch.setenv("WORKBENCH_DATABASE_URL", url)
+    request.addfinalizer(lambda: _drop_after(url))
+    return url

@@ -12,6 +12,9 @@ import pytest
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 WRITERS, EACH = 16, 100
 
+#: every store rule here must hold on SQLite and on PostgreSQL alike
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def _writer(data_dir: str, writer: int, start, errors) -> None:  # type: ignore[no-untyped-def]
     os.environ["WORKBENCH_DATA_DIR"] = data_dir
@@ -40,7 +43,7 @@ def _writer(data_dir: str, writer: int, start, errors) -> None:  # type: ignore[
 def test_sixteen_processes_write_1600_annotations(data_dir):
     from workbench.demo import ensure_demo
 
-    ensure_demo().close()  # create and seed the workspace once, before the writers start
+    ensure_demo(on_purpose=True).close()  # create and seed the workspace once, first
     ctx = mp.get_context("spawn")
     start, errors = ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=_writer, args=(str(data_dir), w, start, errors))

@@ -14,6 +14,9 @@ from workbench.store import SCHEMA_VERSION
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
 P = Point(11.552, 48.186)
 
+#: every store rule here must hold on SQLite and on PostgreSQL alike
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def note(text="Bench in the shade", category="idea", author="Group A", geometry=P, **kw):
     return Annotation(id=kw.pop("id", new_id()), lab_id=kw.pop("lab_id", LAB), geometry=geometry,

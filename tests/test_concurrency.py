@@ -5,9 +5,13 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 
+import pytest
 from shapely.geometry import Point
 
 from workbench.model import Annotation, new_id
+
+#: every store rule here must hold on SQLite and on PostgreSQL alike
+pytestmark = pytest.mark.usefixtures("backend")
 
 
 def _writer(data_dir: str, lab_id: str, n: int, author: str) -> int:

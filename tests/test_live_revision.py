@@ -18,6 +18,9 @@ from workbench.model import Annotation, Comment, Vote, new_id
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
 FACILITATOR = Actor("facilitator", "Moderation")
 
+#: every store rule here must hold on SQLite and on PostgreSQL alike
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def note(lab: str = LAB, author: str = "Group A", **kw) -> Annotation:
     return Annotation(id=kw.pop("id", new_id()), lab_id=lab,

@@ -16,6 +16,9 @@ from workbench.store.engine import make_engine, migrate
 
 LEIPZIG = (12.3731, 51.3397)
 
+#: every store rule here must hold on SQLite and on PostgreSQL alike
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def square(lon: float, lat: float, half_deg: float = 0.003) -> Polygon:
     return box(lon - half_deg, lat - half_deg, lon + half_deg, lat + half_deg)
@@ -140,6 +143,7 @@ def test_bad_codes_refused(store, world):
         store.add_city(City(id=new_id(), name="X", country="Germany", lon=1, lat=1))
 
 
+@pytest.mark.sqlite_only
 def test_pragmas(store):
     with store.read() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
@@ -165,6 +169,7 @@ def test_migration_upgrades_old_database_without_losing_rows(data_dir):
     assert open_store("old", create=True).version == SCHEMA_VERSION  # opening again changes nothing
 
 
+@pytest.mark.sqlite_only
 def test_newer_database_is_refused_untouched(data_dir):
     open_store("future", create=True).close()
     path = database_url("future").removeprefix("sqlite:///")

@@ -34,6 +34,9 @@ from workbench.model import (
 from workbench.settings import LANGUAGES, data_dir, uploads_dir
 from workbench.store import SCHEMA_VERSION, open_store
 
+#: every store rule here must hold on SQLite and on PostgreSQL alike
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 # ---- helpers ------------------------------------------------------------------------------------
 @pytest.fixture
@@ -406,6 +409,7 @@ def test_newer_schema_in_rollback_journal_mode_is_refused_untouched(tmp_path):
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
+@pytest.mark.sqlite_only
 def test_full_disk_is_the_stores_own_error_and_keeps_nothing(store):
     from sqlalchemy import event
 
@@ -442,6 +446,7 @@ def _newer_workspace(name: str) -> Path:
     return path
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_app_shows_the_stores_message_for_a_newer_workspace(lang):
     from streamlit.testing.v1 import AppTest
@@ -487,23 +492,25 @@ def test_setup_page_refuses_a_save_over_someone_elses_edit():
     from workbench.demo import ensure_demo
 
     munich = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+    ensure_demo(on_purpose=True).close()
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
                            default_timeout=60)
     at.session_state["lab_id"] = munich
     at.switch_page("pages/setup.py").run()
     assert not at.exception
-    shown = ensure_demo().get_lab(munich)
+    shown = ensure_demo(on_purpose=True).get_lab(munich)
     # meanwhile someone else saves the lab
-    other = ensure_demo().update_lab(replace(shown, title="Edit of the other facilitator"))
+    other = ensure_demo(on_purpose=True).update_lab(
+        replace(shown, title="Edit of the other facilitator"))
     at.text_input[0].input("My edit")
     at.button(key="FormSubmitter:lab_form_edit-Save").click().run()
     assert not at.exception
     message = ConflictError("integrity.conflict_lab", version=other.version).message("en")
     assert message in [e.value for e in at.error]
-    assert ensure_demo().get_lab(munich).title == "Edit of the other facilitator"
+    assert ensure_demo(on_purpose=True).get_lab(munich).title == "Edit of the other facilitator"
     # the page now shows the current lab; a save from there goes through
     assert at.text_input[0].value == "Edit of the other facilitator"
     at.text_input[0].input("My edit")
     at.button(key="FormSubmitter:lab_form_edit-Save").click().run()
     assert not at.exception and at.success, [e.value for e in at.error]
-    assert ensure_demo().get_lab(munich).title == "My edit"
+    assert ensure_demo(on_purpose=True).get_lab(munich).title == "My edit"

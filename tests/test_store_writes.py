@@ -16,6 +16,9 @@ LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
 # more decimals than the store keeps (7): the returned geometry must be the stored one
 FINE = Point(11.552123456789, 48.186987654321)
 
+#: every store rule here must hold on SQLite and on PostgreSQL alike
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def note(**kw) -> Annotation:
     return Annotation(id=kw.pop("id", new_id()), lab_id=LAB, geometry=kw.pop("geometry", FINE),

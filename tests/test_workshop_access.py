@@ -22,6 +22,9 @@ OWNER = Actor("owner", "Owner")
 FAC = Actor("facilitator", "Fac")
 BLUE = GROUP_COLOURS["blue"]
 
+#: every store rule here must hold on SQLite and on PostgreSQL alike
+pytestmark = pytest.mark.usefixtures("backend")
+
 
 def note(group: str = "Group A", text: str = "a note") -> Annotation:
     return Annotation(id=new_id(), lab_id=LAB, geometry=Point(11.551, 48.186),

@@ -105,6 +105,25 @@ def cmd_run(args: argparse.Namespace) -> int:
     return serve(streamlit_args(args.host, args.port))
 
 
+def cmd_workspaces(args: argparse.Namespace) -> int:
+    from workbench.errors import ValidationError
+    from workbench.settings import configured_database
+    from workbench.store import list_workspaces, open_store, workspace_exists
+    from workbench.store.engine import host_of
+
+    if args.create:
+        if workspace_exists(args.create):
+            raise ValidationError("hosting.error.workspace_exists", name=args.create)
+        open_store(args.create, create=True).close()
+        print(f"Created workspace {args.create}.")
+        return 0
+    where, names = configured_database(), list_workspaces()
+    print(f"Workspaces in {host_of(where) if where else 'the data directory'}:")
+    for name in names:
+        print(f"  {name}")
+    return 0
+
+
 def cmd_setup_token(args: argparse.Namespace) -> int:
     from workbench.hosting import issue_setup_token
     from workbench.i18n import t
@@ -145,7 +164,7 @@ def cmd_passcode(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from workbench.demo import ensure_demo, reset_demo
 
-    store = reset_demo() if args.reset else ensure_demo()
+    store = reset_demo() if args.reset else ensure_demo(on_purpose=True)
     labs = store.list_labs()
     print(f"Demo workspace ready: {len(store.list_networks())} networks, "
           f"{len(store.list_cities())} cities, {len(labs)} living labs.")
@@ -520,6 +539,13 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--workspace", required=True, type=workspace_arg,
                      help="workspace to import into (created)")
     imp.set_defaults(func=cmd_import)
+
+    ws = sub.add_parser("workspaces", help="list the workspaces (SQLite files, or the schemas "
+                        "of WORKBENCH_DATABASE_URL), or create one")
+    ws.add_argument("--create", metavar="NAME", type=workspace_arg,
+                    help="create an empty workspace (then set its passcode: `workbench "
+                    "passcode set --workspace NAME`)")
+    ws.set_defaults(func=cmd_workspaces)
 
     token = sub.add_parser("setup-token", help="print a new one-time set-up token (to create "
                            "workspaces and set a first owner passcode in the app)")

@@ -9,8 +9,8 @@ from shapely.geometry import shape
 
 from workbench.access import SYSTEM
 from workbench.model import City, LivingLab, Network
-from workbench.settings import DEMO_DIR, DEMO_WORKSPACE, database_url
-from workbench.store import Store, open_store
+from workbench.settings import DEMO_DIR, DEMO_WORKSPACE, configured_database
+from workbench.store import Store, drop_workspace, open_store
 
 
 def seed(store: Store, demo_dir: Path = DEMO_DIR) -> int:
@@ -39,27 +39,28 @@ def seed(store: Store, demo_dir: Path = DEMO_DIR) -> int:
     return len(sites["features"])
 
 
-def ensure_demo() -> Store:
-    """Open the demo workspace, seeding it on first start."""
+def ensure_demo(on_purpose: bool = False) -> Store:
+    """Open the demo workspace, seeding it on first start.
+
+    Into a configured database (``WORKBENCH_DATABASE_URL``: a deployment's real data) the
+    illustrative labs go only ``on_purpose`` (``workbench demo``); otherwise the workspace is
+    opened as it is, empty on a new database."""
     store = open_store(DEMO_WORKSPACE, create=True)
-    if not store.list_networks():
+    if (on_purpose or configured_database() is None) and not store.list_networks():
         seed(store)
     return store
 
 
 def open_workspace(name: str) -> Store:
-    """The store of workspace ``name``: the demo is seeded on first use, any other must exist
-    (``store.open_store``). What the pages and the live channel open."""
+    """The store of workspace ``name``: the demo is opened (and seeded, see :func:`ensure_demo`)
+    on first use, any other must exist (``store.open_store``). What the pages and the live
+    channel open."""
     return ensure_demo() if name == DEMO_WORKSPACE else open_store(name)
 
 
 def reset_demo() -> Store:
-    """Delete the demo workspace's database and seed it anew."""
-    url = database_url(DEMO_WORKSPACE)
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        for suffix in ("", "-wal", "-shm"):
-            Path(str(path) + suffix).unlink(missing_ok=True)
+    """Delete the demo workspace's database (its file or its schema) and seed it anew."""
+    drop_workspace(DEMO_WORKSPACE)
     store = open_store(DEMO_WORKSPACE, create=True)
     seed(store)
     return store

@@ -31,7 +31,6 @@ from workbench.settings import (
     open_setup_wanted,
     public_url,
     setup_token_path,
-    workspace_path,
 )
 
 
@@ -89,10 +88,10 @@ def create_workspace(name: str, owner_passcode: str, token: str | None, host: st
     """Create the workspace ``name`` for the operator (see :func:`operator`), protected by
     ``owner_passcode``; the passcode may be left empty only under open set-up. Returns its
     store."""
-    from workbench.store import open_store
+    from workbench.store import open_store, workspace_exists
 
     name = check_workspace_name((name or "").strip())
-    if workspace_path(name).exists():
+    if workspace_exists(name):
         raise ValidationError("hosting.error.workspace_exists", name=name)
     if owner_passcode or not open_setup(host):
         hash_passcode(owner_passcode)  # refuses a short passcode before the token is used

@@ -14,7 +14,9 @@ How it works (the store holds the revision and the deltas, ``store.live``):
   ``Authorization: Bearer`` header) gives one delta, for a client without a WebSocket.
 - A write of this process wakes the lab's readers at once (``store.base.add_commit_listener``);
   a write of another process (the command line, a second app process) to a SQLite workspace
-  is heard through the file system (watchdog: a change of the workspace's write-ahead log).
+  is heard through the file system (watchdog: a change of the workspace's write-ahead log),
+  and to a PostgreSQL workspace through ``LISTEN workbench_live`` (one connection per process
+  and database; ``store.revision`` sends the NOTIFY inside each write).
   Missed or unheard writes are found by one cheap revision read per workspace and second,
   only while someone follows a lab of it.
 - Each reader gets its own delta (language, colouring, hidden notes only for moderators), but
@@ -171,6 +173,9 @@ class Hub:
         self._deltas: dict[tuple, tuple[int, dict]] = {}
         self._observer: Any = None
         self._lock = threading.Lock()
+        # PostgreSQL: (database, schema) -> workspace, and one listening thread per database
+        self._schemas: dict[tuple[str, str], str] = {}
+        self._listeners: dict[str, threading.Thread] = {}
 
     # -- stores and authorization --
     def store(self, workspace: str):  # type: ignore[no-untyped-def]
@@ -184,7 +189,60 @@ class Hub:
 
             self.stores[workspace] = open_workspace(workspace)
             self._watch_file(workspace, self.stores[workspace].url)
+            self._listen(workspace, self.stores[workspace].url)
         return self.stores[workspace]
+
+    def _listen(self, workspace: str, url: str) -> None:
+        """Hear the commits of every process on a PostgreSQL workspace: one connection per
+        process and database LISTENs for the revisions that ``bump_revision`` announces."""
+        from workbench.store.engine import is_postgres, schema_of
+
+        if not is_postgres(url) or self.loop is None:
+            return
+        database = url.split("?", 1)[0]
+        self._schemas[(database, schema_of(url) or "public")] = workspace
+        if database not in self._listeners:
+            thread = threading.Thread(target=self._listen_loop, args=(url, database),
+                                      name="live-listen", daemon=True)
+            self._listeners[database] = thread
+            thread.start()
+
+    def _listen_loop(self, url: str, database: str) -> None:
+        import psycopg
+
+        from workbench.store.engine import SCHEMA_PARAM, postgres_url
+        from workbench.store.revision import NOTIFY_CHANNEL
+
+        conninfo = postgres_url(url).difference_update_query([SCHEMA_PARAM]).set(
+            drivername="postgresql").render_as_string(hide_password=False)
+        pause = 0.5
+        while self.loop is not None and not self.loop.is_closed():
+            try:
+                with psycopg.connect(conninfo, autocommit=True, connect_timeout=5) as conn:
+                    conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+                    pause = 0.5
+                    self._wake_all(database)  # what was missed while not listening
+                    while self.loop is not None and not self.loop.is_closed():
+                        for note in conn.notifies(timeout=2.0):
+                            schema = note.payload.split("|", 1)[0]
+                            workspace = self._schemas.get((database, schema))
+                            if workspace is not None:
+                                self._wake(workspace)
+            except Exception:  # noqa: BLE001 - the server went away: listen again soon
+                _log.warning("live: not listening to %s, trying again in %.0f s",
+                             database.rsplit("@", 1)[-1], pause)
+                time.sleep(pause)
+                pause = min(pause * 2, 30.0)
+
+    def _wake(self, workspace: str) -> None:
+        loop = self.loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._mark, workspace)
+
+    def _wake_all(self, database: str) -> None:
+        for (db, _schema), workspace in list(self._schemas.items()):
+            if db == database:
+                self._wake(workspace)
 
     def _watch_file(self, workspace: str, url: str) -> None:
         """Hear other processes' writes to a SQLite workspace as soon as they reach its
@@ -295,12 +353,9 @@ class Hub:
     # -- waking --
     def committed(self, url: str, lab_ids: frozenset[str]) -> None:
         """Commit listener (any thread): a write of this process bumped these labs."""
-        loop = self.loop
-        if loop is None or loop.is_closed():
-            return
         for workspace, s in list(self.stores.items()):
             if s.url == url:
-                loop.call_soon_threadsafe(self._mark, workspace)
+                self._wake(workspace)
 
     def _mark(self, workspace: str) -> None:
         self._dirty.add(workspace)
@@ -533,6 +588,7 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
         watcher.cancel()
         remove_commit_listener(h.committed)
         h.loop = None
+        h._listeners.clear()  # their threads end within a listen timeout
         if h._observer is not None:
             h._observer.stop()
 

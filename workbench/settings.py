@@ -84,15 +84,31 @@ def workspace_path(workspace: str) -> Path:
     return workspaces_dir() / (check_workspace_name(workspace) + ".sqlite")
 
 
-def database_url(workspace: str) -> str:
-    """SQLAlchemy URL of a workspace's database (the name is validated first).
+def configured_database() -> str | None:
+    """``WORKBENCH_DATABASE_URL``: one PostgreSQL/PostGIS database for every workspace of the
+    deployment (None: each workspace is a SQLite file in the workspaces folder)."""
+    return os.environ.get("WORKBENCH_DATABASE_URL", "").strip() or None
 
-    ``WORKBENCH_DATABASE_URL`` may point the default workspace elsewhere (a PostgreSQL URL is
-    accepted by the store's engine set-up, but only SQLite is tested so far).
-    """
-    override = os.environ.get("WORKBENCH_DATABASE_URL")
-    if override and check_workspace_name(workspace) == DEMO_WORKSPACE:
-        return override
+
+#: Prefix of a workspace's schema in the configured database (``demo`` lives in ``wb_demo``),
+#: so that no workspace name can be ``public`` or one of PostgreSQL's own schemas.
+WORKSPACE_SCHEMA_PREFIX = "wb_"
+
+
+def database_url(workspace: str) -> str:
+    """SQLAlchemy URL of a workspace's database (the name is validated first): its SQLite file,
+    or, with ``WORKBENCH_DATABASE_URL``, the configured database with the workspace's schema."""
+    name = check_workspace_name(workspace)
+    configured = configured_database()
+    if configured and configured.startswith(("postgresql", "postgres:")):
+        from urllib.parse import quote
+
+        sep = "&" if "?" in configured else "?"
+        return f"{configured}{sep}workbench_schema={quote(WORKSPACE_SCHEMA_PREFIX + name)}"
+    if configured:
+        # any other URL (a SQLite file elsewhere) serves the demo workspace only, as before
+        if name == DEMO_WORKSPACE:
+            return configured
     return f"sqlite:///{workspace_path(workspace)}"
 
 

@@ -104,9 +104,14 @@ class AnnotationMixin(StoreBase):
             authorize(conn, by, "annotation.add", a.lab_id)
             rev = bump_revision(conn, a.lab_id)  # notfound.lab for an unknown lab
             try:
-                conn.execute(insert(annotations).values({**values, "rev": rev}))
-            except IntegrityError as exc:
-                raise NotFoundError("notfound.lab") from exc
+                with conn.begin_nested():
+                    conn.execute(insert(annotations).values({**values, "rev": rev}))
+            except IntegrityError:
+                # the same id stored meanwhile by a writer outside the store's lock: a retry
+                existing = _row(conn, a.id)
+                if existing is None:
+                    raise
+                return _annotation(existing)
             _record(conn, a.id, "created", a.author,
                     {k: v for k, v in values.items() if k != "id"})
         return _annotation(values)
@@ -210,8 +215,7 @@ class AnnotationMixin(StoreBase):
                 values.update(_geometry_values(diff["geometry"]))
             values.update(updated_at=iso(now), updated_by=actor, version=current.version + 1,
                           rev=bump_revision(conn, row["lab_id"]))
-            conn.execute(update(annotations).where(annotations.c.id == annotation_id)
-                         .values(values))
+            _update_at_version(conn, annotation_id, current.version, values)
             _record(conn, annotation_id, "edited", actor, {
                 "changed": {k: {"from": _plain(getattr(current, k)), "to": _plain(v)}
                             for k, v in diff.items()},
@@ -249,8 +253,7 @@ class AnnotationMixin(StoreBase):
             values = dict(deleted_at=now if deleted else None, updated_at=now, updated_by=actor,
                           version=row["version"] + 1, hidden=int(hidden),
                           rev=bump_revision(conn, row["lab_id"]))
-            conn.execute(update(annotations).where(annotations.c.id == annotation_id)
-                         .values(values))
+            _update_at_version(conn, annotation_id, row["version"], values)
             _record(conn, annotation_id, "deleted" if deleted else "restored", actor,
                     {"version": values["version"]})
         return _annotation({**row, **values})
@@ -361,6 +364,20 @@ def _locked_row(conn: Connection, by: Actor | None, action: str, annotation_id: 
     return row
 
 
+def _update_at_version(conn: Connection, annotation_id: str, version: int,
+                       values: dict[str, Any]) -> None:
+    """Write ``values`` over the annotation at ``version`` only (``… WHERE version = :v``): a
+    change that reached the row first makes this a :class:`ConflictError`, never a lost
+    update, even from a writer that did not take the workspace's write lock."""
+    done = conn.execute(update(annotations).where(
+        annotations.c.id == annotation_id, annotations.c.version == version).values(values))
+    if done.rowcount != 1:
+        current = _annotation(_row(conn, annotation_id))
+        raise ConflictError("annotate.error.conflict", current=current,
+                            actor=current.updated_by,
+                            at=current.updated_at.strftime("%H:%M:%S UTC"))
+
+
 def _check_category(conn: Connection, code: str) -> None:
     """Refuse a category that is neither built in nor one of the workspace's own."""
     if code in ANNOTATION_CATEGORIES:
@@ -372,7 +389,7 @@ def _check_category(conn: Connection, code: str) -> None:
 
 def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     minx, miny, maxx, maxy = geom.bounds
-    return dict(geom_wkt=shapely.to_wkt(geom, rounding_precision=7), geom_type=geom.geom_type,
+    return dict(geom=shapely.to_wkt(geom, rounding_precision=7), geom_type=geom.geom_type,
                 minx=minx, miny=miny, maxx=maxx, maxy=maxy)
 
 
@@ -393,7 +410,7 @@ def _record(conn: Connection, annotation_id: str, action: str, actor: str,
 
 def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
     return Annotation(
-        id=r["id"], lab_id=r["lab_id"], geometry=shapely.from_wkt(r["geom_wkt"]),
+        id=r["id"], lab_id=r["lab_id"], geometry=shapely.from_wkt(r["geom"]),
         category=r["category"], text=r["text"], author=r["author"],
         created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"]),
         deleted_at=from_iso(r["deleted_at"]), version=r["version"],

@@ -43,7 +43,8 @@ def _busy_is_an_error() -> Iterator[None]:
     except PoolTimeout:
         raise StoreBusy("hosting.error.busy") from None
     except OperationalError as exc:
-        if "locked" in str(exc.orig) or "busy" in str(exc.orig):
+        message = str(exc.orig)
+        if "locked" in message or "busy" in message or "lock timeout" in message:
             raise StoreBusy("hosting.error.busy") from None
         raise
 

@@ -83,8 +83,12 @@ def _bump(conn: Connection, table, record_id: str, expected_version: int | None,
     if expected_version is not None and current != expected_version:
         raise ConflictError(f"integrity.conflict_{kind}", current=load(), version=current,
                             expected=expected_version)
-    conn.execute(update(table).where(table.c.id == record_id).values(
+    done = conn.execute(update(table).where(table.c.id == record_id,
+                                            table.c.version == current).values(
         **values, version=current + 1))
+    if done.rowcount != 1:  # changed between the read and the write: never a lost update
+        raise ConflictError(f"integrity.conflict_{kind}", current=load(), version=current + 1,
+                            expected=expected_version if expected_version is not None else current)
 
 
 def _guard(conn: Connection, by: Actor | None, action: str, lab_id: str | None) -> None:
@@ -425,14 +429,14 @@ def _lab_values(lab: LivingLab) -> dict:
         city_id=lab.city_id, network_id=lab.network_id, title=lab.title, summary=lab.summary,
         themes=dumps(list(lab.themes)), principles=dumps(list(lab.principles)),
         sdg_targets=dumps(list(lab.sdg_targets)), status=lab.status,
-        boundary_wkt=shapely.to_wkt(lab.boundary, rounding_precision=7),
+        boundary=shapely.to_wkt(lab.boundary, rounding_precision=7),
         illustrative=int(lab.illustrative), updated_at=iso(lab.updated_at))
 
 
 def _lab(r) -> LivingLab:  # type: ignore[no-untyped-def]
     return LivingLab(
         id=r["id"], city_id=r["city_id"], network_id=r["network_id"], title=r["title"],
-        boundary=shapely.from_wkt(r["boundary_wkt"]), summary=r["summary"],
+        boundary=shapely.from_wkt(r["boundary"]), summary=r["summary"],
         themes=tuple(loads(r["themes"], [])), principles=tuple(loads(r["principles"], [])),
         sdg_targets=tuple(loads(r["sdg_targets"], [])), status=r["status"],
         illustrative=bool(r["illustrative"]), created_at=from_iso(r["created_at"]),

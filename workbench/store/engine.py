@@ -1,26 +1,78 @@
-"""Database engine set-up and schema migrations (SQLite by default)."""
+"""Database engines, transactions and schema migrations: SQLite by default, PostgreSQL/PostGIS
+when ``WORKBENCH_DATABASE_URL`` names one.
+
+Every store rule (one winner per version, the dot limit, one active session per lab …) is judged
+inside a *write transaction*, and write transactions of one workspace never overlap:
+
+- SQLite: ``BEGIN IMMEDIATE`` takes the file's write lock at the start;
+- PostgreSQL: the first statement takes a transaction-level advisory lock keyed by the
+  workspace's schema (``pg_advisory_xact_lock``), released at commit or rollback. Readers are
+  never blocked, and each statement of a writer sees everything committed before it.
+
+On top of that the database keeps its own rules (unique and partial unique indexes, CHECK
+constraints, conditional updates), so a writer that bypassed the store could not break them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from workbench.errors import SchemaError, StorageError
 from workbench.settings import SQLITE_BUSY_TIMEOUT_MS
-from workbench.store.schema import MIGRATIONS, SCHEMA_VERSION
+from workbench.store.schema import SCHEMA_VERSION, migration_sql
 
 #: Execution option that marks a connection as a writer (SQLite: BEGIN IMMEDIATE).
 WRITE = "workbench_write"
+#: URL query parameter naming a workspace's PostgreSQL schema (taken off before connecting).
+SCHEMA_PARAM = "workbench_schema"
+#: First key of the workbench's advisory locks (the second is the schema's hash, or 0 for the
+#: migration lock of the whole database). Any 32-bit number no other application uses.
+_LOCK_SPACE = 0x57424E48  # "WBNH"
+#: Seconds to wait for a PostgreSQL server before saying it cannot be reached.
+PG_CONNECT_TIMEOUT = 5
+
+
+def is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql", "postgres:"))
+
+
+def postgres_url(url: str) -> URL:
+    """``url`` with the psycopg driver (``postgresql://`` and ``postgres://`` as given by most
+    hosting panels would ask SQLAlchemy for psycopg2, which the workbench does not install)."""
+    parsed = make_url(url.replace("postgres://", "postgresql://", 1))
+    if parsed.drivername in ("postgresql", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed
+
+
+def schema_of(url: str) -> str | None:
+    """The workspace schema named in a store URL (``…?workbench_schema=wb_demo``), or None."""
+    values = parse_qs(urlsplit(url).query).get(SCHEMA_PARAM)
+    return values[0] if values else None
+
+
+def host_of(url: str) -> str:
+    """Where a database URL points, for messages (never the password)."""
+    if not is_postgres(url):
+        return url.removeprefix("sqlite:///")
+    parsed = postgres_url(url)
+    return f"{parsed.host or 'localhost'}:{parsed.port or 5432}/{parsed.database or ''}"
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for ``url``; on SQLite with WAL, foreign keys, a busy timeout and writers that
-    take the write lock at BEGIN, so that concurrent writers queue instead of failing."""
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+    """An engine for ``url``; see the module's text for how writers are kept apart."""
+    if is_postgres(url):
+        return _postgres_engine(url)
     engine = create_engine(
         url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
     )
@@ -48,6 +100,35 @@ def make_engine(url: str) -> Engine:
     return engine
 
 
+def _postgres_engine(url: str) -> Engine:
+    parsed = postgres_url(url)
+    schema = parsed.query.get(SCHEMA_PARAM)
+    schema = schema[0] if isinstance(schema, tuple) else schema
+    parsed = parsed.difference_update_query([SCHEMA_PARAM])
+    engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                           connect_args={"connect_timeout": PG_CONNECT_TIMEOUT,
+                                         "application_name": "living-lab-workbench"})
+    engine.info_schema = schema  # type: ignore[attr-defined]
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        with dbapi_conn.cursor() as cur:
+            path = f"{quote_ident(schema)}, public" if schema else "public"
+            cur.execute(f"SET search_path TO {path}")
+            cur.execute("SET TIME ZONE 'UTC'")
+        dbapi_conn.commit()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        if conn.get_execution_options().get(WRITE, False):
+            # wait as long as SQLite would, then StoreBusy (base._busy_is_an_error)
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(SQLITE_BUSY_TIMEOUT_MS)}")
+            conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:schema))"),
+                         {"space": _LOCK_SPACE, "schema": schema or "public"})
+
+    return engine
+
+
 def _refuse_newer_schema(cur) -> None:  # type: ignore[no-untyped-def]
     """Raise :class:`SchemaError` when the SQLite file was written by a newer workbench; only
     reads (no journal mode, no table created), so a refused file stays byte for byte as it was."""
@@ -61,13 +142,28 @@ def _refuse_newer_schema(cur) -> None:  # type: ignore[no-untyped-def]
 
 def is_disk_full(exc: BaseException) -> bool:
     """Whether a database error means the disk (or the database's size limit) is full."""
-    return "database or disk is full" in str(getattr(exc, "orig", exc)).lower()
+    message = str(getattr(exc, "orig", exc)).lower()
+    return "database or disk is full" in message or "no space left on device" in message
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    """Whether a PostgreSQL error means the server cannot be reached or refused the login: no
+    SQLSTATE (the client never got an answer), or class 08 (connection exception), 28 (invalid
+    authorization), 3D000 (no such database), 57P01-57P03 (the server shut down)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    state = getattr(exc.orig, "sqlstate", None)
+    return state is None or state[:2] in ("08", "28") or state in (
+        "3D000", "57P01", "57P02", "57P03")
 
 
 @contextmanager
 def transaction(engine: Engine, write: bool) -> Iterator[Connection]:
     """A transaction; committed when the block ends, rolled back on an exception. A full disk
-    becomes :class:`StorageError` (``store.disk_full``): nothing of the transaction was kept."""
+    becomes :class:`StorageError` (``store.disk_full``): nothing of the transaction was kept; a
+    database server that cannot be reached becomes ``store.unreachable``."""
     try:
         with engine.connect() as conn:
             conn = conn.execution_options(**{WRITE: write})
@@ -76,6 +172,8 @@ def transaction(engine: Engine, write: bool) -> Iterator[Connection]:
     except OperationalError as exc:
         if is_disk_full(exc):
             raise StorageError("store.disk_full") from exc
+        if engine.dialect.name == "postgresql" and is_unreachable(exc):
+            raise StorageError("store.unreachable", host=host_of(str(engine.url))) from None
         raise
 
 
@@ -89,15 +187,70 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
     """Bring the database up to ``target`` (default: newest) and return its version.
 
     An existing database is upgraded step by step, never wiped. A database written by a newer
-    workbench is refused with :class:`SchemaError` and left as it is.
+    workbench is refused with :class:`SchemaError` and left as it is. On PostgreSQL, processes
+    starting at once take turns (an advisory lock), so exactly one of them migrates.
     """
     with transaction(engine, write=True) as conn:
+        if conn.dialect.name == "postgresql":
+            _prepare_postgres(conn, getattr(engine, "info_schema", None))
         current = schema_version(conn)
         if current > SCHEMA_VERSION:
             raise SchemaError("store.schema_too_new", found=current, supported=SCHEMA_VERSION)
         for version in range(current + 1, target + 1):
-            for statement in MIGRATIONS[version - 1].split(";"):
+            for statement in migration_sql(version, conn.dialect.name).split(";"):
                 if statement.strip():
                     conn.exec_driver_sql(statement)
             conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": version})
         return max(current, target)
+
+
+def _prepare_postgres(conn: Connection, schema: str | None) -> None:
+    """Before migrating a PostgreSQL workspace: take the database's migration lock, refuse a
+    newer schema untouched, make sure PostGIS is there and create the workspace's schema."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": _LOCK_SPACE})
+    name = schema or "public"
+    found = conn.execute(text(
+        "SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
+        "AND table_name = 'schema_version'"), {"s": name}).first()
+    if found:
+        version = conn.execute(text(
+            f"SELECT max(version) FROM {quote_ident(name)}.schema_version")).scalar()
+        if int(version or 0) > SCHEMA_VERSION:
+            raise SchemaError("store.schema_too_new", found=int(version),
+                              supported=SCHEMA_VERSION)
+    if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).first() is None:
+        try:
+            with conn.begin_nested():
+                conn.exec_driver_sql("CREATE EXTENSION postgis SCHEMA public")
+        except DBAPIError as exc:
+            raise SchemaError("store.postgis_missing", host=host_of(str(conn.engine.url))) \
+                from exc
+    if schema:
+        conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+        if schema == LEGACY_SCHEMA:
+            _adopt_public_tables(conn, schema)
+
+
+#: Until schema 8 the demo workspace (the only one on PostgreSQL then) lived in ``public``.
+LEGACY_SCHEMA = "wb_demo"
+
+
+def _adopt_public_tables(conn: Connection, schema: str) -> None:
+    """Move a workspace of schema 1-7 from ``public`` into ``schema`` (once: only while
+    ``schema`` holds no workspace yet), so that it is upgraded instead of left behind."""
+    def has_workspace(where: str) -> bool:
+        return conn.execute(text(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
+            "AND table_name = 'schema_version'"), {"s": where}).first() is not None
+
+    if has_workspace(schema) or not has_workspace("public"):
+        return
+    from workbench.store.schema import metadata
+
+    names = [*metadata.tables, "schema_version"]
+    present = {r[0] for r in conn.execute(text(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"))}
+    for name in names:
+        if name in present:
+            conn.exec_driver_sql(f"ALTER TABLE public.{quote_ident(name)} "
+                                 f"SET SCHEMA {quote_ident(schema)}")

@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, update
+from sqlalchemy import Connection, func, select, update
 
 from workbench.errors import NotFoundError
 from workbench.store.base import BUMPED
 from workbench.store.schema import annotations, labs
+
+#: PostgreSQL channel on which each committed revision is announced (``schema|lab|revision``).
+NOTIFY_CHANNEL = "workbench_live"
+#: The channel QGIS listens on for "Refresh layer on notification".
+QGIS_CHANNEL = "qgis"
 
 
 def bump_revision(conn: Connection, lab_id: str, *, annotation_ids: Iterable[str] = (),
@@ -30,6 +35,12 @@ def bump_revision(conn: Connection, lab_id: str, *, annotation_ids: Iterable[str
     if revision is None:
         raise NotFoundError("notfound.lab")
     conn.info.setdefault(BUMPED, set()).add(lab_id)  # told to the commit listeners
+    if conn.dialect.name == "postgresql":
+        # delivered at commit (never for a rolled-back write) to every process listening:
+        # the live channel of each app process, and QGIS layers set to refresh on notification
+        payload = f"{conn.exec_driver_sql('SELECT current_schema()').scalar()}|{lab_id}|{revision}"
+        conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload),
+                            func.pg_notify(QGIS_CHANNEL, payload)))
     ids = list(dict.fromkeys(annotation_ids))
     if all_annotations:
         conn.execute(update(annotations).where(annotations.c.lab_id == lab_id)

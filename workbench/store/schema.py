@@ -1,7 +1,8 @@
 """Tables of the workspace database, and the migrations that build them.
 
 ``MIGRATIONS`` is the history of the schema: migration *n* (1-based) brings a database from version
-*n - 1* to *n*. Migrations are plain SQL that SQLite and PostgreSQL both understand, never edited
+*n - 1* to *n*. Migrations are plain SQL that SQLite and PostgreSQL both understand, or one SQL
+per dialect where one cannot say it for both (migration 8: real types on PostgreSQL), never edited
 once released; a change to the schema is a new migration appended here plus the matching change to
 the ``Table`` objects below, which describe the newest version and are what queries use.
 """
@@ -10,15 +11,17 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, Table, Text
 
+from workbench.store.types import Flag, Geom, Json, Stamp
+
 metadata = MetaData()
 
 networks = Table(
     "networks", metadata,
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
-    Column("countries", Text, nullable=False),  # JSON list of ISO codes
+    Column("countries", Json, nullable=False),  # JSON list of ISO codes
     Column("description", Text, nullable=False, default=""),
-    Column("created_at", Text, nullable=False),
+    Column("created_at", Stamp, nullable=False),
     Column("version", Integer, nullable=False, default=1),  # v5: optimistic locking
 )
 
@@ -29,7 +32,7 @@ cities = Table(
     Column("country", Text, nullable=False),
     Column("lon", Float, nullable=False),
     Column("lat", Float, nullable=False),
-    Column("illustrative_only", Integer, nullable=False, default=0),
+    Column("illustrative_only", Flag, nullable=False, default=0),
     Column("version", Integer, nullable=False, default=1),  # v5
 )
 
@@ -46,14 +49,14 @@ labs = Table(
     Column("network_id", Text, ForeignKey("networks.id"), nullable=False),
     Column("title", Text, nullable=False),
     Column("summary", Text, nullable=False, default=""),
-    Column("themes", Text, nullable=False, default="[]"),
-    Column("principles", Text, nullable=False, default="[]"),
-    Column("sdg_targets", Text, nullable=False, default="[]"),
+    Column("themes", Json, nullable=False, default="[]"),
+    Column("principles", Json, nullable=False, default="[]"),
+    Column("sdg_targets", Json, nullable=False, default="[]"),
     Column("status", Text, nullable=False, default="planning"),
-    Column("boundary_wkt", Text, nullable=False),
-    Column("illustrative", Integer, nullable=False, default=0),
-    Column("created_at", Text, nullable=False),
-    Column("updated_at", Text, nullable=False),
+    Column("boundary", Geom, nullable=False),  # v8: was boundary_wkt
+    Column("illustrative", Flag, nullable=False, default=0),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
     Column("version", Integer, nullable=False, default=1),  # v5
     # v6: live updates. ``revision`` is bumped by every write that changes what the lab's map,
     # list or presenter shows; ``session_rev`` is the revision of the last session/round change.
@@ -69,10 +72,10 @@ layers = Table(
     Column("kind", Text, nullable=False),
     Column("source", Text, nullable=False, default=""),
     Column("attribution", Text, nullable=False, default=""),
-    Column("style", Text, nullable=False, default="{}"),
+    Column("style", Json, nullable=False, default="{}"),
     Column("path", Text, nullable=False, default=""),
     Column("feature_count", Integer, nullable=False, default=0),
-    Column("created_at", Text, nullable=False),
+    Column("created_at", Stamp, nullable=False),
     # the indicator theme an uploaded layer stands in for ("buildings", "population" ...) or ""
     Column("source_for", Text, nullable=False, default=""),
 )
@@ -82,16 +85,16 @@ snapshots = Table(
     Column("id", Text, primary_key=True),
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
     Column("name", Text, nullable=False),
-    Column("state", Text, nullable=False, default="{}"),
+    Column("state", Json, nullable=False, default="{}"),
     Column("created_by", Text, nullable=False, default=""),
-    Column("created_at", Text, nullable=False),
+    Column("created_at", Stamp, nullable=False),
 )
 
 annotations = Table(
     "annotations", metadata,
     Column("id", Text, primary_key=True),
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
-    Column("geom_wkt", Text, nullable=False),
+    Column("geom", Geom, nullable=False),  # v8: was geom_wkt
     Column("geom_type", Text, nullable=False),
     Column("minx", Float, nullable=False),
     Column("miny", Float, nullable=False),
@@ -100,15 +103,15 @@ annotations = Table(
     Column("category", Text, nullable=False),
     Column("text", Text, nullable=False, default=""),
     Column("author", Text, nullable=False, default=""),
-    Column("created_at", Text, nullable=False),
-    Column("updated_at", Text, nullable=False),
-    Column("deleted_at", Text, nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("updated_at", Stamp, nullable=False),
+    Column("deleted_at", Stamp, nullable=True),
     Column("version", Integer, nullable=False, default=1),  # v3: optimistic locking
     Column("updated_by", Text, nullable=False, default=""),  # v3
     # v6: the lab revision of the last change of the annotation, its comments, votes or
     # moderation; ``hidden``: deleted by a moderator (a facilitator's delete of another's note)
     Column("rev", Integer, nullable=False, default=0),
-    Column("hidden", Integer, nullable=False, default=0),
+    Column("hidden", Flag, nullable=False, default=0),
 )
 
 annotation_history = Table(
@@ -118,8 +121,8 @@ annotation_history = Table(
            nullable=False),
     Column("action", Text, nullable=False),  # created | edited | deleted | restored
     Column("actor", Text, nullable=False, default=""),
-    Column("at", Text, nullable=False),
-    Column("data", Text, nullable=False, default="{}"),  # JSON: the row after the change
+    Column("at", Stamp, nullable=False),
+    Column("data", Json, nullable=False, default="{}"),  # JSON: the row after the change
 )
 
 annotation_comments = Table(
@@ -129,8 +132,8 @@ annotation_comments = Table(
            nullable=False),
     Column("author", Text, nullable=False),
     Column("text", Text, nullable=False),
-    Column("created_at", Text, nullable=False),
-    Column("deleted_at", Text, nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("deleted_at", Stamp, nullable=True),
 )
 
 annotation_votes = Table(
@@ -141,23 +144,23 @@ annotation_votes = Table(
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
     Column("voter", Text, nullable=False),
     Column("round", Integer, nullable=False),
-    Column("created_at", Text, nullable=False),
+    Column("created_at", Stamp, nullable=False),
 )
 
 annotation_categories = Table(
     "annotation_categories", metadata,
     Column("code", Text, primary_key=True),
     Column("colour", Text, nullable=False),
-    Column("labels", Text, nullable=False, default="{}"),  # JSON: language code -> label
+    Column("labels", Json, nullable=False, default="{}"),  # JSON: language code -> label
     Column("position", Integer, nullable=False, default=0),
-    Column("created_at", Text, nullable=False),
+    Column("created_at", Stamp, nullable=False),
 )
 
 lab_settings = Table(
     "lab_settings", metadata,
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", Text, primary_key=True),
-    Column("value", Text, nullable=False),  # JSON
+    Column("value", Json, nullable=False),
 )
 
 # ---- v4: workshops (sessions, rounds, members), access (passcodes, roles, rate limits) -------
@@ -171,15 +174,15 @@ workspace_roles = Table(
     "workspace_roles", metadata,
     Column("email", Text, primary_key=True),  # single sign-on identity (lower case)
     Column("role", Text, nullable=False),
-    Column("created_at", Text, nullable=False),
+    Column("created_at", Stamp, nullable=False),
 )
 
 access_attempts = Table(
     "access_attempts", metadata,
     Column("client", Text, primary_key=True),  # hashed client address (an IPv6 client by its /64)
     Column("failures", Integer, nullable=False, default=0),
-    Column("last_failure_at", Text, nullable=True),
-    Column("locked_until", Text, nullable=True),
+    Column("last_failure_at", Stamp, nullable=True),
+    Column("locked_until", Stamp, nullable=True),
 )
 
 workshop_sessions = Table(
@@ -189,9 +192,9 @@ workshop_sessions = Table(
     Column("title", Text, nullable=False),
     Column("status", Text, nullable=False, default="active"),  # active | ended
     Column("created_by", Text, nullable=False, default=""),
-    Column("created_at", Text, nullable=False),
-    Column("expires_at", Text, nullable=False),
-    Column("ended_at", Text, nullable=True),
+    Column("created_at", Stamp, nullable=False),
+    Column("expires_at", Stamp, nullable=False),
+    Column("ended_at", Stamp, nullable=True),
 )
 
 workshop_rounds = Table(
@@ -203,11 +206,11 @@ workshop_rounds = Table(
     Column("kind", Text, nullable=False),  # collect | discuss | vote
     Column("status", Text, nullable=False),  # running | paused | ended
     Column("minutes", Integer, nullable=False, default=0),
-    Column("lock_edits", Integer, nullable=False, default=0),
-    Column("started_at", Text, nullable=False),
-    Column("paused_at", Text, nullable=True),
+    Column("lock_edits", Flag, nullable=False, default=0),
+    Column("started_at", Stamp, nullable=False),
+    Column("paused_at", Stamp, nullable=True),
     Column("paused_seconds", Float, nullable=False, default=0),
-    Column("ended_at", Text, nullable=True),
+    Column("ended_at", Stamp, nullable=True),
     Column("snapshot_id", Text, nullable=True),
 )
 
@@ -219,8 +222,8 @@ workshop_members = Table(
     Column("group_name", Text, nullable=False),
     Column("colour", Text, nullable=False),
     Column("token_hash", Text, nullable=False, unique=True),  # sha256 of the member's token
-    Column("created_at", Text, nullable=False),
-    Column("last_seen", Text, nullable=False),
+    Column("created_at", Stamp, nullable=False),
+    Column("last_seen", Stamp, nullable=False),
 )
 
 
@@ -424,7 +427,126 @@ _V7_LAYER_SOURCE_FOR = """
 ALTER TABLE layers ADD COLUMN source_for TEXT NOT NULL DEFAULT '';
 """
 
+# ---- v8: rules the database itself keeps, and real types on PostgreSQL ------------------------
+# Both: geometry columns named as what they hold; one active session per living lab, unique
+# round numbers and one open round per session as unique indexes (what older versions' races
+# left doubled is ended first); the view of live annotations that QGIS reads.
+_V8_COMMON_TAIL = """
+UPDATE workshop_sessions SET status = 'ended', ended_at = COALESCE(ended_at, expires_at)
+ WHERE status = 'active' AND EXISTS (
+    SELECT 1 FROM workshop_sessions s2 WHERE s2.lab_id = workshop_sessions.lab_id
+       AND s2.status = 'active' AND (s2.created_at > workshop_sessions.created_at
+        OR (s2.created_at = workshop_sessions.created_at AND s2.id > workshop_sessions.id)));
+CREATE UNIQUE INDEX workshop_sessions_one_active ON workshop_sessions(lab_id)
+ WHERE status = 'active';
+CREATE UNIQUE INDEX workshop_rounds_number ON workshop_rounds(session_id, number);
+UPDATE workshop_rounds SET status = 'ended', ended_at = COALESCE(ended_at, started_at)
+ WHERE status <> 'ended' AND EXISTS (
+    SELECT 1 FROM workshop_rounds r2 WHERE r2.session_id = workshop_rounds.session_id
+       AND r2.status <> 'ended' AND r2.number > workshop_rounds.number);
+CREATE UNIQUE INDEX workshop_rounds_one_open ON workshop_rounds(session_id)
+ WHERE status <> 'ended';
+CREATE VIEW live_annotations AS
+ SELECT id, lab_id, geom, geom_type, category, text, author, created_at, updated_at, version,
+        updated_by, rev
+   FROM annotations WHERE deleted_at IS NULL AND NOT hidden;
+"""
+
+_V8_SQLITE = """
+ALTER TABLE annotations RENAME COLUMN geom_wkt TO geom;
+ALTER TABLE labs RENAME COLUMN boundary_wkt TO boundary;
+""" + _V8_COMMON_TAIL
+
+#: Columns migration 8 gives real types on PostgreSQL (frozen with the migration).
+_V8_PG_TIMES = {
+    "networks": ("created_at",), "labs": ("created_at", "updated_at"), "layers": ("created_at",),
+    "snapshots": ("created_at",), "annotations": ("created_at", "updated_at", "deleted_at"),
+    "annotation_history": ("at",), "annotation_comments": ("created_at", "deleted_at"),
+    "annotation_votes": ("created_at",), "annotation_categories": ("created_at",),
+    "workspace_roles": ("created_at",), "access_attempts": ("last_failure_at", "locked_until"),
+    "workshop_sessions": ("created_at", "expires_at", "ended_at"),
+    "workshop_rounds": ("started_at", "paused_at", "ended_at"),
+    "workshop_members": ("created_at", "last_seen"),
+}
+_V8_PG_JSON = {
+    "networks": (("countries", None),),
+    "labs": (("themes", "'[]'"), ("principles", "'[]'"), ("sdg_targets", "'[]'")),
+    "layers": (("style", "'{}'"),), "snapshots": (("state", "'{}'"),),
+    "annotation_history": (("data", "'{}'"),), "annotation_categories": (("labels", "'{}'"),),
+    "lab_settings": (("value", None),),
+}
+_V8_PG_FLAGS = {"cities": ("illustrative_only",), "labs": ("illustrative",),
+                "annotations": ("hidden",), "workshop_rounds": ("lock_edits",)}
+_V8_PG_DOUBLES = {"cities": ("lon", "lat"), "annotations": ("minx", "miny", "maxx", "maxy"),
+                  "workshop_rounds": ("paused_seconds",)}
+_V8_PG_CHECKS = (
+    ("workshop_sessions", "workshop_sessions_status", "status IN ('active', 'ended')"),
+    ("workshop_rounds", "workshop_rounds_kind", "kind IN ('collect', 'discuss', 'vote')"),
+    ("workshop_rounds", "workshop_rounds_status", "status IN ('running', 'paused', 'ended')"),
+    ("workspace_roles", "workspace_roles_role",
+     "role IN ('owner', 'facilitator', 'participant', 'viewer')"),
+    ("annotation_history", "annotation_history_action",
+     "action IN ('created', 'edited', 'deleted', 'restored')"),
+    ("labs", "labs_status", "status IN ('planning', 'active', 'completed')"),
+)
+
+
+def _v8_postgres() -> str:
+    """Migration 8 on PostgreSQL: the text, REAL and 0/1 columns of versions 1-7 become
+    geometry, double precision, timestamptz, jsonb and boolean, converted in place."""
+    out = [
+        "ALTER TABLE annotations RENAME COLUMN geom_wkt TO geom",
+        "ALTER TABLE labs RENAME COLUMN boundary_wkt TO boundary",
+        "ALTER TABLE annotations ALTER COLUMN geom TYPE geometry(Geometry, 4326)"
+        " USING ST_GeomFromText(geom, 4326)",
+        "ALTER TABLE labs ALTER COLUMN boundary TYPE geometry(Geometry, 4326)"
+        " USING ST_GeomFromText(boundary, 4326)",
+        "CREATE INDEX annotations_geom ON annotations USING GIST (geom)",
+        "CREATE INDEX labs_boundary ON labs USING GIST (boundary)",
+    ]
+    for table, columns in _V8_PG_DOUBLES.items():
+        out.append(f"ALTER TABLE {table} " + ", ".join(
+            f"ALTER COLUMN {c} TYPE double precision" for c in columns))
+    # the bounding boxes again from the geometry: REAL had kept them to about 0.3 m
+    out.append("UPDATE annotations SET minx = ST_XMin(geom), miny = ST_YMin(geom),"
+               " maxx = ST_XMax(geom), maxy = ST_YMax(geom)")
+    for table, columns in _V8_PG_TIMES.items():
+        out.append(f"ALTER TABLE {table} " + ", ".join(
+            f"ALTER COLUMN {c} TYPE timestamptz USING {c}::timestamptz" for c in columns))
+    for table, columns in _V8_PG_JSON.items():
+        parts = []
+        for c, default in columns:
+            parts += [f"ALTER COLUMN {c} DROP DEFAULT",
+                      f"ALTER COLUMN {c} TYPE jsonb USING {c}::jsonb"]
+            if default:
+                parts.append(f"ALTER COLUMN {c} SET DEFAULT {default}::jsonb")
+        out.append(f"ALTER TABLE {table} " + ", ".join(parts))
+    for table, columns in _V8_PG_FLAGS.items():
+        out.append(f"ALTER TABLE {table} " + ", ".join(
+            f"ALTER COLUMN {c} DROP DEFAULT, ALTER COLUMN {c} TYPE boolean USING {c} <> 0,"
+            f" ALTER COLUMN {c} SET DEFAULT false" for c in columns))
+    for table, name, rule in _V8_PG_CHECKS:
+        out.append(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({rule})")
+    # rounds numbered twice by concurrent starts of an older version: number them again
+    out.append("UPDATE workshop_rounds r SET number = n.number FROM ("
+               "SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY number, started_at,"
+               " id) AS number FROM workshop_rounds) n WHERE n.id = r.id AND n.number <> r.number")
+    return ";\n".join(out) + ";\n" + _V8_COMMON_TAIL
+
+
+#: A migration is SQL that both databases run, or one SQL per dialect (``conn.dialect.name``).
+Migration = str | dict[str, str]
+
 #: The schema's history; never edit a released entry, append a new one.
-MIGRATIONS: tuple[str, ...] = (_V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP,
-                               _V5_SETUP_VERSIONS, _V6_LIVE_REVISIONS, _V7_LAYER_SOURCE_FOR)
+MIGRATIONS: tuple[Migration, ...] = (
+    _V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP, _V5_SETUP_VERSIONS,
+    _V6_LIVE_REVISIONS, _V7_LAYER_SOURCE_FOR,
+    {"sqlite": _V8_SQLITE, "postgresql": _v8_postgres()},
+)
 SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migration_sql(version: int, dialect: str) -> str:
+    """The SQL of migration ``version`` (1-based) for ``dialect``."""
+    step = MIGRATIONS[version - 1]
+    return step if isinstance(step, str) else step[dialect]

@@ -225,7 +225,8 @@ class WorkshopMixin(StoreBase):
         Attempts are counted per ``client`` (a hashed address, see ``access.client_key``),
         never for the workspace as a whole, so nobody can lock the owner out from elsewhere.
         Each attempt is counted as a failure BEFORE the passcode is checked, in the same write
-        transaction that reads the client's wait (SQLite ``BEGIN IMMEDIATE``); a right passcode
+        transaction that reads the client's wait (the workspace's write lock: SQLite's
+        ``BEGIN IMMEDIATE``, PostgreSQL's advisory lock); a right passcode
         then clears the count. So parallel guesses cannot share one free check: once the free
         attempts are used, every attempt (right or wrong) is refused for a doubling wait
         (``workshop.error.wait``, with ``seconds``) without being checked."""
@@ -290,6 +291,10 @@ class WorkshopMixin(StoreBase):
                 raise NotFoundError("notfound.lab")
             if _active_session_row(conn, lab_id) is not None:
                 raise ValidationError("workshop.error.session_exists")
+            # a session past its expiry ends now (one active session per lab: a unique index)
+            conn.execute(update(workshop_sessions).where(
+                workshop_sessions.c.lab_id == lab_id, workshop_sessions.c.status == "active")
+                .values(status="ended", ended_at=workshop_sessions.c.expires_at))
             sid = session_id or new_id()
             conn.execute(insert(workshop_sessions).values(
                 id=sid, lab_id=lab_id, title=title, status="active", created_by=by.group,
@@ -321,7 +326,11 @@ class WorkshopMixin(StoreBase):
         if session.status == "ended":
             return session
         if self.current_round(session_id) is not None:
-            self.end_round(session_id, by, lang=lang)
+            try:
+                self.end_round(session_id, by, lang=lang)
+            except ValidationError as exc:
+                if exc.key != "workshop.error.no_round":
+                    raise  # else someone else ended it meanwhile: start the next one all the same
         with self.write() as conn:
             conn.execute(update(workshop_sessions).where(workshop_sessions.c.id == session_id)
                          .values(status="ended", ended_at=iso(utcnow())))
@@ -470,11 +479,19 @@ class WorkshopMixin(StoreBase):
             raise ValidationError("workshop.error.minutes", limit=MAX_ROUND_MINUTES)
         session = self._running_session(session_id)
         if self.current_round(session_id) is not None:
-            self.end_round(session_id, by, lang=lang)
+            try:
+                self.end_round(session_id, by, lang=lang)
+            except ValidationError as exc:
+                if exc.key != "workshop.error.no_round":
+                    raise  # else someone else ended it meanwhile: start the next one all the same
         with self.write() as conn:
             number = int(conn.execute(select(func.count()).select_from(workshop_rounds).where(
                 workshop_rounds.c.session_id == session_id)).scalar() or 0) + 1
             round_id = new_id()
+            # a round another start slipped in meanwhile ends now: one open round per session
+            conn.execute(update(workshop_rounds).where(
+                workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
+                .values(status="ended", ended_at=iso(utcnow())))
             conn.execute(insert(workshop_rounds).values(
                 id=round_id, session_id=session_id, number=number, kind=kind, status="running",
                 minutes=minutes, lock_edits=int(bool(lock_edits and kind == "discuss")),
