@@ -258,3 +258,16 @@ def test_a_lost_connection_fails_one_action_and_the_next_connects_again(pg_url):
     assert cut >= 1  # the store's pooled connection was among them
     after = _note(store, "written after the cut")  # pre-ping: a fresh connection
     assert [a.id for a in store.list_annotations(MUNICH)] == [before.id, after.id]
+
+
+@pytest.mark.usefixtures("backend")
+@pytest.mark.parametrize("value", ["a plain string", 3, 2.5, True, None, [1, "x"], {"k": "ü"}])
+def test_any_json_value_comes_back_as_it_was_written(store, value):
+    """jsonb hands back parsed values; the store gives the same as SQLite's text (a null
+    reads as unset on both)."""
+    from workbench.demo import seed
+
+    seed(store)
+    store.set_lab_setting(MUNICH, "probe", value, by=SYSTEM)
+    assert store.lab_setting(MUNICH, "probe", "default") == (
+        "default" if value is None else value)

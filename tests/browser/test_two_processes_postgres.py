@@ -58,4 +58,5 @@ def test_a_note_drawn_on_process_a_reaches_process_b(streamlit_server, new_page,
     seen = time.monotonic() - saved
     expect(page_b.get_by_text("Group A").first).to_be_visible(timeout=15_000)
     screenshot(page_b, "map_process_b_live")
+    print(f"process B showed the note {seen:.2f} s after the save")
     assert seen < LIVE_BOUND_S, f"process B showed the note after {seen:.2f} s"

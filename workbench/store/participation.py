@@ -30,7 +30,8 @@ MAX_VOTE_LIMIT = 50
 class ParticipationMixin(StoreBase):
     # ---- living lab settings ------------------------------------------------------------------
     def lab_setting(self, lab_id: str, key: str, default: Any = None) -> Any:
-        """A setting of a living lab (JSON value), or ``default`` when it was never set."""
+        """A setting of a living lab (JSON value), or ``default`` when it was never set (or
+        set to None: a JSON null reads as unset on both databases)."""
         with self.read() as conn:
             return _setting(conn, lab_id, key, default)
 
@@ -234,7 +235,8 @@ def _votes_used(conn: Connection, lab_id: str, number: int, voter: str) -> int:
 def _setting(conn: Connection, lab_id: str, key: str, default: Any) -> Any:
     value = conn.execute(select(lab_settings.c.value).where(
         lab_settings.c.lab_id == lab_id, lab_settings.c.key == key)).scalar()
-    return default if value is None else loads(value)
+    found = None if value is None else loads(value)
+    return default if found is None else found
 
 
 def _round_and_limit(conn: Connection, lab_id: str) -> tuple[int, int]:

@@ -99,8 +99,9 @@ class Json(TypeDecorator):
         return value
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
-        if value is None or isinstance(value, str):
+        if value is None or not _postgres(dialect):
             return value
+        # psycopg has parsed the jsonb already (a JSON string arrives as a str, too)
         return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
 
