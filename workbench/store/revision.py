@@ -38,7 +38,8 @@ def bump_revision(conn: Connection, lab_id: str, *, annotation_ids: Iterable[str
     if conn.dialect.name == "postgresql":
         # delivered at commit (never for a rolled-back write) to every process listening:
         # the live channel of each app process, and QGIS layers set to refresh on notification
-        payload = f"{conn.exec_driver_sql('SELECT current_schema()').scalar()}|{lab_id}|{revision}"
+        schema = getattr(conn.engine, "info_schema", None) or "public"  # engine.make_engine
+        payload = f"{schema}|{lab_id}|{revision}"
         conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload),
                             func.pg_notify(QGIS_CHANNEL, payload)))
     ids = list(dict.fromkeys(annotation_ids))
