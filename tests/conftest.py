@@ -141,11 +141,10 @@ def postgres_database() -> str:
 
 
 def drop_postgres_database(url: str) -> None:
-    from sqlalchemy.engine import make_url
-
     import time
 
     import psycopg
+    from sqlalchemy.engine import make_url
 
     admin = _pg_admin()
     if admin is None:

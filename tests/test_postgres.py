@@ -73,7 +73,10 @@ def test_columns_have_real_types_indexes_and_checks(pg_url):
     assert stored == ("POINT(11.5531 48.1862)", 4326, 11.5531)  # double precision, not float4
     again = store.get_annotation(note.id)  # and the store reads back what it wrote
     assert again.geometry.equals(note.geometry) and again.created_at == note.created_at
-    assert json.loads(json.dumps(store.get_lab(MUNICH).themes)) == list(store.get_lab(MUNICH).themes)
+    with _psql(pg_url) as conn:  # a jsonb array in the database, the same tuple in Python
+        themes = conn.execute("SELECT themes FROM wb_demo.labs WHERE id = %s",
+                              (MUNICH,)).fetchone()[0]
+    assert themes == list(store.get_lab(MUNICH).themes) and themes
 
 
 def test_every_workspace_is_a_schema_listed_and_created_from_the_cli(pg_url, data_dir, capsys):
