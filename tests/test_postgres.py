@@ -4,7 +4,6 @@ workshop, an old database upgraded, a newer one refused untouched, an unreachabl
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
