@@ -152,6 +152,50 @@ class Annotation:
     version: int = 1
     #: Who made the last change (the author until someone edits it).
     updated_by: str = ""
+    #: The language the note was written in (an ISO 639 code; "" when not known).
+    lang: str = ""
+
+
+#: What a note can be for the network: a lesson others may learn from, or a question to peers.
+MARK_KINDS = ("lesson", "question")
+MARK_STATUSES = ("open", "answered")
+
+
+@dataclass(frozen=True)
+class NoteMark:
+    """A note marked for the whole network, tagged with principles and SDG targets."""
+
+    annotation_id: str
+    kind: str  # lesson | question
+    principles: tuple[str, ...] = ()
+    sdg_targets: tuple[str, ...] = ()
+    status: str = "open"  # a question is open until someone marks it answered
+    marked_by: str = ""
+    marked_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class NoteLink:
+    """Two notes on different living labs linked: "tried here" (``from_id``) ↔ "relevant there"
+    (``to_id``). Seen from one note: the other note, its lab and whether it was deleted."""
+
+    id: str
+    from_id: str
+    to_id: str
+    created_by: str = ""
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(frozen=True)
+class Translation:
+    """A note's text in another language, added by someone (marked as a translation)."""
+
+    id: str
+    annotation_id: str
+    lang: str
+    text: str
+    author: str = ""
+    created_at: datetime = field(default_factory=utcnow)
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,7 @@ from workbench.store.annotations import AnnotationMixin
 from workbench.store.core import CoreMixin
 from workbench.store.engine import is_postgres, make_engine, quote_ident, transaction
 from workbench.store.live import LiveMixin
+from workbench.store.network import NetworkMixin
 from workbench.store.participation import ParticipationMixin
 from workbench.store.schema import SCHEMA_VERSION
 from workbench.store.workshop import WorkshopMixin
@@ -34,7 +35,8 @@ __all__ = ["Store", "open_store", "list_workspaces", "workspace_exists", "drop_w
            "SCHEMA_VERSION"]
 
 
-class Store(LiveMixin, WorkshopMixin, AnnotationMixin, ParticipationMixin, CoreMixin):
+class Store(NetworkMixin, LiveMixin, WorkshopMixin, AnnotationMixin, ParticipationMixin,
+            CoreMixin):
     """All of a workspace's records, behind one API."""
 
 

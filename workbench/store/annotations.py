@@ -59,6 +59,18 @@ def clean_annotation_geometry(geom):  # type: ignore[no-untyped-def]
     return geom
 
 
+#: A language code as notes and translations carry it: ISO 639-1 or -3 ("de", "uk", "af",
+#: "zu" …), lower case; nothing else, so a code can never be markup or a path.
+LANG_CODE = re.compile(r"[a-z]{2,3}")
+
+
+def clean_lang(value: object, allow_empty: bool = False) -> str:
+    code = value.strip().lower() if isinstance(value, str) else ""
+    if (allow_empty and code == "") or LANG_CODE.fullmatch(code):
+        return code
+    raise ValidationError("network.error.lang", value=str(value)[:20])
+
+
 def clean_annotation_text(value: str) -> str:
     """An annotation's text: plain text as typed, not empty, at most ``MAX_TEXT_CHARS``."""
     text = clean_text(value, "text")
@@ -93,7 +105,8 @@ class AnnotationMixin(StoreBase):
                 return existing
             raise
         values = dict(id=a.id, lab_id=a.lab_id, category=a.category, text=a.text,
-                      author=a.author, created_at=iso(a.created_at),
+                      author=a.author, lang=clean_lang(a.lang, allow_empty=True),
+                      created_at=iso(a.created_at),
                       updated_at=iso(a.created_at), deleted_at=None, version=1,
                       updated_by=a.author, **_geometry_values(a.geometry))
         with self.write() as conn:
@@ -414,4 +427,4 @@ def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
         category=r["category"], text=r["text"], author=r["author"],
         created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"]),
         deleted_at=from_iso(r["deleted_at"]), version=r["version"],
-        updated_by=r["updated_by"] or r["author"])
+        updated_by=r["updated_by"] or r["author"], lang=r.get("lang") or "")

@@ -112,6 +112,8 @@ annotations = Table(
     # moderation; ``hidden``: deleted by a moderator (a facilitator's delete of another's note)
     Column("rev", Integer, nullable=False, default=0),
     Column("hidden", Flag, nullable=False, default=0),
+    # v9: the language the note was written in ("" when not known: notes before v9)
+    Column("lang", Text, nullable=False, default=""),
 )
 
 annotation_history = Table(
@@ -161,6 +163,39 @@ lab_settings = Table(
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", Text, primary_key=True),
     Column("value", Json, nullable=False),
+)
+
+# ---- v9: lessons, questions, links and translations ------------------------------------------
+note_marks = Table(
+    "note_marks", metadata,
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
+           primary_key=True),
+    Column("kind", Text, nullable=False),  # lesson | question
+    Column("principles", Json, nullable=False, default="[]"),  # New Leipzig Charter codes
+    Column("sdg_targets", Json, nullable=False, default="[]"),
+    Column("status", Text, nullable=False, default="open"),  # open | answered
+    Column("marked_by", Text, nullable=False, default=""),
+    Column("marked_at", Stamp, nullable=False),
+)
+
+note_links = Table(
+    "note_links", metadata,
+    Column("id", Text, primary_key=True),
+    Column("from_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
+    Column("to_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
+    Column("created_by", Text, nullable=False, default=""),
+    Column("created_at", Stamp, nullable=False),
+)
+
+note_translations = Table(
+    "note_translations", metadata,
+    Column("id", Text, primary_key=True),
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
+           nullable=False),
+    Column("lang", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("author", Text, nullable=False, default=""),
+    Column("created_at", Stamp, nullable=False),
 )
 
 # ---- v4: workshops (sessions, rounds, members), access (passcodes, roles, rate limits) -------
@@ -534,6 +569,41 @@ def _v8_postgres() -> str:
     return ";\n".join(out) + ";\n" + _V8_COMMON_TAIL
 
 
+# ---- v9: learning across the network: lessons and questions, links between labs' notes,
+# translations, and the language a note was written in ----------------------------------------
+_V9_NETWORK = """
+ALTER TABLE annotations ADD COLUMN lang TEXT NOT NULL DEFAULT '';
+CREATE TABLE note_marks (
+    annotation_id TEXT NOT NULL PRIMARY KEY REFERENCES annotations(id) ON DELETE CASCADE,
+    kind TEXT NOT NULL CHECK (kind IN ('lesson', 'question')),
+    principles {json} NOT NULL DEFAULT '[]',
+    sdg_targets {json} NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'answered')),
+    marked_by TEXT NOT NULL DEFAULT '',
+    marked_at {time} NOT NULL
+);
+CREATE INDEX note_marks_kind ON note_marks(kind, status);
+CREATE TABLE note_links (
+    id TEXT NOT NULL PRIMARY KEY,
+    from_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    to_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at {time} NOT NULL,
+    CHECK (from_id <> to_id)
+);
+CREATE UNIQUE INDEX note_links_pair ON note_links(from_id, to_id);
+CREATE INDEX note_links_to ON note_links(to_id);
+CREATE TABLE note_translations (
+    id TEXT NOT NULL PRIMARY KEY,
+    annotation_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    lang TEXT NOT NULL,
+    text TEXT NOT NULL,
+    author TEXT NOT NULL DEFAULT '',
+    created_at {time} NOT NULL
+);
+CREATE UNIQUE INDEX note_translations_lang ON note_translations(annotation_id, lang);
+"""
+
 #: A migration is SQL that both databases run, or one SQL per dialect (``conn.dialect.name``).
 Migration = str | dict[str, str]
 
@@ -542,6 +612,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     _V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP, _V5_SETUP_VERSIONS,
     _V6_LIVE_REVISIONS, _V7_LAYER_SOURCE_FOR,
     {"sqlite": _V8_SQLITE, "postgresql": _v8_postgres()},
+    {"sqlite": _V9_NETWORK.format(json="TEXT", time="TEXT"),
+     "postgresql": _V9_NETWORK.format(json="jsonb", time="timestamptz")},
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
