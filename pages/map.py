@@ -246,7 +246,7 @@ def pending_form() -> None:
                 geometry = drawn_shape(pending["geometry"])
                 saved = s.add_annotation(Annotation(
                     id=pending["id"], lab_id=lab.id, geometry=geometry, category=category,
-                    text=text, author=group), by=actor)
+                    text=text, author=group, lang=LANG), by=actor)
             except WorkbenchError as exc:
                 show_error(exc)
                 return
@@ -382,7 +382,8 @@ def add_without_map() -> None:
                 try:
                     s.add_annotation(Annotation(
                         id=st.session_state["annotate_add_id"], lab_id=lab.id,
-                        geometry=geometry, category=category, text=text, author=group), by=actor)
+                        geometry=geometry, category=category, text=text, author=group,
+                        lang=LANG), by=actor)
                     st.session_state[AUTHOR_KEY] = " ".join(group.split())
                     st.session_state["annotate_add_id"] = new_id()
                     flash("success", t("annotate.saved"))
