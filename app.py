@@ -14,6 +14,7 @@ pages = [
     st.Page("pages/map.py", title=t("annotate.nav"), icon="📍", url_path="map"),
     st.Page("pages/layers.py", title=t("opendata.nav"), icon="🗂️", url_path="layers"),
     st.Page("pages/compare.py", title=t("indicators.nav"), icon="⚖️", url_path="compare"),
+    st.Page("pages/network.py", title=t("network.nav"), icon="🔗", url_path="network"),
     st.Page("pages/export.py", title=t("export.nav"), icon="📤", url_path="export"),
     st.Page("pages/workshop.py", title=t("workshop.nav"), icon="🧑‍🏫", url_path="workshop"),
     st.Page("pages/present.py", title=t("workshop.present_nav"), icon="🖥️", url_path="present"),
