@@ -125,6 +125,29 @@ for item in items:
                     except WorkbenchError as exc:
                         show_error(exc)
 
+if network_id:
+    r1, r2 = st.columns(2)
+    for column, fmt in ((r1, "pdf"), (r2, "docx")):
+        if column.button(t("network.report.download", format=fmt.upper()),
+                         key=f"network_report_{fmt}", use_container_width=True):
+            from workbench import report
+
+            bar = st.progress(0.0)
+            try:
+                data = report.write(report.gather(
+                    s, network_id, LANG, progress=lambda f, what: bar.progress(
+                        f, t("network.report.making", lab=what))), fmt)
+                st.session_state["network_report"] = (network_id, fmt, data)
+            except WorkbenchError as exc:
+                show_error(exc)
+            bar.empty()
+    kept = st.session_state.get("network_report")
+    if kept and kept[0] == network_id:
+        mime = "application/pdf" if kept[1] == "pdf" else \
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        st.download_button(t("network.report.download", format=kept[1].upper()), kept[2],
+                           file_name=f"network-report.{kept[1]}", mime=mime, type="primary")
+
 st.divider()
 st.subheader(t("network.mark.title"))
 st.caption(t("network.mark.intro"))

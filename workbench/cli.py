@@ -418,6 +418,25 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from workbench import report
+
+    store = _open_workspace(args.workspace)
+
+    def progress(fraction: float, what: str) -> None:
+        print(f"[{fraction:4.0%}] {what}", file=sys.stderr, flush=True)
+
+    data = report.write(report.gather(store, args.network, args.lang,
+                                      indicators=not args.no_indicators, progress=progress),
+                        args.format)
+    out = Path(args.output)
+    out.write_bytes(data)
+    print(f"{out}: {len(data):,} bytes ({args.format})")
+    return 0
+
+
 def cmd_import(args: argparse.Namespace) -> int:
     from workbench.access import SYSTEM
     from workbench.export import import_geopackage
@@ -533,6 +552,18 @@ def build_parser() -> argparse.ArgumentParser:
                         help="workspace name (default: the demo workspace)")
     twin_p.add_argument("-o", "--output", required=True, help="file to write")
     twin_p.set_defaults(func=cmd_compare)
+
+    rep = sub.add_parser("report", help="the network report: per living lab its site map, "
+                         "lessons, open questions and indicators (PDF, or DOCX to edit)")
+    rep.add_argument("--network", required=True, help="network id")
+    rep.add_argument("--format", required=True, choices=("pdf", "docx"))
+    rep.add_argument("--lang", default="en", choices=LANGUAGES)
+    rep.add_argument("--no-indicators", action="store_true",
+                     help="leave the indicators out (they are computed from the OSM caches)")
+    rep.add_argument("--workspace", type=workspace_arg,
+                     help="workspace name (default: the demo workspace)")
+    rep.add_argument("-o", "--output", required=True, help="file to write")
+    rep.set_defaults(func=cmd_report)
 
     imp = sub.add_parser("import", help="import a living lab from an exported GeoPackage")
     imp.add_argument("file", help="a GeoPackage written by `workbench export --format gpkg`")
