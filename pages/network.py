@@ -135,7 +135,7 @@ if network_id:
             bar = st.progress(0.0)
             try:
                 data = report.write(report.gather(
-                    s, network_id, LANG, progress=lambda f, what: bar.progress(
+                    s, network_id, LANG, progress=lambda f, what, bar=bar: bar.progress(
                         f, t("network.report.making", lab=what))), fmt)
                 st.session_state["network_report"] = (network_id, fmt, data)
             except WorkbenchError as exc:
