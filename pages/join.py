@@ -71,8 +71,9 @@ except WorkbenchError as exc:
 lab = s.get_lab(session.lab_id)
 plain(f"{session.title} · {lab.title}")
 with st.form("workshop_join_form"):
-    group = st.text_input(t("workshop.join.group"), max_chars=80, key="workshop_join_group",
-                          help=t("workshop.join.group_help"))
+    group = st.text_input(t("network.consultation.city") if session.kind == "consultation"
+                          else t("workshop.join.group"), max_chars=80,
+                          key="workshop_join_group", help=t("workshop.join.group_help"))
     colour = st.radio(t("workshop.join.colour"), list(GROUP_COLOURS), horizontal=True,
                       key="workshop_join_colour",
                       format_func=lambda c: f"{SWATCH[c]} {i18n.t(f'workshop.colour.{c}', LANG)}")

@@ -91,16 +91,26 @@ def session_panel(me: Actor) -> None:
             title = st.text_input(t("workshop.session_title"), value=lab.title[:80],
                                   max_chars=200)
             hours = st.number_input(t("workshop.session_hours"), 1, 72, 8, step=1)
+            consultation = st.checkbox(t("network.consultation.kind"))
             ok = st.form_submit_button(t("workshop.session_create"), type="primary")
         if ok:
             try:
-                s.create_session(lab.id, title, by=me, hours=int(hours))
+                s.create_session(lab.id, title, by=me, hours=int(hours),
+                                 kind="consultation" if consultation else "workshop")
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
         return
     st.subheader(t_md("workshop.session_running", title=session.title))
     st.caption(t("workshop.session_until", time=fmt_datetime(session.expires_at)))
+    if session.kind == "consultation":
+        st.info(t("network.consultation.running"), icon="🤝")
+        from workbench.report import consultation_pdf
+
+        st.download_button(t("network.consultation.download"),
+                           consultation_pdf(s.consultation_record(session.id), LANG),
+                           file_name="peer-consultation.pdf", mime="application/pdf",
+                           key="workshop_consultation_pdf")
     base, reachable = room_base()
     link = join_url(base, s.join_token(session.id), WORKSPACE, LANG)
     if not reachable:

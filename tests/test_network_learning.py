@@ -155,3 +155,48 @@ def test_a_participant_marks_only_their_own_groups_notes(demo_store):
         s.mark_note(hosts.id, "question", by=guest)
     s.add_translation(hosts.id, "uk", "Питання господарів", by=guest)  # anyone may translate
     assert s.translations(hosts.id)[0].author == "Kharkiv"  # as their group, always
+
+
+def test_a_peer_consultation_keeps_its_record_by_city(demo_store):
+    """The host marks a question; guests join as their city and answer with notes, comments
+    and dots; the record lists the question, each city's answers and dots, and the PDF sheet
+    says so. A guest city writes only its own answers."""
+    import io
+
+    from pypdf import PdfReader
+
+    from workbench.model import Comment, Vote
+    from workbench.report import consultation_pdf
+
+    s = demo_store
+    s.set_passcode("owner", "correct horse battery", by=SYSTEM)
+    session = s.create_session(MUNICH, "Consultation Munich", by=OWNER, kind="consultation")
+    assert s.get_session(session.id).kind == "consultation"
+    host_q = note(s, MUNICH, "Where should the market hall go?", "en", author="Host team")
+    s.mark_note(host_q.id, "question", principles=("place_based",), by=OWNER)
+    token = s.join_token(session.id)
+    kharkiv, _ = s.join_session(token, "Kharkiv", "#0072B2")
+    baltimore, _ = s.join_session(token, "Baltimore", "#E69F00")
+    answer = s.add_annotation(Annotation(
+        id=new_id(), lab_id=MUNICH, geometry=Point(11.553, 48.186), category="idea",
+        text="Beside the tram stop, as we did", author="", lang="uk"), by=kharkiv)
+    s.add_comment(Comment(id=new_id(), annotation_id=host_q.id, author="",
+                          text="Near the school, for the evenings"), by=baltimore)
+    s.cast_vote(Vote(id=new_id(), annotation_id=answer.id, voter=""), by=baltimore)
+    with pytest.raises(PermissionDenied):  # a guest city edits only its own answers
+        s.update_annotation(host_q.id, actor="Kharkiv", expected_version=1, text="x",
+                            by=kharkiv)
+    record = s.consultation_record(session.id)
+    assert [q.id for q in record.questions] == [host_q.id]
+    assert ("Kharkiv", "note", "Beside the tram stop, as we did") in record.answers
+    assert ("Baltimore", "comment", "Near the school, for the evenings") in record.answers
+    assert record.votes == (("Beside the tram stop, as we did", 1),)
+    assert dict(record.cities) == {"Kharkiv": 1, "Baltimore": 1}
+    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(
+        consultation_pdf(record, "de"))).pages)
+    flat = " ".join(text.split())
+    for expected in ("Consultation Munich", "Where should the market hall go?", "Kharkiv",
+                     "Beside the tram stop, as we did", "Near the school, for the evenings"):
+        assert expected in flat
+    with pytest.raises(ValidationError):
+        s.create_session(BALTIMORE, "x", by=OWNER, kind="party")

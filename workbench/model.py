@@ -159,6 +159,7 @@ class Annotation:
 #: What a note can be for the network: a lesson others may learn from, or a question to peers.
 MARK_KINDS = ("lesson", "question")
 MARK_STATUSES = ("open", "answered")
+SESSION_KINDS = ("workshop", "consultation")
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,8 @@ class WorkshopSession:
     created_by: str = ""
     created_at: datetime = field(default_factory=utcnow)
     ended_at: datetime | None = None
+    #: ``workshop``, or ``consultation``: a peer consultation, whose guests join as their city
+    kind: str = "workshop"
 
 
 @dataclass(frozen=True)

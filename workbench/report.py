@@ -233,6 +233,51 @@ def to_docx(report: NetworkReport) -> bytes:
     return buf.getvalue()
 
 
+def consultation_pdf(record: Any, lang: str) -> bytes:
+    """The record of a peer consultation as one PDF sheet: the host's questions, each guest
+    city's answers, the dots given and who took part."""
+    from fpdf import FPDF
+    from fpdf.enums import XPos, YPos
+
+    from workbench.export.pdf import FONT, FONT_DIR
+
+    pdf = FPDF(orientation="portrait", unit="mm", format="A4")
+    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
+    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf.set_title(t("network.consultation.sheet", lang, title=record.session.title))
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_page()
+
+    def line(text: str, size: float = 10, bold: bool = False, gap: float = 1.0) -> None:
+        pdf.set_font(FONT, "B" if bold else "", size)
+        pdf.multi_cell(0, size * 0.5, text, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.ln(gap)
+
+    session = record.session
+    line(t("network.consultation.sheet", lang, title=session.title), 16, True)
+    line(t("network.consultation.when", lang, lab=record.lab_title,
+           start=fmt_datetime(session.created_at, lang),
+           end=fmt_datetime(session.ended_at, lang) if session.ended_at else "…"), 9, gap=3)
+    sections = (
+        (t("network.consultation.questions", lang),
+         [f"• {q.text} ({q.author})" for q in record.questions]),
+        (t("network.consultation.answers", lang),
+         [f"• {city}: {text}" + (f" ({t('network.consultation.comment', lang)})"
+                                 if what == "comment" else "")
+          for city, what, text in record.answers]),
+        (t("network.consultation.votes", lang), [f"• {n} × {text}" for text, n in record.votes]),
+        (t("network.consultation.cities", lang),
+         [f"• {city}: {t('network.consultation.contributions', lang, count=n)}"
+          for city, n in record.cities]),
+    )
+    for heading, rows in sections:
+        line(heading, 12, True, 0.5)
+        for row in rows or [t("network.report.none", lang)]:
+            line(row, 9.5, gap=0.4)
+        pdf.ln(2)
+    return bytes(pdf.output())
+
+
 def write(report: NetworkReport, fmt: str) -> bytes:
     if fmt not in FORMATS:
         raise ValidationError("network.error.report_format", value=str(fmt)[:10])

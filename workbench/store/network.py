@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from workbench.access import Actor
 from workbench.errors import NotFoundError, ValidationError
@@ -70,7 +70,66 @@ class LinkedNote:
     deleted: bool
 
 
+@dataclass(frozen=True)
+class ConsultationRecord:
+    """What a peer consultation produced: the host's questions (notes marked as questions on
+    the lab, not by a guest city), every guest city's answers (notes and comments written in
+    the session), the dots of the session, and who took part by city."""
+
+    session: Any
+    lab_title: str
+    questions: tuple[Annotation, ...]
+    answers: tuple[tuple[str, str, str], ...]  # (city, "note" | "comment", text)
+    votes: tuple[tuple[str, int], ...]  # (note text, dots in the session's voting rounds)
+    cities: tuple[tuple[str, int], ...]  # (city, notes and comments written)
+
+
 class NetworkMixin(StoreBase):
+    def consultation_record(self, session_id: str) -> ConsultationRecord:
+        from workbench.store.schema import annotation_comments, annotation_votes
+
+        session = self.get_session(session_id)  # type: ignore[attr-defined]
+        guests = set(self.session_groups(session_id))  # type: ignore[attr-defined]
+        lab = self.get_lab(session.lab_id)  # type: ignore[attr-defined]
+        end = iso(session.ended_at or utcnow())
+        start = iso(session.created_at)
+        with self.read() as conn:
+            questions = [_annotation(r) for r in conn.execute(
+                select(annotations).join(note_marks,
+                                         note_marks.c.annotation_id == annotations.c.id)
+                .where(annotations.c.lab_id == lab.id, note_marks.c.kind == "question",
+                       annotations.c.deleted_at.is_(None))
+                .order_by(annotations.c.created_at)).mappings()
+                if r["author"] not in guests]
+            notes = conn.execute(select(annotations).where(
+                annotations.c.lab_id == lab.id, annotations.c.deleted_at.is_(None),
+                annotations.c.created_at >= start, annotations.c.created_at <= end)
+                .order_by(annotations.c.created_at)).mappings().all()
+            comments = conn.execute(
+                select(annotation_comments.c.author, annotation_comments.c.text)
+                .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
+                .where(annotations.c.lab_id == lab.id, annotation_comments.c.deleted_at.is_(None),
+                       annotation_comments.c.created_at >= start,
+                       annotation_comments.c.created_at <= end)
+                .order_by(annotation_comments.c.created_at)).all()
+            dots = dict(conn.execute(
+                select(annotation_votes.c.annotation_id, func.count())
+                .where(annotation_votes.c.lab_id == lab.id,
+                       annotation_votes.c.created_at >= start,
+                       annotation_votes.c.created_at <= end)
+                .group_by(annotation_votes.c.annotation_id)).all())
+        answers = [(r["author"], "note", r["text"]) for r in notes if r["author"] in guests]
+        answers += [(c.author, "comment", c.text) for c in comments if c.author in guests]
+        texts = {r["id"]: r["text"] for r in notes} | {q.id: q.text for q in questions}
+        counts = {city: sum(1 for a in answers if a[0] == city) for city in sorted(guests)}
+        return ConsultationRecord(
+            session=session, lab_title=lab.title, questions=tuple(questions),
+            answers=tuple(answers),
+            votes=tuple(sorted(((texts.get(i, "—"), int(n)) for i, n in dots.items()),
+                               key=lambda v: -v[1])),
+            cities=tuple(counts.items()))
+
+
     # ---- lessons and questions ----------------------------------------------------------------
     def mark_note(self, annotation_id: str, kind: str, *, principles: tuple[str, ...] = (),
                   sdg_targets: tuple[str, ...] = (), by: Actor | None = None,

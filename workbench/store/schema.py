@@ -226,6 +226,9 @@ workshop_sessions = Table(
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
     Column("title", Text, nullable=False),
     Column("status", Text, nullable=False, default="active"),  # active | ended
+    # v9: a workshop, or a peer consultation (guests from other cities answer the host's
+    # questions; group = city)
+    Column("kind", Text, nullable=False, default="workshop"),
     Column("created_by", Text, nullable=False, default=""),
     Column("created_at", Stamp, nullable=False),
     Column("expires_at", Stamp, nullable=False),
@@ -573,6 +576,8 @@ def _v8_postgres() -> str:
 # translations, and the language a note was written in ----------------------------------------
 _V9_NETWORK = """
 ALTER TABLE annotations ADD COLUMN lang TEXT NOT NULL DEFAULT '';
+ALTER TABLE workshop_sessions ADD COLUMN kind TEXT NOT NULL DEFAULT 'workshop'
+    CHECK (kind IN ('workshop', 'consultation'));
 CREATE TABLE note_marks (
     annotation_id TEXT NOT NULL PRIMARY KEY REFERENCES annotations(id) ON DELETE CASCADE,
     kind TEXT NOT NULL CHECK (kind IN ('lesson', 'question')),

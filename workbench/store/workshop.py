@@ -43,7 +43,14 @@ from workbench.access import (
     verify_passcode,
 )
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
-from workbench.model import WorkshopMember, WorkshopRound, WorkshopSession, new_id, utcnow
+from workbench.model import (
+    SESSION_KINDS,
+    WorkshopMember,
+    WorkshopRound,
+    WorkshopSession,
+    new_id,
+    utcnow,
+)
 from workbench.store.base import StoreBase, from_iso, iso
 from workbench.store.core import clean_name
 from workbench.store.revision import bump_revision
@@ -278,8 +285,12 @@ class WorkshopMixin(StoreBase):
     # ---- sessions --------------------------------------------------------------------------------
     def create_session(self, lab_id: str, title: str, by: Actor | None,
                        hours: float = DEFAULT_SESSION_HOURS,
-                       session_id: str | None = None) -> WorkshopSession:
-        """Open a workshop session on a living lab (one active session per living lab)."""
+                       session_id: str | None = None, kind: str = "workshop"
+                       ) -> WorkshopSession:
+        """Open a workshop session on a living lab (one active session per living lab);
+        ``kind="consultation"``: a peer consultation (see ``store.network``)."""
+        if kind not in SESSION_KINDS:
+            raise ValidationError("network.error.session_kind", value=str(kind)[:20])
         if by is None or not by.may("session.run"):
             raise PermissionDenied("workshop.denied.facilitator_only")
         if not 0 < hours <= MAX_SESSION_HOURS:
@@ -297,7 +308,8 @@ class WorkshopMixin(StoreBase):
                 .values(status="ended", ended_at=workshop_sessions.c.expires_at))
             sid = session_id or new_id()
             conn.execute(insert(workshop_sessions).values(
-                id=sid, lab_id=lab_id, title=title, status="active", created_by=by.group,
+                id=sid, lab_id=lab_id, title=title, status="active", kind=kind,
+                created_by=by.group,
                 created_at=iso(now), expires_at=iso(now + timedelta(hours=hours)),
                 ended_at=None))
             bump_revision(conn, lab_id, session=True)
@@ -668,7 +680,8 @@ def _session(r) -> WorkshopSession:  # type: ignore[no-untyped-def]
     return WorkshopSession(id=r["id"], lab_id=r["lab_id"], title=r["title"],
                            expires_at=from_iso(r["expires_at"]), status=r["status"],
                            created_by=r["created_by"], created_at=from_iso(r["created_at"]),
-                           ended_at=from_iso(r["ended_at"]))  # type: ignore[arg-type]
+                           ended_at=from_iso(r["ended_at"]),  # type: ignore[arg-type]
+                           kind=r.get("kind") or "workshop")
 
 
 def _round(r) -> WorkshopRound:  # type: ignore[no-untyped-def]
