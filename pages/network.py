@@ -9,6 +9,7 @@ from workbench.i18n import LANGUAGE_NAMES
 from workbench.maps import base_map, escape_text, fit_to
 from workbench.model import MARK_KINDS, MARK_STATUSES, PRINCIPLES, SDG_TARGETS
 from workbench.settings import LANGUAGES
+from workbench.translate import suggest
 from workbench.ui import (
     lang,
     md_escape,
@@ -115,7 +116,8 @@ for item in items:
                 code = st.selectbox(t("network.translate.lang"), others,
                                     format_func=lambda c: LANGUAGE_NAMES.get(c, c))
                 other = st.text_input(t("network.translate.other"), max_chars=3)
-                new_text = st.text_area(t("network.translate.text"))
+                new_text = st.text_area(t("network.translate.text"),
+                                        value=suggest(a.text, a.lang, code))
                 name = st.text_input(t("network.translate.author"))
                 if st.form_submit_button(t("network.translate.save")):
                     try:

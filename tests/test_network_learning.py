@@ -200,3 +200,22 @@ def test_a_peer_consultation_keeps_its_record_by_city(demo_store):
         assert expected in flat
     with pytest.raises(ValidationError):
         s.create_session(BALTIMORE, "x", by=OWNER, kind="party")
+
+
+def test_a_translator_can_be_plugged_in_and_only_suggests():
+    from workbench import translate
+
+    class Echo:
+        def translate(self, text, source, target):  # type: ignore[no-untyped-def]
+            if target == "xx":
+                raise RuntimeError("service down")
+            return f"[{source}->{target}] {text}"
+
+    assert translate.suggest("Bänke", "de", "uk") == ""  # offline: no service, no suggestion
+    translate.set_translator(Echo())
+    try:
+        assert translate.suggest("Bänke", "de", "uk") == "[de->uk] Bänke"
+        assert translate.suggest("Bänke", "de", "xx") == ""  # a failure is no suggestion
+        assert translate.suggest("Bänke", "de", "de") == ""
+    finally:
+        translate.set_translator(None)
