@@ -63,7 +63,7 @@ if items:
         folium.CircleMarker(
             (p.y, p.x), radius=7, color="#222", weight=1, fill=True, fill_opacity=0.95,
             fill_color=KIND_COLOURS[item.mark.kind],
-            tooltip=escape_text(f"{t('network.kind.' + item.mark.kind)} · {item.city_name}: "
+            tooltip=escape_text(f"{t(f'network.kind.{item.mark.kind}')} · {item.city_name}: "
                                 f"{item.annotation.text[:80]}")).add_to(m)
     from shapely.geometry import MultiPoint
 

@@ -226,7 +226,8 @@ def to_docx(report: NetworkReport) -> bytes:
             for name, value, mark in lab.indicators:
                 row = table.add_row().cells
                 row[0].text, row[1].text = name, value
-                row[2].text = f"{MARK_SYMBOLS[mark]} {t('network.report.mark.' + mark, lang)}"
+                label = t(f"network.report.mark.{mark}", lang)
+                row[2].text = f"{MARK_SYMBOLS[mark]} {label}"
     doc.add_paragraph(report.attribution)
     buf = io.BytesIO()
     doc.save(buf)
