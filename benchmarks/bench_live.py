@@ -165,7 +165,7 @@ def _write(store, n: int, committed: dict[str, float]) -> None:  # type: ignore[
     committed[note.id] = time.time()
 
 
-async def _room_run(url: str, data: Path, pid: int) -> dict:
+async def _room_run(url: str, data: Path, pid: int, idle_s: float = IDLE_S) -> dict:
     """Connect the room, write steadily and in a burst, then leave it idle: the room (for the
     arrivals), the commit times of both series and the server's idle CPU (cores)."""
     os.environ["WORKBENCH_DATA_DIR"] = str(data)
@@ -188,8 +188,8 @@ async def _room_run(url: str, data: Path, pid: int) -> dict:
     await asyncio.sleep(5)
     store.close()
     before = _cpu_seconds(pid)
-    await asyncio.sleep(IDLE_S)  # the clients stay, answering with their heartbeats
-    idle = (_cpu_seconds(pid) - before) / IDLE_S
+    await asyncio.sleep(idle_s)  # the clients stay, answering with their heartbeats
+    idle = (_cpu_seconds(pid) - before) / idle_s
     for task in tasks:
         task.cancel()
     await asyncio.sleep(0.5)
@@ -278,6 +278,42 @@ def run() -> list[dict]:
                      "value": ours, "unit": "core", "peer": "polling page (3 s fragment)",
                      "peer_value": peer, "ratio": peer / ours if ours else float("inf")})
         rows.append({"name": "idle server CPU, whole room", "value": idle, "unit": "core"})
+        rows += _postgres_rows(Path(tmp))
+    return rows
+
+
+def _postgres_rows(tmp: Path) -> list[dict]:
+    """The same room on PostgreSQL: the writes of this process reach the server's clients
+    through NOTIFY (its one listening connection), as a second app process's would."""
+    from benchmarks.scratch_postgres import scratch_database
+    from workbench.settings import SERVER_SCRIPT
+
+    rows: list[dict] = []
+    with scratch_database() as database:
+        if database is None:
+            return rows
+        data = tmp / "pg-data"
+        os.environ["WORKBENCH_DATABASE_URL"] = database
+        try:
+            env = {**os.environ, "WORKBENCH_DATA_DIR": str(data)}
+            subprocess.run([sys.executable, "-m", "workbench", "demo"], env=env, check=True,
+                           stdout=subprocess.DEVNULL)
+            proc, url = _serve(SERVER_SCRIPT, data, tmp / "live-pg.log")
+            try:
+                result = _in_thread(_room_run(url, data, proc.pid, idle_s=10))
+            finally:
+                _stop(proc)
+        finally:
+            os.environ.pop("WORKBENCH_DATABASE_URL", None)
+        for name, committed in (("1 write/s", result["steady"]),
+                                (f"burst of {BURST}", result["burst"])):
+            stats = _summary(_latencies(result["room"], committed))
+            for key in ("p50", "p95", "max"):
+                rows.append({"name": f"PostgreSQL, another process writes: latency {name}, "
+                                     f"{CLIENTS} clients, {key}", "value": stats[key],
+                             "unit": "s"})
+            rows.append({"name": f"PostgreSQL: deltas lost ({name})", "value": stats["lost"],
+                         "unit": "deliveries"})
     return rows
 
 

@@ -122,48 +122,34 @@ CASES = (("single writer", 1, SINGLE), ("8 writer processes", WRITERS, PER_WRITE
 
 def _postgres_rows(tmp: str, sqlite_rates: dict) -> list[dict]:
     """The same writes on PostgreSQL/PostGIS, beside plain psycopg (nothing when no server)."""
-    import uuid
+    import psycopg
 
-    try:
-        import psycopg
+    from benchmarks.scratch_postgres import scratch_database
+    from workbench.store.engine import postgres_url
 
-        from workbench.store.engine import postgres_url
-
-        base = postgres_url(os.environ.get(
-            "WORKBENCH_BENCH_DATABASE_URL",
-            os.environ.get("WORKBENCH_TEST_DATABASE_URL",
-                           "postgresql+psycopg://workbench:workbench@127.0.0.1:5432/workbench_test")))
-        admin = psycopg.connect(base.set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True, connect_timeout=3)
-    except Exception as exc:  # noqa: BLE001 - no server: SQLite only
-        print(f"bench_store: no PostgreSQL ({exc}); SQLite only")
-        return []
-    name = f"wbbench_{uuid.uuid4().hex[:8]}"
-    admin.execute(f'CREATE DATABASE "{name}" TEMPLATE '
-                  f'"{os.environ.get("WORKBENCH_TEST_TEMPLATE", "workbench_template")}"')
-    url = base.set(database=name)
-    conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
-    database = url.render_as_string(hide_password=False)
     rows = []
-    try:
-        os.environ["WORKBENCH_DATABASE_URL"] = database
-        from workbench.demo import ensure_demo
+    with scratch_database() as database:
+        if database is None:
+            return []
+        conninfo = postgres_url(database).set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        try:
+            os.environ["WORKBENCH_DATABASE_URL"] = database
+            from workbench.demo import ensure_demo
 
-        lab_id = ensure_demo(on_purpose=True).list_labs()[0].id
-        with psycopg.connect(conninfo, autocommit=True) as conn:
-            conn.execute("CREATE TABLE peer_notes (id text PRIMARY KEY, "
-                         "geom geometry(Point, 4326), text text)")
-        for label, n_proc, per in CASES:
-            ours = _timed(_ours, (tmp, lab_id, per), n_proc, database=database)
-            peer = _timed(_peer_psycopg, (conninfo, per), n_proc)
-            total = n_proc * per
-            rows.append({"name": f"annotation writes/s on PostgreSQL, {label}",
-                         "value": total / ours, "unit": "writes/s",
-                         "peer": "plain psycopg INSERT", "peer_value": total / peer,
-                         "ratio": (total / ours) / (total / peer),
-                         "note": f"SQLite in this run: {sqlite_rates[label]:.0f} writes/s"})
-    finally:
-        os.environ.pop("WORKBENCH_DATABASE_URL", None)
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
+            lab_id = ensure_demo(on_purpose=True).list_labs()[0].id
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                conn.execute("CREATE TABLE peer_notes (id text PRIMARY KEY, "
+                             "geom geometry(Point, 4326), text text)")
+            for label, n_proc, per in CASES:
+                ours = _timed(_ours, (tmp, lab_id, per), n_proc, database=database)
+                peer = _timed(_peer_psycopg, (conninfo, per), n_proc)
+                total = n_proc * per
+                rows.append({"name": f"annotation writes/s on PostgreSQL, {label}",
+                             "value": total / ours, "unit": "writes/s",
+                             "peer": "plain psycopg INSERT", "peer_value": total / peer,
+                             "ratio": (total / ours) / (total / peer),
+                             "note": f"SQLite in this run: {sqlite_rates[label]:.0f} writes/s"})
+        finally:
+            os.environ.pop("WORKBENCH_DATABASE_URL", None)
     return rows
