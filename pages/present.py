@@ -15,7 +15,7 @@ import folium
 import streamlit as st
 from shapely.geometry import box
 
-from workbench import i18n, maps
+from workbench import i18n, maps, mapview
 from workbench.errors import WorkbenchError
 from workbench.ui import (
     WORKSPACE_KEY,
@@ -70,16 +70,14 @@ def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tup
     """The map without its notes: basemap, site, the layers the facilitator chose, and the
     live notes layer (filled in by the browser); no drawing tools. Built once per lab, data
     version, layer choice and language."""
-    m = maps.base_map()
-    maps.site_layer(lab, i18n.t("map.site", lang)).add_to(m)
-    maps.fit_to(m, lab.boundary)
-    try:
-        extra = maps.context_layers(lab_id, lang=lang, store=s, muted=True)
+    settings = mapview.map_settings(s, lab_id)
+    try:  # the lab's one map description, as on the living-lab map
+        layers = mapview.lab_layers(s, lab_id, lang=lang, settings=settings, muted=True)[0]
     except WorkbenchError:
-        extra = []
-    for layer in extra:
-        if layer_names is None or layer.layer_name in layer_names:
-            layer.add_to(m)
+        layers = []
+    if layer_names is not None:
+        layers = [x for x in layers if maps.escape_text(x.name) in layer_names]
+    m = mapview.lab_map(lab, layers, settings, lang, controls=False)
     return live_notes(m, lab_id)
 
 

@@ -140,6 +140,10 @@ OVERPASS_TIMEOUT_S = 60.0
 OVERPASS_MAX_MB = 200
 #: Identifies the workbench to Overpass and tile servers.
 USER_AGENT = "LivingLabWorkbench/0.1 (+https://www.openstreetmap.org/copyright)"
+#: A WMS service's GetCapabilities, when the server fetches it (``opendata.wms``): seconds in
+#: all for the answer, and the largest document read.
+WMS_CAPABILITIES_TIMEOUT_S = 10.0
+WMS_CAPABILITIES_MAX_BYTES = 5_000_000
 #: Largest uncompressed size accepted from one uploaded archive (ZIP, KMZ), in megabytes.
 MAX_UNZIPPED_MB = 500
 #: Most features accepted in one uploaded layer.

@@ -99,7 +99,8 @@ def layers_table(content: MapContent) -> pd.DataFrame:
     rows = [{"table": layer_table_name(i), "layer_id": layer.layer_id or "", "name": layer.name,
              "kind": layer.kind, "theme": layer.theme or "", "attribution": layer.attribution,
              "fetched_at": iso(layer.fetched_at) if layer.fetched_at else "",
-             "style": json.dumps(layer.style, ensure_ascii=False, sort_keys=True),
+             "style": json.dumps(layer.own_style or layer.style, ensure_ascii=False,
+                                 sort_keys=True),
              "feature_count": len(layer.frame), "data_date": layer.data_date or "",
              "coverage": layer.coverage or ""}
             for i, layer in enumerate(content.layers, start=1)]

@@ -9,7 +9,6 @@ the browser is refused, so basemap tiles are missing and the image says so.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import mimetypes
 import os
@@ -19,12 +18,12 @@ from urllib.parse import urljoin
 
 import folium
 from folium.features import DivIcon
-from shapely.geometry import mapping
 
-from workbench.export.content import MapContent, category_colours, category_label
+from workbench.export.content import MapContent, category_colours
 from workbench.export.layout import PageSize, frame_text, legend_entries, page_size
 from workbench.i18n import t
-from workbench.maps import base_map, bdi_text, escape_text, site_layer, theme_group
+from workbench.maps import ANNOTATION_POPUP_CSS, bdi_text, escape_text
+from workbench.mapview import drawn_sources, lab_map
 from workbench.settings import (
     CHROMIUM_ARGS,
     EXPORT_RENDER_TIMEOUT_S,
@@ -44,61 +43,18 @@ ORIGIN = "http://workbench-export.invalid/"
 
 # ---- the folium map ------------------------------------------------------------------------------
 def build_map(content: MapContent, numbered: bool = True, controls: bool = True) -> folium.Map:
-    """The lab's map: basemap, site, visible layers, annotations coloured by category, numbers."""
-    lang = content.lang
-    m = base_map(zoom_snap=0.1)
+    """The lab's map as the living-lab map draws it (``mapview.lab_map``: its saved basemap and
+    WMS, the site, the visible layers in their styles, the notes from
+    ``maps.annotation_features``), with the annotations' numbers of the sheet."""
+    m = lab_map(content.lab, content.layers, content.settings, content.lang,
+                notes=content.annotation_features(), controls=controls,
+                bounds=content.extent(), zoom_snap=0.1)
     m.default_js = [("leaflet", LEAFLET_JS)]  # nothing else is needed: fewer files to inline
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
-    site_layer(content.lab, name=escape_text(t("map.site", lang))).add_to(m)
-    for layer in content.layers:
-        group = theme_group(content.lab.id, layer.theme, lang) if layer.theme else None
-        if group is None:  # an uploaded layer (or a theme no longer cached): its own frame
-            group = layer_geojson(layer.frame, layer.colour, escape_text(layer.name))
-        group.add_to(m)
-    if content.annotations:
-        annotation_geojson(content).add_to(m)
-        if numbered:
-            number_markers(content).add_to(m)
-    minx, miny, maxx, maxy = content.extent()
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    if controls:
-        folium.LayerControl(collapsed=True).add_to(m)
+    m.get_root().header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
+    if content.annotations and numbered:
+        number_markers(content).add_to(m)
     return m
-
-
-def layer_geojson(frame, colour: str, name: str) -> folium.GeoJson:  # type: ignore[no-untyped-def]
-    """A layer's geometry only (no attribute text reaches the page), one GeoJson object."""
-    data = json.loads(frame[[frame.geometry.name]].to_crs(4326).to_json(drop_id=True))
-    style = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.35}
-    return folium.GeoJson(
-        data, name=name, style_function=lambda _f: style,
-        marker=folium.CircleMarker(radius=4, color=colour, fill=True, fill_color=colour,
-                                   fill_opacity=0.9, weight=1))
-
-
-def annotation_geojson(content: MapContent) -> folium.GeoJson:
-    """All annotations in one layer, coloured by category; popups hold escaped text only."""
-    lang = content.lang
-    colours = category_colours(content)
-    feats = []
-    for n in content.annotations:
-        a = n.annotation
-        feats.append({"type": "Feature", "geometry": mapping(a.geometry), "properties": {
-            "number": n.number, "colour": colours[a.category],
-            "category": escape_text(category_label(a.category, lang, content)),
-            "text": escape_text(a.text), "author": escape_text(a.author), "votes": n.votes}})
-    return folium.GeoJson(
-        {"type": "FeatureCollection", "features": feats},
-        name=escape_text(t("export.annotations", lang)),
-        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3,
-                                  "fillColor": f["properties"]["colour"], "fillOpacity": 0.3},
-        marker=folium.CircleMarker(radius=8, weight=2, fill=True, fill_opacity=0.9),
-        popup=folium.GeoJsonPopup(
-            fields=["number", "category", "text", "author", "votes"],
-            aliases=[escape_text(t(f"export.col.{k}", lang))
-                     for k in ("number", "category", "text", "author", "votes")],
-            max_width=360),
-    )
 
 
 NUMBER_CSS = ("font:bold 12px/20px sans-serif;text-align:center;width:22px;height:22px;"
@@ -304,6 +260,7 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
                                                                            "text/html")}
     tiles_refused: list[str] = []
     tiles_failed: list[str] = []
+    tiles_loaded: list[str] = []
     fetch_tiles = export_fetch_tiles()
 
     def handle(route) -> None:  # type: ignore[no-untyped-def]
@@ -328,6 +285,7 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
         try:
             page = browser.new_page(viewport=viewport, device_scale_factor=scale)
             page.on("requestfailed", lambda r: tiles_failed.append(r.url))
+            page.on("requestfinished", lambda r: _note_loaded(r, tiles_loaded))
             page.route("**/*", handle)
             pages[ORIGIN + "frame.html"] = (frame_html(content, size, ORIGIN + "map.html"),
                                            "text/html")
@@ -341,6 +299,10 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
                 extra.append(t("export.note.still_loading", lang))
             if tiles_refused or tiles_failed:
                 extra.append(t("export.note.tiles_unavailable", lang))
+            # credit exactly the tiles drawn (none offline), with the layers' data dates
+            drawn = drawn_sources(content.settings, tiles_loaded)
+            page.evaluate("(text) => { document.getElementById('attribution').textContent ="
+                          " text; }", frame_text(content, drawn=drawn).attribution)
             if extra:
                 page.evaluate(
                     "(notes) => { const box = document.getElementById('notes');"
@@ -351,6 +313,18 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
         finally:
             browser.close()
     return _exact_size(png, size)
+
+
+def _note_loaded(request, loaded: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Keep the URL of an image the browser really got (a tile that is drawn)."""
+    if request.resource_type != "image":
+        return
+    try:
+        response = request.response()
+    except Exception:  # noqa: BLE001 - a request without a response was not drawn
+        return
+    if response is not None and response.ok:
+        loaded.append(request.url)
 
 
 def _exact_size(png: bytes, size: PageSize) -> bytes:
