@@ -128,6 +128,7 @@ if session is not None:  # the room joins from the shared screen: the QR code an
 
 view = s.lab_setting(lab.id, "workshop_view", {}) or {}
 LAYERS = tuple(view["layers"]) if view.get("layers") is not None else None
+MAP_SETTINGS = mapview.map_settings(s, lab.id).key()  # the lab's saved basemap and WMS
 
 
 @st.fragment
@@ -135,8 +136,9 @@ def side_panel() -> None:
     """The round, its timer (counted down in the browser), who is in the room, the newest
     notes, the legend and the join code; rerun by the live channel when something changed."""
     now = s.lab_setting(lab.id, "workshop_view", {}) or {}
-    if (tuple(now["layers"]) if now.get("layers") is not None else None) != LAYERS:
-        st.rerun(scope="app")  # the facilitator chose other layers: a new base map
+    if (tuple(now["layers"]) if now.get("layers") is not None else None) != LAYERS or \
+            mapview.map_settings(s, lab.id).key() != MAP_SETTINGS:
+        st.rerun(scope="app")  # other layers, basemap or WMS: a new base map
     annotations = s.list_annotations(lab.id)
     current = s.active_session(lab.id)
     html_block(panel_head(current))

@@ -27,6 +27,7 @@ from workbench.mapview import drawn_sources, lab_map
 from workbench.settings import (
     CHROMIUM_ARGS,
     EXPORT_RENDER_TIMEOUT_S,
+    USER_AGENT,
     WEB_ASSETS_DIR,
     chromium_path,
     export_fetch_tiles,
@@ -233,8 +234,12 @@ footer{{font-size:11px;margin-top:8px;color:#333}} #notes{{color:#8a3b00;font-si
 
 
 def render_png_chromium(content: MapContent, size: PageSize | None = None,
-                        numbered: bool = True) -> bytes:
+                        numbered: bool = True, report: dict | None = None) -> bytes:
     """The PNG snapshot as Chromium draws the map (exactly ``size`` pixels).
+
+    ``report``, when given, receives what the image says of its sources: ``drawn`` (the tile
+    sources of which tiles were drawn, ``mapview.tile_sources`` keys) and ``attribution`` (the
+    footer's text).
 
     Runs in a thread of its own: Playwright's sync API refuses a thread with a running event loop
     (Streamlit's, or another Playwright session's).
@@ -242,10 +247,12 @@ def render_png_chromium(content: MapContent, size: PageSize | None = None,
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(_render_png_chromium, content, size, numbered).result()
+        return pool.submit(_render_png_chromium, content, size, numbered,
+                           report if report is not None else {}).result()
 
 
-def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: bool) -> bytes:
+def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: bool,
+                         report: dict) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -271,7 +278,7 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
         elif url in assets:
             route.fulfill(status=200, path=str(assets[url]))
         elif fetch_tiles and route.request.resource_type == "image":
-            route.continue_()
+            _fetch_tile(route, tiles_loaded, tiles_failed)
         else:
             tiles_refused.append(url)
             route.abort()
@@ -285,7 +292,6 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
         try:
             page = browser.new_page(viewport=viewport, device_scale_factor=scale)
             page.on("requestfailed", lambda r: tiles_failed.append(r.url))
-            page.on("requestfinished", lambda r: _note_loaded(r, tiles_loaded))
             page.route("**/*", handle)
             pages[ORIGIN + "frame.html"] = (frame_html(content, size, ORIGIN + "map.html"),
                                            "text/html")
@@ -301,8 +307,10 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
                 extra.append(t("export.note.tiles_unavailable", lang))
             # credit exactly the tiles drawn (none offline), with the layers' data dates
             drawn = drawn_sources(content.settings, tiles_loaded)
+            report.update(drawn=sorted(drawn),
+                          attribution=frame_text(content, drawn=drawn).attribution)
             page.evaluate("(text) => { document.getElementById('attribution').textContent ="
-                          " text; }", frame_text(content, drawn=drawn).attribution)
+                          " text; }", report["attribution"])
             if extra:
                 page.evaluate(
                     "(notes) => { const box = document.getElementById('notes');"
@@ -315,16 +323,24 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
     return _exact_size(png, size)
 
 
-def _note_loaded(request, loaded: list[str]) -> None:  # type: ignore[no-untyped-def]
-    """Keep the URL of an image the browser really got (a tile that is drawn)."""
-    if request.resource_type != "image":
-        return
+def _fetch_tile(route, loaded: list[str], failed: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Fetch a tile for the page (by Playwright, with the workbench's user agent, as the tile
+    servers' usage policies ask) and hand it on; keep its URL in ``loaded`` when it came, so
+    that the image credits the sources really drawn."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    headers = {**route.request.headers, "user-agent": USER_AGENT}
     try:
-        response = request.response()
-    except Exception:  # noqa: BLE001 - a request without a response was not drawn
+        response = route.fetch(headers=headers, timeout=EXPORT_RENDER_TIMEOUT_S * 1000)
+    except PlaywrightError:
+        failed.append(route.request.url)
+        route.abort()
         return
-    if response is not None and response.ok:
-        loaded.append(request.url)
+    if response.ok:
+        loaded.append(route.request.url)
+    else:
+        failed.append(route.request.url)
+    route.fulfill(response=response)
 
 
 def _exact_size(png: bytes, size: PageSize) -> bytes:

@@ -1,0 +1,289 @@
+"""One map, everywhere: the living-lab map, the presenter view, the HTML export and the PNG
+snapshot draw a lab from one description (``workbench.mapview``), with its saved basemap and
+WMS layers, and credit exactly the sources they drew."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import threading
+
+import pytest
+import requests
+
+from tests.test_export import lab  # noqa: F401 - the fixture: a demo lab with notes and a layer
+from workbench import export, maps, mapview
+from workbench.access import Actor
+from workbench.errors import PermissionDenied, ValidationError
+from workbench.export import static, web
+from workbench.mapview import MapSettings, WmsOverlay
+from workbench.opendata import basemaps, wms
+from workbench.settings import OSM_ATTRIBUTION
+
+PUBLIC = ["93.184.216.34"]  # what a public WMS host resolves to in these tests
+WMS_URL = "https://sgx.geodatenzentrum.de/wms_topplus_open"
+
+
+@pytest.fixture
+def public_dns(monkeypatch):
+    monkeypatch.setattr(basemaps, "_resolve", lambda host: PUBLIC)
+
+
+# ---- one renderer -------------------------------------------------------------------------------
+def test_live_map_html_export_and_snapshot_draw_notes_from_one_function(
+        demo_store, lab, monkeypatch):  # noqa: F811
+    calls: list[str] = []
+    real = maps.annotation_features
+
+    def spy(annotations, *args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs.get("lang") or (args[1] if len(args) > 1 else "en"))
+        return real(annotations, *args, **kwargs)
+
+    monkeypatch.setattr(maps, "annotation_features", spy)
+    live = {f["id"]: f for f in demo_store.changes_since(lab.id, 0).features}  # the live map
+    assert len(calls) == 1
+    content = export.gather(demo_store, lab.id)
+    m = web.build_map(content)  # the HTML export's and the Chromium snapshot's map
+    [layer] = [c for c in m._children.values() if isinstance(c, maps.NotesLayer)]
+    exported = {f["id"]: f for f in layer.features}
+    frame = static.note_frame(content)  # what the static snapshot draws
+    assert len(calls) == 3
+    assert len(live) == 6 and set(live) == set(exported) == set(frame["id"])
+    for row in frame.itertuples():
+        style = live[row.id]["properties"]["s"]
+        assert exported[row.id]["properties"]["s"] == style == row.style
+        assert exported[row.id]["properties"]["p"] == live[row.id]["properties"]["p"]
+        assert exported[row.id]["geometry"] == live[row.id]["geometry"]
+    # the HTML file carries those very features, for the same notes layer script
+    html = web.html_document(content)
+    assert "wbNoteAreas" in html and "LIVE_NAME, NOTES_INITIAL)" not in html
+    some = next(iter(exported.values()))
+    assert maps.script_json(some["properties"]["s"]) in html
+
+
+def test_areas_light_fill_strong_outline_under_points_and_lines(demo_store, lab):  # noqa: F811
+    content = export.gather(demo_store, lab.id)
+    by_kind = {}
+    for f in content.annotation_features():
+        by_kind.setdefault(f["geometry"]["type"], f["properties"]["s"])
+    area, line, point = by_kind["Polygon"], by_kind["LineString"], by_kind["Point"]
+    assert area["fillOpacity"] <= 0.15 and area["weight"] >= 3 and area["opacity"] == 1
+    assert point["fillOpacity"] >= 0.9 and line["weight"] >= 3
+    # the notes layer puts areas into a pane under the one of points and lines
+    source = maps.NotesLayer.SOURCE.read_text(encoding="utf-8")
+    assert 'createPane("wbNoteAreas").style.zIndex = 410' in source
+    assert 'createPane("wbNoteMarks").style.zIndex = 420' in source
+    # the static snapshot draws them in that order too
+    frame = static.note_frame(content)
+    assert set(frame["kind"]) == {"area", "line", "point"}
+
+
+# ---- basemap and WMS saved with the lab ---------------------------------------------------------
+def test_saved_basemap_and_wms_reach_the_map_and_every_export(demo_store, lab, public_dns):  # noqa: F811
+    assert mapview.map_settings(demo_store, lab.id) == MapSettings()
+    saved = mapview.save_map_settings(demo_store, lab.id, {
+        "basemap": "satellite", "wms": [{"url": WMS_URL, "layer": "web", "opacity": 0.6}],
+        "opacities": {"osm:nothing": 0.5}})
+    assert saved == mapview.map_settings(demo_store, lab.id)
+    assert saved.basemap == "satellite" and saved.wms == (WmsOverlay(WMS_URL, "web", 0.6),)
+    # the living-lab map and the presenter view: mapview.lab_map with the saved settings
+    layers = mapview.lab_layers(demo_store, lab.id, settings=saved, muted=True)[0]
+    html = mapview.lab_map(lab, layers, saved, live=True).get_root().render()
+    assert "World_Imagery" in html and "tile.openstreetmap.org" not in html
+    assert "wms_topplus_open" in html and '"opacity": 0.6' in html
+    # the exports gather the same settings
+    content = export.gather(demo_store, lab.id)
+    assert content.settings == saved
+    page = web.html_document(content)
+    assert "World_Imagery" in page and "wms_topplus_open" in page
+    credits = " · ".join(content.attributions())
+    assert "Satellite imagery" in credits and "Esri" in credits
+    assert "“web” from sgx.geodatenzentrum.de" in credits
+    # the key of the map pages' cached base maps changes with the settings
+    before = maps.context_version(lab.id, demo_store)
+    mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="topo"))
+    assert maps.context_version(lab.id, demo_store) != before
+
+
+def test_map_settings_are_guarded_and_checked_before_anything_is_saved(
+        demo_store, lab, public_dns, monkeypatch):  # noqa: F811
+    first = mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="light"))
+    with pytest.raises(PermissionDenied):
+        mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="topo"),
+                                  by=Actor("viewer"))
+    with pytest.raises(PermissionDenied):
+        mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="topo"),
+                                  by=Actor("participant", group="A"))
+    bad = [
+        ({"basemap": "google"}, "mapview.error.basemap"),
+        ({"wms": [{"url": WMS_URL, "layer": "web", "opacity": 2}]}, "mapview.error.opacity"),
+        ({"wms": [{"url": WMS_URL, "layer": f"l{i}"} for i in range(6)]},
+         "mapview.error.too_many_wms"),
+        ({"wms": [{"url": "ftp://example.org/wms", "layer": "web"}]}, "opendata.wms.scheme"),
+        ({"opacities": {"buildings": "lots"}}, "mapview.error.opacity"),
+        ("satellite", "mapview.error.settings"),
+    ]
+    for value, key in bad:
+        with pytest.raises(ValidationError) as err:
+            mapview.save_map_settings(demo_store, lab.id, value)
+        assert err.value.key == key
+        for lang in ("de", "uk"):
+            assert not err.value.message(lang).startswith("mapview.")
+    # a WMS on a private network or the loopback is refused, the valid basemap beside it too
+    for host, addresses in (("intranet.example", ["10.0.0.5"]), ("localhost", ["127.0.0.1"])):
+        monkeypatch.setattr(basemaps, "_resolve", lambda h, a=addresses: a)
+        with pytest.raises(ValidationError) as err:
+            mapview.save_map_settings(demo_store, lab.id, {
+                "basemap": "satellite", "wms": [{"url": f"http://{host}/wms", "layer": "a"}]})
+        assert err.value.key == "opendata.wms.private"
+    assert mapview.map_settings(demo_store, lab.id) == first  # nothing saved half-way
+    # what cannot be read is never fatal: the map draws with the defaults
+    demo_store.set_lab_setting(lab.id, mapview.SETTING_KEY, {"basemap": 42})
+    assert mapview.map_settings(demo_store, lab.id) == MapSettings()
+
+
+# ---- GetCapabilities fetched by the server --------------------------------------------------
+CAPS = b"""<?xml version="1.0" encoding="UTF-8"?>
+<WMS_Capabilities version="1.3.0" xmlns="http://www.opengis.net/wms">
+<Capability><Layer><Title>TopPlus</Title>
+  <Layer><Name>web</Name><Title>TopPlus Web</Title></Layer>
+  <Layer><Name>web_grau</Name><Title>TopPlus grau</Title></Layer>
+  <Layer><Title>group without a name</Title></Layer>
+</Layer></Capability></WMS_Capabilities>"""
+
+
+class FakeResponse:
+    def __init__(self, body: bytes = CAPS, status: int = 200, length: str | None = None,
+                 chunks: int = 1) -> None:
+        self.status_code, self.body, self.chunks = status, body, chunks
+        self.headers = {"Content-Length": length} if length else {}
+
+    def iter_content(self, size: int):  # type: ignore[no-untyped-def]
+        for _ in range(self.chunks):
+            yield self.body
+
+    def __enter__(self):  # type: ignore[no-untyped-def]
+        return self
+
+    def __exit__(self, *exc) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+class FakeSession:
+    def __init__(self, answer) -> None:  # type: ignore[no-untyped-def]
+        self.answer, self.calls = answer, []
+
+    def get(self, url, **kwargs):  # type: ignore[no-untyped-def]
+        self.calls.append((url, kwargs))
+        if isinstance(self.answer, Exception):
+            raise self.answer
+        return self.answer
+
+
+def test_capabilities_list_the_named_layers(public_dns):
+    session = FakeSession(FakeResponse())
+    found = wms.wms_layers(WMS_URL + "?map=topplus", session=session)
+    assert [(x.name, x.title) for x in found] == [("web", "TopPlus Web"),
+                                                  ("web_grau", "TopPlus grau")]
+    url, kwargs = session.calls[0]
+    assert "map=topplus" in url and "REQUEST=GetCapabilities" in url and "SERVICE=WMS" in url
+    assert kwargs["allow_redirects"] is False and kwargs["stream"] is True
+    assert kwargs["timeout"][1] == pytest.approx(wms.WMS_CAPABILITIES_TIMEOUT_S)
+    assert kwargs["headers"]["User-Agent"].startswith("LivingLabWorkbench")
+
+
+@pytest.mark.parametrize("answer,key", [
+    (FakeResponse(length=str(100_000_000)), "mapview.caps.too_large"),  # said up front
+    (FakeResponse(body=b"x" * 1_000_000, chunks=120), "mapview.caps.too_large"),  # streamed
+    (requests.ReadTimeout("never answers"), "mapview.caps.timeout"),
+    (requests.ConnectionError("refused"), "mapview.caps.unreachable"),
+    (FakeResponse(status=302), "mapview.caps.http"),  # a redirect is not followed
+    (FakeResponse(body=b"<html><body>login</body></html>"), "mapview.caps.not_wms"),
+    (FakeResponse(body=b'<!DOCTYPE x [<!ENTITY a "aaaa">]><WMS_Capabilities/>'),
+     "mapview.caps.not_wms"),
+    (FakeResponse(body=b"<WMS_Capabilities><Layer><Title>t</Title></Layer></WMS_Capabilities>"),
+     "mapview.caps.no_layers"),
+])
+def test_capabilities_bad_answers_give_clear_messages(public_dns, answer, key):
+    with pytest.raises(ValidationError) as err:
+        wms.wms_layers(WMS_URL, session=FakeSession(answer))
+    assert err.value.key == key
+    for lang in ("en", "de", "uk"):
+        assert not err.value.message(lang).startswith("mapview.")
+
+
+def test_capabilities_never_asked_of_a_private_host(monkeypatch):
+    session = FakeSession(FakeResponse())
+    for url, addresses in (("http://127.0.0.1/wms", []), ("http://[::1]/wms", []),
+                           ("http://router.example/wms", ["192.168.0.1"])):
+        monkeypatch.setattr(basemaps, "_resolve", lambda h, a=addresses: a)
+        with pytest.raises(ValidationError) as err:
+            wms.wms_layers(url, session=session)
+        assert err.value.key == "opendata.wms.private"
+    assert session.calls == []
+
+
+# ---- attribution tells the truth ------------------------------------------------------------
+def test_static_snapshot_credits_no_tiles(demo_store, lab, public_dns):  # noqa: F811
+    mapview.save_map_settings(demo_store, lab.id, {
+        "basemap": "satellite", "wms": [{"url": WMS_URL, "layer": "web"}]})
+    content = export.gather(demo_store, lab.id, lang="de")
+    drawn_none = " · ".join(content.attributions(drawn=()))
+    assert "Esri" not in drawn_none and "WMS" not in drawn_none
+    assert OSM_ATTRIBUTION not in drawn_none  # no OSM layer in this lab, no OSM tile drawn
+    assert "Gebäude der Stadt" in drawn_none and "hochgeladen am" in drawn_none
+    only_wms = " · ".join(content.attributions(drawn={"wms:0"}))
+    assert "WMS-Ebene „web“" in only_wms and "Esri" not in only_wms
+
+
+class _Tiles(http.server.BaseHTTPRequestHandler):
+    """A tile and WMS server on the loopback: every request answers a small PNG."""
+
+    def do_GET(self) -> None:  # noqa: N802
+        from PIL import Image
+
+        buf = io.BytesIO()
+        Image.new("RGB", (256, 256), "#77aa55").save(buf, format="PNG")
+        body = buf.getvalue()
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+@pytest.mark.slow
+def test_chromium_snapshot_credits_exactly_the_tiles_drawn(demo_store, lab, monkeypatch):  # noqa: F811
+    reason = web.chromium_available()
+    if reason is not None:
+        pytest.skip(f"no Chromium snapshot here: {reason}")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Tiles)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        sat = basemaps.BASEMAPS["satellite"]
+        monkeypatch.setitem(basemaps.BASEMAPS, "satellite", basemaps.Basemap(
+            "satellite", base + "/sat/{z}/{y}/{x}", sat.attribution, sat.max_zoom))
+        content = export.gather(demo_store, lab.id)
+        # set directly: the loopback server would (rightly) not pass validate_wms
+        content.settings = MapSettings("satellite", (WmsOverlay(base + "/wms", "roads", 0.7),))
+        size = export.page_size("slide")
+        monkeypatch.setenv("WORKBENCH_EXPORT_TILES", "1")
+        online: dict = {}
+        web.render_png_chromium(content, size, report=online)
+        assert online["drawn"] == ["basemap", "wms:0"]
+        assert "Satellite imagery" in online["attribution"]
+        assert "“roads” from 127.0.0.1" in online["attribution"]
+        monkeypatch.setenv("WORKBENCH_EXPORT_TILES", "")  # offline: no tile is fetched
+        offline: dict = {}
+        png = web.render_png_chromium(content, size, report=offline)
+        assert offline["drawn"] == []
+        assert "Esri" not in offline["attribution"] and "WMS" not in offline["attribution"]
+        assert "Gebäude der Stadt" in offline["attribution"]
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        server.shutdown()
+        server.server_close()
