@@ -287,3 +287,47 @@ def test_chromium_snapshot_credits_exactly_the_tiles_drawn(demo_store, lab, monk
     finally:
         server.shutdown()
         server.server_close()
+
+
+# ---- PNG from the app through Chromium ------------------------------------------------------
+def test_the_apps_own_install_brings_what_chromium_rendering_needs():
+    import tomllib
+
+    from tests.conftest import PROJECT_ROOT
+
+    project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
+    needs = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower()
+             for d in project["dependencies"]}
+    assert "playwright" in needs  # not only in the test extra: `./dev app` installs it
+    pins = (PROJECT_ROOT / "constraints.txt").read_text().splitlines()
+    assert any(p.startswith("playwright==") for p in pins)
+    assert any(p.startswith("greenlet==") for p in pins)  # what playwright needs, pinned too
+
+
+def test_app_snapshot_is_rendered_by_chromium_where_it_exists(demo_store, lab, monkeypatch):  # noqa: F811
+    if web.chromium_available() is not None:
+        pytest.skip(f"no Chromium here: {web.chromium_available()}")
+
+    def no_fallback(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("the static fallback drew the snapshot")
+
+    monkeypatch.setattr(static, "render_png_static", no_fallback)
+    png = export.export_lab(demo_store, lab.id, "png", size=export.page_size("slide"))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_export_page_says_how_to_enable_chromium(demo_store, monkeypatch, tmp_path):
+    from tests.test_export_page import _page
+
+    lab = demo_store.list_labs()[0]
+    monkeypatch.setenv("WORKBENCH_CHROMIUM", str(tmp_path / "no-chromium"))
+    for lang, words in (("en", "sudo apt-get install chromium"), ("de", "installieren Sie"),
+                        ("uk", "встановіть Chromium")):
+        at = _page(lab.id, lang)
+        assert not at.exception
+        captions = " ".join(c.value for c in at.caption)
+        assert words in captions and str(tmp_path / "no-chromium") in captions
+    monkeypatch.delenv("WORKBENCH_CHROMIUM")
+    if web.chromium_available() is None:  # where Chromium renders, the page does not warn
+        at = _page(lab.id)
+        assert not any("No browser" in c.value for c in at.caption)

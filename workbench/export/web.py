@@ -181,16 +181,34 @@ def _legend_item_html(e) -> str:  # type: ignore[no-untyped-def]
 # ---- PNG through Chromium ------------------------------------------------------------------------
 def chromium_available() -> str | None:
     """Why Chromium cannot render here, or None when it can."""
+    missing = chromium_missing()
+    return None if missing is None else missing[1]
+
+
+def chromium_missing() -> tuple[str, str] | None:
+    """What the PNG renderer through Chromium lacks here, as ``(key, reason)``: ``browser``
+    (no Chromium at ``settings.chromium_path()``), ``playwright`` (the Python package is not
+    installed), ``assets`` (no local Leaflet); None when nothing is missing."""
     path = chromium_path()
     if not os.access(path, os.X_OK):
-        return f"no Chromium at {path}"
+        return "browser", f"no Chromium at {path}"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "Playwright for Python is not installed"
+        return "playwright", "Playwright for Python is not installed"
     if LEAFLET_JS not in web_assets():
-        return f"no local Leaflet in {WEB_ASSETS_DIR} (run scripts/fetch_web_assets.py)"
+        return "assets", f"no local Leaflet in {WEB_ASSETS_DIR} (run scripts/fetch_web_assets.py)"
     return None
+
+
+def renderer_help(lang: str = "en") -> str | None:
+    """What the export page says when snapshots are drawn without a browser: why, and how to
+    enable Chromium here; None when Chromium renders."""
+    missing = chromium_missing()
+    if missing is None:
+        return None
+    return t(f"export.renderer_enable.{missing[0]}", lang, path=chromium_path(),
+             assets=str(WEB_ASSETS_DIR))
 
 
 NORTH_ARROW_SVG = (
