@@ -233,8 +233,10 @@ with controls:
             layer_name = st.selectbox(t("opendata.page.upload_layer"), names,
                                       key="layers_upload_layer")
         with st.form("layers_upload_form"):
-            title = st.text_input(t("opendata.page.upload_name"),
-                                  value=Path(upload.name).stem[:120])
+            # a file's layer keeps its own name (a GeoPackage's "baeume"), else the file's
+            title = st.text_input(t("opendata.page.upload_name"), value=(
+                layer_name or (names[0] if len(names) == 1 and upload.name.lower().endswith(
+                    ".gpkg") else Path(upload.name).stem))[:120])
             colour = st.color_picker(t("opendata.page.upload_colour"), next_upload_colour(
                 s.list_layers(lab.id, kind="upload")))
             if st.form_submit_button(t("opendata.page.upload_go"), type="primary",

@@ -274,7 +274,8 @@ def test_geopackage_read_back_equals_store(demo_store, lab, tmp_path):
     content = export.gather(demo_store, lab.id)
     path = export.write_geopackage(content, tmp_path / "lab.gpkg")
     layers = dict(pyogrio.list_layers(path))
-    assert {"site", "annotations", "comments", "layers", "layer_1", "notes"} <= set(layers)
+    assert {"site", "annotations", "comments", "layers", "gebäude_der_stadt", "notes",
+            "layer_styles"} <= set(layers)  # an uploaded layer's table is named by its name
     ann = pyogrio.read_dataframe(path, layer="annotations")
     stored = {a.id: a for a in demo_store.list_annotations(lab.id)}
     assert len(ann) == len(stored)
@@ -286,7 +287,7 @@ def test_geopackage_read_back_equals_store(demo_store, lab, tmp_path):
         assert row["created_at"] == a.created_at.isoformat()
     site = pyogrio.read_dataframe(path, layer="site")
     assert site.geometry.iloc[0].equals(lab.boundary) and site.crs.to_epsg() == 4326
-    buildings = pyogrio.read_dataframe(path, layer="layer_1")
+    buildings = pyogrio.read_dataframe(path, layer="gebäude_der_stadt")
     assert list(buildings["name"]) == ["Schule <b>", "Kita"]
     meta = pyogrio.read_dataframe(path, layer="layers")
     assert meta["name"].tolist() == ["Gebäude der Stadt"]
@@ -485,7 +486,7 @@ def test_snapshot_reopen_diff_and_export(demo_store, lab, tmp_path):
     path.write_bytes(export.export_bytes(content, "gpkg"))
     assert pyogrio.read_dataframe(path, layer="annotations")["text"].tolist() == [
         a.text for a in before]
-    assert len(pyogrio.read_dataframe(path, layer="layer_1")) == 2
+    assert len(pyogrio.read_dataframe(path, layer="gebäude_der_stadt")) == 2
 
 
 # ---- CLI -------------------------------------------------------------------------------------

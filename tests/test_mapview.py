@@ -331,3 +331,99 @@ def test_export_page_says_how_to_enable_chromium(demo_store, monkeypatch, tmp_pa
     if web.chromium_available() is None:  # where Chromium renders, the page does not warn
         at = _page(lab.id)
         assert not any("No browser" in c.value for c in at.caption)
+
+
+# ---- GeoPackage for QGIS ------------------------------------------------------------------------
+def _second_upload(store, lab, name: str, colour: str | None):  # type: ignore[no-untyped-def]
+    import geopandas as gpd
+    from shapely.geometry import Point
+
+    from workbench.model import Layer, new_id
+    from workbench.settings import data_dir, uploads_dir
+
+    c = lab.boundary.centroid
+    frame = gpd.GeoDataFrame({"art": ["Linde", "Eiche"]}, geometry=[
+        Point(c.x + 1e-4, c.y), Point(c.x - 1e-4, c.y)], crs=4326)
+    layer_id = new_id()
+    path = uploads_dir() / lab.id / f"{layer_id}.parquet"
+    frame.to_parquet(path, index=False)
+    store.add_layer(Layer(id=layer_id, lab_id=lab.id, name=name, kind="upload",
+                          style={"color": colour} if colour else {},
+                          path=path.relative_to(data_dir()).as_posix(), feature_count=2))
+    return layer_id
+
+
+def test_geopackage_opens_in_qgis_named_and_styled(demo_store, lab, tmp_path):  # noqa: F811
+    import shutil
+    import sqlite3
+    import subprocess
+    from xml.etree import ElementTree
+
+    import pyogrio
+
+    from tests.test_export import _cache_osm
+
+    _cache_osm(lab)
+    _second_upload(demo_store, lab, "Bäume 2024", "#56B4E9")  # the same colour as the first
+    content = export.gather(demo_store, lab.id, lang="de")
+    path = export.write_geopackage(content, tmp_path / "lab.gpkg")
+    tables = dict(pyogrio.list_layers(path))
+    assert {"osm_buildings", "osm_streets", "gebäude_der_stadt", "bäume_2024",
+            "layer_styles"} <= set(tables)
+    assert not any(name.startswith("layer_") and name[6:].isdigit() for name in tables)
+    with sqlite3.connect(path) as db:
+        contents = dict(db.execute("SELECT table_name, identifier FROM gpkg_contents"))
+        described = dict(db.execute("SELECT table_name, description FROM gpkg_contents"))
+        styles = {r[0]: r[1:] for r in db.execute(
+            "SELECT f_table_name, f_geometry_column, styleQML, styleSLD, useAsDefault "
+            "FROM layer_styles")}
+    assert contents["osm_buildings"] == "Gebäude" and contents["osm_streets"].startswith("Straßen")
+    assert contents["gebäude_der_stadt"] == "Gebäude der Stadt"
+    assert "2021-03-04" in described["osm_buildings"]
+    assert OSM_ATTRIBUTION in described["osm_buildings"]
+    map_tables = {"site", "annotations", "osm_buildings", "osm_streets", "gebäude_der_stadt",
+                  "bäume_2024"}
+    assert set(styles) == map_tables
+    for table, (geom_col, qml, sld_text, default) in styles.items():
+        assert default == 1 and geom_col == pyogrio.read_info(path, layer=table)["geometry_name"]
+        ElementTree.fromstring(qml.split("\n", 1)[1])  # well-formed after its DOCTYPE line
+        ElementTree.fromstring(sld_text.split("\n", 1)[1])
+    # annotations: one category each, in the map's colours
+    qml = ElementTree.fromstring(styles["annotations"][1].split("\n", 1)[1])
+    renderer = qml.find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "category"
+    colours = export.category_colours(content)
+    values = [c.get("value") for c in renderer.iter("category")]
+    assert values == content.categories()
+    for i, code in enumerate(values):
+        symbol = next(s for s in renderer.iter("symbol") if s.get("name") == str(i))
+        colour = next(o.get("value") for o in symbol.iter("Option") if o.get("name") == "color")
+        r, g, b = (int(colours[code][k:k + 2], 16) for k in (1, 3, 5))
+        assert colour.startswith(f"{r},{g},{b},")
+    # areas: a light fill and a strong outline; uploads in distinct colours
+    upload = ElementTree.fromstring(styles["gebäude_der_stadt"][1].split("\n", 1)[1])
+    opts = {o.get("name"): o.get("value") for o in upload.iter("Option")}
+    assert opts["color"].endswith(",31") and opts["outline_color"].endswith(",255")
+    assert float(opts["outline_width"]) >= 0.6
+    drawn = {x.name: x.colour for x in content.layers if x.kind == "upload"}
+    assert drawn["Gebäude der Stadt"] == "#56B4E9" and drawn["Bäume 2024"] != "#56B4E9"
+    trees = ElementTree.fromstring(styles["bäume_2024"][1].split("\n", 1)[1])
+    assert trees.find(".//symbol").get("type") == "marker"
+    # GDAL's own reader lists the named tables
+    if shutil.which("ogrinfo"):
+        listing = subprocess.run(["ogrinfo", "-ro", "-q", str(path)], capture_output=True,
+                                 text=True, timeout=60).stdout
+        for table in ("osm_buildings", "osm_streets", "gebäude_der_stadt", "layer_styles"):
+            assert table in listing
+
+
+def test_uploads_get_distinct_colours_and_the_next_is_offered(demo_store, lab):  # noqa: F811
+    _second_upload(demo_store, lab, "Zwei", None)
+    _second_upload(demo_store, lab, "Drei", "#56b4e9")
+    stored = demo_store.list_layers(lab.id, kind="upload")
+    colours = mapview.upload_colours(stored)
+    assert len(set(c.lower() for c in colours.values())) == 3
+    assert mapview.next_upload_colour(stored).lower() not in {c.lower() for c in colours.values()}
+    layers = mapview.upload_layers(demo_store, lab.id)[0]
+    assert [x.style["fillOpacity"] for x in layers] == [maps.AREA_FILL_OPACITY] * 3
+    assert all(x.style["weight"] >= 2.5 for x in layers)

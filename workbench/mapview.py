@@ -204,10 +204,10 @@ def upload_colours(layers: Sequence[Layer]) -> dict[str, str]:
     already; then the next palette colour no other layer uses (so no two look alike)."""
     taken: set[str] = set()
     out: dict[str, str] = {}
-    free = [c for c in maps.UPLOAD_PALETTE]
+    free = list(maps.UPLOAD_PALETTE)
     for layer in layers:
-        colour = str((layer.style or {}).get("color") or "").lower()
-        if not colour or colour in taken:
+        colour = str((layer.style or {}).get("color") or "")
+        if not colour or colour.lower() in taken:
             colour = next((c for c in free if c.lower() not in taken), maps.UPLOAD_PALETTE[
                 len(out) % len(maps.UPLOAD_PALETTE)])
         taken.add(colour.lower())
