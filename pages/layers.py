@@ -297,7 +297,7 @@ with controls:
             wms_name = st.text_input(t("opendata.page.wms_layer"), key="layers_wms_layer")
         wms_opacity = st.slider(t("mapview.page.wms_opacity"), 0.1, 1.0, 0.8, 0.1,
                                 key="layers_wms_opacity")
-        b1, b2 = st.columns(2)
+        b1 = b2 = st.container(horizontal=True, wrap=True)  # labels never cut off
         if b1.button(t("mapview.page.wms_fetch"), key="layers_wms_caps",
                      help=t("mapview.page.wms_fetch_help", seconds=WMS_CAPABILITIES_TIMEOUT_S,
                             megabytes=WMS_CAPABILITIES_MAX_BYTES / 1_000_000),
@@ -320,10 +320,10 @@ with controls:
             except WorkbenchError as exc:
                 show_error(exc)
         for i, (url, name, opacity) in enumerate(list(st.session_state[WMS_KEY])):
-            w1, w2 = st.columns([4, 1])
-            with w1:
+            row = st.container(border=True)
+            with row:
                 plain(f"{name} · {url} · {round(opacity * 100)} %", caption=True)
-            if w2.button(t("mapview.page.wms_remove"), key=f"layers_wms_remove_{i}"):
+            if row.button(t("mapview.page.wms_remove"), key=f"layers_wms_remove_{i}"):
                 st.session_state[WMS_KEY].pop(i)
                 st.rerun()
 

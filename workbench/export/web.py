@@ -48,13 +48,15 @@ def build_map(content: MapContent, numbered: bool = True, controls: bool = True)
     WMS, the site, the visible layers in their styles, the notes from
     ``maps.annotation_features``), with the annotations' numbers of the sheet."""
     m = lab_map(content.lab, content.layers, content.settings, content.lang,
-                notes=content.annotation_features(), controls=controls,
+                notes=content.annotation_features(), controls=False,
                 bounds=content.extent(), zoom_snap=0.1)
     m.default_js = [("leaflet", LEAFLET_JS)]  # nothing else is needed: fewer files to inline
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
     m.get_root().header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
     if content.annotations and numbered:
         number_markers(content).add_to(m)
+    if controls:  # last: the control lists the layers defined before it
+        folium.LayerControl(collapsed=True).add_to(m)
     return m
 
 
