@@ -88,7 +88,8 @@ def _over_map(hex_colour: str, alpha: float, ground: str = "#f2efe9") -> str:
     """The colour ``hex_colour`` drawn at ``alpha`` over the static map's ground."""
     c = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
     g = [int(ground[i:i + 2], 16) for i in (1, 3, 5)]
-    return "#" + "".join(f"{round(alpha * a + (1 - alpha) * b):02x}" for a, b in zip(c, g))
+    mixed = [round(alpha * a + (1 - alpha) * b) for a, b in zip(c, g, strict=True)]
+    return "#" + "".join(f"{x:02x}" for x in mixed)
 
 
 def _not_blank(img: Image.Image) -> None:

@@ -319,35 +319,35 @@ def test_app_snapshot_is_rendered_by_chromium_where_it_exists(demo_store, lab, m
 def test_export_page_says_how_to_enable_chromium(demo_store, monkeypatch, tmp_path):
     from tests.test_export_page import _page
 
-    lab = demo_store.list_labs()[0]
+    first = demo_store.list_labs()[0]
     monkeypatch.setenv("WORKBENCH_CHROMIUM", str(tmp_path / "no-chromium"))
     for lang, words in (("en", "sudo apt-get install chromium"), ("de", "installieren Sie"),
                         ("uk", "встановіть Chromium")):
-        at = _page(lab.id, lang)
+        at = _page(first.id, lang)
         assert not at.exception
         captions = " ".join(c.value for c in at.caption)
         assert words in captions and str(tmp_path / "no-chromium") in captions
     monkeypatch.delenv("WORKBENCH_CHROMIUM")
     if web.chromium_available() is None:  # where Chromium renders, the page does not warn
-        at = _page(lab.id)
+        at = _page(first.id)
         assert not any("No browser" in c.value for c in at.caption)
 
 
 # ---- GeoPackage for QGIS ------------------------------------------------------------------------
-def _second_upload(store, lab, name: str, colour: str | None):  # type: ignore[no-untyped-def]
+def _second_upload(store, site, name: str, colour: str | None):  # type: ignore[no-untyped-def]
     import geopandas as gpd
     from shapely.geometry import Point
 
     from workbench.model import Layer, new_id
     from workbench.settings import data_dir, uploads_dir
 
-    c = lab.boundary.centroid
+    c = site.boundary.centroid
     frame = gpd.GeoDataFrame({"art": ["Linde", "Eiche"]}, geometry=[
         Point(c.x + 1e-4, c.y), Point(c.x - 1e-4, c.y)], crs=4326)
     layer_id = new_id()
-    path = uploads_dir() / lab.id / f"{layer_id}.parquet"
+    path = uploads_dir() / site.id / f"{layer_id}.parquet"
     frame.to_parquet(path, index=False)
-    store.add_layer(Layer(id=layer_id, lab_id=lab.id, name=name, kind="upload",
+    store.add_layer(Layer(id=layer_id, lab_id=site.id, name=name, kind="upload",
                           style={"color": colour} if colour else {},
                           path=path.relative_to(data_dir()).as_posix(), feature_count=2))
     return layer_id
