@@ -427,3 +427,33 @@ def test_uploads_get_distinct_colours_and_the_next_is_offered(demo_store, lab): 
     layers = mapview.upload_layers(demo_store, lab.id)[0]
     assert [x.style["fillOpacity"] for x in layers] == [maps.AREA_FILL_OPACITY] * 3
     assert all(x.style["weight"] >= 2.5 for x in layers)
+
+
+# ---- a venue without internet -------------------------------------------------------------------
+def test_world_outline_is_served_from_the_apps_own_assets():
+    from workbench.webassets import local_files, use_local_assets
+
+    files = local_files()
+    if maps.WORLD_ATLAS_URL not in files or maps.TOPOJSON_JS not in files:
+        pytest.skip("no local world-atlas / topojson-client (run scripts/fetch_web_assets.py)")
+    m = use_local_assets(maps.overview_map([], {}, {}), "/app/static/web-assets")
+    html = m.get_root().render()
+    assert '"/app/static/web-assets/cdn.jsdelivr.net/npm/world-atlas@2.0.2/countries-110m.json"' \
+        in html
+    assert 'src="/app/static/web-assets/cdn.jsdelivr.net/npm/topojson-client@3.1.0/dist/' \
+        'topojson-client.min.js"' in html
+    assert 'layer.on("tileerror", draw)' in html  # drawn as soon as a tile fails
+    import json
+
+    topo = json.loads(files[maps.WORLD_ATLAS_URL].read_text())
+    assert topo["type"] == "Topology" and len(topo["objects"]["countries"]["geometries"]) > 150
+
+
+def test_a_snapshot_keeps_the_basemap_and_wms_it_saw(demo_store, lab, public_dns):  # noqa: F811
+    mapview.save_map_settings(demo_store, lab.id, {
+        "basemap": "topo", "wms": [{"url": WMS_URL, "layer": "web", "opacity": 0.5}]})
+    snap = export.take_snapshot(demo_store, lab.id, "Round 1")
+    mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="light"))
+    then = export.snapshot_content(demo_store, demo_store.get_snapshot(snap.id))
+    assert then.settings.basemap == "topo" and then.settings.wms[0].opacity == 0.5
+    assert "opentopomap" in web.html_document(then)

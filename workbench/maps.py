@@ -15,6 +15,7 @@ from pathlib import Path
 import folium
 import shapely
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from jinja2 import Template
 from shapely.geometry import mapping
 
@@ -129,6 +130,7 @@ def overview_map(labs: Iterable[LivingLab], cities: dict[str, City],
         group.add_to(m)
     if labs:
         fit_to(m, shapely.union_all([lab.boundary for lab in labs]), pad=0.05)
+    WorldOutline().add_to(m)  # countries when no tile loads
     folium.LayerControl(collapsed=True).add_to(m)
     return m
 
@@ -468,6 +470,55 @@ def script_json(value: object) -> str:
                      ("'", "\\u0027"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
         text = text.replace(ch, code)
     return text
+
+
+#: The world basemap that needs no network: Natural Earth countries (npm ``world-atlas``) and
+#: the TopoJSON client, both among the local web assets (``scripts/fetch_web_assets.py``).
+WORLD_ATLAS_URL = "https://cdn.jsdelivr.net/npm/world-atlas@2.0.2/countries-110m.json"
+TOPOJSON_JS = "https://cdn.jsdelivr.net/npm/topojson-client@3.1.0/dist/topojson-client.min.js"
+
+
+class WorldOutline(JSCSSMixin, MacroElement):
+    """Country outlines drawn under the map's tiles as soon as a tile fails to load (a venue
+    without internet), so that the overview and the set-up map are never an empty grey canvas.
+    The countries come from the app's own server (``asset_urls``, pointed there by
+    ``webassets.use_local_assets`` like the map's scripts). Marks the page with
+    ``data-wb-world="drawn"`` when drawn."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map, url) {
+            var asked = false;
+            function draw() {
+                if (asked || !window.topojson || !window.fetch) { return; }
+                asked = true;
+                fetch(url).then(function (r) { return r.json(); }).then(function (topo) {
+                    if (!map.getPane("wbWorld")) {
+                        map.createPane("wbWorld").style.zIndex = 150;  // under the tiles
+                    }
+                    L.geoJSON(topojson.feature(topo, topo.objects.countries), {
+                        pane: "wbWorld", interactive: false,
+                        style: {color: "#8c8c8c", weight: 0.8, fillColor: "#f2efe9",
+                                fillOpacity: 1}
+                    }).addTo(map);
+                    map.getContainer().style.background = "#cfdde6";  // the sea
+                    document.documentElement.setAttribute("data-wb-world", "drawn");
+                }).catch(function () { asked = false; });
+            }
+            map.eachLayer(function (layer) {
+                if (layer instanceof L.TileLayer) { layer.on("tileerror", draw); }
+            });
+            if (navigator.onLine === false) { draw(); }
+        })({{ this._parent.get_name() }}, {{ this.asset_urls.world|tojson }});
+        {% endmacro %}
+    """)
+
+    default_js = [("topojson_client", TOPOJSON_JS)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "WorldOutline"
+        self.asset_urls = {"world": WORLD_ATLAS_URL}
 
 
 class ClearDrawings(MacroElement):

@@ -284,9 +284,7 @@ def layer_group(layer: LayerData, lang: str = "en") -> folium.FeatureGroup:
         attribution = maps.escape_text(layer.attribution)
     collection = maps.display_geojson(frame.geometry.values, [{"p": p} for p in popups],
                                       tolerance=tolerance)
-    group = maps.vector_group(layer.name, collection, layer.style, layer.radius, attribution)
-    group.layer_key = layer.layer_id
-    return group
+    return maps.vector_group(layer.name, collection, layer.style, layer.radius, attribution)
 
 
 # ---- the map -------------------------------------------------------------------------------------

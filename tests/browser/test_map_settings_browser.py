@@ -81,3 +81,34 @@ def test_saved_basemap_and_wms_reach_map_presenter_and_export(streamlit_server, 
     assert "Satellite imagery" in html and f"“roads” from {WMS_HOST}" in html
     # the PNG drawn offline credits neither: none of their tiles was drawn
     assert not any("Esri" in a or "WMS" in a for a in content.attributions(drawn=()))
+
+
+WORLD = """() => ({drawn: document.documentElement.getAttribute('data-wb-world'),
+                  countries: document.querySelectorAll('.leaflet-wbWorld-pane path').length})"""
+
+
+@pytest.mark.browser
+def test_without_internet_the_overview_and_setup_maps_show_the_countries(app_server, new_page,
+                                                                        blocked_requests):
+    """Every request off this machine is refused (new_page): no tile loads, and the maps draw
+    Natural Earth's countries from the app's own web assets instead of a grey canvas."""
+    page = new_page()
+    page.goto(app_server)
+    wait_for_streamlit(page)
+    frame = map_frame(page)
+    frame.wait_for_function("document.documentElement.getAttribute('data-wb-world')",
+                            timeout=30_000)
+    world = frame.evaluate(WORLD)
+    assert world["drawn"] == "drawn" and world["countries"] > 150
+    assert any("tile.openstreetmap.org" in url for url in blocked_requests)  # truly offline
+    assert not any("world-atlas" in url or "topojson" in url for url in blocked_requests)
+    screenshot(page, "overview_offline_world")
+
+    setup = new_page()
+    setup.goto(f"{app_server}/setup")
+    wait_for_streamlit(setup)
+    frame = map_frame(setup)
+    frame.wait_for_function("document.documentElement.getAttribute('data-wb-world')",
+                            timeout=30_000)
+    assert frame.evaluate(WORLD)["countries"] > 150
+    screenshot(setup, "setup_offline_world")
