@@ -489,6 +489,27 @@ class WorldOutline(JSCSSMixin, MacroElement):
         {% macro script(this, kwargs) %}
         (function (map, url) {
             var asked = false;
+            // rings that cross the antimeridian (Fiji, Chukotka) continue past 180° instead
+            // of jumping back across the whole map
+            function unwrap(ring) {
+                var out = [], prev = null, shift = 0;
+                ring.forEach(function (p) {
+                    if (prev !== null) {
+                        var d = p[0] + shift - prev;
+                        if (d > 180) { shift -= 360; } else if (d < -180) { shift += 360; }
+                    }
+                    prev = p[0] + shift;
+                    out.push([prev, p[1]]);
+                });
+                return out;
+            }
+            function unwrapped(g) {
+                if (g.type === "Polygon") { g.coordinates = g.coordinates.map(unwrap); }
+                if (g.type === "MultiPolygon") {
+                    g.coordinates = g.coordinates.map(function (p) { return p.map(unwrap); });
+                }
+                return g;
+            }
             function draw() {
                 if (asked || !window.topojson || !window.fetch) { return; }
                 asked = true;
@@ -496,7 +517,9 @@ class WorldOutline(JSCSSMixin, MacroElement):
                     if (!map.getPane("wbWorld")) {
                         map.createPane("wbWorld").style.zIndex = 150;  // under the tiles
                     }
-                    L.geoJSON(topojson.feature(topo, topo.objects.countries), {
+                    var world = topojson.feature(topo, topo.objects.countries);
+                    world.features.forEach(function (f) { if (f.geometry) unwrapped(f.geometry); });
+                    L.geoJSON(world, {
                         pane: "wbWorld", interactive: false,
                         style: {color: "#8c8c8c", weight: 0.8, fillColor: "#f2efe9",
                                 fillOpacity: 1}
