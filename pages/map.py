@@ -35,6 +35,7 @@ from workbench.ui import (
     store,
     t,
     t_md,
+    venue_tiles,
 )
 from workbench.ui.access import allowed, current_actor
 from workbench.ui.live import live_channel, live_notes
@@ -145,7 +146,7 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
         layers = mapview.lab_layers(s, lab_id, lang=lang, settings=settings, muted=True)[0]
     except WorkbenchError:
         layers = []
-    m = mapview.lab_map(lab, layers, settings, lang)
+    m = mapview.lab_map(lab, layers, settings, lang, venue=venue_tiles(lab_id))
     live_notes(m, lab_id)
     if draw:  # a viewer, or a round in which nobody may add: no drawing tools at all
         maps.DrawLocal(lang).add_to(m)  # Leaflet.draw's texts in the page's language

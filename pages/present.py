@@ -26,6 +26,7 @@ from workbench.ui import (
     show_map,
     store,
     t,
+    venue_tiles,
 )
 from workbench.ui.access import current_actor
 from workbench.ui.live import live_channel, live_notes
@@ -77,7 +78,8 @@ def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tup
         layers = []
     if layer_names is not None:
         layers = [x for x in layers if maps.escape_text(x.name) in layer_names]
-    m = mapview.lab_map(lab, layers, settings, lang, controls=False)
+    m = mapview.lab_map(lab, layers, settings, lang, controls=False,
+                        venue=venue_tiles(lab_id))
     return live_notes(m, lab_id)
 
 

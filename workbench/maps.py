@@ -826,7 +826,19 @@ def context_version(lab_id: str, store) -> tuple:  # type: ignore[no-untyped-def
                            for x in store.list_layers(lab_id, kind="upload")))
     from workbench.mapview import map_settings
 
-    return (cache_version(lab_id), uploads, map_settings(store, lab_id).key())
+    return (cache_version(lab_id), uploads, map_settings(store, lab_id).key(),
+            _venue_stamp(lab_id))
+
+
+def _venue_stamp(lab_id: str) -> float:
+    """When the lab's venue tiles were stored (0: none), so maps follow ``venue prepare``."""
+    from workbench.errors import ValidationError
+    from workbench.opendata.venue import archive_path
+
+    try:
+        return archive_path(lab_id).stat().st_mtime
+    except (OSError, ValidationError):
+        return 0.0
 
 
 def basemap_layers(lang: str = "en", chosen: str = "street") -> list[folium.TileLayer]:

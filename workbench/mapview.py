@@ -291,13 +291,21 @@ def layer_group(layer: LayerData, lang: str = "en") -> folium.FeatureGroup:
 def lab_map(lab: LivingLab, layers: Sequence[LayerData], settings: MapSettings,
             lang: str = "en", *, notes: list[dict] | None = None, live: bool = False,
             controls: bool = True, bounds: Sequence[float] | None = None,
-            **map_options: Any) -> folium.Map:
+            venue: tuple[str, int] | None = None, **map_options: Any) -> folium.Map:
     """The living lab's map as every view draws it: the saved basemap, the site, the context
     ``layers`` (in order), the WMS overlays and the notes layer (``live``: filled and kept up
     to date by the live channel; else the given ``notes`` features, see
     :func:`workbench.maps.annotation_features`). ``bounds``: the lon/lat box shown (default:
-    the site)."""
-    m = maps.base_map(basemap=settings.basemap, lang=lang, **map_options)
+    the site). ``venue``: the URL template and highest zoom of the lab's stored venue tiles
+    (``opendata.venue``), drawn instead of a basemap from the internet."""
+    if venue is not None:
+        m = folium.Map(location=(30.0, 10.0), zoom_start=2, tiles=None, control_scale=True,
+                       **map_options)
+        folium.TileLayer(tiles=venue[0], attr=BASEMAPS["street"].attribution,
+                         name=t("mapview.venue_tiles", lang), max_zoom=19,
+                         max_native_zoom=venue[1], control=False).add_to(m)
+    else:
+        m = maps.base_map(basemap=settings.basemap, lang=lang, **map_options)
     maps.site_layer(lab, t("map.site", lang)).add_to(m)
     for layer in layers:
         layer_group(layer, lang).add_to(m)

@@ -112,3 +112,36 @@ def test_without_internet_the_overview_and_setup_maps_show_the_countries(app_ser
                             timeout=30_000)
     assert frame.evaluate(WORLD)["countries"] > 150
     screenshot(setup, "setup_offline_world")
+
+
+LOADED = """() => Array.from(document.querySelectorAll('img.leaflet-tile'))
+                      .filter(i => i.complete && i.naturalWidth === 256)
+                      .map(i => i.getAttribute('src'))"""
+
+
+@pytest.mark.browser
+def test_after_venue_prepare_the_lab_map_shows_its_stored_tiles(streamlit_server, new_page,
+                                                                tmp_path):
+    """Every request off this machine is refused; the map's tiles come from the app's own
+    venue route, stored beforehand by ``venue.prepare_venue``."""
+    from tests.test_venue import SOURCE, Tiles
+    from workbench.demo import ensure_demo
+    from workbench.opendata import venue
+
+    data = tmp_path / "data"
+    with data_dir_of_this_process(data):
+        store = ensure_demo()
+        venue.prepare_venue(store.get_lab(MUNICH_LAB), (14, 17), SOURCE, fetch=Tiles(),
+                            buffer_m=300, interval_s=0)
+        store.close()
+    base = streamlit_server(env={"WORKBENCH_DATA_DIR": str(data)})
+    page = new_page()
+    page.goto(f"{base}/map?lab={MUNICH_LAB}")
+    wait_for_streamlit(page)
+    frame = map_frame(page)
+    frame.wait_for_function(f"({LOADED})().length > 0", timeout=30_000)
+    loaded = frame.evaluate(LOADED)
+    assert all(f"/api/venue/{MUNICH_LAB}/" in src for src in loaded)
+    assert "OpenStreetMap contributors" in frame.locator(
+        ".leaflet-control-attribution").inner_text()
+    screenshot(page, "map_venue_tiles")
