@@ -457,3 +457,22 @@ def test_a_snapshot_keeps_the_basemap_and_wms_it_saw(demo_store, lab, public_dns
     then = export.snapshot_content(demo_store, demo_store.get_snapshot(snap.id))
     assert then.settings.basemap == "topo" and then.settings.wms[0].opacity == 0.5
     assert "opentopomap" in web.html_document(then)
+
+
+def test_without_tiles_the_labs_own_layers_read_as_a_basemap(demo_store, lab):  # noqa: F811
+    from tests.test_export import _cache_osm
+
+    _cache_osm(lab)
+    layers = mapview.osm_layers(lab.id, muted=True)
+    streets = next(x for x in layers if x.theme == "streets")
+    streets.frame.loc[:, "name"] = ["Laufamholzstraße <b>"]
+    points = maps.street_name_points(streets.frame)
+    assert [p[2] for p in points] == ["Laufamholzstraße &lt;b&gt;"]
+    html = mapview.lab_map(lab, layers, MapSettings(), live=True).get_root().render()
+    assert "Laufamholzstra\u00dfe \\u0026lt;b\\u0026gt;" in html or \
+        "Laufamholzstraße &lt;b&gt;" in html
+    assert "wb-street-name" in html and 'layer.on("tileerror", start)' in html
+    # stored venue tiles make it unnecessary
+    html = mapview.lab_map(lab, layers, MapSettings(), venue=("/t/{z}/{x}/{y}.png", 17)) \
+        .get_root().render()
+    assert "wb-street-name" not in html

@@ -544,6 +544,84 @@ class WorldOutline(JSCSSMixin, MacroElement):
         self.asset_urls = {"world": WORLD_ATLAS_URL}
 
 
+#: The most street names written on a map drawn without tiles, and the zoom they show from.
+STREET_NAMES_MAX = 150
+STREET_NAMES_MIN_ZOOM = 15
+
+
+def street_name_points(gdf) -> list[tuple[float, float, str]]:  # type: ignore[no-untyped-def]
+    """``(lat, lon, name)`` where to write each named street of a cached streets theme: the
+    middle of its longest piece, longest streets first (at most ``STREET_NAMES_MAX``)."""
+    if gdf is None or gdf.empty or "name" not in gdf:
+        return []
+    named = gdf[gdf["name"].fillna("").astype(str).str.strip() != ""]
+    best: dict[str, tuple[float, object]] = {}
+    for name, geom in zip(named["name"], named.geometry, strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        length = geom.length
+        if name not in best or length > best[name][0]:
+            best[name] = (length, geom)
+    ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:STREET_NAMES_MAX]
+    out = []
+    for name, (_length, geom) in ranked:
+        p = geom.interpolate(0.5, normalized=True)
+        out.append((round(p.y, 6), round(p.x, 6), escape_text(name)))
+    return out
+
+
+class MutedBasemap(MacroElement):
+    """The lab's own cached OSM layers read as a basemap when no tile loads (a venue without
+    internet): the map's ground turns to paper and the streets get their names (escaped),
+    from zoom ``STREET_NAMES_MIN_ZOOM``. Marks the page ``data-wb-muted-basemap="on"``."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map, names, minZoom) {
+            var on = false, labels = L.layerGroup();
+            names.forEach(function (n) {
+                labels.addLayer(L.tooltip({permanent: true, direction: "center",
+                                           className: "wb-street-name", interactive: false})
+                    .setLatLng([n[0], n[1]]).setContent(n[2]));
+            });
+            function show() {
+                if (map.getZoom() >= minZoom) { labels.addTo(map); }
+                else { labels.remove(); }
+            }
+            function start() {
+                if (on) { return; }
+                on = true;
+                map.getContainer().style.background = "#f4f1ea";
+                document.documentElement.setAttribute("data-wb-muted-basemap", "on");
+                map.on("zoomend", show);
+                show();
+            }
+            map.eachLayer(function (layer) {
+                if (layer instanceof L.TileLayer) { layer.on("tileerror", start); }
+            });
+            if (navigator.onLine === false) { start(); }
+        })({{ this._parent.get_name() }}, {{ this.names|tojson }},
+           {{ this.min_zoom|tojson }});
+        {% endmacro %}
+    """)
+
+    CSS = (".wb-street-name{background:rgba(255,255,255,.75);border:0;box-shadow:none;"
+           "padding:0 3px;font:11px/1.2 sans-serif;color:#333;white-space:nowrap}"
+           ".wb-street-name:before{display:none}")
+
+    def __init__(self, names: list[tuple[float, float, str]],
+                 min_zoom: int = STREET_NAMES_MIN_ZOOM) -> None:
+        super().__init__()
+        self._name = "MutedBasemap"
+        self.names = [list(n) for n in names]
+        self.min_zoom = min_zoom
+
+    def render(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.get_root().header.add_child(folium.Element(f"<style>{self.CSS}</style>"),
+                                         name="wb_street_names_css")
+        super().render(**kwargs)
+
+
 class ClearDrawings(MacroElement):
     """Empties the Draw plugin's layer of finished drawings when its feature group is (re)added:
     put it in the dynamic feature group right after a drawing was saved, so the saved shape

@@ -311,6 +311,9 @@ def lab_map(lab: LivingLab, layers: Sequence[LayerData], settings: MapSettings,
         layer_group(layer, lang).add_to(m)
     for overlay in settings.wms:
         maps.wms_layer(overlay.url, overlay.layer, overlay.layer, overlay.opacity).add_to(m)
+    streets = next((x for x in layers if x.theme == "streets"), None)
+    if streets is not None and venue is None:  # no tiles: the lab's own layers as a basemap
+        m.add_child(maps.MutedBasemap(maps.street_name_points(streets.frame)))
     if live or notes:
         m.add_child(maps.NotesLayer(lab.id, t("annotate.layer_name", lang), notes,
                                     live=live))

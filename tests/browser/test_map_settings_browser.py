@@ -145,3 +145,34 @@ def test_after_venue_prepare_the_lab_map_shows_its_stored_tiles(streamlit_server
     assert "OpenStreetMap contributors" in frame.locator(
         ".leaflet-control-attribution").inner_text()
     screenshot(page, "map_venue_tiles")
+
+
+@pytest.mark.browser
+@pytest.mark.realdata
+def test_without_tiles_the_lab_map_reads_from_its_own_osm_layers(streamlit_server, new_page,
+                                                                 tmp_path):
+    """No venue archive and no internet: the map's ground turns to paper and its streets are
+    named, drawn from the lab's cached OSM layers."""
+    from tests.conftest import shared_geodata
+    from workbench.demo import ensure_demo
+    from workbench.opendata.osm import import_extract
+
+    data = tmp_path / "data"
+    with data_dir_of_this_process(data):
+        store = ensure_demo()
+        import_extract(shared_geodata("germany_muenchen_milbertshofen.osm"),
+                       store.get_lab(MUNICH_LAB), buffer_m=200)
+        store.close()
+    base = streamlit_server(env={"WORKBENCH_DATA_DIR": str(data)})
+    page = new_page()
+    page.goto(f"{base}/map?lab={MUNICH_LAB}")
+    wait_for_streamlit(page)
+    frame = map_frame(page)
+    frame.wait_for_function("document.documentElement.getAttribute('data-wb-muted-basemap')",
+                            timeout=30_000)
+    frame.evaluate("""() => { const map = Object.values(window).find(v => v instanceof L.Map);
+                              map.setZoom(16); }""")
+    frame.wait_for_selector(".wb-street-name", timeout=10_000)
+    names = frame.locator(".wb-street-name").all_inner_texts()
+    assert len(names) > 5 and any("straße" in n.lower() or "ring" in n.lower() for n in names)
+    screenshot(page, "map_muted_basemap")
