@@ -8,7 +8,7 @@ import streamlit as st
 from workbench import export
 from workbench.errors import WorkbenchError
 from workbench.export.content import OSM_LAYER_PREFIX, osm_layers
-from workbench.export.web import chromium_available
+from workbench.export.web import renderer_help
 from workbench.opendata.themes import THEMES
 from workbench.ui import (
     fmt_datetime,
@@ -35,8 +35,9 @@ size_name = c1.selectbox(t("export.size"), export.SIZE_NAMES,
                          format_func=lambda n: t(f"export.size.{n}"), key="export_size")
 dpi = c2.selectbox(t("export.dpi"), (150, 300), key="export_dpi",
                    disabled=size_name == "slide")
-if chromium_available() is not None:
-    st.caption(t("export.renderer_static"))
+HOW_TO_ENABLE = renderer_help(lang())
+if HOW_TO_ENABLE is not None:  # drawn without a browser here: say so, and how to change it
+    st.caption(t("export.renderer_static") + " " + HOW_TO_ENABLE)
 
 # The OSM themes shown in the exports: those cached for the lab with features (all by default).
 have = {layer.theme for layer in osm_layers(lab.id, lang=lang())}

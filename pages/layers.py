@@ -12,8 +12,16 @@ from pathlib import Path
 import folium
 import streamlit as st
 
-from workbench.errors import WorkbenchError
+from workbench.errors import ValidationError, WorkbenchError
 from workbench.maps import context_layers, context_legend_html, context_map, wms_layer
+from workbench.mapview import (
+    MAX_WMS,
+    MapSettings,
+    WmsOverlay,
+    map_settings,
+    next_upload_colour,
+    save_map_settings,
+)
 from workbench.model import SOURCE_THEMES
 from workbench.opendata import cache
 from workbench.opendata.basemaps import BASEMAPS, validate_wms
@@ -32,6 +40,8 @@ from workbench.opendata.osm import (
     import_extract,
 )
 from workbench.opendata.themes import THEMES
+from workbench.opendata.wms import wms_layers
+from workbench.settings import WMS_CAPABILITIES_MAX_BYTES, WMS_CAPABILITIES_TIMEOUT_S
 from workbench.ui import (
     fmt_datetime,
     fmt_number,
@@ -55,6 +65,9 @@ EMPTY_KEY = "layers_empty_fetch"
 CONFIRM_KEY = "layers_empty_confirmed"
 IMPORT_EMPTY_KEY = "layers_empty_import"
 IMPORT_CONFIRM_KEY = "layers_empty_import_confirmed"
+SETTINGS_LAB_KEY = "layers_settings_lab"  # the lab whose saved map settings the widgets show
+WMS_CAPS_KEY = "layers_wms_caps"  # (url, [(name, label)]) the service offered
+SAVED_FLASH_KEY = "layers_map_saved"
 
 lab = require_lab()
 s = store()
@@ -94,6 +107,17 @@ def progress_bar():  # type: ignore[no-untyped-def]
 
     return update
 
+
+# The basemap, WMS layers and opacities start from what the lab saved (once per lab and
+# session); changes are a preview until "Save for the living lab".
+map_saved = map_settings(s, lab.id)
+if st.session_state.get(SETTINGS_LAB_KEY) != lab.id:
+    st.session_state[SETTINGS_LAB_KEY] = lab.id
+    st.session_state["layers_basemap"] = map_saved.basemap
+    st.session_state[WMS_KEY] = [(w.url, w.layer, w.opacity) for w in map_saved.wms]
+    st.session_state.pop(WMS_CAPS_KEY, None)
+    for key in [k for k in st.session_state if str(k).startswith("layers_opacity_")]:
+        del st.session_state[key]
 
 controls, preview = st.columns([2, 3], gap="large")
 
@@ -209,9 +233,12 @@ with controls:
             layer_name = st.selectbox(t("opendata.page.upload_layer"), names,
                                       key="layers_upload_layer")
         with st.form("layers_upload_form"):
-            title = st.text_input(t("opendata.page.upload_name"),
-                                  value=Path(upload.name).stem[:120])
-            colour = st.color_picker(t("opendata.page.upload_colour"), "#0072B2")
+            # a file's layer keeps its own name (a GeoPackage's "baeume"), else the file's
+            title = st.text_input(t("opendata.page.upload_name"), value=(
+                layer_name or (names[0] if len(names) == 1 and upload.name.lower().endswith(
+                    ".gpkg") else Path(upload.name).stem))[:120])
+            colour = st.color_picker(t("opendata.page.upload_colour"), next_upload_colour(
+                s.list_layers(lab.id, kind="upload")))
             if st.form_submit_button(t("opendata.page.upload_go"), type="primary",
                                      disabled=not can_edit):
                 try:
@@ -253,47 +280,92 @@ with controls:
             except WorkbenchError as exc:
                 show_error(exc)
 
-    # ---- basemaps and WMS -------------------------------------------------------------------
+    # ---- basemaps and WMS: saved with the living lab -----------------------------------------
     st.subheader(t("opendata.page.basemap"))
     basemap = st.selectbox(t("opendata.page.basemap"), list(BASEMAPS), key="layers_basemap",
                            format_func=lambda c: t(BASEMAPS[c].label_key),
                            label_visibility="collapsed")
-    with st.expander(t("opendata.page.wms")):
-        with st.form("layers_wms_form"):
-            wms_url = st.text_input(t("opendata.page.wms_url"), placeholder="https://…/wms")
-            wms_name = st.text_input(t("opendata.page.wms_layer"))
-            if st.form_submit_button(t("opendata.page.wms_add")):
-                try:
-                    url, name = validate_wms(wms_url, wms_name)
-                    st.session_state.setdefault(WMS_KEY, [])
-                    if (url, name) not in st.session_state[WMS_KEY]:
-                        st.session_state[WMS_KEY].append((url, name))
-                except WorkbenchError as exc:
-                    show_error(exc)
-        for url, name in st.session_state.get(WMS_KEY, []):
-            plain(f"{name} · {url}", caption=True)
-        if st.session_state.get(WMS_KEY) and st.button(t("opendata.page.wms_clear")):
-            st.session_state[WMS_KEY] = []
-            st.rerun()
+    with st.expander(t("opendata.page.wms"), expanded=bool(st.session_state[WMS_KEY])):
+        wms_url = st.text_input(t("opendata.page.wms_url"), placeholder="https://…/wms",
+                                key="layers_wms_url")
+        offered = st.session_state.get(WMS_CAPS_KEY)
+        if offered and offered[0] == wms_url:  # the service's layers, asked for below
+            wms_name = st.selectbox(t("mapview.page.wms_pick"), [n for n, _ in offered[1]],
+                                    key="layers_wms_pick",
+                                    format_func=dict(offered[1]).get)
+        else:
+            wms_name = st.text_input(t("opendata.page.wms_layer"), key="layers_wms_layer")
+        wms_opacity = st.slider(t("mapview.page.wms_opacity"), 0.1, 1.0, 0.8, 0.1,
+                                key="layers_wms_opacity")
+        b1 = b2 = st.container(horizontal=True, wrap=True)  # labels never cut off
+        if b1.button(t("mapview.page.wms_fetch"), key="layers_wms_caps",
+                     help=t("mapview.page.wms_fetch_help", seconds=WMS_CAPABILITIES_TIMEOUT_S,
+                            megabytes=WMS_CAPABILITIES_MAX_BYTES / 1_000_000),
+                     disabled=not wms_url or not can_edit):
+            try:
+                found = wms_layers(wms_url)
+                st.session_state[WMS_CAPS_KEY] = (wms_url, [(x.name, f"{x.title} ({x.name})")
+                                                            for x in found])
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
+        if b2.button(t("opendata.page.wms_add"), key="layers_wms_add", type="primary"):
+            try:
+                url, name = validate_wms(wms_url, wms_name or "")
+                overlay = (url, name, float(wms_opacity))
+                if len(st.session_state[WMS_KEY]) >= MAX_WMS:
+                    raise ValidationError("mapview.error.too_many_wms", limit=MAX_WMS)
+                if overlay[:2] not in [w[:2] for w in st.session_state[WMS_KEY]]:
+                    st.session_state[WMS_KEY].append(overlay)
+            except WorkbenchError as exc:
+                show_error(exc)
+        for i, (url, name, opacity) in enumerate(list(st.session_state[WMS_KEY])):
+            row = st.container(border=True)
+            with row:
+                plain(f"{name} · {url} · {round(opacity * 100)} %", caption=True)
+            if row.button(t("mapview.page.wms_remove"), key=f"layers_wms_remove_{i}"):
+                st.session_state[WMS_KEY].pop(i)
+                st.rerun()
 
 with preview:
     shown = [c for c in chosen if c in cache.cached_themes(lab.id)]
     opacities: dict[str, float] = {}
     with st.expander(t("opendata.page.opacity")):
         for code in shown:
-            opacities[code] = st.slider(t(THEMES[code].label_key), 0.0, 1.0, 1.0, 0.1,
+            opacities[code] = st.slider(t(THEMES[code].label_key), 0.0, 1.0,
+                                        map_saved.opacities.get(code, 1.0), 0.1,
                                         key=f"layers_opacity_{code}")
         for layer in uploads:
-            opacities[layer.id] = st.slider(md_escape(layer.name), 0.0, 1.0, 1.0, 0.1,
+            opacities[layer.id] = st.slider(md_escape(layer.name), 0.0, 1.0,
+                                            map_saved.opacities.get(layer.id, 1.0), 0.1,
                                             key=f"layers_opacity_{layer.id}")
+    preview_settings = MapSettings(basemap, tuple(WmsOverlay(*w) for w in
+                                                  st.session_state[WMS_KEY]),
+                                   {k: v for k, v in opacities.items() if v != 1.0})
     groups = context_layers(lab.id, shown, lang(), store=s, opacities=opacities)
-    for url, name in st.session_state.get(WMS_KEY, []):
-        group = folium.FeatureGroup(name=f"WMS: {name}")
-        wms_layer(url, name, name).add_to(group)
+    for overlay in preview_settings.wms:
+        group = folium.FeatureGroup(name=f"WMS: {overlay.layer}")
+        wms_layer(overlay.url, overlay.layer, overlay.layer, overlay.opacity).add_to(group)
         groups.append(group)
     m = context_map(lab, lang(), basemap, t("map.site"))
     show_map(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=[],
               feature_group_to_add=groups, layer_control=folium.LayerControl(collapsed=True))
+    save_bar = st.container(horizontal=True, wrap=True)
+    changed = preview_settings.key() != map_saved.key()
+    if save_bar.button(t("mapview.page.save"), key="layers_map_save", type="primary",
+                       disabled=not can_edit or not changed, help=t("mapview.page.save_help")):
+        try:
+            save_map_settings(s, lab.id, preview_settings, by=actor)
+            st.session_state[SAVED_FLASH_KEY] = True
+            st.rerun()
+        except WorkbenchError as exc:
+            show_error(exc)
+    if st.session_state.pop(SAVED_FLASH_KEY, False):
+        st.success(t("mapview.page.saved"), icon="✅")
+    with save_bar:
+        st.caption(t("mapview.page.unsaved") if changed else t(
+            "mapview.page.saved_state", basemap=t(BASEMAPS[map_saved.basemap].label_key),
+            wms=len(map_saved.wms)))
     legend = context_legend_html(lab.id, shown, lang())
     if legend:
         html_block(legend)

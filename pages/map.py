@@ -17,7 +17,7 @@ from folium.plugins import Draw
 from shapely.errors import GEOSException
 from shapely.geometry import Point, shape
 
-from workbench import i18n, maps
+from workbench import i18n, maps, mapview
 from workbench.errors import ConflictError, ValidationError, WorkbenchError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
@@ -35,6 +35,7 @@ from workbench.ui import (
     store,
     t,
     t_md,
+    venue_tiles,
 )
 from workbench.ui.access import allowed, current_actor
 from workbench.ui.live import live_channel, live_notes
@@ -140,18 +141,13 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
     live notes layer. Built once per living lab, data version, language and drawing tools,
     shared by every tab (the browser fills in the notes), so it comes out the same on every run
     and the map stays mounted where the user is looking."""
-    m = maps.base_map()
-    maps.site_layer(lab, i18n.t("map.site", lang)).add_to(m)
-    maps.fit_to(m, lab.boundary)
-    try:
-        extra = maps.context_layers(lab_id, lang=lang, store=s, muted=True)
+    settings = mapview.map_settings(s, lab_id)
+    try:  # the lab's one map description: saved basemap and WMS, its layers, muted
+        layers = mapview.lab_layers(s, lab_id, lang=lang, settings=settings, muted=True)[0]
     except WorkbenchError:
-        extra = []
-    for layer in extra:
-        layer.add_to(m)
+        layers = []
+    m = mapview.lab_map(lab, layers, settings, lang, venue=venue_tiles(lab_id))
     live_notes(m, lab_id)
-    if extra:
-        folium.LayerControl(collapsed=True).add_to(m)
     if draw:  # a viewer, or a round in which nobody may add: no drawing tools at all
         maps.DrawLocal(lang).add_to(m)  # Leaflet.draw's texts in the page's language
         Draw(export=False, position="topleft", draw_options={

@@ -15,7 +15,7 @@ import folium
 import streamlit as st
 from shapely.geometry import box
 
-from workbench import i18n, maps
+from workbench import i18n, maps, mapview
 from workbench.errors import WorkbenchError
 from workbench.ui import (
     WORKSPACE_KEY,
@@ -26,6 +26,7 @@ from workbench.ui import (
     show_map,
     store,
     t,
+    venue_tiles,
 )
 from workbench.ui.access import current_actor
 from workbench.ui.live import live_channel, live_notes
@@ -70,16 +71,15 @@ def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tup
     """The map without its notes: basemap, site, the layers the facilitator chose, and the
     live notes layer (filled in by the browser); no drawing tools. Built once per lab, data
     version, layer choice and language."""
-    m = maps.base_map()
-    maps.site_layer(lab, i18n.t("map.site", lang)).add_to(m)
-    maps.fit_to(m, lab.boundary)
-    try:
-        extra = maps.context_layers(lab_id, lang=lang, store=s, muted=True)
+    settings = mapview.map_settings(s, lab_id)
+    try:  # the lab's one map description, as on the living-lab map
+        layers = mapview.lab_layers(s, lab_id, lang=lang, settings=settings, muted=True)[0]
     except WorkbenchError:
-        extra = []
-    for layer in extra:
-        if layer_names is None or layer.layer_name in layer_names:
-            layer.add_to(m)
+        layers = []
+    if layer_names is not None:
+        layers = [x for x in layers if maps.escape_text(x.name) in layer_names]
+    m = mapview.lab_map(lab, layers, settings, lang, controls=False,
+                        venue=venue_tiles(lab_id))
     return live_notes(m, lab_id)
 
 
@@ -130,6 +130,7 @@ if session is not None:  # the room joins from the shared screen: the QR code an
 
 view = s.lab_setting(lab.id, "workshop_view", {}) or {}
 LAYERS = tuple(view["layers"]) if view.get("layers") is not None else None
+MAP_SETTINGS = mapview.map_settings(s, lab.id).key()  # the lab's saved basemap and WMS
 
 
 @st.fragment
@@ -137,8 +138,9 @@ def side_panel() -> None:
     """The round, its timer (counted down in the browser), who is in the room, the newest
     notes, the legend and the join code; rerun by the live channel when something changed."""
     now = s.lab_setting(lab.id, "workshop_view", {}) or {}
-    if (tuple(now["layers"]) if now.get("layers") is not None else None) != LAYERS:
-        st.rerun(scope="app")  # the facilitator chose other layers: a new base map
+    if (tuple(now["layers"]) if now.get("layers") is not None else None) != LAYERS or \
+            mapview.map_settings(s, lab.id).key() != MAP_SETTINGS:
+        st.rerun(scope="app")  # other layers, basemap or WMS: a new base map
     annotations = s.list_annotations(lab.id)
     current = s.active_session(lab.id)
     html_block(panel_head(current))

@@ -14,7 +14,7 @@ from workbench.errors import ValidationError, WorkbenchError
 from workbench.geometry import boundary_from_geojson, validate_boundary
 from workbench.hosting import create_workspace, open_setup
 from workbench.i18n import has_key
-from workbench.maps import base_map, fit_to, site_layer
+from workbench.maps import WorldOutline, base_map, fit_to, site_layer
 from workbench.model import (
     LAB_STATUSES,
     PRINCIPLES,
@@ -63,6 +63,7 @@ def boundary_map(lab: LivingLab | None, city: City | None) -> dict | None:
         m = base_map(center=(city.lat, city.lon), zoom=14)
     else:
         m = base_map()
+    WorldOutline().add_to(m)  # a venue without internet: countries instead of grey
     Draw(export=False, draw_options={
         "polyline": False, "circle": False, "marker": False, "circlemarker": False,
         "polygon": {"allowIntersection": False}, "rectangle": True,

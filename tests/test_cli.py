@@ -143,8 +143,8 @@ def test_demo_import_extracts_from_a_fresh_data_dir(capsys):
         if kind == "osm":
             assert "streets" in cached_themes(lab_id)
     uploads = store.list_layers("8c99bc7d-a03d-4db6-9b65-adda2453c452", kind="upload")
-    assert sorted(x.name.rsplit("– ", 1)[1] for x in uploads) == [
-        "buildings", "restaurants", "roads", "schools"]
+    # each keeps its own layer's name, not the file's
+    assert sorted(x.name for x in uploads) == ["buildings", "restaurants", "roads", "schools"]
     assert all("OpenStreetMap contributors" in x.attribution for x in uploads)
     assert cli.main(["demo", "--import-extracts", str(folder)]) == 0
     assert "Added 0 uploaded layer(s)" in capsys.readouterr().out

@@ -84,6 +84,14 @@ def _has_colour(img: Image.Image, hex_colour: str, tol: int = 18, min_pixels: in
     return int((np.abs(arr - rgb).sum(axis=2) <= tol).sum()) >= min_pixels
 
 
+def _over_map(hex_colour: str, alpha: float, ground: str = "#f2efe9") -> str:
+    """The colour ``hex_colour`` drawn at ``alpha`` over the static map's ground."""
+    c = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
+    g = [int(ground[i:i + 2], 16) for i in (1, 3, 5)]
+    mixed = [round(alpha * a + (1 - alpha) * b) for a, b in zip(c, g, strict=True)]
+    return "#" + "".join(f"{x:02x}" for x in mixed)
+
+
 def _not_blank(img: Image.Image) -> None:
     arr = np.asarray(img)
     assert arr.std() > 10, "image is (nearly) one colour"
@@ -146,7 +154,9 @@ def test_static_frame_says_what_it_shows(demo_store, lab, monkeypatch):
     assert content.city.name in joined
     assert "Legende" in joined and "Gebäude der Stadt" in joined and "Problem" in joined
     assert "N" in texts and any(t.endswith(" m") or t.endswith(" km") for t in texts)
-    assert OSM_ATTRIBUTION in joined and "Stadt Bayreuth" in joined
+    assert "Stadt Bayreuth" in joined and "Gebäude der Stadt" in joined
+    # no OSM layer and no tile was drawn: neither OSM nor a basemap is credited
+    assert OSM_ATTRIBUTION not in joined and "Hintergrundkarte:" not in joined
     assert "Ohne Browser gezeichnet" in joined
 
 
@@ -265,7 +275,8 @@ def test_geopackage_read_back_equals_store(demo_store, lab, tmp_path):
     content = export.gather(demo_store, lab.id)
     path = export.write_geopackage(content, tmp_path / "lab.gpkg")
     layers = dict(pyogrio.list_layers(path))
-    assert {"site", "annotations", "comments", "layers", "layer_1", "notes"} <= set(layers)
+    assert {"site", "annotations", "comments", "layers", "gebäude_der_stadt", "notes",
+            "layer_styles"} <= set(layers)  # an uploaded layer's table is named by its name
     ann = pyogrio.read_dataframe(path, layer="annotations")
     stored = {a.id: a for a in demo_store.list_annotations(lab.id)}
     assert len(ann) == len(stored)
@@ -277,7 +288,7 @@ def test_geopackage_read_back_equals_store(demo_store, lab, tmp_path):
         assert row["created_at"] == a.created_at.isoformat()
     site = pyogrio.read_dataframe(path, layer="site")
     assert site.geometry.iloc[0].equals(lab.boundary) and site.crs.to_epsg() == 4326
-    buildings = pyogrio.read_dataframe(path, layer="layer_1")
+    buildings = pyogrio.read_dataframe(path, layer="gebäude_der_stadt")
     assert list(buildings["name"]) == ["Schule <b>", "Kita"]
     meta = pyogrio.read_dataframe(path, layer="layers")
     assert meta["name"].tolist() == ["Gebäude der Stadt"]
@@ -476,7 +487,7 @@ def test_snapshot_reopen_diff_and_export(demo_store, lab, tmp_path):
     path.write_bytes(export.export_bytes(content, "gpkg"))
     assert pyogrio.read_dataframe(path, layer="annotations")["text"].tolist() == [
         a.text for a in before]
-    assert len(pyogrio.read_dataframe(path, layer="layer_1")) == 2
+    assert len(pyogrio.read_dataframe(path, layer="gebäude_der_stadt")) == 2
 
 
 # ---- CLI -------------------------------------------------------------------------------------
@@ -605,8 +616,12 @@ def test_real_extract_in_png_geopackage_and_indicators(demo_store, tmp_path):
     assert all(len(x.frame) for x in osm.values())  # themes without features are left out
     img = _png(export.export_bytes(content, "png", export.page_size("a4-landscape", 150),
                                    "static"))
-    assert _has_colour(img, "#404040", tol=12, min_pixels=2000)  # streets
-    assert _has_colour(img, "#0072B2", tol=12, min_pixels=100)  # public transport stops
+    # drawn as on the lab's map (muted context): each in its drawn colour and opacity
+    streets, stops = osm["streets"].style, osm["transit"].style
+    assert _has_colour(img, _over_map(streets["color"], streets["opacity"]), tol=24,
+                       min_pixels=2000)  # streets
+    assert _has_colour(img, _over_map(stops["fillColor"], stops["fillOpacity"]), tol=24,
+                       min_pixels=100)  # public transport stops
     path = tmp_path / "nuernberg.gpkg"
     path.write_bytes(export.export_bytes(content, "gpkg"))
     table = pyogrio.read_dataframe(path, layer="layers")

@@ -81,7 +81,7 @@ def test_geopackage_layer_choice(tmp_path):
     data = path.read_bytes()
     assert list_layers("two.gpkg", data) == ["sites", "benches"]
     first = read_user_file("two.gpkg", data)
-    assert first.layer == "sites" and len(first.gdf) == 2 and first.name == "two – sites"
+    assert first.layer == "sites" and len(first.gdf) == 2 and first.name == "sites"
     chosen = read_user_file("two.gpkg", data, layer="benches")
     assert chosen.gdf["kind"].tolist() == ["bench"]
     with pytest.raises(ValidationError) as err:

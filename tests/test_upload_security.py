@@ -331,7 +331,7 @@ def test_dense_upload_layers_are_simplified_harder_for_display():
     assert tolerance > maps.DISPLAY_TOLERANCE
 
     def sent(tol):
-        collection = maps._display_geojson(dense, [{}] * 10, tolerance=tol)
+        collection = maps.display_geojson(dense, [{}] * 10, tolerance=tol)
         return sum(len(f["geometry"]["coordinates"][0]) for f in collection["features"])
 
     assert sent(tolerance) < sent(maps.DISPLAY_TOLERANCE) / 2

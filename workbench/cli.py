@@ -235,6 +235,23 @@ def cmd_osm_fetch(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_venue_prepare(args: argparse.Namespace) -> int:
+    from workbench.opendata.venue import parse_zooms, prepare_venue, venue_info
+
+    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % 50 == 0:
+            print(f"  {done}/{total} tiles", file=sys.stderr)
+
+    path = prepare_venue(lab, parse_zooms(args.zoom), args.tiles, buffer_m=args.buffer,
+                         progress=progress)
+    info = venue_info(lab.id) or {}
+    print(f"{lab.id}: {info.get('tiles', 0)} tiles, zoom {info.get('minzoom')}–"
+          f"{info.get('maxzoom')}, in {path}; the app serves them to this lab's maps.")
+    return 0
+
+
 def import_demo_extracts(folder: str, buffer_m: float = 500) -> list:
     """Import every OSM extract in ``folder`` into each demo lab whose site it overlaps."""
     from pathlib import Path
@@ -502,6 +519,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="workspace name (default: the demo workspace)")
     imp.set_defaults(func=cmd_osm_import)
     fetch.set_defaults(func=cmd_osm_fetch)
+
+    venue = sub.add_parser("venue", help="a venue without internet: store the basemap tiles "
+                           "of a living lab's site for the app to serve")
+    venue_sub = venue.add_subparsers(dest="venue_command", required=True, metavar="ACTION")
+    prep = venue_sub.add_parser("prepare", help="store the tiles of the site and its buffer in "
+                                "one MBTiles archive (needs internet once)")
+    prep.add_argument("--lab", required=True, help="the living lab's id")
+    prep.add_argument("--zoom", default="12-17", help="zoom levels, e.g. 12-17 (default; at "
+                      "most 17 from the public OpenStreetMap tile server)")
+    prep.add_argument("--tiles", default=None, metavar="URL", help="a tile URL template "
+                      "with {z}/{x}/{y} (default: the OpenStreetMap street map)")
+    prep.add_argument("--buffer", type=float, default=500.0, help="metres around the site")
+    prep.add_argument("--workspace", type=workspace_arg, default=None)
+    prep.set_defaults(func=cmd_venue_prepare)
 
     labs = sub.add_parser(
         "labs", help="list living labs: id, city, country, title (tab-separated, one per line)")

@@ -8,11 +8,14 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import re
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 import folium
 import shapely
 from branca.element import MacroElement
+from folium.elements import JSCSSMixin
 from jinja2 import Template
 from shapely.geometry import mapping
 
@@ -56,19 +59,35 @@ def spreadsheet_text(value: object) -> str:
 
 
 def base_map(center: tuple[float, float] = (30.0, 10.0), zoom: int = 2,
-             prefer_canvas: bool = False, **kwargs) -> folium.Map:
-    """A map with the OpenStreetMap basemap and its attribution; more basemaps come as layers.
+             prefer_canvas: bool = False, basemap: str = "street", lang: str = "en",
+             **kwargs) -> folium.Map:
+    """A map with one basemap (``basemap``: a code of ``opendata.basemaps.BASEMAPS``; the
+    OpenStreetMap street map by default) and its attribution.
 
     ``prefer_canvas`` draws vectors on one canvas instead of SVG elements: faster for thousands
     of features, but then they are not separate elements in the page.
     """
     m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=True,
                    prefer_canvas=prefer_canvas, **kwargs)
-    folium.TileLayer(
-        "OpenStreetMap", name="OpenStreetMap",
-        attr=f'{OSM_ATTRIBUTION} (<a href="https://www.openstreetmap.org/copyright">ODbL</a>)',
-    ).add_to(m)
+    basemap_tile_layer(basemap, lang).add_to(m)
     return m
+
+
+def basemap_tile_layer(code: str = "street", lang: str = "en", show: bool = True,
+                       control: bool = False) -> folium.TileLayer:
+    """The tile layer of one keyless basemap, with its attribution (unknown codes: street)."""
+    from workbench.opendata.basemaps import BASEMAPS
+
+    basemap = BASEMAPS.get(code) or BASEMAPS["street"]
+    name = "OpenStreetMap" if basemap.code == "street" else t(basemap.label_key, lang)
+    return folium.TileLayer(tiles=basemap.url, attr=basemap.attribution, name=name,
+                            max_zoom=basemap.max_zoom, show=show, overlay=False,
+                            control=control)
+
+
+def plain_attribution(html_text: str) -> str:
+    """An attribution without its markup (links), as plain text for a printed frame."""
+    return html.unescape(re.sub(r"<[^>]+>", "", html_text)).strip()
 
 
 def fit_to(m: folium.Map, geom: shapely.Geometry, pad: float = 0.15) -> None:
@@ -111,6 +130,7 @@ def overview_map(labs: Iterable[LivingLab], cities: dict[str, City],
         group.add_to(m)
     if labs:
         fit_to(m, shapely.union_all([lab.boundary for lab in labs]), pad=0.05)
+    WorldOutline().add_to(m)  # countries when no tile loads
     folium.LayerControl(collapsed=True).add_to(m)
     return m
 
@@ -314,7 +334,7 @@ def annotation_features(
         return []
     if simplify is None:
         simplify = len(live) > SIMPLIFY_ABOVE
-    return _display_geojson(
+    return display_geojson(
         [a.geometry for a in live], properties, ids=[a.id for a in live],
         tolerance=SIMPLIFY_TOLERANCE_DEG if simplify else 0,
         decimals=MAP_COORD_DECIMALS)["features"]
@@ -331,8 +351,16 @@ def _annotation_style(kind: str, colour: str, highlighted: bool = False,
     if point:
         return {"color": "#ffffff" if scale == 1 else "#000000", "weight": 2 * scale,
                 "opacity": 1, "fillColor": colour, "fillOpacity": 0.9, "radius": 8 * scale}
-    return {"color": colour, "weight": 3 * scale, "opacity": 0.9, "fillColor": colour,
-            "fillOpacity": 0.3}
+    if kind in ("LineString", "MultiLineString"):
+        return {"color": colour, "weight": 3 * scale, "opacity": 0.9, "fillColor": colour}
+    # an area (a whole-site note covers the map): a light fill and a strong outline, drawn
+    # under the points and lines (their own pane, see notes_layer.js)
+    return {"color": colour, "weight": 3 * scale, "opacity": 1, "fillColor": colour,
+            "fillOpacity": AREA_FILL_OPACITY}
+
+
+#: Fill opacity of areas (notes and uploaded layers): light, so that what lies beneath shows.
+AREA_FILL_OPACITY = 0.12
 
 
 def annotation_legend(annotations: Sequence[Annotation], colour_by: str = "category",
@@ -399,6 +427,201 @@ class DrawLocal(MacroElement):
         self.texts = {name: escape_text(t(key, lang)) for name, key in self.KEYS.items()}
 
 
+class NotesLayer(MacroElement):
+    """The notes layer of a folium map, drawn in the browser by ``notes_layer.js`` from the
+    features of :func:`annotation_features`: given here (``features``: the HTML export, the
+    PNG snapshot) and/or sent by the live channel (``live``: the living-lab map, the
+    presenter view). Every map draws its notes this one way."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        {{ this.script }}
+        {% endmacro %}
+    """)
+
+    SOURCE = Path(__file__).with_name("notes_layer.js")
+
+    def __init__(self, lab_id: str, name: str, features: list[dict] | None = None,
+                 live: bool = True) -> None:
+        super().__init__()
+        self._name = "NotesLayer"
+        self.lab_id = lab_id
+        self.layer_name = name
+        self.features = list(features or [])
+        self.live = live
+
+    def render(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        source = self.SOURCE.read_text(encoding="utf-8")
+        initial = script_json(self.features) if self.features else "null"
+        args = (f"{self._parent.get_name()}, {script_json(self.lab_id)}, "
+                f"{script_json(self.layer_name)}, {initial}")
+        self.script = source.replace("(LIVE_MAP, LIVE_LAB, LIVE_NAME, NOTES_INITIAL)",
+                                     f"({args})")
+        super().render(**kwargs)
+
+
+def script_json(value: object) -> str:
+    """``value`` as JSON that is safe inside a ``<script>`` element (no ``</script>``, no
+    HTML comment openers, no line separators that end a JavaScript string)."""
+    import json
+
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                     ("'", "\\u0027"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, code)
+    return text
+
+
+#: The world basemap that needs no network: Natural Earth countries (npm ``world-atlas``) and
+#: the TopoJSON client, both among the local web assets (``scripts/fetch_web_assets.py``).
+WORLD_ATLAS_URL = "https://cdn.jsdelivr.net/npm/world-atlas@2.0.2/countries-110m.json"
+TOPOJSON_JS = "https://cdn.jsdelivr.net/npm/topojson-client@3.1.0/dist/topojson-client.min.js"
+
+
+class WorldOutline(JSCSSMixin, MacroElement):
+    """Country outlines drawn under the map's tiles as soon as a tile fails to load (a venue
+    without internet), so that the overview and the set-up map are never an empty grey canvas.
+    The countries come from the app's own server (``asset_urls``, pointed there by
+    ``webassets.use_local_assets`` like the map's scripts). Marks the page with
+    ``data-wb-world="drawn"`` when drawn."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map, url) {
+            var asked = false;
+            // rings that cross the antimeridian (Fiji, Chukotka) continue past 180° instead
+            // of jumping back across the whole map
+            function unwrap(ring) {
+                var out = [], prev = null, shift = 0;
+                ring.forEach(function (p) {
+                    if (prev !== null) {
+                        var d = p[0] + shift - prev;
+                        if (d > 180) { shift -= 360; } else if (d < -180) { shift += 360; }
+                    }
+                    prev = p[0] + shift;
+                    out.push([prev, p[1]]);
+                });
+                return out;
+            }
+            function unwrapped(g) {
+                if (g.type === "Polygon") { g.coordinates = g.coordinates.map(unwrap); }
+                if (g.type === "MultiPolygon") {
+                    g.coordinates = g.coordinates.map(function (p) { return p.map(unwrap); });
+                }
+                return g;
+            }
+            function draw() {
+                if (asked || !window.topojson || !window.fetch) { return; }
+                asked = true;
+                fetch(url).then(function (r) { return r.json(); }).then(function (topo) {
+                    if (!map.getPane("wbWorld")) {
+                        map.createPane("wbWorld").style.zIndex = 150;  // under the tiles
+                    }
+                    var world = topojson.feature(topo, topo.objects.countries);
+                    world.features.forEach(function (f) { if (f.geometry) unwrapped(f.geometry); });
+                    L.geoJSON(world, {
+                        pane: "wbWorld", interactive: false,
+                        style: {color: "#8c8c8c", weight: 0.8, fillColor: "#f2efe9",
+                                fillOpacity: 1}
+                    }).addTo(map);
+                    map.getContainer().style.background = "#cfdde6";  // the sea
+                    document.documentElement.setAttribute("data-wb-world", "drawn");
+                }).catch(function () { asked = false; });
+            }
+            map.eachLayer(function (layer) {
+                if (layer instanceof L.TileLayer) { layer.on("tileerror", draw); }
+            });
+            if (navigator.onLine === false) { draw(); }
+        })({{ this._parent.get_name() }}, {{ this.asset_urls.world|tojson }});
+        {% endmacro %}
+    """)
+
+    default_js = [("topojson_client", TOPOJSON_JS)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "WorldOutline"
+        self.asset_urls = {"world": WORLD_ATLAS_URL}
+
+
+#: The most street names written on a map drawn without tiles, and the zoom they show from.
+STREET_NAMES_MAX = 150
+STREET_NAMES_MIN_ZOOM = 15
+
+
+def street_name_points(gdf) -> list[tuple[float, float, str]]:  # type: ignore[no-untyped-def]
+    """``(lat, lon, name)`` where to write each named street of a cached streets theme: the
+    middle of its longest piece, longest streets first (at most ``STREET_NAMES_MAX``)."""
+    if gdf is None or gdf.empty or "name" not in gdf:
+        return []
+    named = gdf[gdf["name"].fillna("").astype(str).str.strip() != ""]
+    best: dict[str, tuple[float, object]] = {}
+    for name, geom in zip(named["name"], named.geometry, strict=True):
+        if geom is None or geom.is_empty:
+            continue
+        length = geom.length
+        if name not in best or length > best[name][0]:
+            best[name] = (length, geom)
+    ranked = sorted(best.items(), key=lambda kv: -kv[1][0])[:STREET_NAMES_MAX]
+    out = []
+    for name, (_length, geom) in ranked:
+        p = geom.interpolate(0.5, normalized=True)
+        out.append((round(p.y, 6), round(p.x, 6), escape_text(name)))
+    return out
+
+
+class MutedBasemap(MacroElement):
+    """The lab's own cached OSM layers read as a basemap when no tile loads (a venue without
+    internet): the map's ground turns to paper and the streets get their names (escaped),
+    from zoom ``STREET_NAMES_MIN_ZOOM``. Marks the page ``data-wb-muted-basemap="on"``."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map, names, minZoom) {
+            var on = false, labels = L.layerGroup();
+            names.forEach(function (n) {
+                labels.addLayer(L.tooltip({permanent: true, direction: "center",
+                                           className: "wb-street-name", interactive: false})
+                    .setLatLng([n[0], n[1]]).setContent(n[2]));
+            });
+            function show() {
+                if (map.getZoom() >= minZoom) { labels.addTo(map); }
+                else { labels.remove(); }
+            }
+            function start() {
+                if (on) { return; }
+                on = true;
+                map.getContainer().style.background = "#f4f1ea";
+                document.documentElement.setAttribute("data-wb-muted-basemap", "on");
+                map.on("zoomend", show);
+                show();
+            }
+            map.eachLayer(function (layer) {
+                if (layer instanceof L.TileLayer) { layer.on("tileerror", start); }
+            });
+            if (navigator.onLine === false) { start(); }
+        })({{ this._parent.get_name() }}, {{ this.names|tojson }},
+           {{ this.min_zoom|tojson }});
+        {% endmacro %}
+    """)
+
+    CSS = (".wb-street-name{background:rgba(255,255,255,.75);border:0;box-shadow:none;"
+           "padding:0 3px;font:11px/1.2 sans-serif;color:#333;white-space:nowrap}"
+           ".wb-street-name:before{display:none}")
+
+    def __init__(self, names: list[tuple[float, float, str]],
+                 min_zoom: int = STREET_NAMES_MIN_ZOOM) -> None:
+        super().__init__()
+        self._name = "MutedBasemap"
+        self.names = [list(n) for n in names]
+        self.min_zoom = min_zoom
+
+    def render(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        self.get_root().header.add_child(folium.Element(f"<style>{self.CSS}</style>"),
+                                         name="wb_street_names_css")
+        super().render(**kwargs)
+
+
 class ClearDrawings(MacroElement):
     """Empties the Draw plugin's layer of finished drawings when its feature group is (re)added:
     put it in the dynamic feature group right after a drawing was saved, so the saved shape
@@ -424,7 +647,7 @@ DISPLAY_TOLERANCE = 5e-6
 UPLOAD_POPUP_FIELDS = 6
 
 
-def _display_geojson(geoms, properties: list[dict], *,  # type: ignore[no-untyped-def]
+def display_geojson(geoms, properties: list[dict], *,  # type: ignore[no-untyped-def]
                      ids: list[str] | None = None, tolerance: float = DISPLAY_TOLERANCE,
                      decimals: int = DISPLAY_DECIMALS) -> dict:
     """A FeatureCollection at display precision: geometries simplified by ``tolerance`` (none
@@ -534,7 +757,7 @@ class GeoJsonData(folium.MacroElement):
         return text
 
 
-def _vector_group(name: str, collection: dict, style: dict, radius: float,
+def vector_group(name: str, collection: dict, style: dict, radius: float,
                   attribution: str = "", show: bool = True) -> folium.FeatureGroup:
     """One layer: the style is a plain Leaflet option (no per-feature style function, so no
     feature ids are sent); the features come in through :class:`GeoJsonData`."""
@@ -549,7 +772,7 @@ def _vector_group(name: str, collection: dict, style: dict, radius: float,
     return group
 
 
-def _scaled(style: dict, opacity: float, muted: bool = False) -> dict:
+def scaled_style(style: dict, opacity: float = 1.0, muted: bool = False) -> dict:
     """``style`` with its opacities times ``opacity``; ``muted``: its colours mostly grey and
     its lines thin, so that the notes drawn over it in full colour stand out."""
     out = dict(style)
@@ -597,7 +820,7 @@ def theme_popups(gdf, code: str, lang: str = "en") -> list[str]:  # type: ignore
     return out
 
 
-def _display_streets(gdf):  # type: ignore[no-untyped-def]
+def display_streets(gdf):  # type: ignore[no-untyped-def]
     """Street segments merged back into one feature per OSM way, for the map only."""
     if gdf.empty:
         return gdf
@@ -608,23 +831,12 @@ def _display_streets(gdf):  # type: ignore[no-untyped-def]
 
 def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0,
                 muted: bool = False) -> folium.FeatureGroup | None:
-    """One cached OSM theme as a map layer (None when the theme is not cached)."""
-    from workbench.i18n import t
-    from workbench.opendata.cache import load_theme
-    from workbench.opendata.themes import THEMES
+    """One cached OSM theme as a map layer (None when the theme is not cached or empty)."""
+    from workbench import mapview
 
-    gdf = load_theme(lab_id, code)
-    if gdf is None:
-        return None
-    theme = THEMES[code]
-    if code == "streets":
-        gdf = _display_streets(gdf)
-    collection = _display_geojson(gdf.geometry.values,
-                                  [{"p": p} for p in theme_popups(gdf, code, lang)])
-    # the same text as the street basemap's, so that Leaflet shows it once
-    return _vector_group(t(theme.label_key, lang), collection,
-                         _scaled(theme.style, opacity, muted),
-                         theme.radius, OSM_LAYER_ATTRIBUTION)
+    settings = mapview.MapSettings(opacities={code: opacity})
+    layers = mapview.osm_layers(lab_id, [code], lang, settings, muted)
+    return mapview.layer_group(layers[0], lang) if layers else None
 
 
 def upload_tolerance(geoms) -> float:  # type: ignore[no-untyped-def]
@@ -638,55 +850,47 @@ def upload_tolerance(geoms) -> float:  # type: ignore[no-untyped-def]
     return min(DISPLAY_TOLERANCE * factor, 2e-4)
 
 
-def upload_group(layer, lang: str = "en", opacity: float = 1.0,  # type: ignore[no-untyped-def]
-                 muted: bool = False) -> folium.FeatureGroup:
-    """A user's uploaded layer (``Layer(kind="upload")``) as a map layer."""
-    from workbench.opendata.files import load_upload
+#: Colours of uploaded layers, each layer its own (Okabe & Ito, then Tol's muted scheme),
+#: none of them a colour of the OSM themes' greys and greens.
+UPLOAD_PALETTE = ("#0072B2", "#E69F00", "#CC79A7", "#009E73", "#D55E00", "#882255",
+                  "#44AA99", "#332288", "#999933", "#AA4499")
 
-    gdf = load_upload(layer)
-    fields = [c for c in gdf.columns if c != gdf.geometry.name][:UPLOAD_POPUP_FIELDS]
+
+def upload_style(colour: str) -> dict:
+    """The Leaflet style of an uploaded layer: a strong outline, a light fill."""
+    return {"color": colour, "fillColor": colour, "weight": 2.5, "opacity": 0.95,
+            "fillOpacity": AREA_FILL_OPACITY}
+
+
+def upload_popups(gdf, fields: list[str], name: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """Popup text of each feature of an uploaded layer: its first attribute values (escaped),
+    or the layer's name when it has none."""
     rows = gdf[fields].itertuples(index=False, name=None) if fields else [()] * len(gdf)
-    popups = [
-        " · ".join(f"{escape_text(f)}: {escape_text(v)}" for f, v in zip(fields, row, strict=True)
-                   if v is not None and str(v) != "") or escape_text(layer.name)
-        for row in rows]
-    colour = str(layer.style.get("color") or PALETTE[0])
-    style = {"color": colour, "fillColor": colour, "weight": 1.5, "opacity": 0.9,
-             "fillOpacity": 0.3}
-    collection = _display_geojson(gdf.geometry.values, [{"p": p} for p in popups],
-                                  tolerance=upload_tolerance(gdf.geometry.values))
-    return _vector_group(layer.name, collection,
-                         _scaled(style, opacity, muted), 5, escape_text(layer.attribution))
+    return [" · ".join(f"{escape_text(f)}: {escape_text(v)}"
+                       for f, v in zip(fields, row, strict=True)
+                       if v is not None and str(v) != "") or escape_text(name)
+            for row in rows]
 
 
 def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en",
                    store=None, opacities: dict[str, float] | None = None,  # type: ignore[no-untyped-def]
                    muted: bool = False) -> list:
-    """Map layers of a living lab's context: one FeatureGroup per cached OSM theme (all cached
-    themes when ``themes`` is None) and, when ``store`` is given, one per uploaded layer.
+    """Map layers of a living lab's context (``mapview.lab_layers`` drawn by
+    ``mapview.layer_group``): one FeatureGroup per cached OSM theme (all cached themes when
+    ``themes`` is None), areas first, and, when ``store`` is given, one per uploaded layer.
 
     Geometry is sent at display precision with only the popup HTML as property; every OSM layer
     carries the attribution "© OpenStreetMap contributors". ``opacities`` maps a theme code or
     an upload layer id to an opacity factor in [0, 1]. ``muted``: drawn in greyed colours
     with thin lines (the living-lab map and the presenter view, under the notes).
     """
-    from workbench.opendata.cache import cached_themes
+    from workbench import mapview
 
-    opacities = opacities or {}
-    have = cached_themes(lab_id)
-    codes = have if themes is None else [c for c in have if c in themes]
-    groups = []
-    for code in codes:
-        group = theme_group(lab_id, code, lang, opacities.get(code, 1.0), muted)
-        if group is not None:
-            groups.append(group)
+    settings = mapview.MapSettings(opacities=dict(opacities or {}))
+    layers = mapview.osm_layers(lab_id, themes, lang, settings, muted)
     if store is not None:
-        for layer in store.list_layers(lab_id, kind="upload"):
-            try:
-                groups.append(upload_group(layer, lang, opacities.get(layer.id, 1.0), muted))
-            except (OSError, ValueError):
-                continue  # a layer whose file went missing is left off the map
-    return groups
+        layers += mapview.upload_layers(store, lab_id, settings, muted)[0]
+    return [mapview.layer_group(layer, lang) for layer in layers]
 
 
 def context_version(lab_id: str, store) -> tuple:  # type: ignore[no-untyped-def]
@@ -698,7 +902,21 @@ def context_version(lab_id: str, store) -> tuple:  # type: ignore[no-untyped-def
     uploads = tuple(sorted((x.id, x.name, x.path, x.feature_count,
                             repr(sorted(x.style.items())), x.attribution)
                            for x in store.list_layers(lab_id, kind="upload")))
-    return (cache_version(lab_id), uploads)
+    from workbench.mapview import map_settings
+
+    return (cache_version(lab_id), uploads, map_settings(store, lab_id).key(),
+            _venue_stamp(lab_id))
+
+
+def _venue_stamp(lab_id: str) -> float:
+    """When the lab's venue tiles were stored (0: none), so maps follow ``venue prepare``."""
+    from workbench.errors import ValidationError
+    from workbench.opendata.venue import archive_path
+
+    try:
+        return archive_path(lab_id).stat().st_mtime
+    except (OSError, ValidationError):
+        return 0.0
 
 
 def basemap_layers(lang: str = "en", chosen: str = "street") -> list[folium.TileLayer]:
@@ -715,11 +933,13 @@ def basemap_layers(lang: str = "en", chosen: str = "street") -> list[folium.Tile
     return layers
 
 
-def wms_layer(url: str, layer: str, name: str = "WMS") -> folium.raster_layers.WmsTileLayer:
+def wms_layer(url: str, layer: str, name: str = "WMS",
+              opacity: float = 1.0) -> folium.raster_layers.WmsTileLayer:
     """A WMS overlay; ``url`` and ``layer`` must have passed ``opendata.basemaps.validate_wms``."""
     return folium.raster_layers.WmsTileLayer(
         url=url, layers=layer, fmt="image/png", transparent=True, overlay=True,
-        name=escape_text(name), attr=escape_text(url.split("?")[0]))
+        name=escape_text(f"WMS: {name}"), attr=escape_text(url.split("?")[0]),
+        opacity=float(opacity))
 
 
 def context_legend_html(lab_id: str, themes: list[str], lang: str = "en") -> str:

@@ -1,5 +1,6 @@
 """The ASGI application ``workbench run`` serves: Streamlit's own ``st.App`` with the entry
-script ``app.py``, plus the live channel's routes and its watcher (``workbench.live``).
+script ``app.py``, plus the live channel's routes and its watcher (``workbench.live``) and the
+venue's stored basemap tiles (``workbench.opendata.venue``).
 
 ``streamlit run workbench/server.py`` finds ``app`` below and serves it with uvicorn, with the
 flags and settings of ``workbench run``."""
@@ -7,6 +8,7 @@ flags and settings of ``workbench run``."""
 import streamlit as st
 
 from workbench import live
+from workbench.opendata import venue
 from workbench.settings import APP_SCRIPT
 
-app = st.App(str(APP_SCRIPT), routes=live.routes, lifespan=live.lifespan)
+app = st.App(str(APP_SCRIPT), routes=[*live.routes, *venue.routes], lifespan=live.lifespan)

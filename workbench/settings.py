@@ -156,6 +156,17 @@ OVERPASS_TIMEOUT_S = 60.0
 OVERPASS_MAX_MB = 200
 #: Identifies the workbench to Overpass and tile servers.
 USER_AGENT = "LivingLabWorkbench/0.1 (+https://www.openstreetmap.org/copyright)"
+#: A WMS service's GetCapabilities, when the server fetches it (``opendata.wms``): seconds in
+#: all for the answer, and the largest document read.
+WMS_CAPABILITIES_TIMEOUT_S = 10.0
+WMS_CAPABILITIES_MAX_BYTES = 5_000_000
+#: ``workbench venue prepare`` (``opendata.venue``): the most tiles stored for one lab, the
+#: highest zoom taken from the public OpenStreetMap tile server, the pause between requests
+#: (seconds) and the buffer around the site (metres).
+VENUE_MAX_TILES = 3000
+VENUE_OSM_MAX_ZOOM = 17
+VENUE_REQUEST_INTERVAL_S = 0.2
+VENUE_BUFFER_M = 500.0
 #: Largest uncompressed size accepted from one uploaded archive (ZIP, KMZ), in megabytes.
 MAX_UNZIPPED_MB = 500
 #: Most features accepted in one uploaded layer.

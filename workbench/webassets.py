@@ -39,7 +39,8 @@ def local_files(assets_dir: Path | None = None) -> dict[str, Path]:
 
 
 def use_local_assets(m: folium.Map, base_url: str, assets_dir: Path | None = None) -> folium.Map:
-    """Point every script and stylesheet of ``m`` that has a local copy at ``base_url``.
+    """Point every script and stylesheet of ``m`` that has a local copy at ``base_url``, and
+    every URL an element's script fetches (its ``asset_urls``).
 
     ``base_url`` is where the browser finds ``assets_dir`` (e.g. ``/app/static/web-assets``).
     Only this map's elements change (instance attributes); folium's classes stay as they are.
@@ -61,5 +62,8 @@ def use_local_assets(m: folium.Map, base_url: str, assets_dir: Path | None = Non
             links = getattr(element, attr, None)
             if links:
                 setattr(element, attr, local(links))
+        urls = getattr(element, "asset_urls", None)  # data a map's script fetches
+        if isinstance(urls, dict):
+            element.asset_urls = dict(local(list(urls.items())))
         stack.extend(getattr(element, "_children", {}).values())
     return m

@@ -27,7 +27,7 @@ def open_map(new_page, app_server, page_path: str = "map", heading: str = "Livin
 
 
 def notes(frame) -> int:
-    """How many notes the live layer of the frame's map shows (live_map.js counts them)."""
+    """How many notes the live layer of the frame's map shows (notes_layer.js counts them)."""
     value = frame.evaluate("document.documentElement.getAttribute('data-wb-notes')")
     return int(value) if value is not None else -1
 

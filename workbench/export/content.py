@@ -1,15 +1,16 @@
 """What an export shows: one living lab's map state gathered once, then drawn by every format.
 
 :class:`MapContent` holds the lab, its city and network, the numbered annotations (with comments
-and votes where the store keeps them), the visible layers as GeoDataFrames with their styles and
-attributions, the basemap, the extent and the indicators. The PNG, PDF, HTML and data writers all
-take a ``MapContent``, so they show the same things.
+and votes where the store keeps them), the visible layers (``mapview.LayerData``: features,
+styles, attributions, dates), the lab's saved map settings (basemap, WMS), the extent and the
+indicators. The PNG, PDF, HTML and data writers all take a ``MapContent``, and draw it through
+the one description of the map in ``workbench.mapview``, so they show what the lab's map shows.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,16 @@ from shapely.geometry.base import BaseGeometry
 from workbench import maps
 from workbench.i18n import t
 from workbench.indicators import IndicatorSet
-from workbench.maps import PALETTE
+from workbench.mapview import (
+    OSM_LAYER_PREFIX,
+    LayerData,
+    MapSettings,
+    map_settings,
+    osm_layers,
+    sources,
+    upload_layers,
+)
+from workbench.mapview import lab_layers as mapview_lab_layers
 from workbench.model import (
     ANNOTATION_CATEGORIES,
     Annotation,
@@ -32,14 +42,14 @@ from workbench.model import (
     Network,
     utcnow,
 )
-from workbench.settings import OSM_ATTRIBUTION
 
 log = logging.getLogger(__name__)
 
-#: The basemap every workbench map carries (see ``maps.base_map``).
-BASEMAP_NAME = "OpenStreetMap"
-BASEMAP_ATTRIBUTION = "Basemap: OpenStreetMap Standard (tile.openstreetmap.org)"
-
+#: Names the exports and pages read from here (kept in ``workbench.mapview``).
+__all__ = ["OSM_LAYER_PREFIX", "Comment", "LayerData", "MapContent", "NumberedAnnotation",
+           "add_indicators", "category_colours", "category_label", "gather", "lab_layers",
+           "number_annotations", "osm_layers", "read_layer_file", "store_discussion",
+           "store_layers"]
 
 @dataclass(frozen=True)
 class Comment:
@@ -64,30 +74,6 @@ class NumberedAnnotation:
 
 
 @dataclass
-class LayerData:
-    """One visible layer: its features in WGS84 and how it is drawn."""
-
-    name: str
-    frame: gpd.GeoDataFrame
-    kind: str = "upload"  # "upload" | "osm"
-    colour: str = "#0072B2"
-    attribution: str = ""
-    fetched_at: datetime | None = None
-    data_date: str | None = None  # the OSM data's own date (ISO); None: unknown
-    coverage: str | None = None  # WKT of the area the OSM data cover (see opendata.osm)
-    layer_id: str | None = None
-    style: dict[str, Any] = field(default_factory=dict)
-    theme: str | None = None  # the OSM theme code of an OSM layer
-    radius: float = 4.0  # point radius (CSS px), as on the web map
-
-
-#: Layer id of a cached OSM theme in exports and snapshots (``osm:<theme code>``).
-OSM_LAYER_PREFIX = "osm:"
-#: OSM themes drawn first (large areas below, buildings and streets above them).
-_UNDERNEATH = ("landuse", "water", "green")
-
-
-@dataclass
 class MapContent:
     lab: LivingLab
     city: City
@@ -102,6 +88,8 @@ class MapContent:
     #: The workspace's categories (built-in and own), for the map's colours and labels.
     category_defs: tuple[Category, ...] = ()
     subtitle: str = ""  # e.g. the snapshot's name
+    #: The lab's saved map settings: basemap and WMS overlays as on the lab's map.
+    settings: MapSettings = field(default_factory=MapSettings)
 
     @property
     def title(self) -> str:
@@ -123,23 +111,20 @@ class MapContent:
         known = [c for c in ANNOTATION_CATEGORIES if c in present]
         return known + sorted(present - set(known))
 
-    def attributions(self) -> list[str]:
-        """Every source shown, each once: OSM, the basemap, the OSM layers' fetch dates, then
-        each uploaded layer's own attribution."""
-        items = [f"{OSM_ATTRIBUTION} (ODbL)", BASEMAP_ATTRIBUTION]
-        by_date: dict[str, list[str]] = {}
-        for layer in self.layers:
-            if layer.kind == "osm":
-                when = (layer.data_date or "")[:10] or t("comparison.date_unknown", self.lang)
-                by_date.setdefault(when, []).append(layer.name)
-        for when, names in sorted(by_date.items()):  # the themes named only when dates differ
-            items.append(t("export.osm_layers_of", self.lang, date=when) if len(by_date) == 1
-                         else t("export.osm_layers_named", self.lang, date=when,
-                                names=", ".join(names)))
-        for layer in self.layers:
-            if layer.kind != "osm" and layer.attribution:
-                items.append(f"{layer.attribution} ({layer.name})")
-        return list(dict.fromkeys(items))
+    def attributions(self, drawn: Iterable[str] | None = None) -> list[str]:
+        """Every source shown, each once, with its data date (``mapview.sources``): the tiles
+        really drawn (``drawn``: keys of ``mapview.tile_sources``; None: all, as in the
+        interactive HTML map), the OSM data, each uploaded layer's own attribution."""
+        return sources(self.layers, self.settings, self.lang, drawn)
+
+    def annotation_features(self) -> list[dict]:
+        """The notes as every map draws them (``maps.annotation_features``, coloured by
+        category, with the votes and comments the popups count)."""
+        votes = {n.annotation.id: n.votes for n in self.annotations}
+        comments = {n.annotation.id: len(n.comments) for n in self.annotations}
+        return maps.annotation_features([n.annotation for n in self.annotations], "category",
+                                        self.lang, votes=votes, comments=comments,
+                                        categories=self.category_defs)
 
 
 def category_colours(content: MapContent) -> dict[str, str]:
@@ -192,59 +177,21 @@ def read_layer_file(layer: Layer) -> gpd.GeoDataFrame | None:
     return frame
 
 
-def osm_layers(lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
-               ) -> list[LayerData]:
-    """The lab's cached OSM themes (all cached ones when ``themes`` is None), each with its
-    theme style, its fetch date and the OSM attribution; areas first, then the rest. Themes
-    cached without any feature are left out."""
-    from workbench.opendata.cache import cached_themes, load_theme, theme_meta
-    from workbench.opendata.themes import THEMES
-
-    codes = [c for c in cached_themes(lab_id) if themes is None or c in themes]
-    codes.sort(key=lambda c: (_UNDERNEATH.index(c) if c in _UNDERNEATH else len(_UNDERNEATH)))
-    out = []
-    for code in codes:
-        frame, meta = load_theme(lab_id, code), theme_meta(lab_id, code) or {}
-        if frame is None or frame.empty:  # nothing mapped: no legend entry for it
-            continue
-        theme = THEMES[code]
-        fetched = meta.get("fetched_at")
-        out.append(LayerData(
-            name=t(theme.label_key, lang), frame=frame, kind="osm", colour=theme.colour,
-            attribution=str(meta.get("attribution") or OSM_ATTRIBUTION),
-            fetched_at=datetime.fromisoformat(fetched) if fetched else None,
-            data_date=meta.get("data_date"), coverage=meta.get("coverage"),
-            layer_id=OSM_LAYER_PREFIX + code, style=dict(theme.style), theme=code,
-            radius=theme.radius))
-    return out
-
-
-def store_layers(store: Any, lab_id: str) -> tuple[list[LayerData], list[str]]:
-    """The lab's uploaded layers that can be read, and the names of those that cannot."""
-    out, missing = [], []
-    for i, layer in enumerate(store.list_layers(lab_id, kind="upload")):
-        try:
-            frame = read_layer_file(layer)
-        except Exception as exc:  # noqa: BLE001 - a broken file must not stop the export
-            log.warning("layer %s unreadable: %s", layer.id, exc)
-            frame = None
-        if frame is None:
-            missing.append(layer.name)
-            continue
-        style = dict(layer.style or {})
-        colour = style.get("color") or PALETTE[(i + 2) % len(PALETTE)]
-        out.append(LayerData(name=layer.name, frame=frame, kind=layer.kind, colour=colour,
-                             attribution=layer.attribution, layer_id=layer.id, style=style))
-    return out, missing
+def store_layers(store: Any, lab_id: str, settings: MapSettings | None = None
+                 ) -> tuple[list[LayerData], list[str]]:
+    """The lab's uploaded layers that can be read, and the names of those that cannot, drawn
+    as on the lab's map (``mapview.upload_layers``)."""
+    return upload_layers(store, lab_id, settings or map_settings(store, lab_id), muted=True)
 
 
 def lab_layers(store: Any, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
                ) -> tuple[list[LayerData], list[str]]:
-    """Everything the lab's map shows besides its site and annotations: the cached OSM themes
-    (``themes``; all cached when None) and the uploaded layers; plus the names of layers whose
-    files cannot be read."""
-    uploads, missing = store_layers(store, lab_id)
-    return osm_layers(lab_id, themes, lang) + uploads, missing
+    """Everything the lab's map shows besides its site and annotations, drawn as there
+    (``mapview.lab_layers`` with the lab's saved settings, muted under the notes): the cached
+    OSM themes (``themes``; all cached when None) and the uploaded layers; plus the names of
+    layers whose files cannot be read."""
+    return mapview_lab_layers(store, lab_id, themes, lang, map_settings(store, lab_id),
+                              muted=True)
 
 
 def lab_indicator_set(lab: LivingLab, lang: str = "en") -> tuple[IndicatorSet | None, list[str]]:
@@ -286,7 +233,8 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
     content = MapContent(lab=lab, city=city, network=network,
                          annotations=number_annotations(annotations, discussion),
                          layers=layers, lang=lang, bounds=bounds, notes=notes,
-                         category_defs=tuple(store.list_categories()))
+                         category_defs=tuple(store.list_categories()),
+                         settings=map_settings(store, lab_id))
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
     if with_indicators:

@@ -3,7 +3,10 @@
 A GeoPackage holds one layer per kind: ``site`` (the boundary, with the lab, city and network as
 attributes, so that the file alone can rebuild them), ``annotations``, ``comments`` (a table without
 geometry), ``layers`` (the shown layers' descriptions: OSM themes with their fetch dates, uploaded
-layers) and one ``layer_<n>`` per shown layer.
+layers) and one table per shown layer: ``osm_<theme>`` for an OSM theme (``osm_buildings``), the
+layer's own name made a table name for an uploaded layer; each with its human title and source in
+``gpkg_contents``. The ``layer_styles`` table holds a QGIS style (QML) and an SLD per map table
+(``export.styles``), so that QGIS opens the file looking like the workbench's map.
 :func:`import_geopackage` reads such a file into a workspace again.
 """
 
@@ -13,6 +16,7 @@ import contextlib
 import csv
 import io
 import json
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -96,10 +100,12 @@ def comments_frame(content: MapContent) -> pd.DataFrame:
 
 
 def layers_table(content: MapContent) -> pd.DataFrame:
-    rows = [{"table": layer_table_name(i), "layer_id": layer.layer_id or "", "name": layer.name,
+    names = layer_table_names(content)
+    rows = [{"table": names[i - 1], "layer_id": layer.layer_id or "", "name": layer.name,
              "kind": layer.kind, "theme": layer.theme or "", "attribution": layer.attribution,
              "fetched_at": iso(layer.fetched_at) if layer.fetched_at else "",
-             "style": json.dumps(layer.style, ensure_ascii=False, sort_keys=True),
+             "style": json.dumps(layer.own_style or layer.style, ensure_ascii=False,
+                                 sort_keys=True),
              "feature_count": len(layer.frame), "data_date": layer.data_date or "",
              "coverage": layer.coverage or ""}
             for i, layer in enumerate(content.layers, start=1)]
@@ -118,8 +124,38 @@ def categories_table(content: MapContent) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["code", "colour", "labels"])
 
 
-def layer_table_name(i: int) -> str:
-    return f"layer_{i}"
+#: Tables of the export itself, and prefixes SQLite and GeoPackage keep for their own.
+RESERVED_TABLES = frozenset({"site", "annotations", "comments", "layers", "categories", "notes",
+                             "layer_styles"})
+_RESERVED_PREFIXES = ("gpkg_", "rtree_", "sqlite_")
+
+
+def layer_table_names(content: MapContent) -> list[str]:
+    """The table of each shown layer: ``osm_<theme code>`` (language-neutral) for an OSM
+    theme, the layer's name as a table name for an uploaded layer (``Bäume 2024`` →
+    ``bäume_2024``); each unique, none of the export's own."""
+    names: list[str] = []
+    for layer in content.layers:
+        if layer.kind == "osm" and layer.theme:
+            base = f"osm_{layer.theme}"
+        else:
+            base = re.sub(r"\W+", "_", layer.name.casefold()).strip("_")[:60] or "layer"
+            if base[0].isdigit():
+                base = f"layer_{base}"
+        name, n = base, 2
+        while name in RESERVED_TABLES or name in names or name.startswith(_RESERVED_PREFIXES):
+            name, n = f"{base}_{n}", n + 1
+        names.append(name)
+    return names
+
+
+def _geometry_type(frame: gpd.GeoDataFrame) -> tuple[str, bool]:
+    """The table's geometry type (the Multi type when all features are of one kind, so QGIS
+    opens one layer) and whether to promote single parts to it."""
+    kinds = {str(g).replace("Multi", "") for g in frame.geom_type.dropna().unique()}
+    if len(kinds) == 1 and kinds <= {"Point", "LineString", "Polygon"}:
+        return "Multi" + kinds.pop(), True
+    return "Unknown", False
 
 
 def _clean_layer(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -138,20 +174,103 @@ def write_geopackage(content: MapContent, path: str | Path) -> Path:
     """One GeoPackage, one layer per kind; an empty lab gives empty layers and a note."""
     path = Path(path)
     path.unlink(missing_ok=True)
+    lang = content.lang
     pyogrio.write_dataframe(site_frame(content), path, layer="site", driver="GPKG",
                             geometry_type="Polygon" if content.lab.boundary.geom_type == "Polygon"
-                            else "MultiPolygon")
+                            else "MultiPolygon",
+                            layer_options={"IDENTIFIER": t("map.site", lang),
+                                           "DESCRIPTION": content.lab.title[:200]})
     pyogrio.write_dataframe(annotations_frame(content), path, layer="annotations", driver="GPKG",
-                            geometry_type="Unknown", append=False)
+                            geometry_type="Unknown", append=False,
+                            layer_options={"IDENTIFIER": t("export.annotations", lang)})
     _write_table(comments_frame(content), path, "comments")
     _write_table(layers_table(content), path, "layers")
     _write_table(categories_table(content), path, "categories")
-    for i, layer in enumerate(content.layers, start=1):
-        pyogrio.write_dataframe(_clean_layer(layer.frame), path, layer=layer_table_name(i),
-                                driver="GPKG", geometry_type="Unknown")
+    titles = _unique([layer.name for layer in content.layers],
+                     {t("map.site", content.lang), t("export.annotations", content.lang)})
+    for name, layer, title in zip(layer_table_names(content), content.layers, titles,
+                                  strict=True):
+        frame = _clean_layer(layer.frame)
+        geometry_type, promote = _geometry_type(frame)
+        pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG",
+                                geometry_type=geometry_type, promote_to_multi=promote,
+                                layer_options={"IDENTIFIER": title,
+                                               "DESCRIPTION": _description(layer, content)})
+    write_layer_styles(content, path)
     notes = pd.DataFrame({"note": content.notes or [""]})
     _write_table(notes, path, "notes")
     return path
+
+
+def _unique(titles: list[str], taken: set[str]) -> list[str]:
+    """``titles`` made unique (``gpkg_contents.identifier`` is): a repeat gets " (2)" …"""
+    out: list[str] = []
+    for title in titles:
+        candidate, n = title, 2
+        while candidate in taken or candidate in out:
+            candidate, n = f"{title} ({n})", n + 1
+        out.append(candidate)
+    return out
+
+
+def _description(layer: LayerData, content: MapContent) -> str:
+    """A table's description in ``gpkg_contents``: kind, source and the data's date."""
+    when = (layer.data_date or "")[:10] or t("comparison.date_unknown", content.lang)
+    if layer.kind == "osm":
+        return t("export.gpkg.osm_description", content.lang, theme=layer.theme or "",
+                 date=when, attribution=layer.attribution or OSM_ATTRIBUTION)
+    return t("export.gpkg.upload_description", content.lang, date=when,
+             attribution=layer.attribution or "—")
+
+
+def write_layer_styles(content: MapContent, path: Path) -> None:
+    """The ``layer_styles`` table QGIS reads: a QML and an SLD per map table, as default."""
+    from workbench.export.content import category_colours, category_label
+    from workbench.export.styles import (
+        Symbol,
+        categorized_qml,
+        single_qml,
+        sld,
+        symbol_kind,
+    )
+    from workbench.maps import SITE_STYLE
+
+    rows = []
+
+    def add(table: str, qml: str, sld_text: str, title: str) -> None:
+        geometry = pyogrio.read_info(path, layer=table).get("geometry_name") or "geom"
+        rows.append({"f_table_catalog": "", "f_table_schema": "", "f_table_name": table,
+                     "f_geometry_column": geometry, "styleName": table[:30],
+                     "styleQML": qml, "styleSLD": sld_text, "useAsDefault": True,
+                     "description": title, "owner": "", "ui": "",
+                     "update_time": iso(content.created_at)})
+
+    site = Symbol("fill", SITE_STYLE["color"], fill_opacity=0.05, width_px=3, dashed=True)
+    site_title = t("map.site", content.lang)
+    add("site", single_qml(site), sld("site", [(None, site_title, site)]), site_title)
+    kind = symbol_kind([n.annotation.geometry.geom_type for n in content.annotations])
+    colours = category_colours(content)
+    cats = [(code, category_label(code, content.lang, content),
+             Symbol(kind, colours[code], fill_opacity=0.9 if kind == "marker" else 0.12,
+                    width_px=3, radius_px=8))
+            for code in content.categories()]
+    if cats:
+        add("annotations", categorized_qml("category", cats),
+            sld("annotations", cats, field="category"), t("export.annotations", content.lang))
+    for table, layer in zip(layer_table_names(content), content.layers, strict=True):
+        kind = symbol_kind(list(layer.frame.geom_type.dropna()))
+        own = layer.own_style or {}
+        symbol = Symbol(kind, layer.colour,
+                        fill_opacity=float(own.get("fillOpacity", 0.12)) if layer.kind == "osm"
+                        else 0.12, width_px=max(float(own.get("weight", 2.5)), 0.5)
+                        if layer.kind == "osm" else 2.5, radius_px=layer.radius)
+        add(table, single_qml(symbol), sld(table, [(None, layer.name, symbol)]), layer.name)
+    frame = pd.DataFrame(rows, columns=["f_table_catalog", "f_table_schema", "f_table_name",
+                                        "f_geometry_column", "styleName", "styleQML",
+                                        "styleSLD", "useAsDefault", "description", "owner",
+                                        "ui", "update_time"])
+    pyogrio.write_dataframe(frame, path, layer="layer_styles", driver="GPKG",
+                            layer_options={"FID": "id"})
 
 
 def _write_table(frame: pd.DataFrame, path: Path, layer: str) -> None:

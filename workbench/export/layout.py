@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shapely.geometry import Point
@@ -87,7 +88,7 @@ def legend_entries(content: MapContent) -> list[LegendEntry]:
     """Site boundary, each visible layer, then each annotation category with its count."""
     lang = content.lang
     entries = [LegendEntry(SITE_STYLE["color"], t("map.site", lang), "site", dashed=True)]
-    entries += [LegendEntry(layer.colour, layer.name, "layer") for layer in content.layers]
+    entries += [LegendEntry(layer.drawn_colour, layer.name, "layer") for layer in content.layers]
     colours = category_colours(content)
     for code in content.categories():
         count = sum(1 for a in content.annotations if a.annotation.category == code)
@@ -105,7 +106,10 @@ class FrameText:
     notes: list[str]
 
 
-def frame_text(content: MapContent, extra_notes: list[str] = ()) -> FrameText:  # type: ignore[assignment]
+def frame_text(content: MapContent, extra_notes: list[str] = (),  # type: ignore[assignment]
+               drawn: Iterable[str] | None = None) -> FrameText:
+    """The frame's texts; ``drawn``: the tile sources really drawn (``mapview.tile_sources``
+    keys; None: all), so that the attribution credits exactly what the image shows."""
     lang = content.lang
     city = content.city
     # user text isolated (FSI…PDI), so that right-to-left names keep the system text in place
@@ -116,6 +120,6 @@ def frame_text(content: MapContent, extra_notes: list[str] = ()) -> FrameText:  
         title=content.title,
         subtitle=" · ".join(parts),
         date=fmt_datetime(content.created_at, lang),
-        attribution=" · ".join(content.attributions()),
+        attribution=" · ".join(content.attributions(drawn)),
         notes=[*content.notes, *extra_notes],
     )

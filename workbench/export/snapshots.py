@@ -2,7 +2,8 @@
 workspace (``store.add_snapshot``), reopened, compared with the current state, exported again.
 
 A snapshot's ``state`` is plain JSON: the view (``bounds``), the visible layers (ids and names),
-and every annotation with its geometry (WKT), text, category, author, times, votes and comments.
+every annotation with its geometry (WKT), text, category, author, times, votes and comments, and
+the lab's map settings (``map``: basemap, WMS, opacities; ``mapview.MapSettings``).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 import shapely
 
 from workbench.access import Actor
+from workbench.errors import ValidationError
 from workbench.export.content import (
     Comment,
     MapContent,
@@ -22,6 +24,7 @@ from workbench.export.content import (
     store_discussion,
 )
 from workbench.i18n import t
+from workbench.mapview import parse_settings
 from workbench.model import Annotation, Snapshot, new_id, utcnow
 from workbench.store.base import from_iso, iso
 
@@ -36,6 +39,7 @@ def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = No
         "layers": [{"id": layer.layer_id, "name": layer.name} for layer in content.layers
                    if visible_layer_ids is None or layer.layer_id in visible_layer_ids],
         "annotations": [_annotation_state(n) for n in content.annotations],
+        "map": content.settings.to_json(),  # basemap, WMS and opacities as they were
     }
 
 
@@ -87,6 +91,11 @@ def snapshot_content(store: Any, snapshot: Snapshot, lang: str = "en") -> MapCon
     content.notes = [n for n in content.notes if n != t("export.note.no_annotations", lang)]
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
+    if snapshot.state.get("map") is not None:  # the basemap and WMS the snapshot saw
+        try:
+            content.settings = parse_settings(snapshot.state["map"], check_wms=False)
+        except ValidationError:
+            pass  # an unreadable one: the lab's current settings
     content.subtitle = t("export.snapshot_of", lang, name=snapshot.name)
     content.created_at = snapshot.created_at
     missing = [layer["name"] for layer in snapshot.state.get("layers", [])

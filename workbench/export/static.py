@@ -17,7 +17,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrow, Patch, Rectangle  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 
-from workbench.export.content import MapContent, category_colours  # noqa: E402
+from workbench.export.content import MapContent  # noqa: E402
 from workbench.export.layout import (  # noqa: E402
     PageSize,
     frame_text,
@@ -49,7 +49,7 @@ def render_png_static(content: MapContent, size: PageSize | None = None,
     fig = plt.figure(figsize=(size.width / dpi, size.height / dpi), dpi=dpi)
     try:
         notes = [t("export.note.no_browser", lang)]
-        ft = frame_text(content, notes)
+        ft = frame_text(content, notes, drawn=())  # no tiles drawn: none credited
         if size.landscape:
             _header(fig, ft, fs, (0.955, 0.905, 0.885), size)
             map_box, legend_box = [0.02, 0.10, 0.74, 0.76], [0.78, 0.10, 0.20, 0.76]
@@ -93,44 +93,37 @@ def _footer(fig, ft, fs) -> None:  # type: ignore[no-untyped-def]
 
 def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> None:  # type: ignore[no-untyped-def]
     ax.set_facecolor("#f2efe9")
-    for layer in content.layers:  # styled as on the web map (theme styles for OSM layers)
+    for layer in content.layers:  # styled as on the web map (mapview's layer styles)
         frame = layer.frame.to_crs(3857)
-        fill = float(layer.style.get("fillOpacity", 0.35))
-        weight = float(layer.style.get("weight", 1.2)) * 0.75 * max(fs, 0.5)
+        style = layer.style
+        edge = to_rgba(layer.drawn_colour, float(style.get("opacity", 1.0)))
+        face = to_rgba(style.get("fillColor", layer.drawn_colour),
+                       float(style.get("fillOpacity", 0.35)))
+        weight = float(style.get("weight", 1.2)) * 0.75 * max(fs, 0.5)
         polys = frame[frame.geom_type.isin(["Polygon", "MultiPolygon"])]
         lines = frame[frame.geom_type.isin(["LineString", "MultiLineString"])]
         points = frame[frame.geom_type.isin(["Point", "MultiPoint"])]
         if len(polys):
-            polys.plot(ax=ax, facecolor=to_rgba(layer.colour, fill), edgecolor=layer.colour,
-                       lw=weight)
+            polys.plot(ax=ax, facecolor=face, edgecolor=edge, lw=weight)
         if len(lines):
-            lines.plot(ax=ax, color=layer.colour, lw=weight)
+            lines.plot(ax=ax, color=edge, lw=weight)
         if len(points):
-            points.plot(ax=ax, color=layer.colour, markersize=(layer.radius * 1.5 * fs) ** 2,
-                        edgecolor="#fff", lw=0.4)
+            points.plot(ax=ax, color=face if style.get("fillOpacity") else edge,
+                        markersize=(layer.radius * 1.5 * fs) ** 2, edgecolor="#fff", lw=0.4)
     site = gpd.GeoSeries([content.lab.boundary], crs=4326).to_crs(3857)
     site.boundary.plot(ax=ax, color=SITE_STYLE["color"], lw=2.5 * fs, linestyle=(0, (6, 4)))
-    colours = category_colours(content)
     if content.annotations:
-        geoms = gpd.GeoSeries([n.annotation.geometry for n in content.annotations],
-                              crs=4326).to_crs(3857)
-        cols = [colours[n.annotation.category] for n in content.annotations]
-        frame = gpd.GeoDataFrame({"colour": cols}, geometry=geoms, crs=3857)
-        kinds = frame.geom_type
-        for colour, group in frame.groupby("colour"):  # one call per colour and kind
-            k = kinds[group.index]
-            polys = group[k.isin(["Polygon", "MultiPolygon"])]
-            lines = group[k.isin(["LineString", "MultiLineString"])]
-            points = group[k.isin(["Point", "MultiPoint"])]
-            if len(polys):
-                polys.plot(ax=ax, facecolor=to_rgba(colour, 0.3), edgecolor=colour, lw=2 * fs)
-            if len(lines):
-                lines.plot(ax=ax, color=colour, lw=3 * fs)
-            if len(points):
-                points.plot(ax=ax, color=colour, markersize=90 * fs, edgecolor="#fff", lw=1)
+        frame = note_frame(content)
+        order = {"area": 0, "line": 1, "point": 2}  # areas under lines under points
+        for (kind, _style), group in sorted(frame.groupby(["kind", "style_key"]),
+                                            key=lambda kv: order[kv[0][0]]):
+            style = group["style"].iloc[0]
+            _draw_notes(ax, group, kind, style, fs, 4 + order[kind] * 0.1)
         if numbered:
             anchors = gpd.GeoSeries([n.anchor for n in content.annotations],
                                     crs=4326).to_crs(3857)
+            cols = [f["properties"]["s"].get("fillColor") or f["properties"]["s"]["color"]
+                    for f in content.annotation_features()]
             for n, p, col in zip(content.annotations, anchors, cols, strict=True):
                 _text(ax, p.x, p.y, str(n.number), fontsize=8 * fs, fontweight="bold",
                       ha="center", va="center", zorder=6,
@@ -159,6 +152,38 @@ def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> 
     lat = (miny + maxy) / 2
     _scale_bar(ax, w, lat, content.lang, fs)
     _north_arrow(ax, fs)
+
+
+def note_frame(content: MapContent) -> gpd.GeoDataFrame:
+    """The notes as drawn here, in Web Mercator: one row per note with its Leaflet style ``s``
+    from ``maps.annotation_features`` (the living-lab map's and the HTML export's own)."""
+    feats = content.annotation_features()
+    geoms = gpd.GeoSeries([n.annotation.geometry for n in content.annotations], crs=4326)
+    styles = [f["properties"]["s"] for f in feats]
+    kinds = ["area" if g.geom_type in ("Polygon", "MultiPolygon") else
+             "line" if g.geom_type in ("LineString", "MultiLineString") else "point"
+             for g in geoms]
+    return gpd.GeoDataFrame({"id": [f["id"] for f in feats], "kind": kinds, "style": styles,
+                             "style_key": [repr(sorted(s.items())) for s in styles]},
+                            geometry=geoms.to_crs(3857), crs=3857)
+
+
+def _draw_notes(ax, group, kind: str, style: dict, fs: float, z: float) -> None:  # type: ignore[no-untyped-def]
+    """Notes of one kind and style, as Leaflet draws them (CSS px widths scaled to the page)."""
+    colour = style.get("color", "#777777")
+    fill = style.get("fillColor", colour)
+    weight = float(style.get("weight", 2)) * 0.75 * fs
+    if kind == "area":
+        group.plot(ax=ax, facecolor=to_rgba(fill, float(style.get("fillOpacity", 0.2))),
+                   edgecolor=to_rgba(colour, float(style.get("opacity", 1))), lw=weight,
+                   zorder=z)
+    elif kind == "line":
+        group.plot(ax=ax, color=to_rgba(colour, float(style.get("opacity", 1))), lw=weight,
+                   zorder=z)
+    else:
+        radius = float(style.get("radius", 8)) * 0.75 * fs  # points (1/72 in) of a CSS px
+        group.plot(ax=ax, color=to_rgba(fill, float(style.get("fillOpacity", 0.9))),
+                   markersize=(2 * radius) ** 2, edgecolor=colour, lw=weight, zorder=z)
 
 
 def _scale_bar(ax, width_3857: float, lat: float, lang: str, fs: float) -> None:  # type: ignore[no-untyped-def]

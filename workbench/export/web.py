@@ -9,7 +9,6 @@ the browser is refused, so basemap tiles are missing and the image says so.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import mimetypes
 import os
@@ -19,15 +18,16 @@ from urllib.parse import urljoin
 
 import folium
 from folium.features import DivIcon
-from shapely.geometry import mapping
 
-from workbench.export.content import MapContent, category_colours, category_label
+from workbench.export.content import MapContent, category_colours
 from workbench.export.layout import PageSize, frame_text, legend_entries, page_size
 from workbench.i18n import t
-from workbench.maps import base_map, bdi_text, escape_text, site_layer, theme_group
+from workbench.maps import ANNOTATION_POPUP_CSS, bdi_text, escape_text
+from workbench.mapview import drawn_sources, lab_map
 from workbench.settings import (
     CHROMIUM_ARGS,
     EXPORT_RENDER_TIMEOUT_S,
+    USER_AGENT,
     WEB_ASSETS_DIR,
     chromium_path,
     export_fetch_tiles,
@@ -44,61 +44,20 @@ ORIGIN = "http://workbench-export.invalid/"
 
 # ---- the folium map ------------------------------------------------------------------------------
 def build_map(content: MapContent, numbered: bool = True, controls: bool = True) -> folium.Map:
-    """The lab's map: basemap, site, visible layers, annotations coloured by category, numbers."""
-    lang = content.lang
-    m = base_map(zoom_snap=0.1)
+    """The lab's map as the living-lab map draws it (``mapview.lab_map``: its saved basemap and
+    WMS, the site, the visible layers in their styles, the notes from
+    ``maps.annotation_features``), with the annotations' numbers of the sheet."""
+    m = lab_map(content.lab, content.layers, content.settings, content.lang,
+                notes=content.annotation_features(), controls=False,
+                bounds=content.extent(), zoom_snap=0.1)
     m.default_js = [("leaflet", LEAFLET_JS)]  # nothing else is needed: fewer files to inline
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
-    site_layer(content.lab, name=escape_text(t("map.site", lang))).add_to(m)
-    for layer in content.layers:
-        group = theme_group(content.lab.id, layer.theme, lang) if layer.theme else None
-        if group is None:  # an uploaded layer (or a theme no longer cached): its own frame
-            group = layer_geojson(layer.frame, layer.colour, escape_text(layer.name))
-        group.add_to(m)
-    if content.annotations:
-        annotation_geojson(content).add_to(m)
-        if numbered:
-            number_markers(content).add_to(m)
-    minx, miny, maxx, maxy = content.extent()
-    m.fit_bounds([[miny, minx], [maxy, maxx]])
-    if controls:
+    m.get_root().header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
+    if content.annotations and numbered:
+        number_markers(content).add_to(m)
+    if controls:  # last: the control lists the layers defined before it
         folium.LayerControl(collapsed=True).add_to(m)
     return m
-
-
-def layer_geojson(frame, colour: str, name: str) -> folium.GeoJson:  # type: ignore[no-untyped-def]
-    """A layer's geometry only (no attribute text reaches the page), one GeoJson object."""
-    data = json.loads(frame[[frame.geometry.name]].to_crs(4326).to_json(drop_id=True))
-    style = {"color": colour, "weight": 2, "fillColor": colour, "fillOpacity": 0.35}
-    return folium.GeoJson(
-        data, name=name, style_function=lambda _f: style,
-        marker=folium.CircleMarker(radius=4, color=colour, fill=True, fill_color=colour,
-                                   fill_opacity=0.9, weight=1))
-
-
-def annotation_geojson(content: MapContent) -> folium.GeoJson:
-    """All annotations in one layer, coloured by category; popups hold escaped text only."""
-    lang = content.lang
-    colours = category_colours(content)
-    feats = []
-    for n in content.annotations:
-        a = n.annotation
-        feats.append({"type": "Feature", "geometry": mapping(a.geometry), "properties": {
-            "number": n.number, "colour": colours[a.category],
-            "category": escape_text(category_label(a.category, lang, content)),
-            "text": escape_text(a.text), "author": escape_text(a.author), "votes": n.votes}})
-    return folium.GeoJson(
-        {"type": "FeatureCollection", "features": feats},
-        name=escape_text(t("export.annotations", lang)),
-        style_function=lambda f: {"color": f["properties"]["colour"], "weight": 3,
-                                  "fillColor": f["properties"]["colour"], "fillOpacity": 0.3},
-        marker=folium.CircleMarker(radius=8, weight=2, fill=True, fill_opacity=0.9),
-        popup=folium.GeoJsonPopup(
-            fields=["number", "category", "text", "author", "votes"],
-            aliases=[escape_text(t(f"export.col.{k}", lang))
-                     for k in ("number", "category", "text", "author", "votes")],
-            max_width=360),
-    )
 
 
 NUMBER_CSS = ("font:bold 12px/20px sans-serif;text-align:center;width:22px;height:22px;"
@@ -224,16 +183,34 @@ def _legend_item_html(e) -> str:  # type: ignore[no-untyped-def]
 # ---- PNG through Chromium ------------------------------------------------------------------------
 def chromium_available() -> str | None:
     """Why Chromium cannot render here, or None when it can."""
+    missing = chromium_missing()
+    return None if missing is None else missing[1]
+
+
+def chromium_missing() -> tuple[str, str] | None:
+    """What the PNG renderer through Chromium lacks here, as ``(key, reason)``: ``browser``
+    (no Chromium at ``settings.chromium_path()``), ``playwright`` (the Python package is not
+    installed), ``assets`` (no local Leaflet); None when nothing is missing."""
     path = chromium_path()
     if not os.access(path, os.X_OK):
-        return f"no Chromium at {path}"
+        return "browser", f"no Chromium at {path}"
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return "Playwright for Python is not installed"
+        return "playwright", "Playwright for Python is not installed"
     if LEAFLET_JS not in web_assets():
-        return f"no local Leaflet in {WEB_ASSETS_DIR} (run scripts/fetch_web_assets.py)"
+        return "assets", f"no local Leaflet in {WEB_ASSETS_DIR} (run scripts/fetch_web_assets.py)"
     return None
+
+
+def renderer_help(lang: str = "en") -> str | None:
+    """What the export page says when snapshots are drawn without a browser: why, and how to
+    enable Chromium here; None when Chromium renders."""
+    missing = chromium_missing()
+    if missing is None:
+        return None
+    return t(f"export.renderer_enable.{missing[0]}", lang, path=chromium_path(),
+             assets=str(WEB_ASSETS_DIR))
 
 
 NORTH_ARROW_SVG = (
@@ -277,8 +254,12 @@ footer{{font-size:11px;margin-top:8px;color:#333}} #notes{{color:#8a3b00;font-si
 
 
 def render_png_chromium(content: MapContent, size: PageSize | None = None,
-                        numbered: bool = True) -> bytes:
+                        numbered: bool = True, report: dict | None = None) -> bytes:
     """The PNG snapshot as Chromium draws the map (exactly ``size`` pixels).
+
+    ``report``, when given, receives what the image says of its sources: ``drawn`` (the tile
+    sources of which tiles were drawn, ``mapview.tile_sources`` keys) and ``attribution`` (the
+    footer's text).
 
     Runs in a thread of its own: Playwright's sync API refuses a thread with a running event loop
     (Streamlit's, or another Playwright session's).
@@ -286,10 +267,12 @@ def render_png_chromium(content: MapContent, size: PageSize | None = None,
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(_render_png_chromium, content, size, numbered).result()
+        return pool.submit(_render_png_chromium, content, size, numbered,
+                           report if report is not None else {}).result()
 
 
-def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: bool) -> bytes:
+def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: bool,
+                         report: dict) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -304,6 +287,7 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
                                                                            "text/html")}
     tiles_refused: list[str] = []
     tiles_failed: list[str] = []
+    tiles_loaded: list[str] = []
     fetch_tiles = export_fetch_tiles()
 
     def handle(route) -> None:  # type: ignore[no-untyped-def]
@@ -314,7 +298,7 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
         elif url in assets:
             route.fulfill(status=200, path=str(assets[url]))
         elif fetch_tiles and route.request.resource_type == "image":
-            route.continue_()
+            _fetch_tile(route, tiles_loaded, tiles_failed)
         else:
             tiles_refused.append(url)
             route.abort()
@@ -341,6 +325,12 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
                 extra.append(t("export.note.still_loading", lang))
             if tiles_refused or tiles_failed:
                 extra.append(t("export.note.tiles_unavailable", lang))
+            # credit exactly the tiles drawn (none offline), with the layers' data dates
+            drawn = drawn_sources(content.settings, tiles_loaded)
+            report.update(drawn=sorted(drawn),
+                          attribution=frame_text(content, drawn=drawn).attribution)
+            page.evaluate("(text) => { document.getElementById('attribution').textContent ="
+                          " text; }", report["attribution"])
             if extra:
                 page.evaluate(
                     "(notes) => { const box = document.getElementById('notes');"
@@ -351,6 +341,26 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
         finally:
             browser.close()
     return _exact_size(png, size)
+
+
+def _fetch_tile(route, loaded: list[str], failed: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Fetch a tile for the page (by Playwright, with the workbench's user agent, as the tile
+    servers' usage policies ask) and hand it on; keep its URL in ``loaded`` when it came, so
+    that the image credits the sources really drawn."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    headers = {**route.request.headers, "user-agent": USER_AGENT}
+    try:
+        response = route.fetch(headers=headers, timeout=EXPORT_RENDER_TIMEOUT_S * 1000)
+    except PlaywrightError:
+        failed.append(route.request.url)
+        route.abort()
+        return
+    if response.ok:
+        loaded.append(route.request.url)
+    else:
+        failed.append(route.request.url)
+    route.fulfill(response=response)
 
 
 def _exact_size(png: bytes, size: PageSize) -> bytes:

@@ -193,7 +193,7 @@ def _read_child(path_text: str, filename: str, fmt: str, layer: str | None,
     gdf, repaired, dropped, flattened = _clean(gdf, flatten)
     if gdf.empty:
         raise _fail("empty", name=filename)
-    name = f"{stem} – {layer}" if layer and len(layers) > 1 else stem
+    name = layer[:120] if layer else stem  # a GeoPackage's layer keeps its own name
     meta = {"name": name, "format": fmt, "source_crs": source_crs, "layer": layer,
             "layers": layers, "repaired": repaired, "dropped": dropped, "flattened": flattened}
     return meta, {"layer": gdf}

@@ -184,6 +184,23 @@ def require_lab() -> LivingLab:
     return lab
 
 
+def venue_tiles(lab_id: str) -> tuple[str, int] | None:
+    """The URL template and highest zoom of the lab's venue tiles on this app's own server
+    (``workbench venue prepare``), or None when it has none (or it cannot be read)."""
+    from workbench.errors import ValidationError
+    from workbench.opendata.venue import TILE_PATH, venue_info
+
+    try:
+        info = venue_info(lab_id)
+    except ValidationError:
+        return None
+    if not info or not info.get("tiles"):
+        return None
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    path = TILE_PATH.replace("{lab}", lab_id)
+    return "/" + "/".join(p for p in (base, path) if p), int(info.get("maxzoom") or 17)
+
+
 def show_map(m, key: str, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
     """``st_folium`` for every map of the app: Leaflet & co. come from the app's own server
     where their local copies exist (``workbench.webassets``), so maps show without internet."""

@@ -1,18 +1,16 @@
 """The page side of the live channel: :func:`live_channel` mounts the component that follows a
 living lab (``live_channel.js``; the server side is ``workbench.live``), and
-:func:`live_notes` is the layer of a folium map that it keeps up to date (``live_map.js``)."""
+:func:`live_notes` is the layer of a folium map that it keeps up to date
+(``maps.NotesLayer``, ``workbench/notes_layer.js``)."""
 
 from __future__ import annotations
 
-import json
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import folium
 import streamlit as st
-from branca.element import MacroElement
-from jinja2 import Template
 
 from workbench import live
 from workbench.access import Actor
@@ -83,34 +81,11 @@ def live_channel(s: Store, lab_id: str, actor: Actor | None, *, page: str,
                         on_changed_change=_noop, on_expired_change=_noop)
 
 
-class LiveNotes(MacroElement):
-    """The notes layer of a folium map, drawn and updated in the browser by ``live_map.js``
-    from the live channel's deltas (the same features as ``maps.annotation_features``)."""
-
-    _template = Template("""
-        {% macro script(this, kwargs) %}
-        {{ this.script }}
-        {% endmacro %}
-    """)
-
-    def __init__(self, lab_id: str, name: str) -> None:
-        super().__init__()
-        self._name = "LiveNotes"
-        self.lab_id = lab_id
-        self.layer_name = name
-
-    def render(self, **kwargs: Any) -> None:
-        source = (HERE / "live_map.js").read_text(encoding="utf-8")
-        args = f"{self._parent.get_name()}, {json.dumps(self.lab_id)}, " \
-               f"{json.dumps(self.layer_name)}"
-        self.script = source.replace("(LIVE_MAP, LIVE_LAB, LIVE_NAME)", f"({args})")
-        super().render(**kwargs)
-
-
 def live_notes(m: folium.Map, lab_id: str) -> folium.Map:
-    """Add the live notes layer of ``lab_id`` to ``m`` (and return ``m``)."""
-    from workbench.maps import ANNOTATION_POPUP_CSS
+    """Add the live notes layer of ``lab_id`` to ``m`` (and return ``m``): the one notes layer
+    of every map (``maps.NotesLayer``), here filled and kept up to date by the live channel."""
+    from workbench.maps import ANNOTATION_POPUP_CSS, NotesLayer
 
     m.get_root().header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
-    m.add_child(LiveNotes(lab_id, t("annotate.layer_name")))
+    m.add_child(NotesLayer(lab_id, t("annotate.layer_name"), live=True))
     return m

@@ -1,6 +1,6 @@
 // The page's live channel (a Streamlit v2 component, see workbench/ui/live.py): one WebSocket
 // per page and living lab to /api/live/{lab}/ws (workbench/live.py). It keeps the lab's notes
-// as the server last described them, passes every delta to the page's maps (live_map.js inside
+// as the server last described them, passes every delta to the page's maps (notes_layer.js inside
 // the folium iframes), shows who is in the room and the round's timer, and asks Streamlit to
 // rerun the part of the page it sits in (the list, the presenter's panel) when notes changed,
 // but never while someone types into a field of the page.

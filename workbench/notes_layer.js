@@ -1,11 +1,19 @@
-// The living lab's notes on a Leaflet map, kept up to date by the page's live channel
-// (workbench/ui/live_channel.js posts deltas here). Inside a folium map: LIVE_MAP and LIVE_LAB
-// are filled in by workbench.maps.LiveAnnotations. Features carry the properties of
+// The living lab's notes on a Leaflet map: the one notes layer of every map (the living-lab
+// map and the presenter view, kept up to date by the page's live channel, which posts deltas
+// here from workbench/ui/live_channel.js; the HTML export and the PNG snapshot, drawn once from
+// NOTES_INITIAL). Inside a folium map: LIVE_MAP, LIVE_LAB, LIVE_NAME and NOTES_INITIAL are
+// filled in by workbench.maps.NotesLayer. Features carry the properties of
 // workbench.maps.annotation_features: p (popup HTML pieces), t (tooltip pieces), s (Leaflet
 // style), hidden (a moderated note, shown to moderators only). User text in p and t is already
 // escaped on the server.
-(function (map, lab, layerName) {
+(function (map, lab, layerName, initial) {
     "use strict";
+    // Areas in a pane below lines and points, both above the context layers (overlayPane,
+    // z-index 400): a note covering the whole site never hides the notes inside it.
+    if (!map.getPane("wbNoteAreas")) {
+        map.createPane("wbNoteAreas").style.zIndex = 410;
+        map.createPane("wbNoteMarks").style.zIndex = 420;
+    }
     var group = L.featureGroup().addTo(map);
     var items = {};      // id -> {feature, layer}
     var selected = null;
@@ -27,10 +35,19 @@
         return s;
     }
 
+    function pane(feature) {
+        var kind = feature.geometry ? feature.geometry.type : "";
+        return kind === "Polygon" || kind === "MultiPolygon" ? "wbNoteAreas" : "wbNoteMarks";
+    }
+
     function draw(feature) {
+        var where = pane(feature);
         var layer = L.geoJSON(feature, {
+            pane: where,
             style: function () { return style(feature); },
-            pointToLayer: function (f, latlng) { return L.circleMarker(latlng, style(feature)); }
+            pointToLayer: function (f, latlng) {
+                return L.circleMarker(latlng, Object.assign({pane: where}, style(feature)));
+            }
         });
         layer.bindPopup(join(feature.properties.p), {maxWidth: 340});
         if (feature.properties.t) {
@@ -91,6 +108,9 @@
         document.documentElement.setAttribute("data-wb-notes", String(Object.keys(items).length));
     }
 
+    if (initial) {
+        apply({reset: true, features: initial, revision: 0});
+    }
     window.addEventListener("message", function (event) {
         if (event.origin !== window.location.origin) { return; }
         var m = event.data;
@@ -111,4 +131,4 @@
     try {
         window.parent.postMessage({wbReady: lab}, window.location.origin);
     } catch (e) { /* a map outside the app (an exported page) */ }
-})(LIVE_MAP, LIVE_LAB, LIVE_NAME);
+})(LIVE_MAP, LIVE_LAB, LIVE_NAME, NOTES_INITIAL);
