@@ -6,7 +6,7 @@ import streamlit as st
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import LANGUAGE_NAMES
-from workbench.maps import base_map, escape_text, fit_to
+from workbench.maps import WorldOutline, base_map, escape_text, fit_to
 from workbench.model import MARK_KINDS, MARK_STATUSES, PRINCIPLES, SDG_TARGETS
 from workbench.settings import LANGUAGES
 from workbench.translate import suggest
@@ -57,6 +57,7 @@ st.subheader(t("network.count", count=len(items)))
 
 if items:
     m = base_map()
+    WorldOutline().add_to(m)  # a venue without internet: countries instead of grey
     points = []
     for item in items:
         p = item.annotation.geometry.representative_point()
