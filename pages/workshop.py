@@ -25,7 +25,15 @@ from workbench.ui import (
     t,
     t_md,
 )
-from workbench.ui.access import LOGIN_KEY, auth_configured, client, current_actor, sso_user
+from workbench.ui.access import (
+    LOGIN_KEY,
+    auth_configured,
+    client,
+    current_actor,
+    sign_in_as,
+    sign_out,
+    sso_user,
+)
 from workbench.ui.live import live_channel
 from workbench.workshop import clock, join_url, member_url, qr_png
 
@@ -58,9 +66,7 @@ def sign_in_forms() -> None:
                 return
             try:
                 set_first_passcode(s, first, token, server_host())
-                st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": "owner",
-                                               "name": t("workshop.role.owner"),
-                                               "stamp": s.passcode_stamp()}
+                sign_in_as(WORKSPACE, "owner", t("workshop.role.owner"), s.passcode_stamp())
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
@@ -73,8 +79,7 @@ def sign_in_forms() -> None:
     if ok:
         try:
             who = s.sign_in(code, client(), name)
-            st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": who.role,
-                                           "name": who.group, "stamp": s.passcode_stamp()}
+            sign_in_as(WORKSPACE, who.role, who.group, s.passcode_stamp())
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
@@ -289,7 +294,7 @@ c1.caption(md_escape(t("workshop.signed_in", name=actor.group,
                        role=t(f"workshop.role.{actor.role}"))))
 if st.session_state.get(LOGIN_KEY) and c2.button(t("workshop.signout"),
                                                  key="workshop_signout"):
-    st.session_state.pop(LOGIN_KEY, None)
+    sign_out()
     st.rerun()
 session_panel(actor)
 moderation_panel(actor)

@@ -81,3 +81,6 @@ def render() -> None:
         if chosen != current:
             select_lab(chosen)
         st.caption(t("sidebar.version", version=__version__))
+        from workbench.ui.access import keep_signed_in
+
+        keep_signed_in()
