@@ -7,7 +7,12 @@ import re
 import pytest
 from browser_helpers import wait_for_streamlit
 
-from tests.browser.test_workshop_browser import MUNICH_LAB, PASSCODE, facilitator_signs_in, wait_text
+from tests.browser.test_workshop_browser import (
+    MUNICH_LAB,
+    PASSCODE,
+    facilitator_signs_in,
+    wait_text,
+)
 
 
 def _cookie(page, name: str) -> dict | None:
