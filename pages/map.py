@@ -259,7 +259,7 @@ def pending_form() -> None:
 
 
 # ---- the list: filters, the chosen item, add without the map, deleted items -----------------
-def detail(a: Annotation, totals: dict[str, int]) -> None:
+def detail(a: Annotation, totals: dict[str, int], all_totals: dict[str, int]) -> None:
     """The chosen annotation: text, votes, edit, delete, comments and history."""
     me = author()
     with st.container(border=True):
@@ -267,6 +267,8 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
         plain(a.text)
         st.caption(md_escape(t("annotate.meta", author=a.author, time=fmt_datetime(a.created_at),
                                 version=a.version)))
+        st.caption("● " + md_escape(maps.vote_counts_text(
+            totals.get(a.id, 0), all_totals.get(a.id, 0), s.vote_round(lab.id), LANG)))
         # side by side, each as wide as its label, wrapping to a new line where space ends
         c1 = c2 = c3 = st.container(horizontal=True, wrap=True)
         left = s.votes_left(lab.id, me) if me else 0
@@ -427,6 +429,8 @@ def facilitator_tools() -> None:
 def annotation_list(everyone: list[Annotation]) -> None:
     groups = sorted({a.author for a in everyone}, key=str.casefold)
     totals = s.vote_totals(lab.id)
+    all_totals = s.vote_totals(lab.id, all_rounds=True)
+    vote_round = s.vote_round(lab.id)
     me = author()
     st.subheader(t("annotate.list_title", count=len(everyone)))
     if me:
@@ -456,7 +460,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
     selected = st.session_state.get(SELECTED_KEY)
     current = next((a for a in everyone if a.id == selected), None)
     if current is not None:
-        detail(current, totals)
+        detail(current, totals, all_totals)
     if not shown:
         st.caption(t("annotate.none"))
     pages = max(1, -(-len(shown) // PAGE_SIZE))
@@ -466,7 +470,8 @@ def annotation_list(everyone: list[Annotation]) -> None:
         row = st.container(border=True)
         with row:  # the button below the text: its label is never cut off, in any language
             st.markdown(f"**{md_escape(cat_label(a.category))}** · "
-                        f"{md_escape(a.author)} · ● {totals.get(a.id, 0)}")
+                        f"{md_escape(a.author)} · ● " + md_escape(maps.vote_counts_text(
+                            totals.get(a.id, 0), all_totals.get(a.id, 0), vote_round, LANG)))
             plain(a.text if len(a.text) <= 200 else a.text[:199] + "…", caption=True)
         if row.button(t("annotate.show") if a.id != selected else t("annotate.shown"),
                      key=f"annotate_pick_{a.id}", disabled=a.id == selected):

@@ -24,7 +24,14 @@ from shapely.geometry import mapping
 from workbench.export.content import MapContent, category_colours, category_label
 from workbench.export.layout import PageSize, frame_text, legend_entries, page_size
 from workbench.i18n import t
-from workbench.maps import base_map, bdi_text, escape_text, site_layer, theme_group
+from workbench.maps import (
+    base_map,
+    bdi_text,
+    escape_text,
+    site_layer,
+    theme_group,
+    vote_counts_text,
+)
 from workbench.settings import (
     CHROMIUM_ARGS,
     EXPORT_RENDER_TIMEOUT_S,
@@ -86,7 +93,9 @@ def annotation_geojson(content: MapContent) -> folium.GeoJson:
         feats.append({"type": "Feature", "geometry": mapping(a.geometry), "properties": {
             "number": n.number, "colour": colours[a.category],
             "category": escape_text(category_label(a.category, lang, content)),
-            "text": escape_text(a.text), "author": escape_text(a.author), "votes": n.votes}})
+            "text": escape_text(a.text), "author": escape_text(a.author),
+            "votes": escape_text(vote_counts_text(n.votes, n.all_votes, content.vote_round,
+                                                  lang))}})
     return folium.GeoJson(
         {"type": "FeatureCollection", "features": feats},
         name=escape_text(t("export.annotations", lang)),
