@@ -10,7 +10,6 @@ from workbench import i18n, maps
 from workbench.access import ROUND_KINDS, Actor
 from workbench.errors import WorkbenchError
 from workbench.hosting import open_setup, set_first_passcode
-from workbench.model import utcnow
 from workbench.ui import (
     WORKSPACE_KEY,
     fmt_datetime,
@@ -35,7 +34,7 @@ from workbench.ui.access import (
     sso_user,
 )
 from workbench.ui.live import live_channel
-from workbench.workshop import clock, join_url, member_url, qr_png
+from workbench.workshop import join_url, member_url, qr_png
 
 s = store()
 lab = require_lab()
@@ -156,11 +155,14 @@ def rounds_panel(me: Actor, session_id: str) -> None:
     current = s.current_round(session_id)
     try:
         if current is not None:
-            left = clock(current.remaining_seconds(utcnow()))
+            # the time left is the live channel's countdown above (the server's clock, as on
+            # the presenter view), never a figure frozen when this page was drawn
             status = t(f"workshop.status.{current.status}")
-            st.markdown(md_escape(t("workshop.round_now", number=current.number,
-                                    kind=round_label(current.kind), status=status,
-                                    left=left or "—")))
+            line = t("workshop.round_now", number=current.number, kind=round_label(current.kind),
+                     status=status)
+            if current.minutes:
+                line += " · " + t("workshop.round_timer", minutes=current.minutes)
+            st.markdown(md_escape(line))
             b1, b2, b3 = st.columns(3)
             if current.status == "running" and b1.button(t("workshop.pause"),
                                                           key="workshop_pause"):

@@ -425,10 +425,13 @@ def hub() -> Hub:
 
 
 async def _send(reader: Reader, message: dict) -> bool:
-    """Send one message; a reader that does not take it in time is closed."""
+    """Send one message, stamped with the server's clock (``now``, seconds since the epoch:
+    every page counts a round's timer down from the server's time, not its device's); a reader
+    that does not take it in time is closed."""
     ws = reader.websocket
     if ws is None:
         return False
+    message = {**message, "now": time.time()}
     try:
         await asyncio.wait_for(ws.send_text(json.dumps(message, separators=(",", ":"),
                                                        ensure_ascii=False)),
