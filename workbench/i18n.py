@@ -50,7 +50,7 @@ def t(key: str, lang: str | None = None, /, **params: Any) -> str:
     if not params:
         return text
     local = {k: _LocalNumber(v, lang) if isinstance(v, int | float) and not isinstance(v, bool)
-             else v for k, v in params.items()}
+             else _Text(v) for k, v in params.items()}
     try:
         return text.format(**local)
     except (KeyError, IndexError, ValueError):
@@ -129,6 +129,23 @@ def plural_forms(key: str, lang: str | None, param: str = "count") -> dict[str, 
         return {"other": text}
     return {cat: text[:match.start()] + form.replace("#", "{" + param + "}") + text[match.end():]
             for cat, form in forms.items()}
+
+
+class _Text:
+    """Any other parameter: as it is; in a plural placeholder (a count that came as text, such
+    as a browser's ``{count}``) its "other" form."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        forms = plural_spec(spec)
+        if forms is not None:
+            return (forms.get("other") or "").replace("#", str(self.value))
+        return format(self.value, spec)
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 def _swap_separators(text: str, lang: str | None) -> str:
