@@ -105,11 +105,14 @@ top[0].text_input(t("annotate.author"),
                   disabled=actor is not None and actor.role in ("participant", "viewer"),
                   key="_annotate_author_widget", on_change=_copy,
                   args=("_annotate_author_widget", AUTHOR_KEY), help=t("annotate.author_help"))
+# One widget per language (its labels change with it), showing the choice kept in
+# COLOUR_BY_KEY: a language switch never resets it (as the sidebar's selects do).
+COLOUR_WIDGET = f"_annotate_colour_widget_{LANG}"
+if st.session_state.get(COLOUR_WIDGET) != st.session_state[COLOUR_BY_KEY]:
+    st.session_state[COLOUR_WIDGET] = st.session_state[COLOUR_BY_KEY]
 top[1].radio(t("annotate.colour_by"), ["category", "group"],
-             index=["category", "group"].index(st.session_state[COLOUR_BY_KEY]),
              format_func=lambda v: i18n.t(f"annotate.colour_by_{v}", LANG), horizontal=True,
-             key="_annotate_colour_widget", on_change=_copy,
-             args=("_annotate_colour_widget", COLOUR_BY_KEY))
+             key=COLOUR_WIDGET, on_change=_copy, args=(COLOUR_WIDGET, COLOUR_BY_KEY))
 with top[2]:
     st.caption(t("annotate.help"))
 
@@ -452,8 +455,9 @@ def annotation_list(everyone: list[Annotation]) -> None:
         add_without_map()
     f1, f2 = st.columns(2)
     chosen_cats = f1.multiselect(t("annotate.filter_category"), codes, format_func=cat_label,
-                                 key=FILTER_KEYS[0])
-    chosen_groups = f2.multiselect(t("annotate.filter_group"), groups, key=FILTER_KEYS[1])
+                                 key=FILTER_KEYS[0], placeholder=t("common.choose_options"))
+    chosen_groups = f2.multiselect(t("annotate.filter_group"), groups, key=FILTER_KEYS[1],
+                                   placeholder=t("common.choose_options"))
     search = st.text_input(t("annotate.filter_text"), key=FILTER_KEYS[2])
     shown = s.list_annotations(lab.id, categories=chosen_cats, authors=chosen_groups,
                                search=search)

@@ -223,10 +223,11 @@ with tab_lab:
                                        help=t("setup.themes_help"))
                 principles = st.multiselect(
                     t("setup.principles"), PRINCIPLES, default=list(lab.principles) if lab else [],
-                    format_func=lambda p: t(f"principle.{p}"))
+                    format_func=lambda p: t(f"principle.{p}"),
+                    placeholder=t("common.choose_options"))
                 sdgs = st.multiselect(t("setup.sdg"), SDG_TARGETS,
                                       default=list(lab.sdg_targets) if lab else [],
-                                      format_func=sdg_label)
+                                      format_func=sdg_label, placeholder=t("common.choose_options"))
                 status = st.selectbox(t("setup.status"), LAB_STATUSES,
                                       index=LAB_STATUSES.index(lab.status) if lab else 0,
                                       format_func=lambda v: t(f"status.{v}"))
@@ -286,7 +287,7 @@ with tab_city:
         member_of = st.multiselect(
             t("setup.city_networks"), sorted(networks, key=lambda i: networks[i].name),
             default=list(city.network_ids) if city else [],
-            format_func=lambda i: networks[i].name)
+            format_func=lambda i: networks[i].name, placeholder=t("common.choose_options"))
         if st.form_submit_button(t("common.save"), type="primary"):
             try:
                 record = City(id=city.id if city else new_city_id, name=name, country=country,

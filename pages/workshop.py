@@ -220,7 +220,7 @@ def settings_panel(me: Actor, session_id: str) -> None:
     view = s.lab_setting(lab.id, "workshop_view", {}) or {}
     shown = c2.multiselect(t("workshop.presenter_layers"), layers,
                            default=[x for x in view.get("layers", layers) if x in layers],
-                           key="workshop_presenter_layers")
+                           key="workshop_presenter_layers", placeholder=t("common.choose_options"))
     if shown != view.get("layers", layers):
         try:
             s.set_lab_setting(lab.id, "workshop_view", {**view, "layers": shown}, by=me)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -182,6 +184,27 @@ def require_lab() -> LivingLab:
         st.info(t("common.choose_lab"), icon="👈")
         st.stop()
     return lab
+
+
+#: Streamlit's own English texts that ``builtins.js`` translates (``builtin.<name>`` keys).
+BUILTIN_TEXTS = ("upload", "add_files", "drop", "per_file", "enter_apply", "enter_submit",
+                 "ctrl_enter_apply", "ctrl_enter_submit", "no_results", "choose_options",
+                 "choose_option", "not_allowed")
+
+
+def translate_builtins() -> None:
+    """Put Streamlit's own texts (the file uploader's "Upload" and "200MB per file", "Press
+    Enter to apply", "No results") into the page's language: Streamlit writes them in English
+    and offers no parameter (``builtins.js``). Called once per run, from the sidebar. Lists'
+    "Choose options" is the ``placeholder`` the pages pass."""
+    texts = {name: t(f"builtin.{name}") for name in BUILTIN_TEXTS}
+    _builtins_component()(key="workbench_builtins", height=0, data={"texts": texts})
+
+
+@cache
+def _builtins_component():  # type: ignore[no-untyped-def]
+    js = (Path(__file__).parent / "builtins.js").read_text(encoding="utf-8")
+    return st.components.v2.component("workbench_builtins", js=js)
 
 
 def show_map(m, key: str, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]

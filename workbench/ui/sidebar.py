@@ -17,6 +17,7 @@ from workbench.ui import (
     select_lab,
     store,
     t,
+    translate_builtins,
 )
 
 #: A workspace name from the URL that was refused (shown once in the sidebar).
@@ -81,6 +82,7 @@ def render() -> None:
         if chosen != current:
             select_lab(chosen)
         st.caption(t("sidebar.version", version=__version__))
-        from workbench.ui.access import keep_signed_in
+        from workbench.ui.access import keep_signed_in  # it imports this package
 
         keep_signed_in()
+        translate_builtins()
