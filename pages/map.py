@@ -442,7 +442,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
     undo = st.session_state.get(UNDO_KEY)
     if undo:
         u1, u2 = st.columns([3, 1])
-        u1.info(t("annotate.deleted"), icon="🗑️")
+        u1.info(t("annotate.deleted") + " " + t("annotate.deleted_later"), icon="🗑️")
         if u2.button(t("annotate.undo"), key="annotate_undo_button", type="primary"):
             try:
                 s.restore_annotation(undo, actor=me or "—", by=actor)
@@ -482,13 +482,19 @@ def annotation_list(everyone: list[Annotation]) -> None:
             st.session_state[SELECTED_KEY] = a.id
             st.session_state.pop(f"annotate_seen_{a.id}", None)
             st.rerun()
-    deleted = s.list_deleted_annotations(lab.id)
+    # what this person may restore, from any browser or session (their group's notes; all for
+    # facilitators): Undo above is only the newest delete of this tab
+    deleted = s.list_deleted_annotations(lab.id, restorable_by=actor)
     with st.expander(t("annotate.deleted_list", count=len(deleted))):
+        if not deleted:
+            st.caption(t("annotate.deleted_none"))
         for a in deleted:
             d1, d2 = st.columns([4, 1])
             with d1:
                 st.markdown(f"**{md_escape(cat_label(a.category))}** · {md_escape(a.author)}")
                 plain(a.text[:200], caption=True)
+                st.caption(md_escape(t("annotate.deleted_meta", who=a.updated_by or "—",
+                                       time=fmt_datetime(a.deleted_at))))
             if d2.button(t("annotate.restore"), key=f"annotate_restore_{a.id}",
                          disabled=not allowed(actor, "annotation.restore", phase, a.author)):
                 try:

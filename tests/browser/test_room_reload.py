@@ -83,3 +83,48 @@ def test_facilitator_and_participant_survive_a_reload(streamlit_server, new_page
     facilitator.reload()
     wait_for_streamlit(facilitator)
     expect(facilitator.locator(".st-key-workshop_passcode input")).to_be_visible(timeout=15_000)
+
+
+@pytest.mark.slow
+def test_a_deleted_note_is_restored_from_another_browser_of_the_group(streamlit_server,
+                                                                      new_page):
+    from playwright.sync_api import expect
+
+    from tests.browser.conftest import APP_ENTRY
+    from tests.browser.test_workshop_browser import join
+
+    base = streamlit_server(APP_ENTRY, env={"WORKBENCH_BROWSER_TEST": "restore"})
+    facilitator = new_page()
+    facilitator_signs_in(facilitator, base, first_time=True)
+    facilitator.get_by_role("button", name="Start the workshop").click()
+    wait_text(facilitator, "Workshop running")
+    link = facilitator.locator("code", has_text="/join?").first.inner_text().strip()
+
+    phone = new_page()
+    join(phone, link, "Team Undo", "green")
+    member_link = phone.url
+    phone.get_by_text("Add a note without the map").click()
+    form = phone.locator('[data-testid="stForm"]').filter(
+        has=phone.get_by_role("radio", name=re.compile("whole site", re.I)))
+    form.locator("textarea").fill("Benches in the shade, please")
+    form.get_by_role("button", name="Save").click()
+    wait_text(phone, "Saved. Everyone sees it on the map now.")
+    wait_for_streamlit(phone)
+    phone.get_by_role("button", name="Show on map").first.click()
+    wait_for_streamlit(phone)
+    phone.get_by_role("button", name="Delete").first.click()
+    wait_text(phone, "The note was deleted.")
+    expect(phone.get_by_role("button", name="Undo")).to_be_visible()
+
+    # the group's other browser (another Streamlit session): no Undo there, but Restore
+    laptop = new_page()
+    laptop.goto(member_link)
+    wait_for_streamlit(laptop)
+    assert laptop.get_by_role("button", name="Undo").count() == 0
+    laptop.get_by_text(re.compile(r"Deleted notes \(1\)")).click()
+    expect(laptop.get_by_text("Benches in the shade, please")).to_be_visible(timeout=10_000)
+    expect(laptop.get_by_text(re.compile("deleted by Team Undo"))).to_be_visible()
+    laptop.get_by_role("button", name="Restore").click()
+    wait_for_streamlit(laptop)
+    expect(laptop.get_by_text(re.compile(r"Deleted notes \(0\)"))).to_be_visible(timeout=10_000)
+    expect(laptop.get_by_text(re.compile(r"Notes \(1\)"))).to_be_visible()
