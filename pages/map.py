@@ -22,6 +22,7 @@ from workbench.errors import ConflictError, ValidationError, WorkbenchError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.ui import (
+    PHONE_MAP_CSS,
     drawing,
     error_text,
     fmt_datetime,
@@ -30,6 +31,7 @@ from workbench.ui import (
     md_escape,
     plain,
     require_lab,
+    scroll_into_view,
     show_error,
     show_map,
     store,
@@ -44,6 +46,7 @@ PAGE_SIZE = 25
 # Session keys (the workshop pages build on these; see the module docstring of each).
 AUTHOR_KEY = "annotate_author"        # the group or author name, remembered for the session
 COLOUR_BY_KEY = "annotate_colour_by"  # "category" | "group"
+SHOW_ON_MAP_KEY = "_annotate_show_on_map"  # a token per "Show on map": scroll the map to view
 SELECTED_KEY = "annotate_selected"    # id of the annotation chosen in the list (highlight+zoom)
 UNDO_KEY = "annotate_undo"            # id of the annotation just deleted (offered for undo)
 FLASH_KEY = "annotate_flash"          # (kind, message) shown once after a rerun
@@ -153,6 +156,11 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
     for layer in extra:
         layer.add_to(m)
     live_notes(m, lab_id)
+    # on a narrow map the attribution wraps beside the scale bar instead of covering it
+    m.get_root().header.add_child(folium.Element(
+        "<style>@media (max-width: 640px) {.leaflet-control-attribution {"
+        "max-width: calc(100vw - 130px); white-space: normal; line-height: 1.25;"
+        "font-size: 10px;}}</style>"))
     if extra:
         folium.LayerControl(collapsed=True).add_to(m)
     if draw:  # a viewer, or a round in which nobody may add: no drawing tools at all
@@ -178,6 +186,9 @@ def the_map() -> None:
     if CAN_DRAW and drawing.take(st.session_state, (drawn or {}).get("geometry"),
                                  s.list_annotations(lab.id)):
         st.rerun()  # to show the form beside the (unchanged) map
+    shown = st.session_state.get(SHOW_ON_MAP_KEY)
+    if shown:  # "Show on map" from the list: the map into view (on a phone it is above)
+        scroll_into_view(".st-key-annotate_map_box", shown, only_if_hidden=True)
 
 
 def share_view(bounds: dict | None) -> None:
@@ -212,7 +223,11 @@ def pending_form() -> None:
     pending = drawing.pending(st.session_state)
     if not pending:
         return
-    with st.container(border=True):
+    # after a drawing the form comes into view (on a phone it is below the map)
+    scroll_into_view(".st-key-annotate_pending_form", str(pending.get("id") or
+                                                         pending.get("redraw") or "form"),
+                     block="center")
+    with st.container(border=True, key="annotate_pending_form"):
         if pending.get("redraw"):
             st.markdown("**" + t("annotate.redraw_title") + "**")
             c1, c2 = st.columns(2)
@@ -480,6 +495,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
         if row.button(t("annotate.show") if a.id != selected else t("annotate.shown"),
                      key=f"annotate_pick_{a.id}", disabled=a.id == selected):
             st.session_state[SELECTED_KEY] = a.id
+            st.session_state[SHOW_ON_MAP_KEY] = f"{a.id}:{new_id()}"
             st.session_state.pop(f"annotate_seen_{a.id}", None)
             st.rerun()
     # what this person may restore, from any browser or session (their group's notes; all for
@@ -526,7 +542,9 @@ with map_col:
     redraw_notice = st.container()  # always there, so that the map keeps its place
     if drawing.redraw_id(st.session_state):
         redraw_notice.info(t("annotate.redraw_now"), icon="✏️")
-    the_map()
+    st.html(PHONE_MAP_CSS)
+    with st.container(key="annotate_map_box"):
+        the_map()
     pending_form()
 with list_col:
     list_view()

@@ -207,6 +207,35 @@ def _builtins_component():  # type: ignore[no-untyped-def]
     return st.components.v2.component("workbench_builtins", js=js)
 
 
+def scroll_into_view(selector: str, token: str, *, block: str = "start",
+                     only_if_hidden: bool = False) -> None:
+    """Scroll the page element ``selector`` into view, once per ``token`` (a new token scrolls
+    again), unless it already is in view (``only_if_hidden``: unless any of it is)."""
+    name = re.sub(r'[^A-Za-z0-9]+', '-', selector).strip('-')
+    _scroll_component()(key=f"scroll-{name}", height=0,
+                        data={"selector": selector, "token": token, "block": block,
+                              "onlyIfHidden": only_if_hidden})
+
+
+@cache
+def _scroll_component():  # type: ignore[no-untyped-def]
+    js = (Path(__file__).parent / "scroll.js").read_text(encoding="utf-8")
+    return st.components.v2.component("workbench_scroll", js=js)
+
+
+#: The map's height on a phone: by the viewport, leaving room for the form below it (the map
+#: page's CSS; st_folium takes only a height in pixels).
+PHONE_MAP_CSS = """
+<style>
+@media (max-width: 640px) {
+  .st-key-annotate_map_box iframe[title="streamlit_folium.st_folium"] {
+    height: clamp(240px, 52vh, 560px) !important;
+  }
+}
+</style>
+"""
+
+
 def show_map(m, key: str, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
     """``st_folium`` for every map of the app: Leaflet & co. come from the app's own server
     where their local copies exist (``workbench.webassets``), so maps show without internet."""
