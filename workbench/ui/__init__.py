@@ -223,6 +223,17 @@ def _scroll_component():  # type: ignore[no-untyped-def]
     return st.components.v2.component("workbench_scroll", js=js)
 
 
+#: Colours of the app's small print with a contrast of at least 4.5:1 (WCAG 2.2 AA, 1.4.3):
+#: Streamlit's captions (#828180 on white: 3.9:1; in the sidebar faded further) and the labels
+#: of disabled widgets (#acabaa: 2.3:1) are too faint. Added to every page by the sidebar.
+CONTRAST_CSS = """
+<style>
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {color: #5c5b5a !important;
+  opacity: 1 !important;}
+label[data-testid="stWidgetLabel"][disabled] {color: #6b6a69 !important;}
+</style>
+"""
+
 #: The map's height on a phone: by the viewport, leaving room for the form below it (the map
 #: page's CSS; st_folium takes only a height in pixels).
 PHONE_MAP_CSS = """

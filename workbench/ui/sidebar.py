@@ -9,6 +9,7 @@ from workbench.i18n import LANGUAGE_NAMES
 from workbench.settings import DEMO_WORKSPACE, LANGUAGES
 from workbench.store import list_workspaces, workspace_exists
 from workbench.ui import (
+    CONTRAST_CSS,
     LAB_KEY,
     LANG_KEY,
     WORKSPACE_KEY,
@@ -86,3 +87,4 @@ def render() -> None:
 
         keep_signed_in()
         translate_builtins()
+        st.html(CONTRAST_CSS)
