@@ -19,9 +19,13 @@ def _overlap(a, b) -> bool:
 
 
 @pytest.mark.slow
-def test_phone_map_form_and_show_on_map(app_server, new_page):
+def test_phone_map_form_and_show_on_map(streamlit_server, new_page):
     from playwright.sync_api import expect
 
+    from tests.browser.conftest import APP_ENTRY
+
+    # its own server: the note saved here must not reach the shared app_server's lab
+    app_server = streamlit_server(APP_ENTRY, env={"WORKBENCH_BROWSER_TEST": "phone"})
     page = new_page()
     page.set_viewport_size(PHONE)
     page.goto(f"{app_server}/map?lab={MUNICH_LAB}")
