@@ -57,8 +57,8 @@ if not can_edit:
 # before it is drawn)
 for _key, _value in st.session_state.pop("_setup_pending", {}).items():
     st.session_state[_key] = _value
-if FLASH_KEY in st.session_state:
-    st.success(st.session_state.pop(FLASH_KEY), icon="✅")
+if FLASH_KEY in st.session_state:  # removed at the end of the page: a run interrupted by a
+    st.success(st.session_state[FLASH_KEY], icon="✅")  # second click shows it again
 undo = st.session_state.get(UNDO_KEY)
 if undo:
     u1, u2 = st.columns([3, 1])
@@ -376,3 +376,5 @@ with st.expander(t("hosting.new_workspace")):
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
+
+st.session_state.pop(FLASH_KEY, None)  # shown by a run that came to its end

@@ -5,7 +5,7 @@ expiring HttpOnly cookie, never the passcode), and so is a participant whose URL
 import re
 
 import pytest
-from browser_helpers import wait_for_streamlit
+from browser_helpers import screenshot, wait_for_streamlit
 
 from tests.browser.test_workshop_browser import (
     MUNICH_LAB,
@@ -102,6 +102,7 @@ def test_a_deleted_note_is_restored_from_another_browser_of_the_group(streamlit_
 
     phone = new_page()
     join(phone, link, "Team Undo", "green")
+    phone.wait_for_url(re.compile(r"member="), timeout=15_000)  # the URL follows the page
     member_link = phone.url
     phone.get_by_text("Add a note without the map").click()
     form = phone.locator('[data-testid="stForm"]').filter(
@@ -120,6 +121,7 @@ def test_a_deleted_note_is_restored_from_another_browser_of_the_group(streamlit_
     laptop = new_page()
     laptop.goto(member_link)
     wait_for_streamlit(laptop)
+    screenshot(laptop, "restore_other_browser")
     assert laptop.get_by_role("button", name="Undo").count() == 0
     laptop.get_by_text(re.compile(r"Deleted notes \(1\)")).click()
     expect(laptop.get_by_text("Benches in the shade, please")).to_be_visible(timeout=10_000)
