@@ -52,7 +52,7 @@ if PICK_KEY not in st.session_state:
 st.session_state[PICK_KEY] = [i for i in st.session_state[PICK_KEY] if i in labs]
 chosen = st.multiselect(t("indicators.page.pick"), sorted(labs, key=option_label),
                         key=PICK_KEY, format_func=option_label,
-                        max_selections=cmp.MAX_SITES)
+                        max_selections=cmp.MAX_SITES, placeholder=t("common.choose_options"))
 if len(chosen) < cmp.MIN_SITES:
     st.info(t("indicators.page.need_two"), icon="ℹ️")
     st.stop()

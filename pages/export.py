@@ -44,7 +44,8 @@ have = {layer.theme for layer in osm_layers(lab.id, lang=lang())}
 cached = [code for code in THEMES if code in have]  # in catalogue order
 themes = st.multiselect(t("export.themes"), cached, default=cached, key="export_themes",
                         format_func=lambda code: t(THEMES[code].label_key),
-                        help=t("export.themes_help"), disabled=not cached)
+                        help=t("export.themes_help"), disabled=not cached,
+                        placeholder=t("common.choose_options"))
 if not cached:
     st.caption(t("export.themes_none"))
 

@@ -22,17 +22,19 @@ if not labs:
     st.info(t("home.empty"), icon="ℹ️")
     st.stop()
 
-show_map(overview_map(labs, cities, networks), key="overview_map", height=420,
-          use_container_width=True, returned_objects=[])
-colours = network_colours(networks)
-html_block(legend_html([(colours[i], n.name) for i, n in networks.items()]))
-
+# the network filter applies to the map's markers and to the cards below
 choice = st.selectbox(
     t("home.filter_network"), [None, *sorted(networks, key=lambda i: networks[i].name)],
     format_func=lambda i: networks[i].name if i else t("home.all_networks"),
+    key="home_network_filter",
 )
 shown = sorted((lab for lab in labs if choice is None or lab.network_id == choice),
                key=lambda lab: lab_label(lab, cities))
+show_map(overview_map(shown, cities, networks), key=f"overview_map_{choice or 'all'}",
+         height=420, use_container_width=True, returned_objects=[])
+colours = network_colours(networks)
+html_block(legend_html([(colours[i], n.name) for i, n in networks.items()
+                        if choice is None or i == choice]))
 
 columns = st.columns(3)
 for i, lab in enumerate(shown):
@@ -48,8 +50,6 @@ for i, lab in enumerate(shown):
         plain(summary)
         if lab.sdg_targets:
             st.caption(t("home.sdg") + ": " + ", ".join(lab.sdg_targets))
-        chosen = st.session_state.get("lab_id") == lab.id
-        if st.button(t("home.chosen") if chosen else t("home.choose"), key=f"choose_{lab.id}",
-                     disabled=chosen, use_container_width=True):
-            select_lab(lab.id)
-            st.rerun()
+        if st.button(t("home.choose"), key=f"choose_{lab.id}", use_container_width=True):
+            select_lab(lab.id)  # and open its map
+            st.switch_page("pages/map.py", query_params={"lab": lab.id})

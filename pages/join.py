@@ -11,8 +11,8 @@ from workbench import i18n
 from workbench.access import GROUP_COLOURS
 from workbench.errors import WorkbenchError
 from workbench.store import list_workspaces, open_store
-from workbench.ui import LAB_KEY, lang, plain, show_error, store, t
-from workbench.ui.access import MEMBER_KEY, client
+from workbench.ui import LAB_KEY, WORKSPACE_KEY, lang, plain, show_error, store, t
+from workbench.ui.access import client, keep_member
 
 #: A coloured square beside each colour's name (the name says it; the square shows it).
 SWATCH = {"blue": "🟦", "orange": "🟧", "green": "🟩", "vermilion": "🟥", "purple": "🟪",
@@ -84,7 +84,8 @@ if go:
     except WorkbenchError as exc:
         show_error(exc)
         st.stop()
-    st.session_state[MEMBER_KEY] = member_token
+    keep_member(st.query_params.get("ws", "") or st.session_state.get(WORKSPACE_KEY, ""),
+                member_token)
     st.session_state[LAB_KEY] = lab.id
     st.session_state["annotate_author"] = actor.group
     st.switch_page("pages/map.py", query_params={"lab": lab.id, "member": member_token,

@@ -128,7 +128,7 @@ with controls:
     if THEMES_KEY not in st.session_state:
         st.session_state[THEMES_KEY] = cached or ["buildings", "green", "streets"]
     chosen = st.multiselect(t("opendata.page.themes"), list(THEMES), key=THEMES_KEY,
-                            format_func=theme_label)
+                            format_func=theme_label, placeholder=t("common.choose_options"))
     buffer_m = st.number_input(t("opendata.page.buffer"), min_value=0, max_value=2000,
                                value=500, step=100, key="layers_buffer")
     if cached:

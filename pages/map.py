@@ -22,6 +22,7 @@ from workbench.errors import ConflictError, ValidationError, WorkbenchError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.ui import (
+    PHONE_MAP_CSS,
     drawing,
     error_text,
     fmt_datetime,
@@ -30,6 +31,7 @@ from workbench.ui import (
     md_escape,
     plain,
     require_lab,
+    scroll_into_view,
     show_error,
     show_map,
     store,
@@ -45,6 +47,7 @@ PAGE_SIZE = 25
 # Session keys (the workshop pages build on these; see the module docstring of each).
 AUTHOR_KEY = "annotate_author"        # the group or author name, remembered for the session
 COLOUR_BY_KEY = "annotate_colour_by"  # "category" | "group"
+SHOW_ON_MAP_KEY = "_annotate_show_on_map"  # a token per "Show on map": scroll the map to view
 SELECTED_KEY = "annotate_selected"    # id of the annotation chosen in the list (highlight+zoom)
 UNDO_KEY = "annotate_undo"            # id of the annotation just deleted (offered for undo)
 FLASH_KEY = "annotate_flash"          # (kind, message) shown once after a rerun
@@ -106,11 +109,14 @@ top[0].text_input(t("annotate.author"),
                   disabled=actor is not None and actor.role in ("participant", "viewer"),
                   key="_annotate_author_widget", on_change=_copy,
                   args=("_annotate_author_widget", AUTHOR_KEY), help=t("annotate.author_help"))
+# One widget per language (its labels change with it), showing the choice kept in
+# COLOUR_BY_KEY: a language switch never resets it (as the sidebar's selects do).
+COLOUR_WIDGET = f"_annotate_colour_widget_{LANG}"
+if st.session_state.get(COLOUR_WIDGET) != st.session_state[COLOUR_BY_KEY]:
+    st.session_state[COLOUR_WIDGET] = st.session_state[COLOUR_BY_KEY]
 top[1].radio(t("annotate.colour_by"), ["category", "group"],
-             index=["category", "group"].index(st.session_state[COLOUR_BY_KEY]),
              format_func=lambda v: i18n.t(f"annotate.colour_by_{v}", LANG), horizontal=True,
-             key="_annotate_colour_widget", on_change=_copy,
-             args=("_annotate_colour_widget", COLOUR_BY_KEY))
+             key=COLOUR_WIDGET, on_change=_copy, args=(COLOUR_WIDGET, COLOUR_BY_KEY))
 with top[2]:
     st.caption(t("annotate.help"))
 
@@ -148,6 +154,11 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
         layers = []
     m = mapview.lab_map(lab, layers, settings, lang, venue=venue_tiles(lab_id))
     live_notes(m, lab_id)
+    # on a narrow map the attribution wraps beside the scale bar instead of covering it
+    m.get_root().header.add_child(folium.Element(
+        "<style>@media (max-width: 640px) {.leaflet-control-attribution {"
+        "max-width: calc(100vw - 130px); white-space: normal; line-height: 1.25;"
+        "font-size: 10px;}}</style>"))
     if draw:  # a viewer, or a round in which nobody may add: no drawing tools at all
         maps.DrawLocal(lang).add_to(m)  # Leaflet.draw's texts in the page's language
         Draw(export=False, position="topleft", draw_options={
@@ -171,6 +182,9 @@ def the_map() -> None:
     if CAN_DRAW and drawing.take(st.session_state, (drawn or {}).get("geometry"),
                                  s.list_annotations(lab.id)):
         st.rerun()  # to show the form beside the (unchanged) map
+    shown = st.session_state.get(SHOW_ON_MAP_KEY)
+    if shown:  # "Show on map" from the list: the map into view (on a phone it is above)
+        scroll_into_view(".st-key-annotate_map_box", shown, only_if_hidden=True)
 
 
 def share_view(bounds: dict | None) -> None:
@@ -205,7 +219,11 @@ def pending_form() -> None:
     pending = drawing.pending(st.session_state)
     if not pending:
         return
-    with st.container(border=True):
+    # after a drawing the form comes into view (on a phone it is below the map)
+    scroll_into_view(".st-key-annotate_pending_form", str(pending.get("id") or
+                                                         pending.get("redraw") or "form"),
+                     block="center")
+    with st.container(border=True, key="annotate_pending_form"):
         if pending.get("redraw"):
             st.markdown("**" + t("annotate.redraw_title") + "**")
             c1, c2 = st.columns(2)
@@ -255,7 +273,7 @@ def pending_form() -> None:
 
 
 # ---- the list: filters, the chosen item, add without the map, deleted items -----------------
-def detail(a: Annotation, totals: dict[str, int]) -> None:
+def detail(a: Annotation, totals: dict[str, int], all_totals: dict[str, int]) -> None:
     """The chosen annotation: text, votes, edit, delete, comments and history."""
     me = author()
     with st.container(border=True):
@@ -263,6 +281,8 @@ def detail(a: Annotation, totals: dict[str, int]) -> None:
         plain(a.text)
         st.caption(md_escape(t("annotate.meta", author=a.author, time=fmt_datetime(a.created_at),
                                 version=a.version)))
+        st.caption("● " + md_escape(maps.vote_counts_text(
+            totals.get(a.id, 0), all_totals.get(a.id, 0), s.vote_round(lab.id), LANG)))
         # side by side, each as wide as its label, wrapping to a new line where space ends
         c1 = c2 = c3 = st.container(horizontal=True, wrap=True)
         left = s.votes_left(lab.id, me) if me else 0
@@ -424,6 +444,8 @@ def facilitator_tools() -> None:
 def annotation_list(everyone: list[Annotation]) -> None:
     groups = sorted({a.author for a in everyone}, key=str.casefold)
     totals = s.vote_totals(lab.id)
+    all_totals = s.vote_totals(lab.id, all_rounds=True)
+    vote_round = s.vote_round(lab.id)
     me = author()
     st.subheader(t("annotate.list_title", count=len(everyone)))
     if me:
@@ -432,7 +454,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
     undo = st.session_state.get(UNDO_KEY)
     if undo:
         u1, u2 = st.columns([3, 1])
-        u1.info(t("annotate.deleted"), icon="🗑️")
+        u1.info(t("annotate.deleted") + " " + t("annotate.deleted_later"), icon="🗑️")
         if u2.button(t("annotate.undo"), key="annotate_undo_button", type="primary"):
             try:
                 s.restore_annotation(undo, actor=me or "—", by=actor)
@@ -445,15 +467,16 @@ def annotation_list(everyone: list[Annotation]) -> None:
         add_without_map()
     f1, f2 = st.columns(2)
     chosen_cats = f1.multiselect(t("annotate.filter_category"), codes, format_func=cat_label,
-                                 key=FILTER_KEYS[0])
-    chosen_groups = f2.multiselect(t("annotate.filter_group"), groups, key=FILTER_KEYS[1])
+                                 key=FILTER_KEYS[0], placeholder=t("common.choose_options"))
+    chosen_groups = f2.multiselect(t("annotate.filter_group"), groups, key=FILTER_KEYS[1],
+                                   placeholder=t("common.choose_options"))
     search = st.text_input(t("annotate.filter_text"), key=FILTER_KEYS[2])
     shown = s.list_annotations(lab.id, categories=chosen_cats, authors=chosen_groups,
                                search=search)
     selected = st.session_state.get(SELECTED_KEY)
     current = next((a for a in everyone if a.id == selected), None)
     if current is not None:
-        detail(current, totals)
+        detail(current, totals, all_totals)
     if not shown:
         st.caption(t("annotate.none"))
     pages = max(1, -(-len(shown) // PAGE_SIZE))
@@ -463,20 +486,28 @@ def annotation_list(everyone: list[Annotation]) -> None:
         row = st.container(border=True)
         with row:  # the button below the text: its label is never cut off, in any language
             st.markdown(f"**{md_escape(cat_label(a.category))}** · "
-                        f"{md_escape(a.author)} · ● {totals.get(a.id, 0)}")
+                        f"{md_escape(a.author)} · ● " + md_escape(maps.vote_counts_text(
+                            totals.get(a.id, 0), all_totals.get(a.id, 0), vote_round, LANG)))
             plain(a.text if len(a.text) <= 200 else a.text[:199] + "…", caption=True)
         if row.button(t("annotate.show") if a.id != selected else t("annotate.shown"),
                      key=f"annotate_pick_{a.id}", disabled=a.id == selected):
             st.session_state[SELECTED_KEY] = a.id
+            st.session_state[SHOW_ON_MAP_KEY] = f"{a.id}:{new_id()}"
             st.session_state.pop(f"annotate_seen_{a.id}", None)
             st.rerun()
-    deleted = s.list_deleted_annotations(lab.id)
+    # what this person may restore, from any browser or session (their group's notes; all for
+    # facilitators): Undo above is only the newest delete of this tab
+    deleted = s.list_deleted_annotations(lab.id, restorable_by=actor)
     with st.expander(t("annotate.deleted_list", count=len(deleted))):
+        if not deleted:
+            st.caption(t("annotate.deleted_none"))
         for a in deleted:
             d1, d2 = st.columns([4, 1])
             with d1:
                 st.markdown(f"**{md_escape(cat_label(a.category))}** · {md_escape(a.author)}")
                 plain(a.text[:200], caption=True)
+                st.caption(md_escape(t("annotate.deleted_meta", who=a.updated_by or "—",
+                                       time=fmt_datetime(a.deleted_at))))
             if d2.button(t("annotate.restore"), key=f"annotate_restore_{a.id}",
                          disabled=not allowed(actor, "annotation.restore", phase, a.author)):
                 try:
@@ -508,7 +539,9 @@ with map_col:
     redraw_notice = st.container()  # always there, so that the map keeps its place
     if drawing.redraw_id(st.session_state):
         redraw_notice.info(t("annotate.redraw_now"), icon="✏️")
-    the_map()
+    st.html(PHONE_MAP_CSS)
+    with st.container(key="annotate_map_box"):
+        the_map()
     pending_form()
 with list_col:
     list_view()

@@ -27,6 +27,7 @@ from workbench.model import (
 from workbench.ui import (
     WORKSPACE_KEY,
     current_lab,
+    fmt_datetime,
     select_lab,
     server_host,
     show_error,
@@ -38,6 +39,9 @@ from workbench.ui import (
 from workbench.ui.access import allowed, current_actor
 
 DRAWN_KEY = "setup_drawn_boundary"
+FLASH_KEY = "_setup_flash"          # a message shown once after a rerun
+UNDO_KEY = "_setup_undo"            # the last delete's batch, for Undo
+CONFIRM_KEY = "_setup_confirm"      # (kind, id) whose deletion waits for a confirmation
 
 s = store()
 networks = {n.id: n for n in s.list_networks()}
@@ -49,6 +53,86 @@ actor = current_actor(s, _chosen.id if _chosen else None)
 can_edit = allowed(actor, "setup.edit", ("open", False))
 if not can_edit:
     st.info(t("guard.read_only.setup"), icon="🔒")
+# choices made by the previous run for widgets drawn below (a widget's value can only be set
+# before it is drawn)
+for _key, _value in st.session_state.pop("_setup_pending", {}).items():
+    st.session_state[_key] = _value
+if FLASH_KEY in st.session_state:  # removed at the end of the page: a run interrupted by a
+    st.success(st.session_state[FLASH_KEY], icon="✅")  # second click shows it again
+undo = st.session_state.get(UNDO_KEY)
+if undo:
+    u1, u2 = st.columns([3, 1])
+    u1.info(t_md("setup.delete.done", names=", ".join(undo["names"])), icon="🗑️")
+    if u2.button(t("setup.delete.undo"), key="setup_undo", type="primary"):
+        try:
+            s.restore_trash(undo["batch"], by=actor)
+            st.session_state.pop(UNDO_KEY, None)
+            st.session_state[FLASH_KEY] = t_md("setup.delete.restored",
+                                               names=", ".join(undo["names"]))
+            st.rerun()
+        except WorkbenchError as exc:
+            show_error(exc)
+
+
+def form_id(kind: str, new: bool) -> str:
+    """The id a NEW record of this form gets: made when the form opens empty and kept until
+    it is saved, so that saving twice (a double click, a retry) stores one record."""
+    key = f"_setup_form_id_{kind}"
+    if not new:
+        st.session_state.pop(key, None)
+        return ""
+    return st.session_state.setdefault(key, new_id())
+
+
+def after_new_save(kind: str, picker_key: str | None, record_id: str, name: str) -> None:
+    """A new record was saved: the form now edits it (a later Save changes it, never adds a
+    second one) and says so after the rerun."""
+    st.session_state.pop(f"_setup_form_id_{kind}", None)
+    pending = st.session_state.setdefault("_setup_pending", {})
+    pending[picker_key or "setup_mode"] = record_id if picker_key else "edit"
+    st.session_state[FLASH_KEY] = t_md("setup.saved", title=name)
+    st.rerun()
+
+
+def delete_section(kind: str, record_id: str, name: str) -> None:
+    """Delete (soft, for owners): a button, then a confirmation that names what goes with it."""
+    if not allowed(actor, "workspace.admin", ("open", False)):
+        return
+    if st.session_state.get(CONFIRM_KEY) != (kind, record_id):
+        if st.button(t(f"setup.delete.{kind}"), key=f"setup_delete_{kind}_{record_id}"):
+            st.session_state[CONFIRM_KEY] = (kind, record_id)
+            st.rerun()
+        return
+    goes = s.trash_contents(kind, record_id)
+    parts = [t_md(f"setup.delete.confirm_{kind}", name=name)]
+    if kind != "lab" and goes["labs"]:
+        parts.append(t_md("setup.delete.with_labs", count=len(goes["labs"]),
+                          names=", ".join(goes["labs"])))
+    if kind == "network" and goes["cities"]:
+        parts.append(t_md("setup.delete.with_cities", count=len(goes["cities"]),
+                          names=", ".join(goes["cities"])))
+    parts.append(t("setup.delete.with_content", notes=goes["notes"], layers=goes["layers"],
+                   snapshots=goes["snapshots"]))
+    parts.append(t("setup.delete.undo_hint"))
+    with st.container(border=True):
+        st.warning("  \n".join(parts), icon="⚠️")
+        c = st.container(horizontal=True, wrap=True)
+        if c.button(t("setup.delete.yes"), key=f"setup_delete_yes_{kind}", type="primary"):
+            try:
+                batch = s.trash(kind, record_id, by=actor)
+                st.session_state.pop(CONFIRM_KEY, None)
+                names = goes["networks"] + goes["cities"] + goes["labs"]
+                st.session_state[UNDO_KEY] = {"batch": batch, "names": names}
+                if st.session_state.get("lab_id") in goes["lab_ids"]:
+                    select_lab(None)
+                st.rerun()
+            except WorkbenchError as exc:
+                show_error(exc)
+        if c.button(t("common.cancel"), key=f"setup_delete_no_{kind}"):
+            st.session_state.pop(CONFIRM_KEY, None)
+            st.rerun()
+
+
 tab_lab, tab_city, tab_network = st.tabs(
     [t("setup.tab_lab"), t("setup.tab_city"), t("setup.tab_network")])
 
@@ -106,6 +190,7 @@ with tab_lab:
                     format_func=lambda m: t(f"setup.mode_{m}"), key="setup_mode")
     lab = chosen if mode == "edit" else None
     lab_seen = shown_version("lab", lab)
+    new_lab_id = form_id("lab", lab is None)
     if not networks:
         st.info(t("setup.need_network"))
     else:
@@ -139,10 +224,11 @@ with tab_lab:
                                        help=t("setup.themes_help"))
                 principles = st.multiselect(
                     t("setup.principles"), PRINCIPLES, default=list(lab.principles) if lab else [],
-                    format_func=lambda p: t(f"principle.{p}"))
+                    format_func=lambda p: t(f"principle.{p}"),
+                    placeholder=t("common.choose_options"))
                 sdgs = st.multiselect(t("setup.sdg"), SDG_TARGETS,
                                       default=list(lab.sdg_targets) if lab else [],
-                                      format_func=sdg_label)
+                                      format_func=sdg_label, placeholder=t("common.choose_options"))
                 status = st.selectbox(t("setup.status"), LAB_STATUSES,
                                       index=LAB_STATUSES.index(lab.status) if lab else 0,
                                       format_func=lambda v: t(f"status.{v}"))
@@ -167,8 +253,9 @@ with tab_lab:
                         principles=tuple(principles), sdg_targets=tuple(sdgs), status=status,
                         illustrative=illustrative, boundary=boundary)
                     if lab is None:
-                        saved = s.add_lab(LivingLab(id=new_id(), **values), by=actor)
+                        saved = s.add_lab(LivingLab(id=new_lab_id, **values), by=actor)
                         select_lab(saved.id)
+                        after_new_save("lab", None, saved.id, saved.title)
                     else:
                         saved = s.update_lab(replace(lab, **values), by=actor,
                                              expected_version=lab_seen)
@@ -176,6 +263,8 @@ with tab_lab:
                     st.success(t_md("setup.saved", title=saved.title), icon="✅")
                 except WorkbenchError as exc:
                     show_error(exc)
+    if lab is not None:
+        delete_section("lab", lab.id, lab.title)
 
 # ---- city -----------------------------------------------------------------------------------
 with tab_city:
@@ -186,6 +275,7 @@ with tab_city:
         else t("setup.city_new"), key="setup_city_pick")
     city = cities.get(edit_city_id) if edit_city_id else None
     city_seen = shown_version("city", city)
+    new_city_id = form_id("city", city is None)
     with st.form("city_form"):
         name = st.text_input(t("setup.city_name"), value=city.name if city else "")
         country = st.text_input(t("setup.country"), value=city.country if city else "",
@@ -198,17 +288,21 @@ with tab_city:
         member_of = st.multiselect(
             t("setup.city_networks"), sorted(networks, key=lambda i: networks[i].name),
             default=list(city.network_ids) if city else [],
-            format_func=lambda i: networks[i].name)
+            format_func=lambda i: networks[i].name, placeholder=t("common.choose_options"))
         if st.form_submit_button(t("common.save"), type="primary"):
             try:
-                record = City(id=city.id if city else new_id(), name=name, country=country,
+                record = City(id=city.id if city else new_city_id, name=name, country=country,
                               lon=lon, lat=lat, network_ids=tuple(member_of))
                 saved_city = (s.update_city(record, by=actor, expected_version=city_seen)
                               if city else s.add_city(record, by=actor))
                 saved_version("city", saved_city)
+                if city is None:
+                    after_new_save("city", "setup_city_pick", saved_city.id, saved_city.name)
                 st.success(t_md("setup.saved", title=saved_city.name), icon="✅")
             except WorkbenchError as exc:
                 show_error(exc)
+    if city is not None:
+        delete_section("city", city.id, city.name)
 
 # ---- network --------------------------------------------------------------------------------
 with tab_network:
@@ -219,6 +313,7 @@ with tab_network:
         key="setup_network_pick")
     network = networks.get(edit_net_id) if edit_net_id else None
     network_seen = shown_version("network", network)
+    new_network_id = form_id("network", network is None)
     with st.form("network_form"):
         name = st.text_input(t("setup.network_name"), value=network.name if network else "")
         countries = st.text_input(t("setup.countries"),
@@ -228,16 +323,38 @@ with tab_network:
                                    value=network.description if network else "")
         if st.form_submit_button(t("common.save"), type="primary"):
             try:
-                record = Network(id=network.id if network else new_id(), name=name,
+                record = Network(id=network.id if network else new_network_id, name=name,
                                  countries=tuple(c.strip() for c in countries.split(",")
                                                  if c.strip()),
                                  description=description)
                 saved_net = (s.update_network(record, by=actor, expected_version=network_seen)
                              if network else s.add_network(record, by=actor))
                 saved_version("network", saved_net)
+                if network is None:
+                    after_new_save("network", "setup_network_pick", saved_net.id, saved_net.name)
                 st.success(t_md("setup.saved", title=saved_net.name), icon="✅")
             except WorkbenchError as exc:
                 show_error(exc)
+    if network is not None:
+        delete_section("network", network.id, network.name)
+
+# ---- what was deleted, to restore (owners, from any session) --------------------------------
+trash = s.list_trash() if allowed(actor, "workspace.admin", ("open", False)) else []
+if trash:
+    with st.expander(t("setup.delete.trash", count=len(trash))):
+        for entry in trash:
+            r1, r2 = st.columns([4, 1])
+            r1.caption(t_md("setup.delete.trash_entry", names=", ".join(entry["names"]),
+                            time=fmt_datetime(entry["at"]), who=entry["by"] or "—"))
+            if r2.button(t("setup.delete.restore"), key=f"setup_restore_{entry['batch']}"):
+                try:
+                    s.restore_trash(entry["batch"], by=actor)
+                    st.session_state.pop(UNDO_KEY, None)
+                    st.session_state[FLASH_KEY] = t_md("setup.delete.restored",
+                                                       names=", ".join(entry["names"]))
+                    st.rerun()
+                except WorkbenchError as exc:
+                    show_error(exc)
 
 # ---- a new workspace (for the operator: open set-up or the set-up token) --------------------
 with st.expander(t("hosting.new_workspace")):
@@ -260,3 +377,5 @@ with st.expander(t("hosting.new_workspace")):
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
+
+st.session_state.pop(FLASH_KEY, None)  # shown by a run that came to its end

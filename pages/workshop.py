@@ -10,7 +10,6 @@ from workbench import i18n, maps
 from workbench.access import ROUND_KINDS, Actor
 from workbench.errors import WorkbenchError
 from workbench.hosting import open_setup, set_first_passcode
-from workbench.model import utcnow
 from workbench.ui import (
     WORKSPACE_KEY,
     fmt_datetime,
@@ -25,9 +24,17 @@ from workbench.ui import (
     t,
     t_md,
 )
-from workbench.ui.access import LOGIN_KEY, auth_configured, client, current_actor, sso_user
+from workbench.ui.access import (
+    LOGIN_KEY,
+    auth_configured,
+    client,
+    current_actor,
+    sign_in_as,
+    sign_out,
+    sso_user,
+)
 from workbench.ui.live import live_channel
-from workbench.workshop import clock, join_url, member_url, qr_png
+from workbench.workshop import join_url, member_url, qr_png
 
 s = store()
 lab = require_lab()
@@ -58,9 +65,7 @@ def sign_in_forms() -> None:
                 return
             try:
                 set_first_passcode(s, first, token, server_host())
-                st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": "owner",
-                                               "name": t("workshop.role.owner"),
-                                               "stamp": s.passcode_stamp()}
+                sign_in_as(WORKSPACE, "owner", t("workshop.role.owner"), s.passcode_stamp())
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
@@ -73,8 +78,7 @@ def sign_in_forms() -> None:
     if ok:
         try:
             who = s.sign_in(code, client(), name)
-            st.session_state[LOGIN_KEY] = {"workspace": WORKSPACE, "role": who.role,
-                                           "name": who.group, "stamp": s.passcode_stamp()}
+            sign_in_as(WORKSPACE, who.role, who.group, s.passcode_stamp())
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
@@ -161,11 +165,14 @@ def rounds_panel(me: Actor, session_id: str) -> None:
     current = s.current_round(session_id)
     try:
         if current is not None:
-            left = clock(current.remaining_seconds(utcnow()))
+            # the time left is the live channel's countdown above (the server's clock, as on
+            # the presenter view), never a figure frozen when this page was drawn
             status = t(f"workshop.status.{current.status}")
-            st.markdown(md_escape(t("workshop.round_now", number=current.number,
-                                    kind=round_label(current.kind), status=status,
-                                    left=left or "—")))
+            line = t("workshop.round_now", number=current.number, kind=round_label(current.kind),
+                     status=status)
+            if current.minutes:
+                line += " · " + t("workshop.round_timer", minutes=current.minutes)
+            st.markdown(md_escape(line))
             b1, b2, b3 = st.columns(3)
             if current.status == "running" and b1.button(t("workshop.pause"),
                                                           key="workshop_pause"):
@@ -223,7 +230,7 @@ def settings_panel(me: Actor, session_id: str) -> None:
     view = s.lab_setting(lab.id, "workshop_view", {}) or {}
     shown = c2.multiselect(t("workshop.presenter_layers"), layers,
                            default=[x for x in view.get("layers", layers) if x in layers],
-                           key="workshop_presenter_layers")
+                           key="workshop_presenter_layers", placeholder=t("common.choose_options"))
     if shown != view.get("layers", layers):
         try:
             s.set_lab_setting(lab.id, "workshop_view", {**view, "layers": shown}, by=me)
@@ -299,7 +306,7 @@ c1.caption(md_escape(t("workshop.signed_in", name=actor.group,
                        role=t(f"workshop.role.{actor.role}"))))
 if st.session_state.get(LOGIN_KEY) and c2.button(t("workshop.signout"),
                                                  key="workshop_signout"):
-    st.session_state.pop(LOGIN_KEY, None)
+    sign_out()
     st.rerun()
 session_panel(actor)
 moderation_panel(actor)

@@ -112,6 +112,8 @@ PACKAGES: dict[str, tuple[str, dict[str, str]]] = {
     # streamlit-folium adds both d3 builds when the map holds a branca colormap (a legend).
     "d3@3.5.5": (f"{CDNJS}/d3/3.5.5/", {"d3.min.js": "d3.min.js"}),
     "d3@4.13.0": ("https://d3js.org/", {"d3.v4.min.js": "build/d3.min.js"}),
+    # Not loaded by the app: the browser tests inject it to check every page's accessibility.
+    "axe-core@4.14.1": (f"{JSDELIVR}/axe-core@4.14.1/", {"axe.min.js": "axe.min.js"}),
     # the world basemap that needs no network (workbench.maps.WorldOutline): Natural Earth
     # countries at 1:110 million as TopoJSON, and the client that turns it into GeoJSON
     "world-atlas@2.0.2": (f"{JSDELIVR}/world-atlas@2.0.2/",

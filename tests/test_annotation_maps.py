@@ -93,7 +93,7 @@ def test_popup_escapes_user_text_and_shows_author_time_votes():
     assert "&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;" in popup
     assert "<img" not in popup and "<script" not in popup and "<b>Group" not in popup
     assert "&lt;b&gt;Group&lt;/b&gt; A" in popup
-    assert "4 Punkte" in popup and "1 Kommentare" in popup
+    assert "4 Punkte" in popup and "1 Kommentar<" in popup  # CLDR plural: one Kommentar
     assert "UTC" in popup and "Idee" in popup
     assert 'dir="auto"' in popup  # right-to-left text flows correctly
     assert "Denkmal" in shown(props["a1"]["p"])

@@ -641,3 +641,41 @@ def test_real_extract_in_png_geopackage_and_indicators(demo_store, tmp_path):
                                                     renderer="static")))
     sheet = " ".join(" ".join(p.extract_text().split()) for p in reader.pages[-2:])
     assert f"Überbauungsgrad (GRZ) {gsi.display_value('de')} %" in sheet
+
+
+def test_votes_of_earlier_rounds_stay_with_the_current_rounds_labelled(demo_store, lab,
+                                                                       tmp_path):
+    """Issue 12: after a new voting round a note's earlier dots are not shown as 0: the PDF,
+    CSV, GeoPackage and HTML carry this round's dots and the total, labelled."""
+    from workbench.export.pdf import pdf_bytes
+    from workbench.model import Vote
+
+    first = sorted(demo_store.list_annotations(lab.id), key=lambda a: a.created_at)[0]
+    for voter in ("A", "B"):
+        demo_store.cast_vote(Vote(id=new_id(), annotation_id=first.id, voter=voter))
+    assert demo_store.start_vote_round(lab.id) == 2
+    demo_store.cast_vote(Vote(id=new_id(), annotation_id=first.id, voter="A"))
+    assert demo_store.vote_totals(lab.id) == {first.id: 1}
+    assert demo_store.vote_totals(lab.id, all_rounds=True) == {first.id: 3}
+    assert demo_store.vote_totals(lab.id, round=1) == {first.id: 2}
+
+    content = export.gather(demo_store, lab.id)
+    n = next(x for x in content.annotations if x.annotation.id == first.id)
+    assert (n.votes, n.all_votes, content.vote_round) == (1, 3, 2)
+    rows = list(csv.DictReader(io.StringIO(export.csv_bytes(content).decode("utf-8-sig"))))
+    row = next(r for r in rows if r["id"] == first.id)
+    assert (row["votes"], row["vote_round"], row["votes_total"]) == ("1", "2", "3")
+    path = export.write_geopackage(content, tmp_path / "lab.gpkg")
+    frame = gpd.read_file(path, layer="annotations")
+    got = frame.set_index("id").loc[first.id]
+    assert (int(got["votes"]), int(got["vote_round"]), int(got["votes_total"])) == (1, 2, 3)
+    png = export.render_png(content, export.page_size("a4-landscape"), renderer="static")
+    text = " ".join(" ".join(p.extract_text().split())
+                    for p in PdfReader(io.BytesIO(pdf_bytes(content, png))).pages)
+    assert "1 dot in voting round 2 · 3 dots in all rounds" in text
+    html = export.export_lab(demo_store, lab.id, "html").decode("utf-8")
+    assert json.dumps("1 dot in voting round 2 · 3 dots in all rounds")[1:-1] in html
+    de = export.gather(demo_store, lab.id, lang="de")
+    text = " ".join(" ".join(p.extract_text().split())
+                    for p in PdfReader(io.BytesIO(pdf_bytes(de, png))).pages)
+    assert "1 Punkt in Abstimmungsrunde 2 · 3 Punkte in allen Runden" in text

@@ -49,3 +49,54 @@ def test_numbers_and_dates_follow_the_language():
     assert i18n.fmt_number(1234567.891, "uk", 1) == "1\u00a0234\u00a0567,9"
     assert i18n.fmt_number(None) == "—"
     assert i18n.fmt_datetime("2026-05-04T13:05:00+00:00", "de") == "04.05.2026, 13:05 UTC"
+
+
+def test_counts_take_the_languages_plural_forms_by_cldr():
+    """Issue 12: "123 будівлі", not "123 будівель"; "1 Kommentar"; "1 dot" (Babel's CLDR)."""
+    from workbench.i18n import t
+
+    uk = {n: t("indicators.note.building_count", "uk", count=n) for n in (1, 2, 5, 11, 21, 22,
+                                                                          25, 111, 123, 1234)}
+    assert uk[1].endswith(" 1 будівлю.") and uk[21].endswith(" 21 будівлю.")
+    assert uk[2].endswith(" 2 будівлі.") and uk[22].endswith(" 22 будівлі.")
+    assert uk[123].endswith(" 123 будівлі.") and uk[1234].endswith(" 1\u00a0234 будівлі.")
+    assert all(uk[n].endswith(f" {n} будівель.") for n in (5, 11, 25, 111))
+    assert t("annotate.comments_count", "de", count=1) == "1 Kommentar"
+    assert t("annotate.comments_count", "de", count=2) == "2 Kommentare"
+    assert t("annotate.votes_count", "en", count=1) == "1 dot"
+    assert t("annotate.votes_count", "en", count=1234) == "1,234 dots"
+    assert t("annotate.votes_count", "uk", count=3) == "3 голоси"
+    # a count that arrives as text takes the "other" form instead of breaking the message
+    assert t("annotate.votes_count", "en", count="{count}") == "{count} dots"
+
+
+def test_every_plural_message_has_the_forms_its_language_needs():
+    import re
+
+    from babel import Locale
+
+    from workbench.i18n import catalogue, plural_spec
+
+    placeholder = re.compile(r"\{(\w+):([^{}]*)\}")
+    found = 0
+    for lang in ("en", "de", "uk"):
+        needed = set(Locale.parse(lang).plural_form.tags) | {"other"}
+        for key, text in catalogue(lang).items():
+            for name, spec in placeholder.findall(text):
+                forms = plural_spec(spec)
+                if forms is None:
+                    continue
+                found += 1
+                assert needed <= set(forms), (lang, key, sorted(needed - set(forms)))
+                assert all("#" in f for f in forms.values()) or name == "count", (lang, key)
+    assert found > 90
+
+
+def test_plural_forms_for_the_browser():
+    from workbench.i18n import plural_forms
+
+    forms = plural_forms("annotate.votes_count", "uk")
+    assert forms == {"one": "{count} голос", "few": "{count} голоси", "many": "{count} голосів",
+                     "other": "{count} голосу"}
+    assert plural_forms("live.status.live", "en") == {"other": "live"} or \
+        set(plural_forms("live.status.live", "en")) == {"other"}

@@ -104,7 +104,8 @@ def test_every_kind_of_write_bumps_the_revision_once_and_shows_once(demo_store):
     assert s.lab_revision(LAB) == revision + 2  # the discuss round's end, the vote round
     delta = s.changes_since(LAB, revision + 1, by=group_a)
     assert {a.id, other.id} <= {f["id"] for f in delta.features}
-    assert delta.session["phase"] == "vote" and delta.session["vote_round"] == 2
+    # the voting round takes the workshop round's number: phones and facilitator say "3"
+    assert delta.session["phase"] == "vote" and delta.session["vote_round"] == 3
     s.end_session(session.id, by=FACILITATOR)
     ended = s.changes_since(LAB, delta.revision, by=SYSTEM)
     assert ended.session is not None and ended.session["session"] is None
@@ -120,11 +121,12 @@ def test_a_vote_and_a_comment_resend_the_note_with_its_new_counts(demo_store):
         return "".join(feature["properties"]["p"])
 
     s.cast_vote(Vote(id=new_id(), annotation_id=a.id, voter="Group B"), by=SYSTEM)
-    assert "1 vote" in popup(s.changes_since(LAB, start))
+    assert "1 dot in voting round 1 · 1 dot in all rounds" in popup(s.changes_since(LAB, start))
     s.add_comment(Comment(id=new_id(), annotation_id=a.id, author="B", text="Yes"), by=SYSTEM)
     assert "1 comment" in popup(s.changes_since(LAB, start + 1))
     assert s.retract_vote(a.id, "Group B", by=SYSTEM)
-    assert "0 votes" in popup(s.changes_since(LAB, start + 2))
+    assert "0 dots in voting round 1 · 0 dots in all rounds" in popup(
+        s.changes_since(LAB, start + 2))
     assert s.lab_revision(LAB) == start + 3
     # a retract that finds no dot writes nothing and bumps nothing
     assert not s.retract_vote(a.id, "Group B", by=SYSTEM)
@@ -136,6 +138,8 @@ def test_features_are_the_map_layers_own(demo_store):
     s.add_annotation(note(), by=SYSTEM)
     notes = s.list_annotations(LAB)
     expected = annotation_features(notes, "category", "de", votes=s.vote_totals(LAB),
+                                       votes_total=s.vote_totals(LAB, all_rounds=True),
+                                       vote_round=s.vote_round(LAB),
                                    comments=s.comment_counts(LAB),
                                    categories=s.list_categories())
     delta = s.changes_since(LAB, 0, lang="de")

@@ -64,7 +64,8 @@ WRITES = {
         a.id, actor="x", expected_version=a.version, text="changed", by=who),
     "annotation.delete": lambda s, who, a, c: s.delete_annotation(a.id, actor="x", by=who),
     "annotation.restore": lambda s, who, a, c: (
-        s.delete_annotation(a.id, actor="x", by=OWNER),
+        # deleted as by its own group (not hidden by a moderator: that only a moderator undoes)
+        s.delete_annotation(a.id, actor=a.author, by=OWNER),
         s.restore_annotation(a.id, actor="x", by=who)),
     "comment.add": lambda s, who, a, c: s.add_comment(
         Comment(id=new_id(), annotation_id=a.id, author="x", text="hi"), by=who),

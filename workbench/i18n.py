@@ -3,15 +3,22 @@
 Strings live in ``workbench/locales/<lang>/*.json``; each file is one topic (``core.json``,
 ``annotate.json`` ...) and all files of a language are merged into one catalogue. Keys are dotted
 (``setup.boundary.too_large``); placeholders use ``str.format`` syntax (``{area:.1f}``).
+
+Counts take the language's plural forms by the CLDR rules (Babel's ``Locale.plural_form``):
+``{count:one=# note|other=# notes}``, in Ukrainian ``{count:one=# нотатка|few=# нотатки|
+many=# нотаток|other=# нотатки}``; ``#`` is the number, written with the language's separators.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from babel import Locale
 
 from workbench.settings import DEFAULT_LANGUAGE, LANGUAGES
 
@@ -43,7 +50,7 @@ def t(key: str, lang: str | None = None, /, **params: Any) -> str:
     if not params:
         return text
     local = {k: _LocalNumber(v, lang) if isinstance(v, int | float) and not isinstance(v, bool)
-             else v for k, v in params.items()}
+             else _Text(v) for k, v in params.items()}
     try:
         return text.format(**local)
     except (KeyError, IndexError, ValueError):
@@ -71,10 +78,74 @@ class _LocalNumber:
         self.value, self.lang = value, lang
 
     def __format__(self, spec: str) -> str:
+        forms = plural_spec(spec)
+        if forms is not None:
+            text = forms.get(plural_category(self.value, self.lang)) or forms.get("other", "")
+            number = self.value if isinstance(self.value, float) and not self.value.is_integer() \
+                else int(self.value)
+            return text.replace("#", _swap_separators(format(number, ","), self.lang))
         return _swap_separators(format(self.value, spec), self.lang)
 
     def __str__(self) -> str:
         return _swap_separators(str(self.value), self.lang)
+
+
+#: The CLDR plural categories.
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+
+
+def plural_spec(spec: str) -> dict[str, str] | None:
+    """The forms of a plural placeholder's spec (``one=# note|other=# notes``), else None."""
+    if "=" not in spec or spec.split("=", 1)[0] not in PLURAL_CATEGORIES:
+        return None
+    forms = {}
+    for part in spec.split("|"):
+        category, _, text = part.partition("=")
+        if category not in PLURAL_CATEGORIES:
+            return None
+        forms[category] = text
+    return forms
+
+
+@cache
+def _locale(lang: str) -> Locale:
+    return Locale.parse(lang if lang in LANGUAGES else DEFAULT_LANGUAGE)
+
+
+def plural_category(value: float | int, lang: str | None) -> str:
+    """The CLDR plural category of ``value`` in ``lang`` ("one", "few", "many", "other")."""
+    return _locale(lang or DEFAULT_LANGUAGE).plural_form(abs(value))
+
+
+def plural_forms(key: str, lang: str | None, param: str = "count") -> dict[str, str]:
+    """The forms of ``key``'s plural placeholder ``param`` for a browser to choose with
+    ``Intl.PluralRules`` (the same CLDR rules): category -> the message with that form and
+    ``{param}`` where the number goes. A message without plural forms gives ``{"other": …}``."""
+    lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
+    text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key) or key
+    match = re.search(r"\{" + re.escape(param) + r":([^{}]*)\}", text)
+    forms = plural_spec(match.group(1)) if match else None
+    if match is None or forms is None:
+        return {"other": text}
+    return {cat: text[:match.start()] + form.replace("#", "{" + param + "}") + text[match.end():]
+            for cat, form in forms.items()}
+
+
+class _Text:
+    """Any other parameter: as it is; in a plural placeholder (a count that came as text, such
+    as a browser's ``{count}``) its "other" form."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __format__(self, spec: str) -> str:
+        forms = plural_spec(spec)
+        if forms is not None:
+            return (forms.get("other") or "").replace("#", str(self.value))
+        return format(self.value, spec)
+
+    def __str__(self) -> str:
+        return str(self.value)
 
 
 def _swap_separators(text: str, lang: str | None) -> str:

@@ -58,6 +58,8 @@ from workbench.settings import (
     LIVE_POLL_SECONDS,
     LIVE_SEND_TIMEOUT_S,
     LIVE_TOKEN_SECONDS,
+    MEMBER_TOKEN_SECONDS,
+    SIGNIN_TOKEN_SECONDS,
     check_workspace_name,
     data_dir,
 )
@@ -104,8 +106,8 @@ def _secret() -> bytes:
         return value
 
 
-def _serializer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(_secret(), salt=_SALT)
+def _serializer(salt: str = _SALT) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(_secret(), salt=salt)
 
 
 def issue_token(workspace: str, lab_id: str, actor: Actor | None,
@@ -137,6 +139,76 @@ def read_token(token: object, lab_id: str) -> Claim:
     if claim.lab_id != lab_id:
         raise PermissionDenied("live.error.token_other_lab")
     return claim
+
+
+# ---- staying signed in across reloads ----------------------------------------------------------
+#: The cookies that keep a browser signed in (``Path=/``, ``HttpOnly``, ``SameSite=Strict``):
+#: an owner's or facilitator's sign-in, and a participant's membership. Each holds a token
+#: signed like the live tokens (never the passcode, never readable by the page's scripts).
+SIGNIN_COOKIE = "workbench_signin"
+MEMBER_COOKIE = "workbench_member"
+_KEEP_SALT = "workbench.keep.v1"
+_KEEP = {"signin": (SIGNIN_COOKIE, SIGNIN_TOKEN_SECONDS), "member": (MEMBER_COOKIE,
+                                                                     MEMBER_TOKEN_SECONDS)}
+
+
+def issue_signin_token(workspace: str, role: str, name: str, stamp: str | None) -> str:
+    """A token that keeps an owner's or facilitator's sign-in of ``workspace`` for
+    ``SIGNIN_TOKEN_SECONDS`` (void as soon as the owner passcode's ``stamp`` changes)."""
+    return str(_serializer(_KEEP_SALT).dumps({"k": "signin", "w": workspace, "r": role,
+                                              "n": name, "s": stamp}))
+
+
+def issue_member_token(workspace: str, member_token: str) -> str:
+    """A token that keeps a participant's membership (their member token) of ``workspace``."""
+    return str(_serializer(_KEEP_SALT).dumps({"k": "member", "w": workspace,
+                                              "m": member_token}))
+
+
+def read_kept_token(token: object, kind: str | None = None) -> dict[str, Any] | None:
+    """The payload of a keep token (``k``: ``signin`` or ``member``, ``w``: the workspace)
+    the server signed that has not expired, or None."""
+    if not isinstance(token, str) or not token or len(token) > 2000:
+        return None
+    try:
+        data, signed = _serializer(_KEEP_SALT).loads(token, return_timestamp=True)
+        if not isinstance(data, dict) or data.get("k") not in _KEEP \
+                or (kind is not None and data["k"] != kind) \
+                or time.time() - signed.timestamp() > _KEEP[data["k"]][1]:
+            return None
+        check_workspace_name(data.get("w"))
+    except (BadSignature, WorkbenchError, TypeError, ValueError):
+        return None
+    return data
+
+
+async def keep_route(request: Request) -> JSONResponse:
+    """``POST /api/keep`` ``{"token": …}`` (a keep token this server signed): set its cookie,
+    HttpOnly, so a reload stays signed in; ``DELETE /api/keep?kind=signin|member``: remove it
+    (signing out). JSON only, so another site's form cannot post here."""
+    response = JSONResponse({"ok": True}, headers={"Cache-Control": "no-store"})
+    secure = request.url.scheme == "https"
+    if request.method == "DELETE":
+        kind = request.query_params.get("kind", "")
+        if kind not in _KEEP:
+            return JSONResponse({"error": "kind"}, status_code=400)
+        response.delete_cookie(_KEEP[kind][0], path="/", secure=secure, httponly=True,
+                               samesite="strict")
+        return response
+    if not request.headers.get("content-type", "").startswith("application/json"):
+        return JSONResponse({"error": "content-type"}, status_code=415)
+    try:
+        body = await request.json()
+        token = body.get("token") if isinstance(body, dict) else None
+    except ValueError:
+        token = None
+    data = read_kept_token(token)
+    if data is None:
+        return JSONResponse({"error": "token"}, status_code=400)
+    name, seconds = _KEEP[data["k"]]
+    response.set_cookie(name, str(token), max_age=seconds, path="/", secure=secure,
+                        httponly=True, samesite="strict")
+    return response
 
 
 # ---- readers and the hub -----------------------------------------------------------------------
@@ -408,10 +480,13 @@ def hub() -> Hub:
 
 
 async def _send(reader: Reader, message: dict) -> bool:
-    """Send one message; a reader that does not take it in time is closed."""
+    """Send one message, stamped with the server's clock (``now``, seconds since the epoch:
+    every page counts a round's timer down from the server's time, not its device's); a reader
+    that does not take it in time is closed."""
     ws = reader.websocket
     if ws is None:
         return False
+    message = {**message, "now": time.time()}
     try:
         await asyncio.wait_for(ws.send_text(json.dumps(message, separators=(",", ":"),
                                                        ensure_ascii=False)),
@@ -570,6 +645,7 @@ async def _deliver(h: Hub, reader: Reader) -> None:
 routes = [
     Route("/api/live/{lab}/delta", delta_route, methods=["GET"]),
     WebSocketRoute("/api/live/{lab}/ws", socket_route),
+    Route("/api/keep", keep_route, methods=["POST", "DELETE"]),
 ]
 
 
@@ -593,4 +669,5 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
             h._observer.stop()
 
 
-__all__ = ["Claim", "Hub", "hub", "issue_token", "read_token", "routes", "lifespan"]
+__all__ = ["Claim", "Hub", "hub", "issue_member_token", "issue_signin_token", "issue_token",
+           "read_kept_token", "read_token", "routes", "lifespan"]

@@ -204,19 +204,33 @@ ANNOTATION_POPUP_CSS = (
 
 
 def annotation_popup_html(a: Annotation, colour: str, label: str, lang: str = "en",
-                          votes: int = 0, comments: int = 0) -> str:
+                          votes: int = 0, comments: int = 0, votes_total: int | None = None,
+                          vote_round: int | None = None) -> str:
     """The popup of one annotation: category, text, author, time, votes (all user text escaped).
     Its look comes from ``ANNOTATION_POPUP_CSS``, which :func:`annotation_layer` adds to the map."""
-    return "".join(_annotation_popup_parts(a, colour, label, lang, votes, comments))
+    return "".join(_annotation_popup_parts(a, colour, label, lang, votes, comments,
+                                           votes_total, vote_round))
+
+
+def vote_counts_text(votes: int, votes_total: int | None, vote_round: int | None,
+                     lang: str) -> str:
+    """The dots of a note, labelled: "2 dots in voting round 3 · 5 in all rounds" (just the
+    dots without a round number)."""
+    if vote_round is None:
+        return t("annotate.votes_count", lang, count=votes)
+    total = votes if votes_total is None else votes_total
+    return t("annotate.votes_round_total", lang, count=votes, round=vote_round, total=total)
 
 
 def _annotation_popup_parts(a: Annotation, colour: str, label: str, lang: str, votes: int,
-                            comments: int) -> list[str]:
+                            comments: int, votes_total: int | None = None,
+                            vote_round: int | None = None) -> list[str]:
     """The popup as pieces of HTML that repeat across annotations (heading, markup, counts) or
     not (text, author and time); joined they are :func:`annotation_popup_html`."""
     meta = t("annotate.popup.meta", lang, author=isolate(a.author),  # FSI…PDI: as <bdi>
              time=fmt_datetime(a.updated_at if a.version > 1 else a.created_at, lang))
-    counts = t("annotate.popup.counts", lang, votes=votes, comments=comments)
+    counts = "● " + vote_counts_text(votes, votes_total, vote_round, lang) + " · " + \
+        t("annotate.comments_count", lang, count=comments)
     return [
         f'<div class="wb-annotation"><div class="wb-h"><span style="background:'
         f'{escape_text(colour)}"></span>{bdi_text(label)}</div><div class="wb-t" dir="auto">',
@@ -297,6 +311,8 @@ def annotation_features(
     marker_scale: float = 1.0,
     hidden_ids: Iterable[str] = (),
     simplify: bool | None = None,
+    votes_total: dict[str, int] | None = None,
+    vote_round: int | None = None,
 ) -> list[dict]:
     """The GeoJSON Features of :func:`annotation_layer` (same arguments): one per annotation
     that is not deleted, with its id and the properties ``p`` (popup), ``t`` (tooltip) and
@@ -306,6 +322,8 @@ def annotation_features(
     ``hidden_ids``: deleted (moderated) annotations that are drawn anyway, with the property
     ``hidden: true`` (for readers who may moderate). ``simplify``: simplify lines and areas by
     about a metre (default: when there are more than ``SIMPLIFY_ABOVE`` annotations).
+    ``votes_total``, ``vote_round``: the dots of every round and the current round's number;
+    the popup then labels both counts.
     """
     categories = list(categories or ())
     hidden = set(hidden_ids)
@@ -324,7 +342,9 @@ def annotation_features(
         label = labels[a.category]
         properties.append({
             "p": _annotation_popup_parts(a, colour, label, lang, votes.get(a.id, 0),
-                                         comments.get(a.id, 0)),
+                                         comments.get(a.id, 0),
+                                         None if votes_total is None
+                                         else votes_total.get(a.id, 0), vote_round),
             "t": [escape_text(f"{label}: "), escape_text(_short(a.text, 80))],
             "s": _annotation_style(a.geometry.geom_type, colour, a.id == highlight_id,
                                    marker_scale),

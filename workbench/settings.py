@@ -245,6 +245,11 @@ LIVE_SEND_TIMEOUT_S = 5.0
 #: The first message (token, revision) must come within this time, and no message be larger.
 LIVE_HELLO_TIMEOUT_S = 10.0
 LIVE_MAX_MESSAGE_BYTES = 8192
+#: How long a browser stays signed in as owner or facilitator across reloads (a signed cookie,
+#: ``workbench.live.keep_route``); a participant's membership lasts as long as their session
+#: (at most 72 h) and is kept this long at most.
+SIGNIN_TOKEN_SECONDS = 12 * 3600
+MEMBER_TOKEN_SECONDS = 72 * 3600
 
 
 # ---- workshops (workbench.access, store.workshop) -------------------------------------------

@@ -36,9 +36,11 @@ def test_home_map_language_and_lab_choice(app_server, new_page, blocked_requests
 
     button = page.locator(f".st-key-choose_{MUNICH_LAB} button")
     expect(button).to_have_text("Dieses Reallabor öffnen")
-    button.click()
-    expect(button).to_have_text("Gewählt")
-    assert f"lab={MUNICH_LAB}" in page.url
+    button.click()  # opens the lab's map (issue 12), not only marks the card
+    expect(page.get_by_role("heading", name="Karte des Reallabors")).to_be_visible(
+        timeout=15_000)
+    assert f"lab={MUNICH_LAB}" in page.url and "/map" in page.url
+    wait_for_streamlit(page)
 
     page.get_by_role("link", name="Einrichten").click()
     expect(page.get_by_role("heading", name="Netzwerke, Städte und Reallabore einrichten")

@@ -43,7 +43,8 @@ def test_layers_page_draws_cached_themes(streamlit_server, new_page, cache_with_
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{url}/layers?lab={MUNICH_LAB}")
-    expect(page.get_by_role("heading", name="Data layers")).to_be_visible()
+    # the real-data page takes 4-5 s on a loaded machine: more than expect's default 5 s
+    expect(page.get_by_role("heading", name="Data layers")).to_be_visible(timeout=20_000)
     frame = map_frame(page)
     control = frame.locator(".leaflet-control-layers")
     for label in ("Buildings", "Green and open space", "Streets (walkable network)",

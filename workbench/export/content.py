@@ -65,7 +65,12 @@ class NumberedAnnotation:
     number: int
     annotation: Annotation
     comments: tuple[Comment, ...] = ()
-    votes: int = 0
+    votes: int = 0  # dots in the current voting round (``MapContent.vote_round``)
+    votes_total: int | None = None  # dots in every round together; None: the same as ``votes``
+
+    @property
+    def all_votes(self) -> int:
+        return self.votes if self.votes_total is None else self.votes_total
 
     @property
     def anchor(self) -> BaseGeometry:
@@ -88,6 +93,8 @@ class MapContent:
     #: The workspace's categories (built-in and own), for the map's colours and labels.
     category_defs: tuple[Category, ...] = ()
     subtitle: str = ""  # e.g. the snapshot's name
+    #: The voting round whose dots ``NumberedAnnotation.votes`` counts (None: not known).
+    vote_round: int | None = None
     #: The lab's saved map settings: basemap and WMS overlays as on the lab's map.
     settings: MapSettings = field(default_factory=MapSettings)
 
@@ -121,10 +128,12 @@ class MapContent:
         """The notes as every map draws them (``maps.annotation_features``, coloured by
         category, with the votes and comments the popups count)."""
         votes = {n.annotation.id: n.votes for n in self.annotations}
+        totals = {n.annotation.id: n.all_votes for n in self.annotations}
         comments = {n.annotation.id: len(n.comments) for n in self.annotations}
         return maps.annotation_features([n.annotation for n in self.annotations], "category",
                                         self.lang, votes=votes, comments=comments,
-                                        categories=self.category_defs)
+                                        categories=self.category_defs, votes_total=totals,
+                                        vote_round=self.vote_round)
 
 
 def category_colours(content: MapContent) -> dict[str, str]:
@@ -140,24 +149,27 @@ def category_label(code: str, lang: str, content: MapContent | None = None) -> s
 
 
 def number_annotations(annotations: Sequence[Annotation],
-                       discussion: dict[str, tuple[Sequence[Comment], int]] | None = None,
+                       discussion: dict[str, tuple] | None = None,
                        ) -> list[NumberedAnnotation]:
-    """Numbers 1..n in the order the annotations were made (the order of the table)."""
+    """Numbers 1..n in the order the annotations were made (the order of the table).
+    ``discussion``: per annotation id (comments, dots this round[, dots in all rounds])."""
     discussion = discussion or {}
     ordered = sorted(annotations, key=lambda a: (a.created_at, a.id))
     out = []
     for i, a in enumerate(ordered, start=1):
-        comments, votes = discussion.get(a.id, ((), 0))
-        out.append(NumberedAnnotation(i, a, tuple(comments), int(votes)))
+        comments, votes, *total = discussion.get(a.id, ((), 0))
+        out.append(NumberedAnnotation(i, a, tuple(comments), int(votes),
+                                      int(total[0]) if total else None))
     return out
 
 
 def store_discussion(store: Any, lab_id: str, annotation_ids: Sequence[str]
-                     ) -> dict[str, tuple[list[Comment], int]]:
-    """Comments and the current voting round's dots per annotation."""
+                     ) -> dict[str, tuple[list[Comment], int, int]]:
+    """Comments, the current voting round's dots and the dots of all rounds per annotation."""
     votes = store.vote_totals(lab_id)
+    totals = store.vote_totals(lab_id, all_rounds=True)
     return {aid: ([Comment(c.author, c.text, c.created_at) for c in store.list_comments(aid)],
-                  votes.get(aid, 0))
+                  votes.get(aid, 0), totals.get(aid, 0))
             for aid in annotation_ids}
 
 
@@ -234,6 +246,7 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
                          annotations=number_annotations(annotations, discussion),
                          layers=layers, lang=lang, bounds=bounds, notes=notes,
                          category_defs=tuple(store.list_categories()),
+                         vote_round=store.vote_round(lab_id),
                          settings=map_settings(store, lab_id))
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))

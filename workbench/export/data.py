@@ -53,8 +53,10 @@ SITE_COLUMNS = {
     "lab_id": "id", "title": "title", "summary": "summary", "status": "status",
     "illustrative": "illustrative", "created_at": "created_at", "updated_at": "updated_at",
 }
-ANNOTATION_COLUMNS = ["id", "number", "category", "text", "author", "votes", "comments",
-                      "created_at", "updated_at"]
+#: ``votes``: dots in voting round ``vote_round`` (the current one when exported);
+#: ``votes_total``: dots in every round together.
+ANNOTATION_COLUMNS = ["id", "number", "category", "text", "author", "votes", "vote_round",
+                      "votes_total", "comments", "created_at", "updated_at"]
 
 
 # ---- frames -------------------------------------------------------------------------------------
@@ -83,11 +85,13 @@ def annotations_frame(content: MapContent) -> gpd.GeoDataFrame:
     rows = [{
         "id": n.annotation.id, "number": n.number, "category": n.annotation.category,
         "text": n.annotation.text, "author": n.annotation.author, "votes": n.votes,
+        "vote_round": content.vote_round, "votes_total": n.all_votes,
         "comments": len(n.comments), "created_at": iso(n.annotation.created_at),
         "updated_at": iso(n.annotation.updated_at),
     } for n in content.annotations]
     frame = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS).astype(
-        {"number": "int64", "votes": "int64", "comments": "int64"})
+        {"number": "int64", "votes": "int64", "votes_total": "int64", "comments": "int64",
+         "vote_round": "Int64"})
     geoms = [n.annotation.geometry for n in content.annotations]
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
@@ -368,7 +372,7 @@ def geojson_bytes(content: MapContent) -> bytes:
 
 # ---- CSV -----------------------------------------------------------------------------------------
 CSV_COLUMNS = ["kind", "layer", "id", "number", "category", "text", "author", "votes",
-               "comments", "created_at", "updated_at", "wkt"]
+               "vote_round", "votes_total", "comments", "created_at", "updated_at", "wkt"]
 
 
 def csv_bytes(content: MapContent) -> bytes:
@@ -386,7 +390,9 @@ def csv_bytes(content: MapContent) -> bytes:
         a = n.annotation
         writer.writerow({"kind": "annotation", "layer": "annotations", "id": a.id,
                          "number": n.number, "category": a.category, "text": safe(a.text),
-                         "author": safe(a.author), "votes": n.votes, "comments": len(n.comments),
+                         "author": safe(a.author), "votes": n.votes,
+                         "vote_round": content.vote_round, "votes_total": n.all_votes,
+                         "comments": len(n.comments),
                          "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
                          "wkt": shapely.to_wkt(a.geometry, rounding_precision=7)})
     for layer in content.layers:

@@ -16,6 +16,7 @@ from fpdf.enums import XPos, YPos
 from workbench.export.content import MapContent, category_colours, category_label
 from workbench.export.layout import frame_text, page_size
 from workbench.i18n import fmt_datetime, t
+from workbench.maps import vote_counts_text
 from workbench.settings import OSM_ATTRIBUTION
 
 FONT_DIR = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
@@ -123,7 +124,7 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
         pdf.set_font(FONT, "", 8)
         pdf.set_text_color(80)
         meta = (f"{a.author} · {fmt_datetime(a.created_at, lang)} · "
-                f"{t('export.pdf.votes', lang, votes=n.votes)}")
+                f"{vote_counts_text(n.votes, n.all_votes, content.vote_round, lang)}")
         pdf.multi_cell(text_w, 4.5, meta, new_x=XPos.LEFT, new_y=YPos.NEXT)
         for c in n.comments:
             pdf.set_x(text_x + 5)

@@ -39,6 +39,7 @@ def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = No
         "layers": [{"id": layer.layer_id, "name": layer.name} for layer in content.layers
                    if visible_layer_ids is None or layer.layer_id in visible_layer_ids],
         "annotations": [_annotation_state(n) for n in content.annotations],
+        "vote_round": content.vote_round,
         "map": content.settings.to_json(),  # basemap, WMS and opacities as they were
     }
 
@@ -48,6 +49,7 @@ def _annotation_state(n: NumberedAnnotation) -> dict:
     return {"id": a.id, "number": n.number, "category": a.category, "text": a.text,
             "author": a.author, "wkt": shapely.to_wkt(a.geometry, rounding_precision=7),
             "created_at": iso(a.created_at), "updated_at": iso(a.updated_at), "votes": n.votes,
+            "votes_total": n.all_votes,
             "comments": [{"author": c.author, "text": c.text, "created_at": iso(c.created_at)}
                          for c in n.comments]}
 
@@ -75,7 +77,9 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
                        created_at=from_iso(s["created_at"]), updated_at=from_iso(s["updated_at"]))
         comments = tuple(Comment(c["author"], c["text"], from_iso(c.get("created_at")))
                          for c in s.get("comments", []))
-        out.append(NumberedAnnotation(int(s["number"]), a, comments, int(s.get("votes", 0))))
+        total = s.get("votes_total")
+        out.append(NumberedAnnotation(int(s["number"]), a, comments, int(s.get("votes", 0)),
+                                      None if total is None else int(total)))
     return out
 
 
@@ -88,6 +92,7 @@ def snapshot_content(store: Any, snapshot: Snapshot, lang: str = "en") -> MapCon
     content = gather(store, snapshot.lab_id, lang=lang, layers=layers, annotations=[],
                      bounds=tuple(bounds) if bounds else None)
     content.annotations = snapshot_annotations(snapshot)
+    content.vote_round = snapshot.state.get("vote_round")  # None in snapshots made before
     content.notes = [n for n in content.notes if n != t("export.note.no_annotations", lang)]
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
@@ -127,8 +132,8 @@ def diff_snapshot(store: Any, snapshot: Snapshot) -> SnapshotDiff:
     discussion = store_discussion(store, snapshot.lab_id, [a.id for a in current])
     now = {}
     for a in current:
-        comments, votes = discussion[a.id]
-        now[a.id] = _annotation_state(NumberedAnnotation(0, a, tuple(comments), votes))
+        comments, votes, total = discussion[a.id]
+        now[a.id] = _annotation_state(NumberedAnnotation(0, a, tuple(comments), votes, total))
     diff = SnapshotDiff(added=[i for i in now if i not in then],
                         removed=[i for i in then if i not in now])
     for aid in then.keys() & now.keys():

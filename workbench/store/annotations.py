@@ -12,8 +12,8 @@ import shapely
 from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from workbench.access import Actor
-from workbench.errors import ConflictError, NotFoundError, ValidationError
+from workbench.access import Actor, same_group
+from workbench.errors import ConflictError, NotFoundError, PermissionDenied, ValidationError
 from workbench.geometry import in_lonlat_range
 from workbench.model import (
     ANNOTATION_CATEGORIES,
@@ -172,9 +172,22 @@ class AnnotationMixin(StoreBase):
                      if needle in a.text.casefold() or needle in a.author.casefold()]
         return found
 
-    def list_deleted_annotations(self, lab_id: str) -> list[Annotation]:
-        """Deleted annotations of a living lab, most recently deleted first (for restoring)."""
-        found = self.list_annotations(lab_id, deleted_only=True)
+    def list_deleted_annotations(self, lab_id: str, restorable_by: Actor | None = None,
+                                 ) -> list[Annotation]:
+        """Deleted annotations of a living lab, most recently deleted first (for restoring).
+
+        With ``restorable_by`` only those that actor may restore now, from whichever browser
+        or session: a participant their own group's notes (not those a moderator hid), a
+        viewer none; owners, facilitators and the local single-user mode (None) all."""
+        query = select(annotations).where(annotations.c.lab_id == lab_id,
+                                          annotations.c.deleted_at.is_not(None))
+        with self.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        by = restorable_by
+        if by is not None and not by.can_moderate:
+            rows = [r for r in rows if by.may("annotation.restore") and not r["hidden"]
+                    and same_group(r["author"], by.group)]
+        found = [_annotation(r) for r in rows]
         return sorted(found, key=lambda a: a.deleted_at, reverse=True)  # type: ignore[arg-type]
 
     def count_annotations(self, lab_id: str) -> int:
@@ -259,6 +272,9 @@ class AnnotationMixin(StoreBase):
             row = _locked_row(conn, by, f"annotation.{action}", annotation_id, expected_version)
             if (row["deleted_at"] is not None) == deleted:
                 return _annotation(row)
+            if not deleted and row["hidden"] and by is not None and not by.can_moderate:
+                # what a facilitator hid, only a facilitator shows again
+                raise PermissionDenied("annotate.error.hidden_by_moderator")
             now = iso(utcnow())
             # a moderator's delete of another group's note hides it (live readers who may
             # moderate still get it, flagged hidden); a restore shows it again

@@ -1,5 +1,11 @@
 """Networks, cities, living labs, layers and snapshots.
 
+Deleting a network, city or living lab in the app is soft (:meth:`CoreMixin.trash`): the
+record and what goes with it (a city's or network's living labs, a network's cities that
+belong to no other network) are left out of every list, kept with their notes, layers and
+snapshots, and :meth:`CoreMixin.restore_trash` brings them back. The marks live in
+``workspace_settings`` (``trash.<kind>.<id>``), so the schema stays as it is.
+
 Every write takes ``by`` (the acting :class:`~workbench.access.Actor`, None in local mode) and is
 judged by ``store.workshop.authorize`` inside its transaction: ``setup.edit`` for networks,
 cities and living labs, ``layers.edit`` for layers, ``snapshot.manage`` for snapshots.
@@ -7,7 +13,9 @@ cities and living labs, ``layers.edit`` for layers, ``snapshot.manage`` for snap
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
+from typing import Any
 
 import shapely
 from sqlalchemy import Connection, delete, insert, select, update
@@ -32,7 +40,28 @@ from workbench.model import (
 )
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
-from workbench.store.schema import cities, labs, layers, network_cities, networks, snapshots
+from workbench.store.schema import (
+    annotations,
+    cities,
+    labs,
+    layers,
+    network_cities,
+    networks,
+    snapshots,
+    workspace_settings,
+)
+
+#: Kinds of set-up records that can be deleted softly, and their table.
+TRASH_KINDS = ("network", "city", "lab")
+_TRASH_PREFIX = "trash."
+
+
+def _trashed(conn: Connection, kind: str | None = None) -> set[str]:
+    """Ids of the softly deleted records (of ``kind``, or of every kind)."""
+    prefix = _TRASH_PREFIX + (f"{kind}." if kind else "")
+    keys = conn.execute(select(workspace_settings.c.key).where(
+        workspace_settings.c.key.like(prefix + "%"))).scalars()
+    return {key.rsplit(".", 1)[1] for key in keys}
 
 
 def clean_name(value: str, field: str, limit: int = MAX_NAME_CHARS) -> str:
@@ -147,7 +176,8 @@ class CoreMixin(StoreBase):
     def list_networks(self) -> list[Network]:
         with self.read() as conn:
             rows = conn.execute(select(networks).order_by(networks.c.name)).mappings().all()
-        return [_network(r) for r in rows]
+            gone = _trashed(conn, "network")
+        return [_network(r) for r in rows if r["id"] not in gone]
 
     def delete_network(self, network_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
@@ -203,9 +233,11 @@ class CoreMixin(StoreBase):
         with self.read() as conn:
             rows = conn.execute(query).mappings().all()
             members: dict[str, list[str]] = {}
+            gone = _trashed(conn)
             for m in conn.execute(select(network_cities)).mappings():
-                members.setdefault(m["city_id"], []).append(m["network_id"])
-        return [_city(r, sorted(members.get(r["id"], []))) for r in rows]
+                if m["network_id"] not in gone:
+                    members.setdefault(m["city_id"], []).append(m["network_id"])
+        return [_city(r, sorted(members.get(r["id"], []))) for r in rows if r["id"] not in gone]
 
     def delete_city(self, city_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
@@ -273,12 +305,120 @@ class CoreMixin(StoreBase):
         if city_id:
             query = query.where(labs.c.city_id == city_id)
         with self.read() as conn:
-            return [_lab(r) for r in conn.execute(query).mappings()]
+            gone = _trashed(conn, "lab")
+            return [_lab(r) for r in conn.execute(query).mappings() if r["id"] not in gone]
 
     def delete_lab(self, lab_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
             _guard(conn, by, "setup.edit", lab_id)
             conn.execute(delete(labs).where(labs.c.id == lab_id))
+
+    # ---- soft deletes (the app's Delete, with undo) ---------------------------------------------
+    def trash_contents(self, kind: str, record_id: str) -> dict[str, Any]:
+        """What deleting ``kind`` ``record_id`` takes with it, for the confirmation: the
+        records (``networks``, ``cities``, ``labs``: lists of names; ``lab_ids``) and the number
+        of ``notes``, ``layers`` and ``snapshots`` of those living labs."""
+        with self.read() as conn:
+            ids = self._trash_ids(conn, kind, record_id)
+            lab_ids = list(ids["lab"])
+            names = {
+                "networks": [r.name for r in conn.execute(select(networks.c.name).where(
+                    networks.c.id.in_(ids["network"])))],
+                "cities": [r.name for r in conn.execute(select(cities.c.name).where(
+                    cities.c.id.in_(ids["city"])))],
+                "labs": [r.title for r in conn.execute(select(labs.c.title).where(
+                    labs.c.id.in_(lab_ids)).order_by(labs.c.title))],
+            }
+            counts = {
+                "notes": conn.execute(select(annotations.c.id).where(
+                    annotations.c.lab_id.in_(lab_ids),
+                    annotations.c.deleted_at.is_(None))).all(),
+                "layers": conn.execute(select(layers.c.id).where(
+                    layers.c.lab_id.in_(lab_ids))).all(),
+                "snapshots": conn.execute(select(snapshots.c.id).where(
+                    snapshots.c.lab_id.in_(lab_ids))).all(),
+            }
+        return {**names, **{k: len(v) for k, v in counts.items()}, "lab_ids": lab_ids}
+
+    def trash(self, kind: str, record_id: str, by: Actor | None = None) -> str:
+        """Delete a network, city or living lab softly, with what goes with it (see
+        :meth:`trash_contents`); only owners (``workspace.admin``). Refused while one of those
+        living labs runs a workshop session. Returns the id to :meth:`restore_trash` with."""
+        from workbench.store.workshop import _active_session_row
+
+        batch = uuid.uuid4().hex
+        with self.write() as conn:
+            _guard(conn, by, "workspace.admin", None)
+            ids = self._trash_ids(conn, kind, record_id)
+            if any(_active_session_row(conn, lab_id) is not None for lab_id in ids["lab"]):
+                raise ValidationError("setup.delete.session_running")
+            value = dumps({"batch": batch, "at": iso(utcnow()),
+                           "by": by.group if by is not None else ""})
+            for k, found in ids.items():
+                for rid in found:
+                    key = f"{_TRASH_PREFIX}{k}.{rid}"
+                    conn.execute(delete(workspace_settings).where(
+                        workspace_settings.c.key == key))
+                    conn.execute(insert(workspace_settings).values(key=key, value=value))
+        return batch
+
+    def restore_trash(self, batch: str, by: Actor | None = None) -> int:
+        """Undo one :meth:`trash` (everything it took); the number of records back."""
+        with self.write() as conn:
+            _guard(conn, by, "workspace.admin", None)
+            rows = conn.execute(select(workspace_settings.c.key, workspace_settings.c.value)
+                                .where(workspace_settings.c.key.like(_TRASH_PREFIX + "%"))).all()
+            keys = [r.key for r in rows if (loads(r.value, {}) or {}).get("batch") == batch]
+            if keys:
+                conn.execute(delete(workspace_settings).where(
+                    workspace_settings.c.key.in_(keys)))
+        return len(keys)
+
+    def list_trash(self) -> list[dict]:
+        """The soft deletes that can be undone, newest first: ``batch``, ``at``, ``by`` and the
+        ``names`` of what was deleted (networks and cities first)."""
+        with self.read() as conn:
+            rows = conn.execute(select(workspace_settings.c.key, workspace_settings.c.value)
+                                .where(workspace_settings.c.key.like(_TRASH_PREFIX + "%"))).all()
+            names = {**{r.id: r.name for r in conn.execute(select(networks.c.id, networks.c.name))},
+                     **{r.id: r.name for r in conn.execute(select(cities.c.id, cities.c.name))},
+                     **{r.id: r.title for r in conn.execute(select(labs.c.id, labs.c.title))}}
+        order = {k: i for i, k in enumerate(TRASH_KINDS)}
+        batches: dict[str, dict] = {}
+        for key, value in sorted(rows, key=lambda r: order.get(r.key.split(".")[1], 9)):
+            data = loads(value, {}) or {}
+            entry = batches.setdefault(data.get("batch", ""), {
+                "batch": data.get("batch", ""), "at": from_iso(data.get("at")),
+                "by": data.get("by", ""), "names": []})
+            entry["names"].append(names.get(key.rsplit(".", 1)[1], "—"))
+        return sorted(batches.values(), key=lambda e: e["at"] or utcnow(), reverse=True)
+
+    @staticmethod
+    def _trash_ids(conn: Connection, kind: str, record_id: str) -> dict[str, set[str]]:
+        """The records deleting ``kind`` ``record_id`` takes (not counting deleted ones)."""
+        if kind not in TRASH_KINDS:
+            raise ValidationError("setup.delete.kind", value=str(kind)[:20])
+        table = {"network": networks, "city": cities, "lab": labs}[kind]
+        gone = _trashed(conn)
+        if record_id in gone or conn.execute(select(table.c.id).where(
+                table.c.id == record_id)).first() is None:
+            raise NotFoundError(f"notfound.{kind}")
+        ids: dict[str, set[str]] = {"network": set(), "city": set(), "lab": set()}
+        ids[kind].add(record_id)
+        if kind == "network":
+            for city_id in conn.execute(select(network_cities.c.city_id).where(
+                    network_cities.c.network_id == record_id)).scalars():
+                others = set(conn.execute(select(network_cities.c.network_id).where(
+                    network_cities.c.city_id == city_id)).scalars()) - gone - {record_id}
+                if not others:
+                    ids["city"].add(city_id)
+            ids["lab"] |= set(conn.execute(select(labs.c.id).where(
+                labs.c.network_id == record_id)).scalars())
+        if ids["city"]:
+            ids["lab"] |= set(conn.execute(select(labs.c.id).where(
+                labs.c.city_id.in_(ids["city"]))).scalars())
+        ids["lab"] -= gone
+        return ids
 
     def _clean_lab(self, lab: LivingLab) -> LivingLab:
         city = self.get_city(lab.city_id)

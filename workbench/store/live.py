@@ -127,7 +127,7 @@ class LiveMixin(StoreBase):
             shown = [r for r in rows if r["deleted_at"] is None
                      or (moderates and r["hidden"])]
             ids = [r["id"] for r in shown]
-            votes, comments = _counts(conn, lab_id, ids)
+            votes, comments, totals, number = _counts(conn, lab_id, ids)
             categories = _categories(conn)
             groups = palette = None
             if colour_by == "group":
@@ -142,6 +142,7 @@ class LiveMixin(StoreBase):
         notes = [_annotation(r) for r in shown]
         features = annotation_features(
             notes, colour_by, lang, votes=votes, comments=comments, categories=categories,
+            votes_total=totals, vote_round=number,
             groups=groups, group_palette=palette, marker_scale=marker_scale,
             hidden_ids=[n.id for n in notes if n.deleted_at is not None],
             simplify=live_count > _simplify_above())
@@ -158,24 +159,30 @@ def _simplify_above() -> int:
 
 
 def _counts(conn: Connection, lab_id: str, ids: list[str]
-            ) -> tuple[dict[str, int], dict[str, int]]:
-    """(votes in the current round, comments) per annotation id of ``ids``."""
-    if not ids:
-        return {}, {}
+            ) -> tuple[dict[str, int], dict[str, int], dict[str, int], int]:
+    """(votes in the current round, comments, votes in all rounds) per annotation id of
+    ``ids``, and the current round's number."""
     number = conn.execute(select(lab_settings.c.value).where(
         lab_settings.c.lab_id == lab_id, lab_settings.c.key == "vote_round")).scalar()
     number = int(loads(number)) if number is not None else 1
-    votes = {aid: int(n) for aid, n in conn.execute(
-        select(annotation_votes.c.annotation_id, func.count())
-        .where(annotation_votes.c.lab_id == lab_id, annotation_votes.c.round == number,
-               annotation_votes.c.annotation_id.in_(ids))
-        .group_by(annotation_votes.c.annotation_id))}
+    if not ids:
+        return {}, {}, {}, number
+    votes: dict[str, int] = {}
+    totals: dict[str, int] = {}
+    for aid, rnd, n in conn.execute(
+            select(annotation_votes.c.annotation_id, annotation_votes.c.round, func.count())
+            .where(annotation_votes.c.lab_id == lab_id,
+                   annotation_votes.c.annotation_id.in_(ids))
+            .group_by(annotation_votes.c.annotation_id, annotation_votes.c.round)):
+        totals[aid] = totals.get(aid, 0) + int(n)
+        if rnd == number:
+            votes[aid] = int(n)
     comments = {aid: int(n) for aid, n in conn.execute(
         select(annotation_comments.c.annotation_id, func.count())
         .where(annotation_comments.c.annotation_id.in_(ids),
                annotation_comments.c.deleted_at.is_(None))
         .group_by(annotation_comments.c.annotation_id))}
-    return votes, comments
+    return votes, comments, totals, number
 
 
 def _categories(conn: Connection) -> list[Category]:

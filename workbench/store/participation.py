@@ -176,14 +176,17 @@ class ParticipationMixin(StoreBase):
             return max(0, limit - _votes_used(conn, lab_id, number, voter))
 
     def vote_totals(self, lab_id: str, round: int | None = None,
-                    voter: str | None = None) -> dict[str, int]:
-        """Dots per annotation in a round (default: the current one); ``voter`` counts only
-        that participant's dots. Annotations without dots are absent."""
+                    voter: str | None = None, all_rounds: bool = False) -> dict[str, int]:
+        """Dots per annotation in a round (default: the current one), or in every round
+        together with ``all_rounds``; ``voter`` counts only that participant's dots.
+        Annotations without dots are absent."""
         with self.read() as conn:
             number = round if round is not None else int(_setting(conn, lab_id, "vote_round", 1))
             q = (select(annotation_votes.c.annotation_id, func.count())
-                 .where(annotation_votes.c.lab_id == lab_id, annotation_votes.c.round == number)
+                 .where(annotation_votes.c.lab_id == lab_id)
                  .group_by(annotation_votes.c.annotation_id))
+            if not all_rounds:
+                q = q.where(annotation_votes.c.round == number)
             if voter is not None:
                 q = q.where(annotation_votes.c.voter == _voter(voter))
             return {aid: int(n) for aid, n in conn.execute(q)}
@@ -201,11 +204,13 @@ def _authorize_comment(conn: Connection, by: Actor | None, comment_id: str
     return lab_id, row.annotation_id
 
 
-def next_vote_round(conn: Connection, lab_id: str) -> int:
+def next_vote_round(conn: Connection, lab_id: str, at_least: int = 0) -> int:
     """Start the lab's next voting round in ``conn`` (the caller authorized it) and return its
-    number. Every annotation's vote count starts again: the caller bumps the revision with
+    number: one more than the last, or ``at_least`` when that is more (a workshop's vote round
+    takes the workshop round's number, so phones and the facilitator name the same round).
+    Every annotation's vote count starts again: the caller bumps the revision with
     ``all_annotations=True`` in the same transaction."""
-    number = int(_setting(conn, lab_id, "vote_round", 1)) + 1
+    number = max(int(_setting(conn, lab_id, "vote_round", 1)) + 1, at_least)
     _set_setting(conn, lab_id, "vote_round", number)
     return number
 

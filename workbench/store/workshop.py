@@ -513,7 +513,7 @@ class WorkshopMixin(StoreBase):
                 from workbench.store.participation import next_vote_round
 
                 authorize(conn, by, "lab.settings", session.lab_id)
-                next_vote_round(conn, session.lab_id)
+                next_vote_round(conn, session.lab_id, at_least=number)
             bump_revision(conn, session.lab_id, all_annotations=kind == "vote", session=True)
         return self.current_round(session_id)  # type: ignore[return-value]
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import re
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
@@ -184,6 +186,65 @@ def require_lab() -> LivingLab:
     return lab
 
 
+#: Streamlit's own English texts that ``builtins.js`` translates (``builtin.<name>`` keys).
+BUILTIN_TEXTS = ("upload", "add_files", "drop", "per_file", "enter_apply", "enter_submit",
+                 "ctrl_enter_apply", "ctrl_enter_submit", "no_results", "choose_options",
+                 "choose_option", "not_allowed")
+
+
+def translate_builtins() -> None:
+    """Put Streamlit's own texts (the file uploader's "Upload" and "200MB per file", "Press
+    Enter to apply", "No results") into the page's language: Streamlit writes them in English
+    and offers no parameter (``builtins.js``). Called once per run, from the sidebar. Lists'
+    "Choose options" is the ``placeholder`` the pages pass."""
+    texts = {name: t(f"builtin.{name}") for name in BUILTIN_TEXTS}
+    _builtins_component()(key="workbench_builtins", height=0, data={"texts": texts})
+
+
+@cache
+def _builtins_component():  # type: ignore[no-untyped-def]
+    js = (Path(__file__).parent / "builtins.js").read_text(encoding="utf-8")
+    return st.components.v2.component("workbench_builtins", js=js)
+
+
+def scroll_into_view(selector: str, token: str, *, block: str = "start",
+                     only_if_hidden: bool = False) -> None:
+    """Scroll the page element ``selector`` into view, once per ``token`` (a new token scrolls
+    again), unless it already is in view (``only_if_hidden``: unless any of it is)."""
+    name = re.sub(r'[^A-Za-z0-9]+', '-', selector).strip('-')
+    _scroll_component()(key=f"scroll-{name}", height=0,
+                        data={"selector": selector, "token": token, "block": block,
+                              "onlyIfHidden": only_if_hidden})
+
+
+@cache
+def _scroll_component():  # type: ignore[no-untyped-def]
+    js = (Path(__file__).parent / "scroll.js").read_text(encoding="utf-8")
+    return st.components.v2.component("workbench_scroll", js=js)
+
+
+#: Colours of the app's small print with a contrast of at least 4.5:1 (WCAG 2.2 AA, 1.4.3):
+#: Streamlit's captions (#828180 on white: 3.9:1; in the sidebar faded further) and the labels
+#: of disabled widgets (#acabaa: 2.3:1) are too faint. Added to every page by the sidebar.
+CONTRAST_CSS = """
+<style>
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p {color: #5c5b5a !important;
+  opacity: 1 !important;}
+label[data-testid="stWidgetLabel"][disabled] {color: #6b6a69 !important;}
+</style>
+"""
+
+#: The map's height on a phone: by the viewport, leaving room for the form below it (the map
+#: page's CSS; st_folium takes only a height in pixels).
+PHONE_MAP_CSS = """
+<style>
+@media (max-width: 640px) {
+  .st-key-annotate_map_box iframe[title="streamlit_folium.st_folium"] {
+    height: clamp(240px, 52vh, 560px) !important;
+  }
+}
+</style>
+"""
 def venue_tiles(lab_id: str) -> tuple[str, int] | None:
     """The URL template and highest zoom of the lab's venue tiles on this app's own server
     (``workbench venue prepare``), or None when it has none (or it cannot be read)."""

@@ -1,15 +1,23 @@
 """Who is using this browser tab: a participant (member token from the join link, kept in the
 URL as ``?member=…``), an owner or facilitator (passcode or single sign-on), or a viewer.
 
+A reload keeps both: a passcode sign-in and a membership are also kept as a signed, expiring
+token (``workbench.live.issue_signin_token``/``issue_member_token``) in an HttpOnly cookie that
+the server sets (:func:`keep_signed_in`); never the passcode. A changed owner passcode voids
+kept sign-ins; signing out removes the cookie.
+
 Pages pass :func:`current_actor` as ``by=`` to every store write; the store decides.
 """
 
 from __future__ import annotations
 
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import streamlit as st
 
+from workbench import live
 from workbench.access import Actor, check, client_key
 from workbench.errors import PermissionDenied
 from workbench.hosting import open_setup
@@ -18,6 +26,81 @@ from workbench.ui import WORKSPACE_KEY, server_host
 
 MEMBER_KEY = "workshop_member_token"  # the participant's member token (also ?member= in the URL)
 LOGIN_KEY = "workshop_login"          # {"workspace", "role", "name"} after a passcode sign-in
+KEEP_KEY = "_workshop_keep"           # {"signin"/"member": token, "" to remove} for the cookies
+SIGNED_OUT_KEY = "_workshop_signed_out"  # this tab signed out: its old cookie no longer counts
+
+
+def _cookie(name: str) -> str | None:
+    try:
+        value = (st.context.cookies or {}).get(name)
+    except Exception:  # noqa: BLE001 - no request context (tests, scripts)
+        return None
+    return value if isinstance(value, str) else None
+
+
+def sign_in_as(workspace: str, role: str, name: str, stamp: str | None) -> None:
+    """Sign this tab in (after a right passcode) and keep the sign-in across reloads."""
+    st.session_state[LOGIN_KEY] = {"workspace": workspace, "role": role, "name": name,
+                                   "stamp": stamp}
+    st.session_state.pop(SIGNED_OUT_KEY, None)
+    keep = st.session_state.setdefault(KEEP_KEY, {})
+    keep["signin"] = live.issue_signin_token(workspace, role, name, stamp)
+
+
+def sign_out() -> None:
+    """Sign this tab out and remove the kept sign-in."""
+    st.session_state.pop(LOGIN_KEY, None)
+    st.session_state[SIGNED_OUT_KEY] = True
+    st.session_state.setdefault(KEEP_KEY, {})["signin"] = ""
+
+
+def keep_member(workspace: str, member_token: str) -> None:
+    """Keep a participant's membership across reloads (also when the URL loses ``?member``)."""
+    st.session_state[MEMBER_KEY] = member_token
+    keep = st.session_state.setdefault(KEEP_KEY, {})
+    if keep.get("_member_plain") != member_token:
+        keep["_member_plain"] = member_token
+        keep["member"] = live.issue_member_token(workspace, member_token)
+
+
+@cache
+def _keep_component():  # type: ignore[no-untyped-def]
+    js = (Path(__file__).parent / "keep.js").read_text(encoding="utf-8")
+    return st.components.v2.component("workbench_keep", js=js)
+
+
+def keep_signed_in() -> None:
+    """Hand the browser the tokens to keep (called once per run, from the sidebar)."""
+    keep = st.session_state.get(KEEP_KEY)
+    if not keep:
+        return
+    base = (st.get_option("server.baseUrlPath") or "").strip("/")
+    path = "/" + "/".join(p for p in (base, "api/keep") if p)
+    _keep_component()(key="workbench_keep", height=0,
+                      data={"path": path, "signin": keep.get("signin"),
+                            "member": keep.get("member")})
+
+
+def _restore_sign_in(s: Store, workspace: str) -> None:
+    """A sign-in kept by this browser (the cookie) for this workspace and its passcode."""
+    if st.session_state.get(LOGIN_KEY) or st.session_state.get(SIGNED_OUT_KEY):
+        return
+    token = _cookie(live.SIGNIN_COOKIE)
+    data = live.read_kept_token(token, "signin")
+    if data is None or data["w"] != workspace or data.get("r") not in ("owner", "facilitator"):
+        return
+    stamp = s.passcode_stamp()
+    if stamp is None or data.get("s") != stamp:
+        return
+    st.session_state[LOGIN_KEY] = {"workspace": workspace, "role": data["r"],
+                                   "name": str(data.get("n") or ""), "stamp": stamp}
+
+
+def _kept_member(workspace: str) -> str | None:
+    data = live.read_kept_token(_cookie(live.MEMBER_COOKIE), "member")
+    if data is None or data["w"] != workspace:
+        return None
+    return str(data.get("m") or "") or None
 
 
 def auth_configured() -> bool:
@@ -55,14 +138,19 @@ def current_actor(s: Store, lab_id: str | None) -> Actor | None:
     the living lab has no session and the server is a private one (open set-up, see
     ``workbench.hosting``): the local single-user mode, allowed everything. On a server reachable
     from other machines a workspace without passcode is read-only until the operator sets one."""
+    workspace = st.session_state.get(WORKSPACE_KEY) or ""
     token = st.query_params.get("member") or st.session_state.get(MEMBER_KEY)
+    if not token:  # a reload: a kept sign-in first, else a kept membership
+        _restore_sign_in(s, workspace)
+        token = None if st.session_state.get(LOGIN_KEY) else _kept_member(workspace)
     if token:
         actor = s.resume_member(token)
         if actor is not None:
-            st.session_state[MEMBER_KEY] = token
+            keep_member(workspace, token)
             session = s.active_session(lab_id) if lab_id else None
             if session is not None and session.id == actor.session_id:
                 return actor
+    _restore_sign_in(s, workspace)
     login = st.session_state.get(LOGIN_KEY)
     if login and login.get("workspace") == st.session_state.get(WORKSPACE_KEY):
         if login.get("stamp") == s.passcode_stamp():

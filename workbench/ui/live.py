@@ -67,7 +67,8 @@ def live_channel(s: Store, lab_id: str, actor: Actor | None, *, page: str,
     token = live.issue_token(st.session_state.get(WORKSPACE_KEY) or "demo", lab_id, actor, stamp)
     base = (st.get_option("server.baseUrlPath") or "").strip("/")
     path = "/" + "/".join(p for p in (base, f"api/live/{lab_id}/ws") if p)
-    texts = {key: t(f"live.status.{key}") for key in ("live", "connecting", "offline", "reload")}
+    texts = {key: t(f"live.status.{key}") for key in ("live", "connecting", "offline", "reload",
+                                                       "over")}
     texts.update(presence_title=t("live.presence.title"), presence_none=t("live.presence.none"),
                  devices=t("live.presence.devices", count="{count}"),
                  **{f"role_{r}": t(f"live.presence.role.{r}")

@@ -271,7 +271,7 @@ class Channel {
         const elapsed = Math.max(0, (until - Date.parse(r.started_at)) / 1000 - r.paused_seconds);
         const left = r.minutes * 60 - elapsed;
         node.classList.toggle("wb-over", left < 0);
-        text(node, clock(left));
+        text(node, left < 0 ? clock(left) + " · " + this.data.texts.over : clock(left));
     }
 }
 

@@ -9,6 +9,7 @@ from workbench.i18n import LANGUAGE_NAMES
 from workbench.settings import DEMO_WORKSPACE, LANGUAGES
 from workbench.store import list_workspaces, workspace_exists
 from workbench.ui import (
+    CONTRAST_CSS,
     LAB_KEY,
     LANG_KEY,
     WORKSPACE_KEY,
@@ -17,6 +18,7 @@ from workbench.ui import (
     select_lab,
     store,
     t,
+    translate_builtins,
 )
 
 #: A workspace name from the URL that was refused (shown once in the sidebar).
@@ -81,3 +83,8 @@ def render() -> None:
         if chosen != current:
             select_lab(chosen)
         st.caption(t("sidebar.version", version=__version__))
+        from workbench.ui.access import keep_signed_in  # it imports this package
+
+        keep_signed_in()
+        translate_builtins()
+        st.html(CONTRAST_CSS)
