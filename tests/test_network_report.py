@@ -87,3 +87,31 @@ def test_the_command_writes_the_report_and_refuses_an_unknown_network(marked, tm
                      str(tmp_path / "x.pdf")]) == 2
     assert "no network" in capsys.readouterr().err
     assert not (tmp_path / "x.pdf").exists()
+
+
+def test_exports_carry_the_original_and_its_translations_marked(marked):
+    """CSV, GeoPackage and the workshop PDF: the original text, its language, and each
+    translation marked with its language and translator."""
+    import csv
+
+    import pyogrio
+    from pypdf import PdfReader
+
+    from workbench.export import export_bytes, gather
+
+    s = marked
+    [question] = s.network_notes(kind="question")
+    lab = question.lab_id
+    table = export_bytes(gather(s, lab), "csv").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(table)))
+    [row] = [r for r in rows if r["id"] == question.annotation.id]
+    assert (row["text"], row["lang"]) == ("Wie finanziert man Bänke?", "de")
+    assert row["translations"] == "uk (Olena): Як фінансувати лавки?"
+    gpkg = export_bytes(gather(s, lab), "gpkg")
+    path = io.BytesIO(gpkg)
+    frame = pyogrio.read_dataframe(path, layer="annotations")
+    assert frame.loc[frame["id"] == question.annotation.id, "translations"].item() == \
+        "uk (Olena): Як фінансувати лавки?"
+    pdf = export_bytes(gather(s, lab, lang="en"), "pdf", renderer="static")
+    text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Translation (uk, by Olena): Як фінансувати лавки?" in text

@@ -40,6 +40,7 @@ from workbench.model import (
     Layer,
     LivingLab,
     Network,
+    Translation,
     utcnow,
 )
 
@@ -67,6 +68,13 @@ class NumberedAnnotation:
     comments: tuple[Comment, ...] = ()
     votes: int = 0  # dots in the current voting round (``MapContent.vote_round``)
     votes_total: int | None = None  # dots in every round together; None: the same as ``votes``
+    #: The note's text in other languages, each marked with its language and translator.
+    translations: tuple[Translation, ...] = ()
+
+    @property
+    def translations_text(self) -> str:
+        """The translations in one field: ``uk (Olena): … | en (Sam): …``."""
+        return " | ".join(f"{tr.lang} ({tr.author}): {tr.text}" for tr in self.translations)
 
     @property
     def all_votes(self) -> int:
@@ -150,6 +158,7 @@ def category_label(code: str, lang: str, content: MapContent | None = None) -> s
 
 def number_annotations(annotations: Sequence[Annotation],
                        discussion: dict[str, tuple] | None = None,
+                       translations: dict[str, Sequence[Translation]] | None = None,
                        ) -> list[NumberedAnnotation]:
     """Numbers 1..n in the order the annotations were made (the order of the table).
     ``discussion``: per annotation id (comments, dots this round[, dots in all rounds])."""
@@ -159,7 +168,8 @@ def number_annotations(annotations: Sequence[Annotation],
     for i, a in enumerate(ordered, start=1):
         comments, votes, *total = discussion.get(a.id, ((), 0))
         out.append(NumberedAnnotation(i, a, tuple(comments), int(votes),
-                                      int(total[0]) if total else None))
+                                      int(total[0]) if total else None,
+                                      tuple((translations or {}).get(a.id, ()))))
     return out
 
 
@@ -243,7 +253,8 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
         layers, missing = lab_layers(store, lab_id, themes, lang)
         notes += [t("export.note.layer_missing", lang, name=name) for name in missing]
     content = MapContent(lab=lab, city=city, network=network,
-                         annotations=number_annotations(annotations, discussion),
+                         annotations=number_annotations(annotations, discussion,
+                                                        store.lab_translations(lab_id)),
                          layers=layers, lang=lang, bounds=bounds, notes=notes,
                          category_defs=tuple(store.list_categories()),
                          vote_round=store.vote_round(lab_id),

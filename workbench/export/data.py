@@ -55,8 +55,11 @@ SITE_COLUMNS = {
 }
 #: ``votes``: dots in voting round ``vote_round`` (the current one when exported);
 #: ``votes_total``: dots in every round together.
+#: ``lang``: the language the note was written in (``text`` is the original);
+#: ``translations``: the translations, each marked ``lang (translator): text``.
 ANNOTATION_COLUMNS = ["id", "number", "category", "text", "author", "votes", "vote_round",
-                      "votes_total", "comments", "created_at", "updated_at"]
+                      "votes_total", "comments", "created_at", "updated_at", "lang",
+                      "translations"]
 
 
 # ---- frames -------------------------------------------------------------------------------------
@@ -87,7 +90,8 @@ def annotations_frame(content: MapContent) -> gpd.GeoDataFrame:
         "text": n.annotation.text, "author": n.annotation.author, "votes": n.votes,
         "vote_round": content.vote_round, "votes_total": n.all_votes,
         "comments": len(n.comments), "created_at": iso(n.annotation.created_at),
-        "updated_at": iso(n.annotation.updated_at),
+        "updated_at": iso(n.annotation.updated_at), "lang": n.annotation.lang,
+        "translations": n.translations_text,
     } for n in content.annotations]
     frame = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS).astype(
         {"number": "int64", "votes": "int64", "votes_total": "int64", "comments": "int64",
@@ -372,7 +376,8 @@ def geojson_bytes(content: MapContent) -> bytes:
 
 # ---- CSV -----------------------------------------------------------------------------------------
 CSV_COLUMNS = ["kind", "layer", "id", "number", "category", "text", "author", "votes",
-               "vote_round", "votes_total", "comments", "created_at", "updated_at", "wkt"]
+               "vote_round", "votes_total", "comments", "created_at", "updated_at", "lang",
+               "translations", "wkt"]
 
 
 def csv_bytes(content: MapContent) -> bytes:
@@ -394,6 +399,7 @@ def csv_bytes(content: MapContent) -> bytes:
                          "vote_round": content.vote_round, "votes_total": n.all_votes,
                          "comments": len(n.comments),
                          "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
+                         "lang": a.lang, "translations": safe(n.translations_text),
                          "wkt": shapely.to_wkt(a.geometry, rounding_precision=7)})
     for layer in content.layers:
         for i, geom in enumerate(layer.frame.to_crs(4326).geometry):

@@ -126,6 +126,11 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
         meta = (f"{a.author} · {fmt_datetime(a.created_at, lang)} · "
                 f"{vote_counts_text(n.votes, n.all_votes, content.vote_round, lang)}")
         pdf.multi_cell(text_w, 4.5, meta, new_x=XPos.LEFT, new_y=YPos.NEXT)
+        for tr in n.translations:  # marked as translations, the original stays above
+            pdf.set_x(text_x + 5)
+            pdf.multi_cell(text_w - 5, 4.5, t("export.translation", lang, lang_code=tr.lang,
+                                              author=tr.author, text=tr.text),
+                           new_x=XPos.LEFT, new_y=YPos.NEXT)
         for c in n.comments:
             pdf.set_x(text_x + 5)
             pdf.multi_cell(text_w - 5, 4.5, f"↳ {c.author}: {c.text}",

@@ -320,6 +320,18 @@ class NetworkMixin(StoreBase):
                 .order_by(note_translations.c.lang)).mappings().all()
         return [_translation(r) for r in rows]
 
+    def lab_translations(self, lab_id: str) -> dict[str, list[Translation]]:
+        """Every translation of the lab's notes, by note id (one query, for the exports)."""
+        with self.read() as conn:
+            rows = conn.execute(select(note_translations).join(
+                annotations, annotations.c.id == note_translations.c.annotation_id)
+                .where(annotations.c.lab_id == lab_id)
+                .order_by(note_translations.c.lang)).mappings().all()
+        out: dict[str, list[Translation]] = {}
+        for r in rows:
+            out.setdefault(r["annotation_id"], []).append(_translation(r))
+        return out
+
     def text_for(self, annotation: Annotation, lang: str) -> tuple[str, Translation | None]:
         """What a reader of ``lang`` sees of a note: its translation into ``lang`` where there
         is one (returned, so the page can mark it and offer the original), else the original."""
