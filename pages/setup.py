@@ -59,19 +59,26 @@ for _key, _value in st.session_state.pop("_setup_pending", {}).items():
     st.session_state[_key] = _value
 if FLASH_KEY in st.session_state:  # removed at the end of the page: a run interrupted by a
     st.success(st.session_state[FLASH_KEY], icon="✅")  # second click shows it again
+
+
+def restore(deleted: dict) -> None:
+    """Bring back one soft delete (the Undo, or an entry of "Deleted set-up")."""
+    try:
+        s.restore_trash(deleted["batch"], by=actor)
+        st.session_state.pop(UNDO_KEY, None)
+        st.session_state[FLASH_KEY] = t_md("setup.delete.restored",
+                                           names=", ".join(deleted["names"]))
+        st.rerun()
+    except WorkbenchError as exc:
+        show_error(exc)
+
+
 undo = st.session_state.get(UNDO_KEY)
 if undo:
     u1, u2 = st.columns([3, 1])
     u1.info(t_md("setup.delete.done", names=", ".join(undo["names"])), icon="🗑️")
     if u2.button(t("setup.delete.undo"), key="setup_undo", type="primary"):
-        try:
-            s.restore_trash(undo["batch"], by=actor)
-            st.session_state.pop(UNDO_KEY, None)
-            st.session_state[FLASH_KEY] = t_md("setup.delete.restored",
-                                               names=", ".join(undo["names"]))
-            st.rerun()
-        except WorkbenchError as exc:
-            show_error(exc)
+        restore(undo)
 
 
 def form_id(kind: str, new: bool) -> str:
@@ -347,14 +354,7 @@ if trash:
             r1.caption(t_md("setup.delete.trash_entry", names=", ".join(entry["names"]),
                             time=fmt_datetime(entry["at"]), who=entry["by"] or "—"))
             if r2.button(t("setup.delete.restore"), key=f"setup_restore_{entry['batch']}"):
-                try:
-                    s.restore_trash(entry["batch"], by=actor)
-                    st.session_state.pop(UNDO_KEY, None)
-                    st.session_state[FLASH_KEY] = t_md("setup.delete.restored",
-                                                       names=", ".join(entry["names"]))
-                    st.rerun()
-                except WorkbenchError as exc:
-                    show_error(exc)
+                restore(entry)
 
 # ---- a new workspace (for the operator: open set-up or the set-up token) --------------------
 with st.expander(t("hosting.new_workspace")):
