@@ -9,7 +9,7 @@ import io
 import pytest
 from shapely.geometry import Point
 
-from workbench.access import SYSTEM
+from workbench.access import SYSTEM, Actor
 from workbench.i18n import t
 from workbench.model import Annotation, new_id
 from workbench.settings import OSM_ATTRIBUTION
@@ -31,6 +31,11 @@ def marked(demo_store):  # type: ignore[no-untyped-def]
         s.mark_note(a.id, kind, principles=("participation",), sdg_targets=("11.7",), by=SYSTEM)
         if kind == "question":
             s.add_translation(a.id, "uk", "Як фінансувати лавки?", actor="Olena", by=SYSTEM)
+    owner = Actor("owner", "Host")
+    session = s.create_session(MUNICH, "Consultation on the forecourt", by=owner,
+                               kind="consultation")
+    s.join_session(s.join_token(session.id), "Kharkiv", "#0072B2")
+    s.end_session(session.id, by=owner)
     return s
 
 
@@ -62,6 +67,8 @@ def test_the_report_names_every_lab_its_lessons_questions_and_marks(marked, fmt)
     assert t("network.report.lessons", "uk") in flat
     assert t("network.report.mark.not_comparable", "uk") in flat  # demo labs: no OSM data
     assert " ".join(OSM_ATTRIBUTION.split()) in flat
+    assert t("network.report.consultations", "uk") in flat
+    assert "Consultation on the forecourt" in flat and "Kharkiv" in flat  # held, with guests
 
 
 def test_an_answered_question_leaves_the_open_questions(marked):

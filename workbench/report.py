@@ -44,6 +44,8 @@ class ReportLab:
     lessons: tuple[ReportNote, ...]
     questions: tuple[ReportNote, ...]
     indicators: tuple[tuple[str, str, str], ...]  # (name, value with unit, mark)
+    #: The peer consultations held: (title, when, the guest cities)
+    consultations: tuple[tuple[str, str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,11 @@ def gather(store: Any, network_id: str, lang: str, *, indicators: bool = True,
             lessons=tuple(_note(store, n, lang) for n in mine if n.mark.kind == "lesson"),
             questions=tuple(_note(store, n, lang) for n in mine
                             if n.mark.kind == "question" and n.mark.status == "open"),
-            indicators=_indicators(store, lab, lang) if indicators else ()))
+            indicators=_indicators(store, lab, lang) if indicators else (),
+            consultations=tuple(
+                (c.title, fmt_datetime(c.created_at, lang),
+                 ", ".join(sorted(store.session_groups(c.id))) or "—")
+                for c in store.consultations(lab.id))))
     if progress:
         progress(1.0, network.name)
     return NetworkReport(network=network.name, lang=lang, labs=tuple(out))
@@ -176,6 +182,11 @@ def to_pdf(report: NetworkReport) -> bytes:
                          gap=0.3)
                 if n.tags:
                     line("   " + " · ".join(n.tags), 8, gap=0.8)
+        line(t("network.report.consultations", lang), 11, True, 0.5)
+        for title, when, guests in lab.consultations or ():
+            line(f"• {title} ({when}): {guests}", 9.5, gap=0.3)
+        if not lab.consultations:
+            line(t("network.report.none", lang), 9)
         if lab.indicators:
             line(t("network.report.indicators", lang), 11, True, 0.5)
             for name, value, mark in lab.indicators:
@@ -217,6 +228,11 @@ def to_docx(report: NetworkReport) -> bytes:
                 if n.tags:
                     tags = doc.add_paragraph(" · ".join(n.tags))
                     tags.runs[0].font.size = Pt(8)
+        doc.add_heading(t("network.report.consultations", lang), 2)
+        for title, when, guests in lab.consultations:
+            doc.add_paragraph(f"{title} ({when}): {guests}", style="List Bullet")
+        if not lab.consultations:
+            doc.add_paragraph(t("network.report.none", lang))
         if lab.indicators:
             doc.add_heading(t("network.report.indicators", lang), 2)
             table = doc.add_table(rows=1, cols=3)

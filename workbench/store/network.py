@@ -85,6 +85,19 @@ class ConsultationRecord:
 
 
 class NetworkMixin(StoreBase):
+    def consultations(self, lab_id: str) -> list[Any]:
+        """The peer consultations held on a living lab (sessions of kind consultation), oldest
+        first."""
+        from workbench.store.schema import workshop_sessions
+        from workbench.store.workshop import _session
+
+        with self.read() as conn:
+            rows = conn.execute(select(workshop_sessions).where(
+                workshop_sessions.c.lab_id == lab_id,
+                workshop_sessions.c.kind == "consultation")
+                .order_by(workshop_sessions.c.created_at)).mappings().all()
+        return [_session(r) for r in rows]
+
     def consultation_record(self, session_id: str) -> ConsultationRecord:
         from workbench.store.schema import annotation_comments, annotation_votes
 
