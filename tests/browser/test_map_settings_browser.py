@@ -21,6 +21,22 @@ def _tiles_and_credits(page) -> tuple[str, str]:  # type: ignore[no-untyped-def]
     return tiles, credits
 
 
+def _choose(page, box: str, option: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick ``option`` in the select box ``box``; opened again when a rerun of the page (the
+    sidebar's components report once after loading) closed it before the click."""
+    for _ in range(4):
+        page.get_by_role("combobox", name=box).click()
+        choice = page.get_by_role("option", name=option)
+        try:
+            choice.wait_for(state="visible", timeout=7_500)
+        except Exception:  # noqa: BLE001 - closed by a rerun: open it again
+            wait_for_streamlit(page)
+            continue
+        choice.click()
+        return
+    raise AssertionError(f"{option!r} never showed in {box!r}")
+
+
 @pytest.mark.browser
 def test_saved_basemap_and_wms_reach_map_presenter_and_export(streamlit_server, new_page,
                                                                tmp_path):
@@ -34,8 +50,7 @@ def test_saved_basemap_and_wms_reach_map_presenter_and_export(streamlit_server, 
     page.goto(f"{base}/layers?lab={MUNICH_LAB}")
     wait_for_streamlit(page)
     expect(page.get_by_role("heading", name="Data layers")).to_be_visible()
-    page.get_by_role("combobox", name="Basemap").click()
-    page.get_by_role("option", name="Satellite imagery").click()
+    _choose(page, "Basemap", "Satellite imagery")
     wait_for_streamlit(page)
     page.get_by_text("Add a WMS layer").click()
     page.get_by_label("WMS address (URL)").fill(f"https://{WMS_HOST}/wms")
