@@ -10,8 +10,8 @@ from browser_helpers import wait_for_streamlit
 MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 AXE_URL = "https://cdn.jsdelivr.net/npm/axe-core@4.14.1/axe.min.js"
 PAGES = ["", "setup", f"map?lab={MUNICH_LAB}", f"layers?lab={MUNICH_LAB}",
-         f"compare?lab={MUNICH_LAB}", f"export?lab={MUNICH_LAB}", f"workshop?lab={MUNICH_LAB}",
-         f"present?lab={MUNICH_LAB}", "join"]
+         f"compare?lab={MUNICH_LAB}", "network", f"export?lab={MUNICH_LAB}",
+         f"workshop?lab={MUNICH_LAB}", f"present?lab={MUNICH_LAB}", "join"]
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 #: (rule id, where) of the violations the README lists with why they remain.
 ACCEPTED: set[tuple[str, str]] = set()
@@ -42,7 +42,13 @@ def test_axe_on_every_page(app_server, new_page, web_assets, lang):
         page.goto(f"{app_server}/{path}{sep}lang={lang}")
         wait_for_streamlit(page)
         page.wait_for_timeout(1500)
-        for v in axe_violations(page, web_assets):
+        first = axe_violations(page, web_assets)
+        if first:  # looked at again once the page has settled: a rerun's passing state is
+            wait_for_streamlit(page)  # not a violation of the page, what stays is
+            page.wait_for_timeout(3000)
+            again = {v["id"] for v in axe_violations(page, web_assets)}
+            first = [v for v in first if v["id"] in again]
+        for v in first:
             where = path.split("?")[0] or "home"
             if (v["id"], where) not in ACCEPTED and (v["id"], "*") not in ACCEPTED:
                 found[f"{where}: {v['id']}"] = v
