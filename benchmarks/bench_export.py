@@ -66,7 +66,7 @@ def run() -> list[dict]:
         if BAYREUTH.exists():
             from workbench.opendata.osm import import_extract
 
-            import_extract(BAYREUTH, lab)
+            import_extract(store, BAYREUTH, lab)
         content = export.gather(store, lab.id)
         export.add_indicators(content)
         n_osm = sum(len(x.frame) for x in content.layers if x.kind == "osm")

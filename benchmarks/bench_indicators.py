@@ -219,7 +219,7 @@ def run() -> list[dict]:
     store = ensure_demo()
     lab = store.get_lab(LAB_ID)
     t0 = time.perf_counter()
-    import_extract(src, lab, buffer_m=BUFFER_M)
+    import_extract(store, src, lab, buffer_m=BUFFER_M)
     import_s = time.perf_counter() - t0
 
     cold, cached = [], []
@@ -230,14 +230,14 @@ def run() -> list[dict]:
         for f in (ind.cache_dir() / "indicators").rglob("*.json"):
             f.unlink()
         t0 = time.perf_counter()
-        result = ind.lab_indicators(lab)
+        result = ind.lab_indicators(store, lab)
         cold.append(time.perf_counter() - t0)
         t0 = time.perf_counter()
-        ind.lab_indicators(lab)
+        ind.lab_indicators(store, lab)
         cached.append(time.perf_counter() - t0)
     ind.clear_memory_cache()
     t0 = time.perf_counter()
-    ind.lab_indicators(lab)
+    ind.lab_indicators(store, lab)
     disk_s = time.perf_counter() - t0
 
     # Peer: cut the extract to the site + 500 m (untimed), then the osmnx pipeline (timed).

@@ -51,7 +51,10 @@ def run() -> list[dict]:
     # a living lab covering the whole extract, so that both sides read every feature
     lab = LivingLab(id="bench-bayreuth", city_id="c", network_id="n", title="Bayreuth",
                     boundary=box(*extract_bounds(path)))
-    report, ours_s = _timed(lambda: import_extract(path, lab, buffer_m=0))
+    from workbench.store import open_store
+
+    store = open_store("bench", create=True)
+    report, ours_s = _timed(lambda: import_extract(store, path, lab, buffer_m=0))
     ox.settings.use_cache = False
     ox.settings.log_console = False
     peer_gdf, peer_s = _timed(lambda: ox.features_from_xml(str(path),
@@ -66,13 +69,14 @@ def run() -> list[dict]:
 
     def our_map() -> str:
         m = folium.Map(location=(50.01, 11.54), zoom_start=13, tiles=None)
-        for group in context_layers(lab.id):
+        for group in context_layers(store, lab.id):
             group.add_to(m)
         return m.get_root().render()
 
     ours_html, ours_map_s = _timed(our_map)
     peer_html, peer_map_s = _timed(lambda: peer_gdf.explore().get_root().render())
-    ours_cached = pd.concat([cache.load_theme(lab.id, c) for c in cache.cached_themes(lab.id)],
+    ours_cached = pd.concat([cache.load_theme(store, lab.id, c)
+                             for c in cache.cached_themes(store, lab.id)],
                             ignore_index=True)
     ours_cached = gpd.GeoDataFrame(ours_cached, geometry="geometry", crs=4326)
     own_html, own_map_s = _timed(lambda: ours_cached.explore().get_root().render())

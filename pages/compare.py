@@ -63,7 +63,7 @@ def population_layers(lab_id: str) -> dict[str, tuple[str, str]]:
     out = {}
     for layer in s.list_layers(lab_id, kind="upload"):
         try:
-            column = ind.population_column(load_upload(layer))
+            column = ind.population_column(load_upload(s, layer))
         except (OSError, ValueError):
             continue  # a layer whose file went missing is not offered
         if column:
@@ -86,7 +86,7 @@ with st.expander(t("indicators.page.population")):
             if i is None else t("indicators.page.population_option", name=c[i][0],
                                 column=c[i][1]))
         if pick is not None:
-            populations[lab_id] = (load_upload(s.get_layer(pick)), candidates[pick][1])
+            populations[lab_id] = (load_upload(s, s.get_layer(pick)), candidates[pick][1])
     if not offered:
         st.info(t("indicators.page.population_none"), icon="ℹ️")
 
@@ -97,7 +97,7 @@ for lab_id in chosen:
     lab = labs[lab_id]
     population, column = populations.get(lab_id, (None, None))
     try:
-        hit = ind.cached_indicators(lab, population, own[lab_id])
+        hit = ind.cached_indicators(s, lab, population, own[lab_id])
         if hit is None:
             bar = st.progress(0.0, text=t_md("indicators.page.computing", title=lab.title))
 
@@ -106,7 +106,7 @@ for lab_id in chosen:
                              text=f"{t_md('indicators.page.computing', title=lab.title)} "
                                   f"{t(key)}")
 
-            hit = ind.lab_indicators(lab, progress=report, population=population,
+            hit = ind.lab_indicators(s, lab, progress=report, population=population,
                                      population_column=column, sources=own[lab_id])
             bar.empty()
         results[lab_id] = hit
@@ -174,7 +174,7 @@ if len(chosen) <= twin.MAX_LABS:
     def twin_bytes(fmt: str) -> bytes:
         sheet = [twin.SheetLab(site, labs[i].title, labs[i].boundary,
                                own[i]["buildings"].frame if "buildings" in own[i]
-                               else ind.load_theme(i, "buildings"),
+                               else ind.load_theme(s, i, "buildings"),
                                tuple(src.name for src in own[i].values()))
                  for i, site in zip(chosen, sites, strict=True)]
         return twin.twin_sheet(sheet, lang(), fmt, twin_url)
@@ -199,7 +199,7 @@ def chart_png(kind: str, token: tuple, language: str, _sites: list) -> bytes:
 @st.cache_data(show_spinner=False, max_entries=16)
 def figure_ground_png(token: tuple, language: str, _sites: list) -> bytes:
     buildings = [own[lab_id]["buildings"].frame if "buildings" in own[lab_id]
-                 else ind.load_theme(lab_id, "buildings") for lab_id, _v, _c in token]
+                 else ind.load_theme(s, lab_id, "buildings") for lab_id, _v, _c in token]
     boundaries = [labs[lab_id].boundary for lab_id, _v, _c in token]
     return cmp.png(cmp.figure_ground(_sites, buildings, boundaries, language))
 
@@ -231,7 +231,7 @@ for start in range(0, len(chosen), per_row):
         c = lab.boundary.centroid
         m = maps.base_map(center=(c.y, c.x), zoom=cmp.zoom_for(c.y, mpp), zoom_snap=0,
                           zoom_delta=0.25)
-        for layer in maps.context_layers(lab.id, themes=MAP_THEMES, lang=lang(), store=s):
+        for layer in maps.context_layers(s, lab.id, themes=MAP_THEMES, lang=lang()):
             layer.add_to(m)
         maps.site_layer(lab, t("map.site")).add_to(m)
         with col:

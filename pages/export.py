@@ -40,7 +40,7 @@ if HOW_TO_ENABLE is not None:  # drawn without a browser here: say so, and how t
     st.caption(t("export.renderer_static") + " " + HOW_TO_ENABLE)
 
 # The OSM themes shown in the exports: those cached for the lab with features (all by default).
-have = {layer.theme for layer in osm_layers(lab.id, lang=lang())}
+have = {layer.theme for layer in osm_layers(s, lab.id, lang=lang())}
 cached = [code for code in THEMES if code in have]  # in catalogue order
 themes = st.multiselect(t("export.themes"), cached, default=cached, key="export_themes",
                         format_func=lambda code: t(THEMES[code].label_key),

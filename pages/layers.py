@@ -13,11 +13,13 @@ import folium
 import streamlit as st
 
 from workbench.errors import ValidationError, WorkbenchError
-from workbench.maps import context_layers, context_legend_html, context_map, wms_layer
+from workbench.maps import context_legend_html, context_map, wms_layer
 from workbench.mapview import (
     MAX_WMS,
     MapSettings,
     WmsOverlay,
+    lab_layers,
+    layer_group,
     map_settings,
     next_upload_colour,
     save_map_settings,
@@ -80,7 +82,7 @@ if not can_edit:
 
 
 def theme_label(code: str) -> str:
-    meta = cache.theme_meta(lab.id, code)
+    meta = cache.theme_meta(s, lab.id, code)
     label = t(THEMES[code].label_key)
     if meta is None:
         return label
@@ -124,7 +126,7 @@ controls, preview = st.columns([2, 3], gap="large")
 with controls:
     # ---- OSM themes -----------------------------------------------------------------------
     st.subheader(t("opendata.page.osm"))
-    cached = cache.cached_themes(lab.id)
+    cached = cache.cached_themes(s, lab.id)
     if THEMES_KEY not in st.session_state:
         st.session_state[THEMES_KEY] = cached or ["buildings", "green", "streets"]
     chosen = st.multiselect(t("opendata.page.themes"), list(THEMES), key=THEMES_KEY,
@@ -132,7 +134,7 @@ with controls:
     buffer_m = st.number_input(t("opendata.page.buffer"), min_value=0, max_value=2000,
                                value=500, step=100, key="layers_buffer")
     if cached:
-        metas = [cache.theme_meta(lab.id, c) for c in cached]
+        metas = [cache.theme_meta(s, lab.id, c) for c in cached]
         newest = max(m["fetched_at"] for m in metas if m)
         sources = sorted({m["source"] for m in metas if m})
         st.caption(t("opendata.page.cache_state", when=fmt_datetime(newest),
@@ -153,10 +155,10 @@ with controls:
     if fetch_now or replace_empty:
         st.session_state.pop(EMPTY_KEY, None)
         try:
-            s.require_permission(actor, "layers.edit", lab.id)
             with st.spinner(t("opendata.stage.download")):
-                show_report(fetch_themes(lab, chosen, buffer_m=float(buffer_m),
-                                         progress=progress_bar(), allow_empty=replace_empty))
+                show_report(fetch_themes(s, lab, chosen, buffer_m=float(buffer_m),
+                                         progress=progress_bar(), allow_empty=replace_empty,
+                                         by=actor))
         except EmptyFetch as exc:  # nothing replaced; ask before emptying cached themes
             st.session_state[EMPTY_KEY] = exc.themes
             st.rerun()
@@ -182,24 +184,24 @@ with controls:
         if import_now or import_empty:
             st.session_state.pop(IMPORT_EMPTY_KEY, None)
             try:
-                s.require_permission(actor, "layers.edit", lab.id)
+                s.require_permission(actor, "layers.edit", lab.id)  # before taking the file
                 with tempfile.TemporaryDirectory(prefix="wb-extract-") as tmp:
                     path = Path(tmp) / Path(extract.name).name
                     path.write_bytes(extract.getvalue())
-                    show_report(import_extract(path, lab, buffer_m=float(buffer_m),
+                    show_report(import_extract(s, path, lab, buffer_m=float(buffer_m),
                                                themes=chosen or None, progress=progress_bar(),
-                                               allow_empty=import_empty))
+                                               allow_empty=import_empty, by=actor))
             except EmptyImport as exc:  # nothing replaced; ask before emptying cached themes
                 st.session_state[IMPORT_EMPTY_KEY] = (extract.name, exc.themes)
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
-    earlier = [c for c in cached if cache.previous_meta(lab.id, c)]
+    earlier = [c for c in cached if cache.previous_meta(s, lab.id, c)]
     if earlier:
         with st.expander(t("comparison.page.earlier")):
             pick = st.selectbox(t("comparison.page.earlier_theme"), earlier, key="layers_restore",
                                 format_func=theme_label)
-            before = cache.previous_meta(lab.id, pick) or {}
+            before = cache.previous_meta(s, lab.id, pick) or {}
             st.caption(t("comparison.page.earlier_state", count=before.get("feature_count", 0),
                          when=fmt_datetime(before.get("fetched_at")),
                          date=(before.get("data_date") or "")[:10]
@@ -207,8 +209,7 @@ with controls:
             if st.button(t("comparison.page.restore"), key="layers_restore_go",
                          disabled=not can_edit):
                 try:
-                    s.require_permission(actor, "layers.edit", lab.id)
-                    meta = cache.restore_theme(lab.id, pick)
+                    meta = cache.restore_theme(s, lab.id, pick, by=actor)
                     st.success(t("comparison.restored", theme=theme_label(pick),
                                  count=meta["feature_count"],
                                  date=(meta.get("data_date") or "")[:10]
@@ -328,7 +329,7 @@ with controls:
                 st.rerun()
 
 with preview:
-    shown = [c for c in chosen if c in cache.cached_themes(lab.id)]
+    shown = [c for c in chosen if c in cache.cached_themes(s, lab.id)]
     opacities: dict[str, float] = {}
     with st.expander(t("opendata.page.opacity")):
         for code in shown:
@@ -342,7 +343,10 @@ with preview:
     preview_settings = MapSettings(basemap, tuple(WmsOverlay(*w) for w in
                                                   st.session_state[WMS_KEY]),
                                    {k: v for k, v in opacities.items() if v != 1.0})
-    groups = context_layers(lab.id, shown, lang(), store=s, opacities=opacities)
+    drawn, unreadable = lab_layers(s, lab.id, shown, lang(), MapSettings(opacities=opacities))
+    groups = [layer_group(layer, lang()) for layer in drawn]
+    for name in unreadable:  # an upload whose features cannot be read: said, not dropped
+        st.warning(t("export.note.layer_missing", name=name), icon="⚠️")
     for overlay in preview_settings.wms:
         group = folium.FeatureGroup(name=f"WMS: {overlay.layer}")
         wms_layer(overlay.url, overlay.layer, overlay.layer, overlay.opacity).add_to(group)
@@ -366,7 +370,7 @@ with preview:
         st.caption(t("mapview.page.unsaved") if changed else t(
             "mapview.page.saved_state", basemap=t(BASEMAPS[map_saved.basemap].label_key),
             wms=len(map_saved.wms)))
-    legend = context_legend_html(lab.id, shown, lang())
+    legend = context_legend_html(s, lab.id, shown, lang())
     if legend:
         html_block(legend)
     missing = [c for c in chosen if c not in shown]

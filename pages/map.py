@@ -172,7 +172,7 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
 def the_map() -> None:
     """The map; a finished drawing opens its form (a rerun of the page)."""
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
-    m = copy.deepcopy(base_map(s.url, lab.id, lab.version, maps.context_version(lab.id, s),
+    m = copy.deepcopy(base_map(s.url, lab.id, lab.version, maps.context_version(s, lab.id),
                                LANG, CAN_DRAW))
     returned = ["last_active_drawing", "bounds"] if LEADS_VIEW else ["last_active_drawing"]
     show_map(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=returned)

@@ -165,7 +165,7 @@ with map_col:
     centre, zoom = maps.view_for(box(*bounds), width_px=1400) if bounds else (None, None)
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
     show_map(copy.deepcopy(present_map(s.url, lab.id, lab.version,
-                                       maps.context_version(lab.id, s), LAYERS, LANG)),
+                                       maps.context_version(s, lab.id), LAYERS, LANG)),
              key=f"present_map_{lab.id}", height=MAP_HEIGHT, use_container_width=True,
              returned_objects=[], center=centre, zoom=zoom)
 with side_col:

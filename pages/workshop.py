@@ -226,7 +226,7 @@ def settings_panel(me: Actor, session_id: str) -> None:
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
-    layers = [g.layer_name for g in maps.context_layers(lab.id, lang=LANG, store=s)]
+    layers = [g.layer_name for g in maps.context_layers(s, lab.id, lang=LANG)]
     view = s.lab_setting(lab.id, "workshop_view", {}) or {}
     shown = c2.multiselect(t("workshop.presenter_layers"), layers,
                            default=[x for x in view.get("layers", layers) if x in layers],

@@ -77,7 +77,8 @@ def empty(crs: str = UTM) -> gpd.GeoDataFrame:
 
 
 class FakeCache(types.ModuleType):
-    """``workbench.opendata.cache`` as the contract describes it, serving given frames."""
+    """``workbench.opendata.cache`` as the contract describes it, serving given frames (the
+    same in every workspace)."""
 
     def __init__(self, themes_by_lab: dict[str, dict[str, gpd.GeoDataFrame]],
                  version: str = "v1", pending: dict[str, set[str]] | None = None,
@@ -91,13 +92,13 @@ class FakeCache(types.ModuleType):
         self.pending = pending or {}
         self.loads = 0
 
-    def load_theme(self, lab_id: str, theme: str):
+    def load_theme(self, _store, lab_id: str, theme: str):
         if theme in self.pending.get(lab_id, set()):
             return None
         self.loads += 1
         return self.themes_by_lab.get(lab_id, {}).get(theme)
 
-    def theme_meta(self, lab_id: str, theme: str):
+    def theme_meta(self, _store, lab_id: str, theme: str):
         if theme not in self.themes_by_lab.get(lab_id, {}) and \
                 theme not in self.pending.get(lab_id, set()):
             return None
@@ -115,10 +116,10 @@ class FakeCache(types.ModuleType):
         x0, y0, x1, y1 = shapely.union_all([box(*f.total_bounds) for f in frames]).bounds
         return box(x0 - 0.05, y0 - 0.05, x1 + 0.05, y1 + 0.05)
 
-    def cached_themes(self, lab_id: str):
+    def cached_themes(self, _store, lab_id: str):
         return sorted(self.themes_by_lab.get(lab_id, {}))
 
-    def cache_version(self, lab_id: str) -> str:
+    def cache_version(self, _store, lab_id: str) -> str:
         return f"{self.version}-{lab_id}"
 
 

@@ -171,7 +171,7 @@ def test_marks_best_worst():
 
 
 def test_exports_csv_and_png(fake_cache, demo_store):
-    sets = [ind.lab_indicators(demo_store.get_lab(i)) for i in (MUENCHEN, KHARKIV)]
+    sets = [ind.lab_indicators(demo_store, demo_store.get_lab(i)) for i in (MUENCHEN, KHARKIV)]
     sites = [cmp.Site("München", "DE", sets[0]), cmp.Site("Kharkiv", "UA", sets[1])]
     raw = cmp.table_csv(sites, "de").decode("utf-8-sig")
     assert "© OpenStreetMap contributors" in raw
@@ -183,7 +183,7 @@ def test_exports_csv_and_png(fake_cache, demo_store):
     for fig in (cmp.bar_charts(sites, "en"), cmp.profile(sites, "en"),
                 cmp.rose_diagrams(sites, "en")):
         assert cmp.png(fig).startswith(b"\x89PNG")
-    buildings = [fake_cache.load_theme(MUENCHEN, "buildings"), None]
+    buildings = [fake_cache.load_theme(demo_store, MUENCHEN, "buildings"), None]
     boundaries = [demo_store.get_lab(i).boundary for i in (MUENCHEN, KHARKIV)]
     fig = cmp.figure_ground(sites, buildings, boundaries, "en")
     ax0, ax1 = fig.axes
@@ -216,17 +216,17 @@ def test_cli_indicators(fake_cache, capsys):
 def test_lab_indicators_cached_per_version(fake_cache, demo_store):
     lab = demo_store.get_lab(MUENCHEN)
     steps = []
-    first = ind.lab_indicators(lab, progress=lambda f, k: steps.append((f, k)))
+    first = ind.lab_indicators(demo_store, lab, progress=lambda f, k: steps.append((f, k)))
     assert steps[0] == (0.0, "indicators.progress.prepare") and steps[-1][0] == 1.0
     loads = fake_cache.loads
     steps.clear()
-    assert ind.lab_indicators(lab, progress=lambda f, k: steps.append(k)) is first
+    assert ind.lab_indicators(demo_store, lab, progress=lambda f, k: steps.append(k)) is first
     assert steps == [] and fake_cache.loads == loads
     ind.clear_memory_cache()  # from disk
-    again = ind.lab_indicators(lab)
+    again = ind.lab_indicators(demo_store, lab)
     assert again == first and fake_cache.loads == loads
     fake_cache.version = "v2"  # the data changed: computed anew
-    ind.lab_indicators(lab, progress=lambda f, k: steps.append(k))
+    ind.lab_indicators(demo_store, lab, progress=lambda f, k: steps.append(k))
     assert steps and fake_cache.loads > loads
 
 
@@ -236,11 +236,11 @@ def test_pending_layers_not_cached(demo_store, monkeypatch):
     cache = syn.install(monkeypatch, syn.FakeCache({MUENCHEN: themes},
                                                    pending={MUENCHEN: {"buildings"}}))
     ind.clear_memory_cache()
-    res = ind.lab_indicators(lab)
+    res = ind.lab_indicators(demo_store, lab)
     assert res.get("gsi").reason.key == "indicators.note.theme_pending"
-    assert ind.cached_indicators(lab) is None  # computed again once the layer is in
+    assert ind.cached_indicators(demo_store, lab) is None  # computed again once the layer is in
     cache.pending = {}
-    assert ind.lab_indicators(lab).get("gsi").comparable
+    assert ind.lab_indicators(demo_store, lab).get("gsi").comparable
 
 
 def test_compare_page_population_layer_weights_the_figures(fake_cache, demo_store):

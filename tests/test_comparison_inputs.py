@@ -66,18 +66,18 @@ def write_extract(path, *, buildings: bool = True, header: dict | None = None,
 
 
 # ---- dates and bounds -------------------------------------------------------------------------
-def test_replication_timestamp_of_the_header_is_the_data_date(tmp_path):
+def test_replication_timestamp_of_the_header_is_the_data_date(store, tmp_path):
     path = write_extract(tmp_path / "a.osm.pbf",
                          header={"osmosis_replication_timestamp": "2019-02-03T04:05:06Z"})
     head = osm.extract_header(path)
     assert head.date == osm.DataDate("2019-02-03T04:05:06+00:00", "replication")
-    report = osm.import_extract(path, lab(), buffer_m=100, themes=["buildings"])
+    report = osm.import_extract(store, path, lab(), buffer_m=100, themes=["buildings"])
     assert report.data_date.startswith("2019-02-03") and report.data_date_source == "replication"
 
 
-def test_without_header_date_the_newest_kept_object_counts(tmp_path):
+def test_without_header_date_the_newest_kept_object_counts(store, tmp_path):
     path = write_extract(tmp_path / "b.osm.pbf", stamp="2017-08-09T10:00:00Z")
-    report = osm.import_extract(path, lab(), buffer_m=100, themes=["buildings"])
+    report = osm.import_extract(store, path, lab(), buffer_m=100, themes=["buildings"])
     assert report.data_date == "2017-08-09T10:00:00+00:00"
     assert report.data_date_source == "newest_object"
 
@@ -92,60 +92,60 @@ def test_overpass_xml_osm_base_is_read(tmp_path):
                                                          "osm_base")
 
 
-def test_indicators_show_the_data_date_not_the_import_date(tmp_path, monkeypatch):
+def test_indicators_show_the_data_date_not_the_import_date(store, tmp_path, monkeypatch):
     path = write_extract(tmp_path / "d.osm.pbf", stamp="2016-05-04T00:00:00Z")
     site_lab = lab()
-    osm.import_extract(path, site_lab, buffer_m=100, themes=["buildings"])
+    osm.import_extract(store, path, site_lab, buffer_m=100, themes=["buildings"])
     ind.clear_memory_cache()
-    gsi = ind.lab_indicators(site_lab).get("gsi")
+    gsi = ind.lab_indicators(store, site_lab).get("gsi")
     assert gsi.data_date == "2016-05-04"
 
 
-def test_site_partly_outside_the_header_box_is_not_comparable(tmp_path):
+def test_site_partly_outside_the_header_box_is_not_comparable(store, tmp_path):
     # the header box covers the western 60 % of the site; the buildings fill all of it
     path = write_extract(tmp_path / "e.osm.pbf", box_m=(X0 - 500, Y0 - 500, X0 + 180, Y0 + 800))
     site_lab = lab()
-    report = osm.import_extract(path, site_lab, buffer_m=0, themes=["buildings"])
+    report = osm.import_extract(store, path, site_lab, buffer_m=0, themes=["buildings"])
     assert report.coverage_source == "header_bounds"
     ind.clear_memory_cache()
-    gsi = ind.lab_indicators(site_lab).get("gsi")
+    gsi = ind.lab_indicators(store, site_lab).get("gsi")
     assert not gsi.comparable
     assert gsi.reason.key == "indicators.note.data_coverage"
     assert gsi.reason.params["share"] == pytest.approx(60, abs=1)
     # the same data with a box around all of it: comparable
     path = write_extract(tmp_path / "f.osm.pbf", box_m=(X0 - 500, Y0 - 500, X0 + 800, Y0 + 800))
-    osm.import_extract(path, site_lab, buffer_m=0, themes=["buildings"])
+    osm.import_extract(store, path, site_lab, buffer_m=0, themes=["buildings"])
     ind.clear_memory_cache()
-    assert ind.lab_indicators(site_lab).get("gsi").comparable
+    assert ind.lab_indicators(store, site_lab).get("gsi").comparable
 
 
 # ---- nothing replaced silently ------------------------------------------------------------
-def test_an_import_that_would_empty_a_theme_is_refused_then_restorable(tmp_path):
+def test_an_import_that_would_empty_a_theme_is_refused_then_restorable(store, tmp_path):
     site_lab = lab()
     good = write_extract(tmp_path / "good.osm.pbf")
     empty = write_extract(tmp_path / "nodes-only.osm.pbf", buildings=False)
-    osm.import_extract(good, site_lab, buffer_m=100, themes=["buildings"])
-    before = cache.load_theme(site_lab.id, "buildings")
+    osm.import_extract(store, good, site_lab, buffer_m=100, themes=["buildings"])
+    before = cache.load_theme(store, site_lab.id, "buildings")
     assert len(before) == 36
     with pytest.raises(osm.EmptyImport) as caught:
-        osm.import_extract(empty, site_lab, buffer_m=100, themes=["buildings"])
+        osm.import_extract(store, empty, site_lab, buffer_m=100, themes=["buildings"])
     assert caught.value.themes == ["buildings"]
     assert "nodes-only.osm.pbf" in caught.value.message("de")
-    assert len(cache.load_theme(site_lab.id, "buildings")) == 36  # nothing changed
+    assert len(cache.load_theme(store, site_lab.id, "buildings")) == 36  # nothing changed
     # confirmed: replaced, and the good version is kept
-    osm.import_extract(empty, site_lab, buffer_m=100, themes=["buildings"], allow_empty=True)
-    assert len(cache.load_theme(site_lab.id, "buildings")) == 0
-    assert cache.previous_meta(site_lab.id, "buildings")["feature_count"] == 36
-    meta = cache.restore_theme(site_lab.id, "buildings")
+    osm.import_extract(store, empty, site_lab, buffer_m=100, themes=["buildings"], allow_empty=True)
+    assert len(cache.load_theme(store, site_lab.id, "buildings")) == 0
+    assert cache.previous_meta(store, site_lab.id, "buildings")["feature_count"] == 36
+    meta = cache.restore_theme(store, site_lab.id, "buildings")
     assert meta["feature_count"] == 36
-    assert len(cache.load_theme(site_lab.id, "buildings")) == 36
+    assert len(cache.load_theme(store, site_lab.id, "buildings")) == 36
     # a restore can itself be undone: the empty version is now the previous one
-    assert cache.previous_meta(site_lab.id, "buildings")["feature_count"] == 0
+    assert cache.previous_meta(store, site_lab.id, "buildings")["feature_count"] == 0
 
 
-def test_restore_without_previous_version_is_refused():
+def test_restore_without_previous_version_is_refused(store):
     with pytest.raises(ValidationError) as caught:
-        cache.restore_theme(new_id(), "buildings")
+        cache.restore_theme(store, new_id(), "buildings")
     assert caught.value.key == "comparison.restore_none"
 
 
@@ -253,9 +253,9 @@ def test_cli_import_refuses_emptying_and_restores(tmp_path, demo_store, capsys):
     assert main([*args, str(empty)]) == 2
     err = capsys.readouterr().err
     assert "empty.osm.pbf" in err and "--allow-empty" in err
-    assert len(cache.load_theme(munich.id, "buildings")) == 36
+    assert len(cache.load_theme(demo_store, munich.id, "buildings")) == 36
     assert main([*args, "--allow-empty", str(empty)]) == 0
-    assert len(cache.load_theme(munich.id, "buildings")) == 0
+    assert len(cache.load_theme(demo_store, munich.id, "buildings")) == 0
     assert main(["osm", "restore", "--lab", munich.id, "--themes", "buildings"]) == 0
     assert "36 features" in capsys.readouterr().out
-    assert len(cache.load_theme(munich.id, "buildings")) == 36
+    assert len(cache.load_theme(demo_store, munich.id, "buildings")) == 36

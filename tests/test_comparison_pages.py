@@ -45,20 +45,20 @@ def test_emptying_import_asks_first_and_restore_brings_it_back(demo_store, tmp_p
     good = grid_osm(tmp_path / "grid.osm", c.x - 0.001, c.y - 0.001).read_bytes()
     at = _import(_app(), "grid.osm", good)
     assert not at.exception and [e.value for e in at.error] == []
-    streets = len(cache.load_theme(KHARKIV, "streets"))
+    streets = len(cache.load_theme(demo_store, KHARKIV, "streets"))
     assert streets > 0
     at = _import(at, "nodes.osm", NODES_ONLY)
     assert not at.exception
     assert any("nodes.osm" in w.value for w in at.warning)
-    assert len(cache.load_theme(KHARKIV, "streets")) == streets  # nothing replaced yet
+    assert len(cache.load_theme(demo_store, KHARKIV, "streets")) == streets  # nothing replaced yet
     at = at.button(key="layers_import_empty").click().run()
     assert not at.exception
-    assert len(cache.load_theme(KHARKIV, "streets")) == 0
+    assert len(cache.load_theme(demo_store, KHARKIV, "streets")) == 0
     at.selectbox(key="layers_restore").set_value("streets").run()
     at = at.button(key="layers_restore_go").click().run()
     assert not at.exception
     assert any("earlier version" in s.value for s in at.success)
-    assert len(cache.load_theme(KHARKIV, "streets")) == streets
+    assert len(cache.load_theme(demo_store, KHARKIV, "streets")) == streets
 
 
 def test_an_upload_marked_as_a_theme_source(demo_store):

@@ -71,10 +71,10 @@ def test_site_partly_outside_the_header_box_is_not_comparable(demo_store, name, 
     assert bounds is not None
     like = demo_store.get_lab(next(k for k, v in EXTRACTS.items() if v == name))
     across = _new_lab(demo_store, like, _site_across(bounds, side, 300, 300))
-    report = osm.import_extract(path, across, buffer_m=200)
+    report = osm.import_extract(demo_store, path, across, buffer_m=200)
     assert report.coverage_source == "header_bounds"
     ind.clear_memory_cache()
-    res = ind.lab_indicators(across)
+    res = ind.lab_indicators(demo_store, across)
     expected = _share_inside(across.boundary, bounds) * 100
     assert 40 < expected < 60
     for code in ("gsi", "street_density", "intersection_density", "open_space_share"):
@@ -84,9 +84,9 @@ def test_site_partly_outside_the_header_box_is_not_comparable(demo_store, name, 
         assert cov.blocking and cov.params["share"] == pytest.approx(expected, abs=1.0)
     # wholly inside, 1.5 km from the edge: the figures within the site are comparable
     inside = _new_lab(demo_store, like, _site_across(bounds, side, 2000, -1500))
-    osm.import_extract(path, inside, buffer_m=200)
+    osm.import_extract(demo_store, path, inside, buffer_m=200)
     ind.clear_memory_cache()
-    res = ind.lab_indicators(inside)
+    res = ind.lab_indicators(demo_store, inside)
     for code in ("street_density", "intersection_density"):
         assert not any(n.key == "indicators.note.data_coverage" for n in res.get(code).notes)
         assert res.get(code).comparable, res.get(code).notes
@@ -103,15 +103,15 @@ def test_reach_is_measured_to_the_box_edge_not_the_buffer(demo_store):
     bounds = osm.extract_bounds(path)
     like = demo_store.get_lab("72ae62f6-1ea4-415a-9f06-e8ce90c5800f")
     near = _new_lab(demo_store, like, _site_across(bounds, "west", 600, -250))  # 250 m inside
-    osm.import_extract(path, near, buffer_m=1500)
+    osm.import_extract(demo_store, path, near, buffer_m=1500)
     ind.clear_memory_cache()
-    transit = ind.lab_indicators(near).get("transit_access")
+    transit = ind.lab_indicators(demo_store, near).get("transit_access")
     reach = next(n for n in transit.notes if n.key == "indicators.note.buffer")
     assert reach.params["buffer"] == pytest.approx(250, abs=15)  # not the 1,500 m asked for
     assert transit.reason.key == "comparison.note.reach_coverage"
 
 
-def _independent_date(path: Path, lab_id: str) -> str:
+def _independent_date(store, path: Path, lab_id: str) -> str:  # type: ignore[no-untyped-def]
     """The date read here: the header's replication timestamp, an Overpass file's osm_base,
     else the newest timestamp (osmium) among the objects the cache kept."""
     with osmium.io.Reader(str(path), osmium.osm.osm_entity_bits.NOTHING) as reader:
@@ -128,8 +128,8 @@ def _independent_date(path: Path, lab_id: str) -> str:
         if found:
             return found.group(1).decode().replace("Z", "+00:00")
     kept = set()
-    for theme in cache.cached_themes(lab_id):
-        kept |= set(cache.load_theme(lab_id, theme)["osm_id"])
+    for theme in cache.cached_themes(store, lab_id):
+        kept |= set(cache.load_theme(store, lab_id, theme)["osm_id"])
     stamps = {}
     for obj in osmium.FileProcessor(str(path)):
         kind = "node" if obj.is_node() else "way" if obj.is_way() else "relation"
@@ -141,13 +141,13 @@ def _independent_date(path: Path, lab_id: str) -> str:
 def test_data_date_is_the_data_own(demo_store, lab_id):
     path = shared_geodata(EXTRACTS[lab_id])
     lab = demo_store.get_lab(lab_id)
-    report = osm.import_extract(path, lab, buffer_m=500)
-    expected = _independent_date(path, lab_id)
+    report = osm.import_extract(demo_store, path, lab, buffer_m=500)
+    expected = _independent_date(demo_store, path, lab_id)
     assert report.data_date == expected
-    assert cache.theme_meta(lab_id, "streets")["data_date"] == expected
+    assert cache.theme_meta(demo_store, lab_id, "streets")["data_date"] == expected
     assert report.data_date[:4] < "2023"  # the extracts are from 2014–2022, not today
     ind.clear_memory_cache()
-    dates = {i.data_date for i in ind.lab_indicators(lab).indicators if i.data_date}
+    dates = {i.data_date for i in ind.lab_indicators(demo_store, lab).indicators if i.data_date}
     assert dates == {expected[:10]}
 
 
@@ -187,20 +187,20 @@ def _osmnx_phi(src: Path, site, tmp_path: Path) -> float:
 def test_orientation_order_matches_osmnx(demo_store, lab_id, tmp_path):
     path = shared_geodata(EXTRACTS[lab_id])
     lab = demo_store.get_lab(lab_id)
-    osm.import_extract(path, lab, buffer_m=500, themes=["streets"])
+    osm.import_extract(demo_store, path, lab, buffer_m=500, themes=["streets"])
     crs = local_crs(lab.boundary)
-    streets = cache.load_theme(lab_id, "streets").to_crs(crs)
+    streets = cache.load_theme(demo_store, lab_id, "streets").to_crs(crs)
     bearings, lengths = ind.street_edges(streets, to_crs(lab.boundary, crs), crs)
     assert len(bearings) >= 5
     ours = ind.orientation_order(bearings, lengths)
     reference = _osmnx_phi(path, lab.boundary, tmp_path)
     assert abs(ours - reference) <= 0.02, (ours, reference)
     ind.clear_memory_cache()
-    phi = ind.lab_indicators(lab).get("orientation_order")
+    phi = ind.lab_indicators(demo_store, lab).get("orientation_order")
     if phi.value is not None:
         assert phi.value == pytest.approx(ours)
         assert any(n.key == "comparison.note.orientation_network" for n in phi.notes)
-        assert np.isclose(sum(ind.lab_indicators(lab).bearings), 1.0)
+        assert np.isclose(sum(ind.lab_indicators(demo_store, lab).bearings), 1.0)
 
 
 @pytest.mark.parametrize("lab_id", list(EXTRACTS))
@@ -214,9 +214,9 @@ def test_demo_sites_lie_inside_their_extracts(demo_store, lab_id):
     assert osm._share_of(covered, lab.boundary) > 0.999
     crs = local_crs(lab.boundary)
     assert to_crs(lab.boundary, crs).area >= ind.MIN_DENSITY_AREA_M2
-    osm.import_extract(path, lab, buffer_m=500)
+    osm.import_extract(demo_store, path, lab, buffer_m=500)
     ind.clear_memory_cache()
-    res = ind.lab_indicators(lab)
+    res = ind.lab_indicators(demo_store, lab)
     assert not any(n.key == "indicators.note.data_coverage" for n in res.notes)
     assert res.get("street_density").comparable, res.get("street_density").notes
 
@@ -235,7 +235,7 @@ def test_one_clipping_rule_for_app_and_cli_uploads(demo_store, tmp_path):
     roads = [r for r in added if r.name.endswith("roads")]
     assert roads
     app_read = read_user_file(src.name, src.read_bytes(), layer="roads")
-    assert roads[0].feature_count == app_read.feature_count == len(load_upload(roads[0]))
+    assert roads[0].feature_count == app_read.feature_count == len(load_upload(demo_store, roads[0]))
 
 
 def test_the_citys_own_layers_count(demo_store, tmp_path):
@@ -254,7 +254,7 @@ def test_the_citys_own_layers_count(demo_store, tmp_path):
               if r.lab_id == swellendam}
     lab = demo_store.get_lab(swellendam)
     ind.clear_memory_cache()
-    before = ind.lab_indicators(lab, sources=lab_sources(demo_store, swellendam))
+    before = ind.lab_indicators(demo_store, lab, sources=lab_sources(demo_store, swellendam))
     assert before.get("gsi").value is None  # no OSM buildings cached for the site
     demo_store.set_layer_source(layers["buildings"].id, "buildings", by=SYSTEM)
     demo_store.set_layer_source(layers["roads"].id, "streets", by=SYSTEM)
@@ -262,7 +262,7 @@ def test_the_citys_own_layers_count(demo_store, tmp_path):
         demo_store.set_layer_source(layers["roads"].id, "rivers", by=SYSTEM)
     sources = lab_sources(demo_store, swellendam)
     assert set(sources) == {"buildings", "streets"}
-    after = ind.lab_indicators(lab, sources=sources)
+    after = ind.lab_indicators(demo_store, lab, sources=sources)
     gsi = after.get("gsi")
     assert gsi.value is not None and 0 < gsi.value < 0.5
     named = [n for n in gsi.notes if n.key == "comparison.note.own_source"]

@@ -21,7 +21,6 @@ from workbench.errors import PermissionDenied
 from workbench.export.snapshots import take_snapshot
 from workbench.model import City, Layer, LivingLab, Network, Snapshot, new_id
 from workbench.opendata.files import UserLayer, delete_upload, save_upload
-from workbench.settings import uploads_dir
 
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, in the demo workspace
 PASSCODE = "correct horse battery"
@@ -104,9 +103,8 @@ WRITES = {
 
 
 def state(s) -> tuple:
-    """Everything a set-up write could change (uploaded files included)."""
-    files = sorted(p.name for p in uploads_dir().rglob("*") if p.is_file()) \
-        if uploads_dir().exists() else []
+    """Everything a set-up write could change (uploaded layers' features included)."""
+    files = s.features.names("upload", LAB)
     return (s.list_networks(), s.list_cities(), s.list_labs(), s.list_layers(LAB),
             s.list_snapshots(LAB), files)
 
@@ -179,8 +177,7 @@ def test_by_none_is_local_mode_only_until_a_passcode_is_set(store):
         assert "паролем" in exc.value.message("uk")
     assert (store.list_networks(), store.list_cities(), store.list_labs(),
             store.list_layers(lab.id), store.list_snapshots(lab.id)) == before
-    assert (uploads_dir() / lab.id / f"{layer.id}.parquet").exists()
-    assert len(list((uploads_dir() / lab.id).iterdir())) == 1  # no refused upload's file
+    assert store.features.names("upload", lab.id) == [layer.id]  # no refused upload's data
 
     # the operator (command line, scripts) names itself and is let through
     assert store.update_network(replace(net, name="Renamed"), by=SYSTEM).name == "Renamed"

@@ -21,9 +21,9 @@ def imported(demo_store):
 
     def run(lab_id: str, extract: str) -> ind.IndicatorSet:
         lab = demo_store.get_lab(lab_id)
-        osm.import_extract(shared_geodata(extract), lab, buffer_m=500)
+        osm.import_extract(demo_store, shared_geodata(extract), lab, buffer_m=500)
         ind.clear_memory_cache()
-        return ind.lab_indicators(lab)
+        return ind.lab_indicators(demo_store, lab)
 
     return run
 

@@ -29,7 +29,7 @@ def fresh_store_cache():
 def lab_with_data(demo_store, tmp_path):
     lab = demo_store.get_lab(KHARKIV)
     c = lab.boundary.centroid
-    import_extract(grid_osm(tmp_path / "grid.osm", c.x - 0.001, c.y - 0.001), lab, buffer_m=300)
+    import_extract(demo_store, grid_osm(tmp_path / "grid.osm", c.x - 0.001, c.y - 0.001), lab, buffer_m=300)
     return lab
 
 

@@ -100,9 +100,9 @@ def test_saved_basemap_and_wms_reach_the_map_and_every_export(demo_store, lab, p
     assert "Satellite imagery" in credits and "Esri" in credits
     assert "“web” from sgx.geodatenzentrum.de" in credits
     # the key of the map pages' cached base maps changes with the settings
-    before = maps.context_version(lab.id, demo_store)
+    before = maps.context_version(demo_store, lab.id)
     mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="topo"))
-    assert maps.context_version(lab.id, demo_store) != before
+    assert maps.context_version(demo_store, lab.id) != before
 
 
 def test_map_settings_are_guarded_and_checked_before_anything_is_saved(
@@ -339,17 +339,16 @@ def _second_upload(store, site, name: str, colour: str | None):  # type: ignore[
     from shapely.geometry import Point
 
     from workbench.model import Layer, new_id
-    from workbench.settings import data_dir, uploads_dir
+    from workbench.opendata.files import IN_STORE
 
     c = site.boundary.centroid
     frame = gpd.GeoDataFrame({"art": ["Linde", "Eiche"]}, geometry=[
         Point(c.x + 1e-4, c.y), Point(c.x - 1e-4, c.y)], crs=4326)
     layer_id = new_id()
-    path = uploads_dir() / site.id / f"{layer_id}.parquet"
-    frame.to_parquet(path, index=False)
+    store.features.write("upload", site.id, layer_id, frame, {})
     store.add_layer(Layer(id=layer_id, lab_id=site.id, name=name, kind="upload",
                           style={"color": colour} if colour else {},
-                          path=path.relative_to(data_dir()).as_posix(), feature_count=2))
+                          path=IN_STORE, feature_count=2))
     return layer_id
 
 
@@ -363,7 +362,7 @@ def test_geopackage_opens_in_qgis_named_and_styled(demo_store, lab, tmp_path):  
 
     from tests.test_export import _cache_osm
 
-    _cache_osm(lab)
+    _cache_osm(demo_store, lab)
     _second_upload(demo_store, lab, "Bäume 2024", "#56B4E9")  # the same colour as the first
     content = export.gather(demo_store, lab.id, lang="de")
     path = export.write_geopackage(content, tmp_path / "lab.gpkg")
@@ -462,8 +461,8 @@ def test_a_snapshot_keeps_the_basemap_and_wms_it_saw(demo_store, lab, public_dns
 def test_without_tiles_the_labs_own_layers_read_as_a_basemap(demo_store, lab):  # noqa: F811
     from tests.test_export import _cache_osm
 
-    _cache_osm(lab)
-    layers = mapview.osm_layers(lab.id, muted=True)
+    _cache_osm(demo_store, lab)
+    layers = mapview.osm_layers(demo_store, lab.id, muted=True)
     streets = next(x for x in layers if x.theme == "streets")
     streets.frame.loc[:, "name"] = ["Laufamholzstraße <b>"]
     points = maps.street_name_points(streets.frame)

@@ -130,22 +130,22 @@ def overpass(monkeypatch):
     osm._FETCH_LOCK.release()
 
 
-def test_fetch_fills_the_cache(overpass):
+def test_fetch_fills_the_cache(store, overpass):
     lab = make_lab()
     stages = []
-    report = fetch_themes(lab, ["buildings", "streets", "schools", "shops", "health"],
+    report = fetch_themes(store, lab, ["buildings", "streets", "schools", "shops", "health"],
                           buffer_m=0, timeout_s=10, progress=lambda f, s: stages.append(s))
     # node 2 is shared only with the motorway, which is not walkable: no split there
     assert report.counts == {"buildings": 1, "streets": 2, "schools": 1, "shops": 1,
                              "health": 0}
-    streets = cache.load_theme(lab.id, "streets")
+    streets = cache.load_theme(store, lab.id, "streets")
     assert sorted(zip(streets["u"], streets["v"], strict=True)) == [(1, 3), (1, 7)]
     assert "Шевченка" in set(streets["name"])
-    b = cache.load_theme(lab.id, "buildings")
+    b = cache.load_theme(store, lab.id, "buildings")
     assert b.loc[0, "osm_id"] == "way/109" and b.loc[0, "levels"] == 4.0
     assert b.geom_type[0] == "Polygon"
-    assert cache.load_theme(lab.id, "schools").loc[0, "name"] == "School <one>"
-    meta = cache.theme_meta(lab.id, "shops")
+    assert cache.load_theme(store, lab.id, "schools").loc[0, "name"] == "School <one>"
+    meta = cache.theme_meta(store, lab.id, "shops")
     assert meta["source"] == "overpass" and meta["feature_count"] == 1
     assert meta["attribution"] == "© OpenStreetMap contributors"
     assert len(overpass.queries) == 2  # one features query, one streets query
@@ -158,14 +158,14 @@ def test_fetch_fills_the_cache(overpass):
     assert ox.settings.use_cache is True
 
 
-def test_fetch_dates_the_data_by_the_overpass_database_state(overpass):
+def test_fetch_dates_the_data_by_the_overpass_database_state(store, overpass):
     """The date is Overpass's ``timestamp_osm_base`` (the older of the two replies), not the
     fetch time; the data cover the area asked for."""
     lab = make_lab()
-    report = fetch_themes(lab, ["buildings", "streets"], buffer_m=0, timeout_s=10)
+    report = fetch_themes(store, lab, ["buildings", "streets"], buffer_m=0, timeout_s=10)
     assert report.data_date == "2024-05-06T07:08:00+00:00"
     assert report.data_date_source == "osm_base"
-    meta = cache.theme_meta(lab.id, "streets")
+    meta = cache.theme_meta(store, lab.id, "streets")
     assert meta["data_date"] == report.data_date and meta["coverage_source"] == "query_area"
     assert not meta["fetched_at"].startswith("2024-05-06")
 
@@ -174,35 +174,35 @@ def test_fetch_dates_the_data_by_the_overpass_database_state(overpass):
                                        ("504", "opendata.fetch.busy"),
                                        ("500", "opendata.fetch.failed"),
                                        ("garbage", "opendata.fetch.bad_response")])
-def test_failing_server_keeps_the_cache(overpass, mode, key):
+def test_failing_server_keeps_the_cache(store, overpass, mode, key):
     lab = make_lab()
-    fetch_themes(lab, ["buildings", "streets"], buffer_m=0, timeout_s=10)
-    version = cache.cache_version(lab.id)
+    fetch_themes(store, lab, ["buildings", "streets"], buffer_m=0, timeout_s=10)
+    version = cache.cache_version(store, lab.id)
     overpass.mode = mode
     started = time.perf_counter()
     with pytest.raises(FetchError) as err:
-        fetch_themes(lab, ["buildings", "streets"], buffer_m=0, timeout_s=10)
+        fetch_themes(store, lab, ["buildings", "streets"], buffer_m=0, timeout_s=10)
     assert err.value.key == key
     assert time.perf_counter() - started < 5  # no sleeping and retrying on 429/504
-    assert cache.cache_version(lab.id) == version
+    assert cache.cache_version(store, lab.id) == version
     assert err.value.message("de") != err.value.message("en")
 
 
-def test_slow_server_times_out_and_keeps_the_cache(overpass):
+def test_slow_server_times_out_and_keeps_the_cache(store, overpass):
     lab = make_lab()
-    fetch_themes(lab, ["schools"], buffer_m=0, timeout_s=10)
-    version = cache.cache_version(lab.id)
+    fetch_themes(store, lab, ["schools"], buffer_m=0, timeout_s=10)
+    version = cache.cache_version(store, lab.id)
     overpass.mode = "slow"
     started = time.perf_counter()
     with pytest.raises(FetchError) as err:
-        fetch_themes(lab, ["schools"], buffer_m=0, timeout_s=1)
+        fetch_themes(store, lab, ["schools"], buffer_m=0, timeout_s=1)
     assert err.value.key == "opendata.fetch.timeout"
     assert time.perf_counter() - started < 2.5
-    assert cache.cache_version(lab.id) == version
+    assert cache.cache_version(store, lab.id) == version
     assert "1" in err.value.message("uk")
 
 
-def test_unreachable_server(monkeypatch):
+def test_unreachable_server(store, monkeypatch):
     import socket
 
     with socket.socket() as s:  # a port on which nothing listens
@@ -210,93 +210,94 @@ def test_unreachable_server(monkeypatch):
         port = s.getsockname()[1]
     monkeypatch.setenv("WORKBENCH_OVERPASS_URL", f"http://127.0.0.1:{port}/api")
     with pytest.raises(FetchError) as err:
-        fetch_themes(make_lab(), ["streets"], buffer_m=0, timeout_s=5)
+        fetch_themes(store, make_lab(), ["streets"], buffer_m=0, timeout_s=5)
     assert err.value.key == "opendata.fetch.unreachable"
 
 
-def test_too_large_area_is_refused_before_any_request(overpass):
+def test_too_large_area_is_refused_before_any_request(store, overpass):
     big = make_lab("lab-big", (11.0, 49.0, 11.1, 49.05))  # about 7 km × 5.5 km
     with pytest.raises(ValidationError) as err:
-        fetch_themes(big, ["streets"], buffer_m=500)
+        fetch_themes(store, big, ["streets"], buffer_m=500)
     assert err.value.key == "opendata.fetch.too_large"
     assert "25" in err.value.message("de")
     assert overpass.queries == []
-    assert cache.cached_themes(big.id) == []
+    assert cache.cached_themes(store, big.id) == []
 
 
-def test_empty_reply_keeps_the_cache_until_confirmed(overpass):
+def test_empty_reply_keeps_the_cache_until_confirmed(store, overpass):
     lab = make_lab()
-    fetch_themes(lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10)
-    version = cache.cache_version(lab.id)
+    fetch_themes(store, lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10)
+    version = cache.cache_version(store, lab.id)
     overpass.mode = "empty"
     with pytest.raises(osm.EmptyFetch) as err:
-        fetch_themes(lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10)
+        fetch_themes(store, lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10)
     # health had nothing cached: only the themes that would lose features need confirming
     assert err.value.themes == ["buildings", "streets"]
     assert "buildings, streets" in err.value.message("uk")
     assert err.value.message("de") != err.value.message("en")
-    assert cache.cache_version(lab.id) == version
-    assert len(cache.load_theme(lab.id, "buildings")) == 1
-    report = fetch_themes(lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10,
+    assert cache.cache_version(store, lab.id) == version
+    assert len(cache.load_theme(store, lab.id, "buildings")) == 1
+    report = fetch_themes(store, lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10,
                           allow_empty=True)
     assert report.counts == {"buildings": 0, "streets": 0, "health": 0}
-    assert len(cache.load_theme(lab.id, "buildings")) == 0
+    assert len(cache.load_theme(store, lab.id, "buildings")) == 0
 
 
-def test_empty_reply_for_themes_never_cached_needs_no_confirmation(overpass):
+def test_empty_reply_for_themes_never_cached_needs_no_confirmation(store, overpass):
     lab = make_lab()
     overpass.mode = "empty"
-    report = fetch_themes(lab, ["schools"], buffer_m=0, timeout_s=10)
+    report = fetch_themes(store, lab, ["schools"], buffer_m=0, timeout_s=10)
     assert report.counts == {"schools": 0}
-    assert cache.theme_meta(lab.id, "schools")["feature_count"] == 0
+    assert cache.theme_meta(store, lab.id, "schools")["feature_count"] == 0
 
 
-def test_dripping_server_is_cut_at_the_deadline_and_frees_the_next_fetch(overpass, monkeypatch):
+def test_dripping_server_is_cut_at_the_deadline_and_frees_the_next_fetch(store, overpass, monkeypatch):
     lab = make_lab()
-    fetch_themes(lab, ["schools", "streets"], buffer_m=0, timeout_s=10)
-    version = cache.cache_version(lab.id)
+    fetch_themes(store, lab, ["schools", "streets"], buffer_m=0, timeout_s=10)
+    version = cache.cache_version(store, lab.id)
     overpass.mode = "drip"
     monkeypatch.setenv("WORKBENCH_OVERPASS_TIMEOUT_S", "2")  # the default deadline, shortened
     with pytest.raises(FetchError) as err:
-        fetch_themes(lab, ["schools", "streets"], buffer_m=0)
+        fetch_themes(store, lab, ["schools", "streets"], buffer_m=0)
     assert err.value.key == "opendata.fetch.timeout"
     assert "2" in err.value.message("en")
-    assert cache.cache_version(lab.id) == version
+    assert cache.cache_version(store, lab.id) == version
     # the next fetch is not refused as "still running", even while the cut worker unwinds
     overpass.mode = "ok"
-    report = fetch_themes(lab, ["streets"], buffer_m=0, timeout_s=10)
+    report = fetch_themes(store, lab, ["streets"], buffer_m=0, timeout_s=10)
     assert report.counts == {"streets": 2}
     # and the dripping connection was hung up by the workbench, not left open
     assert overpass.drip_ended.wait(15)
 
 
 @pytest.mark.parametrize("mode", ["ok", "unsized"])
-def test_reply_over_the_size_cap_is_refused(overpass, monkeypatch, mode):
+def test_reply_over_the_size_cap_is_refused(store, overpass, monkeypatch, mode):
     lab = make_lab()
-    fetch_themes(lab, ["streets"], buffer_m=0, timeout_s=10)
-    version = cache.cache_version(lab.id)
+    fetch_themes(store, lab, ["streets"], buffer_m=0, timeout_s=10)
+    version = cache.cache_version(store, lab.id)
     overpass.mode = mode
     monkeypatch.setenv("WORKBENCH_OVERPASS_MAX_MB", "0.0005")  # 500 bytes; the reply is ~1.2 kB
     with pytest.raises(FetchError) as err:
-        fetch_themes(lab, ["streets"], buffer_m=0, timeout_s=10)
+        fetch_themes(store, lab, ["streets"], buffer_m=0, timeout_s=10)
     assert err.value.key == "fetch_safety.too_big"
-    assert cache.cache_version(lab.id) == version
+    assert cache.cache_version(store, lab.id) == version
     monkeypatch.setenv("WORKBENCH_OVERPASS_MAX_MB", "1")
-    assert fetch_themes(lab, ["streets"], buffer_m=0, timeout_s=10).counts == {"streets": 2}
+    assert fetch_themes(store, lab, ["streets"], buffer_m=0, timeout_s=10).counts == {"streets": 2}
 
 
-def test_cli_fetch_refuses_an_empty_reply_unless_allowed(overpass, capsys, data_dir):
+def test_cli_fetch_refuses_an_empty_reply_unless_allowed(store, overpass, capsys, data_dir):
     from workbench import cli
     from workbench.demo import ensure_demo
 
-    lab = ensure_demo().list_labs()[0]
+    demo = ensure_demo()
+    lab = demo.list_labs()[0]
     lab_id = lab.id
     small = make_lab(lab_id)  # the demo lab's id, on the synthetic site the stand-in knows
-    fetch_themes(small, ["streets"], buffer_m=0, timeout_s=10)
+    fetch_themes(demo, small, ["streets"], buffer_m=0, timeout_s=10)
     overpass.mode = "empty"
     args = ["osm", "fetch", "--lab", lab_id, "--themes", "streets", "--buffer", "0"]
     assert cli.main(args) == 2
     assert "streets" in capsys.readouterr().err
-    assert len(cache.load_theme(lab_id, "streets")) == 2
+    assert len(cache.load_theme(demo, lab_id, "streets")) == 2
     assert cli.main([*args, "--allow-empty"]) == 0
-    assert len(cache.load_theme(lab_id, "streets")) == 0
+    assert len(cache.load_theme(demo, lab_id, "streets")) == 0

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from pathlib import Path
 
 import geopandas as gpd
 import pytest
@@ -14,7 +13,7 @@ import shapely
 from workbench.errors import NotFoundError, ValidationError
 from workbench.opendata import files
 from workbench.opendata.files import list_layers, read_user_file, save_upload
-from workbench.settings import uploads_dir
+from workbench.settings import data_dir
 
 BOWTIE = shapely.Polygon([(11.0, 49.0), (11.001, 49.001), (11.001, 49.0), (11.0, 49.001)])
 SQUARE = shapely.box(11.002, 49.0, 11.003, 49.001)
@@ -156,7 +155,7 @@ def test_bad_input_is_refused_with_a_translated_message(case, store):
     for lang in ("en", "de", "uk"):
         message = err.value.message(lang)
         assert message and "opendata." not in message and "{" not in message
-    assert not any(uploads_dir().iterdir())
+    assert not list(data_dir().rglob("*.parquet"))  # nothing stored
 
 
 def test_shapefile_without_or_with_unknown_crs(tmp_path):
@@ -205,13 +204,13 @@ def test_save_upload_stores_a_layer_or_nothing(store, tmp_path):
     saved = save_upload(store, lab.id, layer, style={"color": "#ff0000"})
     assert saved.kind == "upload" and saved.name == "Sites" and saved.feature_count == 2
     assert saved.style == {"color": "#ff0000"}
-    assert Path(files.data_dir() / saved.path).is_file()
-    assert files.load_upload(saved)["name"].tolist() == ["Bow <tie>", "Платформа"]
+    assert saved.path == files.IN_STORE
+    assert store.features.names("upload", lab.id) == [saved.id]
+    assert files.load_upload(store, saved)["name"].tolist() == ["Bow <tie>", "Платформа"]
     # a layer for a lab that does not exist: no record and no file left behind
     with pytest.raises(NotFoundError):
         save_upload(store, "no-such-lab", layer)
-    assert not (uploads_dir() / "no-such-lab").exists() or not any(
-        (uploads_dir() / "no-such-lab").iterdir())
+    assert store.features.names("upload", "no-such-lab") == []
     files.delete_upload(store, saved)
     assert store.list_layers(lab.id) == []
     assert not (files.data_dir() / saved.path).exists()

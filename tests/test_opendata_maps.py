@@ -109,12 +109,12 @@ def _features(group: folium.FeatureGroup) -> list[dict]:
     return data.data["features"]
 
 
-def test_context_layers_are_light_escaped_and_attributed(tmp_path):
+def test_context_layers_are_light_escaped_and_attributed(store, tmp_path):
     lab = make_lab()
-    import_extract(grid_osm(tmp_path / "grid.osm"), lab, buffer_m=0)
-    groups = context_layers(lab.id, ["streets", "schools", "water"])
+    import_extract(store, grid_osm(tmp_path / "grid.osm"), lab, buffer_m=0)
+    groups = context_layers(store, lab.id, ["streets", "schools", "water"])
     # the grid has no water: a theme cached without features draws no (empty) layer
-    assert load_theme(lab.id, "water") is not None and load_theme(lab.id, "water").empty
+    assert load_theme(store, lab.id, "water") is not None and load_theme(store, lab.id, "water").empty
     assert [g.layer_name for g in groups] == ["Streets (walkable network)",
                                               "Schools and childcare"]
     feature = _features(groups[1])[0]
@@ -131,17 +131,17 @@ def test_context_layers_are_light_escaped_and_attributed(tmp_path):
     assert html.count("OpenStreetMap contributors") >= 2  # each layer carries the attribution
     assert "\\u003cb\\u003e" not in html and "Школа №1 \\u0026lt;b\\u0026gt;" in html
     assert "layer.feature.properties.p" in html  # the popup
-    assert context_layers(lab.id, ["schools"], lang="uk")[0].layer_name == "Школи та дитячі садки"
-    assert context_layers("lab-nothing") == []
-    legend = context_legend_html(lab.id, ["streets", "schools"], "de")
+    assert context_layers(store, lab.id, ["schools"], lang="uk")[0].layer_name == "Школи та дитячі садки"
+    assert context_layers(store, "lab-nothing") == []
+    legend = context_legend_html(store, lab.id, ["streets", "schools"], "de")
     assert "Straßen" in legend and "© OpenStreetMap contributors" in legend
 
 
-def test_opacity_scales_the_style(tmp_path):
+def test_opacity_scales_the_style(store, tmp_path):
     lab = make_lab()
-    import_extract(grid_osm(tmp_path / "grid.osm"), lab, buffer_m=0, themes=["buildings"])
-    full = context_layers(lab.id, ["buildings"])[0]
-    half = context_layers(lab.id, ["buildings"], opacities={"buildings": 0.5})[0]
+    import_extract(store, grid_osm(tmp_path / "grid.osm"), lab, buffer_m=0, themes=["buildings"])
+    full = context_layers(store, lab.id, ["buildings"])[0]
+    half = context_layers(store, lab.id, ["buildings"], opacities={"buildings": 0.5})[0]
 
     def style(group):
         gj = [c for c in group._children.values() if isinstance(c, folium.GeoJson)][0]

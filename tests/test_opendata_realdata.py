@@ -50,7 +50,7 @@ def _lab(name, demo_store):
 def test_extract_imports_with_sound_themes(name, demo_store):
     path = shared_geodata(name)
     lab = _lab(name, demo_store)
-    report = import_extract(path, lab, buffer_m=300)
+    report = import_extract(demo_store, path, lab, buffer_m=300)
     assert report.source == f"file:{name}"
     assert set(report.counts) == set(THEMES)
     assert report.skipped_ways >= 0 and report.skipped_relations >= 0
@@ -59,7 +59,7 @@ def test_extract_imports_with_sound_themes(name, demo_store):
     area = clip_area(lab.boundary, 300)
     near = area.buffer(1e-6)
     for code in with_data:
-        gdf = cache.load_theme(lab.id, code)
+        gdf = cache.load_theme(demo_store, lab.id, code)
         assert len(gdf) == report.counts[code] > 0
         assert gdf.crs.to_epsg() == 4326
         allowed = set().union(*(KINDS[k] for k in THEMES[code].kinds))
@@ -70,27 +70,27 @@ def test_extract_imports_with_sound_themes(name, demo_store):
         else:
             assert gdf.within(near).all()
         assert gdf["osm_id"].str.match(r"^(node|way|relation)/\d+$").all()
-    streets = cache.load_theme(lab.id, "streets")
+    streets = cache.load_theme(demo_store, lab.id, "streets")
     assert (streets["u"] != streets["v"]).any()
     assert not streets["highway"].isin(["motorway", "trunk", "motorway_link"]).any()
 
 
 def test_cyrillic_names_survive_in_kharkiv(demo_store):
     lab = demo_store.get_lab(EXTRACTS["ukraine_kharkiv_linkroad.osm"])
-    import_extract(shared_geodata("ukraine_kharkiv_linkroad.osm"), lab, themes=["streets"])
-    names = set(cache.load_theme(lab.id, "streets")["name"])
+    import_extract(demo_store, shared_geodata("ukraine_kharkiv_linkroad.osm"), lab, themes=["streets"])
+    names = set(cache.load_theme(demo_store, lab.id, "streets")["name"])
     cyrillic = {n for n in names if any("\u0400" <= ch <= "\u04ff" for ch in n)}
     assert cyrillic, names
-    assert cache.cached_themes(lab.id) == ["streets"]
+    assert cache.cached_themes(demo_store, lab.id) == ["streets"]
 
 
 def test_streets_form_a_connected_walkable_graph_in_muenchen(demo_store):
     import networkx as nx
 
     lab = demo_store.get_lab(EXTRACTS["germany_muenchen_milbertshofen.osm"])
-    import_extract(shared_geodata("germany_muenchen_milbertshofen.osm"), lab,
+    import_extract(demo_store, shared_geodata("germany_muenchen_milbertshofen.osm"), lab,
                    themes=["streets"], buffer_m=0)
-    streets = cache.load_theme(lab.id, "streets")
+    streets = cache.load_theme(demo_store, lab.id, "streets")
     g = nx.MultiGraph()
     g.add_edges_from(zip(streets["u"], streets["v"], strict=True))
     biggest = max(nx.connected_components(g), key=len)
@@ -112,6 +112,6 @@ def test_swellendam_geopackage_uploads_as_a_user_file(demo_store):
     saved = save_upload(demo_store, lab.id, user)
     assert saved.kind == "upload" and saved.feature_count == len(user.gdf)
     assert demo_store.list_layers(lab.id, kind="upload") == [saved]
-    assert len(load_upload(saved)) == len(user.gdf)
+    assert len(load_upload(demo_store, saved)) == len(user.gdf)
     groups = context_layers(lab.id, [], store=demo_store)
     assert len(groups) == 1

@@ -156,6 +156,21 @@ def test_ogrinfo_lists_the_live_annotations_in_epsg_4326(pg_url):
     assert 'ID["EPSG",4326]' in info
     extent = re.search(r"Extent: \(([-\d.]+), ([-\d.]+)\)", info)
     assert extent and (float(extent[1]), float(extent[2])) == pytest.approx((11.5531, 48.1862))
+    # the cached OSM themes too, as one EPSG:4326 layer (issue 11: no files beside the database)
+    import geopandas as gpd
+    import shapely
+
+    from workbench.opendata.cache import save_theme
+
+    lab = store.list_labs()[0]
+    c = lab.boundary.centroid
+    save_theme(store, lab.id, "schools", gpd.GeoDataFrame(
+        {"osm_id": ["node/1", "node/2"], "name": ["A", "B"]},
+        geometry=[shapely.Point(c.x, c.y), shapely.Point(c.x + 0.001, c.y)], crs=4326),
+        {"fetched_at": "2026-01-01", "source": "test"}, by=SYSTEM)
+    info = subprocess.run(["ogrinfo", "-ro", "-so", source, "osm_layers"],
+                          capture_output=True, text=True, timeout=60, check=True).stdout
+    assert "Feature Count: 2" in info and 'ID["EPSG",4326]' in info
 
 
 def test_a_database_of_schema_7_in_public_is_upgraded_not_wiped(pg_url):

@@ -31,7 +31,7 @@ from workbench.model import (
     new_id,
     strip_controls,
 )
-from workbench.settings import LANGUAGES, data_dir, uploads_dir
+from workbench.settings import LANGUAGES, data_dir
 from workbench.store import SCHEMA_VERSION, open_store
 
 #: every store rule here must hold on SQLite and on PostgreSQL alike
@@ -72,7 +72,7 @@ def _exported(demo_store, tmp_path: Path, with_category: bool = False) -> tuple[
     c = lab.boundary.centroid
     frame = gpd.GeoDataFrame({"name": ["Kiosk"]}, geometry=[Point(c.x, c.y)], crs=4326)
     layer_id = new_id()
-    path = uploads_dir() / lab.id / f"{layer_id}.parquet"
+    path = data_dir() / "uploads" / lab.id / f"{layer_id}.parquet"  # as older versions kept it
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
     demo_store.add_layer(Layer(id=layer_id, lab_id=lab.id, name="Kiosks", kind="upload",
@@ -224,12 +224,13 @@ def test_a_failing_import_leaves_no_record_and_no_file(demo_store, tmp_path, mon
         assert conn.exec_driver_sql("SELECT count(*) FROM annotations").scalar() == 0
         assert conn.exec_driver_sql("SELECT count(*) FROM layers").scalar() == 0
     assert _only_workspace_files(other)
-    assert not (other / "uploads").exists() or not any((other / "uploads").iterdir())
-    # the good file still imports afterwards, and that one does write the layer's file
+    assert not [p for p in _files(other) if p.suffix == ".parquet"]  # no layer's features
+    assert target.features.names("upload", demo_store.list_labs()[0].id) == []
+    # the good file still imports afterwards, and that one does write the layer's features
     lab_id = export.import_geopackage(target, src)
     assert target.get_lab(lab_id).title == demo_title
     [layer] = target.list_layers(lab_id)
-    assert (other / layer.path).is_file()
+    assert target.features.names("upload", lab_id) == [layer.id]
     target.close()
 
 

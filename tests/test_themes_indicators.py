@@ -66,17 +66,17 @@ def test_catalogue_holds_what_the_indicators_read():
         assert any(THEMES[c].match(tags) for c in ("green", "landuse")), (key, value)
 
 
-def test_squares_pedestrian_areas_banks_and_post_reach_the_indicators(tmp_path):
+def test_squares_pedestrian_areas_banks_and_post_reach_the_indicators(store, tmp_path):
     lab = make_lab()
-    import_extract(_osm(tmp_path / "town.osm"), lab, buffer_m=0)
-    green = cache.load_theme(lab.id, "green")
+    import_extract(store, _osm(tmp_path / "town.osm"), lab, buffer_m=0)
+    green = cache.load_theme(store, lab.id, "green")
     assert sorted(green["osm_id"]) == ["way/101", "way/102"]  # not the pedestrian loop 103
     assert set(green.geom_type) == {"Polygon"}
-    community = cache.load_theme(lab.id, "community")
+    community = cache.load_theme(store, lab.id, "community")
     assert sorted(community["osm_value"]) == ["bank", "post_office"]
-    assert "way/103" in set(cache.load_theme(lab.id, "streets")["osm_id"])  # a walkable loop
+    assert "way/103" in set(cache.load_theme(store, lab.id, "streets")["osm_id"])  # a walkable loop
 
-    result = lab_indicators(lab)
+    result = lab_indicators(store, lab)
     site = area_m2(lab.boundary)
     open_space = result.get("open_space_share")
     expected = sum(area_m2(g) for g in green.geometry) / site

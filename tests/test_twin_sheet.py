@@ -26,7 +26,7 @@ LABS = {"e6dccaee-317d-4c62-995e-99f99acfc2b5": "germany_muenchen_milbertshofen.
 @pytest.fixture
 def sheet(demo_store):
     for lab_id, name in LABS.items():
-        osm.import_extract(shared_geodata(name), demo_store.get_lab(lab_id), buffer_m=500)
+        osm.import_extract(demo_store, shared_geodata(name), demo_store.get_lab(lab_id), buffer_m=500)
     ind.clear_memory_cache()
     return twin.sheet_labs(demo_store, list(LABS), "en")
 

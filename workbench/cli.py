@@ -199,13 +199,15 @@ def _print_report(report) -> None:  # type: ignore[no-untyped-def]
 
 
 def cmd_osm_import(args: argparse.Namespace) -> int:
+    from workbench.access import SYSTEM
     from workbench.i18n import t
     from workbench.opendata.osm import EmptyImport, import_extract
 
-    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    store = _open_lab_store(args.workspace)
+    lab = store.get_lab(args.lab)
     try:
-        report = import_extract(args.file, lab, buffer_m=args.buffer, themes=args.themes,
-                                allow_empty=args.allow_empty)
+        report = import_extract(store, args.file, lab, buffer_m=args.buffer, themes=args.themes,
+                                allow_empty=args.allow_empty, by=SYSTEM)
     except EmptyImport as exc:
         print(f"workbench: {exc}\n{t('comparison.cli.empty_hint', 'en')}", file=sys.stderr)
         return 2
@@ -214,24 +216,28 @@ def cmd_osm_import(args: argparse.Namespace) -> int:
 
 
 def cmd_osm_restore(args: argparse.Namespace) -> int:
+    from workbench.access import SYSTEM
     from workbench.i18n import t
     from workbench.opendata.cache import restore_theme
     from workbench.opendata.themes import check_themes
 
-    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    store = _open_lab_store(args.workspace)
+    lab = store.get_lab(args.lab)
     for theme in check_themes(args.themes):
-        meta = restore_theme(lab.id, theme)
+        meta = restore_theme(store, lab.id, theme, by=SYSTEM)
         print(t("comparison.restored", "en", theme=theme, count=meta["feature_count"],
                 date=(meta.get("data_date") or "")[:10] or t("comparison.date_unknown", "en")))
     return 0
 
 
 def cmd_osm_fetch(args: argparse.Namespace) -> int:
+    from workbench.access import SYSTEM
     from workbench.opendata.osm import fetch_themes
 
-    lab = _open_lab_store(args.workspace).get_lab(args.lab)
-    _print_report(fetch_themes(lab, args.themes, buffer_m=args.buffer, timeout_s=args.timeout,
-                               allow_empty=args.allow_empty))
+    store = _open_lab_store(args.workspace)
+    lab = store.get_lab(args.lab)
+    _print_report(fetch_themes(store, lab, args.themes, buffer_m=args.buffer,
+                               timeout_s=args.timeout, allow_empty=args.allow_empty, by=SYSTEM))
     return 0
 
 
@@ -258,6 +264,7 @@ def import_demo_extracts(folder: str, buffer_m: float = 500) -> list:
 
     from shapely.geometry import box
 
+    from workbench.access import SYSTEM
     from workbench.demo import ensure_demo
     from workbench.opendata.osm import EXTRACT_SUFFIXES, clip_area, extract_bounds, import_extract
 
@@ -272,7 +279,7 @@ def import_demo_extracts(folder: str, buffer_m: float = 500) -> list:
             if bounds is not None and not box(*bounds).intersects(area):
                 continue
             try:
-                report = import_extract(path, lab, buffer_m=buffer_m)
+                report = import_extract(store, path, lab, buffer_m=buffer_m, by=SYSTEM)
             except WorkbenchError as exc:
                 if exc.key != "opendata.import.no_overlap":
                     print(f"{path.name} → {lab.title}: {exc}", file=sys.stderr)
@@ -364,7 +371,7 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
     from workbench.opendata.sources import lab_sources
 
-    result = lab_indicators(lab, progress=None if args.json else progress,
+    result = lab_indicators(store, lab, progress=None if args.json else progress,
                             sources=lab_sources(store, lab.id))
     if args.json:
         doc = result.to_dict(lang)

@@ -12,8 +12,8 @@ runs with a virtual source node, instead of a shortest-path search per building.
 
 Typical use::
 
-    data = load_lab_data(lab)                 # the OSM cache of the opendata package
-    result = lab_indicators(lab)              # cached per (lab, boundary, data version)
+    data = load_lab_data(store, lab)          # the workspace's OSM cache (opendata.cache)
+    result = lab_indicators(store, lab)       # cached per (workspace, lab, boundary, data)
     for ind in result.indicators: print(ind.code, ind.value, ind.unit)
 
 Nothing here imports Streamlit.
@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
@@ -44,6 +44,10 @@ from shapely.geometry.base import BaseGeometry
 from workbench.geometry import WGS84, _transformer, local_crs, utm_crs
 from workbench.i18n import t
 from workbench.settings import cache_dir
+
+if TYPE_CHECKING:
+    from workbench.model import LivingLab
+    from workbench.store import Store
 
 #: Bump when a formula changes: cached results of older engines are then ignored.
 ENGINE_VERSION = "2"  # 2: coverage from the data's bounds, data dates, φ by edges
@@ -320,15 +324,7 @@ class LabData:
     pending: tuple[str, ...] = ()
 
 
-def _opendata_cache() -> Any | None:
-    """The opendata cache module, or None before it exists (imported lazily)."""
-    try:
-        return importlib.import_module("workbench.opendata.cache")
-    except ImportError:
-        return None
-
-
-def load_lab_data(lab: Any, population: gpd.GeoDataFrame | None = None,
+def load_lab_data(store: Store, lab: LivingLab, population: gpd.GeoDataFrame | None = None,
                   population_column: str | None = None,
                   sources: dict[str, Any] | None = None) -> LabData:
     """The cached OSM themes of ``lab`` (a :class:`~workbench.model.LivingLab`), with the
@@ -339,9 +335,7 @@ def load_lab_data(lab: Any, population: gpd.GeoDataFrame | None = None,
     """
     data = LabData(lab_id=lab.id, boundary=lab.boundary, population=population,
                    population_column=population_column)
-    cache = _opendata_cache()
-    if cache is not None:
-        _load_cached(data, cache, lab)
+    _load_cached(store, data, lab)
     _use_sources(data, sources or {})
     return data
 
@@ -362,15 +356,21 @@ def _use_sources(data: LabData, sources: dict[str, Any]) -> None:
         data.pending = tuple(th for th in data.pending if th != theme)
 
 
-def _load_cached(data: LabData, cache: Any, lab: Any) -> None:
-    data.version = str(cache.cache_version(lab.id))
-    listed = set(cache.cached_themes(lab.id) or ())
+def _opendata_cache() -> Any:
+    """The opendata cache module, looked up when used (tests put a stand-in in its place)."""
+    return importlib.import_module("workbench.opendata.cache")
+
+
+def _load_cached(store: Store, data: LabData, lab: LivingLab) -> None:
+    cache = _opendata_cache()
+    data.version = f"{store.key}:{cache.cache_version(store, lab.id)}"  # = data_version()
+    listed = set(cache.cached_themes(store, lab.id))
     pending = []
     for theme in THEMES:
-        meta = cache.theme_meta(lab.id, theme)
+        meta = cache.theme_meta(store, lab.id, theme)
         if theme not in listed and meta is None:
             continue
-        gdf = cache.load_theme(lab.id, theme)
+        gdf = cache.load_theme(store, lab.id, theme)
         if gdf is None:
             pending.append(theme)
             continue
@@ -379,15 +379,15 @@ def _load_cached(data: LabData, cache: Any, lab: Any) -> None:
     data.pending = tuple(pending)
 
 
-def load_theme(lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
+def load_theme(store: Store, lab_id: str, theme: str) -> gpd.GeoDataFrame | None:
     """One cached theme of a lab (EPSG:4326), or None when it is not there (yet)."""
-    cache = _opendata_cache()
-    return None if cache is None else cache.load_theme(lab_id, theme)
+    return _opendata_cache().load_theme(store, lab_id, theme)
 
 
-def data_version(lab: Any) -> str:
-    cache = _opendata_cache()
-    return "none" if cache is None else str(cache.cache_version(lab.id))
+def data_version(store: Store, lab: LivingLab) -> str:
+    """A token that changes whenever the lab's cached themes change (in ``store``'s
+    workspace)."""
+    return f"{store.key}:{_opendata_cache().cache_version(store, lab.id)}"
 
 
 POPULATION_COLUMNS = ("population", "pop", "einwohner", "inhabitants", "residents",
@@ -1302,18 +1302,19 @@ def cache_key(lab_id: str, boundary: BaseGeometry, version: str,
     return h.hexdigest()[:32]
 
 
-def _cache_path(lab_id: str, key: str) -> Path:
-    return cache_dir() / "indicators" / lab_id / f"{key}.json"
+def _cache_path(store: Store, lab_id: str, key: str) -> Path:
+    return cache_dir() / "indicators" / store.key / lab_id / f"{key}.json"
 
 
-def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None,
+def cached_indicators(store: Store, lab: LivingLab,
+                      population: gpd.GeoDataFrame | None = None,
                       sources: dict[str, Any] | None = None) -> IndicatorSet | None:
     """The stored indicators of ``lab`` for its current boundary and data version, or None."""
-    key = cache_key(lab.id, lab.boundary, data_version(lab), population, sources)
+    key = cache_key(lab.id, lab.boundary, data_version(store, lab), population, sources)
     hit = _MEMORY.get(key)
     if hit is not None:
         return hit
-    path = _cache_path(lab.id, key)
+    path = _cache_path(store, lab.id, key)
     if path.exists():
         try:
             hit = IndicatorSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
@@ -1323,7 +1324,7 @@ def cached_indicators(lab: Any, population: gpd.GeoDataFrame | None = None,
     return hit
 
 
-def lab_indicators(lab: Any, progress: Progress | None = None,
+def lab_indicators(store: Store, lab: LivingLab, progress: Progress | None = None,
                    population: gpd.GeoDataFrame | None = None,
                    population_column: str | None = None,
                    sources: dict[str, Any] | None = None) -> IndicatorSet:
@@ -1333,15 +1334,15 @@ def lab_indicators(lab: Any, progress: Progress | None = None,
     (:func:`workbench.opendata.sources.lab_sources`). The first computation reports its steps
     through ``progress(fraction, message_key)``.
     """
-    hit = cached_indicators(lab, population, sources)
+    hit = cached_indicators(store, lab, population, sources)
     if hit is not None:
         return hit
-    data = load_lab_data(lab, population, population_column, sources)
+    data = load_lab_data(store, lab, population, population_column, sources)
     result = compute_indicators(data, progress)
     key = cache_key(lab.id, lab.boundary, data.version, population, sources)
     _MEMORY[key] = result
     if not data.pending:  # a half-fetched lab is computed again once its layers are in
-        path = _cache_path(lab.id, key)
+        path = _cache_path(store, lab.id, key)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(result.to_dict()), encoding="utf-8")

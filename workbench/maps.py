@@ -11,6 +11,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import folium
 import shapely
@@ -31,6 +32,9 @@ from workbench.model import (
     isolate,
 )
 from workbench.settings import OSM_ATTRIBUTION
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 
 #: Colour-blind-safe palette (Okabe & Ito 2008), used for networks and categories.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
@@ -849,13 +853,13 @@ def display_streets(gdf):  # type: ignore[no-untyped-def]
     return merged
 
 
-def theme_group(lab_id: str, code: str, lang: str = "en", opacity: float = 1.0,
+def theme_group(store: Store, lab_id: str, code: str, lang: str = "en", opacity: float = 1.0,
                 muted: bool = False) -> folium.FeatureGroup | None:
     """One cached OSM theme as a map layer (None when the theme is not cached or empty)."""
     from workbench import mapview
 
     settings = mapview.MapSettings(opacities={code: opacity})
-    layers = mapview.osm_layers(lab_id, [code], lang, settings, muted)
+    layers = mapview.osm_layers(store, lab_id, [code], lang, settings, muted)
     return mapview.layer_group(layers[0], lang) if layers else None
 
 
@@ -892,12 +896,13 @@ def upload_popups(gdf, fields: list[str], name: str) -> list[str]:  # type: igno
             for row in rows]
 
 
-def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en",
-                   store=None, opacities: dict[str, float] | None = None,  # type: ignore[no-untyped-def]
-                   muted: bool = False) -> list:
-    """Map layers of a living lab's context (``mapview.lab_layers`` drawn by
-    ``mapview.layer_group``): one FeatureGroup per cached OSM theme (all cached themes when
-    ``themes`` is None), areas first, and, when ``store`` is given, one per uploaded layer.
+def context_layers(store: Store, lab_id: str, themes: list[str] | None = None,
+                   lang: str = "en", opacities: dict[str, float] | None = None,
+                   muted: bool = False, uploads: bool = True) -> list[folium.FeatureGroup]:
+    """Map layers of a living lab's context in ``store``'s workspace (``mapview.lab_layers``
+    drawn by ``mapview.layer_group``): one FeatureGroup per cached OSM theme (all cached themes
+    when ``themes`` is None), areas first, and, with ``uploads``, one per readable uploaded
+    layer (``mapview.lab_layers`` also names the unreadable ones, for pages that say so).
 
     Geometry is sent at display precision with only the popup HTML as property; every OSM layer
     carries the attribution "© OpenStreetMap contributors". ``opacities`` maps a theme code or
@@ -907,13 +912,13 @@ def context_layers(lab_id: str, themes: list[str] | None = None, lang: str = "en
     from workbench import mapview
 
     settings = mapview.MapSettings(opacities=dict(opacities or {}))
-    layers = mapview.osm_layers(lab_id, themes, lang, settings, muted)
-    if store is not None:
+    layers = mapview.osm_layers(store, lab_id, themes, lang, settings, muted)
+    if uploads:
         layers += mapview.upload_layers(store, lab_id, settings, muted)[0]
     return [mapview.layer_group(layer, lang) for layer in layers]
 
 
-def context_version(lab_id: str, store) -> tuple:  # type: ignore[no-untyped-def]
+def context_version(store: Store, lab_id: str) -> tuple[Any, ...]:
     """A key that changes whenever the layers :func:`context_layers` draws for the lab change
     (its cached OSM themes, its uploaded layers and their styles): maps built from them are
     cached under it."""
@@ -924,7 +929,7 @@ def context_version(lab_id: str, store) -> tuple:  # type: ignore[no-untyped-def
                            for x in store.list_layers(lab_id, kind="upload")))
     from workbench.mapview import map_settings
 
-    return (cache_version(lab_id), uploads, map_settings(store, lab_id).key(),
+    return (cache_version(store, lab_id), uploads, map_settings(store, lab_id).key(),
             _venue_stamp(lab_id))
 
 
@@ -962,7 +967,7 @@ def wms_layer(url: str, layer: str, name: str = "WMS",
         opacity=float(opacity))
 
 
-def context_legend_html(lab_id: str, themes: list[str], lang: str = "en") -> str:
+def context_legend_html(store: Store, lab_id: str, themes: list[str], lang: str = "en") -> str:
     """Legend of the shown OSM themes: swatch, label, feature count, data date, attribution."""
     from workbench.i18n import t
     from workbench.opendata.cache import theme_meta
@@ -971,7 +976,7 @@ def context_legend_html(lab_id: str, themes: list[str], lang: str = "en") -> str
     entries = []
     dates = set()
     for code in themes:
-        meta = theme_meta(lab_id, code)
+        meta = theme_meta(store, lab_id, code)
         if meta is None:
             continue
         dates.add((meta.get("data_date") or "")[:10] or t("comparison.date_unknown", lang))

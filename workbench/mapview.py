@@ -19,7 +19,7 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import geopandas as gpd
@@ -30,6 +30,9 @@ from workbench.i18n import t
 from workbench.model import Layer, LivingLab
 from workbench.opendata.basemaps import BASEMAPS, validate_wms
 from workbench.settings import OSM_ATTRIBUTION
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -170,20 +173,23 @@ class LayerData:
         return str(self.style.get("color") or self.colour)
 
 
-def osm_layers(lab_id: str, themes: Sequence[str] | None = None, lang: str = "en",
-               settings: MapSettings | None = None, muted: bool = False) -> list[LayerData]:
-    """The lab's cached OSM themes (all cached ones when ``themes`` is None), each with its
-    theme style (times its saved opacity; greyed when ``muted``), its data date and the OSM
-    attribution; areas first, then the rest. Themes cached without any feature are left out."""
+def osm_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None,
+               lang: str = "en", settings: MapSettings | None = None,
+               muted: bool = False) -> list[LayerData]:
+    """The lab's cached OSM themes in ``store``'s workspace (all cached ones when ``themes``
+    is None), each with its theme style (times its saved opacity; greyed when ``muted``), its
+    data date and the OSM attribution; areas first, then the rest. Themes cached without any
+    feature are left out."""
     from workbench.opendata.cache import cached_themes, load_theme, theme_meta
     from workbench.opendata.themes import THEMES
 
     settings = settings or MapSettings()
-    codes = [c for c in cached_themes(lab_id) if themes is None or c in themes]
+    codes = [c for c in cached_themes(store, lab_id) if themes is None or c in themes]
     codes.sort(key=lambda c: (UNDERNEATH.index(c) if c in UNDERNEATH else len(UNDERNEATH)))
     out = []
     for code in codes:
-        frame, meta = load_theme(lab_id, code), theme_meta(lab_id, code) or {}
+        frame = load_theme(store, lab_id, code)
+        meta = theme_meta(store, lab_id, code) or {}
         if frame is None or frame.empty:  # nothing mapped: no legend entry for it
             continue
         theme = THEMES[code]
@@ -222,7 +228,7 @@ def next_upload_colour(layers: Sequence[Layer]) -> str:
                 maps.UPLOAD_PALETTE[len(layers) % len(maps.UPLOAD_PALETTE)])
 
 
-def upload_layers(store: Any, lab_id: str, settings: MapSettings | None = None,
+def upload_layers(store: Store, lab_id: str, settings: MapSettings | None = None,
                   muted: bool = False) -> tuple[list[LayerData], list[str]]:
     """The lab's uploaded layers that can be read (areas drawn with a light fill and a strong
     outline, each in a colour of its own, never greyed: ``muted`` mutes only the OSM context),
@@ -235,7 +241,7 @@ def upload_layers(store: Any, lab_id: str, settings: MapSettings | None = None,
     out, missing = [], []
     for layer in stored:
         try:
-            frame = load_upload(layer) if layer.path else None
+            frame = load_upload(store, layer) if layer.path else None
         except Exception as exc:  # noqa: BLE001 - a broken file must not stop the map
             log.warning("layer %s unreadable: %s", layer.id, exc)
             frame = None
@@ -258,14 +264,14 @@ def upload_layers(store: Any, lab_id: str, settings: MapSettings | None = None,
     return out, missing
 
 
-def lab_layers(store: Any, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en",
+def lab_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en",
                settings: MapSettings | None = None, muted: bool = False,
                ) -> tuple[list[LayerData], list[str]]:
     """Everything the lab's map shows besides its site and notes, in drawing order: the cached
     OSM themes (``themes``; all cached when None), then the uploaded layers; plus the names
     of layers whose files cannot be read."""
     uploads, missing = upload_layers(store, lab_id, settings, muted)
-    return osm_layers(lab_id, themes, lang, settings, muted) + uploads, missing
+    return osm_layers(store, lab_id, themes, lang, settings, muted) + uploads, missing
 
 
 def layer_group(layer: LayerData, lang: str = "en") -> folium.FeatureGroup:

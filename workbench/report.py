@@ -102,7 +102,7 @@ def _indicators(store: Any, lab: Any, lang: str) -> tuple[tuple[str, str, str], 
     from workbench.opendata.sources import lab_sources
     from workbench.twin import status
 
-    result = ind.lab_indicators(lab, sources=lab_sources(store, lab.id))
+    result = ind.lab_indicators(store, lab, sources=lab_sources(store, lab.id))
     rows = []
     for code in REPORT_INDICATORS:
         figure = result.get(code)

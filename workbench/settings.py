@@ -199,13 +199,6 @@ def overpass_url() -> str:
     return os.environ.get("WORKBENCH_OVERPASS_URL", "https://overpass-api.de/api")
 
 
-def uploads_dir() -> Path:
-    """Data files of uploaded user layers (relative paths in the store start from data_dir())."""
-    path = data_dir() / "uploads"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 # ---- export (PNG, PDF, HTML, data) ----------------------------------------------------------
 #: Local copies of the web assets folium loads from CDNs (written by scripts/fetch_web_assets.py);
 #: ``manifest.json`` there maps each CDN URL to its file. They sit in the app's ``static/`` folder,

@@ -265,11 +265,11 @@ def sheet_labs(store: Any, lab_ids: Sequence[str], lang: str) -> list[SheetLab]:
     for lab_id in lab_ids:
         lab = store.get_lab(lab_id)
         sources = lab_sources(store, lab_id)
-        result = ind.lab_indicators(lab, sources=sources)
+        result = ind.lab_indicators(store, lab, sources=sources)
         city = cities.get(lab.city_id)
         label = f"{city.name} ({city.country})" if city else lab.title
         buildings = sources["buildings"].frame if "buildings" in sources else \
-            ind.load_theme(lab_id, "buildings")
+            ind.load_theme(store, lab_id, "buildings")
         out.append(SheetLab(cmp.Site(label, city.country if city else "", result), lab.title,
                             lab.boundary, buildings,
                             tuple(src.name for src in sources.values())))

@@ -4,32 +4,25 @@ layer control entries, attribution and popups, without script errors."""
 from __future__ import annotations
 
 import pytest
-from browser_helpers import drawn_features, map_frame, screenshot
+from browser_helpers import data_dir_of_this_process, drawn_features, map_frame, screenshot
 
 MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 
 
 @pytest.fixture(scope="module")
 def cache_with_munich(tmp_path_factory):
-    """A cache directory holding the Munich extract imported for the Munich demo lab."""
-    import os
-
+    """A data folder whose demo workspace has the Munich extract imported for the Munich lab."""
     from tests.conftest import shared_geodata
+    from workbench.access import SYSTEM
+    from workbench.demo import ensure_demo
+    from workbench.opendata.osm import import_extract
 
     path = shared_geodata("germany_muenchen_milbertshofen.osm")
-    folder = tmp_path_factory.mktemp("osm-cache")
-    old = os.environ.get("WORKBENCH_CACHE_DIR")
-    os.environ["WORKBENCH_CACHE_DIR"] = str(folder)
-    try:
-        from workbench.demo import ensure_demo
-        from workbench.opendata.osm import import_extract
-
-        import_extract(path, ensure_demo().get_lab(MUNICH_LAB), buffer_m=200)
-    finally:
-        if old is None:
-            os.environ.pop("WORKBENCH_CACHE_DIR", None)
-        else:
-            os.environ["WORKBENCH_CACHE_DIR"] = old
+    folder = tmp_path_factory.mktemp("data")
+    with data_dir_of_this_process(folder):
+        store = ensure_demo(on_purpose=True)
+        import_extract(store, path, store.get_lab(MUNICH_LAB), buffer_m=200, by=SYSTEM)
+        store.close()
     return folder
 
 
@@ -38,7 +31,7 @@ def cache_with_munich(tmp_path_factory):
 def test_layers_page_draws_cached_themes(streamlit_server, new_page, cache_with_munich):
     from playwright.sync_api import expect
 
-    url = streamlit_server(env={"WORKBENCH_CACHE_DIR": str(cache_with_munich)})
+    url = streamlit_server(env={"WORKBENCH_DATA_DIR": str(cache_with_munich)})
     page = new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

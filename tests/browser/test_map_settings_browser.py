@@ -175,7 +175,7 @@ def test_without_tiles_the_lab_map_reads_from_its_own_osm_layers(streamlit_serve
     data = tmp_path / "data"
     with data_dir_of_this_process(data):
         store = ensure_demo()
-        import_extract(shared_geodata("germany_muenchen_milbertshofen.osm"),
+        import_extract(store, shared_geodata("germany_muenchen_milbertshofen.osm"),
                        store.get_lab(MUNICH_LAB), buffer_m=200)
         store.close()
     base = streamlit_server(env={"WORKBENCH_DATA_DIR": str(data)})

@@ -10,12 +10,11 @@ the one description of the map in ``workbench.mapview``, so they show what the l
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import shapely
 from shapely.geometry.base import BaseGeometry
 
@@ -37,19 +36,21 @@ from workbench.model import (
     Annotation,
     Category,
     City,
-    Layer,
     LivingLab,
     Network,
     Translation,
     utcnow,
 )
 
+if TYPE_CHECKING:
+    from workbench.store import Store
+
 log = logging.getLogger(__name__)
 
 #: Names the exports and pages read from here (kept in ``workbench.mapview``).
 __all__ = ["OSM_LAYER_PREFIX", "Comment", "LayerData", "MapContent", "NumberedAnnotation",
            "add_indicators", "category_colours", "category_label", "gather", "lab_layers",
-           "number_annotations", "osm_layers", "read_layer_file", "store_discussion",
+           "number_annotations", "osm_layers", "store_discussion",
            "store_layers"]
 
 @dataclass(frozen=True)
@@ -105,6 +106,10 @@ class MapContent:
     vote_round: int | None = None
     #: The lab's saved map settings: basemap and WMS overlays as on the lab's map.
     settings: MapSettings = field(default_factory=MapSettings)
+    #: Computes the lab's indicators and notes on demand (:func:`add_indicators`), from the
+    #: workspace the content was gathered in; None: no figures can be added.
+    indicator_source: Callable[[], tuple[IndicatorSet | None, list[str]]] | None = field(
+        default=None, repr=False, compare=False)
 
     @property
     def title(self) -> str:
@@ -183,22 +188,6 @@ def store_discussion(store: Any, lab_id: str, annotation_ids: Sequence[str]
             for aid in annotation_ids}
 
 
-def read_layer_file(layer: Layer) -> gpd.GeoDataFrame | None:
-    """The features of an uploaded layer (``opendata.files.load_upload``), in WGS84; None when
-    its file is missing."""
-    from workbench.opendata.files import load_upload
-
-    if not layer.path:
-        return None
-    try:
-        frame = load_upload(layer)
-    except FileNotFoundError:
-        return None
-    if frame.crs is not None and frame.crs.to_epsg() != 4326:
-        frame = frame.to_crs(4326)
-    return frame
-
-
 def store_layers(store: Any, lab_id: str, settings: MapSettings | None = None
                  ) -> tuple[list[LayerData], list[str]]:
     """The lab's uploaded layers that can be read, and the names of those that cannot, drawn
@@ -216,7 +205,8 @@ def lab_layers(store: Any, lab_id: str, themes: Sequence[str] | None = None, lan
                               muted=True)
 
 
-def lab_indicator_set(lab: LivingLab, lang: str = "en") -> tuple[IndicatorSet | None, list[str]]:
+def lab_indicator_set(store: Store, lab: LivingLab, lang: str = "en"
+                      ) -> tuple[IndicatorSet | None, list[str]]:
     """The lab's indicators (``workbench.indicators.lab_indicators``, cached there) and notes.
 
     A failure of the engine must not stop the export: the sheet then says so.
@@ -224,7 +214,7 @@ def lab_indicator_set(lab: LivingLab, lang: str = "en") -> tuple[IndicatorSet | 
     from workbench.indicators import lab_indicators
 
     try:
-        return lab_indicators(lab), []
+        return lab_indicators(store, lab), []
     except Exception as exc:  # noqa: BLE001 - the map and annotations are still worth exporting
         log.exception("indicators for %s failed", lab.id)
         return None, [t("export.note.indicators_failed", lang, reason=str(exc)[:200])]
@@ -258,7 +248,8 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
                          layers=layers, lang=lang, bounds=bounds, notes=notes,
                          category_defs=tuple(store.list_categories()),
                          vote_round=store.vote_round(lab_id),
-                         settings=map_settings(store, lab_id))
+                         settings=map_settings(store, lab_id),
+                         indicator_source=lambda: lab_indicator_set(store, lab, lang))
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
     if with_indicators:
@@ -267,9 +258,10 @@ def gather(store: Any, lab_id: str, *, lang: str = "en",
 
 
 def add_indicators(content: MapContent) -> MapContent:
-    """Fill ``content.indicators`` with the lab's figures when they are not there yet."""
-    if content.indicators is None:
-        content.indicators, notes = lab_indicator_set(content.lab, content.lang)
+    """Fill ``content.indicators`` with the lab's figures (from the workspace it was gathered
+    in) when they are not there yet."""
+    if content.indicators is None and content.indicator_source is not None:
+        content.indicators, notes = content.indicator_source()
         content.notes += notes
     return content
 

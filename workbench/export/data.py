@@ -12,7 +12,6 @@ layer's own name made a table name for an uploaded layer; each with its human ti
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import io
 import json
@@ -45,7 +44,7 @@ from workbench.model import (
     utcnow,
 )
 from workbench.opendata.safe_read import read_layers
-from workbench.settings import OSM_ATTRIBUTION, data_dir, uploads_dir
+from workbench.settings import OSM_ATTRIBUTION
 from workbench.store.base import from_iso, iso
 
 FORMAT_VERSION = 1
@@ -466,23 +465,21 @@ def import_geopackage(store: Any, path: str | Path, by: Actor | None = None) -> 
     tables = read_import_layers(path)
     if not {"site", "annotations"} <= tables.keys() or len(tables["site"]) != 1:
         raise ValidationError("export.import_not_export")
-    written: list[Path] = []
+    written: list[tuple[str, str, str]] = []
     try:
         with store.batch():
             lab_id = _import_records(store, path, tables, by, written)
     except BaseException:
-        for file in written:
-            file.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):  # the folder made for it, when now empty
-                file.parent.rmdir()
+        for kind, lab, name in written:  # the feature sets it wrote
+            store.features.delete(kind, lab, name)
         raise
     return lab_id
 
 
 def _import_records(store: Any, path: Path, tables: dict[str, pd.DataFrame],
-                    by: Actor | None, written: list[Path]) -> str:
-    """The writes of :func:`import_geopackage`, inside its transaction; files it creates are
-    listed in ``written`` (removed by the caller when the import fails)."""
+                    by: Actor | None, written: list[tuple[str, str, str]]) -> str:
+    """The writes of :func:`import_geopackage`, inside its transaction; feature sets it writes
+    are listed in ``written`` (removed by the caller when the import fails)."""
     s = tables["site"].iloc[0]
     lab_id = clean_id(s["lab_id"], "site.lab_id")
     network_id = clean_id(s["network_id"], "site.network_id")
@@ -536,11 +533,12 @@ def _import_categories(store: Any, frame: pd.DataFrame, by: Actor | None) -> Non
 
 
 def _import_layer(store: Any, lab_id: str, path: Path, tables: dict[str, pd.DataFrame], r: Any,
-                  by: Actor | None, written: list[Path]) -> None:
-    """An exported OSM theme goes back into the OSM cache (with its fetch date) unless it is
-    cached already; an uploaded layer becomes an upload of the lab again (same id, its
-    features in the uploads folder)."""
-    from workbench.opendata.cache import save_theme, theme_path
+                  by: Actor | None, written: list[tuple[str, str, str]]) -> None:
+    """An exported OSM theme goes back into the workspace's OSM cache (with its fetch date)
+    unless it is cached already; an uploaded layer becomes an upload of the lab again (same
+    id, its features a feature set of the workspace)."""
+    from workbench.opendata.cache import KIND, save_theme, theme_meta
+    from workbench.opendata.files import IN_STORE
     from workbench.opendata.themes import THEMES
 
     frame = tables.get(_text(r["table"]))
@@ -549,27 +547,27 @@ def _import_layer(store: Any, lab_id: str, path: Path, tables: dict[str, pd.Data
     frame = frame.set_crs(4326) if frame.crs is None else frame.to_crs(4326)
     theme = _text(r.get("theme"))
     if _text(r["kind"]) == "osm":
-        if theme in THEMES and not theme_path(lab_id, theme).exists():
-            written.append(theme_path(lab_id, theme))
+        if theme in THEMES and theme_meta(store, lab_id, theme) is None:
+            written.append((KIND, lab_id, theme))
             extra = {k: _text(r.get(k)) for k in ("data_date", "coverage") if _text(r.get(k))}
-            save_theme(lab_id, theme, frame, {
+            save_theme(store, lab_id, theme, frame, {
                 "fetched_at": _text(r.get("fetched_at")) or iso(utcnow()),
                 "source": f"import:{path.name}", "attribution": _text(r["attribution"])
-                or OSM_ATTRIBUTION, **extra})
+                or OSM_ATTRIBUTION, **extra}, by=by)
         return
     layer_id = clean_id(_text(r["layer_id"]) or new_id(), "layers.layer_id")
     style = json.loads(_text(r["style"]) or "{}")
     if not isinstance(style, dict):
         raise ValidationError("export.import_not_export")
-    target = uploads_dir() / lab_id / f"{layer_id}.parquet"
     layer = store.add_layer(Layer(
         id=layer_id, lab_id=lab_id, name=_text(r["name"]), kind="upload",
         source=f"import:{path.name}", attribution=_text(r["attribution"]), style=style,
-        path=target.relative_to(data_dir()).as_posix(), feature_count=len(frame)), by=by)
-    if layer.lab_id == lab_id and not target.exists():  # a layer kept as it was keeps its file
-        target.parent.mkdir(parents=True, exist_ok=True)
-        written.append(target)
-        frame.to_parquet(target, index=False)
+        path=IN_STORE, feature_count=len(frame)), by=by)
+    kept = layer.lab_id == lab_id and store.features.meta("upload", lab_id, layer_id)
+    if layer.lab_id == lab_id and not kept:  # a layer kept as it was keeps its features
+        written.append(("upload", lab_id, layer_id))
+        store.features.write("upload", lab_id, layer_id, frame,
+                             {"name": layer.name, "feature_count": len(frame)})
 
 
 __all__ = ["write_geopackage", "geopackage_bytes", "read_geopackage", "geojson_bytes",

@@ -12,13 +12,12 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import tempfile
 import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -44,8 +43,10 @@ from workbench.settings import (
     MAX_UPLOAD_FEATURES,
     MAX_UPLOAD_MB,
     data_dir,
-    uploads_dir,
 )
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 
 #: File name endings accepted, and the format each stands for.
 FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shapefile",
@@ -485,45 +486,54 @@ def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 # ---- storing ----------------------------------------------------------------------------------
 
-def save_upload(store: Any, lab_id: str, layer: UserLayer, name: str | None = None,
+#: ``Layer.path`` of an upload whose features are a feature set of the workspace's store
+#: (``store.features``, kind ``upload``, named by the layer's id); any other non-empty path is a
+#: file below the data folder written by an older version.
+IN_STORE = "store:upload"
+
+
+def save_upload(store: Store, lab_id: str, layer: UserLayer, name: str | None = None,
                 style: dict[str, Any] | None = None, attribution: str = "",
-                by: Actor | None = None) -> Layer:
-    """Store an uploaded layer for a living lab: its data file first (atomically), then its
-    record; if the record cannot be written (e.g. ``by`` may not edit layers:
-    :class:`PermissionDenied`) the file is removed again."""
-    store.require_permission(by, "layers.edit", lab_id)  # before writing any file
-    layer_id = new_id()
-    folder = uploads_dir() / lab_id
-    folder.mkdir(parents=True, exist_ok=True)
-    final = folder / f"{layer_id}.parquet"
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", suffix=".tmp", dir=folder)
-    os.close(fd)
+                by: Actor | None = None, layer_id: str | None = None,
+                source: str | None = None) -> Layer:
+    """Store an uploaded layer for a living lab: its features first (a feature set of the
+    workspace), then its record; if the record cannot be written the features are removed
+    again. ``by`` is judged before anything is written (:class:`PermissionDenied`)."""
+    store.require_permission(by, "layers.edit", lab_id)  # before writing anything
+    layer_id = layer_id or new_id()
+    store.features.write("upload", lab_id, layer_id, layer.gdf, {
+        "name": name or layer.name, "feature_count": layer.feature_count})
     try:
-        layer.gdf.to_parquet(tmp, index=False)
-        os.replace(tmp, final)
         record = Layer(
             id=layer_id, lab_id=lab_id, name=name or layer.name, kind="upload",
-            source=f"file:{layer.name}", attribution=attribution,
-            style=style or {"color": "#0072B2"},
-            path=final.relative_to(data_dir()).as_posix(), feature_count=layer.feature_count)
+            source=source or f"file:{layer.name}", attribution=attribution,
+            style=style or {"color": "#0072B2"}, path=IN_STORE,
+            feature_count=layer.feature_count)
         return store.add_layer(record, by=by)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        final.unlink(missing_ok=True)
+        store.features.delete("upload", lab_id, layer_id)
         raise
 
 
-def load_upload(layer: Layer) -> gpd.GeoDataFrame:
-    """The features of a stored upload layer (EPSG:4326)."""
-    path = (data_dir() / layer.path).resolve()
+def load_upload(store: Store, layer: Layer) -> gpd.GeoDataFrame:
+    """The features of a stored upload layer (EPSG:4326); :class:`FileNotFoundError` when they
+    are missing."""
+    if layer.path == IN_STORE:
+        gdf = store.features.read("upload", layer.lab_id, layer.id)
+        if gdf is None:
+            raise FileNotFoundError(f"the features of layer {layer.id}")
+        return gdf
+    path = (data_dir() / layer.path).resolve()  # written by an older version
     if data_dir().resolve() not in path.parents:
         raise _fail("corrupt", reason=layer.path)
     return gpd.read_parquet(path)
 
 
-def delete_upload(store: Any, layer: Layer, by: Actor | None = None) -> None:
-    """Remove an upload layer's record and its data file (the file stays when the store
-    refuses ``by``)."""
+def delete_upload(store: Store, layer: Layer, by: Actor | None = None) -> None:
+    """Remove an upload layer's record and its features (they stay when the store refuses
+    ``by``)."""
     store.delete_layer(layer.id, by=by)
-    if layer.path:
+    if layer.path == IN_STORE:
+        store.features.delete("upload", layer.lab_id, layer.id)
+    elif layer.path:
         (data_dir() / layer.path).unlink(missing_ok=True)

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
@@ -47,6 +47,10 @@ from workbench.settings import (
     overpass_timeout_s,
     overpass_url,
 )
+
+if TYPE_CHECKING:
+    from workbench.access import Actor
+    from workbench.store import Store
 
 #: ``progress(fraction, stage)``: fraction in [0, 1]; stage is a code whose label is the locale key
 #: ``opendata.stage.<stage>`` (read, streets, download, clip, save, done).
@@ -239,25 +243,26 @@ def _empty(theme: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
-def _save_all(lab: LivingLab, frames: dict[str, gpd.GeoDataFrame], source: str,
-              buffer_m: float, extra: Mapping[str, Any] | None = None,
+def _save_all(store: Store, lab: LivingLab, frames: dict[str, gpd.GeoDataFrame], source: str,
+              buffer_m: float, by: Actor | None, extra: Mapping[str, Any] | None = None,
               per_theme: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, int]:
     """Write every frame to the cache with the same metadata (``extra`` added to each theme's,
     ``per_theme[code]`` to one theme's)."""
     fetched_at = utcnow().isoformat(timespec="seconds")
     counts = {}
     for code, gdf in frames.items():
-        cache.save_theme(lab.id, code, gdf, {
+        cache.save_theme(store, lab.id, code, gdf, {
             "fetched_at": fetched_at, "source": source, "attribution": OSM_ATTRIBUTION,
-            "buffer_m": float(buffer_m), **(extra or {}), **((per_theme or {}).get(code) or {})})
+            "buffer_m": float(buffer_m), **(extra or {}), **((per_theme or {}).get(code) or {})},
+            by=by)
         counts[code] = len(gdf)
     return counts
 
 
-def _emptied(lab: LivingLab, frames: Mapping[str, gpd.GeoDataFrame]) -> list[str]:
+def _emptied(store: Store, lab: LivingLab, frames: Mapping[str, gpd.GeoDataFrame]) -> list[str]:
     """Themes that would be replaced by nothing although their cached version has features."""
     return [code for code, gdf in frames.items() if not len(gdf)
-            and (cache.theme_meta(lab.id, code) or {}).get("feature_count", 0) > 0]
+            and (cache.theme_meta(store, lab.id, code) or {}).get("feature_count", 0) > 0]
 
 
 def _tell(progress: Progress | None, fraction: float, stage: str) -> None:
@@ -428,10 +433,11 @@ class EmptyImport(ValidationError):
         self.themes = themes
 
 
-def import_extract(path: str | Path, lab: LivingLab, buffer_m: float = 500,
+def import_extract(store: Store, path: str | Path, lab: LivingLab, buffer_m: float = 500,
                    themes: list[str] | None = None, progress: Progress | None = None,
-                   allow_empty: bool = False) -> ImportReport:
-    """Import an OSM extract (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``) into the cache.
+                   allow_empty: bool = False, by: Actor | None = None) -> ImportReport:
+    """Import an OSM extract (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``) into the cache
+    of ``store``'s workspace, once the store's judge lets ``by`` edit the lab's layers.
 
     Features are clipped to the living lab's site plus ``buffer_m`` metres and written per theme
     (every asked theme is written, empty when the extract has none of it). Ways with missing nodes
@@ -449,10 +455,13 @@ def import_extract(path: str | Path, lab: LivingLab, buffer_m: float = 500,
         The file is missing, not an OSM extract, unreadable, or does not overlap the site.
     EmptyImport
         The file holds nothing for a theme that has cached features (unless ``allow_empty``).
+    PermissionDenied
+        ``by`` may not edit the lab's layers now (checked before the file is read).
     """
     started = time.perf_counter()
     path = Path(path)
     codes = check_themes(themes)
+    store.require_permission(by, "layers.edit", lab.id)
     name = path.name
     if not path.is_file():
         raise ValidationError("opendata.import.missing", name=name)
@@ -479,7 +488,7 @@ def import_extract(path: str | Path, lab: LivingLab, buffer_m: float = 500,
     frames = {code: _frame(code, read.records[code], area) for code in codes}
     if not any(len(f) for f in frames.values()) and any(read.records.values()):
         raise ValidationError("opendata.import.no_overlap", name=name)
-    emptied = _emptied(lab, frames)
+    emptied = _emptied(store, lab, frames)
     if emptied and not allow_empty:
         raise EmptyImport(emptied, name)
     date = header.date
@@ -493,7 +502,7 @@ def import_extract(path: str | Path, lab: LivingLab, buffer_m: float = 500,
              "coverage": shapely.to_wkt(covered, rounding_precision=7),
              "coverage_source": coverage_source}
     per_theme = {code: {"skipped_relations": n} for code, n in read.skipped_relations.items()}
-    counts = _save_all(lab, frames, f"file:{name}", buffer_m, extra, per_theme)
+    counts = _save_all(store, lab, frames, f"file:{name}", buffer_m, by, extra, per_theme)
     _tell(progress, 1.0, "done")
     return ImportReport(lab.id, f"file:{name}", counts, read.skipped_ways,
                         read.skipped_relation_count, round(time.perf_counter() - started, 3),
@@ -816,10 +825,13 @@ def _download_features(area: BaseGeometry, codes: list[str], deadline: _Deadline
     return records
 
 
-def fetch_themes(lab: LivingLab, themes: list[str] | None = None, buffer_m: float = 500,
-                 timeout_s: float | None = None, progress: Progress | None = None,
-                 allow_empty: bool = False) -> ImportReport:
-    """Fetch themes for the site plus ``buffer_m`` from Overpass into the cache.
+def fetch_themes(store: Store, lab: LivingLab, themes: list[str] | None = None,
+                 buffer_m: float = 500, timeout_s: float | None = None,
+                 progress: Progress | None = None, allow_empty: bool = False,
+                 by: Actor | None = None) -> ImportReport:
+    """Fetch themes for the site plus ``buffer_m`` from Overpass into the cache of ``store``'s
+    workspace, once the store's judge lets ``by`` edit the lab's layers (else
+    :class:`PermissionDenied` before any request).
 
     The whole fetch (every request, to its last byte) has ``timeout_s`` seconds (default:
     :func:`~workbench.settings.overpass_timeout_s`); after that the caller gets
@@ -840,18 +852,19 @@ def fetch_themes(lab: LivingLab, themes: list[str] | None = None, buffer_m: floa
     km2 = area_m2(area) / 1e6
     if km2 > MAX_FETCH_AREA_KM2:
         raise ValidationError("opendata.fetch.too_large", area=km2, limit=MAX_FETCH_AREA_KM2)
+    store.require_permission(by, "layers.edit", lab.id)
     if not _FETCH_LOCK.acquire(timeout=1.0):
         raise FetchError("opendata.fetch.in_progress")
     try:
-        return _fetch_locked(lab, codes, area, buffer_m, _Deadline.start(timeout_s), progress,
-                             allow_empty, started)
+        return _fetch_locked(store, lab, codes, area, buffer_m, _Deadline.start(timeout_s),
+                             progress, allow_empty, started, by)
     finally:
         _FETCH_LOCK.release()
 
 
-def _fetch_locked(lab: LivingLab, codes: list[str], area: BaseGeometry, buffer_m: float,
-                  deadline: _Deadline, progress: Progress | None, allow_empty: bool,
-                  started: float) -> ImportReport:
+def _fetch_locked(store: Store, lab: LivingLab, codes: list[str], area: BaseGeometry,
+                  buffer_m: float, deadline: _Deadline, progress: Progress | None,
+                  allow_empty: bool, started: float, by: Actor | None) -> ImportReport:
     result: dict[str, Any] = {}
 
     def work() -> None:
@@ -882,7 +895,7 @@ def _fetch_locked(lab: LivingLab, codes: list[str], area: BaseGeometry, buffer_m
         raise FetchError("opendata.fetch.failed_reason", reason=str(exc)[:200]) from exc
     _tell(progress, 0.8, "clip")
     frames = {code: _frame(code, result["records"][code], area) for code in codes}
-    emptied = _emptied(lab, frames)
+    emptied = _emptied(store, lab, frames)
     if emptied and not allow_empty:
         raise EmptyFetch(emptied)
     # The oldest reply's database state is the date of the data as a whole.
@@ -893,7 +906,7 @@ def _fetch_locked(lab: LivingLab, codes: list[str], area: BaseGeometry, buffer_m
              "coverage": shapely.to_wkt(queried, rounding_precision=7),
              "coverage_source": "query_area"}
     _tell(progress, 0.9, "save")
-    counts = _save_all(lab, frames, "overpass", buffer_m, extra)
+    counts = _save_all(store, lab, frames, "overpass", buffer_m, by, extra)
     _tell(progress, 1.0, "done")
     return ImportReport(lab.id, "overpass", counts, 0, 0, round(time.perf_counter() - started, 3),
                         data_date=date.value, data_date_source=date.source, covered_share=1.0,

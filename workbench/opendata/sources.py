@@ -112,7 +112,7 @@ def lab_sources(store: Any, lab_id: str) -> dict[str, SourceLayer]:
         if theme not in SOURCE_THEMES:
             continue
         try:
-            raw = load_upload(layer)
+            raw = load_upload(store, layer)
         except (OSError, ValueError):
             continue
         frame = raw if theme == "population" else theme_frame(raw, theme)

@@ -7,6 +7,9 @@ transaction; ids are UUIDs made by the caller so that a retried write is idempot
 
 from __future__ import annotations
 
+import hashlib
+import shutil
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,7 @@ from workbench.settings import (
 from workbench.store.annotations import AnnotationMixin
 from workbench.store.core import CoreMixin
 from workbench.store.engine import is_postgres, make_engine, quote_ident, transaction
+from workbench.store.features import FeatureSets, FileFeatureSets, PostgisFeatureSets
 from workbench.store.live import LiveMixin
 from workbench.store.network import NetworkMixin
 from workbench.store.participation import ParticipationMixin
@@ -38,6 +42,32 @@ __all__ = ["Store", "open_store", "list_workspaces", "workspace_exists", "drop_w
 class Store(NetworkMixin, LiveMixin, WorkshopMixin, AnnotationMixin, ParticipationMixin,
             CoreMixin):
     """All of a workspace's records, behind one API."""
+
+    @cached_property
+    def features(self) -> FeatureSets:
+        """The workspace's feature sets (OSM themes, uploaded layers): PostGIS tables of its
+        schema, or GeoParquet files in the folder beside its SQLite file."""
+        if is_postgres(self.url):
+            return PostgisFeatureSets(self.engine)
+        return FileFeatureSets(_beside(self.url, ".layers"))
+
+    @cached_property
+    def key(self) -> str:
+        """A short name of this workspace's database, the same in every process: what caches
+        outside the database (computed indicators) are keyed by."""
+        where = self.engine.url.render_as_string(hide_password=True)
+        where += "#" + str(getattr(self.engine, "info_schema", "") or "")
+        return hashlib.sha1(where.encode()).hexdigest()[:16]
+
+
+def _beside(url: str, suffix: str) -> Path:
+    """A folder beside a SQLite workspace's file (for an in-memory database: in the cache)."""
+    from workbench.settings import cache_dir
+
+    path = url.split("///", 1)[1] if "///" in url else ""
+    if not path or path == ":memory:":
+        return cache_dir() / "memory-workspaces" / hashlib.sha1(url.encode()).hexdigest()[:16]
+    return Path(path).with_suffix(suffix)
 
 
 def open_store(workspace: str = DEMO_WORKSPACE, url: str | None = None,
@@ -104,13 +134,14 @@ def list_workspaces() -> list[str]:
 
 
 def drop_workspace(workspace: str) -> None:
-    """Delete a workspace's database for good: its SQLite file, or its schema (with every
-    table in it). Only the operator's code calls this (``workbench demo --reset``)."""
+    """Delete a workspace's database for good: its SQLite file (and the folder of its feature
+    sets beside it), or its schema (with every table in it). Only the operator's code calls this (``workbench demo --reset``)."""
     url = database_url(workspace)
     if not is_postgres(url):
         path = workspace_path(workspace)
         for suffix in ("", "-wal", "-shm"):
             Path(str(path) + suffix).unlink(missing_ok=True)
+        shutil.rmtree(_beside(url, ".layers"), ignore_errors=True)  # its feature sets
         return
     engine = make_engine(url)
     try:

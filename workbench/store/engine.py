@@ -33,7 +33,7 @@ WRITE = "workbench_write"
 SCHEMA_PARAM = "workbench_schema"
 #: First key of the workbench's advisory locks (the second is the schema's hash, or 0 for the
 #: migration lock of the whole database). Any 32-bit number no other application uses.
-_LOCK_SPACE = 0x57424E48  # "WBNH"
+LOCK_SPACE = 0x57424E48  # "WBNH"
 #: Seconds to wait for a PostgreSQL server before saying it cannot be reached.
 PG_CONNECT_TIMEOUT = 5
 
@@ -124,7 +124,7 @@ def _postgres_engine(url: str) -> Engine:
             # wait as long as SQLite would, then StoreBusy (base._busy_is_an_error)
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(SQLITE_BUSY_TIMEOUT_MS)}")
             conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:schema))"),
-                         {"space": _LOCK_SPACE, "schema": schema or "public"})
+                         {"space": LOCK_SPACE, "schema": schema or "public"})
 
     return engine
 
@@ -207,7 +207,7 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
 def _prepare_postgres(conn: Connection, schema: str | None) -> None:
     """Before migrating a PostgreSQL workspace: take the database's migration lock, refuse a
     newer schema untouched, make sure PostGIS is there and create the workspace's schema."""
-    conn.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": _LOCK_SPACE})
+    conn.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": LOCK_SPACE})
     name = schema or "public"
     found = conn.execute(text(
         "SELECT 1 FROM information_schema.tables WHERE table_schema = :s "

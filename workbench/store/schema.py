@@ -613,12 +613,51 @@ CREATE UNIQUE INDEX note_translations_lang ON note_translations(annotation_id, l
 Migration = str | dict[str, str]
 
 #: The schema's history; never edit a released entry, append a new one.
+# ---- v10: the feature sets of PostgreSQL workspaces (store.features); SQLite keeps files ----
+
+_V10_POSTGRES = """
+CREATE SEQUENCE layer_generation;
+CREATE TABLE layer_sets (
+    kind text NOT NULL CHECK (kind IN ('osm', 'upload')),
+    lab_id text NOT NULL,
+    name text NOT NULL,
+    slot text NOT NULL CHECK (slot IN ('current', 'previous', 'swap')),
+    meta jsonb NOT NULL,
+    columns jsonb NOT NULL,
+    generation bigint NOT NULL,
+    saved_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (kind, lab_id, name, slot)
+);
+CREATE TABLE layer_features (
+    kind text NOT NULL,
+    lab_id text NOT NULL,
+    name text NOT NULL,
+    slot text NOT NULL,
+    fid integer NOT NULL,
+    props jsonb NOT NULL,
+    geom geometry(Geometry, 4326),
+    PRIMARY KEY (kind, lab_id, name, slot, fid),
+    FOREIGN KEY (kind, lab_id, name, slot) REFERENCES layer_sets (kind, lab_id, name, slot)
+        ON DELETE CASCADE ON UPDATE CASCADE
+);
+CREATE INDEX layer_features_geom ON layer_features USING GIST (geom);
+CREATE VIEW osm_layers AS
+ SELECT lab_id, name AS theme, fid, props, geom
+   FROM layer_features WHERE kind = 'osm' AND slot = 'current';
+CREATE VIEW uploaded_layers AS
+ SELECT f.lab_id, f.name AS layer_id, l.name AS layer_name, f.fid, f.props, f.geom
+   FROM layer_features f LEFT JOIN layers l ON l.id = f.name
+  WHERE f.kind = 'upload' AND f.slot = 'current';
+"""
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP, _V5_SETUP_VERSIONS,
     _V6_LIVE_REVISIONS, _V7_LAYER_SOURCE_FOR,
     {"sqlite": _V8_SQLITE, "postgresql": _v8_postgres()},
     {"sqlite": _V9_NETWORK.format(json="TEXT", time="TEXT"),
      "postgresql": _V9_NETWORK.format(json="jsonb", time="timestamptz")},
+    {"sqlite": "", "postgresql": _V10_POSTGRES},
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
