@@ -141,7 +141,7 @@ def test_demo_import_extracts_from_a_fresh_data_dir(capsys):
         kinds = {x.kind for x in content.layers}
         assert kind in kinds, lab_id
         if kind == "osm":
-            assert "streets" in cached_themes(lab_id)
+            assert "streets" in cached_themes(store, lab_id)
     uploads = store.list_layers("8c99bc7d-a03d-4db6-9b65-adda2453c452", kind="upload")
     # each keeps its own layer's name, not the file's
     assert sorted(x.name for x in uploads) == ["buildings", "restaurants", "roads", "schools"]

@@ -135,7 +135,8 @@ def list_workspaces() -> list[str]:
 
 def drop_workspace(workspace: str) -> None:
     """Delete a workspace's database for good: its SQLite file (and the folder of its feature
-    sets beside it), or its schema (with every table in it). Only the operator's code calls this (``workbench demo --reset``)."""
+    sets beside it), or its schema (with every table in it). Only the operator's code calls
+    this (``workbench demo --reset``)."""
     url = database_url(workspace)
     if not is_postgres(url):
         path = workspace_path(workspace)
