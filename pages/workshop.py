@@ -34,7 +34,7 @@ from workbench.ui.access import (
     sso_user,
 )
 from workbench.ui.live import live_channel
-from workbench.workshop import join_url, member_url, qr_png
+from workbench.workshop import end_round, end_session, join_url, member_url, qr_png, start_round
 
 s = store()
 lab = require_lab()
@@ -150,7 +150,7 @@ def session_panel(me: Actor) -> None:
         sure = st.checkbox(t("workshop.session_end_sure"), key="workshop_end_sure")
         if st.button(t("workshop.session_end"), disabled=not sure, key="workshop_end"):
             try:
-                s.end_session(session.id, by=me, lang=LANG)
+                end_session(s, session.id, by=me, lang=LANG)
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
@@ -183,7 +183,7 @@ def rounds_panel(me: Actor, session_id: str) -> None:
                 s.resume_round(session_id, by=me)
                 st.rerun()
             if b2.button(t("workshop.round_end"), key="workshop_round_end"):
-                s.end_round(session_id, by=me, lang=LANG)
+                end_round(s, session_id, by=me, lang=LANG)
                 st.rerun()
             if current.kind == "discuss":
                 lock = b3.toggle(t("workshop.lock_edits"), value=current.lock_edits,
@@ -202,8 +202,8 @@ def rounds_panel(me: Actor, session_id: str) -> None:
             lock = c3.checkbox(t("workshop.lock_edits"), key="workshop_round_lock")
             start = st.form_submit_button(t("workshop.round_start"), type="primary")
         if start:
-            s.start_round(session_id, kind, by=me, minutes=int(minutes), lock_edits=lock,
-                          lang=LANG)
+            start_round(s, session_id, kind, by=me, minutes=int(minutes), lock_edits=lock,
+                        lang=LANG)
             st.rerun()
     except WorkbenchError as exc:
         show_error(exc)

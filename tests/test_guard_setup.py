@@ -22,6 +22,7 @@ from workbench.export.snapshots import take_snapshot
 from workbench.model import City, Layer, LivingLab, Network, Snapshot, new_id
 from workbench.opendata.files import UserLayer, delete_upload, save_upload
 from workbench.settings import uploads_dir
+from workbench.workshop import end_round
 
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, in the demo workspace
 PASSCODE = "correct horse battery"
@@ -193,7 +194,7 @@ def test_round_end_snapshot_is_taken_for_the_facilitator_in_a_protected_workspac
     s = ws["s"]
     session = s.active_session(LAB)
     s.start_round(session.id, "collect", by=FAC)
-    ended = s.end_round(session.id, by=FAC)
+    ended = end_round(s, session.id, by=FAC)
     assert s.get_snapshot(ended.snapshot_id).created_by == "Fac"
 
 

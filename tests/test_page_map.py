@@ -12,6 +12,7 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest, local_script_runner
 
 from tests.conftest import PROJECT_ROOT
+from workbench.live import changes_since
 from workbench.model import Annotation, new_id
 from workbench.ui import md_escape
 
@@ -84,7 +85,7 @@ def live_data(at: AppTest) -> dict:
 
 def pushed(store) -> str:
     """Everything the live channel would send a fresh map of the lab (its features as JSON)."""
-    return json.dumps(list(store.changes_since(LAB, 0).features), ensure_ascii=False)
+    return json.dumps(list(changes_since(store, LAB, 0).features), ensure_ascii=False)
 
 
 def errors(at: AppTest) -> list[str]:

@@ -14,6 +14,7 @@ from workbench.access import ACTIONS, GROUP_COLOURS, PERMISSIONS, SYSTEM, Actor
 from workbench.errors import PermissionDenied, ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id, utcnow
 from workbench.store.schema import workspace_settings
+from workbench.workshop import end_round, end_session, start_round
 
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 OTHER_LAB = "d0a3a1f0-54b5-4a43-9a4e-0e4e1b7c1a6f"
@@ -225,8 +226,8 @@ def test_each_round_end_takes_a_named_snapshot(ws):
     s.add_annotation(note(text="before the end"), by=ws["a"])
     s.set_lab_setting(LAB, "workshop_view", {"bounds": [11.54, 48.18, 11.56, 48.19]}, by=FAC)
     s.start_round(sid, "collect", by=FAC, minutes=10)
-    s.start_round(sid, "vote", by=FAC, lang="de")  # ends the collect round first
-    ended = s.end_round(sid, by=FAC, lang="de")
+    start_round(s, sid, "vote", by=FAC, lang="de")  # ends the collect round first
+    ended = end_round(s, sid, by=FAC, lang="de")
     rounds = s.list_rounds(sid)
     assert [(r.kind, r.status) for r in rounds] == [("collect", "ended"), ("vote", "ended")]
     assert ended.snapshot_id and all(r.snapshot_id for r in rounds)
@@ -371,6 +372,6 @@ def test_session_rules(demo_store):
     with pytest.raises(ValidationError):
         s.pause_round(session.id, by=FAC)
     s.start_round(session.id, "collect", by=FAC)
-    ended = s.end_session(session.id, by=FAC)
+    ended = end_session(s, session.id, by=FAC)
     assert ended.status == "ended" and s.active_session(LAB) is None
     assert s.list_rounds(session.id)[0].snapshot_id  # the running round ended with a snapshot

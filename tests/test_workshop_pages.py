@@ -15,6 +15,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import PROJECT_ROOT
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.errors import PermissionDenied
+from workbench.live import changes_since
 from workbench.model import Annotation, new_id
 
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
@@ -225,7 +226,7 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
     # the timer, the room and the facilitator's extent come through the live channel
     live = live_data(at)
     assert live["timer"] and live["presence"] and live["follow_view"] and live["scale"] == 2
-    delta = demo_store.changes_since(LAB, 0, FAC, marker_scale=live["scale"])
+    delta = changes_since(demo_store, LAB, 0, FAC, marker_scale=live["scale"])
     assert delta.session["round"]["minutes"] == 10 and delta.session["round"]["started_at"]
     assert delta.session["view"]["bounds"] == [11.54, 48.18, 11.56, 48.19]
     assert {f["properties"]["s"]["radius"] for f in delta.features} == {16.0}  # big markers

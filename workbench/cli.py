@@ -40,7 +40,7 @@ def streamlit_flags(config_path=STREAMLIT_CONFIG) -> list[str]:  # type: ignore[
 
 def streamlit_args(host: str | None, port: int | None) -> list[str]:
     """Arguments of ``streamlit run`` for the app: the server script (``st.App`` with the
-    live channel, ``workbench.server``) and our settings. Without ``host`` the app listens on
+    live channel, ``workbench.ui.server``) and our settings. Without ``host`` the app listens on
     this machine only (``settings.DEFAULT_HOST``)."""
     args = ["run", str(SERVER_SCRIPT), *streamlit_flags()]
     args.append(f"--server.address={host or DEFAULT_HOST}")
@@ -50,22 +50,10 @@ def streamlit_args(host: str | None, port: int | None) -> list[str]:
 
 
 def serve(args: Sequence[str]) -> int:
-    """Run Streamlit in this process with ``args`` (as after ``streamlit``).
+    """Run Streamlit in this process with ``args`` (``workbench.ui.launch.serve``)."""
+    from workbench.ui.launch import serve as launch
 
-    ``pages/`` sits beside ``app.py``, but navigation is ``st.navigation``'s. Streamlit decides
-    on the first run of a process whether ``pages/`` is its old multipage folder; left alone, a
-    fresh server opened at ``/map?lab=…`` would run ``pages/map.py`` without ``app.py`` (no
-    sidebar, the link's living lab ignored). Deciding it here, before any session, prevents that.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.web import cli as streamlit_cli
-
-    PagesManager.uses_pages_directory = False
-    try:
-        streamlit_cli.main(args=list(args), prog_name="streamlit", standalone_mode=False)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return launch(args)
 
 
 def workspace_arg(value: str) -> str:

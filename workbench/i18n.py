@@ -20,7 +20,9 @@ from typing import Any
 
 from babel import Locale
 
-from workbench.settings import DEFAULT_LANGUAGE, LANGUAGES
+#: The app's languages (``settings`` re-exports them) and the one a missing text falls back to.
+LANGUAGES = ("en", "de", "uk")
+DEFAULT_LANGUAGE = "en"
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 

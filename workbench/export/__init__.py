@@ -12,11 +12,10 @@ or in one call ``export_lab(store, lab_id, "pdf")``. No Streamlit here.
 
 from __future__ import annotations
 
-import logging
 import re
 from typing import Any
 
-from workbench.errors import ValidationError, WorkbenchError
+from workbench.errors import ValidationError
 from workbench.export.content import (
     Comment,
     LayerData,
@@ -37,6 +36,7 @@ from workbench.export.data import (
     write_geopackage,
 )
 from workbench.export.layout import SIZE_NAMES, PageSize, page_size
+from workbench.export.render import RENDERERS, render_png
 from workbench.export.snapshots import (
     SnapshotDiff,
     diff_snapshot,
@@ -44,44 +44,12 @@ from workbench.export.snapshots import (
     take_snapshot,
 )
 
-log = logging.getLogger(__name__)
-
 FORMATS = ("png", "pdf", "html", "gpkg", "geojson", "csv", "indicators-csv")
 MIME = {"png": "image/png", "pdf": "application/pdf", "html": "text/html",
         "gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
         "csv": "text/csv", "indicators-csv": "text/csv"}
 EXTENSION = {"png": "png", "pdf": "pdf", "html": "html", "gpkg": "gpkg", "geojson": "geojson",
              "csv": "csv", "indicators-csv": "csv"}
-RENDERERS = ("auto", "chromium", "static")
-
-
-def render_png(content: MapContent, size: PageSize | None = None, renderer: str = "auto",
-               numbered: bool = True) -> bytes:
-    """The map snapshot as PNG bytes of exactly ``size``.
-
-    ``auto`` uses headless Chromium where it can run (and falls back when it fails),
-    ``chromium`` insists on it, ``static`` draws with matplotlib (no tiles, said on the image).
-    """
-    from workbench.export.static import render_png_static
-    from workbench.export.web import chromium_available, render_png_chromium
-
-    size = size or page_size()
-    if renderer not in RENDERERS:
-        raise ValidationError("export.bad_renderer", value=renderer)
-    if renderer != "static":
-        reason = chromium_available()
-        if reason is None:
-            try:
-                return render_png_chromium(content, size, numbered=numbered)
-            except Exception as exc:  # noqa: BLE001 - a broken browser must not stop the export
-                if renderer == "chromium":
-                    raise WorkbenchError("export.browser_failed", reason=str(exc)) from exc
-                log.warning("Chromium snapshot failed, drawing without a browser: %s", exc)
-        elif renderer == "chromium":
-            raise WorkbenchError("export.browser_failed", reason=reason)
-    return render_png_static(content, size, numbered=numbered)
-
-
 def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
                  renderer: str = "auto") -> bytes:
     """``content`` in one of :data:`FORMATS` (the PDF and the indicators CSV add the lab's

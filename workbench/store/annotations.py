@@ -28,9 +28,9 @@ from workbench.model import (
 from workbench.settings import LANGUAGES, MAX_NAME_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
+from workbench.store.judge import actor_name, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import annotation_categories, annotation_history, annotations
-from workbench.store.workshop import actor_name, authorize
 
 _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: Colours offered to a workspace's own categories (Okabe & Ito, after the built-in ones).
@@ -84,7 +84,7 @@ class AnnotationMixin(StoreBase):
     def add_annotation(self, annotation: Annotation, by: Actor | None = None) -> Annotation:
         """Store a new annotation; storing the same id again returns the first one unchanged.
 
-        ``by``: who adds it (see ``store.workshop.authorize``); a participant's annotation
+        ``by``: who adds it (see ``store.judge.authorize``); a participant's annotation
         always carries their group's name as author.
 
         One write transaction: the id check, the category, ``authorize``, the row and its

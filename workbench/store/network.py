@@ -1,7 +1,7 @@
 """Learning across the network: notes marked as lessons or questions for every living lab of the
 network, links between notes of different labs, and translations of a note's text.
 
-The same permission rules as the notes themselves (``store.workshop.authorize``): marking a note
+The same permission rules as the notes themselves (``store.judge.authorize``): marking a note
 and linking it from its lab is an edit of that note (its group, facilitators, owners);
 answering a question or adding a translation is open to whoever may comment on the note. A
 viewer writes nothing. Every write bumps the lab's revision, so open maps follow.
@@ -31,6 +31,7 @@ from workbench.model import (
 from workbench.store.annotations import _annotation, clean_annotation_text, clean_lang
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name
+from workbench.store.judge import actor_name, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     annotations,
@@ -40,7 +41,6 @@ from workbench.store.schema import (
     note_marks,
     note_translations,
 )
-from workbench.store.workshop import actor_name, authorize
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,8 @@ class NetworkMixin(StoreBase):
     def consultations(self, lab_id: str) -> list[Any]:
         """The peer consultations held on a living lab (sessions of kind consultation), oldest
         first."""
+        from workbench.store.judge import session_from_row as _session
         from workbench.store.schema import workshop_sessions
-        from workbench.store.workshop import _session
 
         with self.read() as conn:
             rows = conn.execute(select(workshop_sessions).where(

@@ -13,6 +13,7 @@ from workbench.errors import NotFoundError, ValidationError
 from workbench.model import DEFAULT_VOTE_LIMIT, Comment, Vote, utcnow
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
+from workbench.store.judge import actor_name, annotation_lab, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     annotation_comments,
@@ -21,7 +22,6 @@ from workbench.store.schema import (
     lab_settings,
     labs,
 )
-from workbench.store.workshop import actor_name, annotation_lab, authorize
 
 #: The largest vote limit a facilitator may set.
 MAX_VOTE_LIMIT = 50
