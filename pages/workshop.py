@@ -78,7 +78,9 @@ def sign_in_forms() -> None:
     if ok:
         try:
             who = s.sign_in(code, client(), name)
-            sign_in_as(WORKSPACE, who.role, who.group, s.passcode_stamp())
+            # without a name, the person is named by their role
+            sign_in_as(WORKSPACE, who.role, who.group or t(f"workshop.role.{who.role}"),
+                       s.passcode_stamp())
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)

@@ -260,3 +260,15 @@ def test_moderation_hides_and_restores(demo_store):
     assert demo_store.count_annotations(LAB) == 0
     at.button(key=f"workshop_show_{a.id}").click().run()
     assert demo_store.count_annotations(LAB) == 1
+
+
+def test_signing_in_without_a_name_is_named_by_the_role_not_a_message_key(demo_store):
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
+    assert demo_store.sign_in(PASSCODE, "c").group == ""  # the store stores no message key
+    assert demo_store.sign_in(PASSCODE, "c", " Ana\x00  María ").group == "Ana María"
+    at = app("pages/workshop.py", query={"lang": "de"})
+    at.text_input(key="workshop_passcode").set_value(PASSCODE)
+    submit(at, "workshop_signin_form")
+    shown = texts(at)
+    assert "Angemeldet: Eigentümer/in (Eigentümer/in)" in shown
+    assert "workshop.role" not in shown

@@ -119,11 +119,11 @@ class AnnotationMixin(StoreBase):
             try:
                 with conn.begin_nested():
                     conn.execute(insert(annotations).values({**values, "rev": rev}))
-            except IntegrityError:
+            except IntegrityError as exc:
                 # the same id stored meanwhile by a writer outside the store's lock: a retry
                 existing = _row(conn, a.id)
                 if existing is None:
-                    raise
+                    raise ValidationError("integrity.constraint", table="annotations") from exc
                 return _annotation(existing)
             _record(conn, a.id, "created", a.author,
                     {k: v for k, v in values.items() if k != "id"})

@@ -18,7 +18,7 @@ from dataclasses import replace
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workbench.access import Actor
@@ -438,16 +438,13 @@ class CoreMixin(StoreBase):
         with self.write() as conn:
             authorize(conn, by, "layers.edit", layer.lab_id)
             if conn.execute(select(layers.c.id).where(layers.c.id == layer.id)).first() is None:
-                try:
-                    conn.execute(insert(layers).values(
-                        id=layer.id, lab_id=layer.lab_id, name=clean_name(layer.name, "name"),
-                        kind=layer.kind, source=clean_text(layer.source, "source"),
-                        attribution=clean_text(layer.attribution, "attribution"),
-                        style=dumps(clean_style(layer.style)), path=layer.path,
-                        feature_count=layer.feature_count, created_at=iso(layer.created_at),
-                        source_for=_check_source_for(layer.source_for)))
-                except IntegrityError as exc:
-                    raise NotFoundError("notfound.lab") from exc
+                insert_row(conn, layers, dict(
+                    id=layer.id, lab_id=layer.lab_id, name=clean_name(layer.name, "name"),
+                    kind=layer.kind, source=clean_text(layer.source, "source"),
+                    attribution=clean_text(layer.attribution, "attribution"),
+                    style=dumps(clean_style(layer.style)), path=layer.path,
+                    feature_count=layer.feature_count, created_at=iso(layer.created_at),
+                    source_for=_check_source_for(layer.source_for)))
         return self.get_layer(layer.id)
 
     def update_layer_style(self, layer_id: str, style: dict, by: Actor | None = None) -> Layer:
@@ -590,10 +587,28 @@ def insert_snapshot(conn: Connection, snapshot: Snapshot) -> None:
     exists = conn.execute(select(snapshots.c.id).where(snapshots.c.id == snapshot.id))
     if exists.first() is not None:
         return
+    insert_row(conn, snapshots, dict(
+        id=snapshot.id, lab_id=snapshot.lab_id, name=clean_name(snapshot.name, "name"),
+        state=dumps(snapshot.state), created_by=strip_controls(snapshot.created_by or ""),
+        created_at=iso(snapshot.created_at)))
+
+
+def insert_row(conn: Connection, table: Table, values: dict[str, Any]) -> None:
+    """Insert one record of a living lab (``values`` with ``id`` and ``lab_id``) in the
+    caller's write transaction. A refusal of the database is told apart: a living lab that
+    does not exist is :class:`NotFoundError` (``notfound.lab``); the id stored meanwhile for
+    the same living lab is the retry of this write (kept as stored); the id taken by a record
+    of another living lab is ``integrity.duplicate_id``; any other rule of the schema broken
+    is ``integrity.constraint``."""
     try:
-        conn.execute(insert(snapshots).values(
-            id=snapshot.id, lab_id=snapshot.lab_id, name=clean_name(snapshot.name, "name"),
-            state=dumps(snapshot.state), created_by=strip_controls(snapshot.created_by or ""),
-            created_at=iso(snapshot.created_at)))
+        with conn.begin_nested():  # a savepoint: the transaction stays usable to tell why
+            conn.execute(insert(table).values(**values))
     except IntegrityError as exc:
-        raise NotFoundError("notfound.lab") from exc
+        if conn.execute(select(labs.c.id).where(labs.c.id == values["lab_id"])).first() is None:
+            raise NotFoundError("notfound.lab") from exc
+        stored = conn.execute(select(table.c.lab_id).where(table.c.id == values["id"])).first()
+        if stored is not None and stored.lab_id == values["lab_id"]:
+            return
+        if stored is not None:
+            raise ValidationError("integrity.duplicate_id", id=values["id"]) from exc
+        raise ValidationError("integrity.constraint", table=table.name) from exc

@@ -39,6 +39,7 @@ from workbench.model import (
     WorkshopRound,
     WorkshopSession,
     new_id,
+    strip_controls,
     utcnow,
 )
 from workbench.store.base import StoreBase, from_iso, iso
@@ -147,7 +148,8 @@ class WorkshopMixin(StoreBase):
 
     def sign_in(self, passcode: str, client: str, name: str = "",
                 now: datetime | None = None) -> Actor:
-        """An owner or facilitator :class:`Actor` for a right passcode.
+        """An owner or facilitator :class:`Actor` for a right passcode, named ``name`` (its
+        ``group``; empty when no name was given).
 
         Attempts are counted per ``client`` (a hashed address, see ``access.client_key``),
         never for the workspace as a whole, so nobody can lock the owner out from elsewhere.
@@ -173,8 +175,8 @@ class WorkshopMixin(StoreBase):
             raise PermissionDenied("workshop.error.passcode_wrong")
         with self.write() as conn:
             conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
-        default = "workshop.role.owner" if role == "owner" else "workshop.role.facilitator"
-        return Actor(role=role, group=" ".join((name or "").split())[:80] or default)
+        # no name given: none (the page names the person by their role, in its language)
+        return Actor(role=role, group=" ".join(strip_controls(name or "").split())[:80])
 
     def set_member_role(self, email: str, role: str | None, by: Actor | None) -> None:
         """Give a single-sign-on identity a role in this workspace (None: remove it)."""
