@@ -142,16 +142,18 @@ elif session is not None:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple, lang: str,
-             draw: bool) -> folium.Map:
+             draw: bool) -> tuple[folium.Map, WorkbenchError | None]:
     """The map without its notes: basemap, site, context layers, the drawing tools and the
     live notes layer. Built once per living lab, data version, language and drawing tools,
     shared by every tab (the browser fills in the notes), so it comes out the same on every run
-    and the map stays mounted where the user is looking."""
+    and the map stays mounted where the user is looking. With the layers' error, if they could
+    not be read (then the map has none, and the page says why)."""
     settings = mapview.map_settings(s, lab_id)
+    problem = None
     try:  # the lab's one map description: saved basemap and WMS, its layers, muted
         layers = mapview.lab_layers(s, lab_id, lang=lang, settings=settings, muted=True)[0]
-    except WorkbenchError:
-        layers = []
+    except WorkbenchError as exc:
+        layers, problem = [], exc
     m = mapview.lab_map(lab, layers, settings, lang, venue=venue_tiles(lab_id))
     live_notes(m, lab_id)
     # on a narrow map the attribution wraps beside the scale bar instead of covering it
@@ -166,14 +168,17 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
             "polygon": {"allowIntersection": False, "showArea": False},
             "rectangle": True, "circlemarker": True, "marker": False, "circle": False,
         }, edit_options={"edit": False, "remove": False}).add_to(m)
-    return m
+    return m, problem
 
 
 def the_map() -> None:
     """The map; a finished drawing opens its form (a rerun of the page)."""
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
-    m = copy.deepcopy(base_map(s.url, lab.id, lab.version, maps.context_version(lab.id, s),
-                               LANG, CAN_DRAW))
+    m, problem = base_map(s.url, lab.id, lab.version, maps.context_version(lab.id, s), LANG,
+                          CAN_DRAW)
+    if problem is not None:
+        show_error(problem)  # the map is drawn without its layers
+    m = copy.deepcopy(m)
     returned = ["last_active_drawing", "bounds"] if LEADS_VIEW else ["last_active_drawing"]
     show_map(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=returned)
     if LEADS_VIEW:
@@ -198,8 +203,8 @@ def share_view(bounds: dict | None) -> None:
     if view.get("bounds") != box:
         try:
             s.set_lab_setting(lab.id, "workshop_view", {**view, "bounds": box}, by=actor)
-        except WorkbenchError:
-            pass  # the session ended meanwhile
+        except WorkbenchError as exc:  # e.g. the session ended meanwhile: say so
+            show_error(exc)
 
 
 def drawn_shape(geometry: dict):  # type: ignore[no-untyped-def]

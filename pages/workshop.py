@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import i18n, maps
+from workbench import i18n, mapview
 from workbench.access import ROUND_KINDS, Actor
 from workbench.errors import WorkbenchError
 from workbench.hosting import open_setup, set_first_passcode
@@ -34,7 +34,15 @@ from workbench.ui.access import (
     sso_user,
 )
 from workbench.ui.live import live_channel
-from workbench.workshop import end_round, end_session, join_url, member_url, qr_png, start_round
+from workbench.workshop import (
+    end_round,
+    end_session,
+    join_url,
+    member_url,
+    presenter_layer_ids,
+    qr_png,
+    start_round,
+)
 
 s = store()
 lab = require_lab()
@@ -228,14 +236,19 @@ def settings_panel(me: Actor, session_id: str) -> None:
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
-    layers = [g.layer_name for g in maps.context_layers(lab.id, lang=LANG, store=s)]
+    # the presenter's layers by id, shown by name in this page's language
+    names = {x.layer_id: x.name for x in mapview.lab_layers(s, lab.id, lang=LANG)[0]
+             if x.layer_id}
     view = s.lab_setting(lab.id, "workshop_view", {}) or {}
-    shown = c2.multiselect(t("workshop.presenter_layers"), layers,
-                           default=[x for x in view.get("layers", layers) if x in layers],
-                           key="workshop_presenter_layers", placeholder=t("common.choose_options"))
-    if shown != view.get("layers", layers):
+    chosen = presenter_layer_ids(s, lab.id, view)
+    chosen = list(names) if chosen is None else [x for x in chosen if x in names]
+    shown = c2.multiselect(t("workshop.presenter_layers"), list(names), default=chosen,
+                           format_func=names.__getitem__, key="workshop_presenter_layers",
+                           placeholder=t("common.choose_options"))
+    if shown != chosen or "layers" in view:
         try:
-            s.set_lab_setting(lab.id, "workshop_view", {**view, "layers": shown}, by=me)
+            kept = {k: v for k, v in view.items() if k != "layers"}  # the labels of before
+            s.set_lab_setting(lab.id, "workshop_view", {**kept, "layer_ids": shown}, by=me)
         except WorkbenchError as exc:
             show_error(exc)
 

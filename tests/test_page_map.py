@@ -333,3 +333,20 @@ def test_the_live_token_opens_this_lab_for_this_tab_only(at, demo_store):
         read_token(token, other)
     with pytest.raises(PermissionDenied):
         read_token(token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"), LAB)
+
+
+def test_layers_that_cannot_be_read_are_said_not_dropped_silently(demo_store, monkeypatch):
+    from workbench import mapview
+    from workbench.errors import StorageError
+
+    def unreadable(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StorageError("store.disk_full")
+
+    monkeypatch.setattr(mapview, "lab_layers", unreadable)
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    app.session_state["lab_id"] = LAB
+    app.run()
+    app.switch_page("pages/map.py").run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [StorageError("store.disk_full").message("en")]
+    assert folium_args(app)["script"]  # the map is there, without the layers

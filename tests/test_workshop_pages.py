@@ -272,3 +272,53 @@ def test_signing_in_without_a_name_is_named_by_the_role_not_a_message_key(demo_s
     shown = texts(at)
     assert "Angemeldet: Eigentümer/in (Eigentümer/in)" in shown
     assert "workshop.role" not in shown
+
+
+def _presenter_layers(store, lab_id: str) -> str:  # type: ignore[no-untyped-def]
+    """A cached OSM theme and an upload named "A & B" on ``lab_id``; the upload's id."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from workbench.opendata.cache import save_theme
+    from workbench.opendata.files import UserLayer, save_upload
+
+    area = gpd.GeoDataFrame({"osm_id": ["way/1"], "osm_key": ["building"],
+                             "osm_value": ["yes"], "name": ["Haus"]},
+                            geometry=[box(11.550, 48.185, 11.551, 48.186)], crs=4326)
+    save_theme(lab_id, "buildings", area, {"fetched_at": "2026-01-01T00:00:00+00:00",
+                                           "source": "test"})
+    upload = save_upload(store, lab_id,
+                         UserLayer(name="A & B", gdf=area[["name", "geometry"]], format="geojson"),
+                         by=SYSTEM)
+    return upload.id
+
+
+def test_presenter_layers_are_kept_by_id_across_languages(demo_store):
+    from workbench.i18n import t
+    from workbench.workshop import presenter_layer_ids
+
+    upload_id = _presenter_layers(demo_store, LAB)
+    # a view saved before: the German, HTML-escaped labels; read as the layers' ids
+    old = {"layers": [t("opendata.theme.buildings", "de"), "A &amp; B"]}
+    assert presenter_layer_ids(demo_store, LAB, old) == ["osm:buildings", upload_id]
+    assert presenter_layer_ids(demo_store, LAB, {}) is None
+    # the facilitator works in German and picks both layers ...
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
+    demo_store.create_session(LAB, "Workshop", by=FAC)
+    demo_store.set_lab_setting(LAB, "workshop_view", {"layers": []}, by=FAC)
+    at = app("pages/workshop.py", query={"lang": "de"})
+    at.text_input(key="workshop_passcode").set_value(PASSCODE)
+    submit(at, "workshop_signin_form")
+    picker = at.multiselect(key="workshop_presenter_layers")
+    assert picker.value == []  # the old, empty choice read
+    picker.set_value(["osm:buildings", upload_id]).run()
+    view = demo_store.lab_setting(LAB, "workshop_view")
+    assert view["layer_ids"] == ["osm:buildings", upload_id] and "layers" not in view
+    # ... and the presenter view in English shows them
+    # (each layer draws the feature "Haus": its popup is in the map's script once per layer)
+    script = folium_args(app("pages/present.py", query={"lang": "en"}))["script"]
+    assert script.count("Haus") == 2
+    demo_store.set_lab_setting(LAB, "workshop_view", {"layer_ids": [upload_id]}, by=FAC)
+    st.cache_resource.clear()
+    script = folium_args(app("pages/present.py", query={"lang": "en"}))["script"]
+    assert script.count("Haus") == 1

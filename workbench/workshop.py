@@ -1,6 +1,6 @@
 """The workshop layer above the store: a round's end with its snapshot (:func:`end_round`,
-:func:`start_round`, :func:`end_session`), the join link's address and its QR code, the timer
-text.
+:func:`start_round`, :func:`end_session`), the presenter view's layers by id, the join link's
+address and its QR code, the timer text.
 
 It owns what a workshop step needs from more than the store (the snapshot of the map, its
 translated name); it must not speak SQL or judge permissions (the store does both, in the
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import uuid
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 
 import qrcode
@@ -19,9 +20,36 @@ from qrcode.constants import ERROR_CORRECT_M
 from workbench.access import Actor
 from workbench.errors import ValidationError
 from workbench.export.snapshots import make_snapshot
-from workbench.i18n import fmt_datetime, t
+from workbench.i18n import LANGUAGES, fmt_datetime, t
 from workbench.model import Snapshot, WorkshopRound, WorkshopSession, utcnow
 from workbench.store import Store
+
+
+# ---- the presenter view's layers, by id -------------------------------------------------------
+def presenter_layer_ids(store: Store, lab_id: str, view: dict[str, Any]) -> list[str] | None:
+    """The layers the facilitator chose for the presenter view (``workshop_view``), as layer
+    ids (``osm:<theme>``, an upload's id); None: every layer.
+
+    Stored as ``layer_ids``. A view saved before kept the layers' labels (``layers``: the
+    translated, HTML-escaped names in the facilitator's language); those are read by matching
+    each layer's name in every language, escaped or not, so no choice is lost."""
+    if view.get("layer_ids") is not None:
+        return [str(x) for x in view["layer_ids"]]
+    labels = view.get("layers")
+    if labels is None:
+        return None
+    from workbench.maps import escape_text
+    from workbench.mapview import lab_layers
+
+    wanted = {str(x) for x in labels}
+    chosen = []
+    for layer in lab_layers(store, lab_id)[0]:
+        names = {layer.name}
+        if layer.theme:
+            names |= {t(f"opendata.theme.{layer.theme}", lang) for lang in LANGUAGES}
+        if layer.layer_id and any(n in wanted or escape_text(n) in wanted for n in names):
+            chosen.append(layer.layer_id)
+    return chosen
 
 
 # ---- rounds: end -> snapshot -> link, in one transaction -----------------------------------------
