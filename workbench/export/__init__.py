@@ -13,7 +13,6 @@ or in one call ``export_lab(store, lab_id, "pdf")``. No Streamlit here.
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from workbench.errors import ValidationError
 from workbench.export.content import (
@@ -43,6 +42,7 @@ from workbench.export.snapshots import (
     snapshot_content,
     take_snapshot,
 )
+from workbench.store import Store
 
 FORMATS = ("png", "pdf", "html", "gpkg", "geojson", "csv", "indicators-csv")
 MIME = {"png": "image/png", "pdf": "application/pdf", "html": "text/html",
@@ -78,7 +78,7 @@ def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
     raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
 
 
-def export_lab(store: Any, lab_id: str, fmt: str, *, lang: str = "en",
+def export_lab(store: Store, lab_id: str, fmt: str, *, lang: str = "en",
                size: PageSize | None = None, renderer: str = "auto",
                bounds: tuple[float, float, float, float] | None = None,
                themes: list[str] | None = None) -> bytes:

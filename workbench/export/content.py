@@ -13,7 +13,6 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 import geopandas as gpd
 import shapely
@@ -43,6 +42,7 @@ from workbench.model import (
     Translation,
     utcnow,
 )
+from workbench.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def number_annotations(annotations: Sequence[Annotation],
     return out
 
 
-def store_discussion(store: Any, lab_id: str, annotation_ids: Sequence[str]
+def store_discussion(store: Store, lab_id: str, annotation_ids: Sequence[str]
                      ) -> dict[str, tuple[list[Comment], int, int]]:
     """Comments, the current voting round's dots and the dots of all rounds per annotation."""
     votes = store.vote_totals(lab_id)
@@ -199,14 +199,14 @@ def read_layer_file(layer: Layer) -> gpd.GeoDataFrame | None:
     return frame
 
 
-def store_layers(store: Any, lab_id: str, settings: MapSettings | None = None
+def store_layers(store: Store, lab_id: str, settings: MapSettings | None = None
                  ) -> tuple[list[LayerData], list[str]]:
     """The lab's uploaded layers that can be read, and the names of those that cannot, drawn
     as on the lab's map (``mapview.upload_layers``)."""
     return upload_layers(store, lab_id, settings or map_settings(store, lab_id), muted=True)
 
 
-def lab_layers(store: Any, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
+def lab_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
                ) -> tuple[list[LayerData], list[str]]:
     """Everything the lab's map shows besides its site and annotations, drawn as there
     (``mapview.lab_layers`` with the lab's saved settings, muted under the notes): the cached
@@ -230,7 +230,7 @@ def lab_indicator_set(lab: LivingLab, lang: str = "en") -> tuple[IndicatorSet | 
         return None, [t("export.note.indicators_failed", lang, reason=str(exc)[:200])]
 
 
-def gather(store: Any, lab_id: str, *, lang: str = "en",
+def gather(store: Store, lab_id: str, *, lang: str = "en",
            layers: list[LayerData] | None = None,
            annotations: Sequence[Annotation] | None = None,
            bounds: tuple[float, float, float, float] | None = None,

@@ -29,8 +29,8 @@ from workbench.model import (
     utcnow,
 )
 from workbench.store.annotations import _annotation, clean_annotation_text, clean_lang
-from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
-from workbench.store.core import clean_name
+from workbench.store.base import dumps, from_iso, iso, loads
+from workbench.store.core import CoreMixin, clean_name
 from workbench.store.judge import actor_name, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
@@ -41,6 +41,7 @@ from workbench.store.schema import (
     note_marks,
     note_translations,
 )
+from workbench.store.workshop import WorkshopMixin
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,9 @@ class ConsultationRecord:
     cities: tuple[tuple[str, int], ...]  # (city, notes and comments written)
 
 
-class NetworkMixin(StoreBase):
+class NetworkMixin(WorkshopMixin, CoreMixin):
+    """Peer consultations, built on the workshop sessions and the living labs."""
+
     def consultations(self, lab_id: str) -> list[Any]:
         """The peer consultations held on a living lab (sessions of kind consultation), oldest
         first."""
@@ -101,9 +104,9 @@ class NetworkMixin(StoreBase):
     def consultation_record(self, session_id: str) -> ConsultationRecord:
         from workbench.store.schema import annotation_comments, annotation_votes
 
-        session = self.get_session(session_id)  # type: ignore[attr-defined]
-        guests = set(self.session_groups(session_id))  # type: ignore[attr-defined]
-        lab = self.get_lab(session.lab_id)  # type: ignore[attr-defined]
+        session = self.get_session(session_id)
+        guests = set(self.session_groups(session_id))
+        lab = self.get_lab(session.lab_id)
         end = iso(session.ended_at or utcnow())
         start = iso(session.created_at)
         with self.read() as conn:
@@ -211,7 +214,7 @@ class NetworkMixin(StoreBase):
                       status: str | None = None) -> list[NetworkNote]:
         """The lessons and questions of every living lab (of ``network_id``), newest first,
         filtered; deleted notes and labs that are no longer listed are left out."""
-        listed = {lab.id: lab for lab in self.list_labs()}  # type: ignore[attr-defined]
+        listed = {lab.id: lab for lab in self.list_labs()}
         q = (select(note_marks, annotations, labs.c.title.label("lab_title"),
                     labs.c.network_id, cities.c.id.label("city"),
                     cities.c.name.label("city_name"), cities.c.country)
