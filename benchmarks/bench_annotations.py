@@ -142,7 +142,7 @@ def refresh_seconds(tmp: Path, n: int = 1000) -> tuple[float, float, float]:
     full, _ = _timed(lambda: changes_since(store, LAB, 0))
     note = store.list_annotations(LAB)[0]
     before = store.lab_revision(LAB)
-    store.update_annotation(note.id, actor="", expected_version=note.version, text="edited")
+    store.update_annotation(note.id, name="", expected_version=note.version, text="edited")
     one, _ = _timed(lambda: changes_since(store, LAB, before))
     store.close()
     return full, one, seconds

@@ -234,7 +234,7 @@ def pending_form() -> None:
             c1, c2 = st.columns(2)
             if c1.button(t("annotate.redraw_save"), type="primary", key="annotate_redraw_save"):
                 try:
-                    s.update_annotation(pending["redraw"], actor=author() or "—",
+                    s.update_annotation(pending["redraw"], name=author() or "—",
                                         expected_version=pending["version"],
                                         geometry=drawn_shape(pending["geometry"]), by=actor)
                     handled()
@@ -310,7 +310,7 @@ def detail(a: Annotation, totals: dict[str, int], all_totals: dict[str, int]) ->
         if c3.button(t("annotate.delete"), key=f"delete_{a.id}",
                      disabled=not allowed(actor, "annotation.delete", phase, a.author)):
             try:
-                s.delete_annotation(a.id, actor=me or "—", by=actor)
+                s.delete_annotation(a.id, name=me or "—", by=actor)
                 st.session_state[UNDO_KEY] = a.id
                 st.session_state.pop(SELECTED_KEY, None)
                 st.rerun()
@@ -332,7 +332,7 @@ def detail(a: Annotation, totals: dict[str, int], all_totals: dict[str, int]) ->
                 save = st.form_submit_button(t("common.save"), type="primary")
             if save:
                 try:
-                    s.update_annotation(a.id, actor=me or "—", expected_version=seen,
+                    s.update_annotation(a.id, name=me or "—", expected_version=seen,
                                         text=text, category=category, by=actor)
                     st.session_state.pop(seen_key, None)
                     flash("success", t("annotate.updated"))
@@ -462,7 +462,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
         u1.info(t("annotate.deleted") + " " + t("annotate.deleted_later"), icon="🗑️")
         if u2.button(t("annotate.undo"), key="annotate_undo_button", type="primary"):
             try:
-                s.restore_annotation(undo, actor=me or "—", by=actor)
+                s.restore_annotation(undo, name=me or "—", by=actor)
                 st.session_state[SELECTED_KEY] = undo
             except WorkbenchError as exc:
                 flash("info", error_text(exc))
@@ -516,7 +516,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
             if d2.button(t("annotate.restore"), key=f"annotate_restore_{a.id}",
                          disabled=not allowed(actor, "annotation.restore", phase, a.author)):
                 try:
-                    s.restore_annotation(a.id, actor=me or "—", by=actor)
+                    s.restore_annotation(a.id, name=me or "—", by=actor)
                     st.rerun()
                 except WorkbenchError as exc:
                     show_error(exc)

@@ -261,7 +261,7 @@ def moderation_panel(me: Actor) -> None:
             c1, c2 = st.columns([5, 1])
             c1.markdown(f"**{md_escape(a.author)}** · {md_escape(a.text[:160])}")
             if c2.button(t("workshop.hide"), key=f"workshop_hide_{a.id}"):
-                s.delete_annotation(a.id, actor=me.group, by=me)
+                s.delete_annotation(a.id, name=me.group, by=me)
                 st.rerun()
             for c in s.list_comments(a.id):
                 d1, d2 = st.columns([5, 1])
@@ -276,7 +276,7 @@ def moderation_panel(me: Actor) -> None:
                 c1, c2 = st.columns([5, 1])
                 c1.markdown(f"**{md_escape(a.author)}** · {md_escape(a.text[:160])}")
                 if c2.button(t("workshop.show"), key=f"workshop_show_{a.id}"):
-                    s.restore_annotation(a.id, actor=me.group, by=me)
+                    s.restore_annotation(a.id, name=me.group, by=me)
                     st.rerun()
             for c in comments:
                 c1, c2 = st.columns([5, 1])

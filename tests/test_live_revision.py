@@ -58,10 +58,10 @@ def test_every_kind_of_write_bumps_the_revision_once_and_shows_once(demo_store):
     steps = [  # (write, ids expected in features, ids expected in removed, session changed)
         ("add", lambda: s.add_annotation(a, by=group_a), {a.id}, set(), False),
         ("add other", lambda: s.add_annotation(other, by=group_a), {other.id}, set(), False),
-        ("edit", lambda: s.update_annotation(a.id, actor="", expected_version=1,
+        ("edit", lambda: s.update_annotation(a.id, name="", expected_version=1,
                                              text="More shade", by=group_a), {a.id}, set(),
          False),
-        ("move", lambda: s.update_annotation(a.id, actor="", expected_version=2,
+        ("move", lambda: s.update_annotation(a.id, name="", expected_version=2,
                                              geometry=Point(11.553, 48.188), by=group_a),
          {a.id}, set(), False),
         ("comment", lambda: s.add_comment(comment, by=group_a), {a.id}, set(), False),
@@ -73,9 +73,9 @@ def test_every_kind_of_write_bumps_the_revision_once_and_shows_once(demo_store):
          set(), set(), True),
         ("pause", lambda: s.pause_round(session.id, by=FACILITATOR), set(), set(), True),
         ("resume", lambda: s.resume_round(session.id, by=FACILITATOR), set(), set(), True),
-        ("delete", lambda: s.delete_annotation(other.id, actor="", by=group_a), set(),
+        ("delete", lambda: s.delete_annotation(other.id, name="", by=group_a), set(),
          {other.id}, False),
-        ("restore", lambda: s.restore_annotation(other.id, actor="", by=group_a),
+        ("restore", lambda: s.restore_annotation(other.id, name="", by=group_a),
          {other.id}, set(), False),
         ("vote limit", lambda: s.set_vote_limit(LAB, 5, by=FACILITATOR), set(), set(), True),
         ("end round", lambda: end_round(s, session.id, by=FACILITATOR), set(), set(), True),
@@ -154,11 +154,11 @@ def test_delete_removes_and_restore_brings_back(demo_store):
     s = demo_store
     a = s.add_annotation(note(), by=SYSTEM)
     start = s.lab_revision(LAB)
-    s.delete_annotation(a.id, actor="Group A", by=SYSTEM)
+    s.delete_annotation(a.id, name="Group A", by=SYSTEM)
     delta = changes_since(s, LAB, start, by=FACILITATOR)
     assert delta.removed == (a.id,) and delta.features == ()  # a delete, not moderation
     assert a.id not in {f["id"] for f in changes_since(s, LAB, 0).features}
-    s.restore_annotation(a.id, actor="Group A", by=SYSTEM)
+    s.restore_annotation(a.id, name="Group A", by=SYSTEM)
     delta = changes_since(s, LAB, start + 1)
     assert [f["id"] for f in delta.features] == [a.id] and delta.removed == ()
 
@@ -169,7 +169,7 @@ def test_a_hidden_note_goes_only_to_moderators(demo_store):
     group_a, _ = s.join_session(s.join_token(session.id), "Group A", GROUP_COLOURS["blue"])
     a = s.add_annotation(note(), by=group_a)
     start = s.lab_revision(LAB)
-    s.delete_annotation(a.id, actor="", by=FACILITATOR)  # moderation: hide it
+    s.delete_annotation(a.id, name="", by=FACILITATOR)  # moderation: hide it
     for_participant = changes_since(s, LAB, start, by=group_a)
     assert for_participant.removed == (a.id,) and for_participant.features == ()
     assert a.id not in {f["id"] for f in changes_since(s, LAB, 0, by=group_a).features}
@@ -181,7 +181,7 @@ def test_a_hidden_note_goes_only_to_moderators(demo_store):
     # a viewer and an anonymous reader during a session do not moderate
     assert changes_since(s, LAB, start, by=Actor("viewer")).removed == (a.id,)
     assert changes_since(s, LAB, start).removed == (a.id,)
-    s.restore_annotation(a.id, actor="", by=FACILITATOR)  # unhide
+    s.restore_annotation(a.id, name="", by=FACILITATOR)  # unhide
     back = changes_since(s, LAB, start + 1, by=group_a)
     assert [f["id"] for f in back.features] == [a.id]
     assert "hidden" not in back.features[0]["properties"]
@@ -258,10 +258,10 @@ def test_concurrent_writers_and_a_polling_reader_miss_nothing(demo_store):
             for i in range(per_thread):
                 a = s.add_annotation(note(author=f"Group {k}", text=f"{k}-{i}"), by=SYSTEM)
                 if i % 3 == 0:
-                    s.update_annotation(a.id, actor=f"Group {k}", expected_version=1,
+                    s.update_annotation(a.id, name=f"Group {k}", expected_version=1,
                                         text=f"{k}-{i} edited", by=SYSTEM)
                 if i % 4 == 1:
-                    s.delete_annotation(a.id, actor=f"Group {k}", by=SYSTEM)
+                    s.delete_annotation(a.id, name=f"Group {k}", by=SYSTEM)
         except BaseException as exc:  # noqa: BLE001
             errors.append(exc)
 
@@ -335,7 +335,7 @@ def test_the_migration_keeps_every_row_and_starts_at_revision_zero(tmp_path):
             indexes = set(conn.execute(text(
                 "SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
         assert "annotations_lab_rev" in indexes
-        s.update_annotation("a1", actor="G", expected_version=1, text="new", by=SYSTEM)
+        s.update_annotation("a1", name="G", expected_version=1, text="new", by=SYSTEM)
         assert (s.lab_revision("lab1"), s.lab_revision("lab2")) == (1, 0)
         later = s.add_annotation(note(lab="lab1", text="after"), by=SYSTEM)
         delta = changes_since(s, "lab1", 1)

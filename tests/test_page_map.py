@@ -264,7 +264,7 @@ def test_edit_conflict_shows_a_message_and_keeps_the_other_change(at, demo_store
     next(b for b in at.button if b.key == f"annotate_pick_{a.id}").click()
     at.run()
     # someone else saves while this user edits
-    demo_store.update_annotation(a.id, actor="Group B", expected_version=1, text="B was first")
+    demo_store.update_annotation(a.id, name="Group B", expected_version=1, text="B was first")
     at.text_area(key=f"annotate_edit_text_{a.id}_1").set_value("A's late change")
     submit(at, f"annotate_edit_{a.id}")
     assert any("Group B changed this note" in e for e in errors(at))

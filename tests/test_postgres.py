@@ -142,7 +142,7 @@ def test_ogrinfo_lists_the_live_annotations_in_epsg_4326(pg_url):
     store = ensure_demo(on_purpose=True)
     kept = [_note(store, f"note {i}") for i in range(3)]
     gone = _note(store, "deleted")
-    store.delete_annotation(gone.id, actor="Group A", by=SYSTEM)
+    store.delete_annotation(gone.id, name="Group A", by=SYSTEM)
     u = postgres_url(pg_url)
     source = (f"PG:host={u.host} port={u.port or 5432} dbname={u.database} user={u.username} "
               f"password={u.password} schemas=wb_demo")

@@ -58,7 +58,7 @@ def _racer(env: dict, worker: int, plan: dict, barrier, results) -> None:  # typ
         elif scenario == "update":
             for note_id in plan["notes"]:
                 out.append(_outcome(lambda i=note_id: store.update_annotation(
-                    i, actor=f"w{worker}", expected_version=1, text=f"edit of {worker}",
+                    i, name=f"w{worker}", expected_version=1, text=f"edit of {worker}",
                     by=owner)))
         elif scenario == "vote":
             for v in range(VOTERS):

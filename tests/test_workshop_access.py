@@ -62,12 +62,12 @@ def _setup(s, ws):
 WRITES = {
     "annotation.add": lambda s, who, a, c: s.add_annotation(note(), by=who),
     "annotation.edit": lambda s, who, a, c: s.update_annotation(
-        a.id, actor="x", expected_version=a.version, text="changed", by=who),
-    "annotation.delete": lambda s, who, a, c: s.delete_annotation(a.id, actor="x", by=who),
+        a.id, name="x", expected_version=a.version, text="changed", by=who),
+    "annotation.delete": lambda s, who, a, c: s.delete_annotation(a.id, name="x", by=who),
     "annotation.restore": lambda s, who, a, c: (
         # deleted as by its own group (not hidden by a moderator: that only a moderator undoes)
-        s.delete_annotation(a.id, actor=a.author, by=OWNER),
-        s.restore_annotation(a.id, actor="x", by=who)),
+        s.delete_annotation(a.id, name=a.author, by=OWNER),
+        s.restore_annotation(a.id, name="x", by=who)),
     "comment.add": lambda s, who, a, c: s.add_comment(
         Comment(id=new_id(), annotation_id=a.id, author="x", text="hi"), by=who),
     "comment.delete": lambda s, who, a, c: s.delete_comment(c.id, by=who),
@@ -154,9 +154,9 @@ def test_participants_touch_only_their_own_group_items(ws):
     s, b_actor = ws["s"], ws["b"]
     mine, comment = _setup(s, ws)
     with pytest.raises(PermissionDenied) as exc:
-        s.update_annotation(mine.id, actor="B", expected_version=1, text="mine now", by=b_actor)
+        s.update_annotation(mine.id, name="B", expected_version=1, text="mine now", by=b_actor)
     assert exc.value.key == "workshop.denied.not_own"
-    for attempt in (lambda: s.delete_annotation(mine.id, actor="B", by=b_actor),
+    for attempt in (lambda: s.delete_annotation(mine.id, name="B", by=b_actor),
                     lambda: s.delete_comment(comment.id, by=b_actor)):
         with pytest.raises(PermissionDenied):
             attempt()
@@ -164,9 +164,9 @@ def test_participants_touch_only_their_own_group_items(ws):
     forged = s.add_annotation(note("Group A", "pretending"), by=b_actor)
     assert forged.author == "Group B"
     # the facilitator hides and restores anyone's annotation and comment
-    s.delete_annotation(mine.id, actor="Fac", by=FAC)
+    s.delete_annotation(mine.id, name="Fac", by=FAC)
     assert s.list_deleted_annotations(LAB)[0].id == mine.id
-    s.restore_annotation(mine.id, actor="Fac", by=FAC)
+    s.restore_annotation(mine.id, name="Fac", by=FAC)
     s.delete_comment(comment.id, by=FAC)
     assert s.list_comments(mine.id) == [] and s.list_hidden_comments(LAB)[0]["id"] == comment.id
     s.restore_comment(comment.id, by=FAC)
@@ -193,7 +193,7 @@ def test_rounds_vote_only_voting_discuss_lock_pause(ws):
     assert s.vote_round(LAB) == round_before + 1  # fresh dots
     for attempt in (lambda: s.add_annotation(note(), by=a_actor),
                     lambda: s.add_annotation(note(), by=FAC),  # nobody adds while voting
-                    lambda: s.update_annotation(mine.id, actor="A", expected_version=1,
+                    lambda: s.update_annotation(mine.id, name="A", expected_version=1,
                                                 text="x", by=a_actor),
                     lambda: s.add_comment(Comment(id=new_id(), annotation_id=mine.id,
                                                   author="A", text="c"), by=a_actor)):
@@ -210,7 +210,7 @@ def test_rounds_vote_only_voting_discuss_lock_pause(ws):
     s.add_comment(Comment(id=new_id(), annotation_id=mine.id, author="A", text="ok"),
                   by=a_actor)
     s.set_round_lock(sid, False, by=FAC)
-    s.update_annotation(mine.id, actor="A", expected_version=1, text="unlocked", by=a_actor)
+    s.update_annotation(mine.id, name="A", expected_version=1, text="unlocked", by=a_actor)
 
     s.pause_round(sid, by=FAC)
     with pytest.raises(PermissionDenied) as exc:

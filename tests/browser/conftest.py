@@ -55,7 +55,8 @@ STREAMLIT_FLAGS = {
 VIEWPORT = {"width": 1400, "height": 900}
 SERVER_START_TIMEOUT = 60.0
 # Not inherited by the server, so that it keeps everything in its fresh WORKBENCH_DATA_DIR.
-WORKBENCH_ENV_DROPPED = ("WORKBENCH_DATABASE_URL", "WORKBENCH_CACHE_DIR")
+WORKBENCH_ENV_DROPPED = ("WORKBENCH_DATABASE_URL", "WORKBENCH_CACHE_DIR",
+                         "WORKBENCH_I18N_STRICT")  # a page server is lenient, as in use
 # Requests to anything but this machine: answered from web_assets or aborted.
 NOT_LOCAL = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost|\[::1\])[:/])")
 CONTENT_TYPES = {
