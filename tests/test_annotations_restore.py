@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.errors import PermissionDenied
 from workbench.model import Annotation, new_id
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+LAB = MUNICH_LAB
 FACILITATOR = Actor("facilitator", "Moderation")
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
+from tests.helpers import MUNICH_LAB
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_TEXT_CHARS
 from workbench.store import SCHEMA_VERSION
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
+LAB = MUNICH_LAB  # Munich, Milbertshofen (demo)
 P = Point(11.552, 48.186)
 
 #: every store rule here must hold on SQLite and on PostgreSQL alike

@@ -15,6 +15,7 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import MUNICH_LAB
 from workbench import export
 from workbench.access import GROUP_COLOURS, PERMISSIONS, SYSTEM, Actor
 from workbench.errors import PermissionDenied
@@ -24,7 +25,7 @@ from workbench.opendata.files import UserLayer, delete_upload, save_upload
 from workbench.settings import uploads_dir
 from workbench.workshop import end_round
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, in the demo workspace
+LAB = MUNICH_LAB  # Munich, in the demo workspace
 PASSCODE = "correct horse battery"
 OWNER = Actor("owner", "Owner")
 FAC = Actor("facilitator", "Fac")

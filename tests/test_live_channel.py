@@ -13,11 +13,12 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from tests.helpers import MUNICH_LAB
 from workbench import live
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.model import Annotation, new_id
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
+LAB = MUNICH_LAB  # Munich, Milbertshofen (demo)
 FACILITATOR = Actor("facilitator", "Moderation")
 
 

@@ -10,6 +10,7 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import create_engine, text
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
 from workbench.live import changes_since
@@ -17,7 +18,7 @@ from workbench.maps import annotation_features
 from workbench.model import Annotation, Comment, Vote, new_id
 from workbench.workshop import end_round, start_round
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
+LAB = MUNICH_LAB  # Munich, Milbertshofen (demo)
 FACILITATOR = Actor("facilitator", "Moderation")
 
 #: every store rule here must hold on SQLite and on PostgreSQL alike

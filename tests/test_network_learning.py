@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import SYSTEM, Actor
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
 from workbench.model import Annotation, new_id
@@ -15,7 +16,7 @@ from workbench.model import Annotation, new_id
 #: every store rule here must hold on SQLite and on PostgreSQL alike
 pytestmark = pytest.mark.usefixtures("backend")
 
-MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+MUNICH = MUNICH_LAB
 BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 OWNER = Actor("owner", "Owner")
 VIEWER = Actor("viewer", "Guest")

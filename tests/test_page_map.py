@@ -12,11 +12,12 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest, local_script_runner
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import MUNICH_LAB
 from workbench.live import changes_since
 from workbench.model import Annotation, new_id
 from workbench.ui import md_escape
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+LAB = MUNICH_LAB
 MAP_KEY = f"annotate_map_{LAB}"
 SQUARE = {"type": "Polygon", "coordinates": [[[11.550, 48.185], [11.552, 48.185],
                                               [11.552, 48.187], [11.550, 48.187],

@@ -12,11 +12,12 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import text
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import SYSTEM
 from workbench.errors import SchemaError, StorageError
 from workbench.model import Annotation, new_id
 
-MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+MUNICH = MUNICH_LAB
 
 
 def _note(store, text_: str = "A bench here") -> Annotation:  # type: ignore[no-untyped-def]

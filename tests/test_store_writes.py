@@ -9,10 +9,11 @@ import pytest
 from shapely.geometry import Point, Polygon
 from sqlalchemy import event
 
+from tests.helpers import MUNICH_LAB
 from workbench.errors import ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
+LAB = MUNICH_LAB  # Munich, Milbertshofen (demo)
 # more decimals than the store keeps (7): the returned geometry must be the stored one
 FINE = Point(11.552123456789, 48.186987654321)
 

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench import access
 from workbench.access import ACTIONS, GROUP_COLOURS, PERMISSIONS, SYSTEM, Actor
 from workbench.errors import PermissionDenied, ValidationError
@@ -16,8 +17,7 @@ from workbench.model import Annotation, Category, Comment, Vote, new_id, utcnow
 from workbench.store.schema import workspace_settings
 from workbench.workshop import end_round, end_session, start_round
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
-OTHER_LAB = "d0a3a1f0-54b5-4a43-9a4e-0e4e1b7c1a6f"
+LAB = MUNICH_LAB
 PASSCODE = "correct horse battery"
 OWNER = Actor("owner", "Owner")
 FAC = Actor("facilitator", "Fac")

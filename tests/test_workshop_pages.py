@@ -13,12 +13,13 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import MUNICH_LAB
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.errors import PermissionDenied
 from workbench.live import changes_since
 from workbench.model import Annotation, new_id
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+LAB = MUNICH_LAB
 PASSCODE = "correct horse battery"
 FAC = Actor("facilitator", "Fac")
 

@@ -4,7 +4,7 @@ choice of a living lab carry across pages."""
 import pytest
 from browser_helpers import map_frame, screenshot, unexpected_requests, wait_for_streamlit
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
 
 
 @pytest.mark.browser
