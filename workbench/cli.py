@@ -2,7 +2,12 @@
 
 Whoever runs it opens the database file directly and so is the workspace's operator: every
 store write here passes ``by=access.SYSTEM`` (an owner), which works in a passcode-protected
-workspace as well (``by=None`` would be refused there)."""
+workspace as well (``by=None`` would be refused there).
+
+It parses arguments and prints; it must not bypass the library's rules: it writes through the
+store's judged methods as the operator (``access.SYSTEM``), and serves the app through
+``workbench.ui.launch`` (the only Streamlit it touches).
+"""
 
 from __future__ import annotations
 

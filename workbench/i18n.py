@@ -7,6 +7,9 @@ Strings live in ``workbench/locales/<lang>/*.json``; each file is one topic (``c
 Counts take the language's plural forms by the CLDR rules (Babel's ``Locale.plural_form``):
 ``{count:one=# note|other=# notes}``, in Ukrainian ``{count:one=# нотатка|few=# нотатки|
 many=# нотаток|other=# нотатки}``; ``#`` is the number, written with the language's separators.
+
+It imports nothing of the workbench (``settings`` and ``errors`` build on it), and it must not
+choose a page's language (``workbench.ui`` does).
 """
 
 from __future__ import annotations

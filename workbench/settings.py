@@ -1,4 +1,8 @@
-"""Every path, URL, limit and environment variable of the workbench, in one place."""
+"""Every path, URL, limit and environment variable of the workbench, in one place.
+
+It must not import the store, the pages or any library module but ``i18n`` (whose language list
+it re-exports): every other module may import it.
+"""
 
 from __future__ import annotations
 

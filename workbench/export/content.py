@@ -5,6 +5,9 @@ and votes where the store keeps them), the visible layers (``mapview.LayerData``
 styles, attributions, dates), the lab's saved map settings (basemap, WMS), the extent and the
 indicators. The PNG, PDF, HTML and data writers all take a ``MapContent``, and draw it through
 the one description of the map in ``workbench.mapview``, so they show what the lab's map shows.
+
+It reads the store and the caches; it must not write (snapshots are stored through
+``Store.add_snapshot``) nor draw: the formats draw.
 """
 
 from __future__ import annotations

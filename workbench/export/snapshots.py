@@ -4,6 +4,9 @@ workspace (``store.add_snapshot``), reopened, compared with the current state, e
 A snapshot's ``state`` is plain JSON: the view (``bounds``), the visible layers (ids and names),
 every annotation with its geometry (WKT), text, category, author, times, votes and comments, and
 the lab's map settings (``map``: basemap, WMS, opacities; ``mapview.MapSettings``).
+
+It must not write but through ``Store.add_snapshot``/``Store.close_round``, which judge the
+writer.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Annotations on a living lab's map: create, edit, redraw, soft delete and restore (each change
-recorded in their history, edits guarded by a version check), filters, and the categories."""
+recorded in their history, edits guarded by a version check), filters, and the categories.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
+"""
 
 from __future__ import annotations
 

@@ -9,6 +9,10 @@ snapshots, and :meth:`CoreMixin.restore_trash` brings them back. The marks live 
 Every write takes ``by`` (the acting :class:`~workbench.access.Actor`, None in local mode) and is
 judged by ``store.judge.authorize`` inside its transaction: ``setup.edit`` for networks,
 cities and living labs, ``layers.edit`` for layers, ``snapshot.manage`` for snapshots.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
 """
 
 from __future__ import annotations

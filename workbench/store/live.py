@@ -11,6 +11,11 @@ missed and nothing is sent twice.
 Who may read: :func:`authorize_read`. A passcode-protected workspace gives nothing to a reader
 without an actor (``by=None``); the live route must turn its signed token into the session's
 :class:`~workbench.access.Actor` and pass it. A participant reads only the lab of their session.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction. The map's features are built above it
+(``workbench.live.changes_since``).
 """
 
 from __future__ import annotations

@@ -5,6 +5,10 @@ The same permission rules as the notes themselves (``store.judge.authorize``): m
 and linking it from its lab is an edit of that note (its group, facilitators, owners);
 answering a question or adding a translation is open to whoever may comment on the note. A
 viewer writes nothing. Every write bumps the lab's revision, so open maps follow.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Working on annotations together: comment threads, dot-votes with a per-round limit, and the
-living lab's settings that a facilitator controls (vote limit, voting round)."""
+living lab's settings that a facilitator controls (vote limit, voting round).
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
+"""
 
 from __future__ import annotations
 
