@@ -135,3 +135,9 @@ def test_only_the_ui_and_the_pages_import_streamlit():
                            if m == "streamlit" or m.startswith("streamlit."))
         assert not streamlit, f"{path.relative_to(ROOT)} imports {streamlit}"
     assert checked > 30
+
+
+def test_every_workbench_module_opens_with_a_docstring():
+    missing = [str(path.relative_to(ROOT)) for path in _sources("workbench").values()
+               if not ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))]
+    assert not missing, f"modules without a docstring: {missing}"

@@ -7,7 +7,8 @@ Typical use::
     png = render_png(content, page_size("a4-landscape", 300))
     data = export_bytes(content, "gpkg")
 
-or in one call ``export_lab(store, lab_id, "pdf")``. No Streamlit here.
+or in one call ``export_lab(store, lab_id, "pdf")``. No Streamlit here, and no write to the
+store but a snapshot through ``Store.add_snapshot`` (which judges the writer).
 """
 
 from __future__ import annotations
