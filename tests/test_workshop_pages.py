@@ -312,6 +312,7 @@ def test_presenter_layers_are_kept_by_id_across_languages(demo_store):
     submit(at, "workshop_signin_form")
     picker = at.multiselect(key="workshop_presenter_layers")
     assert picker.value == []  # the old, empty choice read
+    assert "A & B" in picker.options and "A &amp; B" not in picker.options  # names, as typed
     picker.set_value(["osm:buildings", upload_id]).run()
     view = demo_store.lab_setting(LAB, "workshop_view")
     assert view["layer_ids"] == ["osm:buildings", upload_id] and "layers" not in view
