@@ -19,6 +19,7 @@ import geopandas as gpd
 from shapely.geometry import LineString, Point, Polygon
 
 from workbench import maps
+from workbench.live import changes_since
 from workbench.model import ANNOTATION_CATEGORIES, Annotation, new_id, utcnow
 
 SIZES = (100, 1000, 5000)
@@ -137,12 +138,12 @@ def refresh_seconds(tmp: Path, n: int = 1000) -> tuple[float, float, float]:
 
     cycle()  # warm
     seconds, _ = _timed(cycle)
-    store.changes_since(LAB, 0)  # warm, as the refresh was
-    full, _ = _timed(lambda: store.changes_since(LAB, 0))
+    changes_since(store, LAB, 0)  # warm, as the refresh was
+    full, _ = _timed(lambda: changes_since(store, LAB, 0))
     note = store.list_annotations(LAB)[0]
     before = store.lab_revision(LAB)
-    store.update_annotation(note.id, actor="", expected_version=note.version, text="edited")
-    one, _ = _timed(lambda: store.changes_since(LAB, before))
+    store.update_annotation(note.id, name="", expected_version=note.version, text="edited")
+    one, _ = _timed(lambda: changes_since(store, LAB, before))
     store.close()
     return full, one, seconds
 

@@ -142,16 +142,18 @@ elif session is not None:
 
 @st.cache_resource(max_entries=64, show_spinner=False)
 def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple, lang: str,
-             draw: bool) -> folium.Map:
+             draw: bool) -> tuple[folium.Map, WorkbenchError | None]:
     """The map without its notes: basemap, site, context layers, the drawing tools and the
     live notes layer. Built once per living lab, data version, language and drawing tools,
     shared by every tab (the browser fills in the notes), so it comes out the same on every run
-    and the map stays mounted where the user is looking."""
+    and the map stays mounted where the user is looking. With the layers' error, if they could
+    not be read (then the map has none, and the page says why)."""
     settings = mapview.map_settings(s, lab_id)
+    problem = None
     try:  # the lab's one map description: saved basemap and WMS, its layers, muted
         layers = mapview.lab_layers(s, lab_id, lang=lang, settings=settings, muted=True)[0]
-    except WorkbenchError:
-        layers = []
+    except WorkbenchError as exc:
+        layers, problem = [], exc
     m = mapview.lab_map(lab, layers, settings, lang, venue=venue_tiles(lab_id))
     live_notes(m, lab_id)
     # on a narrow map the attribution wraps beside the scale bar instead of covering it
@@ -166,14 +168,17 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
             "polygon": {"allowIntersection": False, "showArea": False},
             "rectangle": True, "circlemarker": True, "marker": False, "circle": False,
         }, edit_options={"edit": False, "remove": False}).add_to(m)
-    return m
+    return m, problem
 
 
 def the_map() -> None:
     """The map; a finished drawing opens its form (a rerun of the page)."""
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
-    m = copy.deepcopy(base_map(s.url, lab.id, lab.version, maps.context_version(s, lab.id),
-                               LANG, CAN_DRAW))
+    m, problem = base_map(s.url, lab.id, lab.version, maps.context_version(s, lab.id), LANG,
+                          CAN_DRAW)
+    if problem is not None:
+        show_error(problem)  # the map is drawn without its layers
+    m = copy.deepcopy(m)
     returned = ["last_active_drawing", "bounds"] if LEADS_VIEW else ["last_active_drawing"]
     show_map(m, key=MAP_KEY, height=560, use_container_width=True, returned_objects=returned)
     if LEADS_VIEW:
@@ -198,8 +203,8 @@ def share_view(bounds: dict | None) -> None:
     if view.get("bounds") != box:
         try:
             s.set_lab_setting(lab.id, "workshop_view", {**view, "bounds": box}, by=actor)
-        except WorkbenchError:
-            pass  # the session ended meanwhile
+        except WorkbenchError as exc:  # e.g. the session ended meanwhile: say so
+            show_error(exc)
 
 
 def drawn_shape(geometry: dict):  # type: ignore[no-untyped-def]
@@ -229,7 +234,7 @@ def pending_form() -> None:
             c1, c2 = st.columns(2)
             if c1.button(t("annotate.redraw_save"), type="primary", key="annotate_redraw_save"):
                 try:
-                    s.update_annotation(pending["redraw"], actor=author() or "—",
+                    s.update_annotation(pending["redraw"], name=author() or "—",
                                         expected_version=pending["version"],
                                         geometry=drawn_shape(pending["geometry"]), by=actor)
                     handled()
@@ -305,7 +310,7 @@ def detail(a: Annotation, totals: dict[str, int], all_totals: dict[str, int]) ->
         if c3.button(t("annotate.delete"), key=f"delete_{a.id}",
                      disabled=not allowed(actor, "annotation.delete", phase, a.author)):
             try:
-                s.delete_annotation(a.id, actor=me or "—", by=actor)
+                s.delete_annotation(a.id, name=me or "—", by=actor)
                 st.session_state[UNDO_KEY] = a.id
                 st.session_state.pop(SELECTED_KEY, None)
                 st.rerun()
@@ -327,7 +332,7 @@ def detail(a: Annotation, totals: dict[str, int], all_totals: dict[str, int]) ->
                 save = st.form_submit_button(t("common.save"), type="primary")
             if save:
                 try:
-                    s.update_annotation(a.id, actor=me or "—", expected_version=seen,
+                    s.update_annotation(a.id, name=me or "—", expected_version=seen,
                                         text=text, category=category, by=actor)
                     st.session_state.pop(seen_key, None)
                     flash("success", t("annotate.updated"))
@@ -457,7 +462,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
         u1.info(t("annotate.deleted") + " " + t("annotate.deleted_later"), icon="🗑️")
         if u2.button(t("annotate.undo"), key="annotate_undo_button", type="primary"):
             try:
-                s.restore_annotation(undo, actor=me or "—", by=actor)
+                s.restore_annotation(undo, name=me or "—", by=actor)
                 st.session_state[SELECTED_KEY] = undo
             except WorkbenchError as exc:
                 flash("info", error_text(exc))
@@ -511,7 +516,7 @@ def annotation_list(everyone: list[Annotation]) -> None:
             if d2.button(t("annotate.restore"), key=f"annotate_restore_{a.id}",
                          disabled=not allowed(actor, "annotation.restore", phase, a.author)):
                 try:
-                    s.restore_annotation(a.id, actor=me or "—", by=actor)
+                    s.restore_annotation(a.id, name=me or "—", by=actor)
                     st.rerun()
                 except WorkbenchError as exc:
                     show_error(exc)

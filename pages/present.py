@@ -23,6 +23,7 @@ from workbench.ui import (
     lang,
     require_lab,
     room_base,
+    show_error,
     show_map,
     store,
     t,
@@ -30,7 +31,7 @@ from workbench.ui import (
 )
 from workbench.ui.access import current_actor
 from workbench.ui.live import live_channel, live_notes
-from workbench.workshop import join_url, qr_png
+from workbench.workshop import join_url, presenter_layer_ids, qr_png
 
 NEWEST = 5
 MAP_HEIGHT = 960
@@ -67,20 +68,22 @@ html_block("""<style>
 
 @st.cache_resource(max_entries=32, show_spinner=False)
 def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
-                layer_names: tuple | None, lang: str) -> folium.Map:
+                layer_ids: tuple | None, lang: str
+                ) -> tuple[folium.Map, WorkbenchError | None]:
     """The map without its notes: basemap, site, the layers the facilitator chose, and the
     live notes layer (filled in by the browser); no drawing tools. Built once per lab, data
     version, layer choice and language."""
     settings = mapview.map_settings(s, lab_id)
+    problem = None  # the layers' error, said beside the map (drawn without them)
     try:  # the lab's one map description, as on the living-lab map
         layers = mapview.lab_layers(s, lab_id, lang=lang, settings=settings, muted=True)[0]
-    except WorkbenchError:
-        layers = []
-    if layer_names is not None:
-        layers = [x for x in layers if maps.escape_text(x.name) in layer_names]
+    except WorkbenchError as exc:
+        layers, problem = [], exc
+    if layer_ids is not None:
+        layers = [x for x in layers if x.layer_id in layer_ids]
     m = mapview.lab_map(lab, layers, settings, lang, controls=False,
                         venue=venue_tiles(lab_id))
-    return live_notes(m, lab_id)
+    return live_notes(m, lab_id), problem
 
 
 def panel_head(session) -> str:  # type: ignore[no-untyped-def]
@@ -129,7 +132,8 @@ if session is not None:  # the room joins from the shared screen: the QR code an
 
 
 view = s.lab_setting(lab.id, "workshop_view", {}) or {}
-LAYERS = tuple(view["layers"]) if view.get("layers") is not None else None
+LAYERS = presenter_layer_ids(s, lab.id, view)  # ids; None: every layer
+LAYERS = tuple(LAYERS) if LAYERS is not None else None
 MAP_SETTINGS = mapview.map_settings(s, lab.id).key()  # the lab's saved basemap and WMS
 
 
@@ -138,7 +142,8 @@ def side_panel() -> None:
     """The round, its timer (counted down in the browser), who is in the room, the newest
     notes, the legend and the join code; rerun by the live channel when something changed."""
     now = s.lab_setting(lab.id, "workshop_view", {}) or {}
-    if (tuple(now["layers"]) if now.get("layers") is not None else None) != LAYERS or \
+    chosen = presenter_layer_ids(s, lab.id, now)
+    if (tuple(chosen) if chosen is not None else None) != LAYERS or \
             mapview.map_settings(s, lab.id).key() != MAP_SETTINGS:
         st.rerun(scope="app")  # other layers, basemap or WMS: a new base map
     annotations = s.list_annotations(lab.id)
@@ -164,8 +169,11 @@ with map_col:
     bounds = view.get("bounds")
     centre, zoom = maps.view_for(box(*bounds), width_px=1400) if bounds else (None, None)
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
-    show_map(copy.deepcopy(present_map(s.url, lab.id, lab.version,
-                                       maps.context_version(s, lab.id), LAYERS, LANG)),
+    base, problem = present_map(s.url, lab.id, lab.version, maps.context_version(s, lab.id),
+                                LAYERS, LANG)
+    if problem is not None:
+        show_error(problem)
+    show_map(copy.deepcopy(base),
              key=f"present_map_{lab.id}", height=MAP_HEIGHT, use_container_width=True,
              returned_objects=[], center=centre, zoom=zoom)
 with side_col:

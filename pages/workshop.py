@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from workbench import i18n, maps
+from workbench import i18n, mapview
 from workbench.access import ROUND_KINDS, Actor
 from workbench.errors import WorkbenchError
 from workbench.hosting import open_setup, set_first_passcode
@@ -34,7 +34,15 @@ from workbench.ui.access import (
     sso_user,
 )
 from workbench.ui.live import live_channel
-from workbench.workshop import join_url, member_url, qr_png
+from workbench.workshop import (
+    end_round,
+    end_session,
+    join_url,
+    member_url,
+    presenter_layer_ids,
+    qr_png,
+    start_round,
+)
 
 s = store()
 lab = require_lab()
@@ -78,7 +86,9 @@ def sign_in_forms() -> None:
     if ok:
         try:
             who = s.sign_in(code, client(), name)
-            sign_in_as(WORKSPACE, who.role, who.group, s.passcode_stamp())
+            # without a name, the person is named by their role
+            sign_in_as(WORKSPACE, who.role, who.group or t(f"workshop.role.{who.role}"),
+                       s.passcode_stamp())
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
@@ -150,7 +160,7 @@ def session_panel(me: Actor) -> None:
         sure = st.checkbox(t("workshop.session_end_sure"), key="workshop_end_sure")
         if st.button(t("workshop.session_end"), disabled=not sure, key="workshop_end"):
             try:
-                s.end_session(session.id, by=me, lang=LANG)
+                end_session(s, session.id, by=me, lang=LANG)
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
@@ -183,7 +193,7 @@ def rounds_panel(me: Actor, session_id: str) -> None:
                 s.resume_round(session_id, by=me)
                 st.rerun()
             if b2.button(t("workshop.round_end"), key="workshop_round_end"):
-                s.end_round(session_id, by=me, lang=LANG)
+                end_round(s, session_id, by=me, lang=LANG)
                 st.rerun()
             if current.kind == "discuss":
                 lock = b3.toggle(t("workshop.lock_edits"), value=current.lock_edits,
@@ -202,8 +212,8 @@ def rounds_panel(me: Actor, session_id: str) -> None:
             lock = c3.checkbox(t("workshop.lock_edits"), key="workshop_round_lock")
             start = st.form_submit_button(t("workshop.round_start"), type="primary")
         if start:
-            s.start_round(session_id, kind, by=me, minutes=int(minutes), lock_edits=lock,
-                          lang=LANG)
+            start_round(s, session_id, kind, by=me, minutes=int(minutes), lock_edits=lock,
+                        lang=LANG)
             st.rerun()
     except WorkbenchError as exc:
         show_error(exc)
@@ -226,14 +236,19 @@ def settings_panel(me: Actor, session_id: str) -> None:
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
-    layers = [g.layer_name for g in maps.context_layers(s, lab.id, lang=LANG)]
+    # the presenter's layers by id, shown by name in this page's language
+    names = {x.layer_id: x.name for x in mapview.lab_layers(s, lab.id, lang=LANG)[0]
+             if x.layer_id}
     view = s.lab_setting(lab.id, "workshop_view", {}) or {}
-    shown = c2.multiselect(t("workshop.presenter_layers"), layers,
-                           default=[x for x in view.get("layers", layers) if x in layers],
-                           key="workshop_presenter_layers", placeholder=t("common.choose_options"))
-    if shown != view.get("layers", layers):
+    chosen = presenter_layer_ids(s, lab.id, view)
+    chosen = list(names) if chosen is None else [x for x in chosen if x in names]
+    shown = c2.multiselect(t("workshop.presenter_layers"), list(names), default=chosen,
+                           format_func=names.__getitem__, key="workshop_presenter_layers",
+                           placeholder=t("common.choose_options"))
+    if shown != chosen or "layers" in view:
         try:
-            s.set_lab_setting(lab.id, "workshop_view", {**view, "layers": shown}, by=me)
+            kept = {k: v for k, v in view.items() if k != "layers"}  # the labels of before
+            s.set_lab_setting(lab.id, "workshop_view", {**kept, "layer_ids": shown}, by=me)
         except WorkbenchError as exc:
             show_error(exc)
 
@@ -246,7 +261,7 @@ def moderation_panel(me: Actor) -> None:
             c1, c2 = st.columns([5, 1])
             c1.markdown(f"**{md_escape(a.author)}** · {md_escape(a.text[:160])}")
             if c2.button(t("workshop.hide"), key=f"workshop_hide_{a.id}"):
-                s.delete_annotation(a.id, actor=me.group, by=me)
+                s.delete_annotation(a.id, name=me.group, by=me)
                 st.rerun()
             for c in s.list_comments(a.id):
                 d1, d2 = st.columns([5, 1])
@@ -261,7 +276,7 @@ def moderation_panel(me: Actor) -> None:
                 c1, c2 = st.columns([5, 1])
                 c1.markdown(f"**{md_escape(a.author)}** · {md_escape(a.text[:160])}")
                 if c2.button(t("workshop.show"), key=f"workshop_show_{a.id}"):
-                    s.restore_annotation(a.id, actor=me.group, by=me)
+                    s.restore_annotation(a.id, name=me.group, by=me)
                     st.rerun()
             for c in comments:
                 c1, c2 = st.columns([5, 1])

@@ -12,6 +12,11 @@ from workbench.settings import SHARED_GEODATA
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
+#: every message the tests meet must exist and fill (``workbench.i18n.STRICT_ENV``); set for the
+#: whole run, so servers the browser tests start inherit it
+os.environ["WORKBENCH_I18N_STRICT"] = "1"
+
+
 @pytest.fixture(autouse=True)
 def data_dir(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "data"

@@ -9,7 +9,9 @@ import time
 
 import pytest
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
+
+LAB = MUNICH_LAB
 WRITERS, EACH = 16, 100
 
 #: every store rule here must hold on SQLite and on PostgreSQL alike

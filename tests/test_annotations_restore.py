@@ -7,11 +7,12 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.errors import PermissionDenied
 from workbench.model import Annotation, new_id
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+LAB = MUNICH_LAB
 FACILITATOR = Actor("facilitator", "Moderation")
 
 
@@ -36,27 +37,27 @@ def room(demo_store):
 def test_the_group_restores_from_another_device_others_do_not_see_it(room):
     s, a, a2, b = room
     mine = s.add_annotation(note("Group A"), by=a)
-    s.delete_annotation(mine.id, actor="Group A", by=a)
+    s.delete_annotation(mine.id, name="Group A", by=a)
     assert [x.id for x in s.list_deleted_annotations(LAB, restorable_by=a2)] == [mine.id]
     assert s.list_deleted_annotations(LAB, restorable_by=b) == []
     assert s.list_deleted_annotations(LAB, restorable_by=Actor("viewer")) == []
     assert [x.id for x in s.list_deleted_annotations(LAB, restorable_by=FACILITATOR)] == \
         [mine.id]
     with pytest.raises(PermissionDenied):
-        s.restore_annotation(mine.id, actor="Group B", by=b)
-    s.restore_annotation(mine.id, actor="Group A", by=a2)
+        s.restore_annotation(mine.id, name="Group B", by=b)
+    s.restore_annotation(mine.id, name="Group A", by=a2)
     assert s.get_annotation(mine.id).deleted_at is None
 
 
 def test_what_a_facilitator_hid_only_a_facilitator_restores(room):
     s, a, a2, _ = room
     mine = s.add_annotation(note("Group A"), by=a)
-    s.delete_annotation(mine.id, actor="Moderation", by=FACILITATOR)
+    s.delete_annotation(mine.id, name="Moderation", by=FACILITATOR)
     assert s.list_deleted_annotations(LAB, restorable_by=a) == []
     with pytest.raises(PermissionDenied) as exc:
-        s.restore_annotation(mine.id, actor="Group A", by=a2)
+        s.restore_annotation(mine.id, name="Group A", by=a2)
     assert exc.value.key == "annotate.error.hidden_by_moderator"
     assert [x.id for x in s.list_deleted_annotations(LAB, restorable_by=FACILITATOR)] == \
         [mine.id]
-    s.restore_annotation(mine.id, actor="Moderation", by=FACILITATOR)
+    s.restore_annotation(mine.id, name="Moderation", by=FACILITATOR)
     assert s.get_annotation(mine.id).deleted_at is None

@@ -6,12 +6,13 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import LineString, Point, Polygon
 
+from tests.helpers import MUNICH_LAB
 from workbench.errors import ConflictError, NotFoundError, ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 from workbench.settings import MAX_TEXT_CHARS
 from workbench.store import SCHEMA_VERSION
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
+LAB = MUNICH_LAB  # Munich, Milbertshofen (demo)
 P = Point(11.552, 48.186)
 
 #: every store rule here must hold on SQLite and on PostgreSQL alike
@@ -42,7 +43,7 @@ def test_create_for_missing_lab_is_refused(demo_store):
 # ---- edit, conflicts ---------------------------------------------------------------------------
 def test_edit_text_and_category_bumps_version_and_records_history(demo_store):
     a = demo_store.add_annotation(note())
-    b = demo_store.update_annotation(a.id, actor="Group B", expected_version=1,
+    b = demo_store.update_annotation(a.id, name="Group B", expected_version=1,
                                      text="Bench, but it needs shade", category="problem")
     assert (b.text, b.category, b.version, b.updated_by) == (
         "Bench, but it needs shade", "problem", 2, "Group B")
@@ -58,7 +59,7 @@ def test_edit_text_and_category_bumps_version_and_records_history(demo_store):
 
 def test_edit_that_changes_nothing_keeps_the_version(demo_store):
     a = demo_store.add_annotation(note())
-    same = demo_store.update_annotation(a.id, actor="Group A", expected_version=1, text=a.text)
+    same = demo_store.update_annotation(a.id, name="Group A", expected_version=1, text=a.text)
     assert same.version == 1
     assert len(demo_store.annotation_history(a.id)) == 1
 
@@ -66,9 +67,9 @@ def test_edit_that_changes_nothing_keeps_the_version(demo_store):
 def test_concurrent_edit_conflict_is_refused_with_the_current_version(demo_store):
     a = demo_store.add_annotation(note())
     # Two people opened version 1; B saves first, then A.
-    demo_store.update_annotation(a.id, actor="Group B", expected_version=1, text="B's words")
+    demo_store.update_annotation(a.id, name="Group B", expected_version=1, text="B's words")
     with pytest.raises(ConflictError) as info:
-        demo_store.update_annotation(a.id, actor="Group A", expected_version=1, text="A's words")
+        demo_store.update_annotation(a.id, name="Group A", expected_version=1, text="A's words")
     assert info.value.current.text == "B's words"
     assert info.value.current.version == 2
     assert "Group B" in info.value.message("en")
@@ -76,7 +77,7 @@ def test_concurrent_edit_conflict_is_refused_with_the_current_version(demo_store
     # nothing of A's was written
     assert demo_store.get_annotation(a.id).text == "B's words"
     # A applies the change again from the current version
-    c = demo_store.update_annotation(a.id, actor="Group A", expected_version=2,
+    c = demo_store.update_annotation(a.id, name="Group A", expected_version=2,
                                      text="A's words")
     assert c.version == 3 and c.text == "A's words"
 
@@ -84,22 +85,22 @@ def test_concurrent_edit_conflict_is_refused_with_the_current_version(demo_store
 def test_redraw_geometry(demo_store):
     a = demo_store.add_annotation(note())
     area = Polygon([(11.550, 48.185), (11.552, 48.185), (11.552, 48.187), (11.550, 48.187)])
-    b = demo_store.update_annotation(a.id, actor="Group A", expected_version=1, geometry=area)
+    b = demo_store.update_annotation(a.id, name="Group A", expected_version=1, geometry=area)
     assert b.geometry.geom_type == "Polygon"
     assert b.geometry.equals(area)
     change = demo_store.annotation_history(a.id)[-1]
     assert change.data["changed"]["geometry"]["to"].startswith("POLYGON")
     with pytest.raises(ValidationError):
-        demo_store.update_annotation(a.id, actor="A", expected_version=2,
+        demo_store.update_annotation(a.id, name="A", expected_version=2,
                                      geometry=LineString([(11.5, 48.1), (11.5, 48.1)]))
 
 
 def test_edit_refuses_bad_values_and_changes_nothing(demo_store):
     a = demo_store.add_annotation(note())
     with pytest.raises(ValidationError):
-        demo_store.update_annotation(a.id, actor="A", expected_version=1, text="   ")
+        demo_store.update_annotation(a.id, name="A", expected_version=1, text="   ")
     with pytest.raises(ValidationError):
-        demo_store.update_annotation(a.id, actor="A", expected_version=1, category="nonsense")
+        demo_store.update_annotation(a.id, name="A", expected_version=1, category="nonsense")
     assert demo_store.get_annotation(a.id).version == 1
 
 
@@ -107,7 +108,7 @@ def test_edit_refuses_bad_values_and_changes_nothing(demo_store):
 def test_soft_delete_restore_and_list_deleted(demo_store):
     a = demo_store.add_annotation(note())
     keep = demo_store.add_annotation(note(text="Stays"))
-    d = demo_store.delete_annotation(a.id, actor="Facilitator")
+    d = demo_store.delete_annotation(a.id, name="Facilitator")
     assert d.deleted_at is not None and d.version == 2
     assert [x.id for x in demo_store.list_annotations(LAB)] == [keep.id]
     assert demo_store.count_annotations(LAB) == 1
@@ -116,11 +117,11 @@ def test_soft_delete_restore_and_list_deleted(demo_store):
         demo_store.get_annotation(a.id)
     assert demo_store.get_annotation(a.id, include_deleted=True).deleted_at is not None
     # deleting twice changes nothing
-    assert demo_store.delete_annotation(a.id, actor="Facilitator").version == 2
+    assert demo_store.delete_annotation(a.id, name="Facilitator").version == 2
     # an edit of a deleted annotation is a conflict, not a silent change
     with pytest.raises(ConflictError):
-        demo_store.update_annotation(a.id, actor="A", expected_version=2, text="late edit")
-    r = demo_store.restore_annotation(a.id, actor="Group A")
+        demo_store.update_annotation(a.id, name="A", expected_version=2, text="late edit")
+    r = demo_store.restore_annotation(a.id, name="Group A")
     assert r.deleted_at is None and r.version == 3 and r.text == "Bench in the shade"
     assert demo_store.list_deleted_annotations(LAB) == []
     assert [h.action for h in demo_store.annotation_history(a.id)] == [
@@ -131,9 +132,9 @@ def test_soft_delete_restore_and_list_deleted(demo_store):
 
 def test_delete_with_stale_version_is_a_conflict(demo_store):
     a = demo_store.add_annotation(note())
-    demo_store.update_annotation(a.id, actor="B", expected_version=1, text="changed")
+    demo_store.update_annotation(a.id, name="B", expected_version=1, text="changed")
     with pytest.raises(ConflictError):
-        demo_store.delete_annotation(a.id, actor="A", expected_version=1)
+        demo_store.delete_annotation(a.id, name="A", expected_version=1)
     assert demo_store.get_annotation(a.id).deleted_at is None
 
 
@@ -141,7 +142,7 @@ def test_since_lists_changes_including_deletions(demo_store):
     a = demo_store.add_annotation(note())
     mark = demo_store.get_annotation(a.id).updated_at
     b = demo_store.add_annotation(note(text="later"))
-    demo_store.delete_annotation(a.id, actor="X")
+    demo_store.delete_annotation(a.id, name="X")
     changed = demo_store.list_annotations(LAB, include_deleted=True, since=mark)
     assert {x.id for x in changed} == {a.id, b.id}
 
@@ -180,7 +181,7 @@ def test_comment_thread(demo_store):
     assert [c.author for c in demo_store.list_comments(a.id)] == ["Group C"]
     with pytest.raises(ValidationError):
         demo_store.add_comment(Comment(id=new_id(), annotation_id=a.id, author="X", text=" "))
-    demo_store.delete_annotation(a.id, actor="X")
+    demo_store.delete_annotation(a.id, name="X")
     with pytest.raises(NotFoundError):
         demo_store.add_comment(Comment(id=new_id(), annotation_id=a.id, author="X", text="hi"))
 
@@ -223,7 +224,7 @@ def test_dots_on_a_deleted_annotation_are_given_back(demo_store):
     for _ in range(3):
         demo_store.cast_vote(Vote(id=new_id(), annotation_id=a.id, voter="Group A"))
     assert demo_store.votes_left(LAB, "Group A") == 0
-    demo_store.delete_annotation(a.id, actor="Facilitator")
+    demo_store.delete_annotation(a.id, name="Facilitator")
     assert demo_store.votes_left(LAB, "Group A") == 3
     with pytest.raises(NotFoundError):
         demo_store.cast_vote(Vote(id=new_id(), annotation_id=a.id, voter="Group A"))
@@ -343,7 +344,7 @@ def test_v2_database_is_upgraded_keeping_its_annotations(tmp_path):
         assert upgraded.version == SCHEMA_VERSION
         old = upgraded.get_annotation("a")
         assert (old.text, old.version, old.updated_by) == ("old note", 1, "Group A")
-        edited = upgraded.update_annotation("a", actor="Group B", expected_version=1,
+        edited = upgraded.update_annotation("a", name="Group B", expected_version=1,
                                             text="new words")
         assert edited.version == 2
         upgraded.cast_vote(Vote(id=new_id(), annotation_id="a", voter="Group B"))

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.helpers import MUNICH_LAB
+
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
 
 
 def app() -> AppTest:

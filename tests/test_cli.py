@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from tests.helpers import MUNICH_LAB
 from workbench import __version__, cli
 from workbench.settings import DEMO_DIR
 
@@ -111,7 +112,7 @@ def test_workbench_run_serves_the_demo_workspace(data_dir):
 
 
 DEMO_WITH_DATA = {  # demo lab → what `workbench demo --import-extracts` gives it
-    "e6dccaee-317d-4c62-995e-99f99acfc2b5": "osm",  # München
+    MUNICH_LAB: "osm",  # München
     "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b": "osm",  # Nürnberg
     "3a54af74-0882-4391-964c-d218a6055949": "osm",  # Seattle
     "72ae62f6-1ea4-415a-9f06-e8ce90c5800f": "osm",  # Baltimore

@@ -15,11 +15,12 @@ from streamlit.testing.v1 import AppTest
 
 from tests import synthetic as syn
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import MUNICH_LAB
 from workbench import compare as cmp
 from workbench import indicators as ind
 from workbench.geometry import local_crs, to_crs
 
-MUENCHEN = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # DE
+MUENCHEN = MUNICH_LAB  # DE
 SEATTLE = "3a54af74-0882-4391-964c-d218a6055949"   # US
 KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"   # UA
 

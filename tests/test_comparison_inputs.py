@@ -14,6 +14,7 @@ from osmium.osm import mutable
 from shapely.geometry import box
 
 from tests import synthetic as syn
+from tests.helpers import MUNICH_LAB
 from tests.synthetic import X0, Y0
 from workbench import indicators as ind
 from workbench.errors import ValidationError
@@ -241,7 +242,7 @@ def test_orientation_is_binned_per_edge_not_per_vertex():
 def test_cli_import_refuses_emptying_and_restores(tmp_path, demo_store, capsys):
     from workbench.cli import main
 
-    munich = demo_store.get_lab("e6dccaee-317d-4c62-995e-99f99acfc2b5")
+    munich = demo_store.get_lab(MUNICH_LAB)
     c = syn.to_utm(munich.boundary.centroid)
     good = write_extract(tmp_path / "good.osm.pbf", origin=(c.x - 150, c.y - 150))
     empty = write_extract(tmp_path / "empty.osm.pbf", buildings=False,

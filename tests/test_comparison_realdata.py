@@ -16,6 +16,7 @@ from osmium.osm import mutable
 from shapely.geometry import box
 
 from tests.conftest import shared_geodata
+from tests.helpers import MUNICH_LAB
 from workbench import indicators as ind
 from workbench.access import SYSTEM
 from workbench.geometry import WGS84, local_crs, to_crs
@@ -26,7 +27,7 @@ from workbench.opendata.themes import is_walkable
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 EXTRACTS = {  # demo lab id → its extract
-    "e6dccaee-317d-4c62-995e-99f99acfc2b5": "germany_muenchen_milbertshofen.osm",
+    MUNICH_LAB: "germany_muenchen_milbertshofen.osm",
     "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b": "germany_nuernberg_laufamholz.osm",
     "3a54af74-0882-4391-964c-d218a6055949": "usa_seattle_roosevelt.osm",
     "72ae62f6-1ea4-415a-9f06-e8ce90c5800f": "usa_baltimore.osm.pbf",

@@ -15,14 +15,16 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import MUNICH_LAB
 from workbench import export
 from workbench.access import GROUP_COLOURS, PERMISSIONS, SYSTEM, Actor
 from workbench.errors import PermissionDenied
 from workbench.export.snapshots import take_snapshot
 from workbench.model import City, Layer, LivingLab, Network, Snapshot, new_id
 from workbench.opendata.files import UserLayer, delete_upload, save_upload
+from workbench.workshop import end_round
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, in the demo workspace
+LAB = MUNICH_LAB  # Munich, in the demo workspace
 PASSCODE = "correct horse battery"
 OWNER = Actor("owner", "Owner")
 FAC = Actor("facilitator", "Fac")
@@ -190,7 +192,7 @@ def test_round_end_snapshot_is_taken_for_the_facilitator_in_a_protected_workspac
     s = ws["s"]
     session = s.active_session(LAB)
     s.start_round(session.id, "collect", by=FAC)
-    ended = s.end_round(session.id, by=FAC)
+    ended = end_round(s, session.id, by=FAC)
     assert s.get_snapshot(ended.snapshot_id).created_by == "Fac"
 
 

@@ -21,6 +21,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import MUNICH_LAB
 from tests.test_workshop_pages import submit
 from workbench import access, hosting
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor, group_key, same_group
@@ -36,7 +37,7 @@ from workbench.settings import check_workspace_name, database_url, setup_token_p
 from workbench.store import list_workspaces, open_store
 from workbench.store.schema import workshop_members
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+LAB = MUNICH_LAB
 PASSCODE = "correct horse battery"
 FAC = Actor("facilitator", "Fac")
 BLUE = GROUP_COLOURS["blue"]

@@ -38,9 +38,23 @@ def test_keys_used_in_code_exist():
 def test_translation_falls_back_and_formats():
     assert i18n.t("nav.home", "de") == "Übersicht"
     assert i18n.t("nav.home", "xx") == "Overview"
-    assert i18n.t("no.such.key", "de") == "no.such.key"
     assert i18n.t("boundary.too_large", "de", area=61.25, limit=50).startswith(
         "Das Gebiet hat 61,2 km²")
+
+
+def test_a_bad_key_or_placeholder_raises_in_tests_and_is_logged_in_use(monkeypatch, caplog):
+    with pytest.raises(i18n.MessageError, match="no.such.key"):
+        i18n.t("no.such.key", "de")
+    with pytest.raises(i18n.MessageError, match="boundary.too_large"):
+        i18n.t("boundary.too_large", "de", area=61.25)  # {limit} missing
+    with pytest.raises(i18n.MessageError):
+        i18n.t("boundary.too_large", "en", area="much", limit=50)  # not a number
+    monkeypatch.delenv(i18n.STRICT_ENV)  # the app: shown as it is, and logged
+    with caplog.at_level("WARNING", logger="workbench.i18n"):
+        assert i18n.t("no.such.key", "de") == "no.such.key"
+        assert i18n.t("boundary.too_large", "de", area=61.25) == i18n.catalogue("de")[
+            "boundary.too_large"]
+    assert len(caplog.records) == 2 and "no.such.key" in caplog.records[0].getMessage()
 
 
 def test_numbers_and_dates_follow_the_language():

@@ -5,12 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shared_geodata
+from tests.helpers import MUNICH_LAB
 from workbench import indicators as ind
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 BAYREUTH = "67a05de9-1f0e-4ad9-81aa-a2e2a4d1a955"
-MUENCHEN = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+MUENCHEN = MUNICH_LAB
 KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"
 
 

@@ -13,11 +13,12 @@ from starlette.applications import Starlette
 from starlette.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from tests.helpers import MUNICH_LAB
 from workbench import live
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.model import Annotation, new_id
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
+LAB = MUNICH_LAB  # Munich, Milbertshofen (demo)
 FACILITATOR = Actor("facilitator", "Moderation")
 
 
@@ -137,7 +138,7 @@ def test_protected_workspace_readers_and_hidden_notes(client, demo_store):
     demo_store.set_passcode("owner", "a long passcode", by=SYSTEM)
     demo_store.create_session(LAB, "Workshop", by=FACILITATOR)
     rude = demo_store.add_annotation(note("rude words", author="Group B"), by=FACILITATOR)
-    demo_store.delete_annotation(rude.id, actor="Moderation", by=FACILITATOR)  # hidden
+    demo_store.delete_annotation(rude.id, name="Moderation", by=FACILITATOR)  # hidden
     # the local single-user token (no actor) is refused once a passcode protects the workspace
     refused = get_delta(client, live.issue_token("demo", LAB, None))
     assert refused.status_code == 401 and refused.json()["error"] == "live.error.sign_in"
@@ -175,7 +176,7 @@ def test_websocket_pushes_each_write_once_and_catches_up_after_a_gap(client, dem
         a = demo_store.add_annotation(note("first"), by=SYSTEM)
         pushed = receive(ws, "delta")
         assert [f["id"] for f in pushed["features"]] == [a.id] and not pushed["reset"]
-        demo_store.update_annotation(a.id, actor="", expected_version=1, text="first, edited",
+        demo_store.update_annotation(a.id, name="", expected_version=1, text="first, edited",
                                      by=SYSTEM)
         edited = receive(ws, "delta")
         assert edited["revision"] == pushed["revision"] + 1
@@ -185,8 +186,8 @@ def test_websocket_pushes_each_write_once_and_catches_up_after_a_gap(client, dem
         last = edited["revision"]
     # offline (a phone whose screen went off): three changes happen meanwhile
     b = demo_store.add_annotation(note("second"), by=SYSTEM)
-    demo_store.delete_annotation(a.id, actor="", by=SYSTEM)
-    demo_store.restore_annotation(a.id, actor="", by=SYSTEM)
+    demo_store.delete_annotation(a.id, name="", by=SYSTEM)
+    demo_store.restore_annotation(a.id, name="", by=SYSTEM)
     with client.websocket_connect(f"/api/live/{LAB}/ws") as ws:
         hello(ws, token, since=last)
         catch_up = receive(ws, "delta")

@@ -16,6 +16,7 @@ from workbench import export, maps, mapview
 from workbench.access import Actor
 from workbench.errors import PermissionDenied, ValidationError
 from workbench.export import static, web
+from workbench.live import changes_since
 from workbench.mapview import MapSettings, WmsOverlay
 from workbench.opendata import basemaps, wms
 from workbench.settings import OSM_ATTRIBUTION
@@ -40,7 +41,7 @@ def test_live_map_html_export_and_snapshot_draw_notes_from_one_function(
         return real(annotations, *args, **kwargs)
 
     monkeypatch.setattr(maps, "annotation_features", spy)
-    live = {f["id"]: f for f in demo_store.changes_since(lab.id, 0).features}  # the live map
+    live = {f["id"]: f for f in changes_since(demo_store, lab.id, 0).features}  # the live map
     assert len(calls) == 1
     content = export.gather(demo_store, lab.id)
     m = web.build_map(content)  # the HTML export's and the Chromium snapshot's map

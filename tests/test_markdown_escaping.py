@@ -63,7 +63,7 @@ def populate(s, beacon: str = BEACON) -> tuple[LivingLab, Annotation]:
                              labels={lg: h("K", short=True) for lg in ("en", "de", "uk")}))
     note = s.add_annotation(Annotation(id=new_id(), lab_id=lab.id, geometry=Point(11.001, 49.001),
                                        category="evil", text=h("T"), author=h("G", short=True)))
-    s.update_annotation(note.id, actor=h("E", short=True), expected_version=1, text=h("T2"))
+    s.update_annotation(note.id, name=h("E", short=True), expected_version=1, text=h("T2"))
     s.add_comment(Comment(id=new_id(), annotation_id=note.id, author=h("A", short=True),
                           text=h("M")))
     geojson = json.dumps({"type": "FeatureCollection", "features": [{

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import SYSTEM, Actor
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
 from workbench.model import Annotation, new_id
@@ -15,7 +16,7 @@ from workbench.model import Annotation, new_id
 #: every store rule here must hold on SQLite and on PostgreSQL alike
 pytestmark = pytest.mark.usefixtures("backend")
 
-MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+MUNICH = MUNICH_LAB
 BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 OWNER = Actor("owner", "Owner")
 VIEWER = Actor("viewer", "Guest")
@@ -58,7 +59,7 @@ def test_lessons_and_questions_are_listed_across_labs_with_filters(demo_store):
     with pytest.raises(ValidationError, match="question"):
         s.set_question_status(lesson.id, "answered", by=OWNER)
     # a deleted note leaves the list; unmarking takes it off
-    s.delete_annotation(question.id, actor="Owner", by=OWNER)
+    s.delete_annotation(question.id, name="Owner", by=OWNER)
     assert [n.annotation.id for n in s.network_notes()] == [lesson.id]
     s.unmark_note(lesson.id, by=OWNER)
     assert s.network_notes() == [] and s.note_mark(lesson.id) is None
@@ -92,7 +93,7 @@ def test_links_join_notes_of_two_labs_both_ways_and_show_a_deleted_end(demo_stor
                                                                  "tried_here")
     assert (back.annotation_id, back.lab_id, back.direction) == (tried.id, MUNICH,
                                                                  "relevant_there")
-    s.delete_annotation(there.id, actor="Owner", by=OWNER)
+    s.delete_annotation(there.id, name="Owner", by=OWNER)
     [gone] = s.linked_notes(tried.id)
     assert gone.deleted and gone.text == there.text  # shown as deleted, not an error
     with pytest.raises(ValidationError) as err:
@@ -184,7 +185,7 @@ def test_a_peer_consultation_keeps_its_record_by_city(demo_store):
                           text="Near the school, for the evenings"), by=baltimore)
     s.cast_vote(Vote(id=new_id(), annotation_id=answer.id, voter=""), by=baltimore)
     with pytest.raises(PermissionDenied):  # a guest city edits only its own answers
-        s.update_annotation(host_q.id, actor="Kharkiv", expected_version=1, text="x",
+        s.update_annotation(host_q.id, name="Kharkiv", expected_version=1, text="x",
                             by=kharkiv)
     record = s.consultation_record(session.id)
     assert [q.id for q in record.questions] == [host_q.id]

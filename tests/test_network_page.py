@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import SYSTEM
 from workbench.model import Annotation, new_id
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
-MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+MUNICH = MUNICH_LAB
 BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 
 

@@ -9,12 +9,13 @@ import io
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import SYSTEM, Actor
 from workbench.i18n import t
 from workbench.model import Annotation, new_id
 from workbench.settings import OSM_ATTRIBUTION
 
-MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+MUNICH = MUNICH_LAB
 BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 HOSTILE = "<b>bold</b> **x** {count} \\n"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shared_geodata
+from tests.helpers import MUNICH_LAB
 from tests.opendata_helpers import make_lab
 from workbench.opendata import cache
 from workbench.opendata.osm import clip_area, extract_bounds, import_extract
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.realdata
 
 #: extract → demo living lab it covers (None: a lab is made from the extract's own box)
 EXTRACTS = {
-    "germany_muenchen_milbertshofen.osm": "e6dccaee-317d-4c62-995e-99f99acfc2b5",
+    "germany_muenchen_milbertshofen.osm": MUNICH_LAB,
     "germany_nuernberg_laufamholz.osm": "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b",
     "germany_bayreuth_north.osm.gz": "67a05de9-1f0e-4ad9-81aa-a2e2a4d1a955",
     "usa_baltimore.osm.pbf": "72ae62f6-1ea4-415a-9f06-e8ce90c5800f",

@@ -12,10 +12,12 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest, local_script_runner
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import MUNICH_LAB
+from workbench.live import changes_since
 from workbench.model import Annotation, new_id
 from workbench.ui import md_escape
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+LAB = MUNICH_LAB
 MAP_KEY = f"annotate_map_{LAB}"
 SQUARE = {"type": "Polygon", "coordinates": [[[11.550, 48.185], [11.552, 48.185],
                                               [11.552, 48.187], [11.550, 48.187],
@@ -84,7 +86,7 @@ def live_data(at: AppTest) -> dict:
 
 def pushed(store) -> str:
     """Everything the live channel would send a fresh map of the lab (its features as JSON)."""
-    return json.dumps(list(store.changes_since(LAB, 0).features), ensure_ascii=False)
+    return json.dumps(list(changes_since(store, LAB, 0).features), ensure_ascii=False)
 
 
 def errors(at: AppTest) -> list[str]:
@@ -263,7 +265,7 @@ def test_edit_conflict_shows_a_message_and_keeps_the_other_change(at, demo_store
     next(b for b in at.button if b.key == f"annotate_pick_{a.id}").click()
     at.run()
     # someone else saves while this user edits
-    demo_store.update_annotation(a.id, actor="Group B", expected_version=1, text="B was first")
+    demo_store.update_annotation(a.id, name="Group B", expected_version=1, text="B was first")
     at.text_area(key=f"annotate_edit_text_{a.id}_1").set_value("A's late change")
     submit(at, f"annotate_edit_{a.id}")
     assert any("Group B changed this note" in e for e in errors(at))
@@ -332,3 +334,20 @@ def test_the_live_token_opens_this_lab_for_this_tab_only(at, demo_store):
         read_token(token, other)
     with pytest.raises(PermissionDenied):
         read_token(token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"), LAB)
+
+
+def test_layers_that_cannot_be_read_are_said_not_dropped_silently(demo_store, monkeypatch):
+    from workbench import mapview
+    from workbench.errors import StorageError
+
+    def unreadable(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise StorageError("store.disk_full")
+
+    monkeypatch.setattr(mapview, "lab_layers", unreadable)
+    app = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    app.session_state["lab_id"] = LAB
+    app.run()
+    app.switch_page("pages/map.py").run()
+    assert not app.exception
+    assert [e.value for e in app.error] == [StorageError("store.disk_full").message("en")]
+    assert folium_args(app)["script"]  # the map is there, without the layers

@@ -12,11 +12,12 @@ import pytest
 from shapely.geometry import Point
 from sqlalchemy import text
 
+from tests.helpers import MUNICH_LAB
 from workbench.access import SYSTEM
 from workbench.errors import SchemaError, StorageError
 from workbench.model import Annotation, new_id
 
-MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+MUNICH = MUNICH_LAB
 
 
 def _note(store, text_: str = "A bench here") -> Annotation:  # type: ignore[no-untyped-def]
@@ -142,7 +143,7 @@ def test_ogrinfo_lists_the_live_annotations_in_epsg_4326(pg_url):
     store = ensure_demo(on_purpose=True)
     kept = [_note(store, f"note {i}") for i in range(3)]
     gone = _note(store, "deleted")
-    store.delete_annotation(gone.id, actor="Group A", by=SYSTEM)
+    store.delete_annotation(gone.id, name="Group A", by=SYSTEM)
     u = postgres_url(pg_url)
     source = (f"PG:host={u.host} port={u.port or 5432} dbname={u.database} user={u.username} "
               f"password={u.password} schemas=wb_demo")

@@ -19,6 +19,7 @@ import pyogrio
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench import export
 from workbench.errors import ConflictError, SchemaError, StorageError, ValidationError
 from workbench.i18n import t
@@ -492,7 +493,7 @@ def test_setup_page_refuses_a_save_over_someone_elses_edit():
 
     from workbench.demo import ensure_demo
 
-    munich = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+    munich = MUNICH_LAB
     ensure_demo(on_purpose=True).close()
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
                            default_timeout=60)

@@ -15,12 +15,14 @@ from collections import Counter
 
 import pytest
 
+from tests.helpers import MUNICH_LAB
+
 WORKERS = 8
 NOTES = 30
 VOTERS = 30
 LIMIT = 3
 SCENARIOS = ("migrate", "retried_add", "update", "vote", "session", "vote_round", "round")
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # München, a demo lab
+LAB = MUNICH_LAB  # München, a demo lab
 PASSCODE = "correct horse battery"
 
 pytestmark = pytest.mark.slow
@@ -58,7 +60,7 @@ def _racer(env: dict, worker: int, plan: dict, barrier, results) -> None:  # typ
         elif scenario == "update":
             for note_id in plan["notes"]:
                 out.append(_outcome(lambda i=note_id: store.update_annotation(
-                    i, actor=f"w{worker}", expected_version=1, text=f"edit of {worker}",
+                    i, name=f"w{worker}", expected_version=1, text=f"edit of {worker}",
                     by=owner)))
         elif scenario == "vote":
             for v in range(VOTERS):

@@ -9,10 +9,11 @@ import pytest
 from shapely.geometry import Point, Polygon
 from sqlalchemy import event
 
+from tests.helpers import MUNICH_LAB
 from workbench.errors import ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # Munich, Milbertshofen (demo)
+LAB = MUNICH_LAB  # Munich, Milbertshofen (demo)
 # more decimals than the store keeps (7): the returned geometry must be the stored one
 FINE = Point(11.552123456789, 48.186987654321)
 
@@ -48,12 +49,12 @@ def test_each_annotation_write_is_one_write_transaction(demo_store):
     with transactions(s) as seen:
         added = s.add_annotation(a)
         again = s.add_annotation(a)
-        edited = s.update_annotation(a.id, actor="Group B", expected_version=1, text="More shade",
+        edited = s.update_annotation(a.id, name="Group B", expected_version=1, text="More shade",
                                      category="problem",
                                      geometry=Polygon([(11.55, 48.18), (11.551, 48.18),
                                                        (11.551, 48.181)]))
-        deleted = s.delete_annotation(a.id, actor="Group B", expected_version=2)
-        restored = s.restore_annotation(a.id, actor="Group C")
+        deleted = s.delete_annotation(a.id, name="Group B", expected_version=2)
+        restored = s.restore_annotation(a.id, name="Group C")
         s.add_comment(Comment(id=new_id(), annotation_id=a.id, author="Group B", text="Yes"))
         s.cast_vote(Vote(id=new_id(), annotation_id=a.id, voter="Group B"))
     assert seen == ["write"] * 7
@@ -68,12 +69,12 @@ def test_what_a_write_returns_is_what_is_stored(demo_store):
     added = s.add_annotation(note())
     assert added == s.get_annotation(added.id)
     assert added.geometry.x == 11.5521235  # rounded as stored, not as given
-    edited = s.update_annotation(added.id, actor="Group B", expected_version=1,
+    edited = s.update_annotation(added.id, name="Group B", expected_version=1,
                                  geometry=Point(11.553987654321, 48.187))
     assert edited == s.get_annotation(added.id)
-    deleted = s.delete_annotation(added.id, actor="Group B")
+    deleted = s.delete_annotation(added.id, name="Group B")
     assert deleted == s.get_annotation(added.id, include_deleted=True)
-    assert s.restore_annotation(added.id, actor="Group A") == s.get_annotation(added.id)
+    assert s.restore_annotation(added.id, name="Group A") == s.get_annotation(added.id)
 
 
 def test_a_refused_write_stores_nothing(demo_store):
@@ -85,7 +86,7 @@ def test_a_refused_write_stores_nothing(demo_store):
     assert s.count_annotations(LAB) == 0 and s.annotation_history(a.id) == []
     stored = s.add_annotation(note())
     with pytest.raises(ValidationError):
-        s.update_annotation(stored.id, actor="Group B", expected_version=1, text="new",
+        s.update_annotation(stored.id, name="Group B", expected_version=1, text="new",
                             category="no_such_category")
     assert s.get_annotation(stored.id) == stored
 

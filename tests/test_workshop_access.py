@@ -9,14 +9,15 @@ from datetime import timedelta
 import pytest
 from shapely.geometry import Point
 
+from tests.helpers import MUNICH_LAB
 from workbench import access
 from workbench.access import ACTIONS, GROUP_COLOURS, PERMISSIONS, SYSTEM, Actor
 from workbench.errors import PermissionDenied, ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id, utcnow
 from workbench.store.schema import workspace_settings
+from workbench.workshop import end_round, end_session, start_round
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
-OTHER_LAB = "d0a3a1f0-54b5-4a43-9a4e-0e4e1b7c1a6f"
+LAB = MUNICH_LAB
 PASSCODE = "correct horse battery"
 OWNER = Actor("owner", "Owner")
 FAC = Actor("facilitator", "Fac")
@@ -61,12 +62,12 @@ def _setup(s, ws):
 WRITES = {
     "annotation.add": lambda s, who, a, c: s.add_annotation(note(), by=who),
     "annotation.edit": lambda s, who, a, c: s.update_annotation(
-        a.id, actor="x", expected_version=a.version, text="changed", by=who),
-    "annotation.delete": lambda s, who, a, c: s.delete_annotation(a.id, actor="x", by=who),
+        a.id, name="x", expected_version=a.version, text="changed", by=who),
+    "annotation.delete": lambda s, who, a, c: s.delete_annotation(a.id, name="x", by=who),
     "annotation.restore": lambda s, who, a, c: (
         # deleted as by its own group (not hidden by a moderator: that only a moderator undoes)
-        s.delete_annotation(a.id, actor=a.author, by=OWNER),
-        s.restore_annotation(a.id, actor="x", by=who)),
+        s.delete_annotation(a.id, name=a.author, by=OWNER),
+        s.restore_annotation(a.id, name="x", by=who)),
     "comment.add": lambda s, who, a, c: s.add_comment(
         Comment(id=new_id(), annotation_id=a.id, author="x", text="hi"), by=who),
     "comment.delete": lambda s, who, a, c: s.delete_comment(c.id, by=who),
@@ -153,9 +154,9 @@ def test_participants_touch_only_their_own_group_items(ws):
     s, b_actor = ws["s"], ws["b"]
     mine, comment = _setup(s, ws)
     with pytest.raises(PermissionDenied) as exc:
-        s.update_annotation(mine.id, actor="B", expected_version=1, text="mine now", by=b_actor)
+        s.update_annotation(mine.id, name="B", expected_version=1, text="mine now", by=b_actor)
     assert exc.value.key == "workshop.denied.not_own"
-    for attempt in (lambda: s.delete_annotation(mine.id, actor="B", by=b_actor),
+    for attempt in (lambda: s.delete_annotation(mine.id, name="B", by=b_actor),
                     lambda: s.delete_comment(comment.id, by=b_actor)):
         with pytest.raises(PermissionDenied):
             attempt()
@@ -163,9 +164,9 @@ def test_participants_touch_only_their_own_group_items(ws):
     forged = s.add_annotation(note("Group A", "pretending"), by=b_actor)
     assert forged.author == "Group B"
     # the facilitator hides and restores anyone's annotation and comment
-    s.delete_annotation(mine.id, actor="Fac", by=FAC)
+    s.delete_annotation(mine.id, name="Fac", by=FAC)
     assert s.list_deleted_annotations(LAB)[0].id == mine.id
-    s.restore_annotation(mine.id, actor="Fac", by=FAC)
+    s.restore_annotation(mine.id, name="Fac", by=FAC)
     s.delete_comment(comment.id, by=FAC)
     assert s.list_comments(mine.id) == [] and s.list_hidden_comments(LAB)[0]["id"] == comment.id
     s.restore_comment(comment.id, by=FAC)
@@ -192,7 +193,7 @@ def test_rounds_vote_only_voting_discuss_lock_pause(ws):
     assert s.vote_round(LAB) == round_before + 1  # fresh dots
     for attempt in (lambda: s.add_annotation(note(), by=a_actor),
                     lambda: s.add_annotation(note(), by=FAC),  # nobody adds while voting
-                    lambda: s.update_annotation(mine.id, actor="A", expected_version=1,
+                    lambda: s.update_annotation(mine.id, name="A", expected_version=1,
                                                 text="x", by=a_actor),
                     lambda: s.add_comment(Comment(id=new_id(), annotation_id=mine.id,
                                                   author="A", text="c"), by=a_actor)):
@@ -209,7 +210,7 @@ def test_rounds_vote_only_voting_discuss_lock_pause(ws):
     s.add_comment(Comment(id=new_id(), annotation_id=mine.id, author="A", text="ok"),
                   by=a_actor)
     s.set_round_lock(sid, False, by=FAC)
-    s.update_annotation(mine.id, actor="A", expected_version=1, text="unlocked", by=a_actor)
+    s.update_annotation(mine.id, name="A", expected_version=1, text="unlocked", by=a_actor)
 
     s.pause_round(sid, by=FAC)
     with pytest.raises(PermissionDenied) as exc:
@@ -225,8 +226,8 @@ def test_each_round_end_takes_a_named_snapshot(ws):
     s.add_annotation(note(text="before the end"), by=ws["a"])
     s.set_lab_setting(LAB, "workshop_view", {"bounds": [11.54, 48.18, 11.56, 48.19]}, by=FAC)
     s.start_round(sid, "collect", by=FAC, minutes=10)
-    s.start_round(sid, "vote", by=FAC, lang="de")  # ends the collect round first
-    ended = s.end_round(sid, by=FAC, lang="de")
+    start_round(s, sid, "vote", by=FAC, lang="de")  # ends the collect round first
+    ended = end_round(s, sid, by=FAC, lang="de")
     rounds = s.list_rounds(sid)
     assert [(r.kind, r.status) for r in rounds] == [("collect", "ended"), ("vote", "ended")]
     assert ended.snapshot_id and all(r.snapshot_id for r in rounds)
@@ -371,6 +372,6 @@ def test_session_rules(demo_store):
     with pytest.raises(ValidationError):
         s.pause_round(session.id, by=FAC)
     s.start_round(session.id, "collect", by=FAC)
-    ended = s.end_session(session.id, by=FAC)
+    ended = end_session(s, session.id, by=FAC)
     assert ended.status == "ended" and s.active_session(LAB) is None
     assert s.list_rounds(session.id)[0].snapshot_id  # the running round ended with a snapshot

@@ -13,11 +13,13 @@ from shapely.geometry import Point
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import MUNICH_LAB
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor
 from workbench.errors import PermissionDenied
+from workbench.live import changes_since
 from workbench.model import Annotation, new_id
 
-LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+LAB = MUNICH_LAB
 PASSCODE = "correct horse battery"
 FAC = Actor("facilitator", "Fac")
 
@@ -225,7 +227,7 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
     # the timer, the room and the facilitator's extent come through the live channel
     live = live_data(at)
     assert live["timer"] and live["presence"] and live["follow_view"] and live["scale"] == 2
-    delta = demo_store.changes_since(LAB, 0, FAC, marker_scale=live["scale"])
+    delta = changes_since(demo_store, LAB, 0, FAC, marker_scale=live["scale"])
     assert delta.session["round"]["minutes"] == 10 and delta.session["round"]["started_at"]
     assert delta.session["view"]["bounds"] == [11.54, 48.18, 11.56, 48.19]
     assert {f["properties"]["s"]["radius"] for f in delta.features} == {16.0}  # big markers
@@ -259,3 +261,66 @@ def test_moderation_hides_and_restores(demo_store):
     assert demo_store.count_annotations(LAB) == 0
     at.button(key=f"workshop_show_{a.id}").click().run()
     assert demo_store.count_annotations(LAB) == 1
+
+
+def test_signing_in_without_a_name_is_named_by_the_role_not_a_message_key(demo_store):
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
+    assert demo_store.sign_in(PASSCODE, "c").group == ""  # the store stores no message key
+    assert demo_store.sign_in(PASSCODE, "c", " Ana\x00  María ").group == "Ana María"
+    at = app("pages/workshop.py", query={"lang": "de"})
+    at.text_input(key="workshop_passcode").set_value(PASSCODE)
+    submit(at, "workshop_signin_form")
+    shown = texts(at)
+    assert "Angemeldet: Eigentümer/in (Eigentümer/in)" in shown
+    assert "workshop.role" not in shown
+
+
+def _presenter_layers(store, lab_id: str) -> str:  # type: ignore[no-untyped-def]
+    """A cached OSM theme and an upload named "A & B" on ``lab_id``; the upload's id."""
+    import geopandas as gpd
+    from shapely.geometry import box
+
+    from workbench.opendata.cache import save_theme
+    from workbench.opendata.files import UserLayer, save_upload
+
+    area = gpd.GeoDataFrame({"osm_id": ["way/1"], "osm_key": ["building"],
+                             "osm_value": ["yes"], "name": ["Haus"]},
+                            geometry=[box(11.550, 48.185, 11.551, 48.186)], crs=4326)
+    save_theme(lab_id, "buildings", area, {"fetched_at": "2026-01-01T00:00:00+00:00",
+                                           "source": "test"})
+    upload = save_upload(store, lab_id,
+                         UserLayer(name="A & B", gdf=area[["name", "geometry"]], format="geojson"),
+                         by=SYSTEM)
+    return upload.id
+
+
+def test_presenter_layers_are_kept_by_id_across_languages(demo_store):
+    from workbench.i18n import t
+    from workbench.workshop import presenter_layer_ids
+
+    upload_id = _presenter_layers(demo_store, LAB)
+    # a view saved before: the German, HTML-escaped labels; read as the layers' ids
+    old = {"layers": [t("opendata.theme.buildings", "de"), "A &amp; B"]}
+    assert presenter_layer_ids(demo_store, LAB, old) == ["osm:buildings", upload_id]
+    assert presenter_layer_ids(demo_store, LAB, {}) is None
+    # the facilitator works in German and picks both layers ...
+    demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
+    demo_store.create_session(LAB, "Workshop", by=FAC)
+    demo_store.set_lab_setting(LAB, "workshop_view", {"layers": []}, by=FAC)
+    at = app("pages/workshop.py", query={"lang": "de"})
+    at.text_input(key="workshop_passcode").set_value(PASSCODE)
+    submit(at, "workshop_signin_form")
+    picker = at.multiselect(key="workshop_presenter_layers")
+    assert picker.value == []  # the old, empty choice read
+    assert "A & B" in picker.options and "A &amp; B" not in picker.options  # names, as typed
+    picker.set_value(["osm:buildings", upload_id]).run()
+    view = demo_store.lab_setting(LAB, "workshop_view")
+    assert view["layer_ids"] == ["osm:buildings", upload_id] and "layers" not in view
+    # ... and the presenter view in English shows them
+    # (each layer draws the feature "Haus": its popup is in the map's script once per layer)
+    script = folium_args(app("pages/present.py", query={"lang": "en"}))["script"]
+    assert script.count("Haus") == 2
+    demo_store.set_lab_setting(LAB, "workshop_view", {"layer_ids": [upload_id]}, by=FAC)
+    st.cache_resource.clear()
+    script = folium_args(app("pages/present.py", query={"lang": "en"}))["script"]
+    assert script.count("Haus") == 1

@@ -1,4 +1,8 @@
-"""Living Lab Workbench: plan living labs together on a shared map."""
+"""Living Lab Workbench: plan living labs together on a shared map.
+
+The package holds only its version; it must not import its modules, so that importing one of
+them stays cheap.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
 

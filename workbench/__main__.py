@@ -1,3 +1,5 @@
+"""``python -m workbench``: the ``workbench`` command (``workbench.cli``); nothing else here."""
+
 import sys
 
 from workbench.cli import main

@@ -74,8 +74,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 
 #: Kinds of rounds a facilitator runs, in their usual order.
 ROUND_KINDS = ("collect", "discuss", "vote")
-#: Phases of a session: the running round's kind, "paused", or "open" between rounds.
-PHASES = (*ROUND_KINDS, "paused", "open")
 #: What participants may NOT do in each phase (owners and facilitators keep moderating).
 _PHASE_REFUSED_PARTICIPANT = {
     "vote": _PARTICIPANT - {"vote.cast", "vote.retract"},

@@ -2,7 +2,12 @@
 
 Whoever runs it opens the database file directly and so is the workspace's operator: every
 store write here passes ``by=access.SYSTEM`` (an owner), which works in a passcode-protected
-workspace as well (``by=None`` would be refused there)."""
+workspace as well (``by=None`` would be refused there).
+
+It parses arguments and prints; it must not bypass the library's rules: it writes through the
+store's judged methods as the operator (``access.SYSTEM``), and serves the app through
+``workbench.ui.launch`` (the only Streamlit it touches).
+"""
 
 from __future__ import annotations
 
@@ -40,7 +45,7 @@ def streamlit_flags(config_path=STREAMLIT_CONFIG) -> list[str]:  # type: ignore[
 
 def streamlit_args(host: str | None, port: int | None) -> list[str]:
     """Arguments of ``streamlit run`` for the app: the server script (``st.App`` with the
-    live channel, ``workbench.server``) and our settings. Without ``host`` the app listens on
+    live channel, ``workbench.ui.server``) and our settings. Without ``host`` the app listens on
     this machine only (``settings.DEFAULT_HOST``)."""
     args = ["run", str(SERVER_SCRIPT), *streamlit_flags()]
     args.append(f"--server.address={host or DEFAULT_HOST}")
@@ -50,22 +55,10 @@ def streamlit_args(host: str | None, port: int | None) -> list[str]:
 
 
 def serve(args: Sequence[str]) -> int:
-    """Run Streamlit in this process with ``args`` (as after ``streamlit``).
+    """Run Streamlit in this process with ``args`` (``workbench.ui.launch.serve``)."""
+    from workbench.ui.launch import serve as launch
 
-    ``pages/`` sits beside ``app.py``, but navigation is ``st.navigation``'s. Streamlit decides
-    on the first run of a process whether ``pages/`` is its old multipage folder; left alone, a
-    fresh server opened at ``/map?lab=…`` would run ``pages/map.py`` without ``app.py`` (no
-    sidebar, the link's living lab ignored). Deciding it here, before any session, prevents that.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.web import cli as streamlit_cli
-
-    PagesManager.uses_pages_directory = False
-    try:
-        streamlit_cli.main(args=list(args), prog_name="streamlit", standalone_mode=False)
-    except KeyboardInterrupt:
-        pass
-    return 0
+    return launch(args)
 
 
 def workspace_arg(value: str) -> str:

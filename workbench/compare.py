@@ -1,5 +1,8 @@
 """Comparing living labs: the table with best/worst marks, charts, same-scale maps, figure-ground
 small multiples and street-orientation roses. No Streamlit here; figures come back as PNG bytes.
+
+Computation and drawing for the compare page from the indicators it is given; it must not write
+to the store, and imports no Streamlit.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""The demo workspace, seeded from the authored files in ``geodata/demo/``."""
+"""The demo workspace, seeded from the authored files in ``geodata/demo/``.
+
+It must not run on import: only the operator's code (``workbench demo``, ``workbench run``) and
+the tests seed a workspace. It imports no Streamlit.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,8 @@
-"""The workbench's own errors: each carries a message key that the pages translate."""
+"""The workbench's own errors: each carries a message key that the pages translate.
+
+It must not import other workbench modules at module level (every module imports it);
+:meth:`WorkbenchError.message` looks the text up in ``i18n`` when asked.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""Geometry helpers: local metric CRS, areas and distances, and validation of site boundaries."""
+"""Geometry helpers: local metric CRS, areas and distances, and validation of site boundaries.
+
+Pure functions on geometries; it must not read the store or any file.
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,9 @@ The operator is whoever runs the server. In the app they prove it in one of two 
   headers, see ``workbench.ui.server_host``) this is off, whatever the setting says.
 
 On the command line the operator acts directly (``workbench passcode set|reset``).
+
+It holds the operator's rules only; it must not serve pages (``ui``/``pages``) nor speak SQL (it
+calls the store).
 """
 
 from __future__ import annotations

@@ -7,11 +7,16 @@ Strings live in ``workbench/locales/<lang>/*.json``; each file is one topic (``c
 Counts take the language's plural forms by the CLDR rules (Babel's ``Locale.plural_form``):
 ``{count:one=# note|other=# notes}``, in Ukrainian ``{count:one=# нотатка|few=# нотатки|
 many=# нотаток|other=# нотатки}``; ``#`` is the number, written with the language's separators.
+
+It imports nothing of the workbench (``settings`` and ``errors`` build on it), and it must not
+choose a page's language (``workbench.ui`` does).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 from datetime import datetime
 from functools import cache
@@ -20,7 +25,9 @@ from typing import Any
 
 from babel import Locale
 
-from workbench.settings import DEFAULT_LANGUAGE, LANGUAGES
+#: The app's languages (``settings`` re-exports them) and the one a missing text falls back to.
+LANGUAGES = ("en", "de", "uk")
+DEFAULT_LANGUAGE = "en"
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 
@@ -41,11 +48,32 @@ def catalogue(lang: str) -> dict[str, str]:
     return merged
 
 
+#: Set to 1 (the tests do, in ``tests/conftest.py``): a key missing from the catalogue, or a
+#: message its parameters cannot fill, raises :class:`MessageError`. Otherwise (the app) it is
+#: logged and the key, or the message unfilled, is shown.
+STRICT_ENV = "WORKBENCH_I18N_STRICT"
+_log = logging.getLogger(__name__)
+
+
+class MessageError(LookupError):
+    """A message key that is not in the catalogue, or a message its parameters cannot fill."""
+
+
+def _problem(text: str) -> None:
+    if os.environ.get(STRICT_ENV) == "1":
+        raise MessageError(text)
+    _log.warning(text)
+
+
 def t(key: str, lang: str | None = None, /, **params: Any) -> str:
-    """Translate ``key`` into ``lang`` (falling back to English), filling ``params``."""
+    """Translate ``key`` into ``lang`` (falling back to English), filling ``params``.
+
+    A missing key gives the key, a message that cannot be filled the message as written, both
+    logged (raised as :class:`MessageError` when ``WORKBENCH_I18N_STRICT=1``)."""
     lang = lang if lang in LANGUAGES else DEFAULT_LANGUAGE
     text = catalogue(lang).get(key) or catalogue(DEFAULT_LANGUAGE).get(key)
     if text is None:
+        _problem(f"no message {key!r} in the catalogue")
         return key
     if not params:
         return text
@@ -53,7 +81,8 @@ def t(key: str, lang: str | None = None, /, **params: Any) -> str:
              else _Text(v) for k, v in params.items()}
     try:
         return text.format(**local)
-    except (KeyError, IndexError, ValueError):
+    except (KeyError, IndexError, ValueError) as exc:
+        _problem(f"message {key!r} ({lang}) cannot be filled with {sorted(params)}: {exc!r}")
         return text
 
 

@@ -24,7 +24,7 @@ How it works (the store holds the revision and the deltas, ``store.live``):
   queue: it is at most one delta behind, and a reader that does not read for
   ``LIVE_SEND_TIMEOUT_S`` (or sends no heartbeat for ``LIVE_IDLE_SECONDS``) is dropped.
 
-:data:`routes` and :func:`lifespan` are what ``workbench.server`` gives ``st.App``.
+:data:`routes` and :func:`lifespan` are what ``workbench.ui.server`` gives ``st.App``.
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 from workbench.access import Actor
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError, WorkbenchError
 from workbench.i18n import t
+from workbench.model import Delta
 from workbench.settings import (
     LANGUAGES,
     LIVE_HELLO_TIMEOUT_S,
@@ -63,6 +64,7 @@ from workbench.settings import (
     check_workspace_name,
     data_dir,
 )
+from workbench.store import Store
 
 _log = logging.getLogger(__name__)
 
@@ -212,6 +214,27 @@ async def keep_route(request: Request) -> JSONResponse:
 
 
 # ---- readers and the hub -----------------------------------------------------------------------
+def changes_since(store: Store, lab_id: str, since: int, by: Actor | None = None, *,
+                  lang: str = "en", colour_by: str = "category",
+                  marker_scale: float = 1.0) -> Delta:
+    """What changed on ``lab_id``'s map after revision ``since`` (0: the full state), as the
+    map draws it: the store's records (``Store.live_rows``, which also judges the reader)
+    made into features by ``maps.annotation_features``, with the same properties the map page
+    draws with ``lang``, ``colour_by`` and ``marker_scale``."""
+    from workbench.maps import SIMPLIFY_ABOVE, annotation_features
+
+    rows = store.live_rows(lab_id, since, by, colour_by=colour_by)
+    features = annotation_features(
+        list(rows.notes), colour_by, lang, votes=rows.votes, comments=rows.comments,
+        categories=list(rows.categories), votes_total=rows.votes_total,
+        vote_round=rows.vote_round, groups=rows.groups, group_palette=rows.group_palette,
+        marker_scale=marker_scale,
+        hidden_ids=[n.id for n in rows.notes if n.deleted_at is not None],
+        simplify=rows.live_count > SIMPLIFY_ABOVE)
+    return Delta(revision=rows.revision, features=tuple(features), removed=rows.removed,
+                 session=rows.session, reset=rows.reset)
+
+
 @dataclass(eq=False)
 class Reader:
     """One open page following a lab: where it is (``since``), how it draws (``lang``,
@@ -238,7 +261,7 @@ class Hub:
     def __init__(self) -> None:
         self.readers: dict[tuple[str, str], set[Reader]] = {}
         self.revisions: dict[tuple[str, str], int] = {}
-        self.stores: dict[str, Any] = {}
+        self.stores: dict[str, Store] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self._poke = asyncio.Event()
         self._dirty: set[str] = set()  # workspaces with an in-process commit to look at
@@ -250,12 +273,12 @@ class Hub:
         self._listeners: dict[str, threading.Thread] = {}
 
     # -- stores and authorization --
-    def store(self, workspace: str):  # type: ignore[no-untyped-def]
+    def store(self, workspace: str) -> Store:
         """The workspace's store, opened once per process (never creates a workspace)."""
         with self._lock:
             return self._open(workspace)
 
-    def _open(self, workspace: str):  # type: ignore[no-untyped-def]
+    def _open(self, workspace: str) -> Store:
         if workspace not in self.stores:
             from workbench.demo import open_workspace
 
@@ -363,9 +386,10 @@ class Hub:
         cached = self._deltas.get(key)
         if cached is not None and known is not None and cached[0] == known:
             return cached[1]
-        d = self.store(reader.claim.workspace).changes_since(
-            reader.claim.lab_id, reader.since, reader.claim.actor, lang=reader.lang,
-            colour_by=reader.colour_by, marker_scale=reader.scale)
+        d = changes_since(
+            self.store(reader.claim.workspace), reader.claim.lab_id, reader.since,
+            reader.claim.actor, lang=reader.lang, colour_by=reader.colour_by,
+            marker_scale=reader.scale)
         message = {"type": "delta", "revision": d.revision, "features": list(d.features),
                    "removed": list(d.removed), "session": d.session, "reset": d.reset,
                    "now": time.time()}
@@ -669,5 +693,5 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
             h._observer.stop()
 
 
-__all__ = ["Claim", "Hub", "hub", "issue_member_token", "issue_signin_token", "issue_token",
-           "read_kept_token", "read_token", "routes", "lifespan"]
+__all__ = ["Claim", "Hub", "changes_since", "hub", "issue_member_token", "issue_signin_token",
+           "issue_token", "read_kept_token", "read_token", "routes", "lifespan"]

@@ -2,6 +2,8 @@
 
 Plain dataclasses; geometry is a shapely object in WGS84 (EPSG:4326). Ids are UUID strings made by
 the caller, so that a retried write is idempotent. Times are timezone-aware UTC datetimes.
+
+Plain records and their value checks; it must not speak SQL, read files or import the store.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Every path, URL, limit and environment variable of the workbench, in one place."""
+"""Every path, URL, limit and environment variable of the workbench, in one place.
+
+It must not import the store, the pages or any library module but ``i18n`` (whose language list
+it re-exports): every other module may import it.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,10 @@ import os
 import re
 from pathlib import Path
 
+#: The app's languages and the default one, defined with the catalogues
+from workbench.i18n import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
+from workbench.i18n import LANGUAGES as LANGUAGES
+
 #: The project's source tree (the folder holding ``app.py`` and ``pages/``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 #: Authored demo files that seed the demo workspace.
@@ -14,7 +22,7 @@ DEMO_DIR = PROJECT_ROOT / "geodata" / "demo"
 #: The entry script that ``workbench run`` hands to Streamlit.
 APP_SCRIPT = PROJECT_ROOT / "app.py"
 #: What `workbench run` serves: st.App around APP_SCRIPT, with the live channel beside it.
-SERVER_SCRIPT = PROJECT_ROOT / "workbench" / "server.py"
+SERVER_SCRIPT = PROJECT_ROOT / "workbench" / "ui" / "server.py"
 #: The Streamlit settings applied by ``workbench run``.
 STREAMLIT_CONFIG = PROJECT_ROOT / "streamlit_config.toml"
 #: Real OSM extracts used by tests and benchmarks (shipped beside the project, never copied in).
@@ -22,9 +30,6 @@ SHARED_GEODATA = PROJECT_ROOT.parent / "shared" / "geodata"
 
 #: Name of the workspace seeded from ``DEMO_DIR``.
 DEMO_WORKSPACE = "demo"
-
-LANGUAGES = ("en", "de", "uk")
-DEFAULT_LANGUAGE = "en"
 
 #: Limits on what a user may enter.
 MAX_SITE_AREA_KM2 = 50.0

@@ -6,6 +6,8 @@ A deployment with a service registers one object with a ``translate(text, source
 method (returning the text, or None when it cannot) through :func:`set_translator`; the Network
 page then fills the translation form with its suggestion, for a person to check and save. Nothing
 is ever stored without someone saving it.
+
+It must not call a service by default: the venues are offline.
 """
 
 from __future__ import annotations

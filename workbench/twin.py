@@ -7,6 +7,8 @@ comparability mark (comparable, thin data, not comparable) and the reason in a n
 footnote. Below: data dates and sources per lab, the legend, and the attribution; a QR code
 links back to the live Compare page. One matplotlib figure is drawn for both formats, so the
 slide and the sheet show the same thing. No Streamlit here.
+
+It must not write to the store; it draws from what it reads.
 """
 
 from __future__ import annotations

@@ -4,6 +4,9 @@
 with a ``manifest.json`` (CDN URL → file). Where they exist, maps in the app load them from the
 app's own server, so a workshop room without internet still gets its maps (only basemap tiles
 need the network); the exported HTML inlines them; the browser tests serve them.
+
+It must not fetch at run time: ``scripts/fetch_web_assets.py`` fetches them once; without them
+the maps fall back to folium's CDN addresses.
 """
 
 from __future__ import annotations

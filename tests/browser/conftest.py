@@ -33,7 +33,7 @@ from workbench.cli import streamlit_flags
 from workbench.settings import WEB_ASSETS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_ENTRY = ROOT / "workbench" / "server.py"  # as `workbench run` serves it (st.App)
+APP_ENTRY = ROOT / "workbench" / "ui" / "server.py"  # as `workbench run` serves it (st.App)
 ASSETS_DIR = WEB_ASSETS_DIR
 FETCH_SCRIPT = ROOT / "scripts" / "fetch_web_assets.py"
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", shutil.which("chromium"))
@@ -55,7 +55,8 @@ STREAMLIT_FLAGS = {
 VIEWPORT = {"width": 1400, "height": 900}
 SERVER_START_TIMEOUT = 60.0
 # Not inherited by the server, so that it keeps everything in its fresh WORKBENCH_DATA_DIR.
-WORKBENCH_ENV_DROPPED = ("WORKBENCH_DATABASE_URL", "WORKBENCH_CACHE_DIR")
+WORKBENCH_ENV_DROPPED = ("WORKBENCH_DATABASE_URL", "WORKBENCH_CACHE_DIR",
+                         "WORKBENCH_I18N_STRICT")  # a page server is lenient, as in use
 # Requests to anything but this machine: answered from web_assets or aborted.
 NOT_LOCAL = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost|\[::1\])[:/])")
 CONTENT_TYPES = {
@@ -181,7 +182,7 @@ def streamlit_server(browser, tmp_path_factory):
         log = workdir / "server.log"
         flags = {**STREAMLIT_FLAGS, "server.port": port}
         # As `workbench run` serves the app: streamlit_config.toml applied, pages/ left to
-        # st.navigation (see workbench.cli.serve).
+        # st.navigation (see workbench.ui.launch.serve).
         args = ["run", str(script), *streamlit_flags()]
         args += [f"--{name}={value}" for name, value in flags.items()]
         command = [sys.executable, "-c", "import sys; from workbench.cli import serve; "

@@ -4,7 +4,7 @@ choice of a living lab carry across pages."""
 import pytest
 from browser_helpers import map_frame, screenshot, unexpected_requests, wait_for_streamlit
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
 
 
 @pytest.mark.browser
@@ -59,7 +59,7 @@ def test_a_link_to_a_page_opens_it_inside_the_app(streamlit_server, new_page):
     from playwright.sync_api import expect
 
     # a fresh server
-    base = streamlit_server("workbench/server.py", env={"WORKBENCH_DEEP_LINK_TEST": "1"})
+    base = streamlit_server("workbench/ui/server.py", env={"WORKBENCH_DEEP_LINK_TEST": "1"})
     page = new_page(f"{base}/map?lab={MUNICH_LAB}")
     wait_for_streamlit(page)
     sidebar = page.locator('[data-testid="stSidebar"]')

@@ -16,7 +16,9 @@ from browser_helpers import (
     wait_for_streamlit,
 )
 
-MUNICH = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
+
+MUNICH = MUNICH_LAB
 
 pytestmark = [pytest.mark.browser, pytest.mark.realdata, pytest.mark.slow]
 

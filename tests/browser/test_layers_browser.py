@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from browser_helpers import data_dir_of_this_process, drawn_features, map_frame, screenshot
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
 
 
 @pytest.fixture(scope="module")

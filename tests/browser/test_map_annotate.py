@@ -9,7 +9,8 @@ import time
 import pytest
 from browser_helpers import map_frame, screenshot, unexpected_requests, wait_for_streamlit
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
+
 NOTE = "Forecourt <b>parking</b> could become a square"
 #: Seconds a pushed change may take to show in another browser here (the goal is 1 s).
 LIVE_BOUND_S = 4.0

@@ -7,7 +7,8 @@ from __future__ import annotations
 import pytest
 from browser_helpers import data_dir_of_this_process, map_frame, screenshot, wait_for_streamlit
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
+
 WMS_HOST = "93.184.216.34"  # a public address literal: passes the check without DNS
 TILES = """() => Array.from(document.querySelectorAll('img.leaflet-tile'))
                       .map(i => i.getAttribute('src'))"""

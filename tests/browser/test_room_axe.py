@@ -7,7 +7,8 @@ import json
 import pytest
 from browser_helpers import wait_for_streamlit
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
+
 AXE_URL = "https://cdn.jsdelivr.net/npm/axe-core@4.14.1/axe.min.js"
 PAGES = ["", "setup", f"map?lab={MUNICH_LAB}", f"layers?lab={MUNICH_LAB}",
          f"compare?lab={MUNICH_LAB}", "network", f"export?lab={MUNICH_LAB}",

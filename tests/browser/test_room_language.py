@@ -7,7 +7,8 @@ import re
 import pytest
 from browser_helpers import screenshot, wait_for_streamlit
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
+
 ENGLISH_BUILTINS = re.compile(r"Drag and drop|Browse files|per file|Choose options|"
                               r"Choose an option|\bUpload\b|Press Enter to|No results")
 

@@ -5,7 +5,8 @@ attribution does not cover its scale bar. Screenshots in en, de and uk."""
 import pytest
 from browser_helpers import MAP_IFRAME, map_frame, screenshot, wait_for_streamlit
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
+
 PHONE = {"width": 390, "height": 844}
 
 

@@ -10,7 +10,8 @@ import time
 import pytest
 from browser_helpers import map_frame, screenshot, unexpected_requests, wait_for_streamlit
 
-MUNICH_LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"
+from tests.helpers import MUNICH_LAB
+
 PASSCODE = "correct horse battery"
 NOTE_1 = "Bench under the <b>plane</b> trees"
 NOTE_2 = "Crossing too wide for children"

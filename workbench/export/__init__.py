@@ -7,16 +7,15 @@ Typical use::
     png = render_png(content, page_size("a4-landscape", 300))
     data = export_bytes(content, "gpkg")
 
-or in one call ``export_lab(store, lab_id, "pdf")``. No Streamlit here.
+or in one call ``export_lab(store, lab_id, "pdf")``. No Streamlit here, and no write to the
+store but a snapshot through ``Store.add_snapshot`` (which judges the writer).
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from typing import Any
 
-from workbench.errors import ValidationError, WorkbenchError
+from workbench.errors import ValidationError
 from workbench.export.content import (
     Comment,
     LayerData,
@@ -37,14 +36,14 @@ from workbench.export.data import (
     write_geopackage,
 )
 from workbench.export.layout import SIZE_NAMES, PageSize, page_size
+from workbench.export.render import RENDERERS, render_png
 from workbench.export.snapshots import (
     SnapshotDiff,
     diff_snapshot,
     snapshot_content,
     take_snapshot,
 )
-
-log = logging.getLogger(__name__)
+from workbench.store import Store
 
 FORMATS = ("png", "pdf", "html", "gpkg", "geojson", "csv", "indicators-csv")
 MIME = {"png": "image/png", "pdf": "application/pdf", "html": "text/html",
@@ -52,36 +51,6 @@ MIME = {"png": "image/png", "pdf": "application/pdf", "html": "text/html",
         "csv": "text/csv", "indicators-csv": "text/csv"}
 EXTENSION = {"png": "png", "pdf": "pdf", "html": "html", "gpkg": "gpkg", "geojson": "geojson",
              "csv": "csv", "indicators-csv": "csv"}
-RENDERERS = ("auto", "chromium", "static")
-
-
-def render_png(content: MapContent, size: PageSize | None = None, renderer: str = "auto",
-               numbered: bool = True) -> bytes:
-    """The map snapshot as PNG bytes of exactly ``size``.
-
-    ``auto`` uses headless Chromium where it can run (and falls back when it fails),
-    ``chromium`` insists on it, ``static`` draws with matplotlib (no tiles, said on the image).
-    """
-    from workbench.export.static import render_png_static
-    from workbench.export.web import chromium_available, render_png_chromium
-
-    size = size or page_size()
-    if renderer not in RENDERERS:
-        raise ValidationError("export.bad_renderer", value=renderer)
-    if renderer != "static":
-        reason = chromium_available()
-        if reason is None:
-            try:
-                return render_png_chromium(content, size, numbered=numbered)
-            except Exception as exc:  # noqa: BLE001 - a broken browser must not stop the export
-                if renderer == "chromium":
-                    raise WorkbenchError("export.browser_failed", reason=str(exc)) from exc
-                log.warning("Chromium snapshot failed, drawing without a browser: %s", exc)
-        elif renderer == "chromium":
-            raise WorkbenchError("export.browser_failed", reason=reason)
-    return render_png_static(content, size, numbered=numbered)
-
-
 def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
                  renderer: str = "auto") -> bytes:
     """``content`` in one of :data:`FORMATS` (the PDF and the indicators CSV add the lab's
@@ -110,7 +79,7 @@ def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
     raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
 
 
-def export_lab(store: Any, lab_id: str, fmt: str, *, lang: str = "en",
+def export_lab(store: Store, lab_id: str, fmt: str, *, lang: str = "en",
                size: PageSize | None = None, renderer: str = "auto",
                bounds: tuple[float, float, float, float] | None = None,
                themes: list[str] | None = None) -> bytes:

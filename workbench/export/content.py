@@ -5,6 +5,9 @@ and votes where the store keeps them), the visible layers (``mapview.LayerData``
 styles, attributions, dates), the lab's saved map settings (basemap, WMS), the extent and the
 indicators. The PNG, PDF, HTML and data writers all take a ``MapContent``, and draw it through
 the one description of the map in ``workbench.mapview``, so they show what the lab's map shows.
+
+It reads the store and the caches; it must not write (snapshots are stored through
+``Store.add_snapshot``) nor draw: the formats draw.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
 
 import shapely
 from shapely.geometry.base import BaseGeometry
@@ -41,9 +43,7 @@ from workbench.model import (
     Translation,
     utcnow,
 )
-
-if TYPE_CHECKING:
-    from workbench.store import Store
+from workbench.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -178,7 +178,7 @@ def number_annotations(annotations: Sequence[Annotation],
     return out
 
 
-def store_discussion(store: Any, lab_id: str, annotation_ids: Sequence[str]
+def store_discussion(store: Store, lab_id: str, annotation_ids: Sequence[str]
                      ) -> dict[str, tuple[list[Comment], int, int]]:
     """Comments, the current voting round's dots and the dots of all rounds per annotation."""
     votes = store.vote_totals(lab_id)
@@ -188,14 +188,14 @@ def store_discussion(store: Any, lab_id: str, annotation_ids: Sequence[str]
             for aid in annotation_ids}
 
 
-def store_layers(store: Any, lab_id: str, settings: MapSettings | None = None
+def store_layers(store: Store, lab_id: str, settings: MapSettings | None = None
                  ) -> tuple[list[LayerData], list[str]]:
     """The lab's uploaded layers that can be read, and the names of those that cannot, drawn
     as on the lab's map (``mapview.upload_layers``)."""
     return upload_layers(store, lab_id, settings or map_settings(store, lab_id), muted=True)
 
 
-def lab_layers(store: Any, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
+def lab_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
                ) -> tuple[list[LayerData], list[str]]:
     """Everything the lab's map shows besides its site and annotations, drawn as there
     (``mapview.lab_layers`` with the lab's saved settings, muted under the notes): the cached
@@ -220,7 +220,7 @@ def lab_indicator_set(store: Store, lab: LivingLab, lang: str = "en"
         return None, [t("export.note.indicators_failed", lang, reason=str(exc)[:200])]
 
 
-def gather(store: Any, lab_id: str, *, lang: str = "en",
+def gather(store: Store, lab_id: str, *, lang: str = "en",
            layers: list[LayerData] | None = None,
            annotations: Sequence[Annotation] | None = None,
            bounds: tuple[float, float, float, float] | None = None,

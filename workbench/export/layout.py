@@ -1,4 +1,7 @@
-"""The cartographic frame shared by both PNG renderers: sizes, texts, legend, scale bar."""
+"""The cartographic frame shared by both PNG renderers: sizes, texts, legend, scale bar.
+
+Layout maths and texts; it must not read the store or any file.
+"""
 
 from __future__ import annotations
 

@@ -15,6 +15,7 @@ from fpdf.enums import XPos, YPos
 
 from workbench.export.content import MapContent, category_colours, category_label
 from workbench.export.layout import frame_text, page_size
+from workbench.export.render import render_png
 from workbench.i18n import fmt_datetime, t
 from workbench.maps import vote_counts_text
 from workbench.settings import OSM_ATTRIBUTION
@@ -53,8 +54,6 @@ def _rgb(colour: str) -> tuple[int, int, int]:
 
 def pdf_bytes(content: MapContent, map_png: bytes | None = None) -> bytes:
     """The sheet; ``map_png`` is the page-one image (rendered here at A4 landscape when None)."""
-    from workbench.export import render_png
-
     lang = content.lang
     if map_png is None:
         map_png = render_png(content, page_size("a4-landscape", 150), numbered=True)

@@ -4,6 +4,9 @@ workspace (``store.add_snapshot``), reopened, compared with the current state, e
 A snapshot's ``state`` is plain JSON: the view (``bounds``), the visible layers (ids and names),
 every annotation with its geometry (WKT), text, category, author, times, votes and comments, and
 the lab's map settings (``map``: basemap, WMS, opacities; ``mapview.MapSettings``).
+
+It must not write but through ``Store.add_snapshot``/``Store.close_round``, which judge the
+writer.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from workbench.export.content import (
 from workbench.i18n import t
 from workbench.mapview import parse_settings
 from workbench.model import Annotation, Snapshot, new_id, utcnow
+from workbench.store import Store
 from workbench.store.base import from_iso, iso
 
 STATE_VERSION = 1
@@ -54,18 +58,26 @@ def _annotation_state(n: NumberedAnnotation) -> dict:
                          for c in n.comments]}
 
 
-def take_snapshot(store: Any, lab_id: str, name: str, created_by: str = "",
+def make_snapshot(store: Store, lab_id: str, name: str, created_by: str = "",
+                  bounds: tuple[float, float, float, float] | None = None,
+                  visible_layer_ids: list[str] | None = None,
+                  snapshot_id: str | None = None) -> Snapshot:
+    """The lab's current map and annotations as a named snapshot, not stored yet."""
+    content = gather(store, lab_id, bounds=bounds)
+    state = snapshot_state(content, visible_layer_ids)
+    return Snapshot(id=snapshot_id or new_id(), lab_id=lab_id, name=name, state=state,
+                    created_by=created_by, created_at=utcnow())
+
+
+def take_snapshot(store: Store, lab_id: str, name: str, created_by: str = "",
                   bounds: tuple[float, float, float, float] | None = None,
                   visible_layer_ids: list[str] | None = None,
                   snapshot_id: str | None = None, by: Actor | None = None) -> Snapshot:
     """Save the lab's current map and annotations as a named snapshot (idempotent per id).
 
     ``by`` is the acting person; the store refuses anyone without ``snapshot.manage``."""
-    content = gather(store, lab_id, bounds=bounds)
-    state = snapshot_state(content, visible_layer_ids)
-    return store.add_snapshot(Snapshot(id=snapshot_id or new_id(), lab_id=lab_id, name=name,
-                                       state=state, created_by=created_by, created_at=utcnow()),
-                              by=by)
+    return store.add_snapshot(make_snapshot(store, lab_id, name, created_by, bounds,
+                                            visible_layer_ids, snapshot_id), by=by)
 
 
 def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
@@ -83,7 +95,7 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
     return out
 
 
-def snapshot_content(store: Any, snapshot: Snapshot, lang: str = "en") -> MapContent:
+def snapshot_content(store: Store, snapshot: Snapshot, lang: str = "en") -> MapContent:
     """Reopen a snapshot: the content to draw or export, as it was (layers still stored)."""
     saved_ids = {layer["id"] for layer in snapshot.state.get("layers", [])}
     layers, _missing = lab_layers(store, snapshot.lab_id, lang=lang)
@@ -125,7 +137,7 @@ class SnapshotDiff:
 COMPARED = ("category", "text", "author", "wkt", "votes", "comments")
 
 
-def diff_snapshot(store: Any, snapshot: Snapshot) -> SnapshotDiff:
+def diff_snapshot(store: Store, snapshot: Snapshot) -> SnapshotDiff:
     """Compare a snapshot with the lab's current annotations."""
     then = {s["id"]: s for s in snapshot.state.get("annotations", [])}
     current = store.list_annotations(snapshot.lab_id)

@@ -1,6 +1,8 @@
 """The PNG snapshot without a browser: matplotlib draws the same vector layers and the same
 cartographic frame (title, legend, scale bar, north arrow, attribution), without basemap tiles, and
 says so on the image. The map is drawn in Web Mercator, like the web map.
+
+It must not start a browser or fetch tiles: it is the fallback that always works offline.
 """
 
 from __future__ import annotations

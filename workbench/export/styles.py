@@ -5,6 +5,8 @@ QGIS reads when it opens the file, so the layers look as on the workbench's map.
 Areas are drawn with a light fill and a strong outline; annotations are coloured by category
 (``maps.category_colours``). A QGIS layer has one geometry type: a table that mixes kinds is
 styled for the kind most of its features have.
+
+Text only: it must not read the store or the caches.
 """
 
 from __future__ import annotations

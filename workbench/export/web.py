@@ -4,6 +4,9 @@ the PNG snapshot rendered by headless Chromium inside the cartographic frame.
 The machine may be offline: Leaflet's files come from the local web assets
 (``settings.WEB_ASSETS_DIR``, written by ``scripts/fetch_web_assets.py``); every other request of
 the browser is refused, so basemap tiles are missing and the image says so.
+
+It must not fetch anything while rendering: the browser gets the page's assets from
+``webassets`` (their CDN addresses are answered locally).
 """
 
 from __future__ import annotations

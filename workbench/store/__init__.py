@@ -3,6 +3,10 @@
 A workspace is one database: a SQLite file under the data directory by default, or one schema
 of the PostgreSQL/PostGIS database named by ``WORKBENCH_DATABASE_URL``. Every write is a
 transaction; ids are UUIDs made by the caller so that a retried write is idempotent.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
 """
 
 from __future__ import annotations

@@ -1,5 +1,10 @@
 """Annotations on a living lab's map: create, edit, redraw, soft delete and restore (each change
-recorded in their history, edits guarded by a version check), filters, and the categories."""
+recorded in their history, edits guarded by a version check), filters, and the categories.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
+"""
 
 from __future__ import annotations
 
@@ -28,13 +33,12 @@ from workbench.model import (
 from workbench.settings import LANGUAGES, MAX_NAME_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
+from workbench.store.judge import actor_name, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import annotation_categories, annotation_history, annotations
-from workbench.store.workshop import actor_name, authorize
 
 _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: Colours offered to a workspace's own categories (Okabe & Ito, after the built-in ones).
-EXTRA_CATEGORY_COLOURS = ("#56B4E9", "#F0E442", "#000000", "#999999")
 
 
 def clean_annotation_geometry(geom):  # type: ignore[no-untyped-def]
@@ -84,7 +88,7 @@ class AnnotationMixin(StoreBase):
     def add_annotation(self, annotation: Annotation, by: Actor | None = None) -> Annotation:
         """Store a new annotation; storing the same id again returns the first one unchanged.
 
-        ``by``: who adds it (see ``store.workshop.authorize``); a participant's annotation
+        ``by``: who adds it (see ``store.judge.authorize``); a participant's annotation
         always carries their group's name as author.
 
         One write transaction: the id check, the category, ``authorize``, the row and its
@@ -119,11 +123,11 @@ class AnnotationMixin(StoreBase):
             try:
                 with conn.begin_nested():
                     conn.execute(insert(annotations).values({**values, "rev": rev}))
-            except IntegrityError:
+            except IntegrityError as exc:
                 # the same id stored meanwhile by a writer outside the store's lock: a retry
                 existing = _row(conn, a.id)
                 if existing is None:
-                    raise
+                    raise ValidationError("integrity.constraint", table="annotations") from exc
                 return _annotation(existing)
             _record(conn, a.id, "created", a.author,
                     {k: v for k, v in values.items() if k != "id"})
@@ -204,7 +208,7 @@ class AnnotationMixin(StoreBase):
             return sorted(conn.execute(q).scalars(), key=str.casefold)
 
     # ---- change -------------------------------------------------------------------------------
-    def update_annotation(self, annotation_id: str, *, actor: str, expected_version: int,
+    def update_annotation(self, annotation_id: str, *, name: str, expected_version: int,
                           text: str | None = None, category: str | None = None,
                           geometry: Any = None, by: Actor | None = None) -> Annotation:
         """Change the text, the category and/or the geometry (a redraw) of an annotation.
@@ -212,9 +216,10 @@ class AnnotationMixin(StoreBase):
         ``expected_version`` is the ``version`` of the annotation as the editor saw it; when
         someone else changed it since, :class:`ConflictError` is raised (with the current
         annotation in ``.current``) and nothing is written. A change that changes nothing
-        returns the annotation as it is. ``by``: who edits (participants only their group's).
+        returns the annotation as it is. ``by``: who edits (participants only their group's);
+        ``name``: the name the change is recorded under (a participant's is their group's).
         """
-        actor = clean_name(actor_name(by, actor) or "—", "author")
+        editor = clean_name(actor_name(by, name) or "—", "author")
         changes: dict[str, Any] = {}
         if text is not None:
             changes["text"] = clean_annotation_text(text)
@@ -225,7 +230,7 @@ class AnnotationMixin(StoreBase):
         with self.write() as conn:
             if category is not None:
                 _check_category(conn, category)
-            row = _locked_row(conn, by, "annotation.edit", annotation_id, expected_version)
+            row = _checked_row(conn, by, "annotation.edit", annotation_id, expected_version)
             current = _annotation(row)
             if current.deleted_at is not None:
                 raise ConflictError("annotate.error.conflict_deleted", current=current,
@@ -239,16 +244,16 @@ class AnnotationMixin(StoreBase):
             values: dict[str, Any] = {k: v for k, v in diff.items() if k != "geometry"}
             if "geometry" in diff:
                 values.update(_geometry_values(diff["geometry"]))
-            values.update(updated_at=iso(now), updated_by=actor, version=current.version + 1,
+            values.update(updated_at=iso(now), updated_by=editor, version=current.version + 1,
                           rev=bump_revision(conn, row["lab_id"]))
             _update_at_version(conn, annotation_id, current.version, values)
-            _record(conn, annotation_id, "edited", actor, {
+            _record(conn, annotation_id, "edited", editor, {
                 "changed": {k: {"from": _plain(getattr(current, k)), "to": _plain(v)}
                             for k, v in diff.items()},
                 "version": current.version + 1})
         return _annotation({**row, **values})
 
-    def delete_annotation(self, annotation_id: str, *, actor: str,
+    def delete_annotation(self, annotation_id: str, *, name: str,
                           expected_version: int | None = None,
                           by: Actor | None = None) -> Annotation:
         """Soft delete: the annotation disappears from maps and lists but can be restored.
@@ -257,19 +262,19 @@ class AnnotationMixin(StoreBase):
         annotation changed by someone else meanwhile raises :class:`ConflictError`. A
         facilitator's delete of any annotation is moderation (hiding it).
         """
-        return self._set_deleted(annotation_id, True, actor, by, expected_version)
+        return self._set_deleted(annotation_id, True, name, by, expected_version)
 
-    def restore_annotation(self, annotation_id: str, *, actor: str,
+    def restore_annotation(self, annotation_id: str, *, name: str,
                            by: Actor | None = None) -> Annotation:
         """Undo a delete; restoring an annotation that is not deleted changes nothing."""
-        return self._set_deleted(annotation_id, False, actor, by, None)
+        return self._set_deleted(annotation_id, False, name, by, None)
 
-    def _set_deleted(self, annotation_id: str, deleted: bool, actor: str, by: Actor | None,
+    def _set_deleted(self, annotation_id: str, deleted: bool, name: str, by: Actor | None,
                      expected_version: int | None) -> Annotation:
         action = "delete" if deleted else "restore"
-        actor = clean_name(actor_name(by, actor) or "—", "author")
+        editor = clean_name(actor_name(by, name) or "—", "author")
         with self.write() as conn:
-            row = _locked_row(conn, by, f"annotation.{action}", annotation_id, expected_version)
+            row = _checked_row(conn, by, f"annotation.{action}", annotation_id, expected_version)
             if (row["deleted_at"] is not None) == deleted:
                 return _annotation(row)
             if not deleted and row["hidden"] and by is not None and not by.can_moderate:
@@ -278,12 +283,12 @@ class AnnotationMixin(StoreBase):
             now = iso(utcnow())
             # a moderator's delete of another group's note hides it (live readers who may
             # moderate still get it, flagged hidden); a restore shows it again
-            hidden = deleted and by is not None and by.can_moderate and row["author"] != actor
-            values = dict(deleted_at=now if deleted else None, updated_at=now, updated_by=actor,
+            hidden = deleted and by is not None and by.can_moderate and row["author"] != editor
+            values = dict(deleted_at=now if deleted else None, updated_at=now, updated_by=editor,
                           version=row["version"] + 1, hidden=int(hidden),
                           rev=bump_revision(conn, row["lab_id"]))
             _update_at_version(conn, annotation_id, row["version"], values)
-            _record(conn, annotation_id, "deleted" if deleted else "restored", actor,
+            _record(conn, annotation_id, "deleted" if deleted else "restored", editor,
                     {"version": values["version"]})
         return _annotation({**row, **values})
 
@@ -375,7 +380,7 @@ def _row(conn: Connection, annotation_id: str) -> Any:
         select(annotations).where(annotations.c.id == annotation_id)).mappings().first()
 
 
-def _locked_row(conn: Connection, by: Actor | None, action: str, annotation_id: str,
+def _checked_row(conn: Connection, by: Actor | None, action: str, annotation_id: str,
                 expected_version: int | None) -> Any:
     """The annotation's row read inside the write transaction: it must exist (else
     ``notfound.annotation``), ``by`` must be allowed ``action`` on it (``authorize`` with its

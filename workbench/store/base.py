@@ -1,4 +1,9 @@
-"""The store's foundation: engine, transactions, and row conversion helpers."""
+"""The store's foundation: engine, transactions, and row conversion helpers.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
+"""
 
 from __future__ import annotations
 

@@ -7,8 +7,12 @@ snapshots, and :meth:`CoreMixin.restore_trash` brings them back. The marks live 
 ``workspace_settings`` (``trash.<kind>.<id>``), so the schema stays as it is.
 
 Every write takes ``by`` (the acting :class:`~workbench.access.Actor`, None in local mode) and is
-judged by ``store.workshop.authorize`` inside its transaction: ``setup.edit`` for networks,
+judged by ``store.judge.authorize`` inside its transaction: ``setup.edit`` for networks,
 cities and living labs, ``layers.edit`` for layers, ``snapshot.manage`` for snapshots.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dataclasses import replace
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workbench.access import Actor
@@ -40,6 +44,7 @@ from workbench.model import (
 )
 from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
+from workbench.store.judge import active_session_row, authorize
 from workbench.store.schema import (
     annotations,
     cities,
@@ -120,14 +125,6 @@ def _bump(conn: Connection, table, record_id: str, expected_version: int | None,
                             expected=expected_version if expected_version is not None else current)
 
 
-def _guard(conn: Connection, by: Actor | None, action: str, lab_id: str | None) -> None:
-    """The store's one judge (``store.workshop.authorize``), imported here on use because the
-    workshop module builds on this one."""
-    from workbench.store.workshop import authorize
-
-    authorize(conn, by, action, lab_id)
-
-
 def _country(code: str) -> str:
     code = (code or "").strip().upper()
     if len(code) != 2 or not code.isalpha() or not code.isascii():
@@ -145,7 +142,7 @@ class CoreMixin(StoreBase):
             description=clean_text(network.description, "description"),
         )
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", None)
+            authorize(conn, by, "setup.edit", None)
             if self._network_row(conn, network.id) is None:
                 conn.execute(insert(networks).values(
                     id=network.id, name=network.name, countries=dumps(list(network.countries)),
@@ -161,7 +158,7 @@ class CoreMixin(StoreBase):
                       countries=dumps([_country(c) for c in network.countries]),
                       description=clean_text(network.description, "description"))
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", None)
+            authorize(conn, by, "setup.edit", None)
             _bump(conn, networks, network.id, expected_version, "network", values,
                   lambda: self.get_network(network.id))
         return self.get_network(network.id)
@@ -181,7 +178,7 @@ class CoreMixin(StoreBase):
 
     def delete_network(self, network_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", None)
+            authorize(conn, by, "setup.edit", None)
             if conn.execute(select(labs.c.id).where(labs.c.network_id == network_id)).first():
                 raise ValidationError("network.has_labs")
             conn.execute(delete(networks).where(networks.c.id == network_id))
@@ -194,7 +191,7 @@ class CoreMixin(StoreBase):
     def add_city(self, city: City, by: Actor | None = None) -> City:
         city = _clean_city(city)
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", None)
+            authorize(conn, by, "setup.edit", None)
             self._require_networks(conn, city.network_ids)
             exists = conn.execute(select(cities.c.id).where(cities.c.id == city.id)).first()
             if exists is None:
@@ -210,7 +207,7 @@ class CoreMixin(StoreBase):
         self.get_city(city.id)
         city = _clean_city(city)
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", None)
+            authorize(conn, by, "setup.edit", None)
             self._require_networks(conn, city.network_ids)
             _bump(conn, cities, city.id, expected_version, "city", dict(
                 name=city.name, country=city.country, lon=city.lon, lat=city.lat,
@@ -241,7 +238,7 @@ class CoreMixin(StoreBase):
 
     def delete_city(self, city_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", None)
+            authorize(conn, by, "setup.edit", None)
             if conn.execute(select(labs.c.id).where(labs.c.city_id == city_id)).first():
                 raise ValidationError("city.has_labs")
             conn.execute(delete(cities).where(cities.c.id == city_id))
@@ -268,12 +265,12 @@ class CoreMixin(StoreBase):
         """Add a living lab; one with the same id already there is kept as it is (after the
         same permission check, so a refused actor learns nothing new)."""
         with self.read() as conn:
-            _guard(conn, by, "setup.edit", lab.id)
+            authorize(conn, by, "setup.edit", lab.id)
             if conn.execute(select(labs.c.id).where(labs.c.id == lab.id)).first():
                 return self.get_lab(lab.id)
         lab = self._clean_lab(lab)
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", lab.id)
+            authorize(conn, by, "setup.edit", lab.id)
             if conn.execute(select(labs.c.id).where(labs.c.id == lab.id)).first() is None:
                 conn.execute(insert(labs).values(**_lab_values(lab), id=lab.id,
                                                  created_at=iso(lab.created_at)))
@@ -285,7 +282,7 @@ class CoreMixin(StoreBase):
         self.get_lab(lab.id)
         lab = replace(self._clean_lab(lab), updated_at=utcnow())
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", lab.id)
+            authorize(conn, by, "setup.edit", lab.id)
             _bump(conn, labs, lab.id, expected_version, "lab", _lab_values(lab),
                   lambda: self.get_lab(lab.id))
         return self.get_lab(lab.id)
@@ -310,7 +307,7 @@ class CoreMixin(StoreBase):
 
     def delete_lab(self, lab_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
-            _guard(conn, by, "setup.edit", lab_id)
+            authorize(conn, by, "setup.edit", lab_id)
             conn.execute(delete(labs).where(labs.c.id == lab_id))
 
     # ---- soft deletes (the app's Delete, with undo) ---------------------------------------------
@@ -344,13 +341,11 @@ class CoreMixin(StoreBase):
         """Delete a network, city or living lab softly, with what goes with it (see
         :meth:`trash_contents`); only owners (``workspace.admin``). Refused while one of those
         living labs runs a workshop session. Returns the id to :meth:`restore_trash` with."""
-        from workbench.store.workshop import _active_session_row
-
         batch = uuid.uuid4().hex
         with self.write() as conn:
-            _guard(conn, by, "workspace.admin", None)
+            authorize(conn, by, "workspace.admin", None)
             ids = self._trash_ids(conn, kind, record_id)
-            if any(_active_session_row(conn, lab_id) is not None for lab_id in ids["lab"]):
+            if any(active_session_row(conn, lab_id) is not None for lab_id in ids["lab"]):
                 raise ValidationError("setup.delete.session_running")
             value = dumps({"batch": batch, "at": iso(utcnow()),
                            "by": by.group if by is not None else ""})
@@ -365,7 +360,7 @@ class CoreMixin(StoreBase):
     def restore_trash(self, batch: str, by: Actor | None = None) -> int:
         """Undo one :meth:`trash` (everything it took); the number of records back."""
         with self.write() as conn:
-            _guard(conn, by, "workspace.admin", None)
+            authorize(conn, by, "workspace.admin", None)
             rows = conn.execute(select(workspace_settings.c.key, workspace_settings.c.value)
                                 .where(workspace_settings.c.key.like(_TRASH_PREFIX + "%"))).all()
             keys = [r.key for r in rows if (loads(r.value, {}) or {}).get("batch") == batch]
@@ -445,23 +440,20 @@ class CoreMixin(StoreBase):
     # ---- layers -------------------------------------------------------------------------------
     def add_layer(self, layer: Layer, by: Actor | None = None) -> Layer:
         with self.write() as conn:
-            _guard(conn, by, "layers.edit", layer.lab_id)
+            authorize(conn, by, "layers.edit", layer.lab_id)
             if conn.execute(select(layers.c.id).where(layers.c.id == layer.id)).first() is None:
-                try:
-                    conn.execute(insert(layers).values(
-                        id=layer.id, lab_id=layer.lab_id, name=clean_name(layer.name, "name"),
-                        kind=layer.kind, source=clean_text(layer.source, "source"),
-                        attribution=clean_text(layer.attribution, "attribution"),
-                        style=dumps(clean_style(layer.style)), path=layer.path,
-                        feature_count=layer.feature_count, created_at=iso(layer.created_at),
-                        source_for=_check_source_for(layer.source_for)))
-                except IntegrityError as exc:
-                    raise NotFoundError("notfound.lab") from exc
+                insert_row(conn, layers, dict(
+                    id=layer.id, lab_id=layer.lab_id, name=clean_name(layer.name, "name"),
+                    kind=layer.kind, source=clean_text(layer.source, "source"),
+                    attribution=clean_text(layer.attribution, "attribution"),
+                    style=dumps(clean_style(layer.style)), path=layer.path,
+                    feature_count=layer.feature_count, created_at=iso(layer.created_at),
+                    source_for=_check_source_for(layer.source_for)))
         return self.get_layer(layer.id)
 
     def update_layer_style(self, layer_id: str, style: dict, by: Actor | None = None) -> Layer:
         with self.write() as conn:
-            _guard(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
+            authorize(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
             conn.execute(update(layers).where(layers.c.id == layer_id).values(
                 style=dumps(clean_style(style))))
         return self.get_layer(layer_id)
@@ -472,7 +464,7 @@ class CoreMixin(StoreBase):
         theme = _check_source_for(theme)
         with self.write() as conn:
             lab_id = self._lab_of(conn, layers, layer_id)
-            _guard(conn, by, "layers.edit", lab_id)
+            authorize(conn, by, "layers.edit", lab_id)
             if theme:
                 conn.execute(update(layers).where(
                     (layers.c.lab_id == lab_id) & (layers.c.source_for == theme)).values(
@@ -496,23 +488,14 @@ class CoreMixin(StoreBase):
 
     def delete_layer(self, layer_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
-            _guard(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
+            authorize(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
             conn.execute(delete(layers).where(layers.c.id == layer_id))
 
     # ---- snapshots ----------------------------------------------------------------------------
     def add_snapshot(self, snapshot: Snapshot, by: Actor | None = None) -> Snapshot:
         with self.write() as conn:
-            _guard(conn, by, "snapshot.manage", snapshot.lab_id)
-            exists = conn.execute(select(snapshots.c.id).where(snapshots.c.id == snapshot.id))
-            if exists.first() is None:
-                try:
-                    conn.execute(insert(snapshots).values(
-                        id=snapshot.id, lab_id=snapshot.lab_id,
-                        name=clean_name(snapshot.name, "name"), state=dumps(snapshot.state),
-                        created_by=strip_controls(snapshot.created_by or ""),
-                        created_at=iso(snapshot.created_at)))
-                except IntegrityError as exc:
-                    raise NotFoundError("notfound.lab") from exc
+            authorize(conn, by, "snapshot.manage", snapshot.lab_id)
+            insert_snapshot(conn, snapshot)
         return self.get_snapshot(snapshot.id)
 
     def get_snapshot(self, snapshot_id: str) -> Snapshot:
@@ -531,7 +514,7 @@ class CoreMixin(StoreBase):
 
     def delete_snapshot(self, snapshot_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
-            _guard(conn, by, "snapshot.manage", self._lab_of(conn, snapshots, snapshot_id))
+            authorize(conn, by, "snapshot.manage", self._lab_of(conn, snapshots, snapshot_id))
             conn.execute(delete(snapshots).where(snapshots.c.id == snapshot_id))
 
     @staticmethod
@@ -600,3 +583,36 @@ def _check_source_for(theme: str) -> str:
 def _snapshot(r) -> Snapshot:  # type: ignore[no-untyped-def]
     return Snapshot(id=r["id"], lab_id=r["lab_id"], name=r["name"], state=loads(r["state"], {}),
                     created_by=r["created_by"], created_at=from_iso(r["created_at"]))
+
+
+def insert_snapshot(conn: Connection, snapshot: Snapshot) -> None:
+    """Store ``snapshot`` in the caller's (judged) write transaction, unless one with its id
+    is there already."""
+    exists = conn.execute(select(snapshots.c.id).where(snapshots.c.id == snapshot.id))
+    if exists.first() is not None:
+        return
+    insert_row(conn, snapshots, dict(
+        id=snapshot.id, lab_id=snapshot.lab_id, name=clean_name(snapshot.name, "name"),
+        state=dumps(snapshot.state), created_by=strip_controls(snapshot.created_by or ""),
+        created_at=iso(snapshot.created_at)))
+
+
+def insert_row(conn: Connection, table: Table, values: dict[str, Any]) -> None:
+    """Insert one record of a living lab (``values`` with ``id`` and ``lab_id``) in the
+    caller's write transaction. A refusal of the database is told apart: a living lab that
+    does not exist is :class:`NotFoundError` (``notfound.lab``); the id stored meanwhile for
+    the same living lab is the retry of this write (kept as stored); the id taken by a record
+    of another living lab is ``integrity.duplicate_id``; any other rule of the schema broken
+    is ``integrity.constraint``."""
+    try:
+        with conn.begin_nested():  # a savepoint: the transaction stays usable to tell why
+            conn.execute(insert(table).values(**values))
+    except IntegrityError as exc:
+        if conn.execute(select(labs.c.id).where(labs.c.id == values["lab_id"])).first() is None:
+            raise NotFoundError("notfound.lab") from exc
+        stored = conn.execute(select(table.c.lab_id).where(table.c.id == values["id"])).first()
+        if stored is not None and stored.lab_id == values["lab_id"]:
+            return
+        if stored is not None:
+            raise ValidationError("integrity.duplicate_id", id=values["id"]) from exc
+        raise ValidationError("integrity.constraint", table=table.name) from exc

@@ -3,7 +3,7 @@
 Every write that changes what a lab's map, list or presenter view shows bumps the lab's revision
 in its own transaction (``store.revision.bump_revision``) and stamps the annotations it changed
 (``annotations.rev``) or the session state (``labs.session_rev``). A reader asks for
-:meth:`LiveMixin.changes_since` its last revision and gets every note with
+:meth:`LiveMixin.live_rows` since its last revision and gets every note with
 ``since < rev <= revision``, read in one read transaction together with ``revision``, so a row
 committed after that read carries a higher revision and comes with the next delta: nothing is
 missed and nothing is sent twice.
@@ -11,18 +11,32 @@ missed and nothing is sent twice.
 Who may read: :func:`authorize_read`. A passcode-protected workspace gives nothing to a reader
 without an actor (``by=None``); the live route must turn its signed token into the session's
 :class:`~workbench.access.Actor` and pass it. A participant reads only the lab of their session.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction. The map's features are built above it
+(``workbench.live.changes_since``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 
 from workbench.access import Actor
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
-from workbench.model import DEFAULT_VOTE_LIMIT, Category, Delta
+from workbench.model import DEFAULT_VOTE_LIMIT, Annotation, Category
 from workbench.store.base import StoreBase, iso, loads
+from workbench.store.judge import (
+    active_session_row,
+    current_round_row,
+    is_protected,
+    phase_of,
+    round_from_row,
+    session_from_row,
+)
 from workbench.store.schema import (
     annotation_categories,
     annotation_comments,
@@ -31,14 +45,6 @@ from workbench.store.schema import (
     lab_settings,
     labs,
     workshop_members,
-)
-from workbench.store.workshop import (
-    _active_session_row,
-    _current_round_row,
-    _phase,
-    _protected,
-    _round,
-    _session,
 )
 
 
@@ -49,9 +55,9 @@ def authorize_read(conn: Connection, by: Actor | None, lab_id: str) -> bool:
     ``by`` None is the local single-user mode: refused once a passcode protects the workspace;
     an owner (moderates) while the lab has no active session, else a plain reader. A
     participant must be a member of the lab's active session (as for writes)."""
-    session = _active_session_row(conn, lab_id)
+    session = active_session_row(conn, lab_id)
     if by is None:
-        if _protected(conn):
+        if is_protected(conn):
             raise PermissionDenied("live.error.sign_in")
         return session is None
     if by.role == "participant":
@@ -90,19 +96,18 @@ class LiveMixin(StoreBase):
                 raise NotFoundError("notfound.lab")
             return authorize_read(conn, by, lab_id)
 
-    def changes_since(self, lab_id: str, since: int, by: Actor | None = None, *,
-                      lang: str = "en", colour_by: str = "category",
-                      marker_scale: float = 1.0) -> Delta:
-        """What changed on ``lab_id``'s map after revision ``since`` (0: the full state).
+    def live_rows(self, lab_id: str, since: int, by: Actor | None = None, *,
+                  colour_by: str = "category") -> LiveRows:
+        """What changed on ``lab_id``'s map after revision ``since`` (0: the full state), as
+        records: ``workbench.live.changes_since`` turns them into the map's features.
 
-        ``features`` are built by ``maps.annotation_features`` (the same properties the map
-        page draws with ``lang``, ``colour_by`` and ``marker_scale``). Hidden notes go, flagged
-        ``hidden``, only to readers who may moderate; for others they are ``removed``. A
-        ``since`` newer than the lab's revision (a client from before a database restore) gets
-        the full state with ``reset=True``. Raises :class:`ValidationError` for a ``since``
-        that is not a whole number >= 0, :class:`NotFoundError` for an unknown lab and
-        :class:`PermissionDenied` (see :func:`authorize_read`)."""
-        from workbench.maps import annotation_features
+        Hidden notes go, flagged by their ``deleted_at``, only to readers who may moderate; for
+        others they are ``removed``. A ``since`` newer than the lab's revision (a client from
+        before a database restore) gets the full state with ``reset=True``. Raises
+        :class:`ValidationError` for a ``since`` that is not a whole number >= 0,
+        :class:`NotFoundError` for an unknown lab and :class:`PermissionDenied` (see
+        :func:`authorize_read`)."""
+        from workbench.store.annotations import _annotation
 
         if isinstance(since, bool) or not isinstance(since, int):
             raise ValidationError("live.error.since_invalid")
@@ -129,7 +134,8 @@ class LiveMixin(StoreBase):
             ids = [r["id"] for r in shown]
             votes, comments, totals, number = _counts(conn, lab_id, ids)
             categories = _categories(conn)
-            groups = palette = None
+            groups: list[str] | None = None
+            palette: dict[str, str] | None = None
             if colour_by == "group":
                 groups, palette = _group_order(conn, lab_id)
             session = (_session_state(conn, lab_id)
@@ -137,25 +143,35 @@ class LiveMixin(StoreBase):
             live_count = int(conn.execute(select(func.count()).select_from(annotations).where(
                 annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))).scalar()
                 or 0)
-        from workbench.store.annotations import _annotation
-
-        notes = [_annotation(r) for r in shown]
-        features = annotation_features(
-            notes, colour_by, lang, votes=votes, comments=comments, categories=categories,
-            votes_total=totals, vote_round=number,
-            groups=groups, group_palette=palette, marker_scale=marker_scale,
-            hidden_ids=[n.id for n in notes if n.deleted_at is not None],
-            simplify=live_count > _simplify_above())
         shown_ids = set(ids)
         removed = () if reset else tuple(r["id"] for r in rows if r["id"] not in shown_ids)
-        return Delta(revision=revision, features=tuple(features), removed=removed,
-                     session=session, reset=reset)
+        return LiveRows(revision=revision, notes=tuple(_annotation(r) for r in shown),
+                        removed=removed, session=session, reset=reset, votes=votes,
+                        comments=comments, votes_total=totals, vote_round=number,
+                        categories=tuple(categories), groups=groups, group_palette=palette,
+                        live_count=live_count)
 
 
-def _simplify_above() -> int:
-    from workbench.maps import SIMPLIFY_ABOVE
+@dataclass(frozen=True)
+class LiveRows:
+    """The records of one delta (:meth:`LiveMixin.live_rows`): ``notes`` to add or replace
+    (hidden ones, for moderators, with their ``deleted_at``), ids ``removed``, the workshop
+    ``session`` state when it changed, and what the map's features are drawn with."""
 
-    return SIMPLIFY_ABOVE
+    revision: int
+    notes: tuple[Annotation, ...]
+    removed: tuple[str, ...]
+    session: dict[str, Any] | None
+    reset: bool
+    votes: dict[str, int]
+    comments: dict[str, int]
+    votes_total: dict[str, int]
+    vote_round: int
+    categories: tuple[Category, ...]
+    groups: list[str] | None
+    group_palette: dict[str, str] | None
+    #: notes on the lab's map now (not deleted): many of them are drawn simplified
+    live_count: int
 
 
 def _counts(conn: Connection, lab_id: str, ids: list[str]
@@ -198,7 +214,7 @@ def _group_order(conn: Connection, lab_id: str) -> tuple[list[str], dict[str, st
     groups = list(conn.execute(select(annotations.c.author).where(
         annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
         .order_by(annotations.c.created_at)).scalars())
-    session = _active_session_row(conn, lab_id)
+    session = active_session_row(conn, lab_id)
     palette: dict[str, str] = {}
     if session is not None:
         for name, colour in conn.execute(
@@ -215,7 +231,7 @@ def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
     and limit. A pure function of the stored rows (no clock): the timer is given as the
     round's times (``WorkshopRound.remaining_seconds`` from them), so a client counts down
     itself and equal revisions give equal states."""
-    row = _active_session_row(conn, lab_id)
+    row = active_session_row(conn, lab_id)
     settings = {key: loads(value) for key, value in conn.execute(
         select(lab_settings.c.key, lab_settings.c.value).where(
             lab_settings.c.lab_id == lab_id,
@@ -228,13 +244,13 @@ def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
     }
     if row is None:
         return state
-    session = _session(row)
+    session = session_from_row(row)
     state["session"] = {"id": session.id, "title": session.title, "status": session.status,
                         "expires_at": iso(session.expires_at)}
-    state["phase"], state["lock_edits"] = _phase(conn, session.id)
-    current = _current_round_row(conn, session.id)
+    state["phase"], state["lock_edits"] = phase_of(conn, session.id)
+    current = current_round_row(conn, session.id)
     if current is not None:
-        r = _round(current)
+        r = round_from_row(current)
         state["round"] = {
             "id": r.id, "number": r.number, "kind": r.kind, "status": r.status,
             "minutes": r.minutes, "started_at": iso(r.started_at),
@@ -243,4 +259,4 @@ def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
     return state
 
 
-__all__ = ["LiveMixin", "authorize_read"]
+__all__ = ["LiveMixin", "LiveRows", "authorize_read"]

@@ -1,10 +1,14 @@
 """Learning across the network: notes marked as lessons or questions for every living lab of the
 network, links between notes of different labs, and translations of a note's text.
 
-The same permission rules as the notes themselves (``store.workshop.authorize``): marking a note
+The same permission rules as the notes themselves (``store.judge.authorize``): marking a note
 and linking it from its lab is an edit of that note (its group, facilitators, owners);
 answering a question or adding a translation is open to whoever may comment on the note. A
 viewer writes nothing. Every write bumps the lab's revision, so open maps follow.
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
 """
 
 from __future__ import annotations
@@ -29,8 +33,9 @@ from workbench.model import (
     utcnow,
 )
 from workbench.store.annotations import _annotation, clean_annotation_text, clean_lang
-from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
-from workbench.store.core import clean_name
+from workbench.store.base import dumps, from_iso, iso, loads
+from workbench.store.core import CoreMixin, clean_name
+from workbench.store.judge import actor_name, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     annotations,
@@ -40,7 +45,7 @@ from workbench.store.schema import (
     note_marks,
     note_translations,
 )
-from workbench.store.workshop import actor_name, authorize
+from workbench.store.workshop import WorkshopMixin
 
 
 @dataclass(frozen=True)
@@ -84,12 +89,14 @@ class ConsultationRecord:
     cities: tuple[tuple[str, int], ...]  # (city, notes and comments written)
 
 
-class NetworkMixin(StoreBase):
+class NetworkMixin(WorkshopMixin, CoreMixin):
+    """Peer consultations, built on the workshop sessions and the living labs."""
+
     def consultations(self, lab_id: str) -> list[Any]:
         """The peer consultations held on a living lab (sessions of kind consultation), oldest
         first."""
+        from workbench.store.judge import session_from_row as _session
         from workbench.store.schema import workshop_sessions
-        from workbench.store.workshop import _session
 
         with self.read() as conn:
             rows = conn.execute(select(workshop_sessions).where(
@@ -101,9 +108,9 @@ class NetworkMixin(StoreBase):
     def consultation_record(self, session_id: str) -> ConsultationRecord:
         from workbench.store.schema import annotation_comments, annotation_votes
 
-        session = self.get_session(session_id)  # type: ignore[attr-defined]
-        guests = set(self.session_groups(session_id))  # type: ignore[attr-defined]
-        lab = self.get_lab(session.lab_id)  # type: ignore[attr-defined]
+        session = self.get_session(session_id)
+        guests = set(self.session_groups(session_id))
+        lab = self.get_lab(session.lab_id)
         end = iso(session.ended_at or utcnow())
         start = iso(session.created_at)
         with self.read() as conn:
@@ -211,7 +218,7 @@ class NetworkMixin(StoreBase):
                       status: str | None = None) -> list[NetworkNote]:
         """The lessons and questions of every living lab (of ``network_id``), newest first,
         filtered; deleted notes and labs that are no longer listed are left out."""
-        listed = {lab.id: lab for lab in self.list_labs()}  # type: ignore[attr-defined]
+        listed = {lab.id: lab for lab in self.list_labs()}
         q = (select(note_marks, annotations, labs.c.title.label("lab_title"),
                     labs.c.network_id, cities.c.id.label("city"),
                     cities.c.name.label("city_name"), cities.c.country)

@@ -1,5 +1,10 @@
 """Working on annotations together: comment threads, dot-votes with a per-round limit, and the
-living lab's settings that a facilitator controls (vote limit, voting round)."""
+living lab's settings that a facilitator controls (vote limit, voting round).
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from workbench.errors import NotFoundError, ValidationError
 from workbench.model import DEFAULT_VOTE_LIMIT, Comment, Vote, utcnow
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
+from workbench.store.judge import actor_name, annotation_lab, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     annotation_comments,
@@ -21,7 +27,6 @@ from workbench.store.schema import (
     lab_settings,
     labs,
 )
-from workbench.store.workshop import actor_name, annotation_lab, authorize
 
 #: The largest vote limit a facilitator may set.
 MAX_VOTE_LIMIT = 50

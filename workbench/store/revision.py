@@ -1,5 +1,10 @@
 """The living lab's revision: the one counter that every write changing what a lab's map, list
-or presenter view shows bumps, inside that write's own transaction (see ``store.live``)."""
+or presenter view shows bumps, inside that write's own transaction (see ``store.live``).
+
+Like every store module it imports nothing of export, maps, i18n or ui (the store is the bottom
+layer, ``tests/test_import_graph.py``) and judges no permission itself: every guarded write asks
+``store.judge.authorize`` inside its transaction.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,8 @@ times, JSON text, 0/1 for flags. SQLite stores them as they are. On PostgreSQL t
 real types — ``geometry(Geometry, 4326)`` through GeoAlchemy2, ``timestamptz``, ``jsonb`` and
 ``boolean`` (migration 8) — and these decorators convert at the boundary, so a query written once
 runs on both and QGIS sees real spatial layers.
+
+It must not hold queries or rules: only the conversion of values at the column boundary.
 """
 
 from __future__ import annotations

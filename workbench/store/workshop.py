@@ -1,37 +1,26 @@
 """Workshops and access: the workspace's passcodes and roles, workshop sessions on a living lab
-(join links, members, rounds with a timer), and :func:`authorize`, which every guarded write of
-the store calls inside its transaction.
+(join links, members, rounds with a timer) and the moderation of comments.
 
-How a write is judged (see ``workbench.access`` for the matrix):
-
-* ``by`` is an :class:`~workbench.access.Actor`: its role must allow the action, the session's
-  phase on the living lab must allow it, a participant must belong to the living lab's active
-  session, and a participant's own-item actions need the item to be their group's.
-* ``by`` is None (the app in a workspace without a passcode: the local single-user mode):
-  allowed as the workspace's owner while the living lab has no active session and the workspace
-  has no passcode; during a session, or once a passcode protects the workspace, such an
-  anonymous write is refused. The command line, the demo seeding and scripts pass
-  ``access.SYSTEM`` (the operator, an owner) instead.
+It must not judge permissions itself beyond "runs sessions" (that is ``store.judge``), and it
+takes no snapshot: a round end with its snapshot is ``workbench.workshop.end_round``, which hands
+the snapshot to :meth:`WorkshopMixin.close_round` to store in the same transaction.
 """
 
 from __future__ import annotations
 
 import hmac
 import secrets
-import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from workbench.access import (
-    ACTIONS,
     GROUP_COLOURS,
     ROLES,
     ROUND_KINDS,
     Actor,
     backoff_seconds,
-    check,
     clean_join_code,
     group_key,
     hash_passcode,
@@ -45,14 +34,27 @@ from workbench.access import (
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
 from workbench.model import (
     SESSION_KINDS,
+    Snapshot,
     WorkshopMember,
     WorkshopRound,
     WorkshopSession,
     new_id,
+    strip_controls,
     utcnow,
 )
 from workbench.store.base import StoreBase, from_iso, iso
-from workbench.store.core import clean_name
+from workbench.store.core import clean_name, insert_snapshot
+from workbench.store.judge import (
+    OPEN,
+    Phase,
+    active_session_row,
+    authorize,
+    current_round_row,
+    is_protected,
+    phase_of,
+    round_from_row,
+    session_from_row,
+)
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     access_attempts,
@@ -71,87 +73,6 @@ MAX_SESSION_HOURS = 72
 DEFAULT_SESSION_HOURS = 8
 #: Longest round timer, in minutes.
 MAX_ROUND_MINUTES = 240
-
-
-# ---- the one judge of every guarded write -----------------------------------------------------
-def authorize(conn: Connection, by: Actor | None, action: str, lab_id: str | None,
-              owner: str | None = None) -> None:
-    """Raise :class:`PermissionDenied` unless ``by`` may take ``action`` on ``lab_id`` now.
-
-    ``lab_id`` None: a workspace-wide action (judged against every active session);
-    ``owner``: the group that wrote the annotation or comment acted on.
-    """
-    session = _active_session_row(conn, lab_id) if lab_id else _any_active_session(conn)
-    if by is None:
-        if action not in ACTIONS:
-            raise ValueError(f"unknown action {action!r}")
-        if session is not None:
-            raise PermissionDenied("workshop.denied.anonymous")
-        if _protected(conn):
-            raise PermissionDenied("guard.denied.protected")
-        return
-    phase, lock = ("open", False)
-    if session is not None:
-        phase, lock = _phase(conn, session["id"])
-    if by.role == "participant":
-        if session is None or by.session_id != session["id"]:
-            raise PermissionDenied("workshop.denied.not_in_session")
-        member = conn.execute(select(workshop_members.c.group_name).where(
-            workshop_members.c.id == (by.member_id or ""),
-            workshop_members.c.session_id == session["id"])).scalar()
-        if member is None or member != by.group:
-            raise PermissionDenied("workshop.denied.not_in_session")
-    check(by, action, phase=phase, owner=owner, lock_edits=lock)
-
-
-def _protected(conn: Connection) -> bool:
-    """Whether an owner passcode protects the workspace (then ``by=None`` is refused)."""
-    return conn.execute(select(workspace_settings.c.key).where(
-        workspace_settings.c.key == "passcode.owner")).first() is not None
-
-
-def actor_name(by: Actor | None, given: str) -> str:
-    """The name recorded for a write: a participant's group always; else what was given."""
-    if by is not None and by.role == "participant":
-        return by.group
-    return given or (by.group if by is not None and by.group else given)
-
-
-def _active_session_row(conn: Connection, lab_id: str) -> Any:
-    now = iso(utcnow())
-    return conn.execute(select(workshop_sessions).where(
-        workshop_sessions.c.lab_id == lab_id, workshop_sessions.c.status == "active",
-        workshop_sessions.c.expires_at > now)).mappings().first()
-
-
-def _any_active_session(conn: Connection) -> Any:
-    return conn.execute(select(workshop_sessions).where(
-        workshop_sessions.c.status == "active",
-        workshop_sessions.c.expires_at > iso(utcnow()))).mappings().first()
-
-
-def _current_round_row(conn: Connection, session_id: str) -> Any:
-    return conn.execute(select(workshop_rounds).where(
-        workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
-        .order_by(workshop_rounds.c.number.desc())).mappings().first()
-
-
-def _phase(conn: Connection, session_id: str) -> tuple[str, bool]:
-    row = _current_round_row(conn, session_id)
-    if row is None:
-        return "open", False
-    if row["status"] == "paused":
-        return "paused", False
-    return row["kind"], bool(row["lock_edits"])
-
-
-def annotation_lab(conn: Connection, annotation_id: str) -> tuple[str, str]:
-    """(lab id, author) of an annotation, deleted or not."""
-    row = conn.execute(select(annotations.c.lab_id, annotations.c.author).where(
-        annotations.c.id == annotation_id)).first()
-    if row is None:
-        raise NotFoundError("notfound.annotation")
-    return row.lab_id, row.author
 
 
 class WorkshopMixin(StoreBase):
@@ -187,7 +108,7 @@ class WorkshopMixin(StoreBase):
     def is_protected(self) -> bool:
         """Whether the workspace has an owner passcode (then visitors are viewers)."""
         with self.read() as conn:
-            return _protected(conn)
+            return is_protected(conn)
 
     def set_passcode(self, role: str, passcode: str, by: Actor | None = None) -> None:
         """Set the passcode that signs in as ``role`` (owner or facilitator), stored as a salted
@@ -227,7 +148,8 @@ class WorkshopMixin(StoreBase):
 
     def sign_in(self, passcode: str, client: str, name: str = "",
                 now: datetime | None = None) -> Actor:
-        """An owner or facilitator :class:`Actor` for a right passcode.
+        """An owner or facilitator :class:`Actor` for a right passcode, named ``name`` (its
+        ``group``; empty when no name was given).
 
         Attempts are counted per ``client`` (a hashed address, see ``access.client_key``),
         never for the workspace as a whole, so nobody can lock the owner out from elsewhere.
@@ -253,8 +175,8 @@ class WorkshopMixin(StoreBase):
             raise PermissionDenied("workshop.error.passcode_wrong")
         with self.write() as conn:
             conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
-        default = "workshop.role.owner" if role == "owner" else "workshop.role.facilitator"
-        return Actor(role=role, group=" ".join((name or "").split())[:80] or default)
+        # no name given: none (the page names the person by their role, in its language)
+        return Actor(role=role, group=" ".join(strip_controls(name or "").split())[:80])
 
     def set_member_role(self, email: str, role: str | None, by: Actor | None) -> None:
         """Give a single-sign-on identity a role in this workspace (None: remove it)."""
@@ -300,7 +222,7 @@ class WorkshopMixin(StoreBase):
         with self.write() as conn:
             if conn.execute(select(labs.c.id).where(labs.c.id == lab_id)).first() is None:
                 raise NotFoundError("notfound.lab")
-            if _active_session_row(conn, lab_id) is not None:
+            if active_session_row(conn, lab_id) is not None:
                 raise ValidationError("workshop.error.session_exists")
             # a session past its expiry ends now (one active session per lab: a unique index)
             conn.execute(update(workshop_sessions).where(
@@ -321,31 +243,29 @@ class WorkshopMixin(StoreBase):
                 workshop_sessions.c.id == session_id)).mappings().first()
         if row is None:
             raise NotFoundError("workshop.error.session_missing")
-        return _session(row)
+        return session_from_row(row)
 
     def active_session(self, lab_id: str) -> WorkshopSession | None:
         """The living lab's running session (not ended, not expired), or None."""
         with self.read() as conn:
-            row = _active_session_row(conn, lab_id)
-        return _session(row) if row else None
+            row = active_session_row(conn, lab_id)
+        return session_from_row(row) if row else None
 
-    def end_session(self, session_id: str, by: Actor | None, lang: str = "en") -> WorkshopSession:
-        """End a session: its running round ends (with its snapshot), its join link and the
-        participants' tokens stop working."""
-        if by is None or not by.may("session.run"):
-            raise PermissionDenied("workshop.denied.facilitator_only")
+    def end_session(self, session_id: str, by: Actor | None) -> WorkshopSession:
+        """End a session: its join link and the participants' tokens stop working; a round
+        still open ends with it, without a snapshot (``workbench.workshop.end_session`` ends it
+        with its snapshot first)."""
+        self.require_runner(by)
         session = self.get_session(session_id)
         if session.status == "ended":
             return session
-        if self.current_round(session_id) is not None:
-            try:
-                self.end_round(session_id, by, lang=lang)
-            except ValidationError as exc:
-                if exc.key != "workshop.error.no_round":
-                    raise  # else someone else ended it meanwhile: start the next one all the same
+        now = iso(utcnow())
         with self.write() as conn:
+            conn.execute(update(workshop_rounds).where(
+                workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
+                .values(status="ended", ended_at=now, paused_at=None))
             conn.execute(update(workshop_sessions).where(workshop_sessions.c.id == session_id)
-                         .values(status="ended", ended_at=iso(utcnow())))
+                         .values(status="ended", ended_at=now))
             bump_revision(conn, session.lab_id, session=True)
         return self.get_session(session_id)
 
@@ -431,7 +351,7 @@ class WorkshopMixin(StoreBase):
     def add_group_device(self, session_id: str, group: str, by: Actor | None) -> str:
         """The facilitator lets one more device into an existing group: a new member token for
         ``group`` (its link opens the map as that group)."""
-        self._require_runner(by)
+        self.require_runner(by)
         self._running_session(session_id)
         with self.write() as conn:
             row = next((r for r in conn.execute(
@@ -480,30 +400,20 @@ class WorkshopMixin(StoreBase):
 
     # ---- rounds --------------------------------------------------------------------------------
     def start_round(self, session_id: str, kind: str, by: Actor | None, minutes: int = 0,
-                    lock_edits: bool = False, lang: str = "en") -> WorkshopRound:
-        """Start the next round (a running or paused one ends first, with its snapshot). A
-        vote round starts a new voting round: everyone has all their dots again."""
-        self._require_runner(by)
-        if kind not in ROUND_KINDS:
-            raise ValidationError("workshop.error.round_kind", value=kind)
-        if isinstance(minutes, bool) or not isinstance(minutes, int) \
-                or not 0 <= minutes <= MAX_ROUND_MINUTES:
-            raise ValidationError("workshop.error.minutes", limit=MAX_ROUND_MINUTES)
+                    lock_edits: bool = False) -> WorkshopRound:
+        """Start the next round. A vote round starts a new voting round: everyone has all their
+        dots again. A round still open ends here without a snapshot (one open round per
+        session); ``workbench.workshop.start_round`` ends it with its snapshot first."""
+        self.require_runner(by)
+        self.check_round(kind, minutes)
         session = self._running_session(session_id)
-        if self.current_round(session_id) is not None:
-            try:
-                self.end_round(session_id, by, lang=lang)
-            except ValidationError as exc:
-                if exc.key != "workshop.error.no_round":
-                    raise  # else someone else ended it meanwhile: start the next one all the same
         with self.write() as conn:
             number = int(conn.execute(select(func.count()).select_from(workshop_rounds).where(
                 workshop_rounds.c.session_id == session_id)).scalar() or 0) + 1
             round_id = new_id()
-            # a round another start slipped in meanwhile ends now: one open round per session
             conn.execute(update(workshop_rounds).where(
                 workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
-                .values(status="ended", ended_at=iso(utcnow())))
+                .values(status="ended", ended_at=iso(utcnow()), paused_at=None))
             conn.execute(insert(workshop_rounds).values(
                 id=round_id, session_id=session_id, number=number, kind=kind, status="running",
                 minutes=minutes, lock_edits=int(bool(lock_edits and kind == "discuss")),
@@ -515,11 +425,11 @@ class WorkshopMixin(StoreBase):
                 authorize(conn, by, "lab.settings", session.lab_id)
                 next_vote_round(conn, session.lab_id, at_least=number)
             bump_revision(conn, session.lab_id, all_annotations=kind == "vote", session=True)
-        return self.current_round(session_id)  # type: ignore[return-value]
+        return self._round(round_id)
 
     def pause_round(self, session_id: str, by: Actor | None) -> WorkshopRound:
         """Pause the running round: its timer stops; participants can only look."""
-        self._require_runner(by)
+        self.require_runner(by)
         current = self._round_or_fail(session_id)
         if current.status == "running":
             with self.write() as conn:
@@ -529,7 +439,7 @@ class WorkshopMixin(StoreBase):
         return self._round_or_fail(session_id)
 
     def resume_round(self, session_id: str, by: Actor | None) -> WorkshopRound:
-        self._require_runner(by)
+        self.require_runner(by)
         current = self._round_or_fail(session_id)
         if current.status == "paused" and current.paused_at is not None:
             pause = (utcnow() - current.paused_at).total_seconds()
@@ -543,7 +453,7 @@ class WorkshopMixin(StoreBase):
     def set_round_lock(self, session_id: str, lock_edits: bool, by: Actor | None
                        ) -> WorkshopRound:
         """Lock or unlock editing in the running discuss round."""
-        self._require_runner(by)
+        self.require_runner(by)
         current = self._round_or_fail(session_id)
         with self.write() as conn:
             conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
@@ -551,64 +461,62 @@ class WorkshopMixin(StoreBase):
             bump_revision(conn, _session_lab(conn, session_id), session=True)
         return self._round_or_fail(session_id)
 
-    def end_round(self, session_id: str, by: Actor | None, lang: str = "en") -> WorkshopRound:
-        """End the running (or paused) round and save the map as a named snapshot
-        ("Round 2 · Discuss · <time>") with the facilitator's view."""
-        from workbench.export.snapshots import take_snapshot
-        from workbench.i18n import fmt_datetime, t
-
-        self._require_runner(by)
-        current = self._round_or_fail(session_id)
-        session = self.get_session(session_id)
+    def close_round(self, round_id: str, by: Actor | None, snapshot: Snapshot | None = None
+                    ) -> WorkshopRound:
+        """End round ``round_id`` (if it is still running or paused) and keep ``snapshot`` as
+        its snapshot, in one transaction: either the round is ended with its snapshot linked,
+        or nothing changed. Idempotent: a round already ended keeps its end time and gets the
+        snapshot when it has none yet (so a round ended without one can be finished later).
+        ``workbench.workshop.end_round`` makes the snapshot and calls this."""
+        self.require_runner(by)
         now = utcnow()
-        paused = (now - current.paused_at).total_seconds() if current.paused_at else 0.0
         with self.write() as conn:
-            changed = conn.execute(update(workshop_rounds).where(
-                workshop_rounds.c.id == current.id, workshop_rounds.c.status != "ended").values(
-                status="ended", ended_at=iso(now), paused_at=None,
-                paused_seconds=current.paused_seconds + paused)).rowcount
-            if changed:
-                bump_revision(conn, session.lab_id, session=True)
-        if changed:
-            view = self.lab_setting(session.lab_id, "workshop_view", {}) or {}  # type: ignore[attr-defined]
-            bounds = view.get("bounds")
-            name = t("workshop.snapshot_name", lang, number=current.number,
-                     kind=t(f"workshop.round.{current.kind}", lang),
-                     time=fmt_datetime(now, lang))
-            snapshot = take_snapshot(self, session.lab_id, name,
-                                     created_by=by.group if by else "", by=by,
-                                     bounds=tuple(bounds) if bounds else None,
-                                     snapshot_id=str(uuid.uuid5(uuid.NAMESPACE_URL,
-                                                                 f"round:{current.id}")))
-            with self.write() as conn:
-                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
+            row = conn.execute(select(workshop_rounds).where(
+                workshop_rounds.c.id == round_id)).mappings().first()
+            if row is None:
+                raise ValidationError("workshop.error.no_round")
+            current = round_from_row(row)
+            lab_id = _session_lab(conn, current.session_id)
+            if current.status != "ended":
+                paused = (now - current.paused_at).total_seconds() if current.paused_at else 0.0
+                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == round_id)
+                             .values(status="ended", ended_at=iso(now), paused_at=None,
+                                     paused_seconds=current.paused_seconds + paused))
+            if snapshot is not None and current.snapshot_id is None:
+                if snapshot.lab_id != lab_id:
+                    raise ValueError("the snapshot is of another living lab")
+                authorize(conn, by, "snapshot.manage", lab_id)
+                insert_snapshot(conn, snapshot)
+                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == round_id)
                              .values(snapshot_id=snapshot.id))
-        return self._round(current.id)
+            bump_revision(conn, lab_id, session=True)
+        return self._round(round_id)
 
     def current_round(self, session_id: str) -> WorkshopRound | None:
         """The running or paused round, or None between rounds."""
         with self.read() as conn:
-            row = _current_round_row(conn, session_id)
-        return _round(row) if row else None
+            row = current_round_row(conn, session_id)
+        return round_from_row(row) if row else None
 
     def list_rounds(self, session_id: str) -> list[WorkshopRound]:
         with self.read() as conn:
             rows = conn.execute(select(workshop_rounds).where(
                 workshop_rounds.c.session_id == session_id)
                 .order_by(workshop_rounds.c.number)).mappings().all()
-        return [_round(r) for r in rows]
+        return [round_from_row(r) for r in rows]
 
-    def phase(self, lab_id: str) -> tuple[str, bool]:
-        """(phase, editing locked) of the living lab now: ``open`` without a session."""
+    def phase(self, lab_id: str) -> Phase:
+        """The living lab's :class:`~workbench.store.judge.Phase` now (``open`` without a
+        session)."""
         with self.read() as conn:
-            session = _active_session_row(conn, lab_id)
-            return _phase(conn, session["id"]) if session else ("open", False)
+            session = active_session_row(conn, lab_id)
+            return phase_of(conn, session["id"]) if session else OPEN
 
     def _round(self, round_id: str) -> WorkshopRound:
         with self.read() as conn:
             row = conn.execute(select(workshop_rounds).where(
                 workshop_rounds.c.id == round_id)).mappings().first()
-        return _round(row)
+        return round_from_row(row)
 
     def _round_or_fail(self, session_id: str) -> WorkshopRound:
         current = self.current_round(session_id)
@@ -623,9 +531,19 @@ class WorkshopMixin(StoreBase):
         return session
 
     @staticmethod
-    def _require_runner(by: Actor | None) -> None:
+    def require_runner(by: Actor | None) -> None:
+        """Raise :class:`PermissionDenied` unless ``by`` runs sessions (owner, facilitator)."""
         if by is None or not by.may("session.run"):
             raise PermissionDenied("workshop.denied.facilitator_only")
+
+    @staticmethod
+    def check_round(kind: str, minutes: int) -> None:
+        """Raise :class:`ValidationError` for a round kind or timer that cannot be."""
+        if kind not in ROUND_KINDS:
+            raise ValidationError("workshop.error.round_kind", value=kind)
+        if isinstance(minutes, bool) or not isinstance(minutes, int) \
+                or not 0 <= minutes <= MAX_ROUND_MINUTES:
+            raise ValidationError("workshop.error.minutes", limit=MAX_ROUND_MINUTES)
 
     # ---- moderation of comments ----------------------------------------------------------------
     def list_hidden_comments(self, lab_id: str) -> list[dict[str, Any]]:
@@ -674,21 +592,3 @@ def _count_failure(conn: Connection, client: str, now: datetime) -> None:
     conn.execute(insert(access_attempts).values(
         client=client, failures=failures, last_failure_at=iso(now),
         locked_until=iso(now + timedelta(seconds=wait)) if wait else None))
-
-
-def _session(r) -> WorkshopSession:  # type: ignore[no-untyped-def]
-    return WorkshopSession(id=r["id"], lab_id=r["lab_id"], title=r["title"],
-                           expires_at=from_iso(r["expires_at"]), status=r["status"],
-                           created_by=r["created_by"], created_at=from_iso(r["created_at"]),
-                           ended_at=from_iso(r["ended_at"]),  # type: ignore[arg-type]
-                           kind=r.get("kind") or "workshop")
-
-
-def _round(r) -> WorkshopRound:  # type: ignore[no-untyped-def]
-    return WorkshopRound(id=r["id"], session_id=r["session_id"], number=r["number"],
-                         kind=r["kind"], status=r["status"],
-                         started_at=from_iso(r["started_at"]),  # type: ignore[arg-type]
-                         minutes=r["minutes"], lock_edits=bool(r["lock_edits"]),
-                         paused_at=from_iso(r["paused_at"]),
-                         paused_seconds=float(r["paused_seconds"] or 0),
-                         ended_at=from_iso(r["ended_at"]), snapshot_id=r["snapshot_id"])

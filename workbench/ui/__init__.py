@@ -1,4 +1,8 @@
-"""Streamlit helpers shared by the pages (the only place besides pages/ that imports streamlit)."""
+"""Streamlit helpers shared by the pages (the only place besides pages/ that imports streamlit).
+
+It must not hold a rule of the library: the store judges every write, the pages only show what
+it allows and its refusals.
+"""
 
 from __future__ import annotations
 

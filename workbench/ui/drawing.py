@@ -6,6 +6,8 @@ tab's session state (any mutable mapping, so that it is tested without Streamlit
 - with a *redraw* asked for (``start_redraw``), the pending drawing replaces that note's shape;
 - once handled, the drawing layer is *cleared* on the map (``clear_count`` goes up; the live
   channel tells the map, see ``live_channel.js``).
+
+It must not draw or write: it decides, and the page does.
 """
 
 from __future__ import annotations

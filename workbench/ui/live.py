@@ -1,7 +1,10 @@
 """The page side of the live channel: :func:`live_channel` mounts the component that follows a
 living lab (``live_channel.js``; the server side is ``workbench.live``), and
 :func:`live_notes` is the layer of a folium map that it keeps up to date
-(``maps.NotesLayer``, ``workbench/notes_layer.js``)."""
+(``maps.NotesLayer``, ``workbench/notes_layer.js``).
+
+It must not decide who may read: the live channel asks the store (``Store.live_access``).
+"""
 
 from __future__ import annotations
 

@@ -166,7 +166,7 @@ class Channel {
         }
         const shape = (s) => JSON.stringify([s.session && s.session.id, s.phase, s.lock_edits,
             s.round && [s.round.id, s.round.status], s.vote_round, s.vote_limit,
-            s.view && s.view.layers]);
+            s.view && [s.view.layers, s.view.layer_ids]]);
         if (shape(before) !== shape(now) && this.revision > (this.data.revision || 0)) {
             this.owe();
         }

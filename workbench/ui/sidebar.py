@@ -1,4 +1,7 @@
-"""The shared sidebar: workspace, living lab and language, carried through every page."""
+"""The shared sidebar: workspace, living lab and language, carried through every page.
+
+It must not hold a page's content or a library rule; it only carries the choices.
+"""
 
 from __future__ import annotations
 

@@ -2,8 +2,9 @@
 script ``app.py``, plus the live channel's routes and its watcher (``workbench.live``) and the
 venue's stored basemap tiles (``workbench.opendata.venue``).
 
-``streamlit run workbench/server.py`` finds ``app`` below and serves it with uvicorn, with the
-flags and settings of ``workbench run``."""
+``streamlit run workbench/ui/server.py`` finds ``app`` below and serves it with uvicorn, with
+the flags and settings of ``workbench run`` (``workbench.ui.launch.serve``).
+It holds no page and no library rule: only the wiring of the server."""
 
 import streamlit as st
 
