@@ -11,6 +11,7 @@ import os
 import sys
 import tomllib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
@@ -22,8 +23,13 @@ from workbench.settings import (
     check_workspace_name,
 )
 
+if TYPE_CHECKING:
+    from workbench.model import Layer
+    from workbench.opendata.osm import ImportReport
+    from workbench.store import Store
 
-def streamlit_flags(config_path=STREAMLIT_CONFIG) -> list[str]:  # type: ignore[no-untyped-def]
+
+def streamlit_flags(config_path: str | os.PathLike[str] = STREAMLIT_CONFIG) -> list[str]:
     """``streamlit_config.toml`` as Streamlit command-line flags (``--section.key=value``)."""
     with open(config_path, "rb") as fh:
         config = tomllib.load(fh)
@@ -176,14 +182,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_lab_store(workspace: str | None):  # type: ignore[no-untyped-def]
-    from workbench.demo import ensure_demo
-    from workbench.store import open_store
-
-    return open_store(workspace) if workspace else ensure_demo()
-
-
-def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+def _print_report(report: ImportReport) -> None:
     from workbench.i18n import t
 
     counts = ", ".join(f"{code} {n}" for code, n in report.counts.items())
@@ -202,7 +201,7 @@ def cmd_osm_import(args: argparse.Namespace) -> int:
     from workbench.i18n import t
     from workbench.opendata.osm import EmptyImport, import_extract
 
-    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    lab = _open_workspace(args.workspace).get_lab(args.lab)
     try:
         report = import_extract(args.file, lab, buffer_m=args.buffer, themes=args.themes,
                                 allow_empty=args.allow_empty)
@@ -218,7 +217,7 @@ def cmd_osm_restore(args: argparse.Namespace) -> int:
     from workbench.opendata.cache import restore_theme
     from workbench.opendata.themes import check_themes
 
-    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    lab = _open_workspace(args.workspace).get_lab(args.lab)
     for theme in check_themes(args.themes):
         meta = restore_theme(lab.id, theme)
         print(t("comparison.restored", "en", theme=theme, count=meta["feature_count"],
@@ -229,7 +228,7 @@ def cmd_osm_restore(args: argparse.Namespace) -> int:
 def cmd_osm_fetch(args: argparse.Namespace) -> int:
     from workbench.opendata.osm import fetch_themes
 
-    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    lab = _open_workspace(args.workspace).get_lab(args.lab)
     _print_report(fetch_themes(lab, args.themes, buffer_m=args.buffer, timeout_s=args.timeout,
                                allow_empty=args.allow_empty))
     return 0
@@ -238,7 +237,7 @@ def cmd_osm_fetch(args: argparse.Namespace) -> int:
 def cmd_venue_prepare(args: argparse.Namespace) -> int:
     from workbench.opendata.venue import parse_zooms, prepare_venue, venue_info
 
-    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    lab = _open_workspace(args.workspace).get_lab(args.lab)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 50 == 0:
@@ -252,7 +251,7 @@ def cmd_venue_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_demo_extracts(folder: str, buffer_m: float = 500) -> list:
+def import_demo_extracts(folder: str, buffer_m: float = 500) -> list[ImportReport]:
     """Import every OSM extract in ``folder`` into each demo lab whose site it overlaps."""
     from pathlib import Path
 
@@ -288,7 +287,7 @@ DEMO_FILE_ATTRIBUTION = ("QGIS Training Data (github.com/qgis/QGIS-Training-Data
                          "© OpenStreetMap contributors")
 
 
-def import_demo_files(folder: str, buffer_m: float = 500) -> list:
+def import_demo_files(folder: str, buffer_m: float = 500) -> list[Layer]:
     """Add each layer of every GeoPackage in ``folder`` as an uploaded layer of each demo lab
     whose site (plus ``buffer_m``) it overlaps, whole, as the app keeps an upload (one rule:
     OSM layers are clipped to the site and buffer, a city's own files are kept whole).
@@ -386,9 +385,11 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         t("comparison.date_unknown", lang)
     print(t("comparison.data_as_of", lang, date=when))
     print(OSM_ATTRIBUTION)
+    return 0
 
 
-def _open_workspace(name: str | None):  # type: ignore[no-untyped-def]
+def _open_workspace(name: str | None) -> Store:
+    """The store of workspace ``name``, or the demo's (seeded on first use) without one."""
     from workbench.demo import ensure_demo
     from workbench.store import open_store
 

@@ -8,7 +8,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import matplotlib
 
@@ -17,13 +17,24 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+from pyproj import Transformer  # noqa: E402
+from shapely.geometry import Polygon  # noqa: E402
+from shapely.geometry.base import BaseGeometry  # noqa: E402
 
 from workbench.geometry import WGS84, _transformer, local_crs  # noqa: E402
 from workbench.i18n import t  # noqa: E402
-from workbench.indicators import INDICATORS, IndicatorSet  # noqa: E402
+from workbench.indicators import INDICATORS, Indicator, IndicatorSet  # noqa: E402
 from workbench.maps import spreadsheet_text  # noqa: E402
 from workbench.settings import OSM_ATTRIBUTION  # noqa: E402
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+#: One geometry or an array of them (shapely's vectorised functions take either).
+GeoT = TypeVar("GeoT", BaseGeometry, NDArray[np.object_])
 
 #: Web-Mercator metres per pixel at zoom 0 on the equator (256 px tiles).
 MPP_ZOOM0 = 156543.03392
@@ -55,7 +66,7 @@ def marks(values: Sequence[float | None], comparable: Sequence[bool],
            if c and v is not None]
     if len(idx) < 2:
         return out
-    vals = [values[i] for i in idx]
+    vals = [v for i in idx if (v := values[i]) is not None]
     hi, lo = max(vals), min(vals)
     if math.isclose(hi, lo, rel_tol=1e-9, abs_tol=1e-12):
         return out
@@ -152,7 +163,7 @@ def _attribute(fig: Figure) -> None:
     fig.text(0.99, 0.005, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=7, color="#555")
 
 
-def _shown(ind) -> float | None:  # type: ignore[no-untyped-def]
+def _shown(ind: Indicator) -> float | None:
     if ind.value is None:
         return None
     return ind.value * 100 if ind.unit == "share" else ind.value
@@ -243,7 +254,8 @@ def rose_diagrams(sites: Sequence[Site], lang: str) -> Figure:
     return fig
 
 
-def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequence,
+def figure_ground(sites: Sequence[Site], buildings: Sequence[gpd.GeoDataFrame | None],
+                  boundaries: Sequence[Polygon],
                   lang: str) -> Figure:
     """Buildings in black on white, a 1 km square around each site's centre, identical scale.
 
@@ -267,7 +279,7 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequen
     return fig
 
 
-def draw_square(ax: Any, boundary: Any, gdf: Any, lw: float = 1.0
+def draw_square(ax: Axes, boundary: Polygon, gdf: gpd.GeoDataFrame | None, lw: float = 1.0
                 ) -> tuple[tuple[float, float], int]:
     """One figure-ground square on ``ax``: ``FIGURE_GROUND_M`` wide around the site's centre in
     its local UTM CRS (north up), buildings (``gdf``, EPSG:4326, or None) black, the site
@@ -294,11 +306,17 @@ def draw_square(ax: Any, boundary: Any, gdf: Any, lw: float = 1.0
     return (cx, cy), drawn
 
 
-def _proj(geoms, tr):  # type: ignore[no-untyped-def]
-    return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+def _proj(geoms: GeoT, tr: Transformer) -> GeoT:
+    """``geoms`` (one geometry or an array of them) transformed by ``tr``."""
+
+    def project(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        projected: NDArray[np.float64] = np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+        return projected
+
+    return shapely.transform(geoms, project)
 
 
-def _fill(ax, geoms: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+def _fill(ax: Axes, geoms: NDArray[np.object_]) -> None:
     """Polygons filled black, courtyards left white: one compound path, exteriors
     counter-clockwise and holes clockwise (non-zero winding)."""
     from matplotlib.patches import PathPatch
@@ -330,7 +348,8 @@ def zoom_for(lat: float, mpp: float) -> float:
     return math.log2(MPP_ZOOM0 * math.cos(math.radians(lat)) / mpp)
 
 
-def common_mpp(boundaries: Sequence, width_px: int, height_px: int, pad: float = 1.2) -> float:
+def common_mpp(boundaries: Sequence[Polygon], width_px: int, height_px: int,
+               pad: float = 1.2) -> float:
     """Metres per pixel at which the largest site (plus padding) fits every map."""
     need = 1.0
     for b in boundaries:

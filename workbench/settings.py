@@ -1,4 +1,8 @@
-"""Every path, URL, limit and environment variable of the workbench, in one place."""
+"""Every path, URL, limit, precision, colour and environment variable of the workbench, in one
+place (the colours are defined in :mod:`workbench.palette` and re-exported here).
+
+It owns values only: it must not import anything of the workbench but the palette, so that
+every layer (the store included) may read it."""
 
 from __future__ import annotations
 
@@ -6,6 +10,9 @@ import ipaddress
 import os
 import re
 from pathlib import Path
+
+# Every colour is a setting too: defined in workbench.palette, readable from here.
+from workbench.palette import *  # noqa: F403
 
 #: The project's source tree (the folder holding ``app.py`` and ``pages/``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent

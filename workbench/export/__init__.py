@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.export.content import (
@@ -43,6 +43,10 @@ from workbench.export.snapshots import (
     snapshot_content,
     take_snapshot,
 )
+
+if TYPE_CHECKING:
+    from workbench.store import Store
+
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +114,7 @@ def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
     raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
 
 
-def export_lab(store: Any, lab_id: str, fmt: str, *, lang: str = "en",
+def export_lab(store: Store, lab_id: str, fmt: str, *, lang: str = "en",
                size: PageSize | None = None, renderer: str = "auto",
                bounds: tuple[float, float, float, float] | None = None,
                themes: list[str] | None = None) -> bytes:

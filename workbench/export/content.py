@@ -10,14 +10,14 @@ the one description of the map in ``workbench.mapview``, so they show what the l
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import shapely
-from shapely.geometry.base import BaseGeometry
+from shapely.geometry import Point
 
 from workbench import maps
 from workbench.i18n import t
@@ -43,6 +43,10 @@ from workbench.model import (
     Translation,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    from workbench.store import Store
+
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +85,7 @@ class NumberedAnnotation:
         return self.votes if self.votes_total is None else self.votes_total
 
     @property
-    def anchor(self) -> BaseGeometry:
+    def anchor(self) -> Point:
         """Where the number is drawn: a point on (or in) the geometry."""
         return self.annotation.geometry.representative_point()
 
@@ -132,7 +136,7 @@ class MapContent:
         interactive HTML map), the OSM data, each uploaded layer's own attribution."""
         return sources(self.layers, self.settings, self.lang, drawn)
 
-    def annotation_features(self) -> list[dict]:
+    def annotation_features(self) -> list[dict[str, Any]]:
         """The notes as every map draws them (``maps.annotation_features``, coloured by
         category, with the votes and comments the popups count)."""
         votes = {n.annotation.id: n.votes for n in self.annotations}
@@ -156,9 +160,14 @@ def category_label(code: str, lang: str, content: MapContent | None = None) -> s
     return maps.category_label(code, lang, content.category_defs if content else None)
 
 
+#: An annotation's discussion: its comments, the dots of this voting round and, where known, of
+#: all rounds.
+Discussion = tuple[Sequence[Comment], int] | tuple[Sequence[Comment], int, int]
+
+
 def number_annotations(annotations: Sequence[Annotation],
-                       discussion: dict[str, tuple] | None = None,
-                       translations: dict[str, Sequence[Translation]] | None = None,
+                       discussion: Mapping[str, Discussion] | None = None,
+                       translations: Mapping[str, Sequence[Translation]] | None = None,
                        ) -> list[NumberedAnnotation]:
     """Numbers 1..n in the order the annotations were made (the order of the table).
     ``discussion``: per annotation id (comments, dots this round[, dots in all rounds])."""
@@ -173,8 +182,8 @@ def number_annotations(annotations: Sequence[Annotation],
     return out
 
 
-def store_discussion(store: Any, lab_id: str, annotation_ids: Sequence[str]
-                     ) -> dict[str, tuple[list[Comment], int, int]]:
+def store_discussion(store: Store, lab_id: str, annotation_ids: Sequence[str]
+                     ) -> dict[str, Discussion]:
     """Comments, the current voting round's dots and the dots of all rounds per annotation."""
     votes = store.vote_totals(lab_id)
     totals = store.vote_totals(lab_id, all_rounds=True)
@@ -199,14 +208,14 @@ def read_layer_file(layer: Layer) -> gpd.GeoDataFrame | None:
     return frame
 
 
-def store_layers(store: Any, lab_id: str, settings: MapSettings | None = None
+def store_layers(store: Store, lab_id: str, settings: MapSettings | None = None
                  ) -> tuple[list[LayerData], list[str]]:
     """The lab's uploaded layers that can be read, and the names of those that cannot, drawn
     as on the lab's map (``mapview.upload_layers``)."""
     return upload_layers(store, lab_id, settings or map_settings(store, lab_id), muted=True)
 
 
-def lab_layers(store: Any, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
+def lab_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
                ) -> tuple[list[LayerData], list[str]]:
     """Everything the lab's map shows besides its site and annotations, drawn as there
     (``mapview.lab_layers`` with the lab's saved settings, muted under the notes): the cached
@@ -230,7 +239,7 @@ def lab_indicator_set(lab: LivingLab, lang: str = "en") -> tuple[IndicatorSet | 
         return None, [t("export.note.indicators_failed", lang, reason=str(exc)[:200])]
 
 
-def gather(store: Any, lab_id: str, *, lang: str = "en",
+def gather(store: Store, lab_id: str, *, lang: str = "en",
            layers: list[LayerData] | None = None,
            annotations: Sequence[Annotation] | None = None,
            bounds: tuple[float, float, float, float] | None = None,

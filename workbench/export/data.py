@@ -241,7 +241,7 @@ def write_layer_styles(content: MapContent, path: Path) -> None:
         sld,
         symbol_kind,
     )
-    from workbench.maps import SITE_STYLE
+    from workbench.settings import SITE_COLOUR
 
     rows = []
 
@@ -253,7 +253,7 @@ def write_layer_styles(content: MapContent, path: Path) -> None:
                      "description": title, "owner": "", "ui": "",
                      "update_time": iso(content.created_at)})
 
-    site = Symbol("fill", SITE_STYLE["color"], fill_opacity=0.05, width_px=3, dashed=True)
+    site = Symbol("fill", SITE_COLOUR, fill_opacity=0.05, width_px=3, dashed=True)
     site_title = t("map.site", content.lang)
     add("site", single_qml(site), sld("site", [(None, site_title, site)]), site_title)
     kind = symbol_kind([n.annotation.geometry.geom_type for n in content.annotations])
