@@ -20,7 +20,7 @@ from shapely.geometry import Point, shape
 from workbench import i18n, maps, mapview
 from workbench.errors import ConflictError, ValidationError, WorkbenchError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
-from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
+from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS, NEW_CATEGORY_COLOUR
 from workbench.ui import (
     PHONE_MAP_CSS,
     drawing,
@@ -431,7 +431,7 @@ def facilitator_tools() -> None:
             cols = st.columns(3)
             labels = {lg: cols[i].text_input(t(f"annotate.category_label_{lg}"))
                       for i, lg in enumerate(("en", "de", "uk"))}
-            colour = st.color_picker(t("annotate.category_colour"), "#56B4E9")
+            colour = st.color_picker(t("annotate.category_colour"), NEW_CATEGORY_COLOUR)
             if st.form_submit_button(t("common.save")):
                 try:
                     s.save_category(Category(code=code.strip().lower(), colour=colour,

@@ -37,6 +37,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from workbench import palette
 from workbench.errors import PermissionDenied, ValidationError
 
 ROLES = ("owner", "facilitator", "participant", "viewer")
@@ -88,10 +89,7 @@ _PHASE_REFUSED_ALL = {"vote": {"annotation.add"}}
 
 #: Group colours offered when joining: Okabe & Ito (2008), told apart with colour-vision
 #: deficiency; each has a name (``workshop.colour.<name>``) so it is never colour alone.
-GROUP_COLOURS = {
-    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermilion": "#D55E00",
-    "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "black": "#000000",
-}
+GROUP_COLOURS = palette.GROUP_COLOURS
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from workbench.geometry import WGS84, _transformer, local_crs  # noqa: E402
 from workbench.i18n import t  # noqa: E402
 from workbench.indicators import INDICATORS, Indicator, IndicatorSet  # noqa: E402
 from workbench.maps import spreadsheet_text  # noqa: E402
-from workbench.settings import OSM_ATTRIBUTION  # noqa: E402
+from workbench.settings import OSM_ATTRIBUTION, SITE_COLOUR, SITE_SERIES_COLOURS  # noqa: E402
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -42,7 +42,6 @@ MPP_ZOOM0 = 156543.03392
 FIGURE_GROUND_M = 1000.0
 MAX_SITES = 6
 MIN_SITES = 2
-COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
 
 
 @dataclass(frozen=True)
@@ -178,7 +177,7 @@ def bar_charts(sites: Sequence[Site], lang: str) -> Figure:
     for ax, code in zip(axes.flat, codes, strict=False):
         inds = [s.result.get(code) for s in sites]
         vals = [_shown(i) or 0.0 for i in inds]
-        colours = [COLOURS[k % len(COLOURS)] if i.comparable else "#d0d0d0"
+        colours = [SITE_SERIES_COLOURS[k % len(SITE_SERIES_COLOURS)] if i.comparable else "#d0d0d0"
                    for k, i in enumerate(inds)]
         bars = ax.bar(range(len(sites)), vals, color=colours)
         for bar, i in zip(bars, inds, strict=True):
@@ -216,7 +215,8 @@ def profile(sites: Sequence[Site], lang: str) -> Figure:
             lo, hi = min(vals), max(vals)
             xs.append(0.5 if hi == lo else (me.value - lo) / (hi - lo))
             ys.append(row)
-        ax.plot(xs, ys, "o-", color=COLOURS[k % len(COLOURS)], label=s.label, alpha=0.85)
+        colour = SITE_SERIES_COLOURS[k % len(SITE_SERIES_COLOURS)]
+        ax.plot(xs, ys, "o-", color=colour, label=s.label, alpha=0.85)
     ax.set_yticks(range(len(codes)),
                   [t(f"indicators.name.{c}", lang) for c in codes], fontsize=8)
     ax.invert_yaxis()
@@ -243,7 +243,7 @@ def rose_diagrams(sites: Sequence[Site], lang: str) -> Figure:
         if len(hist):
             width = 2 * np.pi / len(hist)
             ax.bar(np.arange(len(hist)) * width, hist, width=width, align="center",
-                   color=COLOURS[0], edgecolor="white", linewidth=0.4)
+                   color=SITE_SERIES_COLOURS[0], edgecolor="white", linewidth=0.4)
             phi = s.result.get("orientation_order").value
             sub = "" if phi is None else f"\nφ = {phi:.2f}"
         else:
@@ -267,9 +267,9 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence[gpd.GeoDataFrame | 
     half = FIGURE_GROUND_M / 2
     for ax, s, gdf, boundary in zip(axes[0], sites, buildings, boundaries, strict=True):
         (cx, cy), drawn = draw_square(ax, boundary, gdf)
-        ax.plot([cx - half + 50, cx - half + 250], [cy - half + 40] * 2, color="#D55E00", lw=2)
+        ax.plot([cx - half + 50, cx - half + 250], [cy - half + 40] * 2, color=SITE_COLOUR, lw=2)
         ax.text(cx - half + 150, cy - half + 60, t("indicators.page.scale_bar", lang, m=200),
-                ha="center", fontsize=7, color="#D55E00")
+                ha="center", fontsize=7, color=SITE_COLOUR)
         title = shorten(s.label)
         if drawn == 0:
             title += "\n" + t("indicators.page.no_buildings", lang)
@@ -302,7 +302,7 @@ def draw_square(ax: Axes, boundary: Polygon, gdf: gpd.GeoDataFrame | None, lw: f
         drawn = len(geoms)
         _fill(ax, geoms)
     site_xy = shapely.get_coordinates(_proj(boundary.exterior, tr))
-    ax.plot(site_xy[:, 0], site_xy[:, 1], color="#D55E00", lw=lw, ls="--")
+    ax.plot(site_xy[:, 0], site_xy[:, 1], color=SITE_COLOUR, lw=lw, ls="--")
     return (cx, cy), drawn
 
 

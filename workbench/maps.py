@@ -19,6 +19,7 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 from shapely.geometry import mapping
 
+from workbench import palette
 from workbench.i18n import fmt_datetime, t
 from workbench.model import (
     ANNOTATION_CATEGORIES,
@@ -33,10 +34,9 @@ from workbench.model import (
 from workbench.settings import OSM_ATTRIBUTION
 
 #: Colour-blind-safe palette (Okabe & Ito 2008), used for networks and categories.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-           "#000000")
+PALETTE = palette.PALETTE
 
-SITE_STYLE = {"color": "#D55E00", "weight": 3, "fill": True, "fillOpacity": 0.05,
+SITE_STYLE = {"color": palette.SITE_COLOUR, "weight": 3, "fill": True, "fillOpacity": 0.05,
               "dashArray": "6 4"}
 
 
@@ -872,8 +872,7 @@ def upload_tolerance(geoms) -> float:  # type: ignore[no-untyped-def]
 
 #: Colours of uploaded layers, each layer its own (Okabe & Ito, then Tol's muted scheme),
 #: none of them a colour of the OSM themes' greys and greens.
-UPLOAD_PALETTE = ("#0072B2", "#E69F00", "#CC79A7", "#009E73", "#D55E00", "#882255",
-                  "#44AA99", "#332288", "#999933", "#AA4499")
+UPLOAD_PALETTE = palette.UPLOAD_PALETTE
 
 
 def upload_style(colour: str) -> dict:

@@ -24,7 +24,7 @@ from typing import Any
 import folium
 import geopandas as gpd
 
-from workbench import maps
+from workbench import maps, palette
 from workbench.errors import ValidationError
 from workbench.i18n import t
 from workbench.model import Layer, LivingLab
@@ -152,7 +152,7 @@ class LayerData:
     name: str
     frame: gpd.GeoDataFrame
     kind: str = "upload"  # "upload" | "osm"
-    colour: str = "#0072B2"  # its own colour (legend of the GIS files, QML)
+    colour: str = palette.DEFAULT_LAYER_COLOUR  # its own colour (legend of the GIS files, QML)
     attribution: str = ""  # plain text
     fetched_at: datetime | None = None
     data_date: str | None = None  # the data's own date (ISO); None: unknown

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from workbench.errors import ValidationError
 from workbench.i18n import fmt_datetime, t
 from workbench.model import utcnow
-from workbench.settings import OSM_ATTRIBUTION
+from workbench.settings import NOTE_KIND_COLOURS, OSM_ATTRIBUTION, SITE_COLOUR
 
 if TYPE_CHECKING:
     from workbench.model import LivingLab
@@ -131,11 +131,11 @@ def _site_map(lab: LivingLab, notes: Sequence[NetworkNote]) -> bytes:
         for poly in geoms:
             x, y = poly.exterior.xy
             ax.fill(x, y, color="#eeeeee", zorder=1)
-            ax.plot(x, y, color="#D55E00", lw=1.4, zorder=2)
+            ax.plot(x, y, color=SITE_COLOUR, lw=1.4, zorder=2)
         for n in notes:
             p = n.annotation.geometry.representative_point()
             ax.scatter([p.x], [p.y], s=40, zorder=3, edgecolors="#222", linewidths=0.6,
-                       color="#009E73" if n.mark.kind == "lesson" else "#CC79A7")
+                       color=NOTE_KIND_COLOURS[n.mark.kind])
         ax.set_aspect(1 / max(0.2, math.cos(math.radians(lab.boundary.centroid.y))))
         ax.set_axis_off()
         buf = io.BytesIO()

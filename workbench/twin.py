@@ -28,7 +28,11 @@ from workbench import compare as cmp  # noqa: E402
 from workbench.errors import ValidationError  # noqa: E402
 from workbench.i18n import t  # noqa: E402
 from workbench.indicators import Indicator  # noqa: E402
-from workbench.settings import OSM_ATTRIBUTION  # noqa: E402
+from workbench.settings import (  # noqa: E402
+    COMPARABILITY_COLOURS,
+    OSM_ATTRIBUTION,
+    SITE_SERIES_COLOURS,
+)
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -52,7 +56,6 @@ THIN_REASONS = frozenset({
     "indicators.note.few_buildings", "comparison.note.thin_proxy", "indicators.note.few_pois",
     "indicators.note.landuse_coverage", "indicators.note.landuse_from_pois",
     "indicators.note.weight_area", "indicators.note.short_network"})
-MARK_COLOURS = {"comparable": "#1a7f37", "thin": "#b26b00", "not_comparable": "#8c8c8c"}
 MARK_SYMBOLS = {"comparable": "●", "thin": "◐", "not_comparable": "○"}
 
 
@@ -182,7 +185,7 @@ def _rose(ax: PolarAxes, lab: SheetLab, lang: str, fs: float) -> None:
     phi = lab.site.result.get("orientation_order")
     if len(hist):
         width = 2 * np.pi / len(hist)
-        ax.bar(np.arange(len(hist)) * width, hist, width=width, color=cmp.COLOURS[0],
+        ax.bar(np.arange(len(hist)) * width, hist, width=width, color=SITE_SERIES_COLOURS[0],
                edgecolor="white", linewidth=0.3)
     title = "φ —" if phi.value is None else f"φ = {phi.value:.2f}"
     ax.set_title(title, fontsize=fs * 0.75, pad=4)
@@ -218,7 +221,7 @@ def _cards(fig: Figure, lab: SheetLab, lang: str, x: float, top: float, col_w: f
                  fontweight="bold", va="bottom",
                  color="#111" if mark == "comparable" else "#777")
         fig.text(cx + card_w - 0.004, cy - card_h + 0.01, f"{MARK_SYMBOLS[mark]}{foot}",
-                 fontsize=fs * 0.8, ha="right", va="bottom", color=MARK_COLOURS[mark])
+                 fontsize=fs * 0.8, ha="right", va="bottom", color=COMPARABILITY_COLOURS[mark])
 
 
 def _footer(fig: Figure, labs: Sequence[SheetLab], lang: str, fs: float, reasons: list[str],

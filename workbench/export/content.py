@@ -43,6 +43,7 @@ from workbench.model import (
     Translation,
     utcnow,
 )
+from workbench.settings import UNKNOWN_CATEGORY_COLOUR
 
 if TYPE_CHECKING:
     from workbench.store import Store
@@ -152,7 +153,7 @@ def category_colours(content: MapContent) -> dict[str, str]:
     """The colour of each category as the living-lab map shows it (``maps.category_colours``);
     a category the workspace no longer defines is drawn grey."""
     colours = maps.category_colours(content.category_defs)
-    return {code: colours.get(code, "#777777") for code in content.categories()}
+    return {code: colours.get(code, UNKNOWN_CATEGORY_COLOUR) for code in content.categories()}
 
 
 def category_label(code: str, lang: str, content: MapContent | None = None) -> str:

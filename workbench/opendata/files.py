@@ -38,6 +38,7 @@ from workbench.opendata.safe_read import (
     run_bounded,
 )
 from workbench.settings import (
+    DEFAULT_LAYER_COLOUR,
     MAX_FEATURE_VERTICES,
     MAX_LAYER_VERTICES,
     MAX_UNZIPPED_MB,
@@ -504,7 +505,7 @@ def save_upload(store: Any, lab_id: str, layer: UserLayer, name: str | None = No
         record = Layer(
             id=layer_id, lab_id=lab_id, name=name or layer.name, kind="upload",
             source=f"file:{layer.name}", attribution=attribution,
-            style=style or {"color": "#0072B2"},
+            style=style or {"color": DEFAULT_LAYER_COLOUR},
             path=final.relative_to(data_dir()).as_posix(), feature_count=layer.feature_count)
         return store.add_layer(record, by=by)
     except BaseException:
