@@ -39,6 +39,7 @@ from datetime import datetime
 
 from workbench import palette
 from workbench.errors import PermissionDenied, ValidationError
+from workbench.settings import FREE_ATTEMPTS, MAX_BACKOFF_S, MIN_PASSCODE_CHARS
 
 ROLES = ("owner", "facilitator", "participant", "viewer")
 
@@ -180,7 +181,6 @@ def check(actor: Actor, action: str, *, phase: str = "open", owner: str | None =
 
 
 # ---- passcodes --------------------------------------------------------------------------------
-MIN_PASSCODE_CHARS = 8
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 
@@ -207,11 +207,6 @@ def verify_passcode(passcode: str, stored: str) -> bool:
     return hmac.compare_digest(got, _unb64(digest))
 
 
-#: Failed passcode attempts allowed per client before the back-off starts (never counted for
-#: the workspace as a whole: that would let anyone lock the owner out).
-FREE_ATTEMPTS = 3
-#: Longest wait after failed attempts, in seconds.
-MAX_BACKOFF_S = 900
 
 
 def backoff_seconds(failures: int, free: int = FREE_ATTEMPTS) -> int:

@@ -16,10 +16,13 @@ from typing import TYPE_CHECKING
 from workbench import __version__
 from workbench.errors import WorkbenchError
 from workbench.settings import (
+    DEFAULT_BUFFER_M,
     DEFAULT_HOST,
+    MAX_BUFFER_M,
     MAX_UPLOAD_MB,
     SERVER_SCRIPT,
     STREAMLIT_CONFIG,
+    VENUE_BUFFER_M,
     check_workspace_name,
 )
 
@@ -251,7 +254,7 @@ def cmd_venue_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_demo_extracts(folder: str, buffer_m: float = 500) -> list[ImportReport]:
+def import_demo_extracts(folder: str, buffer_m: float = DEFAULT_BUFFER_M) -> list[ImportReport]:
     """Import every OSM extract in ``folder`` into each demo lab whose site it overlaps."""
     from pathlib import Path
 
@@ -287,7 +290,7 @@ DEMO_FILE_ATTRIBUTION = ("QGIS Training Data (github.com/qgis/QGIS-Training-Data
                          "© OpenStreetMap contributors")
 
 
-def import_demo_files(folder: str, buffer_m: float = 500) -> list[Layer]:
+def import_demo_files(folder: str, buffer_m: float = DEFAULT_BUFFER_M) -> list[Layer]:
     """Add each layer of every GeoPackage in ``folder`` as an uploaded layer of each demo lab
     whose site (plus ``buffer_m``) it overlaps, whole, as the app keeps an upload (one rule:
     OSM layers are clipped to the site and buffer, a city's own files are kept whole).
@@ -513,8 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.set_defaults(func=cmd_osm_restore)
     for p in (imp, fetch):
         p.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
-        p.add_argument("--buffer", type=float, default=500.0, metavar="M",
-                       help="buffer around the site in metres (default: 500)")
+        p.add_argument("--buffer", type=float, default=float(DEFAULT_BUFFER_M), metavar="M",
+                       help=f"buffer around the site in metres, 0 to {MAX_BUFFER_M} "
+                            f"(default: {DEFAULT_BUFFER_M})")
         p.add_argument("--themes", nargs="+", metavar="THEME", help=themes_help)
         p.add_argument("--workspace", type=workspace_arg,
                        help="workspace name (default: the demo workspace)")
@@ -531,7 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "most 17 from the public OpenStreetMap tile server)")
     prep.add_argument("--tiles", default=None, metavar="URL", help="a tile URL template "
                       "with {z}/{x}/{y} (default: the OpenStreetMap street map)")
-    prep.add_argument("--buffer", type=float, default=500.0, help="metres around the site")
+    prep.add_argument("--buffer", type=float, default=VENUE_BUFFER_M,
+                      help=f"metres around the site (default: {VENUE_BUFFER_M:g})")
     prep.add_argument("--workspace", type=workspace_arg, default=None)
     prep.set_defaults(func=cmd_venue_prepare)
 

@@ -40,8 +40,6 @@ GeoT = TypeVar("GeoT", BaseGeometry, NDArray[np.object_])
 MPP_ZOOM0 = 156543.03392
 #: Edge of the figure-ground squares (m).
 FIGURE_GROUND_M = 1000.0
-MAX_SITES = 6
-MIN_SITES = 2
 
 
 @dataclass(frozen=True)

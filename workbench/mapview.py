@@ -29,14 +29,12 @@ from workbench.errors import ValidationError
 from workbench.i18n import t
 from workbench.model import Layer, LivingLab
 from workbench.opendata.basemaps import BASEMAPS, validate_wms
-from workbench.settings import OSM_ATTRIBUTION
+from workbench.settings import MAX_WMS, OSM_ATTRIBUTION
 
 log = logging.getLogger(__name__)
 
 #: The key of the map settings in a lab's ``lab_settings``.
 SETTING_KEY = "map"
-#: At most this many WMS overlays per living lab.
-MAX_WMS = 5
 DEFAULT_BASEMAP = "street"
 #: OSM themes drawn first (large areas below, buildings and streets above them).
 UNDERNEATH = ("landuse", "water", "green")

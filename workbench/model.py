@@ -16,7 +16,7 @@ from typing import Any
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from workbench import palette
+from workbench import palette, settings
 
 #: New Leipzig Charter (2020): the four key principles of good urban governance.
 PRINCIPLES = ("public_good", "participation", "multilevel_governance", "place_based")
@@ -35,7 +35,7 @@ ANNOTATION_CATEGORIES = ("strength", "problem", "idea", "question", "next_step")
 #: Their colours (``palette.ANNOTATION_CATEGORY_COLOURS``).
 ANNOTATION_CATEGORY_COLOURS = palette.ANNOTATION_CATEGORY_COLOURS
 #: Dot-votes each participant may give per round unless the facilitator sets another limit.
-DEFAULT_VOTE_LIMIT = 3
+DEFAULT_VOTE_LIMIT = settings.DEFAULT_VOTE_LIMIT
 
 
 def new_id() -> str:

@@ -45,6 +45,9 @@ NOTE_KIND_COLOURS = {"lesson": GREEN, "question": PURPLE}
 
 #: The site boundary on every map, sheet and chart.
 SITE_COLOUR = VERMILION
+#: Outlines of the notes' markers: light on the map, dark when enlarged or highlighted.
+OUTLINE_LIGHT = "#ffffff"
+OUTLINE_DARK = OKABE_ITO["black"]
 
 #: The OSM themes' colours (``opendata.themes``).
 THEME_COLOURS = {
@@ -60,6 +63,7 @@ COMPARABILITY_COLOURS = {"comparable": "#1a7f37", "thin": "#b26b00",
 __all__ = [
     "ANNOTATION_CATEGORY_COLOURS", "BLUE", "COMPARABILITY_COLOURS", "DEFAULT_LAYER_COLOUR",
     "GREEN", "GROUP_COLOURS", "NEW_CATEGORY_COLOUR", "NOTE_KIND_COLOURS", "OKABE_ITO", "ORANGE",
+    "OUTLINE_DARK", "OUTLINE_LIGHT",
     "PALETTE", "PURPLE", "SITE_COLOUR", "SITE_SERIES_COLOURS", "SKY", "THEME_COLOURS",
     "UNKNOWN_CATEGORY_COLOUR", "UPLOAD_PALETTE", "VERMILION",
 ]

@@ -45,7 +45,7 @@ from workbench.model import (
     utcnow,
 )
 from workbench.opendata.safe_read import read_layers
-from workbench.settings import OSM_ATTRIBUTION, data_dir, uploads_dir
+from workbench.settings import COORD_DECIMALS, OSM_ATTRIBUTION, data_dir, uploads_dir
 from workbench.store.base import from_iso, iso
 
 FORMAT_VERSION = 1
@@ -300,7 +300,7 @@ def read_geopackage(path: str | Path) -> dict[str, pd.DataFrame]:
 
 
 # ---- GeoJSON (RFC 7946) --------------------------------------------------------------------------
-def rfc7946_geometry(geom: shapely.Geometry, precision: int = 7) -> dict:
+def rfc7946_geometry(geom: shapely.Geometry, precision: int = COORD_DECIMALS) -> dict:
     """GeoJSON geometry: WGS84 lon/lat, polygons with counter-clockwise exterior rings
     (the right-hand rule of RFC 7946 §3.1.6), coordinates rounded to ``precision`` decimals."""
     if geom.geom_type == "GeometryCollection":
@@ -368,7 +368,7 @@ def geojson_bytes(content: MapContent) -> bytes:
     """One RFC 7946 FeatureCollection (no ``crs`` member; lon/lat WGS84)."""
     doc = {"type": "FeatureCollection", "features": features(content)}
     minx, miny, maxx, maxy = content.extent()
-    doc["bbox"] = [round(minx, 7), round(miny, 7), round(maxx, 7), round(maxy, 7)]
+    doc["bbox"] = [round(v, COORD_DECIMALS) for v in (minx, miny, maxx, maxy)]
     if content.notes:  # a foreign member (RFC 7946 §6.1): what the file does not hold
         doc["notes"] = content.notes
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -390,7 +390,7 @@ def csv_bytes(content: MapContent) -> bytes:
     safe = spreadsheet_text
     writer.writerow({"kind": "site", "layer": "site", "id": lab.id, "text": safe(lab.title),
                      "created_at": iso(lab.created_at), "updated_at": iso(lab.updated_at),
-                     "wkt": shapely.to_wkt(lab.boundary, rounding_precision=7)})
+                     "wkt": shapely.to_wkt(lab.boundary, rounding_precision=COORD_DECIMALS)})
     for n in content.annotations:
         a = n.annotation
         writer.writerow({"kind": "annotation", "layer": "annotations", "id": a.id,
@@ -400,12 +400,12 @@ def csv_bytes(content: MapContent) -> bytes:
                          "comments": len(n.comments),
                          "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
                          "lang": a.lang, "translations": safe(n.translations_text),
-                         "wkt": shapely.to_wkt(a.geometry, rounding_precision=7)})
+                         "wkt": shapely.to_wkt(a.geometry, rounding_precision=COORD_DECIMALS)})
     for layer in content.layers:
         for i, geom in enumerate(layer.frame.to_crs(4326).geometry):
             if geom is not None and not geom.is_empty:
                 writer.writerow({"kind": "layer", "layer": safe(layer.name), "id": str(i),
-                                 "wkt": shapely.to_wkt(geom, rounding_precision=7)})
+                                 "wkt": shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS)})
     for note in content.notes:
         writer.writerow({"kind": "note", "text": safe(note)})
     return ("\ufeff" + buf.getvalue()).encode("utf-8")

@@ -17,6 +17,7 @@ from xml.etree import ElementTree
 from workbench.errors import ValidationError
 from workbench.opendata.basemaps import Resolver, validate_wms
 from workbench.settings import (
+    MAX_WMS_LAYERS,
     USER_AGENT,
     WMS_CAPABILITIES_MAX_BYTES,
     WMS_CAPABILITIES_TIMEOUT_S,
@@ -25,8 +26,6 @@ from workbench.settings import (
 if TYPE_CHECKING:
     import requests
 
-#: The most layers listed (a national service may offer thousands).
-MAX_LAYERS = 500
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def parse_capabilities(document: bytes) -> list[WmsLayerInfo]:
                 title = (child.text or "").strip()
         if name and all(x.name != name for x in found):
             found.append(WmsLayerInfo(name[:200], title[:200] or name[:200]))
-        if len(found) >= MAX_LAYERS:
+        if len(found) >= MAX_WMS_LAYERS:
             break
     if not found:
         raise ValidationError("mapview.caps.no_layers")

@@ -51,6 +51,12 @@ from workbench.model import (
     new_id,
     utcnow,
 )
+from workbench.settings import (
+    DEFAULT_SESSION_HOURS,
+    MAX_GROUP_NAME_CHARS,
+    MAX_ROUND_MINUTES,
+    MAX_SESSION_HOURS,
+)
 from workbench.store.base import StoreBase, from_iso, iso
 from workbench.store.core import clean_name
 from workbench.store.revision import bump_revision
@@ -65,12 +71,6 @@ from workbench.store.schema import (
     workspace_roles,
     workspace_settings,
 )
-
-#: Longest a session (and so its join link) may stay open, in hours.
-MAX_SESSION_HOURS = 72
-DEFAULT_SESSION_HOURS = 8
-#: Longest round timer, in minutes.
-MAX_ROUND_MINUTES = 240
 
 
 # ---- the one judge of every guarded write -----------------------------------------------------
@@ -254,7 +254,8 @@ class WorkshopMixin(StoreBase):
         with self.write() as conn:
             conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
         default = "workshop.role.owner" if role == "owner" else "workshop.role.facilitator"
-        return Actor(role=role, group=" ".join((name or "").split())[:80] or default)
+        return Actor(role=role, group=" ".join((name or "").split())[:MAX_GROUP_NAME_CHARS]
+                     or default)
 
     def set_member_role(self, email: str, role: str | None, by: Actor | None) -> None:
         """Give a single-sign-on identity a role in this workspace (None: remove it)."""
@@ -414,7 +415,7 @@ class WorkshopMixin(StoreBase):
         look-alikes), is refused: another device of that group comes in through the group's own
         member link, or a link the facilitator makes for it (:meth:`add_group_device`)."""
         session = self.check_join_token(token)
-        group = clean_name(group, "author", limit=80)
+        group = clean_name(group, "author", limit=MAX_GROUP_NAME_CHARS)
         key = group_key(group)
         if not key:
             raise ValidationError("hosting.error.group_empty")
