@@ -10,7 +10,7 @@ from workbench.errors import WorkbenchError
 from workbench.i18n import has_key
 from workbench.opendata.files import load_upload
 from workbench.opendata.sources import lab_sources
-from workbench.settings import OSM_ATTRIBUTION, public_url
+from workbench.settings import MAX_COMPARED_SITES, MIN_COMPARED_SITES, OSM_ATTRIBUTION, public_url
 from workbench.ui import (
     html_block,
     lab_label,
@@ -48,12 +48,13 @@ def option_label(lab_id: str) -> str:
 if PICK_KEY not in st.session_state:
     current = st.session_state.get("lab_id")
     linked = [i for i in str(st.query_params.get("labs", "")).split(",") if i in labs]
-    st.session_state[PICK_KEY] = linked[:cmp.MAX_SITES] or ([current] if current in labs else [])
+    st.session_state[PICK_KEY] = (linked[:MAX_COMPARED_SITES]
+                                  or ([current] if current in labs else []))
 st.session_state[PICK_KEY] = [i for i in st.session_state[PICK_KEY] if i in labs]
 chosen = st.multiselect(t("indicators.page.pick"), sorted(labs, key=option_label),
                         key=PICK_KEY, format_func=option_label,
-                        max_selections=cmp.MAX_SITES, placeholder=t("common.choose_options"))
-if len(chosen) < cmp.MIN_SITES:
+                        max_selections=MAX_COMPARED_SITES, placeholder=t("common.choose_options"))
+if len(chosen) < MIN_COMPARED_SITES:
     st.info(t("indicators.page.need_two"), icon="ℹ️")
     st.stop()
 

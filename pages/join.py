@@ -8,8 +8,9 @@ from __future__ import annotations
 import streamlit as st
 
 from workbench import i18n
-from workbench.access import GROUP_COLOURS
+from workbench.access import GROUP_COLOURS, JOIN_CODE_LENGTH
 from workbench.errors import WorkbenchError
+from workbench.settings import MAX_GROUP_NAME_CHARS
 from workbench.store import list_workspaces, open_store
 from workbench.ui import LAB_KEY, WORKSPACE_KEY, lang, plain, show_error, store, t
 from workbench.ui.access import client, keep_member
@@ -43,7 +44,8 @@ def find_code(code: str) -> tuple[str, str] | None:
 def code_form() -> None:
     """Join without a link: the code shown large on the shared screen."""
     with st.form("workshop_code_form"):
-        code = st.text_input(t("live.join.code"), max_chars=12, key="workshop_join_code",
+        code = st.text_input(t("live.join.code"), max_chars=2 * JOIN_CODE_LENGTH,  # room for dashes
+                             key="workshop_join_code",
                              help=t("live.join.code_help"))
         go = st.form_submit_button(t("live.join.code_submit"), type="primary")
     if go:
@@ -72,7 +74,7 @@ lab = s.get_lab(session.lab_id)
 plain(f"{session.title} · {lab.title}")
 with st.form("workshop_join_form"):
     group = st.text_input(t("network.consultation.city") if session.kind == "consultation"
-                          else t("workshop.join.group"), max_chars=80,
+                          else t("workshop.join.group"), max_chars=MAX_GROUP_NAME_CHARS,
                           key="workshop_join_group", help=t("workshop.join.group_help"))
     colour = st.radio(t("workshop.join.colour"), list(GROUP_COLOURS), horizontal=True,
                       key="workshop_join_colour",

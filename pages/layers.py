@@ -43,7 +43,12 @@ from workbench.opendata.osm import (
 )
 from workbench.opendata.themes import THEMES
 from workbench.opendata.wms import wms_layers
-from workbench.settings import WMS_CAPABILITIES_MAX_BYTES, WMS_CAPABILITIES_TIMEOUT_S
+from workbench.settings import (
+    DEFAULT_BUFFER_M,
+    MAX_BUFFER_M,
+    WMS_CAPABILITIES_MAX_BYTES,
+    WMS_CAPABILITIES_TIMEOUT_S,
+)
 from workbench.ui import (
     fmt_datetime,
     fmt_number,
@@ -131,8 +136,8 @@ with controls:
         st.session_state[THEMES_KEY] = cached or ["buildings", "green", "streets"]
     chosen = st.multiselect(t("opendata.page.themes"), list(THEMES), key=THEMES_KEY,
                             format_func=theme_label, placeholder=t("common.choose_options"))
-    buffer_m = st.number_input(t("opendata.page.buffer"), min_value=0, max_value=2000,
-                               value=500, step=100, key="layers_buffer")
+    buffer_m = st.number_input(t("opendata.page.buffer"), min_value=0, max_value=MAX_BUFFER_M,
+                               value=DEFAULT_BUFFER_M, step=100, key="layers_buffer")
     if cached:
         metas = [cache.theme_meta(s, lab.id, c) for c in cached]
         newest = max(m["fetched_at"] for m in metas if m)

@@ -20,7 +20,14 @@ from shapely.geometry import Point, shape
 from workbench import i18n, maps, mapview
 from workbench.errors import ConflictError, ValidationError, WorkbenchError
 from workbench.model import Annotation, Category, Comment, Vote, new_id
-from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
+from workbench.settings import (
+    MAP_COORD_DECIMALS,
+    MAX_NAME_CHARS,
+    MAX_TEXT_CHARS,
+    MAX_VOTE_LIMIT,
+    MIN_VOTE_LIMIT,
+    NEW_CATEGORY_COLOUR,
+)
 from workbench.ui import (
     PHONE_MAP_CSS,
     drawing,
@@ -64,6 +71,7 @@ lab = require_lab()
 LANG = lang()
 MAP_KEY = map_key(lab.id)
 TEXT_HELP = t("annotate.text_limit", limit=MAX_TEXT_CHARS)
+COORD_FORMAT = f"%.{MAP_COORD_DECIMALS}f"  # a form's longitude and latitude
 for key, default in ((AUTHOR_KEY, ""), (COLOUR_BY_KEY, "category")):
     st.session_state.setdefault(key, default)
 
@@ -196,7 +204,8 @@ def share_view(bounds: dict | None) -> None:
     """Store the facilitator's map extent for the presenter view (when it moved)."""
     try:
         sw, ne = bounds["_southWest"], bounds["_northEast"]  # type: ignore[index]
-        box = [round(float(v), 6) for v in (sw["lng"], sw["lat"], ne["lng"], ne["lat"])]
+        box = [round(float(v), MAP_COORD_DECIMALS)
+               for v in (sw["lng"], sw["lat"], ne["lng"], ne["lat"])]
     except (TypeError, KeyError, ValueError):
         return
     view = s.lab_setting(lab.id, "workshop_view", {}) or {}
@@ -389,10 +398,10 @@ def add_without_map() -> None:
                              horizontal=True)
             c = lab.boundary.representative_point()
             c1, c2 = st.columns(2)
-            lat = c1.number_input(t("annotate.lat"), -90.0, 90.0, value=round(c.y, 6),
-                                  format="%.6f")
-            lon = c2.number_input(t("annotate.lon"), -180.0, 180.0, value=round(c.x, 6),
-                                  format="%.6f")
+            lat = c1.number_input(t("annotate.lat"), -90.0, 90.0,
+                                  value=round(c.y, MAP_COORD_DECIMALS), format=COORD_FORMAT)
+            lon = c2.number_input(t("annotate.lon"), -180.0, 180.0,
+                                  value=round(c.x, MAP_COORD_DECIMALS), format=COORD_FORMAT)
             category = st.selectbox(t("annotate.category"), codes, format_func=cat_label)
             text = st.text_area(t("annotate.text"), help=TEXT_HELP)
             group = st.text_input(t("annotate.author"), value=st.session_state[AUTHOR_KEY],
@@ -417,7 +426,8 @@ def facilitator_tools() -> None:
     if actor is not None and not actor.can_moderate:
         return
     with st.expander(t("annotate.facilitator")):
-        limit = st.number_input(t("annotate.vote_limit"), 1, 50, value=s.vote_limit(lab.id),
+        limit = st.number_input(t("annotate.vote_limit"), MIN_VOTE_LIMIT, MAX_VOTE_LIMIT,
+                                value=s.vote_limit(lab.id),
                                 step=1, key="annotate_vote_limit")
         c1, c2 = st.columns(2)
         try:
@@ -436,7 +446,7 @@ def facilitator_tools() -> None:
             cols = st.columns(3)
             labels = {lg: cols[i].text_input(t(f"annotate.category_label_{lg}"))
                       for i, lg in enumerate(("en", "de", "uk"))}
-            colour = st.color_picker(t("annotate.category_colour"), "#56B4E9")
+            colour = st.color_picker(t("annotate.category_colour"), NEW_CATEGORY_COLOUR)
             if st.form_submit_button(t("common.save")):
                 try:
                     s.save_category(Category(code=code.strip().lower(), colour=colour,

@@ -8,7 +8,7 @@ from workbench.errors import WorkbenchError
 from workbench.i18n import LANGUAGE_NAMES
 from workbench.maps import WorldOutline, base_map, escape_text, fit_to
 from workbench.model import MARK_KINDS, MARK_STATUSES, PRINCIPLES, SDG_TARGETS
-from workbench.settings import LANGUAGES
+from workbench.settings import LANGUAGES, NOTE_KIND_COLOURS
 from workbench.translate import suggest
 from workbench.ui import (
     lang,
@@ -22,7 +22,6 @@ from workbench.ui import (
 )
 from workbench.ui.access import current_actor
 
-KIND_COLOURS = {"lesson": "#009E73", "question": "#CC79A7"}
 SELECTED_KEY = "annotate_selected"  # the map page's chosen note (pages/map.py)
 
 s = store()
@@ -64,7 +63,7 @@ if items:
         points.append(p)
         folium.CircleMarker(
             (p.y, p.x), radius=7, color="#222", weight=1, fill=True, fill_opacity=0.95,
-            fill_color=KIND_COLOURS[item.mark.kind],
+            fill_color=NOTE_KIND_COLOURS[item.mark.kind],
             tooltip=escape_text(f"{t(f'network.kind.{item.mark.kind}')} · {item.city_name}: "
                                 f"{item.annotation.text[:80]}")).add_to(m)
     from shapely.geometry import MultiPoint

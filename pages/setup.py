@@ -24,6 +24,7 @@ from workbench.model import (
     Network,
     new_id,
 )
+from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS, MAX_WORKSPACE_NAME_CHARS
 from workbench.ui import (
     WORKSPACE_KEY,
     current_lab,
@@ -223,9 +224,9 @@ with tab_lab:
                                       key=f"boundary_upload_{mode}")
             with st.form(f"lab_form_{mode}"):
                 title = st.text_input(t("setup.lab_title"), value=lab.title if lab else "",
-                                      max_chars=200)
+                                      max_chars=MAX_NAME_CHARS)
                 summary = st.text_area(t("setup.summary"), value=lab.summary if lab else "",
-                                       max_chars=5000)
+                                       max_chars=MAX_TEXT_CHARS)
                 themes = st.text_input(t("setup.themes"),
                                        value=", ".join(lab.themes) if lab else "",
                                        help=t("setup.themes_help"))
@@ -362,7 +363,7 @@ with st.expander(t("hosting.new_workspace")):
     st.caption(t("hosting.new_workspace_help_token" if need_token
                  else "hosting.new_workspace_help_open"))
     with st.form("workspace_new_form"):
-        ws_name = st.text_input(t("hosting.workspace_name"), max_chars=40,
+        ws_name = st.text_input(t("hosting.workspace_name"), max_chars=MAX_WORKSPACE_NAME_CHARS,
                                 help=t("hosting.workspace_name_help"), key="workspace_new_name")
         ws_code = st.text_input(t("workshop.passcode_new"), type="password",
                                 key="workspace_new_passcode")

@@ -10,6 +10,16 @@ from workbench import i18n, mapview
 from workbench.access import ROUND_KINDS, Actor
 from workbench.errors import WorkbenchError
 from workbench.hosting import open_setup, set_first_passcode
+from workbench.settings import (
+    DEFAULT_ROUND_MINUTES,
+    DEFAULT_SESSION_HOURS,
+    MAX_GROUP_NAME_CHARS,
+    MAX_NAME_CHARS,
+    MAX_ROUND_MINUTES,
+    MAX_SESSION_HOURS,
+    MAX_VOTE_LIMIT,
+    MIN_VOTE_LIMIT,
+)
 from workbench.ui import (
     WORKSPACE_KEY,
     fmt_datetime,
@@ -81,7 +91,8 @@ def sign_in_forms() -> None:
     st.caption(t("workshop.signin_intro"))
     with st.form("workshop_signin_form"):
         code = st.text_input(t("workshop.passcode"), type="password", key="workshop_passcode")
-        name = st.text_input(t("workshop.your_name"), max_chars=80, key="workshop_name")
+        name = st.text_input(t("workshop.your_name"), max_chars=MAX_GROUP_NAME_CHARS,
+                             key="workshop_name")
         ok = st.form_submit_button(t("workshop.signin"), type="primary")
     if ok:
         try:
@@ -103,8 +114,9 @@ def session_panel(me: Actor) -> None:
         st.subheader(t("workshop.no_session"))
         with st.form("workshop_create_form"):
             title = st.text_input(t("workshop.session_title"), value=lab.title[:80],
-                                  max_chars=200)
-            hours = st.number_input(t("workshop.session_hours"), 1, 72, 8, step=1)
+                                  max_chars=MAX_NAME_CHARS)
+            hours = st.number_input(t("workshop.session_hours"), 1, MAX_SESSION_HOURS,
+                                    DEFAULT_SESSION_HOURS, step=1)
             consultation = st.checkbox(t("network.consultation.kind"))
             ok = st.form_submit_button(t("workshop.session_create"), type="primary")
         if ok:
@@ -207,7 +219,8 @@ def rounds_panel(me: Actor, session_id: str) -> None:
             c1, c2, c3 = st.columns(3)
             kind = c1.selectbox(t("workshop.round_kind"), ROUND_KINDS, format_func=round_label,
                                 key="workshop_round_kind")
-            minutes = c2.number_input(t("workshop.round_minutes"), 0, 240, 10, step=1,
+            minutes = c2.number_input(t("workshop.round_minutes"), 0, MAX_ROUND_MINUTES,
+                                      DEFAULT_ROUND_MINUTES, step=1,
                                       key="workshop_round_minutes")
             lock = c3.checkbox(t("workshop.lock_edits"), key="workshop_round_lock")
             start = st.form_submit_button(t("workshop.round_start"), type="primary")
@@ -228,7 +241,8 @@ def rounds_panel(me: Actor, session_id: str) -> None:
 
 def settings_panel(me: Actor, session_id: str) -> None:
     c1, c2 = st.columns(2)
-    limit = c1.number_input(t("annotate.vote_limit"), 1, 50, value=s.vote_limit(lab.id),
+    limit = c1.number_input(t("annotate.vote_limit"), MIN_VOTE_LIMIT, MAX_VOTE_LIMIT,
+                            value=s.vote_limit(lab.id),
                             step=1, key="workshop_vote_limit")
     if c1.button(t("annotate.vote_limit_set"), key="workshop_vote_limit_set"):
         try:

@@ -10,7 +10,7 @@ from datetime import timedelta
 import folium
 from shapely.geometry import LineString, Point, Polygon
 
-from workbench import maps
+from workbench import maps, settings
 from workbench.model import ANNOTATION_CATEGORY_COLOURS, Annotation, Category, utcnow
 
 HOSTILE = "<img src=x onerror=alert(1)></script><script>alert(2)</script>"
@@ -132,7 +132,8 @@ def test_many_annotations_are_simplified_and_rounded():
     assert len(coords) < 10
     few = maps.annotation_layer(many[:2])
     coords = features(few)[0]["geometry"]["coordinates"]
-    assert all(len(repr(x).split(".")[1]) <= maps.MAP_COORD_DECIMALS for pt in coords for x in pt)
+    assert all(len(repr(x).split(".")[1]) <= settings.MAP_COORD_DECIMALS
+               for pt in coords for x in pt)
 
 
 def test_legend_matches_the_colouring():

@@ -23,7 +23,7 @@ from streamlit.testing.v1 import AppTest
 from tests.conftest import PROJECT_ROOT
 from tests.helpers import MUNICH_LAB
 from tests.test_workshop_pages import submit
-from workbench import access, hosting
+from workbench import access, hosting, settings
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor, group_key, same_group
 from workbench.errors import (
     NotFoundError,
@@ -272,7 +272,7 @@ def test_cli_passcode_set_reset_and_setup_token(demo_store, monkeypatch, capsys)
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSCODE + "\n"))
     assert main(["passcode", "set", "--workspace", "demo"]) == 0
     assert demo_store.sign_in(PASSCODE, "c").role == "owner"
-    for _ in range(access.FREE_ATTEMPTS):
+    for _ in range(settings.FREE_ATTEMPTS):
         with pytest.raises(PermissionDenied):
             demo_store.sign_in("wrong guess", "c")
     assert main(["passcode", "reset", "--workspace", "demo"]) == 0
@@ -302,7 +302,7 @@ def test_workbench_run_listens_on_loopback_by_default():
 # ---- 5. the passcode rate limit under parallel guesses -------------------------------------------
 def locked_client(s, now):
     """A client that just used its free attempts: locked for 2 s from ``now``."""
-    for _ in range(access.FREE_ATTEMPTS):
+    for _ in range(settings.FREE_ATTEMPTS):
         with pytest.raises(PermissionDenied):
             s.sign_in("wrong guess", "attacker", now=now)
     with pytest.raises(PermissionDenied) as exc:

@@ -10,7 +10,7 @@ import pytest
 from shapely.geometry import Point
 
 from tests.helpers import MUNICH_LAB
-from workbench import access
+from workbench import access, settings
 from workbench.access import ACTIONS, GROUP_COLOURS, PERMISSIONS, SYSTEM, Actor
 from workbench.errors import PermissionDenied, ValidationError
 from workbench.model import Annotation, Category, Comment, Vote, new_id, utcnow
@@ -330,7 +330,7 @@ def test_wrong_passcode_and_rate_limit_per_client_only(demo_store):
     s = demo_store
     s.set_passcode("owner", PASSCODE, by=SYSTEM)
     now = utcnow()
-    for _ in range(access.FREE_ATTEMPTS):
+    for _ in range(settings.FREE_ATTEMPTS):
         with pytest.raises(PermissionDenied) as exc:
             s.sign_in("wrong guess", "attacker", now=now)
         assert exc.value.key == "workshop.error.passcode_wrong"
@@ -355,7 +355,7 @@ def test_wrong_passcode_and_rate_limit_per_client_only(demo_store):
 
 def test_backoff_doubles_and_is_capped():
     assert [access.backoff_seconds(n) for n in range(6)] == [0, 0, 0, 2, 4, 8]
-    assert access.backoff_seconds(100) == access.MAX_BACKOFF_S
+    assert access.backoff_seconds(100) == settings.MAX_BACKOFF_S
 
 
 def test_session_rules(demo_store):

@@ -37,7 +37,9 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
+from workbench import palette
 from workbench.errors import PermissionDenied, ValidationError
+from workbench.settings import FREE_ATTEMPTS, MAX_BACKOFF_S, MIN_PASSCODE_CHARS
 
 ROLES = ("owner", "facilitator", "participant", "viewer")
 
@@ -86,10 +88,7 @@ _PHASE_REFUSED_ALL = {"vote": {"annotation.add"}}
 
 #: Group colours offered when joining: Okabe & Ito (2008), told apart with colour-vision
 #: deficiency; each has a name (``workshop.colour.<name>``) so it is never colour alone.
-GROUP_COLOURS = {
-    "blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermilion": "#D55E00",
-    "purple": "#CC79A7", "sky": "#56B4E9", "yellow": "#F0E442", "black": "#000000",
-}
+GROUP_COLOURS = palette.GROUP_COLOURS
 
 
 @dataclass(frozen=True)
@@ -180,7 +179,6 @@ def check(actor: Actor, action: str, *, phase: str = "open", owner: str | None =
 
 
 # ---- passcodes --------------------------------------------------------------------------------
-MIN_PASSCODE_CHARS = 8
 _SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
 
 
@@ -207,11 +205,6 @@ def verify_passcode(passcode: str, stored: str) -> bool:
     return hmac.compare_digest(got, _unb64(digest))
 
 
-#: Failed passcode attempts allowed per client before the back-off starts (never counted for
-#: the workspace as a whole: that would let anyone lock the owner out).
-FREE_ATTEMPTS = 3
-#: Longest wait after failed attempts, in seconds.
-MAX_BACKOFF_S = 900
 
 
 def backoff_seconds(failures: int, free: int = FREE_ATTEMPTS) -> int:

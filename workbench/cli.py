@@ -16,19 +16,28 @@ import os
 import sys
 import tomllib
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from workbench import __version__
 from workbench.errors import WorkbenchError
 from workbench.settings import (
+    DEFAULT_BUFFER_M,
     DEFAULT_HOST,
+    MAX_BUFFER_M,
     MAX_UPLOAD_MB,
     SERVER_SCRIPT,
     STREAMLIT_CONFIG,
+    VENUE_BUFFER_M,
     check_workspace_name,
 )
 
+if TYPE_CHECKING:
+    from workbench.model import Layer
+    from workbench.opendata.osm import ImportReport
+    from workbench.store import Store
 
-def streamlit_flags(config_path=STREAMLIT_CONFIG) -> list[str]:  # type: ignore[no-untyped-def]
+
+def streamlit_flags(config_path: str | os.PathLike[str] = STREAMLIT_CONFIG) -> list[str]:
     """``streamlit_config.toml`` as Streamlit command-line flags (``--section.key=value``)."""
     with open(config_path, "rb") as fh:
         config = tomllib.load(fh)
@@ -169,14 +178,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _open_lab_store(workspace: str | None):  # type: ignore[no-untyped-def]
-    from workbench.demo import ensure_demo
-    from workbench.store import open_store
-
-    return open_store(workspace) if workspace else ensure_demo()
-
-
-def _print_report(report) -> None:  # type: ignore[no-untyped-def]
+def _print_report(report: ImportReport) -> None:
     from workbench.i18n import t
 
     counts = ", ".join(f"{code} {n}" for code, n in report.counts.items())
@@ -196,7 +198,7 @@ def cmd_osm_import(args: argparse.Namespace) -> int:
     from workbench.i18n import t
     from workbench.opendata.osm import EmptyImport, import_extract
 
-    store = _open_lab_store(args.workspace)
+    store = _open_workspace(args.workspace)
     lab = store.get_lab(args.lab)
     try:
         report = import_extract(store, args.file, lab, buffer_m=args.buffer, themes=args.themes,
@@ -214,7 +216,7 @@ def cmd_osm_restore(args: argparse.Namespace) -> int:
     from workbench.opendata.cache import restore_theme
     from workbench.opendata.themes import check_themes
 
-    store = _open_lab_store(args.workspace)
+    store = _open_workspace(args.workspace)
     lab = store.get_lab(args.lab)
     for theme in check_themes(args.themes):
         meta = restore_theme(store, lab.id, theme, by=SYSTEM)
@@ -227,7 +229,7 @@ def cmd_osm_fetch(args: argparse.Namespace) -> int:
     from workbench.access import SYSTEM
     from workbench.opendata.osm import fetch_themes
 
-    store = _open_lab_store(args.workspace)
+    store = _open_workspace(args.workspace)
     lab = store.get_lab(args.lab)
     _print_report(fetch_themes(store, lab, args.themes, buffer_m=args.buffer,
                                timeout_s=args.timeout, allow_empty=args.allow_empty, by=SYSTEM))
@@ -237,7 +239,7 @@ def cmd_osm_fetch(args: argparse.Namespace) -> int:
 def cmd_venue_prepare(args: argparse.Namespace) -> int:
     from workbench.opendata.venue import parse_zooms, prepare_venue, venue_info
 
-    lab = _open_lab_store(args.workspace).get_lab(args.lab)
+    lab = _open_workspace(args.workspace).get_lab(args.lab)
 
     def progress(done: int, total: int) -> None:
         if done == total or done % 50 == 0:
@@ -251,7 +253,7 @@ def cmd_venue_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_demo_extracts(folder: str, buffer_m: float = 500) -> list:
+def import_demo_extracts(folder: str, buffer_m: float = DEFAULT_BUFFER_M) -> list[ImportReport]:
     """Import every OSM extract in ``folder`` into each demo lab whose site it overlaps."""
     from pathlib import Path
 
@@ -288,7 +290,7 @@ DEMO_FILE_ATTRIBUTION = ("QGIS Training Data (github.com/qgis/QGIS-Training-Data
                          "© OpenStreetMap contributors")
 
 
-def import_demo_files(folder: str, buffer_m: float = 500) -> list:
+def import_demo_files(folder: str, buffer_m: float = DEFAULT_BUFFER_M) -> list[Layer]:
     """Add each layer of every GeoPackage in ``folder`` as an uploaded layer of each demo lab
     whose site (plus ``buffer_m``) it overlaps, whole, as the app keeps an upload (one rule:
     OSM layers are clipped to the site and buffer, a city's own files are kept whole).
@@ -386,9 +388,11 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         t("comparison.date_unknown", lang)
     print(t("comparison.data_as_of", lang, date=when))
     print(OSM_ATTRIBUTION)
+    return 0
 
 
-def _open_workspace(name: str | None):  # type: ignore[no-untyped-def]
+def _open_workspace(name: str | None) -> Store:
+    """The store of workspace ``name``, or the demo's (seeded on first use) without one."""
     from workbench.demo import ensure_demo
     from workbench.store import open_store
 
@@ -512,8 +516,9 @@ def build_parser() -> argparse.ArgumentParser:
     restore.set_defaults(func=cmd_osm_restore)
     for p in (imp, fetch):
         p.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
-        p.add_argument("--buffer", type=float, default=500.0, metavar="M",
-                       help="buffer around the site in metres (default: 500)")
+        p.add_argument("--buffer", type=float, default=float(DEFAULT_BUFFER_M), metavar="M",
+                       help=f"buffer around the site in metres, 0 to {MAX_BUFFER_M} "
+                            f"(default: {DEFAULT_BUFFER_M})")
         p.add_argument("--themes", nargs="+", metavar="THEME", help=themes_help)
         p.add_argument("--workspace", type=workspace_arg,
                        help="workspace name (default: the demo workspace)")
@@ -530,7 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
                       "most 17 from the public OpenStreetMap tile server)")
     prep.add_argument("--tiles", default=None, metavar="URL", help="a tile URL template "
                       "with {z}/{x}/{y} (default: the OpenStreetMap street map)")
-    prep.add_argument("--buffer", type=float, default=500.0, help="metres around the site")
+    prep.add_argument("--buffer", type=float, default=VENUE_BUFFER_M,
+                      help=f"metres around the site (default: {VENUE_BUFFER_M:g})")
     prep.add_argument("--workspace", type=workspace_arg, default=None)
     prep.set_defaults(func=cmd_venue_prepare)
 

@@ -11,7 +11,7 @@ import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 import matplotlib
 
@@ -20,21 +20,29 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shapely  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from numpy.typing import NDArray  # noqa: E402
+from pyproj import Transformer  # noqa: E402
+from shapely.geometry import Polygon  # noqa: E402
+from shapely.geometry.base import BaseGeometry  # noqa: E402
 
 from workbench.geometry import WGS84, _transformer, local_crs  # noqa: E402
 from workbench.i18n import t  # noqa: E402
-from workbench.indicators import INDICATORS, IndicatorSet  # noqa: E402
+from workbench.indicators import INDICATORS, Indicator, IndicatorSet  # noqa: E402
 from workbench.maps import spreadsheet_text  # noqa: E402
-from workbench.settings import OSM_ATTRIBUTION  # noqa: E402
+from workbench.settings import OSM_ATTRIBUTION, SITE_COLOUR, SITE_SERIES_COLOURS  # noqa: E402
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+#: One geometry or an array of them (shapely's vectorised functions take either).
+GeoT = TypeVar("GeoT", BaseGeometry, NDArray[np.object_])
 
 #: Web-Mercator metres per pixel at zoom 0 on the equator (256 px tiles).
 MPP_ZOOM0 = 156543.03392
 #: Edge of the figure-ground squares (m).
 FIGURE_GROUND_M = 1000.0
-MAX_SITES = 6
-MIN_SITES = 2
-COLOURS = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9")
 
 
 @dataclass(frozen=True)
@@ -58,7 +66,7 @@ def marks(values: Sequence[float | None], comparable: Sequence[bool],
            if c and v is not None]
     if len(idx) < 2:
         return out
-    vals = [values[i] for i in idx]
+    vals = [v for i in idx if (v := values[i]) is not None]
     hi, lo = max(vals), min(vals)
     if math.isclose(hi, lo, rel_tol=1e-9, abs_tol=1e-12):
         return out
@@ -155,7 +163,7 @@ def _attribute(fig: Figure) -> None:
     fig.text(0.99, 0.005, OSM_ATTRIBUTION, ha="right", va="bottom", fontsize=7, color="#555")
 
 
-def _shown(ind) -> float | None:  # type: ignore[no-untyped-def]
+def _shown(ind: Indicator) -> float | None:
     if ind.value is None:
         return None
     return ind.value * 100 if ind.unit == "share" else ind.value
@@ -170,7 +178,7 @@ def bar_charts(sites: Sequence[Site], lang: str) -> Figure:
     for ax, code in zip(axes.flat, codes, strict=False):
         inds = [s.result.get(code) for s in sites]
         vals = [_shown(i) or 0.0 for i in inds]
-        colours = [COLOURS[k % len(COLOURS)] if i.comparable else "#d0d0d0"
+        colours = [SITE_SERIES_COLOURS[k % len(SITE_SERIES_COLOURS)] if i.comparable else "#d0d0d0"
                    for k, i in enumerate(inds)]
         bars = ax.bar(range(len(sites)), vals, color=colours)
         for bar, i in zip(bars, inds, strict=True):
@@ -208,7 +216,8 @@ def profile(sites: Sequence[Site], lang: str) -> Figure:
             lo, hi = min(vals), max(vals)
             xs.append(0.5 if hi == lo else (me.value - lo) / (hi - lo))
             ys.append(row)
-        ax.plot(xs, ys, "o-", color=COLOURS[k % len(COLOURS)], label=s.label, alpha=0.85)
+        colour = SITE_SERIES_COLOURS[k % len(SITE_SERIES_COLOURS)]
+        ax.plot(xs, ys, "o-", color=colour, label=s.label, alpha=0.85)
     ax.set_yticks(range(len(codes)),
                   [t(f"indicators.name.{c}", lang) for c in codes], fontsize=8)
     ax.invert_yaxis()
@@ -235,7 +244,7 @@ def rose_diagrams(sites: Sequence[Site], lang: str) -> Figure:
         if len(hist):
             width = 2 * np.pi / len(hist)
             ax.bar(np.arange(len(hist)) * width, hist, width=width, align="center",
-                   color=COLOURS[0], edgecolor="white", linewidth=0.4)
+                   color=SITE_SERIES_COLOURS[0], edgecolor="white", linewidth=0.4)
             phi = s.result.get("orientation_order").value
             sub = "" if phi is None else f"\nφ = {phi:.2f}"
         else:
@@ -246,7 +255,8 @@ def rose_diagrams(sites: Sequence[Site], lang: str) -> Figure:
     return fig
 
 
-def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequence,
+def figure_ground(sites: Sequence[Site], buildings: Sequence[gpd.GeoDataFrame | None],
+                  boundaries: Sequence[Polygon],
                   lang: str) -> Figure:
     """Buildings in black on white, a 1 km square around each site's centre, identical scale.
 
@@ -258,9 +268,9 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequen
     half = FIGURE_GROUND_M / 2
     for ax, s, gdf, boundary in zip(axes[0], sites, buildings, boundaries, strict=True):
         (cx, cy), drawn = draw_square(ax, boundary, gdf)
-        ax.plot([cx - half + 50, cx - half + 250], [cy - half + 40] * 2, color="#D55E00", lw=2)
+        ax.plot([cx - half + 50, cx - half + 250], [cy - half + 40] * 2, color=SITE_COLOUR, lw=2)
         ax.text(cx - half + 150, cy - half + 60, t("indicators.page.scale_bar", lang, m=200),
-                ha="center", fontsize=7, color="#D55E00")
+                ha="center", fontsize=7, color=SITE_COLOUR)
         title = shorten(s.label)
         if drawn == 0:
             title += "\n" + t("indicators.page.no_buildings", lang)
@@ -270,7 +280,7 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence, boundaries: Sequen
     return fig
 
 
-def draw_square(ax: Any, boundary: Any, gdf: Any, lw: float = 1.0
+def draw_square(ax: Axes, boundary: Polygon, gdf: gpd.GeoDataFrame | None, lw: float = 1.0
                 ) -> tuple[tuple[float, float], int]:
     """One figure-ground square on ``ax``: ``FIGURE_GROUND_M`` wide around the site's centre in
     its local UTM CRS (north up), buildings (``gdf``, EPSG:4326, or None) black, the site
@@ -293,15 +303,21 @@ def draw_square(ax: Any, boundary: Any, gdf: Any, lw: float = 1.0
         drawn = len(geoms)
         _fill(ax, geoms)
     site_xy = shapely.get_coordinates(_proj(boundary.exterior, tr))
-    ax.plot(site_xy[:, 0], site_xy[:, 1], color="#D55E00", lw=lw, ls="--")
+    ax.plot(site_xy[:, 0], site_xy[:, 1], color=SITE_COLOUR, lw=lw, ls="--")
     return (cx, cy), drawn
 
 
-def _proj(geoms, tr):  # type: ignore[no-untyped-def]
-    return shapely.transform(geoms, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+def _proj(geoms: GeoT, tr: Transformer) -> GeoT:
+    """``geoms`` (one geometry or an array of them) transformed by ``tr``."""
+
+    def project(xy: NDArray[np.float64]) -> NDArray[np.float64]:
+        projected: NDArray[np.float64] = np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+        return projected
+
+    return shapely.transform(geoms, project)
 
 
-def _fill(ax, geoms: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+def _fill(ax: Axes, geoms: NDArray[np.object_]) -> None:
     """Polygons filled black, courtyards left white: one compound path, exteriors
     counter-clockwise and holes clockwise (non-zero winding)."""
     from matplotlib.patches import PathPatch
@@ -333,7 +349,8 @@ def zoom_for(lat: float, mpp: float) -> float:
     return math.log2(MPP_ZOOM0 * math.cos(math.radians(lat)) / mpp)
 
 
-def common_mpp(boundaries: Sequence, width_px: int, height_px: int, pad: float = 1.2) -> float:
+def common_mpp(boundaries: Sequence[Polygon], width_px: int, height_px: int,
+               pad: float = 1.2) -> float:
     """Metres per pixel at which the largest site (plus padding) fits every map."""
     need = 1.0
     for b in boundaries:

@@ -9,9 +9,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from shapely.geometry import shape
-
 from workbench.access import SYSTEM
+from workbench.geometry import validate_boundary
 from workbench.model import City, LivingLab, Network
 from workbench.settings import DEMO_DIR, DEMO_WORKSPACE, configured_database
 from workbench.store import Store, drop_workspace, open_store
@@ -36,7 +35,7 @@ def seed(store: Store, demo_dir: Path = DEMO_DIR) -> int:
         p = feature["properties"]
         store.add_lab(LivingLab(
             id=p["id"], city_id=p["city_id"], network_id=p["network_id"], title=p["title"],
-            boundary=shape(feature["geometry"]), summary=p.get("summary", ""),
+            boundary=validate_boundary(feature["geometry"]), summary=p.get("summary", ""),
             themes=tuple(p.get("themes", ())), principles=tuple(p.get("principles", ())),
             sdg_targets=tuple(p.get("sdg_targets", ())), status=p.get("status", "planning"),
             illustrative=bool(p.get("illustrative", True))), by=SYSTEM)

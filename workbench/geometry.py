@@ -6,8 +6,11 @@ Pure functions on geometries; it must not read the store or any file.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any, TypeVar
 
+import numpy as np
 import shapely
+from numpy.typing import NDArray
 from pyproj import CRS, Geod, Transformer
 from shapely.geometry import MultiPolygon, Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
@@ -17,6 +20,7 @@ from workbench.settings import MAX_SITE_AREA_KM2, MAX_SITE_DISTANCE_KM, MIN_SITE
 
 WGS84 = CRS.from_epsg(4326)
 _GEOD = Geod(ellps="WGS84")
+G = TypeVar("G", bound=BaseGeometry)
 
 
 def utm_crs(lon: float, lat: float) -> CRS:
@@ -36,8 +40,16 @@ def _transformer(src: CRS, dst: CRS) -> Transformer:
     return Transformer.from_crs(src, dst, always_xy=True)
 
 
-def to_crs(geom: BaseGeometry, dst: CRS, src: CRS = WGS84) -> BaseGeometry:
-    return shapely.transform(geom, _transformer(src, dst).transform, interleaved=False)
+def to_crs(geom: G, dst: CRS, src: CRS = WGS84) -> G:
+    """``geom`` (in ``src``) with its coordinates in ``dst``."""
+    transformer = _transformer(src, dst)
+
+    def project(coords: NDArray[np.float64]) -> NDArray[np.float64]:  # an (n, 2) array
+        x, y = transformer.transform(coords[:, 0], coords[:, 1])
+        projected: NDArray[np.float64] = np.column_stack([x, y])
+        return projected
+
+    return shapely.transform(geom, project)
 
 
 def area_m2(geom: BaseGeometry) -> float:
@@ -47,7 +59,7 @@ def area_m2(geom: BaseGeometry) -> float:
 
 def distance_km(a: Point, b: Point) -> float:
     """Geodesic distance between two WGS84 points in kilometres."""
-    return _GEOD.inv(a.x, a.y, b.x, b.y)[2] / 1000.0
+    return float(_GEOD.inv(a.x, a.y, b.x, b.y)[2]) / 1000.0
 
 
 def in_lonlat_range(geom: BaseGeometry) -> bool:
@@ -56,7 +68,8 @@ def in_lonlat_range(geom: BaseGeometry) -> bool:
 
 
 def validate_boundary(
-    geom: BaseGeometry | dict | None, city_lon: float | None = None, city_lat: float | None = None
+    geom: BaseGeometry | dict[str, Any] | None, city_lon: float | None = None,
+    city_lat: float | None = None,
 ) -> Polygon:
     """Check a living lab's site boundary and return it normalised (2D, exterior ring CCW).
 

@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from workbench.access import SYSTEM, Actor, hash_passcode, token_hash
 from workbench.errors import PermissionDenied, ValidationError
@@ -35,6 +36,9 @@ from workbench.settings import (
     public_url,
     setup_token_path,
 )
+
+if TYPE_CHECKING:
+    from workbench.store import Store
 
 
 def open_setup(host: str | None) -> bool:
@@ -87,7 +91,8 @@ def operator(token: str | None, host: str | None) -> Actor:
     return SYSTEM
 
 
-def create_workspace(name: str, owner_passcode: str, token: str | None, host: str | None):  # type: ignore[no-untyped-def]
+def create_workspace(name: str, owner_passcode: str, token: str | None,
+                     host: str | None) -> Store:
     """Create the workspace ``name`` for the operator (see :func:`operator`), protected by
     ``owner_passcode``; the passcode may be left empty only under open set-up. Returns its
     store."""
@@ -105,7 +110,8 @@ def create_workspace(name: str, owner_passcode: str, token: str | None, host: st
     return store
 
 
-def set_first_passcode(store, passcode: str, token: str | None, host: str | None) -> None:  # type: ignore[no-untyped-def]
+def set_first_passcode(store: Store, passcode: str, token: str | None,
+                       host: str | None) -> None:
     """Give an unprotected workspace its first owner passcode, for the operator."""
     hash_passcode(passcode)
     if store.is_protected():

@@ -39,7 +39,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import Request
@@ -65,6 +65,9 @@ from workbench.settings import (
     data_dir,
 )
 from workbench.store import Store
+
+if TYPE_CHECKING:
+    from watchdog.observers.api import BaseObserver
 
 _log = logging.getLogger(__name__)
 
@@ -235,6 +238,12 @@ def changes_since(store: Store, lab_id: str, since: int, by: Actor | None = None
                  session=rows.session, reset=rows.reset)
 
 
+#: A message to a page: JSON values.
+Message = dict[str, Any]
+#: What a delta depends on: workspace, lab, since, language, colouring, marker scale, moderating.
+DeltaKey = tuple[str, str, int, str, str, float, bool]
+
+
 @dataclass(eq=False)
 class Reader:
     """One open page following a lab: where it is (``since``), how it draws (``lang``,
@@ -265,8 +274,8 @@ class Hub:
         self.loop: asyncio.AbstractEventLoop | None = None
         self._poke = asyncio.Event()
         self._dirty: set[str] = set()  # workspaces with an in-process commit to look at
-        self._deltas: dict[tuple, tuple[int, dict]] = {}
-        self._observer: Any = None
+        self._deltas: dict[DeltaKey, tuple[int, Message]] = {}
+        self._observer: BaseObserver | None = None
         self._lock = threading.Lock()
         # PostgreSQL: (database, schema) -> workspace, and one listening thread per database
         self._schemas: dict[tuple[str, str], str] = {}
@@ -346,7 +355,7 @@ class Hub:
             return
         from pathlib import Path
 
-        from watchdog.events import FileSystemEventHandler
+        from watchdog.events import FileSystemEvent, FileSystemEventHandler
         from watchdog.observers import Observer
 
         path = Path(url.removeprefix("sqlite:///"))
@@ -354,7 +363,7 @@ class Hub:
         hub = self
 
         class Changed(FileSystemEventHandler):
-            def on_modified(self, event):  # type: ignore[no-untyped-def]
+            def on_modified(self, event: FileSystemEvent) -> None:
                 if Path(str(event.src_path)).name in names:
                     loop = hub.loop
                     if loop is not None and not loop.is_closed():
@@ -377,11 +386,11 @@ class Hub:
             raise PermissionDenied("live.error.token_expired")
         return bool(s.live_access(claim.lab_id, claim.actor))
 
-    def delta(self, reader: Reader) -> dict:
+    def delta(self, reader: Reader) -> Message:
         """The reader's next delta as JSON values (shared by readers in the same place)."""
         moderates = self._check(reader.claim)
-        key = (*reader.key, reader.since, reader.lang, reader.colour_by, reader.scale,
-               moderates)
+        key: DeltaKey = (*reader.key, reader.since, reader.lang, reader.colour_by, reader.scale,
+                         moderates)
         known = self.revisions.get(reader.key)
         cached = self._deltas.get(key)
         if cached is not None and known is not None and cached[0] == known:
@@ -412,7 +421,7 @@ class Hub:
                 self.revisions.pop(reader.key, None)
         self._presence_changed(reader.key)
 
-    def presence(self, key: tuple[str, str]) -> dict:
+    def presence(self, key: tuple[str, str]) -> Message:
         """Who follows the lab now: groups (name, colour, devices) and other roles' devices."""
         groups: dict[str, dict[str, Any]] = {}
         for r in self.readers.get(key, ()):
@@ -503,7 +512,7 @@ def hub() -> Hub:
     return HUB
 
 
-async def _send(reader: Reader, message: dict) -> bool:
+async def _send(reader: Reader, message: Message) -> bool:
     """Send one message, stamped with the server's clock (``now``, seconds since the epoch:
     every page counts a round's timer down from the server's time, not its device's); a reader
     that does not take it in time is closed."""

@@ -20,6 +20,7 @@ from folium.elements import JSCSSMixin
 from jinja2 import Template
 from shapely.geometry import mapping
 
+from workbench import palette
 from workbench.i18n import fmt_datetime, t
 from workbench.model import (
     ANNOTATION_CATEGORIES,
@@ -31,16 +32,20 @@ from workbench.model import (
     Network,
     isolate,
 )
-from workbench.settings import OSM_ATTRIBUTION
+from workbench.settings import (
+    MAP_COORD_DECIMALS,
+    OSM_ATTRIBUTION,
+    POPUP_TEXT_CHARS,
+    STREET_NAMES_MAX,
+)
 
 if TYPE_CHECKING:
     from workbench.store import Store
 
 #: Colour-blind-safe palette (Okabe & Ito 2008), used for networks and categories.
-PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-           "#000000")
+PALETTE = palette.PALETTE
 
-SITE_STYLE = {"color": "#D55E00", "weight": 3, "fill": True, "fillOpacity": 0.05,
+SITE_STYLE = {"color": palette.SITE_COLOUR, "weight": 3, "fill": True, "fillOpacity": 0.05,
               "dashArray": "6 4"}
 
 
@@ -161,10 +166,6 @@ def legend_html(entries: Iterable[tuple[str, str]], title: str = "") -> str:
 #: Above this many annotations, lines and areas are simplified (about 1 m) to keep the map light.
 SIMPLIFY_ABOVE = 1000
 SIMPLIFY_TOLERANCE_DEG = 1e-5
-#: Popups show at most this many characters of an annotation's text (the list shows all of it).
-POPUP_TEXT_CHARS = 600
-#: Decimal places kept in map coordinates (1e-6° is about 0.1 m).
-MAP_COORD_DECIMALS = 6
 
 
 def category_colours(categories: Iterable[Category] | None = None) -> dict[str, str]:
@@ -369,11 +370,12 @@ def _annotation_style(kind: str, colour: str, highlighted: bool = False,
     """The Leaflet style of an annotation of geometry type ``kind`` drawn in ``colour``."""
     point = kind == "Point"
     if highlighted:
-        style = {"color": "#000000", "weight": 5 * scale, "opacity": 1, "fillColor": colour,
-                 "fillOpacity": 0.9 if point else 0.5}
+        style = {"color": palette.OUTLINE_DARK, "weight": 5 * scale, "opacity": 1,
+                 "fillColor": colour, "fillOpacity": 0.9 if point else 0.5}
         return {**style, "radius": 13 * scale} if point else style
     if point:
-        return {"color": "#ffffff" if scale == 1 else "#000000", "weight": 2 * scale,
+        return {"color": palette.OUTLINE_LIGHT if scale == 1 else palette.OUTLINE_DARK,
+                "weight": 2 * scale,
                 "opacity": 1, "fillColor": colour, "fillOpacity": 0.9, "radius": 8 * scale}
     if kind in ("LineString", "MultiLineString"):
         return {"color": colour, "weight": 3 * scale, "opacity": 0.9, "fillColor": colour}
@@ -568,8 +570,7 @@ class WorldOutline(JSCSSMixin, MacroElement):
         self.asset_urls = {"world": WORLD_ATLAS_URL}
 
 
-#: The most street names written on a map drawn without tiles, and the zoom they show from.
-STREET_NAMES_MAX = 150
+#: The zoom street names show from (at most ``settings.STREET_NAMES_MAX`` of them).
 STREET_NAMES_MIN_ZOOM = 15
 
 
@@ -590,7 +591,8 @@ def street_name_points(gdf) -> list[tuple[float, float, str]]:  # type: ignore[n
     out = []
     for name, (_length, geom) in ranked:
         p = geom.interpolate(0.5, normalized=True)
-        out.append((round(p.y, 6), round(p.x, 6), escape_text(name)))
+        out.append((round(p.y, MAP_COORD_DECIMALS), round(p.x, MAP_COORD_DECIMALS),
+                    escape_text(name)))
     return out
 
 
@@ -876,8 +878,7 @@ def upload_tolerance(geoms) -> float:  # type: ignore[no-untyped-def]
 
 #: Colours of uploaded layers, each layer its own (Okabe & Ito, then Tol's muted scheme),
 #: none of them a colour of the OSM themes' greys and greens.
-UPLOAD_PALETTE = ("#0072B2", "#E69F00", "#CC79A7", "#009E73", "#D55E00", "#882255",
-                  "#44AA99", "#332288", "#999933", "#AA4499")
+UPLOAD_PALETTE = palette.UPLOAD_PALETTE
 
 
 def upload_style(colour: str) -> dict:

@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 import folium
 import geopandas as gpd
 
-from workbench import maps
+from workbench import maps, palette
 from workbench.errors import ValidationError
 from workbench.i18n import t
 from workbench.model import Layer, LivingLab
 from workbench.opendata.basemaps import BASEMAPS, validate_wms
-from workbench.settings import OSM_ATTRIBUTION
+from workbench.settings import MAX_WMS, OSM_ATTRIBUTION
 
 if TYPE_CHECKING:
     from workbench.store import Store
@@ -38,8 +38,6 @@ log = logging.getLogger(__name__)
 
 #: The key of the map settings in a lab's ``lab_settings``.
 SETTING_KEY = "map"
-#: At most this many WMS overlays per living lab.
-MAX_WMS = 5
 DEFAULT_BASEMAP = "street"
 #: OSM themes drawn first (large areas below, buildings and streets above them).
 UNDERNEATH = ("landuse", "water", "green")
@@ -155,7 +153,7 @@ class LayerData:
     name: str
     frame: gpd.GeoDataFrame
     kind: str = "upload"  # "upload" | "osm"
-    colour: str = "#0072B2"  # its own colour (legend of the GIS files, QML)
+    colour: str = palette.DEFAULT_LAYER_COLOUR  # its own colour (legend of the GIS files, QML)
     attribution: str = ""  # plain text
     fetched_at: datetime | None = None
     data_date: str | None = None  # the data's own date (ISO); None: unknown

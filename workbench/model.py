@@ -18,6 +18,8 @@ from typing import Any
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
+from workbench import palette, settings
+
 #: New Leipzig Charter (2020): the four key principles of good urban governance.
 PRINCIPLES = ("public_good", "participation", "multilevel_governance", "place_based")
 #: New Leipzig Charter: the three dimensions of the transformative city.
@@ -32,11 +34,10 @@ SDG_TARGETS = (
 LAB_STATUSES = ("planning", "active", "completed")
 #: Built-in annotation categories (stable codes; labels are translated in the locales).
 ANNOTATION_CATEGORIES = ("strength", "problem", "idea", "question", "next_step")
-#: Their colours, from the colour-blind-safe Okabe & Ito palette.
-ANNOTATION_CATEGORY_COLOURS = {"strength": "#009E73", "problem": "#D55E00", "idea": "#0072B2",
-                               "question": "#CC79A7", "next_step": "#E69F00"}
+#: Their colours (``palette.ANNOTATION_CATEGORY_COLOURS``).
+ANNOTATION_CATEGORY_COLOURS = palette.ANNOTATION_CATEGORY_COLOURS
 #: Dot-votes each participant may give per round unless the facilitator sets another limit.
-DEFAULT_VOTE_LIMIT = 3
+DEFAULT_VOTE_LIMIT = settings.DEFAULT_VOTE_LIMIT
 
 
 def new_id() -> str:

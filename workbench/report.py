@@ -12,12 +12,18 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from workbench.errors import ValidationError
 from workbench.i18n import fmt_datetime, t
 from workbench.model import utcnow
-from workbench.settings import OSM_ATTRIBUTION
+from workbench.settings import NOTE_KIND_COLOURS, OSM_ATTRIBUTION, SITE_COLOUR
+
+if TYPE_CHECKING:
+    from workbench.model import LivingLab
+    from workbench.store import Store
+    from workbench.store.network import ConsultationRecord, NetworkNote
+
 
 FORMATS = ("pdf", "docx")
 #: The indicators each lab's page lists (those of the twin sheet), in order.
@@ -57,7 +63,7 @@ class NetworkReport:
     attribution: str = OSM_ATTRIBUTION
 
 
-def gather(store: Any, network_id: str, lang: str, *, indicators: bool = True,
+def gather(store: Store, network_id: str, lang: str, *, indicators: bool = True,
            progress: Callable[[float, str], None] | None = None) -> NetworkReport:
     """Everything the report shows for every living lab of ``network_id``."""
     network = next((n for n in store.list_networks() if n.id == network_id), None)
@@ -88,7 +94,7 @@ def gather(store: Any, network_id: str, lang: str, *, indicators: bool = True,
     return NetworkReport(network=network.name, lang=lang, labs=tuple(out))
 
 
-def _note(store: Any, item: Any, lang: str) -> ReportNote:
+def _note(store: Store, item: NetworkNote, lang: str) -> ReportNote:
     text, translation = store.text_for(item.annotation, lang)
     tags = tuple(t(f"principle.{p}", lang) for p in item.mark.principles) + \
         tuple(f"SDG {g}" for g in item.mark.sdg_targets)
@@ -97,7 +103,7 @@ def _note(store: Any, item: Any, lang: str) -> ReportNote:
                       translation=text if translation is not None else "")
 
 
-def _indicators(store: Any, lab: Any, lang: str) -> tuple[tuple[str, str, str], ...]:
+def _indicators(store: Store, lab: LivingLab, lang: str) -> tuple[tuple[str, str, str], ...]:
     from workbench import indicators as ind
     from workbench.opendata.sources import lab_sources
     from workbench.twin import status
@@ -112,7 +118,7 @@ def _indicators(store: Any, lab: Any, lang: str) -> tuple[tuple[str, str, str], 
     return tuple(rows)
 
 
-def _site_map(lab: Any, notes: Sequence[Any]) -> bytes:
+def _site_map(lab: LivingLab, notes: Sequence[NetworkNote]) -> bytes:
     """The site outline with its lessons (green) and questions (pink), north up."""
     import matplotlib
 
@@ -125,11 +131,11 @@ def _site_map(lab: Any, notes: Sequence[Any]) -> bytes:
         for poly in geoms:
             x, y = poly.exterior.xy
             ax.fill(x, y, color="#eeeeee", zorder=1)
-            ax.plot(x, y, color="#D55E00", lw=1.4, zorder=2)
+            ax.plot(x, y, color=SITE_COLOUR, lw=1.4, zorder=2)
         for n in notes:
             p = n.annotation.geometry.representative_point()
             ax.scatter([p.x], [p.y], s=40, zorder=3, edgecolors="#222", linewidths=0.6,
-                       color="#009E73" if n.mark.kind == "lesson" else "#CC79A7")
+                       color=NOTE_KIND_COLOURS[n.mark.kind])
         ax.set_aspect(1 / max(0.2, math.cos(math.radians(lab.boundary.centroid.y))))
         ax.set_axis_off()
         buf = io.BytesIO()
@@ -250,7 +256,7 @@ def to_docx(report: NetworkReport) -> bytes:
     return buf.getvalue()
 
 
-def consultation_pdf(record: Any, lang: str) -> bytes:
+def consultation_pdf(record: ConsultationRecord, lang: str) -> bytes:
     """The record of a peer consultation as one PDF sheet: the host's questions, each guest
     city's answers, the dots given and who took part."""
     from fpdf import FPDF

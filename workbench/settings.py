@@ -1,7 +1,9 @@
-"""Every path, URL, limit and environment variable of the workbench, in one place.
+"""Every path, URL, limit, precision, colour and environment variable of the workbench, in one
+place (the colours are defined in :mod:`workbench.palette`, the languages in :mod:`workbench.i18n`;
+both re-exported here).
 
-It must not import the store, the pages or any library module but ``i18n`` (whose language list
-it re-exports): every other module may import it.
+It owns values only: it must not import the store, the pages or any library module but ``i18n``
+and ``palette``, so that every layer (the store included) may read it.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pathlib import Path
 #: The app's languages and the default one, defined with the catalogues
 from workbench.i18n import DEFAULT_LANGUAGE as DEFAULT_LANGUAGE
 from workbench.i18n import LANGUAGES as LANGUAGES
+
+# Every colour is a setting too: defined in workbench.palette, readable from here.
+from workbench.palette import *  # noqa: F403
 
 #: The project's source tree (the folder holding ``app.py`` and ``pages/``).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -31,12 +36,56 @@ SHARED_GEODATA = PROJECT_ROOT.parent / "shared" / "geodata"
 #: Name of the workspace seeded from ``DEMO_DIR``.
 DEMO_WORKSPACE = "demo"
 
-#: Limits on what a user may enter.
+# ---- limits: what a user may enter (the library refuses more; the widgets offer no more) -----
 MAX_SITE_AREA_KM2 = 50.0
 MIN_SITE_AREA_M2 = 100.0
 MAX_SITE_DISTANCE_KM = 50.0
 MAX_TEXT_CHARS = 5000
 MAX_NAME_CHARS = 200
+#: A group's name, and the name someone signs in with.
+MAX_GROUP_NAME_CHARS = 80
+#: A workspace name's length (``WORKSPACE_NAME``).
+MAX_WORKSPACE_NAME_CHARS = 40
+#: Passcodes: the shortest accepted; failed attempts per client before the back-off starts
+#: (never counted for the workspace as a whole: that would let anyone lock the owner out), and
+#: the longest wait after failed attempts, in seconds.
+MIN_PASSCODE_CHARS = 8
+FREE_ATTEMPTS = 3
+MAX_BACKOFF_S = 900
+#: Dot-votes each participant may give per round: the facilitator's range, and the default.
+MIN_VOTE_LIMIT = 1
+MAX_VOTE_LIMIT = 50
+DEFAULT_VOTE_LIMIT = 3
+#: Longest a workshop session (and so its join link) may stay open, in hours, and the default.
+MAX_SESSION_HOURS = 72
+DEFAULT_SESSION_HOURS = 8
+#: Longest round timer, in minutes (0: no timer), and the default.
+MAX_ROUND_MINUTES = 240
+DEFAULT_ROUND_MINUTES = 10
+#: The buffer around a site for its OSM data (fetched or imported), in metres: the largest
+#: accepted (app, CLI and library alike) and the default.
+MAX_BUFFER_M = 2000
+DEFAULT_BUFFER_M = 500
+#: Sites compared side by side.
+MIN_COMPARED_SITES = 2
+MAX_COMPARED_SITES = 6
+#: WMS overlays per living lab, and layers listed from one WMS (a national one offers thousands).
+MAX_WMS = 5
+MAX_WMS_LAYERS = 500
+
+# ---- precision ---------------------------------------------------------------------------------
+#: Decimal places of longitude/latitude kept in the store and written to exports (WKT, GeoJSON):
+#: 1e-7° is about 1 cm.
+COORD_DECIMALS = 7
+#: Decimal places of map and form coordinates (1e-6° is about 0.1 m).
+MAP_COORD_DECIMALS = 6
+
+# ---- what maps show ----------------------------------------------------------------------------
+#: Popups show at most this many characters of an annotation's text (the list shows all of it).
+POPUP_TEXT_CHARS = 600
+#: The most street names written on a map drawn without tiles.
+STREET_NAMES_MAX = 150
+
 #: Upload limit in megabytes (applied to Streamlit as server.maxUploadSize as well).
 MAX_UPLOAD_MB = 200
 
@@ -70,7 +119,7 @@ def cache_dir() -> Path:
 
 #: What a workspace name may be: an identifier, so that it can only ever name a file inside
 #: ``workspaces_dir()`` (no path separators, dots, or anything a URL could smuggle in).
-WORKSPACE_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+WORKSPACE_NAME = re.compile(rf"[a-z0-9][a-z0-9_-]{{0,{MAX_WORKSPACE_NAME_CHARS - 1}}}")
 
 
 def check_workspace_name(name: object) -> str:
@@ -172,8 +221,10 @@ VENUE_MAX_TILES = 3000
 VENUE_OSM_MAX_ZOOM = 17
 VENUE_REQUEST_INTERVAL_S = 0.2
 VENUE_BUFFER_M = 500.0
-#: Largest uncompressed size accepted from one uploaded archive (ZIP, KMZ), in megabytes.
+#: Largest uncompressed size accepted from one uploaded archive (ZIP, KMZ), in megabytes, and
+#: the largest ratio of a member's unpacked to packed size (more is a zip bomb).
 MAX_UNZIPPED_MB = 500
+MAX_UNZIP_RATIO = 200
 #: Most features accepted in one uploaded layer.
 MAX_UPLOAD_FEATURES = 200_000
 #: Most vertices in one feature of an uploaded layer, and in all its features together.

@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 
@@ -24,12 +24,25 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.projections.polar import PolarAxes  # noqa: E402
 
 from workbench import compare as cmp  # noqa: E402
 from workbench.errors import ValidationError  # noqa: E402
 from workbench.i18n import t  # noqa: E402
 from workbench.indicators import Indicator  # noqa: E402
-from workbench.settings import OSM_ATTRIBUTION  # noqa: E402
+from workbench.settings import (  # noqa: E402
+    COMPARABILITY_COLOURS,
+    OSM_ATTRIBUTION,
+    SITE_SERIES_COLOURS,
+)
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from matplotlib.axes import Axes
+    from shapely.geometry import Polygon
+
+    from workbench.store import Store
+
 
 FORMATS = ("pdf", "png")
 MIN_LABS, MAX_LABS = 2, 4
@@ -45,7 +58,6 @@ THIN_REASONS = frozenset({
     "indicators.note.few_buildings", "comparison.note.thin_proxy", "indicators.note.few_pois",
     "indicators.note.landuse_coverage", "indicators.note.landuse_from_pois",
     "indicators.note.weight_area", "indicators.note.short_network"})
-MARK_COLOURS = {"comparable": "#1a7f37", "thin": "#b26b00", "not_comparable": "#8c8c8c"}
 MARK_SYMBOLS = {"comparable": "●", "thin": "◐", "not_comparable": "○"}
 
 
@@ -55,8 +67,8 @@ class SheetLab:
 
     site: cmp.Site
     title: str
-    boundary: Any
-    buildings: Any
+    boundary: Polygon
+    buildings: gpd.GeoDataFrame | None
     sources: tuple[str, ...] = ()  # names of the city's own layers the figures used
 
 
@@ -140,13 +152,14 @@ def _draw(labs: Sequence[SheetLab], lang: str, url: str, size: tuple[float, floa
         rose_w = min(col_w - side_in / w - 0.01, side_in / w)
         rax = fig.add_axes((x + side_in / w + 0.008, top - rose_w * w / h, rose_w,
                             rose_w * w / h), projection="polar")
+        assert isinstance(rax, PolarAxes)  # what projection="polar" makes
         _rose(rax, lab, lang, fs)
         _cards(fig, lab, lang, x, top - side_in / h - 0.02, col_w, fs, reasons)
     _footer(fig, labs, lang, fs, reasons, url, size)
     return fig, map_axes
 
 
-def _figure_ground(ax: Any, lab: SheetLab, lang: str, fs: float) -> None:
+def _figure_ground(ax: Axes, lab: SheetLab, lang: str, fs: float) -> None:
     half = cmp.FIGURE_GROUND_M / 2
     (cx, cy), drawn = cmp.draw_square(ax, lab.boundary, lab.buildings, lw=1.2)
     for spine in ax.spines.values():
@@ -165,7 +178,7 @@ def _figure_ground(ax: Any, lab: SheetLab, lang: str, fs: float) -> None:
                 arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2})
 
 
-def _rose(ax: Any, lab: SheetLab, lang: str, fs: float) -> None:
+def _rose(ax: PolarAxes, lab: SheetLab, lang: str, fs: float) -> None:
     ax.set_theta_zero_location("N")
     ax.set_theta_direction("clockwise")
     ax.set_yticklabels([])
@@ -174,7 +187,7 @@ def _rose(ax: Any, lab: SheetLab, lang: str, fs: float) -> None:
     phi = lab.site.result.get("orientation_order")
     if len(hist):
         width = 2 * np.pi / len(hist)
-        ax.bar(np.arange(len(hist)) * width, hist, width=width, color=cmp.COLOURS[0],
+        ax.bar(np.arange(len(hist)) * width, hist, width=width, color=SITE_SERIES_COLOURS[0],
                edgecolor="white", linewidth=0.3)
     title = "φ —" if phi.value is None else f"φ = {phi.value:.2f}"
     ax.set_title(title, fontsize=fs * 0.75, pad=4)
@@ -210,7 +223,7 @@ def _cards(fig: Figure, lab: SheetLab, lang: str, x: float, top: float, col_w: f
                  fontweight="bold", va="bottom",
                  color="#111" if mark == "comparable" else "#777")
         fig.text(cx + card_w - 0.004, cy - card_h + 0.01, f"{MARK_SYMBOLS[mark]}{foot}",
-                 fontsize=fs * 0.8, ha="right", va="bottom", color=MARK_COLOURS[mark])
+                 fontsize=fs * 0.8, ha="right", va="bottom", color=COMPARABILITY_COLOURS[mark])
 
 
 def _footer(fig: Figure, labs: Sequence[SheetLab], lang: str, fs: float, reasons: list[str],
@@ -256,7 +269,7 @@ def compare_url(base: str, lab_ids: Sequence[str]) -> str:
     return f"{base.rstrip('/')}/compare?labs={','.join(lab_ids)}"
 
 
-def sheet_labs(store: Any, lab_ids: Sequence[str], lang: str) -> list[SheetLab]:
+def sheet_labs(store: Store, lab_ids: Sequence[str], lang: str) -> list[SheetLab]:
     """Everything the sheet shows for each lab, read from the store and the caches (the
     indicators with the cities' own source layers, the buildings they used)."""
     from workbench import indicators as ind

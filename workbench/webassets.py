@@ -67,6 +67,6 @@ def use_local_assets(m: folium.Map, base_url: str, assets_dir: Path | None = Non
                 setattr(element, attr, local(links))
         urls = getattr(element, "asset_urls", None)  # data a map's script fetches
         if isinstance(urls, dict):
-            element.asset_urls = dict(local(list(urls.items())))
+            setattr(element, "asset_urls", dict(local(list(urls.items()))))  # noqa: B010 - any element
         stack.extend(getattr(element, "_children", {}).values())
     return m

@@ -13,12 +13,13 @@ It reads the store and the caches; it must not write (snapshots are stored throu
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import shapely
-from shapely.geometry.base import BaseGeometry
+from shapely.geometry import Point
 
 from workbench import maps
 from workbench.i18n import t
@@ -43,6 +44,7 @@ from workbench.model import (
     Translation,
     utcnow,
 )
+from workbench.settings import UNKNOWN_CATEGORY_COLOUR
 from workbench.store import Store
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,7 @@ class NumberedAnnotation:
         return self.votes if self.votes_total is None else self.votes_total
 
     @property
-    def anchor(self) -> BaseGeometry:
+    def anchor(self) -> Point:
         """Where the number is drawn: a point on (or in) the geometry."""
         return self.annotation.geometry.representative_point()
 
@@ -137,7 +139,7 @@ class MapContent:
         interactive HTML map), the OSM data, each uploaded layer's own attribution."""
         return sources(self.layers, self.settings, self.lang, drawn)
 
-    def annotation_features(self) -> list[dict]:
+    def annotation_features(self) -> list[dict[str, Any]]:
         """The notes as every map draws them (``maps.annotation_features``, coloured by
         category, with the votes and comments the popups count)."""
         votes = {n.annotation.id: n.votes for n in self.annotations}
@@ -153,7 +155,7 @@ def category_colours(content: MapContent) -> dict[str, str]:
     """The colour of each category as the living-lab map shows it (``maps.category_colours``);
     a category the workspace no longer defines is drawn grey."""
     colours = maps.category_colours(content.category_defs)
-    return {code: colours.get(code, "#777777") for code in content.categories()}
+    return {code: colours.get(code, UNKNOWN_CATEGORY_COLOUR) for code in content.categories()}
 
 
 def category_label(code: str, lang: str, content: MapContent | None = None) -> str:
@@ -161,9 +163,14 @@ def category_label(code: str, lang: str, content: MapContent | None = None) -> s
     return maps.category_label(code, lang, content.category_defs if content else None)
 
 
+#: An annotation's discussion: its comments, the dots of this voting round and, where known, of
+#: all rounds.
+Discussion = tuple[Sequence[Comment], int] | tuple[Sequence[Comment], int, int]
+
+
 def number_annotations(annotations: Sequence[Annotation],
-                       discussion: dict[str, tuple] | None = None,
-                       translations: dict[str, Sequence[Translation]] | None = None,
+                       discussion: Mapping[str, Discussion] | None = None,
+                       translations: Mapping[str, Sequence[Translation]] | None = None,
                        ) -> list[NumberedAnnotation]:
     """Numbers 1..n in the order the annotations were made (the order of the table).
     ``discussion``: per annotation id (comments, dots this round[, dots in all rounds])."""
@@ -179,7 +186,7 @@ def number_annotations(annotations: Sequence[Annotation],
 
 
 def store_discussion(store: Store, lab_id: str, annotation_ids: Sequence[str]
-                     ) -> dict[str, tuple[list[Comment], int, int]]:
+                     ) -> dict[str, Discussion]:
     """Comments, the current voting round's dots and the dots of all rounds per annotation."""
     votes = store.vote_totals(lab_id)
     totals = store.vote_totals(lab_id, all_rounds=True)

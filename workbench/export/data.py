@@ -44,7 +44,7 @@ from workbench.model import (
     utcnow,
 )
 from workbench.opendata.safe_read import read_layers
-from workbench.settings import OSM_ATTRIBUTION
+from workbench.settings import COORD_DECIMALS, OSM_ATTRIBUTION
 from workbench.store.base import from_iso, iso
 
 FORMAT_VERSION = 1
@@ -240,7 +240,7 @@ def write_layer_styles(content: MapContent, path: Path) -> None:
         sld,
         symbol_kind,
     )
-    from workbench.maps import SITE_STYLE
+    from workbench.settings import SITE_COLOUR
 
     rows = []
 
@@ -252,7 +252,7 @@ def write_layer_styles(content: MapContent, path: Path) -> None:
                      "description": title, "owner": "", "ui": "",
                      "update_time": iso(content.created_at)})
 
-    site = Symbol("fill", SITE_STYLE["color"], fill_opacity=0.05, width_px=3, dashed=True)
+    site = Symbol("fill", SITE_COLOUR, fill_opacity=0.05, width_px=3, dashed=True)
     site_title = t("map.site", content.lang)
     add("site", single_qml(site), sld("site", [(None, site_title, site)]), site_title)
     kind = symbol_kind([n.annotation.geometry.geom_type for n in content.annotations])
@@ -299,7 +299,7 @@ def read_geopackage(path: str | Path) -> dict[str, pd.DataFrame]:
 
 
 # ---- GeoJSON (RFC 7946) --------------------------------------------------------------------------
-def rfc7946_geometry(geom: shapely.Geometry, precision: int = 7) -> dict:
+def rfc7946_geometry(geom: shapely.Geometry, precision: int = COORD_DECIMALS) -> dict:
     """GeoJSON geometry: WGS84 lon/lat, polygons with counter-clockwise exterior rings
     (the right-hand rule of RFC 7946 §3.1.6), coordinates rounded to ``precision`` decimals."""
     if geom.geom_type == "GeometryCollection":
@@ -367,7 +367,7 @@ def geojson_bytes(content: MapContent) -> bytes:
     """One RFC 7946 FeatureCollection (no ``crs`` member; lon/lat WGS84)."""
     doc = {"type": "FeatureCollection", "features": features(content)}
     minx, miny, maxx, maxy = content.extent()
-    doc["bbox"] = [round(minx, 7), round(miny, 7), round(maxx, 7), round(maxy, 7)]
+    doc["bbox"] = [round(v, COORD_DECIMALS) for v in (minx, miny, maxx, maxy)]
     if content.notes:  # a foreign member (RFC 7946 §6.1): what the file does not hold
         doc["notes"] = content.notes
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -389,7 +389,7 @@ def csv_bytes(content: MapContent) -> bytes:
     safe = spreadsheet_text
     writer.writerow({"kind": "site", "layer": "site", "id": lab.id, "text": safe(lab.title),
                      "created_at": iso(lab.created_at), "updated_at": iso(lab.updated_at),
-                     "wkt": shapely.to_wkt(lab.boundary, rounding_precision=7)})
+                     "wkt": shapely.to_wkt(lab.boundary, rounding_precision=COORD_DECIMALS)})
     for n in content.annotations:
         a = n.annotation
         writer.writerow({"kind": "annotation", "layer": "annotations", "id": a.id,
@@ -399,12 +399,12 @@ def csv_bytes(content: MapContent) -> bytes:
                          "comments": len(n.comments),
                          "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
                          "lang": a.lang, "translations": safe(n.translations_text),
-                         "wkt": shapely.to_wkt(a.geometry, rounding_precision=7)})
+                         "wkt": shapely.to_wkt(a.geometry, rounding_precision=COORD_DECIMALS)})
     for layer in content.layers:
         for i, geom in enumerate(layer.frame.to_crs(4326).geometry):
             if geom is not None and not geom.is_empty:
                 writer.writerow({"kind": "layer", "layer": safe(layer.name), "id": str(i),
-                                 "wkt": shapely.to_wkt(geom, rounding_precision=7)})
+                                 "wkt": shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS)})
     for note in content.notes:
         writer.writerow({"kind": "note", "text": safe(note)})
     return ("\ufeff" + buf.getvalue()).encode("utf-8")

@@ -6,7 +6,7 @@ Layout maths and texts; it must not read the store or any file.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from shapely.geometry import Point
@@ -15,8 +15,8 @@ from workbench.errors import ValidationError
 from workbench.export.content import MapContent, category_colours, category_label
 from workbench.geometry import distance_km
 from workbench.i18n import fmt_datetime, t
-from workbench.maps import SITE_STYLE
 from workbench.model import isolate
+from workbench.settings import SITE_COLOUR
 
 MM_PER_INCH = 25.4
 #: Paper sizes in millimetres (portrait).
@@ -90,7 +90,7 @@ class LegendEntry:
 def legend_entries(content: MapContent) -> list[LegendEntry]:
     """Site boundary, each visible layer, then each annotation category with its count."""
     lang = content.lang
-    entries = [LegendEntry(SITE_STYLE["color"], t("map.site", lang), "site", dashed=True)]
+    entries = [LegendEntry(SITE_COLOUR, t("map.site", lang), "site", dashed=True)]
     entries += [LegendEntry(layer.drawn_colour, layer.name, "layer") for layer in content.layers]
     colours = category_colours(content)
     for code in content.categories():
@@ -109,7 +109,7 @@ class FrameText:
     notes: list[str]
 
 
-def frame_text(content: MapContent, extra_notes: list[str] = (),  # type: ignore[assignment]
+def frame_text(content: MapContent, extra_notes: Sequence[str] = (),
                drawn: Iterable[str] | None = None) -> FrameText:
     """The frame's texts; ``drawn``: the tile sources really drawn (``mapview.tile_sources``
     keys; None: all), so that the attribution credits exactly what the image shows."""

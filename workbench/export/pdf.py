@@ -160,9 +160,9 @@ def _indicator_pages(pdf: Sheet, content: MapContent) -> None:
             row.cell(ind.label(lang))
             row.cell(ind.display_value(lang))
             row.cell(ind.unit_label(lang))
-            note = ind.reason.text(lang) if ind.reason else " · ".join(n.text(lang)
-                                                                          for n in ind.notes)
-            row.cell(("⚠ " if not ind.comparable else "") + note)
+            why = ind.reason.text(lang) if ind.reason else " · ".join(n.text(lang)
+                                                                         for n in ind.notes)
+            row.cell(("⚠ " if not ind.comparable else "") + why)
     pdf.ln(2)
     for note in result.notes:
         pdf.multi_cell(0, 5, f"⚠ {note.text(lang)}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)

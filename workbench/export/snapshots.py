@@ -29,6 +29,7 @@ from workbench.export.content import (
 from workbench.i18n import t
 from workbench.mapview import parse_settings
 from workbench.model import Annotation, Snapshot, new_id, utcnow
+from workbench.settings import COORD_DECIMALS
 from workbench.store import Store
 from workbench.store.base import from_iso, iso
 
@@ -51,7 +52,8 @@ def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = No
 def _annotation_state(n: NumberedAnnotation) -> dict:
     a = n.annotation
     return {"id": a.id, "number": n.number, "category": a.category, "text": a.text,
-            "author": a.author, "wkt": shapely.to_wkt(a.geometry, rounding_precision=7),
+            "author": a.author,
+            "wkt": shapely.to_wkt(a.geometry, rounding_precision=COORD_DECIMALS),
             "created_at": iso(a.created_at), "updated_at": iso(a.updated_at), "votes": n.votes,
             "votes_total": n.all_votes,
             "comments": [{"author": c.author, "text": c.text, "created_at": iso(c.created_at)}

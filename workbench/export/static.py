@@ -8,19 +8,25 @@ It must not start a browser or fetch tiles: it is the fallback that always works
 from __future__ import annotations
 
 import io
+from typing import Any
 
 import geopandas as gpd
 import matplotlib
 
 matplotlib.use("Agg")  # no display; must precede pyplot
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import FancyArrow, Patch, Rectangle  # noqa: E402
+from matplotlib.text import Text  # noqa: E402
 from pyproj import Transformer  # noqa: E402
 
 from workbench.export.content import MapContent  # noqa: E402
 from workbench.export.layout import (  # noqa: E402
+    FrameText,
     PageSize,
     frame_text,
     legend_entries,
@@ -30,12 +36,15 @@ from workbench.export.layout import (  # noqa: E402
     scale_label,
 )
 from workbench.i18n import t  # noqa: E402
-from workbench.maps import SITE_STYLE  # noqa: E402
+from workbench.settings import SITE_COLOUR  # noqa: E402
+
+#: A rectangle in figure coordinates: left, bottom, width, height.
+Box = tuple[float, float, float, float]
 
 _TO_3857 = Transformer.from_crs(4326, 3857, always_xy=True)
 
 
-def _text(ax, x, y, s, **kw):  # type: ignore[no-untyped-def]
+def _text(ax: Axes, x: float, y: float, s: str, **kw: Any) -> Text:
     """Text drawn literally: no mathtext ($…$), whatever a user typed."""
     return ax.text(x, y, s, parse_math=False, **kw)
 
@@ -54,10 +63,10 @@ def render_png_static(content: MapContent, size: PageSize | None = None,
         ft = frame_text(content, notes, drawn=())  # no tiles drawn: none credited
         if size.landscape:
             _header(fig, ft, fs, (0.955, 0.905, 0.885), size)
-            map_box, legend_box = [0.02, 0.10, 0.74, 0.76], [0.78, 0.10, 0.20, 0.76]
+            map_box, legend_box = (0.02, 0.10, 0.74, 0.76), (0.78, 0.10, 0.20, 0.76)
         else:
             _header(fig, ft, fs, (0.97, 0.94, 0.927), size)
-            map_box, legend_box = [0.04, 0.27, 0.92, 0.64], [0.04, 0.08, 0.92, 0.17]
+            map_box, legend_box = (0.04, 0.27, 0.92, 0.64), (0.04, 0.08, 0.92, 0.17)
         ax = fig.add_axes(map_box)
         _draw_map(ax, content, numbered, fs, map_box, size)
         _legend(fig.add_axes(legend_box), content, fs)
@@ -75,7 +84,8 @@ def _fit(text: str, points: float, fontsize: float) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _header(fig, ft, fs, ys, size) -> None:  # type: ignore[no-untyped-def]
+def _header(fig: Figure, ft: FrameText, fs: float, ys: tuple[float, float, float],
+            size: PageSize) -> None:
     width_pt = fig.get_figwidth() * 72 * 0.96
     title_fs = 22 * fs if size.landscape else 17 * fs
     fig.text(0.02, ys[0], _fit(ft.title, width_pt, title_fs), fontsize=title_fs,
@@ -86,14 +96,15 @@ def _header(fig, ft, fs, ys, size) -> None:  # type: ignore[no-untyped-def]
     fig.add_artist(Line2D([0.02, 0.98], [ys[2], ys[2]], color="#111", lw=1.5 * fs))
 
 
-def _footer(fig, ft, fs) -> None:  # type: ignore[no-untyped-def]
+def _footer(fig: Figure, ft: FrameText, fs: float) -> None:
     fig.text(0.02, 0.06, ft.attribution, fontsize=8 * fs, va="top", color="#333",
              parse_math=False)
     fig.text(0.02, 0.035, "   ".join("⚠ " + n for n in ft.notes), fontsize=9 * fs, va="top",
              color="#8a3b00", parse_math=False)
 
 
-def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> None:  # type: ignore[no-untyped-def]
+def _draw_map(ax: Axes, content: MapContent, numbered: bool, fs: float, box: Box,
+              size: PageSize) -> None:
     ax.set_facecolor("#f2efe9")
     for layer in content.layers:  # styled as on the web map (mapview's layer styles)
         frame = layer.frame.to_crs(3857)
@@ -113,12 +124,14 @@ def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> 
             points.plot(ax=ax, color=face if style.get("fillOpacity") else edge,
                         markersize=(layer.radius * 1.5 * fs) ** 2, edgecolor="#fff", lw=0.4)
     site = gpd.GeoSeries([content.lab.boundary], crs=4326).to_crs(3857)
-    site.boundary.plot(ax=ax, color=SITE_STYLE["color"], lw=2.5 * fs, linestyle=(0, (6, 4)))
+    site.boundary.plot(ax=ax, color=SITE_COLOUR, lw=2.5 * fs, linestyle=(0, (6, 4)))
     if content.annotations:
         frame = note_frame(content)
         order = {"area": 0, "line": 1, "point": 2}  # areas under lines under points
-        for (kind, _style), group in sorted(frame.groupby(["kind", "style_key"]),
-                                            key=lambda kv: order[kv[0][0]]):
+        groups = [(str(kind), group)
+                  for (kind, _style), group in frame.groupby(["kind", "style_key"])]
+        for kind, group in sorted(groups, key=lambda kg: order[kg[0]]):
+            assert isinstance(group, gpd.GeoDataFrame)  # a group of a GeoDataFrame is one
             style = group["style"].iloc[0]
             _draw_notes(ax, group, kind, style, fs, 4 + order[kind] * 0.1)
         if numbered:
@@ -126,8 +139,9 @@ def _draw_map(ax, content: MapContent, numbered: bool, fs: float, box, size) -> 
                                     crs=4326).to_crs(3857)
             cols = [f["properties"]["s"].get("fillColor") or f["properties"]["s"]["color"]
                     for f in content.annotation_features()]
-            for n, p, col in zip(content.annotations, anchors, cols, strict=True):
-                _text(ax, p.x, p.y, str(n.number), fontsize=8 * fs, fontweight="bold",
+            for n, x, y, col in zip(content.annotations, anchors.x, anchors.y, cols,
+                                    strict=True):
+                _text(ax, x, y, str(n.number), fontsize=8 * fs, fontweight="bold",
                       ha="center", va="center", zorder=6,
                       bbox={"boxstyle": "circle,pad=0.25", "fc": "#fff", "ec": col,
                             "lw": 1.5 * fs})
@@ -170,7 +184,8 @@ def note_frame(content: MapContent) -> gpd.GeoDataFrame:
                             geometry=geoms.to_crs(3857), crs=3857)
 
 
-def _draw_notes(ax, group, kind: str, style: dict, fs: float, z: float) -> None:  # type: ignore[no-untyped-def]
+def _draw_notes(ax: Axes, group: gpd.GeoDataFrame, kind: str, style: dict[str, Any], fs: float,
+                z: float) -> None:
     """Notes of one kind and style, as Leaflet draws them (CSS px widths scaled to the page)."""
     colour = style.get("color", "#777777")
     fill = style.get("fillColor", colour)
@@ -188,7 +203,7 @@ def _draw_notes(ax, group, kind: str, style: dict, fs: float, z: float) -> None:
                    markersize=(2 * radius) ** 2, edgecolor=colour, lw=weight, zorder=z)
 
 
-def _scale_bar(ax, width_3857: float, lat: float, lang: str, fs: float) -> None:  # type: ignore[no-untyped-def]
+def _scale_bar(ax: Axes, width_3857: float, lat: float, lang: str, fs: float) -> None:
     """A bar of a round length in true metres (Web Mercator stretches by 1/cos(latitude))."""
     metres_per_unit = metres_per_degree_lon(lat) / 111319.49079327357  # ground m per 3857 unit
     ground_width = width_3857 * metres_per_unit
@@ -206,7 +221,7 @@ def _scale_bar(ax, width_3857: float, lat: float, lang: str, fs: float) -> None:
           fontsize=8 * fs, zorder=8, ha="center")
 
 
-def _north_arrow(ax, fs: float) -> None:  # type: ignore[no-untyped-def]
+def _north_arrow(ax: Axes, fs: float) -> None:
     ax.add_patch(FancyArrow(0.95, 0.84, 0, 0.08, width=0.012, head_width=0.035,
                             head_length=0.045, length_includes_head=True, transform=ax.transAxes,
                             fc="#111", ec="#fff", zorder=8))
@@ -214,9 +229,9 @@ def _north_arrow(ax, fs: float) -> None:  # type: ignore[no-untyped-def]
           ha="center", va="center", zorder=8)
 
 
-def _legend(ax, content: MapContent, fs: float) -> None:  # type: ignore[no-untyped-def]
+def _legend(ax: Axes, content: MapContent, fs: float) -> None:
     ax.axis("off")
-    handles = []
+    handles: list[Artist] = []
     for e in legend_entries(content):
         if e.kind == "site":
             handles.append(Line2D([], [], color=e.colour, lw=2.5, linestyle=(0, (4, 2)),

@@ -17,13 +17,15 @@ import mimetypes
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 from urllib.parse import urljoin
 
 import folium
+from branca.element import Figure
 from folium.features import DivIcon
 
 from workbench.export.content import MapContent, category_colours
-from workbench.export.layout import PageSize, frame_text, legend_entries, page_size
+from workbench.export.layout import LegendEntry, PageSize, frame_text, legend_entries, page_size
 from workbench.i18n import t
 from workbench.maps import ANNOTATION_POPUP_CSS, bdi_text, escape_text
 from workbench.mapview import drawn_sources, lab_map
@@ -36,6 +38,16 @@ from workbench.settings import (
     export_fetch_tiles,
 )
 from workbench.webassets import local_files
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Route, ViewportSize
+
+
+class RenderReport(TypedDict, total=False):
+    """What a Chromium snapshot says of its sources (:func:`render_png_chromium`)."""
+
+    drawn: list[str]  # the tile sources of which tiles were drawn (mapview.tile_sources keys)
+    attribution: str  # the footer's text
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +67,19 @@ def build_map(content: MapContent, numbered: bool = True, controls: bool = True)
                 bounds=content.extent(), zoom_snap=0.1)
     m.default_js = [("leaflet", LEAFLET_JS)]  # nothing else is needed: fewer files to inline
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
-    m.get_root().header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
+    document(m).header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
     if content.annotations and numbered:
         number_markers(content).add_to(m)
     if controls:  # last: the control lists the layers defined before it
         folium.LayerControl(collapsed=True).add_to(m)
     return m
+
+
+def document(m: folium.Map) -> Figure:
+    """The HTML document a map is drawn in (folium gives every map one)."""
+    root = m.get_root()
+    assert isinstance(root, Figure)
+    return root
 
 
 NUMBER_CSS = ("font:bold 12px/20px sans-serif;text-align:center;width:22px;height:22px;"
@@ -97,12 +116,12 @@ def _data_uri(path: Path) -> str:
 def _inline_css(url: str, assets: dict[str, Path]) -> str:
     css = assets[url].read_text(encoding="utf-8")
 
-    def repl(match: re.Match) -> str:
-        ref = match.group(2)
+    def repl(match: re.Match[str]) -> str:
+        ref: str = match.group(2)
         if ref.startswith("data:"):
-            return match.group(0)
+            return match[0]
         target = urljoin(url, ref.split("#")[0].split("?")[0])
-        return f'url("{_data_uri(assets[target])}")' if target in assets else match.group(0)
+        return f'url("{_data_uri(assets[target])}")' if target in assets else match[0]
 
     return re.sub(r"url\((['\"]?)([^)'\"]+)\1\)", repl, css)
 
@@ -111,21 +130,21 @@ def self_contained(html: str, assets: dict[str, Path]) -> tuple[str, bool]:
     """Inline the page's CDN scripts and style sheets; returns the HTML and whether all were."""
     complete = True
 
-    def script(match: re.Match) -> str:
+    def script(match: re.Match[str]) -> str:
         nonlocal complete
-        url = match.group(1)
+        url: str = match.group(1)
         if url not in assets:
             complete = False
-            return match.group(0)
+            return match[0]
         code = assets[url].read_text(encoding="utf-8").replace("</script", "<\\/script")
         return f"<script>/* {escape_text(url)} */\n{code}\n</script>"
 
-    def link(match: re.Match) -> str:
+    def link(match: re.Match[str]) -> str:
         nonlocal complete
-        url = match.group(1)
+        url: str = match.group(1)
         if url not in assets:
             complete = False
-            return match.group(0)
+            return match[0]
         return f"<style>/* {escape_text(url)} */\n{_inline_css(url, assets)}\n</style>"
 
     html = re.sub(r'<script src="([^"]+)"></script>', script, html)
@@ -138,9 +157,10 @@ def html_document(content: MapContent, assets_dir: Path | None = None) -> str:
     """One HTML file with the map, title, legend and attribution; opens without the workbench."""
     lang = content.lang
     m = build_map(content)
-    m.get_root().header.add_child(folium.Element(f"<title>{escape_text(content.title)}</title>"))
-    m.get_root().html.add_child(folium.Element(_overlay_html(content)))
-    html, complete = self_contained(m.get_root().render(), web_assets(assets_dir))
+    root = document(m)
+    root.header.add_child(folium.Element(f"<title>{escape_text(content.title)}</title>"))
+    root.html.add_child(folium.Element(_overlay_html(content)))
+    html, complete = self_contained(root.render(), web_assets(assets_dir))
     if not complete:
         note = escape_text(t("export.html_needs_internet", lang))
         html = html.replace("<body>", '<body>\n<div id="wb-offline-note" style="position:fixed;'
@@ -170,7 +190,7 @@ def _overlay_html(content: MapContent) -> str:
     )
 
 
-def _legend_item_html(e) -> str:  # type: ignore[no-untyped-def]
+def _legend_item_html(e: LegendEntry) -> str:
     colour = escape_text(e.colour)
     if e.kind == "site":
         swatch = f"border:2px dashed {colour};background:transparent"
@@ -257,7 +277,7 @@ footer{{font-size:11px;margin-top:8px;color:#333}} #notes{{color:#8a3b00;font-si
 
 
 def render_png_chromium(content: MapContent, size: PageSize | None = None,
-                        numbered: bool = True, report: dict | None = None) -> bytes:
+                        numbered: bool = True, report: RenderReport | None = None) -> bytes:
     """The PNG snapshot as Chromium draws the map (exactly ``size`` pixels).
 
     ``report``, when given, receives what the image says of its sources: ``drawn`` (the tile
@@ -275,7 +295,7 @@ def render_png_chromium(content: MapContent, size: PageSize | None = None,
 
 
 def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: bool,
-                         report: dict) -> bytes:
+                         report: RenderReport) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -293,7 +313,7 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
     tiles_loaded: list[str] = []
     fetch_tiles = export_fetch_tiles()
 
-    def handle(route) -> None:  # type: ignore[no-untyped-def]
+    def handle(route: Route) -> None:
         url = route.request.url
         if url in pages:
             body, mime = pages[url]
@@ -307,7 +327,8 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
             route.abort()
 
     scale = size.scale
-    viewport = {"width": round(size.width / scale), "height": round(size.height / scale)}
+    viewport: ViewportSize = {"width": round(size.width / scale),
+                              "height": round(size.height / scale)}
     extra: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
@@ -330,8 +351,8 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
                 extra.append(t("export.note.tiles_unavailable", lang))
             # credit exactly the tiles drawn (none offline), with the layers' data dates
             drawn = drawn_sources(content.settings, tiles_loaded)
-            report.update(drawn=sorted(drawn),
-                          attribution=frame_text(content, drawn=drawn).attribution)
+            report["drawn"] = sorted(drawn)
+            report["attribution"] = frame_text(content, drawn=drawn).attribution
             page.evaluate("(text) => { document.getElementById('attribution').textContent ="
                           " text; }", report["attribution"])
             if extra:
@@ -346,7 +367,7 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
     return _exact_size(png, size)
 
 
-def _fetch_tile(route, loaded: list[str], failed: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _fetch_tile(route: Route, loaded: list[str], failed: list[str]) -> None:
     """Fetch a tile for the page (by Playwright, with the workbench's user agent, as the tile
     servers' usage policies ask) and hand it on; keep its URL in ``loaded`` when it came, so
     that the image credits the sources really drawn."""
@@ -374,7 +395,7 @@ def _exact_size(png: bytes, size: PageSize) -> bytes:
 
     img = Image.open(io.BytesIO(png)).convert("RGB")
     if img.size != (size.width, size.height):
-        img = img.resize((size.width, size.height), Image.LANCZOS)
+        img = img.resize((size.width, size.height), Image.Resampling.LANCZOS)
     out = io.BytesIO()
     img.save(out, format="PNG", dpi=(size.dpi, size.dpi))
     return out.getvalue()

@@ -49,7 +49,7 @@ Resolver = Callable[[str], list[str]]
 
 def _resolve(host: str) -> list[str]:
     infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return sorted({info[4][0] for info in infos})
+    return sorted({str(info[4][0]) for info in infos})
 
 
 def validate_wms(url: str, layer: str, resolve: Resolver | None = None) -> tuple[str, str]:

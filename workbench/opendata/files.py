@@ -37,8 +37,10 @@ from workbench.opendata.safe_read import (
     run_bounded,
 )
 from workbench.settings import (
+    DEFAULT_LAYER_COLOUR,
     MAX_FEATURE_VERTICES,
     MAX_LAYER_VERTICES,
+    MAX_UNZIP_RATIO,
     MAX_UNZIPPED_MB,
     MAX_UPLOAD_FEATURES,
     MAX_UPLOAD_MB,
@@ -58,7 +60,6 @@ _LON_NAMES = ("lon", "lng", "long", "longitude", "x", "laenge", "länge", "до�
 _LAT_NAMES = ("lat", "latitude", "y", "breite", "широта")
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape")
 _GPX_LAYERS = ("waypoints", "routes", "tracks")
-_MAX_RATIO = 200  # a member that unpacks to more than 200× its packed size is a bomb
 
 
 @dataclass
@@ -359,7 +360,7 @@ def _safe_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
             continue
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
-        if total > MAX_UNZIPPED_MB * 1024 * 1024 or (ratio > _MAX_RATIO
+        if total > MAX_UNZIPPED_MB * 1024 * 1024 or (ratio > MAX_UNZIP_RATIO
                                                      and info.file_size > 1024 * 1024):
             raise _fail("zip_bomb", limit=MAX_UNZIPPED_MB)
         members.append(info)
@@ -507,7 +508,7 @@ def save_upload(store: Store, lab_id: str, layer: UserLayer, name: str | None = 
         record = Layer(
             id=layer_id, lab_id=lab_id, name=name or layer.name, kind="upload",
             source=source or f"file:{layer.name}", attribution=attribution,
-            style=style or {"color": "#0072B2"}, path=IN_STORE,
+            style=style or {"color": DEFAULT_LAYER_COLOUR}, path=IN_STORE,
             feature_count=layer.feature_count)
         return store.add_layer(record, by=by)
     except BaseException:

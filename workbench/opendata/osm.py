@@ -40,6 +40,9 @@ from workbench.opendata.themes import (
     union_tags,
 )
 from workbench.settings import (
+    COORD_DECIMALS,
+    DEFAULT_BUFFER_M,
+    MAX_BUFFER_M,
     MAX_FETCH_AREA_KM2,
     OSM_ATTRIBUTION,
     USER_AGENT,
@@ -177,8 +180,8 @@ def _split_streets(ways: list[tuple[int, dict[str, str], list[int], list[tuple[f
 
 def clip_area(boundary: BaseGeometry, buffer_m: float) -> BaseGeometry:
     """The site plus ``buffer_m`` metres (buffered in the local UTM CRS), back in WGS84."""
-    if not (0 <= buffer_m <= 5000):
-        raise ValidationError("opendata.buffer_range", value=buffer_m, limit=5000)
+    if not (0 <= buffer_m <= MAX_BUFFER_M):
+        raise ValidationError("opendata.buffer_range", value=buffer_m, limit=MAX_BUFFER_M)
     crs = local_crs(boundary)
     local = to_crs(boundary, crs)
     if buffer_m:
@@ -433,7 +436,7 @@ class EmptyImport(ValidationError):
         self.themes = themes
 
 
-def import_extract(store: Store, path: str | Path, lab: LivingLab, buffer_m: float = 500,
+def import_extract(store: Store, path: str | Path, lab: LivingLab, buffer_m: float = DEFAULT_BUFFER_M,
                    themes: list[str] | None = None, progress: Progress | None = None,
                    allow_empty: bool = False, by: Actor | None = None) -> ImportReport:
     """Import an OSM extract (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``) into the cache
@@ -499,7 +502,7 @@ def import_extract(store: Store, path: str | Path, lab: LivingLab, buffer_m: flo
     share = _share_of(covered, area)
     _tell(progress, 0.9, "save")
     extra = {"data_date": date.value, "data_date_source": date.source,
-             "coverage": shapely.to_wkt(covered, rounding_precision=7),
+             "coverage": shapely.to_wkt(covered, rounding_precision=COORD_DECIMALS),
              "coverage_source": coverage_source}
     per_theme = {code: {"skipped_relations": n} for code, n in read.skipped_relations.items()}
     counts = _save_all(store, lab, frames, f"file:{name}", buffer_m, by, extra, per_theme)
@@ -826,7 +829,7 @@ def _download_features(area: BaseGeometry, codes: list[str], deadline: _Deadline
 
 
 def fetch_themes(store: Store, lab: LivingLab, themes: list[str] | None = None,
-                 buffer_m: float = 500, timeout_s: float | None = None,
+                 buffer_m: float = DEFAULT_BUFFER_M, timeout_s: float | None = None,
                  progress: Progress | None = None, allow_empty: bool = False,
                  by: Actor | None = None) -> ImportReport:
     """Fetch themes for the site plus ``buffer_m`` from Overpass into the cache of ``store``'s
@@ -903,7 +906,7 @@ def _fetch_locked(store: Store, lab: LivingLab, codes: list[str], area: BaseGeom
         DataDate(None, "unknown")
     queried = area if area.geom_type == "Polygon" else area.convex_hull
     extra = {"data_date": date.value, "data_date_source": date.source,
-             "coverage": shapely.to_wkt(queried, rounding_precision=7),
+             "coverage": shapely.to_wkt(queried, rounding_precision=COORD_DECIMALS),
              "coverage_source": "query_area"}
     _tell(progress, 0.9, "save")
     counts = _save_all(store, lab, frames, "overpass", buffer_m, by, extra)

@@ -70,11 +70,17 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from multiprocessing.context import ForkServerContext
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workbench import settings
 from workbench.errors import ValidationError, WorkbenchError
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 #: The one GDAL driver allowed for each upload format (CSV is read by pandas, not GDAL).
 DRIVERS = {"geojson": "GeoJSON", "gpkg": "GPKG", "shapefile": "ESRI Shapefile", "kml": "KML",
@@ -181,8 +187,8 @@ def check_geojson_crs(path: Path, name: str) -> None:
             props = crs.get("properties") if isinstance(crs, dict) else None
             crs_name = props.get("name") if isinstance(props, dict) else None
             if (not isinstance(crs, dict) or crs.get("type") != "name"
-                    or not isinstance(crs_name, str) or not _CRS_NAME.fullmatch(crs_name)
-                    or "href" in props or "href" in crs):
+                    or not isinstance(props, dict) or not isinstance(crs_name, str)
+                    or not _CRS_NAME.fullmatch(crs_name) or "href" in props or "href" in crs):
                 raise _fail("refers_elsewhere", name=name)
             names.append(crs_name)
         return obj
@@ -262,11 +268,11 @@ def open_checked(path: Path, driver: str, name: str) -> None:
 
 # ---- 4. bounded child --------------------------------------------------------------------------
 
-_context = None
+_context: ForkServerContext | None = None
 _slots = threading.BoundedSemaphore(settings.UPLOAD_READERS)
 
 
-def _ctx():  # type: ignore[no-untyped-def]
+def _ctx() -> ForkServerContext:
     global _context
     if _context is None:
         import multiprocessing
@@ -334,7 +340,7 @@ def _run(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], args: tup
         proc.join()
 
 
-def _receive(conn: Any, deadline: float, timeout_s: float) -> bytes:
+def _receive(conn: Connection[Any, Any], deadline: float, timeout_s: float) -> bytes:
     if not conn.poll(max(deadline - time.monotonic(), 0)):
         raise _fail("too_slow", seconds=timeout_s)
     try:  # an answer larger than any accepted upload could be is not taken in
@@ -343,18 +349,20 @@ def _receive(conn: Any, deadline: float, timeout_s: float) -> bytes:
         raise _fail("reader_failed") from exc
 
 
-def _from_parquet(data: bytes, geo: bool) -> Any:
+def _from_parquet(data: bytes, geo: bool) -> gpd.GeoDataFrame | pd.DataFrame:
     import geopandas as gpd
     import pandas as pd
 
-    return gpd.read_parquet(io.BytesIO(data)) if geo else pd.read_parquet(io.BytesIO(data))
+    if geo:  # geopandas reads a file object too; its stubs name paths only
+        return gpd.read_parquet(io.BytesIO(data))  # type: ignore[arg-type]
+    return pd.read_parquet(io.BytesIO(data))
 
 
 _ERRORS: dict[str, type[WorkbenchError]] = {"ValidationError": ValidationError}
 
 
-def _child(conn: Any, target: Callable[..., Any], args: tuple[Any, ...], env: dict[str, str],
-           memory_mb: int, timeout_s: float) -> None:
+def _child(conn: Connection[Any, Any], target: Callable[..., Any], args: tuple[Any, ...],
+           env: dict[str, str], memory_mb: int, timeout_s: float) -> None:
     """The child's side: lock GDAL down, limit itself, run ``target``, send the answer."""
     import resource
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
@@ -21,6 +21,10 @@ import shapely
 
 from workbench.geometry import WGS84
 from workbench.model import SOURCE_THEMES, Layer
+
+if TYPE_CHECKING:
+    from workbench.store import Store
+
 
 #: The OSM key and value an uploaded feature of each theme stands for.
 _STAND_IN = {"buildings": ("building", "yes"), "streets": ("highway", "road"),
@@ -101,7 +105,7 @@ def _noded_streets(geoms: np.ndarray) -> gpd.GeoDataFrame:
         geometry=gpd.GeoSeries(lines, crs=WGS84), crs=WGS84)
 
 
-def lab_sources(store: Any, lab_id: str) -> dict[str, SourceLayer]:
+def lab_sources(store: Store, lab_id: str) -> dict[str, SourceLayer]:
     """The uploaded layers of a lab marked as the source of a theme, read and shaped; a layer
     whose file cannot be read is left out (the OSM theme counts then)."""
     from workbench.opendata.files import load_upload

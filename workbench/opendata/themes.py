@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Literal
+
+from workbench.palette import THEME_COLOURS
 
 #: Geometry kinds a theme may keep.
 POINT, LINE, POLYGON = "point", "line", "polygon"
@@ -35,7 +38,7 @@ class Theme:
     """
 
     code: str
-    tags: Mapping[str, bool | tuple[str, ...]]
+    tags: Mapping[str, Literal[True] | tuple[str, ...]]
     kinds: tuple[str, ...]
     colour: str
     extra: tuple[str, ...] = ()
@@ -113,41 +116,46 @@ _GREEN_NATURAL = ("wood", "scrub", "grassland", "heath", "tree_row")
 
 THEMES: dict[str, Theme] = {
     theme.code: theme for theme in (
-        Theme("buildings", {"building": True}, (POLYGON,), "#7f7f7f", extra=("levels",),
+        Theme("buildings", {"building": True}, (POLYGON,),
+              THEME_COLOURS["buildings"], extra=("levels",),
               fill_opacity=0.45, weight=0.6),
         # green and open space: parks, woods ... and the paved open spaces of SDG 11.7.1
         # (squares, pedestrian areas), which the open-public-space indicator reads from here
         Theme("green", {"leisure": _GREEN_LEISURE, "landuse": _GREEN_LANDUSE,
                         "natural": _GREEN_NATURAL, "place": ("square",),
-                        "highway": ("pedestrian",)}, (POLYGON,), "#2ca02c",
+                        "highway": ("pedestrian",)}, (POLYGON,), THEME_COLOURS["green"],
               extra=("access",), fill_opacity=0.35, weight=0.8),
-        Theme("streets", {"highway": WALKABLE_HIGHWAYS}, (LINE,), "#404040", extra=("highway",),
+        Theme("streets", {"highway": WALKABLE_HIGHWAYS}, (LINE,),
+              THEME_COLOURS["streets"], extra=("highway",),
               weight=2.0, fill_opacity=0.0),
         Theme("transit", {"highway": ("bus_stop",),
                           "railway": ("station", "halt", "tram_stop", "subway_entrance"),
                           "public_transport": ("platform", "stop_position", "station"),
-                          "amenity": ("bus_station", "ferry_terminal")}, (POINT,), "#0072B2",
+                          "amenity": ("bus_station", "ferry_terminal")}, (POINT,),
+              THEME_COLOURS["transit"],
               radius=5),
         Theme("schools", {"amenity": ("school", "kindergarten", "childcare", "college",
-                                      "university")}, (POINT, POLYGON), "#E69F00",
+                                      "university")}, (POINT, POLYGON), THEME_COLOURS["schools"],
               fill_opacity=0.3, radius=5),
         Theme("health", {"amenity": ("hospital", "clinic", "doctors", "dentist", "pharmacy"),
-                         "healthcare": True}, (POINT,), "#D55E00", radius=5),
+                         "healthcare": True}, (POINT,), THEME_COLOURS["health"], radius=5),
         Theme("shops", {"shop": True,
                         "amenity": ("marketplace", "restaurant", "cafe", "fast_food", "pub",
-                                    "bar", "food_court", "ice_cream")}, (POINT,), "#CC79A7",
+                                    "bar", "food_court", "ice_cream")}, (POINT,),
+              THEME_COLOURS["shops"],
               radius=4),
         Theme("community", {"amenity": ("community_centre", "library", "theatre", "arts_centre",
                                         "place_of_worship", "social_facility", "townhall",
                                         "cinema", "social_centre", "youth_centre",
                                         "bank", "post_office"),
                             "tourism": ("museum", "gallery"),
-                            "leisure": ("sports_centre",)}, (POINT,), "#9467bd", radius=5),
+                            "leisure": ("sports_centre",)}, (POINT,),
+              THEME_COLOURS["community"], radius=5),
         Theme("water", {"natural": ("water", "wetland", "spring"),
                         "waterway": ("river", "stream", "canal", "riverbank", "ditch", "drain"),
                         "water": True, "landuse": ("reservoir", "basin")}, (LINE, POLYGON),
-              "#56B4E9", fill_opacity=0.5, weight=1.5),
-        Theme("landuse", {"landuse": True}, (POLYGON,), "#bcbd22", extra=("access",),
+              THEME_COLOURS["water"], fill_opacity=0.5, weight=1.5),
+        Theme("landuse", {"landuse": True}, (POLYGON,), THEME_COLOURS["landuse"], extra=("access",),
               fill_opacity=0.2, weight=0.5),
     )
 }
@@ -169,9 +177,9 @@ def check_themes(themes: list[str] | tuple[str, ...] | None) -> list[str]:
     return [code for code in THEMES if code in themes]
 
 
-def union_tags(themes: list[str]) -> dict[str, bool | list[str]]:
+def union_tags(themes: list[str]) -> dict[str, Literal[True] | list[str]]:
     """One osmnx tag filter covering every theme in ``themes`` (for a single Overpass query)."""
-    merged: dict[str, bool | list[str]] = {}
+    merged: dict[str, Literal[True] | list[str]] = {}
     for code in themes:
         for key, accepted in THEMES[code].tags.items():
             have = merged.get(key)

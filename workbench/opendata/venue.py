@@ -20,6 +20,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from workbench.errors import ValidationError
 from workbench.model import LivingLab
@@ -31,6 +32,11 @@ from workbench.settings import (
     VENUE_REQUEST_INTERVAL_S,
     data_dir,
 )
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
 
 OSM_TILE_HOST = "tile.openstreetmap.org"
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -175,7 +181,7 @@ def _open(path: Path) -> sqlite3.Connection:
         raise ValidationError("venue.corrupt", name=path.name) from exc
 
 
-def venue_info(lab_id: str) -> dict | None:
+def venue_info(lab_id: str) -> dict[str, str | int] | None:
     """The archive's metadata and tile count (None when the lab has no venue archive).
     Raises ``venue.corrupt`` for an archive that cannot be read."""
     path = archive_path(lab_id)
@@ -183,7 +189,7 @@ def venue_info(lab_id: str) -> dict | None:
         return None
     db = _open(path)
     try:
-        meta = dict(db.execute("SELECT name, value FROM metadata"))
+        meta: dict[str, str | int] = dict(db.execute("SELECT name, value FROM metadata"))
         meta["tiles"] = int(db.execute("SELECT count(*) FROM tiles").fetchone()[0])
         db.execute("PRAGMA quick_check").fetchone()
     except sqlite3.DatabaseError as exc:
@@ -214,7 +220,7 @@ def read_tile(lab_id: str, z: int, x: int, y: int) -> bytes | None:
 TILE_PATH = "api/venue/{lab}/{z}/{x}/{y}.png"
 
 
-async def tile_route(request):  # type: ignore[no-untyped-def]
+async def tile_route(request: Request) -> Response:
     from starlette.concurrency import run_in_threadpool
     from starlette.responses import Response
 
@@ -230,7 +236,7 @@ async def tile_route(request):  # type: ignore[no-untyped-def]
                     headers={"Cache-Control": "public, max-age=86400"})
 
 
-def _routes() -> list:
+def _routes() -> list[Route]:
     from starlette.routing import Route
 
     return [Route("/api/venue/{lab}/{z}/{x}/{y}.png", tile_route, methods=["GET"])]

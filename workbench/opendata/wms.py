@@ -10,19 +10,22 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from xml.etree import ElementTree
 
 from workbench.errors import ValidationError
 from workbench.opendata.basemaps import Resolver, validate_wms
 from workbench.settings import (
+    MAX_WMS_LAYERS,
     USER_AGENT,
     WMS_CAPABILITIES_MAX_BYTES,
     WMS_CAPABILITIES_TIMEOUT_S,
 )
 
-#: The most layers listed (a national service may offer thousands).
-MAX_LAYERS = 500
+if TYPE_CHECKING:
+    import requests
+
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ def capabilities_url(url: str) -> str:
 
 def fetch_capabilities(url: str, *, timeout_s: float = WMS_CAPABILITIES_TIMEOUT_S,
                        max_bytes: int = WMS_CAPABILITIES_MAX_BYTES,
-                       resolve: Resolver | None = None, session=None) -> bytes:  # type: ignore[no-untyped-def]
+                       resolve: Resolver | None = None,
+                       session: requests.Session | None = None) -> bytes:
     """The GetCapabilities document of the WMS at ``url`` (checked first: public http(s) only).
 
     Raises :class:`ValidationError`: ``mapview.caps.timeout`` (no complete answer within
@@ -108,13 +112,16 @@ def parse_capabilities(document: bytes) -> list[WmsLayerInfo]:
                 title = (child.text or "").strip()
         if name and all(x.name != name for x in found):
             found.append(WmsLayerInfo(name[:200], title[:200] or name[:200]))
-        if len(found) >= MAX_LAYERS:
+        if len(found) >= MAX_WMS_LAYERS:
             break
     if not found:
         raise ValidationError("mapview.caps.no_layers")
     return found
 
 
-def wms_layers(url: str, **kwargs) -> list[WmsLayerInfo]:  # type: ignore[no-untyped-def]
+def wms_layers(url: str, *, timeout_s: float = WMS_CAPABILITIES_TIMEOUT_S,
+               max_bytes: int = WMS_CAPABILITIES_MAX_BYTES, resolve: Resolver | None = None,
+               session: requests.Session | None = None) -> list[WmsLayerInfo]:
     """The layers the WMS at ``url`` offers (:func:`fetch_capabilities`, then parsed)."""
-    return parse_capabilities(fetch_capabilities(url, **kwargs))
+    return parse_capabilities(fetch_capabilities(url, timeout_s=timeout_s, max_bytes=max_bytes,
+                                                 resolve=resolve, session=session))

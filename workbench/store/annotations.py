@@ -30,7 +30,7 @@ from workbench.model import (
     new_id,
     utcnow,
 )
-from workbench.settings import LANGUAGES, MAX_NAME_CHARS
+from workbench.settings import COORD_DECIMALS, LANGUAGES, MAX_NAME_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.judge import actor_name, authorize
@@ -423,16 +423,20 @@ def _check_category(conn: Connection, code: str) -> None:
 
 def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     minx, miny, maxx, maxy = geom.bounds
-    return dict(geom=shapely.to_wkt(geom, rounding_precision=7), geom_type=geom.geom_type,
+    return dict(geom=shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS),
+                geom_type=geom.geom_type,
                 minx=minx, miny=miny, maxx=maxx, maxy=maxy)
 
 
 def _same_geometry(a, b) -> bool:  # type: ignore[no-untyped-def]
-    return shapely.to_wkt(a, rounding_precision=7) == shapely.to_wkt(b, rounding_precision=7)
+    return (shapely.to_wkt(a, rounding_precision=COORD_DECIMALS)
+            == shapely.to_wkt(b, rounding_precision=COORD_DECIMALS))
 
 
 def _plain(value: Any) -> Any:
-    return shapely.to_wkt(value, rounding_precision=7) if hasattr(value, "geom_type") else value
+    if hasattr(value, "geom_type"):
+        return shapely.to_wkt(value, rounding_precision=COORD_DECIMALS)
+    return value
 
 
 def _record(conn: Connection, annotation_id: str, action: str, actor: str,

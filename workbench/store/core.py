@@ -42,7 +42,7 @@ from workbench.model import (
     strip_controls,
     utcnow,
 )
-from workbench.settings import MAX_NAME_CHARS, MAX_TEXT_CHARS
+from workbench.settings import COORD_DECIMALS, MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.judge import active_session_row, authorize
 from workbench.store.schema import (
@@ -552,7 +552,7 @@ def _lab_values(lab: LivingLab) -> dict:
         city_id=lab.city_id, network_id=lab.network_id, title=lab.title, summary=lab.summary,
         themes=dumps(list(lab.themes)), principles=dumps(list(lab.principles)),
         sdg_targets=dumps(list(lab.sdg_targets)), status=lab.status,
-        boundary=shapely.to_wkt(lab.boundary, rounding_precision=7),
+        boundary=shapely.to_wkt(lab.boundary, rounding_precision=COORD_DECIMALS),
         illustrative=int(lab.illustrative), updated_at=iso(lab.updated_at))
 
 

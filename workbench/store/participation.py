@@ -16,6 +16,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from workbench.access import Actor
 from workbench.errors import NotFoundError, ValidationError
 from workbench.model import DEFAULT_VOTE_LIMIT, Comment, Vote, utcnow
+from workbench.settings import MAX_VOTE_LIMIT, MIN_VOTE_LIMIT
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.judge import actor_name, annotation_lab, authorize
@@ -27,9 +28,6 @@ from workbench.store.schema import (
     lab_settings,
     labs,
 )
-
-#: The largest vote limit a facilitator may set.
-MAX_VOTE_LIMIT = 50
 
 
 class ParticipationMixin(StoreBase):
@@ -112,9 +110,10 @@ class ParticipationMixin(StoreBase):
         return int(self.lab_setting(lab_id, "vote_limit", DEFAULT_VOTE_LIMIT))
 
     def set_vote_limit(self, lab_id: str, limit: int, by: Actor | None = None) -> None:
-        """The facilitator's limit of dots per participant and round (1 to ``MAX_VOTE_LIMIT``)."""
+        """The facilitator's limit of dots per participant and round (``MIN_VOTE_LIMIT`` to
+        ``MAX_VOTE_LIMIT``)."""
         if isinstance(limit, bool) or not isinstance(limit, int) \
-                or not 1 <= limit <= MAX_VOTE_LIMIT:
+                or not MIN_VOTE_LIMIT <= limit <= MAX_VOTE_LIMIT:
             raise ValidationError("annotate.error.vote_limit_range", limit=MAX_VOTE_LIMIT)
         self.set_lab_setting(lab_id, "vote_limit", limit, by=by)
 

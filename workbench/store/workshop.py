@@ -42,6 +42,12 @@ from workbench.model import (
     strip_controls,
     utcnow,
 )
+from workbench.settings import (
+    DEFAULT_SESSION_HOURS,
+    MAX_GROUP_NAME_CHARS,
+    MAX_ROUND_MINUTES,
+    MAX_SESSION_HOURS,
+)
 from workbench.store.base import StoreBase, from_iso, iso
 from workbench.store.core import clean_name, insert_snapshot
 from workbench.store.judge import (
@@ -67,12 +73,6 @@ from workbench.store.schema import (
     workspace_roles,
     workspace_settings,
 )
-
-#: Longest a session (and so its join link) may stay open, in hours.
-MAX_SESSION_HOURS = 72
-DEFAULT_SESSION_HOURS = 8
-#: Longest round timer, in minutes.
-MAX_ROUND_MINUTES = 240
 
 
 class WorkshopMixin(StoreBase):
@@ -176,7 +176,7 @@ class WorkshopMixin(StoreBase):
         with self.write() as conn:
             conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
         # no name given: none (the page names the person by their role, in its language)
-        return Actor(role=role, group=" ".join(strip_controls(name or "").split())[:80])
+        return Actor(role=role, group=" ".join(strip_controls(name or "").split())[:MAX_GROUP_NAME_CHARS])
 
     def set_member_role(self, email: str, role: str | None, by: Actor | None) -> None:
         """Give a single-sign-on identity a role in this workspace (None: remove it)."""
@@ -334,7 +334,7 @@ class WorkshopMixin(StoreBase):
         look-alikes), is refused: another device of that group comes in through the group's own
         member link, or a link the facilitator makes for it (:meth:`add_group_device`)."""
         session = self.check_join_token(token)
-        group = clean_name(group, "author", limit=80)
+        group = clean_name(group, "author", limit=MAX_GROUP_NAME_CHARS)
         key = group_key(group)
         if not key:
             raise ValidationError("hosting.error.group_empty")

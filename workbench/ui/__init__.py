@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import copy
 import re
+from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -20,13 +21,18 @@ from workbench.model import City, LivingLab
 from workbench.settings import DEFAULT_LANGUAGE, DEMO_WORKSPACE, database_url
 from workbench.store import Store, workspace_exists
 
+if TYPE_CHECKING:
+    import folium
+    from streamlit.components.v2.types import ComponentRenderer
+
 LANG_KEY = "lang"
 WORKSPACE_KEY = "workspace"
 LAB_KEY = "lab_id"
 
 
 def lang() -> str:
-    return st.session_state.get(LANG_KEY, DEFAULT_LANGUAGE)
+    code: str = st.session_state.get(LANG_KEY, DEFAULT_LANGUAGE)
+    return code
 
 
 def t(key: str, **params: Any) -> str:
@@ -38,7 +44,7 @@ def fmt_number(value: float | int | None, digits: int = 0) -> str:
     return i18n.fmt_number(value, lang(), digits)
 
 
-def fmt_datetime(value) -> str:  # type: ignore[no-untyped-def]
+def fmt_datetime(value: datetime | str | None) -> str:
     return i18n.fmt_datetime(value, lang())
 
 
@@ -206,7 +212,7 @@ def translate_builtins() -> None:
 
 
 @cache
-def _builtins_component():  # type: ignore[no-untyped-def]
+def _builtins_component() -> ComponentRenderer:
     js = (Path(__file__).parent / "builtins.js").read_text(encoding="utf-8")
     return st.components.v2.component("workbench_builtins", js=js)
 
@@ -222,7 +228,7 @@ def scroll_into_view(selector: str, token: str, *, block: str = "start",
 
 
 @cache
-def _scroll_component():  # type: ignore[no-untyped-def]
+def _scroll_component() -> ComponentRenderer:
     js = (Path(__file__).parent / "scroll.js").read_text(encoding="utf-8")
     return st.components.v2.component("workbench_scroll", js=js)
 
@@ -266,7 +272,7 @@ def venue_tiles(lab_id: str) -> tuple[str, int] | None:
     return "/" + "/".join(p for p in (base, path) if p), int(info.get("maxzoom") or 17)
 
 
-def show_map(m, key: str, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
+def show_map(m: folium.Map, key: str, **kwargs: Any) -> dict[str, Any]:
     """``st_folium`` for every map of the app: Leaflet & co. come from the app's own server
     where their local copies exist (``workbench.webassets``), so maps show without internet."""
     from streamlit_folium import st_folium
@@ -277,4 +283,5 @@ def show_map(m, key: str, **kwargs: Any) -> Any:  # type: ignore[no-untyped-def]
     if st.get_option("server.enableStaticServing"):
         base = (st.get_option("server.baseUrlPath") or "").strip("/")
         use_local_assets(m, "/" + "/".join(p for p in (base, WEB_ASSETS_URL) if p))
-    return st_folium(m, key=key, **kwargs)
+    state: dict[str, Any] = st_folium(m, key=key, **kwargs)  # what the map reported
+    return state

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import streamlit as st
 
@@ -24,6 +24,9 @@ from workbench.hosting import open_setup
 from workbench.store import Store
 from workbench.ui import WORKSPACE_KEY, server_host
 
+if TYPE_CHECKING:
+    from streamlit.components.v2.types import ComponentRenderer
+
 MEMBER_KEY = "workshop_member_token"  # the participant's member token (also ?member= in the URL)
 LOGIN_KEY = "workshop_login"          # {"workspace", "role", "name"} after a passcode sign-in
 KEEP_KEY = "_workshop_keep"           # {"signin"/"member": token, "" to remove} for the cookies
@@ -32,7 +35,8 @@ SIGNED_OUT_KEY = "_workshop_signed_out"  # this tab signed out: its old cookie n
 
 def _cookie(name: str) -> str | None:
     try:
-        value = (st.context.cookies or {}).get(name)
+        cookies = st.context.cookies
+        value = cookies.get(name) if cookies else None
     except Exception:  # noqa: BLE001 - no request context (tests, scripts)
         return None
     return value if isinstance(value, str) else None
@@ -64,7 +68,7 @@ def keep_member(workspace: str, member_token: str) -> None:
 
 
 @cache
-def _keep_component():  # type: ignore[no-untyped-def]
+def _keep_component() -> ComponentRenderer:
     js = (Path(__file__).parent / "keep.js").read_text(encoding="utf-8")
     return st.components.v2.component("workbench_keep", js=js)
 

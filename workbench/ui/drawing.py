@@ -27,12 +27,12 @@ CLEAR_COUNT_KEY = "live_clear_count"  # how often the drawing layer was to be em
 HANDLED_KEPT = 200
 
 
-def fingerprint(geometry: dict) -> str:
+def fingerprint(geometry: dict[str, Any]) -> str:
     """A short digest of a GeoJSON geometry (the same drawing gives the same one)."""
     return hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def pending(state: MutableMapping[str, Any]) -> dict | None:
+def pending(state: MutableMapping[str, Any]) -> dict[str, Any] | None:
     return state.get(PENDING_KEY)
 
 
@@ -45,7 +45,7 @@ def start_redraw(state: MutableMapping[str, Any], annotation_id: str) -> None:
     state[REDRAW_KEY] = annotation_id
 
 
-def take(state: MutableMapping[str, Any], geometry: dict | None,
+def take(state: MutableMapping[str, Any], geometry: dict[str, Any] | None,
          annotations: Sequence[Annotation]) -> bool:
     """The map reported ``geometry`` as its last drawing: make it pending if it is new (not
     handled, not already pending); True when it became pending (the page shows its form)."""

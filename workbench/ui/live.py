@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import folium
 import streamlit as st
+from branca.element import Figure
 
 from workbench import live
 from workbench.access import Actor
@@ -21,6 +22,9 @@ from workbench.store import Store
 from workbench.ui import WORKSPACE_KEY, lang, t
 from workbench.ui.access import LOGIN_KEY
 from workbench.ui.drawing import CLEAR_COUNT_KEY
+
+if TYPE_CHECKING:
+    from streamlit.components.v2.types import ComponentRenderer
 
 HERE = Path(__file__).parent
 
@@ -45,7 +49,7 @@ _CSS = """
 
 
 @cache
-def _component():  # type: ignore[no-untyped-def]
+def _component() -> ComponentRenderer:
     return st.components.v2.component(
         "workbench_live", js=(HERE / "live_channel.js").read_text(encoding="utf-8"), css=_CSS)
 
@@ -90,6 +94,8 @@ def live_notes(m: folium.Map, lab_id: str) -> folium.Map:
     of every map (``maps.NotesLayer``), here filled and kept up to date by the live channel."""
     from workbench.maps import ANNOTATION_POPUP_CSS, NotesLayer
 
-    m.get_root().header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
+    root = m.get_root()
+    assert isinstance(root, Figure)  # a map's root is the HTML document (folium makes it)
+    root.header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
     m.add_child(NotesLayer(lab_id, t("annotate.layer_name"), live=True))
     return m

@@ -5,6 +5,8 @@ It must not hold a page's content or a library rule; it only carries the choices
 
 from __future__ import annotations
 
+from typing import Any
+
 import streamlit as st
 
 from workbench import __version__
@@ -49,7 +51,7 @@ def _copy(widget_key: str, state_key: str) -> None:
     st.session_state[state_key] = st.session_state[widget_key]
 
 
-def _persistent_select(label: str, options: list, state_key: str, **kwargs) -> None:
+def _persistent_select(label: str, options: list[str], state_key: str, **kwargs: Any) -> None:
     """A selectbox whose choice lives in a plain session key, so it survives page changes and
     language changes (Streamlit drops the state of widgets whose identity changes, and keeps
     showing a keyed widget's old option labels)."""
@@ -78,7 +80,7 @@ def render() -> None:
         cities = {c.id: c for c in s.list_cities()}
         labs = sorted(s.list_labs(), key=lambda lab: lab_label(lab, cities))
         ids = [None] + [lab.id for lab in labs]
-        labels = {lab.id: lab_label(lab, cities) for lab in labs}
+        labels: dict[str | None, str] = {lab.id: lab_label(lab, cities) for lab in labs}
         current = st.session_state.get(LAB_KEY)
         index = ids.index(current) if current in ids else 0
         labels[None] = t("sidebar.no_lab")
