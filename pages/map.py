@@ -40,7 +40,7 @@ from workbench.ui import (
     venue_tiles,
 )
 from workbench.ui.access import allowed, current_actor
-from workbench.ui.keyboard import AddHere, map_focus, skip_link
+from workbench.ui.keyboard import AddHere, FillFrame, map_focus, skip_link
 from workbench.ui.live import live_channel, live_notes
 
 PAGE_SIZE = 25
@@ -156,13 +156,10 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
     m = mapview.lab_map(lab, layers, settings, lang, venue=venue_tiles(lab_id))
     live_notes(m, lab_id)
     map_focus(m)  # a visible focus outline on the map and its controls
-    # the map fills its frame, also where the page's CSS makes the frame lower than st_folium's
-    # height (a phone, PHONE_MAP_CSS): else its lower part, the scale bar and the attribution
-    # are cut off, and the centre of the view is not where "Add a note here" puts the point;
+    FillFrame().add_to(m)  # as high as its frame, which is lower on a phone (PHONE_MAP_CSS)
     # on a narrow map the attribution wraps beside the scale bar instead of covering it
     m.get_root().header.add_child(folium.Element(
-        "<style>.leaflet-container {height: 100vh !important;}"
-        "@media (max-width: 640px) {.leaflet-control-attribution {"
+        "<style>@media (max-width: 640px) {.leaflet-control-attribution {"
         "max-width: calc(100vw - 130px); white-space: normal; line-height: 1.25;"
         "font-size: 10px;}}</style>"))
     if draw:  # a viewer, or a round in which nobody may add: no drawing tools at all

@@ -84,6 +84,32 @@ class AddHere(MacroElement):
         self.js = _add_here_js()
 
 
+class FillFrame(MacroElement):
+    """The map as high as its frame once the frame has its height: st_folium gives the map a
+    fixed height, and where the page's CSS makes the frame lower (a phone) the map's lower
+    part, its scale bar and attribution are cut off, and the centre of the view (where "Add a
+    note here" puts the point) is not the middle of what one sees. The map keeps its centre."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+        (function (map) {
+            var fit = function () {
+                var box = map.getContainer(), h = window.innerHeight;
+                if (h < 100 || box.offsetHeight === h) { return; }  // not laid out yet
+                box.style.height = h + "px";
+                map.invalidateSize({pan: true});
+            };
+            window.addEventListener("resize", fit);
+            map.whenReady(fit);
+        })({{ this._parent.get_name() }});
+        {% endmacro %}
+    """)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._name = "FillFrame"
+
+
 @cache
 def _add_here_js() -> str:
     return (HERE / "add_here.js").read_text(encoding="utf-8")
