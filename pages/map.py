@@ -119,7 +119,8 @@ top[1].radio(t("annotate.colour_by"), ["category", "group"],
              format_func=lambda v: i18n.t(f"annotate.colour_by_{v}", LANG), horizontal=True,
              key=COLOUR_WIDGET, on_change=_copy, args=(COLOUR_WIDGET, COLOUR_BY_KEY))
 with top[2]:
-    st.caption(t("annotate.help"))
+    if CAN_DRAW:  # a viewer has no drawing tools (the banner below says what they can do)
+        st.caption(t("annotate.help"))
 
 # Always the same number of elements above the map (messages go into this one container):
 # the map must keep its place in the page, or Streamlit drops and remounts it.
