@@ -47,6 +47,7 @@ from workbench.ui import (
     venue_tiles,
 )
 from workbench.ui.access import allowed, current_actor
+from workbench.ui.keyboard import AddHere, FillFrame, map_focus, skip_link
 from workbench.ui.live import live_channel, live_notes
 
 PAGE_SIZE = 25
@@ -126,7 +127,8 @@ top[1].radio(t("annotate.colour_by"), ["category", "group"],
              format_func=lambda v: i18n.t(f"annotate.colour_by_{v}", LANG), horizontal=True,
              key=COLOUR_WIDGET, on_change=_copy, args=(COLOUR_WIDGET, COLOUR_BY_KEY))
 with top[2]:
-    st.caption(t("annotate.help"))
+    if CAN_DRAW:  # a viewer has no drawing tools (the banner below says what they can do)
+        st.caption(t("annotate.help"))
 
 # Always the same number of elements above the map (messages go into this one container):
 # the map must keep its place in the page, or Streamlit drops and remounts it.
@@ -164,6 +166,8 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
         layers, problem = [], exc
     m = mapview.lab_map(lab, layers, settings, lang, venue=venue_tiles(lab_id))
     live_notes(m, lab_id)
+    map_focus(m)  # a visible focus outline on the map and its controls
+    FillFrame().add_to(m)  # as high as its frame, which is lower on a phone (PHONE_MAP_CSS)
     # on a narrow map the attribution wraps beside the scale bar instead of covering it
     m.get_root().header.add_child(folium.Element(
         "<style>@media (max-width: 640px) {.leaflet-control-attribution {"
@@ -176,6 +180,9 @@ def base_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
             "polygon": {"allowIntersection": False, "showArea": False},
             "rectangle": True, "circlemarker": True, "marker": False, "circle": False,
         }, edit_options={"edit": False, "remove": False}).add_to(m)
+        # a point at the centre of the view without the toolbar: a tap on a phone, or Enter
+        AddHere(i18n.t("annotate.add_here", lang), i18n.t("annotate.add_here_title", lang)
+                ).add_to(m)
     return m, problem
 
 
@@ -234,9 +241,10 @@ def pending_form() -> None:
     if not pending:
         return
     # after a drawing the form comes into view (on a phone it is below the map)
+    # (and its first field gets the focus: a keyboard goes on from there)
     scroll_into_view(".st-key-annotate_pending_form", str(pending.get("id") or
                                                          pending.get("redraw") or "form"),
-                     block="center")
+                     block="center", focus="input, textarea, button")
     with st.container(border=True, key="annotate_pending_form"):
         if pending.get("redraw"):
             st.markdown("**" + t("annotate.redraw_title") + "**")
@@ -555,8 +563,10 @@ with map_col:
     if drawing.redraw_id(st.session_state):
         redraw_notice.info(t("annotate.redraw_now"), icon="✏️")
     st.html(PHONE_MAP_CSS)
+    # the keyboard's way past the map (Tab would go through its controls first)
+    skip_link(t("annotate.skip_map"), ".st-key-annotate_list_box")
     with st.container(key="annotate_map_box"):
         the_map()
     pending_form()
-with list_col:
+with list_col, st.container(key="annotate_list_box"):
     list_view()

@@ -30,6 +30,7 @@ from workbench.ui import (
     venue_tiles,
 )
 from workbench.ui.access import current_actor
+from workbench.ui.keyboard import map_focus, skip_link
 from workbench.ui.live import live_channel, live_notes
 from workbench.workshop import join_url, presenter_layer_ids, qr_png
 
@@ -83,7 +84,7 @@ def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tup
         layers = [x for x in layers if x.layer_id in layer_ids]
     m = mapview.lab_map(lab, layers, settings, lang, controls=False,
                         venue=venue_tiles(lab_id))
-    return live_notes(m, lab_id), problem
+    return map_focus(live_notes(m, lab_id)), problem
 
 
 def panel_head(session) -> str:  # type: ignore[no-untyped-def]
@@ -166,6 +167,8 @@ def side_panel() -> None:
 
 map_col, side_col = st.columns([3, 1], gap="small")
 with map_col:
+    # the keyboard's way past the map to the round, the join code and the newest notes
+    skip_link(t("workshop.present.skip_map"), ".st-key-present_panel")
     bounds = view.get("bounds")
     centre, zoom = maps.view_for(box(*bounds), width_px=1400) if bounds else (None, None)
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
@@ -176,5 +179,5 @@ with map_col:
     show_map(copy.deepcopy(base),
              key=f"present_map_{lab.id}", height=MAP_HEIGHT, use_container_width=True,
              returned_objects=[], center=centre, zoom=zoom)
-with side_col:
+with side_col, st.container(key="present_panel"):
     side_panel()

@@ -218,13 +218,14 @@ def _builtins_component() -> ComponentRenderer:
 
 
 def scroll_into_view(selector: str, token: str, *, block: str = "start",
-                     only_if_hidden: bool = False) -> None:
+                     only_if_hidden: bool = False, focus: str | None = None) -> None:
     """Scroll the page element ``selector`` into view, once per ``token`` (a new token scrolls
-    again), unless it already is in view (``only_if_hidden``: unless any of it is)."""
+    again), unless it already is in view (``only_if_hidden``: unless any of it is); ``focus``:
+    then give the focus to the first element inside it that matches this CSS selector."""
     name = re.sub(r'[^A-Za-z0-9]+', '-', selector).strip('-')
     _scroll_component()(key=f"scroll-{name}", height=0,
                         data={"selector": selector, "token": token, "block": block,
-                              "onlyIfHidden": only_if_hidden})
+                              "onlyIfHidden": only_if_hidden, "focus": focus})
 
 
 @cache

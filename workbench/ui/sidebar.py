@@ -25,6 +25,7 @@ from workbench.ui import (
     t,
     translate_builtins,
 )
+from workbench.ui.keyboard import PAGE_FOCUS_CSS
 
 #: A workspace name from the URL that was refused (shown once in the sidebar).
 REFUSED_KEY = "_workspace_refused"
@@ -93,3 +94,4 @@ def render() -> None:
         keep_signed_in()
         translate_builtins()
         st.html(CONTRAST_CSS)
+        st.html(PAGE_FOCUS_CSS)
