@@ -25,8 +25,24 @@ from workbench.model import ANNOTATION_CATEGORIES, Annotation, new_id, utcnow
 SIZES = (100, 1000, 5000)
 WRITES = 300
 LAB = "e6dccaee-317d-4c62-995e-99f99acfc2b5"  # demo: Munich, Milbertshofen
-WORDS = ("shade", "bench", "crossing", "parking", "market", "tram", "trees", "noise", "school",
-         "light", "bike", "square", "rent", "shops", "flooding", "playground")
+WORDS = (
+    "shade",
+    "bench",
+    "crossing",
+    "parking",
+    "market",
+    "tram",
+    "trees",
+    "noise",
+    "school",
+    "light",
+    "bike",
+    "square",
+    "rent",
+    "shops",
+    "flooding",
+    "playground",
+)
 
 
 def make_annotations(n: int, seed: int = 1) -> list[Annotation]:
@@ -44,9 +60,17 @@ def make_annotations(n: int, seed: int = 1) -> list[Annotation]:
             d = 0.0003
             geom = Polygon([(x, y), (x + d, y), (x + d, y + d), (x + d / 2, y + 1.4 * d)])
         text = " ".join(rnd.choice(WORDS) for _ in range(rnd.randint(5, 40)))
-        out.append(Annotation(id=new_id(), lab_id=LAB, geometry=geom,
-                              category=ANNOTATION_CATEGORIES[i % 5], text=text,
-                              author=f"Group {i % 7 + 1}", created_at=utcnow()))
+        out.append(
+            Annotation(
+                id=new_id(),
+                lab_id=LAB,
+                geometry=geom,
+                category=ANNOTATION_CATEGORIES[i % 5],
+                text=text,
+                author=f"Group {i % 7 + 1}",
+                created_at=utcnow(),
+            )
+        )
     return out
 
 
@@ -59,6 +83,7 @@ def _timed(fn):  # type: ignore[no-untyped-def]
 def ours(annotations: list[Annotation]) -> tuple[float, int]:
     """Build the annotation layer on the base map and render the HTML, as the page and the
     export do."""
+
     def build() -> str:
         m = maps.base_map()
         maps.annotation_layer(annotations, votes={a.id: 1 for a in annotations[::3]}).add_to(m)
@@ -70,15 +95,23 @@ def ours(annotations: list[Annotation]) -> tuple[float, int]:
 
 def peer(annotations: list[Annotation]) -> tuple[float, int]:
     """The same annotations drawn with ``GeoDataFrame.explore()`` (tooltips and popups)."""
+
     def build() -> str:
         gdf = gpd.GeoDataFrame(
-            {"category": [a.category for a in annotations],
-             "text": [a.text for a in annotations],
-             "author": [a.author for a in annotations],
-             "created": [a.created_at.isoformat() for a in annotations]},
-            geometry=[a.geometry for a in annotations], crs="EPSG:4326")
-        m = gdf.explore(column="category", tooltip=["category", "text"],
-                        popup=["category", "text", "author", "created"])
+            {
+                "category": [a.category for a in annotations],
+                "text": [a.text for a in annotations],
+                "author": [a.author for a in annotations],
+                "created": [a.created_at.isoformat() for a in annotations],
+            },
+            geometry=[a.geometry for a in annotations],
+            crs="EPSG:4326",
+        )
+        m = gdf.explore(
+            column="category",
+            tooltip=["category", "text"],
+            popup=["category", "text", "author", "created"],
+        )
         return m.get_root().render()
 
     seconds, html = _timed(build)
@@ -100,15 +133,26 @@ def writes_per_second(tmp: Path) -> tuple[float, float]:
     conn = sqlite3.connect(tmp / "plain.sqlite", isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE a (id TEXT PRIMARY KEY, lab_id TEXT, wkt TEXT, category TEXT, "
-                  "text TEXT, author TEXT, created_at TEXT)")
+    conn.execute(
+        "CREATE TABLE a (id TEXT PRIMARY KEY, lab_id TEXT, wkt TEXT, category TEXT, "
+        "text TEXT, author TEXT, created_at TEXT)"
+    )
 
     def plain() -> None:
         for a in notes:
             conn.execute("BEGIN IMMEDIATE")
-            conn.execute("INSERT INTO a VALUES (?, ?, ?, ?, ?, ?, ?)",
-                         (a.id, a.lab_id, a.geometry.wkt, a.category, a.text, a.author,
-                          a.created_at.isoformat()))
+            conn.execute(
+                "INSERT INTO a VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    a.id,
+                    a.lab_id,
+                    a.geometry.wkt,
+                    a.category,
+                    a.text,
+                    a.author,
+                    a.created_at.isoformat(),
+                ),
+            )
             conn.execute("COMMIT")
 
     peer_seconds, _ = _timed(plain)
@@ -130,8 +174,9 @@ def refresh_seconds(tmp: Path, n: int = 1000) -> tuple[float, float, float]:
 
     def cycle() -> str:
         notes = store.list_annotations(LAB)
-        layer = maps.annotation_layer(notes, votes=store.vote_totals(LAB),
-                                      comments=store.comment_counts(LAB))
+        layer = maps.annotation_layer(
+            notes, votes=store.vote_totals(LAB), comments=store.comment_counts(LAB)
+        )
         m = maps.base_map()
         layer.add_to(m)
         return m.get_root().render()
@@ -156,28 +201,63 @@ def run() -> list[dict]:
         peer(notes[:10])
         t_ours, b_ours = ours(notes)
         t_peer, b_peer = peer(notes)
-        rows.append({"name": f"annotation map build, {n:,} annotations", "value": t_ours,
-                     "unit": "s", "peer": "GeoDataFrame.explore()", "peer_value": t_peer,
-                     "ratio": t_peer / t_ours})
-        rows.append({"name": f"annotation map HTML, {n:,} annotations", "value": b_ours / 1e6,
-                     "unit": "MB", "peer": "GeoDataFrame.explore()", "peer_value": b_peer / 1e6,
-                     "ratio": b_ours / b_peer})
+        rows.append(
+            {
+                "name": f"annotation map build, {n:,} annotations",
+                "value": t_ours,
+                "unit": "s",
+                "peer": "GeoDataFrame.explore()",
+                "peer_value": t_peer,
+                "ratio": t_peer / t_ours,
+            }
+        )
+        rows.append(
+            {
+                "name": f"annotation map HTML, {n:,} annotations",
+                "value": b_ours / 1e6,
+                "unit": "MB",
+                "peer": "GeoDataFrame.explore()",
+                "peer_value": b_peer / 1e6,
+                "ratio": b_ours / b_peer,
+            }
+        )
     old = os.environ.get("WORKBENCH_DATA_DIR")
     try:
         with tempfile.TemporaryDirectory() as tmp:
             rate, plain_rate = writes_per_second(Path(tmp))
-        rows.append({"name": f"store writes ({WRITES} add_annotation, one process)",
-                     "value": rate, "unit": "writes/s", "peer": "plain sqlite3 INSERT",
-                     "peer_value": plain_rate, "ratio": rate / plain_rate})
+        rows.append(
+            {
+                "name": f"store writes ({WRITES} add_annotation, one process)",
+                "value": rate,
+                "unit": "writes/s",
+                "peer": "plain sqlite3 INSERT",
+                "peer_value": plain_rate,
+                "ratio": rate / plain_rate,
+            }
+        )
         with tempfile.TemporaryDirectory() as tmp:
             full, one, refresh = refresh_seconds(Path(tmp))
         peer_name = "polling map refresh (read + build + render)"
-        rows.append({"name": "live full state, 1,000 annotations (changes_since 0)",
-                     "value": full, "unit": "s", "peer": peer_name, "peer_value": refresh,
-                     "ratio": refresh / full})
-        rows.append({"name": "live delta after one edit, 1,000 annotations", "value": one,
-                     "unit": "s", "peer": peer_name, "peer_value": refresh,
-                     "ratio": refresh / one})
+        rows.append(
+            {
+                "name": "live full state, 1,000 annotations (changes_since 0)",
+                "value": full,
+                "unit": "s",
+                "peer": peer_name,
+                "peer_value": refresh,
+                "ratio": refresh / full,
+            }
+        )
+        rows.append(
+            {
+                "name": "live delta after one edit, 1,000 annotations",
+                "value": one,
+                "unit": "s",
+                "peer": peer_name,
+                "peer_value": refresh,
+                "ratio": refresh / one,
+            }
+        )
     finally:
         if old is None:
             os.environ.pop("WORKBENCH_DATA_DIR", None)

@@ -22,8 +22,12 @@ import time
 from pathlib import Path
 
 N_ANNOTATIONS = 500
-BAYREUTH = Path(__file__).resolve().parents[1].parent / "shared" / "geodata" / \
-    "germany_bayreuth_north.osm.gz"
+BAYREUTH = (
+    Path(__file__).resolve().parents[1].parent
+    / "shared"
+    / "geodata"
+    / "germany_bayreuth_north.osm.gz"
+)
 
 
 def _seed(lab_id: str):  # type: ignore[no-untyped-def]
@@ -38,11 +42,21 @@ def _seed(lab_id: str):  # type: ignore[no-untyped-def]
     rnd = random.Random(7)
     for i in range(N_ANNOTATIONS):
         x, y = rnd.uniform(minx, maxx), rnd.uniform(miny, maxy)
-        geom = [Point(x, y), LineString([(x, y), (x + 2e-4, y + 1e-4)]),
-                Point(x, y).buffer(1e-4, quad_segs=4)][i % 3]
-        store.add_annotation(Annotation(
-            id=new_id(), lab_id=lab.id, geometry=geom, category=ANNOTATION_CATEGORIES[i % 5],
-            text=f"Note {i}: Grünfläche <b>fehlt</b> — вулиця", author=f"Group {i % 6}"))
+        geom = [
+            Point(x, y),
+            LineString([(x, y), (x + 2e-4, y + 1e-4)]),
+            Point(x, y).buffer(1e-4, quad_segs=4),
+        ][i % 3]
+        store.add_annotation(
+            Annotation(
+                id=new_id(),
+                lab_id=lab.id,
+                geometry=geom,
+                category=ANNOTATION_CATEGORIES[i % 5],
+                text=f"Note {i}: Grünfläche <b>fehlt</b> — вулиця",
+                author=f"Group {i % 6}",
+            )
+        )
     return store, lab
 
 
@@ -72,17 +86,31 @@ def run() -> list[dict]:
         n_osm = sum(len(x.frame) for x in content.layers if x.kind == "osm")
         what += f" + {n_osm} OSM features" if n_osm else " (no Bayreuth extract: no OSM layers)"
         frame = gpd.GeoDataFrame(
-            {"text": [n.annotation.text for n in content.annotations],
-             "category": [n.annotation.category for n in content.annotations]},
-            geometry=[n.annotation.geometry for n in content.annotations], crs=4326)
-        frame = pd.concat([frame] + [
-            gpd.GeoDataFrame({"category": x.name}, geometry=x.frame.geometry.values, crs=4326,
-                             index=range(len(x.frame))) for x in content.layers],
-            ignore_index=True)
+            {
+                "text": [n.annotation.text for n in content.annotations],
+                "category": [n.annotation.category for n in content.annotations],
+            },
+            geometry=[n.annotation.geometry for n in content.annotations],
+            crs=4326,
+        )
+        frame = pd.concat(
+            [frame]
+            + [
+                gpd.GeoDataFrame(
+                    {"category": x.name},
+                    geometry=x.frame.geometry.values,
+                    crs=4326,
+                    index=range(len(x.frame)),
+                )
+                for x in content.layers
+            ],
+            ignore_index=True,
+        )
         out = Path(tmp)
 
         def peer_png() -> None:
             import matplotlib
+
             matplotlib.use("Agg")
             import matplotlib.pyplot as plt
 
@@ -100,23 +128,41 @@ def run() -> list[dict]:
         peers = {
             "png": ("geopandas plot + savefig", peer_png),
             "html": ("folium.GeoJson + save", peer_html),
-            "gpkg": ("GeoDataFrame.to_file GPKG",
-                     lambda: frame.to_file(out / "peer.gpkg", driver="GPKG")),
-            "geojson": ("GeoDataFrame.to_file GeoJSON",
-                        lambda: frame.to_file(out / "peer.geojson", driver="GeoJSON")),
-            "csv": ("to_csv with WKT", lambda: frame.assign(
-                wkt=frame.geometry.to_wkt()).drop(columns="geometry").to_csv(out / "p.csv")),
+            "gpkg": (
+                "GeoDataFrame.to_file GPKG",
+                lambda: frame.to_file(out / "peer.gpkg", driver="GPKG"),
+            ),
+            "geojson": (
+                "GeoDataFrame.to_file GeoJSON",
+                lambda: frame.to_file(out / "peer.geojson", driver="GeoJSON"),
+            ),
+            "csv": (
+                "to_csv with WKT",
+                lambda: (
+                    frame.assign(wkt=frame.geometry.to_wkt())
+                    .drop(columns="geometry")
+                    .to_csv(out / "p.csv")
+                ),
+            ),
         }
         rows = []
-        browser = ("Chromium" if chromium_available() is None else "static: no Chromium")
-        jobs = [(f"png (slide, {browser}, first call)", "png", "auto"),
-                (f"png (slide, {browser}, again)", "png", "auto"),
-                ("png (slide, static)", "png", "static"),
-                ("pdf (A4 sheet)", "pdf", "auto"), ("html", "html", None),
-                ("gpkg", "gpkg", None), ("geojson", "geojson", None), ("csv", "csv", None)]
+        browser = "Chromium" if chromium_available() is None else "static: no Chromium"
+        jobs = [
+            (f"png (slide, {browser}, first call)", "png", "auto"),
+            (f"png (slide, {browser}, again)", "png", "auto"),
+            ("png (slide, static)", "png", "static"),
+            ("pdf (A4 sheet)", "pdf", "auto"),
+            ("html", "html", None),
+            ("gpkg", "gpkg", None),
+            ("geojson", "geojson", None),
+            ("csv", "csv", None),
+        ]
         for label, fmt, renderer in jobs:
-            ours = _timed(lambda fmt=fmt, renderer=renderer: export.export_bytes(
-                content, fmt, renderer=renderer or "auto"))
+            ours = _timed(
+                lambda fmt=fmt, renderer=renderer: export.export_bytes(
+                    content, fmt, renderer=renderer or "auto"
+                )
+            )
             row = {"name": f"{label}, {what}", "value": ours, "unit": "s"}
             if fmt in peers and (fmt != "png" or renderer == "static"):
                 peer_name, peer_fn = peers[fmt]

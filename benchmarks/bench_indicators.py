@@ -64,13 +64,33 @@ def peer(xml: Path, boundary_wgs) -> dict[str, float]:  # noqa: C901 - one plain
     import pandas as pd
 
     warnings.filterwarnings("ignore")
-    walk = {"primary", "primary_link", "secondary", "secondary_link", "tertiary",
-            "tertiary_link", "unclassified", "residential", "living_street", "service",
-            "pedestrian", "footway", "path", "steps", "track", "cycleway", "bridleway", "road"}
+    walk = {
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+        "service",
+        "pedestrian",
+        "footway",
+        "path",
+        "steps",
+        "track",
+        "cycleway",
+        "bridleway",
+        "road",
+    }
     feats = ox.features_from_xml(str(xml))
     G = ox.graph_from_xml(str(xml), simplify=False, retain_all=True)
-    drop = [(u, v, k) for u, v, k, d in G.edges(keys=True, data=True)
-            if (d.get("highway") if isinstance(d.get("highway"), str) else "") not in walk]
+    drop = [
+        (u, v, k)
+        for u, v, k, d in G.edges(keys=True, data=True)
+        if (d.get("highway") if isinstance(d.get("highway"), str) else "") not in walk
+    ]
     G.remove_edges_from(drop)
     G.remove_nodes_from(list(nx.isolates(G)))
     G = ox.truncate.largest_component(G, strongly=False)
@@ -90,17 +110,33 @@ def peer(xml: Path, boundary_wgs) -> dict[str, float]:  # noqa: C901 - one plain
         return feats[name] if name in feats.columns else pd.Series(np.nan, index=feats.index)
 
     polys = feats[feats.geom_type.isin(["Polygon", "MultiPolygon"])]
-    b = polys[polys.index.get_level_values(0).isin(["way", "relation"]) & col("building").loc[
-        polys.index].notna()]
+    b = polys[
+        polys.index.get_level_values(0).isin(["way", "relation"])
+        & col("building").loc[polys.index].notna()
+    ]
     out["gsi"] = gpd.clip(b, site).union_all().area / area
     pcol = lambda name: col(name).loc[polys.index]  # noqa: E731
     public = ~pcol("access").isin(["private", "no"])
-    open_mask = (pcol("leisure").isin(["park", "playground", "garden", "common"])
-                 | pcol("landuse").isin(["recreation_ground", "village_green"])) & public
+    open_mask = (
+        pcol("leisure").isin(["park", "playground", "garden", "common"])
+        | pcol("landuse").isin(["recreation_ground", "village_green"])
+    ) & public
     out["open_space_share"] = gpd.clip(polys[open_mask], site).union_all().area / area
-    widths = {"primary": 14, "secondary": 12, "tertiary": 10, "residential": 8,
-              "unclassified": 7, "living_street": 7, "service": 5, "pedestrian": 8,
-              "footway": 2.5, "path": 2, "cycleway": 2.5, "steps": 2.5, "track": 3.5}
+    widths = {
+        "primary": 14,
+        "secondary": 12,
+        "tertiary": 10,
+        "residential": 8,
+        "unclassified": 7,
+        "living_street": 7,
+        "service": 5,
+        "pedestrian": 8,
+        "footway": 2.5,
+        "path": 2,
+        "cycleway": 2.5,
+        "steps": 2.5,
+        "track": 3.5,
+    }
     hw = edges["highway"].map(lambda h: h if isinstance(h, str) else h[0])
     buf = edges.geometry.buffer(hw.map(widths).fillna(6).to_numpy() / 2, cap_style="flat")
     out["street_area_share"] = buf.union_all().intersection(site).area / area
@@ -108,16 +144,31 @@ def peer(xml: Path, boundary_wgs) -> dict[str, float]:  # noqa: C901 - one plain
     b_in = b[b.representative_point().within(site)]
     lu = polys[pcol("landuse").notna()]
     res_zone = lu[lu["landuse"] == "residential"].union_all()
-    homes = b_in[b_in["building"].isin(["house", "residential", "apartments", "detached",
-                                        "semidetached_house", "terrace", "dormitory",
-                                        "bungalow", "farm", "cabin", "static_caravan"])
-                 | (b_in["building"].isin(["yes"])
-                    & b_in.representative_point().intersects(res_zone))]
+    homes = b_in[
+        b_in["building"].isin(
+            [
+                "house",
+                "residential",
+                "apartments",
+                "detached",
+                "semidetached_house",
+                "terrace",
+                "dormitory",
+                "bungalow",
+                "farm",
+                "cabin",
+                "static_caravan",
+            ]
+        )
+        | (b_in["building"].isin(["yes"]) & b_in.representative_point().intersects(res_zone))
+    ]
     w = homes.area.to_numpy()
     hp = homes.representative_point()
-    green_mask = (pcol("leisure").isin(["park", "garden", "nature_reserve"])
-                  | pcol("landuse").isin(["recreation_ground", "village_green", "forest"])
-                  | (pcol("natural") == "wood")) & public
+    green_mask = (
+        pcol("leisure").isin(["park", "garden", "nature_reserve"])
+        | pcol("landuse").isin(["recreation_ground", "village_green", "forest"])
+        | (pcol("natural") == "wood")
+    ) & public
     green = gpd.GeoSeries(polys[green_mask].union_all(), crs=crs).explode()
     green = green[green.area >= 5000]
     d = np.array([green.distance(p).min() if len(green) else np.inf for p in hp])
@@ -127,15 +178,18 @@ def peer(xml: Path, boundary_wgs) -> dict[str, float]:  # noqa: C901 - one plain
     def reach(sources, cutoff):
         if not sources:
             return {}
-        return nx.multi_source_dijkstra_path_length(Gp, set(sources), cutoff=cutoff,
-                                                    weight="length")
+        return nx.multi_source_dijkstra_path_length(
+            Gp, set(sources), cutoff=cutoff, weight="length"
+        )
 
     def entry_nodes(geoms):
-        near = gpd.sjoin(nodes[["geometry"]], gpd.GeoDataFrame(geometry=geoms.buffer(30)),
-                         predicate="within")
+        near = gpd.sjoin(
+            nodes[["geometry"]], gpd.GeoDataFrame(geometry=geoms.buffer(30)), predicate="within"
+        )
         pts = geoms.representative_point()
-        return set(near.index) | set(ox.distance.nearest_nodes(Gp, pts.x.to_numpy(),
-                                                                pts.y.to_numpy()))
+        return set(near.index) | set(
+            ox.distance.nearest_nodes(Gp, pts.x.to_numpy(), pts.y.to_numpy())
+        )
 
     lengths = reach(entry_nodes(green), 300)
     out["green_300m_walk"] = w[[n in lengths for n in home_nodes]].sum() / w.sum()
@@ -148,25 +202,34 @@ def peer(xml: Path, boundary_wgs) -> dict[str, float]:  # noqa: C901 - one plain
             m |= col(key).isin(values)
         return pts_all[m].geometry
 
-    bus = tagged({"highway": ["bus_stop"], "public_transport": ["platform", "stop_position",
-                                                                 "station"],
-                  "railway": ["tram_stop"], "amenity": ["bus_station"]})
-    rail = tagged({"railway": ["station", "halt", "subway_entrance"],
-                   "amenity": ["ferry_terminal"]})
+    bus = tagged(
+        {
+            "highway": ["bus_stop"],
+            "public_transport": ["platform", "stop_position", "station"],
+            "railway": ["tram_stop"],
+            "amenity": ["bus_station"],
+        }
+    )
+    rail = tagged(
+        {"railway": ["station", "halt", "subway_entrance"], "amenity": ["ferry_terminal"]}
+    )
     ok = np.zeros(len(homes), bool)
     for stops, cut in ((bus, 500), (rail, 1000)):
         if len(stops):
-            r = reach(set(ox.distance.nearest_nodes(Gp, stops.x.to_numpy(), stops.y.to_numpy())),
-                      cut)
+            r = reach(
+                set(ox.distance.nearest_nodes(Gp, stops.x.to_numpy(), stops.y.to_numpy())), cut
+            )
             ok |= np.array([n in r for n in home_nodes])
     out["transit_access"] = w[ok].sum() / w.sum()
-    cats = {"food": {"shop": ["supermarket", "convenience", "bakery"]},
-            "school": {"amenity": ["school", "kindergarten"]},
-            "health": {"amenity": ["doctors", "clinic", "pharmacy"]},
-            "eating": {"amenity": ["restaurant", "cafe"]},
-            "culture": {"amenity": ["library", "community_centre"]},
-            "bank_post": {"amenity": ["bank", "post_office"]},
-            "transit": None}
+    cats = {
+        "food": {"shop": ["supermarket", "convenience", "bakery"]},
+        "school": {"amenity": ["school", "kindergarten"]},
+        "health": {"amenity": ["doctors", "clinic", "pharmacy"]},
+        "eating": {"amenity": ["restaurant", "cafe"]},
+        "culture": {"amenity": ["library", "community_centre"]},
+        "bank_post": {"amenity": ["bank", "post_office"]},
+        "transit": None,
+    }
     c = site.centroid
     c_node = ox.distance.nearest_nodes(Gp, c.x, c.y)
     from_c = nx.single_source_dijkstra_path_length(Gp, c_node, cutoff=1200, weight="length")
@@ -177,8 +240,11 @@ def peer(xml: Path, boundary_wgs) -> dict[str, float]:  # noqa: C901 - one plain
             srcs = entry_nodes(parks.geometry) if len(parks) else set()
         else:
             geo = pd.concat([bus, rail]) if spec is None else tagged(spec)
-            srcs = set(ox.distance.nearest_nodes(Gp, geo.x.to_numpy(), geo.y.to_numpy())) \
-                if len(geo) else set()
+            srcs = (
+                set(ox.distance.nearest_nodes(Gp, geo.x.to_numpy(), geo.y.to_numpy()))
+                if len(geo)
+                else set()
+            )
             in_site = geo[geo.within(site)]
             out[f"amenity_{cat}"] = len(in_site) / (area / 1e6)
         if not srcs:
@@ -195,8 +261,7 @@ def peer(xml: Path, boundary_wgs) -> dict[str, float]:  # noqa: C901 - one plain
     out["intersection_density"] = int(Gc.within(site).sum()) / (area / 1e6)
     Gs = G.subgraph(nodes.index[nodes.geometry.within(site)]).copy()
     Gs = ox.bearing.add_edge_bearings(Gs)
-    h = ox.bearing.orientation_entropy(ox.convert.to_undirected(Gs), num_bins=36,
-                                       weight="length")
+    h = ox.bearing.orientation_entropy(ox.convert.to_undirected(Gs), num_bins=36, weight="length")
     out["orientation_order"] = 1 - ((h - math.log(4)) / (math.log(36) - math.log(4))) ** 2
     # Land-use mix.
     lu_in = gpd.clip(lu, site)
@@ -257,28 +322,60 @@ def run() -> list[dict]:
     ours_cold = statistics.median(cold)
     peer_s = statistics.median(peer_times)
     rows = [
-        {"name": "indicators: import extract into the cache (once per data version)",
-         "value": round(import_s, 3), "unit": "s", "peer": "", "peer_value": None,
-         "ratio": None},
-        {"name": "indicators: full set, cold (read cache, build graph, compute)",
-         "value": round(ours_cold, 3), "unit": "s", "peer": "osmnx + networkx pipeline",
-         "peer_value": round(peer_s, 3), "ratio": round(peer_s / ours_cold, 1)},
-        {"name": "indicators: full set, cold incl. import",
-         "value": round(ours_cold + import_s, 3), "unit": "s",
-         "peer": "osmnx + networkx pipeline", "peer_value": round(peer_s, 3),
-         "ratio": round(peer_s / (ours_cold + import_s), 1)},
-        {"name": "indicators: cached (memory)", "value": round(1000 * min(cached), 3),
-         "unit": "ms", "peer": "osmnx + networkx pipeline", "peer_value": round(1000 * peer_s),
-         "ratio": round(peer_s / min(cached))},
-        {"name": "indicators: cached (disk, memory cleared)", "value": round(1000 * disk_s, 3),
-         "unit": "ms", "peer": "", "peer_value": None, "ratio": None},
+        {
+            "name": "indicators: import extract into the cache (once per data version)",
+            "value": round(import_s, 3),
+            "unit": "s",
+            "peer": "",
+            "peer_value": None,
+            "ratio": None,
+        },
+        {
+            "name": "indicators: full set, cold (read cache, build graph, compute)",
+            "value": round(ours_cold, 3),
+            "unit": "s",
+            "peer": "osmnx + networkx pipeline",
+            "peer_value": round(peer_s, 3),
+            "ratio": round(peer_s / ours_cold, 1),
+        },
+        {
+            "name": "indicators: full set, cold incl. import",
+            "value": round(ours_cold + import_s, 3),
+            "unit": "s",
+            "peer": "osmnx + networkx pipeline",
+            "peer_value": round(peer_s, 3),
+            "ratio": round(peer_s / (ours_cold + import_s), 1),
+        },
+        {
+            "name": "indicators: cached (memory)",
+            "value": round(1000 * min(cached), 3),
+            "unit": "ms",
+            "peer": "osmnx + networkx pipeline",
+            "peer_value": round(1000 * peer_s),
+            "ratio": round(peer_s / min(cached)),
+        },
+        {
+            "name": "indicators: cached (disk, memory cleared)",
+            "value": round(1000 * disk_s, 3),
+            "unit": "ms",
+            "peer": "",
+            "peer_value": None,
+            "ratio": None,
+        },
     ]
     assert result is not None
     for code, peer_value in sorted(peer_values.items()):
         mine = result.get(code).value
-        rows.append({"name": f"value {code}", "value": None if mine is None else round(mine, 4),
-                     "unit": result.get(code).unit, "peer": "osmnx value",
-                     "peer_value": round(float(peer_value), 4), "ratio": None})
+        rows.append(
+            {
+                "name": f"value {code}",
+                "value": None if mine is None else round(mine, 4),
+                "unit": result.get(code).unit,
+                "peer": "osmnx value",
+                "peer_value": round(float(peer_value), 4),
+                "ratio": None,
+            }
+        )
     return rows
 
 

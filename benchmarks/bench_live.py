@@ -52,13 +52,27 @@ def _serve(script: Path, data: Path, log: Path) -> tuple[subprocess.Popen, str]:
     from workbench.cli import streamlit_flags
 
     port = _free_port()
-    args = ["run", str(script), *streamlit_flags(), "--server.address=127.0.0.1",
-            f"--server.port={port}"]
+    args = [
+        "run",
+        str(script),
+        *streamlit_flags(),
+        "--server.address=127.0.0.1",
+        f"--server.port={port}",
+    ]
     env = {**os.environ, "WORKBENCH_DATA_DIR": str(data)}
     out = log.open("w")
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from workbench.cli import serve;"
-                             " sys.exit(serve(sys.argv[1:]))", *args], cwd=ROOT, env=env,
-                            stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from workbench.cli import serve; sys.exit(serve(sys.argv[1:]))",
+            *args,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
         try:
@@ -92,8 +106,9 @@ def _pages(url: str, n: int):  # type: ignore[no-untyped-def]
         page.goto(f"{url}/map?lab={LAB}")
         pages.append(page)
     for page in pages:
-        page.wait_for_selector('iframe[title="streamlit_folium.st_folium"]', state="attached",
-                               timeout=60_000)
+        page.wait_for_selector(
+            'iframe[title="streamlit_folium.st_folium"]', state="attached", timeout=60_000
+        )
     return pw, browser, pages
 
 
@@ -110,8 +125,9 @@ class Room:
         import websockets
 
         async with websockets.connect(self.ws_url, max_size=2**24) as ws:
-            await ws.send(json.dumps({"token": self.token, "since": 0, "lang": "en",
-                                      "device": f"bench{k}"}))
+            await ws.send(
+                json.dumps({"token": self.token, "since": 0, "lang": "en", "device": f"bench{k}"})
+            )
             first = True
             last_ping = time.monotonic()
             while True:
@@ -159,8 +175,14 @@ def _write(store, n: int, committed: dict[str, float]) -> None:  # type: ignore[
     from workbench.access import SYSTEM
     from workbench.model import Annotation, new_id
 
-    note = Annotation(id=new_id(), lab_id=LAB, geometry=Point(11.546 + n * 1e-5, 48.185),
-                      category="idea", text=f"bench note {n}", author="Bench")
+    note = Annotation(
+        id=new_id(),
+        lab_id=LAB,
+        geometry=Point(11.546 + n * 1e-5, 48.185),
+        category="idea",
+        text=f"bench note {n}",
+        author="Bench",
+    )
     store.add_annotation(note, by=SYSTEM)
     committed[note.id] = time.time()
 
@@ -223,10 +245,15 @@ def run() -> list[dict]:
     with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
         data = Path(tmp) / "data"
         env = {**os.environ, "WORKBENCH_DATA_DIR": str(data)}
-        seed = ["demo"] + (["--import-extracts", str(SHARED_GEODATA)]
-                           if SHARED_GEODATA.is_dir() else [])
-        subprocess.run([sys.executable, "-m", "workbench", *seed], env=env, check=True,
-                       stdout=subprocess.DEVNULL)
+        seed = ["demo"] + (
+            ["--import-extracts", str(SHARED_GEODATA)] if SHARED_GEODATA.is_dir() else []
+        )
+        subprocess.run(
+            [sys.executable, "-m", "workbench", *seed],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
 
         # ---- the live server: 30 clients + 2 Chromium pages ----
         proc, url = _serve(SERVER_SCRIPT, data, Path(tmp) / "live.log")
@@ -235,14 +262,22 @@ def run() -> list[dict]:
             pw, browser, _ = _pages(url, 2)
             result = _in_thread(_room_run(url, data, proc.pid))
             room, idle = result["room"], result["idle"]
-            for name, committed in (("1 write/s", result["steady"]),
-                                    (f"burst of {BURST}", result["burst"])):
+            for name, committed in (
+                ("1 write/s", result["steady"]),
+                (f"burst of {BURST}", result["burst"]),
+            ):
                 stats = _summary(_latencies(room, committed))
                 for key in ("p50", "p95", "max"):
-                    rows.append({"name": f"latency {name}, {CLIENTS} clients, {key}",
-                                 "value": stats[key], "unit": "s"})
-                rows.append({"name": f"deltas lost ({name})", "value": stats["lost"],
-                             "unit": "deliveries"})
+                    rows.append(
+                        {
+                            "name": f"latency {name}, {CLIENTS} clients, {key}",
+                            "value": stats[key],
+                            "unit": "s",
+                        }
+                    )
+                rows.append(
+                    {"name": f"deltas lost ({name})", "value": stats["lost"], "unit": "deliveries"}
+                )
         finally:
             if browser is not None:
                 browser.close()
@@ -274,9 +309,16 @@ def run() -> list[dict]:
         finally:
             _stop(proc)
         ours, peer = idle / live_pages, peer_idle / PEER_PAGES
-        rows.append({"name": f"idle server CPU per open page ({live_pages} pages)",
-                     "value": ours, "unit": "core", "peer": "polling page (3 s fragment)",
-                     "peer_value": peer, "ratio": peer / ours if ours else float("inf")})
+        rows.append(
+            {
+                "name": f"idle server CPU per open page ({live_pages} pages)",
+                "value": ours,
+                "unit": "core",
+                "peer": "polling page (3 s fragment)",
+                "peer_value": peer,
+                "ratio": peer / ours if ours else float("inf"),
+            }
+        )
         rows.append({"name": "idle server CPU, whole room", "value": idle, "unit": "core"})
         rows += _postgres_rows(Path(tmp))
     return rows
@@ -296,8 +338,12 @@ def _postgres_rows(tmp: Path) -> list[dict]:
         os.environ["WORKBENCH_DATABASE_URL"] = database
         try:
             env = {**os.environ, "WORKBENCH_DATA_DIR": str(data)}
-            subprocess.run([sys.executable, "-m", "workbench", "demo"], env=env, check=True,
-                           stdout=subprocess.DEVNULL)
+            subprocess.run(
+                [sys.executable, "-m", "workbench", "demo"],
+                env=env,
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             proc, url = _serve(SERVER_SCRIPT, data, tmp / "live-pg.log")
             try:
                 result = _in_thread(_room_run(url, data, proc.pid, idle_s=10))
@@ -305,15 +351,27 @@ def _postgres_rows(tmp: Path) -> list[dict]:
                 _stop(proc)
         finally:
             os.environ.pop("WORKBENCH_DATABASE_URL", None)
-        for name, committed in (("1 write/s", result["steady"]),
-                                (f"burst of {BURST}", result["burst"])):
+        for name, committed in (
+            ("1 write/s", result["steady"]),
+            (f"burst of {BURST}", result["burst"]),
+        ):
             stats = _summary(_latencies(result["room"], committed))
             for key in ("p50", "p95", "max"):
-                rows.append({"name": f"PostgreSQL, another process writes: latency {name}, "
-                                     f"{CLIENTS} clients, {key}", "value": stats[key],
-                             "unit": "s"})
-            rows.append({"name": f"PostgreSQL: deltas lost ({name})", "value": stats["lost"],
-                         "unit": "deliveries"})
+                rows.append(
+                    {
+                        "name": f"PostgreSQL, another process writes: latency {name}, "
+                        f"{CLIENTS} clients, {key}",
+                        "value": stats[key],
+                        "unit": "s",
+                    }
+                )
+            rows.append(
+                {
+                    "name": f"PostgreSQL: deltas lost ({name})",
+                    "value": stats["lost"],
+                    "unit": "deliveries",
+                }
+            )
     return rows
 
 

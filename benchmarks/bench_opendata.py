@@ -49,22 +49,39 @@ def run() -> list[dict]:
     if not path.exists():
         raise SystemExit(f"benchmark needs {path}")
     # a living lab covering the whole extract, so that both sides read every feature
-    lab = LivingLab(id="bench-bayreuth", city_id="c", network_id="n", title="Bayreuth",
-                    boundary=box(*extract_bounds(path)))
+    lab = LivingLab(
+        id="bench-bayreuth",
+        city_id="c",
+        network_id="n",
+        title="Bayreuth",
+        boundary=box(*extract_bounds(path)),
+    )
     from workbench.store import open_store
 
     store = open_store("bench", create=True)
     report, ours_s = _timed(lambda: import_extract(store, path, lab, buffer_m=0))
     ox.settings.use_cache = False
     ox.settings.log_console = False
-    peer_gdf, peer_s = _timed(lambda: ox.features_from_xml(str(path),
-                                                           tags=union_tags(list(THEMES))))
+    peer_gdf, peer_s = _timed(
+        lambda: ox.features_from_xml(str(path), tags=union_tags(list(THEMES)))
+    )
     rows = [
-        {"name": "import Bayreuth (all themes)", "value": round(ours_s, 2), "unit": "s",
-         "peer": "osmnx.features_from_xml", "peer_value": round(peer_s, 2),
-         "ratio": round(peer_s / ours_s, 2)},
-        {"name": "features imported", "value": report.total, "unit": "features",
-         "peer": "osmnx features", "peer_value": len(peer_gdf), "ratio": None},
+        {
+            "name": "import Bayreuth (all themes)",
+            "value": round(ours_s, 2),
+            "unit": "s",
+            "peer": "osmnx.features_from_xml",
+            "peer_value": round(peer_s, 2),
+            "ratio": round(peer_s / ours_s, 2),
+        },
+        {
+            "name": "features imported",
+            "value": report.total,
+            "unit": "features",
+            "peer": "osmnx features",
+            "peer_value": len(peer_gdf),
+            "ratio": None,
+        },
     ]
 
     def our_map() -> str:
@@ -75,21 +92,38 @@ def run() -> list[dict]:
 
     ours_html, ours_map_s = _timed(our_map)
     peer_html, peer_map_s = _timed(lambda: peer_gdf.explore().get_root().render())
-    ours_cached = pd.concat([cache.load_theme(store, lab.id, c)
-                             for c in cache.cached_themes(store, lab.id)],
-                            ignore_index=True)
+    ours_cached = pd.concat(
+        [cache.load_theme(store, lab.id, c) for c in cache.cached_themes(store, lab.id)],
+        ignore_index=True,
+    )
     ours_cached = gpd.GeoDataFrame(ours_cached, geometry="geometry", crs=4326)
     own_html, own_map_s = _timed(lambda: ours_cached.explore().get_root().render())
     ours_mb = len(ours_html.encode()) / 1e6
-    for label, html, secs in (("explore() of osmnx features", peer_html, peer_map_s),
-                              ("explore() of our cached features", own_html, own_map_s)):
+    for label, html, secs in (
+        ("explore() of osmnx features", peer_html, peer_map_s),
+        ("explore() of our cached features", own_html, own_map_s),
+    ):
         peer_mb = len(html.encode()) / 1e6
-        rows.append({"name": "map bytes", "value": round(ours_mb, 2), "unit": "MB",
-                     "peer": label, "peer_value": round(peer_mb, 2),
-                     "ratio": round(ours_mb / peer_mb, 3)})
-        rows.append({"name": "map build + render", "value": round(ours_map_s, 2), "unit": "s",
-                     "peer": label, "peer_value": round(secs, 2),
-                     "ratio": round(secs / ours_map_s, 2)})
+        rows.append(
+            {
+                "name": "map bytes",
+                "value": round(ours_mb, 2),
+                "unit": "MB",
+                "peer": label,
+                "peer_value": round(peer_mb, 2),
+                "ratio": round(ours_mb / peer_mb, 3),
+            }
+        )
+        rows.append(
+            {
+                "name": "map build + render",
+                "value": round(ours_map_s, 2),
+                "unit": "s",
+                "peer": label,
+                "peer_value": round(secs, 2),
+                "ratio": round(secs / ours_map_s, 2),
+            }
+        )
     return rows
 
 

@@ -24,8 +24,14 @@ WRITERS = 8
 PER_WRITER = 150
 
 
-def _ours(data_dir: str, lab_id: str, n: int, start, out,  # type: ignore[no-untyped-def]
-          database: str = "") -> None:
+def _ours(
+    data_dir: str,
+    lab_id: str,
+    n: int,
+    start,
+    out,  # type: ignore[no-untyped-def]
+    database: str = "",
+) -> None:
     os.environ["WORKBENCH_DATA_DIR"] = data_dir
     if database:
         os.environ["WORKBENCH_DATABASE_URL"] = database
@@ -33,8 +39,17 @@ def _ours(data_dir: str, lab_id: str, n: int, start, out,  # type: ignore[no-unt
     from workbench.store import open_store
 
     store = open_store("demo")
-    notes = [Annotation(id=new_id(), lab_id=lab_id, geometry=Point(11.55, 48.186),
-                        category="idea", text=f"note {i}", author="bench") for i in range(n)]
+    notes = [
+        Annotation(
+            id=new_id(),
+            lab_id=lab_id,
+            geometry=Point(11.55, 48.186),
+            category="idea",
+            text=f"note {i}",
+            author="bench",
+        )
+        for i in range(n)
+    ]
     start.wait()
     began = time.perf_counter()
     for a in notes:
@@ -53,8 +68,10 @@ def _peer(path: str, n: int, start, out) -> None:  # type: ignore[no-untyped-def
     began = time.perf_counter()
     for i in range(n):
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO notes VALUES (?, ?, ?)",
-                     (str(uuid.uuid4()), "POINT (11.55 48.186)", f"note {i}"))
+        conn.execute(
+            "INSERT INTO notes VALUES (?, ?, ?)",
+            (str(uuid.uuid4()), "POINT (11.55 48.186)", f"note {i}"),
+        )
         conn.execute("COMMIT")
     out.put((began, time.perf_counter()))
     conn.close()
@@ -70,8 +87,10 @@ def _peer_psycopg(conninfo: str, n: int, start, out) -> None:  # type: ignore[no
     began = time.perf_counter()
     for i in range(n):
         with conn.transaction():
-            conn.execute("INSERT INTO peer_notes VALUES (%s, ST_GeomFromText(%s, 4326), %s)",
-                         (str(uuid.uuid4()), "POINT (11.55 48.186)", f"note {i}"))
+            conn.execute(
+                "INSERT INTO peer_notes VALUES (%s, ST_GeomFromText(%s, 4326), %s)",
+                (str(uuid.uuid4()), "POINT (11.55 48.186)", f"note {i}"),
+            )
     out.put((began, time.perf_counter()))
     conn.close()
 
@@ -81,8 +100,7 @@ def _timed(fn, args: tuple, n_proc: int, **kwargs) -> float:  # type: ignore[no-
     imported and opened its database before the start signal, so spawning is not counted."""
     ctx = mp.get_context("spawn")
     start, out = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=fn, args=(*args, start, out), kwargs=kwargs)
-             for _ in range(n_proc)]
+    procs = [ctx.Process(target=fn, args=(*args, start, out), kwargs=kwargs) for _ in range(n_proc)]
     for p in procs:
         p.start()
     time.sleep(0.5 + 0.4 * n_proc)  # let them import and connect
@@ -110,9 +128,16 @@ def run() -> list[dict]:
         peer = _timed(_peer, (peer_db, per), n_proc)
         total = n_proc * per
         sqlite_rates[label] = total / ours
-        rows.append({"name": f"annotation writes/s, {label}", "value": total / ours,
-                     "unit": "writes/s", "peer": "plain sqlite3 INSERT",
-                     "peer_value": total / peer, "ratio": (total / ours) / (total / peer)})
+        rows.append(
+            {
+                "name": f"annotation writes/s, {label}",
+                "value": total / ours,
+                "unit": "writes/s",
+                "peer": "plain sqlite3 INSERT",
+                "peer_value": total / peer,
+                "ratio": (total / ours) / (total / peer),
+            }
+        )
     rows += _postgres_rows(tmp, sqlite_rates)
     return rows
 
@@ -131,25 +156,36 @@ def _postgres_rows(tmp: str, sqlite_rates: dict) -> list[dict]:
     with scratch_database() as database:
         if database is None:
             return []
-        conninfo = postgres_url(database).set(drivername="postgresql").render_as_string(
-            hide_password=False)
+        conninfo = (
+            postgres_url(database)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
         try:
             os.environ["WORKBENCH_DATABASE_URL"] = database
             from workbench.demo import ensure_demo
 
             lab_id = ensure_demo(on_purpose=True).list_labs()[0].id
             with psycopg.connect(conninfo, autocommit=True) as conn:
-                conn.execute("CREATE TABLE peer_notes (id text PRIMARY KEY, "
-                             "geom geometry(Point, 4326), text text)")
+                conn.execute(
+                    "CREATE TABLE peer_notes (id text PRIMARY KEY, "
+                    "geom geometry(Point, 4326), text text)"
+                )
             for label, n_proc, per in CASES:
                 ours = _timed(_ours, (tmp, lab_id, per), n_proc, database=database)
                 peer = _timed(_peer_psycopg, (conninfo, per), n_proc)
                 total = n_proc * per
-                rows.append({"name": f"annotation writes/s on PostgreSQL, {label}",
-                             "value": total / ours, "unit": "writes/s",
-                             "peer": "plain psycopg INSERT", "peer_value": total / peer,
-                             "ratio": (total / ours) / (total / peer),
-                             "note": f"SQLite in this run: {sqlite_rates[label]:.0f} writes/s"})
+                rows.append(
+                    {
+                        "name": f"annotation writes/s on PostgreSQL, {label}",
+                        "value": total / ours,
+                        "unit": "writes/s",
+                        "peer": "plain psycopg INSERT",
+                        "peer_value": total / peer,
+                        "ratio": (total / ours) / (total / peer),
+                        "note": f"SQLite in this run: {sqlite_rates[label]:.0f} writes/s",
+                    }
+                )
         finally:
             os.environ.pop("WORKBENCH_DATABASE_URL", None)
     return rows

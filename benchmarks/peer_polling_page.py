@@ -26,10 +26,19 @@ def polled_map() -> None:
     maps.fit_to(m, lab.boundary)
     for layer in maps.context_layers(LAB, store=s):
         layer.add_to(m)
-    notes = maps.annotation_layer(s.list_annotations(LAB), votes=s.vote_totals(LAB),
-                                  comments=s.comment_counts(LAB), categories=s.list_categories())
-    show_map(m, key="map", height=560, feature_group_to_add=notes,
-             returned_objects=["last_active_drawing"])
+    notes = maps.annotation_layer(
+        s.list_annotations(LAB),
+        votes=s.vote_totals(LAB),
+        comments=s.comment_counts(LAB),
+        categories=s.list_categories(),
+    )
+    show_map(
+        m,
+        key="map",
+        height=560,
+        feature_group_to_add=notes,
+        returned_objects=["last_active_drawing"],
+    )
 
 
 polled_map()

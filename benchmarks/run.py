@@ -56,8 +56,12 @@ def main(argv: list[str] | None = None) -> int:
         print("  ".join(v.ljust(w) for v, w in zip(t, widths, strict=True)))
     results = HERE / "results"
     results.mkdir(exist_ok=True)
-    doc = {"when": datetime.now(UTC).isoformat(), "machine": platform.platform(),
-           "python": platform.python_version(), "rows": rows}
+    doc = {
+        "when": datetime.now(UTC).isoformat(),
+        "machine": platform.platform(),
+        "python": platform.python_version(),
+        "rows": rows,
+    }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     for path in (results / f"{stamp}.json", results / "latest.json"):
         path.write_text(json.dumps(doc, indent=2, ensure_ascii=False), encoding="utf-8")

@@ -21,10 +21,17 @@ def scratch_database() -> Iterator[str | None]:
 
         from workbench.store.engine import postgres_url
 
-        base = postgres_url(os.environ.get("WORKBENCH_BENCH_DATABASE_URL", os.environ.get(
-            "WORKBENCH_TEST_DATABASE_URL", DEFAULT)))
-        admin = psycopg.connect(base.set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True, connect_timeout=3)
+        base = postgres_url(
+            os.environ.get(
+                "WORKBENCH_BENCH_DATABASE_URL",
+                os.environ.get("WORKBENCH_TEST_DATABASE_URL", DEFAULT),
+            )
+        )
+        admin = psycopg.connect(
+            base.set(drivername="postgresql").render_as_string(hide_password=False),
+            autocommit=True,
+            connect_timeout=3,
+        )
     except Exception as exc:  # noqa: BLE001 - no server: SQLite only
         print(f"benchmarks: no PostgreSQL ({exc}); SQLite only")
         yield None

@@ -24,17 +24,28 @@ if not labs:
 
 # the network filter applies to the map's markers and to the cards below
 choice = st.selectbox(
-    t("home.filter_network"), [None, *sorted(networks, key=lambda i: networks[i].name)],
+    t("home.filter_network"),
+    [None, *sorted(networks, key=lambda i: networks[i].name)],
     format_func=lambda i: networks[i].name if i else t("home.all_networks"),
     key="home_network_filter",
 )
-shown = sorted((lab for lab in labs if choice is None or lab.network_id == choice),
-               key=lambda lab: lab_label(lab, cities))
-show_map(overview_map(shown, cities, networks), key=f"overview_map_{choice or 'all'}",
-         height=420, use_container_width=True, returned_objects=[])
+shown = sorted(
+    (lab for lab in labs if choice is None or lab.network_id == choice),
+    key=lambda lab: lab_label(lab, cities),
+)
+show_map(
+    overview_map(shown, cities, networks),
+    key=f"overview_map_{choice or 'all'}",
+    height=420,
+    use_container_width=True,
+    returned_objects=[],
+)
 colours = network_colours(networks)
-html_block(legend_html([(colours[i], n.name) for i, n in networks.items()
-                        if choice is None or i == choice]))
+html_block(
+    legend_html(
+        [(colours[i], n.name) for i, n in networks.items() if choice is None or i == choice]
+    )
+)
 
 columns = st.columns(3)
 for i, lab in enumerate(shown):

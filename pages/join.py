@@ -16,8 +16,16 @@ from workbench.ui import LAB_KEY, WORKSPACE_KEY, lang, plain, show_error, store,
 from workbench.ui.access import client, keep_member
 
 #: A coloured square beside each colour's name (the name says it; the square shows it).
-SWATCH = {"blue": "🟦", "orange": "🟧", "green": "🟩", "vermilion": "🟥", "purple": "🟪",
-          "sky": "🔷", "yellow": "🟨", "black": "⬛"}
+SWATCH = {
+    "blue": "🟦",
+    "orange": "🟧",
+    "green": "🟩",
+    "vermilion": "🟥",
+    "purple": "🟪",
+    "sky": "🔷",
+    "yellow": "🟨",
+    "black": "⬛",
+}
 
 s = store()
 LANG = lang()
@@ -44,9 +52,12 @@ def find_code(code: str) -> tuple[str, str] | None:
 def code_form() -> None:
     """Join without a link: the code shown large on the shared screen."""
     with st.form("workshop_code_form"):
-        code = st.text_input(t("live.join.code"), max_chars=2 * JOIN_CODE_LENGTH,  # room for dashes
-                             key="workshop_join_code",
-                             help=t("live.join.code_help"))
+        code = st.text_input(
+            t("live.join.code"),
+            max_chars=2 * JOIN_CODE_LENGTH,  # room for dashes
+            key="workshop_join_code",
+            help=t("live.join.code_help"),
+        )
         go = st.form_submit_button(t("live.join.code_submit"), type="primary")
     if go:
         try:
@@ -73,12 +84,21 @@ except WorkbenchError as exc:
 lab = s.get_lab(session.lab_id)
 plain(f"{session.title} · {lab.title}")
 with st.form("workshop_join_form"):
-    group = st.text_input(t("network.consultation.city") if session.kind == "consultation"
-                          else t("workshop.join.group"), max_chars=MAX_GROUP_NAME_CHARS,
-                          key="workshop_join_group", help=t("workshop.join.group_help"))
-    colour = st.radio(t("workshop.join.colour"), list(GROUP_COLOURS), horizontal=True,
-                      key="workshop_join_colour",
-                      format_func=lambda c: f"{SWATCH[c]} {i18n.t(f'workshop.colour.{c}', LANG)}")
+    group = st.text_input(
+        t("network.consultation.city")
+        if session.kind == "consultation"
+        else t("workshop.join.group"),
+        max_chars=MAX_GROUP_NAME_CHARS,
+        key="workshop_join_group",
+        help=t("workshop.join.group_help"),
+    )
+    colour = st.radio(
+        t("workshop.join.colour"),
+        list(GROUP_COLOURS),
+        horizontal=True,
+        key="workshop_join_colour",
+        format_func=lambda c: f"{SWATCH[c]} {i18n.t(f'workshop.colour.{c}', LANG)}",
+    )
     go = st.form_submit_button(t("workshop.join.submit"), type="primary")
 if go:
     try:
@@ -86,10 +106,17 @@ if go:
     except WorkbenchError as exc:
         show_error(exc)
         st.stop()
-    keep_member(st.query_params.get("ws", "") or st.session_state.get(WORKSPACE_KEY, ""),
-                member_token)
+    keep_member(
+        st.query_params.get("ws", "") or st.session_state.get(WORKSPACE_KEY, ""), member_token
+    )
     st.session_state[LAB_KEY] = lab.id
     st.session_state["annotate_author"] = actor.group
-    st.switch_page("pages/map.py", query_params={"lab": lab.id, "member": member_token,
-                                                 "ws": st.query_params.get("ws", ""),
-                                                 "lang": LANG})
+    st.switch_page(
+        "pages/map.py",
+        query_params={
+            "lab": lab.id,
+            "member": member_token,
+            "ws": st.query_params.get("ws", ""),
+            "lang": LANG,
+        },
+    )

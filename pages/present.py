@@ -68,9 +68,14 @@ html_block("""<style>
 
 
 @st.cache_resource(max_entries=32, show_spinner=False)
-def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tuple,
-                layer_ids: tuple | None, lang: str
-                ) -> tuple[folium.Map, WorkbenchError | None]:
+def present_map(
+    store_url: str,
+    lab_id: str,
+    lab_version: int,
+    data_version: tuple,
+    layer_ids: tuple | None,
+    lang: str,
+) -> tuple[folium.Map, WorkbenchError | None]:
     """The map without its notes: basemap, site, the layers the facilitator chose, and the
     live notes layer (filled in by the browser); no drawing tools. Built once per lab, data
     version, layer choice and language."""
@@ -82,8 +87,7 @@ def present_map(store_url: str, lab_id: str, lab_version: int, data_version: tup
         layers, problem = [], exc
     if layer_ids is not None:
         layers = [x for x in layers if x.layer_id in layer_ids]
-    m = mapview.lab_map(lab, layers, settings, lang, controls=False,
-                        venue=venue_tiles(lab_id))
+    m = mapview.lab_map(lab, layers, settings, lang, controls=False, venue=venue_tiles(lab_id))
     return map_focus(live_notes(m, lab_id)), problem
 
 
@@ -94,10 +98,14 @@ def panel_head(session) -> str:  # type: ignore[no-untyped-def]
     current = s.current_round(session.id) if session else None
     if current is not None:
         kind = i18n.t(f"workshop.round.{current.kind}", LANG)
-        parts.append(f"<h2>{esc(t('workshop.present.round', number=current.number, kind=kind))}"
-                     "</h2>")
-        state = "paused" if current.status == "paused" else (
-            "discuss_locked" if current.lock_edits else current.kind)
+        parts.append(
+            f"<h2>{esc(t('workshop.present.round', number=current.number, kind=kind))}</h2>"
+        )
+        state = (
+            "paused"
+            if current.status == "paused"
+            else ("discuss_locked" if current.lock_edits else current.kind)
+        )
         parts.append(f'<div class="wb-phase">{esc(t(f"workshop.phase_hint.{state}"))}</div>')
     else:
         parts.append(f"<h2>{esc(t('workshop.present.no_round'))}</h2>")
@@ -113,10 +121,12 @@ def panel(annotations: list) -> str:
     for a in list(reversed(annotations))[:NEWEST]:
         label = maps.category_label(a.category, LANG, categories)
         text = a.text if len(a.text) <= 90 else a.text[:89] + "…"
-        parts.append(f'<li><span class="wb-dot" style="background:'
-                     f'{esc(colours.get(a.category, "#999999"))}"></span>'
-                     f'<span class="wb-who">{esc(label)} · {esc(a.author)}</span><br>'
-                     f'<span dir="auto">{esc(text)}</span></li>')
+        parts.append(
+            f'<li><span class="wb-dot" style="background:'
+            f'{esc(colours.get(a.category, "#999999"))}"></span>'
+            f'<span class="wb-who">{esc(label)} · {esc(a.author)}</span><br>'
+            f'<span dir="auto">{esc(text)}</span></li>'
+        )
     if not annotations:
         parts.append(f"<li>{esc(t('workshop.present.none'))}</li>")
     parts.append("</ol></div>")
@@ -144,26 +154,35 @@ def side_panel() -> None:
     notes, the legend and the join code; rerun by the live channel when something changed."""
     now = s.lab_setting(lab.id, "workshop_view", {}) or {}
     chosen = presenter_layer_ids(s, lab.id, now)
-    if (tuple(chosen) if chosen is not None else None) != LAYERS or \
-            mapview.map_settings(s, lab.id).key() != MAP_SETTINGS:
+    if (tuple(chosen) if chosen is not None else None) != LAYERS or mapview.map_settings(
+        s, lab.id
+    ).key() != MAP_SETTINGS:
         st.rerun(scope="app")  # other layers, basemap or WMS: a new base map
     annotations = s.list_annotations(lab.id)
     current = s.active_session(lab.id)
     html_block(panel_head(current))
-    live_channel(s, lab.id, actor, page="present", scale=2.0, timer=True, presence=True,
-                 follow_view=True)
+    live_channel(
+        s, lab.id, actor, page="present", scale=2.0, timer=True, presence=True, follow_view=True
+    )
     if LINK:  # first: joining is what the room needs the shared screen for at the start
-        html_block(f'<div class="wb-present wb-phase">'
-                   f'{maps.escape_text(t("workshop.present.scan"))}</div>')
+        html_block(
+            f'<div class="wb-present wb-phase">{maps.escape_text(t("workshop.present.scan"))}</div>'
+        )
         st.image(QR, width=220)
-        html_block(f'<div class="wb-present"><div class="wb-phase">'
-                   f'{maps.escape_text(t("live.join.code_caption"))}</div>'
-                   f'<div class="wb-code">{maps.escape_text(CODE)}</div>'
-                   f'<div class="wb-link">'
-                   f'{maps.escape_text(t("live.join.or_code", url=BASE + "/join"))}</div></div>')
+        html_block(
+            f'<div class="wb-present"><div class="wb-phase">'
+            f"{maps.escape_text(t('live.join.code_caption'))}</div>"
+            f'<div class="wb-code">{maps.escape_text(CODE)}</div>'
+            f'<div class="wb-link">'
+            f"{maps.escape_text(t('live.join.or_code', url=BASE + '/join'))}</div></div>"
+        )
     html_block(panel(annotations))
-    html_block(maps.legend_html(maps.annotation_legend(annotations, "category", LANG,
-                                                       categories), t("annotate.legend")))
+    html_block(
+        maps.legend_html(
+            maps.annotation_legend(annotations, "category", LANG, categories), t("annotate.legend")
+        )
+    )
+
 
 map_col, side_col = st.columns([3, 1], gap="small")
 with map_col:
@@ -172,12 +191,19 @@ with map_col:
     bounds = view.get("bounds")
     centre, zoom = maps.view_for(box(*bounds), width_px=1400) if bounds else (None, None)
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
-    base, problem = present_map(s.url, lab.id, lab.version, maps.context_version(s, lab.id),
-                                LAYERS, LANG)
+    base, problem = present_map(
+        s.url, lab.id, lab.version, maps.context_version(s, lab.id), LAYERS, LANG
+    )
     if problem is not None:
         show_error(problem)
-    show_map(copy.deepcopy(base),
-             key=f"present_map_{lab.id}", height=MAP_HEIGHT, use_container_width=True,
-             returned_objects=[], center=centre, zoom=zoom)
+    show_map(
+        copy.deepcopy(base),
+        key=f"present_map_{lab.id}",
+        height=MAP_HEIGHT,
+        use_container_width=True,
+        returned_objects=[],
+        center=centre,
+        zoom=zoom,
+    )
 with side_col, st.container(key="present_panel"):
     side_panel()

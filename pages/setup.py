@@ -40,9 +40,9 @@ from workbench.ui import (
 from workbench.ui.access import allowed, current_actor
 
 DRAWN_KEY = "setup_drawn_boundary"
-FLASH_KEY = "_setup_flash"          # a message shown once after a rerun
-UNDO_KEY = "_setup_undo"            # the last delete's batch, for Undo
-CONFIRM_KEY = "_setup_confirm"      # (kind, id) whose deletion waits for a confirmation
+FLASH_KEY = "_setup_flash"  # a message shown once after a rerun
+UNDO_KEY = "_setup_undo"  # the last delete's batch, for Undo
+CONFIRM_KEY = "_setup_confirm"  # (kind, id) whose deletion waits for a confirmation
 
 s = store()
 networks = {n.id: n for n in s.list_networks()}
@@ -67,8 +67,9 @@ def restore(deleted: dict) -> None:
     try:
         s.restore_trash(deleted["batch"], by=actor)
         st.session_state.pop(UNDO_KEY, None)
-        st.session_state[FLASH_KEY] = t_md("setup.delete.restored",
-                                           names=", ".join(deleted["names"]))
+        st.session_state[FLASH_KEY] = t_md(
+            "setup.delete.restored", names=", ".join(deleted["names"])
+        )
         st.rerun()
     except WorkbenchError as exc:
         show_error(exc)
@@ -114,13 +115,25 @@ def delete_section(kind: str, record_id: str, name: str) -> None:
     goes = s.trash_contents(kind, record_id)
     parts = [t_md(f"setup.delete.confirm_{kind}", name=name)]
     if kind != "lab" and goes["labs"]:
-        parts.append(t_md("setup.delete.with_labs", count=len(goes["labs"]),
-                          names=", ".join(goes["labs"])))
+        parts.append(
+            t_md("setup.delete.with_labs", count=len(goes["labs"]), names=", ".join(goes["labs"]))
+        )
     if kind == "network" and goes["cities"]:
-        parts.append(t_md("setup.delete.with_cities", count=len(goes["cities"]),
-                          names=", ".join(goes["cities"])))
-    parts.append(t("setup.delete.with_content", notes=goes["notes"], layers=goes["layers"],
-                   snapshots=goes["snapshots"]))
+        parts.append(
+            t_md(
+                "setup.delete.with_cities",
+                count=len(goes["cities"]),
+                names=", ".join(goes["cities"]),
+            )
+        )
+    parts.append(
+        t(
+            "setup.delete.with_content",
+            notes=goes["notes"],
+            layers=goes["layers"],
+            snapshots=goes["snapshots"],
+        )
+    )
     parts.append(t("setup.delete.undo_hint"))
     with st.container(border=True):
         st.warning("  \n".join(parts), icon="⚠️")
@@ -142,7 +155,8 @@ def delete_section(kind: str, record_id: str, name: str) -> None:
 
 
 tab_lab, tab_city, tab_network = st.tabs(
-    [t("setup.tab_lab"), t("setup.tab_city"), t("setup.tab_network")])
+    [t("setup.tab_lab"), t("setup.tab_city"), t("setup.tab_network")]
+)
 
 
 def boundary_map(lab: LivingLab | None, city: City | None) -> dict | None:
@@ -156,16 +170,26 @@ def boundary_map(lab: LivingLab | None, city: City | None) -> dict | None:
     else:
         m = base_map()
     WorldOutline().add_to(m)  # a venue without internet: countries instead of grey
-    Draw(export=False, draw_options={
-        "polyline": False, "circle": False, "marker": False, "circlemarker": False,
-        "polygon": {"allowIntersection": False}, "rectangle": True,
-    }, edit_options={"edit": False, "remove": False}).add_to(m)
+    Draw(
+        export=False,
+        draw_options={
+            "polyline": False,
+            "circle": False,
+            "marker": False,
+            "circlemarker": False,
+            "polygon": {"allowIntersection": False},
+            "rectangle": True,
+        },
+        edit_options={"edit": False, "remove": False},
+    ).add_to(m)
     key = f"setup_map_{lab.id if lab else 'new'}"
-    out = show_map(m, key=key, height=420, use_container_width=True,
-                    returned_objects=["last_active_drawing"])
+    out = show_map(
+        m, key=key, height=420, use_container_width=True, returned_objects=["last_active_drawing"]
+    )
     # st_folium mirrors its last value into session_state[key]; read either.
-    drawing = (out or {}).get("last_active_drawing") or (
-        st.session_state.get(key) or {}).get("last_active_drawing")
+    drawing = (out or {}).get("last_active_drawing") or (st.session_state.get(key) or {}).get(
+        "last_active_drawing"
+    )
     return drawing.get("geometry") if drawing else None
 
 
@@ -194,8 +218,13 @@ def sdg_label(code: str) -> str:
 with tab_lab:
     chosen = current_lab()
     modes = ["edit", "new"] if chosen else ["new"]
-    mode = st.radio(t("setup.mode"), modes, horizontal=True,
-                    format_func=lambda m: t(f"setup.mode_{m}"), key="setup_mode")
+    mode = st.radio(
+        t("setup.mode"),
+        modes,
+        horizontal=True,
+        format_func=lambda m: t(f"setup.mode_{m}"),
+        key="setup_mode",
+    )
     lab = chosen if mode == "edit" else None
     lab_seen = shown_version("lab", lab)
     new_lab_id = form_id("lab", lab is None)
@@ -204,44 +233,67 @@ with tab_lab:
     else:
         net_ids = sorted(networks, key=lambda i: networks[i].name)
         network_id = st.selectbox(
-            t("setup.network"), net_ids,
+            t("setup.network"),
+            net_ids,
             index=net_ids.index(lab.network_id) if lab else 0,
-            format_func=lambda i: networks[i].name, key=f"lab_network_{mode}")
-        city_ids = sorted((c.id for c in cities.values() if network_id in c.network_ids),
-                          key=lambda i: cities[i].name)
+            format_func=lambda i: networks[i].name,
+            key=f"lab_network_{mode}",
+        )
+        city_ids = sorted(
+            (c.id for c in cities.values() if network_id in c.network_ids),
+            key=lambda i: cities[i].name,
+        )
         if not city_ids:
             st.info(t("setup.need_city"))
         else:
             city_id = st.selectbox(
-                t("setup.city"), city_ids,
+                t("setup.city"),
+                city_ids,
                 index=city_ids.index(lab.city_id) if lab and lab.city_id in city_ids else 0,
                 format_func=lambda i: f"{cities[i].name} ({cities[i].country})",
-                key=f"lab_city_{mode}")
+                key=f"lab_city_{mode}",
+            )
             st.markdown("**" + t("setup.boundary") + "**")
             st.caption(t("setup.boundary_help"))
             drawn = boundary_map(lab, cities[city_id])
-            upload = st.file_uploader(t("setup.boundary_upload"), type=["geojson", "json"],
-                                      key=f"boundary_upload_{mode}")
+            upload = st.file_uploader(
+                t("setup.boundary_upload"), type=["geojson", "json"], key=f"boundary_upload_{mode}"
+            )
             with st.form(f"lab_form_{mode}"):
-                title = st.text_input(t("setup.lab_title"), value=lab.title if lab else "",
-                                      max_chars=MAX_NAME_CHARS)
-                summary = st.text_area(t("setup.summary"), value=lab.summary if lab else "",
-                                       max_chars=MAX_TEXT_CHARS)
-                themes = st.text_input(t("setup.themes"),
-                                       value=", ".join(lab.themes) if lab else "",
-                                       help=t("setup.themes_help"))
+                title = st.text_input(
+                    t("setup.lab_title"), value=lab.title if lab else "", max_chars=MAX_NAME_CHARS
+                )
+                summary = st.text_area(
+                    t("setup.summary"), value=lab.summary if lab else "", max_chars=MAX_TEXT_CHARS
+                )
+                themes = st.text_input(
+                    t("setup.themes"),
+                    value=", ".join(lab.themes) if lab else "",
+                    help=t("setup.themes_help"),
+                )
                 principles = st.multiselect(
-                    t("setup.principles"), PRINCIPLES, default=list(lab.principles) if lab else [],
+                    t("setup.principles"),
+                    PRINCIPLES,
+                    default=list(lab.principles) if lab else [],
                     format_func=lambda p: t(f"principle.{p}"),
-                    placeholder=t("common.choose_options"))
-                sdgs = st.multiselect(t("setup.sdg"), SDG_TARGETS,
-                                      default=list(lab.sdg_targets) if lab else [],
-                                      format_func=sdg_label, placeholder=t("common.choose_options"))
-                status = st.selectbox(t("setup.status"), LAB_STATUSES,
-                                      index=LAB_STATUSES.index(lab.status) if lab else 0,
-                                      format_func=lambda v: t(f"status.{v}"))
-                illustrative = st.checkbox(t("setup.illustrative"),
-                                           value=lab.illustrative if lab else False)
+                    placeholder=t("common.choose_options"),
+                )
+                sdgs = st.multiselect(
+                    t("setup.sdg"),
+                    SDG_TARGETS,
+                    default=list(lab.sdg_targets) if lab else [],
+                    format_func=sdg_label,
+                    placeholder=t("common.choose_options"),
+                )
+                status = st.selectbox(
+                    t("setup.status"),
+                    LAB_STATUSES,
+                    index=LAB_STATUSES.index(lab.status) if lab else 0,
+                    format_func=lambda v: t(f"status.{v}"),
+                )
+                illustrative = st.checkbox(
+                    t("setup.illustrative"), value=lab.illustrative if lab else False
+                )
                 submitted = st.form_submit_button(t("common.save"), type="primary")
             if submitted:
                 try:
@@ -256,17 +308,25 @@ with tab_lab:
                     city = cities[city_id]
                     validate_boundary(boundary, city.lon, city.lat)
                     values = dict(
-                        city_id=city_id, network_id=network_id, title=title, summary=summary,
+                        city_id=city_id,
+                        network_id=network_id,
+                        title=title,
+                        summary=summary,
                         themes=tuple(x.strip() for x in themes.split(",") if x.strip()),
-                        principles=tuple(principles), sdg_targets=tuple(sdgs), status=status,
-                        illustrative=illustrative, boundary=boundary)
+                        principles=tuple(principles),
+                        sdg_targets=tuple(sdgs),
+                        status=status,
+                        illustrative=illustrative,
+                        boundary=boundary,
+                    )
                     if lab is None:
                         saved = s.add_lab(LivingLab(id=new_lab_id, **values), by=actor)
                         select_lab(saved.id)
                         after_new_save("lab", None, saved.id, saved.title)
                     else:
-                        saved = s.update_lab(replace(lab, **values), by=actor,
-                                             expected_version=lab_seen)
+                        saved = s.update_lab(
+                            replace(lab, **values), by=actor, expected_version=lab_seen
+                        )
                         saved_version("lab", saved)
                     st.success(t_md("setup.saved", title=saved.title), icon="✅")
                 except WorkbenchError as exc:
@@ -278,31 +338,53 @@ with tab_lab:
 with tab_city:
     city_options = [None, *sorted(cities, key=lambda i: cities[i].name)]
     edit_city_id = st.selectbox(
-        t("setup.city_pick"), city_options,
-        format_func=lambda i: f"{cities[i].name} ({cities[i].country})" if i
-        else t("setup.city_new"), key="setup_city_pick")
+        t("setup.city_pick"),
+        city_options,
+        format_func=lambda i: (
+            f"{cities[i].name} ({cities[i].country})" if i else t("setup.city_new")
+        ),
+        key="setup_city_pick",
+    )
     city = cities.get(edit_city_id) if edit_city_id else None
     city_seen = shown_version("city", city)
     new_city_id = form_id("city", city is None)
     with st.form("city_form"):
         name = st.text_input(t("setup.city_name"), value=city.name if city else "")
-        country = st.text_input(t("setup.country"), value=city.country if city else "",
-                                max_chars=2, help=t("setup.country_help"))
+        country = st.text_input(
+            t("setup.country"),
+            value=city.country if city else "",
+            max_chars=2,
+            help=t("setup.country_help"),
+        )
         c1, c2 = st.columns(2)
-        lat = c1.number_input(t("setup.lat"), -90.0, 90.0, value=city.lat if city else 0.0,
-                              format="%.5f")
-        lon = c2.number_input(t("setup.lon"), -180.0, 180.0, value=city.lon if city else 0.0,
-                              format="%.5f")
+        lat = c1.number_input(
+            t("setup.lat"), -90.0, 90.0, value=city.lat if city else 0.0, format="%.5f"
+        )
+        lon = c2.number_input(
+            t("setup.lon"), -180.0, 180.0, value=city.lon if city else 0.0, format="%.5f"
+        )
         member_of = st.multiselect(
-            t("setup.city_networks"), sorted(networks, key=lambda i: networks[i].name),
+            t("setup.city_networks"),
+            sorted(networks, key=lambda i: networks[i].name),
             default=list(city.network_ids) if city else [],
-            format_func=lambda i: networks[i].name, placeholder=t("common.choose_options"))
+            format_func=lambda i: networks[i].name,
+            placeholder=t("common.choose_options"),
+        )
         if st.form_submit_button(t("common.save"), type="primary"):
             try:
-                record = City(id=city.id if city else new_city_id, name=name, country=country,
-                              lon=lon, lat=lat, network_ids=tuple(member_of))
-                saved_city = (s.update_city(record, by=actor, expected_version=city_seen)
-                              if city else s.add_city(record, by=actor))
+                record = City(
+                    id=city.id if city else new_city_id,
+                    name=name,
+                    country=country,
+                    lon=lon,
+                    lat=lat,
+                    network_ids=tuple(member_of),
+                )
+                saved_city = (
+                    s.update_city(record, by=actor, expected_version=city_seen)
+                    if city
+                    else s.add_city(record, by=actor)
+                )
                 saved_version("city", saved_city)
                 if city is None:
                     after_new_save("city", "setup_city_pick", saved_city.id, saved_city.name)
@@ -316,27 +398,37 @@ with tab_city:
 with tab_network:
     net_options = [None, *sorted(networks, key=lambda i: networks[i].name)]
     edit_net_id = st.selectbox(
-        t("setup.network_pick"), net_options,
+        t("setup.network_pick"),
+        net_options,
         format_func=lambda i: networks[i].name if i else t("setup.network_new"),
-        key="setup_network_pick")
+        key="setup_network_pick",
+    )
     network = networks.get(edit_net_id) if edit_net_id else None
     network_seen = shown_version("network", network)
     new_network_id = form_id("network", network is None)
     with st.form("network_form"):
         name = st.text_input(t("setup.network_name"), value=network.name if network else "")
-        countries = st.text_input(t("setup.countries"),
-                                  value=", ".join(network.countries) if network else "",
-                                  help=t("setup.countries_help"))
-        description = st.text_area(t("setup.description"),
-                                   value=network.description if network else "")
+        countries = st.text_input(
+            t("setup.countries"),
+            value=", ".join(network.countries) if network else "",
+            help=t("setup.countries_help"),
+        )
+        description = st.text_area(
+            t("setup.description"), value=network.description if network else ""
+        )
         if st.form_submit_button(t("common.save"), type="primary"):
             try:
-                record = Network(id=network.id if network else new_network_id, name=name,
-                                 countries=tuple(c.strip() for c in countries.split(",")
-                                                 if c.strip()),
-                                 description=description)
-                saved_net = (s.update_network(record, by=actor, expected_version=network_seen)
-                             if network else s.add_network(record, by=actor))
+                record = Network(
+                    id=network.id if network else new_network_id,
+                    name=name,
+                    countries=tuple(c.strip() for c in countries.split(",") if c.strip()),
+                    description=description,
+                )
+                saved_net = (
+                    s.update_network(record, by=actor, expected_version=network_seen)
+                    if network
+                    else s.add_network(record, by=actor)
+                )
                 saved_version("network", saved_net)
                 if network is None:
                     after_new_save("network", "setup_network_pick", saved_net.id, saved_net.name)
@@ -352,23 +444,38 @@ if trash:
     with st.expander(t("setup.delete.trash", count=len(trash))):
         for entry in trash:
             r1, r2 = st.columns([4, 1])
-            r1.caption(t_md("setup.delete.trash_entry", names=", ".join(entry["names"]),
-                            time=fmt_datetime(entry["at"]), who=entry["by"] or "—"))
+            r1.caption(
+                t_md(
+                    "setup.delete.trash_entry",
+                    names=", ".join(entry["names"]),
+                    time=fmt_datetime(entry["at"]),
+                    who=entry["by"] or "—",
+                )
+            )
             if r2.button(t("setup.delete.restore"), key=f"setup_restore_{entry['batch']}"):
                 restore(entry)
 
 # ---- a new workspace (for the operator: open set-up or the set-up token) --------------------
 with st.expander(t("hosting.new_workspace")):
     need_token = not open_setup(server_host())
-    st.caption(t("hosting.new_workspace_help_token" if need_token
-                 else "hosting.new_workspace_help_open"))
+    st.caption(
+        t("hosting.new_workspace_help_token" if need_token else "hosting.new_workspace_help_open")
+    )
     with st.form("workspace_new_form"):
-        ws_name = st.text_input(t("hosting.workspace_name"), max_chars=MAX_WORKSPACE_NAME_CHARS,
-                                help=t("hosting.workspace_name_help"), key="workspace_new_name")
-        ws_code = st.text_input(t("workshop.passcode_new"), type="password",
-                                key="workspace_new_passcode")
-        ws_token = st.text_input(t("hosting.token"), type="password",
-                                 key="workspace_new_token") if need_token else None
+        ws_name = st.text_input(
+            t("hosting.workspace_name"),
+            max_chars=MAX_WORKSPACE_NAME_CHARS,
+            help=t("hosting.workspace_name_help"),
+            key="workspace_new_name",
+        )
+        ws_code = st.text_input(
+            t("workshop.passcode_new"), type="password", key="workspace_new_passcode"
+        )
+        ws_token = (
+            st.text_input(t("hosting.token"), type="password", key="workspace_new_token")
+            if need_token
+            else None
+        )
         if st.form_submit_button(t("hosting.create"), type="primary"):
             try:
                 create_workspace(ws_name, ws_code, ws_token, server_host()).close()

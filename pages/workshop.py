@@ -74,8 +74,11 @@ def sign_in_forms() -> None:
         with st.form("workshop_setup_form"):
             first = st.text_input(t("workshop.passcode_new"), type="password")
             again = st.text_input(t("workshop.passcode_again"), type="password")
-            token = st.text_input(t("hosting.token"), type="password",
-                                  key="workshop_setup_token") if need_token else None
+            token = (
+                st.text_input(t("hosting.token"), type="password", key="workshop_setup_token")
+                if need_token
+                else None
+            )
             ok = st.form_submit_button(t("workshop.passcode_set"), type="primary")
         if ok:
             if first != again:
@@ -91,15 +94,17 @@ def sign_in_forms() -> None:
     st.caption(t("workshop.signin_intro"))
     with st.form("workshop_signin_form"):
         code = st.text_input(t("workshop.passcode"), type="password", key="workshop_passcode")
-        name = st.text_input(t("workshop.your_name"), max_chars=MAX_GROUP_NAME_CHARS,
-                             key="workshop_name")
+        name = st.text_input(
+            t("workshop.your_name"), max_chars=MAX_GROUP_NAME_CHARS, key="workshop_name"
+        )
         ok = st.form_submit_button(t("workshop.signin"), type="primary")
     if ok:
         try:
             who = s.sign_in(code, client(), name)
             # without a name, the person is named by their role
-            sign_in_as(WORKSPACE, who.role, who.group or t(f"workshop.role.{who.role}"),
-                       s.passcode_stamp())
+            sign_in_as(
+                WORKSPACE, who.role, who.group or t(f"workshop.role.{who.role}"), s.passcode_stamp()
+            )
             st.rerun()
         except WorkbenchError as exc:
             show_error(exc)
@@ -113,16 +118,23 @@ def session_panel(me: Actor) -> None:
     if session is None:
         st.subheader(t("workshop.no_session"))
         with st.form("workshop_create_form"):
-            title = st.text_input(t("workshop.session_title"), value=lab.title[:80],
-                                  max_chars=MAX_NAME_CHARS)
-            hours = st.number_input(t("workshop.session_hours"), 1, MAX_SESSION_HOURS,
-                                    DEFAULT_SESSION_HOURS, step=1)
+            title = st.text_input(
+                t("workshop.session_title"), value=lab.title[:80], max_chars=MAX_NAME_CHARS
+            )
+            hours = st.number_input(
+                t("workshop.session_hours"), 1, MAX_SESSION_HOURS, DEFAULT_SESSION_HOURS, step=1
+            )
             consultation = st.checkbox(t("network.consultation.kind"))
             ok = st.form_submit_button(t("workshop.session_create"), type="primary")
         if ok:
             try:
-                s.create_session(lab.id, title, by=me, hours=int(hours),
-                                 kind="consultation" if consultation else "workshop")
+                s.create_session(
+                    lab.id,
+                    title,
+                    by=me,
+                    hours=int(hours),
+                    kind="consultation" if consultation else "workshop",
+                )
                 st.rerun()
             except WorkbenchError as exc:
                 show_error(exc)
@@ -133,10 +145,13 @@ def session_panel(me: Actor) -> None:
         st.info(t("network.consultation.running"), icon="🤝")
         from workbench.report import consultation_pdf
 
-        st.download_button(t("network.consultation.download"),
-                           consultation_pdf(s.consultation_record(session.id), LANG),
-                           file_name="peer-consultation.pdf", mime="application/pdf",
-                           key="workshop_consultation_pdf")
+        st.download_button(
+            t("network.consultation.download"),
+            consultation_pdf(s.consultation_record(session.id), LANG),
+            file_name="peer-consultation.pdf",
+            mime="application/pdf",
+            key="workshop_consultation_pdf",
+        )
     base, reachable = room_base()
     link = join_url(base, s.join_token(session.id), WORKSPACE, LANG)
     if not reachable:
@@ -149,20 +164,25 @@ def session_panel(me: Actor) -> None:
         st.code(link, language=None, wrap_lines=True)
         st.page_link("pages/present.py", label=t("workshop.open_presenter"), icon="🖥️")
         groups = s.session_groups(session.id)
-        st.caption(md_escape(t("workshop.groups", count=len(groups),
-                               names=", ".join(groups) or "—")))
+        st.caption(
+            md_escape(t("workshop.groups", count=len(groups), names=", ".join(groups) or "—"))
+        )
         # who is connected now, and the round's countdown (the live channel, no rerun)
         live_channel(s, lab.id, me, page="workshop", presence=True, timer=True, rerun=False)
         if groups:
             with st.expander(t("hosting.group_device")):
                 st.caption(t("hosting.group_device_help"))
-                pick = st.selectbox(t("hosting.group_pick"), list(groups),
-                                    key="workshop_device_group")
+                pick = st.selectbox(
+                    t("hosting.group_pick"), list(groups), key="workshop_device_group"
+                )
                 if st.button(t("hosting.group_device_make"), key="workshop_device_make"):
                     try:
                         device = s.add_group_device(session.id, pick, by=me)
-                        st.code(member_url(base, device, WORKSPACE, lab.id, LANG),
-                                language=None, wrap_lines=True)
+                        st.code(
+                            member_url(base, device, WORKSPACE, lab.id, LANG),
+                            language=None,
+                            wrap_lines=True,
+                        )
                     except WorkbenchError as exc:
                         show_error(exc)
     rounds_panel(me, session.id)
@@ -190,26 +210,33 @@ def rounds_panel(me: Actor, session_id: str) -> None:
             # the time left is the live channel's countdown above (the server's clock, as on
             # the presenter view), never a figure frozen when this page was drawn
             status = t(f"workshop.status.{current.status}")
-            line = t("workshop.round_now", number=current.number, kind=round_label(current.kind),
-                     status=status)
+            line = t(
+                "workshop.round_now",
+                number=current.number,
+                kind=round_label(current.kind),
+                status=status,
+            )
             if current.minutes:
                 line += " · " + t("workshop.round_timer", minutes=current.minutes)
             st.markdown(md_escape(line))
             b1, b2, b3 = st.columns(3)
-            if current.status == "running" and b1.button(t("workshop.pause"),
-                                                          key="workshop_pause"):
+            if current.status == "running" and b1.button(t("workshop.pause"), key="workshop_pause"):
                 s.pause_round(session_id, by=me)
                 st.rerun()
-            if current.status == "paused" and b1.button(t("workshop.resume"),
-                                                         key="workshop_resume", type="primary"):
+            if current.status == "paused" and b1.button(
+                t("workshop.resume"), key="workshop_resume", type="primary"
+            ):
                 s.resume_round(session_id, by=me)
                 st.rerun()
             if b2.button(t("workshop.round_end"), key="workshop_round_end"):
                 end_round(s, session_id, by=me, lang=LANG)
                 st.rerun()
             if current.kind == "discuss":
-                lock = b3.toggle(t("workshop.lock_edits"), value=current.lock_edits,
-                                 key=f"workshop_lock_{current.id}")
+                lock = b3.toggle(
+                    t("workshop.lock_edits"),
+                    value=current.lock_edits,
+                    key=f"workshop_lock_{current.id}",
+                )
                 if lock != current.lock_edits:
                     s.set_round_lock(session_id, lock, by=me)
                     st.rerun()
@@ -217,16 +244,26 @@ def rounds_panel(me: Actor, session_id: str) -> None:
             st.caption(t("workshop.no_round"))
         with st.form("workshop_round_form"):
             c1, c2, c3 = st.columns(3)
-            kind = c1.selectbox(t("workshop.round_kind"), ROUND_KINDS, format_func=round_label,
-                                key="workshop_round_kind")
-            minutes = c2.number_input(t("workshop.round_minutes"), 0, MAX_ROUND_MINUTES,
-                                      DEFAULT_ROUND_MINUTES, step=1,
-                                      key="workshop_round_minutes")
+            kind = c1.selectbox(
+                t("workshop.round_kind"),
+                ROUND_KINDS,
+                format_func=round_label,
+                key="workshop_round_kind",
+            )
+            minutes = c2.number_input(
+                t("workshop.round_minutes"),
+                0,
+                MAX_ROUND_MINUTES,
+                DEFAULT_ROUND_MINUTES,
+                step=1,
+                key="workshop_round_minutes",
+            )
             lock = c3.checkbox(t("workshop.lock_edits"), key="workshop_round_lock")
             start = st.form_submit_button(t("workshop.round_start"), type="primary")
         if start:
-            start_round(s, session_id, kind, by=me, minutes=int(minutes), lock_edits=lock,
-                        lang=LANG)
+            start_round(
+                s, session_id, kind, by=me, minutes=int(minutes), lock_edits=lock, lang=LANG
+            )
             st.rerun()
     except WorkbenchError as exc:
         show_error(exc)
@@ -235,15 +272,23 @@ def rounds_panel(me: Actor, session_id: str) -> None:
         with st.expander(t("workshop.rounds_done", count=len(done))):
             names = {snap.id: snap.name for snap in s.list_snapshots(lab.id)}
             for r in done:
-                st.caption(md_escape(f"{r.number}. {round_label(r.kind)} · "
-                                     f"{names.get(r.snapshot_id or '', '—')}"))
+                st.caption(
+                    md_escape(
+                        f"{r.number}. {round_label(r.kind)} · {names.get(r.snapshot_id or '', '—')}"
+                    )
+                )
 
 
 def settings_panel(me: Actor, session_id: str) -> None:
     c1, c2 = st.columns(2)
-    limit = c1.number_input(t("annotate.vote_limit"), MIN_VOTE_LIMIT, MAX_VOTE_LIMIT,
-                            value=s.vote_limit(lab.id),
-                            step=1, key="workshop_vote_limit")
+    limit = c1.number_input(
+        t("annotate.vote_limit"),
+        MIN_VOTE_LIMIT,
+        MAX_VOTE_LIMIT,
+        value=s.vote_limit(lab.id),
+        step=1,
+        key="workshop_vote_limit",
+    )
     if c1.button(t("annotate.vote_limit_set"), key="workshop_vote_limit_set"):
         try:
             s.set_vote_limit(lab.id, int(limit), by=me)
@@ -251,14 +296,18 @@ def settings_panel(me: Actor, session_id: str) -> None:
         except WorkbenchError as exc:
             show_error(exc)
     # the presenter's layers by id, shown by name in this page's language
-    names = {x.layer_id: x.name for x in mapview.lab_layers(s, lab.id, lang=LANG)[0]
-             if x.layer_id}
+    names = {x.layer_id: x.name for x in mapview.lab_layers(s, lab.id, lang=LANG)[0] if x.layer_id}
     view = s.lab_setting(lab.id, "workshop_view", {}) or {}
     chosen = presenter_layer_ids(s, lab.id, view)
     chosen = list(names) if chosen is None else [x for x in chosen if x in names]
-    shown = c2.multiselect(t("workshop.presenter_layers"), list(names), default=chosen,
-                           format_func=names.__getitem__, key="workshop_presenter_layers",
-                           placeholder=t("common.choose_options"))
+    shown = c2.multiselect(
+        t("workshop.presenter_layers"),
+        list(names),
+        default=chosen,
+        format_func=names.__getitem__,
+        key="workshop_presenter_layers",
+        placeholder=t("common.choose_options"),
+    )
     if shown != chosen or "layers" in view:
         try:
             kept = {k: v for k, v in view.items() if k != "layers"}  # the labels of before
@@ -315,9 +364,11 @@ def owner_panel(me: Actor) -> None:
         if auth_configured():
             with st.form("workshop_roles_form"):
                 email = st.text_input(t("workshop.sso_email"))
-                role = st.selectbox(t("workshop.role_label"), ["facilitator", "participant",
-                                                               "viewer", "owner"],
-                                    format_func=lambda r: i18n.t(f"workshop.role.{r}", LANG))
+                role = st.selectbox(
+                    t("workshop.role_label"),
+                    ["facilitator", "participant", "viewer", "owner"],
+                    format_func=lambda r: i18n.t(f"workshop.role.{r}", LANG),
+                )
                 if st.form_submit_button(t("common.save")):
                     try:
                         s.set_member_role(email, role, by=me)
@@ -331,10 +382,10 @@ if actor is None or not actor.may("session.run"):
     sign_in_forms()
     st.stop()
 c1, c2 = st.columns([4, 1])
-c1.caption(md_escape(t("workshop.signed_in", name=actor.group,
-                       role=t(f"workshop.role.{actor.role}"))))
-if st.session_state.get(LOGIN_KEY) and c2.button(t("workshop.signout"),
-                                                 key="workshop_signout"):
+c1.caption(
+    md_escape(t("workshop.signed_in", name=actor.group, role=t(f"workshop.role.{actor.role}")))
+)
+if st.session_state.get(LOGIN_KEY) and c2.button(t("workshop.signout"), key="workshop_signout"):
     sign_out()
     st.rerun()
 session_panel(actor)

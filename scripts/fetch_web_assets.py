@@ -116,10 +116,14 @@ PACKAGES: dict[str, tuple[str, dict[str, str]]] = {
     "axe-core@4.14.1": (f"{JSDELIVR}/axe-core@4.14.1/", {"axe.min.js": "axe.min.js"}),
     # the world basemap that needs no network (workbench.maps.WorldOutline): Natural Earth
     # countries at 1:110 million as TopoJSON, and the client that turns it into GeoJSON
-    "world-atlas@2.0.2": (f"{JSDELIVR}/world-atlas@2.0.2/",
-                          {"countries-110m.json": "countries-110m.json"}),
-    "topojson-client@3.1.0": (f"{JSDELIVR}/topojson-client@3.1.0/dist/",
-                              {"topojson-client.min.js": "dist/topojson-client.min.js"}),
+    "world-atlas@2.0.2": (
+        f"{JSDELIVR}/world-atlas@2.0.2/",
+        {"countries-110m.json": "countries-110m.json"},
+    ),
+    "topojson-client@3.1.0": (
+        f"{JSDELIVR}/topojson-client@3.1.0/dist/",
+        {"topojson-client.min.js": "dist/topojson-client.min.js"},
+    ),
 }
 
 # Non-essential CSS with no npm package: answered with an empty file.

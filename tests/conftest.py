@@ -88,7 +88,8 @@ def _pages_left_to_st_navigation(monkeypatch):
 #: runs it).
 TEST_DATABASE_URL = os.environ.get(
     "WORKBENCH_TEST_DATABASE_URL",
-    "postgresql+psycopg://workbench:workbench@127.0.0.1:5432/workbench_test")
+    "postgresql+psycopg://workbench:workbench@127.0.0.1:5432/workbench_test",
+)
 TEST_TEMPLATE = os.environ.get("WORKBENCH_TEST_TEMPLATE", "workbench_template")
 _pg_state: dict[str, object] = {}
 
@@ -104,10 +105,17 @@ def _pg_admin():  # type: ignore[no-untyped-def]
         from workbench.store.engine import postgres_url
 
         url = postgres_url(TEST_DATABASE_URL)
-        conn = psycopg.connect(url.set(drivername="postgresql").render_as_string(
-            hide_password=False), autocommit=True, connect_timeout=3)
-        if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                        (TEST_TEMPLATE,)).fetchone() is None:
+        conn = psycopg.connect(
+            url.set(drivername="postgresql").render_as_string(hide_password=False),
+            autocommit=True,
+            connect_timeout=3,
+        )
+        if (
+            conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (TEST_TEMPLATE,)
+            ).fetchone()
+            is None
+        ):
             raise RuntimeError(f"template database {TEST_TEMPLATE} is missing")
         return conn
     except Exception as exc:  # noqa: BLE001 - any reason means: no PostgreSQL here
@@ -122,8 +130,10 @@ def postgres_database() -> str:
 
     admin = _pg_admin()
     if admin is None:
-        reason = ("PostgreSQL tests need a server at WORKBENCH_TEST_DATABASE_URL "
-                  f"({_pg_state['reason']}); scripts/test_postgres.sh starts one")
+        reason = (
+            "PostgreSQL tests need a server at WORKBENCH_TEST_DATABASE_URL "
+            f"({_pg_state['reason']}); scripts/test_postgres.sh starts one"
+        )
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
@@ -141,8 +151,7 @@ def postgres_database() -> str:
     admin.close()
     from workbench.store.engine import postgres_url
 
-    return postgres_url(TEST_DATABASE_URL).set(database=name).render_as_string(
-        hide_password=False)
+    return postgres_url(TEST_DATABASE_URL).set(database=name).render_as_string(hide_password=False)
 
 
 def drop_postgres_database(url: str) -> None:

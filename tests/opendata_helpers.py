@@ -12,10 +12,13 @@ from workbench.model import LivingLab
 LON0, LAT0, STEP = 11.0, 49.0, 0.001
 
 
-def make_lab(lab_id: str = "lab-synthetic", bounds=(LON0 - 0.0005, LAT0 - 0.0005,
-                                                    LON0 + 0.0025, LAT0 + 0.0025)) -> LivingLab:
-    return LivingLab(id=lab_id, city_id="c", network_id="n", title="Synthetic",
-                     boundary=box(*bounds))
+def make_lab(
+    lab_id: str = "lab-synthetic",
+    bounds=(LON0 - 0.0005, LAT0 - 0.0005, LON0 + 0.0025, LAT0 + 0.0025),
+) -> LivingLab:
+    return LivingLab(
+        id=lab_id, city_id="c", network_id="n", title="Synthetic", boundary=box(*bounds)
+    )
 
 
 def _tags(tags: dict[str, str]) -> str:
@@ -45,10 +48,15 @@ def _grid(path: Path) -> Path:
     sq = [(0.0002, 0.0002), (0.0006, 0.0002), (0.0006, 0.0006), (0.0002, 0.0006)]
     nodes += [(20 + i, LON0 + x, LAT0 + y, {}) for i, (x, y) in enumerate(sq)]
     nodes += [(30 + i, LON0 + 0.0012 + x, LAT0 + 0.0012 + y, {}) for i, (x, y) in enumerate(sq)]
-    nodes += [(40, LON0, LAT0 - 0.0003, {}), (41, LON0 + 0.002, LAT0 - 0.0003, {}),
-              (42, LON0 + 0.0001, LAT0 + 0.0015, {}), (43, LON0 + 0.0008, LAT0 + 0.0015, {})]
-    nodes.append((50, LON0 + 0.0015, LAT0 + 0.0005,
-                  {"amenity": "school", "name": "Школа №1 <b>&amp;"}))
+    nodes += [
+        (40, LON0, LAT0 - 0.0003, {}),
+        (41, LON0 + 0.002, LAT0 - 0.0003, {}),
+        (42, LON0 + 0.0001, LAT0 + 0.0015, {}),
+        (43, LON0 + 0.0008, LAT0 + 0.0015, {}),
+    ]
+    nodes.append(
+        (50, LON0 + 0.0015, LAT0 + 0.0005, {"amenity": "school", "name": "Школа №1 <b>&amp;"})
+    )
     ways = [
         (101, [1, 2, 3], {"highway": "residential", "name": "Row A"}),
         (102, [4, 5, 6], {"highway": "residential", "name": "Вулиця Б"}),
@@ -63,14 +71,15 @@ def _grid(path: Path) -> Path:
         (111, [1, 999, 5], {"highway": "residential", "name": "Cut off"}),
     ]
     relations = [
-        (201, [("way", 110, "outer")], {"type": "multipolygon", "leisure": "park",
-                                        "name": "Park"}),
+        (201, [("way", 110, "outer")], {"type": "multipolygon", "leisure": "park", "name": "Park"}),
         (202, [("way", 888, "outer")], {"type": "multipolygon", "landuse": "grass"}),
     ]
     lines = ['<?xml version="1.0" encoding="UTF-8"?>', '<osm version="0.6" generator="test">']
     for nid, lon, lat, tags in nodes:
-        lines.append(f'<node id="{nid}" version="1" lat="{lat:.7f}" lon="{lon:.7f}">'
-                     f"{_tags(tags)}</node>".replace("&amp;amp;", "&amp;"))
+        lines.append(
+            f'<node id="{nid}" version="1" lat="{lat:.7f}" lon="{lon:.7f}">'
+            f"{_tags(tags)}</node>".replace("&amp;amp;", "&amp;")
+        )
     for wid, refs, tags in ways:
         nds = "".join(f'<nd ref="{r}"/>' for r in refs)
         lines.append(f'<way id="{wid}" version="1">{nds}{_tags(tags)}</way>')

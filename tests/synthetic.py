@@ -41,18 +41,29 @@ def features(key: str, value: str, geoms: Iterable, **extra) -> list[dict]:
     return [{"osm_key": key, "osm_value": value, "geometry": g, **extra} for g in geoms]
 
 
-def streets(edges: Iterable[tuple[int, int, LineString]], highway: str = "residential",
-            crs: str = UTM) -> gpd.GeoDataFrame:
-    rows = [{"osm_key": "highway", "osm_value": highway, "highway": highway, "u": u, "v": v,
-             "geometry": line} for u, v, line in edges]
+def streets(
+    edges: Iterable[tuple[int, int, LineString]], highway: str = "residential", crs: str = UTM
+) -> gpd.GeoDataFrame:
+    rows = [
+        {
+            "osm_key": "highway",
+            "osm_value": highway,
+            "highway": highway,
+            "u": u,
+            "v": v,
+            "geometry": line,
+        }
+        for u, v, line in edges
+    ]
     gdf = frame(rows, crs, extra=("highway", "u", "v"))
     gdf["u"] = gdf["u"].astype("int64")
     gdf["v"] = gdf["v"].astype("int64")
     return gdf
 
 
-def grid(n_blocks: int = 3, spacing: float = 100.0, x0: float = X0, y0: float = Y0,
-         crs: str = UTM) -> gpd.GeoDataFrame:
+def grid(
+    n_blocks: int = 3, spacing: float = 100.0, x0: float = X0, y0: float = Y0, crs: str = UTM
+) -> gpd.GeoDataFrame:
     """Streets of an n×n block grid, split at every crossing (node id = row·100 + column)."""
     edges = []
     k = n_blocks + 1
@@ -60,11 +71,17 @@ def grid(n_blocks: int = 3, spacing: float = 100.0, x0: float = X0, y0: float = 
         for j in range(k):
             here = (x0 + j * spacing, y0 + i * spacing)
             if j + 1 < k:
-                edges.append((i * 100 + j, i * 100 + j + 1,
-                              LineString([here, (here[0] + spacing, here[1])])))
+                edges.append(
+                    (i * 100 + j, i * 100 + j + 1, LineString([here, (here[0] + spacing, here[1])]))
+                )
             if i + 1 < k:
-                edges.append((i * 100 + j, (i + 1) * 100 + j,
-                              LineString([here, (here[0], here[1] + spacing)])))
+                edges.append(
+                    (
+                        i * 100 + j,
+                        (i + 1) * 100 + j,
+                        LineString([here, (here[0], here[1] + spacing)]),
+                    )
+                )
     return streets(edges, crs=crs)
 
 
@@ -80,9 +97,13 @@ class FakeCache(types.ModuleType):
     """``workbench.opendata.cache`` as the contract describes it, serving given frames (the
     same in every workspace)."""
 
-    def __init__(self, themes_by_lab: dict[str, dict[str, gpd.GeoDataFrame]],
-                 version: str = "v1", pending: dict[str, set[str]] | None = None,
-                 coverage: dict[str, object] | None = None) -> None:
+    def __init__(
+        self,
+        themes_by_lab: dict[str, dict[str, gpd.GeoDataFrame]],
+        version: str = "v1",
+        pending: dict[str, set[str]] | None = None,
+        coverage: dict[str, object] | None = None,
+    ) -> None:
         """``coverage``: lab id → the area (WGS84) its data cover, recorded in every theme's
         metadata as an import does; by default a box 0.05° beyond all of the lab's data."""
         super().__init__("workbench.opendata.cache")
@@ -99,15 +120,21 @@ class FakeCache(types.ModuleType):
         return self.themes_by_lab.get(lab_id, {}).get(theme)
 
     def theme_meta(self, _store, lab_id: str, theme: str):
-        if theme not in self.themes_by_lab.get(lab_id, {}) and \
-                theme not in self.pending.get(lab_id, set()):
+        if theme not in self.themes_by_lab.get(lab_id, {}) and theme not in self.pending.get(
+            lab_id, set()
+        ):
             return None
         gdf = self.themes_by_lab.get(lab_id, {}).get(theme)
         cover = self.coverage.get(lab_id) or self._around(lab_id)
-        return {"fetched_at": "2026-03-01T10:00:00+00:00", "data_date": "2025-01-15",
-                "coverage": cover.wkt, "source": "test",
-                "attribution": "© OpenStreetMap contributors",
-                "feature_count": 0 if gdf is None else len(gdf), "buffer_m": 1500}
+        return {
+            "fetched_at": "2026-03-01T10:00:00+00:00",
+            "data_date": "2025-01-15",
+            "coverage": cover.wkt,
+            "source": "test",
+            "attribution": "© OpenStreetMap contributors",
+            "feature_count": 0 if gdf is None else len(gdf),
+            "buffer_m": 1500,
+        }
 
     def _around(self, lab_id: str):
         frames = [g.to_crs(4326) for g in self.themes_by_lab.get(lab_id, {}).values() if len(g)]

@@ -18,14 +18,39 @@ HOSTILE = "<img src=x onerror=alert(1)></script><script>alert(2)</script>"
 
 def notes() -> list[Annotation]:
     return [
-        Annotation(id="p1", lab_id="l", geometry=Point(11.55, 48.18), category="idea",
-                   text=HOSTILE, author="<b>Group</b> A"),
-        Annotation(id="l1", lab_id="l", geometry=LineString([(11.55, 48.18), (11.56, 48.19)]),
-                   category="problem", text="Привіт 🚲 مرحبا", author="Group B"),
-        Annotation(id="a1", lab_id="l", category="heritage", text="old mill", author="Group A",
-                   geometry=Polygon([(11.55, 48.18), (11.56, 48.18), (11.56, 48.19)])),
-        Annotation(id="gone", lab_id="l", geometry=Point(11.5, 48.1), category="idea",
-                   text="deleted", author="Group C", deleted_at=utcnow()),
+        Annotation(
+            id="p1",
+            lab_id="l",
+            geometry=Point(11.55, 48.18),
+            category="idea",
+            text=HOSTILE,
+            author="<b>Group</b> A",
+        ),
+        Annotation(
+            id="l1",
+            lab_id="l",
+            geometry=LineString([(11.55, 48.18), (11.56, 48.19)]),
+            category="problem",
+            text="Привіт 🚲 مرحبا",
+            author="Group B",
+        ),
+        Annotation(
+            id="a1",
+            lab_id="l",
+            category="heritage",
+            text="old mill",
+            author="Group A",
+            geometry=Polygon([(11.55, 48.18), (11.56, 48.18), (11.56, 48.19)]),
+        ),
+        Annotation(
+            id="gone",
+            lab_id="l",
+            geometry=Point(11.5, 48.1),
+            category="idea",
+            text="deleted",
+            author="Group C",
+            deleted_at=utcnow(),
+        ),
     ]
 
 
@@ -65,31 +90,45 @@ def test_one_geojson_layer_for_all_annotations_without_deleted_ones():
 def test_colours_by_category_and_by_group():
     fg = maps.annotation_layer(notes(), colour_by="category", categories=OWN)
     colours = {f["id"]: f["properties"]["s"]["fillColor"] for f in features(fg)}
-    assert colours == {"p1": ANNOTATION_CATEGORY_COLOURS["idea"],
-                       "l1": ANNOTATION_CATEGORY_COLOURS["problem"], "a1": "#000000"}
+    assert colours == {
+        "p1": ANNOTATION_CATEGORY_COLOURS["idea"],
+        "l1": ANNOTATION_CATEGORY_COLOURS["problem"],
+        "a1": "#000000",
+    }
     fg = maps.annotation_layer(notes(), colour_by="group")
     by_group = {f["id"]: f["properties"]["s"]["fillColor"] for f in features(fg)}
     assert by_group["p1"] != by_group["l1"]
     # group colours follow the order given, so a filtered list keeps its colours
-    fg = maps.annotation_layer(notes()[1:2], colour_by="group",
-                               groups=["<b>Group</b> A", "Group B"])
+    fg = maps.annotation_layer(
+        notes()[1:2], colour_by="group", groups=["<b>Group</b> A", "Group B"]
+    )
     assert features(fg)[0]["properties"]["s"]["fillColor"] == by_group["l1"]
 
 
 def test_palette_is_colour_blind_safe():
-    okabe_ito = {"#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
-                 "#000000"}
+    okabe_ito = {
+        "#0072B2",
+        "#E69F00",
+        "#009E73",
+        "#D55E00",
+        "#CC79A7",
+        "#56B4E9",
+        "#F0E442",
+        "#000000",
+    }
     assert set(maps.category_colours().values()) <= okabe_ito
     assert set(maps.group_colours([f"g{i}" for i in range(8)]).values()) == okabe_ito
 
 
 def test_popup_escapes_user_text_and_shows_author_time_votes():
-    fg = maps.annotation_layer(notes(), lang="de", categories=OWN, votes={"p1": 4},
-                               comments={"p1": 1})
+    fg = maps.annotation_layer(
+        notes(), lang="de", categories=OWN, votes={"p1": 4}, comments={"p1": 1}
+    )
     props = {f["id"]: f["properties"] for f in features(fg)}
     popup = shown(props["p1"]["p"])
-    assert popup == maps.annotation_popup_html(notes()[0], ANNOTATION_CATEGORY_COLOURS["idea"],
-                                               "Idee", "de", votes=4, comments=1)
+    assert popup == maps.annotation_popup_html(
+        notes()[0], ANNOTATION_CATEGORY_COLOURS["idea"], "Idee", "de", votes=4, comments=1
+    )
     assert "&lt;img src=x onerror=alert(1)&gt;&lt;/script&gt;" in popup
     assert "<img" not in popup and "<script" not in popup and "<b>Group" not in popup
     assert "&lt;b&gt;Group&lt;/b&gt; A" in popup
@@ -123,17 +162,21 @@ def test_highlight_changes_only_the_chosen_feature_style():
 
 
 def test_many_annotations_are_simplified_and_rounded():
-    zigzag = LineString([(11.55 + i * 1e-7, 48.18 + (i % 2) * 1e-7) for i in range(50)]
-                        + [(11.56, 48.19)])
-    many = [Annotation(id=f"z{i}", lab_id="l", geometry=zigzag, category="idea", text="z",
-                       author="A") for i in range(maps.SIMPLIFY_ABOVE + 1)]
+    zigzag = LineString(
+        [(11.55 + i * 1e-7, 48.18 + (i % 2) * 1e-7) for i in range(50)] + [(11.56, 48.19)]
+    )
+    many = [
+        Annotation(id=f"z{i}", lab_id="l", geometry=zigzag, category="idea", text="z", author="A")
+        for i in range(maps.SIMPLIFY_ABOVE + 1)
+    ]
     fg = maps.annotation_layer(many)
     coords = features(fg)[0]["geometry"]["coordinates"]
     assert len(coords) < 10
     few = maps.annotation_layer(many[:2])
     coords = features(few)[0]["geometry"]["coordinates"]
-    assert all(len(repr(x).split(".")[1]) <= settings.MAP_COORD_DECIMALS
-               for pt in coords for x in pt)
+    assert all(
+        len(repr(x).split(".")[1]) <= settings.MAP_COORD_DECIMALS for pt in coords for x in pt
+    )
 
 
 def test_legend_matches_the_colouring():
@@ -169,32 +212,42 @@ def _payload(html: str) -> dict:
 
 def _rebuilt(payload: dict) -> list[dict]:
     """The features as the page's script rebuilds them (pieces of HTML joined)."""
+
     def value(x):  # type: ignore[no-untyped-def]
         return "".join(payload["v"][n] for n in x) if isinstance(x, list) else payload["v"][x]
 
-    return [{key: value(payload["c"][j][k]) for j, key in enumerate(payload["k"])}
-            for k in range(len(payload["g"]))]
+    return [
+        {key: value(payload["c"][j][k]) for j, key in enumerate(payload["k"])}
+        for k in range(len(payload["g"]))
+    ]
 
 
 def test_page_rebuilds_exactly_the_escaped_popups_and_tooltips():
     live = [a for a in notes() if a.deleted_at is None]
-    html = render(maps.annotation_layer(notes(), lang="uk", categories=OWN, votes={"p1": 4},
-                                        highlight_id="a1"))
+    html = render(
+        maps.annotation_layer(
+            notes(), lang="uk", categories=OWN, votes={"p1": 4}, highlight_id="a1"
+        )
+    )
     payload = _payload(html)
     rebuilt = _rebuilt(payload)
-    colours = [ANNOTATION_CATEGORY_COLOURS["idea"], ANNOTATION_CATEGORY_COLOURS["problem"],
-               "#000000"]
+    colours = [
+        ANNOTATION_CATEGORY_COLOURS["idea"],
+        ANNOTATION_CATEGORY_COLOURS["problem"],
+        "#000000",
+    ]
     for a, colour, feature in zip(live, colours, rebuilt, strict=True):
         label = maps.category_label(a.category, "uk", OWN)
         assert feature["p"] == maps.annotation_popup_html(
-            a, colour, label, "uk", votes=4 if a.id == "p1" else 0)
+            a, colour, label, "uk", votes=4 if a.id == "p1" else 0
+        )
         assert feature["t"] == maps.escape_text(f"{label}: {a.text[:80]}")
     assert "&lt;img src=x onerror=alert(1)&gt;" in rebuilt[0]["p"]
     assert "&lt;b&gt;Group&lt;/b&gt; A" in rebuilt[0]["p"]
     assert rebuilt[2]["s"]["color"] == "#000000" and rebuilt[0]["s"]["color"] == "#ffffff"
     # the payload carries no markup character literally, so it cannot close the script
     start = html.index('{"g":')
-    assert not re.search(r"[<>&']", html[start:html.index(");\n", start)])
+    assert not re.search(r"[<>&']", html[start : html.index(");\n", start)])
     # the popup styles are in the page once, as a style sheet, not inline per popup
     assert html.count(".wb-annotation{") == 1 and 'style="max-width' not in html
 
@@ -205,8 +258,10 @@ def test_annotation_map_bytes_per_annotation_stay_small():
     about 590."""
     from benchmarks.bench_annotations import make_annotations
 
-    many = [dataclasses.replace(a, created_at=a.created_at - timedelta(minutes=i))
-            for i, a in enumerate(make_annotations(200))]
+    many = [
+        dataclasses.replace(a, created_at=a.created_at - timedelta(minutes=i))
+        for i, a in enumerate(make_annotations(200))
+    ]
     base = len(maps.base_map().get_root().render().encode())
     html = render(maps.annotation_layer(many, votes={a.id: 1 for a in many[::3]}))
     per_annotation = (len(html.encode()) - base) / len(many)

@@ -29,9 +29,14 @@ def _writer(data_dir: str, writer: int, start, errors) -> None:  # type: ignore[
     start.wait()
     try:
         for i in range(EACH):
-            a = Annotation(id=new_id(), lab_id=LAB, category="idea",
-                           geometry=Point(11.55 + writer * 1e-4, 48.185 + i * 1e-5),
-                           text=f"writer {writer} note {i}", author=f"Group {writer}")
+            a = Annotation(
+                id=new_id(),
+                lab_id=LAB,
+                category="idea",
+                geometry=Point(11.55 + writer * 1e-4, 48.185 + i * 1e-5),
+                text=f"writer {writer} note {i}",
+                author=f"Group {writer}",
+            )
             store.add_annotation(a)
             if i % 10 == 0:  # a retried save (double click) must not store a second one
                 store.add_annotation(a)
@@ -48,8 +53,9 @@ def test_sixteen_processes_write_1600_annotations(data_dir):
     ensure_demo(on_purpose=True).close()  # create and seed the workspace once, first
     ctx = mp.get_context("spawn")
     start, errors = ctx.Event(), ctx.Queue()
-    procs = [ctx.Process(target=_writer, args=(str(data_dir), w, start, errors))
-             for w in range(WRITERS)]
+    procs = [
+        ctx.Process(target=_writer, args=(str(data_dir), w, start, errors)) for w in range(WRITERS)
+    ]
     for p in procs:
         p.start()
     time.sleep(0.5)
@@ -68,6 +74,7 @@ def test_sixteen_processes_write_1600_annotations(data_dir):
     notes = store.list_annotations(LAB)
     assert len(notes) == WRITERS * EACH
     assert len({a.id for a in notes}) == WRITERS * EACH
-    assert {a.text for a in notes} == {f"writer {w} note {i}" for w in range(WRITERS)
-                                       for i in range(EACH)}
+    assert {a.text for a in notes} == {
+        f"writer {w} note {i}" for w in range(WRITERS) for i in range(EACH)
+    }
     store.close()

@@ -17,8 +17,14 @@ FACILITATOR = Actor("facilitator", "Moderation")
 
 
 def note(author: str) -> Annotation:
-    return Annotation(id=new_id(), lab_id=LAB, geometry=Point(11.552, 48.187), category="idea",
-                      text="Shade", author=author)
+    return Annotation(
+        id=new_id(),
+        lab_id=LAB,
+        geometry=Point(11.552, 48.187),
+        category="idea",
+        text="Shade",
+        author=author,
+    )
 
 
 @pytest.fixture
@@ -41,8 +47,7 @@ def test_the_group_restores_from_another_device_others_do_not_see_it(room):
     assert [x.id for x in s.list_deleted_annotations(LAB, restorable_by=a2)] == [mine.id]
     assert s.list_deleted_annotations(LAB, restorable_by=b) == []
     assert s.list_deleted_annotations(LAB, restorable_by=Actor("viewer")) == []
-    assert [x.id for x in s.list_deleted_annotations(LAB, restorable_by=FACILITATOR)] == \
-        [mine.id]
+    assert [x.id for x in s.list_deleted_annotations(LAB, restorable_by=FACILITATOR)] == [mine.id]
     with pytest.raises(PermissionDenied):
         s.restore_annotation(mine.id, name="Group B", by=b)
     s.restore_annotation(mine.id, name="Group A", by=a2)
@@ -57,7 +62,6 @@ def test_what_a_facilitator_hid_only_a_facilitator_restores(room):
     with pytest.raises(PermissionDenied) as exc:
         s.restore_annotation(mine.id, name="Group A", by=a2)
     assert exc.value.key == "annotate.error.hidden_by_moderator"
-    assert [x.id for x in s.list_deleted_annotations(LAB, restorable_by=FACILITATOR)] == \
-        [mine.id]
+    assert [x.id for x in s.list_deleted_annotations(LAB, restorable_by=FACILITATOR)] == [mine.id]
     s.restore_annotation(mine.id, name="Moderation", by=FACILITATOR)
     assert s.get_annotation(mine.id).deleted_at is None

@@ -20,8 +20,15 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 def note(text="Bench in the shade", category="idea", author="Group A", geometry=P, **kw):
-    return Annotation(id=kw.pop("id", new_id()), lab_id=kw.pop("lab_id", LAB), geometry=geometry,
-                      category=category, text=text, author=author, **kw)
+    return Annotation(
+        id=kw.pop("id", new_id()),
+        lab_id=kw.pop("lab_id", LAB),
+        geometry=geometry,
+        category=category,
+        text=text,
+        author=author,
+        **kw,
+    )
 
 
 # ---- create, read ------------------------------------------------------------------------------
@@ -43,17 +50,28 @@ def test_create_for_missing_lab_is_refused(demo_store):
 # ---- edit, conflicts ---------------------------------------------------------------------------
 def test_edit_text_and_category_bumps_version_and_records_history(demo_store):
     a = demo_store.add_annotation(note())
-    b = demo_store.update_annotation(a.id, name="Group B", expected_version=1,
-                                     text="Bench, but it needs shade", category="problem")
+    b = demo_store.update_annotation(
+        a.id,
+        name="Group B",
+        expected_version=1,
+        text="Bench, but it needs shade",
+        category="problem",
+    )
     assert (b.text, b.category, b.version, b.updated_by) == (
-        "Bench, but it needs shade", "problem", 2, "Group B")
+        "Bench, but it needs shade",
+        "problem",
+        2,
+        "Group B",
+    )
     assert b.updated_at > a.updated_at
     history = demo_store.annotation_history(a.id)
     assert [h.action for h in history] == ["created", "edited"]
     edit = history[1]
     assert edit.actor == "Group B"
-    assert edit.data["changed"]["text"] == {"from": "Bench in the shade",
-                                            "to": "Bench, but it needs shade"}
+    assert edit.data["changed"]["text"] == {
+        "from": "Bench in the shade",
+        "to": "Bench, but it needs shade",
+    }
     assert edit.data["changed"]["category"] == {"from": "idea", "to": "problem"}
 
 
@@ -77,8 +95,7 @@ def test_concurrent_edit_conflict_is_refused_with_the_current_version(demo_store
     # nothing of A's was written
     assert demo_store.get_annotation(a.id).text == "B's words"
     # A applies the change again from the current version
-    c = demo_store.update_annotation(a.id, name="Group A", expected_version=2,
-                                     text="A's words")
+    c = demo_store.update_annotation(a.id, name="Group A", expected_version=2, text="A's words")
     assert c.version == 3 and c.text == "A's words"
 
 
@@ -91,8 +108,9 @@ def test_redraw_geometry(demo_store):
     change = demo_store.annotation_history(a.id)[-1]
     assert change.data["changed"]["geometry"]["to"].startswith("POLYGON")
     with pytest.raises(ValidationError):
-        demo_store.update_annotation(a.id, name="A", expected_version=2,
-                                     geometry=LineString([(11.5, 48.1), (11.5, 48.1)]))
+        demo_store.update_annotation(
+            a.id, name="A", expected_version=2, geometry=LineString([(11.5, 48.1), (11.5, 48.1)])
+        )
 
 
 def test_edit_refuses_bad_values_and_changes_nothing(demo_store):
@@ -125,9 +143,15 @@ def test_soft_delete_restore_and_list_deleted(demo_store):
     assert r.deleted_at is None and r.version == 3 and r.text == "Bench in the shade"
     assert demo_store.list_deleted_annotations(LAB) == []
     assert [h.action for h in demo_store.annotation_history(a.id)] == [
-        "created", "deleted", "restored"]
+        "created",
+        "deleted",
+        "restored",
+    ]
     assert [h.actor for h in demo_store.annotation_history(a.id)] == [
-        "Group A", "Facilitator", "Group A"]
+        "Group A",
+        "Facilitator",
+        "Group A",
+    ]
 
 
 def test_delete_with_stale_version_is_a_conflict(demo_store):
@@ -172,8 +196,9 @@ def test_comment_thread(demo_store):
     c1 = Comment(id=new_id(), annotation_id=a.id, author="Group B", text="Agreed!")
     demo_store.add_comment(c1)
     demo_store.add_comment(c1)  # double click: one comment
-    demo_store.add_comment(Comment(id=new_id(), annotation_id=a.id, author="Group C",
-                                   text="Which side of the street?"))
+    demo_store.add_comment(
+        Comment(id=new_id(), annotation_id=a.id, author="Group C", text="Which side of the street?")
+    )
     thread = demo_store.list_comments(a.id)
     assert [c.text for c in thread] == ["Agreed!", "Which side of the street?"]
     assert demo_store.comment_counts(LAB) == {a.id: 2}
@@ -239,24 +264,34 @@ def test_vote_needs_a_voter(demo_store):
 # ---- categories --------------------------------------------------------------------------------
 def test_workspace_categories(demo_store):
     assert demo_store.annotation_categories() == (
-        "strength", "problem", "idea", "question", "next_step")
-    cat = demo_store.save_category(Category(
-        code="heritage", colour="#56B4E9",
-        labels={"en": "Heritage", "de": "Denkmal", "uk": "Спадщина", "xx": "ignored"}))
+        "strength",
+        "problem",
+        "idea",
+        "question",
+        "next_step",
+    )
+    cat = demo_store.save_category(
+        Category(
+            code="heritage",
+            colour="#56B4E9",
+            labels={"en": "Heritage", "de": "Denkmal", "uk": "Спадщина", "xx": "ignored"},
+        )
+    )
     assert cat.labels == {"en": "Heritage", "de": "Denkmal", "uk": "Спадщина"}
     assert demo_store.annotation_categories()[-1] == "heritage"
     a = demo_store.add_annotation(note(category="heritage"))
     assert a.category == "heritage"
     demo_store.save_category(Category(code="heritage", colour="#000000", labels={"en": "Old"}))
     own = [c for c in demo_store.list_categories() if not c.builtin]
-    assert [(c.code, c.colour, c.labels) for c in own] == [("heritage", "#000000",
-                                                            {"en": "Old"})]
+    assert [(c.code, c.colour, c.labels) for c in own] == [("heritage", "#000000", {"en": "Old"})]
     with pytest.raises(ValidationError):
         demo_store.delete_category("heritage")  # in use
-    for bad in (Category(code="Heritage!", colour="#000000", labels={"en": "x"}),
-                Category(code="idea", colour="#000000", labels={"en": "x"}),
-                Category(code="ok_code", colour="red", labels={"en": "x"}),
-                Category(code="ok_code", colour="#000000", labels={"en": "  "})):
+    for bad in (
+        Category(code="Heritage!", colour="#000000", labels={"en": "x"}),
+        Category(code="idea", colour="#000000", labels={"en": "x"}),
+        Category(code="ok_code", colour="red", labels={"en": "x"}),
+        Category(code="ok_code", colour="#000000", labels={"en": "  "}),
+    ):
         with pytest.raises(ValidationError):
             demo_store.save_category(bad)
     demo_store.save_category(Category(code="unused", colour="#F0E442", labels={"de": "Leer"}))
@@ -265,14 +300,17 @@ def test_workspace_categories(demo_store):
 
 
 # ---- hostile and odd input ---------------------------------------------------------------------
-@pytest.mark.parametrize("text", [
-    "<img src=x onerror=alert(1)>",
-    "</script><script>alert(1)</script>",
-    "مرحبا بالعالم — שלום",  # right to left
-    "Привіт, світе! Київ",
-    "🚲🌳👩‍👩‍👧 ok",
-    "line one\nline two",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<img src=x onerror=alert(1)>",
+        "</script><script>alert(1)</script>",
+        "مرحبا بالعالم — שלום",  # right to left
+        "Привіт, світе! Київ",
+        "🚲🌳👩‍👩‍👧 ok",
+        "line one\nline two",
+    ],
+)
 def test_text_is_stored_exactly_as_typed(demo_store, text):
     a = demo_store.add_annotation(note(text=text, author=text[:50]))
     assert demo_store.get_annotation(a.id).text == text
@@ -312,8 +350,11 @@ def test_messages_exist_in_every_language(demo_store):
     for lang in ("de", "uk"):
         missing = [k for k in keys if k not in catalogue(lang)]
         assert not missing, (lang, missing)
-        same = [k for k in keys if catalogue(lang)[k] == catalogue("en")[k]
-                and "{" not in catalogue("en")[k]]
+        same = [
+            k
+            for k in keys
+            if catalogue(lang)[k] == catalogue("en")[k] and "{" not in catalogue("en")[k]
+        ]
         assert len(same) <= 3, (lang, same)  # real translations, not English copies
 
 
@@ -332,20 +373,30 @@ def test_v2_database_is_upgraded_keeping_its_annotations(tmp_path):
         conn.execute(text("INSERT INTO networks VALUES ('n', 'N', '[\"DE\"]', '', :t)"), {"t": now})
         conn.execute(text("INSERT INTO cities VALUES ('c', 'München', 'DE', 11.57, 48.14, 0)"))
         conn.execute(text("INSERT INTO network_cities VALUES ('n', 'c')"))
-        conn.execute(text("INSERT INTO labs (id, city_id, network_id, title, boundary_wkt, "
-                          "created_at, updated_at) VALUES ('l', 'c', 'n', 'Lab', :b, :t, :t)"),
-                     {"b": square, "t": now})
-        conn.execute(text("INSERT INTO annotations VALUES ('a', 'l', 'POINT (11.555 48.185)', "
-                          "'Point', 11.555, 48.185, 11.555, 48.185, 'idea', 'old note', "
-                          "'Group A', :t, :t, NULL)"), {"t": now})
+        conn.execute(
+            text(
+                "INSERT INTO labs (id, city_id, network_id, title, boundary_wkt, "
+                "created_at, updated_at) VALUES ('l', 'c', 'n', 'Lab', :b, :t, :t)"
+            ),
+            {"b": square, "t": now},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO annotations VALUES ('a', 'l', 'POINT (11.555 48.185)', "
+                "'Point', 11.555, 48.185, 11.555, 48.185, 'idea', 'old note', "
+                "'Group A', :t, :t, NULL)"
+            ),
+            {"t": now},
+        )
     engine.dispose()
     upgraded = Store(url)
     try:
         assert upgraded.version == SCHEMA_VERSION
         old = upgraded.get_annotation("a")
         assert (old.text, old.version, old.updated_by) == ("old note", 1, "Group A")
-        edited = upgraded.update_annotation("a", name="Group B", expected_version=1,
-                                            text="new words")
+        edited = upgraded.update_annotation(
+            "a", name="Group B", expected_version=1, text="new words"
+        )
         assert edited.version == 2
         upgraded.cast_vote(Vote(id=new_id(), annotation_id="a", voter="Group B"))
         assert upgraded.vote_totals("l") == {"a": 1}

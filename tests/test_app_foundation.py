@@ -71,8 +71,16 @@ def test_setup_creates_a_lab_from_a_drawn_boundary():
     network = at.selectbox(key="lab_network_new")
     network.set_value("a3039f50-324a-4d57-85cb-179bf1514358").run()  # German–US
     at.selectbox(key="lab_city_new").set_value("44381093-bea9-47db-bf6a-3bd4db4e2f02").run()
-    drawn = {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [
-        [[11.55, 48.18], [11.56, 48.18], [11.56, 48.19], [11.55, 48.19], [11.55, 48.18]]]}}
+    drawn = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [[11.55, 48.18], [11.56, 48.18], [11.56, 48.19], [11.55, 48.19], [11.55, 48.18]]
+            ],
+        },
+    }
     at.session_state["setup_map_new"] = {"last_active_drawing": drawn}
     at.run()
     at.text_input[0].input("Olympiadorf")

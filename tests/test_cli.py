@@ -20,8 +20,9 @@ def test_version(capsys):
 
 
 def test_help_lists_commands():
-    out = subprocess.run([sys.executable, "-m", "workbench", "--help"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "workbench", "--help"], capture_output=True, text=True, check=True
+    ).stdout
     for command in ("run", "demo", "labs"):
         assert command in out
 
@@ -41,10 +42,18 @@ def test_labs_lists_demo_labs_tab_separated(capsys):
 def test_labs_into_a_closed_pipe_stops_quietly(demo_store):
     """`workbench labs | head -c 1`: the reader goes away; no traceback, exit 0."""
     demo_store.close()
-    proc = subprocess.Popen([sys.executable, "-c", "import sys; from workbench import cli;"
-                             "sys.stdout.reconfigure(write_through=True); sys.exit(cli.main())",
-                             "labs"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            bufsize=0)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from workbench import cli;"
+            "sys.stdout.reconfigure(write_through=True); sys.exit(cli.main())",
+            "labs",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        bufsize=0,
+    )
     assert proc.stdout.read(1)
     proc.stdout.close()
     assert proc.wait(timeout=60) == 0
@@ -89,9 +98,13 @@ def test_workbench_run_serves_the_demo_workspace(data_dir):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "WORKBENCH_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen([sys.executable, "-m", "workbench", "run", "--host", "127.0.0.1",
-                             "--port", str(port)], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "workbench", "run", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -104,7 +117,7 @@ def test_workbench_run_serves_the_demo_workspace(data_dir):
                 assert time.monotonic() < deadline, "the app did not answer within 60 s"
                 time.sleep(0.5)
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/") as r:
-            assert r.status == 200 and b"<div id=\"root\">" in r.read()
+            assert r.status == 200 and b'<div id="root">' in r.read()
     finally:
         proc.terminate()
         proc.wait(timeout=20)
@@ -152,10 +165,13 @@ def test_demo_import_extracts_from_a_fresh_data_dir(capsys):
     assert len(store.list_layers("8c99bc7d-a03d-4db6-9b65-adda2453c452")) == 4
 
 
-@pytest.mark.parametrize("argv", [
-    ["demo", "--import-extracts", "/nonexistent/extracts"],
-    ["import", "/nonexistent/lab.gpkg", "--workspace", "demo"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["demo", "--import-extracts", "/nonexistent/extracts"],
+        ["import", "/nonexistent/lab.gpkg", "--workspace", "demo"],
+    ],
+)
 def test_a_missing_path_is_one_clear_line(capsys, data_dir, argv):
     assert cli.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -21,8 +21,8 @@ from workbench import indicators as ind
 from workbench.geometry import local_crs, to_crs
 
 MUENCHEN = MUNICH_LAB  # DE
-SEATTLE = "3a54af74-0882-4391-964c-d218a6055949"   # US
-KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"   # UA
+SEATTLE = "3a54af74-0882-4391-964c-d218a6055949"  # US
+KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"  # UA
 
 
 def town(boundary, buildings: bool = True, blocks: int = 8, spacing: float = 120.0) -> dict:
@@ -35,29 +35,45 @@ def town(boundary, buildings: bool = True, blocks: int = 8, spacing: float = 120
     themes = {th: syn.empty(epsg) for th in ind.THEMES}
     themes["streets"] = syn.grid(blocks, spacing, x0, y0, crs=epsg)
     if buildings:
-        houses = [box(x0 + i * spacing + 20, y0 + j * spacing + 20,
-                      x0 + i * spacing + 70, y0 + j * spacing + 60)
-                  for i in range(blocks) for j in range(blocks)]
-        themes["buildings"] = syn.frame(syn.features("building", "house", houses), epsg,
-                                        extra=("levels",))
-        themes["green"] = syn.frame(syn.features(
-            "leisure", "park", [box(c.x + 5, c.y + 5, c.x + 115, c.y + 115)]), epsg,
-            extra=("access",))
-        themes["transit"] = syn.frame(syn.features("highway", "bus_stop",
-                                                   [Point(c.x + 2, c.y + 30)]), epsg)
-        themes["landuse"] = syn.frame(syn.features(
-            "landuse", "residential", [boundary.buffer(0)]), "EPSG:4326", extra=("access",))
+        houses = [
+            box(
+                x0 + i * spacing + 20,
+                y0 + j * spacing + 20,
+                x0 + i * spacing + 70,
+                y0 + j * spacing + 60,
+            )
+            for i in range(blocks)
+            for j in range(blocks)
+        ]
+        themes["buildings"] = syn.frame(
+            syn.features("building", "house", houses), epsg, extra=("levels",)
+        )
+        themes["green"] = syn.frame(
+            syn.features("leisure", "park", [box(c.x + 5, c.y + 5, c.x + 115, c.y + 115)]),
+            epsg,
+            extra=("access",),
+        )
+        themes["transit"] = syn.frame(
+            syn.features("highway", "bus_stop", [Point(c.x + 2, c.y + 30)]), epsg
+        )
+        themes["landuse"] = syn.frame(
+            syn.features("landuse", "residential", [boundary.buffer(0)]),
+            "EPSG:4326",
+            extra=("access",),
+        )
     return themes
 
 
 @pytest.fixture
 def fake_cache(demo_store, monkeypatch):
     labs = {lab_id: demo_store.get_lab(lab_id) for lab_id in (MUENCHEN, SEATTLE, KHARKIV)}
-    cache = syn.FakeCache({
-        MUENCHEN: town(labs[MUENCHEN].boundary),
-        SEATTLE: town(labs[SEATTLE].boundary),
-        KHARKIV: town(labs[KHARKIV].boundary, buildings=False, blocks=2, spacing=80),
-    })
+    cache = syn.FakeCache(
+        {
+            MUENCHEN: town(labs[MUENCHEN].boundary),
+            SEATTLE: town(labs[SEATTLE].boundary),
+            KHARKIV: town(labs[KHARKIV].boundary, buildings=False, blocks=2, spacing=80),
+        }
+    )
     ind.clear_memory_cache()
     yield syn.install(monkeypatch, cache)
     ind.clear_memory_cache()
@@ -87,8 +103,9 @@ def test_compare_page_three_countries(fake_cache):
     # transit access: best and worst marked among comparable figures
     row = df[df.iloc[:, 0] == "Intersection density"].iloc[0]
     assert any(str(v).startswith("▲") for v in row.iloc[2:])
-    text = (" ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)
-            ).replace("\\", "")
+    text = (" ".join(m.value for m in at.markdown) + " ".join(c.value for c in at.caption)).replace(
+        "\\", ""
+    )
     assert "No buildings mapped in the site." in text
     # coverage caveats for the three countries, stated plainly
     assert "Germany:" in text and "USA:" in text and "Ukraine:" in text
@@ -105,7 +122,7 @@ def test_compare_page_three_countries(fake_cache):
         zoom = float(re.search(r'"zoom": ([0-9.]+)', script).group(1))
         lat = float(re.search(r"center: \[([-0-9.]+),", script).group(1))
         assert '"zoomSnap": 0' in script  # fractional zoom, so the scale is exact
-        mpp.append(cmp.MPP_ZOOM0 * math.cos(math.radians(lat)) / 2 ** zoom)
+        mpp.append(cmp.MPP_ZOOM0 * math.cos(math.radians(lat)) / 2**zoom)
     assert max(mpp) == pytest.approx(min(mpp), rel=1e-6)
 
 
@@ -120,7 +137,7 @@ def elements(root) -> dict:
         children = getattr(node, "children", None)
         if children is None:
             return
-        for child in (children.values() if isinstance(children, dict) else children):
+        for child in children.values() if isinstance(children, dict) else children:
             kind = getattr(child, "type", "")
             counts[kind] += 1
             if kind == "component_instance":
@@ -144,8 +161,11 @@ def test_compare_page_needs_two_and_other_language(fake_cache):
 def test_compare_page_progress_then_cache(fake_cache, monkeypatch):
     computed = []
     compute = ind.compute_indicators
-    monkeypatch.setattr(ind, "compute_indicators",
-                        lambda data, *a, **k: computed.append(data) or compute(data, *a, **k))
+    monkeypatch.setattr(
+        ind,
+        "compute_indicators",
+        lambda data, *a, **k: computed.append(data) or compute(data, *a, **k),
+    )
     _app([MUENCHEN, SEATTLE])
     assert len(computed) == 2 and fake_cache.loads > 0
     at = _app([MUENCHEN, SEATTLE])  # same data version: nothing is computed again
@@ -159,7 +179,7 @@ def test_same_scale_zoom_levels():
     assert cmp.zoom_for(0.0, cmp.MPP_ZOOM0) == pytest.approx(0.0)
     lat = 48.18
     z = cmp.zoom_for(lat, 2.5)
-    assert cmp.MPP_ZOOM0 * np.cos(np.radians(lat)) / 2 ** z == pytest.approx(2.5)
+    assert cmp.MPP_ZOOM0 * np.cos(np.radians(lat)) / 2**z == pytest.approx(2.5)
 
 
 def test_marks_best_worst():
@@ -181,8 +201,11 @@ def test_exports_csv_and_png(fake_cache, demo_store):
     df = pd.read_csv(io.StringIO(raw), comment="#")
     assert len(df) == 2 * len(ind.INDICATORS)
     assert set(df["Vergleichbar"]) == {"ja", "nein"}
-    for fig in (cmp.bar_charts(sites, "en"), cmp.profile(sites, "en"),
-                cmp.rose_diagrams(sites, "en")):
+    for fig in (
+        cmp.bar_charts(sites, "en"),
+        cmp.profile(sites, "en"),
+        cmp.rose_diagrams(sites, "en"),
+    ):
         assert cmp.png(fig).startswith(b"\x89PNG")
     buildings = [fake_cache.load_theme(demo_store, MUENCHEN, "buildings"), None]
     boundaries = [demo_store.get_lab(i).boundary for i in (MUENCHEN, KHARKIV)]
@@ -191,7 +214,8 @@ def test_exports_csv_and_png(fake_cache, demo_store):
     # identical scale: both panels are exactly 1 km wide and high
     for ax in (ax0, ax1):
         assert np.ptp(ax.get_xlim()) == pytest.approx(1000) and np.ptp(
-            ax.get_ylim()) == pytest.approx(1000)
+            ax.get_ylim()
+        ) == pytest.approx(1000)
     assert "no buildings mapped" in ax1.get_title()
     assert cmp.png(fig).startswith(b"\x89PNG")
 
@@ -234,8 +258,9 @@ def test_lab_indicators_cached_per_version(fake_cache, demo_store):
 def test_pending_layers_not_cached(demo_store, monkeypatch):
     lab = demo_store.get_lab(MUENCHEN)
     themes = town(lab.boundary)
-    cache = syn.install(monkeypatch, syn.FakeCache({MUENCHEN: themes},
-                                                   pending={MUENCHEN: {"buildings"}}))
+    cache = syn.install(
+        monkeypatch, syn.FakeCache({MUENCHEN: themes}, pending={MUENCHEN: {"buildings"}})
+    )
     ind.clear_memory_cache()
     res = ind.lab_indicators(demo_store, lab)
     assert res.get("gsi").reason.key == "indicators.note.theme_pending"
@@ -256,10 +281,12 @@ def test_compare_page_population_layer_weights_the_figures(fake_cache, demo_stor
     assert any("population column" in i.value for i in at.info)
     lab = demo_store.get_lab(MUENCHEN)
     c = lab.boundary.centroid
-    people = gpd.GeoDataFrame({"Einwohner": [120, 80], "name": ["Block A", "Block B"]},
-                              geometry=[c, c.buffer(2e-4).exterior.interpolate(0)], crs=4326)
-    save_upload(demo_store, MUENCHEN, UserLayer("zensus.gpkg", people, "gpkg"),
-                name="Zensus 2022")
+    people = gpd.GeoDataFrame(
+        {"Einwohner": [120, 80], "name": ["Block A", "Block B"]},
+        geometry=[c, c.buffer(2e-4).exterior.interpolate(0)],
+        crs=4326,
+    )
+    save_upload(demo_store, MUENCHEN, UserLayer("zensus.gpkg", people, "gpkg"), name="Zensus 2022")
     other = gpd.GeoDataFrame({"name": ["no counts"]}, geometry=[c], crs=4326)
     save_upload(demo_store, MUENCHEN, UserLayer("poi.geojson", other, "geojson"))
     at = _app([MUENCHEN, SEATTLE])

@@ -25,8 +25,9 @@ SITE = syn.site(X0, Y0, 300)  # WGS84, about 9.0°E 50.0°N
 
 
 def lab(boundary=SITE) -> LivingLab:
-    return LivingLab(id=new_id(), city_id=new_id(), network_id=new_id(), title="Test",
-                     boundary=boundary)
+    return LivingLab(
+        id=new_id(), city_id=new_id(), network_id=new_id(), title="Test", boundary=boundary
+    )
 
 
 def _utm_xy(x: float, y: float) -> tuple[float, float]:
@@ -34,9 +35,15 @@ def _utm_xy(x: float, y: float) -> tuple[float, float]:
     return p.x, p.y
 
 
-def write_extract(path, *, buildings: bool = True, header: dict | None = None,
-                  box_m: tuple[float, float, float, float] | None = None,
-                  stamp: str = "2021-06-01T12:00:00Z", origin: tuple[float, float] = (X0, Y0)):
+def write_extract(
+    path,
+    *,
+    buildings: bool = True,
+    header: dict | None = None,
+    box_m: tuple[float, float, float, float] | None = None,
+    stamp: str = "2021-06-01T12:00:00Z",
+    origin: tuple[float, float] = (X0, Y0),
+):
     """A PBF with 36 buildings in a 300 m square from ``origin`` (or untagged nodes only),
     optional header fields and header box (metres, in the synthetic UTM zone)."""
     h = osmium.io.Header()
@@ -53,23 +60,34 @@ def write_extract(path, *, buildings: bool = True, header: dict | None = None,
                 x, y = origin[0] + 10 + i * 50, origin[1] + 10 + j * 50
                 refs = []
                 for dx, dy in ((0, 0), (20, 0), (20, 20), (0, 20)):
-                    w.add_node(mutable.Node(id=node_id, location=_utm_xy(x + dx, y + dy),
-                                            timestamp=stamp, version=1))
+                    w.add_node(
+                        mutable.Node(
+                            id=node_id, location=_utm_xy(x + dx, y + dy), timestamp=stamp, version=1
+                        )
+                    )
                     refs.append(node_id)
                     node_id += 1
                 ways.append(refs + refs[:1])
         if buildings:
             for refs in ways:
-                w.add_way(mutable.Way(id=way_id, nodes=refs, tags={"building": "house"},
-                                      timestamp=stamp, version=1))
+                w.add_way(
+                    mutable.Way(
+                        id=way_id,
+                        nodes=refs,
+                        tags={"building": "house"},
+                        timestamp=stamp,
+                        version=1,
+                    )
+                )
                 way_id += 1
     return path
 
 
 # ---- dates and bounds -------------------------------------------------------------------------
 def test_replication_timestamp_of_the_header_is_the_data_date(store, tmp_path):
-    path = write_extract(tmp_path / "a.osm.pbf",
-                         header={"osmosis_replication_timestamp": "2019-02-03T04:05:06Z"})
+    path = write_extract(
+        tmp_path / "a.osm.pbf", header={"osmosis_replication_timestamp": "2019-02-03T04:05:06Z"}
+    )
     head = osm.extract_header(path)
     assert head.date == osm.DataDate("2019-02-03T04:05:06+00:00", "replication")
     report = osm.import_extract(store, path, lab(), buffer_m=100, themes=["buildings"])
@@ -85,12 +103,13 @@ def test_without_header_date_the_newest_kept_object_counts(store, tmp_path):
 
 def test_overpass_xml_osm_base_is_read(tmp_path):
     path = tmp_path / "c.osm"
-    path.write_text('<?xml version="1.0"?>\n<osm version="0.6" generator="Overpass API">\n'
-                    '<meta osm_base="2022-08-10T12:39:09Z"/>\n'
-                    '<node id="1" lat="50.0" lon="9.0" version="1" '
-                    'timestamp="2020-01-01T00:00:00Z"/>\n</osm>\n')
-    assert osm.extract_header(path).date == osm.DataDate("2022-08-10T12:39:09+00:00",
-                                                         "osm_base")
+    path.write_text(
+        '<?xml version="1.0"?>\n<osm version="0.6" generator="Overpass API">\n'
+        '<meta osm_base="2022-08-10T12:39:09Z"/>\n'
+        '<node id="1" lat="50.0" lon="9.0" version="1" '
+        'timestamp="2020-01-01T00:00:00Z"/>\n</osm>\n'
+    )
+    assert osm.extract_header(path).date == osm.DataDate("2022-08-10T12:39:09+00:00", "osm_base")
 
 
 def test_indicators_show_the_data_date_not_the_import_date(store, tmp_path, monkeypatch):
@@ -152,8 +171,14 @@ def test_restore_without_previous_version_is_refused(store):
 
 # ---- notes of thin input ------------------------------------------------------------------
 def _data(boundary, coverage, **themes) -> ind.LabData:
-    meta = {th: {"fetched_at": "2026-01-01T00:00:00+00:00", "data_date": "2024-01-01",
-                 "coverage": coverage.wkt} for th in themes}
+    meta = {
+        th: {
+            "fetched_at": "2026-01-01T00:00:00+00:00",
+            "data_date": "2024-01-01",
+            "coverage": coverage.wkt,
+        }
+        for th in themes
+    }
     return ind.LabData("lab", boundary, themes, meta, "v")
 
 
@@ -168,10 +193,13 @@ def test_figures_reaching_beyond_the_site_need_data_there():
     """The data cover the site and 400 m around it: figures within the site are comparable,
     a 1,200 m walk is not, and the note says how far the data do reach."""
     grid = syn.grid(12, 100.0, X0 - 450, Y0 - 450)
-    houses = [syn.square(X0 + 10 + i * 50, Y0 + 10 + j * 50, 20) for i in range(6)
-              for j in range(6)]
-    themes = all_themes(streets=grid, buildings=syn.frame(
-        syn.features("building", "house", houses), extra=("levels",)))
+    houses = [
+        syn.square(X0 + 10 + i * 50, Y0 + 10 + j * 50, 20) for i in range(6) for j in range(6)
+    ]
+    themes = all_themes(
+        streets=grid,
+        buildings=syn.frame(syn.features("building", "house", houses), extra=("levels",)),
+    )
     coverage = syn.to_wgs(syn.to_utm(SITE).buffer(400, join_style="mitre"))
     res = ind.compute_indicators(_data(SITE, coverage, **themes))
     assert res.get("gsi").comparable and res.get("street_density").comparable
@@ -185,8 +213,10 @@ def test_figures_reaching_beyond_the_site_need_data_there():
 
 def test_a_proxy_of_few_homes_is_thin():
     houses = [syn.square(X0 + 10 + i * 50, Y0 + 10, 20) for i in range(5)]
-    themes = all_themes(streets=syn.grid(3, 100.0), buildings=syn.frame(
-        syn.features("building", "house", houses), extra=("levels",)))
+    themes = all_themes(
+        streets=syn.grid(3, 100.0),
+        buildings=syn.frame(syn.features("building", "house", houses), extra=("levels",)),
+    )
     coverage = syn.to_wgs(syn.to_utm(SITE).buffer(3000))
     res = ind.compute_indicators(_data(SITE, coverage, **themes))
     green = res.get("green_300m")
@@ -196,10 +226,13 @@ def test_a_proxy_of_few_homes_is_thin():
 
 
 def test_street_density_says_how_much_is_cycleway():
-    edges = [(1, 2, shapely.LineString([(X0 + 50, Y0 + 10), (X0 + 50, Y0 + 290)])),
-             (3, 4, shapely.LineString([(X0 + 150, Y0 + 10), (X0 + 150, Y0 + 290)]))]
-    both = pd.concat([syn.streets(edges[:1]), syn.streets(edges[1:], highway="cycleway")],
-                     ignore_index=True)
+    edges = [
+        (1, 2, shapely.LineString([(X0 + 50, Y0 + 10), (X0 + 50, Y0 + 290)])),
+        (3, 4, shapely.LineString([(X0 + 150, Y0 + 10), (X0 + 150, Y0 + 290)])),
+    ]
+    both = pd.concat(
+        [syn.streets(edges[:1]), syn.streets(edges[1:], highway="cycleway")], ignore_index=True
+    )
     coverage = syn.to_wgs(syn.to_utm(SITE).buffer(3000))
     res = ind.compute_indicators(_data(SITE, coverage, **all_themes(streets=both)))
     sd = res.get("street_density")
@@ -210,18 +243,22 @@ def test_street_density_says_how_much_is_cycleway():
 
 
 def test_skipped_relations_reach_the_figures_of_their_theme():
-    green = syn.frame(syn.features("leisure", "park", [box(X0, Y0, X0 + 150, Y0 + 300)]),
-                      extra=("access",))
-    data = _data(SITE, syn.to_wgs(syn.to_utm(SITE).buffer(3000)),
-                 **all_themes(green=green, streets=syn.grid(3, 100.0)))
+    green = syn.frame(
+        syn.features("leisure", "park", [box(X0, Y0, X0 + 150, Y0 + 300)]), extra=("access",)
+    )
+    data = _data(
+        SITE,
+        syn.to_wgs(syn.to_utm(SITE).buffer(3000)),
+        **all_themes(green=green, streets=syn.grid(3, 100.0)),
+    )
     data.meta["green"]["skipped_relations"] = 3
     res = ind.compute_indicators(data)
-    notes = [n for n in res.get("open_space_share").notes
-             if n.key == "comparison.note.skipped_relations"]
+    notes = [
+        n for n in res.get("open_space_share").notes if n.key == "comparison.note.skipped_relations"
+    ]
     assert notes and notes[0].params == {"count": 3, "theme": "green"}
     assert "Green spaces" in notes[0].text("en")
-    assert not any(n.key == "comparison.note.skipped_relations"
-                   for n in res.get("gsi").notes)
+    assert not any(n.key == "comparison.note.skipped_relations" for n in res.get("gsi").notes)
 
 
 def test_orientation_is_binned_per_edge_not_per_vertex():
@@ -245,12 +282,14 @@ def test_cli_import_refuses_emptying_and_restores(tmp_path, demo_store, capsys):
     munich = demo_store.get_lab(MUNICH_LAB)
     c = syn.to_utm(munich.boundary.centroid)
     good = write_extract(tmp_path / "good.osm.pbf", origin=(c.x - 150, c.y - 150))
-    empty = write_extract(tmp_path / "empty.osm.pbf", buildings=False,
-                          origin=(c.x - 150, c.y - 150))
+    empty = write_extract(
+        tmp_path / "empty.osm.pbf", buildings=False, origin=(c.x - 150, c.y - 150)
+    )
     args = ["osm", "import", "--lab", munich.id, "--themes", "buildings", "--buffer", "0"]
     assert main([*args, str(good)]) == 0
-    assert "OpenStreetMap data as of 2021-06-01 (newest object in the data)" in \
-        capsys.readouterr().out
+    assert (
+        "OpenStreetMap data as of 2021-06-01 (newest object in the data)" in capsys.readouterr().out
+    )
     assert main([*args, str(empty)]) == 2
     err = capsys.readouterr().err
     assert "empty.osm.pbf" in err and "--allow-empty" in err

@@ -63,11 +63,14 @@ def test_emptying_import_asks_first_and_restore_brings_it_back(demo_store, tmp_p
 
 def test_an_upload_marked_as_a_theme_source(demo_store):
     at = _app()
-    geojson = (b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
-               b'"geometry":{"type":"Polygon","coordinates":[[[36.3085,49.9697],'
-               b'[36.3087,49.9697],[36.3087,49.9698],[36.3085,49.9698],[36.3085,49.9697]]]}}]}')
-    at.file_uploader(key="layers_upload").set_value(("houses.geojson", geojson,
-                                                     "application/geo+json")).run()
+    geojson = (
+        b'{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},'
+        b'"geometry":{"type":"Polygon","coordinates":[[[36.3085,49.9697],'
+        b"[36.3087,49.9697],[36.3087,49.9698],[36.3085,49.9698],[36.3085,49.9697]]]}}]}"
+    )
+    at.file_uploader(key="layers_upload").set_value(
+        ("houses.geojson", geojson, "application/geo+json")
+    ).run()
     at.text_input[0].set_value("City buildings")
     next(b for b in at.button if b.label == "Add layer").click().run()
     layer = demo_store.list_layers(KHARKIV, kind="upload")[0]

@@ -58,14 +58,20 @@ def _share_inside(site, bounds) -> float:
 
 
 def _new_lab(store, like: LivingLab, boundary) -> LivingLab:
-    lab = LivingLab(id=new_id(), city_id=like.city_id, network_id=like.network_id,
-                    title="Across the edge", boundary=boundary)
+    lab = LivingLab(
+        id=new_id(),
+        city_id=like.city_id,
+        network_id=like.network_id,
+        title="Across the edge",
+        boundary=boundary,
+    )
     store.add_lab(lab, by=SYSTEM)
     return lab
 
 
-@pytest.mark.parametrize("name,side", [("usa_baltimore.osm.pbf", "west"),
-                                       ("germany_bayreuth_north.osm.gz", "south")])
+@pytest.mark.parametrize(
+    "name,side", [("usa_baltimore.osm.pbf", "west"), ("germany_bayreuth_north.osm.gz", "south")]
+)
 def test_site_partly_outside_the_header_box_is_not_comparable(demo_store, name, side):
     path = shared_geodata(name)
     bounds = osm.extract_bounds(path)
@@ -156,9 +162,11 @@ def test_data_date_is_the_data_own(demo_store, lab_id):
 def _walkable_xml(src: Path, dst: Path) -> None:
     """Nodes and complete walkable ways of ``src`` as OSM XML (graph_from_xml cannot read PBF,
     breaks on clipped ways, and has no network filter)."""
-    locs = {o.id: (o.location.lon, o.location.lat)
-            for o in osmium.FileProcessor(str(src), osmium.osm.osm_entity_bits.NODE)
-            if o.location.valid()}
+    locs = {
+        o.id: (o.location.lon, o.location.lat)
+        for o in osmium.FileProcessor(str(src), osmium.osm.osm_entity_bits.NODE)
+        if o.location.valid()
+    }
     ways = []
     for o in osmium.FileProcessor(str(src), osmium.osm.osm_entity_bits.WAY):
         tags = {t.k: t.v for t in o.tags}
@@ -236,7 +244,9 @@ def test_one_clipping_rule_for_app_and_cli_uploads(demo_store, tmp_path):
     roads = [r for r in added if r.name.endswith("roads")]
     assert roads
     app_read = read_user_file(src.name, src.read_bytes(), layer="roads")
-    assert roads[0].feature_count == app_read.feature_count == len(load_upload(demo_store, roads[0]))
+    assert (
+        roads[0].feature_count == app_read.feature_count == len(load_upload(demo_store, roads[0]))
+    )
 
 
 def test_the_citys_own_layers_count(demo_store, tmp_path):
@@ -251,8 +261,11 @@ def test_the_citys_own_layers_count(demo_store, tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
     (folder / src.name).symlink_to(src)
-    layers = {r.name.rsplit(" ", 1)[-1]: r for r in import_demo_files(str(folder))
-              if r.lab_id == swellendam}
+    layers = {
+        r.name.rsplit(" ", 1)[-1]: r
+        for r in import_demo_files(str(folder))
+        if r.lab_id == swellendam
+    }
     lab = demo_store.get_lab(swellendam)
     ind.clear_memory_cache()
     before = ind.lab_indicators(demo_store, lab, sources=lab_sources(demo_store, swellendam))

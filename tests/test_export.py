@@ -38,9 +38,18 @@ LONG = "Lorem ipsum dolor sit amet " * (MAX_TEXT_CHARS // 27)
 
 def _add(store, lab, geom, category, text, minutes=0, author="Gruppe A"):  # type: ignore[no-untyped-def]
     t0 = datetime(2026, 5, 4, 9, 0, tzinfo=UTC) + timedelta(minutes=minutes)
-    return store.add_annotation(Annotation(
-        id=new_id(), lab_id=lab.id, geometry=geom, category=category, text=text, author=author,
-        created_at=t0, updated_at=t0))
+    return store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=lab.id,
+            geometry=geom,
+            category=category,
+            text=text,
+            author=author,
+            created_at=t0,
+            updated_at=t0,
+        )
+    )
 
 
 @pytest.fixture
@@ -51,23 +60,36 @@ def lab(demo_store):  # type: ignore[no-untyped-def]
     cats = ["strength", "problem", "idea", "question", "next_step"]
     for i, text in enumerate([*HOSTILE, LONG]):
         x, y = c.x + 0.0006 * (i - 3), c.y + 0.0004 * (i % 3 - 1)
-        geom = [Point(x, y), LineString([(x, y), (x + 0.0004, y + 0.0003)]),
-                Point(x, y).buffer(0.0002, quad_segs=4)][i % 3]
+        geom = [
+            Point(x, y),
+            LineString([(x, y), (x + 0.0004, y + 0.0003)]),
+            Point(x, y).buffer(0.0002, quad_segs=4),
+        ][i % 3]
         _add(demo_store, lab, geom, cats[i % 5], text, minutes=i)
     # Two buildings of the city's own data.
     frame = gpd.GeoDataFrame(
         {"name": ["Schule <b>", "Kita"], "levels": [3, 2]},
-        geometry=[Polygon([(c.x, c.y), (c.x + 4e-4, c.y), (c.x + 4e-4, c.y + 3e-4),
-                           (c.x, c.y + 3e-4)]),
-                  Polygon([(c.x - 6e-4, c.y - 5e-4), (c.x - 3e-4, c.y - 5e-4),
-                           (c.x - 3e-4, c.y - 2e-4)])], crs=4326)
+        geometry=[
+            Polygon([(c.x, c.y), (c.x + 4e-4, c.y), (c.x + 4e-4, c.y + 3e-4), (c.x, c.y + 3e-4)]),
+            Polygon([(c.x - 6e-4, c.y - 5e-4), (c.x - 3e-4, c.y - 5e-4), (c.x - 3e-4, c.y - 2e-4)]),
+        ],
+        crs=4326,
+    )
     # An uploaded layer, stored as opendata.files.save_upload stores it (a feature set)
     layer_id = new_id()
     demo_store.features.write("upload", lab.id, layer_id, frame, {})
-    demo_store.add_layer(Layer(
-        id=layer_id, lab_id=lab.id, name="Gebäude der Stadt", kind="upload",
-        attribution="Stadt Bayreuth, dl-de/by-2-0", style={"color": "#56B4E9"},
-        path=IN_STORE, feature_count=2))
+    demo_store.add_layer(
+        Layer(
+            id=layer_id,
+            lab_id=lab.id,
+            name="Gebäude der Stadt",
+            kind="upload",
+            attribution="Stadt Bayreuth, dl-de/by-2-0",
+            style={"color": "#56B4E9"},
+            path=IN_STORE,
+            feature_count=2,
+        )
+    )
     return lab
 
 
@@ -79,14 +101,14 @@ def _png(data: bytes) -> Image.Image:
 
 def _has_colour(img: Image.Image, hex_colour: str, tol: int = 18, min_pixels: int = 20) -> bool:
     arr = np.asarray(img).astype(int)
-    rgb = np.array([int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)])
+    rgb = np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)])
     return int((np.abs(arr - rgb).sum(axis=2) <= tol).sum()) >= min_pixels
 
 
 def _over_map(hex_colour: str, alpha: float, ground: str = "#f2efe9") -> str:
     """The colour ``hex_colour`` drawn at ``alpha`` over the static map's ground."""
-    c = [int(hex_colour[i:i + 2], 16) for i in (1, 3, 5)]
-    g = [int(ground[i:i + 2], 16) for i in (1, 3, 5)]
+    c = [int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)]
+    g = [int(ground[i : i + 2], 16) for i in (1, 3, 5)]
     mixed = [round(alpha * a + (1 - alpha) * b) for a, b in zip(c, g, strict=True)]
     return "#" + "".join(f"{x:02x}" for x in mixed)
 
@@ -103,8 +125,10 @@ def test_page_sizes():
     assert (slide.width, slide.height) == (1920, 1080)
     a4 = export.page_size("a4-landscape", 150)
     assert (a4.width, a4.height) == (1754, 1240)
-    assert (export.page_size("a4-portrait", 300).width,
-            export.page_size("a4-portrait", 300).height) == (2480, 3508)
+    assert (
+        export.page_size("a4-portrait", 300).width,
+        export.page_size("a4-portrait", 300).height,
+    ) == (2480, 3508)
     a3 = export.page_size("a3-landscape", 300)
     assert (a3.width, a3.height) == (4961, 3508)
     with pytest.raises(ValidationError) as err:
@@ -115,9 +139,14 @@ def test_page_sizes():
 
 
 # ---- PNG: static renderer (always) -------------------------------------------------------------
-@pytest.mark.parametrize("name,dpi", [
-    ("slide", 150), ("a4-portrait", 150),
-    pytest.param("a3-landscape", 150, marks=pytest.mark.slow)])
+@pytest.mark.parametrize(
+    "name,dpi",
+    [
+        ("slide", 150),
+        ("a4-portrait", 150),
+        pytest.param("a3-landscape", 150, marks=pytest.mark.slow),
+    ],
+)
 def test_static_png_size_and_content(demo_store, lab, name, dpi):
     content = export.gather(demo_store, lab.id)
     size = export.page_size(name, dpi)
@@ -206,8 +235,11 @@ def test_sheet_carries_comments_votes_and_the_maps_colours(demo_store, lab):
     from workbench.model import Category, Comment, Vote
 
     notes = demo_store.list_annotations(lab.id)
-    demo_store.add_comment(Comment(id=new_id(), annotation_id=notes[0].id, author="Gruppe Süd",
-                                   text="Ночью здесь темно"))
+    demo_store.add_comment(
+        Comment(
+            id=new_id(), annotation_id=notes[0].id, author="Gruppe Süd", text="Ночью здесь темно"
+        )
+    )
     for voter in ("A", "B"):
         demo_store.cast_vote(Vote(id=new_id(), annotation_id=notes[0].id, voter=voter))
     demo_store.save_category(Category(code="heat", colour="#CC79A7", labels={"en": "Heat spot"}))
@@ -216,8 +248,9 @@ def test_sheet_carries_comments_votes_and_the_maps_colours(demo_store, lab):
     first = next(n for n in content.annotations if n.annotation.id == notes[0].id)
     assert first.votes == 2 and [c.text for c in first.comments] == ["Ночью здесь темно"]
     colours = category_colours(content)
-    assert colours == {c: maps.category_colours(demo_store.list_categories())[c]
-                       for c in content.categories()}
+    assert colours == {
+        c: maps.category_colours(demo_store.list_categories())[c] for c in content.categories()
+    }
     png = export.render_png(content, export.page_size("a4-landscape"), renderer="static")
     text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf_bytes(content, png))).pages)
     assert "Ночью здесь темно" in text and "Heat spot" in text
@@ -226,15 +259,29 @@ def test_sheet_carries_comments_votes_and_the_maps_colours(demo_store, lab):
 def _indicator_set(lab_id: str) -> IndicatorSet:
     """Two figures: one comparable with a note, one without value and with a blocking reason."""
     return IndicatorSet(
-        lab_id=lab_id, crs="EPSG:32632", area_m2=250_000.0, data_version="v1",
-        computed_at="2026-05-04T09:00:00+00:00", notes=(Note("indicators.note.small_site", {
-            "area": 9000, "limit": 10000}),),
+        lab_id=lab_id,
+        crs="EPSG:32632",
+        area_m2=250_000.0,
+        data_version="v1",
+        computed_at="2026-05-04T09:00:00+00:00",
+        notes=(Note("indicators.note.small_site", {"area": 9000, "limit": 10000}),),
         indicators=(
-            IndicatorResult("gsi", 0.314, "share", "2026-04-30",
-                            (Note("indicators.note.building_count", {"count": 118}),)),
-            IndicatorResult("intersection_density", None, "per_km2", "2026-04-30",
-                            (Note("indicators.note.no_streets", blocking=True),)),
-        ))
+            IndicatorResult(
+                "gsi",
+                0.314,
+                "share",
+                "2026-04-30",
+                (Note("indicators.note.building_count", {"count": 118}),),
+            ),
+            IndicatorResult(
+                "intersection_density",
+                None,
+                "per_km2",
+                "2026-04-30",
+                (Note("indicators.note.no_streets", blocking=True),),
+            ),
+        ),
+    )
 
 
 def test_pdf_lists_indicators_when_there(demo_store, lab):
@@ -274,8 +321,15 @@ def test_geopackage_read_back_equals_store(demo_store, lab, tmp_path):
     content = export.gather(demo_store, lab.id)
     path = export.write_geopackage(content, tmp_path / "lab.gpkg")
     layers = dict(pyogrio.list_layers(path))
-    assert {"site", "annotations", "comments", "layers", "gebäude_der_stadt", "notes",
-            "layer_styles"} <= set(layers)  # an uploaded layer's table is named by its name
+    assert {
+        "site",
+        "annotations",
+        "comments",
+        "layers",
+        "gebäude_der_stadt",
+        "notes",
+        "layer_styles",
+    } <= set(layers)  # an uploaded layer's table is named by its name
     ann = pyogrio.read_dataframe(path, layer="annotations")
     stored = {a.id: a for a in demo_store.list_annotations(lab.id)}
     assert len(ann) == len(stored)
@@ -305,11 +359,18 @@ def test_round_trip_into_new_workspace(demo_store, lab, tmp_path):
     assert other.get_city(lab.city_id) == demo_store.get_city(lab.city_id)
     net_a, net_b = other.get_network(lab.network_id), demo_store.get_network(lab.network_id)
     assert (net_a.name, net_a.countries, net_a.description) == (
-        net_b.name, net_b.countries, net_b.description)
+        net_b.name,
+        net_b.countries,
+        net_b.description,
+    )
     assert other.list_annotations(lab_id) == demo_store.list_annotations(lab.id)
     [layer_a], [layer_b] = other.list_layers(lab_id), demo_store.list_layers(lab.id)
     assert (layer_a.name, layer_a.kind, layer_a.attribution, layer_a.style) == (
-        layer_b.name, layer_b.kind, layer_b.attribution, layer_b.style)
+        layer_b.name,
+        layer_b.kind,
+        layer_b.attribution,
+        layer_b.style,
+    )
     from workbench.opendata.files import load_upload
 
     fa, fb = load_upload(other, layer_a), load_upload(demo_store, layer_b)
@@ -318,8 +379,10 @@ def test_round_trip_into_new_workspace(demo_store, lab, tmp_path):
     # and the re-export of the imported lab is the same data
     again = export.gather(other, lab_id)
     first = export.gather(demo_store, lab.id)
-    rows_again, rows_first = (list(csv.DictReader(io.StringIO(
-        export.csv_bytes(c).decode("utf-8-sig")))) for c in (again, first))
+    rows_again, rows_first = (
+        list(csv.DictReader(io.StringIO(export.csv_bytes(c).decode("utf-8-sig"))))
+        for c in (again, first)
+    )
     assert len(rows_again) == len(rows_first)
     for a, b in zip(rows_again, rows_first, strict=True):
         wkt_a, wkt_b = a.pop("wkt"), b.pop("wkt")
@@ -357,8 +420,12 @@ def test_geojson_follows_rfc7946(demo_store, lab):
     # A clockwise polygon with a hole (wrong winding on both) to be put right.
     c = lab.boundary.centroid
     shell = [(c.x, c.y), (c.x, c.y + 1e-3), (c.x + 1e-3, c.y + 1e-3), (c.x + 1e-3, c.y)]
-    hole = [(c.x + 3e-4, c.y + 3e-4), (c.x + 6e-4, c.y + 3e-4), (c.x + 6e-4, c.y + 6e-4),
-            (c.x + 3e-4, c.y + 6e-4)]
+    hole = [
+        (c.x + 3e-4, c.y + 3e-4),
+        (c.x + 6e-4, c.y + 3e-4),
+        (c.x + 6e-4, c.y + 6e-4),
+        (c.x + 3e-4, c.y + 6e-4),
+    ]
     _add(demo_store, lab, Polygon(shell, [hole]), "idea", "donut", minutes=60)
     doc = json.loads(export.export_lab(demo_store, lab.id, "geojson"))
     assert doc["type"] == "FeatureCollection" and "crs" not in doc
@@ -399,8 +466,11 @@ def test_csv_cells_never_run_as_spreadsheet_formulas(demo_store, lab):
     formula = '=HYPERLINK("http://example.invalid","click")'
     note = _add(demo_store, lab, lab.boundary.centroid, "idea", formula, author="@team")
     _add(demo_store, lab, lab.boundary.centroid, "idea", "-1 car lane, +2 trees", minutes=1)
-    rows = list(csv.DictReader(io.StringIO(
-        export.export_lab(demo_store, lab.id, "csv").decode("utf-8-sig"))))
+    rows = list(
+        csv.DictReader(
+            io.StringIO(export.export_lab(demo_store, lab.id, "csv").decode("utf-8-sig"))
+        )
+    )
     by_id = {r["id"]: r for r in rows}
     assert by_id[note.id]["text"] == "'" + formula and by_id[note.id]["author"] == "'@team"
     assert "'-1 car lane, +2 trees" in {r["text"] for r in rows}
@@ -450,12 +520,14 @@ def test_empty_lab_gives_valid_files_with_a_note(demo_store, tmp_path):
     assert note in export.export_bytes(content, "csv").decode("utf-8-sig")
     assert note in export.export_bytes(content, "html").decode("utf-8")
     assert "No OpenStreetMap data" in export.export_bytes(content, "indicators-csv").decode(
-        "utf-8-sig")
+        "utf-8-sig"
+    )
 
 
 def test_missing_layer_file_is_noted(demo_store, lab):
-    demo_store.add_layer(Layer(id=new_id(), lab_id=lab.id, name="Verloren", kind="upload",
-                               path="layers/none.gpkg"))
+    demo_store.add_layer(
+        Layer(id=new_id(), lab_id=lab.id, name="Verloren", kind="upload", path="layers/none.gpkg")
+    )
     content = export.gather(demo_store, lab.id)
     assert any("Verloren" in n for n in content.notes)
     assert [layer.name for layer in content.layers] == ["Gebäude der Stadt"]
@@ -464,8 +536,9 @@ def test_missing_layer_file_is_noted(demo_store, lab):
 # ---- snapshots -------------------------------------------------------------------------------
 def test_snapshot_reopen_diff_and_export(demo_store, lab, tmp_path):
     before = demo_store.list_annotations(lab.id)
-    snap = export.take_snapshot(demo_store, lab.id, "Nach Runde 1", created_by="Moderation",
-                                bounds=(11.5, 49.9, 11.6, 50.0))
+    snap = export.take_snapshot(
+        demo_store, lab.id, "Nach Runde 1", created_by="Moderation", bounds=(11.5, 49.9, 11.6, 50.0)
+    )
     assert [s.id for s in demo_store.list_snapshots(lab.id)] == [snap.id]
     assert export.diff_snapshot(demo_store, snap).empty
     # change the lab: one added, one edited, one removed (soft delete, as annotate does it)
@@ -477,8 +550,11 @@ def test_snapshot_reopen_diff_and_export(demo_store, lab, tmp_path):
 
     with demo_store.write() as conn:
         conn.execute(update(table).where(table.c.id == before[0].id).values(text="edited"))
-        conn.execute(update(table).where(table.c.id == before[1].id).values(
-            deleted_at=datetime.now(UTC).isoformat()))
+        conn.execute(
+            update(table)
+            .where(table.c.id == before[1].id)
+            .values(deleted_at=datetime.now(UTC).isoformat())
+        )
     diff = export.diff_snapshot(demo_store, snap)
     assert diff.added == [added.id]
     assert diff.removed == [before[1].id]
@@ -491,7 +567,8 @@ def test_snapshot_reopen_diff_and_export(demo_store, lab, tmp_path):
     path = tmp_path / "snap.gpkg"
     path.write_bytes(export.export_bytes(content, "gpkg"))
     assert pyogrio.read_dataframe(path, layer="annotations")["text"].tolist() == [
-        a.text for a in before]
+        a.text for a in before
+    ]
     assert len(pyogrio.read_dataframe(path, layer="gebäude_der_stadt")) == 2
 
 
@@ -503,15 +580,33 @@ def test_cli_export_and_import(demo_store, lab, tmp_path, capsys):
     assert main(["export", "--lab", lab.id, "--format", "geojson", "-o", str(out)]) == 0
     assert json.loads(out.read_text())["type"] == "FeatureCollection"
     png = tmp_path / "lab.png"
-    assert main(["export", "--lab", lab.id, "--format", "png", "--size", "a4-portrait",
-                 "--renderer", "static", "-o", str(png)]) == 0
+    assert (
+        main(
+            [
+                "export",
+                "--lab",
+                lab.id,
+                "--format",
+                "png",
+                "--size",
+                "a4-portrait",
+                "--renderer",
+                "static",
+                "-o",
+                str(png),
+            ]
+        )
+        == 0
+    )
     assert Image.open(png).size == (1240, 1754)
     gpkg = tmp_path / "lab.gpkg"
     assert main(["export", "--lab", lab.id, "--format", "gpkg", "-o", str(gpkg)]) == 0
     assert main(["import", str(gpkg), "--workspace", "copy"]) == 0
     assert lab.id in capsys.readouterr().out
-    assert main(["export", "--lab", "no-such-lab", "--format", "csv",
-                 "-o", str(tmp_path / "x.csv")]) == 2
+    assert (
+        main(["export", "--lab", "no-such-lab", "--format", "csv", "-o", str(tmp_path / "x.csv")])
+        == 2
+    )
     assert "does not exist" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["export", "--lab", lab.id, "--format", "docx", "-o", str(tmp_path / "x")])
@@ -525,17 +620,37 @@ def _cache_osm(store, lab) -> None:  # type: ignore[no-untyped-def]
     c = lab.boundary.centroid
     d = 6e-4  # about 45-65 m
     buildings = gpd.GeoDataFrame(
-        {"osm_id": ["way/1", "way/2", "way/3"], "osm_key": ["building"] * 3,
-         "osm_value": ["yes", "house", "school"], "name": ["", "Haus <b>", ""],
-         "levels": [2.0, 3.0, float("nan")]},
-        geometry=[shapely.box(c.x + i * 2 * d, c.y - 3 * d, c.x + (i * 2 + 1) * d, c.y - 2 * d)
-                  for i in range(3)], crs=4326)
+        {
+            "osm_id": ["way/1", "way/2", "way/3"],
+            "osm_key": ["building"] * 3,
+            "osm_value": ["yes", "house", "school"],
+            "name": ["", "Haus <b>", ""],
+            "levels": [2.0, 3.0, float("nan")],
+        },
+        geometry=[
+            shapely.box(c.x + i * 2 * d, c.y - 3 * d, c.x + (i * 2 + 1) * d, c.y - 2 * d)
+            for i in range(3)
+        ],
+        crs=4326,
+    )
     streets = gpd.GeoDataFrame(
-        {"osm_id": ["way/9"], "osm_key": ["highway"], "osm_value": ["residential"],
-         "name": ["Laufamholzstraße"], "highway": ["residential"], "u": [1], "v": [2]},
-        geometry=[LineString([(c.x - 5 * d, c.y + 3 * d), (c.x + 5 * d, c.y + 3 * d)])], crs=4326)
-    meta = {"fetched_at": "2026-04-30T08:00:00+00:00", "source": "test",
-            "data_date": "2021-03-04T05:06:07+00:00"}
+        {
+            "osm_id": ["way/9"],
+            "osm_key": ["highway"],
+            "osm_value": ["residential"],
+            "name": ["Laufamholzstraße"],
+            "highway": ["residential"],
+            "u": [1],
+            "v": [2],
+        },
+        geometry=[LineString([(c.x - 5 * d, c.y + 3 * d), (c.x + 5 * d, c.y + 3 * d)])],
+        crs=4326,
+    )
+    meta = {
+        "fetched_at": "2026-04-30T08:00:00+00:00",
+        "source": "test",
+        "data_date": "2021-03-04T05:06:07+00:00",
+    }
     save_theme(store, lab.id, "buildings", buildings, meta)
     save_theme(store, lab.id, "streets", streets, meta)
 
@@ -546,7 +661,8 @@ def test_osm_themes_in_every_format(demo_store, lab, tmp_path):
     osm = [layer for layer in content.layers if layer.kind == "osm"]
     assert [(x.theme, x.name, x.colour, len(x.frame)) for x in osm] == [
         ("buildings", "Buildings", "#7f7f7f", 3),
-        ("streets", "Streets (walkable network)", "#404040", 1)]
+        ("streets", "Streets (walkable network)", "#404040", 1),
+    ]
     attributions = content.attributions()
     assert f"{OSM_ATTRIBUTION} (ODbL)" in attributions
     # the data's own date, not the date they were fetched
@@ -559,8 +675,12 @@ def test_osm_themes_in_every_format(demo_store, lab, tmp_path):
     # static PNG: the buildings' fill as the web map draws it (#7f7f7f at 0.45 on the paper)
     img = _png(export.export_bytes(content, "png", export.page_size("slide"), "static"))
     assert _has_colour(img, "#bebdb9", tol=6, min_pixels=300)
-    assert not _has_colour(_png(export.export_bytes(only, "png", export.page_size("slide"),
-                                                    "static")), "#bebdb9", tol=6, min_pixels=300)
+    assert not _has_colour(
+        _png(export.export_bytes(only, "png", export.page_size("slide"), "static")),
+        "#bebdb9",
+        tol=6,
+        min_pixels=300,
+    )
     # GeoPackage: one table per shown layer, the themes described with their fetch date
     path = tmp_path / "osm.gpkg"
     path.write_bytes(export.export_bytes(content, "gpkg"))
@@ -621,22 +741,25 @@ def test_real_extract_in_png_geopackage_and_indicators(demo_store, tmp_path):
     assert {"buildings", "streets", "transit"} <= set(osm)
     assert len(osm["buildings"].frame) == report.counts["buildings"]
     assert all(len(x.frame) for x in osm.values())  # themes without features are left out
-    img = _png(export.export_bytes(content, "png", export.page_size("a4-landscape", 150),
-                                   "static"))
+    img = _png(export.export_bytes(content, "png", export.page_size("a4-landscape", 150), "static"))
     # drawn as on the lab's map (muted context): each in its drawn colour and opacity
     streets, stops = osm["streets"].style, osm["transit"].style
-    assert _has_colour(img, _over_map(streets["color"], streets["opacity"]), tol=24,
-                       min_pixels=2000)  # streets
-    assert _has_colour(img, _over_map(stops["fillColor"], stops["fillOpacity"]), tol=24,
-                       min_pixels=100)  # public transport stops
+    assert _has_colour(
+        img, _over_map(streets["color"], streets["opacity"]), tol=24, min_pixels=2000
+    )  # streets
+    assert _has_colour(
+        img, _over_map(stops["fillColor"], stops["fillOpacity"]), tol=24, min_pixels=100
+    )  # public transport stops
     path = tmp_path / "nuernberg.gpkg"
     path.write_bytes(export.export_bytes(content, "gpkg"))
     table = pyogrio.read_dataframe(path, layer="layers")
     counts = dict(zip(table["theme"], table["feature_count"], strict=True))
     assert counts["buildings"] == report.counts["buildings"]
     for name in table["table"]:
-        assert len(pyogrio.read_dataframe(path, layer=name)) == counts[
-            table.set_index("table").loc[name, "theme"]]
+        assert (
+            len(pyogrio.read_dataframe(path, layer=name))
+            == counts[table.set_index("table").loc[name, "theme"]]
+        )
     # indicators: the same figures as the engine's
     result = lab_indicators(demo_store, lab)
     text = export.export_lab(demo_store, lab.id, "indicators-csv").decode("utf-8-sig")
@@ -644,14 +767,14 @@ def test_real_extract_in_png_geopackage_and_indicators(demo_store, tmp_path):
     gsi = result.get("gsi")
     assert gsi.value is not None and 0.05 < gsi.value < 0.6
     assert float(rows["gsi"]["Value"]) == pytest.approx(gsi.value)
-    reader = PdfReader(io.BytesIO(export.export_lab(demo_store, lab.id, "pdf", lang="de",
-                                                    renderer="static")))
+    reader = PdfReader(
+        io.BytesIO(export.export_lab(demo_store, lab.id, "pdf", lang="de", renderer="static"))
+    )
     sheet = " ".join(" ".join(p.extract_text().split()) for p in reader.pages[-2:])
     assert f"Überbauungsgrad (GRZ) {gsi.display_value('de')} %" in sheet
 
 
-def test_votes_of_earlier_rounds_stay_with_the_current_rounds_labelled(demo_store, lab,
-                                                                       tmp_path):
+def test_votes_of_earlier_rounds_stay_with_the_current_rounds_labelled(demo_store, lab, tmp_path):
     """Issue 12: after a new voting round a note's earlier dots are not shown as 0: the PDF,
     CSV, GeoPackage and HTML carry this round's dots and the total, labelled."""
     from workbench.export.pdf import pdf_bytes
@@ -677,13 +800,16 @@ def test_votes_of_earlier_rounds_stay_with_the_current_rounds_labelled(demo_stor
     got = frame.set_index("id").loc[first.id]
     assert (int(got["votes"]), int(got["vote_round"]), int(got["votes_total"])) == (1, 2, 3)
     png = export.render_png(content, export.page_size("a4-landscape"), renderer="static")
-    text = " ".join(" ".join(p.extract_text().split())
-                    for p in PdfReader(io.BytesIO(pdf_bytes(content, png))).pages)
+    text = " ".join(
+        " ".join(p.extract_text().split())
+        for p in PdfReader(io.BytesIO(pdf_bytes(content, png))).pages
+    )
     assert "1 dot in voting round 2 · 3 dots in all rounds" in text
     html = export.export_lab(demo_store, lab.id, "html").decode("utf-8")
     label = "1 dot in voting round 2 · 3 dots in all rounds"
     assert label in html or json.dumps(label)[1:-1] in html  # the notes' JSON, either way
     de = export.gather(demo_store, lab.id, lang="de")
-    text = " ".join(" ".join(p.extract_text().split())
-                    for p in PdfReader(io.BytesIO(pdf_bytes(de, png))).pages)
+    text = " ".join(
+        " ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf_bytes(de, png))).pages
+    )
     assert "1 Punkt in Abstimmungsrunde 2 · 3 Punkte in allen Runden" in text

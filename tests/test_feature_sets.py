@@ -23,20 +23,27 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 def _frame() -> gpd.GeoDataFrame:
-    return gpd.GeoDataFrame({
-        "name": ["A & <b>", "Straße", None],
-        "levels": [2.0, np.nan, 7.5],
-        "u": np.array([1, 2, 3], dtype="int64"),
-        "open": [True, False, True],
-    }, geometry=[shapely.box(11.0, 48.0, 11.001, 48.001),
-                 shapely.LineString([(11.0, 48.0), (11.002, 48.002)]),
-                 shapely.Point(11.0005, 48.0005)], crs=4326)
+    return gpd.GeoDataFrame(
+        {
+            "name": ["A & <b>", "Straße", None],
+            "levels": [2.0, np.nan, 7.5],
+            "u": np.array([1, 2, 3], dtype="int64"),
+            "open": [True, False, True],
+        },
+        geometry=[
+            shapely.box(11.0, 48.0, 11.001, 48.001),
+            shapely.LineString([(11.0, 48.0), (11.002, 48.002)]),
+            shapely.Point(11.0005, 48.0005),
+        ],
+        crs=4326,
+    )
 
 
 def test_a_set_comes_back_as_it_was_written_with_its_metadata(store):
     sets = store.features
-    assert isinstance(sets, PostgisFeatureSets if store.url.startswith("postgresql")
-                      else FileFeatureSets)
+    assert isinstance(
+        sets, PostgisFeatureSets if store.url.startswith("postgresql") else FileFeatureSets
+    )
     assert sets.read("osm", "lab-1", "buildings") is None and sets.names("osm", "lab-1") == []
     v0 = sets.version("osm", "lab-1")
     sets.write("osm", "lab-1", "buildings", _frame(), {"source": "test", "n": 3})
@@ -46,8 +53,9 @@ def test_a_set_comes_back_as_it_was_written_with_its_metadata(store):
     assert back["levels"].isna().tolist() == [False, True, False] and back.loc[2, "levels"] == 7.5
     assert back["u"].dtype == "int64" and back["open"].tolist() == [True, False, True]
     assert back.crs.to_epsg() == 4326
-    assert all(a.equals_exact(b, 1e-9) for a, b in zip(back.geometry, _frame().geometry,
-                                                        strict=True))
+    assert all(
+        a.equals_exact(b, 1e-9) for a, b in zip(back.geometry, _frame().geometry, strict=True)
+    )
     assert sets.meta("osm", "lab-1", "buildings") == {"source": "test", "n": 3}
     assert sets.names("osm", "lab-1") == ["buildings"] and sets.version("osm", "lab-1") != v0
     back.loc[0, "name"] = "changed"  # a copy: the next read is as written
@@ -91,8 +99,13 @@ def test_the_same_lab_id_in_two_workspaces_has_two_caches(store, tmp_path):
     import_extract(store, grid_osm(tmp_path / "grid.osm"), lab, buffer_m=0)
     count = len(cache.load_theme(store, lab.id, "streets"))
     assert count > 0 and cache.cached_themes(other, lab.id) == []
-    cache.save_theme(other, lab.id, "streets", cache.load_theme(store, lab.id, "streets").iloc[:1],
-                     {"fetched_at": "2025-01-01", "source": "test"})
+    cache.save_theme(
+        other,
+        lab.id,
+        "streets",
+        cache.load_theme(store, lab.id, "streets").iloc[:1],
+        {"fetched_at": "2025-01-01", "source": "test"},
+    )
     assert len(cache.load_theme(other, lab.id, "streets")) == 1
     assert len(cache.load_theme(store, lab.id, "streets")) == count  # A untouched
     assert cache.cache_version(store, lab.id) != cache.cache_version(other, lab.id)
@@ -101,14 +114,21 @@ def test_the_same_lab_id_in_two_workspaces_has_two_caches(store, tmp_path):
 
 
 def test_a_geopackage_imported_into_another_workspace_leaves_the_first_as_it_was(
-        demo_store, tmp_path):
+    demo_store, tmp_path
+):
     from workbench import export
     from workbench.export.data import import_geopackage
 
     lab = demo_store.list_labs()[0]
     frame = _frame()
-    cache.save_theme(demo_store, lab.id, "buildings", frame,
-                     {"fetched_at": "2025-01-01", "source": "test"}, by=SYSTEM)
+    cache.save_theme(
+        demo_store,
+        lab.id,
+        "buildings",
+        frame,
+        {"fetched_at": "2025-01-01", "source": "test"},
+        by=SYSTEM,
+    )
     (tmp_path / "lab.gpkg").write_bytes(export.export_lab(demo_store, lab.id, "gpkg"))
     other = open_store("other", create=True)
     assert import_geopackage(other, tmp_path / "lab.gpkg", by=SYSTEM) == lab.id
@@ -136,10 +156,18 @@ def _lab_id(store) -> str:
 
     net = store.add_network(Network(id=new_id(), name="N", countries=("DE",)), by=SYSTEM)
     centre = make_lab().boundary.centroid
-    city = store.add_city(City(id=new_id(), name="C", country="DE", lon=centre.x, lat=centre.y,
-                               network_ids=(net.id,)), by=SYSTEM)
-    lab = store.add_lab(LivingLab(id=new_id(), city_id=city.id, network_id=net.id, title="L",
-                                  boundary=make_lab().boundary), by=SYSTEM)
+    city = store.add_city(
+        City(
+            id=new_id(), name="C", country="DE", lon=centre.x, lat=centre.y, network_ids=(net.id,)
+        ),
+        by=SYSTEM,
+    )
+    lab = store.add_lab(
+        LivingLab(
+            id=new_id(), city_id=city.id, network_id=net.id, title="L", boundary=make_lab().boundary
+        ),
+        by=SYSTEM,
+    )
     return lab.id
 
 
@@ -148,10 +176,12 @@ def test_every_osm_cache_write_is_judged_by_the_store(store, tmp_path):
     restore or delete a theme; nothing is written."""
     lab_id = _lab_id(store)
     lab = store.get_lab(lab_id)
-    cache.save_theme(store, lab_id, "green", _frame(), {"fetched_at": "x", "source": "t"},
-                     by=SYSTEM)
-    cache.save_theme(store, lab_id, "green", _frame().iloc[:1], {"fetched_at": "y", "source": "t"},
-                     by=SYSTEM)
+    cache.save_theme(
+        store, lab_id, "green", _frame(), {"fetched_at": "x", "source": "t"}, by=SYSTEM
+    )
+    cache.save_theme(
+        store, lab_id, "green", _frame().iloc[:1], {"fetched_at": "y", "source": "t"}, by=SYSTEM
+    )
     store.set_passcode("owner", "correct horse battery", by=SYSTEM)
     version = cache.cache_version(store, lab_id)
     viewer = Actor("viewer", group="V")
@@ -159,8 +189,9 @@ def test_every_osm_cache_write_is_judged_by_the_store(store, tmp_path):
         with pytest.raises(PermissionDenied):
             import_extract(store, grid_osm(tmp_path / "grid.osm"), lab, buffer_m=0, by=by)
         with pytest.raises(PermissionDenied):
-            cache.save_theme(store, lab_id, "green", _frame(), {"fetched_at": "z", "source": "t"},
-                             by=by)
+            cache.save_theme(
+                store, lab_id, "green", _frame(), {"fetched_at": "z", "source": "t"}, by=by
+            )
         with pytest.raises(PermissionDenied):
             cache.restore_theme(store, lab_id, "green", by=by)
         with pytest.raises(PermissionDenied):
@@ -178,11 +209,13 @@ def test_a_cache_from_before_workspaces_is_copied_into_each_workspace(store):
     legacy.mkdir(parents=True)
     old = FileFeatureSets(legacy.parent.parent / "legacy-layout")
     old.write("osm", "lab-old", "buildings", _frame(), {"feature_count": 3, "source": "v1"})
-    old.write("osm", "lab-old", "buildings", _frame().iloc[:2], {"feature_count": 2,
-                                                                 "source": "v2"})
+    old.write(
+        "osm", "lab-old", "buildings", _frame().iloc[:2], {"feature_count": 2, "source": "v2"}
+    )
     for suffix in ("", ".previous"):
         old.path("osm", "lab-old", "buildings", suffix == ".previous").rename(
-            legacy / f"buildings{suffix}.parquet")
+            legacy / f"buildings{suffix}.parquet"
+        )
     other = open_store("other", create=True)
     assert len(cache.load_theme(store, "lab-old", "buildings")) == 2
     assert cache.previous_meta(store, "lab-old", "buildings")["source"] == "v1"
@@ -200,8 +233,9 @@ def test_postgres_keeps_the_sets_in_postgis_not_in_files(store, tmp_path, monkey
         pytest.skip("PostgreSQL only")
     lab_id = _lab_id(store)
     cache.save_theme(store, lab_id, "buildings", _frame(), {"fetched_at": "x", "source": "t"})
-    record = save_upload(store, lab_id, UserLayer(name="trees", gdf=_frame(), format="geojson"),
-                         by=SYSTEM)
+    record = save_upload(
+        store, lab_id, UserLayer(name="trees", gdf=_frame(), format="geojson"), by=SYSTEM
+    )
     monkeypatch.setenv("WORKBENCH_DATA_DIR", str(tmp_path / "elsewhere"))
     again = open_store("test")
     assert len(cache.load_theme(again, lab_id, "buildings")) == 3
@@ -209,9 +243,11 @@ def test_postgres_keeps_the_sets_in_postgis_not_in_files(store, tmp_path, monkey
     assert not list(tmp_path.glob("elsewhere/**/*.parquet"))
     with again.read() as conn:
         rows = conn.exec_driver_sql(
-            "SELECT theme, count(*), min(ST_SRID(geom)) FROM osm_layers GROUP BY theme").all()
+            "SELECT theme, count(*), min(ST_SRID(geom)) FROM osm_layers GROUP BY theme"
+        ).all()
         uploads = conn.exec_driver_sql(
-            "SELECT layer_name, count(*) FROM uploaded_layers GROUP BY layer_name").all()
+            "SELECT layer_name, count(*) FROM uploaded_layers GROUP BY layer_name"
+        ).all()
     assert rows == [("buildings", 3, 4326)] and uploads == [("trees", 3)]
     again.close()
 

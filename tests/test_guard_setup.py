@@ -41,25 +41,50 @@ def ws(demo_store):
     participant, _ = s.join_session(s.join_token(session.id), "Group A", GROUP_COLOURS["blue"])
     munich = s.get_lab(LAB)
     net = s.add_network(Network(id=new_id(), name="Spare network", countries=("DE",)), by=OWNER)
-    city = s.add_city(City(id=new_id(), name="Spare city", country="DE", lon=11.55, lat=48.18,
-                           network_ids=(net.id,)), by=OWNER)
-    spare_lab = s.add_lab(replace(munich, id=new_id(), title="Spare lab", city_id=city.id,
-                                  network_id=net.id), by=OWNER)
-    layer = s.add_layer(Layer(id=new_id(), lab_id=LAB, name="Spare layer", kind="upload"),
-                        by=OWNER)
-    snap = s.add_snapshot(Snapshot(id=new_id(), lab_id=LAB, name="Spare snapshot", state={}),
-                          by=OWNER)
-    empty_net = s.add_network(Network(id=new_id(), name="Empty network", countries=("DE",)),
-                              by=OWNER)
+    city = s.add_city(
+        City(
+            id=new_id(),
+            name="Spare city",
+            country="DE",
+            lon=11.55,
+            lat=48.18,
+            network_ids=(net.id,),
+        ),
+        by=OWNER,
+    )
+    spare_lab = s.add_lab(
+        replace(munich, id=new_id(), title="Spare lab", city_id=city.id, network_id=net.id),
+        by=OWNER,
+    )
+    layer = s.add_layer(Layer(id=new_id(), lab_id=LAB, name="Spare layer", kind="upload"), by=OWNER)
+    snap = s.add_snapshot(
+        Snapshot(id=new_id(), lab_id=LAB, name="Spare snapshot", state={}), by=OWNER
+    )
+    empty_net = s.add_network(
+        Network(id=new_id(), name="Empty network", countries=("DE",)), by=OWNER
+    )
     empty_city = s.add_city(replace(city, id=new_id(), name="Empty city"), by=OWNER)
-    return {"s": s, "participant": participant, "net": net, "city": city, "lab": spare_lab,
-            "layer": layer, "snap": snap, "munich": munich, "empty_net": empty_net,
-            "empty_city": empty_city}
+    return {
+        "s": s,
+        "participant": participant,
+        "net": net,
+        "city": city,
+        "lab": spare_lab,
+        "layer": layer,
+        "snap": snap,
+        "munich": munich,
+        "empty_net": empty_net,
+        "empty_city": empty_city,
+    }
 
 
 def actors(ws) -> dict[str, Actor]:
-    return {"owner": OWNER, "facilitator": FAC, "participant": ws["participant"],
-            "viewer": Actor("viewer")}
+    return {
+        "owner": OWNER,
+        "facilitator": FAC,
+        "participant": ws["participant"],
+        "viewer": Actor("viewer"),
+    }
 
 
 def user_layer() -> UserLayer:
@@ -69,52 +94,92 @@ def user_layer() -> UserLayer:
 
 #: Every set-up write, as (action, function(store, actor, fixtures)).
 WRITES = {
-    "add_network": ("setup.edit", lambda s, who, w: s.add_network(
-        Network(id=new_id(), name="New network", countries=("AT",)), by=who)),
-    "update_network": ("setup.edit", lambda s, who, w: s.update_network(
-        replace(w["net"], name="Renamed network"), by=who)),
-    "delete_network": ("setup.edit", lambda s, who, w: s.delete_network(w["empty_net"].id,
-                                                                         by=who)),
-    "add_city": ("setup.edit", lambda s, who, w: s.add_city(
-        City(id=new_id(), name="New city", country="DE", lon=11.0, lat=48.0,
-             network_ids=(w["net"].id,)), by=who)),
-    "update_city": ("setup.edit", lambda s, who, w: s.update_city(
-        replace(w["city"], name="Renamed city"), by=who)),
+    "add_network": (
+        "setup.edit",
+        lambda s, who, w: s.add_network(
+            Network(id=new_id(), name="New network", countries=("AT",)), by=who
+        ),
+    ),
+    "update_network": (
+        "setup.edit",
+        lambda s, who, w: s.update_network(replace(w["net"], name="Renamed network"), by=who),
+    ),
+    "delete_network": ("setup.edit", lambda s, who, w: s.delete_network(w["empty_net"].id, by=who)),
+    "add_city": (
+        "setup.edit",
+        lambda s, who, w: s.add_city(
+            City(
+                id=new_id(),
+                name="New city",
+                country="DE",
+                lon=11.0,
+                lat=48.0,
+                network_ids=(w["net"].id,),
+            ),
+            by=who,
+        ),
+    ),
+    "update_city": (
+        "setup.edit",
+        lambda s, who, w: s.update_city(replace(w["city"], name="Renamed city"), by=who),
+    ),
     "delete_city": ("setup.edit", lambda s, who, w: s.delete_city(w["empty_city"].id, by=who)),
-    "add_lab": ("setup.edit", lambda s, who, w: s.add_lab(
-        replace(w["munich"], id=new_id(), title="New lab"), by=who)),
-    "update_lab": ("setup.edit", lambda s, who, w: s.update_lab(
-        replace(w["munich"], title="Renamed lab"), by=who)),
+    "add_lab": (
+        "setup.edit",
+        lambda s, who, w: s.add_lab(replace(w["munich"], id=new_id(), title="New lab"), by=who),
+    ),
+    "update_lab": (
+        "setup.edit",
+        lambda s, who, w: s.update_lab(replace(w["munich"], title="Renamed lab"), by=who),
+    ),
     "delete_lab": ("setup.edit", lambda s, who, w: s.delete_lab(w["lab"].id, by=who)),
-    "add_layer": ("layers.edit", lambda s, who, w: s.add_layer(
-        Layer(id=new_id(), lab_id=LAB, name="New layer", kind="upload"), by=who)),
-    "update_layer_style": ("layers.edit", lambda s, who, w: s.update_layer_style(
-        w["layer"].id, {"color": "#000000"}, by=who)),
+    "add_layer": (
+        "layers.edit",
+        lambda s, who, w: s.add_layer(
+            Layer(id=new_id(), lab_id=LAB, name="New layer", kind="upload"), by=who
+        ),
+    ),
+    "update_layer_style": (
+        "layers.edit",
+        lambda s, who, w: s.update_layer_style(w["layer"].id, {"color": "#000000"}, by=who),
+    ),
     "delete_layer": ("layers.edit", lambda s, who, w: s.delete_layer(w["layer"].id, by=who)),
     "save_upload": ("layers.edit", lambda s, who, w: save_upload(s, LAB, user_layer(), by=who)),
     "delete_upload": ("layers.edit", lambda s, who, w: delete_upload(s, w["layer"], by=who)),
-    "osm_cache": ("layers.edit", lambda s, who, w: s.require_permission(who, "layers.edit",
-                                                                        LAB)),
-    "add_snapshot": ("snapshot.manage", lambda s, who, w: s.add_snapshot(
-        Snapshot(id=new_id(), lab_id=LAB, name="New snapshot", state={}), by=who)),
-    "take_snapshot": ("snapshot.manage", lambda s, who, w: take_snapshot(
-        s, LAB, "Taken", by=who)),
-    "delete_snapshot": ("snapshot.manage", lambda s, who, w: s.delete_snapshot(
-        w["snap"].id, by=who)),
+    "osm_cache": ("layers.edit", lambda s, who, w: s.require_permission(who, "layers.edit", LAB)),
+    "add_snapshot": (
+        "snapshot.manage",
+        lambda s, who, w: s.add_snapshot(
+            Snapshot(id=new_id(), lab_id=LAB, name="New snapshot", state={}), by=who
+        ),
+    ),
+    "take_snapshot": ("snapshot.manage", lambda s, who, w: take_snapshot(s, LAB, "Taken", by=who)),
+    "delete_snapshot": (
+        "snapshot.manage",
+        lambda s, who, w: s.delete_snapshot(w["snap"].id, by=who),
+    ),
 }
 
 
 def state(s) -> tuple:
     """Everything a set-up write could change (uploaded layers' features included)."""
     files = s.features.names("upload", LAB)
-    return (s.list_networks(), s.list_cities(), s.list_labs(), s.list_layers(LAB),
-            s.list_snapshots(LAB), files)
+    return (
+        s.list_networks(),
+        s.list_cities(),
+        s.list_labs(),
+        s.list_layers(LAB),
+        s.list_snapshots(LAB),
+        files,
+    )
 
 
 def test_the_matrix_owner_and_facilitator_set_up_participant_and_viewer_do_not():
     for action in SETUP_ACTIONS:
         assert {role for role, allowed in PERMISSIONS.items() if action in allowed} == {
-            "owner", "facilitator"}, action
+            "owner",
+            "facilitator",
+        }, action
 
 
 @pytest.mark.parametrize("role", ["owner", "facilitator", "participant", "viewer"])
@@ -141,18 +206,30 @@ def test_every_role_every_setup_write_through_the_store(ws, role, write):
 def test_by_none_is_local_mode_only_until_a_passcode_is_set(store):
     # no passcode: the local single-user mode may set everything up without an actor
     net = store.add_network(Network(id=new_id(), name="Local", countries=("DE",)))
-    city = store.add_city(City(id=new_id(), name="Town", country="DE", lon=11.55, lat=48.18,
-                               network_ids=(net.id,)))
-    lab = store.add_lab(LivingLab(
-        id=new_id(), city_id=city.id, network_id=net.id, title="Square",
-        boundary=Point(11.55, 48.18).buffer(0.001)))
+    city = store.add_city(
+        City(id=new_id(), name="Town", country="DE", lon=11.55, lat=48.18, network_ids=(net.id,))
+    )
+    lab = store.add_lab(
+        LivingLab(
+            id=new_id(),
+            city_id=city.id,
+            network_id=net.id,
+            title="Square",
+            boundary=Point(11.55, 48.18).buffer(0.001),
+        )
+    )
     layer = save_upload(store, lab.id, user_layer())
     snap = take_snapshot(store, lab.id, "Before")
     store.require_permission(None, "layers.edit", lab.id)
 
     store.set_passcode("owner", PASSCODE, by=SYSTEM)
-    before = (store.list_networks(), store.list_cities(), store.list_labs(),
-              store.list_layers(lab.id), store.list_snapshots(lab.id))
+    before = (
+        store.list_networks(),
+        store.list_cities(),
+        store.list_labs(),
+        store.list_layers(lab.id),
+        store.list_snapshots(lab.id),
+    )
     refused = [
         lambda: store.add_network(Network(id=new_id(), name="Sneaky", countries=("DE",))),
         lambda: store.update_network(replace(net, name="Sneaky")),
@@ -177,8 +254,13 @@ def test_by_none_is_local_mode_only_until_a_passcode_is_set(store):
         assert "passcode" in exc.value.message("en")
         assert "Passwort" in exc.value.message("de")
         assert "паролем" in exc.value.message("uk")
-    assert (store.list_networks(), store.list_cities(), store.list_labs(),
-            store.list_layers(lab.id), store.list_snapshots(lab.id)) == before
+    assert (
+        store.list_networks(),
+        store.list_cities(),
+        store.list_labs(),
+        store.list_layers(lab.id),
+        store.list_snapshots(lab.id),
+    ) == before
     assert store.features.names("upload", lab.id) == [layer.id]  # no refused upload's data
 
     # the operator (command line, scripts) names itself and is let through
@@ -255,15 +337,17 @@ def save_network(at: AppTest, name: str) -> None:
     assert not at.exception, at.exception
 
 
-def test_viewer_saving_on_the_setup_page_is_refused_with_nothing_written(demo_store,
-                                                                         fresh_store_cache):
+def test_viewer_saving_on_the_setup_page_is_refused_with_nothing_written(
+    demo_store, fresh_store_cache
+):
     demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     before = demo_store.list_networks()
     at = setup_page()  # a protected workspace, nobody signed in: a viewer
     assert any("only the workspace's owner or a facilitator" in i.value for i in at.info)
     save_network(at, "Viewer's network")
     assert [e.value for e in at.error] == [
-        "You are viewing only: join the workshop through its link or sign in to change anything."]
+        "You are viewing only: join the workshop through its link or sign in to change anything."
+    ]
     assert not at.success
     assert demo_store.list_networks() == before
 
@@ -280,8 +364,14 @@ def test_setup_page_in_local_mode_saves_without_signing_in(store, fresh_store_ca
 
 def test_signed_in_facilitator_saves_on_the_setup_page(demo_store, fresh_store_cache):
     demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
-    at = setup_page({"workspace": "demo", "role": "facilitator", "name": "Fac",
-                     "stamp": demo_store.passcode_stamp()})
+    at = setup_page(
+        {
+            "workspace": "demo",
+            "role": "facilitator",
+            "name": "Fac",
+            "stamp": demo_store.passcode_stamp(),
+        }
+    )
     assert not any("only the workspace's owner" in i.value for i in at.info)
     save_network(at, "Facilitator's network")
     assert not at.error
@@ -302,12 +392,13 @@ def test_viewer_gets_layers_and_snapshots_read_only(demo_store, fresh_store_cach
     demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     layer = save_upload(demo_store, LAB, user_layer(), by=OWNER)
     at = open_page("pages/layers.py")
-    assert any("only the workspace's owner or a facilitator can fetch" in i.value
-               for i in at.info)
+    assert any("only the workspace's owner or a facilitator can fetch" in i.value for i in at.info)
     assert at.button(key="layers_fetch").disabled
     assert at.button(key=f"layers_delete_{layer.id}").disabled
     at = open_page("pages/export.py")
-    assert any("only the workspace's owner or a facilitator can save" in c.value
-               for c in at.caption)
-    assert next(b for b in at.button
-                if (b.key or "").startswith("FormSubmitter:snapshot_form")).disabled
+    assert any(
+        "only the workspace's owner or a facilitator can save" in c.value for c in at.caption
+    )
+    assert next(
+        b for b in at.button if (b.key or "").startswith("FormSubmitter:snapshot_form")
+    ).disabled

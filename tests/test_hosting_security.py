@@ -41,8 +41,26 @@ LAB = MUNICH_LAB
 PASSCODE = "correct horse battery"
 FAC = Actor("facilitator", "Fac")
 BLUE = GROUP_COLOURS["blue"]
-HOSTILE_NAMES = ["../../x", "/tmp/x", "..", "a/b", "a\\b", "x.sqlite", "Demo", "", "-x", "_x",
-                 "a" * 41, "demo\x00", "ﬁle", "dеmo", " demo", "demo\n", "%2e%2e%2fx", "~x"]
+HOSTILE_NAMES = [
+    "../../x",
+    "/tmp/x",
+    "..",
+    "a/b",
+    "a\\b",
+    "x.sqlite",
+    "Demo",
+    "",
+    "-x",
+    "_x",
+    "a" * 41,
+    "demo\x00",
+    "ﬁle",
+    "dеmo",
+    " demo",
+    "demo\n",
+    "%2e%2e%2fx",
+    "~x",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -95,8 +113,7 @@ def test_good_names_pass_and_unknown_ones_are_not_created(data_dir):
 
 
 @pytest.mark.parametrize("asked", ["../../x", "/tmp/x", "never-made"])
-def test_a_url_naming_a_path_or_unknown_workspace_falls_back_to_demo(asked, data_dir,
-                                                                      tmp_path):
+def test_a_url_naming_a_path_or_unknown_workspace_falls_back_to_demo(asked, data_dir, tmp_path):
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
     at.query_params["ws"] = asked
     at.run()
@@ -130,11 +147,20 @@ def test_a_visitor_cannot_set_the_first_passcode_of_an_open_workspace(demo_store
     assert demo_store.is_protected()
 
 
-@pytest.mark.parametrize("host, wanted, is_open", [
-    ("127.0.0.1", None, True), ("localhost", None, True), ("::1", None, True),
-    ("127.0.0.1", "0", False), ("0.0.0.0", None, False), ("0.0.0.0", "1", False),
-    ("::", "1", False), (None, "1", False), ("192.168.1.20", "1", False),
-])
+@pytest.mark.parametrize(
+    "host, wanted, is_open",
+    [
+        ("127.0.0.1", None, True),
+        ("localhost", None, True),
+        ("::1", None, True),
+        ("127.0.0.1", "0", False),
+        ("0.0.0.0", None, False),
+        ("0.0.0.0", "1", False),
+        ("::", "1", False),
+        (None, "1", False),
+        ("192.168.1.20", "1", False),
+    ],
+)
 def test_open_setup_only_on_loopback(host, wanted, is_open, monkeypatch):
     if wanted is None:
         monkeypatch.delenv("WORKBENCH_OPEN_SETUP", raising=False)
@@ -364,8 +390,10 @@ def test_parallel_guesses_from_processes_are_checked_once(demo_store):
     boundary = locked_client(s, utcnow())
     ctx = multiprocessing.get_context("fork")
     barrier, results = ctx.Barrier(8), ctx.Queue()
-    procs = [ctx.Process(target=_guess_in_a_process, args=(barrier, boundary.isoformat(),
-                                                           results)) for _ in range(8)]
+    procs = [
+        ctx.Process(target=_guess_in_a_process, args=(barrier, boundary.isoformat(), results))
+        for _ in range(8)
+    ]
     for p in procs:
         p.start()
     keys = [results.get(timeout=120) for _ in procs]
@@ -444,9 +472,21 @@ def test_a_pool_time_out_is_a_translated_error(demo_store):
 
 
 # ---- 6. a group is created once -----------------------------------------------------------------
-LOOK_ALIKES = ["Group B", "group b", "GROUP B", "Group B\u200b", "Group \u0412", "Gr\u043eup B",
-               "\uff27roup \uff22", "Group\u00a0B", "\u202eGroup B\u202c", "Group\u2066 B\u2069",
-               "  group   b ", "Group \u0392", "Gro\u00adup B"]
+LOOK_ALIKES = [
+    "Group B",
+    "group b",
+    "GROUP B",
+    "Group B\u200b",
+    "Group \u0412",
+    "Gr\u043eup B",
+    "\uff27roup \uff22",
+    "Group\u00a0B",
+    "\u202eGroup B\u202c",
+    "Group\u2066 B\u2069",
+    "  group   b ",
+    "Group \u0392",
+    "Gro\u00adup B",
+]
 
 
 @pytest.mark.parametrize("name", LOOK_ALIKES)
@@ -468,8 +508,11 @@ def session(demo_store):
 
 def members(s, session_id) -> int:
     with s.read() as conn:
-        return conn.execute(select(func.count()).select_from(workshop_members).where(
-            workshop_members.c.session_id == session_id)).scalar()
+        return conn.execute(
+            select(func.count())
+            .select_from(workshop_members)
+            .where(workshop_members.c.session_id == session_id)
+        ).scalar()
 
 
 @pytest.mark.parametrize("name", LOOK_ALIKES)
@@ -518,8 +561,12 @@ def test_the_join_page_shows_the_refusal(session):
 def test_the_workshop_page_makes_a_device_link_for_a_group(session):
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
     at.session_state["lab_id"] = LAB
-    at.session_state["workshop_login"] = {"workspace": "demo", "role": "facilitator",
-                                          "name": "Fac", "stamp": session["s"].passcode_stamp()}
+    at.session_state["workshop_login"] = {
+        "workspace": "demo",
+        "role": "facilitator",
+        "name": "Fac",
+        "stamp": session["s"].passcode_stamp(),
+    }
     at.run()
     at.switch_page("pages/workshop.py")
     at.run()

@@ -39,7 +39,8 @@ def test_translation_falls_back_and_formats():
     assert i18n.t("nav.home", "de") == "Übersicht"
     assert i18n.t("nav.home", "xx") == "Overview"
     assert i18n.t("boundary.too_large", "de", area=61.25, limit=50).startswith(
-        "Das Gebiet hat 61,2 km²")
+        "Das Gebiet hat 61,2 km²"
+    )
 
 
 def test_a_bad_key_or_placeholder_raises_in_tests_and_is_logged_in_use(monkeypatch, caplog):
@@ -52,8 +53,10 @@ def test_a_bad_key_or_placeholder_raises_in_tests_and_is_logged_in_use(monkeypat
     monkeypatch.delenv(i18n.STRICT_ENV)  # the app: shown as it is, and logged
     with caplog.at_level("WARNING", logger="workbench.i18n"):
         assert i18n.t("no.such.key", "de") == "no.such.key"
-        assert i18n.t("boundary.too_large", "de", area=61.25) == i18n.catalogue("de")[
-            "boundary.too_large"]
+        assert (
+            i18n.t("boundary.too_large", "de", area=61.25)
+            == i18n.catalogue("de")["boundary.too_large"]
+        )
     assert len(caplog.records) == 2 and "no.such.key" in caplog.records[0].getMessage()
 
 
@@ -69,8 +72,10 @@ def test_counts_take_the_languages_plural_forms_by_cldr():
     """Issue 12: "123 будівлі", not "123 будівель"; "1 Kommentar"; "1 dot" (Babel's CLDR)."""
     from workbench.i18n import t
 
-    uk = {n: t("indicators.note.building_count", "uk", count=n) for n in (1, 2, 5, 11, 21, 22,
-                                                                          25, 111, 123, 1234)}
+    uk = {
+        n: t("indicators.note.building_count", "uk", count=n)
+        for n in (1, 2, 5, 11, 21, 22, 25, 111, 123, 1234)
+    }
     assert uk[1].endswith(" 1 будівлю.") and uk[21].endswith(" 21 будівлю.")
     assert uk[2].endswith(" 2 будівлі.") and uk[22].endswith(" 22 будівлі.")
     assert uk[123].endswith(" 123 будівлі.") and uk[1234].endswith(" 1\u00a0234 будівлі.")
@@ -110,7 +115,12 @@ def test_plural_forms_for_the_browser():
     from workbench.i18n import plural_forms
 
     forms = plural_forms("annotate.votes_count", "uk")
-    assert forms == {"one": "{count} голос", "few": "{count} голоси", "many": "{count} голосів",
-                     "other": "{count} голосу"}
-    assert plural_forms("live.status.live", "en") == {"other": "live"} or \
-        set(plural_forms("live.status.live", "en")) == {"other"}
+    assert forms == {
+        "one": "{count} голос",
+        "few": "{count} голоси",
+        "many": "{count} голосів",
+        "other": "{count} голосу",
+    }
+    assert plural_forms("live.status.live", "en") == {"other": "live"} or set(
+        plural_forms("live.status.live", "en")
+    ) == {"other"}

@@ -13,8 +13,9 @@ ROOT = Path(__file__).resolve().parent.parent
 #: Cycles that are known and left to another branch this session, each with its reason. A
 #: cycle listed here that is gone makes the test fail too, so the list only shrinks.
 KNOWN_CYCLES = {
-    frozenset({"workbench.maps", "workbench.mapview"}):
-        "maps.py and mapview.py are being rewritten on the lead's branch",
+    frozenset(
+        {"workbench.maps", "workbench.mapview"}
+    ): "maps.py and mapview.py are being rewritten on the lead's branch",
 }
 STORE_MUST_NOT_IMPORT = ("workbench.export", "workbench.maps", "workbench.i18n", "workbench.ui")
 
@@ -35,7 +36,7 @@ def _imported(path: Path, name: str) -> set[str]:
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
@@ -102,9 +103,9 @@ def test_the_reader_sees_lazy_imports_and_finds_a_cycle(tmp_path):
     source = tmp_path / "m.py"
     source.write_text("def f():\n    from workbench.maps import x\n    import workbench.i18n\n")
     assert {"workbench.maps", "workbench.maps.x", "workbench.i18n"} <= _imported(
-        source, "workbench.m")
-    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [
-        frozenset({"a", "b", "c"})]
+        source, "workbench.m"
+    )
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [frozenset({"a", "b", "c"})]
 
 
 def test_no_import_cycles_among_workbench_modules():
@@ -120,8 +121,7 @@ def test_the_store_is_the_bottom_layer():
     graph = _graph()
     store = [m for m in graph if m == "workbench.store" or m.startswith("workbench.store.")]
     assert "workbench.store.judge" in store
-    upward = {m: sorted(t for t in graph[m] if t.startswith(STORE_MUST_NOT_IMPORT))
-              for m in store}
+    upward = {m: sorted(t for t in graph[m] if t.startswith(STORE_MUST_NOT_IMPORT)) for m in store}
     assert not {m: t for m, t in upward.items() if t}, upward
 
 
@@ -131,13 +131,17 @@ def test_only_the_ui_and_the_pages_import_streamlit():
         if name == "workbench.ui" or name.startswith("workbench.ui."):
             continue
         checked += 1
-        streamlit = sorted(m for m in _imported(path, name)
-                           if m == "streamlit" or m.startswith("streamlit."))
+        streamlit = sorted(
+            m for m in _imported(path, name) if m == "streamlit" or m.startswith("streamlit.")
+        )
         assert not streamlit, f"{path.relative_to(ROOT)} imports {streamlit}"
     assert checked > 30
 
 
 def test_every_workbench_module_opens_with_a_docstring():
-    missing = [str(path.relative_to(ROOT)) for path in _sources("workbench").values()
-               if not ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))]
+    missing = [
+        str(path.relative_to(ROOT))
+        for path in _sources("workbench").values()
+        if not ast.get_docstring(ast.parse(path.read_text(encoding="utf-8")))
+    ]
     assert not missing, f"modules without a docstring: {missing}"

@@ -20,8 +20,15 @@ def lab_data(boundary, coverage=None, **themes) -> LabData:
     that cover ``coverage`` (WGS84; default: the site and 2 km around it)."""
     if coverage is None:
         coverage = syn.to_wgs(syn.to_utm(boundary).buffer(2000))
-    meta = {th: {"fetched_at": "2026-03-01T10:00:00+00:00", "data_date": "2025-01-15",
-                 "buffer_m": 1500, "coverage": coverage.wkt} for th in themes}
+    meta = {
+        th: {
+            "fetched_at": "2026-03-01T10:00:00+00:00",
+            "data_date": "2025-01-15",
+            "buffer_m": 1500,
+            "coverage": coverage.wkt,
+        }
+        for th in themes
+    }
     return LabData(lab_id="lab", boundary=boundary, themes=themes, meta=meta, version="v")
 
 
@@ -40,7 +47,7 @@ def test_grid_intersections_and_street_density():
     boundary = syn.site(X0 - 1, Y0 - 1, 302)
     res = compute_indicators(lab_data(boundary, **all_themes(streets=grid)))
     area_km2 = res.area_m2 / 1e6
-    assert res.area_m2 == pytest.approx(302 ** 2, rel=1e-3)
+    assert res.area_m2 == pytest.approx(302**2, rel=1e-3)
     # 12 nodes with ≥ 3 streets, 100 m apart, so none merge.
     assert res.get("intersection_density").value == pytest.approx(12 / area_km2, rel=1e-6)
     # 8 streets of 300 m each.
@@ -101,12 +108,17 @@ def test_orientation_order_of_uniform_bearings_is_zero():
     assert ind.orientation_order(bearings) == pytest.approx(0.0, abs=1e-9)
     # and a single direction (north-south only) is less ordered than a grid
     assert ind.orientation_order(np.array([0.0, 180.0])) == pytest.approx(
-        1 - ((math.log(2) - math.log(4)) / (math.log(36) - math.log(4))) ** 2)
+        1 - ((math.log(2) - math.log(4)) / (math.log(36) - math.log(4))) ** 2
+    )
 
 
 def test_bearing_compass_directions():
-    b = ind.bearing(np.array([50.0, 50, 50]), np.array([9.0, 9, 9]),
-                    np.array([50.1, 50, 49.9]), np.array([9.0, 9.1, 9.0]))
+    b = ind.bearing(
+        np.array([50.0, 50, 50]),
+        np.array([9.0, 9, 9]),
+        np.array([50.1, 50, 49.9]),
+        np.array([9.0, 9.1, 9.0]),
+    )
     assert b[0] == pytest.approx(0) and b[2] == pytest.approx(180)
     assert b[1] == pytest.approx(90, abs=0.1)
 
@@ -115,14 +127,18 @@ def _park_world(park_x: float):
     """A house at the west end of a 600 m street; a 1 ha park whose west edge is at park_x."""
     boundary = syn.site(X0 - 20, Y0 - 20, 60)
     house = box(X0 - 5, Y0 + 5, X0 + 5, Y0 + 15)  # centroid 10 m north of node 0
-    edges = [(i, i + 1, LineString([(X0 + 50 * i, Y0), (X0 + 50 * (i + 1), Y0)]))
-             for i in range(12)]
+    edges = [
+        (i, i + 1, LineString([(X0 + 50 * i, Y0), (X0 + 50 * (i + 1), Y0)])) for i in range(12)
+    ]
     park = box(X0 + park_x, Y0 - 50, X0 + park_x + 100, Y0 + 50)
-    return lab_data(boundary, **all_themes(
-        streets=syn.streets(edges, "footway"),
-        buildings=syn.frame(syn.features("building", "house", [house]), extra=("levels",)),
-        green=syn.frame(syn.features("leisure", "park", [park]), extra=("access",)),
-    ))
+    return lab_data(
+        boundary,
+        **all_themes(
+            streets=syn.streets(edges, "footway"),
+            buildings=syn.frame(syn.features("building", "house", [house]), extra=("levels",)),
+            green=syn.frame(syn.features("leisure", "park", [park]), extra=("access",)),
+        ),
+    )
 
 
 def test_green_within_300m_straight_and_walking():
@@ -142,7 +158,8 @@ def test_small_or_private_green_does_not_count():
     assert compute_indicators(data).get("green_300m").value == 0.0
     big = box(X0 + 100, Y0 - 50, X0 + 200, Y0 + 50)
     data.themes["green"] = syn.frame(
-        syn.features("leisure", "park", [big], access="private"), extra=("access",))
+        syn.features("leisure", "park", [big], access="private"), extra=("access",)
+    )
     assert compute_indicators(data).get("green_300m").value == 0.0
 
 
@@ -151,14 +168,17 @@ def test_population_layer_replaces_footprint_proxy():
     far_house = box(X0 + 590, Y0 + 900, X0 + 640, Y0 + 950)  # big, 900 m from anything green
     data.boundary = syn.site(X0 - 20, Y0 - 20, 700, 1000)
     houses = [box(X0 - 5, Y0 + 5, X0 + 5, Y0 + 15), far_house]
-    data.themes["buildings"] = syn.frame(syn.features("building", "house", houses),
-                                         extra=("levels",))
+    data.themes["buildings"] = syn.frame(
+        syn.features("building", "house", houses), extra=("levels",)
+    )
     proxy = compute_indicators(data).get("green_300m")
     assert proxy.value == pytest.approx(100 / (100 + 2500))
     assert any(n.key == "indicators.note.weight_footprint" for n in proxy.notes)
-    pop = gpd.GeoDataFrame({"Einwohner": [120, 0]},
-                           geometry=[Point(X0, Y0 + 10), Point(X0 + 615, Y0 + 925)],
-                           crs=syn.UTM).to_crs(4326)
+    pop = gpd.GeoDataFrame(
+        {"Einwohner": [120, 0]},
+        geometry=[Point(X0, Y0 + 10), Point(X0 + 615, Y0 + 925)],
+        crs=syn.UTM,
+    ).to_crs(4326)
     data.population = pop
     weighted = compute_indicators(data).get("green_300m")
     assert weighted.value == pytest.approx(1.0)
@@ -188,19 +208,26 @@ def test_transit_access_bus_500_rail_1000():
 
 def test_fifteen_minute_categories():
     # a 1.5 km street; house A at its west end, house B (4× the footprint) near its east end
-    edges = [(i, i + 1, LineString([(X0 + 50 * i, Y0), (X0 + 50 * (i + 1), Y0)]))
-             for i in range(30)]
+    edges = [
+        (i, i + 1, LineString([(X0 + 50 * i, Y0), (X0 + 50 * (i + 1), Y0)])) for i in range(30)
+    ]
     houses = [box(X0 - 5, Y0 + 5, X0 + 5, Y0 + 15), box(X0 + 1390, Y0 + 5, X0 + 1410, Y0 + 25)]
-    pois = (syn.features("shop", "supermarket", [Point(X0 + 100, Y0 + 5)])     # A, centre
-            + syn.features("amenity", "library", [Point(X0 + 50, Y0 + 5)])    # A, centre
-            + syn.features("amenity", "cafe", [Point(X0 + 1450, Y0 + 5)])     # B, centre
-            + syn.features("amenity", "pharmacy", [Point(X0 + 700, Y0 + 1300)]))  # nobody
+    pois = (
+        syn.features("shop", "supermarket", [Point(X0 + 100, Y0 + 5)])  # A, centre
+        + syn.features("amenity", "library", [Point(X0 + 50, Y0 + 5)])  # A, centre
+        + syn.features("amenity", "cafe", [Point(X0 + 1450, Y0 + 5)])  # B, centre
+        + syn.features("amenity", "pharmacy", [Point(X0 + 700, Y0 + 1300)])
+    )  # nobody
     park = box(X0 + 250, Y0 - 50, X0 + 350, Y0 + 50)  # A, B (1,050 m), centre
-    data = lab_data(syn.site(X0 - 20, Y0 - 20, 1500, 60), **all_themes(
-        streets=syn.streets(edges, "footway"),
-        buildings=syn.frame(syn.features("building", "house", houses)),
-        green=syn.frame(syn.features("leisure", "park", [park]), extra=("access",)),
-        shops=syn.frame(pois)))
+    data = lab_data(
+        syn.site(X0 - 20, Y0 - 20, 1500, 60),
+        **all_themes(
+            streets=syn.streets(edges, "footway"),
+            buildings=syn.frame(syn.features("building", "house", houses)),
+            green=syn.frame(syn.features("leisure", "park", [park]), extra=("access",)),
+            shops=syn.frame(pois),
+        ),
+    )
     res = compute_indicators(data)
     centre = res.get("fifteen_min_centroid")
     assert centre.value == 4.0 and centre.unit == "categories"
@@ -220,19 +247,22 @@ def test_land_use_mix_hand_values():
 
 def test_land_use_mix_on_site():
     boundary = syn.site(X0, Y0, 300, 100)
-    one = syn.frame(syn.features("landuse", "residential", [box(X0, Y0, X0 + 300, Y0 + 100)]),
-                    extra=("access",))
+    one = syn.frame(
+        syn.features("landuse", "residential", [box(X0, Y0, X0 + 300, Y0 + 100)]), extra=("access",)
+    )
     res = compute_indicators(lab_data(boundary, **all_themes(landuse=one))).get("landuse_mix")
     assert res.value == 0.0 and res.comparable
     three = syn.frame(
         syn.features("landuse", "residential", [box(X0, Y0, X0 + 100, Y0 + 100)])
         + syn.features("landuse", "retail", [box(X0 + 100, Y0, X0 + 200, Y0 + 100)])
         + syn.features("landuse", "industrial", [box(X0 + 200, Y0, X0 + 300, Y0 + 100)]),
-        extra=("access",))
+        extra=("access",),
+    )
     res = compute_indicators(lab_data(boundary, **all_themes(landuse=three))).get("landuse_mix")
     assert res.value == pytest.approx(1.0, abs=1e-3)
-    half = syn.frame(syn.features("landuse", "residential", [box(X0, Y0, X0 + 100, Y0 + 100)]),
-                     extra=("access",))
+    half = syn.frame(
+        syn.features("landuse", "residential", [box(X0, Y0, X0 + 100, Y0 + 100)]), extra=("access",)
+    )
     res = compute_indicators(lab_data(boundary, **all_themes(landuse=half))).get("landuse_mix")
     assert not res.comparable
     assert res.reason.key == "indicators.note.landuse_coverage"
@@ -242,9 +272,13 @@ def test_land_use_mix_on_site():
 
 def test_open_space_share_and_street_area():
     boundary = syn.site(X0, Y0, 200, 100)
-    green = syn.frame(syn.features("leisure", "playground", [box(X0, Y0, X0 + 50, Y0 + 100)])
-                      + syn.features("leisure", "garden", [box(X0 + 50, Y0, X0 + 100, Y0 + 100)],
-                                     access="private"), extra=("access",))
+    green = syn.frame(
+        syn.features("leisure", "playground", [box(X0, Y0, X0 + 50, Y0 + 100)])
+        + syn.features(
+            "leisure", "garden", [box(X0 + 50, Y0, X0 + 100, Y0 + 100)], access="private"
+        ),
+        extra=("access",),
+    )
     street = syn.streets([(1, 2, LineString([(X0, Y0 + 50), (X0 + 200, Y0 + 50)]))])
     res = compute_indicators(lab_data(boundary, **all_themes(green=green, streets=street)))
     assert res.get("open_space_share").value == pytest.approx(0.25, abs=1e-3)
@@ -270,10 +304,10 @@ def test_fetched_but_empty_layers_give_notes_not_zeros():
 
 def test_site_of_100_m2():
     boundary = syn.site(X0 + 95, Y0 + 145, 10)  # on a street of the grid
-    house = syn.frame(syn.features("building", "house", [box(X0 + 90, Y0 + 140,
-                                                             X0 + 100, Y0 + 160)]))
-    res = compute_indicators(lab_data(boundary, **all_themes(streets=syn.grid(3),
-                                                             buildings=house)))
+    house = syn.frame(
+        syn.features("building", "house", [box(X0 + 90, Y0 + 140, X0 + 100, Y0 + 160)])
+    )
+    res = compute_indicators(lab_data(boundary, **all_themes(streets=syn.grid(3), buildings=house)))
     assert res.area_m2 == pytest.approx(100, rel=1e-3)
     assert res.get("gsi").value == pytest.approx(0.5, abs=1e-3)
     dens = res.get("intersection_density")
@@ -291,8 +325,7 @@ def test_site_crossing_utm_zone_border():
     res = compute_indicators(lab_data(boundary, **all_themes(streets=grid)))
     assert any(n.key == "indicators.note.utm_border" for n in res.notes)
     # measured in the centroid's zone, lengths are still metric: the 300 m grid lies inside
-    assert res.get("street_density").value == pytest.approx(
-        2.4 / (res.area_m2 / 1e6), rel=2e-3)
+    assert res.get("street_density").value == pytest.approx(2.4 / (res.area_m2 / 1e6), rel=2e-3)
     assert res.get("orientation_order").value > 0.9
 
 
@@ -309,8 +342,9 @@ def test_layers_still_being_fetched():
 
 
 def test_serialisation_round_trip():
-    res = compute_indicators(lab_data(syn.site(X0 - 1, Y0 - 1, 302),
-                                      **all_themes(streets=syn.grid(3))))
+    res = compute_indicators(
+        lab_data(syn.site(X0 - 1, Y0 - 1, 302), **all_themes(streets=syn.grid(3)))
+    )
     again = ind.IndicatorSet.from_dict(res.to_dict())
     assert again == res
     doc = res.to_dict("de")

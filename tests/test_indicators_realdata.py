@@ -17,8 +17,9 @@ KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"
 
 @pytest.fixture
 def imported(demo_store):
-    osm = pytest.importorskip("workbench.opendata.osm",
-                              reason="needs the opendata cache (branch opendata)")
+    osm = pytest.importorskip(
+        "workbench.opendata.osm", reason="needs the opendata cache (branch opendata)"
+    )
 
     def run(lab_id: str, extract: str) -> ind.IndicatorSet:
         lab = demo_store.get_lab(lab_id)
@@ -32,14 +33,14 @@ def imported(demo_store):
 def test_muenchen_values_in_sensible_ranges(imported):
     res = imported(MUENCHEN, "germany_muenchen_milbertshofen.osm")
     v = {i.code: i.value for i in res.indicators}
-    assert 0.15 < v["gsi"] < 0.5               # a mixed inner-city district
+    assert 0.15 < v["gsi"] < 0.5  # a mixed inner-city district
     assert 0 < v["open_space_share"] < 0.3
     assert 0.05 < v["street_area_share"] < 0.4
     assert 80 < v["intersection_density"] < 300
     assert 15 < v["street_density"] < 60
     assert 0 <= v["orientation_order"] <= 1
     assert 0 < v["landuse_mix"] <= 1
-    assert v["transit_access"] > 0.8           # tram and bus stops all around
+    assert v["transit_access"] > 0.8  # tram and bus stops all around
     assert 0 <= v["fifteen_min_centroid"] <= 8
     assert all(0 <= v[c] <= 1 for c in ("gsi", "green_300m", "green_300m_walk"))
     assert res.get("gsi").comparable and res.get("gsi").data_date
@@ -49,7 +50,7 @@ def test_bayreuth_values_in_sensible_ranges(imported):
     res = imported(BAYREUTH, "germany_bayreuth_north.osm.gz")
     v = {i.code: i.value for i in res.indicators}
     assert res.area_m2 == pytest.approx(2.05e6, rel=0.02)
-    assert 0.01 < v["gsi"] < 0.2               # a village centre among fields
+    assert 0.01 < v["gsi"] < 0.2  # a village centre among fields
     assert 3 < v["street_density"] < 30
     assert 10 < v["intersection_density"] < 150
     assert v["green_300m_walk"] <= v["green_300m"] + 1e-9  # walking is never shorter

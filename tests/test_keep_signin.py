@@ -21,8 +21,7 @@ def client():
 def test_a_signin_token_reads_back_only_as_what_it_is():
     token = live.issue_signin_token("demo", "facilitator", "Anna", "stamp1")
     data = live.read_kept_token(token, "signin")
-    assert (data["w"], data["r"], data["n"], data["s"]) == ("demo", "facilitator", "Anna",
-                                                            "stamp1")
+    assert (data["w"], data["r"], data["n"], data["s"]) == ("demo", "facilitator", "Anna", "stamp1")
     assert live.read_kept_token(token, "member") is None  # not a membership
     member = live.issue_member_token("demo", "member-secret")
     assert live.read_kept_token(member, "member")["m"] == "member-secret"
@@ -58,7 +57,12 @@ def test_keep_route_sets_an_http_only_cookie_and_removes_it(client):
 def test_keep_route_refuses_what_it_did_not_sign(client):
     assert client.post("/api/keep", json={"token": "made.up"}).status_code == 400
     assert client.post("/api/keep", json=["x"]).status_code == 400
-    assert client.post("/api/keep", content=b"token=x",
-                       headers={"Content-Type": "application/x-www-form-urlencoded"}
-                       ).status_code == 415
+    assert (
+        client.post(
+            "/api/keep",
+            content=b"token=x",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ).status_code
+        == 415
+    )
     assert client.delete("/api/keep", params={"kind": "passcode"}).status_code == 400

@@ -54,8 +54,13 @@ def fresh_store_cache():
 def test_empty_fetch_asks_before_replacing_cached_themes(demo_store, tmp_path, empty_overpass):
     lab = demo_store.get_lab(KHARKIV)
     c = lab.boundary.centroid
-    import_extract(demo_store, grid_osm(tmp_path / "grid.osm", c.x - 0.001, c.y - 0.001), lab,
-                   buffer_m=300, themes=["buildings", "streets", "schools"])
+    import_extract(
+        demo_store,
+        grid_osm(tmp_path / "grid.osm", c.x - 0.001, c.y - 0.001),
+        lab,
+        buffer_m=300,
+        themes=["buildings", "streets", "schools"],
+    )
     version = cache.cache_version(demo_store, lab.id)
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
     at.session_state["lab_id"] = lab.id
@@ -77,5 +82,7 @@ def test_empty_fetch_asks_before_replacing_cached_themes(demo_store, tmp_path, e
     assert not any("Nothing was replaced" in w.value for w in at.warning)
     assert cache.theme_meta(demo_store, lab.id, "buildings")["feature_count"] == 0
     assert cache.theme_meta(demo_store, lab.id, "streets")["feature_count"] == 0
-    assert cache.theme_meta(demo_store, lab.id, "schools")["feature_count"] > 0  # not fetched, untouched
+    assert (
+        cache.theme_meta(demo_store, lab.id, "schools")["feature_count"] > 0
+    )  # not fetched, untouched
     assert not [b for b in at.button if b.key == "layers_fetch_empty"]

@@ -29,7 +29,9 @@ def fresh_store_cache():
 def lab_with_data(demo_store, tmp_path):
     lab = demo_store.get_lab(KHARKIV)
     c = lab.boundary.centroid
-    import_extract(demo_store, grid_osm(tmp_path / "grid.osm", c.x - 0.001, c.y - 0.001), lab, buffer_m=300)
+    import_extract(
+        demo_store, grid_osm(tmp_path / "grid.osm", c.x - 0.001, c.y - 0.001), lab, buffer_m=300
+    )
     return lab
 
 
@@ -70,8 +72,9 @@ def test_choosing_themes_adds_layers_to_the_map(lab_with_data):
     assert "Streets (walkable network)" in names and "Schools and childcare" in names
     assert "Buildings" not in names
     assert "OpenStreetMap contributors" in args["feature_group"]
-    at.multiselect(key="layers_themes").set_value(["buildings", "streets", "schools",
-                                                   "green"]).run()
+    at.multiselect(key="layers_themes").set_value(
+        ["buildings", "streets", "schools", "green"]
+    ).run()
     assert _map_args(at)["feature_group"].count("L.geoJson(") == 4
     assert any("OpenStreetMap contributors" in m.value for m in at.markdown)  # legend
 
@@ -91,10 +94,21 @@ def test_page_in_german_and_ukrainian(lab_with_data):
 
 UPLOADS = {
     "points.csv": b"name,lon,lat\nBench,36.309,49.9699\n",
-    "line.geojson": json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"name": "Route"},
-        "geometry": {"type": "LineString", "coordinates": [[36.308, 49.9698],
-                                                           [36.310, 49.9700]]}}]}).encode(),
+    "line.geojson": json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"name": "Route"},
+                    "geometry": {
+                        "type": "LineString",
+                        "coordinates": [[36.308, 49.9698], [36.310, 49.9700]],
+                    },
+                }
+            ],
+        }
+    ).encode(),
     "trees.kml": b"""<?xml version="1.0" encoding="UTF-8"?><kml xmlns="http://www.opengis.net/kml/2.2">
 <Document><Placemark><name>Tree</name><Point><coordinates>36.309,49.9699,0</coordinates></Point>
 </Placemark></Document></kml>""",
@@ -107,8 +121,9 @@ xmlns="http://www.topografix.com/GPX/1/1"><wpt lat="49.9699" lon="36.309"><name>
 @pytest.mark.parametrize("filename", list(UPLOADS))
 def test_upload_adds_a_layer(demo_store, filename):
     at = _app(KHARKIV)
-    at.file_uploader(key="layers_upload").set_value((filename, UPLOADS[filename],
-                                                     "application/octet-stream")).run()
+    at.file_uploader(key="layers_upload").set_value(
+        (filename, UPLOADS[filename], "application/octet-stream")
+    ).run()
     assert not at.exception
     at.text_input[0].set_value("My layer")
     submit = [b for b in at.button if b.label == "Add layer"]
@@ -127,9 +142,9 @@ def test_upload_of_zip_shapefile_and_geopackage(demo_store, tmp_path):
     import geopandas as gpd
     import shapely
 
-    gdf = gpd.GeoDataFrame({"name": ["Square"]}, geometry=[shapely.box(36.308, 49.9697,
-                                                                        36.309, 49.9700)],
-                           crs=4326).to_crs(32637)
+    gdf = gpd.GeoDataFrame(
+        {"name": ["Square"]}, geometry=[shapely.box(36.308, 49.9697, 36.309, 49.9700)], crs=4326
+    ).to_crs(32637)
     gdf.to_file(tmp_path / "sq.shp")
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as z:
@@ -138,8 +153,10 @@ def test_upload_of_zip_shapefile_and_geopackage(demo_store, tmp_path):
     gdf.to_file(tmp_path / "two.gpkg", layer="a")
     gdf.to_file(tmp_path / "two.gpkg", layer="b")
     at = _app(KHARKIV)
-    for name, data in (("sq.zip", buf.getvalue()), ("two.gpkg",
-                                                     (tmp_path / "two.gpkg").read_bytes())):
+    for name, data in (
+        ("sq.zip", buf.getvalue()),
+        ("two.gpkg", (tmp_path / "two.gpkg").read_bytes()),
+    ):
         at.file_uploader(key="layers_upload").set_value((name, data, "application/zip")).run()
         if name == "two.gpkg":  # several layers: the page offers the choice
             at.selectbox(key="layers_upload_layer").set_value("b").run()
@@ -152,7 +169,8 @@ def test_upload_of_zip_shapefile_and_geopackage(demo_store, tmp_path):
 def test_bad_upload_shows_a_message_and_adds_nothing(demo_store):
     at = _app(KHARKIV)
     at.file_uploader(key="layers_upload").set_value(
-        ("evil.zip", _slip_zip(), "application/zip")).run()
+        ("evil.zip", _slip_zip(), "application/zip")
+    ).run()
     [b for b in at.button if b.label == "Add layer"][0].click().run()
     assert not at.exception
     assert any("outside its folder" in e.value for e in at.error)

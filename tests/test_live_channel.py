@@ -34,8 +34,14 @@ def client(demo_store):
 
 
 def note(text: str = "Shade here", author: str = "Group A") -> Annotation:
-    return Annotation(id=new_id(), lab_id=LAB, geometry=Point(11.552, 48.187), category="idea",
-                      text=text, author=author)
+    return Annotation(
+        id=new_id(),
+        lab_id=LAB,
+        geometry=Point(11.552, 48.187),
+        category="idea",
+        text=text,
+        author=author,
+    )
 
 
 def other_lab(store) -> str:
@@ -46,20 +52,19 @@ def workshop_with_group(store):  # type: ignore[no-untyped-def]
     """A protected workspace with a session on LAB and "Group A" joined: (session, actor)."""
     store.set_passcode("owner", "a long passcode", by=SYSTEM)
     session = store.create_session(LAB, "Workshop", by=FACILITATOR)
-    group, _ = store.join_session(store.join_token(session.id), "Group A",
-                                  GROUP_COLOURS["blue"])
+    group, _ = store.join_session(store.join_token(session.id), "Group A", GROUP_COLOURS["blue"])
     return session, group
 
 
 def get_delta(client, token: str | None, since="0", lab: str = LAB, **params):
     headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
-    return client.get(f"/api/live/{lab}/delta", params={"since": since, **params},
-                      headers=headers)
+    return client.get(f"/api/live/{lab}/delta", params={"since": since, **params}, headers=headers)
 
 
 def hello(ws, token: str, since: int = 0, **kw) -> None:
-    ws.send_text(json.dumps({"token": token, "since": since, "device": kw.pop("device", "d1"),
-                             **kw}))
+    ws.send_text(
+        json.dumps({"token": token, "since": since, "device": kw.pop("device", "d1"), **kw})
+    )
 
 
 def receive(ws, kind: str) -> dict:
@@ -87,11 +92,14 @@ def test_delta_route_gives_the_state_then_only_what_changed(client, demo_store):
     assert get_delta(client, token, since=str(second["revision"])).json()["features"] == []
 
 
-@pytest.mark.parametrize("token, status, key", [
-    (None, 401, "live.error.token_missing"),
-    ("", 401, "live.error.token_missing"),
-    ("not-a-token", 401, "live.error.token_invalid"),
-])
+@pytest.mark.parametrize(
+    "token, status, key",
+    [
+        (None, 401, "live.error.token_missing"),
+        ("", 401, "live.error.token_missing"),
+        ("not-a-token", 401, "live.error.token_invalid"),
+    ],
+)
 def test_no_or_forged_token_reads_nothing(client, token, status, key):
     response = get_delta(client, token)
     assert response.status_code == status
@@ -116,8 +124,7 @@ def test_tampered_expired_and_other_labs_tokens_read_nothing(client, demo_store,
     assert response.status_code == 401 and response.json()["error"] == "live.error.token_expired"
 
 
-@pytest.mark.parametrize("since", ["-1", "abc", "1.5", "99999999999999999999", "",
-                                   str(2**53)])
+@pytest.mark.parametrize("since", ["-1", "abc", "1.5", "99999999999999999999", "", str(2**53)])
 def test_malformed_revisions_get_a_clear_400(client, since):
     response = get_delta(client, live.issue_token("demo", LAB, None), since=since)
     assert response.status_code == 400
@@ -176,8 +183,9 @@ def test_websocket_pushes_each_write_once_and_catches_up_after_a_gap(client, dem
         a = demo_store.add_annotation(note("first"), by=SYSTEM)
         pushed = receive(ws, "delta")
         assert [f["id"] for f in pushed["features"]] == [a.id] and not pushed["reset"]
-        demo_store.update_annotation(a.id, name="", expected_version=1, text="first, edited",
-                                     by=SYSTEM)
+        demo_store.update_annotation(
+            a.id, name="", expected_version=1, text="first, edited", by=SYSTEM
+        )
         edited = receive(ws, "delta")
         assert edited["revision"] == pushed["revision"] + 1
         assert "first, edited" in json.dumps(edited["features"])
@@ -203,8 +211,10 @@ def test_presence_lists_groups_with_their_devices(client, demo_store):
     with client.websocket_connect(f"/api/live/{LAB}/ws") as fac:
         hello(fac, fac_token, device="screen")
         assert [g["role"] for g in receive(fac, "presence")["groups"]] == ["facilitator"]
-        with client.websocket_connect(f"/api/live/{LAB}/ws") as phone, \
-                client.websocket_connect(f"/api/live/{LAB}/ws") as laptop:
+        with (
+            client.websocket_connect(f"/api/live/{LAB}/ws") as phone,
+            client.websocket_connect(f"/api/live/{LAB}/ws") as laptop,
+        ):
             hello(phone, group_token, device="phone")
             hello(laptop, group_token, device="laptop")
             seen = receive(fac, "presence")
@@ -218,9 +228,16 @@ def test_presence_lists_groups_with_their_devices(client, demo_store):
         assert [g["role"] for g in gone["groups"]] == ["facilitator"]
 
 
-@pytest.mark.parametrize("first", ["not json", "[1, 2]", json.dumps({"since": 0}),
-                                   json.dumps({"token": "forged", "since": 0}),
-                                   "x" * 10_000])
+@pytest.mark.parametrize(
+    "first",
+    [
+        "not json",
+        "[1, 2]",
+        json.dumps({"since": 0}),
+        json.dumps({"token": "forged", "since": 0}),
+        "x" * 10_000,
+    ],
+)
 def test_a_bad_hello_gets_an_error_and_is_closed(client, first):
     with client.websocket_connect(f"/api/live/{LAB}/ws") as ws:
         ws.send_text(first)
@@ -265,4 +282,3 @@ def test_a_client_that_does_not_read_is_dropped_without_a_queue(monkeypatch):
         sent = pool.submit(asyncio.run, live._send(reader, {"type": "delta"})).result()
     assert sent is False
     assert closed == [4408]
-

@@ -26,10 +26,15 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 def note(lab: str = LAB, author: str = "Group A", **kw) -> Annotation:
-    return Annotation(id=kw.pop("id", new_id()), lab_id=lab,
-                      geometry=kw.pop("geometry", Point(11.552, 48.187)),
-                      category=kw.pop("category", "idea"), text=kw.pop("text", "Shade here"),
-                      author=author, **kw)
+    return Annotation(
+        id=kw.pop("id", new_id()),
+        lab_id=lab,
+        geometry=kw.pop("geometry", Point(11.552, 48.187)),
+        category=kw.pop("category", "idea"),
+        text=kw.pop("text", "Shade here"),
+        author=author,
+        **kw,
+    )
 
 
 def apply(state: dict[str, dict], delta) -> dict[str, dict]:
@@ -59,31 +64,72 @@ def test_every_kind_of_write_bumps_the_revision_once_and_shows_once(demo_store):
     steps = [  # (write, ids expected in features, ids expected in removed, session changed)
         ("add", lambda: s.add_annotation(a, by=group_a), {a.id}, set(), False),
         ("add other", lambda: s.add_annotation(other, by=group_a), {other.id}, set(), False),
-        ("edit", lambda: s.update_annotation(a.id, name="", expected_version=1,
-                                             text="More shade", by=group_a), {a.id}, set(),
-         False),
-        ("move", lambda: s.update_annotation(a.id, name="", expected_version=2,
-                                             geometry=Point(11.553, 48.188), by=group_a),
-         {a.id}, set(), False),
+        (
+            "edit",
+            lambda: s.update_annotation(
+                a.id, name="", expected_version=1, text="More shade", by=group_a
+            ),
+            {a.id},
+            set(),
+            False,
+        ),
+        (
+            "move",
+            lambda: s.update_annotation(
+                a.id, name="", expected_version=2, geometry=Point(11.553, 48.188), by=group_a
+            ),
+            {a.id},
+            set(),
+            False,
+        ),
         ("comment", lambda: s.add_comment(comment, by=group_a), {a.id}, set(), False),
-        ("comment removed", lambda: s.delete_comment(comment.id, by=FACILITATOR), {a.id},
-         set(), False),
-        ("comment back", lambda: s.restore_comment(comment.id, by=FACILITATOR), {a.id}, set(),
-         False),
-        ("round", lambda: s.start_round(session.id, "collect", by=FACILITATOR, minutes=5),
-         set(), set(), True),
+        (
+            "comment removed",
+            lambda: s.delete_comment(comment.id, by=FACILITATOR),
+            {a.id},
+            set(),
+            False,
+        ),
+        (
+            "comment back",
+            lambda: s.restore_comment(comment.id, by=FACILITATOR),
+            {a.id},
+            set(),
+            False,
+        ),
+        (
+            "round",
+            lambda: s.start_round(session.id, "collect", by=FACILITATOR, minutes=5),
+            set(),
+            set(),
+            True,
+        ),
         ("pause", lambda: s.pause_round(session.id, by=FACILITATOR), set(), set(), True),
         ("resume", lambda: s.resume_round(session.id, by=FACILITATOR), set(), set(), True),
-        ("delete", lambda: s.delete_annotation(other.id, name="", by=group_a), set(),
-         {other.id}, False),
-        ("restore", lambda: s.restore_annotation(other.id, name="", by=group_a),
-         {other.id}, set(), False),
+        (
+            "delete",
+            lambda: s.delete_annotation(other.id, name="", by=group_a),
+            set(),
+            {other.id},
+            False,
+        ),
+        (
+            "restore",
+            lambda: s.restore_annotation(other.id, name="", by=group_a),
+            {other.id},
+            set(),
+            False,
+        ),
         ("vote limit", lambda: s.set_vote_limit(LAB, 5, by=FACILITATOR), set(), set(), True),
         ("end round", lambda: end_round(s, session.id, by=FACILITATOR), set(), set(), True),
-        ("discuss", lambda: s.start_round(session.id, "discuss", by=FACILITATOR), set(),
-         set(), True),
-        ("lock", lambda: s.set_round_lock(session.id, True, by=FACILITATOR), set(), set(),
-         True),
+        (
+            "discuss",
+            lambda: s.start_round(session.id, "discuss", by=FACILITATOR),
+            set(),
+            set(),
+            True,
+        ),
+        ("lock", lambda: s.set_round_lock(session.id, True, by=FACILITATOR), set(), set(), True),
     ]
     state = apply({}, changes_since(s, LAB, 0, by=group_a))
     revision = s.lab_revision(LAB)
@@ -129,7 +175,8 @@ def test_a_vote_and_a_comment_resend_the_note_with_its_new_counts(demo_store):
     assert "1 comment" in popup(changes_since(s, LAB, start + 1))
     assert s.retract_vote(a.id, "Group B", by=SYSTEM)
     assert "0 dots in voting round 1 · 0 dots in all rounds" in popup(
-        changes_since(s, LAB, start + 2))
+        changes_since(s, LAB, start + 2)
+    )
     assert s.lab_revision(LAB) == start + 3
     # a retract that finds no dot writes nothing and bumps nothing
     assert not s.retract_vote(a.id, "Group B", by=SYSTEM)
@@ -140,11 +187,16 @@ def test_features_are_the_map_layers_own(demo_store):
     s = demo_store
     s.add_annotation(note(), by=SYSTEM)
     notes = s.list_annotations(LAB)
-    expected = annotation_features(notes, "category", "de", votes=s.vote_totals(LAB),
-                                       votes_total=s.vote_totals(LAB, all_rounds=True),
-                                       vote_round=s.vote_round(LAB),
-                                   comments=s.comment_counts(LAB),
-                                   categories=s.list_categories())
+    expected = annotation_features(
+        notes,
+        "category",
+        "de",
+        votes=s.vote_totals(LAB),
+        votes_total=s.vote_totals(LAB, all_rounds=True),
+        vote_round=s.vote_round(LAB),
+        comments=s.comment_counts(LAB),
+        categories=s.list_categories(),
+    )
     delta = changes_since(s, LAB, 0, lang="de")
     assert delta.reset
     key = lambda f: f["id"]  # noqa: E731
@@ -259,8 +311,13 @@ def test_concurrent_writers_and_a_polling_reader_miss_nothing(demo_store):
             for i in range(per_thread):
                 a = s.add_annotation(note(author=f"Group {k}", text=f"{k}-{i}"), by=SYSTEM)
                 if i % 3 == 0:
-                    s.update_annotation(a.id, name=f"Group {k}", expected_version=1,
-                                        text=f"{k}-{i} edited", by=SYSTEM)
+                    s.update_annotation(
+                        a.id,
+                        name=f"Group {k}",
+                        expected_version=1,
+                        text=f"{k}-{i} edited",
+                        by=SYSTEM,
+                    )
                 if i % 4 == 1:
                     s.delete_annotation(a.id, name=f"Group {k}", by=SYSTEM)
         except BaseException as exc:  # noqa: BLE001
@@ -306,23 +363,38 @@ def test_the_migration_keeps_every_row_and_starts_at_revision_zero(tmp_path):
     engine.dispose()
     raw = create_engine(url)
     with raw.begin() as conn:
-        conn.execute(text("INSERT INTO networks (id, name, countries, created_at) "
-                          "VALUES ('n', 'Net', '[\"DE\"]', '2026-01-01T00:00:00+00:00')"))
-        conn.execute(text("INSERT INTO cities (id, name, country, lon, lat) "
-                          "VALUES ('c', 'City', 'DE', 11.5, 48.1)"))
+        conn.execute(
+            text(
+                "INSERT INTO networks (id, name, countries, created_at) "
+                "VALUES ('n', 'Net', '[\"DE\"]', '2026-01-01T00:00:00+00:00')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO cities (id, name, country, lon, lat) "
+                "VALUES ('c', 'City', 'DE', 11.5, 48.1)"
+            )
+        )
         for lab in ("lab1", "lab2"):
-            conn.execute(text(
-                "INSERT INTO labs (id, city_id, network_id, title, boundary_wkt, created_at, "
-                "updated_at) VALUES (:id, 'c', 'n', 'Lab', "
-                "'POLYGON ((11 48, 12 48, 12 49, 11 48))', '2026-01-01T00:00:00+00:00', "
-                "'2026-01-01T00:00:00+00:00')"), {"id": lab})
+            conn.execute(
+                text(
+                    "INSERT INTO labs (id, city_id, network_id, title, boundary_wkt, created_at, "
+                    "updated_at) VALUES (:id, 'c', 'n', 'Lab', "
+                    "'POLYGON ((11 48, 12 48, 12 49, 11 48))', '2026-01-01T00:00:00+00:00', "
+                    "'2026-01-01T00:00:00+00:00')"
+                ),
+                {"id": lab},
+            )
         for i in range(3):
-            conn.execute(text(
-                "INSERT INTO annotations (id, lab_id, geom_wkt, geom_type, minx, miny, maxx, "
-                "maxy, category, text, author, created_at, updated_at) VALUES (:id, 'lab1', "
-                "'POINT (11.5 48.1)', 'Point', 11.5, 48.1, 11.5, 48.1, 'idea', :text, 'G', "
-                ":at, :at)"), {"id": f"a{i}", "text": f"old {i}",
-                               "at": f"2026-01-01T00:00:0{i}+00:00"})
+            conn.execute(
+                text(
+                    "INSERT INTO annotations (id, lab_id, geom_wkt, geom_type, minx, miny, maxx, "
+                    "maxy, category, text, author, created_at, updated_at) VALUES (:id, 'lab1', "
+                    "'POINT (11.5 48.1)', 'Point', 11.5, 48.1, 11.5, 48.1, 'idea', :text, 'G', "
+                    ":at, :at)"
+                ),
+                {"id": f"a{i}", "text": f"old {i}", "at": f"2026-01-01T00:00:0{i}+00:00"},
+            )
     raw.dispose()
     s = Store(url)
     try:
@@ -333,8 +405,9 @@ def test_the_migration_keeps_every_row_and_starts_at_revision_zero(tmp_path):
         assert full.revision == 0 and {f["id"] for f in full.features} == {"a0", "a1", "a2"}
         with s.read() as conn:
             assert set(conn.execute(text("SELECT rev FROM annotations")).scalars()) == {0}
-            indexes = set(conn.execute(text(
-                "SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
+            indexes = set(
+                conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars()
+            )
         assert "annotations_lab_rev" in indexes
         s.update_annotation("a1", name="G", expected_version=1, text="new", by=SYSTEM)
         assert (s.lab_revision("lab1"), s.lab_revision("lab2")) == (1, 0)
@@ -350,14 +423,16 @@ def test_a_category_restyled_resends_its_notes_in_every_lab_using_it(demo_store)
 
     s = demo_store
     second = other_lab(s)
-    s.save_category(Category(code="heritage", colour="#56B4E9", labels={"en": "Heritage"}),
-                    by=SYSTEM)
+    s.save_category(
+        Category(code="heritage", colour="#56B4E9", labels={"en": "Heritage"}), by=SYSTEM
+    )
     a = s.add_annotation(note(category="heritage"), by=SYSTEM)
     b = s.add_annotation(note(lab=second, category="heritage"), by=SYSTEM)
     s.add_annotation(note(category="idea"), by=SYSTEM)
     here, there = s.lab_revision(LAB), s.lab_revision(second)
-    s.save_category(Category(code="heritage", colour="#000000", labels={"en": "Old town"}),
-                    by=SYSTEM)
+    s.save_category(
+        Category(code="heritage", colour="#000000", labels={"en": "Old town"}), by=SYSTEM
+    )
     assert (s.lab_revision(LAB), s.lab_revision(second)) == (here + 1, there + 1)
     (feature,) = changes_since(s, LAB, here).features
     assert feature["id"] == a.id and feature["properties"]["s"]["fillColor"] == "#000000"

@@ -32,7 +32,8 @@ def public_dns(monkeypatch):
 
 # ---- one renderer -------------------------------------------------------------------------------
 def test_live_map_html_export_and_snapshot_draw_notes_from_one_function(
-        demo_store, lab, monkeypatch):  # noqa: F811
+    demo_store, lab, monkeypatch
+):  # noqa: F811
     calls: list[str] = []
     real = maps.annotation_features
 
@@ -82,9 +83,15 @@ def test_areas_light_fill_strong_outline_under_points_and_lines(demo_store, lab)
 # ---- basemap and WMS saved with the lab ---------------------------------------------------------
 def test_saved_basemap_and_wms_reach_the_map_and_every_export(demo_store, lab, public_dns):  # noqa: F811
     assert mapview.map_settings(demo_store, lab.id) == MapSettings()
-    saved = mapview.save_map_settings(demo_store, lab.id, {
-        "basemap": "satellite", "wms": [{"url": WMS_URL, "layer": "web", "opacity": 0.6}],
-        "opacities": {"osm:nothing": 0.5}})
+    saved = mapview.save_map_settings(
+        demo_store,
+        lab.id,
+        {
+            "basemap": "satellite",
+            "wms": [{"url": WMS_URL, "layer": "web", "opacity": 0.6}],
+            "opacities": {"osm:nothing": 0.5},
+        },
+    )
     assert saved == mapview.map_settings(demo_store, lab.id)
     assert saved.basemap == "satellite" and saved.wms == (WmsOverlay(WMS_URL, "web", 0.6),)
     # the living-lab map and the presenter view: mapview.lab_map with the saved settings
@@ -107,19 +114,24 @@ def test_saved_basemap_and_wms_reach_the_map_and_every_export(demo_store, lab, p
 
 
 def test_map_settings_are_guarded_and_checked_before_anything_is_saved(
-        demo_store, lab, public_dns, monkeypatch):  # noqa: F811
+    demo_store, lab, public_dns, monkeypatch
+):  # noqa: F811
     first = mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="light"))
     with pytest.raises(PermissionDenied):
-        mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="topo"),
-                                  by=Actor("viewer"))
+        mapview.save_map_settings(
+            demo_store, lab.id, MapSettings(basemap="topo"), by=Actor("viewer")
+        )
     with pytest.raises(PermissionDenied):
-        mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="topo"),
-                                  by=Actor("participant", group="A"))
+        mapview.save_map_settings(
+            demo_store, lab.id, MapSettings(basemap="topo"), by=Actor("participant", group="A")
+        )
     bad = [
         ({"basemap": "google"}, "mapview.error.basemap"),
         ({"wms": [{"url": WMS_URL, "layer": "web", "opacity": 2}]}, "mapview.error.opacity"),
-        ({"wms": [{"url": WMS_URL, "layer": f"l{i}"} for i in range(6)]},
-         "mapview.error.too_many_wms"),
+        (
+            {"wms": [{"url": WMS_URL, "layer": f"l{i}"} for i in range(6)]},
+            "mapview.error.too_many_wms",
+        ),
         ({"wms": [{"url": "ftp://example.org/wms", "layer": "web"}]}, "opendata.wms.scheme"),
         ({"opacities": {"buildings": "lots"}}, "mapview.error.opacity"),
         ("satellite", "mapview.error.settings"),
@@ -134,8 +146,11 @@ def test_map_settings_are_guarded_and_checked_before_anything_is_saved(
     for host, addresses in (("intranet.example", ["10.0.0.5"]), ("localhost", ["127.0.0.1"])):
         monkeypatch.setattr(basemaps, "_resolve", lambda h, a=addresses: a)
         with pytest.raises(ValidationError) as err:
-            mapview.save_map_settings(demo_store, lab.id, {
-                "basemap": "satellite", "wms": [{"url": f"http://{host}/wms", "layer": "a"}]})
+            mapview.save_map_settings(
+                demo_store,
+                lab.id,
+                {"basemap": "satellite", "wms": [{"url": f"http://{host}/wms", "layer": "a"}]},
+            )
         assert err.value.key == "opendata.wms.private"
     assert mapview.map_settings(demo_store, lab.id) == first  # nothing saved half-way
     # what cannot be read is never fatal: the map draws with the defaults
@@ -154,8 +169,9 @@ CAPS = b"""<?xml version="1.0" encoding="UTF-8"?>
 
 
 class FakeResponse:
-    def __init__(self, body: bytes = CAPS, status: int = 200, length: str | None = None,
-                 chunks: int = 1) -> None:
+    def __init__(
+        self, body: bytes = CAPS, status: int = 200, length: str | None = None, chunks: int = 1
+    ) -> None:
         self.status_code, self.body, self.chunks = status, body, chunks
         self.headers = {"Content-Length": length} if length else {}
 
@@ -184,8 +200,10 @@ class FakeSession:
 def test_capabilities_list_the_named_layers(public_dns):
     session = FakeSession(FakeResponse())
     found = wms.wms_layers(WMS_URL + "?map=topplus", session=session)
-    assert [(x.name, x.title) for x in found] == [("web", "TopPlus Web"),
-                                                  ("web_grau", "TopPlus grau")]
+    assert [(x.name, x.title) for x in found] == [
+        ("web", "TopPlus Web"),
+        ("web_grau", "TopPlus grau"),
+    ]
     url, kwargs = session.calls[0]
     assert "map=topplus" in url and "REQUEST=GetCapabilities" in url and "SERVICE=WMS" in url
     assert kwargs["allow_redirects"] is False and kwargs["stream"] is True
@@ -193,18 +211,27 @@ def test_capabilities_list_the_named_layers(public_dns):
     assert kwargs["headers"]["User-Agent"].startswith("LivingLabWorkbench")
 
 
-@pytest.mark.parametrize("answer,key", [
-    (FakeResponse(length=str(100_000_000)), "mapview.caps.too_large"),  # said up front
-    (FakeResponse(body=b"x" * 1_000_000, chunks=120), "mapview.caps.too_large"),  # streamed
-    (requests.ReadTimeout("never answers"), "mapview.caps.timeout"),
-    (requests.ConnectionError("refused"), "mapview.caps.unreachable"),
-    (FakeResponse(status=302), "mapview.caps.http"),  # a redirect is not followed
-    (FakeResponse(body=b"<html><body>login</body></html>"), "mapview.caps.not_wms"),
-    (FakeResponse(body=b'<!DOCTYPE x [<!ENTITY a "aaaa">]><WMS_Capabilities/>'),
-     "mapview.caps.not_wms"),
-    (FakeResponse(body=b"<WMS_Capabilities><Layer><Title>t</Title></Layer></WMS_Capabilities>"),
-     "mapview.caps.no_layers"),
-])
+@pytest.mark.parametrize(
+    "answer,key",
+    [
+        (FakeResponse(length=str(100_000_000)), "mapview.caps.too_large"),  # said up front
+        (FakeResponse(body=b"x" * 1_000_000, chunks=120), "mapview.caps.too_large"),  # streamed
+        (requests.ReadTimeout("never answers"), "mapview.caps.timeout"),
+        (requests.ConnectionError("refused"), "mapview.caps.unreachable"),
+        (FakeResponse(status=302), "mapview.caps.http"),  # a redirect is not followed
+        (FakeResponse(body=b"<html><body>login</body></html>"), "mapview.caps.not_wms"),
+        (
+            FakeResponse(body=b'<!DOCTYPE x [<!ENTITY a "aaaa">]><WMS_Capabilities/>'),
+            "mapview.caps.not_wms",
+        ),
+        (
+            FakeResponse(
+                body=b"<WMS_Capabilities><Layer><Title>t</Title></Layer></WMS_Capabilities>"
+            ),
+            "mapview.caps.no_layers",
+        ),
+    ],
+)
 def test_capabilities_bad_answers_give_clear_messages(public_dns, answer, key):
     with pytest.raises(ValidationError) as err:
         wms.wms_layers(WMS_URL, session=FakeSession(answer))
@@ -215,8 +242,11 @@ def test_capabilities_bad_answers_give_clear_messages(public_dns, answer, key):
 
 def test_capabilities_never_asked_of_a_private_host(monkeypatch):
     session = FakeSession(FakeResponse())
-    for url, addresses in (("http://127.0.0.1/wms", []), ("http://[::1]/wms", []),
-                           ("http://router.example/wms", ["192.168.0.1"])):
+    for url, addresses in (
+        ("http://127.0.0.1/wms", []),
+        ("http://[::1]/wms", []),
+        ("http://router.example/wms", ["192.168.0.1"]),
+    ):
         monkeypatch.setattr(basemaps, "_resolve", lambda h, a=addresses: a)
         with pytest.raises(ValidationError) as err:
             wms.wms_layers(url, session=session)
@@ -226,8 +256,9 @@ def test_capabilities_never_asked_of_a_private_host(monkeypatch):
 
 # ---- attribution tells the truth ------------------------------------------------------------
 def test_static_snapshot_credits_no_tiles(demo_store, lab, public_dns):  # noqa: F811
-    mapview.save_map_settings(demo_store, lab.id, {
-        "basemap": "satellite", "wms": [{"url": WMS_URL, "layer": "web"}]})
+    mapview.save_map_settings(
+        demo_store, lab.id, {"basemap": "satellite", "wms": [{"url": WMS_URL, "layer": "web"}]}
+    )
     content = export.gather(demo_store, lab.id, lang="de")
     drawn_none = " · ".join(content.attributions(drawn=()))
     assert "Esri" not in drawn_none and "WMS" not in drawn_none
@@ -266,8 +297,11 @@ def test_chromium_snapshot_credits_exactly_the_tiles_drawn(demo_store, lab, monk
     base = f"http://127.0.0.1:{server.server_address[1]}"
     try:
         sat = basemaps.BASEMAPS["satellite"]
-        monkeypatch.setitem(basemaps.BASEMAPS, "satellite", basemaps.Basemap(
-            "satellite", base + "/sat/{z}/{y}/{x}", sat.attribution, sat.max_zoom))
+        monkeypatch.setitem(
+            basemaps.BASEMAPS,
+            "satellite",
+            basemaps.Basemap("satellite", base + "/sat/{z}/{y}/{x}", sat.attribution, sat.max_zoom),
+        )
         content = export.gather(demo_store, lab.id)
         # set directly: the loopback server would (rightly) not pass validate_wms
         content.settings = MapSettings("satellite", (WmsOverlay(base + "/wms", "roads", 0.7),))
@@ -297,8 +331,9 @@ def test_the_apps_own_install_brings_what_chromium_rendering_needs():
     from tests.conftest import PROJECT_ROOT
 
     project = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]
-    needs = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower()
-             for d in project["dependencies"]}
+    needs = {
+        d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in project["dependencies"]
+    }
     assert "playwright" in needs  # not only in the test extra: `./dev app` installs it
     pins = (PROJECT_ROOT / "constraints.txt").read_text().splitlines()
     assert any(p.startswith("playwright==") for p in pins)
@@ -322,8 +357,11 @@ def test_export_page_says_how_to_enable_chromium(demo_store, monkeypatch, tmp_pa
 
     first = demo_store.list_labs()[0]
     monkeypatch.setenv("WORKBENCH_CHROMIUM", str(tmp_path / "no-chromium"))
-    for lang, words in (("en", "sudo apt-get install chromium"), ("de", "installieren Sie"),
-                        ("uk", "встановіть Chromium")):
+    for lang, words in (
+        ("en", "sudo apt-get install chromium"),
+        ("de", "installieren Sie"),
+        ("uk", "встановіть Chromium"),
+    ):
         at = _page(first.id, lang)
         assert not at.exception
         captions = " ".join(c.value for c in at.caption)
@@ -343,13 +381,24 @@ def _second_upload(store, site, name: str, colour: str | None):  # type: ignore[
     from workbench.opendata.files import IN_STORE
 
     c = site.boundary.centroid
-    frame = gpd.GeoDataFrame({"art": ["Linde", "Eiche"]}, geometry=[
-        Point(c.x + 1e-4, c.y), Point(c.x - 1e-4, c.y)], crs=4326)
+    frame = gpd.GeoDataFrame(
+        {"art": ["Linde", "Eiche"]},
+        geometry=[Point(c.x + 1e-4, c.y), Point(c.x - 1e-4, c.y)],
+        crs=4326,
+    )
     layer_id = new_id()
     store.features.write("upload", site.id, layer_id, frame, {})
-    store.add_layer(Layer(id=layer_id, lab_id=site.id, name=name, kind="upload",
-                          style={"color": colour} if colour else {},
-                          path=IN_STORE, feature_count=2))
+    store.add_layer(
+        Layer(
+            id=layer_id,
+            lab_id=site.id,
+            name=name,
+            kind="upload",
+            style={"color": colour} if colour else {},
+            path=IN_STORE,
+            feature_count=2,
+        )
+    )
     return layer_id
 
 
@@ -368,21 +417,36 @@ def test_geopackage_opens_in_qgis_named_and_styled(demo_store, lab, tmp_path):  
     content = export.gather(demo_store, lab.id, lang="de")
     path = export.write_geopackage(content, tmp_path / "lab.gpkg")
     tables = dict(pyogrio.list_layers(path))
-    assert {"osm_buildings", "osm_streets", "gebäude_der_stadt", "bäume_2024",
-            "layer_styles"} <= set(tables)
+    assert {
+        "osm_buildings",
+        "osm_streets",
+        "gebäude_der_stadt",
+        "bäume_2024",
+        "layer_styles",
+    } <= set(tables)
     assert not any(name.startswith("layer_") and name[6:].isdigit() for name in tables)
     with sqlite3.connect(path) as db:
         contents = dict(db.execute("SELECT table_name, identifier FROM gpkg_contents"))
         described = dict(db.execute("SELECT table_name, description FROM gpkg_contents"))
-        styles = {r[0]: r[1:] for r in db.execute(
-            "SELECT f_table_name, f_geometry_column, styleQML, styleSLD, useAsDefault "
-            "FROM layer_styles")}
+        styles = {
+            r[0]: r[1:]
+            for r in db.execute(
+                "SELECT f_table_name, f_geometry_column, styleQML, styleSLD, useAsDefault "
+                "FROM layer_styles"
+            )
+        }
     assert contents["osm_buildings"] == "Gebäude" and contents["osm_streets"].startswith("Straßen")
     assert contents["gebäude_der_stadt"] == "Gebäude der Stadt"
     assert "2021-03-04" in described["osm_buildings"]
     assert OSM_ATTRIBUTION in described["osm_buildings"]
-    map_tables = {"site", "annotations", "osm_buildings", "osm_streets", "gebäude_der_stadt",
-                  "bäume_2024"}
+    map_tables = {
+        "site",
+        "annotations",
+        "osm_buildings",
+        "osm_streets",
+        "gebäude_der_stadt",
+        "bäume_2024",
+    }
     assert set(styles) == map_tables
     for table, (geom_col, qml, sld_text, default) in styles.items():
         assert default == 1 and geom_col == pyogrio.read_info(path, layer=table)["geometry_name"]
@@ -398,7 +462,7 @@ def test_geopackage_opens_in_qgis_named_and_styled(demo_store, lab, tmp_path):  
     for i, code in enumerate(values):
         symbol = next(s for s in renderer.iter("symbol") if s.get("name") == str(i))
         colour = next(o.get("value") for o in symbol.iter("Option") if o.get("name") == "color")
-        r, g, b = (int(colours[code][k:k + 2], 16) for k in (1, 3, 5))
+        r, g, b = (int(colours[code][k : k + 2], 16) for k in (1, 3, 5))
         assert colour.startswith(f"{r},{g},{b},")
     # areas: a light fill and a strong outline; uploads in distinct colours
     upload = ElementTree.fromstring(styles["gebäude_der_stadt"][1].split("\n", 1)[1])
@@ -411,8 +475,9 @@ def test_geopackage_opens_in_qgis_named_and_styled(demo_store, lab, tmp_path):  
     assert trees.find(".//symbol").get("type") == "marker"
     # GDAL's own reader lists the named tables
     if shutil.which("ogrinfo"):
-        listing = subprocess.run(["ogrinfo", "-ro", "-q", str(path)], capture_output=True,
-                                 text=True, timeout=60).stdout
+        listing = subprocess.run(
+            ["ogrinfo", "-ro", "-q", str(path)], capture_output=True, text=True, timeout=60
+        ).stdout
         for table in ("osm_buildings", "osm_streets", "gebäude_der_stadt", "layer_styles"):
             assert table in listing
 
@@ -438,10 +503,14 @@ def test_world_outline_is_served_from_the_apps_own_assets():
         pytest.skip("no local world-atlas / topojson-client (run scripts/fetch_web_assets.py)")
     m = use_local_assets(maps.overview_map([], {}, {}), "/app/static/web-assets")
     html = m.get_root().render()
-    assert '"/app/static/web-assets/cdn.jsdelivr.net/npm/world-atlas@2.0.2/countries-110m.json"' \
+    assert (
+        '"/app/static/web-assets/cdn.jsdelivr.net/npm/world-atlas@2.0.2/countries-110m.json"'
         in html
-    assert 'src="/app/static/web-assets/cdn.jsdelivr.net/npm/topojson-client@3.1.0/dist/' \
+    )
+    assert (
+        'src="/app/static/web-assets/cdn.jsdelivr.net/npm/topojson-client@3.1.0/dist/'
         'topojson-client.min.js"' in html
+    )
     assert 'layer.on("tileerror", draw)' in html  # drawn as soon as a tile fails
     import json
 
@@ -450,8 +519,11 @@ def test_world_outline_is_served_from_the_apps_own_assets():
 
 
 def test_a_snapshot_keeps_the_basemap_and_wms_it_saw(demo_store, lab, public_dns):  # noqa: F811
-    mapview.save_map_settings(demo_store, lab.id, {
-        "basemap": "topo", "wms": [{"url": WMS_URL, "layer": "web", "opacity": 0.5}]})
+    mapview.save_map_settings(
+        demo_store,
+        lab.id,
+        {"basemap": "topo", "wms": [{"url": WMS_URL, "layer": "web", "opacity": 0.5}]},
+    )
     snap = export.take_snapshot(demo_store, lab.id, "Round 1")
     mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="light"))
     then = export.snapshot_content(demo_store, demo_store.get_snapshot(snap.id))
@@ -469,10 +541,15 @@ def test_without_tiles_the_labs_own_layers_read_as_a_basemap(demo_store, lab):  
     points = maps.street_name_points(streets.frame)
     assert [p[2] for p in points] == ["Laufamholzstraße &lt;b&gt;"]
     html = mapview.lab_map(lab, layers, MapSettings(), live=True).get_root().render()
-    assert "Laufamholzstra\u00dfe \\u0026lt;b\\u0026gt;" in html or \
-        "Laufamholzstraße &lt;b&gt;" in html
+    assert (
+        "Laufamholzstra\u00dfe \\u0026lt;b\\u0026gt;" in html
+        or "Laufamholzstraße &lt;b&gt;" in html
+    )
     assert "wb-street-name" in html and 'layer.on("tileerror", start)' in html
     # stored venue tiles make it unnecessary
-    html = mapview.lab_map(lab, layers, MapSettings(), venue=("/t/{z}/{x}/{y}.png", 17)) \
-        .get_root().render()
+    html = (
+        mapview.lab_map(lab, layers, MapSettings(), venue=("/t/{z}/{x}/{y}.png", 17))
+        .get_root()
+        .render()
+    )
     assert "wb-street-name" not in html

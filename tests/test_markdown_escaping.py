@@ -52,23 +52,60 @@ def populate(s, beacon: str = BEACON) -> tuple[LivingLab, Annotation]:
     def h(tag: str, short: bool = False) -> str:
         return hostile(tag, short, beacon)
 
-    net = s.add_network(Network(id=new_id(), name=h("N"), countries=("DE",),
-                                description=h("D")))
-    city = s.add_city(City(id=new_id(), name=h("C", short=True), country="DE", lon=11.0,
-                           lat=49.0, network_ids=(net.id,)))
-    lab = s.add_lab(LivingLab(id=new_id(), city_id=city.id, network_id=net.id,
-                              title=h("L"), summary=h("S"),
-                              boundary=box(11.0, 49.0, 11.004, 49.003)))
-    s.save_category(Category(code="evil", colour="#112233",
-                             labels={lg: h("K", short=True) for lg in ("en", "de", "uk")}))
-    note = s.add_annotation(Annotation(id=new_id(), lab_id=lab.id, geometry=Point(11.001, 49.001),
-                                       category="evil", text=h("T"), author=h("G", short=True)))
+    net = s.add_network(Network(id=new_id(), name=h("N"), countries=("DE",), description=h("D")))
+    city = s.add_city(
+        City(
+            id=new_id(),
+            name=h("C", short=True),
+            country="DE",
+            lon=11.0,
+            lat=49.0,
+            network_ids=(net.id,),
+        )
+    )
+    lab = s.add_lab(
+        LivingLab(
+            id=new_id(),
+            city_id=city.id,
+            network_id=net.id,
+            title=h("L"),
+            summary=h("S"),
+            boundary=box(11.0, 49.0, 11.004, 49.003),
+        )
+    )
+    s.save_category(
+        Category(
+            code="evil",
+            colour="#112233",
+            labels={lg: h("K", short=True) for lg in ("en", "de", "uk")},
+        )
+    )
+    note = s.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=lab.id,
+            geometry=Point(11.001, 49.001),
+            category="evil",
+            text=h("T"),
+            author=h("G", short=True),
+        )
+    )
     s.update_annotation(note.id, name=h("E", short=True), expected_version=1, text=h("T2"))
-    s.add_comment(Comment(id=new_id(), annotation_id=note.id, author=h("A", short=True),
-                          text=h("M")))
-    geojson = json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {"name": h("F")},
-        "geometry": shapely.geometry.mapping(Point(11.002, 49.002))}]}).encode()
+    s.add_comment(
+        Comment(id=new_id(), annotation_id=note.id, author=h("A", short=True), text=h("M"))
+    )
+    geojson = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"name": h("F")},
+                    "geometry": shapely.geometry.mapping(Point(11.002, 49.002)),
+                }
+            ],
+        }
+    ).encode()
     save_upload(s, lab.id, read_user_file("points.geojson", geojson), name=h("Y"))
     take_snapshot(s, lab.id, h("P"), created_by=h("B", short=True))
     return lab, s.get_annotation(note.id)
@@ -93,8 +130,10 @@ def markdown_strings(at: AppTest) -> list[str]:
             if getattr(node, "type", "") == "radio":
                 found.extend(proto.options)
             for kind in ("expandable", "tab", "popover"):
-                if "type" in [o.name for o in proto.DESCRIPTOR.oneofs] and \
-                        proto.WhichOneof("type") == kind:
+                if (
+                    "type" in [o.name for o in proto.DESCRIPTOR.oneofs]
+                    and proto.WhichOneof("type") == kind
+                ):
                     found.append(getattr(proto, kind).label)
         children = getattr(node, "children", None) or {}
         for child in children.values() if isinstance(children, dict) else children:
@@ -118,8 +157,13 @@ def leaks(strings: list[str]) -> list[str]:
     bad = []
     for text in strings:
         live = active(text)
-        if ("](" in live or "![" in live or re.search(r"<\s*img", live, re.I)
-                or f"://{BEACON}" in live or f"<http://{BEACON}" in live):
+        if (
+            "](" in live
+            or "![" in live
+            or re.search(r"<\s*img", live, re.I)
+            or f"://{BEACON}" in live
+            or f"<http://{BEACON}" in live
+        ):
             bad.append(text)
     return bad
 
@@ -132,13 +176,22 @@ def test_the_leak_check_catches_raw_user_text_and_passes_escaped_text():
     assert not leaks([md_escape(hostile("x")), md_escape(IMG), "**bold** [x]"])
 
 
-PAGES = ["pages/home.py", "pages/setup.py", "pages/map.py", "pages/layers.py",
-         "pages/compare.py", "pages/export.py", "pages/workshop.py", "pages/present.py",
-         "pages/join.py"]
+PAGES = [
+    "pages/home.py",
+    "pages/setup.py",
+    "pages/map.py",
+    "pages/layers.py",
+    "pages/compare.py",
+    "pages/export.py",
+    "pages/workshop.py",
+    "pages/present.py",
+    "pages/join.py",
+]
 
 
-def _render(page: str, lab_id: str, query: dict | None = None, state: dict | None = None
-            ) -> AppTest:
+def _render(
+    page: str, lab_id: str, query: dict | None = None, state: dict | None = None
+) -> AppTest:
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=90)
     at.session_state["lab_id"] = lab_id
     for k, v in (state or {}).items():
@@ -164,10 +217,12 @@ def test_every_page_shows_hostile_names_literally(hostile_lab, page):
     lab, note = hostile_lab
     state = {"annotate_selected": note.id, f"annotate_seen_{note.id}": 1}  # changed since seen
     at = _render(page, lab.id, state=state)
-    expect = {"pages/map.py": ("T2", "E", "A", "M"),
-              "pages/export.py": ("P", "B"),
-              "pages/layers.py": ("Y",),
-              "pages/home.py": ("L",)}.get(page, ())
+    expect = {
+        "pages/map.py": ("T2", "E", "A", "M"),
+        "pages/export.py": ("P", "B"),
+        "pages/layers.py": ("Y",),
+        "pages/home.py": ("L",),
+    }.get(page, ())
     _assert_no_leaks(at, page, expect)
 
 
@@ -179,13 +234,19 @@ def test_workshop_pages_with_a_hostile_session_and_group(hostile_lab, demo_store
     token = demo_store.join_token(session.id)
     _actor, member = demo_store.join_session(token, hostile("J", short=True), "#E69F00")
     demo_store.start_round(session.id, "vote", by=FAC)
-    login = {"workshop_login": {"workspace": DEMO_WORKSPACE, "role": "owner",
-                                "name": hostile("O", short=True)}}
+    login = {
+        "workshop_login": {
+            "workspace": DEMO_WORKSPACE,
+            "role": "owner",
+            "name": hostile("O", short=True),
+        }
+    }
     for page, query, state, expect in (
-            ("pages/workshop.py", {}, login, ("W", "J")),
-            ("pages/present.py", {}, login, ("T2",)),
-            ("pages/map.py", {"member": member}, {}, ("J",)),
-            ("pages/join.py", {"join": token}, {}, ())):
+        ("pages/workshop.py", {}, login, ("W", "J")),
+        ("pages/present.py", {}, login, ("T2",)),
+        ("pages/map.py", {"member": member}, {}, ("J",)),
+        ("pages/join.py", {"join": token}, {}, ()),
+    ):
         at = _render(page, lab.id, query=query, state=state)
         _assert_no_leaks(at, page, expect)
 
@@ -197,12 +258,24 @@ def test_upload_messages_escape_file_names_and_contents(hostile_lab):
     at = _render("pages/layers.py", lab.id)
     errors: list[str] = []
     evil_name = f"{IMG}{LINK}.geojson"
-    body = json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {}, "geometry": {"type": "Point",
-                                                          "coordinates": [f"{IMG}", 1]}}]})
-    for name, data in ((evil_name, body.encode()), (evil_name, b"{" + IMG.encode()),
-                       (f"{IMG}.zip", b"PK\x03\x04" + IMG.encode()),
-                       (f"{IMG}.gpx", IMG.encode())):
+    body = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {},
+                    "geometry": {"type": "Point", "coordinates": [f"{IMG}", 1]},
+                }
+            ],
+        }
+    )
+    for name, data in (
+        (evil_name, body.encode()),
+        (evil_name, b"{" + IMG.encode()),
+        (f"{IMG}.zip", b"PK\x03\x04" + IMG.encode()),
+        (f"{IMG}.gpx", IMG.encode()),
+    ):
         at.file_uploader(key="layers_upload").set_value((name, data, "application/json")).run()
         buttons = [b for b in at.button if b.label == "Add layer"]
         if buttons:

@@ -23,12 +23,26 @@ VIEWER = Actor("viewer", "Guest")
 HOSTILE = "<script>alert(1)</script> **bold** {count} ../../etc"
 
 
-def note(store, lab: str, text: str = "Shade by trees", lang: str = "de",  # type: ignore[no-untyped-def]
-         author: str = "Group A") -> Annotation:
+def note(
+    store,
+    lab: str,
+    text: str = "Shade by trees",
+    lang: str = "de",  # type: ignore[no-untyped-def]
+    author: str = "Group A",
+) -> Annotation:
     lon, lat = store.get_lab(lab).boundary.representative_point().coords[0]
-    return store.add_annotation(Annotation(
-        id=new_id(), lab_id=lab, geometry=Point(lon, lat), category="idea", text=text,
-        author=author, lang=lang), by=SYSTEM)
+    return store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=lab,
+            geometry=Point(lon, lat),
+            category="idea",
+            text=text,
+            author=author,
+            lang=lang,
+        ),
+        by=SYSTEM,
+    )
 
 
 def test_lessons_and_questions_are_listed_across_labs_with_filters(demo_store):
@@ -36,8 +50,7 @@ def test_lessons_and_questions_are_listed_across_labs_with_filters(demo_store):
     lesson = note(s, MUNICH, "Parklets worked in summer", "de")
     question = note(s, BALTIMORE, "How did you fund the parklets?", "en")
     note(s, MUNICH, "an unmarked note")
-    s.mark_note(lesson.id, "lesson", principles=("participation",), sdg_targets=("11.7",),
-                by=OWNER)
+    s.mark_note(lesson.id, "lesson", principles=("participation",), sdg_targets=("11.7",), by=OWNER)
     s.mark_note(question.id, "question", principles=("public_good",), by=OWNER)
     everything = s.network_notes()
     assert [n.annotation.id for n in everything] == [question.id, lesson.id]  # newest first
@@ -68,9 +81,11 @@ def test_lessons_and_questions_are_listed_across_labs_with_filters(demo_store):
 def test_marks_refuse_unknown_kinds_tags_and_a_viewer(demo_store):
     s = demo_store
     n = note(s, MUNICH)
-    for kwargs, key in (({"kind": "rumour"}, "network.error.kind"),
-                        ({"kind": "lesson", "principles": ("fun",)}, "network.error.principle"),
-                        ({"kind": "lesson", "sdg_targets": ("99.9",)}, "network.error.sdg")):
+    for kwargs, key in (
+        ({"kind": "rumour"}, "network.error.kind"),
+        ({"kind": "lesson", "principles": ("fun",)}, "network.error.principle"),
+        ({"kind": "lesson", "sdg_targets": ("99.9",)}, "network.error.sdg"),
+    ):
         with pytest.raises(ValidationError) as err:
             s.mark_note(n.id, by=OWNER, **kwargs)
         assert err.value.key == key
@@ -89,10 +104,8 @@ def test_links_join_notes_of_two_labs_both_ways_and_show_a_deleted_end(demo_stor
     assert s.link_notes(tried.id, there.id, by=OWNER) == link  # the same pair again: one link
     [here] = s.linked_notes(tried.id)
     [back] = s.linked_notes(there.id)
-    assert (here.annotation_id, here.lab_id, here.direction) == (there.id, BALTIMORE,
-                                                                 "tried_here")
-    assert (back.annotation_id, back.lab_id, back.direction) == (tried.id, MUNICH,
-                                                                 "relevant_there")
+    assert (here.annotation_id, here.lab_id, here.direction) == (there.id, BALTIMORE, "tried_here")
+    assert (back.annotation_id, back.lab_id, back.direction) == (tried.id, MUNICH, "relevant_there")
     s.delete_annotation(there.id, name="Owner", by=OWNER)
     [gone] = s.linked_notes(tried.id)
     assert gone.deleted and gone.text == there.text  # shown as deleted, not an error
@@ -108,8 +121,7 @@ def test_links_join_notes_of_two_labs_both_ways_and_show_a_deleted_end(demo_stor
 def test_translations_keep_their_author_and_language_and_the_original(demo_store):
     s = demo_store
     original = note(s, MUNICH, "Mehr Bänke am Platz", "de")
-    tr = s.add_translation(original.id, "uk", "Більше лавок на площі", actor="Olena",
-                           by=OWNER)
+    tr = s.add_translation(original.id, "uk", "Більше лавок на площі", actor="Olena", by=OWNER)
     assert (tr.lang, tr.author) == ("uk", "Olena")
     stored = s.get_annotation(original.id)
     assert stored.lang == "de" and stored.text == "Mehr Bänke am Platz"  # original kept
@@ -118,7 +130,8 @@ def test_translations_keep_their_author_and_language_and_the_original(demo_store
     assert s.text_for(stored, "en") == ("Mehr Bänke am Platz", None)  # no English one yet
     s.add_translation(original.id, "uk", "Більше лав на площі", actor="Taras", by=OWNER)
     assert [(t.text, t.author) for t in s.translations(original.id)] == [
-        ("Більше лав на площі", "Taras")]  # one per language, the newest
+        ("Більше лав на площі", "Taras")
+    ]  # one per language, the newest
     with pytest.raises(ValidationError) as err:
         s.add_translation(original.id, "de", "Mehr Bänke", by=OWNER)
     assert err.value.key == "network.error.translation_own_language"
@@ -147,9 +160,18 @@ def test_a_participant_marks_only_their_own_groups_notes(demo_store):
     s.set_passcode("owner", "correct horse battery", by=SYSTEM)
     session = s.create_session(MUNICH, "Peer consultation", by=OWNER)
     guest, _token = s.join_session(s.join_token(session.id), "Kharkiv", "#0072B2")
-    theirs = s.add_annotation(Annotation(
-        id=new_id(), lab_id=MUNICH, geometry=Point(11.553, 48.186), category="idea",
-        text="Our answer", author="", lang="uk"), by=guest)
+    theirs = s.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=MUNICH,
+            geometry=Point(11.553, 48.186),
+            category="idea",
+            text="Our answer",
+            author="",
+            lang="uk",
+        ),
+        by=guest,
+    )
     hosts = note(s, MUNICH, "The host's question")
     s.mark_note(theirs.id, "lesson", by=guest)
     with pytest.raises(PermissionDenied):
@@ -178,26 +200,47 @@ def test_a_peer_consultation_keeps_its_record_by_city(demo_store):
     token = s.join_token(session.id)
     kharkiv, _ = s.join_session(token, "Kharkiv", "#0072B2")
     baltimore, _ = s.join_session(token, "Baltimore", "#E69F00")
-    answer = s.add_annotation(Annotation(
-        id=new_id(), lab_id=MUNICH, geometry=Point(11.553, 48.186), category="idea",
-        text="Beside the tram stop, as we did", author="", lang="uk"), by=kharkiv)
-    s.add_comment(Comment(id=new_id(), annotation_id=host_q.id, author="",
-                          text="Near the school, for the evenings"), by=baltimore)
+    answer = s.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=MUNICH,
+            geometry=Point(11.553, 48.186),
+            category="idea",
+            text="Beside the tram stop, as we did",
+            author="",
+            lang="uk",
+        ),
+        by=kharkiv,
+    )
+    s.add_comment(
+        Comment(
+            id=new_id(),
+            annotation_id=host_q.id,
+            author="",
+            text="Near the school, for the evenings",
+        ),
+        by=baltimore,
+    )
     s.cast_vote(Vote(id=new_id(), annotation_id=answer.id, voter=""), by=baltimore)
     with pytest.raises(PermissionDenied):  # a guest city edits only its own answers
-        s.update_annotation(host_q.id, name="Kharkiv", expected_version=1, text="x",
-                            by=kharkiv)
+        s.update_annotation(host_q.id, name="Kharkiv", expected_version=1, text="x", by=kharkiv)
     record = s.consultation_record(session.id)
     assert [q.id for q in record.questions] == [host_q.id]
     assert ("Kharkiv", "note", "Beside the tram stop, as we did") in record.answers
     assert ("Baltimore", "comment", "Near the school, for the evenings") in record.answers
     assert record.votes == (("Beside the tram stop, as we did", 1),)
     assert dict(record.cities) == {"Kharkiv": 1, "Baltimore": 1}
-    text = " ".join(p.extract_text() for p in PdfReader(io.BytesIO(
-        consultation_pdf(record, "de"))).pages)
+    text = " ".join(
+        p.extract_text() for p in PdfReader(io.BytesIO(consultation_pdf(record, "de"))).pages
+    )
     flat = " ".join(text.split())
-    for expected in ("Consultation Munich", "Where should the market hall go?", "Kharkiv",
-                     "Beside the tram stop, as we did", "Near the school, for the evenings"):
+    for expected in (
+        "Consultation Munich",
+        "Where should the market hall go?",
+        "Kharkiv",
+        "Beside the tram stop, as we did",
+        "Near the school, for the evenings",
+    ):
         assert expected in flat
     with pytest.raises(ValidationError):
         s.create_session(BALTIMORE, "x", by=OWNER, kind="party")

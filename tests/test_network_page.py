@@ -20,9 +20,18 @@ BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 
 def _note(store, lab, text, lang):  # type: ignore[no-untyped-def]
     lon, lat = store.get_lab(lab).boundary.representative_point().coords[0]
-    return store.add_annotation(Annotation(id=new_id(), lab_id=lab, geometry=Point(lon, lat),
-                                           category="idea", text=text, author="Group A",
-                                           lang=lang), by=SYSTEM)
+    return store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=lab,
+            geometry=Point(lon, lat),
+            category="idea",
+            text=text,
+            author="Group A",
+            lang=lang,
+        ),
+        by=SYSTEM,
+    )
 
 
 def _page(lang: str):  # type: ignore[no-untyped-def]
@@ -63,7 +72,8 @@ def test_the_page_lists_marks_in_the_readers_language(demo_store, lang):
     assert "<b>Parklets</b> worked *all summer*" in shown.replace("\\", "")  # literal
     assert t("network.kind.question", lang) in shown and t("network.kind.lesson", lang) in shown
     assert t("network.link.tried_here", lang, lab=s.get_lab(MUNICH).title) in shown.replace(
-        "\\", "")
+        "\\", ""
+    )
 
 
 def test_a_note_is_marked_from_the_form_and_then_listed(demo_store):

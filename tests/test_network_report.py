@@ -23,18 +23,30 @@ HOSTILE = "<b>bold</b> **x** {count} \\n"
 @pytest.fixture
 def marked(demo_store):  # type: ignore[no-untyped-def]
     s = demo_store
-    for lab, text, kind, lang in ((MUNICH, f"Parklets worked {HOSTILE}", "lesson", "en"),
-                                  (BALTIMORE, "Wie finanziert man Bänke?", "question", "de")):
+    for lab, text, kind, lang in (
+        (MUNICH, f"Parklets worked {HOSTILE}", "lesson", "en"),
+        (BALTIMORE, "Wie finanziert man Bänke?", "question", "de"),
+    ):
         p = s.get_lab(lab).boundary.representative_point()
-        a = s.add_annotation(Annotation(id=new_id(), lab_id=lab, geometry=Point(p.x, p.y),
-                                        category="idea", text=text, author="Group A",
-                                        lang=lang), by=SYSTEM)
+        a = s.add_annotation(
+            Annotation(
+                id=new_id(),
+                lab_id=lab,
+                geometry=Point(p.x, p.y),
+                category="idea",
+                text=text,
+                author="Group A",
+                lang=lang,
+            ),
+            by=SYSTEM,
+        )
         s.mark_note(a.id, kind, principles=("participation",), sdg_targets=("11.7",), by=SYSTEM)
         if kind == "question":
             s.add_translation(a.id, "uk", "Як фінансувати лавки?", actor="Olena", by=SYSTEM)
     owner = Actor("owner", "Host")
-    session = s.create_session(MUNICH, "Consultation on the forecourt", by=owner,
-                               kind="consultation")
+    session = s.create_session(
+        MUNICH, "Consultation on the forecourt", by=owner, kind="consultation"
+    )
     s.join_session(s.join_token(session.id), "Kharkiv", "#0072B2")
     s.end_session(session.id, by=owner)
     return s
@@ -56,8 +68,10 @@ def test_the_report_names_every_lab_its_lessons_questions_and_marks(marked, fmt)
         from docx import Document
 
         doc = Document(io.BytesIO(data))
-        text = " ".join([p.text for p in doc.paragraphs] +
-                        [c.text for tb in doc.tables for row in tb.rows for c in row.cells])
+        text = " ".join(
+            [p.text for p in doc.paragraphs]
+            + [c.text for tb in doc.tables for row in tb.rows for c in row.cells]
+        )
         assert len(doc.inline_shapes) == len(labs)  # one site map per living lab
     flat = " ".join(text.split())
     for lab in labs:
@@ -82,17 +96,22 @@ def test_an_answered_question_leaves_the_open_questions(marked):
     assert all(not lab.questions for lab in r.labs)
 
 
-def test_the_command_writes_the_report_and_refuses_an_unknown_network(marked, tmp_path,
-                                                                    capsys):
+def test_the_command_writes_the_report_and_refuses_an_unknown_network(marked, tmp_path, capsys):
     from workbench import cli
 
     out = tmp_path / "report.docx"
     network = marked.get_lab(MUNICH).network_id
-    assert cli.main(["report", "--network", network, "--format", "docx", "--no-indicators",
-                     "-o", str(out)]) == 0
+    assert (
+        cli.main(
+            ["report", "--network", network, "--format", "docx", "--no-indicators", "-o", str(out)]
+        )
+        == 0
+    )
     assert out.read_bytes()[:2] == b"PK"
-    assert cli.main(["report", "--network", "nope", "--format", "pdf", "-o",
-                     str(tmp_path / "x.pdf")]) == 2
+    assert (
+        cli.main(["report", "--network", "nope", "--format", "pdf", "-o", str(tmp_path / "x.pdf")])
+        == 2
+    )
     assert "no network" in capsys.readouterr().err
     assert not (tmp_path / "x.pdf").exists()
 
@@ -118,8 +137,10 @@ def test_exports_carry_the_original_and_its_translations_marked(marked):
     gpkg = export_bytes(gather(s, lab), "gpkg")
     path = io.BytesIO(gpkg)
     frame = pyogrio.read_dataframe(path, layer="annotations")
-    assert frame.loc[frame["id"] == question.annotation.id, "translations"].item() == \
-        "uk (Olena): Як фінансувати лавки?"
+    assert (
+        frame.loc[frame["id"] == question.annotation.id, "translations"].item()
+        == "uk (Olena): Як фінансувати лавки?"
+    )
     pdf = export_bytes(gather(s, lab, lang="en"), "pdf", renderer="static")
     text = " ".join(" ".join(p.extract_text().split()) for p in PdfReader(io.BytesIO(pdf)).pages)
     assert "Translation (uk, by Olena): Як фінансувати лавки?" in text

@@ -28,26 +28,44 @@ def _node(nid, lon, lat, tags=None):
 
 
 def streets_response():
-    nodes = [_node(r * 3 + c + 1, LON0 + c * STEP, LAT0 + r * STEP) for r in range(3)
-             for c in range(3)]
-    ways = [{"type": "way", "id": 101, "nodes": [1, 2, 3], "tags": {"highway": "residential",
-                                                                     "name": "Шевченка"}},
-            {"type": "way", "id": 104, "nodes": [1, 4, 7], "tags": {"highway": "footway"}},
-            {"type": "way", "id": 105, "nodes": [2, 5, 8], "tags": {"highway": "motorway"}}]
-    return {"version": 0.6, "osm3s": {"timestamp_osm_base": "2024-05-06T07:08:09Z"},
-            "elements": nodes + ways}
+    nodes = [
+        _node(r * 3 + c + 1, LON0 + c * STEP, LAT0 + r * STEP) for r in range(3) for c in range(3)
+    ]
+    ways = [
+        {
+            "type": "way",
+            "id": 101,
+            "nodes": [1, 2, 3],
+            "tags": {"highway": "residential", "name": "Шевченка"},
+        },
+        {"type": "way", "id": 104, "nodes": [1, 4, 7], "tags": {"highway": "footway"}},
+        {"type": "way", "id": 105, "nodes": [2, 5, 8], "tags": {"highway": "motorway"}},
+    ]
+    return {
+        "version": 0.6,
+        "osm3s": {"timestamp_osm_base": "2024-05-06T07:08:09Z"},
+        "elements": nodes + ways,
+    }
 
 
 def features_response():
     sq = [(0.0002, 0.0002), (0.0006, 0.0002), (0.0006, 0.0006), (0.0002, 0.0006)]
     nodes = [_node(20 + i, LON0 + x, LAT0 + y) for i, (x, y) in enumerate(sq)]
-    nodes.append(_node(50, LON0 + 0.0015, LAT0 + 0.0005, {"amenity": "school",
-                                                          "name": "School <one>"}))
+    nodes.append(
+        _node(50, LON0 + 0.0015, LAT0 + 0.0005, {"amenity": "school", "name": "School <one>"})
+    )
     nodes.append(_node(51, LON0 + 0.0016, LAT0 + 0.0004, {"shop": "bakery", "name": "Bäcker"}))
-    way = {"type": "way", "id": 109, "nodes": [20, 21, 22, 23, 20],
-           "tags": {"building": "yes", "building:levels": "4"}}
-    return {"version": 0.6, "osm3s": {"timestamp_osm_base": "2024-05-06T07:08:00Z"},
-            "elements": [*nodes, way]}
+    way = {
+        "type": "way",
+        "id": 109,
+        "nodes": [20, 21, 22, 23, 20],
+        "tags": {"building": "yes", "building:levels": "4"},
+    }
+    return {
+        "version": 0.6,
+        "osm3s": {"timestamp_osm_base": "2024-05-06T07:08:00Z"},
+        "elements": [*nodes, way],
+    }
 
 
 class Overpass(BaseHTTPRequestHandler):
@@ -133,11 +151,16 @@ def overpass(monkeypatch):
 def test_fetch_fills_the_cache(store, overpass):
     lab = make_lab()
     stages = []
-    report = fetch_themes(store, lab, ["buildings", "streets", "schools", "shops", "health"],
-                          buffer_m=0, timeout_s=10, progress=lambda f, s: stages.append(s))
+    report = fetch_themes(
+        store,
+        lab,
+        ["buildings", "streets", "schools", "shops", "health"],
+        buffer_m=0,
+        timeout_s=10,
+        progress=lambda f, s: stages.append(s),
+    )
     # node 2 is shared only with the motorway, which is not walkable: no split there
-    assert report.counts == {"buildings": 1, "streets": 2, "schools": 1, "shops": 1,
-                             "health": 0}
+    assert report.counts == {"buildings": 1, "streets": 2, "schools": 1, "shops": 1, "health": 0}
     streets = cache.load_theme(store, lab.id, "streets")
     assert sorted(zip(streets["u"], streets["v"], strict=True)) == [(1, 3), (1, 7)]
     assert "Шевченка" in set(streets["name"])
@@ -154,6 +177,7 @@ def test_fetch_fills_the_cache(store, overpass):
     # osmnx's process-global settings are put back
     import osmnx as ox
     from osmnx import _overpass
+
     assert _overpass._overpass_request.__module__ == "osmnx._overpass"
     assert ox.settings.use_cache is True
 
@@ -170,10 +194,15 @@ def test_fetch_dates_the_data_by_the_overpass_database_state(store, overpass):
     assert not meta["fetched_at"].startswith("2024-05-06")
 
 
-@pytest.mark.parametrize("mode, key", [("429", "opendata.fetch.busy"),
-                                       ("504", "opendata.fetch.busy"),
-                                       ("500", "opendata.fetch.failed"),
-                                       ("garbage", "opendata.fetch.bad_response")])
+@pytest.mark.parametrize(
+    "mode, key",
+    [
+        ("429", "opendata.fetch.busy"),
+        ("504", "opendata.fetch.busy"),
+        ("500", "opendata.fetch.failed"),
+        ("garbage", "opendata.fetch.bad_response"),
+    ],
+)
 def test_failing_server_keeps_the_cache(store, overpass, mode, key):
     lab = make_lab()
     fetch_themes(store, lab, ["buildings", "streets"], buffer_m=0, timeout_s=10)
@@ -237,8 +266,9 @@ def test_empty_reply_keeps_the_cache_until_confirmed(store, overpass):
     assert err.value.message("de") != err.value.message("en")
     assert cache.cache_version(store, lab.id) == version
     assert len(cache.load_theme(store, lab.id, "buildings")) == 1
-    report = fetch_themes(store, lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10,
-                          allow_empty=True)
+    report = fetch_themes(
+        store, lab, ["buildings", "streets", "health"], buffer_m=0, timeout_s=10, allow_empty=True
+    )
     assert report.counts == {"buildings": 0, "streets": 0, "health": 0}
     assert len(cache.load_theme(store, lab.id, "buildings")) == 0
 
@@ -251,7 +281,9 @@ def test_empty_reply_for_themes_never_cached_needs_no_confirmation(store, overpa
     assert cache.theme_meta(store, lab.id, "schools")["feature_count"] == 0
 
 
-def test_dripping_server_is_cut_at_the_deadline_and_frees_the_next_fetch(store, overpass, monkeypatch):
+def test_dripping_server_is_cut_at_the_deadline_and_frees_the_next_fetch(
+    store, overpass, monkeypatch
+):
     lab = make_lab()
     fetch_themes(store, lab, ["schools", "streets"], buffer_m=0, timeout_s=10)
     version = cache.cache_version(store, lab.id)

@@ -20,8 +20,11 @@ SQUARE = shapely.box(11.002, 49.0, 11.003, 49.001)
 
 
 def _gdf(crs=4326):
-    gdf = gpd.GeoDataFrame({"name": ["Bow <tie>", "Платформа"], "height": [3.5, 7.0]},
-                           geometry=[BOWTIE, SQUARE], crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {"name": ["Bow <tie>", "Платформа"], "height": [3.5, 7.0]},
+        geometry=[BOWTIE, SQUARE],
+        crs=4326,
+    )
     return gdf.to_crs(crs)
 
 
@@ -43,8 +46,7 @@ def _shapefile(tmp_path, crs=25832, drop=()) -> dict[str, bytes]:
     folder = tmp_path / "shp"
     folder.mkdir(exist_ok=True)
     _gdf(crs).to_file(folder / "sites.shp")
-    return {f"data/{p.name}": p.read_bytes() for p in folder.iterdir()
-            if p.suffix not in drop}
+    return {f"data/{p.name}": p.read_bytes() for p in folder.iterdir() if p.suffix not in drop}
 
 
 KML = """<?xml version="1.0" encoding="UTF-8"?>
@@ -76,7 +78,8 @@ def test_geopackage_layer_choice(tmp_path):
     path = tmp_path / "two.gpkg"
     _gdf().to_file(path, layer="sites")
     gpd.GeoDataFrame({"kind": ["bench"]}, geometry=[shapely.Point(11, 49)], crs=4326).to_file(
-        path, layer="benches")
+        path, layer="benches"
+    )
     data = path.read_bytes()
     assert list_layers("two.gpkg", data) == ["sites", "benches"]
     first = read_user_file("two.gpkg", data)
@@ -103,17 +106,19 @@ def test_kml_kmz_and_gpx(tmp_path):
     assert len(kmz.gdf) == len(kml.gdf) == 2
     gpx = read_user_file("walk.gpx", GPX.encode())
     assert gpx.layers == ["waypoints", "tracks"] or set(gpx.layers) >= {"waypoints", "tracks"}
-    assert gpx.layer == "waypoints" and gpx.gdf.geometry[0].equals(shapely.Point(11.0005,
-                                                                                  49.0005))
+    assert gpx.layer == "waypoints" and gpx.gdf.geometry[0].equals(shapely.Point(11.0005, 49.0005))
     tracks = read_user_file("walk.gpx", GPX.encode(), layer="tracks")
     assert tracks.gdf.geom_type[0] == "MultiLineString"
 
 
-@pytest.mark.parametrize("text", [
-    "name,lon,lat\nBench,11.0005,49.0005\nTree,11.001,49.001\n",
-    "name;Longitude;Latitude\nBench;11,0005;49,0005\nTree;11,001;49,001\n",
-    'name,WKT\nBench,POINT (11.0005 49.0005)\nTree,"POINT (11.001 49.001)"\n',
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "name,lon,lat\nBench,11.0005,49.0005\nTree,11.001,49.001\n",
+        "name;Longitude;Latitude\nBench;11,0005;49,0005\nTree;11,001;49,001\n",
+        'name,WKT\nBench,POINT (11.0005 49.0005)\nTree,"POINT (11.001 49.001)"\n',
+    ],
+)
 def test_csv_with_coordinates_or_wkt(text):
     layer = read_user_file("points.csv", text.encode())
     assert layer.gdf["name"].tolist() == ["Bench", "Tree"]
@@ -133,13 +138,33 @@ BAD = {
     "csv_without_coords": ("x.csv", b"name,street\nBench,Main St\n", "csv_no_coords"),
     "csv_out_of_range": ("x.csv", b"name,lon,lat\nA,500000,5400000\n", "csv_range"),
     "csv_measured": ("x.csv", b'name,wkt\nA,"POINT M (11 49 3)"\n', "measured"),
-    "geojson_3d": ("x.geojson", json.dumps({"type": "FeatureCollection", "features": [{
-        "type": "Feature", "properties": {}, "geometry": {"type": "Point",
-                                                        "coordinates": [11, 49, 300]}}]}
-    ).encode(), "has_z"),
-    "geojson_unknown_crs": ("x.geojson", json.dumps({
-        "type": "FeatureCollection", "crs": {"type": "name", "properties": {
-            "name": "urn:ogc:def:crs:EPSG::999999"}}, "features": []}).encode(), "unknown_crs"),
+    "geojson_3d": (
+        "x.geojson",
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "Point", "coordinates": [11, 49, 300]},
+                    }
+                ],
+            }
+        ).encode(),
+        "has_z",
+    ),
+    "geojson_unknown_crs": (
+        "x.geojson",
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::999999"}},
+                "features": [],
+            }
+        ).encode(),
+        "unknown_crs",
+    ),
     "geojson_empty": ("x.geojson", b'{"type": "FeatureCollection", "features": []}', "empty"),
     "unknown_type": ("x.docx", b"PK", "unknown_type"),
     "empty_file": ("x.geojson", b"", "empty"),
@@ -180,8 +205,7 @@ def test_measured_geopackage_is_refused(tmp_path):
     import pyogrio
 
     path = tmp_path / "m.gpkg"
-    gdf = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.from_wkt("POINT M (11 49 5)")],
-                           crs=4326)
+    gdf = gpd.GeoDataFrame({"a": [1]}, geometry=[shapely.from_wkt("POINT M (11 49 5)")], crs=4326)
     try:
         pyogrio.write_dataframe(gdf, path)
     except Exception:  # noqa: BLE001 - GDAL builds without M support
@@ -195,12 +219,21 @@ def test_save_upload_stores_a_layer_or_nothing(store, tmp_path):
     from workbench.model import City, LivingLab, Network
 
     store.add_network(Network(id="n1", name="Net", countries=("DE",)))
-    store.add_city(City(id="c1", name="City", country="DE", lon=11.001, lat=49.001,
-                        network_ids=("n1",)))
-    lab = store.add_lab(LivingLab(id="lab1", city_id="c1", network_id="n1", title="Lab",
-                                  boundary=shapely.box(11.0, 49.0, 11.003, 49.002)))
-    layer = read_user_file("Sites.geojson", _file_bytes(_gdf(), tmp_path, "a.geojson",
-                                                        driver="GeoJSON"))
+    store.add_city(
+        City(id="c1", name="City", country="DE", lon=11.001, lat=49.001, network_ids=("n1",))
+    )
+    lab = store.add_lab(
+        LivingLab(
+            id="lab1",
+            city_id="c1",
+            network_id="n1",
+            title="Lab",
+            boundary=shapely.box(11.0, 49.0, 11.003, 49.002),
+        )
+    )
+    layer = read_user_file(
+        "Sites.geojson", _file_bytes(_gdf(), tmp_path, "a.geojson", driver="GeoJSON")
+    )
     saved = save_upload(store, lab.id, layer, style={"color": "#ff0000"})
     assert saved.kind == "upload" and saved.name == "Sites" and saved.feature_count == 2
     assert saved.style == {"color": "#ff0000"}

@@ -16,8 +16,18 @@ from workbench.opendata import cache
 from workbench.opendata.osm import _split_streets, clip_area, import_extract
 from workbench.opendata.themes import THEMES, check_themes, is_walkable, union_tags
 
-CODES = ["buildings", "green", "streets", "transit", "schools", "health", "shops", "community",
-         "water", "landuse"]
+CODES = [
+    "buildings",
+    "green",
+    "streets",
+    "transit",
+    "schools",
+    "health",
+    "shops",
+    "community",
+    "water",
+    "landuse",
+]
 
 
 def test_catalogue_has_the_agreed_codes_with_style_and_label():
@@ -27,22 +37,26 @@ def test_catalogue_has_the_agreed_codes_with_style_and_label():
         assert theme.colour.startswith("#") and theme.kinds and theme.tags
         assert theme.label_key == f"opendata.theme.{code}"
         from workbench.i18n import catalogue
+
         for lang in ("en", "de", "uk"):
             assert theme.label_key in catalogue(lang)
 
 
-@pytest.mark.parametrize("tags, walkable", [
-    ({"highway": "residential"}, True),
-    ({"highway": "footway"}, True),
-    ({"highway": "steps"}, True),
-    ({"highway": "motorway"}, False),
-    ({"highway": "trunk_link"}, False),
-    ({"highway": "footway", "foot": "no"}, False),
-    ({"highway": "service", "access": "private"}, False),
-    ({"highway": "service", "access": "private", "foot": "yes"}, True),
-    ({"highway": "pedestrian", "area": "yes"}, False),
-    ({"building": "yes"}, False),
-])
+@pytest.mark.parametrize(
+    "tags, walkable",
+    [
+        ({"highway": "residential"}, True),
+        ({"highway": "footway"}, True),
+        ({"highway": "steps"}, True),
+        ({"highway": "motorway"}, False),
+        ({"highway": "trunk_link"}, False),
+        ({"highway": "footway", "foot": "no"}, False),
+        ({"highway": "service", "access": "private"}, False),
+        ({"highway": "service", "access": "private", "foot": "yes"}, True),
+        ({"highway": "pedestrian", "area": "yes"}, False),
+        ({"building": "yes"}, False),
+    ],
+)
 def test_walkable_network_filter(tags, walkable):
     assert is_walkable(tags) is walkable
     assert (THEMES["streets"].match(tags) is not None) is walkable
@@ -52,17 +66,22 @@ def test_match_gives_the_main_tag():
     assert THEMES["schools"].match({"amenity": "kindergarten"}) == ("amenity", "kindergarten")
     assert THEMES["buildings"].match({"building": "no"}) is None
     assert THEMES["health"].match({"healthcare": "physiotherapist"}) == (
-        "healthcare", "physiotherapist")
+        "healthcare",
+        "physiotherapist",
+    )
     assert union_tags(["buildings", "schools", "health"])["amenity"] == sorted(
-        set(THEMES["schools"].tags["amenity"]) | set(THEMES["health"].tags["amenity"]))
+        set(THEMES["schools"].tags["amenity"]) | set(THEMES["health"].tags["amenity"])
+    )
     with pytest.raises(ValidationError):
         check_themes(["buildings", "unicorns"])
 
 
 def test_split_streets_at_shared_nodes_only():
     line = [(0.0, 0.0), (1.0, 0.0), (2.0, 0.0), (3.0, 0.0)]
-    ways = [(1, {"highway": "residential"}, [1, 2, 3, 4], line),
-            (2, {"highway": "footway"}, [3, 5], [(2.0, 0.0), (2.0, 1.0)])]
+    ways = [
+        (1, {"highway": "residential"}, [1, 2, 3, 4], line),
+        (2, {"highway": "footway"}, [3, 5], [(2.0, 0.0), (2.0, 1.0)]),
+    ]
     segs = _split_streets(ways)
     assert [(s["u"], s["v"]) for s in segs] == [(1, 3), (3, 4), (3, 5)]
     assert segs[0]["geometry"].equals(shapely.LineString(line[:3]))
@@ -78,7 +97,7 @@ def test_clip_area_buffers_in_metres():
     perimeter = to_crs(lab.boundary, local_crs(lab.boundary)).exterior.length
     grown = area_m2(buffered) - area_m2(plain_area)
     # perimeter × 100 m plus the rounded corners (π × 100²), within 2 %
-    assert grown == pytest.approx(perimeter * 100 + math.pi * 100 ** 2, rel=0.02)
+    assert grown == pytest.approx(perimeter * 100 + math.pi * 100**2, rel=0.02)
     with pytest.raises(ValidationError):
         clip_area(lab.boundary, -5)
 
@@ -93,14 +112,23 @@ def test_import_synthetic_grid(store, tmp_path):
     assert cache.cached_themes(store, lab.id) == CODES  # every theme written, empty ones too
 
     streets = cache.load_theme(store, lab.id, "streets")
-    assert set(streets.columns) >= {"osm_id", "osm_key", "osm_value", "name", "geometry",
-                                    "u", "v", "highway"}
+    assert set(streets.columns) >= {
+        "osm_id",
+        "osm_key",
+        "osm_value",
+        "name",
+        "geometry",
+        "u",
+        "v",
+        "highway",
+    }
     assert streets["u"].dtype == "int64" and streets["v"].dtype == "int64"
     assert set(streets.geom_type) == {"LineString"}
     assert not streets["osm_id"].eq("way/107").any()  # motorway
     assert "Вулиця Б" in set(streets["name"])
     # a graph straight from u/v: 9 nodes, 12 edges, the centre node has degree 4
     import networkx as nx
+
     g = nx.Graph()
     g.add_edges_from(zip(streets["u"], streets["v"], strict=True))
     assert g.number_of_nodes() == 9 and g.number_of_edges() == 12 and g.degree[5] == 4
@@ -143,11 +171,24 @@ def test_cache_roundtrip_version_and_atomic_write(store, tmp_path):
     assert cache.theme_meta(store, lab_id, "buildings") is None
     assert cache.cached_themes(store, lab_id) == []
     v0 = cache.cache_version(store, lab_id)
-    gdf = gpd.GeoDataFrame({"osm_id": ["way/1"], "osm_key": ["building"],
-                            "osm_value": ["yes"], "name": [""], "levels": [2.0]},
-                           geometry=[shapely.box(0, 0, 0.001, 0.001)], crs=4326)
-    cache.save_theme(store, lab_id, "buildings", gdf, {"fetched_at": "2025-01-01T00:00:00+00:00",
-                                                 "source": "overpass", "buffer_m": 500})
+    gdf = gpd.GeoDataFrame(
+        {
+            "osm_id": ["way/1"],
+            "osm_key": ["building"],
+            "osm_value": ["yes"],
+            "name": [""],
+            "levels": [2.0],
+        },
+        geometry=[shapely.box(0, 0, 0.001, 0.001)],
+        crs=4326,
+    )
+    cache.save_theme(
+        store,
+        lab_id,
+        "buildings",
+        gdf,
+        {"fetched_at": "2025-01-01T00:00:00+00:00", "source": "overpass", "buffer_m": 500},
+    )
     v1 = cache.cache_version(store, lab_id)
     assert v1 != v0 and cache.cache_version(store, lab_id) == v1
     assert cache.cached_themes(store, lab_id) == ["buildings"]
@@ -156,8 +197,13 @@ def test_cache_roundtrip_version_and_atomic_write(store, tmp_path):
     assert meta["attribution"] == "© OpenStreetMap contributors"
     loaded = cache.load_theme(store, lab_id, "buildings")
     assert loaded.attrs == {} and loaded.geometry[0].equals(gdf.geometry[0])
-    cache.save_theme(store, lab_id, "buildings", gdf, {"fetched_at": "2025-01-02T00:00:00+00:00",
-                                                 "source": "overpass"})
+    cache.save_theme(
+        store,
+        lab_id,
+        "buildings",
+        gdf,
+        {"fetched_at": "2025-01-02T00:00:00+00:00", "source": "overpass"},
+    )
     assert cache.cache_version(store, lab_id) != v1
     # a failing write leaves the old file and no temp file behind
     bad = gdf.copy()
@@ -177,25 +223,41 @@ def test_cache_roundtrip_version_and_atomic_write(store, tmp_path):
 
 def test_loaded_theme_is_a_copy_and_follows_the_file(store):
     lab_id = "lab-memo"
-    gdf = gpd.GeoDataFrame({"osm_id": ["way/1"], "osm_key": ["building"],
-                            "osm_value": ["yes"], "name": ["A"], "levels": [2.0]},
-                           geometry=[shapely.box(0, 0, 0.001, 0.001)], crs=4326)
+    gdf = gpd.GeoDataFrame(
+        {
+            "osm_id": ["way/1"],
+            "osm_key": ["building"],
+            "osm_value": ["yes"],
+            "name": ["A"],
+            "levels": [2.0],
+        },
+        geometry=[shapely.box(0, 0, 0.001, 0.001)],
+        crs=4326,
+    )
     cache.save_theme(store, lab_id, "buildings", gdf, {"fetched_at": "x", "source": "overpass"})
     first = cache.load_theme(store, lab_id, "buildings")
     first.loc[0, "name"] = "changed by a caller"
     assert cache.load_theme(store, lab_id, "buildings").loc[0, "name"] == "A"
-    cache.save_theme(store, lab_id, "buildings", gdf.assign(name=["B"]),
-                     {"fetched_at": "y", "source": "overpass"})
+    cache.save_theme(
+        store,
+        lab_id,
+        "buildings",
+        gdf.assign(name=["B"]),
+        {"fetched_at": "y", "source": "overpass"},
+    )
     assert cache.load_theme(store, lab_id, "buildings").loc[0, "name"] == "B"
     cache.delete_theme(store, lab_id, "buildings")
     assert cache.load_theme(store, lab_id, "buildings") is None
 
 
-@pytest.mark.parametrize("content, suffix", [
-    (b"<osm><node id='1' lat='49' lon=", ".osm"),  # truncated XML
-    (b"\x1f\x8b\x08\x00garbage", ".osm.gz"),
-    (b"not a pbf at all", ".osm.pbf"),
-])
+@pytest.mark.parametrize(
+    "content, suffix",
+    [
+        (b"<osm><node id='1' lat='49' lon=", ".osm"),  # truncated XML
+        (b"\x1f\x8b\x08\x00garbage", ".osm.gz"),
+        (b"not a pbf at all", ".osm.pbf"),
+    ],
+)
 def test_import_refuses_broken_files_and_keeps_the_cache(store, tmp_path, content, suffix):
     lab = make_lab()
     import_extract(store, grid_osm(tmp_path / "grid.osm"), lab, buffer_m=0)
@@ -237,8 +299,13 @@ def test_cli_osm_import(tmp_path, demo_store, capsys):
 
 def test_progress_is_reported(store, tmp_path):
     seen = []
-    import_extract(store, grid_osm(tmp_path / "grid.osm"), make_lab(), buffer_m=0,
-                   progress=lambda f, stage: seen.append((f, stage)))
+    import_extract(
+        store,
+        grid_osm(tmp_path / "grid.osm"),
+        make_lab(),
+        buffer_m=0,
+        progress=lambda f, stage: seen.append((f, stage)),
+    )
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert {"read", "clip", "save", "done"} <= {s for _, s in seen}
@@ -246,6 +313,7 @@ def test_progress_is_reported(store, tmp_path):
 
 def test_stages_are_translated():
     from workbench.i18n import catalogue
+
     for stage in ("read", "streets", "download", "clip", "save", "done"):
         for lang in ("en", "de", "uk"):
             assert f"opendata.stage.{stage}" in catalogue(lang)
@@ -253,8 +321,11 @@ def test_stages_are_translated():
 
 def test_locale_files_have_the_same_keys():
     import json
+
     root = Path(__file__).resolve().parent.parent / "workbench" / "locales"
-    keys = {lang: set(json.loads((root / lang / "opendata.json").read_text("utf-8")))
-            for lang in ("en", "de", "uk")}
+    keys = {
+        lang: set(json.loads((root / lang / "opendata.json").read_text("utf-8")))
+        for lang in ("en", "de", "uk")
+    }
     assert keys["en"] == keys["de"] == keys["uk"]
     assert all(k.startswith("opendata.") for k in keys["en"])

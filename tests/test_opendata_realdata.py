@@ -25,8 +25,15 @@ EXTRACTS = {
 }
 #: themes every one of these extracts has data for around its site
 EXPECTED = {
-    "germany_muenchen_milbertshofen.osm": {"buildings", "green", "streets", "transit", "schools",
-                                           "shops", "landuse"},
+    "germany_muenchen_milbertshofen.osm": {
+        "buildings",
+        "green",
+        "streets",
+        "transit",
+        "schools",
+        "shops",
+        "landuse",
+    },
     "germany_nuernberg_laufamholz.osm": {"buildings", "streets", "transit"},
     "germany_bayreuth_north.osm.gz": {"buildings", "streets", "water", "landuse"},
     "usa_baltimore.osm.pbf": {"buildings", "streets", "schools", "shops", "community"},
@@ -34,8 +41,11 @@ EXPECTED = {
     "ukraine_kharkiv_linkroad.osm": {"streets"},
     "usa_oakland_west.osm.bz2": {"streets"},
 }
-KINDS = {"point": {"Point"}, "line": {"LineString", "MultiLineString"},
-         "polygon": {"Polygon", "MultiPolygon"}}
+KINDS = {
+    "point": {"Point"},
+    "line": {"LineString", "MultiLineString"},
+    "polygon": {"Polygon", "MultiPolygon"},
+}
 
 
 def _lab(name, demo_store):
@@ -78,7 +88,9 @@ def test_extract_imports_with_sound_themes(name, demo_store):
 
 def test_cyrillic_names_survive_in_kharkiv(demo_store):
     lab = demo_store.get_lab(EXTRACTS["ukraine_kharkiv_linkroad.osm"])
-    import_extract(demo_store, shared_geodata("ukraine_kharkiv_linkroad.osm"), lab, themes=["streets"])
+    import_extract(
+        demo_store, shared_geodata("ukraine_kharkiv_linkroad.osm"), lab, themes=["streets"]
+    )
     names = set(cache.load_theme(demo_store, lab.id, "streets")["name"])
     cyrillic = {n for n in names if any("\u0400" <= ch <= "\u04ff" for ch in n)}
     assert cyrillic, names
@@ -89,8 +101,13 @@ def test_streets_form_a_connected_walkable_graph_in_muenchen(demo_store):
     import networkx as nx
 
     lab = demo_store.get_lab(EXTRACTS["germany_muenchen_milbertshofen.osm"])
-    import_extract(demo_store, shared_geodata("germany_muenchen_milbertshofen.osm"), lab,
-                   themes=["streets"], buffer_m=0)
+    import_extract(
+        demo_store,
+        shared_geodata("germany_muenchen_milbertshofen.osm"),
+        lab,
+        themes=["streets"],
+        buffer_m=0,
+    )
     streets = cache.load_theme(demo_store, lab.id, "streets")
     g = nx.MultiGraph()
     g.add_edges_from(zip(streets["u"], streets["v"], strict=True))

@@ -19,9 +19,12 @@ from workbench.ui import md_escape
 
 LAB = MUNICH_LAB
 MAP_KEY = f"annotate_map_{LAB}"
-SQUARE = {"type": "Polygon", "coordinates": [[[11.550, 48.185], [11.552, 48.185],
-                                              [11.552, 48.187], [11.550, 48.187],
-                                              [11.550, 48.185]]]}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [
+        [[11.550, 48.185], [11.552, 48.185], [11.552, 48.187], [11.550, 48.187], [11.550, 48.185]]
+    ],
+}
 
 
 @pytest.fixture(autouse=True)
@@ -46,8 +49,9 @@ def at(demo_store):
 
 def draw(at: AppTest, geometry: dict) -> None:
     """What streamlit-folium puts into session state when a shape is finished on the map."""
-    at.session_state[MAP_KEY] = {"last_active_drawing": {
-        "type": "Feature", "properties": {}, "geometry": geometry}}
+    at.session_state[MAP_KEY] = {
+        "last_active_drawing": {"type": "Feature", "properties": {}, "geometry": geometry}
+    }
     at.run()
 
 
@@ -56,8 +60,9 @@ def submit(at: AppTest, form: str) -> None:
     at.run()
 
 
-def fill_and_save(at: AppTest, text: str, group: str = "Group A",
-                  category: str = "problem") -> None:
+def fill_and_save(
+    at: AppTest, text: str, group: str = "Group A", category: str = "problem"
+) -> None:
     at.selectbox(key="annotate_new_category").set_value(category)
     at.text_area(key="annotate_new_text").set_value(text)
     at.text_input(key="annotate_new_author").set_value(group)
@@ -71,16 +76,23 @@ def walk(node):
 
 
 def folium_args(at: AppTest) -> dict:
-    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
-                   and e.type == "component_instance")
+    element = next(
+        e
+        for e in walk(at._tree)
+        if type(e).__name__ == "UnknownElement" and e.type == "component_instance"
+    )
     return json.loads(element.proto.json_args)
 
 
 def live_data(at: AppTest) -> dict:
     """What the page gave its live channel (workbench.ui.live.live_channel)."""
-    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
-                   and e.type == "bidi_component"
-                   and e.proto.component_name == "workbench_live")
+    element = next(
+        e
+        for e in walk(at._tree)
+        if type(e).__name__ == "UnknownElement"
+        and e.type == "bidi_component"
+        and e.proto.component_name == "workbench_live"
+    )
     return json.loads(element.proto.json)
 
 
@@ -101,8 +113,11 @@ def rerun_list_fragment(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(fragments) == 1, fragments  # the list beside the map
     plain_rerun = local_script_runner.RerunData
     with monkeypatch.context() as patch:
-        patch.setattr(local_script_runner, "RerunData", lambda **kw: plain_rerun(
-            **kw, fragment_id_queue=fragments, is_auto_rerun=True))
+        patch.setattr(
+            local_script_runner,
+            "RerunData",
+            lambda **kw: plain_rerun(**kw, fragment_id_queue=fragments, is_auto_rerun=True),
+        )
         at.run()
 
 
@@ -111,8 +126,16 @@ def list_title(at: AppTest) -> str:
 
 
 def someone_else_adds(store, text: str) -> Annotation:
-    return store.add_annotation(Annotation(id=new_id(), lab_id=LAB, geometry=Point(11.551, 48.186),
-                                           category="idea", text=text, author="Group B"))
+    return store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=LAB,
+            geometry=Point(11.551, 48.186),
+            category="idea",
+            text=text,
+            author="Group B",
+        )
+    )
 
 
 def test_page_renders_with_map_legend_and_list(at):
@@ -130,8 +153,11 @@ def test_drawing_plus_form_stores_an_annotation(at, demo_store):
     fill_and_save(at, "Parking forecourt could be a square", "Group A")
     assert not at.exception and not errors(at)
     [a] = demo_store.list_annotations(LAB)
-    assert (a.category, a.text, a.author) == ("problem", "Parking forecourt could be a square",
-                                              "Group A")
+    assert (a.category, a.text, a.author) == (
+        "problem",
+        "Parking forecourt could be a square",
+        "Group A",
+    )
     assert a.geometry.geom_type == "Polygon"
     assert any("Saved" in s.value for s in at.success)
     # the form is gone; the drawing is handled and not offered again; the name is remembered
@@ -167,12 +193,17 @@ def test_point_and_line_drawings(at, demo_store):
     assert kinds == ["LineString", "Point"]
 
 
-@pytest.mark.parametrize("geometry, key_text", [
-    ({"type": "LineString", "coordinates": [[11.55, 48.18]]}, None),
-    ({"type": "LineString", "coordinates": [[11.55, 48.18], [11.55, 48.18]]},
-     "at least two different points"),
-    ({"type": "Point", "coordinates": [200.0, 95.0]}, "outside ±180°"),
-])
+@pytest.mark.parametrize(
+    "geometry, key_text",
+    [
+        ({"type": "LineString", "coordinates": [[11.55, 48.18]]}, None),
+        (
+            {"type": "LineString", "coordinates": [[11.55, 48.18], [11.55, 48.18]]},
+            "at least two different points",
+        ),
+        ({"type": "Point", "coordinates": [200.0, 95.0]}, "outside ±180°"),
+    ],
+)
 def test_bad_geometry_is_refused_with_a_message(at, demo_store, geometry, key_text):
     draw(at, geometry)
     fill_and_save(at, "some text")
@@ -184,9 +215,18 @@ def test_bad_geometry_is_refused_with_a_message(at, demo_store, geometry, key_te
 
 
 def test_self_intersecting_polygon_is_repaired(at, demo_store):
-    bowtie = {"type": "Polygon", "coordinates": [[[11.550, 48.185], [11.552, 48.187],
-                                                  [11.552, 48.185], [11.550, 48.187],
-                                                  [11.550, 48.185]]]}
+    bowtie = {
+        "type": "Polygon",
+        "coordinates": [
+            [
+                [11.550, 48.185],
+                [11.552, 48.187],
+                [11.552, 48.185],
+                [11.550, 48.187],
+                [11.550, 48.185],
+            ]
+        ],
+    }
     draw(at, bowtie)
     fill_and_save(at, "crossing shape")
     [a] = demo_store.list_annotations(LAB)
@@ -206,10 +246,16 @@ def test_empty_and_too_long_text_are_refused_then_fixed_once(at, demo_store):
     assert a.id == pending_id  # the client-made id: a repeated save stores one annotation
 
 
-@pytest.mark.parametrize("text", [
-    "<img src=x onerror=alert(1)>", "</script><b>bold</b>", "مرحبا — שלום",
-    "Привіт, Київ", "🚲🌳 emoji",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<img src=x onerror=alert(1)>",
+        "</script><b>bold</b>",
+        "مرحبا — שלום",
+        "Привіт, Київ",
+        "🚲🌳 emoji",
+    ],
+)
 def test_hostile_and_international_text_is_stored_and_shown_literally(at, demo_store, text):
     draw(at, SQUARE)
     fill_and_save(at, text, group=text)
@@ -293,8 +339,10 @@ def test_filters_and_add_without_map(at, demo_store):
     assert len(picks) == 1 and picks[0].key != f"annotate_pick_{a.id}"
 
 
-@pytest.mark.parametrize("lang, title, idea", [
-    ("de", "Karte des Reallabors", "Idee"), ("uk", "Карта живої лабораторії", "Ідея")])
+@pytest.mark.parametrize(
+    "lang, title, idea",
+    [("de", "Karte des Reallabors", "Idee"), ("uk", "Карта живої лабораторії", "Ідея")],
+)
 def test_page_in_german_and_ukrainian(demo_store, lang, title, idea):
     # One run only: AppTest re-formats the shared sidebar's selectboxes in English on a second
     # run (their format functions read the language from session state), which fails.
@@ -308,8 +356,9 @@ def test_page_in_german_and_ukrainian(demo_store, lang, title, idea):
     assert any(idea in m.value for m in app.markdown)  # the legend
 
 
-def test_the_live_channel_reruns_only_the_list_which_then_shows_others_notes(at, demo_store,
-                                                                           monkeypatch):
+def test_the_live_channel_reruns_only_the_list_which_then_shows_others_notes(
+    at, demo_store, monkeypatch
+):
     assert list_title(at) == "Notes (0)"
     data = live_data(at)
     assert data["lab"] == LAB and data["path"] == f"/api/live/{LAB}/ws" and data["token"]

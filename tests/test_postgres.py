@@ -21,9 +21,17 @@ MUNICH = MUNICH_LAB
 
 
 def _note(store, text_: str = "A bench here") -> Annotation:  # type: ignore[no-untyped-def]
-    return store.add_annotation(Annotation(
-        id=new_id(), lab_id=MUNICH, geometry=Point(11.5531, 48.1862), category="idea",
-        text=text_, author="Group A"), by=SYSTEM)
+    return store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=MUNICH,
+            geometry=Point(11.5531, 48.1862),
+            category="idea",
+            text=text_,
+            author="Group A",
+        ),
+        by=SYSTEM,
+    )
 
 
 def _psql(url: str):  # type: ignore[no-untyped-def]
@@ -31,8 +39,10 @@ def _psql(url: str):  # type: ignore[no-untyped-def]
 
     from workbench.store.engine import postgres_url
 
-    return psycopg.connect(postgres_url(url).set(drivername="postgresql").render_as_string(
-        hide_password=False), autocommit=True)
+    return psycopg.connect(
+        postgres_url(url).set(drivername="postgresql").render_as_string(hide_password=False),
+        autocommit=True,
+    )
 
 
 def test_columns_have_real_types_indexes_and_checks(pg_url):
@@ -41,41 +51,63 @@ def test_columns_have_real_types_indexes_and_checks(pg_url):
     store = ensure_demo(on_purpose=True)
     note = _note(store)
     with _psql(pg_url) as conn:
-        types = dict(conn.execute(
-            "SELECT table_name || '.' || column_name, udt_name FROM information_schema.columns"
-            " WHERE table_schema = 'wb_demo'").fetchall())
+        types = dict(
+            conn.execute(
+                "SELECT table_name || '.' || column_name, udt_name FROM information_schema.columns"
+                " WHERE table_schema = 'wb_demo'"
+            ).fetchall()
+        )
         assert types["annotations.geom"] == types["labs.boundary"] == "geometry"
-        assert types["annotations.created_at"] == types["workshop_rounds.started_at"] \
-            == "timestamptz"
+        assert (
+            types["annotations.created_at"] == types["workshop_rounds.started_at"] == "timestamptz"
+        )
         assert types["labs.themes"] == types["lab_settings.value"] == "jsonb"
         assert types["annotations.hidden"] == types["cities.illustrative_only"] == "bool"
         assert types["cities.lon"] == types["annotations.minx"] == "float8"
-        srids = dict(conn.execute("SELECT f_table_name, srid FROM geometry_columns "
-                                  "WHERE f_table_schema = 'wb_demo'").fetchall())
+        srids = dict(
+            conn.execute(
+                "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = 'wb_demo'"
+            ).fetchall()
+        )
         assert srids == {"annotations": 4326, "labs": 4326, "live_annotations": 4326}
-        gist = {r[0] for r in conn.execute(
-            "SELECT indexname FROM pg_indexes WHERE schemaname = 'wb_demo' "
-            "AND indexdef LIKE '%USING gist%'")}
+        gist = {
+            r[0]
+            for r in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'wb_demo' "
+                "AND indexdef LIKE '%USING gist%'"
+            )
+        }
         assert gist == {"annotations_geom", "labs_boundary"}
         # the database keeps its rules even against SQL that bypasses the store
         with pytest.raises(Exception, match="workshop_rounds_kind"):
-            conn.execute("INSERT INTO wb_demo.workshop_sessions (id, lab_id, title, status, "
-                         "created_at, expires_at) VALUES ('s', %s, 'W', 'active', now(), "
-                         "now() + interval '1 hour')", (MUNICH,))
-            conn.execute("INSERT INTO wb_demo.workshop_rounds (id, session_id, number, kind, "
-                         "status, started_at) VALUES ('r', 's', 1, 'party', 'running', now())")
+            conn.execute(
+                "INSERT INTO wb_demo.workshop_sessions (id, lab_id, title, status, "
+                "created_at, expires_at) VALUES ('s', %s, 'W', 'active', now(), "
+                "now() + interval '1 hour')",
+                (MUNICH,),
+            )
+            conn.execute(
+                "INSERT INTO wb_demo.workshop_rounds (id, session_id, number, kind, "
+                "status, started_at) VALUES ('r', 's', 1, 'party', 'running', now())"
+            )
         with pytest.raises(Exception, match="workshop_sessions_one_active"):
-            conn.execute("INSERT INTO wb_demo.workshop_sessions (id, lab_id, title, status, "
-                         "created_at, expires_at) VALUES ('s2', %s, 'W', 'active', now(), "
-                         "now() + interval '1 hour')", (MUNICH,))
-        stored = conn.execute("SELECT ST_AsText(geom), ST_SRID(geom), minx FROM "
-                              "wb_demo.annotations WHERE id = %s", (note.id,)).fetchone()
+            conn.execute(
+                "INSERT INTO wb_demo.workshop_sessions (id, lab_id, title, status, "
+                "created_at, expires_at) VALUES ('s2', %s, 'W', 'active', now(), "
+                "now() + interval '1 hour')",
+                (MUNICH,),
+            )
+        stored = conn.execute(
+            "SELECT ST_AsText(geom), ST_SRID(geom), minx FROM wb_demo.annotations WHERE id = %s",
+            (note.id,),
+        ).fetchone()
     assert stored == ("POINT(11.5531 48.1862)", 4326, 11.5531)  # double precision, not float4
     again = store.get_annotation(note.id)  # and the store reads back what it wrote
     assert again.geometry.equals(note.geometry) and again.created_at == note.created_at
     with _psql(pg_url) as conn:  # a jsonb array in the database, the same tuple in Python
-        themes = conn.execute("SELECT themes FROM wb_demo.labs WHERE id = %s",
-                              (MUNICH,)).fetchone()[0]
+        themes = conn.execute(
+            "SELECT themes FROM wb_demo.labs WHERE id = %s", (MUNICH,)
+        ).fetchone()[0]
     assert themes == list(store.get_lab(MUNICH).themes) and themes
 
 
@@ -89,14 +121,22 @@ def test_every_workspace_is_a_schema_listed_and_created_from_the_cli(pg_url, dat
     open_store("kharkiv", create=True).close()
     assert list_workspaces() == ["berlin-2027", "kharkiv"]
     assert workspace_exists("berlin-2027") and not workspace_exists("nowhere")
-    assert not list((data_dir / "workspaces").glob("*.sqlite")) if (
-        data_dir / "workspaces").exists() else True  # no SQLite file anywhere
+    assert (
+        not list((data_dir / "workspaces").glob("*.sqlite"))
+        if (data_dir / "workspaces").exists()
+        else True
+    )  # no SQLite file anywhere
     assert cli.main(["workspaces"]) == 0
     out = capsys.readouterr().out
     assert "berlin-2027" in out and "kharkiv" in out
     with _psql(pg_url) as conn:
-        schemas = {r[0] for r in conn.execute(
-            "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'wb\\_%'")}
+        schemas = {
+            r[0]
+            for r in conn.execute(
+                "SELECT schema_name FROM information_schema.schemata"
+                " WHERE schema_name LIKE 'wb\\_%'"
+            )
+        }
     assert schemas == {"wb_berlin-2027", "wb_kharkiv"}
 
 
@@ -130,8 +170,10 @@ def test_each_commit_is_announced_and_a_rolled_back_write_is_not(pg_url):
             raise RuntimeError("rolled back")
         heard = [(n.channel, n.payload) for n in listener.notifies(timeout=1.0)]
     revision = store.lab_revisions([MUNICH])[MUNICH]
-    assert heard == [(NOTIFY_CHANNEL, f"wb_demo|{MUNICH}|{revision}"),
-                     (QGIS_CHANNEL, f"wb_demo|{MUNICH}|{revision}")]
+    assert heard == [
+        (NOTIFY_CHANNEL, f"wb_demo|{MUNICH}|{revision}"),
+        (QGIS_CHANNEL, f"wb_demo|{MUNICH}|{revision}"),
+    ]
     assert store.get_annotation(note.id).text == "A bench here"
 
 
@@ -145,14 +187,23 @@ def test_ogrinfo_lists_the_live_annotations_in_epsg_4326(pg_url):
     gone = _note(store, "deleted")
     store.delete_annotation(gone.id, name="Group A", by=SYSTEM)
     u = postgres_url(pg_url)
-    source = (f"PG:host={u.host} port={u.port or 5432} dbname={u.database} user={u.username} "
-              f"password={u.password} schemas=wb_demo")
-    listing = subprocess.run(["ogrinfo", "-ro", "-q", source], capture_output=True, text=True,
-                             timeout=60, check=True).stdout
+    source = (
+        f"PG:host={u.host} port={u.port or 5432} dbname={u.database} user={u.username} "
+        f"password={u.password} schemas=wb_demo"
+    )
+    listing = subprocess.run(
+        ["ogrinfo", "-ro", "-q", source], capture_output=True, text=True, timeout=60, check=True
+    ).stdout
     assert {"annotations", "labs", "live_annotations"} <= {
-        line.split(":", 1)[1].split("(")[0].strip() for line in listing.splitlines() if ":" in line}
-    info = subprocess.run(["ogrinfo", "-ro", "-so", source, "live_annotations"],
-                          capture_output=True, text=True, timeout=60, check=True).stdout
+        line.split(":", 1)[1].split("(")[0].strip() for line in listing.splitlines() if ":" in line
+    }
+    info = subprocess.run(
+        ["ogrinfo", "-ro", "-so", source, "live_annotations"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert f"Feature Count: {len(kept)}" in info  # the deleted note is not in the view
     assert 'ID["EPSG",4326]' in info
     extent = re.search(r"Extent: \(([-\d.]+), ([-\d.]+)\)", info)
@@ -165,12 +216,25 @@ def test_ogrinfo_lists_the_live_annotations_in_epsg_4326(pg_url):
 
     lab = store.list_labs()[0]
     c = lab.boundary.centroid
-    save_theme(store, lab.id, "schools", gpd.GeoDataFrame(
-        {"osm_id": ["node/1", "node/2"], "name": ["A", "B"]},
-        geometry=[shapely.Point(c.x, c.y), shapely.Point(c.x + 0.001, c.y)], crs=4326),
-        {"fetched_at": "2026-01-01", "source": "test"}, by=SYSTEM)
-    info = subprocess.run(["ogrinfo", "-ro", "-so", source, "osm_layers"],
-                          capture_output=True, text=True, timeout=60, check=True).stdout
+    save_theme(
+        store,
+        lab.id,
+        "schools",
+        gpd.GeoDataFrame(
+            {"osm_id": ["node/1", "node/2"], "name": ["A", "B"]},
+            geometry=[shapely.Point(c.x, c.y), shapely.Point(c.x + 0.001, c.y)],
+            crs=4326,
+        ),
+        {"fetched_at": "2026-01-01", "source": "test"},
+        by=SYSTEM,
+    )
+    info = subprocess.run(
+        ["ogrinfo", "-ro", "-so", source, "osm_layers"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert "Feature Count: 2" in info and 'ID["EPSG",4326]' in info
 
 
@@ -182,30 +246,37 @@ def test_a_database_of_schema_7_in_public_is_upgraded_not_wiped(pg_url):
     old = make_engine(pg_url)  # no workspace schema: ``public``, as the old version did
     assert migrate(old, target=7) == 7
     with old.begin() as conn:
-        conn.execute(text(
-            "INSERT INTO networks (id, name, countries, created_at) VALUES "
-            "('n', 'Net', '[\"DE\"]', '2026-01-01T00:00:00+00:00');"
-            "INSERT INTO cities (id, name, country, lon, lat) VALUES ('c', 'München', 'DE', "
-            "11.57, 48.14);"
-            "INSERT INTO labs (id, city_id, network_id, title, boundary_wkt, created_at, "
-            "updated_at) VALUES ('l', 'c', 'n', 'Lab', 'POLYGON ((11.55 48.18, 11.56 48.18, "
-            "11.56 48.19, 11.55 48.18))', '2026-01-01T00:00:00+00:00', "
-            "'2026-01-01T00:00:00+00:00');"
-            "INSERT INTO annotations (id, lab_id, geom_wkt, geom_type, minx, miny, maxx, maxy, "
-            "category, text, author, created_at, updated_at, hidden) VALUES ('a', 'l', "
-            "'POINT (11.555 48.185)', 'Point', 11.555, 48.185, 11.555, 48.185, 'idea', "
-            "'old note', 'G', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 0)"))
+        conn.execute(
+            text(
+                "INSERT INTO networks (id, name, countries, created_at) VALUES "
+                "('n', 'Net', '[\"DE\"]', '2026-01-01T00:00:00+00:00');"
+                "INSERT INTO cities (id, name, country, lon, lat) VALUES ('c', 'München', 'DE', "
+                "11.57, 48.14);"
+                "INSERT INTO labs (id, city_id, network_id, title, boundary_wkt, created_at, "
+                "updated_at) VALUES ('l', 'c', 'n', 'Lab', 'POLYGON ((11.55 48.18, 11.56 48.18, "
+                "11.56 48.19, 11.55 48.18))', '2026-01-01T00:00:00+00:00', "
+                "'2026-01-01T00:00:00+00:00');"
+                "INSERT INTO annotations (id, lab_id, geom_wkt, geom_type, minx, miny, maxx, maxy, "
+                "category, text, author, created_at, updated_at, hidden) VALUES ('a', 'l', "
+                "'POINT (11.555 48.185)', 'Point', 11.555, 48.185, 11.555, 48.185, 'idea', "
+                "'old note', 'G', '2026-01-01T00:00:00+00:00', '2026-01-01T00:00:00+00:00', 0)"
+            )
+        )
     old.dispose()
     store = ensure_demo()  # what `workbench run` and the pages open first
     assert [lab.id for lab in store.list_labs()] == ["l"]  # adopted, nothing seeded over it
     assert store.get_annotation("a").text == "old note"
     assert store.get_lab("l").boundary.area > 0
     with _psql(pg_url) as conn:
-        left = conn.execute("SELECT count(*) FROM information_schema.tables "
-                            "WHERE table_schema = 'public' AND table_name = 'annotations'")
+        left = conn.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = 'public' AND table_name = 'annotations'"
+        )
         assert left.fetchone()[0] == 0  # moved into wb_demo, not copied
-        assert conn.execute("SELECT max(version) FROM wb_demo.schema_version").fetchone()[0] \
+        assert (
+            conn.execute("SELECT max(version) FROM wb_demo.schema_version").fetchone()[0]
             == store.version
+        )
 
 
 def test_a_newer_schema_is_refused_untouched(pg_url):
@@ -214,14 +285,19 @@ def test_a_newer_schema_is_refused_untouched(pg_url):
     open_store("future", create=True).close()
     with _psql(pg_url) as conn:
         conn.execute('INSERT INTO "wb_future".schema_version VALUES (99)')
-        before = conn.execute("SELECT count(*) FROM information_schema.columns "
-                              "WHERE table_schema = 'wb_future'").fetchone()
+        before = conn.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'wb_future'"
+        ).fetchone()
     with pytest.raises(SchemaError) as err:
         open_store("future")
     assert err.value.key == "store.schema_too_new"
     with _psql(pg_url) as conn:
-        assert conn.execute("SELECT count(*) FROM information_schema.columns "
-                            "WHERE table_schema = 'wb_future'").fetchone() == before
+        assert (
+            conn.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'wb_future'"
+            ).fetchone()
+            == before
+        )
 
 
 @pytest.mark.parametrize("problem", ["port", "password"])
@@ -242,8 +318,7 @@ def test_an_unreachable_database_is_one_clear_message(pg_url, monkeypatch, probl
 
 
 @pytest.mark.parametrize("lang", ["en", "de", "uk"])
-def test_the_app_names_an_unreachable_database_instead_of_a_traceback(pg_url, monkeypatch,
-                                                                      lang):
+def test_the_app_names_an_unreachable_database_instead_of_a_traceback(pg_url, monkeypatch, lang):
     from pathlib import Path
 
     from streamlit.testing.v1 import AppTest
@@ -253,8 +328,9 @@ def test_the_app_names_an_unreachable_database_instead_of_a_traceback(pg_url, mo
 
     u = postgres_url(pg_url).set(port=1)
     monkeypatch.setenv("WORKBENCH_DATABASE_URL", u.render_as_string(hide_password=False))
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
-                           default_timeout=60)
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60
+    )
     at.query_params["lang"] = lang
     at.run()
     assert not at.exception
@@ -272,7 +348,8 @@ def test_a_lost_connection_fails_one_action_and_the_next_connects_again(pg_url):
     with _psql(pg_url) as admin:
         cut = admin.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()[0]
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ).fetchone()[0]
     assert cut >= 1  # the store's pooled connection was among them
     after = _note(store, "written after the cut")  # pre-ping: a fresh connection
     assert [a.id for a in store.list_annotations(MUNICH)] == [before.id, after.id]
@@ -287,5 +364,4 @@ def test_any_json_value_comes_back_as_it_was_written(store, value):
 
     seed(store)
     store.set_lab_setting(MUNICH, "probe", value, by=SYSTEM)
-    assert store.lab_setting(MUNICH, "probe", "default") == (
-        "default" if value is None else value)
+    assert store.lab_setting(MUNICH, "probe", "default") == ("default" if value is None else value)

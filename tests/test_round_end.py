@@ -23,12 +23,22 @@ def session(demo_store):
 
 
 def _note(store, text: str) -> None:
-    store.add_annotation(Annotation(id=new_id(), lab_id=MUNICH_LAB, geometry=Point(11.55, 48.18),
-                                    category="idea", text=text, author="G"), by=FACILITATOR)
+    store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=MUNICH_LAB,
+            geometry=Point(11.55, 48.18),
+            category="idea",
+            text=text,
+            author="G",
+        ),
+        by=FACILITATOR,
+    )
 
 
-def test_a_failing_snapshot_leaves_the_round_running_and_a_retry_finishes(demo_store, session,
-                                                                           monkeypatch):
+def test_a_failing_snapshot_leaves_the_round_running_and_a_retry_finishes(
+    demo_store, session, monkeypatch
+):
     s = demo_store
     started = s.start_round(session.id, "collect", by=FACILITATOR, minutes=5)
     _note(s, "in round one")

@@ -59,15 +59,21 @@ def test_the_cli_buffer_default_and_help_are_the_settings(command):
     args = parser.parse_args([*command, "--lab", LAB])
     assert args.buffer == settings.DEFAULT_BUFFER_M
     sub = parser._subparsers._group_actions[0].choices["osm"]  # noqa: SLF001 - argparse's tree
-    action = next(a for a in sub._subparsers._group_actions[0].choices[command[1]]._actions
-                  if "--buffer" in a.option_strings)
+    action = next(
+        a
+        for a in sub._subparsers._group_actions[0].choices[command[1]]._actions
+        if "--buffer" in a.option_strings
+    )
     assert f"0 to {settings.MAX_BUFFER_M} " in action.help
 
 
 def test_the_layers_page_offers_the_buffer_up_to_the_limit(demo_store):
     buffer = _page("pages/layers.py").number_input(key="layers_buffer")
-    assert (buffer.min, buffer.max, buffer.value) == (0, settings.MAX_BUFFER_M,
-                                                      settings.DEFAULT_BUFFER_M)
+    assert (buffer.min, buffer.max, buffer.value) == (
+        0,
+        settings.MAX_BUFFER_M,
+        settings.DEFAULT_BUFFER_M,
+    )
 
 
 # ---- the workshop page's inputs: the store's limits ---------------------------------------------
@@ -77,12 +83,18 @@ def test_the_workshop_page_offers_the_stores_limits(demo_store):
     at.text_input[1].set_value(PASSCODE)
     _submit(at, "workshop_setup_form")
     hours = next(n for n in at.number_input if n.label == "Join link valid for (hours)")
-    assert (hours.min, hours.max, hours.value) == (1, settings.MAX_SESSION_HOURS,
-                                                   settings.DEFAULT_SESSION_HOURS)
+    assert (hours.min, hours.max, hours.value) == (
+        1,
+        settings.MAX_SESSION_HOURS,
+        settings.DEFAULT_SESSION_HOURS,
+    )
     _submit(at, "workshop_create_form")
     minutes = at.number_input(key="workshop_round_minutes")
-    assert (minutes.min, minutes.max, minutes.value) == (0, settings.MAX_ROUND_MINUTES,
-                                                         settings.DEFAULT_ROUND_MINUTES)
+    assert (minutes.min, minutes.max, minutes.value) == (
+        0,
+        settings.MAX_ROUND_MINUTES,
+        settings.DEFAULT_ROUND_MINUTES,
+    )
     votes = at.number_input(key="workshop_vote_limit")
     assert (votes.min, votes.max) == (settings.MIN_VOTE_LIMIT, settings.MAX_VOTE_LIMIT)
 
@@ -103,8 +115,11 @@ SOURCES = [p for folder in ("workbench", "pages") for p in (PROJECT_ROOT / folde
 
 def _sources_except(*names: str) -> list[tuple[str, str]]:
     skip = {PROJECT_ROOT / "workbench" / n for n in names}
-    return [(str(p.relative_to(PROJECT_ROOT)), p.read_text(encoding="utf-8"))
-            for p in SOURCES if p not in skip]
+    return [
+        (str(p.relative_to(PROJECT_ROOT)), p.read_text(encoding="utf-8"))
+        for p in SOURCES
+        if p not in skip
+    ]
 
 
 # A dead name the store's rewrite removes (issue 16); nothing reads it.
@@ -113,7 +128,8 @@ DEAD = {"workbench/store/annotations.py": {"#56B4E9", "#F0E442", "#000000"}}
 
 def test_each_palette_colour_is_written_only_in_the_palette():
     colours = {c.lower() for c in palette.OKABE_ITO.values()} | {
-        c.lower() for c in palette.THEME_COLOURS.values()}
+        c.lower() for c in palette.THEME_COLOURS.values()
+    }
     found = []
     for path, text in _sources_except("palette.py"):
         for hit in re.findall(r"#[0-9a-fA-F]{6}\b", text):
@@ -123,14 +139,20 @@ def test_each_palette_colour_is_written_only_in_the_palette():
 
 
 def test_the_coordinate_precision_is_written_only_in_the_settings():
-    found = [(path, m) for path, text in _sources_except("settings.py")
-             for m in re.findall(r"rounding_precision=\d+|round\([^()]*\b, [67]\)", text)]
+    found = [
+        (path, m)
+        for path, text in _sources_except("settings.py")
+        for m in re.findall(r"rounding_precision=\d+|round\([^()]*\b, [67]\)", text)
+    ]
     assert not found, found
 
 
 def test_widgets_write_no_limit_of_their_own():
     """A number input's bounds and a text input's length come from the settings."""
-    found = [(path, m) for path, text in _sources_except()
-             if path.startswith("pages/")
-             for m in re.findall(r"number_input\([^)]*?[(,]\s*\d+, \d+[,)]|max_chars=\d{2,}", text)]
+    found = [
+        (path, m)
+        for path, text in _sources_except()
+        if path.startswith("pages/")
+        for m in re.findall(r"number_input\([^)]*?[(,]\s*\d+, \d+[,)]|max_chars=\d{2,}", text)
+    ]
     assert not found, found

@@ -27,12 +27,28 @@ def square(lon: float, lat: float, half_deg: float = 0.003) -> Polygon:
 @pytest.fixture
 def world(store):
     net = store.add_network(Network(id=new_id(), name="Test network", countries=("DE", "UA")))
-    city = store.add_city(City(id=new_id(), name="Leipzig", country="de", lon=LEIPZIG[0],
-                               lat=LEIPZIG[1], network_ids=(net.id,)))
-    lab = store.add_lab(LivingLab(id=new_id(), city_id=city.id, network_id=net.id,
-                                  title="Eastern Leipzig", boundary=square(*LEIPZIG),
-                                  themes=("housing",), principles=("participation",),
-                                  sdg_targets=("11.1",)))
+    city = store.add_city(
+        City(
+            id=new_id(),
+            name="Leipzig",
+            country="de",
+            lon=LEIPZIG[0],
+            lat=LEIPZIG[1],
+            network_ids=(net.id,),
+        )
+    )
+    lab = store.add_lab(
+        LivingLab(
+            id=new_id(),
+            city_id=city.id,
+            network_id=net.id,
+            title="Eastern Leipzig",
+            boundary=square(*LEIPZIG),
+            themes=("housing",),
+            principles=("participation",),
+            sdg_targets=("11.1",),
+        )
+    )
     return net, city, lab
 
 
@@ -75,14 +91,23 @@ def test_lab_crud(store, world):
 
 def test_layer_and_snapshot_crud(store, world):
     _, _, lab = world
-    layer = store.add_layer(Layer(id=new_id(), lab_id=lab.id, name="Trees", kind="upload",
-                                  style={"color": "#009E73"}, feature_count=12))
+    layer = store.add_layer(
+        Layer(
+            id=new_id(),
+            lab_id=lab.id,
+            name="Trees",
+            kind="upload",
+            style={"color": "#009E73"},
+            feature_count=12,
+        )
+    )
     assert store.list_layers(lab.id)[0].style == {"color": "#009E73"}
     assert store.update_layer_style(layer.id, {"color": "#000"}).style == {"color": "#000"}
     store.delete_layer(layer.id)
     assert store.list_layers(lab.id) == []
-    snap = store.add_snapshot(Snapshot(id=new_id(), lab_id=lab.id, name="Round 1",
-                                       state={"annotations": 3}))
+    snap = store.add_snapshot(
+        Snapshot(id=new_id(), lab_id=lab.id, name="Round 1", state={"annotations": 3})
+    )
     assert store.get_snapshot(snap.id).state == {"annotations": 3}
     assert [s.id for s in store.list_snapshots(lab.id)] == [snap.id]
     store.delete_snapshot(snap.id)
@@ -93,16 +118,30 @@ def test_layer_and_snapshot_crud(store, world):
 def test_deleting_a_lab_cascades(store, world):
     _, _, lab = world
     store.add_layer(Layer(id=new_id(), lab_id=lab.id, name="x", kind="upload"))
-    store.add_annotation(Annotation(id=new_id(), lab_id=lab.id, geometry=Point(*LEIPZIG),
-                                    category="idea", text="t", author="g"))
+    store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=lab.id,
+            geometry=Point(*LEIPZIG),
+            category="idea",
+            text="t",
+            author="g",
+        )
+    )
     store.delete_lab(lab.id)
     assert store.list_layers(lab.id) == [] and store.list_annotations(lab.id) == []
 
 
 def test_same_id_twice_stores_once(store, world):
     _, _, lab = world
-    a = Annotation(id=new_id(), lab_id=lab.id, geometry=Point(*LEIPZIG), category="idea",
-                   text="first", author="Group A")
+    a = Annotation(
+        id=new_id(),
+        lab_id=lab.id,
+        geometry=Point(*LEIPZIG),
+        category="idea",
+        text="first",
+        author="Group A",
+    )
     store.add_annotation(a)
     store.add_annotation(replace(a, text="retry"))
     assert [x.text for x in store.list_annotations(lab.id)] == ["first"]
@@ -110,21 +149,27 @@ def test_same_id_twice_stores_once(store, world):
     assert again.title == lab.title and len(store.list_labs()) == 1
 
 
-@pytest.mark.parametrize("geom, key", [
-    (Polygon(), "boundary.empty"),
-    (Point(*LEIPZIG), "boundary.not_polygon"),
-    (Polygon([(12.37, 51.33), (12.38, 51.34), (12.38, 51.33), (12.37, 51.34)]),
-     "boundary.invalid"),
-    (square(*LEIPZIG, half_deg=0.05), "boundary.too_large"),
-    (square(*LEIPZIG, half_deg=0.00005), "boundary.too_small"),
-    (square(13.40, 52.52), "boundary.too_far"),  # Berlin, ~150 km away
-    (square(200.0, 51.0), "boundary.out_of_range"),
-])
+@pytest.mark.parametrize(
+    "geom, key",
+    [
+        (Polygon(), "boundary.empty"),
+        (Point(*LEIPZIG), "boundary.not_polygon"),
+        (
+            Polygon([(12.37, 51.33), (12.38, 51.34), (12.38, 51.33), (12.37, 51.34)]),
+            "boundary.invalid",
+        ),
+        (square(*LEIPZIG, half_deg=0.05), "boundary.too_large"),
+        (square(*LEIPZIG, half_deg=0.00005), "boundary.too_small"),
+        (square(13.40, 52.52), "boundary.too_far"),  # Berlin, ~150 km away
+        (square(200.0, 51.0), "boundary.out_of_range"),
+    ],
+)
 def test_invalid_boundary_is_refused_and_nothing_written(store, world, geom, key):
     net, city, lab = world
     with pytest.raises(ValidationError) as info:
-        store.add_lab(LivingLab(id=new_id(), city_id=city.id, network_id=net.id, title="Bad",
-                                boundary=geom))
+        store.add_lab(
+            LivingLab(id=new_id(), city_id=city.id, network_id=net.id, title="Bad", boundary=geom)
+        )
     assert info.value.key == key
     assert info.value.message("de") != info.value.message("en")  # translated
     with pytest.raises(ValidationError):
@@ -135,8 +180,12 @@ def test_invalid_boundary_is_refused_and_nothing_written(store, world, geom, key
 
 def test_bad_codes_refused(store, world):
     net, city, lab = world
-    for bad in (dict(status="finished"), dict(principles=("nope",)), dict(sdg_targets=("99.9",)),
-                dict(title="   ")):
+    for bad in (
+        dict(status="finished"),
+        dict(principles=("nope",)),
+        dict(sdg_targets=("99.9",)),
+        dict(title="   "),
+    ):
         with pytest.raises(ValidationError):
             store.update_lab(replace(lab, **bad))
     with pytest.raises(ValidationError):
@@ -158,7 +207,8 @@ def test_migration_upgrades_old_database_without_losing_rows(data_dir):
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO networks (id, name, countries, description, created_at) "
-            "VALUES ('n1', 'Old network', '[\"DE\"]', '', '2024-01-01T00:00:00+00:00')")
+            "VALUES ('n1', 'Old network', '[\"DE\"]', '', '2024-01-01T00:00:00+00:00')"
+        )
     engine.dispose()
     store = open_store("old", create=True)
     assert store.version == SCHEMA_VERSION > 1

@@ -76,16 +76,32 @@ def _exported(demo_store, tmp_path: Path, with_category: bool = False) -> tuple[
     path = data_dir() / "uploads" / lab.id / f"{layer_id}.parquet"  # as older versions kept it
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False)
-    demo_store.add_layer(Layer(id=layer_id, lab_id=lab.id, name="Kiosks", kind="upload",
-                               style={"color": "#56B4E9"},
-                               path=path.relative_to(data_dir()).as_posix(), feature_count=1))
+    demo_store.add_layer(
+        Layer(
+            id=layer_id,
+            lab_id=lab.id,
+            name="Kiosks",
+            kind="upload",
+            style={"color": "#56B4E9"},
+            path=path.relative_to(data_dir()).as_posix(),
+            feature_count=1,
+        )
+    )
     category = "market"
     if with_category:
-        demo_store.save_category(Category(code=category, colour="#F0E442",
-                                          labels={"en": "Market", "de": "Markt"}))
-    demo_store.add_annotation(Annotation(
-        id=new_id(), lab_id=lab.id, geometry=Point(c.x, c.y),
-        category=category if with_category else "idea", text="A market here", author="A"))
+        demo_store.save_category(
+            Category(code=category, colour="#F0E442", labels={"en": "Market", "de": "Markt"})
+        )
+    demo_store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=lab.id,
+            geometry=Point(c.x, c.y),
+            category=category if with_category else "idea",
+            text="A market here",
+            author="A",
+        )
+    )
     out = tmp_path / "lab.gpkg"
     out.write_bytes(export.export_lab(demo_store, lab.id, "gpkg"))
     return out, lab.id
@@ -98,9 +114,13 @@ def _rewrite(src: Path, dst: Path, **changes) -> Path:  # type: ignore[no-untype
     for name, frame in tables.items():
         frame = changes.get(name, lambda f: f)(frame.copy())
         spatial = isinstance(frame, gpd.GeoDataFrame)
-        pyogrio.write_dataframe(frame if spatial or not frame.empty else frame.astype(str), dst,
-                                layer=name, driver="GPKG",
-                                **({"geometry_type": "Unknown"} if spatial else {}))
+        pyogrio.write_dataframe(
+            frame if spatial or not frame.empty else frame.astype(str),
+            dst,
+            layer=name,
+            driver="GPKG",
+            **({"geometry_type": "Unknown"} if spatial else {}),
+        )
     return dst
 
 
@@ -108,6 +128,7 @@ def _set(column: str, value):  # type: ignore[no-untyped-def]
     def change(frame):  # type: ignore[no-untyped-def]
         frame[column] = value
         return frame
+
     return change
 
 
@@ -123,8 +144,12 @@ def _only_workspace_files(root: Path) -> bool:
 
 
 def _state(store) -> tuple:  # type: ignore[no-untyped-def]
-    return (store.list_networks(), store.list_cities(), store.list_labs(),
-            [c.code for c in store.list_categories()])
+    return (
+        store.list_networks(),
+        store.list_cities(),
+        store.list_labs(),
+        [c.code for c in store.list_categories()],
+    )
 
 
 # ---- item 4: import -----------------------------------------------------------------------------
@@ -146,14 +171,16 @@ def test_traversal_layer_id_is_refused_and_writes_nothing(demo_store, tmp_path, 
     target.close()
 
 
-def test_cli_import_of_a_traversal_id_writes_nothing_outside(demo_store, tmp_path, monkeypatch,
-                                                             capsys):
+def test_cli_import_of_a_traversal_id_writes_nothing_outside(
+    demo_store, tmp_path, monkeypatch, capsys
+):
     from workbench import cli
 
     src, _ = _exported(demo_store, tmp_path)
     escape = tmp_path / "escaped"
-    crafted = _rewrite(src, tmp_path / "crafted.gpkg", layers=_set(
-        "layer_id", f"../../../../../../{escape}/owned"))
+    crafted = _rewrite(
+        src, tmp_path / "crafted.gpkg", layers=_set("layer_id", f"../../../../../../{escape}/owned")
+    )
     other = _elsewhere(monkeypatch, tmp_path)
     assert cli.main(["import", "--workspace", "target", str(crafted)]) == 2
     assert "not a valid identifier" in capsys.readouterr().err
@@ -161,8 +188,10 @@ def test_cli_import_of_a_traversal_id_writes_nothing_outside(demo_store, tmp_pat
     assert _only_workspace_files(other)
 
 
-@pytest.mark.parametrize("column,value", [
-    ("lab_id", "../x"), ("city_id", "/etc/passwd"), ("network_id", "'; DROP TABLE labs; --")])
+@pytest.mark.parametrize(
+    "column,value",
+    [("lab_id", "../x"), ("city_id", "/etc/passwd"), ("network_id", "'; DROP TABLE labs; --")],
+)
 def test_every_id_read_from_the_file_is_a_uuid(demo_store, tmp_path, column, value):
     src, _ = _exported(demo_store, tmp_path)
     crafted = _rewrite(src, tmp_path / "crafted.gpkg", site=_set(column, value))
@@ -177,8 +206,11 @@ def test_every_id_read_from_the_file_is_a_uuid(demo_store, tmp_path, column, val
 def test_css_in_a_style_colour_is_refused(demo_store, tmp_path, beacon):
     url, hits = beacon
     src, _ = _exported(demo_store, tmp_path)
-    crafted = _rewrite(src, tmp_path / "crafted.gpkg", layers=_set(
-        "style", json.dumps({"color": f"red;background:url({url}/x)"})))
+    crafted = _rewrite(
+        src,
+        tmp_path / "crafted.gpkg",
+        layers=_set("style", json.dumps({"color": f"red;background:url({url}/x)"})),
+    )
     target = open_store("target", create=True)
     with pytest.raises(ValidationError) as err:
         export.import_geopackage(target, crafted)
@@ -196,7 +228,9 @@ def test_css_in_a_style_colour_is_refused(demo_store, tmp_path, beacon):
         demo_store.update_layer_style(layer.id, {"background": f"url({url}/x)"})
     assert err.value.key == "integrity.bad_style"
     assert demo_store.update_layer_style(layer.id, {"color": "#abc", "weight": 2}).style == {
-        "color": "#abc", "weight": 2}
+        "color": "#abc",
+        "weight": 2,
+    }
     assert [clean_colour(c) for c in ("#abc", "#A0B1C2", "#a0b1c2ff")]
     assert hits == []
     target.close()
@@ -238,8 +272,10 @@ def test_a_failing_import_leaves_no_record_and_no_file(demo_store, tmp_path, mon
 def test_only_a_local_sqlite_geopackage_is_opened(store, tmp_path, beacon):
     url, hits = beacon
     vrt = tmp_path / "x.gpkg"
-    vrt.write_text(f'<OGRVRTDataSource><OGRVRTLayer name="site"><SrcDataSource>'
-                   f'/vsicurl/{url}/v.csv</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>')
+    vrt.write_text(
+        f'<OGRVRTDataSource><OGRVRTLayer name="site"><SrcDataSource>'
+        f"/vsicurl/{url}/v.csv</SrcDataSource></OGRVRTLayer></OGRVRTDataSource>"
+    )
     shapefile_db = tmp_path / "plain.sqlite"
     sqlite3.connect(shapefile_db).executescript("CREATE TABLE site (lab_id TEXT);")
     for path in (vrt, shapefile_db, Path(f"/vsicurl/{url}/x.gpkg"), tmp_path / "missing.gpkg"):
@@ -257,8 +293,9 @@ def test_reimport_carries_the_workspaces_own_categories(demo_store, tmp_path):
     assert export.import_geopackage(target, src) == lab_id
     [market] = [c for c in target.list_categories() if c.code == "market"]
     assert (market.colour, market.labels) == ("#F0E442", {"en": "Market", "de": "Markt"})
-    assert [a.category for a in target.list_annotations(lab_id)
-            if a.text == "A market here"] == ["market"]
+    assert [a.category for a in target.list_annotations(lab_id) if a.text == "A market here"] == [
+        "market"
+    ]
     # importing again changes nothing; a workspace's own category of that code is kept
     target.save_category(Category(code="market", colour="#000000", labels={"en": "Mine"}))
     export.import_geopackage(target, src)
@@ -279,24 +316,52 @@ def test_control_characters_are_stripped_at_the_store(demo_store, tmp_path):
         demo_store.update_network(replace(net, name=HOSTILE_NAME, description=HOSTILE_NAME)),
         demo_store.update_city(replace(city, name=HOSTILE_NAME)),
         demo_store.update_lab(replace(lab, title=HOSTILE_NAME, summary="a\nb\tc\x1b\u202e")),
-        demo_store.add_layer(Layer(id=new_id(), lab_id=lab.id, name=HOSTILE_NAME, kind="upload",
-                                   attribution=HOSTILE_NAME)),
-        demo_store.add_annotation(Annotation(id=new_id(), lab_id=lab.id, category="idea",
-                                             geometry=lab.boundary.centroid,
-                                             text="line 1\nline 2\x00\x1b\u202e",
-                                             author=HOSTILE_NAME)),
+        demo_store.add_layer(
+            Layer(
+                id=new_id(),
+                lab_id=lab.id,
+                name=HOSTILE_NAME,
+                kind="upload",
+                attribution=HOSTILE_NAME,
+            )
+        ),
+        demo_store.add_annotation(
+            Annotation(
+                id=new_id(),
+                lab_id=lab.id,
+                category="idea",
+                geometry=lab.boundary.centroid,
+                text="line 1\nline 2\x00\x1b\u202e",
+                author=HOSTILE_NAME,
+            )
+        ),
     ]
     from workbench.model import Comment, Snapshot
-    saved.append(demo_store.add_snapshot(Snapshot(id=new_id(), lab_id=lab.id,
-                                                  name=HOSTILE_NAME)))
-    saved.append(demo_store.add_comment(Comment(id=new_id(), annotation_id=saved[4].id,
-                                                author=HOSTILE_NAME, text=HOSTILE_NAME)))
-    saved.append(demo_store.save_category(Category(code="own", colour="#123456",
-                                                   labels={"en": HOSTILE_NAME})))
+
+    saved.append(demo_store.add_snapshot(Snapshot(id=new_id(), lab_id=lab.id, name=HOSTILE_NAME)))
+    saved.append(
+        demo_store.add_comment(
+            Comment(id=new_id(), annotation_id=saved[4].id, author=HOSTILE_NAME, text=HOSTILE_NAME)
+        )
+    )
+    saved.append(
+        demo_store.save_category(
+            Category(code="own", colour="#123456", labels={"en": HOSTILE_NAME})
+        )
+    )
     values = [json.dumps(s.__dict__, default=str, ensure_ascii=False) for s in saved]
     for text in values:
-        for bad in ("\x00", "\x1b", "\x07", "\u202e", "\u202c", "\u2066", "\u2069",
-                    "\\u0000", "\\u001b"):
+        for bad in (
+            "\x00",
+            "\x1b",
+            "\x07",
+            "\u202e",
+            "\u202c",
+            "\u2066",
+            "\u2069",
+            "\\u0000",
+            "\\u001b",
+        ):
             assert bad not in text
     assert demo_store.get_lab(lab.id).title == "Parkhidden [31mred gnp.exe x"
     assert demo_store.get_lab(lab.id).summary == "a\nb\tc"
@@ -328,8 +393,9 @@ def test_user_text_is_bidi_isolated_in_maps_and_exports(demo_store):
     from workbench.export.web import frame_html, html_document
 
     lab = demo_store.list_labs()[0]
-    city = demo_store.update_city(replace(demo_store.get_city(lab.city_id),
-                                          name="\u202e\u05d7\u05d9\u05e4\u05d4"))
+    city = demo_store.update_city(
+        replace(demo_store.get_city(lab.city_id), name="\u202e\u05d7\u05d9\u05e4\u05d4")
+    )
     lab = demo_store.update_lab(replace(lab, title="\u0645\u062e\u062a\u0628\u0631"))
     assert city.name == "\u05d7\u05d9\u05e4\u05d4"  # the override itself is gone
     content = export.gather(demo_store, lab.id)
@@ -339,12 +405,22 @@ def test_user_text_is_bidi_isolated_in_maps_and_exports(demo_store):
     assert f"<h1>{maps.bdi_text(lab.title)}</h1>" in frame
     assert isolate(city.name) in frame
     assert f">{maps.bdi_text(lab.title)}</div>" in html_document(content)
-    overview = maps.overview_map([lab], {city.id: city},
-                                 {n.id: n for n in demo_store.list_networks()}).get_root().render()
+    overview = (
+        maps.overview_map([lab], {city.id: city}, {n.id: n for n in demo_store.list_networks()})
+        .get_root()
+        .render()
+    )
     assert f"<b>{maps.bdi_text(lab.title)}</b>" in overview
-    note = demo_store.add_annotation(Annotation(id=new_id(), lab_id=lab.id, category="idea",
-                                                geometry=lab.boundary.centroid, text="x",
-                                                author="\u05e7\u05d1\u05d5\u05e6\u05d4"))
+    note = demo_store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=lab.id,
+            category="idea",
+            geometry=lab.boundary.centroid,
+            text="x",
+            author="\u05e7\u05d1\u05d5\u05e6\u05d4",
+        )
+    )
     popup = maps.annotation_popup_html(note, "#0072B2", "Idee")
     assert isolate(note.author) in popup and "<bdi>Idee</bdi>" in popup
 
@@ -366,13 +442,24 @@ def test_stale_edit_of_network_city_lab_is_a_conflict(demo_store, kind):
     assert err.value.key == f"integrity.conflict_{kind}"
     assert err.value.current.version == seen + 1  # the record as it is now
     assert getattr(err.value.current, field) == "Edit of Anna"
-    assert getattr({"network": demo_store.get_network, "city": demo_store.get_city,
-                    "lab": demo_store.get_lab}[kind](record.id), field) == "Edit of Anna"
+    assert (
+        getattr(
+            {
+                "network": demo_store.get_network,
+                "city": demo_store.get_city,
+                "lab": demo_store.get_lab,
+            }[kind](record.id),
+            field,
+        )
+        == "Edit of Anna"
+    )
     for lang in LANGUAGES:
         assert str(seen + 1) in err.value.message(lang)
     # with the version now shown, Ben's edit goes through
-    assert update(replace(record, **{field: "Edit of Ben"}),
-                  expected_version=seen + 1).version == seen + 2
+    assert (
+        update(replace(record, **{field: "Edit of Ben"}), expected_version=seen + 1).version
+        == seen + 2
+    )
 
 
 def test_older_workspace_gets_versions(tmp_path):
@@ -426,8 +513,9 @@ def test_full_disk_is_the_stores_own_error_and_keeps_nothing(store):
 
     store.engine.dispose()  # new connections get the limit
     with pytest.raises(StorageError) as err:
-        store.add_network(Network(id=new_id(), name="Big", countries=("DE",),
-                                  description="x" * 4900))  # needs a new page
+        store.add_network(
+            Network(id=new_id(), name="Big", countries=("DE",), description="x" * 4900)
+        )  # needs a new page
     assert err.value.key == "store.disk_full"
     assert store.list_networks() == []
     for lang in LANGUAGES:
@@ -455,14 +543,16 @@ def test_app_shows_the_stores_message_for_a_newer_workspace(lang):
 
     path = _newer_workspace("future")
     before = hashlib.sha256(path.read_bytes()).hexdigest()
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
-                           default_timeout=60)
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60
+    )
     at.session_state["lang"] = lang
     at.session_state["workspace"] = "future"
     at.run()
     assert not at.exception
-    expected = SchemaError("store.schema_too_new", found=SCHEMA_VERSION + 1,
-                           supported=SCHEMA_VERSION).message(lang)
+    expected = SchemaError(
+        "store.schema_too_new", found=SCHEMA_VERSION + 1, supported=SCHEMA_VERSION
+    ).message(lang)
     assert expected in [e.value for e in at.error]
     assert hashlib.sha256(path.read_bytes()).hexdigest() == before
     # the sidebar still offers the other workspaces
@@ -481,8 +571,9 @@ def test_app_shows_the_stores_message_when_the_disk_is_full(monkeypatch):
         raise StorageError("store.disk_full")
 
     monkeypatch.setattr(base, "migrate", full)
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
-                           default_timeout=60).run()
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60
+    ).run()
     assert not at.exception
     assert t("store.disk_full", "en") in [e.value for e in at.error]
     monkeypatch.setattr(base, "migrate", real)
@@ -495,15 +586,17 @@ def test_setup_page_refuses_a_save_over_someone_elses_edit():
 
     munich = MUNICH_LAB
     ensure_demo(on_purpose=True).close()
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
-                           default_timeout=60)
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parent.parent / "app.py"), default_timeout=60
+    )
     at.session_state["lab_id"] = munich
     at.switch_page("pages/setup.py").run()
     assert not at.exception
     shown = ensure_demo(on_purpose=True).get_lab(munich)
     # meanwhile someone else saves the lab
     other = ensure_demo(on_purpose=True).update_lab(
-        replace(shown, title="Edit of the other facilitator"))
+        replace(shown, title="Edit of the other facilitator")
+    )
     at.text_input[0].input("My edit")
     at.button(key="FormSubmitter:lab_form_edit-Save").click().run()
     assert not at.exception

@@ -54,25 +54,59 @@ def _racer(env: dict, worker: int, plan: dict, barrier, results) -> None:  # typ
             out.append(_outcome(lambda: open_store("fresh", create=True).close()))
         elif scenario == "retried_add":
             for note_id in plan["retried"]:
-                out.append(_outcome(lambda i=note_id: store.add_annotation(Annotation(
-                    id=i, lab_id=LAB, geometry=point, category="idea", text=f"try {worker}",
-                    author="G"), by=owner)))
+                out.append(
+                    _outcome(
+                        lambda i=note_id: store.add_annotation(
+                            Annotation(
+                                id=i,
+                                lab_id=LAB,
+                                geometry=point,
+                                category="idea",
+                                text=f"try {worker}",
+                                author="G",
+                            ),
+                            by=owner,
+                        )
+                    )
+                )
         elif scenario == "update":
             for note_id in plan["notes"]:
-                out.append(_outcome(lambda i=note_id: store.update_annotation(
-                    i, name=f"w{worker}", expected_version=1, text=f"edit of {worker}",
-                    by=owner)))
+                out.append(
+                    _outcome(
+                        lambda i=note_id: store.update_annotation(
+                            i,
+                            name=f"w{worker}",
+                            expected_version=1,
+                            text=f"edit of {worker}",
+                            by=owner,
+                        )
+                    )
+                )
         elif scenario == "vote":
             for v in range(VOTERS):
-                out.append(_outcome(lambda v=v: store.cast_vote(Vote(
-                    id=new_id(), annotation_id=plan["notes"][(v + worker) % NOTES],
-                    voter=f"voter {v}"), by=owner)))
+                out.append(
+                    _outcome(
+                        lambda v=v: store.cast_vote(
+                            Vote(
+                                id=new_id(),
+                                annotation_id=plan["notes"][(v + worker) % NOTES],
+                                voter=f"voter {v}",
+                            ),
+                            by=owner,
+                        )
+                    )
+                )
         elif scenario == "session":
             for lab in plan["labs"]:
                 out.append(_outcome(lambda lab=lab: store.create_session(lab, "W", by=owner)))
         elif scenario == "vote_round":
-            out.append(_outcome(lambda: results.put(
-                ("vote_round_number", worker, store.start_vote_round(LAB, by=owner)))))
+            out.append(
+                _outcome(
+                    lambda: results.put(
+                        ("vote_round_number", worker, store.start_vote_round(LAB, by=owner))
+                    )
+                )
+            )
         elif scenario == "round":
             session = store.active_session(LAB)
             out.append(_outcome(lambda s=session: store.start_round(s.id, "collect", by=owner)))
@@ -116,18 +150,33 @@ def _run_races() -> dict:
     store = open_store("race", create=True)
     seed(store)
     store.set_vote_limit(LAB, LIMIT, by=SYSTEM)
-    notes = [store.add_annotation(Annotation(
-        id=new_id(), lab_id=LAB, geometry=Point(11.553, 48.186), category="idea",
-        text=f"note {i}", author="G"), by=SYSTEM).id for i in range(NOTES)]
-    plan = {"notes": notes, "retried": [new_id() for _ in range(NOTES)],
-            "labs": [lab.id for lab in store.list_labs()[:5]]}
+    notes = [
+        store.add_annotation(
+            Annotation(
+                id=new_id(),
+                lab_id=LAB,
+                geometry=Point(11.553, 48.186),
+                category="idea",
+                text=f"note {i}",
+                author="G",
+            ),
+            by=SYSTEM,
+        ).id
+        for i in range(NOTES)
+    ]
+    plan = {
+        "notes": notes,
+        "retried": [new_id() for _ in range(NOTES)],
+        "labs": [lab.id for lab in store.list_labs()[:5]],
+    }
     if LAB not in plan["labs"]:
         plan["labs"][-1] = LAB
     env = {k: v for k, v in os.environ.items() if k.startswith("WORKBENCH_")}
     ctx = mp.get_context("spawn")
     barrier, results = ctx.Barrier(WORKERS), ctx.Queue()
-    procs = [ctx.Process(target=_racer, args=(env, w, plan, barrier, results))
-             for w in range(WORKERS)]
+    procs = [
+        ctx.Process(target=_racer, args=(env, w, plan, barrier, results)) for w in range(WORKERS)
+    ]
     for p in procs:
         p.start()
     outcomes: dict[str, Counter] = {s: Counter() for s in SCENARIOS}
@@ -147,8 +196,13 @@ def _run_races() -> dict:
     with fresh.read() as conn:
         versions = [r[0] for r in conn.exec_driver_sql("SELECT version FROM schema_version")]
     fresh.close()
-    return {"store": store, "plan": plan, "outcomes": outcomes, "numbers": numbers,
-            "fresh_versions": versions}
+    return {
+        "store": store,
+        "plan": plan,
+        "outcomes": outcomes,
+        "numbers": numbers,
+        "fresh_versions": versions,
+    }
 
 
 def test_one_migration_when_eight_processes_open_a_new_workspace(races):
@@ -180,22 +234,29 @@ def test_one_winner_per_version(races):
 def test_never_more_dots_than_the_limit(races):
     store, outcomes = races["store"], races["outcomes"]
     assert outcomes["vote"]["ok"] == VOTERS * LIMIT
-    assert outcomes["vote"]["ValidationError:annotate.error.vote_limit_reached"] == \
-        VOTERS * (WORKERS - LIMIT)
+    assert outcomes["vote"]["ValidationError:annotate.error.vote_limit_reached"] == VOTERS * (
+        WORKERS - LIMIT
+    )
     with store.read() as conn:
-        per_voter = Counter(r[0] for r in conn.exec_driver_sql(
-            "SELECT voter FROM annotation_votes WHERE round = 1"))
+        per_voter = Counter(
+            r[0] for r in conn.exec_driver_sql("SELECT voter FROM annotation_votes WHERE round = 1")
+        )
     assert per_voter == Counter({f"voter {v}": LIMIT for v in range(VOTERS)})
 
 
 def test_one_active_session_per_living_lab(races):
     store, plan, outcomes = races["store"], races["plan"], races["outcomes"]
     assert outcomes["session"]["ok"] == len(plan["labs"])
-    assert outcomes["session"]["ValidationError:workshop.error.session_exists"] == \
-        (WORKERS - 1) * len(plan["labs"])
+    assert outcomes["session"]["ValidationError:workshop.error.session_exists"] == (
+        WORKERS - 1
+    ) * len(plan["labs"])
     with store.read() as conn:
-        active = Counter(r[0] for r in conn.exec_driver_sql(
-            "SELECT lab_id FROM workshop_sessions WHERE status = 'active'"))
+        active = Counter(
+            r[0]
+            for r in conn.exec_driver_sql(
+                "SELECT lab_id FROM workshop_sessions WHERE status = 'active'"
+            )
+        )
     assert active == Counter({lab: 1 for lab in plan["labs"]})
 
 
@@ -232,7 +293,8 @@ def test_parallel_wrong_passcodes_are_each_counted(data_dir):
     assert checked + outcomes["PermissionDenied:workshop.error.wait"] == WORKERS, outcomes
     with store.read() as conn:
         failures = conn.exec_driver_sql(
-            "SELECT failures FROM access_attempts WHERE client = 'one-client'").scalar()
+            "SELECT failures FROM access_attempts WHERE client = 'one-client'"
+        ).scalar()
     assert failures == checked
     store.close()
 

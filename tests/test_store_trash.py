@@ -18,24 +18,54 @@ LEIPZIG = (12.3731, 51.3397)
 def world(store):
     a = store.add_network(Network(id=new_id(), name="Net A", countries=("DE",)))
     b = store.add_network(Network(id=new_id(), name="Net B", countries=("DE",)))
-    only_a = store.add_city(City(id=new_id(), name="Leipzig", country="de", lon=LEIPZIG[0],
-                                 lat=LEIPZIG[1], network_ids=(a.id,)))
-    both = store.add_city(City(id=new_id(), name="Halle", country="de", lon=11.97,
-                               lat=51.48, network_ids=(a.id, b.id)))
+    only_a = store.add_city(
+        City(
+            id=new_id(),
+            name="Leipzig",
+            country="de",
+            lon=LEIPZIG[0],
+            lat=LEIPZIG[1],
+            network_ids=(a.id,),
+        )
+    )
+    both = store.add_city(
+        City(
+            id=new_id(), name="Halle", country="de", lon=11.97, lat=51.48, network_ids=(a.id, b.id)
+        )
+    )
     box_of = lambda lon, lat: box(lon - 0.003, lat - 0.003, lon + 0.003, lat + 0.003)  # noqa: E731
-    lab1 = store.add_lab(LivingLab(id=new_id(), city_id=only_a.id, network_id=a.id,
-                                   title="East", boundary=box_of(*LEIPZIG)))
-    lab2 = store.add_lab(LivingLab(id=new_id(), city_id=both.id, network_id=b.id,
-                                   title="Saale", boundary=box_of(11.97, 51.48)))
-    store.add_annotation(Annotation(id=new_id(), lab_id=lab1.id, geometry=Point(*LEIPZIG),
-                                    category="idea", text="Trees", author="G"))
+    lab1 = store.add_lab(
+        LivingLab(
+            id=new_id(), city_id=only_a.id, network_id=a.id, title="East", boundary=box_of(*LEIPZIG)
+        )
+    )
+    lab2 = store.add_lab(
+        LivingLab(
+            id=new_id(),
+            city_id=both.id,
+            network_id=b.id,
+            title="Saale",
+            boundary=box_of(11.97, 51.48),
+        )
+    )
+    store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=lab1.id,
+            geometry=Point(*LEIPZIG),
+            category="idea",
+            text="Trees",
+            author="G",
+        )
+    )
     return a, b, only_a, both, lab1, lab2
 
 
 def test_saving_a_new_lab_twice_under_one_id_makes_one(store, world):
     a, _, city, _, lab1, _ = world
-    lab = LivingLab(id=new_id(), city_id=city.id, network_id=a.id, title="Twice",
-                    boundary=lab1.boundary)
+    lab = LivingLab(
+        id=new_id(), city_id=city.id, network_id=a.id, title="Twice", boundary=lab1.boundary
+    )
     before = len(store.list_labs())
     store.add_lab(lab)
     store.add_lab(lab)

@@ -22,9 +22,15 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 def note(**kw) -> Annotation:
-    return Annotation(id=kw.pop("id", new_id()), lab_id=LAB, geometry=kw.pop("geometry", FINE),
-                      category=kw.pop("category", "idea"), text=kw.pop("text", "Shade here"),
-                      author="Group A", **kw)
+    return Annotation(
+        id=kw.pop("id", new_id()),
+        lab_id=LAB,
+        geometry=kw.pop("geometry", FINE),
+        category=kw.pop("category", "idea"),
+        text=kw.pop("text", "Shade here"),
+        author="Group A",
+        **kw,
+    )
 
 
 @contextmanager
@@ -49,10 +55,14 @@ def test_each_annotation_write_is_one_write_transaction(demo_store):
     with transactions(s) as seen:
         added = s.add_annotation(a)
         again = s.add_annotation(a)
-        edited = s.update_annotation(a.id, name="Group B", expected_version=1, text="More shade",
-                                     category="problem",
-                                     geometry=Polygon([(11.55, 48.18), (11.551, 48.18),
-                                                       (11.551, 48.181)]))
+        edited = s.update_annotation(
+            a.id,
+            name="Group B",
+            expected_version=1,
+            text="More shade",
+            category="problem",
+            geometry=Polygon([(11.55, 48.18), (11.551, 48.18), (11.551, 48.181)]),
+        )
         deleted = s.delete_annotation(a.id, name="Group B", expected_version=2)
         restored = s.restore_annotation(a.id, name="Group C")
         s.add_comment(Comment(id=new_id(), annotation_id=a.id, author="Group B", text="Yes"))
@@ -69,8 +79,9 @@ def test_what_a_write_returns_is_what_is_stored(demo_store):
     added = s.add_annotation(note())
     assert added == s.get_annotation(added.id)
     assert added.geometry.x == 11.5521235  # rounded as stored, not as given
-    edited = s.update_annotation(added.id, name="Group B", expected_version=1,
-                                 geometry=Point(11.553987654321, 48.187))
+    edited = s.update_annotation(
+        added.id, name="Group B", expected_version=1, geometry=Point(11.553987654321, 48.187)
+    )
     assert edited == s.get_annotation(added.id)
     deleted = s.delete_annotation(added.id, name="Group B")
     assert deleted == s.get_annotation(added.id, include_deleted=True)
@@ -86,8 +97,9 @@ def test_a_refused_write_stores_nothing(demo_store):
     assert s.count_annotations(LAB) == 0 and s.annotation_history(a.id) == []
     stored = s.add_annotation(note())
     with pytest.raises(ValidationError):
-        s.update_annotation(stored.id, name="Group B", expected_version=1, text="new",
-                            category="no_such_category")
+        s.update_annotation(
+            stored.id, name="Group B", expected_version=1, text="new", category="no_such_category"
+        )
     assert s.get_annotation(stored.id) == stored
 
 

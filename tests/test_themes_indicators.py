@@ -22,12 +22,20 @@ def _square(nid: int, x: float, y: float, d: float = 0.0005) -> list[tuple[int, 
 
 
 def _osm(path):  # type: ignore[no-untyped-def]
-    nodes = (_square(10, LON, LAT) + _square(20, LON + 0.001, LAT)
-             + _square(30, LON + 0.001, LAT + 0.0012)
-             + [(40, LON + 0.0005, LAT + 0.001), (41, LON + 0.001, LAT + 0.001),
-                (42, LON + 0.0015, LAT + 0.001)])
-    tagged = {50: {"amenity": "bank", "name": "Sparkasse"},
-              51: {"amenity": "post_office", "name": "Post"}}
+    nodes = (
+        _square(10, LON, LAT)
+        + _square(20, LON + 0.001, LAT)
+        + _square(30, LON + 0.001, LAT + 0.0012)
+        + [
+            (40, LON + 0.0005, LAT + 0.001),
+            (41, LON + 0.001, LAT + 0.001),
+            (42, LON + 0.0015, LAT + 0.001),
+        ]
+    )
+    tagged = {
+        50: {"amenity": "bank", "name": "Sparkasse"},
+        51: {"amenity": "post_office", "name": "Post"},
+    }
     ways = [
         (101, [10, 11, 12, 13, 10], {"place": "square", "name": "Marktplatz"}),
         (102, [20, 21, 22, 23, 20], {"highway": "pedestrian", "area": "yes"}),
@@ -38,8 +46,10 @@ def _osm(path):  # type: ignore[no-untyped-def]
     for nid, lon, lat in nodes:
         lines.append(f'<node id="{nid}" version="1" lat="{lat:.7f}" lon="{lon:.7f}"/>')
     for (nid, tags), lon in zip(tagged.items(), (LON + 0.0005, LON + 0.0006), strict=True):
-        lines.append(f'<node id="{nid}" version="1" lat="{LAT + 0.0011:.7f}" lon="{lon:.7f}">'
-                     f"{_tags(tags)}</node>")
+        lines.append(
+            f'<node id="{nid}" version="1" lat="{LAT + 0.0011:.7f}" lon="{lon:.7f}">'
+            f"{_tags(tags)}</node>"
+        )
     for wid, refs, tags in ways:
         nds = "".join(f'<nd ref="{r}"/>' for r in refs)
         lines.append(f'<way id="{wid}" version="1">{nds}{_tags(tags)}</way>')
@@ -50,8 +60,7 @@ def _osm(path):  # type: ignore[no-untyped-def]
 
 def test_catalogue_holds_what_the_indicators_read():
     for value in ("bank", "post_office"):
-        assert THEMES[_CATEGORY_THEME["bank_post"]].match({"amenity": value}) == ("amenity",
-                                                                                   value)
+        assert THEMES[_CATEGORY_THEME["bank_post"]].match({"amenity": value}) == ("amenity", value)
     assert CATEGORIES["bank_post"] == {("amenity", "bank"), ("amenity", "post_office")}
     green = THEMES["green"]
     assert green.match({"place": "square"}) == ("place", "square")
@@ -84,8 +93,7 @@ def test_squares_pedestrian_areas_banks_and_post_reach_the_indicators(store, tmp
     bank_post = result.get("amenity_bank_post")
     assert bank_post.value == pytest.approx(2 / (site / 1e6), rel=1e-3)
     centre = result.get("fifteen_min_centroid")
-    absent = next((n for n in centre.notes if n.key == "indicators.note.categories_absent"),
-                  None)
+    absent = next((n for n in centre.notes if n.key == "indicators.note.categories_absent"), None)
     assert absent is None or "bank_post" not in str(absent.params.get("categories", ""))
     square = green.set_index("osm_id").loc["way/101", "geometry"]
     assert square.equals(shapely.box(LON, LAT, LON + 0.0005, LAT + 0.0005))

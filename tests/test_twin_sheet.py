@@ -19,15 +19,19 @@ from workbench.opendata import osm
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-LABS = {MUNICH_LAB: "germany_muenchen_milbertshofen.osm",
-        "72ae62f6-1ea4-415a-9f06-e8ce90c5800f": "usa_baltimore.osm.pbf",
-        "60c9443e-e45d-4969-a057-25ff4a0e90e9": "ukraine_kharkiv_linkroad.osm"}
+LABS = {
+    MUNICH_LAB: "germany_muenchen_milbertshofen.osm",
+    "72ae62f6-1ea4-415a-9f06-e8ce90c5800f": "usa_baltimore.osm.pbf",
+    "60c9443e-e45d-4969-a057-25ff4a0e90e9": "ukraine_kharkiv_linkroad.osm",
+}
 
 
 @pytest.fixture
 def sheet(demo_store):
     for lab_id, name in LABS.items():
-        osm.import_extract(demo_store, shared_geodata(name), demo_store.get_lab(lab_id), buffer_m=500)
+        osm.import_extract(
+            demo_store, shared_geodata(name), demo_store.get_lab(lab_id), buffer_m=500
+        )
     ind.clear_memory_cache()
     return twin.sheet_labs(demo_store, list(LABS), "en")
 
@@ -38,15 +42,20 @@ def test_pdf_has_titles_footnotes_dates_and_attribution(sheet, demo_store):
     reader = PdfReader(io.BytesIO(data))
     assert len(reader.pages) == 1
     box = reader.pages[0].mediabox
-    assert (float(box.width), float(box.height)) == pytest.approx((420 / 25.4 * 72,
-                                                                   297 / 25.4 * 72), abs=1)
+    assert (float(box.width), float(box.height)) == pytest.approx(
+        (420 / 25.4 * 72, 297 / 25.4 * 72), abs=1
+    )
     text = " ".join(reader.pages[0].extract_text().split())
     for lab_id in LABS:
         assert twin.cmp.shorten(demo_store.get_lab(lab_id).title, 60)[:30] in text
     assert "© OpenStreetMap contributors" in text
     assert "†1 " in text  # footnotes, numbered, with their reasons
-    reasons = {i.reason.text("en") for lab in sheet for i in lab.site.result.indicators
-               if i.code in twin.CARD_CODES and not i.comparable and i.reason}
+    reasons = {
+        i.reason.text("en")
+        for lab in sheet
+        for i in lab.site.result.indicators
+        if i.code in twin.CARD_CODES and not i.comparable and i.reason
+    }
     assert any(r[:40] in text for r in reasons)
     for lab in sheet:  # each lab's data date
         assert twin.cmp.data_dates(lab.site.result, "en") in text
@@ -62,7 +71,7 @@ def test_png_slide_has_three_maps_at_equal_metres_per_pixel(sheet):
     assert max(mpp) - min(mpp) < 1e-6 * mpp[0]
     pixels = np.asarray(img)
     for x0, y0, x1, y1 in layout.maps:  # buildings drawn black inside every map
-        inner = pixels[int(y0) + 3:int(y1) - 3, int(x0) + 3:int(x1) - 3]
+        inner = pixels[int(y0) + 3 : int(y1) - 3, int(x0) + 3 : int(x1) - 3]
         assert (inner < 40).mean() > 0.001
 
 
@@ -86,6 +95,18 @@ def test_cli_compare_writes_the_sheet(sheet, tmp_path, capsys):
     out = tmp_path / "twin.png"
     assert main(["compare", "--labs", ",".join(LABS), "--format", "png", "-o", str(out)]) == 0
     assert Image.open(out).size == (1920, 1080)
-    assert main(["compare", "--labs", next(iter(LABS)), "--format", "pdf",
-                 "-o", str(tmp_path / "x.pdf")]) == 2
+    assert (
+        main(
+            [
+                "compare",
+                "--labs",
+                next(iter(LABS)),
+                "--format",
+                "pdf",
+                "-o",
+                str(tmp_path / "x.pdf"),
+            ]
+        )
+        == 2
+    )
     assert "2 to 4" in capsys.readouterr().err

@@ -7,8 +7,10 @@ from shapely.geometry import Point
 from workbench.model import Annotation
 from workbench.ui import drawing
 
-SQUARE = {"type": "Polygon", "coordinates": [[[11.55, 48.18], [11.56, 48.18], [11.56, 48.19],
-                                             [11.55, 48.18]]]}
+SQUARE = {
+    "type": "Polygon",
+    "coordinates": [[[11.55, 48.18], [11.56, 48.18], [11.56, 48.19], [11.55, 48.18]]],
+}
 POINT = {"type": "Point", "coordinates": [11.551, 48.186]}
 
 
@@ -30,8 +32,15 @@ def test_a_drawing_becomes_pending_once_and_never_again_after_it_was_handled():
 
 
 def test_a_redraw_carries_the_notes_version_and_ends_when_handled():
-    note = Annotation(id="n1", lab_id="lab", geometry=Point(11.55, 48.18), category="idea",
-                      text="x", author="A", version=4)
+    note = Annotation(
+        id="n1",
+        lab_id="lab",
+        geometry=Point(11.55, 48.18),
+        category="idea",
+        text="x",
+        author="A",
+        version=4,
+    )
     state: dict = {}
     drawing.start_redraw(state, "n1")
     assert drawing.redraw_id(state) == "n1"

@@ -23,8 +23,11 @@ from workbench.errors import ValidationError
 from workbench.opendata import files, safe_read
 from workbench.opendata.files import list_layers, read_user_file
 
-POINT = {"type": "Feature", "properties": {"name": "a"},
-         "geometry": {"type": "Point", "coordinates": [11.0, 49.0]}}
+POINT = {
+    "type": "Feature",
+    "properties": {"name": "a"},
+    "geometry": {"type": "Point", "coordinates": [11.0, 49.0]},
+}
 
 
 @pytest.fixture
@@ -75,8 +78,10 @@ def _refused(filename: str, data: bytes, key: str | tuple[str, ...]) -> Validati
 
 def _vrt(source: str, sql: str | None = None) -> bytes:
     inner = f"<SrcSQL>{sql}</SrcSQL>" if sql else "<SrcLayer>x</SrcLayer>"
-    return (f'<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>{source}</SrcDataSource>'
-            f"{inner}</OGRVRTLayer></OGRVRTDataSource>").encode()
+    return (
+        f'<OGRVRTDataSource><OGRVRTLayer name="x"><SrcDataSource>{source}</SrcDataSource>'
+        f"{inner}</OGRVRTLayer></OGRVRTDataSource>"
+    ).encode()
 
 
 def _zip(entries: dict[str, bytes]) -> bytes:
@@ -88,13 +93,19 @@ def _zip(entries: dict[str, bytes]) -> bytes:
 
 
 def _crs_link(url: str) -> bytes:
-    return json.dumps({"type": "FeatureCollection", "features": [POINT], "crs": {
-        "type": "link", "properties": {"href": f"{url}/crs", "type": "proj4"}}}).encode()
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [POINT],
+            "crs": {"type": "link", "properties": {"href": f"{url}/crs", "type": "proj4"}},
+        }
+    ).encode()
 
 
 def _gpkg(path: Path) -> Path:
     gpd.GeoDataFrame({"name": ["a"]}, geometry=[shapely.Point(11, 49)], crs=4326).to_file(
-        path, layer="sites", driver="GPKG")
+        path, layer="sites", driver="GPKG"
+    )
     return path
 
 
@@ -116,13 +127,16 @@ def _endless_gpkg(path: Path) -> Path:
 
 # ---- content must match the ending -------------------------------------------------------------
 
-@pytest.mark.parametrize("filename", ["x.geojson", "x.json", "x.csv", "x.gpx", "x.kml",
-                                      "x.gpkg"])
+
+@pytest.mark.parametrize("filename", ["x.geojson", "x.json", "x.csv", "x.gpx", "x.kml", "x.gpkg"])
 def test_vrt_documents_are_refused_under_any_name(filename, beacon, tmp_path, upload_tmp):
     other = _gpkg(tmp_path / "other-workspace.gpkg")
-    for data in (_vrt(str(other), "SELECT * FROM sites"), _vrt("CSV:/etc/passwd"),
-                 _vrt(f"/vsicurl/{beacon.url}/vrt.csv"),
-                 b"\xef\xbb\xbf  \n" + _vrt(f"/vsicurl/{beacon.url}/bom.csv")):
+    for data in (
+        _vrt(str(other), "SELECT * FROM sites"),
+        _vrt("CSV:/etc/passwd"),
+        _vrt(f"/vsicurl/{beacon.url}/vrt.csv"),
+        b"\xef\xbb\xbf  \n" + _vrt(f"/vsicurl/{beacon.url}/bom.csv"),
+    ):
         _refused(filename, data, ("refers_elsewhere", "wrong_content"))
         if filename.endswith((".gpx", ".gpkg")):
             with pytest.raises(ValidationError):
@@ -133,8 +147,11 @@ def test_vrt_documents_are_refused_under_any_name(filename, beacon, tmp_path, up
 
 def test_a_vrt_inside_a_zip_or_kmz_is_refused(beacon, upload_tmp):
     vrt = _vrt(f"/vsicurl/{beacon.url}/zip.csv")
-    _refused("x.zip", _zip({"a.shp": vrt, "a.shx": b"", "a.dbf": b"", "a.prj": b"GEOGCS[]"}),
-             ("refers_elsewhere", "wrong_content"))
+    _refused(
+        "x.zip",
+        _zip({"a.shp": vrt, "a.shx": b"", "a.dbf": b"", "a.prj": b"GEOGCS[]"}),
+        ("refers_elsewhere", "wrong_content"),
+    )
     _refused("x.kmz", _zip({"doc.kml": vrt}), ("refers_elsewhere", "wrong_content"))
     assert beacon.hits == []
     assert not list(upload_tmp.glob("wb-upload-*"))
@@ -153,16 +170,20 @@ def test_renamed_files_are_refused(tmp_path):
 
 
 def test_xml_with_entity_declarations_is_refused():
-    laughs = (b'<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY a "aaaaaaaaaa">'
-              b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-              b'<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>&b;</name>'
-              b"</Document></kml>")
+    laughs = (
+        b'<?xml version="1.0"?><!DOCTYPE kml [<!ENTITY a "aaaaaaaaaa">'
+        b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b'<kml xmlns="http://www.opengis.net/kml/2.2"><Document><name>&b;</name>'
+        b"</Document></kml>"
+    )
     _refused("x.kml", laughs, "xml_declarations")
-    _refused("x.gpx", laughs.replace(b"<kml", b"<gpx").replace(b"</kml>", b"</gpx>"),
-             "xml_declarations")
+    _refused(
+        "x.gpx", laughs.replace(b"<kml", b"<gpx").replace(b"</kml>", b"</gpx>"), "xml_declarations"
+    )
 
 
 # ---- no request leaves ---------------------------------------------------------------------------
+
 
 def test_geojson_crs_links_fetch_nothing(beacon):
     link = _crs_link(beacon.url)
@@ -172,13 +193,28 @@ def test_geojson_crs_links_fetch_nothing(beacon):
             list_layers(filename, link)
         assert err.value.key == "opendata.file.wrong_content"
         _refused(filename, link, "wrong_content")
-    nested = {"type": "FeatureCollection", "features": [{**POINT, "geometry": {
-        **POINT["geometry"], "crs": {"type": "link", "properties": {"href": beacon.url}}}}]}
+    nested = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                **POINT,
+                "geometry": {
+                    **POINT["geometry"],
+                    "crs": {"type": "link", "properties": {"href": beacon.url}},
+                },
+            }
+        ],
+    }
     _refused("x.geojson", json.dumps(nested).encode(), "refers_elsewhere")
     escaped = link.replace(b'"crs"', b'"\\u0063rs"')
     _refused("x.geojson", escaped, "refers_elsewhere")
-    named_url = json.dumps({"type": "FeatureCollection", "features": [POINT], "crs": {
-        "type": "name", "properties": {"name": f"{beacon.url}/name"}}}).encode()
+    named_url = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [POINT],
+            "crs": {"type": "name", "properties": {"name": f"{beacon.url}/name"}},
+        }
+    ).encode()
     _refused("x.geojson", named_url, "refers_elsewhere")
     assert beacon.hits == []
 
@@ -215,6 +251,7 @@ def test_gdal_itself_is_locked_down_in_the_child(beacon, tmp_path):
 
 
 # ---- bounded in time, memory and size -----------------------------------------------------------
+
 
 def _endless_read(path_text: str, *_args) -> tuple[dict, dict]:
     """A child that reads the recursive view through GDAL, skipping the workbench's checks."""
@@ -253,8 +290,11 @@ def _hungry(_path_text: str, *_args) -> tuple[dict, dict]:
 def test_a_reader_over_its_memory_limit_is_stopped(tmp_path, upload_tmp, monkeypatch):
     monkeypatch.setattr(files, "_read_child", _hungry)
     monkeypatch.setattr(safe_read.settings, "UPLOAD_READ_MEMORY_MB", 1536)
-    _refused("x.geojson", json.dumps({"type": "FeatureCollection", "features": [POINT]}
-                                     ).encode(), "too_much_memory")
+    _refused(
+        "x.geojson",
+        json.dumps({"type": "FeatureCollection", "features": [POINT]}).encode(),
+        "too_much_memory",
+    )
     assert not list(upload_tmp.glob("wb-upload-*"))
 
 
@@ -265,15 +305,25 @@ def _ring(n: int, lon: float = 11.0, lat: float = 49.0, r: float = 0.01) -> list
 
 
 def _polygons(rings: list[list]) -> bytes:
-    return json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"i": i},
-         "geometry": {"type": "Polygon", "coordinates": [ring]}}
-        for i, ring in enumerate(rings)]}).encode()
+    return json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"i": i},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+                for i, ring in enumerate(rings)
+            ],
+        }
+    ).encode()
 
 
 def test_vertex_caps_per_feature_and_per_layer(monkeypatch, upload_tmp):
-    err = _refused("big.geojson", _polygons([_ring(files.MAX_FEATURE_VERTICES + 10)]),
-                   "too_many_vertices")
+    err = _refused(
+        "big.geojson", _polygons([_ring(files.MAX_FEATURE_VERTICES + 10)]), "too_many_vertices"
+    )
     assert err.params["limit"] == files.MAX_FEATURE_VERTICES
     monkeypatch.setattr(files, "MAX_LAYER_VERTICES", 1000)
     rings = [_ring(400, lon=11 + i * 0.03) for i in range(3)]
@@ -294,12 +344,15 @@ def test_a_big_refused_file_leaves_the_server_memory_as_it_was(monkeypatch, uplo
     """Counted before everything is read: the feature limit refuses a 60 MB GeoJSON, and the
     reading process's memory is not the server's."""
     monkeypatch.setattr(files, "MAX_UPLOAD_FEATURES", 1000)
-    feature = json.dumps({"type": "Feature", "properties": {"name": "x" * 40},
-                          "geometry": {"type": "LineString",
-                                       "coordinates": _ring(30)}}).encode()
+    feature = json.dumps(
+        {
+            "type": "Feature",
+            "properties": {"name": "x" * 40},
+            "geometry": {"type": "LineString", "coordinates": _ring(30)},
+        }
+    ).encode()
     count = 60 * 1024 * 1024 // len(feature)
-    data = b'{"type": "FeatureCollection", "features": [' + b",".join(
-        [feature] * count) + b"]}"
+    data = b'{"type": "FeatureCollection", "features": [' + b",".join([feature] * count) + b"]}"
     before = _rss_mb()
     err = _refused("big.geojson", data, "too_many")
     assert err.params["count"] == count
@@ -321,8 +374,9 @@ def test_dense_upload_layers_are_simplified_harder_for_display():
     n = 30_000
     angles = np.linspace(0, 2 * np.pi, n, endpoint=False)
     radius = 0.02 * (1 + np.random.default_rng(1).uniform(-0.002, 0.002, n))  # jagged star
-    star = shapely.Polygon(np.column_stack([11 + radius * np.cos(angles),
-                                            49 + radius * np.sin(angles)]))
+    star = shapely.Polygon(
+        np.column_stack([11 + radius * np.cos(angles), 49 + radius * np.sin(angles)])
+    )
     assert star.is_valid
     dense = np.array([star] * 10, dtype=object)
     few = dense[:1]
@@ -343,8 +397,9 @@ def test_read_layers_reads_feature_and_attribute_tables_and_refuses_views(tmp_pa
     import pyogrio
 
     path = _gpkg(tmp_path / "export.gpkg")
-    pyogrio.write_dataframe(pd.DataFrame({"note": ["Привіт"]}), path, layer="annotations",
-                            driver="GPKG")
+    pyogrio.write_dataframe(
+        pd.DataFrame({"note": ["Привіт"]}), path, layer="annotations", driver="GPKG"
+    )
     frames = safe_read.read_layers(path)
     assert set(frames) == {"sites", "annotations"}
     assert frames["sites"].crs.to_epsg() == 4326 and len(frames["sites"]) == 1

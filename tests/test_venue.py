@@ -66,7 +66,7 @@ def test_prepare_stores_the_site_tiles_and_the_app_serves_them(site):
     assert info["format"] == "png" and "OpenStreetMap" in info["attribution"]
     with sqlite3.connect(path) as db:  # MBTiles 1.3: TMS rows
         z, x, row = db.execute("SELECT zoom_level, tile_column, tile_row FROM tiles").fetchone()
-    assert venue.read_tile(site.id, z, x, 2 ** z - 1 - row) == server.body
+    assert venue.read_tile(site.id, z, x, 2**z - 1 - row) == server.body
     client = TestClient(Starlette(routes=venue.routes))
     z, x, y = expected[0]
     answer = client.get(f"/api/venue/{site.id}/{z}/{x}/{y}.png")
@@ -76,8 +76,13 @@ def test_prepare_stores_the_site_tiles_and_the_app_serves_them(site):
     assert client.get("/api/venue/..%2F..%2Fetc/1/0/0.png").status_code == 404
     # the lab's maps draw the stored tiles instead of the internet's
     settings = mapview.MapSettings()
-    html = mapview.lab_map(site, [], settings, venue=(
-        f"/api/venue/{site.id}/{{z}}/{{x}}/{{y}}.png", 15)).get_root().render()
+    html = (
+        mapview.lab_map(
+            site, [], settings, venue=(f"/api/venue/{site.id}/{{z}}/{{x}}/{{y}}.png", 15)
+        )
+        .get_root()
+        .render()
+    )
     assert f"/api/venue/{site.id}/" in html and "tile.openstreetmap.org" not in html
     assert '"maxNativeZoom": 15' in html
 
@@ -100,8 +105,9 @@ def test_a_failed_or_wrong_tile_saves_nothing(site):
     venue.prepare_venue(site, (13, 13), SOURCE, fetch=Tiles(), interval_s=0)
     before = venue.archive_path(site.id).read_bytes()
     with pytest.raises(ValidationError) as err:
-        venue.prepare_venue(site, (14, 14), SOURCE, fetch=Tiles(b"<html>blocked</html>"),
-                            interval_s=0)
+        venue.prepare_venue(
+            site, (14, 14), SOURCE, fetch=Tiles(b"<html>blocked</html>"), interval_s=0
+        )
     assert err.value.key == "venue.not_png"
 
     def broken(url: str) -> bytes:
@@ -132,8 +138,7 @@ def test_a_corrupt_archive_is_refused_with_a_message(site):
 def test_cli_venue_prepare(site, monkeypatch, capsys):
     monkeypatch.setattr(venue, "_http_fetch", Tiles())
     monkeypatch.setattr(venue, "VENUE_REQUEST_INTERVAL_S", 0)
-    assert main(["venue", "prepare", "--lab", site.id, "--zoom", "13-14",
-                 "--tiles", SOURCE]) == 0
+    assert main(["venue", "prepare", "--lab", site.id, "--zoom", "13-14", "--tiles", SOURCE]) == 0
     out = capsys.readouterr().out
     assert site.id in out and "tiles" in out and ".mbtiles" in out
     assert main(["venue", "prepare", "--lab", site.id, "--zoom", "12-18"]) == 2

@@ -28,8 +28,14 @@ pytestmark = pytest.mark.usefixtures("backend")
 
 
 def note(group: str = "Group A", text: str = "a note") -> Annotation:
-    return Annotation(id=new_id(), lab_id=LAB, geometry=Point(11.551, 48.186),
-                      category="idea", text=text, author=group)
+    return Annotation(
+        id=new_id(),
+        lab_id=LAB,
+        geometry=Point(11.551, 48.186),
+        category="idea",
+        text=text,
+        author=group,
+    )
 
 
 @pytest.fixture
@@ -41,47 +47,48 @@ def ws(demo_store):
     token = demo_store.join_token(session.id)
     a, a_token = demo_store.join_session(token, "Group A", BLUE)
     b, _ = demo_store.join_session(token, "Group B", GROUP_COLOURS["orange"])
-    return {"s": demo_store, "session": session, "token": token, "a": a, "b": b,
-            "a_token": a_token}
+    return {"s": demo_store, "session": session, "token": token, "a": a, "b": b, "a_token": a_token}
 
 
 def actors(ws) -> dict[str, Actor]:
-    return {"owner": OWNER, "facilitator": FAC, "participant": ws["a"],
-            "viewer": Actor("viewer")}
+    return {"owner": OWNER, "facilitator": FAC, "participant": ws["a"], "viewer": Actor("viewer")}
 
 
 # ---- each write of the store, as (action, function(store, actor, fixtures)) ---------------------
 def _setup(s, ws):
     """An annotation of Group A with a comment of Group A, for the actions on existing items."""
     a = s.add_annotation(note("Group A"), by=ws["a"])
-    c = s.add_comment(Comment(id=new_id(), annotation_id=a.id, author="x", text="hm"),
-                      by=ws["a"])
+    c = s.add_comment(Comment(id=new_id(), annotation_id=a.id, author="x", text="hm"), by=ws["a"])
     return a, c
 
 
 WRITES = {
     "annotation.add": lambda s, who, a, c: s.add_annotation(note(), by=who),
     "annotation.edit": lambda s, who, a, c: s.update_annotation(
-        a.id, name="x", expected_version=a.version, text="changed", by=who),
+        a.id, name="x", expected_version=a.version, text="changed", by=who
+    ),
     "annotation.delete": lambda s, who, a, c: s.delete_annotation(a.id, name="x", by=who),
     "annotation.restore": lambda s, who, a, c: (
         # deleted as by its own group (not hidden by a moderator: that only a moderator undoes)
         s.delete_annotation(a.id, name=a.author, by=OWNER),
-        s.restore_annotation(a.id, name="x", by=who)),
+        s.restore_annotation(a.id, name="x", by=who),
+    ),
     "comment.add": lambda s, who, a, c: s.add_comment(
-        Comment(id=new_id(), annotation_id=a.id, author="x", text="hi"), by=who),
+        Comment(id=new_id(), annotation_id=a.id, author="x", text="hi"), by=who
+    ),
     "comment.delete": lambda s, who, a, c: s.delete_comment(c.id, by=who),
     "vote.cast": lambda s, who, a, c: s.cast_vote(
-        Vote(id=new_id(), annotation_id=a.id, voter="x"), by=who),
+        Vote(id=new_id(), annotation_id=a.id, voter="x"), by=who
+    ),
     "vote.retract": lambda s, who, a, c: s.retract_vote(a.id, "x", by=who),
     "lab.settings": lambda s, who, a, c: s.set_vote_limit(LAB, 5, by=who),
     "lab.settings.view": lambda s, who, a, c: s.set_lab_setting(LAB, "workshop_view", {}, by=who),
     "lab.settings.category": lambda s, who, a, c: s.save_category(
-        Category(code="wish", colour="#56B4E9", labels={"en": "Wish"}), by=who),
+        Category(code="wish", colour="#56B4E9", labels={"en": "Wish"}), by=who
+    ),
     "lab.settings.round": lambda s, who, a, c: s.start_vote_round(LAB, by=who),
     "session.run": lambda s, who, a, c: s.start_round(ws_session(s), "collect", by=who),
-    "workspace.admin": lambda s, who, a, c: s.set_passcode("facilitator", "another code",
-                                                           by=who),
+    "workspace.admin": lambda s, who, a, c: s.set_passcode("facilitator", "another code", by=who),
 }
 
 
@@ -92,9 +99,16 @@ def ws_session(s) -> str:
 EXPECTED = {  # role -> writes allowed (the matrix; a participant acting on their own items)
     "owner": set(WRITES),
     "facilitator": set(WRITES) - {"workspace.admin"},
-    "participant": {"annotation.add", "annotation.edit", "annotation.delete",
-                    "annotation.restore", "comment.add", "comment.delete", "vote.cast",
-                    "vote.retract"},
+    "participant": {
+        "annotation.add",
+        "annotation.edit",
+        "annotation.delete",
+        "annotation.restore",
+        "comment.add",
+        "comment.delete",
+        "vote.cast",
+        "vote.retract",
+    },
     "viewer": set(),
 }
 
@@ -123,15 +137,30 @@ def test_viewer_writing_through_the_store_directly_changes_nothing(ws):
     s, viewer = ws["s"], Actor("viewer")
     for name, write in WRITES.items():
         a, c = _setup(s, ws)
-        before = (s.count_annotations(LAB), len(s.list_comments(a.id)), s.vote_totals(LAB),
-                  s.vote_limit(LAB), s.vote_round(LAB), len(s.list_categories()))
+        before = (
+            s.count_annotations(LAB),
+            len(s.list_comments(a.id)),
+            s.vote_totals(LAB),
+            s.vote_limit(LAB),
+            s.vote_round(LAB),
+            len(s.list_categories()),
+        )
         with pytest.raises(PermissionDenied) as exc:
             write(s, viewer, a, c)
-        assert exc.value.key in ("workshop.denied.viewer", "workshop.denied.facilitator_only",
-                                 "workshop.denied.owner_only"), name
+        assert exc.value.key in (
+            "workshop.denied.viewer",
+            "workshop.denied.facilitator_only",
+            "workshop.denied.owner_only",
+        ), name
         if name != "annotation.restore":  # (its set-up deleted the annotation as owner)
-            assert (s.count_annotations(LAB), len(s.list_comments(a.id)), s.vote_totals(LAB),
-                    s.vote_limit(LAB), s.vote_round(LAB), len(s.list_categories())) == before
+            assert (
+                s.count_annotations(LAB),
+                len(s.list_comments(a.id)),
+                s.vote_totals(LAB),
+                s.vote_limit(LAB),
+                s.vote_round(LAB),
+                len(s.list_categories()),
+            ) == before
             assert s.get_annotation(a.id).text == "a note"
 
 
@@ -143,9 +172,16 @@ def test_anonymous_writes_refused_during_a_session_and_once_protected(ws):
     other = next(lab.id for lab in s.list_labs() if lab.id != LAB)
     # no session on the other lab, but the workspace has a passcode: no local mode any more
     with pytest.raises(PermissionDenied) as exc:
-        s.add_annotation(Annotation(id=new_id(), lab_id=other,
-                                    geometry=s.get_lab(other).boundary.representative_point(),
-                                    category="idea", text="refused", author="Me"))
+        s.add_annotation(
+            Annotation(
+                id=new_id(),
+                lab_id=other,
+                geometry=s.get_lab(other).boundary.representative_point(),
+                category="idea",
+                text="refused",
+                author="Me",
+            )
+        )
     assert exc.value.key == "guard.denied.protected"
     assert s.count_annotations(other) == 0
 
@@ -156,8 +192,10 @@ def test_participants_touch_only_their_own_group_items(ws):
     with pytest.raises(PermissionDenied) as exc:
         s.update_annotation(mine.id, name="B", expected_version=1, text="mine now", by=b_actor)
     assert exc.value.key == "workshop.denied.not_own"
-    for attempt in (lambda: s.delete_annotation(mine.id, name="B", by=b_actor),
-                    lambda: s.delete_comment(comment.id, by=b_actor)):
+    for attempt in (
+        lambda: s.delete_annotation(mine.id, name="B", by=b_actor),
+        lambda: s.delete_comment(comment.id, by=b_actor),
+    ):
         with pytest.raises(PermissionDenied):
             attempt()
     # the group's name is theirs whatever the form said
@@ -191,12 +229,14 @@ def test_rounds_vote_only_voting_discuss_lock_pause(ws):
     s.start_round(sid, "vote", by=FAC, minutes=5)
     assert s.phase(LAB) == ("vote", False)
     assert s.vote_round(LAB) == round_before + 1  # fresh dots
-    for attempt in (lambda: s.add_annotation(note(), by=a_actor),
-                    lambda: s.add_annotation(note(), by=FAC),  # nobody adds while voting
-                    lambda: s.update_annotation(mine.id, name="A", expected_version=1,
-                                                text="x", by=a_actor),
-                    lambda: s.add_comment(Comment(id=new_id(), annotation_id=mine.id,
-                                                  author="A", text="c"), by=a_actor)):
+    for attempt in (
+        lambda: s.add_annotation(note(), by=a_actor),
+        lambda: s.add_annotation(note(), by=FAC),  # nobody adds while voting
+        lambda: s.update_annotation(mine.id, name="A", expected_version=1, text="x", by=a_actor),
+        lambda: s.add_comment(
+            Comment(id=new_id(), annotation_id=mine.id, author="A", text="c"), by=a_actor
+        ),
+    ):
         with pytest.raises(PermissionDenied) as exc:
             attempt()
         assert exc.value.key == "workshop.denied.phase_vote"
@@ -207,8 +247,7 @@ def test_rounds_vote_only_voting_discuss_lock_pause(ws):
     with pytest.raises(PermissionDenied) as exc:
         s.add_annotation(note(), by=a_actor)
     assert exc.value.key == "workshop.denied.phase_discuss_locked"
-    s.add_comment(Comment(id=new_id(), annotation_id=mine.id, author="A", text="ok"),
-                  by=a_actor)
+    s.add_comment(Comment(id=new_id(), annotation_id=mine.id, author="A", text="ok"), by=a_actor)
     s.set_round_lock(sid, False, by=FAC)
     s.update_annotation(mine.id, name="A", expected_version=1, text="unlocked", by=a_actor)
 
@@ -217,8 +256,7 @@ def test_rounds_vote_only_voting_discuss_lock_pause(ws):
         s.cast_vote(Vote(id=new_id(), annotation_id=mine.id, voter="A"), by=a_actor)
     assert exc.value.key == "workshop.denied.phase_paused"
     s.resume_round(sid, by=FAC)
-    s.add_comment(Comment(id=new_id(), annotation_id=mine.id, author="A", text="again"),
-                  by=a_actor)
+    s.add_comment(Comment(id=new_id(), annotation_id=mine.id, author="A", text="again"), by=a_actor)
 
 
 def test_each_round_end_takes_a_named_snapshot(ws):
@@ -258,8 +296,9 @@ def test_join_link_tampered_expired_replayed_after_end(ws):
     for bad in (payload + "." + signature[:-2] + "AA", "garbage", ""):
         with pytest.raises(PermissionDenied):
             s.check_join_token(bad)
-    expired = access.sign_join_token(s.join_secret(), ws["session"].id,
-                                     utcnow() - timedelta(seconds=1))
+    expired = access.sign_join_token(
+        s.join_secret(), ws["session"].id, utcnow() - timedelta(seconds=1)
+    )
     with pytest.raises(PermissionDenied) as exc:
         s.check_join_token(expired)
     assert exc.value.key == "workshop.error.link_expired"

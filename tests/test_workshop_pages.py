@@ -51,9 +51,20 @@ def submit(at: AppTest, form: str) -> None:
 
 
 def texts(at: AppTest) -> str:
-    return " ".join(str(e.value) for kind in ("markdown", "caption", "info", "error", "success",
-                                              "subheader", "title", "code")
-                    for e in getattr(at, kind)).replace("\\", "")  # md_escape undone
+    return " ".join(
+        str(e.value)
+        for kind in (
+            "markdown",
+            "caption",
+            "info",
+            "error",
+            "success",
+            "subheader",
+            "title",
+            "code",
+        )
+        for e in getattr(at, kind)
+    ).replace("\\", "")  # md_escape undone
 
 
 def walk(node):
@@ -67,15 +78,21 @@ def images(at: AppTest) -> list:
 
 
 def folium_args(at: AppTest) -> dict:
-    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
-                   and e.type == "component_instance")
+    element = next(
+        e
+        for e in walk(at._tree)
+        if type(e).__name__ == "UnknownElement" and e.type == "component_instance"
+    )
     return json.loads(element.proto.json_args)
 
 
 def live_data(at: AppTest) -> dict:
     """What the page gave its live channel (workbench.ui.live.live_channel)."""
-    element = next(e for e in walk(at._tree) if type(e).__name__ == "UnknownElement"
-                   and e.type == "bidi_component")
+    element = next(
+        e
+        for e in walk(at._tree)
+        if type(e).__name__ == "UnknownElement" and e.type == "bidi_component"
+    )
     return json.loads(element.proto.json)
 
 
@@ -133,7 +150,7 @@ def test_join_flow_lands_on_map_ready_to_draw_and_keeps_group(demo_store):
     submit(at, "workshop_join_form")
     assert at.title[0].value == "Living-lab map"
     at.switch_page("pages/map.py")  # AppTest reruns its own page: follow the switch as a
-    at.run()                        # browser does (the URL now names the map)
+    at.run()  # browser does (the URL now names the map)
     member = at.query_params["member"]
     member = member[0] if isinstance(member, list) else member
     assert demo_store.resume_member(member).group == "<b>Team</b> Süd"
@@ -184,8 +201,10 @@ def test_join_by_the_code_on_the_shared_screen(demo_store):
     at.text_input(key="workshop_join_code").set_value(f"{code[:3].lower()} -{code[3:]}")
     submit(at, "workshop_code_form")
     assert not at.exception
-    assert at.query_params["t"] in (demo_store.join_token(session.id),
-                                   [demo_store.join_token(session.id)])
+    assert at.query_params["t"] in (
+        demo_store.join_token(session.id),
+        [demo_store.join_token(session.id)],
+    )
     assert at.text_input(key="workshop_join_group") is not None  # the group form now
     demo_store.end_session(session.id, by=FAC)
     assert demo_store.token_for_code(code) is None  # gone with its session
@@ -216,11 +235,20 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
     session = demo_store.create_session(LAB, "Workshop", by=FAC)
     demo_store.start_round(session.id, "collect", by=FAC, minutes=10)
     for text in ("first note", "<script>x</script> second"):
-        demo_store.add_annotation(Annotation(id=new_id(), lab_id=LAB,
-                                             geometry=Point(11.551, 48.186), category="idea",
-                                             text=text, author="Group A"), by=FAC)
-    demo_store.set_lab_setting(LAB, "workshop_view",
-                               {"bounds": [11.54, 48.18, 11.56, 48.19], "layers": []}, by=FAC)
+        demo_store.add_annotation(
+            Annotation(
+                id=new_id(),
+                lab_id=LAB,
+                geometry=Point(11.551, 48.186),
+                category="idea",
+                text=text,
+                author="Group A",
+            ),
+            by=FAC,
+        )
+    demo_store.set_lab_setting(
+        LAB, "workshop_view", {"bounds": [11.54, 48.18, 11.56, 48.19], "layers": []}, by=FAC
+    )
     at = app("pages/present.py")
     html = " ".join(m.value for m in at.markdown)
     assert "Round 1: Collect" in html
@@ -239,11 +267,13 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
     assert "Draw(" not in args["script"]
     assert images(at)  # the room joins from the shared screen: QR code and code
     session = demo_store.active_session(LAB)
-    assert demo_store.join_code(session.id) in html or demo_store.join_code(session.id) in \
-        " ".join(m.value for m in at.markdown)
+    assert demo_store.join_code(session.id) in html or demo_store.join_code(session.id) in " ".join(
+        m.value for m in at.markdown
+    )
     # the facilitator moves: the live channel moves the map; a rerun starts there too
-    demo_store.set_lab_setting(LAB, "workshop_view", {"bounds": [11.50, 48.10, 11.52, 48.12]},
-                               by=FAC)
+    demo_store.set_lab_setting(
+        LAB, "workshop_view", {"bounds": [11.50, 48.10, 11.52, 48.12]}, by=FAC
+    )
     at.run()
     assert abs(folium_args(at)["center"][0] - 48.11) < 1e-6
 
@@ -251,9 +281,17 @@ def test_presenter_view_shows_round_timer_newest_and_follows_the_view(demo_store
 def test_moderation_hides_and_restores(demo_store):
     demo_store.set_passcode("owner", PASSCODE, by=SYSTEM)
     demo_store.create_session(LAB, "Workshop", by=FAC)
-    a = demo_store.add_annotation(Annotation(id=new_id(), lab_id=LAB,
-                                             geometry=Point(11.551, 48.186), category="problem",
-                                             text="rude words", author="Group B"), by=FAC)
+    a = demo_store.add_annotation(
+        Annotation(
+            id=new_id(),
+            lab_id=LAB,
+            geometry=Point(11.551, 48.186),
+            category="problem",
+            text="rude words",
+            author="Group B",
+        ),
+        by=FAC,
+    )
     at = app("pages/workshop.py")
     at.text_input(key="workshop_passcode").set_value(PASSCODE)
     submit(at, "workshop_signin_form")
@@ -283,14 +321,24 @@ def _presenter_layers(store, lab_id: str) -> str:  # type: ignore[no-untyped-def
     from workbench.opendata.cache import save_theme
     from workbench.opendata.files import UserLayer, save_upload
 
-    area = gpd.GeoDataFrame({"osm_id": ["way/1"], "osm_key": ["building"],
-                             "osm_value": ["yes"], "name": ["Haus"]},
-                            geometry=[box(11.550, 48.185, 11.551, 48.186)], crs=4326)
-    save_theme(lab_id, "buildings", area, {"fetched_at": "2026-01-01T00:00:00+00:00",
-                                           "source": "test"})
-    upload = save_upload(store, lab_id,
-                         UserLayer(name="A & B", gdf=area[["name", "geometry"]], format="geojson"),
-                         by=SYSTEM)
+    area = gpd.GeoDataFrame(
+        {"osm_id": ["way/1"], "osm_key": ["building"], "osm_value": ["yes"], "name": ["Haus"]},
+        geometry=[box(11.550, 48.185, 11.551, 48.186)],
+        crs=4326,
+    )
+    save_theme(
+        store,
+        lab_id,
+        "buildings",
+        area,
+        {"fetched_at": "2026-01-01T00:00:00+00:00", "source": "test"},
+    )
+    upload = save_upload(
+        store,
+        lab_id,
+        UserLayer(name="A & B", gdf=area[["name", "geometry"]], format="geojson"),
+        by=SYSTEM,
+    )
     return upload.id
 
 

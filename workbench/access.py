@@ -45,27 +45,36 @@ ROLES = ("owner", "facilitator", "participant", "viewer")
 
 #: Every write the store guards, by name.
 ACTIONS = (
-    "annotation.add",       # a new annotation
-    "annotation.edit",      # text, category or shape of one's own group's annotation
-    "annotation.delete",    # soft delete of one's own group's annotation
-    "annotation.restore",   # undo of that delete
+    "annotation.add",  # a new annotation
+    "annotation.edit",  # text, category or shape of one's own group's annotation
+    "annotation.delete",  # soft delete of one's own group's annotation
+    "annotation.restore",  # undo of that delete
     "annotation.moderate",  # hide or restore ANY annotation, edit any
     "comment.add",
-    "comment.delete",       # hide one's own group's comment
-    "comment.moderate",     # hide or restore ANY comment
+    "comment.delete",  # hide one's own group's comment
+    "comment.moderate",  # hide or restore ANY comment
     "vote.cast",
     "vote.retract",
-    "lab.settings",         # vote limit, voting round, presenter view, categories
-    "session.run",          # create/end sessions, start/pause/end rounds
-    "workspace.admin",      # passcodes and members' roles
-    "setup.edit",           # add, edit, delete networks, cities and living labs
-    "layers.edit",          # uploaded layers (add, style, delete) and the OSM cache (fetch, import)
-    "snapshot.manage",      # save and delete named snapshots (round ends save them for the runner)
+    "lab.settings",  # vote limit, voting round, presenter view, categories
+    "session.run",  # create/end sessions, start/pause/end rounds
+    "workspace.admin",  # passcodes and members' roles
+    "setup.edit",  # add, edit, delete networks, cities and living labs
+    "layers.edit",  # uploaded layers (add, style, delete) and the OSM cache (fetch, import)
+    "snapshot.manage",  # save and delete named snapshots (round ends save them for the runner)
 )
 
-_PARTICIPANT = frozenset({"annotation.add", "annotation.edit", "annotation.delete",
-                          "annotation.restore", "comment.add", "comment.delete", "vote.cast",
-                          "vote.retract"})
+_PARTICIPANT = frozenset(
+    {
+        "annotation.add",
+        "annotation.edit",
+        "annotation.delete",
+        "annotation.restore",
+        "comment.add",
+        "comment.delete",
+        "vote.cast",
+        "vote.retract",
+    }
+)
 #: The permission matrix: role -> the actions it may take.
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset(ACTIONS),
@@ -80,8 +89,12 @@ ROUND_KINDS = ("collect", "discuss", "vote")
 _PHASE_REFUSED_PARTICIPANT = {
     "vote": _PARTICIPANT - {"vote.cast", "vote.retract"},
     "paused": _PARTICIPANT,
-    "discuss_locked": {"annotation.add", "annotation.edit", "annotation.delete",
-                       "annotation.restore"},
+    "discuss_locked": {
+        "annotation.add",
+        "annotation.edit",
+        "annotation.delete",
+        "annotation.restore",
+    },
 }
 #: What nobody may do in a phase: while voting the set of annotations stays fixed.
 _PHASE_REFUSED_ALL = {"vote": {"annotation.add"}}
@@ -126,15 +139,56 @@ SYSTEM = Actor("owner")
 #: Cyrillic and Greek letters that look like Latin ones (after NFKC and case folding), mapped to
 #: them: a small explicit part of Unicode's confusables (UTS #39), enough that "Group В" with a
 #: Cyrillic В is Group B. No kept library offers the skeleton without a large dependency.
-_LOOK_ALIKES = str.maketrans({
-    # Cyrillic
-    "а": "a", "в": "b", "с": "c", "ԁ": "d", "е": "e", "ё": "e", "һ": "h", "і": "i", "ї": "i",
-    "ј": "j", "к": "k", "ӏ": "l", "м": "m", "н": "h", "о": "o", "р": "p", "ԛ": "q", "ѕ": "s",
-    "т": "t", "ѵ": "v", "ԝ": "w", "х": "x", "у": "y", "ү": "y", "з": "3", "ь": "b",
-    # Greek
-    "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
-    "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ζ": "z", "μ": "u", "ω": "w", "σ": "o", "ς": "c",
-})
+_LOOK_ALIKES = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a",
+        "в": "b",
+        "с": "c",
+        "ԁ": "d",
+        "е": "e",
+        "ё": "e",
+        "һ": "h",
+        "і": "i",
+        "ї": "i",
+        "ј": "j",
+        "к": "k",
+        "ӏ": "l",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "ԛ": "q",
+        "ѕ": "s",
+        "т": "t",
+        "ѵ": "v",
+        "ԝ": "w",
+        "х": "x",
+        "у": "y",
+        "ү": "y",
+        "з": "3",
+        "ь": "b",
+        # Greek
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "η": "n",
+        "ι": "i",
+        "κ": "k",
+        "ν": "v",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+        "γ": "y",
+        "ζ": "z",
+        "μ": "u",
+        "ω": "w",
+        "σ": "o",
+        "ς": "c",
+    }
+)
 
 
 def group_key(name: str) -> str:
@@ -153,8 +207,14 @@ def same_group(a: str, b: str) -> bool:
     return group_key(a) == group_key(b)
 
 
-def check(actor: Actor, action: str, *, phase: str = "open", owner: str | None = None,
-          lock_edits: bool = False) -> None:
+def check(
+    actor: Actor,
+    action: str,
+    *,
+    phase: str = "open",
+    owner: str | None = None,
+    lock_edits: bool = False,
+) -> None:
     """Raise :class:`PermissionDenied` unless ``actor`` may take ``action`` now.
 
     ``phase`` is the session's phase on the living lab (``open`` without a session);
@@ -172,14 +232,18 @@ def check(actor: Actor, action: str, *, phase: str = "open", owner: str | None =
     key = "discuss_locked" if phase == "discuss" and lock_edits else phase
     if action in _PHASE_REFUSED_PARTICIPANT.get(key, ()):
         raise PermissionDenied(f"workshop.denied.phase_{key}")
-    if owner is not None and action in ("annotation.edit", "annotation.delete",
-                                        "annotation.restore", "comment.delete"):
+    if owner is not None and action in (
+        "annotation.edit",
+        "annotation.delete",
+        "annotation.restore",
+        "comment.delete",
+    ):
         if not same_group(owner, actor.group):
             raise PermissionDenied("workshop.denied.not_own")
 
 
 # ---- passcodes --------------------------------------------------------------------------------
-_SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+_SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 
 
 def hash_passcode(passcode: str) -> str:
@@ -188,8 +252,16 @@ def hash_passcode(passcode: str) -> str:
         raise ValidationError("workshop.error.passcode_short", limit=MIN_PASSCODE_CHARS)
     salt = secrets.token_bytes(16)
     digest = hashlib.scrypt(passcode.encode(), salt=salt, dklen=32, **_SCRYPT)
-    return "$".join(["scrypt", str(_SCRYPT["n"]), str(_SCRYPT["r"]), str(_SCRYPT["p"]),
-                     _b64(salt), _b64(digest)])
+    return "$".join(
+        [
+            "scrypt",
+            str(_SCRYPT["n"]),
+            str(_SCRYPT["r"]),
+            str(_SCRYPT["p"]),
+            _b64(salt),
+            _b64(digest),
+        ]
+    )
 
 
 def verify_passcode(passcode: str, stored: str) -> bool:
@@ -198,13 +270,12 @@ def verify_passcode(passcode: str, stored: str) -> bool:
         kind, n, r, p, salt, digest = stored.split("$")
         if kind != "scrypt":
             return False
-        got = hashlib.scrypt((passcode or "").encode(), salt=_unb64(salt), dklen=32,
-                             n=int(n), r=int(r), p=int(p))
+        got = hashlib.scrypt(
+            (passcode or "").encode(), salt=_unb64(salt), dklen=32, n=int(n), r=int(r), p=int(p)
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, _unb64(digest))
-
-
 
 
 def backoff_seconds(failures: int, free: int = FREE_ATTEMPTS) -> int:
@@ -232,8 +303,11 @@ def client_key(raw: str | None) -> str:
 # ---- join links -------------------------------------------------------------------------------
 def sign_join_token(secret: bytes, session_id: str, expires_at: datetime) -> str:
     """A join token: the session id and expiry, signed with the workspace's secret (HMAC)."""
-    payload = _b64(json.dumps({"s": session_id, "e": int(expires_at.timestamp())},
-                              separators=(",", ":")).encode())
+    payload = _b64(
+        json.dumps(
+            {"s": session_id, "e": int(expires_at.timestamp())}, separators=(",", ":")
+        ).encode()
+    )
     return payload + "." + _b64(hmac.new(secret, payload.encode(), hashlib.sha256).digest())
 
 
@@ -247,8 +321,9 @@ def join_code(secret: bytes, session_id: str) -> str:
     """The session's short join code (``JOIN_CODE_LENGTH`` characters of
     ``JOIN_CODE_ALPHABET``), derived from the workspace's secret: the same while the session
     runs, nothing to store, worthless once it ended (only active sessions are looked up)."""
-    digest = int.from_bytes(hmac.new(secret, b"join-code:" + session_id.encode(),
-                                     hashlib.sha256).digest(), "big")
+    digest = int.from_bytes(
+        hmac.new(secret, b"join-code:" + session_id.encode(), hashlib.sha256).digest(), "big"
+    )
     letters = []
     for _ in range(JOIN_CODE_LENGTH):
         digest, k = divmod(digest, len(JOIN_CODE_ALPHABET))

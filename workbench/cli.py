@@ -168,8 +168,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     store = reset_demo() if args.reset else ensure_demo(on_purpose=True)
     labs = store.list_labs()
-    print(f"Demo workspace ready: {len(store.list_networks())} networks, "
-          f"{len(store.list_cities())} cities, {len(labs)} living labs.")
+    print(
+        f"Demo workspace ready: {len(store.list_networks())} networks, "
+        f"{len(store.list_cities())} cities, {len(labs)} living labs."
+    )
     if args.import_extracts:
         reports = import_demo_extracts(args.import_extracts)
         print(f"Imported {len(reports)} extract(s) into demo living labs.")
@@ -182,14 +184,21 @@ def _print_report(report: ImportReport) -> None:
     from workbench.i18n import t
 
     counts = ", ".join(f"{code} {n}" for code, n in report.counts.items())
-    print(f"{report.lab_id}: {report.total} features from {report.source} in "
-          f"{report.elapsed_s:.1f} s ({counts}); skipped {report.skipped_ways} ways with missing "
-          f"nodes, {report.skipped_relations} relations with missing members.")
+    print(
+        f"{report.lab_id}: {report.total} features from {report.source} in "
+        f"{report.elapsed_s:.1f} s ({counts}); skipped {report.skipped_ways} ways with missing "
+        f"nodes, {report.skipped_relations} relations with missing members."
+    )
     when = (report.data_date or "")[:10] or t("comparison.date_unknown", "en")
     source = t(f"comparison.date_source.{report.data_date_source}", "en")
-    covered = "" if report.covered_share is None else (
-        f"; the data cover {report.covered_share:.0%} of the site and buffer "
-        f"({report.coverage_source})")
+    covered = (
+        ""
+        if report.covered_share is None
+        else (
+            f"; the data cover {report.covered_share:.0%} of the site and buffer "
+            f"({report.coverage_source})"
+        )
+    )
     print(f"  {t('comparison.data_as_of', 'en', date=when)} ({source}){covered}.")
 
 
@@ -201,8 +210,15 @@ def cmd_osm_import(args: argparse.Namespace) -> int:
     store = _open_workspace(args.workspace)
     lab = store.get_lab(args.lab)
     try:
-        report = import_extract(store, args.file, lab, buffer_m=args.buffer, themes=args.themes,
-                                allow_empty=args.allow_empty, by=SYSTEM)
+        report = import_extract(
+            store,
+            args.file,
+            lab,
+            buffer_m=args.buffer,
+            themes=args.themes,
+            allow_empty=args.allow_empty,
+            by=SYSTEM,
+        )
     except EmptyImport as exc:
         print(f"workbench: {exc}\n{t('comparison.cli.empty_hint', 'en')}", file=sys.stderr)
         return 2
@@ -220,8 +236,15 @@ def cmd_osm_restore(args: argparse.Namespace) -> int:
     lab = store.get_lab(args.lab)
     for theme in check_themes(args.themes):
         meta = restore_theme(store, lab.id, theme, by=SYSTEM)
-        print(t("comparison.restored", "en", theme=theme, count=meta["feature_count"],
-                date=(meta.get("data_date") or "")[:10] or t("comparison.date_unknown", "en")))
+        print(
+            t(
+                "comparison.restored",
+                "en",
+                theme=theme,
+                count=meta["feature_count"],
+                date=(meta.get("data_date") or "")[:10] or t("comparison.date_unknown", "en"),
+            )
+        )
     return 0
 
 
@@ -231,8 +254,17 @@ def cmd_osm_fetch(args: argparse.Namespace) -> int:
 
     store = _open_workspace(args.workspace)
     lab = store.get_lab(args.lab)
-    _print_report(fetch_themes(store, lab, args.themes, buffer_m=args.buffer,
-                               timeout_s=args.timeout, allow_empty=args.allow_empty, by=SYSTEM))
+    _print_report(
+        fetch_themes(
+            store,
+            lab,
+            args.themes,
+            buffer_m=args.buffer,
+            timeout_s=args.timeout,
+            allow_empty=args.allow_empty,
+            by=SYSTEM,
+        )
+    )
     return 0
 
 
@@ -245,11 +277,14 @@ def cmd_venue_prepare(args: argparse.Namespace) -> int:
         if done == total or done % 50 == 0:
             print(f"  {done}/{total} tiles", file=sys.stderr)
 
-    path = prepare_venue(lab, parse_zooms(args.zoom), args.tiles, buffer_m=args.buffer,
-                         progress=progress)
+    path = prepare_venue(
+        lab, parse_zooms(args.zoom), args.tiles, buffer_m=args.buffer, progress=progress
+    )
     info = venue_info(lab.id) or {}
-    print(f"{lab.id}: {info.get('tiles', 0)} tiles, zoom {info.get('minzoom')}–"
-          f"{info.get('maxzoom')}, in {path}; the app serves them to this lab's maps.")
+    print(
+        f"{lab.id}: {info.get('tiles', 0)} tiles, zoom {info.get('minzoom')}–"
+        f"{info.get('maxzoom')}, in {path}; the app serves them to this lab's maps."
+    )
     return 0
 
 
@@ -265,8 +300,11 @@ def import_demo_extracts(folder: str, buffer_m: float = DEFAULT_BUFFER_M) -> lis
 
     store = ensure_demo()
     reports = []
-    files = sorted(p for p in Path(folder).iterdir()
-                   if p.is_file() and p.name.lower().endswith(EXTRACT_SUFFIXES))
+    files = sorted(
+        p
+        for p in Path(folder).iterdir()
+        if p.is_file() and p.name.lower().endswith(EXTRACT_SUFFIXES)
+    )
     for path in files:
         bounds = extract_bounds(path)
         for lab in store.list_labs():
@@ -286,8 +324,10 @@ def import_demo_extracts(folder: str, buffer_m: float = DEFAULT_BUFFER_M) -> lis
 
 #: Attribution of the demo's user files (``southafrica_swellendam_training.gpkg`` is the QGIS
 #: training data set, whose buildings come from OSM).
-DEMO_FILE_ATTRIBUTION = ("QGIS Training Data (github.com/qgis/QGIS-Training-Data); buildings "
-                         "© OpenStreetMap contributors")
+DEMO_FILE_ATTRIBUTION = (
+    "QGIS Training Data (github.com/qgis/QGIS-Training-Data); buildings "
+    "© OpenStreetMap contributors"
+)
 
 
 def import_demo_files(folder: str, buffer_m: float = DEFAULT_BUFFER_M) -> list[Layer]:
@@ -314,15 +354,20 @@ def import_demo_files(folder: str, buffer_m: float = DEFAULT_BUFFER_M) -> list[L
                 continue
             for lab in store.list_labs():
                 area = clip_area(lab.boundary, buffer_m)
-                if any(x.source == f"file:{layer.name}"
-                       for x in store.list_layers(lab.id, kind="upload")):
+                if any(
+                    x.source == f"file:{layer.name}"
+                    for x in store.list_layers(lab.id, kind="upload")
+                ):
                     continue
                 if not layer.gdf.intersects(area).any():
                     continue
-                record = save_upload(store, lab.id, layer, attribution=DEMO_FILE_ATTRIBUTION,
-                                     by=SYSTEM)
-                print(f"{lab.id}: layer “{record.name}” with {record.feature_count} features "
-                      f"from {path.name}")
+                record = save_upload(
+                    store, lab.id, layer, attribution=DEMO_FILE_ATTRIBUTION, by=SYSTEM
+                )
+                print(
+                    f"{lab.id}: layer “{record.name}” with {record.feature_count} features "
+                    f"from {path.name}"
+                )
                 added.append(record)
     return added
 
@@ -337,8 +382,16 @@ def cmd_labs(args: argparse.Namespace) -> int:
     for lab in store.list_labs():
         city = cities[lab.city_id]
         # user text: no terminal control sequences, and isolated so RTL text stays in its field
-        print("\t".join((lab.id, isolate(strip_controls(city.name)), city.country,
-                         isolate(strip_controls(lab.title)))))
+        print(
+            "\t".join(
+                (
+                    lab.id,
+                    isolate(strip_controls(city.name)),
+                    city.country,
+                    isolate(strip_controls(lab.title)),
+                )
+            )
+        )
     return 0
 
 
@@ -366,8 +419,9 @@ def cmd_indicators(args: argparse.Namespace) -> int:
 
     from workbench.opendata.sources import lab_sources
 
-    result = lab_indicators(store, lab, progress=None if args.json else progress,
-                            sources=lab_sources(store, lab.id))
+    result = lab_indicators(
+        store, lab, progress=None if args.json else progress, sources=lab_sources(store, lab.id)
+    )
     if args.json:
         doc = result.to_dict(lang)
         doc["title"] = lab.title
@@ -384,8 +438,11 @@ def cmd_indicators(args: argparse.Namespace) -> int:
         for note in ind.notes:
             print(f"    - {note.text(lang)}")
     dates = sorted({i.data_date for i in result.indicators if i.data_date})
-    when = (dates[0] + (f" – {dates[-1]}" if len(dates) > 1 else "")) if dates else \
-        t("comparison.date_unknown", lang)
+    when = (
+        (dates[0] + (f" – {dates[-1]}" if len(dates) > 1 else ""))
+        if dates
+        else t("comparison.date_unknown", lang)
+    )
     print(t("comparison.data_as_of", lang, date=when))
     print(OSM_ATTRIBUTION)
     return 0
@@ -410,8 +467,15 @@ def cmd_export(args: argparse.Namespace) -> int:
         content = export.snapshot_content(store, store.get_snapshot(args.snapshot), args.lang)
         data = export.export_bytes(content, args.format, size, args.renderer)
     else:
-        data = export.export_lab(store, args.lab, args.format, lang=args.lang, size=size,
-                                 renderer=args.renderer, themes=args.themes)
+        data = export.export_lab(
+            store,
+            args.lab,
+            args.format,
+            lang=args.lang,
+            size=size,
+            renderer=args.renderer,
+            themes=args.themes,
+        )
     out = Path(args.output)
     out.write_bytes(data)
     print(f"{out}: {len(data):,} bytes ({args.format})")
@@ -431,8 +495,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         from workbench.errors import ValidationError
 
         raise ValidationError("comparison.twin.count", low=twin.MIN_LABS, high=twin.MAX_LABS)
-    data = twin.twin_sheet(twin.sheet_labs(store, lab_ids, args.lang), args.lang, args.format,
-                           url)
+    data = twin.twin_sheet(twin.sheet_labs(store, lab_ids, args.lang), args.lang, args.format, url)
     out = Path(args.output)
     out.write_bytes(data)
     print(f"{out}: {len(data):,} bytes ({args.format})")
@@ -449,9 +512,12 @@ def cmd_report(args: argparse.Namespace) -> int:
     def progress(fraction: float, what: str) -> None:
         print(f"[{fraction:4.0%}] {what}", file=sys.stderr, flush=True)
 
-    data = report.write(report.gather(store, args.network, args.lang,
-                                      indicators=not args.no_indicators, progress=progress),
-                        args.format)
+    data = report.write(
+        report.gather(
+            store, args.network, args.lang, indicators=not args.no_indicators, progress=progress
+        ),
+        args.format,
+    )
     out = Path(args.output)
     out.write_bytes(data)
     print(f"{out}: {len(data):,} bytes ({args.format})")
@@ -467,8 +533,14 @@ def cmd_import(args: argparse.Namespace) -> int:
 
     store = open_store(args.workspace, create=True)
     lab_id = import_geopackage(store, args.file, by=SYSTEM)
-    print(t("export.imported", "en", title=isolate(store.get_lab(lab_id).title),
-            workspace=args.workspace))
+    print(
+        t(
+            "export.imported",
+            "en",
+            title=isolate(store.get_lab(lab_id).title),
+            workspace=args.workspace,
+        )
+    )
     print(lab_id)
     return 0
 
@@ -481,18 +553,28 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = sub.add_parser("run", help="start the app and its live channel (seeds the demo "
-                         "workspace on first start)")
-    run.add_argument("--host", help=f"address to listen on (default: {DEFAULT_HOST}, this "
-                     "machine only; 0.0.0.0 serves a room and needs the set-up token)")
+    run = sub.add_parser(
+        "run", help="start the app and its live channel (seeds the demo workspace on first start)"
+    )
+    run.add_argument(
+        "--host",
+        help=f"address to listen on (default: {DEFAULT_HOST}, this "
+        "machine only; 0.0.0.0 serves a room and needs the set-up token)",
+    )
     run.add_argument("--port", type=int, help="port to listen on (default: 8501)")
     run.set_defaults(func=cmd_run)
 
     demo = sub.add_parser("demo", help="create the demo workspace (or recreate it with --reset)")
-    demo.add_argument("--reset", action="store_true",
-                      help="delete the demo workspace and seed it anew from geodata/demo/")
-    demo.add_argument("--import-extracts", metavar="DIR",
-                      help="import each OSM extract in DIR into every demo lab it overlaps")
+    demo.add_argument(
+        "--reset",
+        action="store_true",
+        help="delete the demo workspace and seed it anew from geodata/demo/",
+    )
+    demo.add_argument(
+        "--import-extracts",
+        metavar="DIR",
+        help="import each OSM extract in DIR into every demo lab it overlaps",
+    )
     demo.set_defaults(func=cmd_demo)
 
     osm = sub.add_parser("osm", help="OpenStreetMap themes: import an extract or fetch ahead")
@@ -501,61 +583,100 @@ def build_parser() -> argparse.ArgumentParser:
     imp = osm_sub.add_parser("import", help="import an OSM extract (.osm, .bz2, .gz, .pbf)")
     imp.add_argument("file", metavar="FILE")
     fetch = osm_sub.add_parser("fetch", help="fetch themes from Overpass (needs internet)")
-    fetch.add_argument("--timeout", type=float, help="overall time limit in seconds "
-                       "(default: WORKBENCH_OVERPASS_TIMEOUT_S or 60)")
+    fetch.add_argument(
+        "--timeout",
+        type=float,
+        help="overall time limit in seconds (default: WORKBENCH_OVERPASS_TIMEOUT_S or 60)",
+    )
     for p in (imp, fetch):
-        p.add_argument("--allow-empty", action="store_true",
-                       help="let an empty result replace themes that have cached features "
-                       "(their earlier version is kept: see `osm restore`)")
-    restore = osm_sub.add_parser("restore", help="bring back the version each theme had "
-                                 "before its last import or fetch")
+        p.add_argument(
+            "--allow-empty",
+            action="store_true",
+            help="let an empty result replace themes that have cached features "
+            "(their earlier version is kept: see `osm restore`)",
+        )
+    restore = osm_sub.add_parser(
+        "restore", help="bring back the version each theme had before its last import or fetch"
+    )
     restore.add_argument("--themes", nargs="+", required=True, metavar="THEME", help=themes_help)
     restore.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
-    restore.add_argument("--workspace", type=workspace_arg,
-                         help="workspace name (default: the demo workspace)")
+    restore.add_argument(
+        "--workspace", type=workspace_arg, help="workspace name (default: the demo workspace)"
+    )
     restore.set_defaults(func=cmd_osm_restore)
     for p in (imp, fetch):
         p.add_argument("--lab", required=True, metavar="ID", help="living lab id (see: labs)")
-        p.add_argument("--buffer", type=float, default=float(DEFAULT_BUFFER_M), metavar="M",
-                       help=f"buffer around the site in metres, 0 to {MAX_BUFFER_M} "
-                            f"(default: {DEFAULT_BUFFER_M})")
+        p.add_argument(
+            "--buffer",
+            type=float,
+            default=float(DEFAULT_BUFFER_M),
+            metavar="M",
+            help=f"buffer around the site in metres, 0 to {MAX_BUFFER_M} "
+            f"(default: {DEFAULT_BUFFER_M})",
+        )
         p.add_argument("--themes", nargs="+", metavar="THEME", help=themes_help)
-        p.add_argument("--workspace", type=workspace_arg,
-                       help="workspace name (default: the demo workspace)")
+        p.add_argument(
+            "--workspace", type=workspace_arg, help="workspace name (default: the demo workspace)"
+        )
     imp.set_defaults(func=cmd_osm_import)
     fetch.set_defaults(func=cmd_osm_fetch)
 
-    venue = sub.add_parser("venue", help="a venue without internet: store the basemap tiles "
-                           "of a living lab's site for the app to serve")
+    venue = sub.add_parser(
+        "venue",
+        help="a venue without internet: store the basemap tiles "
+        "of a living lab's site for the app to serve",
+    )
     venue_sub = venue.add_subparsers(dest="venue_command", required=True, metavar="ACTION")
-    prep = venue_sub.add_parser("prepare", help="store the tiles of the site and its buffer in "
-                                "one MBTiles archive (needs internet once)")
+    prep = venue_sub.add_parser(
+        "prepare",
+        help="store the tiles of the site and its buffer in "
+        "one MBTiles archive (needs internet once)",
+    )
     prep.add_argument("--lab", required=True, help="the living lab's id")
-    prep.add_argument("--zoom", default="12-17", help="zoom levels, e.g. 12-17 (default; at "
-                      "most 17 from the public OpenStreetMap tile server)")
-    prep.add_argument("--tiles", default=None, metavar="URL", help="a tile URL template "
-                      "with {z}/{x}/{y} (default: the OpenStreetMap street map)")
-    prep.add_argument("--buffer", type=float, default=VENUE_BUFFER_M,
-                      help=f"metres around the site (default: {VENUE_BUFFER_M:g})")
+    prep.add_argument(
+        "--zoom",
+        default="12-17",
+        help="zoom levels, e.g. 12-17 (default; at "
+        "most 17 from the public OpenStreetMap tile server)",
+    )
+    prep.add_argument(
+        "--tiles",
+        default=None,
+        metavar="URL",
+        help="a tile URL template with {z}/{x}/{y} (default: the OpenStreetMap street map)",
+    )
+    prep.add_argument(
+        "--buffer",
+        type=float,
+        default=VENUE_BUFFER_M,
+        help=f"metres around the site (default: {VENUE_BUFFER_M:g})",
+    )
     prep.add_argument("--workspace", type=workspace_arg, default=None)
     prep.set_defaults(func=cmd_venue_prepare)
 
     labs = sub.add_parser(
-        "labs", help="list living labs: id, city, country, title (tab-separated, one per line)")
-    labs.add_argument("--workspace", type=workspace_arg,
-                       help="workspace name (default: the demo workspace)")
+        "labs", help="list living labs: id, city, country, title (tab-separated, one per line)"
+    )
+    labs.add_argument(
+        "--workspace", type=workspace_arg, help="workspace name (default: the demo workspace)"
+    )
     labs.set_defaults(func=cmd_labs)
 
     indicators = sub.add_parser(
-        "indicators", help="neighbourhood indicators of a living lab, with units and notes")
+        "indicators", help="neighbourhood indicators of a living lab, with units and notes"
+    )
     indicators.add_argument("--lab", required=True, help="living lab id (see `workbench labs`)")
     indicators.add_argument("--json", action="store_true", help="print JSON instead of text")
-    indicators.add_argument("--lang", default="en", choices=("en", "de", "uk"),
-                            help="language of names, units and notes (default: en)")
-    indicators.add_argument("--workspace", type=workspace_arg,
-                       help="workspace name (default: the demo workspace)")
+    indicators.add_argument(
+        "--lang",
+        default="en",
+        choices=("en", "de", "uk"),
+        help="language of names, units and notes (default: en)",
+    )
+    indicators.add_argument(
+        "--workspace", type=workspace_arg, help="workspace name (default: the demo workspace)"
+    )
     indicators.set_defaults(func=cmd_indicators)
-
 
     from workbench.export import FORMATS, RENDERERS, SIZE_NAMES
     from workbench.settings import LANGUAGES
@@ -565,67 +686,114 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--lab", help="id of the living lab (see `workbench labs`)")
     which.add_argument("--snapshot", help="a saved snapshot's id (exports the map as it was)")
     exp.add_argument("--format", required=True, choices=FORMATS)
-    exp.add_argument("--size", default="slide", choices=SIZE_NAMES,
-                     help="image size for png (default: slide, 1920×1080)")
-    exp.add_argument("--dpi", type=int, default=150, choices=(150, 300),
-                     help="resolution of the print sizes (default: 150)")
+    exp.add_argument(
+        "--size",
+        default="slide",
+        choices=SIZE_NAMES,
+        help="image size for png (default: slide, 1920×1080)",
+    )
+    exp.add_argument(
+        "--dpi",
+        type=int,
+        default=150,
+        choices=(150, 300),
+        help="resolution of the print sizes (default: 150)",
+    )
     exp.add_argument("--lang", default="en", choices=LANGUAGES)
-    exp.add_argument("--renderer", default="auto", choices=RENDERERS,
-                     help="png: auto (Chromium where available), chromium, or static")
-    exp.add_argument("--themes", nargs="*", metavar="THEME", choices=_theme_codes(),
-                     help="cached OSM themes shown (default: all cached; none: --themes)")
-    exp.add_argument("--workspace", type=workspace_arg,
-                       help="workspace name (default: the demo workspace)")
+    exp.add_argument(
+        "--renderer",
+        default="auto",
+        choices=RENDERERS,
+        help="png: auto (Chromium where available), chromium, or static",
+    )
+    exp.add_argument(
+        "--themes",
+        nargs="*",
+        metavar="THEME",
+        choices=_theme_codes(),
+        help="cached OSM themes shown (default: all cached; none: --themes)",
+    )
+    exp.add_argument(
+        "--workspace", type=workspace_arg, help="workspace name (default: the demo workspace)"
+    )
     exp.add_argument("-o", "--output", required=True, help="file to write")
     exp.set_defaults(func=cmd_export)
 
-    twin_p = sub.add_parser("compare", help="a twin sheet of 2 to 4 living labs side by side "
-                            "(A3 PDF or a 1920×1080 PNG slide)")
-    twin_p.add_argument("--labs", required=True, metavar="A,B[,…]",
-                        help="comma-separated living lab ids (see `workbench labs`)")
+    twin_p = sub.add_parser(
+        "compare",
+        help="a twin sheet of 2 to 4 living labs side by side (A3 PDF or a 1920×1080 PNG slide)",
+    )
+    twin_p.add_argument(
+        "--labs",
+        required=True,
+        metavar="A,B[,…]",
+        help="comma-separated living lab ids (see `workbench labs`)",
+    )
     twin_p.add_argument("--format", required=True, choices=("pdf", "png"))
     twin_p.add_argument("--lang", default="en", choices=LANGUAGES)
-    twin_p.add_argument("--workspace", type=workspace_arg,
-                        help="workspace name (default: the demo workspace)")
+    twin_p.add_argument(
+        "--workspace", type=workspace_arg, help="workspace name (default: the demo workspace)"
+    )
     twin_p.add_argument("-o", "--output", required=True, help="file to write")
     twin_p.set_defaults(func=cmd_compare)
 
-    rep = sub.add_parser("report", help="the network report: per living lab its site map, "
-                         "lessons, open questions and indicators (PDF, or DOCX to edit)")
+    rep = sub.add_parser(
+        "report",
+        help="the network report: per living lab its site map, "
+        "lessons, open questions and indicators (PDF, or DOCX to edit)",
+    )
     rep.add_argument("--network", required=True, help="network id")
     rep.add_argument("--format", required=True, choices=("pdf", "docx"))
     rep.add_argument("--lang", default="en", choices=LANGUAGES)
-    rep.add_argument("--no-indicators", action="store_true",
-                     help="leave the indicators out (they are computed from the OSM caches)")
-    rep.add_argument("--workspace", type=workspace_arg,
-                     help="workspace name (default: the demo workspace)")
+    rep.add_argument(
+        "--no-indicators",
+        action="store_true",
+        help="leave the indicators out (they are computed from the OSM caches)",
+    )
+    rep.add_argument(
+        "--workspace", type=workspace_arg, help="workspace name (default: the demo workspace)"
+    )
     rep.add_argument("-o", "--output", required=True, help="file to write")
     rep.set_defaults(func=cmd_report)
 
     imp = sub.add_parser("import", help="import a living lab from an exported GeoPackage")
     imp.add_argument("file", help="a GeoPackage written by `workbench export --format gpkg`")
-    imp.add_argument("--workspace", required=True, type=workspace_arg,
-                     help="workspace to import into (created)")
+    imp.add_argument(
+        "--workspace", required=True, type=workspace_arg, help="workspace to import into (created)"
+    )
     imp.set_defaults(func=cmd_import)
 
-    ws = sub.add_parser("workspaces", help="list the workspaces (SQLite files, or the schemas "
-                        "of WORKBENCH_DATABASE_URL), or create one")
-    ws.add_argument("--create", metavar="NAME", type=workspace_arg,
-                    help="create an empty workspace (then set its passcode: `workbench "
-                    "passcode set --workspace NAME`)")
+    ws = sub.add_parser(
+        "workspaces",
+        help="list the workspaces (SQLite files, or the schemas "
+        "of WORKBENCH_DATABASE_URL), or create one",
+    )
+    ws.add_argument(
+        "--create",
+        metavar="NAME",
+        type=workspace_arg,
+        help="create an empty workspace (then set its passcode: `workbench "
+        "passcode set --workspace NAME`)",
+    )
     ws.set_defaults(func=cmd_workspaces)
 
-    token = sub.add_parser("setup-token", help="print a new one-time set-up token (to create "
-                           "workspaces and set a first owner passcode in the app)")
+    token = sub.add_parser(
+        "setup-token",
+        help="print a new one-time set-up token (to create "
+        "workspaces and set a first owner passcode in the app)",
+    )
     token.set_defaults(func=cmd_setup_token)
 
     code = sub.add_parser("passcode", help="the operator sets or resets a workspace's passcodes")
     code_sub = code.add_subparsers(dest="passcode_command", required=True, metavar="ACTION")
-    code_set = code_sub.add_parser("set", help="set a passcode (asked on the terminal, or one "
-                                   "line of standard input)")
+    code_set = code_sub.add_parser(
+        "set", help="set a passcode (asked on the terminal, or one line of standard input)"
+    )
     code_set.add_argument("--role", default="owner", choices=("owner", "facilitator"))
-    code_reset = code_sub.add_parser("reset", help="remove the owner and facilitator passcodes "
-                                     "and every client's failed attempts")
+    code_reset = code_sub.add_parser(
+        "reset",
+        help="remove the owner and facilitator passcodes and every client's failed attempts",
+    )
     for p in (code_set, code_reset):
         p.add_argument("--workspace", required=True, type=workspace_arg)
         p.set_defaults(func=cmd_passcode)

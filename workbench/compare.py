@@ -55,15 +55,17 @@ class Site:
 
 
 # ---- table --------------------------------------------------------------------------------
-def marks(values: Sequence[float | None], comparable: Sequence[bool],
-          higher_is_better: bool | None) -> list[str]:
-    """"best", "worst" or "" per site: among comparable figures, only when the row has a
+def marks(
+    values: Sequence[float | None], comparable: Sequence[bool], higher_is_better: bool | None
+) -> list[str]:
+    """ "best", "worst" or "" per site: among comparable figures, only when the row has a
     direction and at least two distinct comparable values."""
     out = [""] * len(values)
     if higher_is_better is None:
         return out
-    idx = [i for i, (v, c) in enumerate(zip(values, comparable, strict=True))
-           if c and v is not None]
+    idx = [
+        i for i, (v, c) in enumerate(zip(values, comparable, strict=True)) if c and v is not None
+    ]
     if len(idx) < 2:
         return out
     vals = [v for i in idx if (v := values[i]) is not None]
@@ -86,8 +88,10 @@ def table(sites: Sequence[Site], lang: str) -> tuple[pd.DataFrame, pd.DataFrame,
     and "†n" footnotes; ``styles`` holds a CSS string per cell; ``reasons`` the footnote texts.
     """
     rows, styles, reasons = [], [], []
-    name_col, unit_col = t("indicators.page.col_indicator", lang), t("indicators.page.col_unit",
-                                                                        lang)
+    name_col, unit_col = (
+        t("indicators.page.col_indicator", lang),
+        t("indicators.page.col_unit", lang),
+    )
     for code in INDICATORS:
         inds = [s.result.get(code) for s in sites]
         m = marks([i.value for i in inds], [i.comparable for i in inds], INDICATORS[code][1])
@@ -97,8 +101,9 @@ def table(sites: Sequence[Site], lang: str) -> tuple[pd.DataFrame, pd.DataFrame,
             text = ind.display_value(lang)
             css = ""
             if not ind.comparable:
-                reason = ind.reason.text(lang) if ind.reason else t(
-                    "indicators.page.no_figure", lang)
+                reason = (
+                    ind.reason.text(lang) if ind.reason else t("indicators.page.no_figure", lang)
+                )
                 if reason not in reasons:
                     reasons.append(reason)
                 text = f"{text} †{reasons.index(reason) + 1}"
@@ -129,22 +134,27 @@ def table_csv(sites: Sequence[Site], lang: str) -> bytes:
     rows = []
     for s in sites:
         for ind in s.result.indicators:
-            rows.append({
-                t("indicators.page.site", lang): spreadsheet_text(s.label),
-                t("indicators.page.country", lang): s.country,
-                "code": ind.code,
-                t("indicators.page.col_indicator", lang): ind.label(lang),
-                t("indicators.page.value", lang): ind.value,
-                t("indicators.page.col_unit", lang): "0–1" if ind.unit == "share"
-                else ind.unit_label(lang),
-                t("indicators.page.data_date_col", lang): ind.data_date
-                or t("comparison.date_unknown", lang),
-                t("indicators.page.comparable", lang): t(
-                    "indicators.page.yes" if ind.comparable else "indicators.page.no", lang),
-                t("indicators.page.reason", lang): ind.reason.text(lang) if ind.reason else "",
-                t("indicators.page.notes_col", lang): " | ".join(n.text(lang)
-                                                                  for n in ind.notes),
-            })
+            rows.append(
+                {
+                    t("indicators.page.site", lang): spreadsheet_text(s.label),
+                    t("indicators.page.country", lang): s.country,
+                    "code": ind.code,
+                    t("indicators.page.col_indicator", lang): ind.label(lang),
+                    t("indicators.page.value", lang): ind.value,
+                    t("indicators.page.col_unit", lang): "0–1"
+                    if ind.unit == "share"
+                    else ind.unit_label(lang),
+                    t("indicators.page.data_date_col", lang): ind.data_date
+                    or t("comparison.date_unknown", lang),
+                    t("indicators.page.comparable", lang): t(
+                        "indicators.page.yes" if ind.comparable else "indicators.page.no", lang
+                    ),
+                    t("indicators.page.reason", lang): ind.reason.text(lang) if ind.reason else "",
+                    t("indicators.page.notes_col", lang): " | ".join(
+                        n.text(lang) for n in ind.notes
+                    ),
+                }
+            )
     buf = io.StringIO()
     pd.DataFrame(rows).to_csv(buf, index=False)
     buf.write(f"# {OSM_ATTRIBUTION}\n")
@@ -178,8 +188,10 @@ def bar_charts(sites: Sequence[Site], lang: str) -> Figure:
     for ax, code in zip(axes.flat, codes, strict=False):
         inds = [s.result.get(code) for s in sites]
         vals = [_shown(i) or 0.0 for i in inds]
-        colours = [SITE_SERIES_COLOURS[k % len(SITE_SERIES_COLOURS)] if i.comparable else "#d0d0d0"
-                   for k, i in enumerate(inds)]
+        colours = [
+            SITE_SERIES_COLOURS[k % len(SITE_SERIES_COLOURS)] if i.comparable else "#d0d0d0"
+            for k, i in enumerate(inds)
+        ]
         bars = ax.bar(range(len(sites)), vals, color=colours)
         for bar, i in zip(bars, inds, strict=True):
             if not i.comparable:
@@ -187,12 +199,20 @@ def bar_charts(sites: Sequence[Site], lang: str) -> Figure:
                 bar.set_edgecolor("#9a9a9a")
             if i.value is None:
                 ax.text(bar.get_x() + bar.get_width() / 2, 0, "—", ha="center", va="bottom")
-        ax.set_title(t("indicators.page.chart_title", lang, name=inds[0].label(lang),
-                       unit=inds[0].unit_label(lang)), fontsize=8.5, wrap=True)
+        ax.set_title(
+            t(
+                "indicators.page.chart_title",
+                lang,
+                name=inds[0].label(lang),
+                unit=inds[0].unit_label(lang),
+            ),
+            fontsize=8.5,
+            wrap=True,
+        )
         ax.set_xticks(range(len(sites)), [str(k + 1) for k in range(len(sites))], fontsize=8)
         ax.tick_params(axis="y", labelsize=7)
         ax.spines[["top", "right"]].set_visible(False)
-    for ax in list(axes.flat)[len(codes):]:
+    for ax in list(axes.flat)[len(codes) :]:
         ax.axis("off")
     legend = "   ".join(f"{k + 1} = {s.label}" for k, s in enumerate(sites))
     fig.suptitle(legend, fontsize=9, y=1.0)
@@ -218,8 +238,7 @@ def profile(sites: Sequence[Site], lang: str) -> Figure:
             ys.append(row)
         colour = SITE_SERIES_COLOURS[k % len(SITE_SERIES_COLOURS)]
         ax.plot(xs, ys, "o-", color=colour, label=s.label, alpha=0.85)
-    ax.set_yticks(range(len(codes)),
-                  [t(f"indicators.name.{c}", lang) for c in codes], fontsize=8)
+    ax.set_yticks(range(len(codes)), [t(f"indicators.name.{c}", lang) for c in codes], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlim(-0.05, 1.05)
     ax.grid(axis="x", color="#eee")
@@ -233,8 +252,9 @@ def profile(sites: Sequence[Site], lang: str) -> Figure:
 def rose_diagrams(sites: Sequence[Site], lang: str) -> Figure:
     """Polar histograms of street bearings (36 bins, length-weighted), one per site."""
     n = len(sites)
-    fig, axes = plt.subplots(1, n, figsize=(3.2 * n, 3.6), subplot_kw={"projection": "polar"},
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, n, figsize=(3.2 * n, 3.6), subplot_kw={"projection": "polar"}, squeeze=False
+    )
     for ax, s in zip(axes[0], sites, strict=True):
         ax.set_theta_zero_location("N")
         ax.set_theta_direction("clockwise")
@@ -243,8 +263,15 @@ def rose_diagrams(sites: Sequence[Site], lang: str) -> Figure:
         hist = np.asarray(s.result.bearings, float)
         if len(hist):
             width = 2 * np.pi / len(hist)
-            ax.bar(np.arange(len(hist)) * width, hist, width=width, align="center",
-                   color=SITE_SERIES_COLOURS[0], edgecolor="white", linewidth=0.4)
+            ax.bar(
+                np.arange(len(hist)) * width,
+                hist,
+                width=width,
+                align="center",
+                color=SITE_SERIES_COLOURS[0],
+                edgecolor="white",
+                linewidth=0.4,
+            )
             phi = s.result.get("orientation_order").value
             sub = "" if phi is None else f"\nφ = {phi:.2f}"
         else:
@@ -255,9 +282,12 @@ def rose_diagrams(sites: Sequence[Site], lang: str) -> Figure:
     return fig
 
 
-def figure_ground(sites: Sequence[Site], buildings: Sequence[gpd.GeoDataFrame | None],
-                  boundaries: Sequence[Polygon],
-                  lang: str) -> Figure:
+def figure_ground(
+    sites: Sequence[Site],
+    buildings: Sequence[gpd.GeoDataFrame | None],
+    boundaries: Sequence[Polygon],
+    lang: str,
+) -> Figure:
     """Buildings in black on white, a 1 km square around each site's centre, identical scale.
 
     ``buildings`` holds a GeoDataFrame (EPSG:4326) or None per site; ``boundaries`` the site
@@ -269,8 +299,14 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence[gpd.GeoDataFrame | 
     for ax, s, gdf, boundary in zip(axes[0], sites, buildings, boundaries, strict=True):
         (cx, cy), drawn = draw_square(ax, boundary, gdf)
         ax.plot([cx - half + 50, cx - half + 250], [cy - half + 40] * 2, color=SITE_COLOUR, lw=2)
-        ax.text(cx - half + 150, cy - half + 60, t("indicators.page.scale_bar", lang, m=200),
-                ha="center", fontsize=7, color=SITE_COLOUR)
+        ax.text(
+            cx - half + 150,
+            cy - half + 60,
+            t("indicators.page.scale_bar", lang, m=200),
+            ha="center",
+            fontsize=7,
+            color=SITE_COLOUR,
+        )
         title = shorten(s.label)
         if drawn == 0:
             title += "\n" + t("indicators.page.no_buildings", lang)
@@ -280,8 +316,9 @@ def figure_ground(sites: Sequence[Site], buildings: Sequence[gpd.GeoDataFrame | 
     return fig
 
 
-def draw_square(ax: Axes, boundary: Polygon, gdf: gpd.GeoDataFrame | None, lw: float = 1.0
-                ) -> tuple[tuple[float, float], int]:
+def draw_square(
+    ax: Axes, boundary: Polygon, gdf: gpd.GeoDataFrame | None, lw: float = 1.0
+) -> tuple[tuple[float, float], int]:
     """One figure-ground square on ``ax``: ``FIGURE_GROUND_M`` wide around the site's centre in
     its local UTM CRS (north up), buildings (``gdf``, EPSG:4326, or None) black, the site
     dashed. Returns the centre (metres) and how many buildings were drawn."""
@@ -324,15 +361,20 @@ def _fill(ax: Axes, geoms: NDArray[np.object_]) -> None:
     from matplotlib.path import Path as MplPath
 
     parts = shapely.orient_polygons(shapely.get_parts(geoms), exterior_cw=False)
-    rings = np.concatenate([shapely.get_exterior_ring(parts),
-                            *[shapely.get_interior_ring(parts, i) for i in
-                              range(int(shapely.get_num_interior_rings(parts).max(initial=0)))]])
+    rings = np.concatenate(
+        [
+            shapely.get_exterior_ring(parts),
+            *[
+                shapely.get_interior_ring(parts, i)
+                for i in range(int(shapely.get_num_interior_rings(parts).max(initial=0)))
+            ],
+        ]
+    )
     rings = rings[~shapely.is_missing(rings)]
     if not len(rings):
         return
     paths = [MplPath(shapely.get_coordinates(r), closed=True) for r in rings]
-    ax.add_patch(PathPatch(MplPath.make_compound_path(*paths), facecolor="black",
-                           edgecolor="none"))
+    ax.add_patch(PathPatch(MplPath.make_compound_path(*paths), facecolor="black", edgecolor="none"))
 
 
 def shorten(label: str, limit: int = 38) -> str:
@@ -349,8 +391,9 @@ def zoom_for(lat: float, mpp: float) -> float:
     return math.log2(MPP_ZOOM0 * math.cos(math.radians(lat)) / mpp)
 
 
-def common_mpp(boundaries: Sequence[Polygon], width_px: int, height_px: int,
-               pad: float = 1.2) -> float:
+def common_mpp(
+    boundaries: Sequence[Polygon], width_px: int, height_px: int, pad: float = 1.2
+) -> float:
     """Metres per pixel at which the largest site (plus padding) fits every map."""
     need = 1.0
     for b in boundaries:

@@ -24,21 +24,47 @@ def seed(store: Store, demo_dir: Path = DEMO_DIR) -> int:
     """
     data = json.loads((demo_dir / "networks.json").read_text(encoding="utf-8"))
     for n in data["networks"]:
-        store.add_network(Network(id=n["id"], name=n["name"], countries=tuple(n["countries"]),
-                                  description=n.get("description", "")), by=SYSTEM)
+        store.add_network(
+            Network(
+                id=n["id"],
+                name=n["name"],
+                countries=tuple(n["countries"]),
+                description=n.get("description", ""),
+            ),
+            by=SYSTEM,
+        )
     for c in data["cities"]:
-        store.add_city(City(id=c["id"], name=c["name"], country=c["country"], lon=c["lon"],
-                            lat=c["lat"], network_ids=tuple(c["networks"]),
-                            illustrative_only=bool(c.get("illustrative_only", False))), by=SYSTEM)
+        store.add_city(
+            City(
+                id=c["id"],
+                name=c["name"],
+                country=c["country"],
+                lon=c["lon"],
+                lat=c["lat"],
+                network_ids=tuple(c["networks"]),
+                illustrative_only=bool(c.get("illustrative_only", False)),
+            ),
+            by=SYSTEM,
+        )
     sites = json.loads((demo_dir / "labs.geojson").read_text(encoding="utf-8"))
     for feature in sites["features"]:
         p = feature["properties"]
-        store.add_lab(LivingLab(
-            id=p["id"], city_id=p["city_id"], network_id=p["network_id"], title=p["title"],
-            boundary=validate_boundary(feature["geometry"]), summary=p.get("summary", ""),
-            themes=tuple(p.get("themes", ())), principles=tuple(p.get("principles", ())),
-            sdg_targets=tuple(p.get("sdg_targets", ())), status=p.get("status", "planning"),
-            illustrative=bool(p.get("illustrative", True))), by=SYSTEM)
+        store.add_lab(
+            LivingLab(
+                id=p["id"],
+                city_id=p["city_id"],
+                network_id=p["network_id"],
+                title=p["title"],
+                boundary=validate_boundary(feature["geometry"]),
+                summary=p.get("summary", ""),
+                themes=tuple(p.get("themes", ())),
+                principles=tuple(p.get("principles", ())),
+                sdg_targets=tuple(p.get("sdg_targets", ())),
+                status=p.get("status", "planning"),
+                illustrative=bool(p.get("illustrative", True)),
+            ),
+            by=SYSTEM,
+        )
     return len(sites["features"])
 
 

@@ -68,7 +68,8 @@ def in_lonlat_range(geom: BaseGeometry) -> bool:
 
 
 def validate_boundary(
-    geom: BaseGeometry | dict[str, Any] | None, city_lon: float | None = None,
+    geom: BaseGeometry | dict[str, Any] | None,
+    city_lon: float | None = None,
     city_lat: float | None = None,
 ) -> Polygon:
     """Check a living lab's site boundary and return it normalised (2D, exterior ring CCW).

@@ -91,8 +91,7 @@ def operator(token: str | None, host: str | None) -> Actor:
     return SYSTEM
 
 
-def create_workspace(name: str, owner_passcode: str, token: str | None,
-                     host: str | None) -> Store:
+def create_workspace(name: str, owner_passcode: str, token: str | None, host: str | None) -> Store:
     """Create the workspace ``name`` for the operator (see :func:`operator`), protected by
     ``owner_passcode``; the passcode may be left empty only under open set-up. Returns its
     store."""
@@ -110,8 +109,7 @@ def create_workspace(name: str, owner_passcode: str, token: str | None,
     return store
 
 
-def set_first_passcode(store: Store, passcode: str, token: str | None,
-                       host: str | None) -> None:
+def set_first_passcode(store: Store, passcode: str, token: str | None, host: str | None) -> None:
     """Give an unprotected workspace its first owner passcode, for the operator."""
     hash_passcode(passcode)
     if store.is_protected():

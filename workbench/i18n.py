@@ -77,8 +77,12 @@ def t(key: str, lang: str | None = None, /, **params: Any) -> str:
         return key
     if not params:
         return text
-    local = {k: _LocalNumber(v, lang) if isinstance(v, int | float) and not isinstance(v, bool)
-             else _Text(v) for k, v in params.items()}
+    local = {
+        k: _LocalNumber(v, lang)
+        if isinstance(v, int | float) and not isinstance(v, bool)
+        else _Text(v)
+        for k, v in params.items()
+    }
     try:
         return text.format(**local)
     except (KeyError, IndexError, ValueError) as exc:
@@ -110,8 +114,11 @@ class _LocalNumber:
         forms = plural_spec(spec)
         if forms is not None:
             text = forms.get(plural_category(self.value, self.lang)) or forms.get("other", "")
-            number = self.value if isinstance(self.value, float) and not self.value.is_integer() \
+            number = (
+                self.value
+                if isinstance(self.value, float) and not self.value.is_integer()
                 else int(self.value)
+            )
             return text.replace("#", _swap_separators(format(number, ","), self.lang))
         return _swap_separators(format(self.value, spec), self.lang)
 
@@ -156,8 +163,10 @@ def plural_forms(key: str, lang: str | None, param: str = "count") -> dict[str, 
     forms = plural_spec(match.group(1)) if match else None
     if match is None or forms is None:
         return {"other": text}
-    return {cat: text[:match.start()] + form.replace("#", "{" + param + "}") + text[match.end():]
-            for cat, form in forms.items()}
+    return {
+        cat: text[: match.start()] + form.replace("#", "{" + param + "}") + text[match.end() :]
+        for cat, form in forms.items()
+    }
 
 
 class _Text:

@@ -53,8 +53,18 @@ if TYPE_CHECKING:
 ENGINE_VERSION = "2"  # 2: coverage from the data's bounds, data dates, φ by edges
 
 #: OSM theme codes of the opendata cache.
-THEMES = ("buildings", "green", "streets", "transit", "schools", "health", "shops", "community",
-          "water", "landuse")
+THEMES = (
+    "buildings",
+    "green",
+    "streets",
+    "transit",
+    "schools",
+    "health",
+    "shops",
+    "community",
+    "water",
+    "landuse",
+)
 #: Themes that hold points of interest, parks and land use (searched by tag, not by theme name).
 POI_THEMES = ("transit", "schools", "health", "shops", "community", "green", "landuse")
 
@@ -93,18 +103,46 @@ def _tags(spec: dict[str, str]) -> Tags:
     return frozenset((k, v) for k, values in spec.items() for v in values.split())
 
 
-OPEN_SPACE_TAGS = _tags({"leisure": "park playground garden common",
-                         "landuse": "recreation_ground village_green", "place": "square",
-                         "highway": "pedestrian"})
-GREEN_TAGS = _tags({"leisure": "park garden nature_reserve",
-                    "landuse": "recreation_ground village_green forest", "natural": "wood"})
-BUS_TAGS = _tags({"highway": "bus_stop", "public_transport": "platform stop_position station",
-                  "railway": "tram_stop", "amenity": "bus_station"})
+OPEN_SPACE_TAGS = _tags(
+    {
+        "leisure": "park playground garden common",
+        "landuse": "recreation_ground village_green",
+        "place": "square",
+        "highway": "pedestrian",
+    }
+)
+GREEN_TAGS = _tags(
+    {
+        "leisure": "park garden nature_reserve",
+        "landuse": "recreation_ground village_green forest",
+        "natural": "wood",
+    }
+)
+BUS_TAGS = _tags(
+    {
+        "highway": "bus_stop",
+        "public_transport": "platform stop_position station",
+        "railway": "tram_stop",
+        "amenity": "bus_station",
+    }
+)
 RAIL_TAGS = _tags({"railway": "station halt subway_entrance", "amenity": "ferry_terminal"})
 PRIVATE_ACCESS = frozenset({"private", "no"})
-RESIDENTIAL_BUILDINGS = frozenset({
-    "house", "residential", "apartments", "detached", "semidetached_house", "terrace",
-    "dormitory", "bungalow", "farm", "cabin", "static_caravan"})
+RESIDENTIAL_BUILDINGS = frozenset(
+    {
+        "house",
+        "residential",
+        "apartments",
+        "detached",
+        "semidetached_house",
+        "terrace",
+        "dormitory",
+        "bungalow",
+        "farm",
+        "cabin",
+        "static_caravan",
+    }
+)
 #: The 8 daily-needs categories of the 15-minute neighbourhood (Moreno et al. 2021).
 CATEGORIES: dict[str, Tags] = {
     "food": _tags({"shop": "supermarket convenience bakery"}),
@@ -121,23 +159,54 @@ COUNTED_CATEGORIES = ("food", "school", "health", "eating", "culture", "bank_pos
 #: OSM landuse values grouped into classes for the mix.
 LANDUSE_CLASSES = {
     "residential": "residential",
-    "commercial": "commercial", "retail": "commercial",
-    "industrial": "industrial", "port": "industrial", "quarry": "industrial",
-    "education": "civic", "religious": "civic", "institutional": "civic",
-    "civic_admin": "civic", "military": "civic",
-    "grass": "green", "recreation_ground": "green", "village_green": "green",
-    "meadow": "green", "forest": "green", "allotments": "green", "cemetery": "green",
-    "park": "green", "flowerbed": "green",
-    "farmland": "agriculture", "farmyard": "agriculture", "orchard": "agriculture",
-    "vineyard": "agriculture", "greenhouse_horticulture": "agriculture",
-    "railway": "infrastructure", "garages": "infrastructure", "construction": "infrastructure",
-    "brownfield": "infrastructure", "greenfield": "infrastructure",
+    "commercial": "commercial",
+    "retail": "commercial",
+    "industrial": "industrial",
+    "port": "industrial",
+    "quarry": "industrial",
+    "education": "civic",
+    "religious": "civic",
+    "institutional": "civic",
+    "civic_admin": "civic",
+    "military": "civic",
+    "grass": "green",
+    "recreation_ground": "green",
+    "village_green": "green",
+    "meadow": "green",
+    "forest": "green",
+    "allotments": "green",
+    "cemetery": "green",
+    "park": "green",
+    "flowerbed": "green",
+    "farmland": "agriculture",
+    "farmyard": "agriculture",
+    "orchard": "agriculture",
+    "vineyard": "agriculture",
+    "greenhouse_horticulture": "agriculture",
+    "railway": "infrastructure",
+    "garages": "infrastructure",
+    "construction": "infrastructure",
+    "brownfield": "infrastructure",
+    "greenfield": "infrastructure",
 }
 #: Typical full width (m) per highway type, to estimate street area from centre lines.
 STREET_WIDTH_M = {
-    "trunk": 16.0, "primary": 14.0, "secondary": 12.0, "tertiary": 10.0, "residential": 8.0,
-    "unclassified": 7.0, "living_street": 7.0, "service": 5.0, "pedestrian": 8.0, "road": 7.0,
-    "footway": 2.5, "path": 2.0, "cycleway": 2.5, "steps": 2.5, "track": 3.5, "bridleway": 2.5,
+    "trunk": 16.0,
+    "primary": 14.0,
+    "secondary": 12.0,
+    "tertiary": 10.0,
+    "residential": 8.0,
+    "unclassified": 7.0,
+    "living_street": 7.0,
+    "service": 5.0,
+    "pedestrian": 8.0,
+    "road": 7.0,
+    "footway": 2.5,
+    "path": 2.0,
+    "cycleway": 2.5,
+    "steps": 2.5,
+    "track": 3.5,
+    "bridleway": 2.5,
     "corridor": 2.0,
 }
 DEFAULT_STREET_WIDTH_M = 6.0
@@ -176,9 +245,12 @@ FIGURE_INPUTS: dict[str, tuple[tuple[str, ...], float]] = {
     "street_density": (("streets",), 0.0),
     "orientation_order": (("streets",), 0.0),
     "landuse_mix": (("landuse",), 0.0),
-    "amenity_food": (("shops",), 0.0), "amenity_school": (("schools",), 0.0),
-    "amenity_health": (("health",), 0.0), "amenity_eating": (("shops",), 0.0),
-    "amenity_culture": (("community",), 0.0), "amenity_bank_post": (("community",), 0.0),
+    "amenity_food": (("shops",), 0.0),
+    "amenity_school": (("schools",), 0.0),
+    "amenity_health": (("health",), 0.0),
+    "amenity_eating": (("shops",), 0.0),
+    "amenity_culture": (("community",), 0.0),
+    "amenity_bank_post": (("community",), 0.0),
     "amenity_transit": (("transit",), 0.0),
 }
 
@@ -202,8 +274,9 @@ class Note:
         if "theme" in params:
             params["theme"] = t(f"indicators.theme.{params['theme']}", lang)
         if "categories" in params:
-            params["categories"] = ", ".join(t(f"indicators.category.{c}", lang)
-                                             for c in str(params["categories"]).split(","))
+            params["categories"] = ", ".join(
+                t(f"indicators.category.{c}", lang) for c in str(params["categories"]).split(",")
+            )
         return t(self.key, lang, **params)
 
 
@@ -249,8 +322,11 @@ class Indicator:
 
     def to_dict(self, lang: str | None = None) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "code": self.code, "value": self.value, "unit": self.unit,
-            "data_date": self.data_date, "comparable": self.comparable,
+            "code": self.code,
+            "value": self.value,
+            "unit": self.unit,
+            "data_date": self.data_date,
+            "comparable": self.comparable,
             "notes": [asdict(n) for n in self.notes],
         }
         if lang:
@@ -262,8 +338,13 @@ class Indicator:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Indicator:
-        return cls(code=d["code"], value=d["value"], unit=d["unit"], data_date=d["data_date"],
-                   notes=tuple(Note(**n) for n in d["notes"]))
+        return cls(
+            code=d["code"],
+            value=d["value"],
+            unit=d["unit"],
+            data_date=d["data_date"],
+            notes=tuple(Note(**n) for n in d["notes"]),
+        )
 
 
 @dataclass(frozen=True)
@@ -286,21 +367,31 @@ class IndicatorSet:
 
     def to_dict(self, lang: str | None = None) -> dict[str, Any]:
         return {
-            "lab_id": self.lab_id, "crs": self.crs, "area_m2": self.area_m2,
-            "data_version": self.data_version, "computed_at": self.computed_at,
-            "engine_version": ENGINE_VERSION, "bearings": list(self.bearings),
-            "notes": [asdict(n) for n in self.notes] if not lang
+            "lab_id": self.lab_id,
+            "crs": self.crs,
+            "area_m2": self.area_m2,
+            "data_version": self.data_version,
+            "computed_at": self.computed_at,
+            "engine_version": ENGINE_VERSION,
+            "bearings": list(self.bearings),
+            "notes": [asdict(n) for n in self.notes]
+            if not lang
             else [n.text(lang) for n in self.notes],
             "indicators": [i.to_dict(lang) for i in self.indicators],
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> IndicatorSet:
-        return cls(lab_id=d["lab_id"], crs=d["crs"], area_m2=d["area_m2"],
-                   data_version=d["data_version"], computed_at=d["computed_at"],
-                   notes=tuple(Note(**n) for n in d["notes"]),
-                   indicators=tuple(Indicator.from_dict(i) for i in d["indicators"]),
-                   bearings=tuple(d.get("bearings", ())))
+        return cls(
+            lab_id=d["lab_id"],
+            crs=d["crs"],
+            area_m2=d["area_m2"],
+            data_version=d["data_version"],
+            computed_at=d["computed_at"],
+            notes=tuple(Note(**n) for n in d["notes"]),
+            indicators=tuple(Indicator.from_dict(i) for i in d["indicators"]),
+            bearings=tuple(d.get("bearings", ())),
+        )
 
 
 # ---- input ------------------------------------------------------------------------------------
@@ -324,17 +415,25 @@ class LabData:
     pending: tuple[str, ...] = ()
 
 
-def load_lab_data(store: Store, lab: LivingLab, population: gpd.GeoDataFrame | None = None,
-                  population_column: str | None = None,
-                  sources: dict[str, Any] | None = None) -> LabData:
+def load_lab_data(
+    store: Store,
+    lab: LivingLab,
+    population: gpd.GeoDataFrame | None = None,
+    population_column: str | None = None,
+    sources: dict[str, Any] | None = None,
+) -> LabData:
     """The cached OSM themes of ``lab`` (a :class:`~workbench.model.LivingLab`), with the
     city's own layers in place of the themes they are marked as the source for (``sources``:
     :func:`workbench.opendata.sources.lab_sources`).
 
     Themes the cache lists but cannot load yet are reported as ``pending``.
     """
-    data = LabData(lab_id=lab.id, boundary=lab.boundary, population=population,
-                   population_column=population_column)
+    data = LabData(
+        lab_id=lab.id,
+        boundary=lab.boundary,
+        population=population,
+        population_column=population_column,
+    )
     _load_cached(store, data, lab)
     _use_sources(data, sources or {})
     return data
@@ -348,11 +447,18 @@ def _use_sources(data: LabData, sources: dict[str, Any]) -> None:
             if data.population is None and (col := population_column(src.frame)):
                 data.population, data.population_column = src.frame, col
             continue
-        hull = shapely.convex_hull(shapely.union_all(src.frame.geometry.values)) \
-            if len(src.frame) else shapely.Polygon()
+        hull = (
+            shapely.convex_hull(shapely.union_all(src.frame.geometry.values))
+            if len(src.frame)
+            else shapely.Polygon()
+        )
         data.themes[theme] = src.frame
-        data.meta[theme] = {"data_date": None, "coverage": hull.wkt, "source_name": src.name,
-                            "source": f"upload:{src.layer_id}"}
+        data.meta[theme] = {
+            "data_date": None,
+            "coverage": hull.wkt,
+            "source_name": src.name,
+            "source": f"upload:{src.layer_id}",
+        }
         data.pending = tuple(th for th in data.pending if th != theme)
 
 
@@ -390,8 +496,16 @@ def data_version(store: Store, lab: LivingLab) -> str:
     return f"{store.key}:{_opendata_cache().cache_version(store, lab.id)}"
 
 
-POPULATION_COLUMNS = ("population", "pop", "einwohner", "inhabitants", "residents",
-                      "населення", "ew", "pop_total")
+POPULATION_COLUMNS = (
+    "population",
+    "pop",
+    "einwohner",
+    "inhabitants",
+    "residents",
+    "населення",
+    "ew",
+    "pop_total",
+)
 
 
 def population_column(gdf: gpd.GeoDataFrame) -> str | None:
@@ -416,7 +530,7 @@ class _Graph:
         v = streets["v"].to_numpy(np.int64)
         ids, inverse = np.unique(np.concatenate([u, v]), return_inverse=True)
         n = len(ids)
-        iu, iv = inverse[: len(u)], inverse[len(u):]
+        iu, iv = inverse[: len(u)], inverse[len(u) :]
         xy = np.zeros((n, 2))
         xy[iu] = shapely.get_coordinates(shapely.get_point(geoms, 0))
         xy[iv] = shapely.get_coordinates(shapely.get_point(geoms, -1))
@@ -428,8 +542,8 @@ class _Graph:
         a, b, w = frame["a"].to_numpy(), frame["b"].to_numpy(), frame["w"].to_numpy()
         self.n = n
         self.matrix = sparse.coo_matrix(
-            (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))),
-            shape=(n, n)).tocsr()
+            (np.concatenate([w, w]), (np.concatenate([a, b]), np.concatenate([b, a]))), shape=(n, n)
+        ).tocsr()
         self.degree = np.bincount(np.concatenate([a, b]), minlength=n)
         self.xy = xy
         self.points = shapely.points(xy)
@@ -446,8 +560,9 @@ class _Graph:
         """For each geometry: its nearest main-component edge, the distance along that edge
         from its ``u`` end to the closest point, and the gap between geometry and edge."""
         geoms = np.asarray(geoms, dtype=object)
-        idx, gap_found = self.edge_tree.query_nearest(geoms, return_distance=True,
-                                                      all_matches=False)
+        idx, gap_found = self.edge_tree.query_nearest(
+            geoms, return_distance=True, all_matches=False
+        )
         edge = np.zeros(len(geoms), dtype=np.int64)
         gap = np.full(len(geoms), np.inf)
         edge[idx[0]] = idx[1]
@@ -457,8 +572,9 @@ class _Graph:
         along = shapely.line_locate_point(lines, closest)
         return edge, along, gap
 
-    def walk(self, dist: np.ndarray,
-             snapped: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+    def walk(
+        self, dist: np.ndarray, snapped: tuple[np.ndarray, np.ndarray, np.ndarray]
+    ) -> np.ndarray:
         """Walking distance from the sources of ``dist`` (see :meth:`distances`) to each place
         snapped by :meth:`snap`, entering the network at its nearest edge."""
         edge, along, gap = snapped
@@ -474,13 +590,16 @@ class _Graph:
         if len(geoms) == 0:
             return np.empty(0, dtype=np.int64), np.empty(0)
         edge, along, gap = self.snap(geoms)
-        near_g, near_n = self.node_tree.query(geoms, predicate="dwithin",
-                                              distance=ACCESS_SNAP_M)
+        near_g, near_n = self.node_tree.query(geoms, predicate="dwithin", distance=ACCESS_SNAP_M)
         near_nodes = self.main[near_n]
         nodes = np.concatenate([self.eu[edge], self.ev[edge], near_nodes])
-        offsets = np.concatenate([
-            along + gap, self.elen[edge] - along + gap,
-            shapely.distance(self.points[near_nodes], geoms[near_g])])
+        offsets = np.concatenate(
+            [
+                along + gap,
+                self.elen[edge] - along + gap,
+                shapely.distance(self.points[near_nodes], geoms[near_g]),
+            ]
+        )
         frame = pd.DataFrame({"n": nodes, "d": offsets})
         frame = frame[np.isfinite(frame["d"])].groupby("n")["d"].min()
         return frame.index.to_numpy(np.int64), frame.to_numpy()
@@ -491,8 +610,9 @@ class _Graph:
         if len(nodes) == 0:
             return np.full(self.n, np.inf)
         n = self.n
-        extra = sparse.coo_matrix((np.maximum(offsets, 1e-9), (np.full(len(nodes), n), nodes)),
-                                  shape=(n + 1, n + 1))
+        extra = sparse.coo_matrix(
+            (np.maximum(offsets, 1e-9), (np.full(len(nodes), n), nodes)), shape=(n + 1, n + 1)
+        )
         m = sparse.bmat([[self.matrix, None], [None, sparse.csr_matrix((1, 1))]]).tocsr()
         m = (m + extra).tocsr()
         dist = csgraph.dijkstra(m, directed=True, indices=n, limit=limit)
@@ -507,15 +627,17 @@ class _Site:
         boundary = data.boundary
         self.crs: CRS = local_crs(boundary)
         self.site: Polygon = shapely.transform(
-            boundary, lambda xy: np.column_stack(_transformer(WGS84, self.crs).transform(
-                xy[:, 0], xy[:, 1])))
+            boundary,
+            lambda xy: np.column_stack(_transformer(WGS84, self.crs).transform(xy[:, 0], xy[:, 1])),
+        )
         self.area = self.site.area
         self.area_km2 = self.area / 1e6
         self.study = self.site.buffer(STUDY_BUFFER_M)
         study_wgs = self.study.envelope
         to_wgs = _transformer(self.crs, WGS84)
-        study_wgs = shapely.transform(study_wgs, lambda xy: np.column_stack(
-            to_wgs.transform(xy[:, 0], xy[:, 1])))
+        study_wgs = shapely.transform(
+            study_wgs, lambda xy: np.column_stack(to_wgs.transform(xy[:, 0], xy[:, 1]))
+        )
         self.frames: dict[str, gpd.GeoDataFrame] = {}
         self.tags: dict[str, np.ndarray] = {}  # "key=value" of each row, per theme
         for theme, gdf in data.themes.items():
@@ -533,8 +655,11 @@ class _Site:
     def date(self, *themes: str) -> str | None:
         """The oldest data date of the themes used (ISO date: the data's own date, not the
         import's; see ``workbench.opendata.osm.DataDate``), or None when it is unknown."""
-        dates = [str(self.data.meta.get(th, {}).get("data_date") or "")[:10] for th in themes
-                 if th in self.frames]
+        dates = [
+            str(self.data.meta.get(th, {}).get("data_date") or "")[:10]
+            for th in themes
+            if th in self.frames
+        ]
         dates = [d for d in dates if d]
         return min(dates) if dates else None
 
@@ -549,12 +674,17 @@ class _Site:
             for th in key:
                 wkt = self.data.meta.get(th, {}).get("coverage")
                 if wkt:
-                    part = shapely.transform(shapely.from_wkt(wkt), lambda xy: np.column_stack(
-                        tr.transform(xy[:, 0], xy[:, 1])))
+                    part = shapely.transform(
+                        shapely.from_wkt(wkt),
+                        lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])),
+                    )
                 else:
                     xy = shapely.get_coordinates(self.frames[th].geometry.values)
-                    part = shapely.convex_hull(shapely.multipoints(xy)) if len(xy) else \
-                        shapely.Polygon()
+                    part = (
+                        shapely.convex_hull(shapely.multipoints(xy))
+                        if len(xy)
+                        else shapely.Polygon()
+                    )
                 area = part if area is None else area.intersection(part)
             self._coverage[key] = area
         return self._coverage[key]
@@ -575,8 +705,11 @@ class _Site:
         that lie wholly in the site (see :func:`street_edges`); computed once."""
         if self._edges is None:
             streets = self.frames.get("streets")
-            self._edges = (np.empty(0), np.empty(0)) if streets is None or not len(streets) \
+            self._edges = (
+                (np.empty(0), np.empty(0))
+                if streets is None or not len(streets)
                 else street_edges(streets, self.site, self.crs)
+            )
         return self._edges
 
     def pois(self, tags: Tags) -> np.ndarray:
@@ -619,8 +752,10 @@ def _project(gdf: gpd.GeoDataFrame, window_wgs: Polygon, crs: CRS) -> gpd.GeoDat
     mask &= ~shapely.is_missing(np.asarray(geoms, dtype=object))
     sub = gdf[mask]
     tr = _transformer(WGS84, crs)
-    projected = shapely.transform(np.asarray(sub.geometry.values, dtype=object),
-                                  lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])))
+    projected = shapely.transform(
+        np.asarray(sub.geometry.values, dtype=object),
+        lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1])),
+    )
     out = gpd.GeoDataFrame(sub.drop(columns=sub.geometry.name), geometry=projected, crs=crs)
     out = out[~shapely.is_empty(out.geometry.values)]
     return out
@@ -677,9 +812,15 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
     notes: list[Note] = []
     zones = {utm_crs(x, y).to_epsg() for x, y in np.asarray(data.boundary.exterior.coords)}
     if len(zones) > 1:
-        notes.append(Note("indicators.note.utm_border",
-                          {"zones": ", ".join(str(z % 100) for z in sorted(zones)),
-                           "zone": site.crs.to_epsg() % 100}))
+        notes.append(
+            Note(
+                "indicators.note.utm_border",
+                {
+                    "zones": ", ".join(str(z % 100) for z in sorted(zones)),
+                    "zone": site.crs.to_epsg() % 100,
+                },
+            )
+        )
     for theme in data.pending:
         notes.append(Note("indicators.note.theme_pending", {"theme": theme}, blocking=True))
     if not data.themes and not data.pending:
@@ -688,8 +829,9 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
     if coverage is not None and coverage < MIN_DATA_COVERAGE:  # each figure says it as well
         notes.append(Note("indicators.note.data_coverage", {"share": coverage * 100}))
     if site.area < MIN_DENSITY_AREA_M2:
-        notes.append(Note("indicators.note.small_site", {"area": site.area,
-                                                         "limit": MIN_DENSITY_AREA_M2}))
+        notes.append(
+            Note("indicators.note.small_site", {"area": site.area, "limit": MIN_DENSITY_AREA_M2})
+        )
     steps: list[tuple[str, Callable[[_Site], list[Indicator]]]] = [
         ("indicators.progress.buildings", _coverage_indicators),
         ("indicators.progress.network", _network_indicators),
@@ -708,8 +850,10 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
         notes.append(empty)
         results = [Indicator(r.code, None, r.unit, r.data_date, (empty,)) for r in results]
     elif site_blocking:
-        results = [Indicator(r.code, r.value, r.unit, r.data_date, r.notes + site_blocking)
-                   for r in results]
+        results = [
+            Indicator(r.code, r.value, r.unit, r.data_date, r.notes + site_blocking)
+            for r in results
+        ]
     hist: tuple[float, ...] = ()
     b, w = site.edge_bearings()
     if w.sum() > 0:
@@ -718,16 +862,23 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
     results.sort(key=lambda r: order[r.code])
     report(1.0, "indicators.progress.done")
     return IndicatorSet(
-        lab_id=data.lab_id, indicators=tuple(results), notes=tuple(notes),
-        crs=f"EPSG:{site.crs.to_epsg()}", area_m2=float(site.area), data_version=data.version,
-        computed_at=datetime.now(UTC).isoformat(timespec="seconds"), bearings=hist)
+        lab_id=data.lab_id,
+        indicators=tuple(results),
+        notes=tuple(notes),
+        crs=f"EPSG:{site.crs.to_epsg()}",
+        area_m2=float(site.area),
+        data_version=data.version,
+        computed_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        bearings=hist,
+    )
 
 
 def _result(code: str, value: float | None, date: str | None, notes: list[Note]) -> Indicator:
     if value is not None and not math.isfinite(value):
         value = None
-    return Indicator(code, None if value is None else float(value), INDICATORS[code][0], date,
-                     tuple(notes))
+    return Indicator(
+        code, None if value is None else float(value), INDICATORS[code][0], date, tuple(notes)
+    )
 
 
 def _missing(site: _Site, codes: Iterable[str], themes: Iterable[str]) -> list[Indicator] | None:
@@ -736,9 +887,16 @@ def _missing(site: _Site, codes: Iterable[str], themes: Iterable[str]) -> list[I
     missing = [th for th in themes if th not in site.frames]
     if not missing:
         return None
-    notes = [Note("indicators.note.theme_pending" if th in site.data.pending
-                  else "indicators.note.theme_missing", {"theme": th}, blocking=True)
-             for th in missing]
+    notes = [
+        Note(
+            "indicators.note.theme_pending"
+            if th in site.data.pending
+            else "indicators.note.theme_missing",
+            {"theme": th},
+            blocking=True,
+        )
+        for th in missing
+    ]
     return [_result(code, None, None, notes) for code in codes]
 
 
@@ -775,23 +933,31 @@ def _with_input_notes(site: _Site, r: Indicator) -> Indicator:
     extra: list[Note] = []
     share = _covered_share(site, used, reach) if used else None
     if share is not None and share < MIN_DATA_COVERAGE:
-        extra.append(Note("indicators.note.data_coverage", {"share": share * 100},
-                          blocking=True) if reach == 0 else
-                     Note("comparison.note.reach_coverage", {"share": share * 100,
-                                                             "reach": reach}, blocking=True))
+        extra.append(
+            Note("indicators.note.data_coverage", {"share": share * 100}, blocking=True)
+            if reach == 0
+            else Note(
+                "comparison.note.reach_coverage",
+                {"share": share * 100, "reach": reach},
+                blocking=True,
+            )
+        )
     for th in used:
         if name := site.data.meta.get(th, {}).get("source_name"):
             extra.append(Note("comparison.note.own_source", {"theme": th, "name": name}))
         skipped = int(site.data.meta.get(th, {}).get("skipped_relations") or 0)
         if skipped:
-            extra.append(Note("comparison.note.skipped_relations",
-                              {"count": skipped, "theme": th}))
+            extra.append(Note("comparison.note.skipped_relations", {"count": skipped, "theme": th}))
     after: list[Note] = []
     proxy = next((n for n in r.notes if n.key == "indicators.note.weight_footprint"), None)
     if proxy is not None and proxy.params["count"] < MIN_RESIDENTIAL_BUILDINGS:
-        after.append(Note("comparison.note.thin_proxy", {"count": proxy.params["count"],
-                                                         "limit": MIN_RESIDENTIAL_BUILDINGS},
-                          blocking=True))
+        after.append(
+            Note(
+                "comparison.note.thin_proxy",
+                {"count": proxy.params["count"], "limit": MIN_RESIDENTIAL_BUILDINGS},
+                blocking=True,
+            )
+        )
     if not extra and not after:
         return r
     # The coverage comes first: it is the reason shown when the figure is not comparable.
@@ -817,8 +983,11 @@ def _coverage_indicators(site: _Site) -> list[Indicator]:
         in_site = b[shapely.intersects(b.geometry.values, site.site)]
         notes = [Note("indicators.note.building_count", {"count": len(in_site)})]
         thin = _buildings_note(site, len(in_site))
-        value = None if len(in_site) == 0 else \
-            _covered_area(in_site.geometry.values, site.site) / site.area
+        value = (
+            None
+            if len(in_site) == 0
+            else _covered_area(in_site.geometry.values, site.site) / site.area
+        )
         if thin:
             notes.append(thin)
         out.append(_result("gsi", value, site.date("buildings"), notes))
@@ -834,8 +1003,12 @@ def _coverage_indicators(site: _Site) -> list[Indicator]:
                 geoms.append(gdf.geometry.values[_tag_mask(gdf, OPEN_SPACE_TAGS) & _public(gdf)])
         geoms_all = np.concatenate(geoms) if geoms else np.empty(0, dtype=object)
         value = _covered_area(geoms_all, site.site) / site.area
-        notes = [Note("indicators.note.open_space_count",
-                      {"count": int(shapely.intersects(geoms_all, site.site).sum())})]
+        notes = [
+            Note(
+                "indicators.note.open_space_count",
+                {"count": int(shapely.intersects(geoms_all, site.site).sum())},
+            )
+        ]
         out.append(_result("open_space_share", value, site.date("green", "landuse"), notes))
     missing = _missing(site, ["street_area_share"], ["streets"])
     if missing:
@@ -844,16 +1017,31 @@ def _coverage_indicators(site: _Site) -> list[Indicator]:
         streets = site.frame("streets")
         lines = streets[shapely.intersects(streets.geometry.values, site.site)]
         if not len(lines):
-            out.append(_result("street_area_share", None, site.date("streets"),
-                               [Note("indicators.note.no_streets", blocking=True)]))
+            out.append(
+                _result(
+                    "street_area_share",
+                    None,
+                    site.date("streets"),
+                    [Note("indicators.note.no_streets", blocking=True)],
+                )
+            )
         else:
-            hw = lines["highway"].astype(str) if "highway" in lines.columns else \
-                pd.Series("", index=lines.index)
+            hw = (
+                lines["highway"].astype(str)
+                if "highway" in lines.columns
+                else pd.Series("", index=lines.index)
+            )
             width = hw.map(STREET_WIDTH_M).fillna(DEFAULT_STREET_WIDTH_M).to_numpy()
             areas = shapely.buffer(lines.geometry.values, width / 2, cap_style="flat")
             value = _covered_area(areas, site.site) / site.area
-            out.append(_result("street_area_share", value, site.date("streets"),
-                               [Note("indicators.note.street_width_estimate")]))
+            out.append(
+                _result(
+                    "street_area_share",
+                    value,
+                    site.date("streets"),
+                    [Note("indicators.note.street_width_estimate")],
+                )
+            )
     return out
 
 
@@ -868,8 +1056,11 @@ def _network_indicators(site: _Site) -> list[Indicator]:
     inside = shapely.intersection(lines.geometry.values, site.site)
     total = float(shapely.length(inside).sum())
     small = site.area < MIN_DENSITY_AREA_M2
-    small_note = Note("indicators.note.too_small_for_density",
-                      {"area": site.area, "limit": MIN_DENSITY_AREA_M2}, blocking=True)
+    small_note = Note(
+        "indicators.note.too_small_for_density",
+        {"area": site.area, "limit": MIN_DENSITY_AREA_M2},
+        blocking=True,
+    )
     no_streets = Note("indicators.note.no_streets", blocking=True)
     out = []
     # Street density, km per km².
@@ -878,12 +1069,23 @@ def _network_indicators(site: _Site) -> list[Indicator]:
     elif small:
         out.append(_result("street_density", None, date, [small_note]))
     else:
-        cycle = lines["highway"].astype(str).to_numpy() == "cycleway" if "highway" in \
-            lines.columns else np.zeros(len(lines), bool)
+        cycle = (
+            lines["highway"].astype(str).to_numpy() == "cycleway"
+            if "highway" in lines.columns
+            else np.zeros(len(lines), bool)
+        )
         cycle_km = float(shapely.length(inside[cycle]).sum()) / 1000
-        out.append(_result("street_density", (total / 1000) / site.area_km2, date,
-                           [Note("indicators.note.street_length", {"km": total / 1000}),
-                            Note("comparison.note.street_network", {"cycle_km": cycle_km})]))
+        out.append(
+            _result(
+                "street_density",
+                (total / 1000) / site.area_km2,
+                date,
+                [
+                    Note("indicators.note.street_length", {"km": total / 1000}),
+                    Note("comparison.note.street_network", {"cycle_km": cycle_km}),
+                ],
+            )
+        )
     # Consolidated intersections per km².
     g = site.graph
     if g is None or total == 0:
@@ -892,24 +1094,43 @@ def _network_indicators(site: _Site) -> list[Indicator]:
         out.append(_result("intersection_density", None, date, [small_note]))
     else:
         count = consolidated_intersections(g.xy[g.degree >= 3], site.site)
-        out.append(_result("intersection_density", count / site.area_km2, date,
-                           [Note("indicators.note.intersections", {"count": count})]))
+        out.append(
+            _result(
+                "intersection_density",
+                count / site.area_km2,
+                date,
+                [Note("indicators.note.intersections", {"count": count})],
+            )
+        )
     # Orientation order φ (Boeing 2019): edges between intersections, endpoint to endpoint.
     bearings, weights = site.edge_bearings()
     network = Note("comparison.note.orientation_network", {"count": len(weights)})
     if weights.sum() < MIN_ORIENTATION_LENGTH_M:
-        out.append(_result("orientation_order", None, date, [Note(
-            "indicators.note.short_network", {"m": float(weights.sum()),
-                                              "limit": MIN_ORIENTATION_LENGTH_M},
-            blocking=True), network]))
+        out.append(
+            _result(
+                "orientation_order",
+                None,
+                date,
+                [
+                    Note(
+                        "indicators.note.short_network",
+                        {"m": float(weights.sum()), "limit": MIN_ORIENTATION_LENGTH_M},
+                        blocking=True,
+                    ),
+                    network,
+                ],
+            )
+        )
     else:
-        out.append(_result("orientation_order", orientation_order(bearings, weights), date,
-                           [network]))
+        out.append(
+            _result("orientation_order", orientation_order(bearings, weights), date, [network])
+        )
     return out
 
 
-def consolidated_intersections(xy: np.ndarray, site: BaseGeometry,
-                               tolerance: float = INTERSECTION_TOLERANCE_M) -> int:
+def consolidated_intersections(
+    xy: np.ndarray, site: BaseGeometry, tolerance: float = INTERSECTION_TOLERANCE_M
+) -> int:
     """Number of clusters of intersection nodes (``xy``, metric) whose centroid lies in
     ``site``: nodes closer than ``2 × tolerance`` merge, as buffers of ``tolerance`` would."""
     if len(xy) == 0:
@@ -924,8 +1145,9 @@ def consolidated_intersections(xy: np.ndarray, site: BaseGeometry,
     return int(shapely.contains_xy(site, cx, cy).sum())
 
 
-def street_edges(streets: gpd.GeoDataFrame, site: BaseGeometry, crs: CRS
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def street_edges(
+    streets: gpd.GeoDataFrame, site: BaseGeometry, crs: CRS
+) -> tuple[np.ndarray, np.ndarray]:
     """Bearings and lengths of the edges of the street network that lie in ``site``, as Boeing
     (2019) and osmnx take them: the network simplified to edges between true endpoints (nodes
     that do not have exactly two neighbours and two incident segments, as osmnx's
@@ -991,8 +1213,7 @@ def street_edges(streets: gpd.GeoDataFrame, site: BaseGeometry, crs: CRS
     a = np.array([xy[e[0]] for e in edges])
     b = np.array([xy[e[1]] for e in edges])
     w = np.array([e[2] for e in edges])
-    keep = shapely.contains_xy(site, a[:, 0], a[:, 1]) & shapely.contains_xy(site, b[:, 0],
-                                                                              b[:, 1])
+    keep = shapely.contains_xy(site, a[:, 0], a[:, 1]) & shapely.contains_xy(site, b[:, 0], b[:, 1])
     a, b, w = a[keep], b[keep], w[keep]
     tr = _transformer(crs, WGS84)
     lon0, lat0 = tr.transform(a[:, 0], a[:, 1])
@@ -1009,8 +1230,9 @@ def bearing(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarr
     return np.degrees(np.arctan2(y, x)) % 360
 
 
-def bearing_histogram(bearings: np.ndarray, weights: np.ndarray,
-                      bins: int = ORIENTATION_BINS) -> np.ndarray:
+def bearing_histogram(
+    bearings: np.ndarray, weights: np.ndarray, bins: int = ORIENTATION_BINS
+) -> np.ndarray:
     """Length-weighted share of street bearings per bin; each street counts in both directions
     and bins are centred on north (0°, 10°, … for 36 bins)."""
     both = np.concatenate([bearings, (bearings + 180) % 360])
@@ -1022,8 +1244,9 @@ def bearing_histogram(bearings: np.ndarray, weights: np.ndarray,
     return hist / total if total else hist
 
 
-def orientation_order(bearings: np.ndarray, weights: np.ndarray | None = None,
-                      bins: int = ORIENTATION_BINS) -> float:
+def orientation_order(
+    bearings: np.ndarray, weights: np.ndarray | None = None, bins: int = ORIENTATION_BINS
+) -> float:
     """Boeing's (2019) orientation order φ = 1 − ((H − H_grid) / (H_max − H_grid))²."""
     weights = np.ones(len(bearings)) if weights is None else np.asarray(weights, float)
     p = bearing_histogram(np.asarray(bearings, float), weights, bins)
@@ -1045,8 +1268,11 @@ def _residents(site: _Site) -> tuple[np.ndarray, np.ndarray, Note] | None:
             w = pd.to_numeric(pop[col], errors="coerce").fillna(0).to_numpy(float)
             inside = shapely.contains_xy(site.site, *shapely.get_coordinates(pts).T) & (w > 0)
             if w[inside].sum() > 0:
-                return pts[inside], w[inside], Note("indicators.note.weight_population",
-                                                    {"total": float(w[inside].sum())})
+                return (
+                    pts[inside],
+                    w[inside],
+                    Note("indicators.note.weight_population", {"total": float(w[inside].sum())}),
+                )
     b = _polygons(site.frame("buildings"))
     if b is not None and len(b):
         pts = shapely.point_on_surface(b.geometry.values)
@@ -1056,16 +1282,20 @@ def _residents(site: _Site) -> tuple[np.ndarray, np.ndarray, Note] | None:
         resid = np.isin(value, list(RESIDENTIAL_BUILDINGS))
         landuse = _polygons(site.frame("landuse"))
         if landuse is not None and len(landuse):
-            res_areas = landuse.geometry.values[landuse["osm_value"].astype(str).to_numpy()
-                                                == "residential"]
+            res_areas = landuse.geometry.values[
+                landuse["osm_value"].astype(str).to_numpy() == "residential"
+            ]
             if len(res_areas):
                 zone = shapely.union_all(res_areas)
                 shapely.prepare(zone)
                 generic = np.isin(value, ["yes", "building"])
                 resid |= generic & shapely.intersects(zone, pts)
         if resid.any():
-            return pts[resid], shapely.area(b.geometry.values[resid]), Note(
-                "indicators.note.weight_footprint", {"count": int(resid.sum())})
+            return (
+                pts[resid],
+                shapely.area(b.geometry.values[resid]),
+                Note("indicators.note.weight_footprint", {"count": int(resid.sum())}),
+            )
     # Failing that: the site area, as a grid of sample points.
     step = max(math.sqrt(site.area / 2000), 10.0)
     x0, y0, x1, y1 = site.site.bounds
@@ -1080,8 +1310,9 @@ def _residents(site: _Site) -> tuple[np.ndarray, np.ndarray, Note] | None:
 
 def _wgs_window(site: _Site) -> Polygon:
     tr = _transformer(site.crs, WGS84)
-    return shapely.transform(site.study.envelope, lambda xy: np.column_stack(
-        tr.transform(xy[:, 0], xy[:, 1])))
+    return shapely.transform(
+        site.study.envelope, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
+    )
 
 
 def _buffer_note(site: _Site, walk_m: float, themes: Iterable[str]) -> Note | None:
@@ -1094,8 +1325,13 @@ def _buffer_note(site: _Site, walk_m: float, themes: Iterable[str]) -> Note | No
 
 
 def _access_indicators(site: _Site) -> list[Indicator]:
-    codes = ["green_300m", "green_300m_walk", "transit_access", "fifteen_min_centroid",
-             "fifteen_min_mean"]
+    codes = [
+        "green_300m",
+        "green_300m_walk",
+        "transit_access",
+        "fifteen_min_centroid",
+        "fifteen_min_mean",
+    ]
     missing = _missing(site, codes, ["streets", "buildings"])
     if missing:
         return missing
@@ -1119,17 +1355,28 @@ def _access_indicators(site: _Site) -> list[Indicator]:
             straight = shapely.dwithin(shapely.union_all(greens), homes, GREEN_DISTANCE_M)
         out.append(_result("green_300m", _share(straight, weights), date, notes))
         if g is None:
-            out.append(_result("green_300m_walk", None, date,
-                               [Note("indicators.note.no_streets", blocking=True)]))
+            out.append(
+                _result(
+                    "green_300m_walk",
+                    None,
+                    date,
+                    [Note("indicators.note.no_streets", blocking=True)],
+                )
+            )
         else:
             nodes, offsets = g.access(greens)
-            reached = g.walk(g.distances(nodes, offsets, GREEN_DISTANCE_M),
-                             g.snap(homes)) <= GREEN_DISTANCE_M
+            reached = (
+                g.walk(g.distances(nodes, offsets, GREEN_DISTANCE_M), g.snap(homes))
+                <= GREEN_DISTANCE_M
+            )
             out.append(_result("green_300m_walk", _share(reached, weights), date, notes))
     if g is None:
-        return out + [_result(c, None, site.date("streets"),
-                              [Note("indicators.note.no_streets", blocking=True)])
-                      for c in codes[2:]]
+        return out + [
+            _result(
+                c, None, site.date("streets"), [Note("indicators.note.no_streets", blocking=True)]
+            )
+            for c in codes[2:]
+        ]
     snapped_homes = g.snap(homes)
     # Public transport within 500 m (bus, tram) or 1,000 m (rail, metro, ferry) walk.
     transit_missing = _missing(site, ["transit_access"], ["transit"])
@@ -1170,10 +1417,15 @@ def _access_indicators(site: _Site) -> list[Indicator]:
         per_home += g.walk(dist, snapped_homes) <= FIFTEEN_MIN_WALK_M
     notes = []
     if absent:
-        notes.append(Note("indicators.note.categories_absent",
-                          {"count": len(absent), "categories": ",".join(absent)}))
-    themes_missing = [th for th in ("shops", "schools", "health", "community", "transit")
-                      if th not in site.frames]
+        notes.append(
+            Note(
+                "indicators.note.categories_absent",
+                {"count": len(absent), "categories": ",".join(absent)},
+            )
+        )
+    themes_missing = [
+        th for th in ("shops", "schools", "health", "community", "transit") if th not in site.frames
+    ]
     for th in themes_missing:
         notes.append(Note("indicators.note.theme_missing", {"theme": th}, blocking=True))
     if len(absent) >= 6:
@@ -1181,12 +1433,22 @@ def _access_indicators(site: _Site) -> list[Indicator]:
     if note := _buffer_note(site, FIFTEEN_MIN_WALK_M, FIGURE_INPUTS["fifteen_min_mean"][0]):
         notes.append(note)
         if absent:  # a whole category may lie just beyond the data's edge
-            notes.append(Note("comparison.note.absent_near_edge",
-                              {"categories": ",".join(absent), "reach": note.params["buffer"]},
-                              blocking=True))
+            notes.append(
+                Note(
+                    "comparison.note.absent_near_edge",
+                    {"categories": ",".join(absent), "reach": note.params["buffer"]},
+                    blocking=True,
+                )
+            )
     out.append(_result("fifteen_min_centroid", float(at_centroid), date, notes))
-    out.append(_result("fifteen_min_mean", float(np.average(per_home, weights=weights)), date,
-                       [weight_note, *notes]))
+    out.append(
+        _result(
+            "fifteen_min_mean",
+            float(np.average(per_home, weights=weights)),
+            date,
+            [weight_note, *notes],
+        )
+    )
     return out
 
 
@@ -1225,8 +1487,13 @@ def _landuse_indicators(site: _Site) -> list[Indicator]:
         areas = pd.Series(shapely.area(clipped), index=lu.index).groupby(classes.values).sum()
         covered = float(shapely.union_all(clipped).area) if len(clipped) else 0.0
         share = covered / site.area
-        notes = [Note("indicators.note.landuse_coverage", {"share": share * 100},
-                      blocking=share < MIN_LANDUSE_COVERAGE)]
+        notes = [
+            Note(
+                "indicators.note.landuse_coverage",
+                {"share": share * 100},
+                blocking=share < MIN_LANDUSE_COVERAGE,
+            )
+        ]
         value = land_use_mix(areas.to_numpy()) if covered > 0 else None
         if value is None:
             counts = [len(site.pois(CATEGORIES[c])) for c in COUNTED_CATEGORIES]
@@ -1248,9 +1515,20 @@ def _landuse_indicators(site: _Site) -> list[Indicator]:
         count = int(shapely.intersects(site.site, dest).sum()) if len(dest) else 0
         date = site.date(*themes)
         if site.area < MIN_DENSITY_AREA_M2:
-            out.append(_result(code, None, date, [Note(
-                "indicators.note.too_small_for_density",
-                {"area": site.area, "limit": MIN_DENSITY_AREA_M2}, blocking=True)]))
+            out.append(
+                _result(
+                    code,
+                    None,
+                    date,
+                    [
+                        Note(
+                            "indicators.note.too_small_for_density",
+                            {"area": site.area, "limit": MIN_DENSITY_AREA_M2},
+                            blocking=True,
+                        )
+                    ],
+                )
+            )
             continue
         notes = [Note("indicators.note.poi_count", {"count": count})]
         if not any(len(site.frames.get(th, [])) for th in POI_THEMES if th != "landuse"):
@@ -1260,8 +1538,15 @@ def _landuse_indicators(site: _Site) -> list[Indicator]:
 
 
 #: The theme a category's features are fetched into (for "layer missing" notes).
-_CATEGORY_THEME = {"food": "shops", "school": "schools", "health": "health", "eating": "shops",
-                   "culture": "community", "bank_post": "community", "transit": "transit"}
+_CATEGORY_THEME = {
+    "food": "shops",
+    "school": "schools",
+    "health": "health",
+    "eating": "shops",
+    "culture": "community",
+    "bank_post": "community",
+    "transit": "transit",
+}
 
 
 def land_use_mix(areas: np.ndarray) -> float | None:
@@ -1285,19 +1570,33 @@ def _sources_token(sources: dict[str, Any] | None) -> str:
     return ";".join(f"{th}={src.token}" for th, src in sorted((sources or {}).items()))
 
 
-def cache_key(lab_id: str, boundary: BaseGeometry, version: str,
-              population: gpd.GeoDataFrame | None = None,
-              sources: dict[str, Any] | None = None) -> str:
+def cache_key(
+    lab_id: str,
+    boundary: BaseGeometry,
+    version: str,
+    population: gpd.GeoDataFrame | None = None,
+    sources: dict[str, Any] | None = None,
+) -> str:
     """Key of a lab's indicators: its id, boundary, data version (with the city's own source
     layers) and the engine version."""
     h = hashlib.sha256()
-    for part in (ENGINE_VERSION, lab_id, shapely.to_wkb(boundary, output_dimension=2).hex(),
-                 version, _sources_token(sources)):
+    for part in (
+        ENGINE_VERSION,
+        lab_id,
+        shapely.to_wkb(boundary, output_dimension=2).hex(),
+        version,
+        _sources_token(sources),
+    ):
         h.update(part.encode())
         h.update(b"\x00")
     if population is not None:
-        h.update(pd.util.hash_pandas_object(population.drop(columns=population.geometry.name),
-                                            index=False).to_numpy().tobytes())
+        h.update(
+            pd.util.hash_pandas_object(
+                population.drop(columns=population.geometry.name), index=False
+            )
+            .to_numpy()
+            .tobytes()
+        )
         h.update(b"".join(shapely.to_wkb(population.geometry.values)))
     return h.hexdigest()[:32]
 
@@ -1306,9 +1605,12 @@ def _cache_path(store: Store, lab_id: str, key: str) -> Path:
     return cache_dir() / "indicators" / store.key / lab_id / f"{key}.json"
 
 
-def cached_indicators(store: Store, lab: LivingLab,
-                      population: gpd.GeoDataFrame | None = None,
-                      sources: dict[str, Any] | None = None) -> IndicatorSet | None:
+def cached_indicators(
+    store: Store,
+    lab: LivingLab,
+    population: gpd.GeoDataFrame | None = None,
+    sources: dict[str, Any] | None = None,
+) -> IndicatorSet | None:
     """The stored indicators of ``lab`` for its current boundary and data version, or None."""
     key = cache_key(lab.id, lab.boundary, data_version(store, lab), population, sources)
     hit = _MEMORY.get(key)
@@ -1324,10 +1626,14 @@ def cached_indicators(store: Store, lab: LivingLab,
     return hit
 
 
-def lab_indicators(store: Store, lab: LivingLab, progress: Progress | None = None,
-                   population: gpd.GeoDataFrame | None = None,
-                   population_column: str | None = None,
-                   sources: dict[str, Any] | None = None) -> IndicatorSet:
+def lab_indicators(
+    store: Store,
+    lab: LivingLab,
+    progress: Progress | None = None,
+    population: gpd.GeoDataFrame | None = None,
+    population_column: str | None = None,
+    sources: dict[str, Any] | None = None,
+) -> IndicatorSet:
     """The indicators of ``lab``, computed once per (lab, boundary, data version) and reused.
 
     ``sources`` are the city's own layers marked as the source of a theme

@@ -115,12 +115,10 @@ def _serializer(salt: str = _SALT) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(_secret(), salt=salt)
 
 
-def issue_token(workspace: str, lab_id: str, actor: Actor | None,
-                stamp: str | None = None) -> str:
+def issue_token(workspace: str, lab_id: str, actor: Actor | None, stamp: str | None = None) -> str:
     """A token that lets the page of ``actor`` follow ``lab_id`` of ``workspace`` live for
     ``LIVE_TOKEN_SECONDS``."""
-    who = None if actor is None else [actor.role, actor.group, actor.session_id,
-                                      actor.member_id]
+    who = None if actor is None else [actor.role, actor.group, actor.session_id, actor.member_id]
     return str(_serializer().dumps({"w": workspace, "l": lab_id, "a": who, "s": stamp}))
 
 
@@ -153,21 +151,25 @@ def read_token(token: object, lab_id: str) -> Claim:
 SIGNIN_COOKIE = "workbench_signin"
 MEMBER_COOKIE = "workbench_member"
 _KEEP_SALT = "workbench.keep.v1"
-_KEEP = {"signin": (SIGNIN_COOKIE, SIGNIN_TOKEN_SECONDS), "member": (MEMBER_COOKIE,
-                                                                     MEMBER_TOKEN_SECONDS)}
+_KEEP = {
+    "signin": (SIGNIN_COOKIE, SIGNIN_TOKEN_SECONDS),
+    "member": (MEMBER_COOKIE, MEMBER_TOKEN_SECONDS),
+}
 
 
 def issue_signin_token(workspace: str, role: str, name: str, stamp: str | None) -> str:
     """A token that keeps an owner's or facilitator's sign-in of ``workspace`` for
     ``SIGNIN_TOKEN_SECONDS`` (void as soon as the owner passcode's ``stamp`` changes)."""
-    return str(_serializer(_KEEP_SALT).dumps({"k": "signin", "w": workspace, "r": role,
-                                              "n": name, "s": stamp}))
+    return str(
+        _serializer(_KEEP_SALT).dumps(
+            {"k": "signin", "w": workspace, "r": role, "n": name, "s": stamp}
+        )
+    )
 
 
 def issue_member_token(workspace: str, member_token: str) -> str:
     """A token that keeps a participant's membership (their member token) of ``workspace``."""
-    return str(_serializer(_KEEP_SALT).dumps({"k": "member", "w": workspace,
-                                              "m": member_token}))
+    return str(_serializer(_KEEP_SALT).dumps({"k": "member", "w": workspace, "m": member_token}))
 
 
 def read_kept_token(token: object, kind: str | None = None) -> dict[str, Any] | None:
@@ -177,9 +179,12 @@ def read_kept_token(token: object, kind: str | None = None) -> dict[str, Any] | 
         return None
     try:
         data, signed = _serializer(_KEEP_SALT).loads(token, return_timestamp=True)
-        if not isinstance(data, dict) or data.get("k") not in _KEEP \
-                or (kind is not None and data["k"] != kind) \
-                or time.time() - signed.timestamp() > _KEEP[data["k"]][1]:
+        if (
+            not isinstance(data, dict)
+            or data.get("k") not in _KEEP
+            or (kind is not None and data["k"] != kind)
+            or time.time() - signed.timestamp() > _KEEP[data["k"]][1]
+        ):
             return None
         check_workspace_name(data.get("w"))
     except (BadSignature, WorkbenchError, TypeError, ValueError):
@@ -197,8 +202,9 @@ async def keep_route(request: Request) -> JSONResponse:
         kind = request.query_params.get("kind", "")
         if kind not in _KEEP:
             return JSONResponse({"error": "kind"}, status_code=400)
-        response.delete_cookie(_KEEP[kind][0], path="/", secure=secure, httponly=True,
-                               samesite="strict")
+        response.delete_cookie(
+            _KEEP[kind][0], path="/", secure=secure, httponly=True, samesite="strict"
+        )
         return response
     if not request.headers.get("content-type", "").startswith("application/json"):
         return JSONResponse({"error": "content-type"}, status_code=415)
@@ -211,15 +217,23 @@ async def keep_route(request: Request) -> JSONResponse:
     if data is None:
         return JSONResponse({"error": "token"}, status_code=400)
     name, seconds = _KEEP[data["k"]]
-    response.set_cookie(name, str(token), max_age=seconds, path="/", secure=secure,
-                        httponly=True, samesite="strict")
+    response.set_cookie(
+        name, str(token), max_age=seconds, path="/", secure=secure, httponly=True, samesite="strict"
+    )
     return response
 
 
 # ---- readers and the hub -----------------------------------------------------------------------
-def changes_since(store: Store, lab_id: str, since: int, by: Actor | None = None, *,
-                  lang: str = "en", colour_by: str = "category",
-                  marker_scale: float = 1.0) -> Delta:
+def changes_since(
+    store: Store,
+    lab_id: str,
+    since: int,
+    by: Actor | None = None,
+    *,
+    lang: str = "en",
+    colour_by: str = "category",
+    marker_scale: float = 1.0,
+) -> Delta:
     """What changed on ``lab_id``'s map after revision ``since`` (0: the full state), as the
     map draws it: the store's records (``Store.live_rows``, which also judges the reader)
     made into features by ``maps.annotation_features``, with the same properties the map page
@@ -228,14 +242,27 @@ def changes_since(store: Store, lab_id: str, since: int, by: Actor | None = None
 
     rows = store.live_rows(lab_id, since, by, colour_by=colour_by)
     features = annotation_features(
-        list(rows.notes), colour_by, lang, votes=rows.votes, comments=rows.comments,
-        categories=list(rows.categories), votes_total=rows.votes_total,
-        vote_round=rows.vote_round, groups=rows.groups, group_palette=rows.group_palette,
+        list(rows.notes),
+        colour_by,
+        lang,
+        votes=rows.votes,
+        comments=rows.comments,
+        categories=list(rows.categories),
+        votes_total=rows.votes_total,
+        vote_round=rows.vote_round,
+        groups=rows.groups,
+        group_palette=rows.group_palette,
         marker_scale=marker_scale,
         hidden_ids=[n.id for n in rows.notes if n.deleted_at is not None],
-        simplify=rows.live_count > SIMPLIFY_ABOVE)
-    return Delta(revision=rows.revision, features=tuple(features), removed=rows.removed,
-                 session=rows.session, reset=rows.reset)
+        simplify=rows.live_count > SIMPLIFY_ABOVE,
+    )
+    return Delta(
+        revision=rows.revision,
+        features=tuple(features),
+        removed=rows.removed,
+        session=rows.session,
+        reset=rows.reset,
+    )
 
 
 #: A message to a page: JSON values.
@@ -306,8 +333,9 @@ class Hub:
         database = url.split("?", 1)[0]
         self._schemas[(database, schema_of(url) or "public")] = workspace
         if database not in self._listeners:
-            thread = threading.Thread(target=self._listen_loop, args=(url, database),
-                                      name="live-listen", daemon=True)
+            thread = threading.Thread(
+                target=self._listen_loop, args=(url, database), name="live-listen", daemon=True
+            )
             self._listeners[database] = thread
             thread.start()
 
@@ -317,8 +345,12 @@ class Hub:
         from workbench.store.engine import SCHEMA_PARAM, postgres_url
         from workbench.store.revision import NOTIFY_CHANNEL
 
-        conninfo = postgres_url(url).difference_update_query([SCHEMA_PARAM]).set(
-            drivername="postgresql").render_as_string(hide_password=False)
+        conninfo = (
+            postgres_url(url)
+            .difference_update_query([SCHEMA_PARAM])
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
         pause = 0.5
         while self.loop is not None and not self.loop.is_closed():
             try:
@@ -333,8 +365,11 @@ class Hub:
                             if workspace is not None:
                                 self._wake(workspace)
             except Exception:  # noqa: BLE001 - the server went away: listen again soon
-                _log.warning("live: not listening to %s, trying again in %.0f s",
-                             database.rsplit("@", 1)[-1], pause)
+                _log.warning(
+                    "live: not listening to %s, trying again in %.0f s",
+                    database.rsplit("@", 1)[-1],
+                    pause,
+                )
                 time.sleep(pause)
                 pause = min(pause * 2, 30.0)
 
@@ -389,19 +424,36 @@ class Hub:
     def delta(self, reader: Reader) -> Message:
         """The reader's next delta as JSON values (shared by readers in the same place)."""
         moderates = self._check(reader.claim)
-        key: DeltaKey = (*reader.key, reader.since, reader.lang, reader.colour_by, reader.scale,
-                         moderates)
+        key: DeltaKey = (
+            *reader.key,
+            reader.since,
+            reader.lang,
+            reader.colour_by,
+            reader.scale,
+            moderates,
+        )
         known = self.revisions.get(reader.key)
         cached = self._deltas.get(key)
         if cached is not None and known is not None and cached[0] == known:
             return cached[1]
         d = changes_since(
-            self.store(reader.claim.workspace), reader.claim.lab_id, reader.since,
-            reader.claim.actor, lang=reader.lang, colour_by=reader.colour_by,
-            marker_scale=reader.scale)
-        message = {"type": "delta", "revision": d.revision, "features": list(d.features),
-                   "removed": list(d.removed), "session": d.session, "reset": d.reset,
-                   "now": time.time()}
+            self.store(reader.claim.workspace),
+            reader.claim.lab_id,
+            reader.since,
+            reader.claim.actor,
+            lang=reader.lang,
+            colour_by=reader.colour_by,
+            marker_scale=reader.scale,
+        )
+        message = {
+            "type": "delta",
+            "revision": d.revision,
+            "features": list(d.features),
+            "removed": list(d.removed),
+            "session": d.session,
+            "reset": d.reset,
+            "now": time.time(),
+        }
         if len(self._deltas) > 256:
             self._deltas.clear()
         self._deltas[key] = (d.revision, message)
@@ -428,15 +480,21 @@ class Hub:
             a = r.claim.actor
             role = a.role if a is not None else "owner"
             name = a.group if a is not None and a.role == "participant" else ""
-            entry = groups.setdefault(f"{role}\0{name}", {"role": role, "name": name,
-                                                          "devices": set()})
+            entry = groups.setdefault(
+                f"{role}\0{name}", {"role": role, "name": name, "devices": set()}
+            )
             entry["devices"].add(r.device)
         out = []
         colours = self._group_colours(key)
         for entry in groups.values():
-            out.append({"role": entry["role"], "name": entry["name"],
-                        "colour": colours.get(entry["name"], "#777777"),
-                        "devices": len(entry["devices"])})
+            out.append(
+                {
+                    "role": entry["role"],
+                    "name": entry["name"],
+                    "colour": colours.get(entry["name"], "#777777"),
+                    "devices": len(entry["devices"]),
+                }
+            )
         out.sort(key=lambda e: (e["role"] != "participant", e["name"].casefold(), e["role"]))
         return {"type": "presence", "groups": out}
 
@@ -521,9 +579,10 @@ async def _send(reader: Reader, message: Message) -> bool:
         return False
     message = {**message, "now": time.time()}
     try:
-        await asyncio.wait_for(ws.send_text(json.dumps(message, separators=(",", ":"),
-                                                       ensure_ascii=False)),
-                               LIVE_SEND_TIMEOUT_S)
+        await asyncio.wait_for(
+            ws.send_text(json.dumps(message, separators=(",", ":"), ensure_ascii=False)),
+            LIVE_SEND_TIMEOUT_S,
+        )
         return True
     except (TimeoutError, RuntimeError, WebSocketDisconnect, OSError):
         await _close(ws, 4408)
@@ -539,14 +598,18 @@ async def _close(ws: WebSocket, code: int) -> None:
 
 # ---- requests ----------------------------------------------------------------------------------
 def _error(status: int, exc: WorkbenchError, lang: str = "en") -> JSONResponse:
-    return JSONResponse({"error": exc.key, "message": t(exc.key, lang, **exc.params)},
-                        status_code=status)
+    return JSONResponse(
+        {"error": exc.key, "message": t(exc.key, lang, **exc.params)}, status_code=status
+    )
 
 
 def _status(exc: WorkbenchError) -> int:
     if isinstance(exc, PermissionDenied):
-        return 403 if exc.key in ("live.error.token_other_lab",
-                                  "workshop.denied.not_in_session") else 401
+        return (
+            403
+            if exc.key in ("live.error.token_other_lab", "workshop.denied.not_in_session")
+            else 401
+        )
     if isinstance(exc, NotFoundError):
         return 404
     return 400
@@ -589,10 +652,19 @@ async def delta_route(request: Request) -> JSONResponse:
         token = header[7:].strip() if header[:7].lower() == "bearer " else ""
         claim = read_token(token, lab_id)
         scale = request.query_params.get("scale", "1")
-        lang, colour_by, factor = _view(lang, request.query_params.get("colour_by", "category"),
-                                        int(scale) if scale in ("1", "2") else scale)
-        reader = Reader(claim, _since(request.query_params.get("since", "0")), lang,
-                        colour_by, device="", scale=factor)
+        lang, colour_by, factor = _view(
+            lang,
+            request.query_params.get("colour_by", "category"),
+            int(scale) if scale in ("1", "2") else scale,
+        )
+        reader = Reader(
+            claim,
+            _since(request.query_params.get("since", "0")),
+            lang,
+            colour_by,
+            device="",
+            scale=factor,
+        )
         message = await asyncio.to_thread(hub().delta, reader)
     except WorkbenchError as exc:
         return _error(_status(exc), exc, lang if lang in LANGUAGES else "en")
@@ -612,23 +684,41 @@ async def socket_route(websocket: WebSocket) -> None:
         if not isinstance(hello, dict):
             raise ValidationError("live.error.message")
         claim = read_token(hello.get("token"), lab_id)
-        lang, colour_by, scale = _view(hello.get("lang"), hello.get("colour_by", "category"),
-                                       hello.get("scale", 1))
+        lang, colour_by, scale = _view(
+            hello.get("lang"), hello.get("colour_by", "category"), hello.get("scale", 1)
+        )
         device = str(hello.get("device") or secrets.token_hex(4))[:40]
-        reader = Reader(claim, _since(hello.get("since", 0)), lang, colour_by, device, scale,
-                        websocket=websocket)
+        reader = Reader(
+            claim,
+            _since(hello.get("since", 0)),
+            lang,
+            colour_by,
+            device,
+            scale,
+            websocket=websocket,
+        )
         await asyncio.to_thread(h._check, claim)  # refuse before joining the room
     except (TimeoutError, WebSocketDisconnect):
         await _close(websocket, 4400)
         return
     except (ValueError, TypeError):  # not JSON
-        await websocket.send_text(json.dumps({"type": "error", "error": "live.error.message",
-                                              "message": t("live.error.message", "en")}))
+        await websocket.send_text(
+            json.dumps(
+                {
+                    "type": "error",
+                    "error": "live.error.message",
+                    "message": t("live.error.message", "en"),
+                }
+            )
+        )
         await _close(websocket, 4400)
         return
     except WorkbenchError as exc:
-        await websocket.send_text(json.dumps({"type": "error", "error": exc.key,
-                                              "message": t(exc.key, "en", **exc.params)}))
+        await websocket.send_text(
+            json.dumps(
+                {"type": "error", "error": exc.key, "message": t(exc.key, "en", **exc.params)}
+            )
+        )
         await _close(websocket, 4000 + _status(exc))
         return
     h.join(reader)
@@ -663,8 +753,14 @@ async def _deliver(h: Hub, reader: Reader) -> None:
             message = await asyncio.to_thread(h.delta, reader)
         except WorkbenchError as exc:  # the session ended, the lab is gone, a new passcode
             if reader.websocket is not None:
-                await _send(reader, {"type": "error", "error": exc.key,
-                                     "message": t(exc.key, reader.lang, **exc.params)})
+                await _send(
+                    reader,
+                    {
+                        "type": "error",
+                        "error": exc.key,
+                        "message": t(exc.key, reader.lang, **exc.params),
+                    },
+                )
                 await _close(reader.websocket, 4000 + _status(exc))
             return
         if message["revision"] != reader.since or message["reset"]:
@@ -702,5 +798,16 @@ async def lifespan(app: Any) -> AsyncIterator[dict[str, Any]]:
             h._observer.stop()
 
 
-__all__ = ["Claim", "Hub", "changes_since", "hub", "issue_member_token", "issue_signin_token",
-           "issue_token", "read_kept_token", "read_token", "routes", "lifespan"]
+__all__ = [
+    "Claim",
+    "Hub",
+    "changes_since",
+    "hub",
+    "issue_member_token",
+    "issue_signin_token",
+    "issue_token",
+    "read_kept_token",
+    "read_token",
+    "routes",
+    "lifespan",
+]

@@ -45,8 +45,13 @@ if TYPE_CHECKING:
 #: Colour-blind-safe palette (Okabe & Ito 2008), used for networks and categories.
 PALETTE = palette.PALETTE
 
-SITE_STYLE = {"color": palette.SITE_COLOUR, "weight": 3, "fill": True, "fillOpacity": 0.05,
-              "dashArray": "6 4"}
+SITE_STYLE = {
+    "color": palette.SITE_COLOUR,
+    "weight": 3,
+    "fill": True,
+    "fillOpacity": 0.05,
+    "dashArray": "6 4",
+}
 
 
 def escape_text(value: object) -> str:
@@ -67,31 +72,49 @@ def spreadsheet_text(value: object) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
-def base_map(center: tuple[float, float] = (30.0, 10.0), zoom: int = 2,
-             prefer_canvas: bool = False, basemap: str = "street", lang: str = "en",
-             **kwargs) -> folium.Map:
+def base_map(
+    center: tuple[float, float] = (30.0, 10.0),
+    zoom: int = 2,
+    prefer_canvas: bool = False,
+    basemap: str = "street",
+    lang: str = "en",
+    **kwargs,
+) -> folium.Map:
     """A map with one basemap (``basemap``: a code of ``opendata.basemaps.BASEMAPS``; the
     OpenStreetMap street map by default) and its attribution.
 
     ``prefer_canvas`` draws vectors on one canvas instead of SVG elements: faster for thousands
     of features, but then they are not separate elements in the page.
     """
-    m = folium.Map(location=center, zoom_start=zoom, tiles=None, control_scale=True,
-                   prefer_canvas=prefer_canvas, **kwargs)
+    m = folium.Map(
+        location=center,
+        zoom_start=zoom,
+        tiles=None,
+        control_scale=True,
+        prefer_canvas=prefer_canvas,
+        **kwargs,
+    )
     basemap_tile_layer(basemap, lang).add_to(m)
     return m
 
 
-def basemap_tile_layer(code: str = "street", lang: str = "en", show: bool = True,
-                       control: bool = False) -> folium.TileLayer:
+def basemap_tile_layer(
+    code: str = "street", lang: str = "en", show: bool = True, control: bool = False
+) -> folium.TileLayer:
     """The tile layer of one keyless basemap, with its attribution (unknown codes: street)."""
     from workbench.opendata.basemaps import BASEMAPS
 
     basemap = BASEMAPS.get(code) or BASEMAPS["street"]
     name = "OpenStreetMap" if basemap.code == "street" else t(basemap.label_key, lang)
-    return folium.TileLayer(tiles=basemap.url, attr=basemap.attribution, name=name,
-                            max_zoom=basemap.max_zoom, show=show, overlay=False,
-                            control=control)
+    return folium.TileLayer(
+        tiles=basemap.url,
+        attr=basemap.attribution,
+        name=name,
+        max_zoom=basemap.max_zoom,
+        show=show,
+        overlay=False,
+        control=control,
+    )
 
 
 def plain_attribution(html_text: str) -> str:
@@ -108,15 +131,20 @@ def fit_to(m: folium.Map, geom: shapely.Geometry, pad: float = 0.15) -> None:
 def site_layer(lab: LivingLab, name: str = "Site") -> folium.GeoJson:
     """The living lab's site boundary as a dashed outline."""
     return folium.GeoJson(
-        {"type": "Feature", "geometry": mapping(lab.boundary),
-         "properties": {"title": escape_text(lab.title)}},
-        name=name, style_function=lambda _f: SITE_STYLE,
+        {
+            "type": "Feature",
+            "geometry": mapping(lab.boundary),
+            "properties": {"title": escape_text(lab.title)},
+        },
+        name=name,
+        style_function=lambda _f: SITE_STYLE,
         tooltip=folium.GeoJsonTooltip(fields=["title"], labels=False),
     )
 
 
-def overview_map(labs: Iterable[LivingLab], cities: dict[str, City],
-                 networks: dict[str, Network]) -> folium.Map:
+def overview_map(
+    labs: Iterable[LivingLab], cities: dict[str, City], networks: dict[str, Network]
+) -> folium.Map:
     """All living labs across countries: a marker per site, coloured by network, with a popup."""
     m = base_map()
     colours = network_colours(networks)
@@ -126,16 +154,29 @@ def overview_map(labs: Iterable[LivingLab], cities: dict[str, City],
         for lab in (lab for lab in labs if lab.network_id == nid):
             city = cities[lab.city_id]
             c = lab.boundary.centroid
-            popup = (f"<b>{bdi_text(lab.title)}</b><br>{bdi_text(city.name)} "
-                     f"({escape_text(city.country)})")
+            popup = (
+                f"<b>{bdi_text(lab.title)}</b><br>{bdi_text(city.name)} "
+                f"({escape_text(city.country)})"
+            )
             folium.CircleMarker(
-                location=(c.y, c.x), radius=8, color="#ffffff", weight=2, fill=True,
-                fill_color=colours[nid], fill_opacity=0.95,
+                location=(c.y, c.x),
+                radius=8,
+                color="#ffffff",
+                weight=2,
+                fill=True,
+                fill_color=colours[nid],
+                fill_opacity=0.95,
                 tooltip=f"{bdi_text(lab.title)} · {bdi_text(city.name)}",
                 popup=folium.Popup(popup, max_width=300),
             ).add_to(group)
-            folium.GeoJson(mapping(lab.boundary), style_function=lambda _f, col=colours[nid]: {
-                "color": col, "weight": 2, "fillOpacity": 0.15}).add_to(group)
+            folium.GeoJson(
+                mapping(lab.boundary),
+                style_function=lambda _f, col=colours[nid]: {
+                    "color": col,
+                    "weight": 2,
+                    "fillOpacity": 0.15,
+                },
+            ).add_to(group)
         group.add_to(m)
     if labs:
         fit_to(m, shapely.union_all([lab.boundary for lab in labs]), pad=0.05)
@@ -182,8 +223,9 @@ def group_colours(groups: Iterable[str]) -> dict[str, str]:
     return {g: PALETTE[i % len(PALETTE)] for i, g in enumerate(dict.fromkeys(groups))}
 
 
-def category_label(code: str, lang: str = "en",
-                   categories: Iterable[Category] | None = None) -> str:
+def category_label(
+    code: str, lang: str = "en", categories: Iterable[Category] | None = None
+) -> str:
     """A category's label: built-ins from the locales, a workspace's own from its labels."""
     for category in categories or ():
         if category.code == code and not category.builtin:
@@ -208,17 +250,24 @@ ANNOTATION_POPUP_CSS = (
 )
 
 
-def annotation_popup_html(a: Annotation, colour: str, label: str, lang: str = "en",
-                          votes: int = 0, comments: int = 0, votes_total: int | None = None,
-                          vote_round: int | None = None) -> str:
+def annotation_popup_html(
+    a: Annotation,
+    colour: str,
+    label: str,
+    lang: str = "en",
+    votes: int = 0,
+    comments: int = 0,
+    votes_total: int | None = None,
+    vote_round: int | None = None,
+) -> str:
     """The popup of one annotation: category, text, author, time, votes (all user text escaped).
     Its look comes from ``ANNOTATION_POPUP_CSS``, which :func:`annotation_layer` adds to the map."""
-    return "".join(_annotation_popup_parts(a, colour, label, lang, votes, comments,
-                                           votes_total, vote_round))
+    return "".join(
+        _annotation_popup_parts(a, colour, label, lang, votes, comments, votes_total, vote_round)
+    )
 
 
-def vote_counts_text(votes: int, votes_total: int | None, vote_round: int | None,
-                     lang: str) -> str:
+def vote_counts_text(votes: int, votes_total: int | None, vote_round: int | None, lang: str) -> str:
     """The dots of a note, labelled: "2 dots in voting round 3 · 5 in all rounds" (just the
     dots without a round number)."""
     if vote_round is None:
@@ -227,15 +276,30 @@ def vote_counts_text(votes: int, votes_total: int | None, vote_round: int | None
     return t("annotate.votes_round_total", lang, count=votes, round=vote_round, total=total)
 
 
-def _annotation_popup_parts(a: Annotation, colour: str, label: str, lang: str, votes: int,
-                            comments: int, votes_total: int | None = None,
-                            vote_round: int | None = None) -> list[str]:
+def _annotation_popup_parts(
+    a: Annotation,
+    colour: str,
+    label: str,
+    lang: str,
+    votes: int,
+    comments: int,
+    votes_total: int | None = None,
+    vote_round: int | None = None,
+) -> list[str]:
     """The popup as pieces of HTML that repeat across annotations (heading, markup, counts) or
     not (text, author and time); joined they are :func:`annotation_popup_html`."""
-    meta = t("annotate.popup.meta", lang, author=isolate(a.author),  # FSI…PDI: as <bdi>
-             time=fmt_datetime(a.updated_at if a.version > 1 else a.created_at, lang))
-    counts = "● " + vote_counts_text(votes, votes_total, vote_round, lang) + " · " + \
-        t("annotate.comments_count", lang, count=comments)
+    meta = t(
+        "annotate.popup.meta",
+        lang,
+        author=isolate(a.author),  # FSI…PDI: as <bdi>
+        time=fmt_datetime(a.updated_at if a.version > 1 else a.created_at, lang),
+    )
+    counts = (
+        "● "
+        + vote_counts_text(votes, votes_total, vote_round, lang)
+        + " · "
+        + t("annotate.comments_count", lang, count=comments)
+    )
     return [
         f'<div class="wb-annotation"><div class="wb-h"><span style="background:'
         f'{escape_text(colour)}"></span>{bdi_text(label)}</div><div class="wb-t" dir="auto">',
@@ -288,15 +352,27 @@ def annotation_layer(
     ``SIMPLIFY_ABOVE`` annotations, lines and areas are simplified by about a metre.
     """
     features = annotation_features(
-        annotations, colour_by, lang, highlight_id, votes=votes, comments=comments,
-        categories=categories, groups=groups, group_palette=group_palette,
-        marker_scale=marker_scale)
+        annotations,
+        colour_by,
+        lang,
+        highlight_id,
+        votes=votes,
+        comments=comments,
+        categories=categories,
+        groups=groups,
+        group_palette=group_palette,
+        marker_scale=marker_scale,
+    )
     layer_name = name or t("annotate.layer_name", lang)
     group = folium.FeatureGroup(name=layer_name)
     if features:
         collection = {"type": "FeatureCollection", "features": features}
-        layer = folium.GeoJson({"type": "FeatureCollection", "features": []}, name=layer_name,
-                               marker=folium.CircleMarker(radius=8), tooltip=None)
+        layer = folium.GeoJson(
+            {"type": "FeatureCollection", "features": []},
+            name=layer_name,
+            marker=folium.CircleMarker(radius=8),
+            tooltip=None,
+        )
         layer.add_child(GeoJsonData(collection, max_width=340, css=ANNOTATION_POPUP_CSS))
         layer.add_to(group)
     return group
@@ -340,67 +416,107 @@ def annotation_features(
     labels: dict[str, str] = {}
     properties = []
     for a in live:
-        colour = (grp_colours.get(a.author, "#999999") if colour_by == "group"
-                  else cat_colours.get(a.category, "#999999"))
+        colour = (
+            grp_colours.get(a.author, "#999999")
+            if colour_by == "group"
+            else cat_colours.get(a.category, "#999999")
+        )
         if a.category not in labels:
             labels[a.category] = category_label(a.category, lang, categories)
         label = labels[a.category]
-        properties.append({
-            "p": _annotation_popup_parts(a, colour, label, lang, votes.get(a.id, 0),
-                                         comments.get(a.id, 0),
-                                         None if votes_total is None
-                                         else votes_total.get(a.id, 0), vote_round),
-            "t": [escape_text(f"{label}: "), escape_text(_short(a.text, 80))],
-            "s": _annotation_style(a.geometry.geom_type, colour, a.id == highlight_id,
-                                   marker_scale),
-            **({"hidden": True} if a.deleted_at is not None else {}),
-        })
+        properties.append(
+            {
+                "p": _annotation_popup_parts(
+                    a,
+                    colour,
+                    label,
+                    lang,
+                    votes.get(a.id, 0),
+                    comments.get(a.id, 0),
+                    None if votes_total is None else votes_total.get(a.id, 0),
+                    vote_round,
+                ),
+                "t": [escape_text(f"{label}: "), escape_text(_short(a.text, 80))],
+                "s": _annotation_style(
+                    a.geometry.geom_type, colour, a.id == highlight_id, marker_scale
+                ),
+                **({"hidden": True} if a.deleted_at is not None else {}),
+            }
+        )
     if not live:
         return []
     if simplify is None:
         simplify = len(live) > SIMPLIFY_ABOVE
     return display_geojson(
-        [a.geometry for a in live], properties, ids=[a.id for a in live],
+        [a.geometry for a in live],
+        properties,
+        ids=[a.id for a in live],
         tolerance=SIMPLIFY_TOLERANCE_DEG if simplify else 0,
-        decimals=MAP_COORD_DECIMALS)["features"]
+        decimals=MAP_COORD_DECIMALS,
+    )["features"]
 
 
-def _annotation_style(kind: str, colour: str, highlighted: bool = False,
-                      scale: float = 1.0) -> dict:
+def _annotation_style(
+    kind: str, colour: str, highlighted: bool = False, scale: float = 1.0
+) -> dict:
     """The Leaflet style of an annotation of geometry type ``kind`` drawn in ``colour``."""
     point = kind == "Point"
     if highlighted:
-        style = {"color": palette.OUTLINE_DARK, "weight": 5 * scale, "opacity": 1,
-                 "fillColor": colour, "fillOpacity": 0.9 if point else 0.5}
+        style = {
+            "color": palette.OUTLINE_DARK,
+            "weight": 5 * scale,
+            "opacity": 1,
+            "fillColor": colour,
+            "fillOpacity": 0.9 if point else 0.5,
+        }
         return {**style, "radius": 13 * scale} if point else style
     if point:
-        return {"color": palette.OUTLINE_LIGHT if scale == 1 else palette.OUTLINE_DARK,
-                "weight": 2 * scale,
-                "opacity": 1, "fillColor": colour, "fillOpacity": 0.9, "radius": 8 * scale}
+        return {
+            "color": palette.OUTLINE_LIGHT if scale == 1 else palette.OUTLINE_DARK,
+            "weight": 2 * scale,
+            "opacity": 1,
+            "fillColor": colour,
+            "fillOpacity": 0.9,
+            "radius": 8 * scale,
+        }
     if kind in ("LineString", "MultiLineString"):
         return {"color": colour, "weight": 3 * scale, "opacity": 0.9, "fillColor": colour}
     # an area (a whole-site note covers the map): a light fill and a strong outline, drawn
     # under the points and lines (their own pane, see notes_layer.js)
-    return {"color": colour, "weight": 3 * scale, "opacity": 1, "fillColor": colour,
-            "fillOpacity": AREA_FILL_OPACITY}
+    return {
+        "color": colour,
+        "weight": 3 * scale,
+        "opacity": 1,
+        "fillColor": colour,
+        "fillOpacity": AREA_FILL_OPACITY,
+    }
 
 
 #: Fill opacity of areas (notes and uploaded layers): light, so that what lies beneath shows.
 AREA_FILL_OPACITY = 0.12
 
 
-def annotation_legend(annotations: Sequence[Annotation], colour_by: str = "category",
-                      lang: str = "en", categories: Iterable[Category] | None = None,
-                      groups: Sequence[str] | None = None) -> list[tuple[str, str]]:
+def annotation_legend(
+    annotations: Sequence[Annotation],
+    colour_by: str = "category",
+    lang: str = "en",
+    categories: Iterable[Category] | None = None,
+    groups: Sequence[str] | None = None,
+) -> list[tuple[str, str]]:
     """Legend entries ``(colour, label)`` matching :func:`annotation_layer` (for ``legend_html``):
     every category, or the groups that wrote the annotations."""
     categories = list(categories or ())
     if colour_by == "group":
-        names = groups if groups is not None else [a.author for a in annotations
-                                                   if a.deleted_at is None]
+        names = (
+            groups
+            if groups is not None
+            else [a.author for a in annotations if a.deleted_at is None]
+        )
         return [(colour, name) for name, colour in group_colours(names).items()]
-    return [(colour, category_label(code, lang, categories))
-            for code, colour in category_colours(categories).items()]
+    return [
+        (colour, category_label(code, lang, categories))
+        for code, colour in category_colours(categories).items()
+    ]
 
 
 def view_for(geom: shapely.Geometry, width_px: int = 700) -> tuple[tuple[float, float], int]:
@@ -436,16 +552,28 @@ class DrawLocal(MacroElement):
         {% endmacro %}
     """)
 
-    KEYS = {"cancel": "draw.cancel", "cancel_title": "draw.cancel_title",
-            "finish": "draw.finish", "finish_title": "draw.finish_title", "undo": "draw.undo",
-            "undo_title": "draw.undo_title", "polyline": "draw.button.polyline",
-            "polygon": "draw.button.polygon", "rectangle": "draw.button.rectangle",
-            "circlemarker": "draw.button.circlemarker", "point_start": "draw.point.start",
-            "area_start": "draw.area.start", "area_cont": "draw.area.cont",
-            "area_end": "draw.area.end", "line_error": "draw.line.error",
-            "line_start": "draw.line.start", "line_cont": "draw.line.cont",
-            "line_end": "draw.line.end", "rectangle_start": "draw.rectangle.start",
-            "shape_end": "draw.shape.end"}
+    KEYS = {
+        "cancel": "draw.cancel",
+        "cancel_title": "draw.cancel_title",
+        "finish": "draw.finish",
+        "finish_title": "draw.finish_title",
+        "undo": "draw.undo",
+        "undo_title": "draw.undo_title",
+        "polyline": "draw.button.polyline",
+        "polygon": "draw.button.polygon",
+        "rectangle": "draw.button.rectangle",
+        "circlemarker": "draw.button.circlemarker",
+        "point_start": "draw.point.start",
+        "area_start": "draw.area.start",
+        "area_cont": "draw.area.cont",
+        "area_end": "draw.area.end",
+        "line_error": "draw.line.error",
+        "line_start": "draw.line.start",
+        "line_cont": "draw.line.cont",
+        "line_end": "draw.line.end",
+        "rectangle_start": "draw.rectangle.start",
+        "shape_end": "draw.shape.end",
+    }
 
     def __init__(self, lang: str = "en") -> None:
         super().__init__()
@@ -467,8 +595,9 @@ class NotesLayer(MacroElement):
 
     SOURCE = Path(__file__).with_name("notes_layer.js")
 
-    def __init__(self, lab_id: str, name: str, features: list[dict] | None = None,
-                 live: bool = True) -> None:
+    def __init__(
+        self, lab_id: str, name: str, features: list[dict] | None = None, live: bool = True
+    ) -> None:
         super().__init__()
         self._name = "NotesLayer"
         self.lab_id = lab_id
@@ -479,10 +608,11 @@ class NotesLayer(MacroElement):
     def render(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
         source = self.SOURCE.read_text(encoding="utf-8")
         initial = script_json(self.features) if self.features else "null"
-        args = (f"{self._parent.get_name()}, {script_json(self.lab_id)}, "
-                f"{script_json(self.layer_name)}, {initial}")
-        self.script = source.replace("(LIVE_MAP, LIVE_LAB, LIVE_NAME, NOTES_INITIAL)",
-                                     f"({args})")
+        args = (
+            f"{self._parent.get_name()}, {script_json(self.lab_id)}, "
+            f"{script_json(self.layer_name)}, {initial}"
+        )
+        self.script = source.replace("(LIVE_MAP, LIVE_LAB, LIVE_NAME, NOTES_INITIAL)", f"({args})")
         super().render(**kwargs)
 
 
@@ -492,8 +622,14 @@ def script_json(value: object) -> str:
     import json
 
     text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                     ("'", "\\u0027"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+    for ch, code in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("'", "\\u0027"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(ch, code)
     return text
 
@@ -591,8 +727,9 @@ def street_name_points(gdf) -> list[tuple[float, float, str]]:  # type: ignore[n
     out = []
     for name, (_length, geom) in ranked:
         p = geom.interpolate(0.5, normalized=True)
-        out.append((round(p.y, MAP_COORD_DECIMALS), round(p.x, MAP_COORD_DECIMALS),
-                    escape_text(name)))
+        out.append(
+            (round(p.y, MAP_COORD_DECIMALS), round(p.x, MAP_COORD_DECIMALS), escape_text(name))
+        )
     return out
 
 
@@ -631,20 +768,24 @@ class MutedBasemap(MacroElement):
         {% endmacro %}
     """)
 
-    CSS = (".wb-street-name{background:rgba(255,255,255,.75);border:0;box-shadow:none;"
-           "padding:0 3px;font:11px/1.2 sans-serif;color:#333;white-space:nowrap}"
-           ".wb-street-name:before{display:none}")
+    CSS = (
+        ".wb-street-name{background:rgba(255,255,255,.75);border:0;box-shadow:none;"
+        "padding:0 3px;font:11px/1.2 sans-serif;color:#333;white-space:nowrap}"
+        ".wb-street-name:before{display:none}"
+    )
 
-    def __init__(self, names: list[tuple[float, float, str]],
-                 min_zoom: int = STREET_NAMES_MIN_ZOOM) -> None:
+    def __init__(
+        self, names: list[tuple[float, float, str]], min_zoom: int = STREET_NAMES_MIN_ZOOM
+    ) -> None:
         super().__init__()
         self._name = "MutedBasemap"
         self.names = [list(n) for n in names]
         self.min_zoom = min_zoom
 
     def render(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        self.get_root().header.add_child(folium.Element(f"<style>{self.CSS}</style>"),
-                                         name="wb_street_names_css")
+        self.get_root().header.add_child(
+            folium.Element(f"<style>{self.CSS}</style>"), name="wb_street_names_css"
+        )
         super().render(**kwargs)
 
 
@@ -660,11 +801,14 @@ class ClearDrawings(MacroElement):
         }
         {% endmacro %}
     """)
+
+
 # ---- open geodata: OSM themes, uploaded layers, basemaps, WMS ------------------------------------
 
 #: Attribution of OSM layers (as on the street basemap, so that Leaflet shows it once).
-OSM_LAYER_ATTRIBUTION = (f'{OSM_ATTRIBUTION} (<a href="https://www.openstreetmap.org/copyright">'
-                         "ODbL</a>)")
+OSM_LAYER_ATTRIBUTION = (
+    f'{OSM_ATTRIBUTION} (<a href="https://www.openstreetmap.org/copyright">ODbL</a>)'
+)
 #: Decimal places of coordinates sent to the browser (1e-5° ≈ 1 m, finer than a screen pixel
 #: below zoom 17) and the simplification tolerance applied before rounding.
 DISPLAY_DECIMALS = 5
@@ -673,9 +817,14 @@ DISPLAY_TOLERANCE = 5e-6
 UPLOAD_POPUP_FIELDS = 6
 
 
-def display_geojson(geoms, properties: list[dict], *,  # type: ignore[no-untyped-def]
-                     ids: list[str] | None = None, tolerance: float = DISPLAY_TOLERANCE,
-                     decimals: int = DISPLAY_DECIMALS) -> dict:
+def display_geojson(
+    geoms,
+    properties: list[dict],
+    *,  # type: ignore[no-untyped-def]
+    ids: list[str] | None = None,
+    tolerance: float = DISPLAY_TOLERANCE,
+    decimals: int = DISPLAY_DECIMALS,
+) -> dict:
     """A FeatureCollection at display precision: geometries simplified by ``tolerance`` (none
     when 0) and rounded to ``decimals``, each with its ``properties`` (and id from ``ids``)."""
     import json
@@ -688,9 +837,16 @@ def display_geojson(geoms, properties: list[dict], *,  # type: ignore[no-untyped
     rounded = shapely.transform(geoms, lambda c: np.round(c, decimals))
     texts = shapely.to_geojson(rounded)
     ids = ids if ids is not None else [None] * len(properties)
-    features = [{"type": "Feature", "geometry": json.loads(g), "properties": p,
-                 **({"id": i} if i is not None else {})}
-                for g, p, i in zip(texts, properties, ids, strict=True) if g is not None]
+    features = [
+        {
+            "type": "Feature",
+            "geometry": json.loads(g),
+            "properties": p,
+            **({"id": i} if i is not None else {}),
+        }
+        for g, p, i in zip(texts, properties, ids, strict=True)
+        if g is not None
+    ]
     return {"type": "FeatureCollection", "features": features}
 
 
@@ -772,27 +928,51 @@ class GeoJsonData(folium.MacroElement):
                 values.append(value)
             return seen[code]
 
-        columns = [[[index(x) for x in v] if isinstance(v, list) else index(v)
-                    for v in (f["properties"].get(key, "") for f in features)]
-                   for key in self.keys]
-        text = json.dumps({"g": [f["geometry"] for f in features], "k": self.keys, "v": values,
-                           "c": columns}, separators=(",", ":"), ensure_ascii=False)
-        for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
-                         ("'", "\\u0027"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        columns = [
+            [
+                [index(x) for x in v] if isinstance(v, list) else index(v)
+                for v in (f["properties"].get(key, "") for f in features)
+            ]
+            for key in self.keys
+        ]
+        text = json.dumps(
+            {"g": [f["geometry"] for f in features], "k": self.keys, "v": values, "c": columns},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        for ch, code in (
+            ("<", "\\u003c"),
+            (">", "\\u003e"),
+            ("&", "\\u0026"),
+            ("'", "\\u0027"),
+            ("\u2028", "\\u2028"),
+            ("\u2029", "\\u2029"),
+        ):
             text = text.replace(ch, code)
         return text
 
 
-def vector_group(name: str, collection: dict, style: dict, radius: float,
-                  attribution: str = "", show: bool = True) -> folium.FeatureGroup:
+def vector_group(
+    name: str,
+    collection: dict,
+    style: dict,
+    radius: float,
+    attribution: str = "",
+    show: bool = True,
+) -> folium.FeatureGroup:
     """One layer: the style is a plain Leaflet option (no per-feature style function, so no
     feature ids are sent); the features come in through :class:`GeoJsonData`."""
     group = folium.FeatureGroup(name=escape_text(name), show=show)
     options = {"attribution": attribution} if attribution else {}  # trusted text, not user text
     layer = folium.GeoJson(
-        {"type": "FeatureCollection", "features": []}, name=escape_text(name), style=dict(style),
-        marker=folium.CircleMarker(radius=radius, fill=True), tooltip=None,
-        zoom_on_click=False, **options)
+        {"type": "FeatureCollection", "features": []},
+        name=escape_text(name),
+        style=dict(style),
+        marker=folium.CircleMarker(radius=radius, fill=True),
+        tooltip=None,
+        zoom_on_click=False,
+        **options,
+    )
     layer.add_child(GeoJsonData(collection))
     layer.add_to(group)
     return group
@@ -819,7 +999,7 @@ def _greyed(colour: str, keep: float = 0.3) -> str:
     if len(colour) != 7 or not colour.startswith("#"):
         return colour
     try:
-        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
     except ValueError:
         return colour
     grey = 0.299 * r + 0.587 * g + 0.114 * b
@@ -835,8 +1015,9 @@ def theme_popups(gdf, code: str, lang: str = "en") -> list[str]:  # type: ignore
 
     levels = gdf["levels"].tolist() if "levels" in gdf else [None] * len(gdf)
     out = []
-    for name, key, value, lv in zip(gdf["name"], gdf["osm_key"], gdf["osm_value"], levels,
-                                    strict=True):
+    for name, key, value, lv in zip(
+        gdf["name"], gdf["osm_key"], gdf["osm_value"], levels, strict=True
+    ):
         text = f"{escape_text(key)}={escape_text(value)}"
         if name:
             text = f"{escape_text(name)} · {text}"
@@ -855,8 +1036,14 @@ def display_streets(gdf):  # type: ignore[no-untyped-def]
     return merged
 
 
-def theme_group(store: Store, lab_id: str, code: str, lang: str = "en", opacity: float = 1.0,
-                muted: bool = False) -> folium.FeatureGroup | None:
+def theme_group(
+    store: Store,
+    lab_id: str,
+    code: str,
+    lang: str = "en",
+    opacity: float = 1.0,
+    muted: bool = False,
+) -> folium.FeatureGroup | None:
     """One cached OSM theme as a map layer (None when the theme is not cached or empty)."""
     from workbench import mapview
 
@@ -883,23 +1070,39 @@ UPLOAD_PALETTE = palette.UPLOAD_PALETTE
 
 def upload_style(colour: str) -> dict:
     """The Leaflet style of an uploaded layer: a strong outline, a light fill."""
-    return {"color": colour, "fillColor": colour, "weight": 2.5, "opacity": 0.95,
-            "fillOpacity": AREA_FILL_OPACITY}
+    return {
+        "color": colour,
+        "fillColor": colour,
+        "weight": 2.5,
+        "opacity": 0.95,
+        "fillOpacity": AREA_FILL_OPACITY,
+    }
 
 
 def upload_popups(gdf, fields: list[str], name: str) -> list[str]:  # type: ignore[no-untyped-def]
     """Popup text of each feature of an uploaded layer: its first attribute values (escaped),
     or the layer's name when it has none."""
     rows = gdf[fields].itertuples(index=False, name=None) if fields else [()] * len(gdf)
-    return [" · ".join(f"{escape_text(f)}: {escape_text(v)}"
-                       for f, v in zip(fields, row, strict=True)
-                       if v is not None and str(v) != "") or escape_text(name)
-            for row in rows]
+    return [
+        " · ".join(
+            f"{escape_text(f)}: {escape_text(v)}"
+            for f, v in zip(fields, row, strict=True)
+            if v is not None and str(v) != ""
+        )
+        or escape_text(name)
+        for row in rows
+    ]
 
 
-def context_layers(store: Store, lab_id: str, themes: list[str] | None = None,
-                   lang: str = "en", opacities: dict[str, float] | None = None,
-                   muted: bool = False, uploads: bool = True) -> list[folium.FeatureGroup]:
+def context_layers(
+    store: Store,
+    lab_id: str,
+    themes: list[str] | None = None,
+    lang: str = "en",
+    opacities: dict[str, float] | None = None,
+    muted: bool = False,
+    uploads: bool = True,
+) -> list[folium.FeatureGroup]:
     """Map layers of a living lab's context in ``store``'s workspace (``mapview.lab_layers``
     drawn by ``mapview.layer_group``): one FeatureGroup per cached OSM theme (all cached themes
     when ``themes`` is None), areas first, and, with ``uploads``, one per readable uploaded
@@ -925,13 +1128,20 @@ def context_version(store: Store, lab_id: str) -> tuple[Any, ...]:
     cached under it."""
     from workbench.opendata.cache import cache_version
 
-    uploads = tuple(sorted((x.id, x.name, x.path, x.feature_count,
-                            repr(sorted(x.style.items())), x.attribution)
-                           for x in store.list_layers(lab_id, kind="upload")))
+    uploads = tuple(
+        sorted(
+            (x.id, x.name, x.path, x.feature_count, repr(sorted(x.style.items())), x.attribution)
+            for x in store.list_layers(lab_id, kind="upload")
+        )
+    )
     from workbench.mapview import map_settings
 
-    return (cache_version(store, lab_id), uploads, map_settings(store, lab_id).key(),
-            _venue_stamp(lab_id))
+    return (
+        cache_version(store, lab_id),
+        uploads,
+        map_settings(store, lab_id).key(),
+        _venue_stamp(lab_id),
+    )
 
 
 def _venue_stamp(lab_id: str) -> float:
@@ -952,20 +1162,35 @@ def basemap_layers(lang: str = "en", chosen: str = "street") -> list[folium.Tile
 
     layers = []
     for code, basemap in BASEMAPS.items():
-        layers.append(folium.TileLayer(
-            tiles=basemap.url, attr=basemap.attribution, name=t(basemap.label_key, lang),
-            max_zoom=basemap.max_zoom, show=code == chosen, overlay=False, control=True))
+        layers.append(
+            folium.TileLayer(
+                tiles=basemap.url,
+                attr=basemap.attribution,
+                name=t(basemap.label_key, lang),
+                max_zoom=basemap.max_zoom,
+                show=code == chosen,
+                overlay=False,
+                control=True,
+            )
+        )
     layers.sort(key=lambda layer: not layer.show)  # Leaflet shows the first base layer
     return layers
 
 
-def wms_layer(url: str, layer: str, name: str = "WMS",
-              opacity: float = 1.0) -> folium.raster_layers.WmsTileLayer:
+def wms_layer(
+    url: str, layer: str, name: str = "WMS", opacity: float = 1.0
+) -> folium.raster_layers.WmsTileLayer:
     """A WMS overlay; ``url`` and ``layer`` must have passed ``opendata.basemaps.validate_wms``."""
     return folium.raster_layers.WmsTileLayer(
-        url=url, layers=layer, fmt="image/png", transparent=True, overlay=True,
-        name=escape_text(f"WMS: {name}"), attr=escape_text(url.split("?")[0]),
-        opacity=float(opacity))
+        url=url,
+        layers=layer,
+        fmt="image/png",
+        transparent=True,
+        overlay=True,
+        name=escape_text(f"WMS: {name}"),
+        attr=escape_text(url.split("?")[0]),
+        opacity=float(opacity),
+    )
 
 
 def context_legend_html(store: Store, lab_id: str, themes: list[str], lang: str = "en") -> str:
@@ -981,25 +1206,36 @@ def context_legend_html(store: Store, lab_id: str, themes: list[str], lang: str 
         if meta is None:
             continue
         dates.add((meta.get("data_date") or "")[:10] or t("comparison.date_unknown", lang))
-        entries.append((THEMES[code].colour, t("opendata.legend.entry", lang,
-                                               theme=t(THEMES[code].label_key, lang),
-                                               count=meta["feature_count"])))
+        entries.append(
+            (
+                THEMES[code].colour,
+                t(
+                    "opendata.legend.entry",
+                    lang,
+                    theme=t(THEMES[code].label_key, lang),
+                    count=meta["feature_count"],
+                ),
+            )
+        )
     if not entries:
         return ""
     when = ", ".join(sorted(dates))  # the data's own dates, not when they were fetched
-    foot = escape_text(t("opendata.legend.source", lang, when=when,
-                         attribution=OSM_ATTRIBUTION))
-    return legend_html(entries) + f'<div class="wb-legend-source" style="font-size:0.8rem">' \
-                                  f"{foot}</div>"
+    foot = escape_text(t("opendata.legend.source", lang, when=when, attribution=OSM_ATTRIBUTION))
+    return (
+        legend_html(entries) + f'<div class="wb-legend-source" style="font-size:0.8rem">'
+        f"{foot}</div>"
+    )
 
 
-def context_map(lab: LivingLab, lang: str = "en", basemap: str = "street",
-                site_name: str = "Site") -> folium.Map:
+def context_map(
+    lab: LivingLab, lang: str = "en", basemap: str = "street", site_name: str = "Site"
+) -> folium.Map:
     """A map of the living lab's site with every keyless basemap (``basemap`` shown) and the
     site boundary; context layers are added by the caller (or passed to st_folium)."""
     c = lab.boundary.centroid
-    m = folium.Map(location=(c.y, c.x), zoom_start=15, tiles=None, control_scale=True,
-                   prefer_canvas=True)
+    m = folium.Map(
+        location=(c.y, c.x), zoom_start=15, tiles=None, control_scale=True, prefer_canvas=True
+    )
     for layer in basemap_layers(lang, basemap):
         layer.add_to(m)
     site_layer(lab, site_name).add_to(m)

@@ -71,10 +71,11 @@ class MapSettings:
     opacities: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict:
-        return {"basemap": self.basemap,
-                "wms": [{"url": w.url, "layer": w.layer, "opacity": w.opacity}
-                        for w in self.wms],
-                "opacities": dict(sorted(self.opacities.items()))}
+        return {
+            "basemap": self.basemap,
+            "wms": [{"url": w.url, "layer": w.layer, "opacity": w.opacity} for w in self.wms],
+            "opacities": dict(sorted(self.opacities.items())),
+        }
 
     def key(self) -> tuple:
         """A hashable value that changes whenever the settings do (for caches)."""
@@ -134,8 +135,9 @@ def map_settings(store: Any, lab_id: str) -> MapSettings:
         return MapSettings()
 
 
-def save_map_settings(store: Any, lab_id: str, settings: MapSettings | dict,
-                      by: Any = None) -> MapSettings:
+def save_map_settings(
+    store: Any, lab_id: str, settings: MapSettings | dict, by: Any = None
+) -> MapSettings:
     """Save the lab's map settings (for owners and facilitators: ``layers.edit``). Everything is
     checked before anything is written; returns what was saved."""
     store.require_permission(by, "layers.edit", lab_id)
@@ -171,9 +173,14 @@ class LayerData:
         return str(self.style.get("color") or self.colour)
 
 
-def osm_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None,
-               lang: str = "en", settings: MapSettings | None = None,
-               muted: bool = False) -> list[LayerData]:
+def osm_layers(
+    store: Store,
+    lab_id: str,
+    themes: Sequence[str] | None = None,
+    lang: str = "en",
+    settings: MapSettings | None = None,
+    muted: bool = False,
+) -> list[LayerData]:
     """The lab's cached OSM themes in ``store``'s workspace (all cached ones when ``themes``
     is None), each with its theme style (times its saved opacity; greyed when ``muted``), its
     data date and the OSM attribution; areas first, then the rest. Themes cached without any
@@ -183,7 +190,7 @@ def osm_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None,
 
     settings = settings or MapSettings()
     codes = [c for c in cached_themes(store, lab_id) if themes is None or c in themes]
-    codes.sort(key=lambda c: (UNDERNEATH.index(c) if c in UNDERNEATH else len(UNDERNEATH)))
+    codes.sort(key=lambda c: UNDERNEATH.index(c) if c in UNDERNEATH else len(UNDERNEATH))
     out = []
     for code in codes:
         frame = load_theme(store, lab_id, code)
@@ -192,14 +199,23 @@ def osm_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None,
             continue
         theme = THEMES[code]
         fetched = meta.get("fetched_at")
-        out.append(LayerData(
-            name=t(theme.label_key, lang), frame=frame, kind="osm", colour=theme.colour,
-            attribution=str(meta.get("attribution") or OSM_ATTRIBUTION),
-            fetched_at=datetime.fromisoformat(fetched) if fetched else None,
-            data_date=meta.get("data_date"), coverage=meta.get("coverage"),
-            layer_id=OSM_LAYER_PREFIX + code, theme=code, radius=theme.radius,
-            own_style=dict(theme.style),
-            style=maps.scaled_style(theme.style, settings.opacities.get(code, 1.0), muted)))
+        out.append(
+            LayerData(
+                name=t(theme.label_key, lang),
+                frame=frame,
+                kind="osm",
+                colour=theme.colour,
+                attribution=str(meta.get("attribution") or OSM_ATTRIBUTION),
+                fetched_at=datetime.fromisoformat(fetched) if fetched else None,
+                data_date=meta.get("data_date"),
+                coverage=meta.get("coverage"),
+                layer_id=OSM_LAYER_PREFIX + code,
+                theme=code,
+                radius=theme.radius,
+                own_style=dict(theme.style),
+                style=maps.scaled_style(theme.style, settings.opacities.get(code, 1.0), muted),
+            )
+        )
     return out
 
 
@@ -212,8 +228,10 @@ def upload_colours(layers: Sequence[Layer]) -> dict[str, str]:
     for layer in layers:
         colour = str((layer.style or {}).get("color") or "")
         if not colour or colour.lower() in taken:
-            colour = next((c for c in free if c.lower() not in taken), maps.UPLOAD_PALETTE[
-                len(out) % len(maps.UPLOAD_PALETTE)])
+            colour = next(
+                (c for c in free if c.lower() not in taken),
+                maps.UPLOAD_PALETTE[len(out) % len(maps.UPLOAD_PALETTE)],
+            )
         taken.add(colour.lower())
         out[layer.id] = colour
     return out
@@ -222,12 +240,15 @@ def upload_colours(layers: Sequence[Layer]) -> dict[str, str]:
 def next_upload_colour(layers: Sequence[Layer]) -> str:
     """The colour offered for the next upload: one no uploaded layer has yet."""
     used = {c.lower() for c in upload_colours(layers).values()}
-    return next((c for c in maps.UPLOAD_PALETTE if c.lower() not in used),
-                maps.UPLOAD_PALETTE[len(layers) % len(maps.UPLOAD_PALETTE)])
+    return next(
+        (c for c in maps.UPLOAD_PALETTE if c.lower() not in used),
+        maps.UPLOAD_PALETTE[len(layers) % len(maps.UPLOAD_PALETTE)],
+    )
 
 
-def upload_layers(store: Store, lab_id: str, settings: MapSettings | None = None,
-                  muted: bool = False) -> tuple[list[LayerData], list[str]]:
+def upload_layers(
+    store: Store, lab_id: str, settings: MapSettings | None = None, muted: bool = False
+) -> tuple[list[LayerData], list[str]]:
     """The lab's uploaded layers that can be read (areas drawn with a light fill and a strong
     outline, each in a colour of its own, never greyed: ``muted`` mutes only the OSM context),
     and the names of those that cannot."""
@@ -250,21 +271,36 @@ def upload_layers(store: Store, lab_id: str, settings: MapSettings | None = None
             frame = frame.to_crs(4326)
         colour = colours[layer.id]
         fields = tuple(c for c in frame.columns if c != frame.geometry.name)
-        out.append(LayerData(
-            name=layer.name, frame=frame, kind=layer.kind, colour=colour,
-            attribution=layer.attribution, fetched_at=layer.created_at,
-            data_date=layer.created_at.date().isoformat() if layer.created_at else None,
-            layer_id=layer.id, radius=5.0, popup_fields=fields[:maps.UPLOAD_POPUP_FIELDS],
-            own_style=dict(layer.style or {}),
-            # never muted: the city's own data keep their distinct colours under the notes
-            style=maps.scaled_style(maps.upload_style(colour),
-                                    settings.opacities.get(layer.id, 1.0))))
+        out.append(
+            LayerData(
+                name=layer.name,
+                frame=frame,
+                kind=layer.kind,
+                colour=colour,
+                attribution=layer.attribution,
+                fetched_at=layer.created_at,
+                data_date=layer.created_at.date().isoformat() if layer.created_at else None,
+                layer_id=layer.id,
+                radius=5.0,
+                popup_fields=fields[: maps.UPLOAD_POPUP_FIELDS],
+                own_style=dict(layer.style or {}),
+                # never muted: the city's own data keep their distinct colours under the notes
+                style=maps.scaled_style(
+                    maps.upload_style(colour), settings.opacities.get(layer.id, 1.0)
+                ),
+            )
+        )
     return out, missing
 
 
-def lab_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en",
-               settings: MapSettings | None = None, muted: bool = False,
-               ) -> tuple[list[LayerData], list[str]]:
+def lab_layers(
+    store: Store,
+    lab_id: str,
+    themes: Sequence[str] | None = None,
+    lang: str = "en",
+    settings: MapSettings | None = None,
+    muted: bool = False,
+) -> tuple[list[LayerData], list[str]]:
     """Everything the lab's map shows besides its site and notes, in drawing order: the cached
     OSM themes (``themes``; all cached when None), then the uploaded layers; plus the names
     of layers whose files cannot be read."""
@@ -286,16 +322,26 @@ def layer_group(layer: LayerData, lang: str = "en") -> folium.FeatureGroup:
         popups = maps.upload_popups(frame, list(layer.popup_fields), layer.name)
         tolerance = maps.upload_tolerance(frame.geometry.values)
         attribution = maps.escape_text(layer.attribution)
-    collection = maps.display_geojson(frame.geometry.values, [{"p": p} for p in popups],
-                                      tolerance=tolerance)
+    collection = maps.display_geojson(
+        frame.geometry.values, [{"p": p} for p in popups], tolerance=tolerance
+    )
     return maps.vector_group(layer.name, collection, layer.style, layer.radius, attribution)
 
 
 # ---- the map -------------------------------------------------------------------------------------
-def lab_map(lab: LivingLab, layers: Sequence[LayerData], settings: MapSettings,
-            lang: str = "en", *, notes: list[dict] | None = None, live: bool = False,
-            controls: bool = True, bounds: Sequence[float] | None = None,
-            venue: tuple[str, int] | None = None, **map_options: Any) -> folium.Map:
+def lab_map(
+    lab: LivingLab,
+    layers: Sequence[LayerData],
+    settings: MapSettings,
+    lang: str = "en",
+    *,
+    notes: list[dict] | None = None,
+    live: bool = False,
+    controls: bool = True,
+    bounds: Sequence[float] | None = None,
+    venue: tuple[str, int] | None = None,
+    **map_options: Any,
+) -> folium.Map:
     """The living lab's map as every view draws it: the saved basemap, the site, the context
     ``layers`` (in order), the WMS overlays and the notes layer (``live``: filled and kept up
     to date by the live channel; else the given ``notes`` features, see
@@ -303,11 +349,17 @@ def lab_map(lab: LivingLab, layers: Sequence[LayerData], settings: MapSettings,
     the site). ``venue``: the URL template and highest zoom of the lab's stored venue tiles
     (``opendata.venue``), drawn instead of a basemap from the internet."""
     if venue is not None:
-        m = folium.Map(location=(30.0, 10.0), zoom_start=2, tiles=None, control_scale=True,
-                       **map_options)
-        folium.TileLayer(tiles=venue[0], attr=BASEMAPS["street"].attribution,
-                         name=t("mapview.venue_tiles", lang), max_zoom=19,
-                         max_native_zoom=venue[1], control=False).add_to(m)
+        m = folium.Map(
+            location=(30.0, 10.0), zoom_start=2, tiles=None, control_scale=True, **map_options
+        )
+        folium.TileLayer(
+            tiles=venue[0],
+            attr=BASEMAPS["street"].attribution,
+            name=t("mapview.venue_tiles", lang),
+            max_zoom=19,
+            max_native_zoom=venue[1],
+            control=False,
+        ).add_to(m)
     else:
         m = maps.base_map(basemap=settings.basemap, lang=lang, **map_options)
     maps.site_layer(lab, t("map.site", lang)).add_to(m)
@@ -319,8 +371,7 @@ def lab_map(lab: LivingLab, layers: Sequence[LayerData], settings: MapSettings,
     if streets is not None and venue is None:  # no tiles: the lab's own layers as a basemap
         m.add_child(maps.MutedBasemap(maps.street_name_points(streets.frame)))
     if live or notes:
-        m.add_child(maps.NotesLayer(lab.id, t("annotate.layer_name", lang), notes,
-                                    live=live))
+        m.add_child(maps.NotesLayer(lab.id, t("annotate.layer_name", lang), notes, live=live))
     if bounds is not None:
         minx, miny, maxx, maxy = bounds
         m.fit_bounds([[miny, minx], [maxy, maxx]])
@@ -344,13 +395,26 @@ class TileSource:
 
 def tile_sources(settings: MapSettings, lang: str = "en") -> list[TileSource]:
     basemap = BASEMAPS.get(settings.basemap, BASEMAPS[DEFAULT_BASEMAP])
-    out = [TileSource("basemap", basemap.url.split("{")[0],
-                      t("mapview.credit.basemap", lang, name=t(basemap.label_key, lang),
-                        attribution=maps.plain_attribution(basemap.attribution)))]
+    out = [
+        TileSource(
+            "basemap",
+            basemap.url.split("{")[0],
+            t(
+                "mapview.credit.basemap",
+                lang,
+                name=t(basemap.label_key, lang),
+                attribution=maps.plain_attribution(basemap.attribution),
+            ),
+        )
+    ]
     for i, overlay in enumerate(settings.wms):
-        out.append(TileSource(f"wms:{i}", overlay.url.split("?")[0],
-                              t("mapview.credit.wms", lang, layer=overlay.layer,
-                                host=overlay.host)))
+        out.append(
+            TileSource(
+                f"wms:{i}",
+                overlay.url.split("?")[0],
+                t("mapview.credit.wms", lang, layer=overlay.layer, host=overlay.host),
+            )
+        )
     return out
 
 
@@ -360,15 +424,20 @@ def drawn_sources(settings: MapSettings, urls: Iterable[str]) -> set[str]:
     return {s.key for s in tile_sources(settings) if any(u.startswith(s.prefix) for u in urls)}
 
 
-def sources(layers: Sequence[LayerData], settings: MapSettings, lang: str = "en",
-            drawn: Iterable[str] | None = None) -> list[str]:
+def sources(
+    layers: Sequence[LayerData],
+    settings: MapSettings,
+    lang: str = "en",
+    drawn: Iterable[str] | None = None,
+) -> list[str]:
     """Every source a map shows, each once, with its data date: the tiles really drawn
     (``drawn``: keys of :func:`tile_sources`; None: all of them, as in an interactive map that
     loads them), the OSM data of the OSM layers, each uploaded layer's own attribution."""
     lang_unknown = t("comparison.date_unknown", lang)
     drawn_keys = None if drawn is None else set(drawn)
-    items = [s.credit for s in tile_sources(settings, lang)
-             if drawn_keys is None or s.key in drawn_keys]
+    items = [
+        s.credit for s in tile_sources(settings, lang) if drawn_keys is None or s.key in drawn_keys
+    ]
     by_date: dict[str, list[str]] = {}
     for layer in layers:
         if layer.kind == "osm":
@@ -377,11 +446,21 @@ def sources(layers: Sequence[LayerData], settings: MapSettings, lang: str = "en"
     if by_date:
         items.append(f"{OSM_ATTRIBUTION} (ODbL)")
     for when, names in sorted(by_date.items()):  # the themes named only when dates differ
-        items.append(t("export.osm_layers_of", lang, date=when) if len(by_date) == 1
-                     else t("export.osm_layers_named", lang, date=when, names=", ".join(names)))
+        items.append(
+            t("export.osm_layers_of", lang, date=when)
+            if len(by_date) == 1
+            else t("export.osm_layers_named", lang, date=when, names=", ".join(names))
+        )
     for layer in layers:
         if layer.kind != "osm":
             when = (layer.data_date or "")[:10] or lang_unknown
-            items.append(t("mapview.credit.upload", lang, name=layer.name, date=when,
-                           attribution=layer.attribution or t("mapview.credit.own", lang)))
+            items.append(
+                t(
+                    "mapview.credit.upload",
+                    lang,
+                    name=layer.name,
+                    date=when,
+                    attribution=layer.attribution or t("mapview.credit.own", lang),
+                )
+            )
     return list(dict.fromkeys(items))

@@ -27,8 +27,28 @@ DIMENSIONS = ("just", "green", "productive")
 #: SDG targets a living lab may name: all of SDG 11 (11.a–c are the means of implementation)
 #: and the targets of other goals that living labs in these networks most often touch.
 SDG_TARGETS = (
-    "11.1", "11.2", "11.3", "11.4", "11.5", "11.6", "11.7", "11.a", "11.b", "11.c",
-    "1.4", "3.6", "5.5", "6.1", "7.1", "9.1", "10.2", "10.3", "13.1", "15.1", "16.1", "16.7",
+    "11.1",
+    "11.2",
+    "11.3",
+    "11.4",
+    "11.5",
+    "11.6",
+    "11.7",
+    "11.a",
+    "11.b",
+    "11.c",
+    "1.4",
+    "3.6",
+    "5.5",
+    "6.1",
+    "7.1",
+    "9.1",
+    "10.2",
+    "10.3",
+    "13.1",
+    "15.1",
+    "16.1",
+    "16.7",
     "17.17",
 )
 LAB_STATUSES = ("planning", "active", "completed")
@@ -55,8 +75,9 @@ def clean_id(value: object, column: str = "id") -> str:
     try:
         parsed = uuid.UUID(text.strip())
     except ValueError:
-        raise ValidationError("integrity.bad_id", column=column,
-                              value=strip_controls(str(value))[:60]) from None
+        raise ValidationError(
+            "integrity.bad_id", column=column, value=strip_controls(str(value))[:60]
+        ) from None
     return str(parsed)
 
 
@@ -85,8 +106,11 @@ def strip_controls(value: str, keep_lines: bool = False) -> str:
     bidi embedding/override/isolate controls; ``keep_lines`` keeps newlines and tabs (long
     texts). Applied by the store to every name and text it accepts."""
     kept = "\n\t" if keep_lines else ""
-    return "".join(ch for ch in value if ch in kept or not (
-        ch in _BIDI_CONTROLS or unicodedata.category(ch) == "Cc"))
+    return "".join(
+        ch
+        for ch in value
+        if ch in kept or not (ch in _BIDI_CONTROLS or unicodedata.category(ch) == "Cc")
+    )
 
 
 def isolate(text: object) -> str:

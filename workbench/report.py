@@ -27,8 +27,15 @@ if TYPE_CHECKING:
 
 FORMATS = ("pdf", "docx")
 #: The indicators each lab's page lists (those of the twin sheet), in order.
-REPORT_INDICATORS = ("gsi", "open_space_share", "green_300m_walk", "transit_access",
-                     "intersection_density", "street_density", "orientation_order")
+REPORT_INDICATORS = (
+    "gsi",
+    "open_space_share",
+    "green_300m_walk",
+    "transit_access",
+    "intersection_density",
+    "street_density",
+    "orientation_order",
+)
 MARK_SYMBOLS = {"comparable": "●", "thin": "◐", "not_comparable": "○"}
 
 
@@ -63,8 +70,14 @@ class NetworkReport:
     attribution: str = OSM_ATTRIBUTION
 
 
-def gather(store: Store, network_id: str, lang: str, *, indicators: bool = True,
-           progress: Callable[[float, str], None] | None = None) -> NetworkReport:
+def gather(
+    store: Store,
+    network_id: str,
+    lang: str,
+    *,
+    indicators: bool = True,
+    progress: Callable[[float, str], None] | None = None,
+) -> NetworkReport:
     """Everything the report shows for every living lab of ``network_id``."""
     network = next((n for n in store.list_networks() if n.id == network_id), None)
     if network is None:
@@ -78,17 +91,29 @@ def gather(store: Store, network_id: str, lang: str, *, indicators: bool = True,
             progress(i / max(len(labs), 1), lab.title)
         city = cities.get(lab.city_id)
         mine = [n for n in marked if n.lab_id == lab.id]
-        out.append(ReportLab(
-            title=lab.title, place=f"{city.name} ({city.country})" if city else "",
-            summary=lab.summary, map_png=_site_map(lab, mine),
-            lessons=tuple(_note(store, n, lang) for n in mine if n.mark.kind == "lesson"),
-            questions=tuple(_note(store, n, lang) for n in mine
-                            if n.mark.kind == "question" and n.mark.status == "open"),
-            indicators=_indicators(store, lab, lang) if indicators else (),
-            consultations=tuple(
-                (c.title, fmt_datetime(c.created_at, lang),
-                 ", ".join(sorted(store.session_groups(c.id))) or "—")
-                for c in store.consultations(lab.id))))
+        out.append(
+            ReportLab(
+                title=lab.title,
+                place=f"{city.name} ({city.country})" if city else "",
+                summary=lab.summary,
+                map_png=_site_map(lab, mine),
+                lessons=tuple(_note(store, n, lang) for n in mine if n.mark.kind == "lesson"),
+                questions=tuple(
+                    _note(store, n, lang)
+                    for n in mine
+                    if n.mark.kind == "question" and n.mark.status == "open"
+                ),
+                indicators=_indicators(store, lab, lang) if indicators else (),
+                consultations=tuple(
+                    (
+                        c.title,
+                        fmt_datetime(c.created_at, lang),
+                        ", ".join(sorted(store.session_groups(c.id))) or "—",
+                    )
+                    for c in store.consultations(lab.id)
+                ),
+            )
+        )
     if progress:
         progress(1.0, network.name)
     return NetworkReport(network=network.name, lang=lang, labs=tuple(out))
@@ -96,11 +121,16 @@ def gather(store: Store, network_id: str, lang: str, *, indicators: bool = True,
 
 def _note(store: Store, item: NetworkNote, lang: str) -> ReportNote:
     text, translation = store.text_for(item.annotation, lang)
-    tags = tuple(t(f"principle.{p}", lang) for p in item.mark.principles) + \
-        tuple(f"SDG {g}" for g in item.mark.sdg_targets)
-    return ReportNote(text=item.annotation.text, author=item.annotation.author, tags=tags,
-                      status=item.mark.status,
-                      translation=text if translation is not None else "")
+    tags = tuple(t(f"principle.{p}", lang) for p in item.mark.principles) + tuple(
+        f"SDG {g}" for g in item.mark.sdg_targets
+    )
+    return ReportNote(
+        text=item.annotation.text,
+        author=item.annotation.author,
+        tags=tags,
+        status=item.mark.status,
+        translation=text if translation is not None else "",
+    )
 
 
 def _indicators(store: Store, lab: LivingLab, lang: str) -> tuple[tuple[str, str, str], ...]:
@@ -113,8 +143,9 @@ def _indicators(store: Store, lab: LivingLab, lang: str) -> tuple[tuple[str, str
     for code in REPORT_INDICATORS:
         figure = result.get(code)
         unit = figure.unit_label(lang) if figure.value is not None else ""
-        rows.append((figure.label(lang), f"{figure.display_value(lang)} {unit}".strip(),
-                     status(figure)))
+        rows.append(
+            (figure.label(lang), f"{figure.display_value(lang)} {unit}".strip(), status(figure))
+        )
     return tuple(rows)
 
 
@@ -134,8 +165,15 @@ def _site_map(lab: LivingLab, notes: Sequence[NetworkNote]) -> bytes:
             ax.plot(x, y, color=SITE_COLOUR, lw=1.4, zorder=2)
         for n in notes:
             p = n.annotation.geometry.representative_point()
-            ax.scatter([p.x], [p.y], s=40, zorder=3, edgecolors="#222", linewidths=0.6,
-                       color=NOTE_KIND_COLOURS[n.mark.kind])
+            ax.scatter(
+                [p.x],
+                [p.y],
+                s=40,
+                zorder=3,
+                edgecolors="#222",
+                linewidths=0.6,
+                color=NOTE_KIND_COLOURS[n.mark.kind],
+            )
         ax.set_aspect(1 / max(0.2, math.cos(math.radians(lab.boundary.centroid.y))))
         ax.set_axis_off()
         buf = io.BytesIO()
@@ -176,16 +214,17 @@ def to_pdf(report: NetworkReport) -> bytes:
             line(lab.summary, 9)
         pdf.image(io.BytesIO(lab.map_png), w=60)
         pdf.ln(2)
-        for heading, notes in ((t("network.report.lessons", lang), lab.lessons),
-                               (t("network.report.questions", lang), lab.questions)):
+        for heading, notes in (
+            (t("network.report.lessons", lang), lab.lessons),
+            (t("network.report.questions", lang), lab.questions),
+        ):
             line(heading, 11, True, 0.5)
             if not notes:
                 line(t("network.report.none", lang), 9)
             for n in notes:
                 line(f"• {n.text} ({n.author})", 9.5, gap=0.3)
                 if n.translation:
-                    line(t("network.report.translation", lang, text=n.translation), 8.5,
-                         gap=0.3)
+                    line(t("network.report.translation", lang, text=n.translation), 8.5, gap=0.3)
                 if n.tags:
                     line("   " + " · ".join(n.tags), 8, gap=0.8)
         line(t("network.report.consultations", lang), 11, True, 0.5)
@@ -220,8 +259,10 @@ def to_docx(report: NetworkReport) -> bytes:
         if lab.summary:
             doc.add_paragraph(lab.summary)
         doc.add_picture(io.BytesIO(lab.map_png), width=Cm(7))
-        for heading, notes in ((t("network.report.lessons", lang), lab.lessons),
-                               (t("network.report.questions", lang), lab.questions)):
+        for heading, notes in (
+            (t("network.report.lessons", lang), lab.lessons),
+            (t("network.report.questions", lang), lab.questions),
+        ):
             doc.add_heading(heading, 2)
             if not notes:
                 doc.add_paragraph(t("network.report.none", lang))
@@ -278,20 +319,38 @@ def consultation_pdf(record: ConsultationRecord, lang: str) -> bytes:
 
     session = record.session
     line(t("network.consultation.sheet", lang, title=session.title), 16, True)
-    line(t("network.consultation.when", lang, lab=record.lab_title,
-           start=fmt_datetime(session.created_at, lang),
-           end=fmt_datetime(session.ended_at, lang) if session.ended_at else "…"), 9, gap=3)
+    line(
+        t(
+            "network.consultation.when",
+            lang,
+            lab=record.lab_title,
+            start=fmt_datetime(session.created_at, lang),
+            end=fmt_datetime(session.ended_at, lang) if session.ended_at else "…",
+        ),
+        9,
+        gap=3,
+    )
     sections = (
-        (t("network.consultation.questions", lang),
-         [f"• {q.text} ({q.author})" for q in record.questions]),
-        (t("network.consultation.answers", lang),
-         [f"• {city}: {text}" + (f" ({t('network.consultation.comment', lang)})"
-                                 if what == "comment" else "")
-          for city, what, text in record.answers]),
+        (
+            t("network.consultation.questions", lang),
+            [f"• {q.text} ({q.author})" for q in record.questions],
+        ),
+        (
+            t("network.consultation.answers", lang),
+            [
+                f"• {city}: {text}"
+                + (f" ({t('network.consultation.comment', lang)})" if what == "comment" else "")
+                for city, what, text in record.answers
+            ],
+        ),
         (t("network.consultation.votes", lang), [f"• {n} × {text}" for text, n in record.votes]),
-        (t("network.consultation.cities", lang),
-         [f"• {city}: {t('network.consultation.contributions', lang, count=n)}"
-          for city, n in record.cities]),
+        (
+            t("network.consultation.cities", lang),
+            [
+                f"• {city}: {t('network.consultation.contributions', lang, count=n)}"
+                for city, n in record.cities
+            ],
+        ),
     )
     for heading, rows in sections:
         line(heading, 12, True, 0.5)

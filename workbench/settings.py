@@ -183,7 +183,11 @@ def open_setup_wanted() -> bool:
     token (``WORKBENCH_OPEN_SETUP``, default on; ``0`` switches it off). It only ever applies
     while the server listens on loopback: see :func:`is_loopback`."""
     return os.environ.get("WORKBENCH_OPEN_SETUP", "1").strip().lower() not in (
-        "0", "false", "no", "off")
+        "0",
+        "false",
+        "no",
+        "off",
+    )
 
 
 def is_loopback(host: str | None) -> bool:
@@ -265,8 +269,12 @@ WEB_ASSETS_DIR = PROJECT_ROOT / "static" / "web-assets"
 WEB_ASSETS_URL = "app/static/web-assets"
 #: Headless Chromium used for PNG snapshots (``WORKBENCH_CHROMIUM`` moves it).
 CHROMIUM_DEFAULT = "/usr/bin/chromium"
-CHROMIUM_ARGS = ("--no-sandbox", "--disable-background-networking", "--disable-component-update",
-                 "--disable-gpu")
+CHROMIUM_ARGS = (
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-gpu",
+)
 #: Seconds the browser may take to lay out a map before the snapshot says it was still loading.
 EXPORT_RENDER_TIMEOUT_S = 20.0
 

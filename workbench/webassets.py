@@ -35,8 +35,9 @@ def local_files(assets_dir: Path | None = None) -> dict[str, Path]:
             assets = json.loads(manifest.read_text(encoding="utf-8"))["assets"]
         except (OSError, ValueError, KeyError):
             return {}
-        files = {url: folder / e["file"] for url, e in assets.items()
-                 if (folder / e["file"]).is_file()}
+        files = {
+            url: folder / e["file"] for url, e in assets.items() if (folder / e["file"]).is_file()
+        }
         hit = _CACHE[str(folder)] = (mtime, files)
     return hit[1]
 
@@ -55,8 +56,10 @@ def use_local_assets(m: folium.Map, base_url: str, assets_dir: Path | None = Non
     base = base_url.rstrip("/")
 
     def local(links: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [(name, f"{base}/{files[url].relative_to(folder).as_posix()}" if url in files
-                 else url) for name, url in links]
+        return [
+            (name, f"{base}/{files[url].relative_to(folder).as_posix()}" if url in files else url)
+            for name, url in links
+        ]
 
     stack = [m]
     while stack:

@@ -53,8 +53,7 @@ def presenter_layer_ids(store: Store, lab_id: str, view: dict[str, Any]) -> list
 
 
 # ---- rounds: end -> snapshot -> link, in one transaction -----------------------------------------
-def end_round(store: Store, session_id: str, by: Actor | None, lang: str = "en"
-              ) -> WorkshopRound:
+def end_round(store: Store, session_id: str, by: Actor | None, lang: str = "en") -> WorkshopRound:
     """End the running (or paused) round and keep the map as a named snapshot ("Round 2 ·
     Discuss · <time>", in ``lang``) with the facilitator's view, linked to the round.
 
@@ -75,17 +74,27 @@ def end_round(store: Store, session_id: str, by: Actor | None, lang: str = "en"
     return store.close_round(current.id, by, _round_snapshot(store, session, current, by, lang))
 
 
-def _round_snapshot(store: Store, session: WorkshopSession, current: WorkshopRound,
-                    by: Actor | None, lang: str) -> Snapshot:
+def _round_snapshot(
+    store: Store, session: WorkshopSession, current: WorkshopRound, by: Actor | None, lang: str
+) -> Snapshot:
     view = store.lab_setting(session.lab_id, "workshop_view", {}) or {}
     bounds = view.get("bounds")
-    name = t("workshop.snapshot_name", lang, number=current.number,
-             kind=t(f"workshop.round.{current.kind}", lang),
-             time=fmt_datetime(current.ended_at or utcnow(), lang))
+    name = t(
+        "workshop.snapshot_name",
+        lang,
+        number=current.number,
+        kind=t(f"workshop.round.{current.kind}", lang),
+        time=fmt_datetime(current.ended_at or utcnow(), lang),
+    )
     # one id per round: a retried end stores one snapshot
-    return make_snapshot(store, session.lab_id, name, created_by=by.group if by else "",
-                         bounds=tuple(bounds) if bounds else None,
-                         snapshot_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"round:{current.id}")))
+    return make_snapshot(
+        store,
+        session.lab_id,
+        name,
+        created_by=by.group if by else "",
+        bounds=tuple(bounds) if bounds else None,
+        snapshot_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"round:{current.id}")),
+    )
 
 
 def _end_open_round(store: Store, session_id: str, by: Actor | None, lang: str) -> None:
@@ -98,8 +107,15 @@ def _end_open_round(store: Store, session_id: str, by: Actor | None, lang: str) 
             raise  # else someone else ended it meanwhile: nothing left to end
 
 
-def start_round(store: Store, session_id: str, kind: str, by: Actor | None, minutes: int = 0,
-                lock_edits: bool = False, lang: str = "en") -> WorkshopRound:
+def start_round(
+    store: Store,
+    session_id: str,
+    kind: str,
+    by: Actor | None,
+    minutes: int = 0,
+    lock_edits: bool = False,
+    lang: str = "en",
+) -> WorkshopRound:
     """Start the next round (``Store.start_round``); a running or paused one ends first,
     with its snapshot (:func:`end_round`)."""
     store.require_runner(by)
@@ -108,8 +124,9 @@ def start_round(store: Store, session_id: str, kind: str, by: Actor | None, minu
     return store.start_round(session_id, kind, by, minutes=minutes, lock_edits=lock_edits)
 
 
-def end_session(store: Store, session_id: str, by: Actor | None, lang: str = "en"
-                ) -> WorkshopSession:
+def end_session(
+    store: Store, session_id: str, by: Actor | None, lang: str = "en"
+) -> WorkshopSession:
     """End a session (``Store.end_session``); its running round ends first, with its
     snapshot."""
     session = store.get_session(session_id)
@@ -118,8 +135,13 @@ def end_session(store: Store, session_id: str, by: Actor | None, lang: str = "en
     return store.end_session(session_id, by)
 
 
-def room_base(browser_url: str | None, listen: str | None, port: int | None,
-              public: str | None = None, network_ip: str | None = None) -> tuple[str, bool]:
+def room_base(
+    browser_url: str | None,
+    listen: str | None,
+    port: int | None,
+    public: str | None = None,
+    network_ip: str | None = None,
+) -> tuple[str, bool]:
     """The address a room reaches the app at, for join links and QR codes, and whether other
     devices can reach it: ``public`` (``WORKBENCH_PUBLIC_URL``) when set; else the address the
     facilitator's browser used (``browser_url``) unless it is this machine's loopback; then the
@@ -160,8 +182,9 @@ def join_url(base: str, token: str, workspace: str, lang: str | None = None) -> 
     return f"{parts.scheme}://{parts.netloc}/join?{urlencode(query)}"
 
 
-def member_url(base: str, member_token: str, workspace: str, lab_id: str,
-               lang: str | None = None) -> str:
+def member_url(
+    base: str, member_token: str, workspace: str, lab_id: str, lang: str | None = None
+) -> str:
     """A group's own member link: the map as that group (``/map?ws=…&lab=…&member=…``)."""
     parts = urlsplit(base)
     query = {"ws": workspace, "lab": lab_id, "member": member_token}

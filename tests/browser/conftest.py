@@ -55,8 +55,11 @@ STREAMLIT_FLAGS = {
 VIEWPORT = {"width": 1400, "height": 900}
 SERVER_START_TIMEOUT = 60.0
 # Not inherited by the server, so that it keeps everything in its fresh WORKBENCH_DATA_DIR.
-WORKBENCH_ENV_DROPPED = ("WORKBENCH_DATABASE_URL", "WORKBENCH_CACHE_DIR",
-                         "WORKBENCH_I18N_STRICT")  # a page server is lenient, as in use
+WORKBENCH_ENV_DROPPED = (
+    "WORKBENCH_DATABASE_URL",
+    "WORKBENCH_CACHE_DIR",
+    "WORKBENCH_I18N_STRICT",
+)  # a page server is lenient, as in use
 # Requests to anything but this machine: answered from web_assets or aborted.
 NOT_LOCAL = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost|\[::1\])[:/])")
 CONTENT_TYPES = {
@@ -185,8 +188,12 @@ def streamlit_server(browser, tmp_path_factory):
         # st.navigation (see workbench.ui.launch.serve).
         args = ["run", str(script), *streamlit_flags()]
         args += [f"--{name}={value}" for name, value in flags.items()]
-        command = [sys.executable, "-c", "import sys; from workbench.cli import serve; "
-                   "sys.exit(serve(sys.argv[1:]))", *args]
+        command = [
+            sys.executable,
+            "-c",
+            "import sys; from workbench.cli import serve; sys.exit(serve(sys.argv[1:]))",
+            *args,
+        ]
         server_env = {k: v for k, v in os.environ.items() if k not in WORKBENCH_ENV_DROPPED}
         server_env.update({"WORKBENCH_DATA_DIR": str(workdir / "data"), **(env or {})})
         with log.open("w") as out:

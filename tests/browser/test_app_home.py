@@ -19,8 +19,7 @@ def test_home_map_language_and_lab_choice(app_server, new_page, blocked_requests
     expect(page.get_by_role("heading", name="Living labs across the networks")).to_be_visible()
     frame = map_frame(page)
     # Leaflet & co. come from the app's own server (static/web-assets), not from a CDN
-    assert any("/app/static/web-assets/" in url and url.endswith("leaflet.js")
-               for url in requested)
+    assert any("/app/static/web-assets/" in url and url.endswith("leaflet.js") for url in requested)
     assert [u for u in requested if not u.startswith(app_server) and "tile." not in u] == []
     # one circle marker and one outline per demo site, drawn by Leaflet in the frame
     expect(frame.locator("path.leaflet-interactive")).to_have_count(18, timeout=15_000)
@@ -37,17 +36,18 @@ def test_home_map_language_and_lab_choice(app_server, new_page, blocked_requests
     button = page.locator(f".st-key-choose_{MUNICH_LAB} button")
     expect(button).to_have_text("Dieses Reallabor öffnen")
     button.click()  # opens the lab's map (issue 12), not only marks the card
-    expect(page.get_by_role("heading", name="Karte des Reallabors")).to_be_visible(
-        timeout=15_000)
+    expect(page.get_by_role("heading", name="Karte des Reallabors")).to_be_visible(timeout=15_000)
     assert f"lab={MUNICH_LAB}" in page.url and "/map" in page.url
     wait_for_streamlit(page)
 
     page.get_by_role("link", name="Einrichten").click()
-    expect(page.get_by_role("heading", name="Netzwerke, Städte und Reallabore einrichten")
-           ).to_be_visible()
+    expect(
+        page.get_by_role("heading", name="Netzwerke, Städte und Reallabore einrichten")
+    ).to_be_visible()
     wait_for_streamlit(page)
     expect(page.get_by_label("Titel")).to_have_value(
-        "Milbertshofen: a neighbourhood centre for all generations")
+        "Milbertshofen: a neighbourhood centre for all generations"
+    )
     screenshot(page, "setup_de")
     assert unexpected_requests(blocked_requests) == []
 

@@ -67,8 +67,10 @@ def test_compare_page_maps_side_by_side(streamlit_server, new_page, demo_data_di
         assert frame.locator(".leaflet-container").is_visible()
         drawn = drawn_features(frame)
         assert drawn > 100  # buildings, green space and stops of each site
-        assert "OpenStreetMap contributors" in frame.locator(
-            ".leaflet-control-attribution").inner_text()
+        assert (
+            "OpenStreetMap contributors"
+            in frame.locator(".leaflet-control-attribution").inner_text()
+        )
     page.locator(MAP_IFRAME).first.scroll_into_view_if_needed()
     page.wait_for_timeout(300)
     screenshot(page, "compare_munich_seattle")
@@ -95,8 +97,9 @@ KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"
 
 
 @pytest.mark.parametrize("width,height", [(1400, 900), (390, 844)])
-def test_compare_page_from_a_link_with_dates_and_twin_sheet(streamlit_server, new_page,
-                                                             demo_data_dir, width, height):
+def test_compare_page_from_a_link_with_dates_and_twin_sheet(
+    streamlit_server, new_page, demo_data_dir, width, height
+):
     """The link of the twin sheet's QR code opens Compare with its labs chosen; the page gives
     each lab's data date (not the import's) and offers the twin sheet."""
     from playwright.sync_api import expect
@@ -108,10 +111,12 @@ def test_compare_page_from_a_link_with_dates_and_twin_sheet(streamlit_server, ne
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{url}/compare?labs={MUNICH},{BALTIMORE},{KHARKIV}")
     expect(page.get_by_role("heading", name="Compare living labs")).to_be_visible(
-        timeout=120_000)  # a fresh server's first page
+        timeout=120_000
+    )  # a fresh server's first page
     wait_for_streamlit(page, timeout=180_000)
     expect(page.get_by_text("OpenStreetMap data as of 2015-02-27").first).to_be_visible(
-        timeout=180_000)
+        timeout=180_000
+    )
     expect(page.get_by_text("OpenStreetMap data as of 2020-09-30").first).to_be_visible()
     pdf = page.get_by_role("button", name="Twin sheet (PDF, A3)")
     expect(pdf).to_be_visible()

@@ -40,8 +40,12 @@ def test_layers_page_draws_cached_themes(streamlit_server, new_page, cache_with_
     expect(page.get_by_role("heading", name="Data layers")).to_be_visible(timeout=20_000)
     frame = map_frame(page)
     control = frame.locator(".leaflet-control-layers")
-    for label in ("Buildings", "Green and open space", "Streets (walkable network)",
-                  "Satellite imagery"):
+    for label in (
+        "Buildings",
+        "Green and open space",
+        "Streets (walkable network)",
+        "Satellite imagery",
+    ):
         expect(control).to_contain_text(label)
     shot = screenshot(page, "layers_munich")
     drawn = drawn_features(frame)

@@ -57,8 +57,9 @@ def draw_polygon(page, frame) -> None:
 
 
 @pytest.mark.browser
-def test_a_note_drawn_in_one_browser_follows_live_in_two_others(app_server, new_page,
-                                                                  blocked_requests):
+def test_a_note_drawn_in_one_browser_follows_live_in_two_others(
+    app_server, new_page, blocked_requests
+):
     from playwright.sync_api import expect
 
     page = open_map(new_page, app_server)
@@ -79,8 +80,7 @@ def test_a_note_drawn_in_one_browser_follows_live_in_two_others(app_server, new_
     form_text.fill(NOTE)
     page.locator(".st-key-annotate_new_author input").fill("Group Browser")
     screenshot(page, "map_form_filled")
-    page.locator('[data-testid="stForm"]', has=form_text).get_by_role(
-        "button", name="Save").click()
+    page.locator('[data-testid="stForm"]', has=form_text).get_by_role("button", name="Save").click()
     saved_at = time.monotonic()
     # the two other browsers: map and list follow by themselves (no reload, no click)
     wait_for_notes(other_frame, 1)
@@ -91,7 +91,8 @@ def test_a_note_drawn_in_one_browser_follows_live_in_two_others(app_server, new_
     expect(shared.get_by_text("Group Browser").first).to_be_visible(timeout=15_000)
     assert on_maps < LIVE_BOUND_S and in_list < LIVE_BOUND_S + 2, (on_maps, in_list)
     expect(page.get_by_text("Saved. Everyone sees it on the map now.")).to_be_visible(
-        timeout=15_000)
+        timeout=15_000
+    )
     wait_for_streamlit(page)
     wait_for_notes(map_frame(page), 1)
     screenshot(other, "map_second_browser_live")

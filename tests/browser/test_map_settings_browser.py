@@ -39,8 +39,7 @@ def _choose(page, box: str, option: str) -> None:  # type: ignore[no-untyped-def
 
 
 @pytest.mark.browser
-def test_saved_basemap_and_wms_reach_map_presenter_and_export(streamlit_server, new_page,
-                                                               tmp_path):
+def test_saved_basemap_and_wms_reach_map_presenter_and_export(streamlit_server, new_page, tmp_path):
     from playwright.sync_api import expect
 
     data = tmp_path / "data"
@@ -104,16 +103,18 @@ WORLD = """() => ({drawn: document.documentElement.getAttribute('data-wb-world')
 
 
 @pytest.mark.browser
-def test_without_internet_the_overview_and_setup_maps_show_the_countries(app_server, new_page,
-                                                                        blocked_requests):
+def test_without_internet_the_overview_and_setup_maps_show_the_countries(
+    app_server, new_page, blocked_requests
+):
     """Every request off this machine is refused (new_page): no tile loads, and the maps draw
     Natural Earth's countries from the app's own web assets instead of a grey canvas."""
     page = new_page()
     page.goto(app_server)
     wait_for_streamlit(page)
     frame = map_frame(page)
-    frame.wait_for_function("document.documentElement.getAttribute('data-wb-world')",
-                            timeout=30_000)
+    frame.wait_for_function(
+        "document.documentElement.getAttribute('data-wb-world')", timeout=30_000
+    )
     world = frame.evaluate(WORLD)
     assert world["drawn"] == "drawn" and world["countries"] > 150
     assert any("tile.openstreetmap.org" in url for url in blocked_requests)  # truly offline
@@ -124,8 +125,9 @@ def test_without_internet_the_overview_and_setup_maps_show_the_countries(app_ser
     setup.goto(f"{app_server}/setup")
     wait_for_streamlit(setup)
     frame = map_frame(setup)
-    frame.wait_for_function("document.documentElement.getAttribute('data-wb-world')",
-                            timeout=30_000)
+    frame.wait_for_function(
+        "document.documentElement.getAttribute('data-wb-world')", timeout=30_000
+    )
     assert frame.evaluate(WORLD)["countries"] > 150
     screenshot(setup, "setup_offline_world")
 
@@ -136,8 +138,9 @@ LOADED = """() => Array.from(document.querySelectorAll('img.leaflet-tile'))
 
 
 @pytest.mark.browser
-def test_after_venue_prepare_the_lab_map_shows_its_stored_tiles(streamlit_server, new_page,
-                                                                tmp_path):
+def test_after_venue_prepare_the_lab_map_shows_its_stored_tiles(
+    streamlit_server, new_page, tmp_path
+):
     """Every request off this machine is refused; the map's tiles come from the app's own
     venue route, stored beforehand by ``venue.prepare_venue``."""
     from tests.test_venue import SOURCE, Tiles
@@ -147,8 +150,9 @@ def test_after_venue_prepare_the_lab_map_shows_its_stored_tiles(streamlit_server
     data = tmp_path / "data"
     with data_dir_of_this_process(data):
         store = ensure_demo()
-        venue.prepare_venue(store.get_lab(MUNICH_LAB), (14, 17), SOURCE, fetch=Tiles(),
-                            buffer_m=300, interval_s=0)
+        venue.prepare_venue(
+            store.get_lab(MUNICH_LAB), (14, 17), SOURCE, fetch=Tiles(), buffer_m=300, interval_s=0
+        )
         store.close()
     base = streamlit_server(env={"WORKBENCH_DATA_DIR": str(data)})
     page = new_page()
@@ -158,15 +162,17 @@ def test_after_venue_prepare_the_lab_map_shows_its_stored_tiles(streamlit_server
     frame.wait_for_function(f"({LOADED})().length > 0", timeout=30_000)
     loaded = frame.evaluate(LOADED)
     assert all(f"/api/venue/{MUNICH_LAB}/" in src for src in loaded)
-    assert "OpenStreetMap contributors" in frame.locator(
-        ".leaflet-control-attribution").inner_text()
+    assert (
+        "OpenStreetMap contributors" in frame.locator(".leaflet-control-attribution").inner_text()
+    )
     screenshot(page, "map_venue_tiles")
 
 
 @pytest.mark.browser
 @pytest.mark.realdata
-def test_without_tiles_the_lab_map_reads_from_its_own_osm_layers(streamlit_server, new_page,
-                                                                 tmp_path):
+def test_without_tiles_the_lab_map_reads_from_its_own_osm_layers(
+    streamlit_server, new_page, tmp_path
+):
     """No venue archive and no internet: the map's ground turns to paper and its streets are
     named, drawn from the lab's cached OSM layers."""
     from tests.conftest import shared_geodata
@@ -176,16 +182,21 @@ def test_without_tiles_the_lab_map_reads_from_its_own_osm_layers(streamlit_serve
     data = tmp_path / "data"
     with data_dir_of_this_process(data):
         store = ensure_demo()
-        import_extract(store, shared_geodata("germany_muenchen_milbertshofen.osm"),
-                       store.get_lab(MUNICH_LAB), buffer_m=200)
+        import_extract(
+            store,
+            shared_geodata("germany_muenchen_milbertshofen.osm"),
+            store.get_lab(MUNICH_LAB),
+            buffer_m=200,
+        )
         store.close()
     base = streamlit_server(env={"WORKBENCH_DATA_DIR": str(data)})
     page = new_page()
     page.goto(f"{base}/map?lab={MUNICH_LAB}")
     wait_for_streamlit(page)
     frame = map_frame(page)
-    frame.wait_for_function("document.documentElement.getAttribute('data-wb-muted-basemap')",
-                            timeout=30_000)
+    frame.wait_for_function(
+        "document.documentElement.getAttribute('data-wb-muted-basemap')", timeout=30_000
+    )
     frame.evaluate("""() => { const map = Object.values(window).find(v => v instanceof L.Map);
                               map.setZoom(16); }""")
     frame.wait_for_selector(".wb-street-name", timeout=10_000)

@@ -48,8 +48,7 @@ def _wait_for_hit(path: str, seconds: float = 15.0) -> bool:
     return False
 
 
-def test_no_page_fetches_what_user_text_names(streamlit_server, new_page, beacon,
-                                              tmp_path_factory):
+def test_no_page_fetches_what_user_text_names(streamlit_server, new_page, beacon, tmp_path_factory):
     from workbench.demo import ensure_demo
 
     data = tmp_path_factory.mktemp("hostile-data")

@@ -26,18 +26,35 @@ def consultation(tmp_path_factory):
     data = tmp_path_factory.mktemp("network-data")
     with data_dir_of_this_process(data):
         s = ensure_demo()
-        session = s.create_session(MUNICH_LAB, "Peer consultation", by=Actor("owner", "Host"),
-                                   kind="consultation")
-        q = s.add_annotation(Annotation(id=new_id(), lab_id=MUNICH_LAB,
-                                        geometry=Point(11.5535, 48.1862), category="question",
-                                        text=QUESTION, author="Host team", lang="de"),
-                             by=SYSTEM)
+        session = s.create_session(
+            MUNICH_LAB, "Peer consultation", by=Actor("owner", "Host"), kind="consultation"
+        )
+        q = s.add_annotation(
+            Annotation(
+                id=new_id(),
+                lab_id=MUNICH_LAB,
+                geometry=Point(11.5535, 48.1862),
+                category="question",
+                text=QUESTION,
+                author="Host team",
+                lang="de",
+            ),
+            by=SYSTEM,
+        )
         s.mark_note(q.id, "question", principles=("place_based",), by=SYSTEM)
         # a question of a lab with no session running, for the Network page's readers
-        peer = s.add_annotation(Annotation(
-            id=new_id(), lab_id=BALTIMORE_LAB, geometry=s.get_lab(BALTIMORE_LAB).boundary
-            .representative_point(), category="question", text=PEER_QUESTION,
-            author="Baltimore team", lang="de"), by=SYSTEM)
+        peer = s.add_annotation(
+            Annotation(
+                id=new_id(),
+                lab_id=BALTIMORE_LAB,
+                geometry=s.get_lab(BALTIMORE_LAB).boundary.representative_point(),
+                category="question",
+                text=PEER_QUESTION,
+                author="Baltimore team",
+                lang="de",
+            ),
+            by=SYSTEM,
+        )
         s.mark_note(peer.id, "question", by=SYSTEM)
         s.add_translation(peer.id, "uk", IN_UKRAINIAN, actor="Olena", by=SYSTEM)
         token = s.join_token(session.id)
@@ -45,8 +62,9 @@ def consultation(tmp_path_factory):
     return data, token, peer.id
 
 
-def test_a_consultation_with_two_guest_cities_and_the_network_page(streamlit_server, new_page,
-                                                                   consultation):
+def test_a_consultation_with_two_guest_cities_and_the_network_page(
+    streamlit_server, new_page, consultation
+):
     from playwright.sync_api import expect
 
     data, token, peer_id = consultation
@@ -60,21 +78,23 @@ def test_a_consultation_with_two_guest_cities_and_the_network_page(streamlit_ser
         expect(guest.get_by_text("Your city")).to_be_visible(timeout=30_000)
         guest.locator(".st-key-workshop_join_group input").fill(city)
         guest.get_by_role("button", name="Join and open the map").click()
-        expect(guest.get_by_role("heading", name="Living-lab map")).to_be_visible(
-            timeout=30_000)
+        expect(guest.get_by_role("heading", name="Living-lab map")).to_be_visible(timeout=30_000)
         wait_for_streamlit(guest)
         guest.get_by_text("Add a note without the map").click()
-        form = guest.locator('[data-testid="stForm"]').filter(has=guest.get_by_text(
-            "a point (coordinates)", exact=False)).first
+        form = (
+            guest.locator('[data-testid="stForm"]')
+            .filter(has=guest.get_by_text("a point (coordinates)", exact=False))
+            .first
+        )
         area = form.locator("textarea")
         expect(area).to_be_visible(timeout=15_000)
         area.fill(f"{city}: beside the tram stop")
         form.get_by_role("button", name="Save").click()
         expect(guest.get_by_text(f"{city}: beside the tram stop").first).to_be_visible(
-            timeout=15_000)
+            timeout=15_000
+        )
     wait_for_notes(host_frame, 3, timeout=15)  # the host's map followed both answers live
-    expect(host.get_by_text("Kharkiv: beside the tram stop").first).to_be_visible(
-        timeout=15_000)
+    expect(host.get_by_text("Kharkiv: beside the tram stop").first).to_be_visible(timeout=15_000)
     screenshot(host, "network_consultation_host")
 
     reader_uk = new_page(f"{url}/network?lang=uk")

@@ -10,9 +10,18 @@ from browser_helpers import wait_for_streamlit
 from tests.helpers import MUNICH_LAB
 
 AXE_URL = "https://cdn.jsdelivr.net/npm/axe-core@4.14.1/axe.min.js"
-PAGES = ["", "setup", f"map?lab={MUNICH_LAB}", f"layers?lab={MUNICH_LAB}",
-         f"compare?lab={MUNICH_LAB}", "network", f"export?lab={MUNICH_LAB}",
-         f"workshop?lab={MUNICH_LAB}", f"present?lab={MUNICH_LAB}", "join"]
+PAGES = [
+    "",
+    "setup",
+    f"map?lab={MUNICH_LAB}",
+    f"layers?lab={MUNICH_LAB}",
+    f"compare?lab={MUNICH_LAB}",
+    "network",
+    f"export?lab={MUNICH_LAB}",
+    f"workshop?lab={MUNICH_LAB}",
+    f"present?lab={MUNICH_LAB}",
+    "join",
+]
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
 #: (rule id, where) of the violations the README lists with why they remain.
 ACCEPTED: set[tuple[str, str]] = set()
@@ -22,14 +31,17 @@ def axe_violations(page, web_assets) -> list[dict]:
     """Serious and critical violations on the page (its own document; the map frames are
     Leaflet's and are checked where the page embeds them)."""
     page.add_script_tag(content=web_assets[AXE_URL].read_text(encoding="utf-8"))
-    result = page.evaluate("""async (tags) => {
+    result = page.evaluate(
+        """async (tags) => {
         const r = await axe.run(document, {runOnly: {type: "tag", values: tags},
                                            iframes: false, resultTypes: ["violations"]});
         return r.violations.filter(v => ["serious", "critical"].includes(v.impact))
             .map(v => ({id: v.id, impact: v.impact, help: v.help,
                         nodes: v.nodes.slice(0, 4).map(n => n.target.join(" ") + " :: " +
                                                        n.html.slice(0, 160))}));
-    }""", TAGS)
+    }""",
+        TAGS,
+    )
     return result
 
 

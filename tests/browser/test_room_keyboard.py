@@ -59,8 +59,9 @@ def tab_to(page, wanted, limit: int = 60, key: str = "Tab") -> dict:
         page.wait_for_timeout(120)
         now = focused(page)
         if now.get("html") not in (None, "body"):
-            assert now["outline"] or now["shadow"] or now["html"].startswith(("<input",
-                                                                               "<textarea")), now
+            assert (
+                now["outline"] or now["shadow"] or now["html"].startswith(("<input", "<textarea"))
+            ), now
         if wanted(now):
             return now
     raise AssertionError(f"not reached with {limit} × {key}; last focus: {now}")
@@ -118,13 +119,11 @@ def test_presenter_join_and_map_with_the_keyboard_alone(streamlit_server, new_pa
 
     # the map: into the map, move it with the arrow keys, "Add a note here", Enter
     tab_to(phone, lambda f: f["where"] == "map" and "leaflet-container" in f["html"])
-    before = frame.evaluate("() => Object.values(window).find(v => v instanceof L.Map)"
-                            ".getCenter()")
+    before = frame.evaluate("() => Object.values(window).find(v => v instanceof L.Map).getCenter()")
     for _ in range(3):
         phone.keyboard.press("ArrowRight")
     phone.wait_for_timeout(600)
-    centre = frame.evaluate("() => Object.values(window).find(v => v instanceof L.Map)"
-                            ".getCenter()")
+    centre = frame.evaluate("() => Object.values(window).find(v => v instanceof L.Map).getCenter()")
     assert centre["lng"] > before["lng"]  # the map moved east
     button = tab_to(phone, lambda f: "wb-add-here-button" in f.get("html", ""), limit=5)
     assert button["text"] == "Add a note here" and button["outline"]
@@ -132,12 +131,22 @@ def test_presenter_join_and_map_with_the_keyboard_alone(streamlit_server, new_pa
     phone.keyboard.press("Enter")
     text = phone.locator(".st-key-annotate_new_text textarea")
     expect(text).to_be_visible(timeout=15_000)
-    phone.wait_for_function("() => document.activeElement && document.activeElement.closest"
-                            "('.st-key-annotate_pending_form')", timeout=10_000)
+    phone.wait_for_function(
+        "() => document.activeElement && document.activeElement.closest"
+        "('.st-key-annotate_pending_form')",
+        timeout=10_000,
+    )
     tab_to(phone, lambda f: f["inForm"] and f["html"].startswith("<textarea"), limit=4)
     phone.keyboard.type(NOTE)
-    tab_to(phone, lambda f: f["inForm"] and f["html"].startswith("<input") and
-           f.get("label") == "Your group or name", limit=4)
+    tab_to(
+        phone,
+        lambda f: (
+            f["inForm"]
+            and f["html"].startswith("<input")
+            and f.get("label") == "Your group or name"
+        ),
+        limit=4,
+    )
     phone.keyboard.press("Enter")
     wait_text(phone, "Saved. Everyone sees it on the map now.")
     wait_for_streamlit(phone)
@@ -148,8 +157,9 @@ def test_presenter_join_and_map_with_the_keyboard_alone(streamlit_server, new_pa
         map.eachLayer(l => { if (l.feature && l.feature.geometry &&
                                  l.feature.geometry.type === "Point") out.push(l.getLatLng()); });
         return out; }""")
-    assert any(abs(p["lat"] - centre["lat"]) < 1e-5 and abs(p["lng"] - centre["lng"]) < 1e-5
-               for p in drawn), (drawn, centre)
+    assert any(
+        abs(p["lat"] - centre["lat"]) < 1e-5 and abs(p["lng"] - centre["lng"]) < 1e-5 for p in drawn
+    ), (drawn, centre)
 
     # the list without the map: back to the top, "Skip the map", Enter, Tab into the list
     phone.evaluate("() => document.activeElement && document.activeElement.blur()")
@@ -157,8 +167,7 @@ def test_presenter_join_and_map_with_the_keyboard_alone(streamlit_server, new_pa
     phone.keyboard.press("Enter")
     phone.wait_for_timeout(300)
     assert focused(phone)["inList"]
-    tab_to(phone, lambda f: f["inList"] and f["where"] == "page" and f["html"] != "body",
-           limit=3)
+    tab_to(phone, lambda f: f["inList"] and f["where"] == "page" and f["html"] != "body", limit=3)
     expect(phone.locator(".st-key-annotate_list_box").get_by_text(NOTE)).to_be_visible()
     show = tab_to(phone, lambda f: f["inList"] and f["text"] == "Show on map", limit=25)
     assert show["where"] == "page"
@@ -175,9 +184,11 @@ def test_phone_add_a_note_here_without_the_toolbar(streamlit_server, new_page):
     base = streamlit_server(APP_ENTRY, env={"WORKBENCH_BROWSER_TEST": "phone-add-here"})
     page = new_page()
     page.set_viewport_size(PHONE)
-    for lang, label, saved in (("de", "Notiz hier hinzufügen", None),
-                               ("uk", "Додати нотатку тут", None),
-                               ("en", "Add a note here", "Saved. Everyone sees it on the map")):
+    for lang, label, saved in (
+        ("de", "Notiz hier hinzufügen", None),
+        ("uk", "Додати нотатку тут", None),
+        ("en", "Add a note here", "Saved. Everyone sees it on the map"),
+    ):
         page.goto(f"{base}/map?lab={MUNICH_LAB}&lang={lang}")
         wait_for_streamlit(page)
         frame = map_frame(page)
@@ -189,15 +200,19 @@ def test_phone_add_a_note_here_without_the_toolbar(streamlit_server, new_page):
         assert box["height"] >= 44 and box["width"] >= 150, box  # a finger's target
         middle = map_box["x"] + map_box["width"] / 2
         assert abs(box["x"] + box["width"] / 2 - middle) < 2
-        assert map_box["y"] + map_box["height"] * 0.5 <= box["y"] <= \
-            map_box["y"] + map_box["height"] * 0.75, (box, map_box)  # just below the centre
+        assert (
+            map_box["y"] + map_box["height"] * 0.5
+            <= box["y"]
+            <= map_box["y"] + map_box["height"] * 0.75
+        ), (box, map_box)  # just below the centre
         cross = frame.locator(".wb-add-here-cross").bounding_box()
         assert abs(cross["y"] + cross["height"] / 2 - (map_box["y"] + map_box["height"] / 2)) < 2
         screenshot(page, f"phone_add_here_{lang}", full_page=False)
         if saved is None:
             continue
-        centre = frame.evaluate("() => Object.values(window).find(v => v instanceof L.Map)"
-                                ".getCenter()")
+        centre = frame.evaluate(
+            "() => Object.values(window).find(v => v instanceof L.Map).getCenter()"
+        )
         button.click()  # a tap: no drawing toolbar
         text = page.locator(".st-key-annotate_new_text textarea")
         expect(text).to_be_visible(timeout=15_000)
@@ -205,10 +220,12 @@ def test_phone_add_a_note_here_without_the_toolbar(streamlit_server, new_page):
         form_box = text.bounding_box()
         assert form_box["y"] >= 0 and form_box["y"] + form_box["height"] <= PHONE["height"]
         point = frame.evaluate("() => window.drawnItems.getLayers().map(l => l.getLatLng())")
-        assert len(point) == 1 and abs(point[0]["lat"] - centre["lat"]) < 1e-9 and \
-            abs(point[0]["lng"] - centre["lng"]) < 1e-9
+        assert (
+            len(point) == 1
+            and abs(point[0]["lat"] - centre["lat"]) < 1e-9
+            and abs(point[0]["lng"] - centre["lng"]) < 1e-9
+        )
         screenshot(page, "phone_add_here_form", full_page=False)
         text.fill("A bench here, added with one tap")
-        page.locator('[data-testid="stForm"]', has=text).get_by_role(
-            "button", name="Save").click()
+        page.locator('[data-testid="stForm"]', has=text).get_by_role("button", name="Save").click()
         wait_text(page, saved)

@@ -9,8 +9,10 @@ from browser_helpers import screenshot, wait_for_streamlit
 
 from tests.helpers import MUNICH_LAB
 
-ENGLISH_BUILTINS = re.compile(r"Drag and drop|Browse files|per file|Choose options|"
-                              r"Choose an option|\bUpload\b|Press Enter to|No results")
+ENGLISH_BUILTINS = re.compile(
+    r"Drag and drop|Browse files|per file|Choose options|"
+    r"Choose an option|\bUpload\b|Press Enter to|No results"
+)
 
 
 def _visible_text(page) -> str:
@@ -28,8 +30,13 @@ def _visible_text(page) -> str:
 @pytest.mark.parametrize("lang", ["de", "uk"])
 def test_no_english_builtin_texts_in_german_and_ukrainian(app_server, new_page, lang):
     page = new_page()
-    for path in ("setup", f"layers?lab={MUNICH_LAB}", f"map?lab={MUNICH_LAB}",
-                 f"compare?lab={MUNICH_LAB}", f"export?lab={MUNICH_LAB}"):
+    for path in (
+        "setup",
+        f"layers?lab={MUNICH_LAB}",
+        f"map?lab={MUNICH_LAB}",
+        f"compare?lab={MUNICH_LAB}",
+        f"export?lab={MUNICH_LAB}",
+    ):
         page.goto(f"{app_server}/{path}{'&' if '?' in path else '?'}lang={lang}")
         wait_for_streamlit(page)
         page.wait_for_timeout(1500)

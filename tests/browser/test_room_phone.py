@@ -15,8 +15,12 @@ def _in_view(box, height: int = PHONE["height"]) -> bool:
 
 
 def _overlap(a, b) -> bool:
-    return not (a["x"] + a["width"] <= b["x"] or b["x"] + b["width"] <= a["x"]
-                or a["y"] + a["height"] <= b["y"] or b["y"] + b["height"] <= a["y"])
+    return not (
+        a["x"] + a["width"] <= b["x"]
+        or b["x"] + b["width"] <= a["x"]
+        or a["y"] + a["height"] <= b["y"]
+        or b["y"] + b["height"] <= a["y"]
+    )
 
 
 @pytest.mark.slow
@@ -54,7 +58,8 @@ def test_phone_map_form_and_show_on_map(streamlit_server, new_page):
     text.fill("Phone note: a bench here")
     page.locator('[data-testid="stForm"]', has=text).get_by_role("button", name="Save").click()
     expect(page.get_by_text("Saved. Everyone sees it on the map now.")).to_be_visible(
-        timeout=15_000)
+        timeout=15_000
+    )
     wait_for_streamlit(page)
 
     # "Show on map" far down the list: the map comes back into view

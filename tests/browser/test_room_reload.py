@@ -86,8 +86,7 @@ def test_facilitator_and_participant_survive_a_reload(streamlit_server, new_page
 
 
 @pytest.mark.slow
-def test_a_deleted_note_is_restored_from_another_browser_of_the_group(streamlit_server,
-                                                                      new_page):
+def test_a_deleted_note_is_restored_from_another_browser_of_the_group(streamlit_server, new_page):
     from playwright.sync_api import expect
 
     from tests.browser.conftest import APP_ENTRY
@@ -106,7 +105,8 @@ def test_a_deleted_note_is_restored_from_another_browser_of_the_group(streamlit_
     member_link = phone.url
     phone.get_by_text("Add a note without the map").click()
     form = phone.locator('[data-testid="stForm"]').filter(
-        has=phone.get_by_role("radio", name=re.compile("whole site", re.I)))
+        has=phone.get_by_role("radio", name=re.compile("whole site", re.I))
+    )
     form.locator("textarea").fill("Benches in the shade, please")
     form.get_by_role("button", name="Save").click()
     wait_text(phone, "Saved. Everyone sees it on the map now.")

@@ -20,15 +20,15 @@ def _store(data):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.slow
-def test_double_save_makes_one_lab_delete_undo_and_overview(streamlit_server, new_page,
-                                                            tmp_path):
+def test_double_save_makes_one_lab_delete_undo_and_overview(streamlit_server, new_page, tmp_path):
     from playwright.sync_api import expect
 
     from tests.browser.conftest import APP_ENTRY
 
     data = tmp_path / "data"
-    base = streamlit_server(APP_ENTRY, env={"WORKBENCH_DATA_DIR": str(data),
-                                            "WORKBENCH_BROWSER_TEST": "setup"})
+    base = streamlit_server(
+        APP_ENTRY, env={"WORKBENCH_DATA_DIR": str(data), "WORKBENCH_BROWSER_TEST": "setup"}
+    )
     page = new_page()
     page.goto(f"{base}/setup")
     wait_for_streamlit(page)
@@ -96,8 +96,9 @@ def test_double_save_makes_one_lab_delete_undo_and_overview(streamlit_server, ne
     page.get_by_role("option", name=networks[nid]).click()
     wait_for_streamlit(page)
     frame = map_frame(page)
-    expect(frame.locator("path.leaflet-interactive")).to_have_count(2 * per_network[nid],
-                                                                    timeout=15_000)
+    expect(frame.locator("path.leaflet-interactive")).to_have_count(
+        2 * per_network[nid], timeout=15_000
+    )
     assert per_network[nid] < total
     page.get_by_role("button", name="Open this living lab").first.click()
     expect(page).to_have_url(re.compile(r"/map\?lab="), timeout=15_000)

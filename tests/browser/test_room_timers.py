@@ -42,13 +42,16 @@ def test_facilitator_and_presenter_timers_agree(streamlit_server, new_page, brow
 
     presenter = new_page()
     presenter.context.add_init_script(
-        f"(() => {{ const real = Date.now; Date.now = () => real() + {SKEW_MS}; }})();")
+        f"(() => {{ const real = Date.now; Date.now = () => real() + {SKEW_MS}; }})();"
+    )
     presenter.goto(f"{base}/present?lab={MUNICH_LAB}")
     wait_for_streamlit(presenter)
-    expect(presenter.locator(".wb-timer").first).to_have_text(re.compile(r"\d+:\d\d"),
-                                                              timeout=20_000)
-    expect(facilitator.locator(".wb-timer").first).to_have_text(re.compile(r"\d+:\d\d"),
-                                                                timeout=20_000)
+    expect(presenter.locator(".wb-timer").first).to_have_text(
+        re.compile(r"\d+:\d\d"), timeout=20_000
+    )
+    expect(facilitator.locator(".wb-timer").first).to_have_text(
+        re.compile(r"\d+:\d\d"), timeout=20_000
+    )
     time.sleep(1.5)  # both have had a message with the server's time
     differences = []
     for _ in range(3):

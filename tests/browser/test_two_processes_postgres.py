@@ -30,8 +30,7 @@ def shared_database(tmp_path):
 
 
 @pytest.mark.browser
-def test_a_note_drawn_on_process_a_reaches_process_b(streamlit_server, new_page,
-                                                     shared_database):
+def test_a_note_drawn_on_process_a_reaches_process_b(streamlit_server, new_page, shared_database):
     from playwright.sync_api import expect
 
     a = streamlit_server(env={"WORKBENCH_DATABASE_URL": shared_database, "WB_PROCESS": "A"})

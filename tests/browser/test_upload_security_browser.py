@@ -19,7 +19,8 @@ UPLOAD_LABEL = "Upload a file (GeoJSON"
 def _choose(page, name: str, data: bytes) -> None:
     uploader = page.locator('[data-testid="stFileUploader"]').filter(has_text=UPLOAD_LABEL)
     uploader.locator('input[type="file"]').set_input_files(
-        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}])
+        files=[{"name": name, "mimeType": "application/octet-stream", "buffer": data}]
+    )
     wait_for_streamlit(page)
 
 
@@ -39,8 +40,14 @@ def test_hostile_uploads_are_refused_in_the_served_app(app_server, new_page, bea
     wait_for_streamlit(page)
     expect(page.get_by_text("refers to other files or web addresses")).to_be_visible()
 
-    good = json.dumps({"type": "FeatureCollection", "features": [{
-        **POINT, "geometry": {"type": "Point", "coordinates": [36.309, 49.9699]}}]}).encode()
+    good = json.dumps(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {**POINT, "geometry": {"type": "Point", "coordinates": [36.309, 49.9699]}}
+            ],
+        }
+    ).encode()
     _choose(page, "bench.geojson", good)
     page.get_by_role("button", name="Add layer").click()
     wait_for_streamlit(page)

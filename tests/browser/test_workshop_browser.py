@@ -69,8 +69,7 @@ def seconds_until(page, text: str, limit: float) -> float:
 
 
 @pytest.mark.slow
-def test_workshop_join_add_present_and_vote_round(streamlit_server, new_page,
-                                                  blocked_requests):
+def test_workshop_join_add_present_and_vote_round(streamlit_server, new_page, blocked_requests):
     from playwright.sync_api import expect
 
     from tests.browser.conftest import APP_ENTRY
@@ -100,7 +99,8 @@ def test_workshop_join_add_present_and_vote_round(streamlit_server, new_page,
     # participant one: without the map
     one.get_by_text("Add a note without the map").click()
     form = one.locator('[data-testid="stForm"]').filter(
-        has=one.get_by_role("radio", name=re.compile("whole site", re.I)))
+        has=one.get_by_role("radio", name=re.compile("whole site", re.I))
+    )
     form.locator("textarea").fill(NOTE_1)
     form.get_by_role("button", name="Save").click()
     wait_text(one, "Saved. Everyone sees it on the map now.")

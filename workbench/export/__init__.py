@@ -46,13 +46,29 @@ from workbench.export.snapshots import (
 from workbench.store import Store
 
 FORMATS = ("png", "pdf", "html", "gpkg", "geojson", "csv", "indicators-csv")
-MIME = {"png": "image/png", "pdf": "application/pdf", "html": "text/html",
-        "gpkg": "application/geopackage+sqlite3", "geojson": "application/geo+json",
-        "csv": "text/csv", "indicators-csv": "text/csv"}
-EXTENSION = {"png": "png", "pdf": "pdf", "html": "html", "gpkg": "gpkg", "geojson": "geojson",
-             "csv": "csv", "indicators-csv": "csv"}
-def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
-                 renderer: str = "auto") -> bytes:
+MIME = {
+    "png": "image/png",
+    "pdf": "application/pdf",
+    "html": "text/html",
+    "gpkg": "application/geopackage+sqlite3",
+    "geojson": "application/geo+json",
+    "csv": "text/csv",
+    "indicators-csv": "text/csv",
+}
+EXTENSION = {
+    "png": "png",
+    "pdf": "pdf",
+    "html": "html",
+    "gpkg": "gpkg",
+    "geojson": "geojson",
+    "csv": "csv",
+    "indicators-csv": "csv",
+}
+
+
+def export_bytes(
+    content: MapContent, fmt: str, size: PageSize | None = None, renderer: str = "auto"
+) -> bytes:
     """``content`` in one of :data:`FORMATS` (the PDF and the indicators CSV add the lab's
     indicators to ``content`` when it has none yet)."""
     if fmt in ("pdf", "indicators-csv"):
@@ -79,16 +95,29 @@ def export_bytes(content: MapContent, fmt: str, size: PageSize | None = None,
     raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
 
 
-def export_lab(store: Store, lab_id: str, fmt: str, *, lang: str = "en",
-               size: PageSize | None = None, renderer: str = "auto",
-               bounds: tuple[float, float, float, float] | None = None,
-               themes: list[str] | None = None) -> bytes:
+def export_lab(
+    store: Store,
+    lab_id: str,
+    fmt: str,
+    *,
+    lang: str = "en",
+    size: PageSize | None = None,
+    renderer: str = "auto",
+    bounds: tuple[float, float, float, float] | None = None,
+    themes: list[str] | None = None,
+) -> bytes:
     """Gather ``lab_id`` from ``store`` and export it in ``fmt``; ``themes`` are the cached OSM
     themes shown (all when None)."""
     if fmt not in FORMATS:
         raise ValidationError("export.bad_format", value=fmt, choices=", ".join(FORMATS))
-    content = gather(store, lab_id, lang=lang, bounds=bounds, themes=themes,
-                     with_indicators=fmt in ("pdf", "indicators-csv"))
+    content = gather(
+        store,
+        lab_id,
+        lang=lang,
+        bounds=bounds,
+        themes=themes,
+        with_indicators=fmt in ("pdf", "indicators-csv"),
+    )
     return export_bytes(content, fmt, size, renderer)
 
 
@@ -100,11 +129,33 @@ def file_name(content: MapContent, fmt: str) -> str:
 
 
 __all__ = [
-    "FORMATS", "MIME", "SIZE_NAMES", "RENDERERS", "Comment", "LayerData",
-    "MapContent", "NumberedAnnotation", "PageSize", "SnapshotDiff", "add_indicators",
+    "FORMATS",
+    "MIME",
+    "SIZE_NAMES",
+    "RENDERERS",
+    "Comment",
+    "LayerData",
+    "MapContent",
+    "NumberedAnnotation",
+    "PageSize",
+    "SnapshotDiff",
+    "add_indicators",
     "category_colours",
-    "category_label", "csv_bytes", "diff_snapshot", "export_bytes", "export_lab", "file_name",
-    "gather", "geojson_bytes", "geopackage_bytes", "import_geopackage", "indicators_csv_bytes",
-    "page_size", "read_geopackage", "render_png", "snapshot_content", "take_snapshot",
+    "category_label",
+    "csv_bytes",
+    "diff_snapshot",
+    "export_bytes",
+    "export_lab",
+    "file_name",
+    "gather",
+    "geojson_bytes",
+    "geopackage_bytes",
+    "import_geopackage",
+    "indicators_csv_bytes",
+    "page_size",
+    "read_geopackage",
+    "render_png",
+    "snapshot_content",
+    "take_snapshot",
     "write_geopackage",
 ]

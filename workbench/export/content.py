@@ -50,10 +50,23 @@ from workbench.store import Store
 log = logging.getLogger(__name__)
 
 #: Names the exports and pages read from here (kept in ``workbench.mapview``).
-__all__ = ["OSM_LAYER_PREFIX", "Comment", "LayerData", "MapContent", "NumberedAnnotation",
-           "add_indicators", "category_colours", "category_label", "gather", "lab_layers",
-           "number_annotations", "osm_layers", "store_discussion",
-           "store_layers"]
+__all__ = [
+    "OSM_LAYER_PREFIX",
+    "Comment",
+    "LayerData",
+    "MapContent",
+    "NumberedAnnotation",
+    "add_indicators",
+    "category_colours",
+    "category_label",
+    "gather",
+    "lab_layers",
+    "number_annotations",
+    "osm_layers",
+    "store_discussion",
+    "store_layers",
+]
+
 
 @dataclass(frozen=True)
 class Comment:
@@ -111,7 +124,8 @@ class MapContent:
     #: Computes the lab's indicators and notes on demand (:func:`add_indicators`), from the
     #: workspace the content was gathered in; None: no figures can be added.
     indicator_source: Callable[[], tuple[IndicatorSet | None, list[str]]] | None = field(
-        default=None, repr=False, compare=False)
+        default=None, repr=False, compare=False
+    )
 
     @property
     def title(self) -> str:
@@ -145,10 +159,16 @@ class MapContent:
         votes = {n.annotation.id: n.votes for n in self.annotations}
         totals = {n.annotation.id: n.all_votes for n in self.annotations}
         comments = {n.annotation.id: len(n.comments) for n in self.annotations}
-        return maps.annotation_features([n.annotation for n in self.annotations], "category",
-                                        self.lang, votes=votes, comments=comments,
-                                        categories=self.category_defs, votes_total=totals,
-                                        vote_round=self.vote_round)
+        return maps.annotation_features(
+            [n.annotation for n in self.annotations],
+            "category",
+            self.lang,
+            votes=votes,
+            comments=comments,
+            categories=self.category_defs,
+            votes_total=totals,
+            vote_round=self.vote_round,
+        )
 
 
 def category_colours(content: MapContent) -> dict[str, str]:
@@ -168,10 +188,11 @@ def category_label(code: str, lang: str, content: MapContent | None = None) -> s
 Discussion = tuple[Sequence[Comment], int] | tuple[Sequence[Comment], int, int]
 
 
-def number_annotations(annotations: Sequence[Annotation],
-                       discussion: Mapping[str, Discussion] | None = None,
-                       translations: Mapping[str, Sequence[Translation]] | None = None,
-                       ) -> list[NumberedAnnotation]:
+def number_annotations(
+    annotations: Sequence[Annotation],
+    discussion: Mapping[str, Discussion] | None = None,
+    translations: Mapping[str, Sequence[Translation]] | None = None,
+) -> list[NumberedAnnotation]:
     """Numbers 1..n in the order the annotations were made (the order of the table).
     ``discussion``: per annotation id (comments, dots this round[, dots in all rounds])."""
     discussion = discussion or {}
@@ -179,41 +200,56 @@ def number_annotations(annotations: Sequence[Annotation],
     out = []
     for i, a in enumerate(ordered, start=1):
         comments, votes, *total = discussion.get(a.id, ((), 0))
-        out.append(NumberedAnnotation(i, a, tuple(comments), int(votes),
-                                      int(total[0]) if total else None,
-                                      tuple((translations or {}).get(a.id, ()))))
+        out.append(
+            NumberedAnnotation(
+                i,
+                a,
+                tuple(comments),
+                int(votes),
+                int(total[0]) if total else None,
+                tuple((translations or {}).get(a.id, ())),
+            )
+        )
     return out
 
 
-def store_discussion(store: Store, lab_id: str, annotation_ids: Sequence[str]
-                     ) -> dict[str, Discussion]:
+def store_discussion(
+    store: Store, lab_id: str, annotation_ids: Sequence[str]
+) -> dict[str, Discussion]:
     """Comments, the current voting round's dots and the dots of all rounds per annotation."""
     votes = store.vote_totals(lab_id)
     totals = store.vote_totals(lab_id, all_rounds=True)
-    return {aid: ([Comment(c.author, c.text, c.created_at) for c in store.list_comments(aid)],
-                  votes.get(aid, 0), totals.get(aid, 0))
-            for aid in annotation_ids}
+    return {
+        aid: (
+            [Comment(c.author, c.text, c.created_at) for c in store.list_comments(aid)],
+            votes.get(aid, 0),
+            totals.get(aid, 0),
+        )
+        for aid in annotation_ids
+    }
 
 
-def store_layers(store: Store, lab_id: str, settings: MapSettings | None = None
-                 ) -> tuple[list[LayerData], list[str]]:
+def store_layers(
+    store: Store, lab_id: str, settings: MapSettings | None = None
+) -> tuple[list[LayerData], list[str]]:
     """The lab's uploaded layers that can be read, and the names of those that cannot, drawn
     as on the lab's map (``mapview.upload_layers``)."""
     return upload_layers(store, lab_id, settings or map_settings(store, lab_id), muted=True)
 
 
-def lab_layers(store: Store, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
-               ) -> tuple[list[LayerData], list[str]]:
+def lab_layers(
+    store: Store, lab_id: str, themes: Sequence[str] | None = None, lang: str = "en"
+) -> tuple[list[LayerData], list[str]]:
     """Everything the lab's map shows besides its site and annotations, drawn as there
     (``mapview.lab_layers`` with the lab's saved settings, muted under the notes): the cached
     OSM themes (``themes``; all cached when None) and the uploaded layers; plus the names of
     layers whose files cannot be read."""
-    return mapview_lab_layers(store, lab_id, themes, lang, map_settings(store, lab_id),
-                              muted=True)
+    return mapview_lab_layers(store, lab_id, themes, lang, map_settings(store, lab_id), muted=True)
 
 
-def lab_indicator_set(store: Store, lab: LivingLab, lang: str = "en"
-                      ) -> tuple[IndicatorSet | None, list[str]]:
+def lab_indicator_set(
+    store: Store, lab: LivingLab, lang: str = "en"
+) -> tuple[IndicatorSet | None, list[str]]:
     """The lab's indicators (``workbench.indicators.lab_indicators``, cached there) and notes.
 
     A failure of the engine must not stop the export: the sheet then says so.
@@ -227,12 +263,17 @@ def lab_indicator_set(store: Store, lab: LivingLab, lang: str = "en"
         return None, [t("export.note.indicators_failed", lang, reason=str(exc)[:200])]
 
 
-def gather(store: Store, lab_id: str, *, lang: str = "en",
-           layers: list[LayerData] | None = None,
-           annotations: Sequence[Annotation] | None = None,
-           bounds: tuple[float, float, float, float] | None = None,
-           with_indicators: bool = False,
-           themes: Sequence[str] | None = None) -> MapContent:
+def gather(
+    store: Store,
+    lab_id: str,
+    *,
+    lang: str = "en",
+    layers: list[LayerData] | None = None,
+    annotations: Sequence[Annotation] | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+    with_indicators: bool = False,
+    themes: Sequence[str] | None = None,
+) -> MapContent:
     """Everything an export of ``lab_id`` shows, read from ``store``.
 
     ``layers`` and ``annotations`` replace what the store holds (the page passes what is visible;
@@ -249,14 +290,20 @@ def gather(store: Store, lab_id: str, *, lang: str = "en",
     if layers is None:
         layers, missing = lab_layers(store, lab_id, themes, lang)
         notes += [t("export.note.layer_missing", lang, name=name) for name in missing]
-    content = MapContent(lab=lab, city=city, network=network,
-                         annotations=number_annotations(annotations, discussion,
-                                                        store.lab_translations(lab_id)),
-                         layers=layers, lang=lang, bounds=bounds, notes=notes,
-                         category_defs=tuple(store.list_categories()),
-                         vote_round=store.vote_round(lab_id),
-                         settings=map_settings(store, lab_id),
-                         indicator_source=lambda: lab_indicator_set(store, lab, lang))
+    content = MapContent(
+        lab=lab,
+        city=city,
+        network=network,
+        annotations=number_annotations(annotations, discussion, store.lab_translations(lab_id)),
+        layers=layers,
+        lang=lang,
+        bounds=bounds,
+        notes=notes,
+        category_defs=tuple(store.list_categories()),
+        vote_round=store.vote_round(lab_id),
+        settings=map_settings(store, lab_id),
+        indicator_source=lambda: lab_indicator_set(store, lab, lang),
+    )
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
     if with_indicators:
@@ -271,4 +318,3 @@ def add_indicators(content: MapContent) -> MapContent:
         content.indicators, notes = content.indicator_source()
         content.notes += notes
     return content
-

@@ -49,91 +49,170 @@ from workbench.store.base import from_iso, iso
 
 FORMAT_VERSION = 1
 SITE_COLUMNS = {
-    "lab_id": "id", "title": "title", "summary": "summary", "status": "status",
-    "illustrative": "illustrative", "created_at": "created_at", "updated_at": "updated_at",
+    "lab_id": "id",
+    "title": "title",
+    "summary": "summary",
+    "status": "status",
+    "illustrative": "illustrative",
+    "created_at": "created_at",
+    "updated_at": "updated_at",
 }
 #: ``votes``: dots in voting round ``vote_round`` (the current one when exported);
 #: ``votes_total``: dots in every round together.
 #: ``lang``: the language the note was written in (``text`` is the original);
 #: ``translations``: the translations, each marked ``lang (translator): text``.
-ANNOTATION_COLUMNS = ["id", "number", "category", "text", "author", "votes", "vote_round",
-                      "votes_total", "comments", "created_at", "updated_at", "lang",
-                      "translations"]
+ANNOTATION_COLUMNS = [
+    "id",
+    "number",
+    "category",
+    "text",
+    "author",
+    "votes",
+    "vote_round",
+    "votes_total",
+    "comments",
+    "created_at",
+    "updated_at",
+    "lang",
+    "translations",
+]
 
 
 # ---- frames -------------------------------------------------------------------------------------
 def site_frame(content: MapContent) -> gpd.GeoDataFrame:
     lab, city, net = content.lab, content.city, content.network
     row = {
-        "lab_id": lab.id, "title": lab.title, "summary": lab.summary, "status": lab.status,
+        "lab_id": lab.id,
+        "title": lab.title,
+        "summary": lab.summary,
+        "status": lab.status,
         "themes": json.dumps(list(lab.themes), ensure_ascii=False),
         "principles": json.dumps(list(lab.principles)),
         "sdg_targets": json.dumps(list(lab.sdg_targets)),
         "illustrative": int(lab.illustrative),
-        "created_at": iso(lab.created_at), "updated_at": iso(lab.updated_at),
-        "city_id": city.id, "city_name": city.name, "city_country": city.country,
-        "city_lon": city.lon, "city_lat": city.lat,
+        "created_at": iso(lab.created_at),
+        "updated_at": iso(lab.updated_at),
+        "city_id": city.id,
+        "city_name": city.name,
+        "city_country": city.country,
+        "city_lon": city.lon,
+        "city_lat": city.lat,
         "city_illustrative_only": int(city.illustrative_only),
         "city_network_ids": json.dumps(list(city.network_ids)),
-        "network_id": net.id, "network_name": net.name,
+        "network_id": net.id,
+        "network_name": net.name,
         "network_countries": json.dumps(list(net.countries)),
-        "network_description": net.description, "network_created_at": iso(net.created_at),
-        "attribution": OSM_ATTRIBUTION, "format_version": FORMAT_VERSION,
+        "network_description": net.description,
+        "network_created_at": iso(net.created_at),
+        "attribution": OSM_ATTRIBUTION,
+        "format_version": FORMAT_VERSION,
     }
     return gpd.GeoDataFrame([row], geometry=[lab.boundary], crs=4326)
 
 
 def annotations_frame(content: MapContent) -> gpd.GeoDataFrame:
-    rows = [{
-        "id": n.annotation.id, "number": n.number, "category": n.annotation.category,
-        "text": n.annotation.text, "author": n.annotation.author, "votes": n.votes,
-        "vote_round": content.vote_round, "votes_total": n.all_votes,
-        "comments": len(n.comments), "created_at": iso(n.annotation.created_at),
-        "updated_at": iso(n.annotation.updated_at), "lang": n.annotation.lang,
-        "translations": n.translations_text,
-    } for n in content.annotations]
+    rows = [
+        {
+            "id": n.annotation.id,
+            "number": n.number,
+            "category": n.annotation.category,
+            "text": n.annotation.text,
+            "author": n.annotation.author,
+            "votes": n.votes,
+            "vote_round": content.vote_round,
+            "votes_total": n.all_votes,
+            "comments": len(n.comments),
+            "created_at": iso(n.annotation.created_at),
+            "updated_at": iso(n.annotation.updated_at),
+            "lang": n.annotation.lang,
+            "translations": n.translations_text,
+        }
+        for n in content.annotations
+    ]
     frame = pd.DataFrame(rows, columns=ANNOTATION_COLUMNS).astype(
-        {"number": "int64", "votes": "int64", "votes_total": "int64", "comments": "int64",
-         "vote_round": "Int64"})
+        {
+            "number": "int64",
+            "votes": "int64",
+            "votes_total": "int64",
+            "comments": "int64",
+            "vote_round": "Int64",
+        }
+    )
     geoms = [n.annotation.geometry for n in content.annotations]
     return gpd.GeoDataFrame(frame, geometry=gpd.GeoSeries(geoms, crs=4326), crs=4326)
 
 
 def comments_frame(content: MapContent) -> pd.DataFrame:
-    rows = [{"annotation_id": n.annotation.id, "number": n.number, "author": c.author,
-             "text": c.text, "created_at": iso(c.created_at)}
-            for n in content.annotations for c in n.comments]
+    rows = [
+        {
+            "annotation_id": n.annotation.id,
+            "number": n.number,
+            "author": c.author,
+            "text": c.text,
+            "created_at": iso(c.created_at),
+        }
+        for n in content.annotations
+        for c in n.comments
+    ]
     return pd.DataFrame(rows, columns=["annotation_id", "number", "author", "text", "created_at"])
 
 
 def layers_table(content: MapContent) -> pd.DataFrame:
     names = layer_table_names(content)
-    rows = [{"table": names[i - 1], "layer_id": layer.layer_id or "", "name": layer.name,
-             "kind": layer.kind, "theme": layer.theme or "", "attribution": layer.attribution,
-             "fetched_at": iso(layer.fetched_at) if layer.fetched_at else "",
-             "style": json.dumps(layer.own_style or layer.style, ensure_ascii=False,
-                                 sort_keys=True),
-             "feature_count": len(layer.frame), "data_date": layer.data_date or "",
-             "coverage": layer.coverage or ""}
-            for i, layer in enumerate(content.layers, start=1)]
-    return pd.DataFrame(rows, columns=["table", "layer_id", "name", "kind", "theme",
-                                       "attribution", "fetched_at", "style", "feature_count",
-                                       "data_date", "coverage"])
+    rows = [
+        {
+            "table": names[i - 1],
+            "layer_id": layer.layer_id or "",
+            "name": layer.name,
+            "kind": layer.kind,
+            "theme": layer.theme or "",
+            "attribution": layer.attribution,
+            "fetched_at": iso(layer.fetched_at) if layer.fetched_at else "",
+            "style": json.dumps(layer.own_style or layer.style, ensure_ascii=False, sort_keys=True),
+            "feature_count": len(layer.frame),
+            "data_date": layer.data_date or "",
+            "coverage": layer.coverage or "",
+        }
+        for i, layer in enumerate(content.layers, start=1)
+    ]
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "table",
+            "layer_id",
+            "name",
+            "kind",
+            "theme",
+            "attribution",
+            "fetched_at",
+            "style",
+            "feature_count",
+            "data_date",
+            "coverage",
+        ],
+    )
 
 
 def categories_table(content: MapContent) -> pd.DataFrame:
     """The workspace's own categories the lab's annotations use (built-in ones need no row), so
     that the file can be imported into a workspace that does not have them."""
     used = {n.annotation.category for n in content.annotations}
-    rows = [{"code": c.code, "colour": c.colour,
-             "labels": json.dumps(c.labels, ensure_ascii=False, sort_keys=True)}
-            for c in content.category_defs if not c.builtin and c.code in used]
+    rows = [
+        {
+            "code": c.code,
+            "colour": c.colour,
+            "labels": json.dumps(c.labels, ensure_ascii=False, sort_keys=True),
+        }
+        for c in content.category_defs
+        if not c.builtin and c.code in used
+    ]
     return pd.DataFrame(rows, columns=["code", "colour", "labels"])
 
 
 #: Tables of the export itself, and prefixes SQLite and GeoPackage keep for their own.
-RESERVED_TABLES = frozenset({"site", "annotations", "comments", "layers", "categories", "notes",
-                             "layer_styles"})
+RESERVED_TABLES = frozenset(
+    {"site", "annotations", "comments", "layers", "categories", "notes", "layer_styles"}
+)
 _RESERVED_PREFIXES = ("gpkg_", "rtree_", "sqlite_")
 
 
@@ -172,7 +251,8 @@ def _clean_layer(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     for col in frame.columns:
         if col != frame.geometry.name and frame[col].dtype == object:
             frame[col] = frame[col].map(
-                lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str))
+                lambda v: v if v is None or isinstance(v, str) else json.dumps(v, default=str)
+            )
     return frame
 
 
@@ -182,27 +262,42 @@ def write_geopackage(content: MapContent, path: str | Path) -> Path:
     path = Path(path)
     path.unlink(missing_ok=True)
     lang = content.lang
-    pyogrio.write_dataframe(site_frame(content), path, layer="site", driver="GPKG",
-                            geometry_type="Polygon" if content.lab.boundary.geom_type == "Polygon"
-                            else "MultiPolygon",
-                            layer_options={"IDENTIFIER": t("map.site", lang),
-                                           "DESCRIPTION": content.lab.title[:200]})
-    pyogrio.write_dataframe(annotations_frame(content), path, layer="annotations", driver="GPKG",
-                            geometry_type="Unknown", append=False,
-                            layer_options={"IDENTIFIER": t("export.annotations", lang)})
+    pyogrio.write_dataframe(
+        site_frame(content),
+        path,
+        layer="site",
+        driver="GPKG",
+        geometry_type="Polygon" if content.lab.boundary.geom_type == "Polygon" else "MultiPolygon",
+        layer_options={"IDENTIFIER": t("map.site", lang), "DESCRIPTION": content.lab.title[:200]},
+    )
+    pyogrio.write_dataframe(
+        annotations_frame(content),
+        path,
+        layer="annotations",
+        driver="GPKG",
+        geometry_type="Unknown",
+        append=False,
+        layer_options={"IDENTIFIER": t("export.annotations", lang)},
+    )
     _write_table(comments_frame(content), path, "comments")
     _write_table(layers_table(content), path, "layers")
     _write_table(categories_table(content), path, "categories")
-    titles = _unique([layer.name for layer in content.layers],
-                     {t("map.site", content.lang), t("export.annotations", content.lang)})
-    for name, layer, title in zip(layer_table_names(content), content.layers, titles,
-                                  strict=True):
+    titles = _unique(
+        [layer.name for layer in content.layers],
+        {t("map.site", content.lang), t("export.annotations", content.lang)},
+    )
+    for name, layer, title in zip(layer_table_names(content), content.layers, titles, strict=True):
         frame = _clean_layer(layer.frame)
         geometry_type, promote = _geometry_type(frame)
-        pyogrio.write_dataframe(frame, path, layer=name, driver="GPKG",
-                                geometry_type=geometry_type, promote_to_multi=promote,
-                                layer_options={"IDENTIFIER": title,
-                                               "DESCRIPTION": _description(layer, content)})
+        pyogrio.write_dataframe(
+            frame,
+            path,
+            layer=name,
+            driver="GPKG",
+            geometry_type=geometry_type,
+            promote_to_multi=promote,
+            layer_options={"IDENTIFIER": title, "DESCRIPTION": _description(layer, content)},
+        )
     write_layer_styles(content, path)
     notes = pd.DataFrame({"note": content.notes or [""]})
     _write_table(notes, path, "notes")
@@ -224,10 +319,19 @@ def _description(layer: LayerData, content: MapContent) -> str:
     """A table's description in ``gpkg_contents``: kind, source and the data's date."""
     when = (layer.data_date or "")[:10] or t("comparison.date_unknown", content.lang)
     if layer.kind == "osm":
-        return t("export.gpkg.osm_description", content.lang, theme=layer.theme or "",
-                 date=when, attribution=layer.attribution or OSM_ATTRIBUTION)
-    return t("export.gpkg.upload_description", content.lang, date=when,
-             attribution=layer.attribution or "—")
+        return t(
+            "export.gpkg.osm_description",
+            content.lang,
+            theme=layer.theme or "",
+            date=when,
+            attribution=layer.attribution or OSM_ATTRIBUTION,
+        )
+    return t(
+        "export.gpkg.upload_description",
+        content.lang,
+        date=when,
+        attribution=layer.attribution or "—",
+    )
 
 
 def write_layer_styles(content: MapContent, path: Path) -> None:
@@ -246,38 +350,80 @@ def write_layer_styles(content: MapContent, path: Path) -> None:
 
     def add(table: str, qml: str, sld_text: str, title: str) -> None:
         geometry = pyogrio.read_info(path, layer=table).get("geometry_name") or "geom"
-        rows.append({"f_table_catalog": "", "f_table_schema": "", "f_table_name": table,
-                     "f_geometry_column": geometry, "styleName": table[:30],
-                     "styleQML": qml, "styleSLD": sld_text, "useAsDefault": True,
-                     "description": title, "owner": "", "ui": "",
-                     "update_time": iso(content.created_at)})
+        rows.append(
+            {
+                "f_table_catalog": "",
+                "f_table_schema": "",
+                "f_table_name": table,
+                "f_geometry_column": geometry,
+                "styleName": table[:30],
+                "styleQML": qml,
+                "styleSLD": sld_text,
+                "useAsDefault": True,
+                "description": title,
+                "owner": "",
+                "ui": "",
+                "update_time": iso(content.created_at),
+            }
+        )
 
     site = Symbol("fill", SITE_COLOUR, fill_opacity=0.05, width_px=3, dashed=True)
     site_title = t("map.site", content.lang)
     add("site", single_qml(site), sld("site", [(None, site_title, site)]), site_title)
     kind = symbol_kind([n.annotation.geometry.geom_type for n in content.annotations])
     colours = category_colours(content)
-    cats = [(code, category_label(code, content.lang, content),
-             Symbol(kind, colours[code], fill_opacity=0.9 if kind == "marker" else 0.12,
-                    width_px=3, radius_px=8))
-            for code in content.categories()]
+    cats = [
+        (
+            code,
+            category_label(code, content.lang, content),
+            Symbol(
+                kind,
+                colours[code],
+                fill_opacity=0.9 if kind == "marker" else 0.12,
+                width_px=3,
+                radius_px=8,
+            ),
+        )
+        for code in content.categories()
+    ]
     if cats:
-        add("annotations", categorized_qml("category", cats),
-            sld("annotations", cats, field="category"), t("export.annotations", content.lang))
+        add(
+            "annotations",
+            categorized_qml("category", cats),
+            sld("annotations", cats, field="category"),
+            t("export.annotations", content.lang),
+        )
     for table, layer in zip(layer_table_names(content), content.layers, strict=True):
         kind = symbol_kind(list(layer.frame.geom_type.dropna()))
         own = layer.own_style or {}
-        symbol = Symbol(kind, layer.colour,
-                        fill_opacity=float(own.get("fillOpacity", 0.12)) if layer.kind == "osm"
-                        else 0.12, width_px=max(float(own.get("weight", 2.5)), 0.5)
-                        if layer.kind == "osm" else 2.5, radius_px=layer.radius)
+        symbol = Symbol(
+            kind,
+            layer.colour,
+            fill_opacity=float(own.get("fillOpacity", 0.12)) if layer.kind == "osm" else 0.12,
+            width_px=max(float(own.get("weight", 2.5)), 0.5) if layer.kind == "osm" else 2.5,
+            radius_px=layer.radius,
+        )
         add(table, single_qml(symbol), sld(table, [(None, layer.name, symbol)]), layer.name)
-    frame = pd.DataFrame(rows, columns=["f_table_catalog", "f_table_schema", "f_table_name",
-                                        "f_geometry_column", "styleName", "styleQML",
-                                        "styleSLD", "useAsDefault", "description", "owner",
-                                        "ui", "update_time"])
-    pyogrio.write_dataframe(frame, path, layer="layer_styles", driver="GPKG",
-                            layer_options={"FID": "id"})
+    frame = pd.DataFrame(
+        rows,
+        columns=[
+            "f_table_catalog",
+            "f_table_schema",
+            "f_table_name",
+            "f_geometry_column",
+            "styleName",
+            "styleQML",
+            "styleSLD",
+            "useAsDefault",
+            "description",
+            "owner",
+            "ui",
+            "update_time",
+        ],
+    )
+    pyogrio.write_dataframe(
+        frame, path, layer="layer_styles", driver="GPKG", layer_options={"FID": "id"}
+    )
 
 
 def _write_table(frame: pd.DataFrame, path: Path, layer: str) -> None:
@@ -294,8 +440,9 @@ def geopackage_bytes(content: MapContent) -> bytes:
 
 def read_geopackage(path: str | Path) -> dict[str, pd.DataFrame]:
     """Every layer of an exported GeoPackage by name."""
-    return {name: pyogrio.read_dataframe(path, layer=name)
-            for name, _kind in pyogrio.list_layers(path)}
+    return {
+        name: pyogrio.read_dataframe(path, layer=name) for name, _kind in pyogrio.list_layers(path)
+    }
 
 
 # ---- GeoJSON (RFC 7946) --------------------------------------------------------------------------
@@ -359,8 +506,11 @@ def features(content: MapContent) -> list[dict]:
 
 
 def _feature(geom: shapely.Geometry, props: dict) -> dict:
-    return {"type": "Feature", "geometry": rfc7946_geometry(geom),
-            "properties": {k: _json_value(v) for k, v in props.items()}}
+    return {
+        "type": "Feature",
+        "geometry": rfc7946_geometry(geom),
+        "properties": {k: _json_value(v) for k, v in props.items()},
+    }
 
 
 def geojson_bytes(content: MapContent) -> bytes:
@@ -374,9 +524,24 @@ def geojson_bytes(content: MapContent) -> bytes:
 
 
 # ---- CSV -----------------------------------------------------------------------------------------
-CSV_COLUMNS = ["kind", "layer", "id", "number", "category", "text", "author", "votes",
-               "vote_round", "votes_total", "comments", "created_at", "updated_at", "lang",
-               "translations", "wkt"]
+CSV_COLUMNS = [
+    "kind",
+    "layer",
+    "id",
+    "number",
+    "category",
+    "text",
+    "author",
+    "votes",
+    "vote_round",
+    "votes_total",
+    "comments",
+    "created_at",
+    "updated_at",
+    "lang",
+    "translations",
+    "wkt",
+]
 
 
 def csv_bytes(content: MapContent) -> bytes:
@@ -387,24 +552,50 @@ def csv_bytes(content: MapContent) -> bytes:
     writer.writeheader()
     lab = content.lab
     safe = spreadsheet_text
-    writer.writerow({"kind": "site", "layer": "site", "id": lab.id, "text": safe(lab.title),
-                     "created_at": iso(lab.created_at), "updated_at": iso(lab.updated_at),
-                     "wkt": shapely.to_wkt(lab.boundary, rounding_precision=COORD_DECIMALS)})
+    writer.writerow(
+        {
+            "kind": "site",
+            "layer": "site",
+            "id": lab.id,
+            "text": safe(lab.title),
+            "created_at": iso(lab.created_at),
+            "updated_at": iso(lab.updated_at),
+            "wkt": shapely.to_wkt(lab.boundary, rounding_precision=COORD_DECIMALS),
+        }
+    )
     for n in content.annotations:
         a = n.annotation
-        writer.writerow({"kind": "annotation", "layer": "annotations", "id": a.id,
-                         "number": n.number, "category": a.category, "text": safe(a.text),
-                         "author": safe(a.author), "votes": n.votes,
-                         "vote_round": content.vote_round, "votes_total": n.all_votes,
-                         "comments": len(n.comments),
-                         "created_at": iso(a.created_at), "updated_at": iso(a.updated_at),
-                         "lang": a.lang, "translations": safe(n.translations_text),
-                         "wkt": shapely.to_wkt(a.geometry, rounding_precision=COORD_DECIMALS)})
+        writer.writerow(
+            {
+                "kind": "annotation",
+                "layer": "annotations",
+                "id": a.id,
+                "number": n.number,
+                "category": a.category,
+                "text": safe(a.text),
+                "author": safe(a.author),
+                "votes": n.votes,
+                "vote_round": content.vote_round,
+                "votes_total": n.all_votes,
+                "comments": len(n.comments),
+                "created_at": iso(a.created_at),
+                "updated_at": iso(a.updated_at),
+                "lang": a.lang,
+                "translations": safe(n.translations_text),
+                "wkt": shapely.to_wkt(a.geometry, rounding_precision=COORD_DECIMALS),
+            }
+        )
     for layer in content.layers:
         for i, geom in enumerate(layer.frame.to_crs(4326).geometry):
             if geom is not None and not geom.is_empty:
-                writer.writerow({"kind": "layer", "layer": safe(layer.name), "id": str(i),
-                                 "wkt": shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS)})
+                writer.writerow(
+                    {
+                        "kind": "layer",
+                        "layer": safe(layer.name),
+                        "id": str(i),
+                        "wkt": shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS),
+                    }
+                )
     for note in content.notes:
         writer.writerow({"kind": "note", "text": safe(note)})
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
@@ -476,40 +667,80 @@ def import_geopackage(store: Any, path: str | Path, by: Actor | None = None) -> 
     return lab_id
 
 
-def _import_records(store: Any, path: Path, tables: dict[str, pd.DataFrame],
-                    by: Actor | None, written: list[tuple[str, str, str]]) -> str:
+def _import_records(
+    store: Any,
+    path: Path,
+    tables: dict[str, pd.DataFrame],
+    by: Actor | None,
+    written: list[tuple[str, str, str]],
+) -> str:
     """The writes of :func:`import_geopackage`, inside its transaction; feature sets it writes
     are listed in ``written`` (removed by the caller when the import fails)."""
     s = tables["site"].iloc[0]
     lab_id = clean_id(s["lab_id"], "site.lab_id")
     network_id = clean_id(s["network_id"], "site.network_id")
     city_id = clean_id(s["city_id"], "site.city_id")
-    city_networks = tuple(clean_id(n, "site.city_network_ids")
-                          for n in _json_list(s["city_network_ids"]))
+    city_networks = tuple(
+        clean_id(n, "site.city_network_ids") for n in _json_list(s["city_network_ids"])
+    )
     for action in ("setup.edit", "layers.edit"):
         store.require_permission(by, action, lab_id)
-    store.add_network(Network(
-        id=network_id, name=_text(s["network_name"]),
-        countries=_json_list(s["network_countries"]),
-        description=_text(s["network_description"]),
-        created_at=from_iso(s["network_created_at"])), by=by)
-    store.add_city(City(
-        id=city_id, name=_text(s["city_name"]), country=_text(s["city_country"]),
-        lon=float(s["city_lon"]), lat=float(s["city_lat"]), network_ids=city_networks,
-        illustrative_only=bool(s["city_illustrative_only"])), by=by)
-    store.add_lab(LivingLab(
-        id=lab_id, city_id=city_id, network_id=network_id, title=_text(s["title"]),
-        boundary=s.geometry, summary=_text(s["summary"]), themes=_json_list(s["themes"]),
-        principles=_json_list(s["principles"]), sdg_targets=_json_list(s["sdg_targets"]),
-        status=_text(s["status"]), illustrative=bool(s["illustrative"]),
-        created_at=from_iso(s["created_at"]), updated_at=from_iso(s["updated_at"])), by=by)
+    store.add_network(
+        Network(
+            id=network_id,
+            name=_text(s["network_name"]),
+            countries=_json_list(s["network_countries"]),
+            description=_text(s["network_description"]),
+            created_at=from_iso(s["network_created_at"]),
+        ),
+        by=by,
+    )
+    store.add_city(
+        City(
+            id=city_id,
+            name=_text(s["city_name"]),
+            country=_text(s["city_country"]),
+            lon=float(s["city_lon"]),
+            lat=float(s["city_lat"]),
+            network_ids=city_networks,
+            illustrative_only=bool(s["city_illustrative_only"]),
+        ),
+        by=by,
+    )
+    store.add_lab(
+        LivingLab(
+            id=lab_id,
+            city_id=city_id,
+            network_id=network_id,
+            title=_text(s["title"]),
+            boundary=s.geometry,
+            summary=_text(s["summary"]),
+            themes=_json_list(s["themes"]),
+            principles=_json_list(s["principles"]),
+            sdg_targets=_json_list(s["sdg_targets"]),
+            status=_text(s["status"]),
+            illustrative=bool(s["illustrative"]),
+            created_at=from_iso(s["created_at"]),
+            updated_at=from_iso(s["updated_at"]),
+        ),
+        by=by,
+    )
     if "categories" in tables:
         _import_categories(store, tables["categories"], by)
     for _, r in tables["annotations"].iterrows():
-        store.add_annotation(Annotation(
-            id=clean_id(r["id"], "annotations.id"), lab_id=lab_id, geometry=r.geometry,
-            category=_text(r["category"]), text=_text(r["text"]), author=_text(r["author"]),
-            created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"])), by=by)
+        store.add_annotation(
+            Annotation(
+                id=clean_id(r["id"], "annotations.id"),
+                lab_id=lab_id,
+                geometry=r.geometry,
+                category=_text(r["category"]),
+                text=_text(r["text"]),
+                author=_text(r["author"]),
+                created_at=from_iso(r["created_at"]),
+                updated_at=from_iso(r["updated_at"]),
+            ),
+            by=by,
+        )
     for _, r in tables.get("layers", pd.DataFrame()).iterrows():
         _import_layer(store, lab_id, path, tables, r, by, written)
     return lab_id
@@ -526,14 +757,26 @@ def _import_categories(store: Any, frame: pd.DataFrame, by: Actor | None) -> Non
         labels = json.loads(_text(r["labels"]) or "{}")
         if not isinstance(labels, dict):
             raise ValidationError("export.import_not_export")
-        store.save_category(Category(code=code, colour=_text(r["colour"]),
-                                     labels={str(k): _text(v) for k, v in labels.items()}),
-                            by=by)
+        store.save_category(
+            Category(
+                code=code,
+                colour=_text(r["colour"]),
+                labels={str(k): _text(v) for k, v in labels.items()},
+            ),
+            by=by,
+        )
         known.add(code)
 
 
-def _import_layer(store: Any, lab_id: str, path: Path, tables: dict[str, pd.DataFrame], r: Any,
-                  by: Actor | None, written: list[tuple[str, str, str]]) -> None:
+def _import_layer(
+    store: Any,
+    lab_id: str,
+    path: Path,
+    tables: dict[str, pd.DataFrame],
+    r: Any,
+    by: Actor | None,
+    written: list[tuple[str, str, str]],
+) -> None:
     """An exported OSM theme goes back into the workspace's OSM cache (with its fetch date)
     unless it is cached already; an uploaded layer becomes an upload of the lab again (same
     id, its features a feature set of the workspace)."""
@@ -550,26 +793,56 @@ def _import_layer(store: Any, lab_id: str, path: Path, tables: dict[str, pd.Data
         if theme in THEMES and theme_meta(store, lab_id, theme) is None:
             written.append((KIND, lab_id, theme))
             extra = {k: _text(r.get(k)) for k in ("data_date", "coverage") if _text(r.get(k))}
-            save_theme(store, lab_id, theme, frame, {
-                "fetched_at": _text(r.get("fetched_at")) or iso(utcnow()),
-                "source": f"import:{path.name}", "attribution": _text(r["attribution"])
-                or OSM_ATTRIBUTION, **extra}, by=by)
+            save_theme(
+                store,
+                lab_id,
+                theme,
+                frame,
+                {
+                    "fetched_at": _text(r.get("fetched_at")) or iso(utcnow()),
+                    "source": f"import:{path.name}",
+                    "attribution": _text(r["attribution"]) or OSM_ATTRIBUTION,
+                    **extra,
+                },
+                by=by,
+            )
         return
     layer_id = clean_id(_text(r["layer_id"]) or new_id(), "layers.layer_id")
     style = json.loads(_text(r["style"]) or "{}")
     if not isinstance(style, dict):
         raise ValidationError("export.import_not_export")
-    layer = store.add_layer(Layer(
-        id=layer_id, lab_id=lab_id, name=_text(r["name"]), kind="upload",
-        source=f"import:{path.name}", attribution=_text(r["attribution"]), style=style,
-        path=IN_STORE, feature_count=len(frame)), by=by)
+    layer = store.add_layer(
+        Layer(
+            id=layer_id,
+            lab_id=lab_id,
+            name=_text(r["name"]),
+            kind="upload",
+            source=f"import:{path.name}",
+            attribution=_text(r["attribution"]),
+            style=style,
+            path=IN_STORE,
+            feature_count=len(frame),
+        ),
+        by=by,
+    )
     kept = layer.lab_id == lab_id and store.features.meta("upload", lab_id, layer_id)
     if layer.lab_id == lab_id and not kept:  # a layer kept as it was keeps its features
         written.append(("upload", lab_id, layer_id))
-        store.features.write("upload", lab_id, layer_id, frame,
-                             {"name": layer.name, "feature_count": len(frame)})
+        store.features.write(
+            "upload", lab_id, layer_id, frame, {"name": layer.name, "feature_count": len(frame)}
+        )
 
 
-__all__ = ["write_geopackage", "geopackage_bytes", "read_geopackage", "geojson_bytes",
-           "csv_bytes", "indicators_csv_bytes", "import_geopackage", "features",
-           "rfc7946_geometry", "Comment", "LayerData"]
+__all__ = [
+    "write_geopackage",
+    "geopackage_bytes",
+    "read_geopackage",
+    "geojson_bytes",
+    "csv_bytes",
+    "indicators_csv_bytes",
+    "import_geopackage",
+    "features",
+    "rfc7946_geometry",
+    "Comment",
+    "LayerData",
+]

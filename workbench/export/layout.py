@@ -71,8 +71,11 @@ def nice_length(max_m: float) -> float:
 
 
 def scale_label(metres: float, lang: str) -> str:
-    return t("export.scale_km", lang, km=metres / 1000) if metres >= 1000 \
+    return (
+        t("export.scale_km", lang, km=metres / 1000)
+        if metres >= 1000
         else t("export.scale_m", lang, m=int(metres))
+    )
 
 
 def metres_per_degree_lon(lat: float) -> float:
@@ -109,8 +112,9 @@ class FrameText:
     notes: list[str]
 
 
-def frame_text(content: MapContent, extra_notes: Sequence[str] = (),
-               drawn: Iterable[str] | None = None) -> FrameText:
+def frame_text(
+    content: MapContent, extra_notes: Sequence[str] = (), drawn: Iterable[str] | None = None
+) -> FrameText:
     """The frame's texts; ``drawn``: the tile sources really drawn (``mapview.tile_sources``
     keys; None: all), so that the attribution credits exactly what the image shows."""
     lang = content.lang

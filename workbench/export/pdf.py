@@ -86,8 +86,9 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
     pdf.ln(2)
     if not content.annotations:
         pdf.set_font(FONT, "", 11)
-        pdf.multi_cell(0, 6, t("export.note.no_annotations", lang),
-                       new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        pdf.multi_cell(
+            0, 6, t("export.note.no_annotations", lang), new_x=XPos.LMARGIN, new_y=YPos.NEXT
+        )
         return
     colours = category_colours(content)
     widths = (12, 38, 0)  # number, category, text (the rest)
@@ -95,9 +96,16 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
     pdf.set_fill_color(230)
     pdf.cell(widths[0], 6, "#", border="B", fill=True)
     pdf.cell(widths[1], 6, t("export.col.category", lang), border="B", fill=True)
-    pdf.cell(0, 6, f"{t('export.col.text', lang)} · {t('export.col.author', lang)} · "
-             f"{t('export.col.votes', lang)}", border="B", fill=True,
-             new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+    pdf.cell(
+        0,
+        6,
+        f"{t('export.col.text', lang)} · {t('export.col.author', lang)} · "
+        f"{t('export.col.votes', lang)}",
+        border="B",
+        fill=True,
+        new_x=XPos.LMARGIN,
+        new_y=YPos.NEXT,
+    )
     text_x = pdf.l_margin + widths[0] + widths[1]
     text_w = pdf.epw - widths[0] - widths[1]
     for n in content.annotations:
@@ -122,18 +130,25 @@ def _annotation_pages(pdf: Sheet, content: MapContent) -> None:
         pdf.set_x(text_x)
         pdf.set_font(FONT, "", 8)
         pdf.set_text_color(80)
-        meta = (f"{a.author} · {fmt_datetime(a.created_at, lang)} · "
-                f"{vote_counts_text(n.votes, n.all_votes, content.vote_round, lang)}")
+        meta = (
+            f"{a.author} · {fmt_datetime(a.created_at, lang)} · "
+            f"{vote_counts_text(n.votes, n.all_votes, content.vote_round, lang)}"
+        )
         pdf.multi_cell(text_w, 4.5, meta, new_x=XPos.LEFT, new_y=YPos.NEXT)
         for tr in n.translations:  # marked as translations, the original stays above
             pdf.set_x(text_x + 5)
-            pdf.multi_cell(text_w - 5, 4.5, t("export.translation", lang, lang_code=tr.lang,
-                                              author=tr.author, text=tr.text),
-                           new_x=XPos.LEFT, new_y=YPos.NEXT)
+            pdf.multi_cell(
+                text_w - 5,
+                4.5,
+                t("export.translation", lang, lang_code=tr.lang, author=tr.author, text=tr.text),
+                new_x=XPos.LEFT,
+                new_y=YPos.NEXT,
+            )
         for c in n.comments:
             pdf.set_x(text_x + 5)
-            pdf.multi_cell(text_w - 5, 4.5, f"↳ {c.author}: {c.text}",
-                           new_x=XPos.LEFT, new_y=YPos.NEXT)
+            pdf.multi_cell(
+                text_w - 5, 4.5, f"↳ {c.author}: {c.text}", new_x=XPos.LEFT, new_y=YPos.NEXT
+            )
         pdf.set_text_color(0)
         pdf.set_draw_color(200)
         pdf.line(pdf.l_margin, pdf.get_y() + 1, pdf.l_margin + pdf.epw, pdf.get_y() + 1)
@@ -160,15 +175,19 @@ def _indicator_pages(pdf: Sheet, content: MapContent) -> None:
             row.cell(ind.label(lang))
             row.cell(ind.display_value(lang))
             row.cell(ind.unit_label(lang))
-            why = ind.reason.text(lang) if ind.reason else " · ".join(n.text(lang)
-                                                                         for n in ind.notes)
+            why = (
+                ind.reason.text(lang) if ind.reason else " · ".join(n.text(lang) for n in ind.notes)
+            )
             row.cell(("⚠ " if not ind.comparable else "") + why)
     pdf.ln(2)
     for note in result.notes:
         pdf.multi_cell(0, 5, f"⚠ {note.text(lang)}", new_x=XPos.LMARGIN, new_y=YPos.NEXT)
     dates = sorted({i.data_date for i in result.indicators if i.data_date})
-    source = t("export.pdf.indicator_source", lang,
-               dates=", ".join(dates) or t("comparison.date_unknown", lang),
-               attribution=OSM_ATTRIBUTION)
+    source = t(
+        "export.pdf.indicator_source",
+        lang,
+        dates=", ".join(dates) or t("comparison.date_unknown", lang),
+        attribution=OSM_ATTRIBUTION,
+    )
     pdf.set_font(FONT, "", 8)
     pdf.multi_cell(0, 4.5, source, new_x=XPos.LMARGIN, new_y=YPos.NEXT)

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 RENDERERS = ("auto", "chromium", "static")
 
 
-def render_png(content: MapContent, size: PageSize | None = None, renderer: str = "auto",
-               numbered: bool = True) -> bytes:
+def render_png(
+    content: MapContent, size: PageSize | None = None, renderer: str = "auto", numbered: bool = True
+) -> bytes:
     """The map snapshot as PNG bytes of exactly ``size``.
 
     ``auto`` uses headless Chromium where it can run (and falls back when it fails),

@@ -41,8 +41,11 @@ def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = No
     return {
         "version": STATE_VERSION,
         "bounds": list(content.bounds) if content.bounds else None,
-        "layers": [{"id": layer.layer_id, "name": layer.name} for layer in content.layers
-                   if visible_layer_ids is None or layer.layer_id in visible_layer_ids],
+        "layers": [
+            {"id": layer.layer_id, "name": layer.name}
+            for layer in content.layers
+            if visible_layer_ids is None or layer.layer_id in visible_layer_ids
+        ],
         "annotations": [_annotation_state(n) for n in content.annotations],
         "vote_round": content.vote_round,
         "map": content.settings.to_json(),  # basemap, WMS and opacities as they were
@@ -51,49 +54,93 @@ def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = No
 
 def _annotation_state(n: NumberedAnnotation) -> dict:
     a = n.annotation
-    return {"id": a.id, "number": n.number, "category": a.category, "text": a.text,
-            "author": a.author,
-            "wkt": shapely.to_wkt(a.geometry, rounding_precision=COORD_DECIMALS),
-            "created_at": iso(a.created_at), "updated_at": iso(a.updated_at), "votes": n.votes,
-            "votes_total": n.all_votes,
-            "comments": [{"author": c.author, "text": c.text, "created_at": iso(c.created_at)}
-                         for c in n.comments]}
+    return {
+        "id": a.id,
+        "number": n.number,
+        "category": a.category,
+        "text": a.text,
+        "author": a.author,
+        "wkt": shapely.to_wkt(a.geometry, rounding_precision=COORD_DECIMALS),
+        "created_at": iso(a.created_at),
+        "updated_at": iso(a.updated_at),
+        "votes": n.votes,
+        "votes_total": n.all_votes,
+        "comments": [
+            {"author": c.author, "text": c.text, "created_at": iso(c.created_at)}
+            for c in n.comments
+        ],
+    }
 
 
-def make_snapshot(store: Store, lab_id: str, name: str, created_by: str = "",
-                  bounds: tuple[float, float, float, float] | None = None,
-                  visible_layer_ids: list[str] | None = None,
-                  snapshot_id: str | None = None) -> Snapshot:
+def make_snapshot(
+    store: Store,
+    lab_id: str,
+    name: str,
+    created_by: str = "",
+    bounds: tuple[float, float, float, float] | None = None,
+    visible_layer_ids: list[str] | None = None,
+    snapshot_id: str | None = None,
+) -> Snapshot:
     """The lab's current map and annotations as a named snapshot, not stored yet."""
     content = gather(store, lab_id, bounds=bounds)
     state = snapshot_state(content, visible_layer_ids)
-    return Snapshot(id=snapshot_id or new_id(), lab_id=lab_id, name=name, state=state,
-                    created_by=created_by, created_at=utcnow())
+    return Snapshot(
+        id=snapshot_id or new_id(),
+        lab_id=lab_id,
+        name=name,
+        state=state,
+        created_by=created_by,
+        created_at=utcnow(),
+    )
 
 
-def take_snapshot(store: Store, lab_id: str, name: str, created_by: str = "",
-                  bounds: tuple[float, float, float, float] | None = None,
-                  visible_layer_ids: list[str] | None = None,
-                  snapshot_id: str | None = None, by: Actor | None = None) -> Snapshot:
+def take_snapshot(
+    store: Store,
+    lab_id: str,
+    name: str,
+    created_by: str = "",
+    bounds: tuple[float, float, float, float] | None = None,
+    visible_layer_ids: list[str] | None = None,
+    snapshot_id: str | None = None,
+    by: Actor | None = None,
+) -> Snapshot:
     """Save the lab's current map and annotations as a named snapshot (idempotent per id).
 
     ``by`` is the acting person; the store refuses anyone without ``snapshot.manage``."""
-    return store.add_snapshot(make_snapshot(store, lab_id, name, created_by, bounds,
-                                            visible_layer_ids, snapshot_id), by=by)
+    return store.add_snapshot(
+        make_snapshot(store, lab_id, name, created_by, bounds, visible_layer_ids, snapshot_id),
+        by=by,
+    )
 
 
 def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
     """The annotations as the snapshot saw them, with their numbers, comments and votes."""
     out = []
     for s in snapshot.state.get("annotations", []):
-        a = Annotation(id=s["id"], lab_id=snapshot.lab_id, geometry=shapely.from_wkt(s["wkt"]),
-                       category=s["category"], text=s["text"], author=s["author"],
-                       created_at=from_iso(s["created_at"]), updated_at=from_iso(s["updated_at"]))
-        comments = tuple(Comment(c["author"], c["text"], from_iso(c.get("created_at")))
-                         for c in s.get("comments", []))
+        a = Annotation(
+            id=s["id"],
+            lab_id=snapshot.lab_id,
+            geometry=shapely.from_wkt(s["wkt"]),
+            category=s["category"],
+            text=s["text"],
+            author=s["author"],
+            created_at=from_iso(s["created_at"]),
+            updated_at=from_iso(s["updated_at"]),
+        )
+        comments = tuple(
+            Comment(c["author"], c["text"], from_iso(c.get("created_at")))
+            for c in s.get("comments", [])
+        )
         total = s.get("votes_total")
-        out.append(NumberedAnnotation(int(s["number"]), a, comments, int(s.get("votes", 0)),
-                                      None if total is None else int(total)))
+        out.append(
+            NumberedAnnotation(
+                int(s["number"]),
+                a,
+                comments,
+                int(s.get("votes", 0)),
+                None if total is None else int(total),
+            )
+        )
     return out
 
 
@@ -103,8 +150,14 @@ def snapshot_content(store: Store, snapshot: Snapshot, lang: str = "en") -> MapC
     layers, _missing = lab_layers(store, snapshot.lab_id, lang=lang)
     layers = [layer for layer in layers if layer.layer_id in saved_ids]
     bounds = snapshot.state.get("bounds")
-    content = gather(store, snapshot.lab_id, lang=lang, layers=layers, annotations=[],
-                     bounds=tuple(bounds) if bounds else None)
+    content = gather(
+        store,
+        snapshot.lab_id,
+        lang=lang,
+        layers=layers,
+        annotations=[],
+        bounds=tuple(bounds) if bounds else None,
+    )
     content.annotations = snapshot_annotations(snapshot)
     content.vote_round = snapshot.state.get("vote_round")  # None in snapshots made before
     content.notes = [n for n in content.notes if n != t("export.note.no_annotations", lang)]
@@ -117,8 +170,11 @@ def snapshot_content(store: Store, snapshot: Snapshot, lang: str = "en") -> MapC
             pass  # an unreadable one: the lab's current settings
     content.subtitle = t("export.snapshot_of", lang, name=snapshot.name)
     content.created_at = snapshot.created_at
-    missing = [layer["name"] for layer in snapshot.state.get("layers", [])
-               if layer["id"] not in {x.layer_id for x in layers}]
+    missing = [
+        layer["name"]
+        for layer in snapshot.state.get("layers", [])
+        if layer["id"] not in {x.layer_id for x in layers}
+    ]
     content.notes += [t("export.note.layer_missing", lang, name=name) for name in missing]
     return content
 
@@ -148,8 +204,9 @@ def diff_snapshot(store: Store, snapshot: Snapshot) -> SnapshotDiff:
     for a in current:
         comments, votes, total = discussion[a.id]
         now[a.id] = _annotation_state(NumberedAnnotation(0, a, tuple(comments), votes, total))
-    diff = SnapshotDiff(added=[i for i in now if i not in then],
-                        removed=[i for i in then if i not in now])
+    diff = SnapshotDiff(
+        added=[i for i in now if i not in then], removed=[i for i in then if i not in now]
+    )
     for aid in then.keys() & now.keys():
         fields = [k for k in COMPARED if _cmp(k, then[aid].get(k)) != _cmp(k, now[aid].get(k))]
         if fields:

@@ -49,6 +49,7 @@ class RenderReport(TypedDict, total=False):
     drawn: list[str]  # the tile sources of which tiles were drawn (mapview.tile_sources keys)
     attribution: str  # the footer's text
 
+
 log = logging.getLogger(__name__)
 
 LEAFLET_JS = "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js"
@@ -62,9 +63,16 @@ def build_map(content: MapContent, numbered: bool = True, controls: bool = True)
     """The lab's map as the living-lab map draws it (``mapview.lab_map``: its saved basemap and
     WMS, the site, the visible layers in their styles, the notes from
     ``maps.annotation_features``), with the annotations' numbers of the sheet."""
-    m = lab_map(content.lab, content.layers, content.settings, content.lang,
-                notes=content.annotation_features(), controls=False,
-                bounds=content.extent(), zoom_snap=0.1)
+    m = lab_map(
+        content.lab,
+        content.layers,
+        content.settings,
+        content.lang,
+        notes=content.annotation_features(),
+        controls=False,
+        bounds=content.extent(),
+        zoom_snap=0.1,
+    )
     m.default_js = [("leaflet", LEAFLET_JS)]  # nothing else is needed: fewer files to inline
     m.default_css = [("leaflet_css", LEAFLET_CSS)]
     document(m).header.add_child(folium.Element(f"<style>{ANNOTATION_POPUP_CSS}</style>"))
@@ -82,8 +90,10 @@ def document(m: folium.Map) -> Figure:
     return root
 
 
-NUMBER_CSS = ("font:bold 12px/20px sans-serif;text-align:center;width:22px;height:22px;"
-              "border-radius:11px;background:#fff;color:#111;box-sizing:border-box;")
+NUMBER_CSS = (
+    "font:bold 12px/20px sans-serif;text-align:center;width:22px;height:22px;"
+    "border-radius:11px;background:#fff;color:#111;box-sizing:border-box;"
+)
 
 
 def number_markers(content: MapContent) -> folium.FeatureGroup:
@@ -93,12 +103,17 @@ def number_markers(content: MapContent) -> folium.FeatureGroup:
     for n in content.annotations:
         p = n.anchor
         colour = escape_text(colours[n.annotation.category])
-        html = (f'<div class="wb-num" style="{NUMBER_CSS}border:2px solid {colour}">'
-                f"{int(n.number)}</div>")
-        folium.Marker((p.y, p.x), icon=DivIcon(html=html, icon_size=(22, 22),
-                                                icon_anchor=(11, 11), class_name="wb-num-icon"),
-                      interactive=False,  # a click on a number opens the annotation beneath
-                      ).add_to(group)
+        html = (
+            f'<div class="wb-num" style="{NUMBER_CSS}border:2px solid {colour}">'
+            f"{int(n.number)}</div>"
+        )
+        folium.Marker(
+            (p.y, p.x),
+            icon=DivIcon(
+                html=html, icon_size=(22, 22), icon_anchor=(11, 11), class_name="wb-num-icon"
+            ),
+            interactive=False,  # a click on a number opens the annotation beneath
+        ).add_to(group)
     return group
 
 
@@ -163,12 +178,15 @@ def html_document(content: MapContent, assets_dir: Path | None = None) -> str:
     html, complete = self_contained(root.render(), web_assets(assets_dir))
     if not complete:
         note = escape_text(t("export.html_needs_internet", lang))
-        html = html.replace("<body>", '<body>\n<div id="wb-offline-note" style="position:fixed;'
-                            "z-index:2000;top:0;left:0;right:0;background:#fff3cd;padding:6px;"
-                            f'font:14px sans-serif">{note}</div>\n'
-                            "<script>window.addEventListener('load',function(){if(window.L)"
-                            "{document.getElementById('wb-offline-note').remove();}});</script>",
-                            1)
+        html = html.replace(
+            "<body>",
+            '<body>\n<div id="wb-offline-note" style="position:fixed;'
+            "z-index:2000;top:0;left:0;right:0;background:#fff3cd;padding:6px;"
+            f'font:14px sans-serif">{note}</div>\n'
+            "<script>window.addEventListener('load',function(){if(window.L)"
+            "{document.getElementById('wb-offline-note').remove();}});</script>",
+            1,
+        )
     return html
 
 
@@ -177,8 +195,10 @@ def _overlay_html(content: MapContent) -> str:
     ft = frame_text(content)
     legend = "".join(_legend_item_html(e) for e in legend_entries(content))
     notes = "".join(f"<div>{escape_text(n)}</div>" for n in ft.notes)
-    box = ("position:fixed;z-index:1000;background:rgba(255,255,255,.92);padding:8px 12px;"
-           "border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:13px sans-serif;")
+    box = (
+        "position:fixed;z-index:1000;background:rgba(255,255,255,.92);padding:8px 12px;"
+        "border-radius:6px;box-shadow:0 1px 4px rgba(0,0,0,.3);font:13px sans-serif;"
+    )
     return (
         f'<div id="wb-title" style="{box}top:10px;left:60px;max-width:50%">'
         f'<div style="font-size:18px;font-weight:bold">{bdi_text(ft.title)}</div>'
@@ -198,9 +218,11 @@ def _legend_item_html(e: LegendEntry) -> str:
         swatch = f"background:{colour}59;border:2px solid {colour}"
     else:
         swatch = f"background:{colour};border-radius:50%;border:1px solid #333"
-    return (f'<div class="wb-legend-item" style="display:flex;align-items:center;margin:2px 0">'
-            f'<span style="display:inline-block;width:14px;height:14px;margin-right:8px;'
-            f'flex:none;{swatch}"></span>{bdi_text(e.label)}</div>')
+    return (
+        f'<div class="wb-legend-item" style="display:flex;align-items:center;margin:2px 0">'
+        f'<span style="display:inline-block;width:14px;height:14px;margin-right:8px;'
+        f'flex:none;{swatch}"></span>{bdi_text(e.label)}</div>'
+    )
 
 
 # ---- PNG through Chromium ------------------------------------------------------------------------
@@ -232,8 +254,12 @@ def renderer_help(lang: str = "en") -> str | None:
     missing = chromium_missing()
     if missing is None:
         return None
-    return t(f"export.renderer_enable.{missing[0]}", lang, path=chromium_path(),
-             assets=str(WEB_ASSETS_DIR))
+    return t(
+        f"export.renderer_enable.{missing[0]}",
+        lang,
+        path=chromium_path(),
+        assets=str(WEB_ASSETS_DIR),
+    )
 
 
 NORTH_ARROW_SVG = (
@@ -241,7 +267,8 @@ NORTH_ARROW_SVG = (
     '<polygon points="20,4 34,44 20,36 6,44" fill="#111" stroke="#fff" stroke-width="1.5"/>'
     '<polygon points="20,4 20,36 6,44" fill="#fff" stroke="#111" stroke-width="1"/>'
     '<text x="20" y="58" text-anchor="middle" font-family="sans-serif" font-weight="bold" '
-    'font-size="14" fill="#111">N</text></svg>')
+    'font-size="14" fill="#111">N</text></svg>'
+)
 
 
 def frame_html(content: MapContent, size: PageSize, map_url: str) -> str:
@@ -276,8 +303,12 @@ footer{{font-size:11px;margin-top:8px;color:#333}} #notes{{color:#8a3b00;font-si
 </footer></body></html>"""
 
 
-def render_png_chromium(content: MapContent, size: PageSize | None = None,
-                        numbered: bool = True, report: RenderReport | None = None) -> bytes:
+def render_png_chromium(
+    content: MapContent,
+    size: PageSize | None = None,
+    numbered: bool = True,
+    report: RenderReport | None = None,
+) -> bytes:
     """The PNG snapshot as Chromium draws the map (exactly ``size`` pixels).
 
     ``report``, when given, receives what the image says of its sources: ``drawn`` (the tile
@@ -290,12 +321,14 @@ def render_png_chromium(content: MapContent, size: PageSize | None = None,
     from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(_render_png_chromium, content, size, numbered,
-                           report if report is not None else {}).result()
+        return pool.submit(
+            _render_png_chromium, content, size, numbered, report if report is not None else {}
+        ).result()
 
 
-def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: bool,
-                         report: RenderReport) -> bytes:
+def _render_png_chromium(
+    content: MapContent, size: PageSize | None, numbered: bool, report: RenderReport
+) -> bytes:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -304,10 +337,12 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
     assets = web_assets()
     map_html = build_map(content, numbered=numbered, controls=False).get_root().render()
     # Leaflet's own attribution box repeats the footer; the scale bar stays.
-    map_html = map_html.replace("</head>", "<style>.leaflet-control-attribution,"
-                                ".leaflet-control-zoom{display:none}</style></head>", 1)
-    pages = {ORIGIN + "frame.html": ("", "text/html"), ORIGIN + "map.html": (map_html,
-                                                                           "text/html")}
+    map_html = map_html.replace(
+        "</head>",
+        "<style>.leaflet-control-attribution,.leaflet-control-zoom{display:none}</style></head>",
+        1,
+    )
+    pages = {ORIGIN + "frame.html": ("", "text/html"), ORIGIN + "map.html": (map_html, "text/html")}
     tiles_refused: list[str] = []
     tiles_failed: list[str] = []
     tiles_loaded: list[str] = []
@@ -327,18 +362,23 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
             route.abort()
 
     scale = size.scale
-    viewport: ViewportSize = {"width": round(size.width / scale),
-                              "height": round(size.height / scale)}
+    viewport: ViewportSize = {
+        "width": round(size.width / scale),
+        "height": round(size.height / scale),
+    }
     extra: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium_path(), headless=True,
-                                     args=list(CHROMIUM_ARGS))
+        browser = pw.chromium.launch(
+            executable_path=chromium_path(), headless=True, args=list(CHROMIUM_ARGS)
+        )
         try:
             page = browser.new_page(viewport=viewport, device_scale_factor=scale)
             page.on("requestfailed", lambda r: tiles_failed.append(r.url))
             page.route("**/*", handle)
-            pages[ORIGIN + "frame.html"] = (frame_html(content, size, ORIGIN + "map.html"),
-                                           "text/html")
+            pages[ORIGIN + "frame.html"] = (
+                frame_html(content, size, ORIGIN + "map.html"),
+                "text/html",
+            )
             timeout_ms = EXPORT_RENDER_TIMEOUT_S * 1000
             page.goto(ORIGIN + "frame.html", wait_until="load", timeout=timeout_ms)
             frame = page.frame_locator("#map")
@@ -353,13 +393,17 @@ def _render_png_chromium(content: MapContent, size: PageSize | None, numbered: b
             drawn = drawn_sources(content.settings, tiles_loaded)
             report["drawn"] = sorted(drawn)
             report["attribution"] = frame_text(content, drawn=drawn).attribution
-            page.evaluate("(text) => { document.getElementById('attribution').textContent ="
-                          " text; }", report["attribution"])
+            page.evaluate(
+                "(text) => { document.getElementById('attribution').textContent = text; }",
+                report["attribution"],
+            )
             if extra:
                 page.evaluate(
                     "(notes) => { const box = document.getElementById('notes');"
                     " for (const n of notes) { const d = document.createElement('div');"
-                    " d.textContent = '⚠ ' + n; box.appendChild(d); } }", extra)
+                    " d.textContent = '⚠ ' + n; box.appendChild(d); } }",
+                    extra,
+                )
             page.wait_for_timeout(150)  # let the canvas finish its last frame
             png = page.screenshot(type="png")
         finally:

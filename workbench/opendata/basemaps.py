@@ -28,20 +28,37 @@ class Basemap:
 
 
 #: Keyless basemaps: street map, light map, satellite imagery, topographic map.
-BASEMAPS: dict[str, Basemap] = {b.code: b for b in (
-    Basemap("street", "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
-            f"{OSM_ATTRIBUTION} ({_OSM_LINK})"),  # = maps.OSM_LAYER_ATTRIBUTION
-    Basemap("light", "https://server.arcgisonline.com/ArcGIS/rest/services/Canvas/"
+BASEMAPS: dict[str, Basemap] = {
+    b.code: b
+    for b in (
+        Basemap(
+            "street",
+            "https://tile.openstreetmap.org/{z}/{x}/{y}.png",
+            f"{OSM_ATTRIBUTION} ({_OSM_LINK})",
+        ),  # = maps.OSM_LAYER_ATTRIBUTION
+        Basemap(
+            "light",
+            "https://server.arcgisonline.com/ArcGIS/rest/services/Canvas/"
             "World_Light_Gray_Base/MapServer/tile/{z}/{y}/{x}",
             "Tiles © Esri — Esri, HERE, Garmin, © OpenStreetMap contributors, and the GIS "
-            "user community", 16),
-    Basemap("satellite", "https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/"
+            "user community",
+            16,
+        ),
+        Basemap(
+            "satellite",
+            "https://server.arcgisonline.com/ArcGIS/rest/services/World_Imagery/"
             "MapServer/tile/{z}/{y}/{x}",
-            "Tiles © Esri — Source: Esri, Maxar, Earthstar Geographics, and the GIS User "
-            "Community", 19),
-    Basemap("topo", "https://tile.opentopomap.org/{z}/{x}/{y}.png",
-            f"Map data: {OSM_ATTRIBUTION}, SRTM | Map style: © OpenTopoMap (CC-BY-SA)", 17),
-)}
+            "Tiles © Esri — Source: Esri, Maxar, Earthstar Geographics, and the GIS User Community",
+            19,
+        ),
+        Basemap(
+            "topo",
+            "https://tile.opentopomap.org/{z}/{x}/{y}.png",
+            f"Map data: {OSM_ATTRIBUTION}, SRTM | Map style: © OpenTopoMap (CC-BY-SA)",
+            17,
+        ),
+    )
+}
 
 _LAYER_NAME = re.compile(r"^[\w.:/ -]{1,200}$")
 Resolver = Callable[[str], list[str]]
@@ -93,9 +110,9 @@ def validate_wms(url: str, layer: str, resolve: Resolver | None = None) -> tuple
     return clean, layer
 
 
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")          # RFC 6052 well-known prefix
-_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")   # RFC 8215 local-use translation
-_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")        # deprecated ::a.b.c.d
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052 well-known prefix
+_NAT64_LOCAL = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215 local-use translation
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated ::a.b.c.d
 _IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")  # RFC 2765 ::ffff:0:a.b.c.d
 
 

@@ -35,8 +35,9 @@ KIND = "osm"
 
 def _theme(theme: str) -> str:
     if theme not in THEMES:
-        raise ValidationError("opendata.theme_unknown", codes=str(theme)[:80],
-                              known=", ".join(THEMES))
+        raise ValidationError(
+            "opendata.theme_unknown", codes=str(theme)[:80], known=", ".join(THEMES)
+        )
     return theme
 
 
@@ -73,8 +74,14 @@ def cache_version(store: Store, lab_id: str) -> str:
     return store.features.version(KIND, lab_id)
 
 
-def save_theme(store: Store, lab_id: str, theme: str, gdf: gpd.GeoDataFrame,
-               meta: dict[str, Any], by: Actor | None = None) -> None:
+def save_theme(
+    store: Store,
+    lab_id: str,
+    theme: str,
+    gdf: gpd.GeoDataFrame,
+    meta: dict[str, Any],
+    by: Actor | None = None,
+) -> None:
     """Replace a cached theme (its previous version is kept), once the store's judge lets
     ``by`` edit the lab's layers (else :class:`PermissionDenied`, nothing written).
 
@@ -89,13 +96,17 @@ def save_theme(store: Store, lab_id: str, theme: str, gdf: gpd.GeoDataFrame,
         raise ValueError(f"theme metadata lacks {sorted(missing)}")
     store.require_permission(by, "layers.edit", lab_id)
     _adopt_legacy(store, lab_id)
-    full = {"attribution": OSM_ATTRIBUTION, "buffer_m": 0, **meta,
-            "feature_count": int(len(gdf)), "theme": theme}
+    full = {
+        "attribution": OSM_ATTRIBUTION,
+        "buffer_m": 0,
+        **meta,
+        "feature_count": int(len(gdf)),
+        "theme": theme,
+    }
     store.features.write(KIND, lab_id, theme, gdf, full)
 
 
-def restore_theme(store: Store, lab_id: str, theme: str, by: Actor | None = None
-                  ) -> dict[str, Any]:
+def restore_theme(store: Store, lab_id: str, theme: str, by: Actor | None = None) -> dict[str, Any]:
     """Put a theme's previous version back (the replaced one becomes the previous version, so
     a restore can be undone); returns the restored metadata.
 

@@ -51,8 +51,16 @@ if TYPE_CHECKING:
     from workbench.store import Store
 
 #: File name endings accepted, and the format each stands for.
-FORMATS = {".geojson": "geojson", ".json": "geojson", ".gpkg": "gpkg", ".zip": "shapefile",
-           ".kml": "kml", ".kmz": "kmz", ".gpx": "gpx", ".csv": "csv"}
+FORMATS = {
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".gpkg": "gpkg",
+    ".zip": "shapefile",
+    ".kml": "kml",
+    ".kmz": "kmz",
+    ".gpx": "gpx",
+    ".csv": "csv",
+}
 #: Upload widget types (without dots).
 UPLOAD_TYPES = sorted(k.lstrip(".") for k in FORMATS)
 
@@ -102,8 +110,7 @@ def list_layers(filename: str, data: bytes) -> list[str]:
     _check_bytes(filename, fmt, data)
     with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
         path = _write(tmp, filename, data)
-        meta, _frames = run_bounded(_layers_child, str(path), fmt, filename,
-                                    driver=DRIVERS[fmt])
+        meta, _frames = run_bounded(_layers_child, str(path), fmt, filename, driver=DRIVERS[fmt])
     return list(meta["layers"])
 
 
@@ -136,10 +143,14 @@ def read_user_file(filename: str, data: bytes, layer: str | None = None) -> User
     _check_bytes(filename, fmt, data)
     with tempfile.TemporaryDirectory(prefix="wb-upload-") as tmp:
         path = _write(tmp, filename, data)
-        limits = {"features": MAX_UPLOAD_FEATURES, "feature_vertices": MAX_FEATURE_VERTICES,
-                  "layer_vertices": MAX_LAYER_VERTICES}
-        meta, frames = run_bounded(_read_child, str(path), filename, fmt, layer, limits,
-                                   driver=DRIVERS.get(fmt, ()))
+        limits = {
+            "features": MAX_UPLOAD_FEATURES,
+            "feature_vertices": MAX_FEATURE_VERTICES,
+            "layer_vertices": MAX_LAYER_VERTICES,
+        }
+        meta, frames = run_bounded(
+            _read_child, str(path), filename, fmt, layer, limits, driver=DRIVERS.get(fmt, ())
+        )
     return UserLayer(gdf=frames["layer"], **meta)
 
 
@@ -153,12 +164,14 @@ def _check_bytes(filename: str, fmt: str, data: bytes) -> None:
 
 # ---- reading (in the bounded child) -------------------------------------------------------------
 
+
 def _layers_child(path: str, fmt: str, filename: str) -> tuple[dict[str, Any], dict[str, Any]]:
     return {"layers": _layers(Path(path), fmt, filename)}, {}
 
 
-def _read_child(path_text: str, filename: str, fmt: str, layer: str | None,
-                limits: dict[str, int]) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_child(
+    path_text: str, filename: str, fmt: str, layer: str | None, limits: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The body of :func:`read_user_file`, run by the bounded child: a UserLayer's fields as
     ``meta`` and its GeoDataFrame as the frame ``layer``. ``limits`` are the server's
     ``features``, ``feature_vertices`` and ``layer_vertices`` caps."""
@@ -196,8 +209,16 @@ def _read_child(path_text: str, filename: str, fmt: str, layer: str | None,
     if gdf.empty:
         raise _fail("empty", name=filename)
     name = layer[:120] if layer else stem  # a GeoPackage's layer keeps its own name
-    meta = {"name": name, "format": fmt, "source_crs": source_crs, "layer": layer,
-            "layers": layers, "repaired": repaired, "dropped": dropped, "flattened": flattened}
+    meta = {
+        "name": name,
+        "format": fmt,
+        "source_crs": source_crs,
+        "layer": layer,
+        "layers": layers,
+        "repaired": repaired,
+        "dropped": dropped,
+        "flattened": flattened,
+    }
     return meta, {"layer": gdf}
 
 
@@ -245,8 +266,9 @@ def _first_layer(path: Path, layers: list[str]) -> str:
     return layers[0]
 
 
-def _read_vector(path: Path, layer: str | None, fmt: str, filename: str,
-                 max_features: int) -> gpd.GeoDataFrame:
+def _read_vector(
+    path: Path, layer: str | None, fmt: str, filename: str, max_features: int
+) -> gpd.GeoDataFrame:
     import pyogrio
 
     try:
@@ -271,8 +293,7 @@ def _read_vector(path: Path, layer: str | None, fmt: str, filename: str,
     except Exception as exc:  # noqa: BLE001 - GDAL errors come in many classes
         raise _fail("corrupt", reason=_reason(exc)) from exc
     if fmt == "shapefile" and gdf.crs is None and path.with_suffix(".prj").exists():
-        raise _fail("unknown_crs", reason=path.with_suffix(".prj").read_text(
-            errors="replace")[:80])
+        raise _fail("unknown_crs", reason=path.with_suffix(".prj").read_text(errors="replace")[:80])
     if gdf.crs is None and crs_text:
         raise _fail("unknown_crs", reason=str(crs_text)[:80])
     return gdf
@@ -347,6 +368,7 @@ def _read_csv(data: bytes) -> gpd.GeoDataFrame:
 
 # ---- archives ----------------------------------------------------------------------------------
 
+
 def _safe_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
     """The archive's file members, after refusing unsafe names and bombs."""
     total = 0
@@ -360,8 +382,9 @@ def _safe_members(archive: zipfile.ZipFile) -> list[zipfile.ZipInfo]:
             continue
         total += info.file_size
         ratio = info.file_size / max(info.compress_size, 1)
-        if total > MAX_UNZIPPED_MB * 1024 * 1024 or (ratio > MAX_UNZIP_RATIO
-                                                     and info.file_size > 1024 * 1024):
+        if total > MAX_UNZIPPED_MB * 1024 * 1024 or (
+            ratio > MAX_UNZIP_RATIO and info.file_size > 1024 * 1024
+        ):
             raise _fail("zip_bomb", limit=MAX_UNZIPPED_MB)
         members.append(info)
     return members
@@ -395,13 +418,16 @@ def _extract(archive: zipfile.ZipFile, members: list[zipfile.ZipInfo], target: P
 def _unzip_shapefile(path: Path, target: Path) -> Path:
     with _open_zip(path) as archive:
         members = _safe_members(archive)
-        shps = [m for m in members if m.filename.lower().endswith(".shp")
-                and not PurePosixPath(m.filename).name.startswith(".")]
+        shps = [
+            m
+            for m in members
+            if m.filename.lower().endswith(".shp")
+            and not PurePosixPath(m.filename).name.startswith(".")
+        ]
         if not shps:
             raise _fail("no_shp")
         stem = PurePosixPath(shps[0].filename).with_suffix("")
-        wanted = [m for m in members
-                  if PurePosixPath(m.filename).with_suffix("") == stem]
+        wanted = [m for m in members if PurePosixPath(m.filename).with_suffix("") == stem]
         _extract(archive, wanted, target)
     shp = target / PurePosixPath(shps[0].filename).name
     # GDAL looks up the side files by the .shp's exact stem: normalise their suffix case
@@ -421,6 +447,7 @@ def _unzip_member(path: Path, target: Path, suffixes: tuple[str, ...], missing: 
 
 
 # ---- cleaning ----------------------------------------------------------------------------------
+
 
 def _clean(gdf: gpd.GeoDataFrame, flatten: bool) -> tuple[gpd.GeoDataFrame, int, int, bool]:
     """Reproject to WGS84, refuse or flatten 3D/M, repair invalid polygons, drop empties."""
@@ -442,8 +469,12 @@ def _clean(gdf: gpd.GeoDataFrame, flatten: bool) -> tuple[gpd.GeoDataFrame, int,
         flattened = True
     if present.any():
         coords = shapely.get_coordinates(geoms[present])
-        if not (len(coords) and pd.notna(coords).all()
-                and (abs(coords[:, 0]) <= 180).all() and (abs(coords[:, 1]) <= 90).all()):
+        if not (
+            len(coords)
+            and pd.notna(coords).all()
+            and (abs(coords[:, 0]) <= 180).all()
+            and (abs(coords[:, 1]) <= 90).all()
+        ):
             raise _fail("out_of_range")
     invalid = present & ~shapely.is_valid(geoms)
     repaired = 0
@@ -454,8 +485,11 @@ def _clean(gdf: gpd.GeoDataFrame, flatten: bool) -> tuple[gpd.GeoDataFrame, int,
         repaired += fixed is not None
     keep = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     dropped = int(len(geoms) - keep.sum())
-    out = gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=gpd.GeoSeries(
-        geoms, index=gdf.index, crs=4326), crs=4326)
+    out = gpd.GeoDataFrame(
+        gdf.drop(columns=gdf.geometry.name),
+        geometry=gpd.GeoSeries(geoms, index=gdf.index, crs=4326),
+        crs=4326,
+    )
     out = out[keep].reset_index(drop=True)
     return _plain_columns(out), repaired, dropped, flattened
 
@@ -464,8 +498,11 @@ def _repair(geom: shapely.Geometry) -> shapely.Geometry | None:
     """make_valid, keeping only parts of the same dimension (a polygon stays polygonal)."""
     fixed = shapely.make_valid(geom)
     dim = shapely.get_dimensions(geom)
-    parts = [g for g in getattr(fixed, "geoms", [fixed])
-             if not g.is_empty and shapely.get_dimensions(g) == dim]
+    parts = [
+        g
+        for g in getattr(fixed, "geoms", [fixed])
+        if not g.is_empty and shapely.get_dimensions(g) == dim
+    ]
     if not parts:
         return None
     return shapely.union_all(parts) if len(parts) > 1 else parts[0]
@@ -479,8 +516,9 @@ def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
         series = gdf[col]
         if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
             continue
-        gdf[col] = series.map(lambda v: "" if v is None or (isinstance(v, float)
-                                                            and math.isnan(v)) else str(v))
+        gdf[col] = series.map(
+            lambda v: "" if v is None or (isinstance(v, float) and math.isnan(v)) else str(v)
+        )
     gdf.columns = [str(c)[:60] for c in gdf.columns]
     return gdf
 
@@ -493,23 +531,41 @@ def _plain_columns(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 IN_STORE = "store:upload"
 
 
-def save_upload(store: Store, lab_id: str, layer: UserLayer, name: str | None = None,
-                style: dict[str, Any] | None = None, attribution: str = "",
-                by: Actor | None = None, layer_id: str | None = None,
-                source: str | None = None) -> Layer:
+def save_upload(
+    store: Store,
+    lab_id: str,
+    layer: UserLayer,
+    name: str | None = None,
+    style: dict[str, Any] | None = None,
+    attribution: str = "",
+    by: Actor | None = None,
+    layer_id: str | None = None,
+    source: str | None = None,
+) -> Layer:
     """Store an uploaded layer for a living lab: its features first (a feature set of the
     workspace), then its record; if the record cannot be written the features are removed
     again. ``by`` is judged before anything is written (:class:`PermissionDenied`)."""
     store.require_permission(by, "layers.edit", lab_id)  # before writing anything
     layer_id = layer_id or new_id()
-    store.features.write("upload", lab_id, layer_id, layer.gdf, {
-        "name": name or layer.name, "feature_count": layer.feature_count})
+    store.features.write(
+        "upload",
+        lab_id,
+        layer_id,
+        layer.gdf,
+        {"name": name or layer.name, "feature_count": layer.feature_count},
+    )
     try:
         record = Layer(
-            id=layer_id, lab_id=lab_id, name=name or layer.name, kind="upload",
-            source=source or f"file:{layer.name}", attribution=attribution,
-            style=style or {"color": DEFAULT_LAYER_COLOUR}, path=IN_STORE,
-            feature_count=layer.feature_count)
+            id=layer_id,
+            lab_id=lab_id,
+            name=name or layer.name,
+            kind="upload",
+            source=source or f"file:{layer.name}",
+            attribution=attribution,
+            style=style or {"color": DEFAULT_LAYER_COLOUR},
+            path=IN_STORE,
+            feature_count=layer.feature_count,
+        )
         return store.add_layer(record, by=by)
     except BaseException:
         store.features.delete("upload", lab_id, layer_id)

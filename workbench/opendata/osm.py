@@ -92,6 +92,7 @@ class ImportReport:
 
 # ---- shared: records, clipping, columns ---------------------------------------------------------
 
+
 def columns_for(theme: str) -> list[str]:
     """Columns of a cached theme (besides ``geometry``), in order."""
     cols = ["osm_id", "osm_key", "osm_value", "name"]
@@ -113,10 +114,16 @@ def _levels(tags: Mapping[str, str]) -> float:
     return value if 0 <= value < 500 else math.nan
 
 
-def _record(theme: str, osm_id: str, key: str, value: str, tags: Mapping[str, str],
-            geom: BaseGeometry) -> dict[str, Any]:
-    rec: dict[str, Any] = {"osm_id": osm_id, "osm_key": key, "osm_value": value,
-                           "name": tags.get("name") or "", "geometry": geom}
+def _record(
+    theme: str, osm_id: str, key: str, value: str, tags: Mapping[str, str], geom: BaseGeometry
+) -> dict[str, Any]:
+    rec: dict[str, Any] = {
+        "osm_id": osm_id,
+        "osm_key": key,
+        "osm_value": value,
+        "name": tags.get("name") or "",
+        "geometry": geom,
+    }
     if theme == "buildings":
         rec["levels"] = _levels(tags)
     if theme in ("green", "landuse"):
@@ -124,8 +131,14 @@ def _record(theme: str, osm_id: str, key: str, value: str, tags: Mapping[str, st
     return rec
 
 
-def _add(records: dict[str, list], osm_id: str, tags: Mapping[str, str], kind: str,
-         geom: BaseGeometry | Callable[[], BaseGeometry], themes: Iterable[str]) -> None:
+def _add(
+    records: dict[str, list],
+    osm_id: str,
+    tags: Mapping[str, str],
+    kind: str,
+    geom: BaseGeometry | Callable[[], BaseGeometry],
+    themes: Iterable[str],
+) -> None:
     """Put one OSM object into every theme of ``themes`` that it matches and whose kinds fit.
 
     ``kind`` is the object's geometry kind (point, line, polygon); a theme that keeps only points
@@ -153,8 +166,9 @@ def _add(records: dict[str, list], osm_id: str, tags: Mapping[str, str], kind: s
         records[code].append(_record(code, osm_id, hit[0], hit[1], tags, g))
 
 
-def _split_streets(ways: list[tuple[int, dict[str, str], list[int], list[tuple[float, float]]]]
-                   ) -> list[dict[str, Any]]:
+def _split_streets(
+    ways: list[tuple[int, dict[str, str], list[int], list[tuple[float, float]]]],
+) -> list[dict[str, Any]]:
     """Walkable ways as segments split at every node shared by two or more ways (and at ends).
 
     ``ways`` holds ``(way_id, tags, node_ids, coords)`` of complete ways. A node counts as shared
@@ -168,12 +182,20 @@ def _split_streets(ways: list[tuple[int, dict[str, str], list[int], list[tuple[f
         for i in range(1, last + 1):
             if i != last and uses[refs[i]] < 2:
                 continue
-            part = coords[start:i + 1]
+            part = coords[start : i + 1]
             if len(set(part)) >= 2:
-                out.append({"osm_id": f"way/{wid}", "osm_key": "highway",
-                            "osm_value": tags["highway"], "name": tags.get("name") or "",
-                            "highway": tags["highway"], "u": refs[start], "v": refs[i],
-                            "geometry": shapely.LineString(part)})
+                out.append(
+                    {
+                        "osm_id": f"way/{wid}",
+                        "osm_key": "highway",
+                        "osm_value": tags["highway"],
+                        "name": tags.get("name") or "",
+                        "highway": tags["highway"],
+                        "u": refs[start],
+                        "v": refs[i],
+                        "geometry": shapely.LineString(part),
+                    }
+                )
             start = i
     return out
 
@@ -203,8 +225,11 @@ def _frame(theme: str, records: list[dict[str, Any]], area: BaseGeometry) -> gpd
         geoms = gdf.geometry.values
         inside = shapely.contains(area, geoms)
         cut = shapely.intersection(geoms[~inside], area)
-        want = {POLYGON: ("Polygon", "MultiPolygon"), LINE: ("LineString", "MultiLineString"),
-                POINT: ("Point", "MultiPoint")}
+        want = {
+            POLYGON: ("Polygon", "MultiPolygon"),
+            LINE: ("LineString", "MultiLineString"),
+            POINT: ("Point", "MultiPoint"),
+        }
         geoms = geoms.copy()
         geoms[~inside] = [_keep_kinds(g, want) for g in cut]
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=WGS84))
@@ -246,26 +271,48 @@ def _empty(theme: str) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(data, geometry=gpd.GeoSeries([], crs=WGS84), crs=WGS84)
 
 
-def _save_all(store: Store, lab: LivingLab, frames: dict[str, gpd.GeoDataFrame], source: str,
-              buffer_m: float, by: Actor | None, extra: Mapping[str, Any] | None = None,
-              per_theme: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, int]:
+def _save_all(
+    store: Store,
+    lab: LivingLab,
+    frames: dict[str, gpd.GeoDataFrame],
+    source: str,
+    buffer_m: float,
+    by: Actor | None,
+    extra: Mapping[str, Any] | None = None,
+    per_theme: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, int]:
     """Write every frame to the cache with the same metadata (``extra`` added to each theme's,
     ``per_theme[code]`` to one theme's)."""
     fetched_at = utcnow().isoformat(timespec="seconds")
     counts = {}
     for code, gdf in frames.items():
-        cache.save_theme(store, lab.id, code, gdf, {
-            "fetched_at": fetched_at, "source": source, "attribution": OSM_ATTRIBUTION,
-            "buffer_m": float(buffer_m), **(extra or {}), **((per_theme or {}).get(code) or {})},
-            by=by)
+        cache.save_theme(
+            store,
+            lab.id,
+            code,
+            gdf,
+            {
+                "fetched_at": fetched_at,
+                "source": source,
+                "attribution": OSM_ATTRIBUTION,
+                "buffer_m": float(buffer_m),
+                **(extra or {}),
+                **((per_theme or {}).get(code) or {}),
+            },
+            by=by,
+        )
         counts[code] = len(gdf)
     return counts
 
 
 def _emptied(store: Store, lab: LivingLab, frames: Mapping[str, gpd.GeoDataFrame]) -> list[str]:
     """Themes that would be replaced by nothing although their cached version has features."""
-    return [code for code, gdf in frames.items() if not len(gdf)
-            and (cache.theme_meta(store, lab.id, code) or {}).get("feature_count", 0) > 0]
+    return [
+        code
+        for code, gdf in frames.items()
+        if not len(gdf)
+        and (cache.theme_meta(store, lab.id, code) or {}).get("feature_count", 0) > 0
+    ]
 
 
 def _tell(progress: Progress | None, fraction: float, stage: str) -> None:
@@ -274,6 +321,7 @@ def _tell(progress: Progress | None, fraction: float, stage: str) -> None:
 
 
 # ---- offline: extract files ---------------------------------------------------------------------
+
 
 @dataclass
 class _Read:
@@ -318,10 +366,12 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
     stamps: dict[str, str] = {}
     want_streets = "streets" in themes
 
-    fp = (osmium.FileProcessor(str(path))
-          .with_locations()
-          .with_areas(KeyFilter(*area_keys))
-          .with_filter(KeyFilter(*keys)))
+    fp = (
+        osmium.FileProcessor(str(path))
+        .with_locations()
+        .with_areas(KeyFilter(*area_keys))
+        .with_filter(KeyFilter(*keys))
+    )
     seen = 0
     for obj in fp:
         seen += 1
@@ -332,8 +382,14 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
             loc = obj.location
             if (ts := _stamp(obj)) is not None:
                 stamps[f"node/{obj.id}"] = ts
-            _add(records, f"node/{obj.id}", tags, POINT,
-                 lambda loc=loc: shapely.Point(loc.lon, loc.lat), themes)
+            _add(
+                records,
+                f"node/{obj.id}",
+                tags,
+                POINT,
+                lambda loc=loc: shapely.Point(loc.lon, loc.lat),
+                themes,
+            )
         elif obj.is_way():
             tags = {tag.k: tag.v for tag in obj.tags}
             street = want_streets and is_walkable(tags)
@@ -357,8 +413,9 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
                 stamps[f"way/{obj.id}"] = ts
             if street:
                 street_ways.append((obj.id, tags, refs, coords))
-            _add(records, f"way/{obj.id}", tags, LINE,
-                 lambda c=coords: shapely.LineString(c), lined)
+            _add(
+                records, f"way/{obj.id}", tags, LINE, lambda c=coords: shapely.LineString(c), lined
+            )
         elif obj.is_relation():
             if obj.tags.get("type") in ("multipolygon", "boundary"):
                 tags = {tag.k: tag.v for tag in obj.tags}
@@ -408,15 +465,36 @@ def _sorted_copy(path: Path, target: Path) -> Path:
         if obj.is_node():
             loc = obj.location
             if loc.valid():
-                nodes.append(mutable.Node(id=obj.id, location=(loc.lon, loc.lat), tags=tags,
-                                          timestamp=obj.timestamp, version=obj.version))
+                nodes.append(
+                    mutable.Node(
+                        id=obj.id,
+                        location=(loc.lon, loc.lat),
+                        tags=tags,
+                        timestamp=obj.timestamp,
+                        version=obj.version,
+                    )
+                )
         elif obj.is_way():
-            ways.append(mutable.Way(id=obj.id, nodes=[n.ref for n in obj.nodes], tags=tags,
-                                    timestamp=obj.timestamp, version=obj.version))
+            ways.append(
+                mutable.Way(
+                    id=obj.id,
+                    nodes=[n.ref for n in obj.nodes],
+                    tags=tags,
+                    timestamp=obj.timestamp,
+                    version=obj.version,
+                )
+            )
         elif obj.is_relation():
             members = [(m.type, m.ref, m.role) for m in obj.members]
-            relations.append(mutable.Relation(id=obj.id, members=members, tags=tags,
-                                              timestamp=obj.timestamp, version=obj.version))
+            relations.append(
+                mutable.Relation(
+                    id=obj.id,
+                    members=members,
+                    tags=tags,
+                    timestamp=obj.timestamp,
+                    version=obj.version,
+                )
+            )
     with osmium.SimpleWriter(str(target)) as writer:
         for node in sorted(nodes, key=lambda o: o.id):
             writer.add_node(node)
@@ -436,9 +514,16 @@ class EmptyImport(ValidationError):
         self.themes = themes
 
 
-def import_extract(store: Store, path: str | Path, lab: LivingLab, buffer_m: float = DEFAULT_BUFFER_M,
-                   themes: list[str] | None = None, progress: Progress | None = None,
-                   allow_empty: bool = False, by: Actor | None = None) -> ImportReport:
+def import_extract(
+    store: Store,
+    path: str | Path,
+    lab: LivingLab,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    themes: list[str] | None = None,
+    progress: Progress | None = None,
+    allow_empty: bool = False,
+    by: Actor | None = None,
+) -> ImportReport:
     """Import an OSM extract (``.osm``, ``.osm.bz2``, ``.osm.gz``, ``.osm.pbf``) into the cache
     of ``store``'s workspace, once the store's judge lets ``by`` edit the lab's layers.
 
@@ -485,8 +570,9 @@ def import_extract(store: Store, path: str | Path, lab: LivingLab, buffer_m: flo
                 read = _read_extract(ordered, codes, progress)
         covered, coverage_source = _covered_area(path, header, area)
     except RuntimeError as exc:  # osmium: bad XML, truncated PBF, bad compression ...
-        raise ValidationError("opendata.import.unreadable", name=name,
-                              reason=str(exc)[:200]) from exc
+        raise ValidationError(
+            "opendata.import.unreadable", name=name, reason=str(exc)[:200]
+        ) from exc
     _tell(progress, 0.8, "clip")
     frames = {code: _frame(code, read.records[code], area) for code in codes}
     if not any(len(f) for f in frames.values()) and any(read.records.values()):
@@ -501,17 +587,28 @@ def import_extract(store: Store, path: str | Path, lab: LivingLab, buffer_m: flo
         date = DataDate(newest, "newest_object" if newest else "unknown")
     share = _share_of(covered, area)
     _tell(progress, 0.9, "save")
-    extra = {"data_date": date.value, "data_date_source": date.source,
-             "coverage": shapely.to_wkt(covered, rounding_precision=COORD_DECIMALS),
-             "coverage_source": coverage_source}
+    extra = {
+        "data_date": date.value,
+        "data_date_source": date.source,
+        "coverage": shapely.to_wkt(covered, rounding_precision=COORD_DECIMALS),
+        "coverage_source": coverage_source,
+    }
     per_theme = {code: {"skipped_relations": n} for code, n in read.skipped_relations.items()}
     counts = _save_all(store, lab, frames, f"file:{name}", buffer_m, by, extra, per_theme)
     _tell(progress, 1.0, "done")
-    return ImportReport(lab.id, f"file:{name}", counts, read.skipped_ways,
-                        read.skipped_relation_count, round(time.perf_counter() - started, 3),
-                        skipped_by_theme=read.skipped_relations, data_date=date.value,
-                        data_date_source=date.source, covered_share=share,
-                        coverage_source=coverage_source)
+    return ImportReport(
+        lab.id,
+        f"file:{name}",
+        counts,
+        read.skipped_ways,
+        read.skipped_relation_count,
+        round(time.perf_counter() - started, 3),
+        skipped_by_theme=read.skipped_relations,
+        data_date=date.value,
+        data_date_source=date.source,
+        covered_share=share,
+        coverage_source=coverage_source,
+    )
 
 
 def _share_of(part: BaseGeometry, whole: BaseGeometry) -> float:
@@ -583,8 +680,11 @@ def extract_header(path: str | Path) -> ExtractHeader:
         head = reader.header()
         box = head.box()
         replication = head.get("osmosis_replication_timestamp") or head.get("timestamp")
-    bounds = (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon,
-              box.top_right.lat) if box.valid() else None
+    bounds = (
+        (box.bottom_left.lon, box.bottom_left.lat, box.top_right.lon, box.top_right.lat)
+        if box.valid()
+        else None
+    )
     if replication and (value := _iso(replication)):
         return ExtractHeader(bounds, DataDate(value, "replication"))
     match = _OSM_BASE.search(_xml_head(path))
@@ -631,23 +731,35 @@ def data_extent(path: str | Path) -> BaseGeometry:
     from workbench.geometry import _transformer
 
     x, y = _transformer(WGS84, crs).transform(np.asarray(lons), np.asarray(lats))
-    cells = np.unique(np.column_stack([np.floor(np.asarray(x) / COVER_CELL_M),
-                                       np.floor(np.asarray(y) / COVER_CELL_M)]), axis=0)
-    boxes = shapely.box(cells[:, 0] * COVER_CELL_M, cells[:, 1] * COVER_CELL_M,
-                        (cells[:, 0] + 1) * COVER_CELL_M, (cells[:, 1] + 1) * COVER_CELL_M)
+    cells = np.unique(
+        np.column_stack(
+            [np.floor(np.asarray(x) / COVER_CELL_M), np.floor(np.asarray(y) / COVER_CELL_M)]
+        ),
+        axis=0,
+    )
+    boxes = shapely.box(
+        cells[:, 0] * COVER_CELL_M,
+        cells[:, 1] * COVER_CELL_M,
+        (cells[:, 0] + 1) * COVER_CELL_M,
+        (cells[:, 1] + 1) * COVER_CELL_M,
+    )
     r = COVER_CLOSE_M
     shape = shapely.union_all(boxes).buffer(r, join_style="mitre").buffer(-r, join_style="mitre")
     shape = shape.buffer(-r, join_style="mitre").buffer(r, join_style="mitre")
-    parts = [shapely.Polygon(g.exterior) for g in shapely.get_parts(shape)
-             if g.geom_type == "Polygon" and not g.is_empty]
+    parts = [
+        shapely.Polygon(g.exterior)
+        for g in shapely.get_parts(shape)
+        if g.geom_type == "Polygon" and not g.is_empty
+    ]
     if not parts:
         return shapely.Polygon()
     local = shapely.segmentize(shapely.union_all(parts), 50.0)
     return shapely.make_valid(to_crs(local, WGS84, src=crs))
 
 
-def _covered_area(path: Path, header: ExtractHeader, area: BaseGeometry
-                  ) -> tuple[BaseGeometry, str]:
+def _covered_area(
+    path: Path, header: ExtractHeader, area: BaseGeometry
+) -> tuple[BaseGeometry, str]:
     """The part of ``area`` that the extract's data cover, and how it was found."""
     if header.bounds is not None:
         covered = shapely.box(*header.bounds)  # a lon/lat box: straight in WGS84
@@ -660,8 +772,8 @@ def _covered_area(path: Path, header: ExtractHeader, area: BaseGeometry
 
 # ---- online: Overpass ---------------------------------------------------------------------------
 
-_FETCH_LOCK = threading.Lock()   # one fetch at a time, held by the caller until it returns
-_OSMNX_LOCK = threading.Lock()   # osmnx's settings are process-global: one user at a time
+_FETCH_LOCK = threading.Lock()  # one fetch at a time, held by the caller until it returns
+_OSMNX_LOCK = threading.Lock()  # osmnx's settings are process-global: one user at a time
 
 
 class EmptyFetch(FetchError):
@@ -728,9 +840,13 @@ def _overpass_post(data: Mapping[str, Any], deadline: _Deadline) -> dict[str, An
     url = overpass_url().rstrip("/") + "/interpreter"
     left = deadline.left()
     try:
-        response = requests.post(url, data=dict(data), timeout=(min(left, 15.0), left),
-                                 stream=True, headers={"User-Agent": USER_AGENT,
-                                                       "Accept": "application/json"})
+        response = requests.post(
+            url,
+            data=dict(data),
+            timeout=(min(left, 15.0), left),
+            stream=True,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+        )
     except requests.Timeout as exc:
         raise FetchError("opendata.fetch.timeout", seconds=deadline.timeout_s) from exc
     except requests.RequestException as exc:
@@ -750,8 +866,11 @@ def _overpass_post(data: Mapping[str, Any], deadline: _Deadline) -> dict[str, An
     remark = str(doc.get("remark") or "")
     if "runtime error" in remark or "timed out" in remark:
         raise FetchError("opendata.fetch.busy", status=response.status_code)
-    base = (doc.get("osm3s") or {}).get("timestamp_osm_base") if isinstance(
-        doc.get("osm3s"), dict) else None
+    base = (
+        (doc.get("osm3s") or {}).get("timestamp_osm_base")
+        if isinstance(doc.get("osm3s"), dict)
+        else None
+    )
     if base and (value := _iso(str(base))):
         deadline.osm_base.append(value)
     return doc
@@ -765,8 +884,10 @@ def _poly_string(area: BaseGeometry) -> str:
 
 
 def _download_streets(area: BaseGeometry, deadline: _Deadline) -> list[dict[str, Any]]:
-    query = (f"[out:json][timeout:{max(1, int(deadline.left()))}];"
-             f'(way["highway"](poly:"{_poly_string(area)}");>;);out;')
+    query = (
+        f"[out:json][timeout:{max(1, int(deadline.left()))}];"
+        f'(way["highway"](poly:"{_poly_string(area)}");>;);out;'
+    )
     doc = _overpass_post({"data": query}, deadline)
     nodes = {e["id"]: (e["lon"], e["lat"]) for e in doc["elements"] if e.get("type") == "node"}
     ways = []
@@ -783,8 +904,9 @@ def _download_streets(area: BaseGeometry, deadline: _Deadline) -> list[dict[str,
     return _split_streets(ways)
 
 
-def _download_features(area: BaseGeometry, codes: list[str], deadline: _Deadline
-                       ) -> dict[str, list]:
+def _download_features(
+    area: BaseGeometry, codes: list[str], deadline: _Deadline
+) -> dict[str, list]:
     """Features of the non-street themes via osmnx ``features_from_polygon``, whose HTTP call is
     replaced by :func:`_overpass_post` (osmnx would sleep and retry on 429/504 without end)."""
     import osmnx as ox
@@ -796,8 +918,14 @@ def _download_features(area: BaseGeometry, codes: list[str], deadline: _Deadline
         return records
     if not _OSMNX_LOCK.acquire(timeout=deadline.left()):  # a timed-out fetch still unwinding
         raise FetchError("opendata.fetch.in_progress")
-    saved = (ox.settings.use_cache, ox.settings.http_user_agent, ox.settings.requests_timeout,
-             ox.settings.overpass_rate_limit, ox.settings.log_console, _overpass._overpass_request)
+    saved = (
+        ox.settings.use_cache,
+        ox.settings.http_user_agent,
+        ox.settings.requests_timeout,
+        ox.settings.overpass_rate_limit,
+        ox.settings.log_console,
+        _overpass._overpass_request,
+    )
     ox.settings.use_cache = False
     ox.settings.http_user_agent = USER_AGENT
     ox.settings.requests_timeout = max(1, int(deadline.timeout_s))
@@ -811,27 +939,48 @@ def _download_features(area: BaseGeometry, codes: list[str], deadline: _Deadline
         except InsufficientResponseError:
             return records
     finally:
-        (ox.settings.use_cache, ox.settings.http_user_agent, ox.settings.requests_timeout,
-         ox.settings.overpass_rate_limit, ox.settings.log_console,
-         _overpass._overpass_request) = saved
+        (
+            ox.settings.use_cache,
+            ox.settings.http_user_agent,
+            ox.settings.requests_timeout,
+            ox.settings.overpass_rate_limit,
+            ox.settings.log_console,
+            _overpass._overpass_request,
+        ) = saved
         _OSMNX_LOCK.release()
     tag_cols = [c for c in gdf.columns if c not in ("geometry", "nodes", "ways")]
-    kinds = {"Point": POINT, "MultiPoint": POINT, "LineString": LINE,
-             "MultiLineString": LINE, "Polygon": POLYGON, "MultiPolygon": POLYGON}
-    for (element, osm_id), geom, row in zip(gdf.index, gdf.geometry, gdf[tag_cols].itertuples(
-            index=False, name=None), strict=True):
+    kinds = {
+        "Point": POINT,
+        "MultiPoint": POINT,
+        "LineString": LINE,
+        "MultiLineString": LINE,
+        "Polygon": POLYGON,
+        "MultiPolygon": POLYGON,
+    }
+    for (element, osm_id), geom, row in zip(
+        gdf.index, gdf.geometry, gdf[tag_cols].itertuples(index=False, name=None), strict=True
+    ):
         if geom is None or geom.geom_type not in kinds:
             continue
-        tags = {k: str(v) for k, v in zip(tag_cols, row, strict=True)
-                if isinstance(v, str) or (v is not None and not pd.isna(v))}
+        tags = {
+            k: str(v)
+            for k, v in zip(tag_cols, row, strict=True)
+            if isinstance(v, str) or (v is not None and not pd.isna(v))
+        }
         _add(records, f"{element}/{osm_id}", tags, kinds[geom.geom_type], geom, codes)
     return records
 
 
-def fetch_themes(store: Store, lab: LivingLab, themes: list[str] | None = None,
-                 buffer_m: float = DEFAULT_BUFFER_M, timeout_s: float | None = None,
-                 progress: Progress | None = None, allow_empty: bool = False,
-                 by: Actor | None = None) -> ImportReport:
+def fetch_themes(
+    store: Store,
+    lab: LivingLab,
+    themes: list[str] | None = None,
+    buffer_m: float = DEFAULT_BUFFER_M,
+    timeout_s: float | None = None,
+    progress: Progress | None = None,
+    allow_empty: bool = False,
+    by: Actor | None = None,
+) -> ImportReport:
     """Fetch themes for the site plus ``buffer_m`` from Overpass into the cache of ``store``'s
     workspace, once the store's judge lets ``by`` edit the lab's layers (else
     :class:`PermissionDenied` before any request).
@@ -859,15 +1008,34 @@ def fetch_themes(store: Store, lab: LivingLab, themes: list[str] | None = None,
     if not _FETCH_LOCK.acquire(timeout=1.0):
         raise FetchError("opendata.fetch.in_progress")
     try:
-        return _fetch_locked(store, lab, codes, area, buffer_m, _Deadline.start(timeout_s),
-                             progress, allow_empty, started, by)
+        return _fetch_locked(
+            store,
+            lab,
+            codes,
+            area,
+            buffer_m,
+            _Deadline.start(timeout_s),
+            progress,
+            allow_empty,
+            started,
+            by,
+        )
     finally:
         _FETCH_LOCK.release()
 
 
-def _fetch_locked(store: Store, lab: LivingLab, codes: list[str], area: BaseGeometry,
-                  buffer_m: float, deadline: _Deadline, progress: Progress | None,
-                  allow_empty: bool, started: float, by: Actor | None) -> ImportReport:
+def _fetch_locked(
+    store: Store,
+    lab: LivingLab,
+    codes: list[str],
+    area: BaseGeometry,
+    buffer_m: float,
+    deadline: _Deadline,
+    progress: Progress | None,
+    allow_empty: bool,
+    started: float,
+    by: Actor | None,
+) -> ImportReport:
     result: dict[str, Any] = {}
 
     def work() -> None:
@@ -887,8 +1055,11 @@ def _fetch_locked(store: Store, lab: LivingLab, codes: list[str], area: BaseGeom
     worker.start()
     while worker.is_alive() and time.monotonic() < deadline.ends:
         worker.join(min(0.25, max(deadline.ends - time.monotonic(), 0.0)))
-        _tell(progress, 0.05 + 0.6 * (1 - (deadline.ends - time.monotonic())
-                                      / deadline.timeout_s), "download")
+        _tell(
+            progress,
+            0.05 + 0.6 * (1 - (deadline.ends - time.monotonic()) / deadline.timeout_s),
+            "download",
+        )
     if worker.is_alive():
         raise FetchError("opendata.fetch.timeout", seconds=deadline.timeout_s)
     if "error" in result:
@@ -902,15 +1073,30 @@ def _fetch_locked(store: Store, lab: LivingLab, codes: list[str], area: BaseGeom
     if emptied and not allow_empty:
         raise EmptyFetch(emptied)
     # The oldest reply's database state is the date of the data as a whole.
-    date = DataDate(min(deadline.osm_base), "osm_base") if deadline.osm_base else \
-        DataDate(None, "unknown")
+    date = (
+        DataDate(min(deadline.osm_base), "osm_base")
+        if deadline.osm_base
+        else DataDate(None, "unknown")
+    )
     queried = area if area.geom_type == "Polygon" else area.convex_hull
-    extra = {"data_date": date.value, "data_date_source": date.source,
-             "coverage": shapely.to_wkt(queried, rounding_precision=COORD_DECIMALS),
-             "coverage_source": "query_area"}
+    extra = {
+        "data_date": date.value,
+        "data_date_source": date.source,
+        "coverage": shapely.to_wkt(queried, rounding_precision=COORD_DECIMALS),
+        "coverage_source": "query_area",
+    }
     _tell(progress, 0.9, "save")
     counts = _save_all(store, lab, frames, "overpass", buffer_m, by, extra)
     _tell(progress, 1.0, "done")
-    return ImportReport(lab.id, "overpass", counts, 0, 0, round(time.perf_counter() - started, 3),
-                        data_date=date.value, data_date_source=date.source, covered_share=1.0,
-                        coverage_source="query_area")
+    return ImportReport(
+        lab.id,
+        "overpass",
+        counts,
+        0,
+        0,
+        round(time.perf_counter() - started, 3),
+        data_date=date.value,
+        data_date_source=date.source,
+        covered_share=1.0,
+        coverage_source="query_area",
+    )

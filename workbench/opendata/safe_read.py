@@ -83,8 +83,14 @@ if TYPE_CHECKING:
     import pandas as pd
 
 #: The one GDAL driver allowed for each upload format (CSV is read by pandas, not GDAL).
-DRIVERS = {"geojson": "GeoJSON", "gpkg": "GPKG", "shapefile": "ESRI Shapefile", "kml": "KML",
-           "kmz": "KML", "gpx": "GPX"}
+DRIVERS = {
+    "geojson": "GeoJSON",
+    "gpkg": "GPKG",
+    "shapefile": "ESRI Shapefile",
+    "kml": "KML",
+    "kmz": "KML",
+    "gpx": "GPX",
+}
 
 #: GDAL/PROJ/curl settings of every child (see the module docstring for why each).
 GDAL_CONFIG = {
@@ -107,8 +113,14 @@ _UNSET = ("NO_PROXY", "no_proxy", "OGR_SQLITE_LOAD_EXTENSIONS", "GDAL_DATA_SOURC
 
 #: Modules the fork server loads once (GDAL deliberately not among them: its drivers are chosen
 #: per child by ``GDAL_SKIP``, which only counts while GDAL registers them).
-_PRELOAD = ["pandas", "pyarrow.parquet", "shapely", "pyproj", "geopandas",
-            "workbench.opendata.files"]
+_PRELOAD = [
+    "pandas",
+    "pyarrow.parquet",
+    "shapely",
+    "pyproj",
+    "geopandas",
+    "workbench.opendata.files",
+]
 
 _HEAD = 4096
 _BOM = b"\xef\xbb\xbf"
@@ -124,14 +136,23 @@ def _fail(key: str, **params: Any) -> ValidationError:
 
 # ---- 1. content matches the name -------------------------------------------------------------
 
+
 def check_content(fmt: str, head: bytes, name: str) -> None:
     """Refuse a file whose first bytes do not fit its format ``fmt`` (a code of
     :data:`workbench.opendata.files.FORMATS`, or ``"shp"`` for a Shapefile's ``.shp``)."""
     head = head[:_HEAD]
     if b"OGRVRTDataSource" in head or b"ogrvrtdatasource" in head.lower():
         raise _fail("refers_elsewhere", name=name)
-    expected = {"geojson": "GeoJSON", "gpkg": "GeoPackage", "shapefile": "ZIP", "kmz": "ZIP",
-                "kml": "KML", "gpx": "GPX", "shp": "Shapefile", "csv": "CSV"}[fmt]
+    expected = {
+        "geojson": "GeoJSON",
+        "gpkg": "GeoPackage",
+        "shapefile": "ZIP",
+        "kmz": "ZIP",
+        "kml": "KML",
+        "gpx": "GPX",
+        "shp": "Shapefile",
+        "csv": "CSV",
+    }[fmt]
     ok = True
     if fmt == "gpkg":
         ok = head.startswith(b"SQLite format 3\x00")
@@ -161,12 +182,13 @@ def _xml_root(head: bytes, name: str) -> str:
         end = text.find(b"?>" if text.startswith(b"<?") else b"-->")
         if end < 0:
             return ""
-        text = text[end + 2 + (not text.startswith(b"<?")):].lstrip()
+        text = text[end + 2 + (not text.startswith(b"<?")) :].lstrip()
     found = _XML_ROOT.match(text)
     return found.group(2).decode("ascii", "replace").lower() if found else ""
 
 
 # ---- 2. references inside a file --------------------------------------------------------------
+
 
 def check_geojson_crs(path: Path, name: str) -> None:
     """Refuse a GeoJSON with a ``crs`` member anywhere that is not ``{"type": "name",
@@ -186,9 +208,15 @@ def check_geojson_crs(path: Path, name: str) -> None:
             crs = obj["crs"]
             props = crs.get("properties") if isinstance(crs, dict) else None
             crs_name = props.get("name") if isinstance(props, dict) else None
-            if (not isinstance(crs, dict) or crs.get("type") != "name"
-                    or not isinstance(props, dict) or not isinstance(crs_name, str)
-                    or not _CRS_NAME.fullmatch(crs_name) or "href" in props or "href" in crs):
+            if (
+                not isinstance(crs, dict)
+                or crs.get("type") != "name"
+                or not isinstance(props, dict)
+                or not isinstance(crs_name, str)
+                or not _CRS_NAME.fullmatch(crs_name)
+                or "href" in props
+                or "href" in crs
+            ):
                 raise _fail("refers_elsewhere", name=name)
             names.append(crs_name)
         return obj
@@ -224,8 +252,12 @@ def gpkg_layers(path: Path, name: str) -> list[str]:
                 raise _fail("gpkg_views", name=name)
         if "gpkg_contents" not in tables:
             raise _fail("corrupt", reason="gpkg_contents")
-        listed = [str(r[0]) for r in con.execute(
-            "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY rowid")]
+        listed = [
+            str(r[0])
+            for r in con.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type = 'features' ORDER BY rowid"
+            )
+        ]
     except sqlite3.Error as exc:
         raise _fail("corrupt", reason=str(exc)[:160]) from exc
     finally:
@@ -237,6 +269,7 @@ def gpkg_layers(path: Path, name: str) -> list[str]:
 
 
 # ---- 3. GDAL locked down ----------------------------------------------------------------------
+
 
 def skipped_drivers(keep: str | tuple[str, ...]) -> str:
     """``GDAL_SKIP`` value: every vector driver of this GDAL except ``keep``."""
@@ -282,9 +315,13 @@ def _ctx() -> ForkServerContext:
     return _context
 
 
-def run_bounded(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], *args: Any,
-                driver: str | tuple[str, ...] | None = None, timeout_s: float | None = None,
-                memory_mb: int | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+def run_bounded(
+    target: Callable[..., tuple[dict[str, Any], dict[str, Any]]],
+    *args: Any,
+    driver: str | tuple[str, ...] | None = None,
+    timeout_s: float | None = None,
+    memory_mb: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """Run ``target(*args)`` in a bounded child and return its ``(meta, frames)``.
 
     ``target`` is a module-level function returning a JSON-able dict and a dict of
@@ -305,20 +342,30 @@ def run_bounded(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], *a
     if not _slots.acquire(timeout=timeout_s):  # at most UPLOAD_READERS children at once
         raise _fail("too_slow", seconds=timeout_s)
     try:
-        return _run(target, args, driver, timeout_s - (time.monotonic() - started), timeout_s,
-                    memory_mb)
+        return _run(
+            target, args, driver, timeout_s - (time.monotonic() - started), timeout_s, memory_mb
+        )
     finally:
         _slots.release()
 
 
-def _run(target: Callable[..., tuple[dict[str, Any], dict[str, Any]]], args: tuple[Any, ...],
-         driver: str | tuple[str, ...] | None, left_s: float, timeout_s: float,
-         memory_mb: int) -> tuple[dict[str, Any], dict[str, Any]]:
+def _run(
+    target: Callable[..., tuple[dict[str, Any], dict[str, Any]]],
+    args: tuple[Any, ...],
+    driver: str | tuple[str, ...] | None,
+    left_s: float,
+    timeout_s: float,
+    memory_mb: int,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     ctx = _ctx()
     receiver, sender = ctx.Pipe(duplex=False)
     env = gdal_environment(driver)
-    proc = ctx.Process(target=_child, args=(sender, target, args, env, memory_mb, left_s),
-                       daemon=True, name="wb-upload-reader")
+    proc = ctx.Process(
+        target=_child,
+        args=(sender, target, args, env, memory_mb, left_s),
+        daemon=True,
+        name="wb-upload-reader",
+    )
     proc.start()
     sender.close()
     deadline = time.monotonic() + left_s
@@ -361,8 +408,14 @@ def _from_parquet(data: bytes, geo: bool) -> gpd.GeoDataFrame | pd.DataFrame:
 _ERRORS: dict[str, type[WorkbenchError]] = {"ValidationError": ValidationError}
 
 
-def _child(conn: Connection[Any, Any], target: Callable[..., Any], args: tuple[Any, ...],
-           env: dict[str, str], memory_mb: int, timeout_s: float) -> None:
+def _child(
+    conn: Connection[Any, Any],
+    target: Callable[..., Any],
+    args: tuple[Any, ...],
+    env: dict[str, str],
+    memory_mb: int,
+    timeout_s: float,
+) -> None:
     """The child's side: lock GDAL down, limit itself, run ``target``, send the answer."""
     import resource
 
@@ -370,8 +423,11 @@ def _child(conn: Connection[Any, Any], target: Callable[..., Any], args: tuple[A
         os.environ.pop(key, None)
     os.environ.update(env)
     if "pyogrio" in sys.modules:  # GDAL_SKIP would not count: never read with all drivers
-        conn.send_bytes(json.dumps({"error": "opendata.file.corrupt",
-                                    "params": {"reason": "GDAL loaded too early"}}).encode())
+        conn.send_bytes(
+            json.dumps(
+                {"error": "opendata.file.corrupt", "params": {"reason": "GDAL loaded too early"}}
+            ).encode()
+        )
         return
     limit = int(memory_mb) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
@@ -393,28 +449,39 @@ def _child(conn: Connection[Any, Any], target: Callable[..., Any], args: tuple[A
         for _n, _g, data in payloads:
             conn.send_bytes(data)
     except WorkbenchError as exc:
-        conn.send_bytes(json.dumps({"error": exc.key, "params": _plain(exc.params),
-                                    "class": type(exc).__name__}).encode())
+        conn.send_bytes(
+            json.dumps(
+                {"error": exc.key, "params": _plain(exc.params), "class": type(exc).__name__}
+            ).encode()
+        )
     except MemoryError:
-        conn.send_bytes(json.dumps({"error": "opendata.file.too_much_memory",
-                                    "params": {"limit": memory_mb}}).encode())
+        conn.send_bytes(
+            json.dumps(
+                {"error": "opendata.file.too_much_memory", "params": {"limit": memory_mb}}
+            ).encode()
+        )
     except Exception as exc:  # noqa: BLE001 - GDAL errors come in many classes
         reason = " ".join(str(exc).replace(tempfile.gettempdir(), "…").split())[:160]
-        conn.send_bytes(json.dumps({"error": "opendata.file.corrupt",
-                                    "params": {"reason": reason}}).encode())
+        conn.send_bytes(
+            json.dumps({"error": "opendata.file.corrupt", "params": {"reason": reason}}).encode()
+        )
     finally:
         conn.close()
 
 
 def _plain(params: dict[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
-            for k, v in params.items()}
+    return {
+        k: v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
+        for k, v in params.items()
+    }
 
 
 # ---- the whole path for layers as data frames -------------------------------------------------
 
-def read_layers(path: str | Path, fmt: str = "gpkg",
-                layers: list[str] | None = None) -> dict[str, Any]:
+
+def read_layers(
+    path: str | Path, fmt: str = "gpkg", layers: list[str] | None = None
+) -> dict[str, Any]:
     """Every feature or attribute layer (or those in ``layers``) of a GeoPackage (or another
     format of :data:`DRIVERS`) by name, read by the locked-down bounded child.
 
@@ -424,13 +491,13 @@ def read_layers(path: str | Path, fmt: str = "gpkg",
     path = Path(path)
     with open(path, "rb") as fh:
         check_content(fmt, fh.read(_HEAD), path.name)
-    _meta, frames = run_bounded(_read_layers_child, str(path), fmt, layers,
-                                driver=DRIVERS[fmt])
+    _meta, frames = run_bounded(_read_layers_child, str(path), fmt, layers, driver=DRIVERS[fmt])
     return frames
 
 
-def _read_layers_child(path: str, fmt: str, wanted: list[str] | None
-                       ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _read_layers_child(
+    path: str, fmt: str, wanted: list[str] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     import pyogrio
 
     p = Path(path)
@@ -450,8 +517,12 @@ def _gpkg_attribute_tables(path: Path) -> list[str]:
     try:
         con.execute("PRAGMA trusted_schema=OFF")
         tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        return [str(r[0]) for r in con.execute(
-            "SELECT table_name FROM gpkg_contents WHERE data_type = 'attributes' ORDER BY rowid")
-            if r[0] in tables and _TABLE_NAME.fullmatch(str(r[0]))]
+        return [
+            str(r[0])
+            for r in con.execute(
+                "SELECT table_name FROM gpkg_contents WHERE data_type = 'attributes' ORDER BY rowid"
+            )
+            if r[0] in tables and _TABLE_NAME.fullmatch(str(r[0]))
+        ]
     finally:
         con.close()

@@ -27,8 +27,12 @@ if TYPE_CHECKING:
 
 
 #: The OSM key and value an uploaded feature of each theme stands for.
-_STAND_IN = {"buildings": ("building", "yes"), "streets": ("highway", "road"),
-             "green": ("leisure", "park"), "transit": ("highway", "bus_stop")}
+_STAND_IN = {
+    "buildings": ("building", "yes"),
+    "streets": ("highway", "road"),
+    "green": ("leisure", "park"),
+    "transit": ("highway", "bus_stop"),
+}
 #: Geometry type ids kept per theme (shapely: 0 point, 1 line, 3 polygon, 4-6 multi).
 _KINDS = {"buildings": (3, 6), "streets": (1, 5), "green": (3, 6), "transit": (0, 4)}
 #: Columns of an uploaded buildings layer that may hold the building type (OSM-like values).
@@ -75,10 +79,19 @@ def theme_frame(gdf: gpd.GeoDataFrame, theme: str) -> gpd.GeoDataFrame:
         if col is not None:
             raw = gdf[col].astype("string").str.strip().str.lower().fillna("")
             values = np.where(raw.str.fullmatch(r"[a-z_]+").fillna(False), raw, value)
-    names = gdf["name"].astype("string").fillna("").to_numpy(object) if "name" in gdf.columns \
+    names = (
+        gdf["name"].astype("string").fillna("").to_numpy(object)
+        if "name" in gdf.columns
         else np.full(len(gdf), "", dtype=object)
-    rows = pd.DataFrame({"osm_id": [f"upload/{i}" for i in range(len(gdf))], "osm_key": key,
-                         "osm_value": values, "name": names})
+    )
+    rows = pd.DataFrame(
+        {
+            "osm_id": [f"upload/{i}" for i in range(len(gdf))],
+            "osm_key": key,
+            "osm_value": values,
+            "name": names,
+        }
+    )
     if theme == "streets":
         return _typed(theme, _noded_streets(geoms))
     out = gpd.GeoDataFrame(rows, geometry=gpd.GeoSeries(geoms, crs=WGS84), crs=WGS84)
@@ -98,11 +111,19 @@ def _noded_streets(geoms: np.ndarray) -> gpd.GeoDataFrame:
     _, ids = np.unique(ends, axis=0, return_inverse=True)
     ids = ids.ravel() + 1
     n = len(lines)
-    return gpd.GeoDataFrame({
-        "osm_id": [f"upload/{i}" for i in range(n)], "osm_key": "highway",
-        "osm_value": "road", "name": "", "highway": "road",
-        "u": ids[:n].astype("int64"), "v": ids[n:].astype("int64")},
-        geometry=gpd.GeoSeries(lines, crs=WGS84), crs=WGS84)
+    return gpd.GeoDataFrame(
+        {
+            "osm_id": [f"upload/{i}" for i in range(n)],
+            "osm_key": "highway",
+            "osm_value": "road",
+            "name": "",
+            "highway": "road",
+            "u": ids[:n].astype("int64"),
+            "v": ids[n:].astype("int64"),
+        },
+        geometry=gpd.GeoSeries(lines, crs=WGS84),
+        crs=WGS84,
+    )
 
 
 def lab_sources(store: Store, lab_id: str) -> dict[str, SourceLayer]:

@@ -54,8 +54,13 @@ class Theme:
     @property
     def style(self) -> dict[str, object]:
         """Leaflet path style for the theme's layer."""
-        return {"color": self.colour, "fillColor": self.colour, "weight": self.weight,
-                "fillOpacity": self.fill_opacity, "opacity": 0.9}
+        return {
+            "color": self.colour,
+            "fillColor": self.colour,
+            "weight": self.weight,
+            "fillOpacity": self.fill_opacity,
+            "opacity": 0.9,
+        }
 
     def match(self, tags: Mapping[str, str]) -> tuple[str, str] | None:
         """The ``(key, value)`` that puts an object with ``tags`` into this theme, or None."""
@@ -76,17 +81,49 @@ class Theme:
 
 
 #: Highway values that are never part of the walkable network.
-NOT_WALKABLE = frozenset({
-    "motorway", "motorway_link", "trunk", "trunk_link", "construction", "proposed", "abandoned",
-    "platform", "raceway", "bus_guideway", "escape", "corridor", "elevator", "rest_area",
-    "services", "planned", "razed", "busway",
-})
+NOT_WALKABLE = frozenset(
+    {
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "construction",
+        "proposed",
+        "abandoned",
+        "platform",
+        "raceway",
+        "bus_guideway",
+        "escape",
+        "corridor",
+        "elevator",
+        "rest_area",
+        "services",
+        "planned",
+        "razed",
+        "busway",
+    }
+)
 
 #: Highway values of the walkable network (OSM ``highway=*`` on ways).
 WALKABLE_HIGHWAYS = (
-    "primary", "primary_link", "secondary", "secondary_link", "tertiary", "tertiary_link",
-    "unclassified", "residential", "living_street", "service", "pedestrian", "footway", "path",
-    "steps", "track", "cycleway", "bridleway", "road",
+    "primary",
+    "primary_link",
+    "secondary",
+    "secondary_link",
+    "tertiary",
+    "tertiary_link",
+    "unclassified",
+    "residential",
+    "living_street",
+    "service",
+    "pedestrian",
+    "footway",
+    "path",
+    "steps",
+    "track",
+    "cycleway",
+    "bridleway",
+    "road",
 )
 
 
@@ -98,7 +135,10 @@ def is_walkable(tags: Mapping[str, str]) -> bool:
     if tags.get("area") == "yes" or tags.get("foot") == "no":
         return False
     if tags.get("access") in ("private", "no") and tags.get("foot") not in (
-            "yes", "designated", "permissive"):
+        "yes",
+        "designated",
+        "permissive",
+    ):
         return False
     return tags.get("service") != "private"
 
@@ -108,55 +148,164 @@ def is_area(tags: Mapping[str, str]) -> bool:
     return tags.get("area") == "yes" or tags.get("type") == "multipolygon"
 
 
-_GREEN_LEISURE = ("park", "garden", "playground", "nature_reserve", "recreation_ground",
-                  "common", "dog_park", "pitch", "village_green")
-_GREEN_LANDUSE = ("grass", "forest", "meadow", "recreation_ground", "village_green",
-                  "allotments", "cemetery", "orchard", "vineyard", "greenfield")
+_GREEN_LEISURE = (
+    "park",
+    "garden",
+    "playground",
+    "nature_reserve",
+    "recreation_ground",
+    "common",
+    "dog_park",
+    "pitch",
+    "village_green",
+)
+_GREEN_LANDUSE = (
+    "grass",
+    "forest",
+    "meadow",
+    "recreation_ground",
+    "village_green",
+    "allotments",
+    "cemetery",
+    "orchard",
+    "vineyard",
+    "greenfield",
+)
 _GREEN_NATURAL = ("wood", "scrub", "grassland", "heath", "tree_row")
 
 THEMES: dict[str, Theme] = {
-    theme.code: theme for theme in (
-        Theme("buildings", {"building": True}, (POLYGON,),
-              THEME_COLOURS["buildings"], extra=("levels",),
-              fill_opacity=0.45, weight=0.6),
+    theme.code: theme
+    for theme in (
+        Theme(
+            "buildings",
+            {"building": True},
+            (POLYGON,),
+            THEME_COLOURS["buildings"],
+            extra=("levels",),
+            fill_opacity=0.45,
+            weight=0.6,
+        ),
         # green and open space: parks, woods ... and the paved open spaces of SDG 11.7.1
         # (squares, pedestrian areas), which the open-public-space indicator reads from here
-        Theme("green", {"leisure": _GREEN_LEISURE, "landuse": _GREEN_LANDUSE,
-                        "natural": _GREEN_NATURAL, "place": ("square",),
-                        "highway": ("pedestrian",)}, (POLYGON,), THEME_COLOURS["green"],
-              extra=("access",), fill_opacity=0.35, weight=0.8),
-        Theme("streets", {"highway": WALKABLE_HIGHWAYS}, (LINE,),
-              THEME_COLOURS["streets"], extra=("highway",),
-              weight=2.0, fill_opacity=0.0),
-        Theme("transit", {"highway": ("bus_stop",),
-                          "railway": ("station", "halt", "tram_stop", "subway_entrance"),
-                          "public_transport": ("platform", "stop_position", "station"),
-                          "amenity": ("bus_station", "ferry_terminal")}, (POINT,),
-              THEME_COLOURS["transit"],
-              radius=5),
-        Theme("schools", {"amenity": ("school", "kindergarten", "childcare", "college",
-                                      "university")}, (POINT, POLYGON), THEME_COLOURS["schools"],
-              fill_opacity=0.3, radius=5),
-        Theme("health", {"amenity": ("hospital", "clinic", "doctors", "dentist", "pharmacy"),
-                         "healthcare": True}, (POINT,), THEME_COLOURS["health"], radius=5),
-        Theme("shops", {"shop": True,
-                        "amenity": ("marketplace", "restaurant", "cafe", "fast_food", "pub",
-                                    "bar", "food_court", "ice_cream")}, (POINT,),
-              THEME_COLOURS["shops"],
-              radius=4),
-        Theme("community", {"amenity": ("community_centre", "library", "theatre", "arts_centre",
-                                        "place_of_worship", "social_facility", "townhall",
-                                        "cinema", "social_centre", "youth_centre",
-                                        "bank", "post_office"),
-                            "tourism": ("museum", "gallery"),
-                            "leisure": ("sports_centre",)}, (POINT,),
-              THEME_COLOURS["community"], radius=5),
-        Theme("water", {"natural": ("water", "wetland", "spring"),
-                        "waterway": ("river", "stream", "canal", "riverbank", "ditch", "drain"),
-                        "water": True, "landuse": ("reservoir", "basin")}, (LINE, POLYGON),
-              THEME_COLOURS["water"], fill_opacity=0.5, weight=1.5),
-        Theme("landuse", {"landuse": True}, (POLYGON,), THEME_COLOURS["landuse"], extra=("access",),
-              fill_opacity=0.2, weight=0.5),
+        Theme(
+            "green",
+            {
+                "leisure": _GREEN_LEISURE,
+                "landuse": _GREEN_LANDUSE,
+                "natural": _GREEN_NATURAL,
+                "place": ("square",),
+                "highway": ("pedestrian",),
+            },
+            (POLYGON,),
+            THEME_COLOURS["green"],
+            extra=("access",),
+            fill_opacity=0.35,
+            weight=0.8,
+        ),
+        Theme(
+            "streets",
+            {"highway": WALKABLE_HIGHWAYS},
+            (LINE,),
+            THEME_COLOURS["streets"],
+            extra=("highway",),
+            weight=2.0,
+            fill_opacity=0.0,
+        ),
+        Theme(
+            "transit",
+            {
+                "highway": ("bus_stop",),
+                "railway": ("station", "halt", "tram_stop", "subway_entrance"),
+                "public_transport": ("platform", "stop_position", "station"),
+                "amenity": ("bus_station", "ferry_terminal"),
+            },
+            (POINT,),
+            THEME_COLOURS["transit"],
+            radius=5,
+        ),
+        Theme(
+            "schools",
+            {"amenity": ("school", "kindergarten", "childcare", "college", "university")},
+            (POINT, POLYGON),
+            THEME_COLOURS["schools"],
+            fill_opacity=0.3,
+            radius=5,
+        ),
+        Theme(
+            "health",
+            {
+                "amenity": ("hospital", "clinic", "doctors", "dentist", "pharmacy"),
+                "healthcare": True,
+            },
+            (POINT,),
+            THEME_COLOURS["health"],
+            radius=5,
+        ),
+        Theme(
+            "shops",
+            {
+                "shop": True,
+                "amenity": (
+                    "marketplace",
+                    "restaurant",
+                    "cafe",
+                    "fast_food",
+                    "pub",
+                    "bar",
+                    "food_court",
+                    "ice_cream",
+                ),
+            },
+            (POINT,),
+            THEME_COLOURS["shops"],
+            radius=4,
+        ),
+        Theme(
+            "community",
+            {
+                "amenity": (
+                    "community_centre",
+                    "library",
+                    "theatre",
+                    "arts_centre",
+                    "place_of_worship",
+                    "social_facility",
+                    "townhall",
+                    "cinema",
+                    "social_centre",
+                    "youth_centre",
+                    "bank",
+                    "post_office",
+                ),
+                "tourism": ("museum", "gallery"),
+                "leisure": ("sports_centre",),
+            },
+            (POINT,),
+            THEME_COLOURS["community"],
+            radius=5,
+        ),
+        Theme(
+            "water",
+            {
+                "natural": ("water", "wetland", "spring"),
+                "waterway": ("river", "stream", "canal", "riverbank", "ditch", "drain"),
+                "water": True,
+                "landuse": ("reservoir", "basin"),
+            },
+            (LINE, POLYGON),
+            THEME_COLOURS["water"],
+            fill_opacity=0.5,
+            weight=1.5,
+        ),
+        Theme(
+            "landuse",
+            {"landuse": True},
+            (POLYGON,),
+            THEME_COLOURS["landuse"],
+            extra=("access",),
+            fill_opacity=0.2,
+            weight=0.5,
+        ),
     )
 }
 
@@ -172,8 +321,9 @@ def check_themes(themes: list[str] | tuple[str, ...] | None) -> list[str]:
         return list(THEMES)
     unknown = [code for code in themes if code not in THEMES]
     if unknown:
-        raise ValidationError("opendata.theme_unknown", codes=", ".join(unknown),
-                              known=", ".join(THEMES))
+        raise ValidationError(
+            "opendata.theme_unknown", codes=", ".join(unknown), known=", ".join(THEMES)
+        )
     return [code for code in THEMES if code in themes]
 
 

@@ -71,7 +71,7 @@ def parse_zooms(text: str) -> tuple[int, int]:
 
 def tile_xy(lon: float, lat: float, zoom: int) -> tuple[int, int]:
     """The slippy-map tile column and row holding ``lon``, ``lat`` at ``zoom``."""
-    n = 2 ** zoom
+    n = 2**zoom
     lat = max(min(lat, 85.0511), -85.0511)
     x = int((lon + 180.0) / 360.0 * n)
     y = int((1.0 - math.asinh(math.tan(math.radians(lat))) / math.pi) / 2.0 * n)
@@ -106,11 +106,17 @@ def _http_fetch(url: str) -> bytes:
     return response.content
 
 
-def prepare_venue(lab: LivingLab, zooms: tuple[int, int] = (12, 17),
-                  source_url: str | None = None, *, buffer_m: float = VENUE_BUFFER_M,
-                  max_tiles: int = VENUE_MAX_TILES, fetch: Fetch | None = None,
-                  interval_s: float = VENUE_REQUEST_INTERVAL_S,
-                  progress: Callable[[int, int], None] | None = None) -> Path:
+def prepare_venue(
+    lab: LivingLab,
+    zooms: tuple[int, int] = (12, 17),
+    source_url: str | None = None,
+    *,
+    buffer_m: float = VENUE_BUFFER_M,
+    max_tiles: int = VENUE_MAX_TILES,
+    fetch: Fetch | None = None,
+    interval_s: float = VENUE_REQUEST_INTERVAL_S,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
     """Store the basemap tiles of ``lab``'s site and buffer in its venue archive; returns it.
 
     ``source_url``: a tile URL template (``{z}/{x}/{y}``; default the OpenStreetMap street
@@ -131,30 +137,48 @@ def prepare_venue(lab: LivingLab, zooms: tuple[int, int] = (12, 17),
     os.close(fd)
     try:
         with sqlite3.connect(tmp) as db:
-            db.executescript("CREATE TABLE metadata (name TEXT, value TEXT);"
-                             "CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, "
-                             "tile_row INTEGER, tile_data BLOB);"
-                             "CREATE UNIQUE INDEX tile_index ON tiles "
-                             "(zoom_level, tile_column, tile_row);")
+            db.executescript(
+                "CREATE TABLE metadata (name TEXT, value TEXT);"
+                "CREATE TABLE tiles (zoom_level INTEGER, tile_column INTEGER, "
+                "tile_row INTEGER, tile_data BLOB);"
+                "CREATE UNIQUE INDEX tile_index ON tiles "
+                "(zoom_level, tile_column, tile_row);"
+            )
             minx, miny, maxx, maxy = site_bounds(lab, buffer_m)
-            db.executemany("INSERT INTO metadata VALUES (?, ?)", [
-                ("name", lab.title[:200]), ("format", "png"), ("type", "baselayer"),
-                ("version", "1.3"), ("minzoom", str(zooms[0])), ("maxzoom", str(zooms[1])),
-                ("bounds", f"{minx:.6f},{miny:.6f},{maxx:.6f},{maxy:.6f}"),
-                ("attribution", "© OpenStreetMap contributors"), ("source", source_url),
-                ("prepared_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))])
+            db.executemany(
+                "INSERT INTO metadata VALUES (?, ?)",
+                [
+                    ("name", lab.title[:200]),
+                    ("format", "png"),
+                    ("type", "baselayer"),
+                    ("version", "1.3"),
+                    ("minzoom", str(zooms[0])),
+                    ("maxzoom", str(zooms[1])),
+                    ("bounds", f"{minx:.6f},{miny:.6f},{maxx:.6f},{maxy:.6f}"),
+                    ("attribution", "© OpenStreetMap contributors"),
+                    ("source", source_url),
+                    ("prepared_at", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())),
+                ],
+            )
             for i, (z, x, y) in enumerate(tiles, start=1):
-                url = source_url.replace("{z}", str(z)).replace("{x}", str(x)).replace(
-                    "{y}", str(y)).replace("{s}", "a")
+                url = (
+                    source_url.replace("{z}", str(z))
+                    .replace("{x}", str(x))
+                    .replace("{y}", str(y))
+                    .replace("{s}", "a")
+                )
                 try:
                     data = fetch(url)
                 except Exception as exc:  # noqa: BLE001 - any failure: nothing is kept
-                    raise ValidationError("venue.fetch_failed", url=url[:200],
-                                          reason=type(exc).__name__) from exc
+                    raise ValidationError(
+                        "venue.fetch_failed", url=url[:200], reason=type(exc).__name__
+                    ) from exc
                 if not data.startswith(PNG_MAGIC):
                     raise ValidationError("venue.not_png", url=url[:200])
-                db.execute("INSERT OR REPLACE INTO tiles VALUES (?, ?, ?, ?)",
-                           (z, x, 2 ** z - 1 - y, sqlite3.Binary(data)))  # TMS rows
+                db.execute(
+                    "INSERT OR REPLACE INTO tiles VALUES (?, ?, ?, ?)",
+                    (z, x, 2**z - 1 - y, sqlite3.Binary(data)),
+                )  # TMS rows
                 if progress:
                     progress(i, len(tiles))
                 if interval_s and i < len(tiles):
@@ -206,8 +230,10 @@ def read_tile(lab_id: str, z: int, x: int, y: int) -> bytes | None:
         return None
     db = _open(path)
     try:
-        row = db.execute("SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? "
-                         "AND tile_row = ?", (z, x, 2 ** z - 1 - y)).fetchone()
+        row = db.execute(
+            "SELECT tile_data FROM tiles WHERE zoom_level = ? AND tile_column = ? AND tile_row = ?",
+            (z, x, 2**z - 1 - y),
+        ).fetchone()
     except sqlite3.DatabaseError as exc:
         raise ValidationError("venue.corrupt", name=path.name) from exc
     finally:
@@ -232,8 +258,9 @@ async def tile_route(request: Request) -> Response:
         return Response(status_code=404)
     if data is None:
         return Response(status_code=404)
-    return Response(data, media_type="image/png",
-                    headers={"Cache-Control": "public, max-age=86400"})
+    return Response(
+        data, media_type="image/png", headers={"Cache-Control": "public, max-age=86400"}
+    )
 
 
 def _routes() -> list[Route]:

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
     import requests
 
 
-
 @dataclass(frozen=True)
 class WmsLayerInfo:
     name: str
@@ -37,16 +36,23 @@ class WmsLayerInfo:
 def capabilities_url(url: str) -> str:
     """The GetCapabilities request of a WMS base URL (its own query kept, ours replacing)."""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query)
-             if k.lower() not in ("service", "request", "version")]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query)
+        if k.lower() not in ("service", "request", "version")
+    ]
     query += [("SERVICE", "WMS"), ("REQUEST", "GetCapabilities"), ("VERSION", "1.3.0")]
     return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode(query), ""))
 
 
-def fetch_capabilities(url: str, *, timeout_s: float = WMS_CAPABILITIES_TIMEOUT_S,
-                       max_bytes: int = WMS_CAPABILITIES_MAX_BYTES,
-                       resolve: Resolver | None = None,
-                       session: requests.Session | None = None) -> bytes:
+def fetch_capabilities(
+    url: str,
+    *,
+    timeout_s: float = WMS_CAPABILITIES_TIMEOUT_S,
+    max_bytes: int = WMS_CAPABILITIES_MAX_BYTES,
+    resolve: Resolver | None = None,
+    session: requests.Session | None = None,
+) -> bytes:
     """The GetCapabilities document of the WMS at ``url`` (checked first: public http(s) only).
 
     Raises :class:`ValidationError`: ``mapview.caps.timeout`` (no complete answer within
@@ -59,10 +65,13 @@ def fetch_capabilities(url: str, *, timeout_s: float = WMS_CAPABILITIES_TIMEOUT_
     deadline = time.monotonic() + timeout_s
     http = session or requests.Session()
     try:
-        with http.get(capabilities_url(clean), stream=True, allow_redirects=False,
-                      timeout=(min(timeout_s, 5.0), timeout_s),
-                      headers={"User-Agent": USER_AGENT,
-                               "Accept": "application/xml, text/xml"}) as response:
+        with http.get(
+            capabilities_url(clean),
+            stream=True,
+            allow_redirects=False,
+            timeout=(min(timeout_s, 5.0), timeout_s),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/xml, text/xml"},
+        ) as response:
             if response.status_code != 200:
                 raise ValidationError("mapview.caps.http", status=response.status_code)
             declared = response.headers.get("Content-Length", "")
@@ -79,8 +88,7 @@ def fetch_capabilities(url: str, *, timeout_s: float = WMS_CAPABILITIES_TIMEOUT_
     except requests.Timeout as exc:
         raise ValidationError("mapview.caps.timeout", seconds=timeout_s) from exc
     except requests.RequestException as exc:
-        raise ValidationError("mapview.caps.unreachable",
-                              reason=type(exc).__name__) from exc
+        raise ValidationError("mapview.caps.unreachable", reason=type(exc).__name__) from exc
 
 
 def _local(tag: str) -> str:
@@ -119,9 +127,17 @@ def parse_capabilities(document: bytes) -> list[WmsLayerInfo]:
     return found
 
 
-def wms_layers(url: str, *, timeout_s: float = WMS_CAPABILITIES_TIMEOUT_S,
-               max_bytes: int = WMS_CAPABILITIES_MAX_BYTES, resolve: Resolver | None = None,
-               session: requests.Session | None = None) -> list[WmsLayerInfo]:
+def wms_layers(
+    url: str,
+    *,
+    timeout_s: float = WMS_CAPABILITIES_TIMEOUT_S,
+    max_bytes: int = WMS_CAPABILITIES_MAX_BYTES,
+    resolve: Resolver | None = None,
+    session: requests.Session | None = None,
+) -> list[WmsLayerInfo]:
     """The layers the WMS at ``url`` offers (:func:`fetch_capabilities`, then parsed)."""
-    return parse_capabilities(fetch_capabilities(url, timeout_s=timeout_s, max_bytes=max_bytes,
-                                                 resolve=resolve, session=session))
+    return parse_capabilities(
+        fetch_capabilities(
+            url, timeout_s=timeout_s, max_bytes=max_bytes, resolve=resolve, session=session
+        )
+    )

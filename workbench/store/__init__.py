@@ -39,12 +39,17 @@ from workbench.store.participation import ParticipationMixin
 from workbench.store.schema import SCHEMA_VERSION
 from workbench.store.workshop import WorkshopMixin
 
-__all__ = ["Store", "open_store", "list_workspaces", "workspace_exists", "drop_workspace",
-           "SCHEMA_VERSION"]
+__all__ = [
+    "Store",
+    "open_store",
+    "list_workspaces",
+    "workspace_exists",
+    "drop_workspace",
+    "SCHEMA_VERSION",
+]
 
 
-class Store(NetworkMixin, LiveMixin, WorkshopMixin, AnnotationMixin, ParticipationMixin,
-            CoreMixin):
+class Store(NetworkMixin, LiveMixin, WorkshopMixin, AnnotationMixin, ParticipationMixin, CoreMixin):
     """All of a workspace's records, behind one API."""
 
     @cached_property
@@ -74,8 +79,9 @@ def _beside(url: str, suffix: str) -> Path:
     return Path(path).with_suffix(suffix)
 
 
-def open_store(workspace: str = DEMO_WORKSPACE, url: str | None = None,
-               create: bool = False) -> Store:
+def open_store(
+    workspace: str = DEMO_WORKSPACE, url: str | None = None, create: bool = False
+) -> Store:
     """Open (migrating as needed) the store of ``workspace``, a valid workspace name
     (``settings.check_workspace_name``): its SQLite file in the workspaces folder, or its schema
     in the configured PostgreSQL database.
@@ -103,10 +109,13 @@ def _catalog(url: str) -> list[str]:
     if engine is None:
         engine = _catalog_engines[url] = make_engine(url)
     with transaction(engine, write=False) as conn:
-        rows = conn.execute(text(
-            "SELECT table_schema FROM information_schema.tables "
-            "WHERE table_name = 'schema_version' AND table_schema LIKE :prefix"),
-            {"prefix": WORKSPACE_SCHEMA_PREFIX.replace("_", "\\_") + "%"}).scalars()
+        rows = conn.execute(
+            text(
+                "SELECT table_schema FROM information_schema.tables "
+                "WHERE table_name = 'schema_version' AND table_schema LIKE :prefix"
+            ),
+            {"prefix": WORKSPACE_SCHEMA_PREFIX.replace("_", "\\_") + "%"},
+        ).scalars()
         names = [s.removeprefix(WORKSPACE_SCHEMA_PREFIX) for s in rows]
     return sorted(n for n in names if WORKSPACE_NAME.fullmatch(n))
 
@@ -133,8 +142,9 @@ def list_workspaces() -> list[str]:
     url = _postgres()
     if url is not None:
         return _catalog(url)
-    return sorted(p.stem for p in workspaces_dir().glob("*.sqlite")
-                  if WORKSPACE_NAME.fullmatch(p.stem))
+    return sorted(
+        p.stem for p in workspaces_dir().glob("*.sqlite") if WORKSPACE_NAME.fullmatch(p.stem)
+    )
 
 
 def drop_workspace(workspace: str) -> None:
@@ -152,6 +162,7 @@ def drop_workspace(workspace: str) -> None:
     try:
         with transaction(engine, write=True) as conn:
             conn.exec_driver_sql(
-                f"DROP SCHEMA IF EXISTS {quote_ident(WORKSPACE_SCHEMA_PREFIX + workspace)} CASCADE")
+                f"DROP SCHEMA IF EXISTS {quote_ident(WORKSPACE_SCHEMA_PREFIX + workspace)} CASCADE"
+            )
     finally:
         engine.dispose()

@@ -53,8 +53,11 @@ def clean_annotation_geometry(geom):  # type: ignore[no-untyped-def]
         raise ValidationError("annotation.line_too_short")
     if kind in ("Polygon", "MultiPolygon") and not geom.is_valid:
         repaired = shapely.make_valid(geom)
-        polys = [g for g in getattr(repaired, "geoms", [repaired])
-                 if g.geom_type in ("Polygon", "MultiPolygon")]
+        polys = [
+            g
+            for g in getattr(repaired, "geoms", [repaired])
+            if g.geom_type in ("Polygon", "MultiPolygon")
+        ]
         if not polys:
             raise ValidationError("annotation.polygon_unrepairable")
         geom = shapely.union_all(polys)
@@ -100,7 +103,8 @@ class AnnotationMixin(StoreBase):
                 geometry=clean_annotation_geometry(annotation.geometry),
                 text=clean_annotation_text(annotation.text),
                 author=clean_name(actor_name(by, annotation.author) or "—", "author"),
-                version=1, deleted_at=None,
+                version=1,
+                deleted_at=None,
             )
         except Exception:
             # a retry of a stored id returns the stored one, whatever the retry carries
@@ -108,11 +112,20 @@ class AnnotationMixin(StoreBase):
             if existing is not None:
                 return existing
             raise
-        values = dict(id=a.id, lab_id=a.lab_id, category=a.category, text=a.text,
-                      author=a.author, lang=clean_lang(a.lang, allow_empty=True),
-                      created_at=iso(a.created_at),
-                      updated_at=iso(a.created_at), deleted_at=None, version=1,
-                      updated_by=a.author, **_geometry_values(a.geometry))
+        values = dict(
+            id=a.id,
+            lab_id=a.lab_id,
+            category=a.category,
+            text=a.text,
+            author=a.author,
+            lang=clean_lang(a.lang, allow_empty=True),
+            created_at=iso(a.created_at),
+            updated_at=iso(a.created_at),
+            deleted_at=None,
+            version=1,
+            updated_by=a.author,
+            **_geometry_values(a.geometry),
+        )
         with self.write() as conn:
             row = _row(conn, a.id)
             if row is not None:
@@ -129,8 +142,7 @@ class AnnotationMixin(StoreBase):
                 if existing is None:
                     raise ValidationError("integrity.constraint", table="annotations") from exc
                 return _annotation(existing)
-            _record(conn, a.id, "created", a.author,
-                    {k: v for k, v in values.items() if k != "id"})
+            _record(conn, a.id, "created", a.author, {k: v for k, v in values.items() if k != "id"})
         return _annotation(values)
 
     def get_annotation(self, annotation_id: str, include_deleted: bool = False) -> Annotation:
@@ -145,9 +157,15 @@ class AnnotationMixin(StoreBase):
         return _annotation(row) if row else None
 
     def list_annotations(
-        self, lab_id: str, include_deleted: bool = False, since: datetime | None = None, *,
-        deleted_only: bool = False, categories: tuple[str, ...] | list[str] | None = None,
-        authors: tuple[str, ...] | list[str] | None = None, search: str | None = None,
+        self,
+        lab_id: str,
+        include_deleted: bool = False,
+        since: datetime | None = None,
+        *,
+        deleted_only: bool = False,
+        categories: tuple[str, ...] | list[str] | None = None,
+        authors: tuple[str, ...] | list[str] | None = None,
+        search: str | None = None,
     ) -> list[Annotation]:
         """A living lab's annotations, oldest first.
 
@@ -172,45 +190,69 @@ class AnnotationMixin(StoreBase):
         found = [_annotation(r) for r in rows]
         needle = (search or "").strip().casefold()
         if needle:
-            found = [a for a in found
-                     if needle in a.text.casefold() or needle in a.author.casefold()]
+            found = [
+                a for a in found if needle in a.text.casefold() or needle in a.author.casefold()
+            ]
         return found
 
-    def list_deleted_annotations(self, lab_id: str, restorable_by: Actor | None = None,
-                                 ) -> list[Annotation]:
+    def list_deleted_annotations(
+        self,
+        lab_id: str,
+        restorable_by: Actor | None = None,
+    ) -> list[Annotation]:
         """Deleted annotations of a living lab, most recently deleted first (for restoring).
 
         With ``restorable_by`` only those that actor may restore now, from whichever browser
         or session: a participant their own group's notes (not those a moderator hid), a
         viewer none; owners, facilitators and the local single-user mode (None) all."""
-        query = select(annotations).where(annotations.c.lab_id == lab_id,
-                                          annotations.c.deleted_at.is_not(None))
+        query = select(annotations).where(
+            annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_not(None)
+        )
         with self.read() as conn:
             rows = conn.execute(query).mappings().all()
         by = restorable_by
         if by is not None and not by.can_moderate:
-            rows = [r for r in rows if by.may("annotation.restore") and not r["hidden"]
-                    and same_group(r["author"], by.group)]
+            rows = [
+                r
+                for r in rows
+                if by.may("annotation.restore")
+                and not r["hidden"]
+                and same_group(r["author"], by.group)
+            ]
         found = [_annotation(r) for r in rows]
         return sorted(found, key=lambda a: a.deleted_at, reverse=True)  # type: ignore[arg-type]
 
     def count_annotations(self, lab_id: str) -> int:
         with self.read() as conn:
-            q = select(func.count()).select_from(annotations).where(
-                annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+            q = (
+                select(func.count())
+                .select_from(annotations)
+                .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+            )
             return int(conn.execute(q).scalar() or 0)
 
     def annotation_authors(self, lab_id: str) -> list[str]:
         """The groups/authors who wrote the living lab's (not deleted) annotations, sorted."""
         with self.read() as conn:
-            q = select(annotations.c.author).distinct().where(
-                annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+            q = (
+                select(annotations.c.author)
+                .distinct()
+                .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+            )
             return sorted(conn.execute(q).scalars(), key=str.casefold)
 
     # ---- change -------------------------------------------------------------------------------
-    def update_annotation(self, annotation_id: str, *, name: str, expected_version: int,
-                          text: str | None = None, category: str | None = None,
-                          geometry: Any = None, by: Actor | None = None) -> Annotation:
+    def update_annotation(
+        self,
+        annotation_id: str,
+        *,
+        name: str,
+        expected_version: int,
+        text: str | None = None,
+        category: str | None = None,
+        geometry: Any = None,
+        by: Actor | None = None,
+    ) -> Annotation:
         """Change the text, the category and/or the geometry (a redraw) of an annotation.
 
         ``expected_version`` is the ``version`` of the annotation as the editor saw it; when
@@ -233,29 +275,54 @@ class AnnotationMixin(StoreBase):
             row = _checked_row(conn, by, "annotation.edit", annotation_id, expected_version)
             current = _annotation(row)
             if current.deleted_at is not None:
-                raise ConflictError("annotate.error.conflict_deleted", current=current,
-                                    actor=current.updated_by)
-            diff = {k: v for k, v in changes.items()
-                    if not (_same_geometry(getattr(current, k), v) if k == "geometry"
-                            else getattr(current, k) == v)}
+                raise ConflictError(
+                    "annotate.error.conflict_deleted", current=current, actor=current.updated_by
+                )
+            diff = {
+                k: v
+                for k, v in changes.items()
+                if not (
+                    _same_geometry(getattr(current, k), v)
+                    if k == "geometry"
+                    else getattr(current, k) == v
+                )
+            }
             if not diff:
                 return current
             now = utcnow()
             values: dict[str, Any] = {k: v for k, v in diff.items() if k != "geometry"}
             if "geometry" in diff:
                 values.update(_geometry_values(diff["geometry"]))
-            values.update(updated_at=iso(now), updated_by=editor, version=current.version + 1,
-                          rev=bump_revision(conn, row["lab_id"]))
+            values.update(
+                updated_at=iso(now),
+                updated_by=editor,
+                version=current.version + 1,
+                rev=bump_revision(conn, row["lab_id"]),
+            )
             _update_at_version(conn, annotation_id, current.version, values)
-            _record(conn, annotation_id, "edited", editor, {
-                "changed": {k: {"from": _plain(getattr(current, k)), "to": _plain(v)}
-                            for k, v in diff.items()},
-                "version": current.version + 1})
+            _record(
+                conn,
+                annotation_id,
+                "edited",
+                editor,
+                {
+                    "changed": {
+                        k: {"from": _plain(getattr(current, k)), "to": _plain(v)}
+                        for k, v in diff.items()
+                    },
+                    "version": current.version + 1,
+                },
+            )
         return _annotation({**row, **values})
 
-    def delete_annotation(self, annotation_id: str, *, name: str,
-                          expected_version: int | None = None,
-                          by: Actor | None = None) -> Annotation:
+    def delete_annotation(
+        self,
+        annotation_id: str,
+        *,
+        name: str,
+        expected_version: int | None = None,
+        by: Actor | None = None,
+    ) -> Annotation:
         """Soft delete: the annotation disappears from maps and lists but can be restored.
 
         Deleting a deleted annotation changes nothing. With ``expected_version``, a delete of an
@@ -264,13 +331,20 @@ class AnnotationMixin(StoreBase):
         """
         return self._set_deleted(annotation_id, True, name, by, expected_version)
 
-    def restore_annotation(self, annotation_id: str, *, name: str,
-                           by: Actor | None = None) -> Annotation:
+    def restore_annotation(
+        self, annotation_id: str, *, name: str, by: Actor | None = None
+    ) -> Annotation:
         """Undo a delete; restoring an annotation that is not deleted changes nothing."""
         return self._set_deleted(annotation_id, False, name, by, None)
 
-    def _set_deleted(self, annotation_id: str, deleted: bool, name: str, by: Actor | None,
-                     expected_version: int | None) -> Annotation:
+    def _set_deleted(
+        self,
+        annotation_id: str,
+        deleted: bool,
+        name: str,
+        by: Actor | None,
+        expected_version: int | None,
+    ) -> Annotation:
         action = "delete" if deleted else "restore"
         editor = clean_name(actor_name(by, name) or "—", "author")
         with self.write() as conn:
@@ -284,24 +358,43 @@ class AnnotationMixin(StoreBase):
             # a moderator's delete of another group's note hides it (live readers who may
             # moderate still get it, flagged hidden); a restore shows it again
             hidden = deleted and by is not None and by.can_moderate and row["author"] != editor
-            values = dict(deleted_at=now if deleted else None, updated_at=now, updated_by=editor,
-                          version=row["version"] + 1, hidden=int(hidden),
-                          rev=bump_revision(conn, row["lab_id"]))
+            values = dict(
+                deleted_at=now if deleted else None,
+                updated_at=now,
+                updated_by=editor,
+                version=row["version"] + 1,
+                hidden=int(hidden),
+                rev=bump_revision(conn, row["lab_id"]),
+            )
             _update_at_version(conn, annotation_id, row["version"], values)
-            _record(conn, annotation_id, "deleted" if deleted else "restored", editor,
-                    {"version": values["version"]})
+            _record(
+                conn,
+                annotation_id,
+                "deleted" if deleted else "restored",
+                editor,
+                {"version": values["version"]},
+            )
         return _annotation({**row, **values})
 
     def annotation_history(self, annotation_id: str) -> list[AnnotationChange]:
         """Every change of an annotation, oldest first: who, when, what."""
-        q = (select(annotation_history)
-             .where(annotation_history.c.annotation_id == annotation_id)
-             .order_by(annotation_history.c.at))
+        q = (
+            select(annotation_history)
+            .where(annotation_history.c.annotation_id == annotation_id)
+            .order_by(annotation_history.c.at)
+        )
         with self.read() as conn:
             rows = conn.execute(q).mappings().all()
-        return [AnnotationChange(annotation_id=r["annotation_id"], action=r["action"],
-                                 actor=r["actor"], at=from_iso(r["at"]),  # type: ignore[arg-type]
-                                 data=loads(r["data"], {})) for r in rows]
+        return [
+            AnnotationChange(
+                annotation_id=r["annotation_id"],
+                action=r["action"],
+                actor=r["actor"],
+                at=from_iso(r["at"]),  # type: ignore[arg-type]
+                data=loads(r["data"], {}),
+            )
+            for r in rows
+        ]
 
     # ---- categories ---------------------------------------------------------------------------
     def annotation_categories(self) -> tuple[str, ...]:
@@ -309,13 +402,18 @@ class AnnotationMixin(StoreBase):
         return tuple(c.code for c in self.list_categories())
 
     def list_categories(self) -> list[Category]:
-        builtin = [Category(code=c, colour=ANNOTATION_CATEGORY_COLOURS[c], builtin=True)
-                   for c in ANNOTATION_CATEGORIES]
-        q = select(annotation_categories).order_by(annotation_categories.c.position,
-                                                   annotation_categories.c.code)
+        builtin = [
+            Category(code=c, colour=ANNOTATION_CATEGORY_COLOURS[c], builtin=True)
+            for c in ANNOTATION_CATEGORIES
+        ]
+        q = select(annotation_categories).order_by(
+            annotation_categories.c.position, annotation_categories.c.code
+        )
         with self.read() as conn:
-            own = [Category(code=r["code"], colour=r["colour"], labels=loads(r["labels"], {}))
-                   for r in conn.execute(q).mappings()]
+            own = [
+                Category(code=r["code"], colour=r["colour"], labels=loads(r["labels"], {}))
+                for r in conn.execute(q).mappings()
+            ]
         return builtin + own
 
     def save_category(self, category: Category, by: Actor | None = None) -> Category:
@@ -330,34 +428,49 @@ class AnnotationMixin(StoreBase):
         if code in ANNOTATION_CATEGORIES:
             raise ValidationError("annotate.error.category_builtin", value=code)
         colour = clean_colour(category.colour)
-        labels = {lang: clean_name(label, "name", MAX_NAME_CHARS)
-                  for lang, label in category.labels.items()
-                  if lang in LANGUAGES and (label or "").strip()}
+        labels = {
+            lang: clean_name(label, "name", MAX_NAME_CHARS)
+            for lang, label in category.labels.items()
+            if lang in LANGUAGES and (label or "").strip()
+        }
         if not labels:
             raise ValidationError("annotate.error.category_no_label")
         with self.write() as conn:
             authorize(conn, by, "lab.settings", None)
-            exists = conn.execute(select(annotation_categories.c.code).where(
-                annotation_categories.c.code == code)).first()
+            exists = conn.execute(
+                select(annotation_categories.c.code).where(annotation_categories.c.code == code)
+            ).first()
             if exists:
-                conn.execute(update(annotation_categories).where(
-                    annotation_categories.c.code == code).values(
-                    colour=colour, labels=dumps(labels)))
+                conn.execute(
+                    update(annotation_categories)
+                    .where(annotation_categories.c.code == code)
+                    .values(colour=colour, labels=dumps(labels))
+                )
                 # the notes of that category look different now: each lab using it gets
                 # one new revision, stamped on those notes (live maps restyle them)
                 used: dict[str, list[str]] = {}
                 for lab_id, note_id in conn.execute(
-                        select(annotations.c.lab_id, annotations.c.id).where(
-                            annotations.c.category == code)):
+                    select(annotations.c.lab_id, annotations.c.id).where(
+                        annotations.c.category == code
+                    )
+                ):
                     used.setdefault(lab_id, []).append(note_id)
                 for lab_id, ids in used.items():
                     bump_revision(conn, lab_id, annotation_ids=ids)
             else:
-                position = conn.execute(
-                    select(func.count()).select_from(annotation_categories)).scalar() or 0
-                conn.execute(insert(annotation_categories).values(
-                    code=code, colour=colour, labels=dumps(labels),
-                    position=int(position), created_at=iso(utcnow())))
+                position = (
+                    conn.execute(select(func.count()).select_from(annotation_categories)).scalar()
+                    or 0
+                )
+                conn.execute(
+                    insert(annotation_categories).values(
+                        code=code,
+                        colour=colour,
+                        labels=dumps(labels),
+                        position=int(position),
+                        created_at=iso(utcnow()),
+                    )
+                )
         return Category(code=code, colour=colour, labels=labels)
 
     def delete_category(self, code: str, by: Actor | None = None) -> None:
@@ -366,22 +479,35 @@ class AnnotationMixin(StoreBase):
             raise ValidationError("annotate.error.category_builtin", value=code)
         with self.write() as conn:
             authorize(conn, by, "lab.settings", None)
-            used = conn.execute(select(func.count()).select_from(annotations).where(
-                annotations.c.category == code)).scalar() or 0
+            used = (
+                conn.execute(
+                    select(func.count())
+                    .select_from(annotations)
+                    .where(annotations.c.category == code)
+                ).scalar()
+                or 0
+            )
             if used:
                 raise ValidationError("annotate.error.category_in_use", count=int(used))
-            conn.execute(delete(annotation_categories).where(
-                annotation_categories.c.code == code))
+            conn.execute(delete(annotation_categories).where(annotation_categories.c.code == code))
 
 
 def _row(conn: Connection, annotation_id: str) -> Any:
     """An annotation's row (deleted or not), or None."""
-    return conn.execute(
-        select(annotations).where(annotations.c.id == annotation_id)).mappings().first()
+    return (
+        conn.execute(select(annotations).where(annotations.c.id == annotation_id))
+        .mappings()
+        .first()
+    )
 
 
-def _checked_row(conn: Connection, by: Actor | None, action: str, annotation_id: str,
-                expected_version: int | None) -> Any:
+def _checked_row(
+    conn: Connection,
+    by: Actor | None,
+    action: str,
+    annotation_id: str,
+    expected_version: int | None,
+) -> Any:
     """The annotation's row read inside the write transaction: it must exist (else
     ``notfound.annotation``), ``by`` must be allowed ``action`` on it (``authorize`` with its
     living lab and author), and it must still be at ``expected_version`` (else
@@ -392,45 +518,65 @@ def _checked_row(conn: Connection, by: Actor | None, action: str, annotation_id:
     authorize(conn, by, action, row["lab_id"], row["author"])
     if expected_version is not None and row["version"] != expected_version:
         current = _annotation(row)
-        raise ConflictError("annotate.error.conflict", current=current,
-                            actor=current.updated_by,
-                            at=current.updated_at.strftime("%H:%M:%S UTC"))
+        raise ConflictError(
+            "annotate.error.conflict",
+            current=current,
+            actor=current.updated_by,
+            at=current.updated_at.strftime("%H:%M:%S UTC"),
+        )
     return row
 
 
-def _update_at_version(conn: Connection, annotation_id: str, version: int,
-                       values: dict[str, Any]) -> None:
+def _update_at_version(
+    conn: Connection, annotation_id: str, version: int, values: dict[str, Any]
+) -> None:
     """Write ``values`` over the annotation at ``version`` only (``… WHERE version = :v``): a
     change that reached the row first makes this a :class:`ConflictError`, never a lost
     update, even from a writer that did not take the workspace's write lock."""
-    done = conn.execute(update(annotations).where(
-        annotations.c.id == annotation_id, annotations.c.version == version).values(values))
+    done = conn.execute(
+        update(annotations)
+        .where(annotations.c.id == annotation_id, annotations.c.version == version)
+        .values(values)
+    )
     if done.rowcount != 1:
         current = _annotation(_row(conn, annotation_id))
-        raise ConflictError("annotate.error.conflict", current=current,
-                            actor=current.updated_by,
-                            at=current.updated_at.strftime("%H:%M:%S UTC"))
+        raise ConflictError(
+            "annotate.error.conflict",
+            current=current,
+            actor=current.updated_by,
+            at=current.updated_at.strftime("%H:%M:%S UTC"),
+        )
 
 
 def _check_category(conn: Connection, code: str) -> None:
     """Refuse a category that is neither built in nor one of the workspace's own."""
     if code in ANNOTATION_CATEGORIES:
         return
-    if conn.execute(select(annotation_categories.c.code).where(
-            annotation_categories.c.code == code)).first() is None:
+    if (
+        conn.execute(
+            select(annotation_categories.c.code).where(annotation_categories.c.code == code)
+        ).first()
+        is None
+    ):
         raise ValidationError("annotation.category", value=code)
 
 
 def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     minx, miny, maxx, maxy = geom.bounds
-    return dict(geom=shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS),
-                geom_type=geom.geom_type,
-                minx=minx, miny=miny, maxx=maxx, maxy=maxy)
+    return dict(
+        geom=shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS),
+        geom_type=geom.geom_type,
+        minx=minx,
+        miny=miny,
+        maxx=maxx,
+        maxy=maxy,
+    )
 
 
 def _same_geometry(a, b) -> bool:  # type: ignore[no-untyped-def]
-    return (shapely.to_wkt(a, rounding_precision=COORD_DECIMALS)
-            == shapely.to_wkt(b, rounding_precision=COORD_DECIMALS))
+    return shapely.to_wkt(a, rounding_precision=COORD_DECIMALS) == shapely.to_wkt(
+        b, rounding_precision=COORD_DECIMALS
+    )
 
 
 def _plain(value: Any) -> Any:
@@ -439,17 +585,33 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _record(conn: Connection, annotation_id: str, action: str, actor: str,
-            data: dict[str, Any]) -> None:
-    conn.execute(insert(annotation_history).values(
-        id=new_id(), annotation_id=annotation_id, action=action, actor=actor,
-        at=iso(utcnow()), data=dumps(data)))
+def _record(
+    conn: Connection, annotation_id: str, action: str, actor: str, data: dict[str, Any]
+) -> None:
+    conn.execute(
+        insert(annotation_history).values(
+            id=new_id(),
+            annotation_id=annotation_id,
+            action=action,
+            actor=actor,
+            at=iso(utcnow()),
+            data=dumps(data),
+        )
+    )
 
 
 def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
     return Annotation(
-        id=r["id"], lab_id=r["lab_id"], geometry=shapely.from_wkt(r["geom"]),
-        category=r["category"], text=r["text"], author=r["author"],
-        created_at=from_iso(r["created_at"]), updated_at=from_iso(r["updated_at"]),
-        deleted_at=from_iso(r["deleted_at"]), version=r["version"],
-        updated_by=r["updated_by"] or r["author"], lang=r.get("lang") or "")
+        id=r["id"],
+        lab_id=r["lab_id"],
+        geometry=shapely.from_wkt(r["geom"]),
+        category=r["category"],
+        text=r["text"],
+        author=r["author"],
+        created_at=from_iso(r["created_at"]),
+        updated_at=from_iso(r["updated_at"]),
+        deleted_at=from_iso(r["deleted_at"]),
+        version=r["version"],
+        updated_by=r["updated_by"] or r["author"],
+        lang=r.get("lang") or "",
+    )

@@ -64,8 +64,9 @@ _TRASH_PREFIX = "trash."
 def _trashed(conn: Connection, kind: str | None = None) -> set[str]:
     """Ids of the softly deleted records (of ``kind``, or of every kind)."""
     prefix = _TRASH_PREFIX + (f"{kind}." if kind else "")
-    keys = conn.execute(select(workspace_settings.c.key).where(
-        workspace_settings.c.key.like(prefix + "%"))).scalars()
+    keys = conn.execute(
+        select(workspace_settings.c.key).where(workspace_settings.c.key.like(prefix + "%"))
+    ).scalars()
     return {key.rsplit(".", 1)[1] for key in keys}
 
 
@@ -105,8 +106,15 @@ def clean_style(style: dict | None) -> dict:
     return clean
 
 
-def _bump(conn: Connection, table, record_id: str, expected_version: int | None,  # type: ignore[no-untyped-def]
-          kind: str, values: dict, load) -> None:
+def _bump(
+    conn: Connection,
+    table,
+    record_id: str,
+    expected_version: int | None,  # type: ignore[no-untyped-def]
+    kind: str,
+    values: dict,
+    load,
+) -> None:
     """Write ``values`` to a network, city or living lab and bump its version, in the caller's
     write transaction; with ``expected_version`` (the version the editor saw), a record changed
     by someone else since raises :class:`ConflictError` (``current``: the record as stored now,
@@ -115,14 +123,21 @@ def _bump(conn: Connection, table, record_id: str, expected_version: int | None,
     if current is None:
         raise NotFoundError(f"notfound.{kind}")
     if expected_version is not None and current != expected_version:
-        raise ConflictError(f"integrity.conflict_{kind}", current=load(), version=current,
-                            expected=expected_version)
-    done = conn.execute(update(table).where(table.c.id == record_id,
-                                            table.c.version == current).values(
-        **values, version=current + 1))
+        raise ConflictError(
+            f"integrity.conflict_{kind}", current=load(), version=current, expected=expected_version
+        )
+    done = conn.execute(
+        update(table)
+        .where(table.c.id == record_id, table.c.version == current)
+        .values(**values, version=current + 1)
+    )
     if done.rowcount != 1:  # changed between the read and the write: never a lost update
-        raise ConflictError(f"integrity.conflict_{kind}", current=load(), version=current + 1,
-                            expected=expected_version if expected_version is not None else current)
+        raise ConflictError(
+            f"integrity.conflict_{kind}",
+            current=load(),
+            version=current + 1,
+            expected=expected_version if expected_version is not None else current,
+        )
 
 
 def _country(code: str) -> str:
@@ -144,23 +159,39 @@ class CoreMixin(StoreBase):
         with self.write() as conn:
             authorize(conn, by, "setup.edit", None)
             if self._network_row(conn, network.id) is None:
-                conn.execute(insert(networks).values(
-                    id=network.id, name=network.name, countries=dumps(list(network.countries)),
-                    description=network.description, created_at=iso(network.created_at)))
+                conn.execute(
+                    insert(networks).values(
+                        id=network.id,
+                        name=network.name,
+                        countries=dumps(list(network.countries)),
+                        description=network.description,
+                        created_at=iso(network.created_at),
+                    )
+                )
         return self.get_network(network.id)
 
-    def update_network(self, network: Network, by: Actor | None = None,
-                       expected_version: int | None = None) -> Network:
+    def update_network(
+        self, network: Network, by: Actor | None = None, expected_version: int | None = None
+    ) -> Network:
         """Change a network; ``expected_version``: the version the editor saw (a stale one
         raises :class:`ConflictError`, nothing written)."""
         self.get_network(network.id)
-        values = dict(name=clean_name(network.name, "name"),
-                      countries=dumps([_country(c) for c in network.countries]),
-                      description=clean_text(network.description, "description"))
+        values = dict(
+            name=clean_name(network.name, "name"),
+            countries=dumps([_country(c) for c in network.countries]),
+            description=clean_text(network.description, "description"),
+        )
         with self.write() as conn:
             authorize(conn, by, "setup.edit", None)
-            _bump(conn, networks, network.id, expected_version, "network", values,
-                  lambda: self.get_network(network.id))
+            _bump(
+                conn,
+                networks,
+                network.id,
+                expected_version,
+                "network",
+                values,
+                lambda: self.get_network(network.id),
+            )
         return self.get_network(network.id)
 
     def get_network(self, network_id: str) -> Network:
@@ -195,23 +226,43 @@ class CoreMixin(StoreBase):
             self._require_networks(conn, city.network_ids)
             exists = conn.execute(select(cities.c.id).where(cities.c.id == city.id)).first()
             if exists is None:
-                conn.execute(insert(cities).values(
-                    id=city.id, name=city.name, country=city.country, lon=city.lon, lat=city.lat,
-                    illustrative_only=int(city.illustrative_only)))
+                conn.execute(
+                    insert(cities).values(
+                        id=city.id,
+                        name=city.name,
+                        country=city.country,
+                        lon=city.lon,
+                        lat=city.lat,
+                        illustrative_only=int(city.illustrative_only),
+                    )
+                )
                 self._set_city_networks(conn, city.id, city.network_ids)
         return self.get_city(city.id)
 
-    def update_city(self, city: City, by: Actor | None = None,
-                    expected_version: int | None = None) -> City:
+    def update_city(
+        self, city: City, by: Actor | None = None, expected_version: int | None = None
+    ) -> City:
         """Change a city; ``expected_version`` as in :meth:`update_network`."""
         self.get_city(city.id)
         city = _clean_city(city)
         with self.write() as conn:
             authorize(conn, by, "setup.edit", None)
             self._require_networks(conn, city.network_ids)
-            _bump(conn, cities, city.id, expected_version, "city", dict(
-                name=city.name, country=city.country, lon=city.lon, lat=city.lat,
-                illustrative_only=int(city.illustrative_only)), lambda: self.get_city(city.id))
+            _bump(
+                conn,
+                cities,
+                city.id,
+                expected_version,
+                "city",
+                dict(
+                    name=city.name,
+                    country=city.country,
+                    lon=city.lon,
+                    lat=city.lat,
+                    illustrative_only=int(city.illustrative_only),
+                ),
+                lambda: self.get_city(city.id),
+            )
             self._set_city_networks(conn, city.id, city.network_ids)
         return self.get_city(city.id)
 
@@ -226,7 +277,8 @@ class CoreMixin(StoreBase):
         query = select(cities).order_by(cities.c.name)
         if network_id:
             query = query.join(network_cities, network_cities.c.city_id == cities.c.id).where(
-                network_cities.c.network_id == network_id)
+                network_cities.c.network_id == network_id
+            )
         with self.read() as conn:
             rows = conn.execute(query).mappings().all()
             members: dict[str, list[str]] = {}
@@ -272,19 +324,30 @@ class CoreMixin(StoreBase):
         with self.write() as conn:
             authorize(conn, by, "setup.edit", lab.id)
             if conn.execute(select(labs.c.id).where(labs.c.id == lab.id)).first() is None:
-                conn.execute(insert(labs).values(**_lab_values(lab), id=lab.id,
-                                                 created_at=iso(lab.created_at)))
+                conn.execute(
+                    insert(labs).values(
+                        **_lab_values(lab), id=lab.id, created_at=iso(lab.created_at)
+                    )
+                )
         return self.get_lab(lab.id)
 
-    def update_lab(self, lab: LivingLab, by: Actor | None = None,
-                   expected_version: int | None = None) -> LivingLab:
+    def update_lab(
+        self, lab: LivingLab, by: Actor | None = None, expected_version: int | None = None
+    ) -> LivingLab:
         """Change a living lab; ``expected_version`` as in :meth:`update_network`."""
         self.get_lab(lab.id)
         lab = replace(self._clean_lab(lab), updated_at=utcnow())
         with self.write() as conn:
             authorize(conn, by, "setup.edit", lab.id)
-            _bump(conn, labs, lab.id, expected_version, "lab", _lab_values(lab),
-                  lambda: self.get_lab(lab.id))
+            _bump(
+                conn,
+                labs,
+                lab.id,
+                expected_version,
+                "lab",
+                _lab_values(lab),
+                lambda: self.get_lab(lab.id),
+            )
         return self.get_lab(lab.id)
 
     def get_lab(self, lab_id: str) -> LivingLab:
@@ -294,8 +357,9 @@ class CoreMixin(StoreBase):
             raise NotFoundError("notfound.lab")
         return _lab(row)
 
-    def list_labs(self, network_id: str | None = None, city_id: str | None = None
-                  ) -> list[LivingLab]:
+    def list_labs(
+        self, network_id: str | None = None, city_id: str | None = None
+    ) -> list[LivingLab]:
         query = select(labs).order_by(labs.c.title)
         if network_id:
             query = query.where(labs.c.network_id == network_id)
@@ -319,21 +383,35 @@ class CoreMixin(StoreBase):
             ids = self._trash_ids(conn, kind, record_id)
             lab_ids = list(ids["lab"])
             names = {
-                "networks": [r.name for r in conn.execute(select(networks.c.name).where(
-                    networks.c.id.in_(ids["network"])))],
-                "cities": [r.name for r in conn.execute(select(cities.c.name).where(
-                    cities.c.id.in_(ids["city"])))],
-                "labs": [r.title for r in conn.execute(select(labs.c.title).where(
-                    labs.c.id.in_(lab_ids)).order_by(labs.c.title))],
+                "networks": [
+                    r.name
+                    for r in conn.execute(
+                        select(networks.c.name).where(networks.c.id.in_(ids["network"]))
+                    )
+                ],
+                "cities": [
+                    r.name
+                    for r in conn.execute(select(cities.c.name).where(cities.c.id.in_(ids["city"])))
+                ],
+                "labs": [
+                    r.title
+                    for r in conn.execute(
+                        select(labs.c.title).where(labs.c.id.in_(lab_ids)).order_by(labs.c.title)
+                    )
+                ],
             }
             counts = {
-                "notes": conn.execute(select(annotations.c.id).where(
-                    annotations.c.lab_id.in_(lab_ids),
-                    annotations.c.deleted_at.is_(None))).all(),
-                "layers": conn.execute(select(layers.c.id).where(
-                    layers.c.lab_id.in_(lab_ids))).all(),
-                "snapshots": conn.execute(select(snapshots.c.id).where(
-                    snapshots.c.lab_id.in_(lab_ids))).all(),
+                "notes": conn.execute(
+                    select(annotations.c.id).where(
+                        annotations.c.lab_id.in_(lab_ids), annotations.c.deleted_at.is_(None)
+                    )
+                ).all(),
+                "layers": conn.execute(
+                    select(layers.c.id).where(layers.c.lab_id.in_(lab_ids))
+                ).all(),
+                "snapshots": conn.execute(
+                    select(snapshots.c.id).where(snapshots.c.lab_id.in_(lab_ids))
+                ).all(),
             }
         return {**names, **{k: len(v) for k, v in counts.items()}, "lab_ids": lab_ids}
 
@@ -347,13 +425,13 @@ class CoreMixin(StoreBase):
             ids = self._trash_ids(conn, kind, record_id)
             if any(active_session_row(conn, lab_id) is not None for lab_id in ids["lab"]):
                 raise ValidationError("setup.delete.session_running")
-            value = dumps({"batch": batch, "at": iso(utcnow()),
-                           "by": by.group if by is not None else ""})
+            value = dumps(
+                {"batch": batch, "at": iso(utcnow()), "by": by.group if by is not None else ""}
+            )
             for k, found in ids.items():
                 for rid in found:
                     key = f"{_TRASH_PREFIX}{k}.{rid}"
-                    conn.execute(delete(workspace_settings).where(
-                        workspace_settings.c.key == key))
+                    conn.execute(delete(workspace_settings).where(workspace_settings.c.key == key))
                     conn.execute(insert(workspace_settings).values(key=key, value=value))
         return batch
 
@@ -361,30 +439,43 @@ class CoreMixin(StoreBase):
         """Undo one :meth:`trash` (everything it took); the number of records back."""
         with self.write() as conn:
             authorize(conn, by, "workspace.admin", None)
-            rows = conn.execute(select(workspace_settings.c.key, workspace_settings.c.value)
-                                .where(workspace_settings.c.key.like(_TRASH_PREFIX + "%"))).all()
+            rows = conn.execute(
+                select(workspace_settings.c.key, workspace_settings.c.value).where(
+                    workspace_settings.c.key.like(_TRASH_PREFIX + "%")
+                )
+            ).all()
             keys = [r.key for r in rows if (loads(r.value, {}) or {}).get("batch") == batch]
             if keys:
-                conn.execute(delete(workspace_settings).where(
-                    workspace_settings.c.key.in_(keys)))
+                conn.execute(delete(workspace_settings).where(workspace_settings.c.key.in_(keys)))
         return len(keys)
 
     def list_trash(self) -> list[dict]:
         """The soft deletes that can be undone, newest first: ``batch``, ``at``, ``by`` and the
         ``names`` of what was deleted (networks and cities first)."""
         with self.read() as conn:
-            rows = conn.execute(select(workspace_settings.c.key, workspace_settings.c.value)
-                                .where(workspace_settings.c.key.like(_TRASH_PREFIX + "%"))).all()
-            names = {**{r.id: r.name for r in conn.execute(select(networks.c.id, networks.c.name))},
-                     **{r.id: r.name for r in conn.execute(select(cities.c.id, cities.c.name))},
-                     **{r.id: r.title for r in conn.execute(select(labs.c.id, labs.c.title))}}
+            rows = conn.execute(
+                select(workspace_settings.c.key, workspace_settings.c.value).where(
+                    workspace_settings.c.key.like(_TRASH_PREFIX + "%")
+                )
+            ).all()
+            names = {
+                **{r.id: r.name for r in conn.execute(select(networks.c.id, networks.c.name))},
+                **{r.id: r.name for r in conn.execute(select(cities.c.id, cities.c.name))},
+                **{r.id: r.title for r in conn.execute(select(labs.c.id, labs.c.title))},
+            }
         order = {k: i for i, k in enumerate(TRASH_KINDS)}
         batches: dict[str, dict] = {}
         for key, value in sorted(rows, key=lambda r: order.get(r.key.split(".")[1], 9)):
             data = loads(value, {}) or {}
-            entry = batches.setdefault(data.get("batch", ""), {
-                "batch": data.get("batch", ""), "at": from_iso(data.get("at")),
-                "by": data.get("by", ""), "names": []})
+            entry = batches.setdefault(
+                data.get("batch", ""),
+                {
+                    "batch": data.get("batch", ""),
+                    "at": from_iso(data.get("at")),
+                    "by": data.get("by", ""),
+                    "names": [],
+                },
+            )
             entry["names"].append(names.get(key.rsplit(".", 1)[1], "—"))
         return sorted(batches.values(), key=lambda e: e["at"] or utcnow(), reverse=True)
 
@@ -395,23 +486,37 @@ class CoreMixin(StoreBase):
             raise ValidationError("setup.delete.kind", value=str(kind)[:20])
         table = {"network": networks, "city": cities, "lab": labs}[kind]
         gone = _trashed(conn)
-        if record_id in gone or conn.execute(select(table.c.id).where(
-                table.c.id == record_id)).first() is None:
+        if (
+            record_id in gone
+            or conn.execute(select(table.c.id).where(table.c.id == record_id)).first() is None
+        ):
             raise NotFoundError(f"notfound.{kind}")
         ids: dict[str, set[str]] = {"network": set(), "city": set(), "lab": set()}
         ids[kind].add(record_id)
         if kind == "network":
-            for city_id in conn.execute(select(network_cities.c.city_id).where(
-                    network_cities.c.network_id == record_id)).scalars():
-                others = set(conn.execute(select(network_cities.c.network_id).where(
-                    network_cities.c.city_id == city_id)).scalars()) - gone - {record_id}
+            for city_id in conn.execute(
+                select(network_cities.c.city_id).where(network_cities.c.network_id == record_id)
+            ).scalars():
+                others = (
+                    set(
+                        conn.execute(
+                            select(network_cities.c.network_id).where(
+                                network_cities.c.city_id == city_id
+                            )
+                        ).scalars()
+                    )
+                    - gone
+                    - {record_id}
+                )
                 if not others:
                     ids["city"].add(city_id)
-            ids["lab"] |= set(conn.execute(select(labs.c.id).where(
-                labs.c.network_id == record_id)).scalars())
+            ids["lab"] |= set(
+                conn.execute(select(labs.c.id).where(labs.c.network_id == record_id)).scalars()
+            )
         if ids["city"]:
-            ids["lab"] |= set(conn.execute(select(labs.c.id).where(
-                labs.c.city_id.in_(ids["city"]))).scalars())
+            ids["lab"] |= set(
+                conn.execute(select(labs.c.id).where(labs.c.city_id.in_(ids["city"]))).scalars()
+            )
         ids["lab"] -= gone
         return ids
 
@@ -442,20 +547,33 @@ class CoreMixin(StoreBase):
         with self.write() as conn:
             authorize(conn, by, "layers.edit", layer.lab_id)
             if conn.execute(select(layers.c.id).where(layers.c.id == layer.id)).first() is None:
-                insert_row(conn, layers, dict(
-                    id=layer.id, lab_id=layer.lab_id, name=clean_name(layer.name, "name"),
-                    kind=layer.kind, source=clean_text(layer.source, "source"),
-                    attribution=clean_text(layer.attribution, "attribution"),
-                    style=dumps(clean_style(layer.style)), path=layer.path,
-                    feature_count=layer.feature_count, created_at=iso(layer.created_at),
-                    source_for=_check_source_for(layer.source_for)))
+                insert_row(
+                    conn,
+                    layers,
+                    dict(
+                        id=layer.id,
+                        lab_id=layer.lab_id,
+                        name=clean_name(layer.name, "name"),
+                        kind=layer.kind,
+                        source=clean_text(layer.source, "source"),
+                        attribution=clean_text(layer.attribution, "attribution"),
+                        style=dumps(clean_style(layer.style)),
+                        path=layer.path,
+                        feature_count=layer.feature_count,
+                        created_at=iso(layer.created_at),
+                        source_for=_check_source_for(layer.source_for),
+                    ),
+                )
         return self.get_layer(layer.id)
 
     def update_layer_style(self, layer_id: str, style: dict, by: Actor | None = None) -> Layer:
         with self.write() as conn:
             authorize(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
-            conn.execute(update(layers).where(layers.c.id == layer_id).values(
-                style=dumps(clean_style(style))))
+            conn.execute(
+                update(layers)
+                .where(layers.c.id == layer_id)
+                .values(style=dumps(clean_style(style)))
+            )
         return self.get_layer(layer_id)
 
     def set_layer_source(self, layer_id: str, theme: str, by: Actor | None = None) -> Layer:
@@ -466,9 +584,11 @@ class CoreMixin(StoreBase):
             lab_id = self._lab_of(conn, layers, layer_id)
             authorize(conn, by, "layers.edit", lab_id)
             if theme:
-                conn.execute(update(layers).where(
-                    (layers.c.lab_id == lab_id) & (layers.c.source_for == theme)).values(
-                    source_for=""))
+                conn.execute(
+                    update(layers)
+                    .where((layers.c.lab_id == lab_id) & (layers.c.source_for == theme))
+                    .values(source_for="")
+                )
             conn.execute(update(layers).where(layers.c.id == layer_id).values(source_for=theme))
         return self.get_layer(layer_id)
 
@@ -500,15 +620,21 @@ class CoreMixin(StoreBase):
 
     def get_snapshot(self, snapshot_id: str) -> Snapshot:
         with self.read() as conn:
-            row = conn.execute(
-                select(snapshots).where(snapshots.c.id == snapshot_id)).mappings().first()
+            row = (
+                conn.execute(select(snapshots).where(snapshots.c.id == snapshot_id))
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFoundError("notfound.snapshot")
         return _snapshot(row)
 
     def list_snapshots(self, lab_id: str) -> list[Snapshot]:
-        query = select(snapshots).where(snapshots.c.lab_id == lab_id).order_by(
-            snapshots.c.created_at.desc())
+        query = (
+            select(snapshots)
+            .where(snapshots.c.lab_id == lab_id)
+            .order_by(snapshots.c.created_at.desc())
+        )
         with self.read() as conn:
             return [_snapshot(r) for r in conn.execute(query).mappings()]
 
@@ -531,58 +657,103 @@ def _clean_city(city: City) -> City:
         raise ValidationError("city.location") from exc
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValidationError("city.location")
-    return replace(city, name=clean_name(city.name, "name"), country=_country(city.country),
-                   lon=lon, lat=lat)
+    return replace(
+        city, name=clean_name(city.name, "name"), country=_country(city.country), lon=lon, lat=lat
+    )
 
 
 def _network(r) -> Network:  # type: ignore[no-untyped-def]
-    return Network(id=r["id"], name=r["name"], countries=tuple(loads(r["countries"], [])),
-                   description=r["description"], created_at=from_iso(r["created_at"]),
-                   version=r["version"])
+    return Network(
+        id=r["id"],
+        name=r["name"],
+        countries=tuple(loads(r["countries"], [])),
+        description=r["description"],
+        created_at=from_iso(r["created_at"]),
+        version=r["version"],
+    )
 
 
 def _city(r, network_ids) -> City:  # type: ignore[no-untyped-def]
-    return City(id=r["id"], name=r["name"], country=r["country"], lon=r["lon"], lat=r["lat"],
-                network_ids=tuple(network_ids), illustrative_only=bool(r["illustrative_only"]),
-                version=r["version"])
+    return City(
+        id=r["id"],
+        name=r["name"],
+        country=r["country"],
+        lon=r["lon"],
+        lat=r["lat"],
+        network_ids=tuple(network_ids),
+        illustrative_only=bool(r["illustrative_only"]),
+        version=r["version"],
+    )
 
 
 def _lab_values(lab: LivingLab) -> dict:
     return dict(
-        city_id=lab.city_id, network_id=lab.network_id, title=lab.title, summary=lab.summary,
-        themes=dumps(list(lab.themes)), principles=dumps(list(lab.principles)),
-        sdg_targets=dumps(list(lab.sdg_targets)), status=lab.status,
+        city_id=lab.city_id,
+        network_id=lab.network_id,
+        title=lab.title,
+        summary=lab.summary,
+        themes=dumps(list(lab.themes)),
+        principles=dumps(list(lab.principles)),
+        sdg_targets=dumps(list(lab.sdg_targets)),
+        status=lab.status,
         boundary=shapely.to_wkt(lab.boundary, rounding_precision=COORD_DECIMALS),
-        illustrative=int(lab.illustrative), updated_at=iso(lab.updated_at))
+        illustrative=int(lab.illustrative),
+        updated_at=iso(lab.updated_at),
+    )
 
 
 def _lab(r) -> LivingLab:  # type: ignore[no-untyped-def]
     return LivingLab(
-        id=r["id"], city_id=r["city_id"], network_id=r["network_id"], title=r["title"],
-        boundary=shapely.from_wkt(r["boundary"]), summary=r["summary"],
-        themes=tuple(loads(r["themes"], [])), principles=tuple(loads(r["principles"], [])),
-        sdg_targets=tuple(loads(r["sdg_targets"], [])), status=r["status"],
-        illustrative=bool(r["illustrative"]), created_at=from_iso(r["created_at"]),
-        updated_at=from_iso(r["updated_at"]), version=r["version"])
+        id=r["id"],
+        city_id=r["city_id"],
+        network_id=r["network_id"],
+        title=r["title"],
+        boundary=shapely.from_wkt(r["boundary"]),
+        summary=r["summary"],
+        themes=tuple(loads(r["themes"], [])),
+        principles=tuple(loads(r["principles"], [])),
+        sdg_targets=tuple(loads(r["sdg_targets"], [])),
+        status=r["status"],
+        illustrative=bool(r["illustrative"]),
+        created_at=from_iso(r["created_at"]),
+        updated_at=from_iso(r["updated_at"]),
+        version=r["version"],
+    )
 
 
 def _layer(r) -> Layer:  # type: ignore[no-untyped-def]
-    return Layer(id=r["id"], lab_id=r["lab_id"], name=r["name"], kind=r["kind"],
-                 source=r["source"], attribution=r["attribution"], style=loads(r["style"], {}),
-                 path=r["path"], feature_count=r["feature_count"],
-                 created_at=from_iso(r["created_at"]), source_for=r.get("source_for") or "")
+    return Layer(
+        id=r["id"],
+        lab_id=r["lab_id"],
+        name=r["name"],
+        kind=r["kind"],
+        source=r["source"],
+        attribution=r["attribution"],
+        style=loads(r["style"], {}),
+        path=r["path"],
+        feature_count=r["feature_count"],
+        created_at=from_iso(r["created_at"]),
+        source_for=r.get("source_for") or "",
+    )
 
 
 def _check_source_for(theme: str) -> str:
     if theme and theme not in SOURCE_THEMES:
-        raise ValidationError("comparison.source_unknown", theme=str(theme)[:40],
-                              known=", ".join(SOURCE_THEMES))
+        raise ValidationError(
+            "comparison.source_unknown", theme=str(theme)[:40], known=", ".join(SOURCE_THEMES)
+        )
     return theme or ""
 
 
 def _snapshot(r) -> Snapshot:  # type: ignore[no-untyped-def]
-    return Snapshot(id=r["id"], lab_id=r["lab_id"], name=r["name"], state=loads(r["state"], {}),
-                    created_by=r["created_by"], created_at=from_iso(r["created_at"]))
+    return Snapshot(
+        id=r["id"],
+        lab_id=r["lab_id"],
+        name=r["name"],
+        state=loads(r["state"], {}),
+        created_by=r["created_by"],
+        created_at=from_iso(r["created_at"]),
+    )
 
 
 def insert_snapshot(conn: Connection, snapshot: Snapshot) -> None:
@@ -591,10 +762,18 @@ def insert_snapshot(conn: Connection, snapshot: Snapshot) -> None:
     exists = conn.execute(select(snapshots.c.id).where(snapshots.c.id == snapshot.id))
     if exists.first() is not None:
         return
-    insert_row(conn, snapshots, dict(
-        id=snapshot.id, lab_id=snapshot.lab_id, name=clean_name(snapshot.name, "name"),
-        state=dumps(snapshot.state), created_by=strip_controls(snapshot.created_by or ""),
-        created_at=iso(snapshot.created_at)))
+    insert_row(
+        conn,
+        snapshots,
+        dict(
+            id=snapshot.id,
+            lab_id=snapshot.lab_id,
+            name=clean_name(snapshot.name, "name"),
+            state=dumps(snapshot.state),
+            created_by=strip_controls(snapshot.created_by or ""),
+            created_at=iso(snapshot.created_at),
+        ),
+    )
 
 
 def insert_row(conn: Connection, table: Table, values: dict[str, Any]) -> None:

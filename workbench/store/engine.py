@@ -105,9 +105,16 @@ def _postgres_engine(url: str) -> Engine:
     schema = parsed.query.get(SCHEMA_PARAM)
     schema = schema[0] if isinstance(schema, tuple) else schema
     parsed = parsed.difference_update_query([SCHEMA_PARAM])
-    engine = create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10,
-                           connect_args={"connect_timeout": PG_CONNECT_TIMEOUT,
-                                         "application_name": "living-lab-workbench"})
+    engine = create_engine(
+        parsed,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=10,
+        connect_args={
+            "connect_timeout": PG_CONNECT_TIMEOUT,
+            "application_name": "living-lab-workbench",
+        },
+    )
     engine.info_schema = schema  # type: ignore[attr-defined]
 
     @event.listens_for(engine, "connect")
@@ -123,8 +130,10 @@ def _postgres_engine(url: str) -> Engine:
         if conn.get_execution_options().get(WRITE, False):
             # wait as long as SQLite would, then StoreBusy (base._busy_is_an_error)
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = {int(SQLITE_BUSY_TIMEOUT_MS)}")
-            conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext(:schema))"),
-                         {"space": LOCK_SPACE, "schema": schema or "public"})
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:space, hashtext(:schema))"),
+                {"space": LOCK_SPACE, "schema": schema or "public"},
+            )
 
     return engine
 
@@ -132,8 +141,9 @@ def _postgres_engine(url: str) -> Engine:
 def _refuse_newer_schema(cur) -> None:  # type: ignore[no-untyped-def]
     """Raise :class:`SchemaError` when the SQLite file was written by a newer workbench; only
     reads (no journal mode, no table created), so a refused file stays byte for byte as it was."""
-    if not cur.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' "
-                       "AND name = 'schema_version'").fetchone():
+    if not cur.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone():
         return
     found = int(cur.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0)
     if found > SCHEMA_VERSION:
@@ -155,8 +165,9 @@ def is_unreachable(exc: BaseException) -> bool:
     if exc.connection_invalidated:
         return True
     state = getattr(exc.orig, "sqlstate", None)
-    return state is None or state[:2] in ("08", "28") or state in (
-        "3D000", "57P01", "57P02", "57P03")
+    return (
+        state is None or state[:2] in ("08", "28") or state in ("3D000", "57P01", "57P02", "57P03")
+    )
 
 
 @contextmanager
@@ -209,22 +220,25 @@ def _prepare_postgres(conn: Connection, schema: str | None) -> None:
     newer schema untouched, make sure PostGIS is there and create the workspace's schema."""
     conn.execute(text("SELECT pg_advisory_xact_lock(:space, 0)"), {"space": LOCK_SPACE})
     name = schema or "public"
-    found = conn.execute(text(
-        "SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
-        "AND table_name = 'schema_version'"), {"s": name}).first()
+    found = conn.execute(
+        text(
+            "SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
+            "AND table_name = 'schema_version'"
+        ),
+        {"s": name},
+    ).first()
     if found:
-        version = conn.execute(text(
-            f"SELECT max(version) FROM {quote_ident(name)}.schema_version")).scalar()
+        version = conn.execute(
+            text(f"SELECT max(version) FROM {quote_ident(name)}.schema_version")
+        ).scalar()
         if int(version or 0) > SCHEMA_VERSION:
-            raise SchemaError("store.schema_too_new", found=int(version),
-                              supported=SCHEMA_VERSION)
+            raise SchemaError("store.schema_too_new", found=int(version), supported=SCHEMA_VERSION)
     if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).first() is None:
         try:
             with conn.begin_nested():
                 conn.exec_driver_sql("CREATE EXTENSION postgis SCHEMA public")
         except DBAPIError as exc:
-            raise SchemaError("store.postgis_missing", host=host_of(str(conn.engine.url))) \
-                from exc
+            raise SchemaError("store.postgis_missing", host=host_of(str(conn.engine.url))) from exc
     if schema:
         conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
         if schema == LEGACY_SCHEMA:
@@ -238,19 +252,32 @@ LEGACY_SCHEMA = "wb_demo"
 def _adopt_public_tables(conn: Connection, schema: str) -> None:
     """Move a workspace of schema 1-7 from ``public`` into ``schema`` (once: only while
     ``schema`` holds no workspace yet), so that it is upgraded instead of left behind."""
+
     def has_workspace(where: str) -> bool:
-        return conn.execute(text(
-            "SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
-            "AND table_name = 'schema_version'"), {"s": where}).first() is not None
+        return (
+            conn.execute(
+                text(
+                    "SELECT 1 FROM information_schema.tables WHERE table_schema = :s "
+                    "AND table_name = 'schema_version'"
+                ),
+                {"s": where},
+            ).first()
+            is not None
+        )
 
     if has_workspace(schema) or not has_workspace("public"):
         return
     from workbench.store.schema import metadata
 
     names = [*metadata.tables, "schema_version"]
-    present = {r[0] for r in conn.execute(text(
-        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'"))}
+    present = {
+        r[0]
+        for r in conn.execute(
+            text("SELECT table_name FROM information_schema.tables WHERE table_schema = 'public'")
+        )
+    }
     for name in names:
         if name in present:
-            conn.exec_driver_sql(f"ALTER TABLE public.{quote_ident(name)} "
-                                 f"SET SCHEMA {quote_ident(schema)}")
+            conn.exec_driver_sql(
+                f"ALTER TABLE public.{quote_ident(name)} SET SCHEMA {quote_ident(schema)}"
+            )

@@ -74,8 +74,9 @@ class FeatureSets:
     def _read(self, kind: str, lab_id: str, name: str) -> gpd.GeoDataFrame | None:
         raise NotImplementedError
 
-    def meta(self, kind: str, lab_id: str, name: str, previous: bool = False
-             ) -> dict[str, Any] | None:
+    def meta(
+        self, kind: str, lab_id: str, name: str, previous: bool = False
+    ) -> dict[str, Any] | None:
         """The metadata of a set (of the version it replaced with ``previous``), or None."""
         raise NotImplementedError
 
@@ -87,8 +88,9 @@ class FeatureSets:
         """A token that changes whenever any set of ``kind`` of the living lab changes."""
         raise NotImplementedError
 
-    def write(self, kind: str, lab_id: str, name: str, gdf: gpd.GeoDataFrame,
-              meta: dict[str, Any]) -> None:
+    def write(
+        self, kind: str, lab_id: str, name: str, gdf: gpd.GeoDataFrame, meta: dict[str, Any]
+    ) -> None:
         """Replace a set (EPSG:4326) with ``gdf`` and ``meta`` at once; the version it replaces
         becomes the previous one."""
         raise NotImplementedError
@@ -129,6 +131,7 @@ class FeatureSets:
 
 # ---- SQLite workspaces: GeoParquet files beside the database -----------------------------------
 
+
 class FileFeatureSets(FeatureSets):
     """Feature sets as GeoParquet files below ``root`` (see the module text)."""
 
@@ -155,17 +158,21 @@ class FileFeatureSets(FeatureSets):
         gdf.attrs.pop(META_ATTR, None)
         return gdf
 
-    def meta(self, kind: str, lab_id: str, name: str, previous: bool = False
-             ) -> dict[str, Any] | None:
+    def meta(
+        self, kind: str, lab_id: str, name: str, previous: bool = False
+    ) -> dict[str, Any] | None:
         return read_file_meta(self.path(kind, lab_id, name, previous))
 
     def names(self, kind: str, lab_id: str) -> list[str]:
         folder = self.path(kind, lab_id, "x").parent
         if not folder.is_dir():
             return []
-        return sorted(p.name.removesuffix(".parquet") for p in folder.glob("*.parquet")
-                      if not p.name.endswith(".previous.parquet")
-                      and _NAME.match(p.name.removesuffix(".parquet")))
+        return sorted(
+            p.name.removesuffix(".parquet")
+            for p in folder.glob("*.parquet")
+            if not p.name.endswith(".previous.parquet")
+            and _NAME.match(p.name.removesuffix(".parquet"))
+        )
 
     def version(self, kind: str, lab_id: str) -> str:
         digest = hashlib.sha1(f"{kind}/{lab_id}".encode())
@@ -173,8 +180,9 @@ class FileFeatureSets(FeatureSets):
             digest.update(f"{name}:{self._signature(kind, lab_id, name)};".encode())
         return digest.hexdigest()[:16]
 
-    def write(self, kind: str, lab_id: str, name: str, gdf: gpd.GeoDataFrame,
-              meta: dict[str, Any]) -> None:
+    def write(
+        self, kind: str, lab_id: str, name: str, gdf: gpd.GeoDataFrame, meta: dict[str, Any]
+    ) -> None:
         self._checked_frame(gdf)
         path = self.path(kind, lab_id, name)
         out = gdf.copy()
@@ -202,7 +210,7 @@ class FileFeatureSets(FeatureSets):
             return meta
         tmp = _linked_copy(keep)
         os.replace(path, keep)  # the current version becomes the previous one
-        os.replace(tmp, path)   # and the previous one is back
+        os.replace(tmp, path)  # and the previous one is back
         return meta
 
     def delete(self, kind: str, lab_id: str, name: str) -> None:
@@ -245,84 +253,134 @@ class PostgisFeatureSets(FeatureSets):
     and its geometry as ``geometry(Geometry, 4326)``."""
 
     def __init__(self, engine: Engine) -> None:
-        super().__init__(f"{engine.url.render_as_string(hide_password=True)}"
-                         f"#{getattr(engine, 'info_schema', '')}")
+        super().__init__(
+            f"{engine.url.render_as_string(hide_password=True)}"
+            f"#{getattr(engine, 'info_schema', '')}"
+        )
         self.engine = engine
 
     @contextmanager
     def _conn(self, lab_id: str | None = None) -> Iterator[Connection]:
         with transaction(self.engine, write=False) as conn:
             if lab_id is not None:  # writers to one lab's sets take turns
-                conn.execute(text("SELECT pg_advisory_xact_lock(:space, hashtext("
-                                  "current_schema() || '/' || :lab))"),
-                             {"space": _FEATURES_LOCK, "lab": lab_id})
+                conn.execute(
+                    text(
+                        "SELECT pg_advisory_xact_lock(:space, hashtext("
+                        "current_schema() || '/' || :lab))"
+                    ),
+                    {"space": _FEATURES_LOCK, "lab": lab_id},
+                )
             yield conn
 
     def _signature(self, kind: str, lab_id: str, name: str) -> Any | None:
         with self._conn() as conn:
-            return conn.execute(text(
-                "SELECT generation FROM layer_sets WHERE kind = :k AND lab_id = :l AND name = :n"
-                " AND slot = 'current'"), {"k": kind, "l": lab_id, "n": name}).scalar()
+            return conn.execute(
+                text(
+                    "SELECT generation FROM layer_sets"
+                    " WHERE kind = :k AND lab_id = :l AND name = :n AND slot = 'current'"
+                ),
+                {"k": kind, "l": lab_id, "n": name},
+            ).scalar()
 
     def _read(self, kind: str, lab_id: str, name: str) -> gpd.GeoDataFrame | None:
         key = {"k": kind, "l": lab_id, "n": name}
         with self._conn() as conn:
-            columns = conn.execute(text(
-                "SELECT columns FROM layer_sets WHERE kind = :k AND lab_id = :l AND name = :n"
-                " AND slot = 'current'"), key).scalar()
+            columns = conn.execute(
+                text(
+                    "SELECT columns FROM layer_sets WHERE kind = :k AND lab_id = :l AND name = :n"
+                    " AND slot = 'current'"
+                ),
+                key,
+            ).scalar()
             if columns is None:
                 return None
-            rows = conn.execute(text(
-                "SELECT props, ST_AsBinary(geom) FROM layer_features WHERE kind = :k"
-                " AND lab_id = :l AND name = :n AND slot = 'current' ORDER BY fid"), key).all()
+            rows = conn.execute(
+                text(
+                    "SELECT props, ST_AsBinary(geom) FROM layer_features WHERE kind = :k"
+                    " AND lab_id = :l AND name = :n AND slot = 'current' ORDER BY fid"
+                ),
+                key,
+            ).all()
         return _frame(columns, rows)
 
-    def meta(self, kind: str, lab_id: str, name: str, previous: bool = False
-             ) -> dict[str, Any] | None:
+    def meta(
+        self, kind: str, lab_id: str, name: str, previous: bool = False
+    ) -> dict[str, Any] | None:
         _check(kind, lab_id, name)
         with self._conn() as conn:
-            found = conn.execute(text(
-                "SELECT meta FROM layer_sets WHERE kind = :k AND lab_id = :l AND name = :n"
-                " AND slot = :s"), {"k": kind, "l": lab_id, "n": name,
-                                    "s": "previous" if previous else "current"}).scalar()
+            found = conn.execute(
+                text(
+                    "SELECT meta FROM layer_sets WHERE kind = :k AND lab_id = :l AND name = :n"
+                    " AND slot = :s"
+                ),
+                {"k": kind, "l": lab_id, "n": name, "s": "previous" if previous else "current"},
+            ).scalar()
         return dict(found) if found is not None else None
 
     def names(self, kind: str, lab_id: str) -> list[str]:
         with self._conn() as conn:
-            return list(conn.execute(text(
-                "SELECT name FROM layer_sets WHERE kind = :k AND lab_id = :l AND slot = 'current'"
-                " ORDER BY name"), {"k": kind, "l": lab_id}).scalars())
+            return list(
+                conn.execute(
+                    text(
+                        "SELECT name FROM layer_sets"
+                        " WHERE kind = :k AND lab_id = :l AND slot = 'current' ORDER BY name"
+                    ),
+                    {"k": kind, "l": lab_id},
+                ).scalars()
+            )
 
     def version(self, kind: str, lab_id: str) -> str:
         with self._conn() as conn:
-            rows = conn.execute(text(
-                "SELECT name, generation FROM layer_sets WHERE kind = :k AND lab_id = :l"
-                " AND slot = 'current' ORDER BY name"), {"k": kind, "l": lab_id}).all()
+            rows = conn.execute(
+                text(
+                    "SELECT name, generation FROM layer_sets WHERE kind = :k AND lab_id = :l"
+                    " AND slot = 'current' ORDER BY name"
+                ),
+                {"k": kind, "l": lab_id},
+            ).all()
         digest = hashlib.sha1(f"{kind}/{lab_id}".encode())
         for name, generation in rows:
             digest.update(f"{name}:{generation};".encode())
         return digest.hexdigest()[:16]
 
-    def write(self, kind: str, lab_id: str, name: str, gdf: gpd.GeoDataFrame,
-              meta: dict[str, Any]) -> None:
+    def write(
+        self, kind: str, lab_id: str, name: str, gdf: gpd.GeoDataFrame, meta: dict[str, Any]
+    ) -> None:
         _check(kind, lab_id, name)
         self._checked_frame(gdf)
         columns, records = _records(gdf)
         key = {"k": kind, "l": lab_id, "n": name}
         with self._conn(lab_id) as conn:
-            conn.execute(text("DELETE FROM layer_sets WHERE kind = :k AND lab_id = :l"
-                              " AND name = :n AND slot = 'previous'"), key)
-            conn.execute(text("UPDATE layer_sets SET slot = 'previous' WHERE kind = :k"
-                              " AND lab_id = :l AND name = :n AND slot = 'current'"), key)
-            conn.execute(text(
-                "INSERT INTO layer_sets (kind, lab_id, name, slot, meta, columns, generation)"
-                " VALUES (:k, :l, :n, 'current', CAST(:meta AS jsonb), CAST(:cols AS jsonb),"
-                " nextval('layer_generation'))"),
-                {**key, "meta": json.dumps(meta, ensure_ascii=False, default=str),
-                 "cols": json.dumps(columns)})
+            conn.execute(
+                text(
+                    "DELETE FROM layer_sets WHERE kind = :k AND lab_id = :l"
+                    " AND name = :n AND slot = 'previous'"
+                ),
+                key,
+            )
+            conn.execute(
+                text(
+                    "UPDATE layer_sets SET slot = 'previous' WHERE kind = :k"
+                    " AND lab_id = :l AND name = :n AND slot = 'current'"
+                ),
+                key,
+            )
+            conn.execute(
+                text(
+                    "INSERT INTO layer_sets (kind, lab_id, name, slot, meta, columns, generation)"
+                    " VALUES (:k, :l, :n, 'current', CAST(:meta AS jsonb), CAST(:cols AS jsonb),"
+                    " nextval('layer_generation'))"
+                ),
+                {
+                    **key,
+                    "meta": json.dumps(meta, ensure_ascii=False, default=str),
+                    "cols": json.dumps(columns),
+                },
+            )
             cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-            with cursor.copy("COPY layer_features (kind, lab_id, name, slot, fid, props, geom)"
-                             " FROM STDIN") as copy:
+            with cursor.copy(
+                "COPY layer_features (kind, lab_id, name, slot, fid, props, geom) FROM STDIN"
+            ) as copy:
                 for fid, (props, wkb) in enumerate(records):
                     copy.write_row((kind, lab_id, name, "current", fid, props, wkb))
 
@@ -330,23 +388,33 @@ class PostgisFeatureSets(FeatureSets):
         _check(kind, lab_id, name)
         key = {"k": kind, "l": lab_id, "n": name}
         with self._conn(lab_id) as conn:
-            meta = conn.execute(text(
-                "SELECT meta FROM layer_sets WHERE kind = :k AND lab_id = :l AND name = :n"
-                " AND slot = 'previous'"), key).scalar()
+            meta = conn.execute(
+                text(
+                    "SELECT meta FROM layer_sets WHERE kind = :k AND lab_id = :l AND name = :n"
+                    " AND slot = 'previous'"
+                ),
+                key,
+            ).scalar()
             if meta is None:
                 return None
             for old, new in (("current", "swap"), ("previous", "current"), ("swap", "previous")):
-                conn.execute(text(
-                    "UPDATE layer_sets SET slot = :new, generation = nextval('layer_generation')"
-                    " WHERE kind = :k AND lab_id = :l AND name = :n AND slot = :old"),
-                    {**key, "old": old, "new": new})
+                conn.execute(
+                    text(
+                        "UPDATE layer_sets"
+                        " SET slot = :new, generation = nextval('layer_generation')"
+                        " WHERE kind = :k AND lab_id = :l AND name = :n AND slot = :old"
+                    ),
+                    {**key, "old": old, "new": new},
+                )
         return dict(meta)
 
     def delete(self, kind: str, lab_id: str, name: str) -> None:
         _check(kind, lab_id, name)
         with self._conn(lab_id) as conn:
-            conn.execute(text("DELETE FROM layer_sets WHERE kind = :k AND lab_id = :l"
-                              " AND name = :n"), {"k": kind, "l": lab_id, "n": name})
+            conn.execute(
+                text("DELETE FROM layer_sets WHERE kind = :k AND lab_id = :l AND name = :n"),
+                {"k": kind, "l": lab_id, "n": name},
+            )
 
 
 def _plain(value: Any) -> Any:
@@ -373,17 +441,24 @@ def _records(gdf: gpd.GeoDataFrame) -> tuple[list[list[str]], Iterator[tuple[str
 
     def rows() -> Iterator[tuple[str, str | None]]:
         for i, wkb in enumerate(wkbs):
-            props = {} if values is None else {
-                str(c): _plain(v) for c, v in zip(attrs, values[i], strict=True)}
+            props = (
+                {}
+                if values is None
+                else {str(c): _plain(v) for c, v in zip(attrs, values[i], strict=True)}
+            )
             yield json.dumps(props, ensure_ascii=False), wkb
+
     return columns, rows()
 
 
 def _frame(columns: list[list[str]], rows: list[Any]) -> gpd.GeoDataFrame:
     """A GeoDataFrame back from its columns and (props, WKB) rows, with the columns' dtypes."""
     names = [c for c, _ in columns]
-    data = pd.DataFrame([r[0] for r in rows], columns=names) if names else \
-        pd.DataFrame(index=range(len(rows)))
+    data = (
+        pd.DataFrame([r[0] for r in rows], columns=names)
+        if names
+        else pd.DataFrame(index=range(len(rows)))
+    )
     for col, dtype in columns:
         if dtype in ("int64", "int32", "float64", "float32", "bool"):
             try:

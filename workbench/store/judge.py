@@ -48,8 +48,9 @@ class Phase(NamedTuple):
 OPEN = Phase("open", False)
 
 
-def authorize(conn: Connection, by: Actor | None, action: str, lab_id: str | None,
-              owner: str | None = None) -> None:
+def authorize(
+    conn: Connection, by: Actor | None, action: str, lab_id: str | None, owner: str | None = None
+) -> None:
     """Raise :class:`PermissionDenied` unless ``by`` may take ``action`` on ``lab_id`` now.
 
     ``lab_id`` None: a workspace-wide action (judged against every active session);
@@ -68,9 +69,12 @@ def authorize(conn: Connection, by: Actor | None, action: str, lab_id: str | Non
     if by.role == "participant":
         if session is None or by.session_id != session["id"]:
             raise PermissionDenied("workshop.denied.not_in_session")
-        member = conn.execute(select(workshop_members.c.group_name).where(
-            workshop_members.c.id == (by.member_id or ""),
-            workshop_members.c.session_id == session["id"])).scalar()
+        member = conn.execute(
+            select(workshop_members.c.group_name).where(
+                workshop_members.c.id == (by.member_id or ""),
+                workshop_members.c.session_id == session["id"],
+            )
+        ).scalar()
         if member is None or member != by.group:
             raise PermissionDenied("workshop.denied.not_in_session")
     check(by, action, phase=phase.name, owner=owner, lock_edits=phase.locked)
@@ -78,8 +82,12 @@ def authorize(conn: Connection, by: Actor | None, action: str, lab_id: str | Non
 
 def is_protected(conn: Connection) -> bool:
     """Whether an owner passcode protects the workspace (then ``by=None`` is refused)."""
-    return conn.execute(select(workspace_settings.c.key).where(
-        workspace_settings.c.key == "passcode.owner")).first() is not None
+    return (
+        conn.execute(
+            select(workspace_settings.c.key).where(workspace_settings.c.key == "passcode.owner")
+        ).first()
+        is not None
+    )
 
 
 def actor_name(by: Actor | None, given: str) -> str:
@@ -92,23 +100,44 @@ def actor_name(by: Actor | None, given: str) -> str:
 def active_session_row(conn: Connection, lab_id: str) -> RowMapping | None:
     """The living lab's active (not ended, not expired) session's row, or None."""
     now = iso(utcnow())
-    return conn.execute(select(workshop_sessions).where(
-        workshop_sessions.c.lab_id == lab_id, workshop_sessions.c.status == "active",
-        workshop_sessions.c.expires_at > now)).mappings().first()
+    return (
+        conn.execute(
+            select(workshop_sessions).where(
+                workshop_sessions.c.lab_id == lab_id,
+                workshop_sessions.c.status == "active",
+                workshop_sessions.c.expires_at > now,
+            )
+        )
+        .mappings()
+        .first()
+    )
 
 
 def any_active_session(conn: Connection) -> RowMapping | None:
     """Some active session's row in the workspace, or None."""
-    return conn.execute(select(workshop_sessions).where(
-        workshop_sessions.c.status == "active",
-        workshop_sessions.c.expires_at > iso(utcnow()))).mappings().first()
+    return (
+        conn.execute(
+            select(workshop_sessions).where(
+                workshop_sessions.c.status == "active",
+                workshop_sessions.c.expires_at > iso(utcnow()),
+            )
+        )
+        .mappings()
+        .first()
+    )
 
 
 def current_round_row(conn: Connection, session_id: str) -> RowMapping | None:
     """The session's running or paused round's row, or None between rounds."""
-    return conn.execute(select(workshop_rounds).where(
-        workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
-        .order_by(workshop_rounds.c.number.desc())).mappings().first()
+    return (
+        conn.execute(
+            select(workshop_rounds)
+            .where(workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
+            .order_by(workshop_rounds.c.number.desc())
+        )
+        .mappings()
+        .first()
+    )
 
 
 def phase_of(conn: Connection, session_id: str) -> Phase:
@@ -123,27 +152,40 @@ def phase_of(conn: Connection, session_id: str) -> Phase:
 
 def annotation_lab(conn: Connection, annotation_id: str) -> tuple[str, str]:
     """(lab id, author) of an annotation, deleted or not."""
-    row = conn.execute(select(annotations.c.lab_id, annotations.c.author).where(
-        annotations.c.id == annotation_id)).first()
+    row = conn.execute(
+        select(annotations.c.lab_id, annotations.c.author).where(annotations.c.id == annotation_id)
+    ).first()
     if row is None:
         raise NotFoundError("notfound.annotation")
     return row.lab_id, row.author
 
 
 def session_from_row(r: RowMapping | dict[str, Any]) -> WorkshopSession:
-    return WorkshopSession(id=r["id"], lab_id=r["lab_id"], title=r["title"],
-                           expires_at=datetime.fromisoformat(r["expires_at"]),
-                           status=r["status"], created_by=r["created_by"],
-                           created_at=datetime.fromisoformat(r["created_at"]),
-                           ended_at=from_iso(r["ended_at"]),
-                           kind=r.get("kind") or "workshop")
+    return WorkshopSession(
+        id=r["id"],
+        lab_id=r["lab_id"],
+        title=r["title"],
+        expires_at=datetime.fromisoformat(r["expires_at"]),
+        status=r["status"],
+        created_by=r["created_by"],
+        created_at=datetime.fromisoformat(r["created_at"]),
+        ended_at=from_iso(r["ended_at"]),
+        kind=r.get("kind") or "workshop",
+    )
 
 
 def round_from_row(r: RowMapping | dict[str, Any]) -> WorkshopRound:
-    return WorkshopRound(id=r["id"], session_id=r["session_id"], number=r["number"],
-                         kind=r["kind"], status=r["status"],
-                         started_at=datetime.fromisoformat(r["started_at"]),
-                         minutes=r["minutes"], lock_edits=bool(r["lock_edits"]),
-                         paused_at=from_iso(r["paused_at"]),
-                         paused_seconds=float(r["paused_seconds"] or 0),
-                         ended_at=from_iso(r["ended_at"]), snapshot_id=r["snapshot_id"])
+    return WorkshopRound(
+        id=r["id"],
+        session_id=r["session_id"],
+        number=r["number"],
+        kind=r["kind"],
+        status=r["status"],
+        started_at=datetime.fromisoformat(r["started_at"]),
+        minutes=r["minutes"],
+        lock_edits=bool(r["lock_edits"]),
+        paused_at=from_iso(r["paused_at"]),
+        paused_seconds=float(r["paused_seconds"] or 0),
+        ended_at=from_iso(r["ended_at"]),
+        snapshot_id=r["snapshot_id"],
+    )

@@ -63,9 +63,12 @@ def authorize_read(conn: Connection, by: Actor | None, lab_id: str) -> bool:
     if by.role == "participant":
         member = None
         if session is not None and by.session_id == session["id"]:
-            member = conn.execute(select(workshop_members.c.group_name).where(
-                workshop_members.c.id == (by.member_id or ""),
-                workshop_members.c.session_id == session["id"])).scalar()
+            member = conn.execute(
+                select(workshop_members.c.group_name).where(
+                    workshop_members.c.id == (by.member_id or ""),
+                    workshop_members.c.session_id == session["id"],
+                )
+            ).scalar()
         if member is None or member != by.group:
             raise PermissionDenied("workshop.denied.not_in_session")
     return by.can_moderate
@@ -84,8 +87,12 @@ class LiveMixin(StoreBase):
         """The current revision of each of ``lab_ids`` that exists (one query: the live
         channel's once-a-second look for writes of other processes)."""
         with self.read() as conn:
-            return {lab: int(rev) for lab, rev in conn.execute(
-                select(labs.c.id, labs.c.revision).where(labs.c.id.in_(list(lab_ids))))}
+            return {
+                lab: int(rev)
+                for lab, rev in conn.execute(
+                    select(labs.c.id, labs.c.revision).where(labs.c.id.in_(list(lab_ids)))
+                )
+            }
 
     def live_access(self, lab_id: str, by: Actor | None) -> bool:
         """Whether ``by`` may read ``lab_id``'s map now (:func:`authorize_read` raises if not);
@@ -96,8 +103,9 @@ class LiveMixin(StoreBase):
                 raise NotFoundError("notfound.lab")
             return authorize_read(conn, by, lab_id)
 
-    def live_rows(self, lab_id: str, since: int, by: Actor | None = None, *,
-                  colour_by: str = "category") -> LiveRows:
+    def live_rows(
+        self, lab_id: str, since: int, by: Actor | None = None, *, colour_by: str = "category"
+    ) -> LiveRows:
         """What changed on ``lab_id``'s map after revision ``since`` (0: the full state), as
         records: ``workbench.live.changes_since`` turns them into the map's features.
 
@@ -116,21 +124,22 @@ class LiveMixin(StoreBase):
         if colour_by not in ("category", "group"):
             raise ValidationError("live.error.colour_by", value=colour_by)
         with self.read() as conn:
-            lab = conn.execute(select(labs.c.revision, labs.c.session_rev)
-                               .where(labs.c.id == lab_id)).first()
+            lab = conn.execute(
+                select(labs.c.revision, labs.c.session_rev).where(labs.c.id == lab_id)
+            ).first()
             if lab is None:
                 raise NotFoundError("notfound.lab")
             moderates = authorize_read(conn, by, lab_id)
             revision = int(lab.revision)
             reset = since == 0 or since > revision
             start = 0 if reset else since
-            query = select(annotations).where(annotations.c.lab_id == lab_id,
-                                              annotations.c.rev <= revision)
+            query = select(annotations).where(
+                annotations.c.lab_id == lab_id, annotations.c.rev <= revision
+            )
             if not reset:  # the full state includes rows from before migration 6 (rev 0)
                 query = query.where(annotations.c.rev > start)
             rows = conn.execute(query.order_by(annotations.c.created_at)).mappings().all()
-            shown = [r for r in rows if r["deleted_at"] is None
-                     or (moderates and r["hidden"])]
+            shown = [r for r in rows if r["deleted_at"] is None or (moderates and r["hidden"])]
             ids = [r["id"] for r in shown]
             votes, comments, totals, number = _counts(conn, lab_id, ids)
             categories = _categories(conn)
@@ -138,18 +147,34 @@ class LiveMixin(StoreBase):
             palette: dict[str, str] | None = None
             if colour_by == "group":
                 groups, palette = _group_order(conn, lab_id)
-            session = (_session_state(conn, lab_id)
-                       if reset or start < int(lab.session_rev) else None)
-            live_count = int(conn.execute(select(func.count()).select_from(annotations).where(
-                annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))).scalar()
-                or 0)
+            session = (
+                _session_state(conn, lab_id) if reset or start < int(lab.session_rev) else None
+            )
+            live_count = int(
+                conn.execute(
+                    select(func.count())
+                    .select_from(annotations)
+                    .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+                ).scalar()
+                or 0
+            )
         shown_ids = set(ids)
         removed = () if reset else tuple(r["id"] for r in rows if r["id"] not in shown_ids)
-        return LiveRows(revision=revision, notes=tuple(_annotation(r) for r in shown),
-                        removed=removed, session=session, reset=reset, votes=votes,
-                        comments=comments, votes_total=totals, vote_round=number,
-                        categories=tuple(categories), groups=groups, group_palette=palette,
-                        live_count=live_count)
+        return LiveRows(
+            revision=revision,
+            notes=tuple(_annotation(r) for r in shown),
+            removed=removed,
+            session=session,
+            reset=reset,
+            votes=votes,
+            comments=comments,
+            votes_total=totals,
+            vote_round=number,
+            categories=tuple(categories),
+            groups=groups,
+            group_palette=palette,
+            live_count=live_count,
+        )
 
 
 @dataclass(frozen=True)
@@ -174,53 +199,71 @@ class LiveRows:
     live_count: int
 
 
-def _counts(conn: Connection, lab_id: str, ids: list[str]
-            ) -> tuple[dict[str, int], dict[str, int], dict[str, int], int]:
+def _counts(
+    conn: Connection, lab_id: str, ids: list[str]
+) -> tuple[dict[str, int], dict[str, int], dict[str, int], int]:
     """(votes in the current round, comments, votes in all rounds) per annotation id of
     ``ids``, and the current round's number."""
-    number = conn.execute(select(lab_settings.c.value).where(
-        lab_settings.c.lab_id == lab_id, lab_settings.c.key == "vote_round")).scalar()
+    number = conn.execute(
+        select(lab_settings.c.value).where(
+            lab_settings.c.lab_id == lab_id, lab_settings.c.key == "vote_round"
+        )
+    ).scalar()
     number = int(loads(number)) if number is not None else 1
     if not ids:
         return {}, {}, {}, number
     votes: dict[str, int] = {}
     totals: dict[str, int] = {}
     for aid, rnd, n in conn.execute(
-            select(annotation_votes.c.annotation_id, annotation_votes.c.round, func.count())
-            .where(annotation_votes.c.lab_id == lab_id,
-                   annotation_votes.c.annotation_id.in_(ids))
-            .group_by(annotation_votes.c.annotation_id, annotation_votes.c.round)):
+        select(annotation_votes.c.annotation_id, annotation_votes.c.round, func.count())
+        .where(annotation_votes.c.lab_id == lab_id, annotation_votes.c.annotation_id.in_(ids))
+        .group_by(annotation_votes.c.annotation_id, annotation_votes.c.round)
+    ):
         totals[aid] = totals.get(aid, 0) + int(n)
         if rnd == number:
             votes[aid] = int(n)
-    comments = {aid: int(n) for aid, n in conn.execute(
-        select(annotation_comments.c.annotation_id, func.count())
-        .where(annotation_comments.c.annotation_id.in_(ids),
-               annotation_comments.c.deleted_at.is_(None))
-        .group_by(annotation_comments.c.annotation_id))}
+    comments = {
+        aid: int(n)
+        for aid, n in conn.execute(
+            select(annotation_comments.c.annotation_id, func.count())
+            .where(
+                annotation_comments.c.annotation_id.in_(ids),
+                annotation_comments.c.deleted_at.is_(None),
+            )
+            .group_by(annotation_comments.c.annotation_id)
+        )
+    }
     return votes, comments, totals, number
 
 
 def _categories(conn: Connection) -> list[Category]:
-    q = select(annotation_categories).order_by(annotation_categories.c.position,
-                                               annotation_categories.c.code)
-    return [Category(code=r["code"], colour=r["colour"], labels=loads(r["labels"], {}))
-            for r in conn.execute(q).mappings()]
+    q = select(annotation_categories).order_by(
+        annotation_categories.c.position, annotation_categories.c.code
+    )
+    return [
+        Category(code=r["code"], colour=r["colour"], labels=loads(r["labels"], {}))
+        for r in conn.execute(q).mappings()
+    ]
 
 
 def _group_order(conn: Connection, lab_id: str) -> tuple[list[str], dict[str, str]]:
     """The groups in the order the map page colours them (authors of the lab's notes, oldest
     first) and the colours the active session's groups chose."""
-    groups = list(conn.execute(select(annotations.c.author).where(
-        annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
-        .order_by(annotations.c.created_at)).scalars())
+    groups = list(
+        conn.execute(
+            select(annotations.c.author)
+            .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+            .order_by(annotations.c.created_at)
+        ).scalars()
+    )
     session = active_session_row(conn, lab_id)
     palette: dict[str, str] = {}
     if session is not None:
         for name, colour in conn.execute(
-                select(workshop_members.c.group_name, workshop_members.c.colour)
-                .where(workshop_members.c.session_id == session["id"])
-                .order_by(workshop_members.c.created_at)):
+            select(workshop_members.c.group_name, workshop_members.c.colour)
+            .where(workshop_members.c.session_id == session["id"])
+            .order_by(workshop_members.c.created_at)
+        ):
             palette.setdefault(name, colour)
     return groups, palette
 
@@ -232,12 +275,20 @@ def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
     round's times (``WorkshopRound.remaining_seconds`` from them), so a client counts down
     itself and equal revisions give equal states."""
     row = active_session_row(conn, lab_id)
-    settings = {key: loads(value) for key, value in conn.execute(
-        select(lab_settings.c.key, lab_settings.c.value).where(
-            lab_settings.c.lab_id == lab_id,
-            lab_settings.c.key.in_(("vote_round", "vote_limit", "workshop_view"))))}
+    settings = {
+        key: loads(value)
+        for key, value in conn.execute(
+            select(lab_settings.c.key, lab_settings.c.value).where(
+                lab_settings.c.lab_id == lab_id,
+                lab_settings.c.key.in_(("vote_round", "vote_limit", "workshop_view")),
+            )
+        )
+    }
     state: dict[str, Any] = {
-        "session": None, "round": None, "phase": "open", "lock_edits": False,
+        "session": None,
+        "round": None,
+        "phase": "open",
+        "lock_edits": False,
         "vote_round": int(settings.get("vote_round", 1)),
         "vote_limit": int(settings.get("vote_limit", DEFAULT_VOTE_LIMIT)),
         "view": settings.get("workshop_view") or {},  # the facilitator's extent and layers
@@ -245,16 +296,25 @@ def _session_state(conn: Connection, lab_id: str) -> dict[str, Any]:
     if row is None:
         return state
     session = session_from_row(row)
-    state["session"] = {"id": session.id, "title": session.title, "status": session.status,
-                        "expires_at": iso(session.expires_at)}
+    state["session"] = {
+        "id": session.id,
+        "title": session.title,
+        "status": session.status,
+        "expires_at": iso(session.expires_at),
+    }
     state["phase"], state["lock_edits"] = phase_of(conn, session.id)
     current = current_round_row(conn, session.id)
     if current is not None:
         r = round_from_row(current)
         state["round"] = {
-            "id": r.id, "number": r.number, "kind": r.kind, "status": r.status,
-            "minutes": r.minutes, "started_at": iso(r.started_at),
-            "paused_at": iso(r.paused_at), "paused_seconds": r.paused_seconds,
+            "id": r.id,
+            "number": r.number,
+            "kind": r.kind,
+            "status": r.status,
+            "minutes": r.minutes,
+            "started_at": iso(r.started_at),
+            "paused_at": iso(r.paused_at),
+            "paused_seconds": r.paused_seconds,
         }
     return state
 

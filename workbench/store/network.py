@@ -99,10 +99,18 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
         from workbench.store.schema import workshop_sessions
 
         with self.read() as conn:
-            rows = conn.execute(select(workshop_sessions).where(
-                workshop_sessions.c.lab_id == lab_id,
-                workshop_sessions.c.kind == "consultation")
-                .order_by(workshop_sessions.c.created_at)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(workshop_sessions)
+                    .where(
+                        workshop_sessions.c.lab_id == lab_id,
+                        workshop_sessions.c.kind == "consultation",
+                    )
+                    .order_by(workshop_sessions.c.created_at)
+                )
+                .mappings()
+                .all()
+            )
         return [_session(r) for r in rows]
 
     def consultation_record(self, session_id: str) -> ConsultationRecord:
@@ -114,46 +122,82 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
         end = iso(session.ended_at or utcnow())
         start = iso(session.created_at)
         with self.read() as conn:
-            questions = [_annotation(r) for r in conn.execute(
-                select(annotations).join(note_marks,
-                                         note_marks.c.annotation_id == annotations.c.id)
-                .where(annotations.c.lab_id == lab.id, note_marks.c.kind == "question",
-                       annotations.c.deleted_at.is_(None))
-                .order_by(annotations.c.created_at)).mappings()
-                if r["author"] not in guests]
-            notes = conn.execute(select(annotations).where(
-                annotations.c.lab_id == lab.id, annotations.c.deleted_at.is_(None),
-                annotations.c.created_at >= start, annotations.c.created_at <= end)
-                .order_by(annotations.c.created_at)).mappings().all()
+            questions = [
+                _annotation(r)
+                for r in conn.execute(
+                    select(annotations)
+                    .join(note_marks, note_marks.c.annotation_id == annotations.c.id)
+                    .where(
+                        annotations.c.lab_id == lab.id,
+                        note_marks.c.kind == "question",
+                        annotations.c.deleted_at.is_(None),
+                    )
+                    .order_by(annotations.c.created_at)
+                ).mappings()
+                if r["author"] not in guests
+            ]
+            notes = (
+                conn.execute(
+                    select(annotations)
+                    .where(
+                        annotations.c.lab_id == lab.id,
+                        annotations.c.deleted_at.is_(None),
+                        annotations.c.created_at >= start,
+                        annotations.c.created_at <= end,
+                    )
+                    .order_by(annotations.c.created_at)
+                )
+                .mappings()
+                .all()
+            )
             comments = conn.execute(
                 select(annotation_comments.c.author, annotation_comments.c.text)
                 .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
-                .where(annotations.c.lab_id == lab.id, annotation_comments.c.deleted_at.is_(None),
-                       annotation_comments.c.created_at >= start,
-                       annotation_comments.c.created_at <= end)
-                .order_by(annotation_comments.c.created_at)).all()
-            dots = dict(conn.execute(
-                select(annotation_votes.c.annotation_id, func.count())
-                .where(annotation_votes.c.lab_id == lab.id,
-                       annotation_votes.c.created_at >= start,
-                       annotation_votes.c.created_at <= end)
-                .group_by(annotation_votes.c.annotation_id)).all())
+                .where(
+                    annotations.c.lab_id == lab.id,
+                    annotation_comments.c.deleted_at.is_(None),
+                    annotation_comments.c.created_at >= start,
+                    annotation_comments.c.created_at <= end,
+                )
+                .order_by(annotation_comments.c.created_at)
+            ).all()
+            dots = dict(
+                conn.execute(
+                    select(annotation_votes.c.annotation_id, func.count())
+                    .where(
+                        annotation_votes.c.lab_id == lab.id,
+                        annotation_votes.c.created_at >= start,
+                        annotation_votes.c.created_at <= end,
+                    )
+                    .group_by(annotation_votes.c.annotation_id)
+                ).all()
+            )
         answers = [(r["author"], "note", r["text"]) for r in notes if r["author"] in guests]
         answers += [(c.author, "comment", c.text) for c in comments if c.author in guests]
         texts = {r["id"]: r["text"] for r in notes} | {q.id: q.text for q in questions}
         counts = {city: sum(1 for a in answers if a[0] == city) for city in sorted(guests)}
         return ConsultationRecord(
-            session=session, lab_title=lab.title, questions=tuple(questions),
+            session=session,
+            lab_title=lab.title,
+            questions=tuple(questions),
             answers=tuple(answers),
-            votes=tuple(sorted(((texts.get(i, "—"), int(n)) for i, n in dots.items()),
-                               key=lambda v: -v[1])),
-            cities=tuple(counts.items()))
-
+            votes=tuple(
+                sorted(((texts.get(i, "—"), int(n)) for i, n in dots.items()), key=lambda v: -v[1])
+            ),
+            cities=tuple(counts.items()),
+        )
 
     # ---- lessons and questions ----------------------------------------------------------------
-    def mark_note(self, annotation_id: str, kind: str, *, principles: tuple[str, ...] = (),
-                  sdg_targets: tuple[str, ...] = (), by: Actor | None = None,
-                  actor: str = "") -> NoteMark:
+    def mark_note(
+        self,
+        annotation_id: str,
+        kind: str,
+        *,
+        principles: tuple[str, ...] = (),
+        sdg_targets: tuple[str, ...] = (),
+        by: Actor | None = None,
+        actor: str = "",
+    ) -> NoteMark:
         """Mark a note as a lesson for the network or a question to peers (again: changes the
         kind and tags, keeps a question's status)."""
         if kind not in MARK_KINDS:
@@ -164,69 +208,106 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
         with self.write() as conn:
             lab_id, author = _live_note(conn, annotation_id)
             authorize(conn, by, "annotation.edit", lab_id, author)
-            row = conn.execute(select(note_marks).where(
-                note_marks.c.annotation_id == annotation_id)).mappings().first()
-            values = dict(kind=kind, principles=dumps(list(principles)),
-                          sdg_targets=dumps(list(sdg_targets)), marked_by=name)
+            row = (
+                conn.execute(select(note_marks).where(note_marks.c.annotation_id == annotation_id))
+                .mappings()
+                .first()
+            )
+            values = dict(
+                kind=kind,
+                principles=dumps(list(principles)),
+                sdg_targets=dumps(list(sdg_targets)),
+                marked_by=name,
+            )
             if row is None:
-                values.update(annotation_id=annotation_id, status="open",
-                              marked_at=iso(utcnow()))
+                values.update(annotation_id=annotation_id, status="open", marked_at=iso(utcnow()))
                 conn.execute(insert(note_marks).values(values))
             else:
-                conn.execute(update(note_marks).where(
-                    note_marks.c.annotation_id == annotation_id).values(values))
+                conn.execute(
+                    update(note_marks)
+                    .where(note_marks.c.annotation_id == annotation_id)
+                    .values(values)
+                )
             bump_revision(conn, lab_id, annotation_ids=[annotation_id])
-            stored = conn.execute(select(note_marks).where(
-                note_marks.c.annotation_id == annotation_id)).mappings().one()
+            stored = (
+                conn.execute(select(note_marks).where(note_marks.c.annotation_id == annotation_id))
+                .mappings()
+                .one()
+            )
         return _mark(stored)
 
     def unmark_note(self, annotation_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
             lab_id, author = _note(conn, annotation_id)
             authorize(conn, by, "annotation.edit", lab_id, author)
-            if conn.execute(delete(note_marks).where(
-                    note_marks.c.annotation_id == annotation_id)).rowcount:
+            if conn.execute(
+                delete(note_marks).where(note_marks.c.annotation_id == annotation_id)
+            ).rowcount:
                 bump_revision(conn, lab_id, annotation_ids=[annotation_id])
 
-    def set_question_status(self, annotation_id: str, status: str,
-                            by: Actor | None = None) -> NoteMark:
+    def set_question_status(
+        self, annotation_id: str, status: str, by: Actor | None = None
+    ) -> NoteMark:
         """Mark a question answered (or open again); anyone who may comment on it may."""
         if status not in MARK_STATUSES:
             raise ValidationError("network.error.status", value=str(status)[:20])
         with self.write() as conn:
             lab_id, _author = _live_note(conn, annotation_id)
             authorize(conn, by, "comment.add", lab_id)
-            done = conn.execute(update(note_marks).where(
-                note_marks.c.annotation_id == annotation_id, note_marks.c.kind == "question")
-                .values(status=status))
+            done = conn.execute(
+                update(note_marks)
+                .where(note_marks.c.annotation_id == annotation_id, note_marks.c.kind == "question")
+                .values(status=status)
+            )
             if not done.rowcount:
                 raise ValidationError("network.error.not_a_question")
             bump_revision(conn, lab_id, annotation_ids=[annotation_id])
-            stored = conn.execute(select(note_marks).where(
-                note_marks.c.annotation_id == annotation_id)).mappings().one()
+            stored = (
+                conn.execute(select(note_marks).where(note_marks.c.annotation_id == annotation_id))
+                .mappings()
+                .one()
+            )
         return _mark(stored)
 
     def note_mark(self, annotation_id: str) -> NoteMark | None:
         with self.read() as conn:
-            row = conn.execute(select(note_marks).where(
-                note_marks.c.annotation_id == annotation_id)).mappings().first()
+            row = (
+                conn.execute(select(note_marks).where(note_marks.c.annotation_id == annotation_id))
+                .mappings()
+                .first()
+            )
         return _mark(row) if row else None
 
-    def network_notes(self, network_id: str | None = None, *, kind: str | None = None,
-                      city_id: str | None = None, country: str | None = None,
-                      principle: str | None = None, sdg: str | None = None,
-                      status: str | None = None) -> list[NetworkNote]:
+    def network_notes(
+        self,
+        network_id: str | None = None,
+        *,
+        kind: str | None = None,
+        city_id: str | None = None,
+        country: str | None = None,
+        principle: str | None = None,
+        sdg: str | None = None,
+        status: str | None = None,
+    ) -> list[NetworkNote]:
         """The lessons and questions of every living lab (of ``network_id``), newest first,
         filtered; deleted notes and labs that are no longer listed are left out."""
         listed = {lab.id: lab for lab in self.list_labs()}
-        q = (select(note_marks, annotations, labs.c.title.label("lab_title"),
-                    labs.c.network_id, cities.c.id.label("city"),
-                    cities.c.name.label("city_name"), cities.c.country)
-             .join(annotations, annotations.c.id == note_marks.c.annotation_id)
-             .join(labs, labs.c.id == annotations.c.lab_id)
-             .join(cities, cities.c.id == labs.c.city_id)
-             .where(annotations.c.deleted_at.is_(None))
-             .order_by(note_marks.c.marked_at.desc()))
+        q = (
+            select(
+                note_marks,
+                annotations,
+                labs.c.title.label("lab_title"),
+                labs.c.network_id,
+                cities.c.id.label("city"),
+                cities.c.name.label("city_name"),
+                cities.c.country,
+            )
+            .join(annotations, annotations.c.id == note_marks.c.annotation_id)
+            .join(labs, labs.c.id == annotations.c.lab_id)
+            .join(cities, cities.c.id == labs.c.city_id)
+            .where(annotations.c.deleted_at.is_(None))
+            .order_by(note_marks.c.marked_at.desc())
+        )
         if network_id:
             q = q.where(labs.c.network_id == network_id)
         if kind:
@@ -248,14 +329,22 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
                 continue
             if sdg and sdg not in mark.sdg_targets:
                 continue
-            out.append(NetworkNote(mark=mark, annotation=_annotation(r), lab_id=r["lab_id"],
-                                   lab_title=r["lab_title"], city_name=r["city_name"],
-                                   country=r["country"]))
+            out.append(
+                NetworkNote(
+                    mark=mark,
+                    annotation=_annotation(r),
+                    lab_id=r["lab_id"],
+                    lab_title=r["lab_title"],
+                    city_name=r["city_name"],
+                    country=r["country"],
+                )
+            )
         return out
 
     # ---- links between notes of different labs ------------------------------------------------
-    def link_notes(self, from_id: str, to_id: str, by: Actor | None = None,
-                   actor: str = "") -> NoteLink:
+    def link_notes(
+        self, from_id: str, to_id: str, by: Actor | None = None, actor: str = ""
+    ) -> NoteLink:
         """Link a note ("tried here") to a note on another living lab ("relevant there").
         Linking the same pair again returns the first link."""
         if from_id == to_id:
@@ -267,11 +356,23 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             if lab_from == lab_to:
                 raise ValidationError("network.error.link_same_lab")
             authorize(conn, by, "annotation.edit", lab_from, author)
-            row = conn.execute(select(note_links).where(
-                note_links.c.from_id == from_id, note_links.c.to_id == to_id)).mappings().first()
+            row = (
+                conn.execute(
+                    select(note_links).where(
+                        note_links.c.from_id == from_id, note_links.c.to_id == to_id
+                    )
+                )
+                .mappings()
+                .first()
+            )
             if row is None:
-                row = dict(id=new_id(), from_id=from_id, to_id=to_id, created_by=name,
-                           created_at=iso(utcnow()))
+                row = dict(
+                    id=new_id(),
+                    from_id=from_id,
+                    to_id=to_id,
+                    created_by=name,
+                    created_at=iso(utcnow()),
+                )
                 conn.execute(insert(note_links).values(row))
                 bump_revision(conn, lab_from, annotation_ids=[from_id])
                 bump_revision(conn, lab_to, annotation_ids=[to_id])
@@ -292,26 +393,51 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
     def linked_notes(self, annotation_id: str) -> list[LinkedNote]:
         """Both directions of every link of a note, with the other note's lab and text."""
         with self.read() as conn:
-            rows = conn.execute(select(note_links).where(or_(
-                note_links.c.from_id == annotation_id, note_links.c.to_id == annotation_id))
-                .order_by(note_links.c.created_at)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(note_links)
+                    .where(
+                        or_(
+                            note_links.c.from_id == annotation_id,
+                            note_links.c.to_id == annotation_id,
+                        )
+                    )
+                    .order_by(note_links.c.created_at)
+                )
+                .mappings()
+                .all()
+            )
             out = []
             for r in rows:
                 outgoing = r["from_id"] == annotation_id
                 other = r["to_id"] if outgoing else r["from_id"]
-                o = conn.execute(select(annotations.c.lab_id, annotations.c.text,
-                                        annotations.c.deleted_at, labs.c.title)
-                                 .join(labs, labs.c.id == annotations.c.lab_id)
-                                 .where(annotations.c.id == other)).first()
-                out.append(LinkedNote(
-                    link=_link(r), annotation_id=other, lab_id=o.lab_id, lab_title=o.title,
-                    text=o.text, direction="tried_here" if outgoing else "relevant_there",
-                    deleted=o.deleted_at is not None))
+                o = conn.execute(
+                    select(
+                        annotations.c.lab_id,
+                        annotations.c.text,
+                        annotations.c.deleted_at,
+                        labs.c.title,
+                    )
+                    .join(labs, labs.c.id == annotations.c.lab_id)
+                    .where(annotations.c.id == other)
+                ).first()
+                out.append(
+                    LinkedNote(
+                        link=_link(r),
+                        annotation_id=other,
+                        lab_id=o.lab_id,
+                        lab_title=o.title,
+                        text=o.text,
+                        direction="tried_here" if outgoing else "relevant_there",
+                        deleted=o.deleted_at is not None,
+                    )
+                )
         return out
 
     # ---- translations ---------------------------------------------------------------------------
-    def add_translation(self, annotation_id: str, lang: str, text: str,
-                        by: Actor | None = None, actor: str = "") -> Translation:
+    def add_translation(
+        self, annotation_id: str, lang: str, text: str, by: Actor | None = None, actor: str = ""
+    ) -> Translation:
         """Add (or replace) the note's text in ``lang``: anyone who may comment on the note may.
         A translation into the note's own language is refused."""
         lang = clean_lang(lang)
@@ -320,33 +446,55 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
         with self.write() as conn:
             lab_id, _author = _live_note(conn, annotation_id)
             authorize(conn, by, "comment.add", lab_id)
-            own = conn.execute(select(annotations.c.lang).where(
-                annotations.c.id == annotation_id)).scalar()
+            own = conn.execute(
+                select(annotations.c.lang).where(annotations.c.id == annotation_id)
+            ).scalar()
             if own and own == lang:
                 raise ValidationError("network.error.translation_own_language", lang=lang)
-            conn.execute(delete(note_translations).where(
-                note_translations.c.annotation_id == annotation_id,
-                note_translations.c.lang == lang))
-            values = dict(id=new_id(), annotation_id=annotation_id, lang=lang, text=text,
-                          author=name, created_at=iso(utcnow()))
+            conn.execute(
+                delete(note_translations).where(
+                    note_translations.c.annotation_id == annotation_id,
+                    note_translations.c.lang == lang,
+                )
+            )
+            values = dict(
+                id=new_id(),
+                annotation_id=annotation_id,
+                lang=lang,
+                text=text,
+                author=name,
+                created_at=iso(utcnow()),
+            )
             conn.execute(insert(note_translations).values(values))
             bump_revision(conn, lab_id, annotation_ids=[annotation_id])
         return _translation(values)
 
     def translations(self, annotation_id: str) -> list[Translation]:
         with self.read() as conn:
-            rows = conn.execute(select(note_translations).where(
-                note_translations.c.annotation_id == annotation_id)
-                .order_by(note_translations.c.lang)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(note_translations)
+                    .where(note_translations.c.annotation_id == annotation_id)
+                    .order_by(note_translations.c.lang)
+                )
+                .mappings()
+                .all()
+            )
         return [_translation(r) for r in rows]
 
     def lab_translations(self, lab_id: str) -> dict[str, list[Translation]]:
         """Every translation of the lab's notes, by note id (one query, for the exports)."""
         with self.read() as conn:
-            rows = conn.execute(select(note_translations).join(
-                annotations, annotations.c.id == note_translations.c.annotation_id)
-                .where(annotations.c.lab_id == lab_id)
-                .order_by(note_translations.c.lang)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(note_translations)
+                    .join(annotations, annotations.c.id == note_translations.c.annotation_id)
+                    .where(annotations.c.lab_id == lab_id)
+                    .order_by(note_translations.c.lang)
+                )
+                .mappings()
+                .all()
+            )
         out: dict[str, list[Translation]] = {}
         for r in rows:
             out.setdefault(r["annotation_id"], []).append(_translation(r))
@@ -370,35 +518,53 @@ def _codes(values: Any, allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
 
 
 def _note(conn: Connection, annotation_id: str) -> tuple[str, str]:
-    row = conn.execute(select(annotations.c.lab_id, annotations.c.author).where(
-        annotations.c.id == annotation_id)).first()
+    row = conn.execute(
+        select(annotations.c.lab_id, annotations.c.author).where(annotations.c.id == annotation_id)
+    ).first()
     if row is None:
         raise NotFoundError("notfound.annotation")
     return row.lab_id, row.author
 
 
 def _live_note(conn: Connection, annotation_id: str) -> tuple[str, str]:
-    row = conn.execute(select(annotations.c.lab_id, annotations.c.author,
-                              annotations.c.deleted_at).where(
-        annotations.c.id == annotation_id)).first()
+    row = conn.execute(
+        select(annotations.c.lab_id, annotations.c.author, annotations.c.deleted_at).where(
+            annotations.c.id == annotation_id
+        )
+    ).first()
     if row is None or row.deleted_at is not None:
         raise NotFoundError("notfound.annotation")
     return row.lab_id, row.author
 
 
 def _mark(r) -> NoteMark:  # type: ignore[no-untyped-def]
-    return NoteMark(annotation_id=r["annotation_id"], kind=r["kind"],
-                    principles=tuple(loads(r["principles"], [])),
-                    sdg_targets=tuple(loads(r["sdg_targets"], [])), status=r["status"],
-                    marked_by=r["marked_by"], marked_at=from_iso(r["marked_at"]))  # type: ignore[arg-type]
+    return NoteMark(
+        annotation_id=r["annotation_id"],
+        kind=r["kind"],
+        principles=tuple(loads(r["principles"], [])),
+        sdg_targets=tuple(loads(r["sdg_targets"], [])),
+        status=r["status"],
+        marked_by=r["marked_by"],
+        marked_at=from_iso(r["marked_at"]),
+    )  # type: ignore[arg-type]
 
 
 def _link(r) -> NoteLink:  # type: ignore[no-untyped-def]
-    return NoteLink(id=r["id"], from_id=r["from_id"], to_id=r["to_id"],
-                    created_by=r["created_by"], created_at=from_iso(r["created_at"]))  # type: ignore[arg-type]
+    return NoteLink(
+        id=r["id"],
+        from_id=r["from_id"],
+        to_id=r["to_id"],
+        created_by=r["created_by"],
+        created_at=from_iso(r["created_at"]),
+    )  # type: ignore[arg-type]
 
 
 def _translation(r) -> Translation:  # type: ignore[no-untyped-def]
-    return Translation(id=r["id"], annotation_id=r["annotation_id"], lang=r["lang"],
-                       text=r["text"], author=r["author"],
-                       created_at=from_iso(r["created_at"]))  # type: ignore[arg-type]
+    return Translation(
+        id=r["id"],
+        annotation_id=r["annotation_id"],
+        lang=r["lang"],
+        text=r["text"],
+        author=r["author"],
+        created_at=from_iso(r["created_at"]),
+    )  # type: ignore[arg-type]

@@ -38,8 +38,7 @@ class ParticipationMixin(StoreBase):
         with self.read() as conn:
             return _setting(conn, lab_id, key, default)
 
-    def set_lab_setting(self, lab_id: str, key: str, value: Any,
-                        by: Actor | None = None) -> None:
+    def set_lab_setting(self, lab_id: str, key: str, value: Any, by: Actor | None = None) -> None:
         with self.write() as conn:
             authorize(conn, by, "lab.settings", lab_id)
             _set_setting(conn, lab_id, key, value)
@@ -48,38 +47,57 @@ class ParticipationMixin(StoreBase):
     # ---- comments -----------------------------------------------------------------------------
     def add_comment(self, comment: Comment, by: Actor | None = None) -> Comment:
         """Add a comment to an annotation's thread; the same id again returns the first one."""
-        c = replace(comment, author=clean_name(actor_name(by, comment.author) or "—", "author"),
-                    text=clean_text(comment.text, "text"))
+        c = replace(
+            comment,
+            author=clean_name(actor_name(by, comment.author) or "—", "author"),
+            text=clean_text(comment.text, "text"),
+        )
         if not c.text:
             raise ValidationError("annotate.error.comment_empty")
         with self.write() as conn:
-            row = conn.execute(select(annotation_comments).where(
-                annotation_comments.c.id == c.id)).mappings().first()
+            row = (
+                conn.execute(select(annotation_comments).where(annotation_comments.c.id == c.id))
+                .mappings()
+                .first()
+            )
             if row is not None:
                 return _comment(row)
             lab_id = _live_annotation(conn, c.annotation_id)
             authorize(conn, by, "comment.add", lab_id)
-            conn.execute(insert(annotation_comments).values(
-                id=c.id, annotation_id=c.annotation_id, author=c.author, text=c.text,
-                created_at=iso(c.created_at), deleted_at=None))
+            conn.execute(
+                insert(annotation_comments).values(
+                    id=c.id,
+                    annotation_id=c.annotation_id,
+                    author=c.author,
+                    text=c.text,
+                    created_at=iso(c.created_at),
+                    deleted_at=None,
+                )
+            )
             bump_revision(conn, lab_id, annotation_ids=[c.annotation_id])
         return c
 
     def list_comments(self, annotation_id: str) -> list[Comment]:
         """An annotation's comment thread, oldest first (deleted comments left out)."""
-        q = (select(annotation_comments)
-             .where(annotation_comments.c.annotation_id == annotation_id,
-                    annotation_comments.c.deleted_at.is_(None))
-             .order_by(annotation_comments.c.created_at))
+        q = (
+            select(annotation_comments)
+            .where(
+                annotation_comments.c.annotation_id == annotation_id,
+                annotation_comments.c.deleted_at.is_(None),
+            )
+            .order_by(annotation_comments.c.created_at)
+        )
         with self.read() as conn:
             return [_comment(r) for r in conn.execute(q).mappings()]
 
     def comment_counts(self, lab_id: str) -> dict[str, int]:
         """Number of comments per annotation of a living lab (annotations without: absent)."""
-        q = (select(annotation_comments.c.annotation_id, func.count())
-             .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
-             .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_(None))
-             .group_by(annotation_comments.c.annotation_id))
+        q = (
+            select(annotation_comments.c.annotation_id, func.count())
+            .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
+            .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_(None))
+            .group_by(annotation_comments.c.annotation_id)
+        )
         with self.read() as conn:
             return {aid: int(n) for aid, n in conn.execute(q)}
 
@@ -88,20 +106,28 @@ class ParticipationMixin(StoreBase):
         database, marked deleted, and :meth:`restore_comment` brings it back."""
         with self.write() as conn:
             lab_id, annotation_id = _authorize_comment(conn, by, comment_id)
-            if conn.execute(update(annotation_comments).where(
+            if conn.execute(
+                update(annotation_comments)
+                .where(
                     annotation_comments.c.id == comment_id,
-                    annotation_comments.c.deleted_at.is_(None)).values(
-                    deleted_at=iso(utcnow()))).rowcount:
+                    annotation_comments.c.deleted_at.is_(None),
+                )
+                .values(deleted_at=iso(utcnow()))
+            ).rowcount:
                 bump_revision(conn, lab_id, annotation_ids=[annotation_id])
 
     def restore_comment(self, comment_id: str, by: Actor | None = None) -> None:
         """Show a hidden comment again."""
         with self.write() as conn:
             lab_id, annotation_id = _authorize_comment(conn, by, comment_id)
-            if conn.execute(update(annotation_comments).where(
+            if conn.execute(
+                update(annotation_comments)
+                .where(
                     annotation_comments.c.id == comment_id,
-                    annotation_comments.c.deleted_at.is_not(None)).values(
-                    deleted_at=None)).rowcount:
+                    annotation_comments.c.deleted_at.is_not(None),
+                )
+                .values(deleted_at=None)
+            ).rowcount:
                 bump_revision(conn, lab_id, annotation_ids=[annotation_id])
 
     # ---- votes --------------------------------------------------------------------------------
@@ -112,8 +138,11 @@ class ParticipationMixin(StoreBase):
     def set_vote_limit(self, lab_id: str, limit: int, by: Actor | None = None) -> None:
         """The facilitator's limit of dots per participant and round (``MIN_VOTE_LIMIT`` to
         ``MAX_VOTE_LIMIT``)."""
-        if isinstance(limit, bool) or not isinstance(limit, int) \
-                or not MIN_VOTE_LIMIT <= limit <= MAX_VOTE_LIMIT:
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int)
+            or not MIN_VOTE_LIMIT <= limit <= MAX_VOTE_LIMIT
+        ):
             raise ValidationError("annotate.error.vote_limit_range", limit=MAX_VOTE_LIMIT)
         self.set_lab_setting(lab_id, "vote_limit", limit, by=by)
 
@@ -138,8 +167,11 @@ class ParticipationMixin(StoreBase):
         """
         voter = clean_name(actor_name(by, vote.voter) or "", "author")
         with self.write() as conn:
-            row = conn.execute(select(annotation_votes).where(
-                annotation_votes.c.id == vote.id)).mappings().first()
+            row = (
+                conn.execute(select(annotation_votes).where(annotation_votes.c.id == vote.id))
+                .mappings()
+                .first()
+            )
             if row is not None:
                 return _vote(row)
             lab_id = _live_annotation(conn, vote.annotation_id)
@@ -148,9 +180,16 @@ class ParticipationMixin(StoreBase):
             if _votes_used(conn, lab_id, number, voter) >= limit:
                 raise ValidationError("annotate.error.vote_limit_reached", limit=limit)
             stored = replace(vote, voter=voter, round=number)
-            conn.execute(insert(annotation_votes).values(
-                id=stored.id, annotation_id=stored.annotation_id, lab_id=lab_id, voter=voter,
-                round=number, created_at=iso(stored.created_at)))
+            conn.execute(
+                insert(annotation_votes).values(
+                    id=stored.id,
+                    annotation_id=stored.annotation_id,
+                    lab_id=lab_id,
+                    voter=voter,
+                    round=number,
+                    created_at=iso(stored.created_at),
+                )
+            )
             bump_revision(conn, lab_id, annotation_ids=[stored.annotation_id])
         return stored
 
@@ -163,9 +202,14 @@ class ParticipationMixin(StoreBase):
             number = int(_setting(conn, lab_id, "vote_round", 1))
             vote_id = conn.execute(
                 select(annotation_votes.c.id)
-                .where(annotation_votes.c.annotation_id == annotation_id,
-                       annotation_votes.c.voter == voter, annotation_votes.c.round == number)
-                .order_by(annotation_votes.c.created_at.desc()).limit(1)).scalar()
+                .where(
+                    annotation_votes.c.annotation_id == annotation_id,
+                    annotation_votes.c.voter == voter,
+                    annotation_votes.c.round == number,
+                )
+                .order_by(annotation_votes.c.created_at.desc())
+                .limit(1)
+            ).scalar()
             if vote_id is None:
                 return False
             conn.execute(delete(annotation_votes).where(annotation_votes.c.id == vote_id))
@@ -179,16 +223,23 @@ class ParticipationMixin(StoreBase):
             number, limit = _round_and_limit(conn, lab_id)
             return max(0, limit - _votes_used(conn, lab_id, number, voter))
 
-    def vote_totals(self, lab_id: str, round: int | None = None,
-                    voter: str | None = None, all_rounds: bool = False) -> dict[str, int]:
+    def vote_totals(
+        self,
+        lab_id: str,
+        round: int | None = None,
+        voter: str | None = None,
+        all_rounds: bool = False,
+    ) -> dict[str, int]:
         """Dots per annotation in a round (default: the current one), or in every round
         together with ``all_rounds``; ``voter`` counts only that participant's dots.
         Annotations without dots are absent."""
         with self.read() as conn:
             number = round if round is not None else int(_setting(conn, lab_id, "vote_round", 1))
-            q = (select(annotation_votes.c.annotation_id, func.count())
-                 .where(annotation_votes.c.lab_id == lab_id)
-                 .group_by(annotation_votes.c.annotation_id))
+            q = (
+                select(annotation_votes.c.annotation_id, func.count())
+                .where(annotation_votes.c.lab_id == lab_id)
+                .group_by(annotation_votes.c.annotation_id)
+            )
             if not all_rounds:
                 q = q.where(annotation_votes.c.round == number)
             if voter is not None:
@@ -196,11 +247,13 @@ class ParticipationMixin(StoreBase):
             return {aid: int(n) for aid, n in conn.execute(q)}
 
 
-def _authorize_comment(conn: Connection, by: Actor | None, comment_id: str
-                       ) -> tuple[str, str]:
+def _authorize_comment(conn: Connection, by: Actor | None, comment_id: str) -> tuple[str, str]:
     """(lab id, annotation id) of a comment ``by`` may hide or show again."""
-    row = conn.execute(select(annotation_comments.c.annotation_id, annotation_comments.c.author)
-                       .where(annotation_comments.c.id == comment_id)).first()
+    row = conn.execute(
+        select(annotation_comments.c.annotation_id, annotation_comments.c.author).where(
+            annotation_comments.c.id == comment_id
+        )
+    ).first()
     if row is None:
         raise NotFoundError("workshop.error.comment_missing")
     lab_id, _ = annotation_lab(conn, row.annotation_id)
@@ -226,51 +279,79 @@ def _voter(name: str | None) -> str:
 
 def _live_annotation(conn: Connection, annotation_id: str) -> str:
     """The lab id of an annotation that exists and is not deleted."""
-    row = conn.execute(select(annotations.c.lab_id, annotations.c.deleted_at).where(
-        annotations.c.id == annotation_id)).first()
+    row = conn.execute(
+        select(annotations.c.lab_id, annotations.c.deleted_at).where(
+            annotations.c.id == annotation_id
+        )
+    ).first()
     if row is None or row.deleted_at is not None:
         raise NotFoundError("notfound.annotation")
     return row.lab_id
 
 
 def _votes_used(conn: Connection, lab_id: str, number: int, voter: str) -> int:
-    q = (select(func.count()).select_from(annotation_votes)
-         .join(annotations, annotations.c.id == annotation_votes.c.annotation_id)
-         .where(annotation_votes.c.lab_id == lab_id, annotation_votes.c.round == number,
-                annotation_votes.c.voter == voter, annotations.c.deleted_at.is_(None)))
+    q = (
+        select(func.count())
+        .select_from(annotation_votes)
+        .join(annotations, annotations.c.id == annotation_votes.c.annotation_id)
+        .where(
+            annotation_votes.c.lab_id == lab_id,
+            annotation_votes.c.round == number,
+            annotation_votes.c.voter == voter,
+            annotations.c.deleted_at.is_(None),
+        )
+    )
     return int(conn.execute(q).scalar() or 0)
 
 
 def _setting(conn: Connection, lab_id: str, key: str, default: Any) -> Any:
-    value = conn.execute(select(lab_settings.c.value).where(
-        lab_settings.c.lab_id == lab_id, lab_settings.c.key == key)).scalar()
+    value = conn.execute(
+        select(lab_settings.c.value).where(
+            lab_settings.c.lab_id == lab_id, lab_settings.c.key == key
+        )
+    ).scalar()
     found = None if value is None else loads(value)
     return default if found is None else found
 
 
 def _round_and_limit(conn: Connection, lab_id: str) -> tuple[int, int]:
     """The living lab's current voting round and dots per participant, in one query."""
-    found = {key: loads(value) for key, value in conn.execute(
-        select(lab_settings.c.key, lab_settings.c.value).where(
-            lab_settings.c.lab_id == lab_id,
-            lab_settings.c.key.in_(("vote_round", "vote_limit"))))}
-    return (int(found.get("vote_round", 1)),
-            int(found.get("vote_limit", DEFAULT_VOTE_LIMIT)))
+    found = {
+        key: loads(value)
+        for key, value in conn.execute(
+            select(lab_settings.c.key, lab_settings.c.value).where(
+                lab_settings.c.lab_id == lab_id,
+                lab_settings.c.key.in_(("vote_round", "vote_limit")),
+            )
+        )
+    }
+    return (int(found.get("vote_round", 1)), int(found.get("vote_limit", DEFAULT_VOTE_LIMIT)))
 
 
 def _set_setting(conn: Connection, lab_id: str, key: str, value: Any) -> None:
     if conn.execute(select(labs.c.id).where(labs.c.id == lab_id)).first() is None:
         raise NotFoundError("notfound.lab")
-    conn.execute(delete(lab_settings).where(lab_settings.c.lab_id == lab_id,
-                                            lab_settings.c.key == key))
+    conn.execute(
+        delete(lab_settings).where(lab_settings.c.lab_id == lab_id, lab_settings.c.key == key)
+    )
     conn.execute(insert(lab_settings).values(lab_id=lab_id, key=key, value=dumps(value)))
 
 
 def _comment(r) -> Comment:  # type: ignore[no-untyped-def]
-    return Comment(id=r["id"], annotation_id=r["annotation_id"], author=r["author"],
-                   text=r["text"], created_at=from_iso(r["created_at"]))  # type: ignore[arg-type]
+    return Comment(
+        id=r["id"],
+        annotation_id=r["annotation_id"],
+        author=r["author"],
+        text=r["text"],
+        created_at=from_iso(r["created_at"]),
+    )  # type: ignore[arg-type]
 
 
 def _vote(r) -> Vote:  # type: ignore[no-untyped-def]
-    return Vote(id=r["id"], annotation_id=r["annotation_id"], voter=r["voter"], round=r["round"],
-                created_at=from_iso(r["created_at"]))  # type: ignore[arg-type]
+    return Vote(
+        id=r["id"],
+        annotation_id=r["annotation_id"],
+        voter=r["voter"],
+        round=r["round"],
+        created_at=from_iso(r["created_at"]),
+    )  # type: ignore[arg-type]

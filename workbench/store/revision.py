@@ -22,8 +22,14 @@ NOTIFY_CHANNEL = "workbench_live"
 QGIS_CHANNEL = "qgis"
 
 
-def bump_revision(conn: Connection, lab_id: str, *, annotation_ids: Iterable[str] = (),
-                  all_annotations: bool = False, session: bool = False) -> int:
+def bump_revision(
+    conn: Connection,
+    lab_id: str,
+    *,
+    annotation_ids: Iterable[str] = (),
+    all_annotations: bool = False,
+    session: bool = False,
+) -> int:
     """Bump ``lab_id``'s revision in ``conn`` (the caller's write transaction) and return the new
     number; stamp it on the annotations whose map feature changed (``annotation_ids``, or every
     annotation of the lab: a new voting round resets all vote counts) and, with ``session``, as
@@ -35,8 +41,9 @@ def bump_revision(conn: Connection, lab_id: str, *, annotation_ids: Iterable[str
     values = {"revision": labs.c.revision + 1}
     if session:
         values["session_rev"] = labs.c.revision + 1  # SET reads the row's old values
-    revision = conn.execute(update(labs).where(labs.c.id == lab_id).values(values)
-                            .returning(labs.c.revision)).scalar()
+    revision = conn.execute(
+        update(labs).where(labs.c.id == lab_id).values(values).returning(labs.c.revision)
+    ).scalar()
     if revision is None:
         raise NotFoundError("notfound.lab")
     conn.info.setdefault(BUMPED, set()).add(lab_id)  # told to the commit listeners
@@ -45,13 +52,12 @@ def bump_revision(conn: Connection, lab_id: str, *, annotation_ids: Iterable[str
         # the live channel of each app process, and QGIS layers set to refresh on notification
         schema = getattr(conn.engine, "info_schema", None) or "public"  # engine.make_engine
         payload = f"{schema}|{lab_id}|{revision}"
-        conn.execute(select(func.pg_notify(NOTIFY_CHANNEL, payload),
-                            func.pg_notify(QGIS_CHANNEL, payload)))
+        conn.execute(
+            select(func.pg_notify(NOTIFY_CHANNEL, payload), func.pg_notify(QGIS_CHANNEL, payload))
+        )
     ids = list(dict.fromkeys(annotation_ids))
     if all_annotations:
-        conn.execute(update(annotations).where(annotations.c.lab_id == lab_id)
-                     .values(rev=revision))
+        conn.execute(update(annotations).where(annotations.c.lab_id == lab_id).values(rev=revision))
     elif ids:
-        conn.execute(update(annotations).where(annotations.c.id.in_(ids))
-                     .values(rev=revision))
+        conn.execute(update(annotations).where(annotations.c.id.in_(ids)).values(rev=revision))
     return int(revision)

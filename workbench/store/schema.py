@@ -16,7 +16,8 @@ from workbench.store.types import Flag, Geom, Json, Stamp
 metadata = MetaData()
 
 networks = Table(
-    "networks", metadata,
+    "networks",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("countries", Json, nullable=False),  # JSON list of ISO codes
@@ -26,7 +27,8 @@ networks = Table(
 )
 
 cities = Table(
-    "cities", metadata,
+    "cities",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("country", Text, nullable=False),
@@ -37,13 +39,15 @@ cities = Table(
 )
 
 network_cities = Table(
-    "network_cities", metadata,
+    "network_cities",
+    metadata,
     Column("network_id", Text, ForeignKey("networks.id", ondelete="CASCADE"), primary_key=True),
     Column("city_id", Text, ForeignKey("cities.id", ondelete="CASCADE"), primary_key=True),
 )
 
 labs = Table(
-    "labs", metadata,
+    "labs",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("city_id", Text, ForeignKey("cities.id"), nullable=False),
     Column("network_id", Text, ForeignKey("networks.id"), nullable=False),
@@ -65,7 +69,8 @@ labs = Table(
 )
 
 layers = Table(
-    "layers", metadata,
+    "layers",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
     Column("name", Text, nullable=False),
@@ -81,7 +86,8 @@ layers = Table(
 )
 
 snapshots = Table(
-    "snapshots", metadata,
+    "snapshots",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
     Column("name", Text, nullable=False),
@@ -91,7 +97,8 @@ snapshots = Table(
 )
 
 annotations = Table(
-    "annotations", metadata,
+    "annotations",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
     Column("geom", Geom, nullable=False),  # v8: was geom_wkt
@@ -117,10 +124,10 @@ annotations = Table(
 )
 
 annotation_history = Table(
-    "annotation_history", metadata,
+    "annotation_history",
+    metadata,
     Column("id", Text, primary_key=True),
-    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
-           nullable=False),
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
     Column("action", Text, nullable=False),  # created | edited | deleted | restored
     Column("actor", Text, nullable=False, default=""),
     Column("at", Stamp, nullable=False),
@@ -128,10 +135,10 @@ annotation_history = Table(
 )
 
 annotation_comments = Table(
-    "annotation_comments", metadata,
+    "annotation_comments",
+    metadata,
     Column("id", Text, primary_key=True),
-    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
-           nullable=False),
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
     Column("author", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("created_at", Stamp, nullable=False),
@@ -139,10 +146,10 @@ annotation_comments = Table(
 )
 
 annotation_votes = Table(
-    "annotation_votes", metadata,
+    "annotation_votes",
+    metadata,
     Column("id", Text, primary_key=True),
-    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
-           nullable=False),
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
     Column("voter", Text, nullable=False),
     Column("round", Integer, nullable=False),
@@ -150,7 +157,8 @@ annotation_votes = Table(
 )
 
 annotation_categories = Table(
-    "annotation_categories", metadata,
+    "annotation_categories",
+    metadata,
     Column("code", Text, primary_key=True),
     Column("colour", Text, nullable=False),
     Column("labels", Json, nullable=False, default="{}"),  # JSON: language code -> label
@@ -159,7 +167,8 @@ annotation_categories = Table(
 )
 
 lab_settings = Table(
-    "lab_settings", metadata,
+    "lab_settings",
+    metadata,
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), primary_key=True),
     Column("key", Text, primary_key=True),
     Column("value", Json, nullable=False),
@@ -167,9 +176,11 @@ lab_settings = Table(
 
 # ---- v9: lessons, questions, links and translations ------------------------------------------
 note_marks = Table(
-    "note_marks", metadata,
-    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
-           primary_key=True),
+    "note_marks",
+    metadata,
+    Column(
+        "annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), primary_key=True
+    ),
     Column("kind", Text, nullable=False),  # lesson | question
     Column("principles", Json, nullable=False, default="[]"),  # New Leipzig Charter codes
     Column("sdg_targets", Json, nullable=False, default="[]"),
@@ -179,7 +190,8 @@ note_marks = Table(
 )
 
 note_links = Table(
-    "note_links", metadata,
+    "note_links",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("from_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
     Column("to_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
@@ -188,10 +200,10 @@ note_links = Table(
 )
 
 note_translations = Table(
-    "note_translations", metadata,
+    "note_translations",
+    metadata,
     Column("id", Text, primary_key=True),
-    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"),
-           nullable=False),
+    Column("annotation_id", Text, ForeignKey("annotations.id", ondelete="CASCADE"), nullable=False),
     Column("lang", Text, nullable=False),
     Column("text", Text, nullable=False),
     Column("author", Text, nullable=False, default=""),
@@ -200,20 +212,23 @@ note_translations = Table(
 
 # ---- v4: workshops (sessions, rounds, members), access (passcodes, roles, rate limits) -------
 workspace_settings = Table(
-    "workspace_settings", metadata,
+    "workspace_settings",
+    metadata,
     Column("key", Text, primary_key=True),  # join_secret, passcode.owner, passcode.facilitator
     Column("value", Text, nullable=False),
 )
 
 workspace_roles = Table(
-    "workspace_roles", metadata,
+    "workspace_roles",
+    metadata,
     Column("email", Text, primary_key=True),  # single sign-on identity (lower case)
     Column("role", Text, nullable=False),
     Column("created_at", Stamp, nullable=False),
 )
 
 access_attempts = Table(
-    "access_attempts", metadata,
+    "access_attempts",
+    metadata,
     Column("client", Text, primary_key=True),  # hashed client address (an IPv6 client by its /64)
     Column("failures", Integer, nullable=False, default=0),
     Column("last_failure_at", Stamp, nullable=True),
@@ -221,7 +236,8 @@ access_attempts = Table(
 )
 
 workshop_sessions = Table(
-    "workshop_sessions", metadata,
+    "workshop_sessions",
+    metadata,
     Column("id", Text, primary_key=True),
     Column("lab_id", Text, ForeignKey("labs.id", ondelete="CASCADE"), nullable=False),
     Column("title", Text, nullable=False),
@@ -236,10 +252,12 @@ workshop_sessions = Table(
 )
 
 workshop_rounds = Table(
-    "workshop_rounds", metadata,
+    "workshop_rounds",
+    metadata,
     Column("id", Text, primary_key=True),
-    Column("session_id", Text, ForeignKey("workshop_sessions.id", ondelete="CASCADE"),
-           nullable=False),
+    Column(
+        "session_id", Text, ForeignKey("workshop_sessions.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("number", Integer, nullable=False),
     Column("kind", Text, nullable=False),  # collect | discuss | vote
     Column("status", Text, nullable=False),  # running | paused | ended
@@ -253,10 +271,12 @@ workshop_rounds = Table(
 )
 
 workshop_members = Table(
-    "workshop_members", metadata,
+    "workshop_members",
+    metadata,
     Column("id", Text, primary_key=True),
-    Column("session_id", Text, ForeignKey("workshop_sessions.id", ondelete="CASCADE"),
-           nullable=False),
+    Column(
+        "session_id", Text, ForeignKey("workshop_sessions.id", ondelete="CASCADE"), nullable=False
+    ),
     Column("group_name", Text, nullable=False),
     Column("colour", Text, nullable=False),
     Column("token_hash", Text, nullable=False, unique=True),  # sha256 of the member's token
@@ -490,18 +510,27 @@ CREATE VIEW live_annotations AS
    FROM annotations WHERE deleted_at IS NULL AND NOT hidden;
 """
 
-_V8_SQLITE = """
+_V8_SQLITE = (
+    """
 ALTER TABLE annotations RENAME COLUMN geom_wkt TO geom;
 ALTER TABLE labs RENAME COLUMN boundary_wkt TO boundary;
-""" + _V8_COMMON_TAIL
+"""
+    + _V8_COMMON_TAIL
+)
 
 #: Columns migration 8 gives real types on PostgreSQL (frozen with the migration).
 _V8_PG_TIMES = {
-    "networks": ("created_at",), "labs": ("created_at", "updated_at"), "layers": ("created_at",),
-    "snapshots": ("created_at",), "annotations": ("created_at", "updated_at", "deleted_at"),
-    "annotation_history": ("at",), "annotation_comments": ("created_at", "deleted_at"),
-    "annotation_votes": ("created_at",), "annotation_categories": ("created_at",),
-    "workspace_roles": ("created_at",), "access_attempts": ("last_failure_at", "locked_until"),
+    "networks": ("created_at",),
+    "labs": ("created_at", "updated_at"),
+    "layers": ("created_at",),
+    "snapshots": ("created_at",),
+    "annotations": ("created_at", "updated_at", "deleted_at"),
+    "annotation_history": ("at",),
+    "annotation_comments": ("created_at", "deleted_at"),
+    "annotation_votes": ("created_at",),
+    "annotation_categories": ("created_at",),
+    "workspace_roles": ("created_at",),
+    "access_attempts": ("last_failure_at", "locked_until"),
     "workshop_sessions": ("created_at", "expires_at", "ended_at"),
     "workshop_rounds": ("started_at", "paused_at", "ended_at"),
     "workshop_members": ("created_at", "last_seen"),
@@ -509,22 +538,37 @@ _V8_PG_TIMES = {
 _V8_PG_JSON = {
     "networks": (("countries", None),),
     "labs": (("themes", "'[]'"), ("principles", "'[]'"), ("sdg_targets", "'[]'")),
-    "layers": (("style", "'{}'"),), "snapshots": (("state", "'{}'"),),
-    "annotation_history": (("data", "'{}'"),), "annotation_categories": (("labels", "'{}'"),),
+    "layers": (("style", "'{}'"),),
+    "snapshots": (("state", "'{}'"),),
+    "annotation_history": (("data", "'{}'"),),
+    "annotation_categories": (("labels", "'{}'"),),
     "lab_settings": (("value", None),),
 }
-_V8_PG_FLAGS = {"cities": ("illustrative_only",), "labs": ("illustrative",),
-                "annotations": ("hidden",), "workshop_rounds": ("lock_edits",)}
-_V8_PG_DOUBLES = {"cities": ("lon", "lat"), "annotations": ("minx", "miny", "maxx", "maxy"),
-                  "workshop_rounds": ("paused_seconds",)}
+_V8_PG_FLAGS = {
+    "cities": ("illustrative_only",),
+    "labs": ("illustrative",),
+    "annotations": ("hidden",),
+    "workshop_rounds": ("lock_edits",),
+}
+_V8_PG_DOUBLES = {
+    "cities": ("lon", "lat"),
+    "annotations": ("minx", "miny", "maxx", "maxy"),
+    "workshop_rounds": ("paused_seconds",),
+}
 _V8_PG_CHECKS = (
     ("workshop_sessions", "workshop_sessions_status", "status IN ('active', 'ended')"),
     ("workshop_rounds", "workshop_rounds_kind", "kind IN ('collect', 'discuss', 'vote')"),
     ("workshop_rounds", "workshop_rounds_status", "status IN ('running', 'paused', 'ended')"),
-    ("workspace_roles", "workspace_roles_role",
-     "role IN ('owner', 'facilitator', 'participant', 'viewer')"),
-    ("annotation_history", "annotation_history_action",
-     "action IN ('created', 'edited', 'deleted', 'restored')"),
+    (
+        "workspace_roles",
+        "workspace_roles_role",
+        "role IN ('owner', 'facilitator', 'participant', 'viewer')",
+    ),
+    (
+        "annotation_history",
+        "annotation_history_action",
+        "action IN ('created', 'edited', 'deleted', 'restored')",
+    ),
     ("labs", "labs_status", "status IN ('planning', 'active', 'completed')"),
 )
 
@@ -543,32 +587,49 @@ def _v8_postgres() -> str:
         "CREATE INDEX labs_boundary ON labs USING GIST (boundary)",
     ]
     for table, columns in _V8_PG_DOUBLES.items():
-        out.append(f"ALTER TABLE {table} " + ", ".join(
-            f"ALTER COLUMN {c} TYPE double precision" for c in columns))
+        out.append(
+            f"ALTER TABLE {table} "
+            + ", ".join(f"ALTER COLUMN {c} TYPE double precision" for c in columns)
+        )
     # the bounding boxes again from the geometry: REAL had kept them to about 0.3 m
-    out.append("UPDATE annotations SET minx = ST_XMin(geom), miny = ST_YMin(geom),"
-               " maxx = ST_XMax(geom), maxy = ST_YMax(geom)")
+    out.append(
+        "UPDATE annotations SET minx = ST_XMin(geom), miny = ST_YMin(geom),"
+        " maxx = ST_XMax(geom), maxy = ST_YMax(geom)"
+    )
     for table, columns in _V8_PG_TIMES.items():
-        out.append(f"ALTER TABLE {table} " + ", ".join(
-            f"ALTER COLUMN {c} TYPE timestamptz USING {c}::timestamptz" for c in columns))
+        out.append(
+            f"ALTER TABLE {table} "
+            + ", ".join(
+                f"ALTER COLUMN {c} TYPE timestamptz USING {c}::timestamptz" for c in columns
+            )
+        )
     for table, columns in _V8_PG_JSON.items():
         parts = []
         for c, default in columns:
-            parts += [f"ALTER COLUMN {c} DROP DEFAULT",
-                      f"ALTER COLUMN {c} TYPE jsonb USING {c}::jsonb"]
+            parts += [
+                f"ALTER COLUMN {c} DROP DEFAULT",
+                f"ALTER COLUMN {c} TYPE jsonb USING {c}::jsonb",
+            ]
             if default:
                 parts.append(f"ALTER COLUMN {c} SET DEFAULT {default}::jsonb")
         out.append(f"ALTER TABLE {table} " + ", ".join(parts))
     for table, columns in _V8_PG_FLAGS.items():
-        out.append(f"ALTER TABLE {table} " + ", ".join(
-            f"ALTER COLUMN {c} DROP DEFAULT, ALTER COLUMN {c} TYPE boolean USING {c} <> 0,"
-            f" ALTER COLUMN {c} SET DEFAULT false" for c in columns))
+        out.append(
+            f"ALTER TABLE {table} "
+            + ", ".join(
+                f"ALTER COLUMN {c} DROP DEFAULT, ALTER COLUMN {c} TYPE boolean USING {c} <> 0,"
+                f" ALTER COLUMN {c} SET DEFAULT false"
+                for c in columns
+            )
+        )
     for table, name, rule in _V8_PG_CHECKS:
         out.append(f"ALTER TABLE {table} ADD CONSTRAINT {name} CHECK ({rule})")
     # rounds numbered twice by concurrent starts of an older version: number them again
-    out.append("UPDATE workshop_rounds r SET number = n.number FROM ("
-               "SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY number, started_at,"
-               " id) AS number FROM workshop_rounds) n WHERE n.id = r.id AND n.number <> r.number")
+    out.append(
+        "UPDATE workshop_rounds r SET number = n.number FROM ("
+        "SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY number, started_at,"
+        " id) AS number FROM workshop_rounds) n WHERE n.id = r.id AND n.number <> r.number"
+    )
     return ";\n".join(out) + ";\n" + _V8_COMMON_TAIL
 
 
@@ -652,11 +713,18 @@ CREATE VIEW uploaded_layers AS
 
 
 MIGRATIONS: tuple[Migration, ...] = (
-    _V1_CORE, _V2_ANNOTATIONS, _V3_ANNOTATION_WORK, _V4_WORKSHOP, _V5_SETUP_VERSIONS,
-    _V6_LIVE_REVISIONS, _V7_LAYER_SOURCE_FOR,
+    _V1_CORE,
+    _V2_ANNOTATIONS,
+    _V3_ANNOTATION_WORK,
+    _V4_WORKSHOP,
+    _V5_SETUP_VERSIONS,
+    _V6_LIVE_REVISIONS,
+    _V7_LAYER_SOURCE_FOR,
     {"sqlite": _V8_SQLITE, "postgresql": _v8_postgres()},
-    {"sqlite": _V9_NETWORK.format(json="TEXT", time="TEXT"),
-     "postgresql": _V9_NETWORK.format(json="jsonb", time="timestamptz")},
+    {
+        "sqlite": _V9_NETWORK.format(json="TEXT", time="TEXT"),
+        "postgresql": _V9_NETWORK.format(json="jsonb", time="timestamptz"),
+    },
     {"sqlite": "", "postgresql": _V10_POSTGRES},
 )
 SCHEMA_VERSION = len(MIGRATIONS)

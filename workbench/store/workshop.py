@@ -78,8 +78,9 @@ from workbench.store.schema import (
 class WorkshopMixin(StoreBase):
     # ---- workspace settings, passcodes and roles ------------------------------------------------
     def _workspace_value(self, conn: Connection, key: str) -> str | None:
-        return conn.execute(select(workspace_settings.c.value).where(
-            workspace_settings.c.key == key)).scalar()
+        return conn.execute(
+            select(workspace_settings.c.value).where(workspace_settings.c.key == key)
+        ).scalar()
 
     def _set_workspace_value(self, conn: Connection, key: str, value: str) -> None:
         conn.execute(delete(workspace_settings).where(workspace_settings.c.key == key))
@@ -97,8 +98,7 @@ class WorkshopMixin(StoreBase):
                     self._set_workspace_value(conn, "join_secret", value)
         return bytes.fromhex(value)
 
-    def require_permission(self, by: Actor | None, action: str, lab_id: str | None = None
-                           ) -> None:
+    def require_permission(self, by: Actor | None, action: str, lab_id: str | None = None) -> None:
         """Raise :class:`PermissionDenied` unless ``by`` may take ``action`` (on ``lab_id``)
         now: the same judge as the store's own writes, for writes outside the database (the OSM
         cache files of ``opendata.osm.import_extract``/``fetch_themes``), called before them."""
@@ -123,8 +123,9 @@ class WorkshopMixin(StoreBase):
             if not protected and role != "owner":
                 raise ValidationError("workshop.error.owner_first")
             if by is None or not by.may("workspace.admin"):
-                raise PermissionDenied("workshop.denied.owner_only" if protected
-                                       else "hosting.error.operator_only")
+                raise PermissionDenied(
+                    "workshop.denied.owner_only" if protected else "hosting.error.operator_only"
+                )
             self._set_workspace_value(conn, f"passcode.{role}", hashed)
 
     def passcode_stamp(self) -> str | None:
@@ -142,12 +143,16 @@ class WorkshopMixin(StoreBase):
         if by is None or not by.may("workspace.admin"):
             raise PermissionDenied("hosting.error.operator_only")
         with self.write() as conn:
-            conn.execute(delete(workspace_settings).where(workspace_settings.c.key.in_(
-                ("passcode.owner", "passcode.facilitator"))))
+            conn.execute(
+                delete(workspace_settings).where(
+                    workspace_settings.c.key.in_(("passcode.owner", "passcode.facilitator"))
+                )
+            )
             conn.execute(delete(access_attempts))
 
-    def sign_in(self, passcode: str, client: str, name: str = "",
-                now: datetime | None = None) -> Actor:
+    def sign_in(
+        self, passcode: str, client: str, name: str = "", now: datetime | None = None
+    ) -> Actor:
         """An owner or facilitator :class:`Actor` for a right passcode, named ``name`` (its
         ``group``; empty when no name was given).
 
@@ -161,8 +166,10 @@ class WorkshopMixin(StoreBase):
         (``workshop.error.wait``, with ``seconds``) without being checked."""
         now = now or utcnow()
         with self.write() as conn:
-            hashes = {role: self._workspace_value(conn, f"passcode.{role}")
-                      for role in ("owner", "facilitator")}
+            hashes = {
+                role: self._workspace_value(conn, f"passcode.{role}")
+                for role in ("owner", "facilitator")
+            }
             wait = _locked_for(conn, client, now) if hashes["owner"] else 0.0
             if hashes["owner"] and wait <= 0:
                 _count_failure(conn, client, now)
@@ -176,7 +183,9 @@ class WorkshopMixin(StoreBase):
         with self.write() as conn:
             conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
         # no name given: none (the page names the person by their role, in its language)
-        return Actor(role=role, group=" ".join(strip_controls(name or "").split())[:MAX_GROUP_NAME_CHARS])
+        return Actor(
+            role=role, group=" ".join(strip_controls(name or "").split())[:MAX_GROUP_NAME_CHARS]
+        )
 
     def set_member_role(self, email: str, role: str | None, by: Actor | None) -> None:
         """Give a single-sign-on identity a role in this workspace (None: remove it)."""
@@ -190,25 +199,39 @@ class WorkshopMixin(StoreBase):
                 raise PermissionDenied("workshop.denied.owner_only")
             conn.execute(delete(workspace_roles).where(workspace_roles.c.email == email))
             if role is not None:
-                conn.execute(insert(workspace_roles).values(email=email, role=role,
-                                                            created_at=iso(utcnow())))
+                conn.execute(
+                    insert(workspace_roles).values(email=email, role=role, created_at=iso(utcnow()))
+                )
 
     def member_role(self, email: str) -> str | None:
         """The role given to a single-sign-on identity, or None."""
         with self.read() as conn:
-            return conn.execute(select(workspace_roles.c.role).where(
-                workspace_roles.c.email == (email or "").strip().lower())).scalar()
+            return conn.execute(
+                select(workspace_roles.c.role).where(
+                    workspace_roles.c.email == (email or "").strip().lower()
+                )
+            ).scalar()
 
     def list_member_roles(self) -> dict[str, str]:
         with self.read() as conn:
-            return dict(conn.execute(select(workspace_roles.c.email, workspace_roles.c.role)
-                                     .order_by(workspace_roles.c.email)).all())
+            return dict(
+                conn.execute(
+                    select(workspace_roles.c.email, workspace_roles.c.role).order_by(
+                        workspace_roles.c.email
+                    )
+                ).all()
+            )
 
     # ---- sessions --------------------------------------------------------------------------------
-    def create_session(self, lab_id: str, title: str, by: Actor | None,
-                       hours: float = DEFAULT_SESSION_HOURS,
-                       session_id: str | None = None, kind: str = "workshop"
-                       ) -> WorkshopSession:
+    def create_session(
+        self,
+        lab_id: str,
+        title: str,
+        by: Actor | None,
+        hours: float = DEFAULT_SESSION_HOURS,
+        session_id: str | None = None,
+        kind: str = "workshop",
+    ) -> WorkshopSession:
         """Open a workshop session on a living lab (one active session per living lab);
         ``kind="consultation"``: a peer consultation (see ``store.network``)."""
         if kind not in SESSION_KINDS:
@@ -225,22 +248,35 @@ class WorkshopMixin(StoreBase):
             if active_session_row(conn, lab_id) is not None:
                 raise ValidationError("workshop.error.session_exists")
             # a session past its expiry ends now (one active session per lab: a unique index)
-            conn.execute(update(workshop_sessions).where(
-                workshop_sessions.c.lab_id == lab_id, workshop_sessions.c.status == "active")
-                .values(status="ended", ended_at=workshop_sessions.c.expires_at))
+            conn.execute(
+                update(workshop_sessions)
+                .where(workshop_sessions.c.lab_id == lab_id, workshop_sessions.c.status == "active")
+                .values(status="ended", ended_at=workshop_sessions.c.expires_at)
+            )
             sid = session_id or new_id()
-            conn.execute(insert(workshop_sessions).values(
-                id=sid, lab_id=lab_id, title=title, status="active", kind=kind,
-                created_by=by.group,
-                created_at=iso(now), expires_at=iso(now + timedelta(hours=hours)),
-                ended_at=None))
+            conn.execute(
+                insert(workshop_sessions).values(
+                    id=sid,
+                    lab_id=lab_id,
+                    title=title,
+                    status="active",
+                    kind=kind,
+                    created_by=by.group,
+                    created_at=iso(now),
+                    expires_at=iso(now + timedelta(hours=hours)),
+                    ended_at=None,
+                )
+            )
             bump_revision(conn, lab_id, session=True)
         return self.get_session(sid)
 
     def get_session(self, session_id: str) -> WorkshopSession:
         with self.read() as conn:
-            row = conn.execute(select(workshop_sessions).where(
-                workshop_sessions.c.id == session_id)).mappings().first()
+            row = (
+                conn.execute(select(workshop_sessions).where(workshop_sessions.c.id == session_id))
+                .mappings()
+                .first()
+            )
         if row is None:
             raise NotFoundError("workshop.error.session_missing")
         return session_from_row(row)
@@ -261,11 +297,18 @@ class WorkshopMixin(StoreBase):
             return session
         now = iso(utcnow())
         with self.write() as conn:
-            conn.execute(update(workshop_rounds).where(
-                workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
-                .values(status="ended", ended_at=now, paused_at=None))
-            conn.execute(update(workshop_sessions).where(workshop_sessions.c.id == session_id)
-                         .values(status="ended", ended_at=now))
+            conn.execute(
+                update(workshop_rounds)
+                .where(
+                    workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended"
+                )
+                .values(status="ended", ended_at=now, paused_at=None)
+            )
+            conn.execute(
+                update(workshop_sessions)
+                .where(workshop_sessions.c.id == session_id)
+                .values(status="ended", ended_at=now)
+            )
             bump_revision(conn, session.lab_id, session=True)
         return self.get_session(session_id)
 
@@ -294,8 +337,9 @@ class WorkshopMixin(StoreBase):
 
     def clear_code_attempts(self, client: str) -> None:
         with self.write() as conn:
-            conn.execute(delete(access_attempts).where(access_attempts.c.client ==
-                                                       f"code:{client}"))
+            conn.execute(
+                delete(access_attempts).where(access_attempts.c.client == f"code:{client}")
+            )
 
     def token_for_code(self, code: str) -> str | None:
         """The join token of the active session whose code is ``code`` (typed loosely, see
@@ -305,9 +349,14 @@ class WorkshopMixin(StoreBase):
         if not code:
             return None
         with self.read() as conn:
-            ids = list(conn.execute(select(workshop_sessions.c.id).where(
-                workshop_sessions.c.status == "active",
-                workshop_sessions.c.expires_at > iso(utcnow()))).scalars())
+            ids = list(
+                conn.execute(
+                    select(workshop_sessions.c.id).where(
+                        workshop_sessions.c.status == "active",
+                        workshop_sessions.c.expires_at > iso(utcnow()),
+                    )
+                ).scalars()
+            )
         secret = self.join_secret()
         for session_id in ids:
             if hmac.compare_digest(join_code(secret, session_id), code):
@@ -341,9 +390,14 @@ class WorkshopMixin(StoreBase):
         if colour not in GROUP_COLOURS.values():
             raise ValidationError("workshop.error.colour")
         with self.write() as conn:
-            if any(group_key(name) == key for name in conn.execute(
+            if any(
+                group_key(name) == key
+                for name in conn.execute(
                     select(workshop_members.c.group_name).where(
-                        workshop_members.c.session_id == session.id)).scalars()):
+                        workshop_members.c.session_id == session.id
+                    )
+                ).scalars()
+            ):
                 raise PermissionDenied("hosting.error.group_taken")
             member_id, member_token = _add_member(conn, session.id, group, colour)
         return Actor("participant", group, session.id, member_id), member_token
@@ -354,11 +408,18 @@ class WorkshopMixin(StoreBase):
         self.require_runner(by)
         self._running_session(session_id)
         with self.write() as conn:
-            row = next((r for r in conn.execute(
-                select(workshop_members.c.group_name, workshop_members.c.colour).where(
-                    workshop_members.c.session_id == session_id)
-                .order_by(workshop_members.c.created_at)).all()
-                if group_key(r.group_name) == group_key(group)), None)
+            row = next(
+                (
+                    r
+                    for r in conn.execute(
+                        select(workshop_members.c.group_name, workshop_members.c.colour)
+                        .where(workshop_members.c.session_id == session_id)
+                        .order_by(workshop_members.c.created_at)
+                    ).all()
+                    if group_key(r.group_name) == group_key(group)
+                ),
+                None,
+            )
             if row is None:
                 raise NotFoundError("hosting.error.group_unknown")
             _, member_token = _add_member(conn, session_id, row.group_name, row.colour)
@@ -367,23 +428,40 @@ class WorkshopMixin(StoreBase):
     def resume_member(self, member_token: str) -> Actor | None:
         """The participant of a member token while their session is active, else None."""
         with self.read() as conn:
-            row = conn.execute(select(workshop_members).where(
-                workshop_members.c.token_hash == token_hash(member_token))).mappings().first()
+            row = (
+                conn.execute(
+                    select(workshop_members).where(
+                        workshop_members.c.token_hash == token_hash(member_token)
+                    )
+                )
+                .mappings()
+                .first()
+            )
             if row is None:
                 return None
-            session = conn.execute(select(workshop_sessions).where(
-                workshop_sessions.c.id == row["session_id"])).mappings().first()
-        if session is None or session["status"] != "active" \
-                or from_iso(session["expires_at"]) <= utcnow():
+            session = (
+                conn.execute(
+                    select(workshop_sessions).where(workshop_sessions.c.id == row["session_id"])
+                )
+                .mappings()
+                .first()
+            )
+        if (
+            session is None
+            or session["status"] != "active"
+            or from_iso(session["expires_at"]) <= utcnow()
+        ):
             return None
         return Actor("participant", row["group_name"], row["session_id"], row["id"])
 
     def session_groups(self, session_id: str) -> dict[str, str]:
         """Group name -> colour of the groups that joined, in joining order."""
         with self.read() as conn:
-            rows = conn.execute(select(workshop_members.c.group_name, workshop_members.c.colour)
-                                .where(workshop_members.c.session_id == session_id)
-                                .order_by(workshop_members.c.created_at)).all()
+            rows = conn.execute(
+                select(workshop_members.c.group_name, workshop_members.c.colour)
+                .where(workshop_members.c.session_id == session_id)
+                .order_by(workshop_members.c.created_at)
+            ).all()
         out: dict[str, str] = {}
         for name, colour in rows:
             out.setdefault(name, colour)
@@ -391,16 +469,35 @@ class WorkshopMixin(StoreBase):
 
     def list_members(self, session_id: str) -> list[WorkshopMember]:
         with self.read() as conn:
-            rows = conn.execute(select(workshop_members).where(
-                workshop_members.c.session_id == session_id)
-                .order_by(workshop_members.c.created_at)).mappings().all()
-        return [WorkshopMember(id=r["id"], session_id=r["session_id"], group=r["group_name"],
-                               colour=r["colour"], created_at=from_iso(r["created_at"]))
-                for r in rows]
+            rows = (
+                conn.execute(
+                    select(workshop_members)
+                    .where(workshop_members.c.session_id == session_id)
+                    .order_by(workshop_members.c.created_at)
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            WorkshopMember(
+                id=r["id"],
+                session_id=r["session_id"],
+                group=r["group_name"],
+                colour=r["colour"],
+                created_at=from_iso(r["created_at"]),
+            )
+            for r in rows
+        ]
 
     # ---- rounds --------------------------------------------------------------------------------
-    def start_round(self, session_id: str, kind: str, by: Actor | None, minutes: int = 0,
-                    lock_edits: bool = False) -> WorkshopRound:
+    def start_round(
+        self,
+        session_id: str,
+        kind: str,
+        by: Actor | None,
+        minutes: int = 0,
+        lock_edits: bool = False,
+    ) -> WorkshopRound:
         """Start the next round. A vote round starts a new voting round: everyone has all their
         dots again. A round still open ends here without a snapshot (one open round per
         session); ``workbench.workshop.start_round`` ends it with its snapshot first."""
@@ -408,17 +505,41 @@ class WorkshopMixin(StoreBase):
         self.check_round(kind, minutes)
         session = self._running_session(session_id)
         with self.write() as conn:
-            number = int(conn.execute(select(func.count()).select_from(workshop_rounds).where(
-                workshop_rounds.c.session_id == session_id)).scalar() or 0) + 1
+            number = (
+                int(
+                    conn.execute(
+                        select(func.count())
+                        .select_from(workshop_rounds)
+                        .where(workshop_rounds.c.session_id == session_id)
+                    ).scalar()
+                    or 0
+                )
+                + 1
+            )
             round_id = new_id()
-            conn.execute(update(workshop_rounds).where(
-                workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended")
-                .values(status="ended", ended_at=iso(utcnow()), paused_at=None))
-            conn.execute(insert(workshop_rounds).values(
-                id=round_id, session_id=session_id, number=number, kind=kind, status="running",
-                minutes=minutes, lock_edits=int(bool(lock_edits and kind == "discuss")),
-                started_at=iso(utcnow()), paused_at=None, paused_seconds=0.0, ended_at=None,
-                snapshot_id=None))
+            conn.execute(
+                update(workshop_rounds)
+                .where(
+                    workshop_rounds.c.session_id == session_id, workshop_rounds.c.status != "ended"
+                )
+                .values(status="ended", ended_at=iso(utcnow()), paused_at=None)
+            )
+            conn.execute(
+                insert(workshop_rounds).values(
+                    id=round_id,
+                    session_id=session_id,
+                    number=number,
+                    kind=kind,
+                    status="running",
+                    minutes=minutes,
+                    lock_edits=int(bool(lock_edits and kind == "discuss")),
+                    started_at=iso(utcnow()),
+                    paused_at=None,
+                    paused_seconds=0.0,
+                    ended_at=None,
+                    snapshot_id=None,
+                )
+            )
             if kind == "vote":  # a new voting round, in the same transaction
                 from workbench.store.participation import next_vote_round
 
@@ -433,8 +554,11 @@ class WorkshopMixin(StoreBase):
         current = self._round_or_fail(session_id)
         if current.status == "running":
             with self.write() as conn:
-                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
-                             .values(status="paused", paused_at=iso(utcnow())))
+                conn.execute(
+                    update(workshop_rounds)
+                    .where(workshop_rounds.c.id == current.id)
+                    .values(status="paused", paused_at=iso(utcnow()))
+                )
                 bump_revision(conn, _session_lab(conn, session_id), session=True)
         return self._round_or_fail(session_id)
 
@@ -444,25 +568,34 @@ class WorkshopMixin(StoreBase):
         if current.status == "paused" and current.paused_at is not None:
             pause = (utcnow() - current.paused_at).total_seconds()
             with self.write() as conn:
-                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
-                             .values(status="running", paused_at=None,
-                                     paused_seconds=current.paused_seconds + pause))
+                conn.execute(
+                    update(workshop_rounds)
+                    .where(workshop_rounds.c.id == current.id)
+                    .values(
+                        status="running",
+                        paused_at=None,
+                        paused_seconds=current.paused_seconds + pause,
+                    )
+                )
                 bump_revision(conn, _session_lab(conn, session_id), session=True)
         return self._round_or_fail(session_id)
 
-    def set_round_lock(self, session_id: str, lock_edits: bool, by: Actor | None
-                       ) -> WorkshopRound:
+    def set_round_lock(self, session_id: str, lock_edits: bool, by: Actor | None) -> WorkshopRound:
         """Lock or unlock editing in the running discuss round."""
         self.require_runner(by)
         current = self._round_or_fail(session_id)
         with self.write() as conn:
-            conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == current.id)
-                         .values(lock_edits=int(bool(lock_edits and current.kind == "discuss"))))
+            conn.execute(
+                update(workshop_rounds)
+                .where(workshop_rounds.c.id == current.id)
+                .values(lock_edits=int(bool(lock_edits and current.kind == "discuss")))
+            )
             bump_revision(conn, _session_lab(conn, session_id), session=True)
         return self._round_or_fail(session_id)
 
-    def close_round(self, round_id: str, by: Actor | None, snapshot: Snapshot | None = None
-                    ) -> WorkshopRound:
+    def close_round(
+        self, round_id: str, by: Actor | None, snapshot: Snapshot | None = None
+    ) -> WorkshopRound:
         """End round ``round_id`` (if it is still running or paused) and keep ``snapshot`` as
         its snapshot, in one transaction: either the round is ended with its snapshot linked,
         or nothing changed. Idempotent: a round already ended keeps its end time and gets the
@@ -471,24 +604,37 @@ class WorkshopMixin(StoreBase):
         self.require_runner(by)
         now = utcnow()
         with self.write() as conn:
-            row = conn.execute(select(workshop_rounds).where(
-                workshop_rounds.c.id == round_id)).mappings().first()
+            row = (
+                conn.execute(select(workshop_rounds).where(workshop_rounds.c.id == round_id))
+                .mappings()
+                .first()
+            )
             if row is None:
                 raise ValidationError("workshop.error.no_round")
             current = round_from_row(row)
             lab_id = _session_lab(conn, current.session_id)
             if current.status != "ended":
                 paused = (now - current.paused_at).total_seconds() if current.paused_at else 0.0
-                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == round_id)
-                             .values(status="ended", ended_at=iso(now), paused_at=None,
-                                     paused_seconds=current.paused_seconds + paused))
+                conn.execute(
+                    update(workshop_rounds)
+                    .where(workshop_rounds.c.id == round_id)
+                    .values(
+                        status="ended",
+                        ended_at=iso(now),
+                        paused_at=None,
+                        paused_seconds=current.paused_seconds + paused,
+                    )
+                )
             if snapshot is not None and current.snapshot_id is None:
                 if snapshot.lab_id != lab_id:
                     raise ValueError("the snapshot is of another living lab")
                 authorize(conn, by, "snapshot.manage", lab_id)
                 insert_snapshot(conn, snapshot)
-                conn.execute(update(workshop_rounds).where(workshop_rounds.c.id == round_id)
-                             .values(snapshot_id=snapshot.id))
+                conn.execute(
+                    update(workshop_rounds)
+                    .where(workshop_rounds.c.id == round_id)
+                    .values(snapshot_id=snapshot.id)
+                )
             bump_revision(conn, lab_id, session=True)
         return self._round(round_id)
 
@@ -500,9 +646,15 @@ class WorkshopMixin(StoreBase):
 
     def list_rounds(self, session_id: str) -> list[WorkshopRound]:
         with self.read() as conn:
-            rows = conn.execute(select(workshop_rounds).where(
-                workshop_rounds.c.session_id == session_id)
-                .order_by(workshop_rounds.c.number)).mappings().all()
+            rows = (
+                conn.execute(
+                    select(workshop_rounds)
+                    .where(workshop_rounds.c.session_id == session_id)
+                    .order_by(workshop_rounds.c.number)
+                )
+                .mappings()
+                .all()
+            )
         return [round_from_row(r) for r in rows]
 
     def phase(self, lab_id: str) -> Phase:
@@ -514,8 +666,11 @@ class WorkshopMixin(StoreBase):
 
     def _round(self, round_id: str) -> WorkshopRound:
         with self.read() as conn:
-            row = conn.execute(select(workshop_rounds).where(
-                workshop_rounds.c.id == round_id)).mappings().first()
+            row = (
+                conn.execute(select(workshop_rounds).where(workshop_rounds.c.id == round_id))
+                .mappings()
+                .first()
+            )
         return round_from_row(row)
 
     def _round_or_fail(self, session_id: str) -> WorkshopRound:
@@ -541,24 +696,30 @@ class WorkshopMixin(StoreBase):
         """Raise :class:`ValidationError` for a round kind or timer that cannot be."""
         if kind not in ROUND_KINDS:
             raise ValidationError("workshop.error.round_kind", value=kind)
-        if isinstance(minutes, bool) or not isinstance(minutes, int) \
-                or not 0 <= minutes <= MAX_ROUND_MINUTES:
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int)
+            or not 0 <= minutes <= MAX_ROUND_MINUTES
+        ):
             raise ValidationError("workshop.error.minutes", limit=MAX_ROUND_MINUTES)
 
     # ---- moderation of comments ----------------------------------------------------------------
     def list_hidden_comments(self, lab_id: str) -> list[dict[str, Any]]:
         """Hidden comments of a living lab's annotations (for restoring), newest first."""
-        q = (select(annotation_comments).join(
-            annotations, annotations.c.id == annotation_comments.c.annotation_id)
-             .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_not(None))
-             .order_by(annotation_comments.c.deleted_at.desc()))
+        q = (
+            select(annotation_comments)
+            .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
+            .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_not(None))
+            .order_by(annotation_comments.c.deleted_at.desc())
+        )
         with self.read() as conn:
             return [dict(r) for r in conn.execute(q).mappings()]
 
 
 def _session_lab(conn: Connection, session_id: str) -> str:
-    lab_id = conn.execute(select(workshop_sessions.c.lab_id).where(
-        workshop_sessions.c.id == session_id)).scalar()
+    lab_id = conn.execute(
+        select(workshop_sessions.c.lab_id).where(workshop_sessions.c.id == session_id)
+    ).scalar()
     if lab_id is None:
         raise NotFoundError("workshop.error.session_missing")
     return lab_id
@@ -567,21 +728,33 @@ def _session_lab(conn: Connection, session_id: str) -> str:
 def _add_member(conn: Connection, session_id: str, group: str, colour: str) -> tuple[str, str]:
     """Insert a member of ``group``; (member id, member token)."""
     member_id, member_token, now = new_id(), new_member_token(), iso(utcnow())
-    conn.execute(insert(workshop_members).values(
-        id=member_id, session_id=session_id, group_name=group, colour=colour,
-        token_hash=token_hash(member_token), created_at=now, last_seen=now))
+    conn.execute(
+        insert(workshop_members).values(
+            id=member_id,
+            session_id=session_id,
+            group_name=group,
+            colour=colour,
+            token_hash=token_hash(member_token),
+            created_at=now,
+            last_seen=now,
+        )
+    )
     return member_id, member_token
 
 
 def _locked_for(conn: Connection, client: str, now: datetime) -> float:
-    until = conn.execute(select(access_attempts.c.locked_until).where(
-        access_attempts.c.client == client)).scalar()
+    until = conn.execute(
+        select(access_attempts.c.locked_until).where(access_attempts.c.client == client)
+    ).scalar()
     return max(0.0, (from_iso(until) - now).total_seconds()) if until else 0.0
 
 
 def _count_failure(conn: Connection, client: str, now: datetime) -> None:
-    row = conn.execute(select(access_attempts).where(
-        access_attempts.c.client == client)).mappings().first()
+    row = (
+        conn.execute(select(access_attempts).where(access_attempts.c.client == client))
+        .mappings()
+        .first()
+    )
     failures = 1
     if row is not None:
         last = from_iso(row["last_failure_at"])
@@ -589,6 +762,11 @@ def _count_failure(conn: Connection, client: str, now: datetime) -> None:
         failures = row["failures"] + 1 if last and now - last < timedelta(days=1) else 1
     wait = backoff_seconds(failures)
     conn.execute(delete(access_attempts).where(access_attempts.c.client == client))
-    conn.execute(insert(access_attempts).values(
-        client=client, failures=failures, last_failure_at=iso(now),
-        locked_until=iso(now + timedelta(seconds=wait)) if wait else None))
+    conn.execute(
+        insert(access_attempts).values(
+            client=client,
+            failures=failures,
+            last_failure_at=iso(now),
+            locked_until=iso(now + timedelta(seconds=wait)) if wait else None,
+        )
+    )

@@ -125,8 +125,10 @@ def t_md(key: str, **params: Any) -> str:
 def error_text(exc: WorkbenchError) -> str:
     """An error's translated message for markdown, its text parameters escaped."""
     shown = copy.copy(exc)
-    shown.params = {k: v if k == "field" or not isinstance(v, str) else md_escape(v)
-                    for k, v in exc.params.items()}
+    shown.params = {
+        k: v if k == "field" or not isinstance(v, str) else md_escape(v)
+        for k, v in exc.params.items()
+    }
     return shown.message(lang())
 
 
@@ -197,9 +199,20 @@ def require_lab() -> LivingLab:
 
 
 #: Streamlit's own English texts that ``builtins.js`` translates (``builtin.<name>`` keys).
-BUILTIN_TEXTS = ("upload", "add_files", "drop", "per_file", "enter_apply", "enter_submit",
-                 "ctrl_enter_apply", "ctrl_enter_submit", "no_results", "choose_options",
-                 "choose_option", "not_allowed")
+BUILTIN_TEXTS = (
+    "upload",
+    "add_files",
+    "drop",
+    "per_file",
+    "enter_apply",
+    "enter_submit",
+    "ctrl_enter_apply",
+    "ctrl_enter_submit",
+    "no_results",
+    "choose_options",
+    "choose_option",
+    "not_allowed",
+)
 
 
 def translate_builtins() -> None:
@@ -217,15 +230,29 @@ def _builtins_component() -> ComponentRenderer:
     return st.components.v2.component("workbench_builtins", js=js)
 
 
-def scroll_into_view(selector: str, token: str, *, block: str = "start",
-                     only_if_hidden: bool = False, focus: str | None = None) -> None:
+def scroll_into_view(
+    selector: str,
+    token: str,
+    *,
+    block: str = "start",
+    only_if_hidden: bool = False,
+    focus: str | None = None,
+) -> None:
     """Scroll the page element ``selector`` into view, once per ``token`` (a new token scrolls
     again), unless it already is in view (``only_if_hidden``: unless any of it is); ``focus``:
     then give the focus to the first element inside it that matches this CSS selector."""
-    name = re.sub(r'[^A-Za-z0-9]+', '-', selector).strip('-')
-    _scroll_component()(key=f"scroll-{name}", height=0,
-                        data={"selector": selector, "token": token, "block": block,
-                              "onlyIfHidden": only_if_hidden, "focus": focus})
+    name = re.sub(r"[^A-Za-z0-9]+", "-", selector).strip("-")
+    _scroll_component()(
+        key=f"scroll-{name}",
+        height=0,
+        data={
+            "selector": selector,
+            "token": token,
+            "block": block,
+            "onlyIfHidden": only_if_hidden,
+            "focus": focus,
+        },
+    )
 
 
 @cache
@@ -256,6 +283,8 @@ PHONE_MAP_CSS = """
 }
 </style>
 """
+
+
 def venue_tiles(lab_id: str) -> tuple[str, int] | None:
     """The URL template and highest zoom of the lab's venue tiles on this app's own server
     (``workbench venue prepare``), or None when it has none (or it cannot be read)."""

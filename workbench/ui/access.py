@@ -28,8 +28,8 @@ if TYPE_CHECKING:
     from streamlit.components.v2.types import ComponentRenderer
 
 MEMBER_KEY = "workshop_member_token"  # the participant's member token (also ?member= in the URL)
-LOGIN_KEY = "workshop_login"          # {"workspace", "role", "name"} after a passcode sign-in
-KEEP_KEY = "_workshop_keep"           # {"signin"/"member": token, "" to remove} for the cookies
+LOGIN_KEY = "workshop_login"  # {"workspace", "role", "name"} after a passcode sign-in
+KEEP_KEY = "_workshop_keep"  # {"signin"/"member": token, "" to remove} for the cookies
 SIGNED_OUT_KEY = "_workshop_signed_out"  # this tab signed out: its old cookie no longer counts
 
 
@@ -44,8 +44,12 @@ def _cookie(name: str) -> str | None:
 
 def sign_in_as(workspace: str, role: str, name: str, stamp: str | None) -> None:
     """Sign this tab in (after a right passcode) and keep the sign-in across reloads."""
-    st.session_state[LOGIN_KEY] = {"workspace": workspace, "role": role, "name": name,
-                                   "stamp": stamp}
+    st.session_state[LOGIN_KEY] = {
+        "workspace": workspace,
+        "role": role,
+        "name": name,
+        "stamp": stamp,
+    }
     st.session_state.pop(SIGNED_OUT_KEY, None)
     keep = st.session_state.setdefault(KEEP_KEY, {})
     keep["signin"] = live.issue_signin_token(workspace, role, name, stamp)
@@ -80,9 +84,11 @@ def keep_signed_in() -> None:
         return
     base = (st.get_option("server.baseUrlPath") or "").strip("/")
     path = "/" + "/".join(p for p in (base, "api/keep") if p)
-    _keep_component()(key="workbench_keep", height=0,
-                      data={"path": path, "signin": keep.get("signin"),
-                            "member": keep.get("member")})
+    _keep_component()(
+        key="workbench_keep",
+        height=0,
+        data={"path": path, "signin": keep.get("signin"), "member": keep.get("member")},
+    )
 
 
 def _restore_sign_in(s: Store, workspace: str) -> None:
@@ -96,8 +102,12 @@ def _restore_sign_in(s: Store, workspace: str) -> None:
     stamp = s.passcode_stamp()
     if stamp is None or data.get("s") != stamp:
         return
-    st.session_state[LOGIN_KEY] = {"workspace": workspace, "role": data["r"],
-                                   "name": str(data.get("n") or ""), "stamp": stamp}
+    st.session_state[LOGIN_KEY] = {
+        "workspace": workspace,
+        "role": data["r"],
+        "name": str(data.get("n") or ""),
+        "stamp": stamp,
+    }
 
 
 def _kept_member(workspace: str) -> str | None:
@@ -121,8 +131,10 @@ def sso_user() -> dict[str, Any] | None:
         return None
     try:
         if st.user.is_logged_in:
-            return {"email": str(st.user.get("email") or ""), "name": str(st.user.get("name")
-                                                                        or "")}
+            return {
+                "email": str(st.user.get("email") or ""),
+                "name": str(st.user.get("name") or ""),
+            }
     except Exception:  # noqa: BLE001 - a misconfigured provider: treat as not signed in
         return None
     return None
@@ -165,14 +177,18 @@ def current_actor(s: Store, lab_id: str | None) -> Actor | None:
         role = s.member_role(user["email"])
         if role is not None:
             return Actor(role, user["name"] or user["email"])
-    if not s.is_protected() and open_setup(server_host()) \
-            and (lab_id is None or s.active_session(lab_id) is None):
+    if (
+        not s.is_protected()
+        and open_setup(server_host())
+        and (lab_id is None or s.active_session(lab_id) is None)
+    ):
         return None
     return Actor("viewer")
 
 
-def allowed(actor: Actor | None, action: str, phase: tuple[str, bool], owner: str | None = None
-            ) -> bool:
+def allowed(
+    actor: Actor | None, action: str, phase: tuple[str, bool], owner: str | None = None
+) -> bool:
     """Whether to offer an action (the store checks again when it is taken)."""
     if actor is None:
         return True

@@ -19,9 +19,9 @@ from typing import Any
 
 from workbench.model import Annotation, new_id
 
-PENDING_KEY = "annotate_pending"      # {id, geometry, fingerprint, redraw, version}
-HANDLED_KEY = "annotate_handled"      # fingerprints of drawings already saved or discarded
-REDRAW_KEY = "annotate_redraw"        # id of the note whose shape the next drawing replaces
+PENDING_KEY = "annotate_pending"  # {id, geometry, fingerprint, redraw, version}
+HANDLED_KEY = "annotate_handled"  # fingerprints of drawings already saved or discarded
+REDRAW_KEY = "annotate_redraw"  # id of the note whose shape the next drawing replaces
 CLEAR_COUNT_KEY = "live_clear_count"  # how often the drawing layer was to be emptied
 #: Fingerprints remembered (the newest; a tab draws far fewer in a workshop).
 HANDLED_KEPT = 200
@@ -45,8 +45,11 @@ def start_redraw(state: MutableMapping[str, Any], annotation_id: str) -> None:
     state[REDRAW_KEY] = annotation_id
 
 
-def take(state: MutableMapping[str, Any], geometry: dict[str, Any] | None,
-         annotations: Sequence[Annotation]) -> bool:
+def take(
+    state: MutableMapping[str, Any],
+    geometry: dict[str, Any] | None,
+    annotations: Sequence[Annotation],
+) -> bool:
     """The map reported ``geometry`` as its last drawing: make it pending if it is new (not
     handled, not already pending); True when it became pending (the page shows its form)."""
     if not geometry:
@@ -57,8 +60,12 @@ def take(state: MutableMapping[str, Any], geometry: dict[str, Any] | None,
         return False
     redraw = state.get(REDRAW_KEY)
     state[PENDING_KEY] = {
-        "id": new_id(), "geometry": geometry, "fingerprint": fp, "redraw": redraw,
-        "version": next((a.version for a in annotations if a.id == redraw), None)}
+        "id": new_id(),
+        "geometry": geometry,
+        "fingerprint": fp,
+        "redraw": redraw,
+        "version": next((a.version for a in annotations if a.id == redraw), None),
+    }
     return True
 
 

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 HERE = Path(__file__).parent
 
 
-
 _CSS = """
 .wb-live {font-size: var(--wb-live-size, 0.85rem); color: #333; display: flex; flex-wrap: wrap;
   gap: 0.25rem 0.75rem; align-items: center;}
@@ -51,17 +50,28 @@ _CSS = """
 @cache
 def _component() -> ComponentRenderer:
     return st.components.v2.component(
-        "workbench_live", js=(HERE / "live_channel.js").read_text(encoding="utf-8"), css=_CSS)
+        "workbench_live", js=(HERE / "live_channel.js").read_text(encoding="utf-8"), css=_CSS
+    )
 
 
 def _noop() -> None:
     pass
 
 
-def live_channel(s: Store, lab_id: str, actor: Actor | None, *, page: str,
-                 colour_by: str = "category", scale: float = 1.0, selected: str | None = None,
-                 rerun: bool = True, presence: bool = False, timer: bool = False,
-                 follow_view: bool = False) -> Any:
+def live_channel(
+    s: Store,
+    lab_id: str,
+    actor: Actor | None,
+    *,
+    page: str,
+    colour_by: str = "category",
+    scale: float = 1.0,
+    selected: str | None = None,
+    rerun: bool = True,
+    presence: bool = False,
+    timer: bool = False,
+    follow_view: bool = False,
+) -> Any:
     """Follow ``lab_id`` live on this page (``page``: a name, one channel per page and lab).
 
     The maps of the page (with :func:`live_notes`) get every change; with ``rerun`` the part of
@@ -69,24 +79,45 @@ def live_channel(s: Store, lab_id: str, actor: Actor | None, *, page: str,
     in the room, ``timer`` the round's countdown, ``follow_view`` makes the maps follow the
     facilitator's extent. Returns the component's result (``.changed``, ``.expired``)."""
     login = st.session_state.get(LOGIN_KEY)
-    stamp = s.passcode_stamp() if login and actor is not None and actor.role != "participant" \
-        else None
+    stamp = (
+        s.passcode_stamp() if login and actor is not None and actor.role != "participant" else None
+    )
     token = live.issue_token(st.session_state.get(WORKSPACE_KEY) or "demo", lab_id, actor, stamp)
     base = (st.get_option("server.baseUrlPath") or "").strip("/")
     path = "/" + "/".join(p for p in (base, f"api/live/{lab_id}/ws") if p)
-    texts = {key: t(f"live.status.{key}") for key in ("live", "connecting", "offline", "reload",
-                                                       "over")}
-    texts.update(presence_title=t("live.presence.title"), presence_none=t("live.presence.none"),
-                 devices=t("live.presence.devices", count="{count}"),
-                 **{f"role_{r}": t(f"live.presence.role.{r}")
-                    for r in ("owner", "facilitator", "viewer")})
-    data = {"lab": lab_id, "page": page, "path": path, "token": token, "lang": lang(),
-            "colour_by": colour_by, "scale": scale, "selected": selected,
-            "clear": st.session_state.get(CLEAR_COUNT_KEY, 0), "rerun": rerun,
-            "revision": s.lab_revision(lab_id),  # what this run of the page shows
-            "presence": presence, "timer": timer, "follow_view": follow_view, "texts": texts}
-    return _component()(key=f"live_{page}_{lab_id}", data=data, height="content",
-                        on_changed_change=_noop, on_expired_change=_noop)
+    texts = {
+        key: t(f"live.status.{key}") for key in ("live", "connecting", "offline", "reload", "over")
+    }
+    texts.update(
+        presence_title=t("live.presence.title"),
+        presence_none=t("live.presence.none"),
+        devices=t("live.presence.devices", count="{count}"),
+        **{f"role_{r}": t(f"live.presence.role.{r}") for r in ("owner", "facilitator", "viewer")},
+    )
+    data = {
+        "lab": lab_id,
+        "page": page,
+        "path": path,
+        "token": token,
+        "lang": lang(),
+        "colour_by": colour_by,
+        "scale": scale,
+        "selected": selected,
+        "clear": st.session_state.get(CLEAR_COUNT_KEY, 0),
+        "rerun": rerun,
+        "revision": s.lab_revision(lab_id),  # what this run of the page shows
+        "presence": presence,
+        "timer": timer,
+        "follow_view": follow_view,
+        "texts": texts,
+    }
+    return _component()(
+        key=f"live_{page}_{lab_id}",
+        data=data,
+        height="content",
+        on_changed_change=_noop,
+        on_expired_change=_noop,
+    )
 
 
 def live_notes(m: folium.Map, lab_id: str) -> folium.Map:

@@ -35,8 +35,7 @@ def init_state() -> None:
     """Session defaults, taken from the URL where it names them (``?lab=…&lang=…``)."""
     params = st.query_params
     if LANG_KEY not in st.session_state:
-        st.session_state[LANG_KEY] = params.get("lang") if params.get("lang") in LANGUAGES \
-            else "en"
+        st.session_state[LANG_KEY] = params.get("lang") if params.get("lang") in LANGUAGES else "en"
     if WORKSPACE_KEY not in st.session_state:
         asked = params.get("ws") or DEMO_WORKSPACE
         if asked == DEMO_WORKSPACE or workspace_exists(asked):
@@ -60,23 +59,33 @@ def _persistent_select(label: str, options: list[str], state_key: str, **kwargs:
     current = st.session_state.get(state_key)
     if current in options and st.session_state.get(widget_key) != current:
         st.session_state[widget_key] = current
-    st.selectbox(label, options, key=widget_key, on_change=_copy, args=(widget_key, state_key),
-                 **kwargs)
+    st.selectbox(
+        label, options, key=widget_key, on_change=_copy, args=(widget_key, state_key), **kwargs
+    )
 
 
 def render() -> None:
     with st.sidebar:
         # The label names itself in every language, so anyone can find the switch.
-        _persistent_select("🌐 Language · Sprache · Мова", list(LANGUAGES), LANG_KEY,
-                           format_func=lambda code: LANGUAGE_NAMES[code])
+        _persistent_select(
+            "🌐 Language · Sprache · Мова",
+            list(LANGUAGES),
+            LANG_KEY,
+            format_func=lambda code: LANGUAGE_NAMES[code],
+        )
         refused = st.session_state.pop(REFUSED_KEY, None)
         if refused is not None:
             st.warning(t("hosting.workspace_refused", name=md_escape(refused)), icon="⚠️")
-        workspaces = sorted(set(list_workspaces()) | {DEMO_WORKSPACE,
-                                                      st.session_state[WORKSPACE_KEY]})
+        workspaces = sorted(
+            set(list_workspaces()) | {DEMO_WORKSPACE, st.session_state[WORKSPACE_KEY]}
+        )
         demo_label = t("sidebar.demo_workspace")  # labels bound now, not when drawn later
-        _persistent_select(t("sidebar.workspace"), workspaces, WORKSPACE_KEY,
-                           format_func=lambda w: demo_label if w == DEMO_WORKSPACE else w)
+        _persistent_select(
+            t("sidebar.workspace"),
+            workspaces,
+            WORKSPACE_KEY,
+            format_func=lambda w: demo_label if w == DEMO_WORKSPACE else w,
+        )
         s = store()
         cities = {c.id: c for c in s.list_cities()}
         labs = sorted(s.list_labs(), key=lambda lab: lab_label(lab, cities))
