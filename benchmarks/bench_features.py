@@ -3,9 +3,9 @@
 Data: the buildings of the Munich extract imported for the Munich demo lab (the shared geodata;
 375 buildings) and, for scale, 20,000 synthetic squares. Peers, in the same run: on SQLite
 workspaces, plain ``GeoDataFrame.to_parquet``/``geopandas.read_parquet`` of the same frame;
-on PostgreSQL, ``GeoDataFrame.to_postgis``/``geopandas.read_postgis`` (GeoAlchemy2) into a table of the same
-database. ratio = peer seconds ÷ our seconds (> 1: faster than the peer). Our read is timed
-cold (a new process's first read) and memoised (a page's rerun).
+on PostgreSQL, ``GeoDataFrame.to_postgis``/``geopandas.read_postgis`` (GeoAlchemy2) into a
+table of the same database. ratio = peer seconds ÷ our seconds (> 1: faster than the peer).
+Our read is timed cold (a new process's first read) and memoised (a page's rerun).
 """
 
 from __future__ import annotations
