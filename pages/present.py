@@ -143,8 +143,8 @@ if session is not None:  # the room joins from the shared screen: the QR code an
 
 
 view = s.lab_setting(lab.id, "workshop_view", {}) or {}
-LAYERS = presenter_layer_ids(s, lab.id, view)  # ids; None: every layer
-LAYERS = tuple(LAYERS) if LAYERS is not None else None
+_CHOSEN = presenter_layer_ids(s, lab.id, view)
+LAYERS = tuple(_CHOSEN) if _CHOSEN is not None else None  # ids; None: every layer
 MAP_SETTINGS = mapview.map_settings(s, lab.id).key()  # the lab's saved basemap and WMS
 
 

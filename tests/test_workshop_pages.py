@@ -91,7 +91,9 @@ def live_data(at: AppTest) -> dict:
     element = next(
         e
         for e in walk(at._tree)
-        if type(e).__name__ == "UnknownElement" and e.type == "bidi_component"
+        if type(e).__name__ == "UnknownElement"
+        and e.type == "bidi_component"
+        and e.proto.component_name == "workbench_live"
     )
     return json.loads(element.proto.json)
 

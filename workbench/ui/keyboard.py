@@ -16,7 +16,7 @@ from pathlib import Path
 
 import folium
 import streamlit as st
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from jinja2 import Template
 
 HERE = Path(__file__).parent
@@ -78,7 +78,7 @@ class AddHere(MacroElement):
     """)
 
     def __init__(self, label: str, title: str) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca has no type hints
         self._name = "AddHere"
         self.texts = {"label": label, "title": title}  # set as text, never as HTML
         self.js = _add_here_js()
@@ -106,7 +106,7 @@ class FillFrame(MacroElement):
     """)
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca has no type hints
         self._name = "FillFrame"
 
 
@@ -117,7 +117,9 @@ def _add_here_js() -> str:
 
 def map_focus(m: folium.Map) -> folium.Map:
     """A visible focus outline inside ``m`` (its controls and the map itself)."""
-    m.get_root().header.add_child(folium.Element(MAP_FOCUS_CSS), name="wb_focus_css")
+    root = m.get_root()
+    assert isinstance(root, Figure)  # a folium map's root is its HTML figure
+    root.header.add_child(folium.Element(MAP_FOCUS_CSS), name="wb_focus_css")
     return m
 
 
