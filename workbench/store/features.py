@@ -29,12 +29,13 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import shapely
@@ -451,7 +452,7 @@ def _records(gdf: gpd.GeoDataFrame) -> tuple[list[list[str]], Iterator[tuple[str
     return columns, rows()
 
 
-def _frame(columns: list[list[str]], rows: list[Any]) -> gpd.GeoDataFrame:
+def _frame(columns: list[list[str]], rows: Sequence[Any]) -> gpd.GeoDataFrame:
     """A GeoDataFrame back from its columns and (props, WKB) rows, with the columns' dtypes."""
     names = [c for c, _ in columns]
     data = (
@@ -462,7 +463,7 @@ def _frame(columns: list[list[str]], rows: list[Any]) -> gpd.GeoDataFrame:
     for col, dtype in columns:
         if dtype in ("int64", "int32", "float64", "float32", "bool"):
             try:
-                data[col] = data[col].astype(dtype)
+                data[col] = data[col].astype(np.dtype(dtype))
             except (TypeError, ValueError):  # a missing value in an integer column
                 data[col] = data[col].astype("float64")
         elif dtype == "object" or dtype.startswith("str"):
