@@ -19,6 +19,7 @@ How a write is judged (see ``workbench.access`` for the matrix):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -67,17 +68,23 @@ def authorize(
         return
     phase = OPEN if session is None else phase_of(conn, session["id"])
     if by.role == "participant":
-        if session is None or by.session_id != session["id"]:
-            raise PermissionDenied("workshop.denied.not_in_session")
-        member = conn.execute(
-            select(workshop_members.c.group_name).where(
-                workshop_members.c.id == (by.member_id or ""),
-                workshop_members.c.session_id == session["id"],
-            )
-        ).scalar()
-        if member is None or member != by.group:
-            raise PermissionDenied("workshop.denied.not_in_session")
+        require_member(conn, by, session)
     check(by, action, phase=phase.name, owner=owner, lock_edits=phase.locked)
+
+
+def require_member(conn: Connection, by: Actor, session: Mapping[str, Any] | None) -> None:
+    """Raise :class:`PermissionDenied` unless the participant ``by`` is a member of the running
+    ``session``, in the group they name."""
+    if session is None or by.session_id != session["id"]:
+        raise PermissionDenied("workshop.denied.not_in_session")
+    member = conn.execute(
+        select(workshop_members.c.group_name).where(
+            workshop_members.c.id == (by.member_id or ""),
+            workshop_members.c.session_id == session["id"],
+        )
+    ).scalar()
+    if member is None or member != by.group:
+        raise PermissionDenied("workshop.denied.not_in_session")
 
 
 def is_protected(conn: Connection) -> bool:

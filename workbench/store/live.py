@@ -34,6 +34,7 @@ from workbench.store.judge import (
     current_round_row,
     is_protected,
     phase_of,
+    require_member,
     round_from_row,
     session_from_row,
 )
@@ -61,16 +62,7 @@ def authorize_read(conn: Connection, by: Actor | None, lab_id: str) -> bool:
             raise PermissionDenied("live.error.sign_in")
         return session is None
     if by.role == "participant":
-        member = None
-        if session is not None and by.session_id == session["id"]:
-            member = conn.execute(
-                select(workshop_members.c.group_name).where(
-                    workshop_members.c.id == (by.member_id or ""),
-                    workshop_members.c.session_id == session["id"],
-                )
-            ).scalar()
-        if member is None or member != by.group:
-            raise PermissionDenied("workshop.denied.not_in_session")
+        require_member(conn, by, session)
     return by.can_moderate
 
 

@@ -35,7 +35,7 @@ from workbench.model import (
 from workbench.store.annotations import _annotation, clean_annotation_text, clean_lang
 from workbench.store.base import dumps, from_iso, iso, loads
 from workbench.store.core import CoreMixin, clean_name
-from workbench.store.judge import actor_name, authorize
+from workbench.store.judge import actor_name, annotation_lab, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     annotations,
@@ -238,7 +238,7 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
 
     def unmark_note(self, annotation_id: str, by: Actor | None = None) -> None:
         with self.write() as conn:
-            lab_id, author = _note(conn, annotation_id)
+            lab_id, author = annotation_lab(conn, annotation_id)
             authorize(conn, by, "annotation.edit", lab_id, author)
             if conn.execute(
                 delete(note_marks).where(note_marks.c.annotation_id == annotation_id)
@@ -383,11 +383,11 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             row = conn.execute(select(note_links).where(note_links.c.id == link_id)).first()
             if row is None:
                 return
-            lab_from, author = _note(conn, row.from_id)
+            lab_from, author = annotation_lab(conn, row.from_id)
             authorize(conn, by, "annotation.edit", lab_from, author)
             conn.execute(delete(note_links).where(note_links.c.id == link_id))
             bump_revision(conn, lab_from, annotation_ids=[row.from_id])
-            lab_to, _ = _note(conn, row.to_id)
+            lab_to, _ = annotation_lab(conn, row.to_id)
             bump_revision(conn, lab_to, annotation_ids=[row.to_id])
 
     def linked_notes(self, annotation_id: str) -> list[LinkedNote]:
@@ -515,15 +515,6 @@ def _codes(values: Any, allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
     if unknown:
         raise ValidationError(key, value=unknown[0][:20])
     return found
-
-
-def _note(conn: Connection, annotation_id: str) -> tuple[str, str]:
-    row = conn.execute(
-        select(annotations.c.lab_id, annotations.c.author).where(annotations.c.id == annotation_id)
-    ).first()
-    if row is None:
-        raise NotFoundError("notfound.annotation")
-    return row.lab_id, row.author
 
 
 def _live_note(conn: Connection, annotation_id: str) -> tuple[str, str]:
