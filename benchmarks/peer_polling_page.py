@@ -24,7 +24,7 @@ def polled_map() -> None:
     m = maps.base_map()
     maps.site_layer(lab).add_to(m)
     maps.fit_to(m, lab.boundary)
-    for layer in maps.context_layers(LAB, store=s):
+    for layer in maps.context_layers(s, LAB):
         layer.add_to(m)
     notes = maps.annotation_layer(
         s.list_annotations(LAB),

@@ -53,7 +53,7 @@ def test_page_offers_cached_osm_themes_and_exports_the_chosen(demo_store):
     at = _page(lab.id)
     [choice] = at.multiselect
     assert choice.disabled and any("No OpenStreetMap layers" in c.value for c in at.caption)
-    _cache_osm(lab)
+    _cache_osm(demo_store, lab)
     at = _page(lab.id)
     [choice] = at.multiselect
     assert choice.label == "OpenStreetMap layers shown"

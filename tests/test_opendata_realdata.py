@@ -131,5 +131,5 @@ def test_swellendam_geopackage_uploads_as_a_user_file(demo_store):
     assert saved.kind == "upload" and saved.feature_count == len(user.gdf)
     assert demo_store.list_layers(lab.id, kind="upload") == [saved]
     assert len(load_upload(demo_store, saved)) == len(user.gdf)
-    groups = context_layers(lab.id, [], store=demo_store)
+    groups = context_layers(demo_store, lab.id, [])
     assert len(groups) == 1
