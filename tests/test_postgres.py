@@ -69,7 +69,14 @@ def test_columns_have_real_types_indexes_and_checks(pg_url):
                 "SELECT f_table_name, srid FROM geometry_columns WHERE f_table_schema = 'wb_demo'"
             ).fetchall()
         )
-        assert srids == {"annotations": 4326, "labs": 4326, "live_annotations": 4326}
+        assert srids == {
+            "annotations": 4326,
+            "labs": 4326,
+            "live_annotations": 4326,
+            "layer_features": 4326,  # the OSM themes and uploads (store.features)
+            "osm_layers": 4326,
+            "uploaded_layers": 4326,
+        }
         gist = {
             r[0]
             for r in conn.execute(
@@ -77,7 +84,7 @@ def test_columns_have_real_types_indexes_and_checks(pg_url):
                 "AND indexdef LIKE '%USING gist%'"
             )
         }
-        assert gist == {"annotations_geom", "labs_boundary"}
+        assert gist == {"annotations_geom", "labs_boundary", "layer_features_geom"}
         # the database keeps its rules even against SQL that bypasses the store
         with pytest.raises(Exception, match="workshop_rounds_kind"):
             conn.execute(
