@@ -267,3 +267,10 @@ def test_annotation_map_bytes_per_annotation_stay_small():
     per_annotation = (len(html.encode()) - base) / len(many)
     assert per_annotation < 500, per_annotation
     assert len(_rebuilt(_payload(html))) == len(many)  # all of them are there
+
+
+def test_a_category_the_workspace_no_longer_has_shows_its_code():
+    """Not a message key (strict i18n in the tests found this)."""
+    assert maps.category_label("heritage", "de") == "heritage"
+    assert maps.category_label("heritage", "de", OWN) == "Denkmal"
+    assert maps.category_label("idea", "de") not in ("idea", "annotate.category.idea")

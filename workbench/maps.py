@@ -21,7 +21,7 @@ from jinja2 import Template
 from shapely.geometry import mapping
 
 from workbench import palette
-from workbench.i18n import fmt_datetime, t
+from workbench.i18n import fmt_datetime, has_key, t
 from workbench.model import (
     ANNOTATION_CATEGORIES,
     ANNOTATION_CATEGORY_COLOURS,
@@ -226,12 +226,14 @@ def group_colours(groups: Iterable[str]) -> dict[str, str]:
 def category_label(
     code: str, lang: str = "en", categories: Iterable[Category] | None = None
 ) -> str:
-    """A category's label: built-ins from the locales, a workspace's own from its labels."""
+    """A category's label: built-ins from the locales, a workspace's own from its labels, and
+    the code itself for a category neither knows (one deleted from the workspace)."""
     for category in categories or ():
         if category.code == code and not category.builtin:
             labels = category.labels
             return labels.get(lang) or labels.get("en") or next(iter(labels.values()), code)
-    return t(f"annotate.category.{code}", lang)
+    key = f"annotate.category.{code}"
+    return t(key, lang) if has_key(key) else code  # a category the workspace no longer has
 
 
 def _short(text: str, limit: int) -> str:
