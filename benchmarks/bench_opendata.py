@@ -4,9 +4,10 @@
    nodes, clipped, written to the cache; best of two runs) against ``osmnx.features_from_xml`` on
    the same file with the same tags (features only: no splitting, clipping or writing).
    ratio = peer s ÷ our s.
-2. Map: bytes and build time of a folium map with ``maps.context_layers`` (display precision, popup
-   property only) against ``GeoDataFrame.explore()`` of the features osmnx returned, and of our
-   own cached features. ratio = our bytes ÷ peer bytes (smaller is better); for time peer ÷ ours.
+2. Map: bytes and build time of a folium map with ``mapview.context_layers`` (display precision,
+   popup property only) against ``GeoDataFrame.explore()`` of the features osmnx returned, and
+   of our own cached features. ratio = our bytes ÷ peer bytes (smaller is
+   better); for time peer ÷ ours.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def run() -> list[dict]:
     import pandas as pd
     from shapely.geometry import box
 
-    from workbench.maps import context_layers
+    from workbench.mapview import context_layers
     from workbench.model import LivingLab
     from workbench.opendata import cache
     from workbench.opendata.osm import extract_bounds, import_extract

@@ -5,7 +5,7 @@ the whole map with its OSM context layers). Served by ``bench_live.py`` only, ne
 
 import streamlit as st
 
-from workbench import maps
+from workbench import maps, mapview
 from workbench.demo import ensure_demo
 from workbench.ui import show_map
 
@@ -24,7 +24,7 @@ def polled_map() -> None:
     m = maps.base_map()
     maps.site_layer(lab).add_to(m)
     maps.fit_to(m, lab.boundary)
-    for layer in maps.context_layers(s, LAB):
+    for layer in mapview.context_layers(s, LAB):
         layer.add_to(m)
     notes = maps.annotation_layer(
         s.list_annotations(LAB),

@@ -5,7 +5,7 @@ import streamlit as st
 
 from workbench import compare as cmp
 from workbench import indicators as ind
-from workbench import maps, twin
+from workbench import maps, mapview, twin
 from workbench.errors import WorkbenchError
 from workbench.i18n import has_key
 from workbench.opendata.files import load_upload
@@ -292,7 +292,7 @@ for start in range(0, len(chosen), per_row):
         m = maps.base_map(
             center=(c.y, c.x), zoom=cmp.zoom_for(c.y, mpp), zoom_snap=0, zoom_delta=0.25
         )
-        for layer in maps.context_layers(s, lab.id, themes=MAP_THEMES, lang=lang()):
+        for layer in mapview.context_layers(s, lab.id, themes=MAP_THEMES, lang=lang()):
             layer.add_to(m)
         maps.site_layer(lab, t("map.site")).add_to(m)
         with col:

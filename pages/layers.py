@@ -13,11 +13,12 @@ import folium
 import streamlit as st
 
 from workbench.errors import ValidationError, WorkbenchError
-from workbench.maps import context_legend_html, context_map, wms_layer
+from workbench.maps import context_map, wms_layer
 from workbench.mapview import (
     MAX_WMS,
     MapSettings,
     WmsOverlay,
+    context_legend_html,
     lab_layers,
     layer_group,
     map_settings,

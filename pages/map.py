@@ -222,7 +222,7 @@ def the_map() -> None:
     """The map; a finished drawing opens its form (a rerun of the page)."""
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
     m, problem = base_map(
-        s.url, lab.id, lab.version, maps.context_version(s, lab.id), LANG, CAN_DRAW
+        s.url, lab.id, lab.version, mapview.context_version(s, lab.id), LANG, CAN_DRAW
     )
     if problem is not None:
         show_error(problem)  # the map is drawn without its layers

@@ -192,7 +192,7 @@ with map_col:
     centre, zoom = maps.view_for(box(*bounds), width_px=1400) if bounds else (None, None)
     # a copy: rendering a folium map changes it, and the cached one is shared by the tabs
     base, problem = present_map(
-        s.url, lab.id, lab.version, maps.context_version(s, lab.id), LAYERS, LANG
+        s.url, lab.id, lab.version, mapview.context_version(s, lab.id), LAYERS, LANG
     )
     if problem is not None:
         show_error(problem)

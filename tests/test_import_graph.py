@@ -10,13 +10,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: Cycles that are known and left to another branch this session, each with its reason. A
-#: cycle listed here that is gone makes the test fail too, so the list only shrinks.
-KNOWN_CYCLES = {
-    frozenset(
-        {"workbench.maps", "workbench.mapview"}
-    ): "maps.py and mapview.py are being rewritten on the lead's branch",
-}
 STORE_MUST_NOT_IMPORT = ("workbench.export", "workbench.maps", "workbench.i18n", "workbench.ui")
 
 
@@ -110,11 +103,8 @@ def test_the_reader_sees_lazy_imports_and_finds_a_cycle(tmp_path):
 
 def test_no_import_cycles_among_workbench_modules():
     graph = _graph()
-    cycles = set(_cycles(graph))
-    new = [sorted(c) for c in cycles if c not in KNOWN_CYCLES]
-    assert not new, f"import cycles: {new}"
-    gone = [sorted(c) for c in KNOWN_CYCLES if c not in cycles]
-    assert not gone, f"no longer a cycle, remove from KNOWN_CYCLES: {gone}"
+    cycles = [sorted(c) for c in _cycles(graph)]
+    assert not cycles, f"import cycles: {cycles}"
 
 
 def test_the_store_is_the_bottom_layer():

@@ -108,9 +108,9 @@ def test_saved_basemap_and_wms_reach_the_map_and_every_export(demo_store, lab, p
     assert "Satellite imagery" in credits and "Esri" in credits
     assert "“web” from sgx.geodatenzentrum.de" in credits
     # the key of the map pages' cached base maps changes with the settings
-    before = maps.context_version(demo_store, lab.id)
+    before = mapview.context_version(demo_store, lab.id)
     mapview.save_map_settings(demo_store, lab.id, MapSettings(basemap="topo"))
-    assert maps.context_version(demo_store, lab.id) != before
+    assert mapview.context_version(demo_store, lab.id) != before
 
 
 def test_map_settings_are_guarded_and_checked_before_anything_is_saved(

@@ -7,7 +7,8 @@ import pytest
 
 from tests.opendata_helpers import grid_osm, make_lab
 from workbench.errors import ValidationError
-from workbench.maps import basemap_layers, context_layers, context_legend_html, wms_layer
+from workbench.maps import basemap_layers, wms_layer
+from workbench.mapview import context_layers, context_legend_html
 from workbench.opendata.basemaps import BASEMAPS, validate_wms
 from workbench.opendata.cache import load_theme
 from workbench.opendata.osm import import_extract

@@ -118,7 +118,7 @@ def test_streets_form_a_connected_walkable_graph_in_muenchen(demo_store):
 
 
 def test_swellendam_geopackage_uploads_as_a_user_file(demo_store):
-    from workbench.maps import context_layers
+    from workbench.mapview import context_layers
     from workbench.opendata.files import load_upload, read_user_file, save_upload
 
     path = shared_geodata("southafrica_swellendam_training.gpkg")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import folium
 import shapely
-from branca.element import MacroElement
+from branca.element import Figure, MacroElement
 from folium.elements import JSCSSMixin
 from jinja2 import Template
 from shapely.geometry import mapping
@@ -40,7 +40,17 @@ from workbench.settings import (
 )
 
 if TYPE_CHECKING:
-    from workbench.store import Store
+    from typing import TypeAlias
+
+    import geopandas as gpd
+    import numpy as np
+    from geopandas.array import GeometryArray
+
+    #: Geometries as shapely's array functions take them (a list, or a GeoSeries' ``.values``).
+    Geometries: TypeAlias = Sequence[shapely.Geometry | None] | np.ndarray[Any, Any] | GeometryArray
+
+#: JSON as the browser gets it: a Leaflet style, a GeoJSON Feature or FeatureCollection.
+Json = dict[str, Any]
 
 #: Colour-blind-safe palette (Okabe & Ito 2008), used for networks and categories.
 PALETTE = palette.PALETTE
@@ -78,7 +88,7 @@ def base_map(
     prefer_canvas: bool = False,
     basemap: str = "street",
     lang: str = "en",
-    **kwargs,
+    **kwargs: Any,
 ) -> folium.Map:
     """A map with one basemap (``basemap``: a code of ``opendata.basemaps.BASEMAPS``; the
     OpenStreetMap street map by default) and its attribution.
@@ -122,7 +132,7 @@ def plain_attribution(html_text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", html_text)).strip()
 
 
-def fit_to(m: folium.Map, geom: shapely.Geometry, pad: float = 0.15) -> None:
+def fit_to(m: folium.Map, geom: shapely.geometry.base.BaseGeometry, pad: float = 0.15) -> None:
     minx, miny, maxx, maxy = geom.bounds
     dx, dy = (maxx - minx) * pad, (maxy - miny) * pad
     m.fit_bounds([[miny - dy, minx - dx], [maxy + dy, maxx + dx]])
@@ -396,7 +406,7 @@ def annotation_features(
     simplify: bool | None = None,
     votes_total: dict[str, int] | None = None,
     vote_round: int | None = None,
-) -> list[dict]:
+) -> list[Json]:
     """The GeoJSON Features of :func:`annotation_layer` (same arguments): one per annotation
     that is not deleted, with its id and the properties ``p`` (popup), ``t`` (tooltip) and
     ``s`` (Leaflet style). The map layer and the live deltas (``Store.changes_since``) both
@@ -449,18 +459,19 @@ def annotation_features(
         return []
     if simplify is None:
         simplify = len(live) > SIMPLIFY_ABOVE
-    return display_geojson(
+    collection = display_geojson(
         [a.geometry for a in live],
         properties,
         ids=[a.id for a in live],
         tolerance=SIMPLIFY_TOLERANCE_DEG if simplify else 0,
         decimals=MAP_COORD_DECIMALS,
-    )["features"]
+    )
+    return list(collection["features"])
 
 
 def _annotation_style(
     kind: str, colour: str, highlighted: bool = False, scale: float = 1.0
-) -> dict:
+) -> Json:
     """The Leaflet style of an annotation of geometry type ``kind`` drawn in ``colour``."""
     point = kind == "Point"
     if highlighted:
@@ -521,7 +532,9 @@ def annotation_legend(
     ]
 
 
-def view_for(geom: shapely.Geometry, width_px: int = 700) -> tuple[tuple[float, float], int]:
+def view_for(
+    geom: shapely.geometry.base.BaseGeometry, width_px: int = 700
+) -> tuple[tuple[float, float], int]:
     """Centre ``(lat, lon)`` and a zoom level that shows ``geom`` whole on a map that wide."""
     minx, miny, maxx, maxy = geom.bounds
     centre = ((miny + maxy) / 2, (minx + maxx) / 2)
@@ -578,7 +591,7 @@ class DrawLocal(MacroElement):
     }
 
     def __init__(self, lang: str = "en") -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca has no type hints
         self._name = "DrawLocal"
         self.texts = {name: escape_text(t(key, lang)) for name, key in self.KEYS.items()}
 
@@ -598,24 +611,27 @@ class NotesLayer(MacroElement):
     SOURCE = Path(__file__).with_name("notes_layer.js")
 
     def __init__(
-        self, lab_id: str, name: str, features: list[dict] | None = None, live: bool = True
+        self, lab_id: str, name: str, features: list[Json] | None = None, live: bool = True
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca has no type hints
         self._name = "NotesLayer"
         self.lab_id = lab_id
         self.layer_name = name
         self.features = list(features or [])
         self.live = live
 
-    def render(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
+    # branca's MacroElement.render returns None; its untyped base Element.render claims str
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
         source = self.SOURCE.read_text(encoding="utf-8")
         initial = script_json(self.features) if self.features else "null"
+        parent = self._parent
+        assert parent is not None, "a NotesLayer is added to a map before it is rendered"
         args = (
-            f"{self._parent.get_name()}, {script_json(self.lab_id)}, "
+            f"{parent.get_name()}, {script_json(self.lab_id)}, "
             f"{script_json(self.layer_name)}, {initial}"
         )
         self.script = source.replace("(LIVE_MAP, LIVE_LAB, LIVE_NAME, NOTES_INITIAL)", f"({args})")
-        super().render(**kwargs)
+        super().render(**kwargs)  # type: ignore[no-untyped-call]  # branca has no type hints
 
 
 def script_json(value: object) -> str:
@@ -703,7 +719,7 @@ class WorldOutline(JSCSSMixin, MacroElement):
     default_js = [("topojson_client", TOPOJSON_JS)]
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca has no type hints
         self._name = "WorldOutline"
         self.asset_urls = {"world": WORLD_ATLAS_URL}
 
@@ -712,13 +728,13 @@ class WorldOutline(JSCSSMixin, MacroElement):
 STREET_NAMES_MIN_ZOOM = 15
 
 
-def street_name_points(gdf) -> list[tuple[float, float, str]]:  # type: ignore[no-untyped-def]
+def street_name_points(gdf: gpd.GeoDataFrame | None) -> list[tuple[float, float, str]]:
     """``(lat, lon, name)`` where to write each named street of a cached streets theme: the
     middle of its longest piece, longest streets first (at most ``STREET_NAMES_MAX``)."""
     if gdf is None or gdf.empty or "name" not in gdf:
         return []
     named = gdf[gdf["name"].fillna("").astype(str).str.strip() != ""]
-    best: dict[str, tuple[float, object]] = {}
+    best: dict[str, tuple[float, shapely.geometry.base.BaseGeometry]] = {}
     for name, geom in zip(named["name"], named.geometry, strict=True):
         if geom is None or geom.is_empty:
             continue
@@ -779,16 +795,19 @@ class MutedBasemap(MacroElement):
     def __init__(
         self, names: list[tuple[float, float, str]], min_zoom: int = STREET_NAMES_MIN_ZOOM
     ) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca has no type hints
         self._name = "MutedBasemap"
         self.names = [list(n) for n in names]
         self.min_zoom = min_zoom
 
-    def render(self, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        self.get_root().header.add_child(
+    # branca's MacroElement.render returns None; its untyped base Element.render claims str
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        root = self.get_root()
+        assert isinstance(root, Figure), "a map is rendered inside its figure"
+        root.header.add_child(
             folium.Element(f"<style>{self.CSS}</style>"), name="wb_street_names_css"
         )
-        super().render(**kwargs)
+        super().render(**kwargs)  # type: ignore[no-untyped-call]  # branca has no type hints
 
 
 class ClearDrawings(MacroElement):
@@ -820,13 +839,13 @@ UPLOAD_POPUP_FIELDS = 6
 
 
 def display_geojson(
-    geoms,
-    properties: list[dict],
-    *,  # type: ignore[no-untyped-def]
-    ids: list[str] | None = None,
+    geoms: Geometries,
+    properties: list[Json],
+    *,
+    ids: Sequence[str | None] | None = None,
     tolerance: float = DISPLAY_TOLERANCE,
     decimals: int = DISPLAY_DECIMALS,
-) -> dict:
+) -> Json:
     """A FeatureCollection at display precision: geometries simplified by ``tolerance`` (none
     when 0) and rounded to ``decimals``, each with its ``properties`` (and id from ``ids``)."""
     import json
@@ -903,8 +922,8 @@ class GeoJsonData(folium.MacroElement):
         {% endmacro %}
     """)
 
-    def __init__(self, data: dict, max_width: int = 280, css: str = "") -> None:
-        super().__init__()
+    def __init__(self, data: Json, max_width: int = 280, css: str = "") -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # branca has no type hints
         self._name = "GeoJsonData"
         self.data = data
         self.max_width = max_width
@@ -921,9 +940,9 @@ class GeoJsonData(folium.MacroElement):
 
         features = self.data["features"]
         seen: dict[str, int] = {}
-        values: list = []
+        values: list[object] = []
 
-        def index(value) -> int:  # type: ignore[no-untyped-def]
+        def index(value: object) -> int:
             code = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
             if code not in seen:
                 seen[code] = len(values)
@@ -956,8 +975,8 @@ class GeoJsonData(folium.MacroElement):
 
 def vector_group(
     name: str,
-    collection: dict,
-    style: dict,
+    collection: Json,
+    style: Json,
     radius: float,
     attribution: str = "",
     show: bool = True,
@@ -965,7 +984,9 @@ def vector_group(
     """One layer: the style is a plain Leaflet option (no per-feature style function, so no
     feature ids are sent); the features come in through :class:`GeoJsonData`."""
     group = folium.FeatureGroup(name=escape_text(name), show=show)
-    options = {"attribution": attribution} if attribution else {}  # trusted text, not user text
+    options: dict[str, Any] = (
+        {"attribution": attribution} if attribution else {}
+    )  # trusted text, not user text
     layer = folium.GeoJson(
         {"type": "FeatureCollection", "features": []},
         name=escape_text(name),
@@ -980,7 +1001,7 @@ def vector_group(
     return group
 
 
-def scaled_style(style: dict, opacity: float = 1.0, muted: bool = False) -> dict:
+def scaled_style(style: Json, opacity: float = 1.0, muted: bool = False) -> Json:
     """``style`` with its opacities times ``opacity``; ``muted``: its colours mostly grey and
     its lines thin, so that the notes drawn over it in full colour stand out."""
     out = dict(style)
@@ -1009,7 +1030,7 @@ def _greyed(colour: str, keep: float = 0.3) -> str:
     return "#" + "".join(f"{max(0, min(255, c)):02x}" for c in mix)
 
 
-def theme_popups(gdf, code: str, lang: str = "en") -> list[str]:  # type: ignore[no-untyped-def]
+def theme_popups(gdf: gpd.GeoDataFrame, code: str, lang: str = "en") -> list[str]:
     """Popup text of each feature of a cached OSM theme: its name (if any), its main tag and,
     for buildings, the storeys. User text is escaped; the text is short because it is sent once
     per feature."""
@@ -1029,7 +1050,7 @@ def theme_popups(gdf, code: str, lang: str = "en") -> list[str]:  # type: ignore
     return out
 
 
-def display_streets(gdf):  # type: ignore[no-untyped-def]
+def display_streets(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Street segments merged back into one feature per OSM way, for the map only."""
     if gdf.empty:
         return gdf
@@ -1038,23 +1059,7 @@ def display_streets(gdf):  # type: ignore[no-untyped-def]
     return merged
 
 
-def theme_group(
-    store: Store,
-    lab_id: str,
-    code: str,
-    lang: str = "en",
-    opacity: float = 1.0,
-    muted: bool = False,
-) -> folium.FeatureGroup | None:
-    """One cached OSM theme as a map layer (None when the theme is not cached or empty)."""
-    from workbench import mapview
-
-    settings = mapview.MapSettings(opacities={code: opacity})
-    layers = mapview.osm_layers(store, lab_id, [code], lang, settings, muted)
-    return mapview.layer_group(layers[0], lang) if layers else None
-
-
-def upload_tolerance(geoms) -> float:  # type: ignore[no-untyped-def]
+def upload_tolerance(geoms: Geometries) -> float:
     """Display simplification (degrees) of an uploaded layer: the usual ~0.5 m, growing with the
     layer's vertices above ``DISPLAY_SIMPLIFY_VERTICES`` up to ~20 m, so a dense file costs every
     open map no more than a few tens of thousands of vertices."""
@@ -1070,7 +1075,7 @@ def upload_tolerance(geoms) -> float:  # type: ignore[no-untyped-def]
 UPLOAD_PALETTE = palette.UPLOAD_PALETTE
 
 
-def upload_style(colour: str) -> dict:
+def upload_style(colour: str) -> Json:
     """The Leaflet style of an uploaded layer: a strong outline, a light fill."""
     return {
         "color": colour,
@@ -1081,7 +1086,7 @@ def upload_style(colour: str) -> dict:
     }
 
 
-def upload_popups(gdf, fields: list[str], name: str) -> list[str]:  # type: ignore[no-untyped-def]
+def upload_popups(gdf: gpd.GeoDataFrame, fields: list[str], name: str) -> list[str]:
     """Popup text of each feature of an uploaded layer: its first attribute values (escaped),
     or the layer's name when it has none."""
     rows = gdf[fields].itertuples(index=False, name=None) if fields else [()] * len(gdf)
@@ -1094,67 +1099,6 @@ def upload_popups(gdf, fields: list[str], name: str) -> list[str]:  # type: igno
         or escape_text(name)
         for row in rows
     ]
-
-
-def context_layers(
-    store: Store,
-    lab_id: str,
-    themes: list[str] | None = None,
-    lang: str = "en",
-    opacities: dict[str, float] | None = None,
-    muted: bool = False,
-    uploads: bool = True,
-) -> list[folium.FeatureGroup]:
-    """Map layers of a living lab's context in ``store``'s workspace (``mapview.lab_layers``
-    drawn by ``mapview.layer_group``): one FeatureGroup per cached OSM theme (all cached themes
-    when ``themes`` is None), areas first, and, with ``uploads``, one per readable uploaded
-    layer (``mapview.lab_layers`` also names the unreadable ones, for pages that say so).
-
-    Geometry is sent at display precision with only the popup HTML as property; every OSM layer
-    carries the attribution "© OpenStreetMap contributors". ``opacities`` maps a theme code or
-    an upload layer id to an opacity factor in [0, 1]. ``muted``: drawn in greyed colours
-    with thin lines (the living-lab map and the presenter view, under the notes).
-    """
-    from workbench import mapview
-
-    settings = mapview.MapSettings(opacities=dict(opacities or {}))
-    layers = mapview.osm_layers(store, lab_id, themes, lang, settings, muted)
-    if uploads:
-        layers += mapview.upload_layers(store, lab_id, settings, muted)[0]
-    return [mapview.layer_group(layer, lang) for layer in layers]
-
-
-def context_version(store: Store, lab_id: str) -> tuple[Any, ...]:
-    """A key that changes whenever the layers :func:`context_layers` draws for the lab change
-    (its cached OSM themes, its uploaded layers and their styles): maps built from them are
-    cached under it."""
-    from workbench.opendata.cache import cache_version
-
-    uploads = tuple(
-        sorted(
-            (x.id, x.name, x.path, x.feature_count, repr(sorted(x.style.items())), x.attribution)
-            for x in store.list_layers(lab_id, kind="upload")
-        )
-    )
-    from workbench.mapview import map_settings
-
-    return (
-        cache_version(store, lab_id),
-        uploads,
-        map_settings(store, lab_id).key(),
-        _venue_stamp(lab_id),
-    )
-
-
-def _venue_stamp(lab_id: str) -> float:
-    """When the lab's venue tiles were stored (0: none), so maps follow ``venue prepare``."""
-    from workbench.errors import ValidationError
-    from workbench.opendata.venue import archive_path
-
-    try:
-        return archive_path(lab_id).stat().st_mtime
-    except (OSError, ValidationError):
-        return 0.0
 
 
 def basemap_layers(lang: str = "en", chosen: str = "street") -> list[folium.TileLayer]:
@@ -1192,40 +1136,6 @@ def wms_layer(
         name=escape_text(f"WMS: {name}"),
         attr=escape_text(url.split("?")[0]),
         opacity=float(opacity),
-    )
-
-
-def context_legend_html(store: Store, lab_id: str, themes: list[str], lang: str = "en") -> str:
-    """Legend of the shown OSM themes: swatch, label, feature count, data date, attribution."""
-    from workbench.i18n import t
-    from workbench.opendata.cache import theme_meta
-    from workbench.opendata.themes import THEMES
-
-    entries = []
-    dates = set()
-    for code in themes:
-        meta = theme_meta(store, lab_id, code)
-        if meta is None:
-            continue
-        dates.add((meta.get("data_date") or "")[:10] or t("comparison.date_unknown", lang))
-        entries.append(
-            (
-                THEMES[code].colour,
-                t(
-                    "opendata.legend.entry",
-                    lang,
-                    theme=t(THEMES[code].label_key, lang),
-                    count=meta["feature_count"],
-                ),
-            )
-        )
-    if not entries:
-        return ""
-    when = ", ".join(sorted(dates))  # the data's own dates, not when they were fetched
-    foot = escape_text(t("opendata.legend.source", lang, when=when, attribution=OSM_ATTRIBUTION))
-    return (
-        legend_html(entries) + f'<div class="wb-legend-source" style="font-size:0.8rem">'
-        f"{foot}</div>"
     )
 
 

@@ -32,6 +32,7 @@ from workbench.opendata.basemaps import BASEMAPS, validate_wms
 from workbench.settings import MAX_WMS, OSM_ATTRIBUTION
 
 if TYPE_CHECKING:
+    from workbench.access import Actor
     from workbench.store import Store
 
 log = logging.getLogger(__name__)
@@ -70,14 +71,14 @@ class MapSettings:
     wms: tuple[WmsOverlay, ...] = ()
     opacities: dict[str, float] = field(default_factory=dict)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         return {
             "basemap": self.basemap,
             "wms": [{"url": w.url, "layer": w.layer, "opacity": w.opacity} for w in self.wms],
             "opacities": dict(sorted(self.opacities.items())),
         }
 
-    def key(self) -> tuple:
+    def key(self) -> tuple[object, ...]:
         """A hashable value that changes whenever the settings do (for caches)."""
         return (self.basemap, self.wms, tuple(sorted(self.opacities.items())))
 
@@ -92,7 +93,7 @@ def _opacity(value: Any) -> float:
     return round(x, 3)
 
 
-def parse_settings(value: Any, check_wms: bool = True) -> MapSettings:
+def parse_settings(value: object, check_wms: bool = True) -> MapSettings:
     """Map settings from their JSON form, every value checked (``ValidationError`` otherwise):
     a known basemap, at most :data:`MAX_WMS` overlays each passing ``validate_wms`` (when
     ``check_wms``), opacities in [0, 1]."""
@@ -125,7 +126,7 @@ def parse_settings(value: Any, check_wms: bool = True) -> MapSettings:
     return MapSettings(basemap, tuple(overlays), opacities)
 
 
-def map_settings(store: Any, lab_id: str) -> MapSettings:
+def map_settings(store: Store, lab_id: str) -> MapSettings:
     """The lab's saved map settings (the defaults when none were saved, or when what is stored
     cannot be read: a map must always draw)."""
     try:
@@ -136,7 +137,7 @@ def map_settings(store: Any, lab_id: str) -> MapSettings:
 
 
 def save_map_settings(
-    store: Any, lab_id: str, settings: MapSettings | dict, by: Any = None
+    store: Store, lab_id: str, settings: MapSettings | dict[str, Any], by: Actor | None = None
 ) -> MapSettings:
     """Save the lab's map settings (for owners and facilitators: ``layers.edit``). Everything is
     checked before anything is written; returns what was saved."""
@@ -328,6 +329,97 @@ def layer_group(layer: LayerData, lang: str = "en") -> folium.FeatureGroup:
     return maps.vector_group(layer.name, collection, layer.style, layer.radius, attribution)
 
 
+def context_layers(
+    store: Store,
+    lab_id: str,
+    themes: list[str] | None = None,
+    lang: str = "en",
+    opacities: dict[str, float] | None = None,
+    muted: bool = False,
+    uploads: bool = True,
+) -> list[folium.FeatureGroup]:
+    """The lab's context layers in ``store``'s workspace as folium layers (:func:`osm_layers`
+    drawn by :func:`layer_group`): one FeatureGroup per cached OSM theme (all cached themes
+    when ``themes`` is None), areas first, and, with ``uploads``, one per readable uploaded
+    layer (:func:`lab_layers` also names the unreadable ones, for pages that say so).
+
+    Geometry is sent at display precision with only the popup HTML as property; every OSM layer
+    carries the attribution "© OpenStreetMap contributors". ``opacities`` maps a theme code or
+    an upload layer id to an opacity factor in [0, 1]. ``muted``: drawn in greyed colours
+    with thin lines (the living-lab map and the presenter view, under the notes).
+    """
+    settings = MapSettings(opacities=dict(opacities or {}))
+    layers = osm_layers(store, lab_id, themes, lang, settings, muted)
+    if uploads:
+        layers += upload_layers(store, lab_id, settings, muted)[0]
+    return [layer_group(layer, lang) for layer in layers]
+
+
+def context_version(store: Store, lab_id: str) -> tuple[object, ...]:
+    """A key that changes whenever the layers :func:`lab_layers` gives for the lab change (its
+    cached OSM themes, its uploaded layers and their styles, its map settings, its venue
+    tiles): maps built from them are cached under it."""
+    from workbench.opendata.cache import cache_version
+
+    uploads = tuple(
+        sorted(
+            (x.id, x.name, x.path, x.feature_count, repr(sorted(x.style.items())), x.attribution)
+            for x in store.list_layers(lab_id, kind="upload")
+        )
+    )
+    return (
+        cache_version(store, lab_id),
+        uploads,
+        map_settings(store, lab_id).key(),
+        _venue_stamp(lab_id),
+    )
+
+
+def _venue_stamp(lab_id: str) -> float:
+    """When the lab's venue tiles were stored (0: none), so maps follow ``venue prepare``."""
+    from workbench.opendata.venue import archive_path
+
+    try:
+        return archive_path(lab_id).stat().st_mtime
+    except (OSError, ValidationError):
+        return 0.0
+
+
+def context_legend_html(store: Store, lab_id: str, themes: Sequence[str], lang: str = "en") -> str:
+    """Legend of the shown OSM themes: swatch, label, feature count, data date, attribution."""
+    from workbench.opendata.cache import theme_meta
+    from workbench.opendata.themes import THEMES
+
+    entries = []
+    dates = set()
+    for code in themes:
+        meta = theme_meta(store, lab_id, code)
+        if meta is None:
+            continue
+        dates.add(str(meta.get("data_date") or "")[:10] or t("comparison.date_unknown", lang))
+        entries.append(
+            (
+                THEMES[code].colour,
+                t(
+                    "opendata.legend.entry",
+                    lang,
+                    theme=t(THEMES[code].label_key, lang),
+                    count=meta["feature_count"],
+                ),
+            )
+        )
+    if not entries:
+        return ""
+    when = ", ".join(sorted(dates))  # the data's own dates, not when they were fetched
+    foot = maps.escape_text(
+        t("opendata.legend.source", lang, when=when, attribution=OSM_ATTRIBUTION)
+    )
+    return (
+        maps.legend_html(entries) + f'<div class="wb-legend-source" style="font-size:0.8rem">'
+        f"{foot}</div>"
+    )
+
+
 # ---- the map -------------------------------------------------------------------------------------
 def lab_map(
     lab: LivingLab,
@@ -335,7 +427,7 @@ def lab_map(
     settings: MapSettings,
     lang: str = "en",
     *,
-    notes: list[dict] | None = None,
+    notes: list[dict[str, Any]] | None = None,
     live: bool = False,
     controls: bool = True,
     bounds: Sequence[float] | None = None,
