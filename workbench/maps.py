@@ -1,6 +1,9 @@
-"""Folium maps: basemaps, site boundaries, the overview of all living labs.
+"""Folium maps: basemaps, site boundaries, the overview of all living labs, the notes layer and
+context layers drawn from features they are given.
 
 All HTML escaping of user text happens here (and in ``export``), through :func:`escape_text`.
+This module draws; it must not read a workspace (``workbench.mapview`` reads the lab's layers
+and settings from the store and draws them with the functions here).
 """
 
 from __future__ import annotations
