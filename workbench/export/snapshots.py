@@ -12,6 +12,7 @@ writer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import shapely
@@ -35,8 +36,11 @@ from workbench.store.base import from_iso, iso
 
 STATE_VERSION = 1
 
+#: A snapshot's ``state``, or one annotation's in it: JSON as ``json`` reads and writes it.
+State = dict[str, Any]
 
-def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = None) -> dict:
+
+def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = None) -> State:
     """The JSON state of what ``content`` shows."""
     return {
         "version": STATE_VERSION,
@@ -52,7 +56,7 @@ def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = No
     }
 
 
-def _annotation_state(n: NumberedAnnotation) -> dict:
+def _annotation_state(n: NumberedAnnotation) -> State:
     a = n.annotation
     return {
         "id": a.id,
@@ -117,6 +121,7 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
     """The annotations as the snapshot saw them, with their numbers, comments and votes."""
     out = []
     for s in snapshot.state.get("annotations", []):
+        # the times were written by iso() from the annotation's (never missing) times
         a = Annotation(
             id=s["id"],
             lab_id=snapshot.lab_id,
@@ -124,8 +129,8 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
             category=s["category"],
             text=s["text"],
             author=s["author"],
-            created_at=from_iso(s["created_at"]),
-            updated_at=from_iso(s["updated_at"]),
+            created_at=datetime.fromisoformat(s["created_at"]),
+            updated_at=datetime.fromisoformat(s["updated_at"]),
         )
         comments = tuple(
             Comment(c["author"], c["text"], from_iso(c.get("created_at")))
@@ -200,7 +205,7 @@ def diff_snapshot(store: Store, snapshot: Snapshot) -> SnapshotDiff:
     then = {s["id"]: s for s in snapshot.state.get("annotations", [])}
     current = store.list_annotations(snapshot.lab_id)
     discussion = store_discussion(store, snapshot.lab_id, [a.id for a in current])
-    now = {}
+    now: dict[str, State] = {}
     for a in current:
         comments, votes, total = discussion[a.id]
         now[a.id] = _annotation_state(NumberedAnnotation(0, a, tuple(comments), votes, total))
