@@ -8,6 +8,13 @@ layer's own name made a table name for an uploaded layer; each with its human ti
 ``gpkg_contents``. The ``layer_styles`` table holds a QGIS style (QML) and an SLD per map table
 (``export.styles``), so that QGIS opens the file looking like the workbench's map.
 :func:`import_geopackage` reads such a file into a workspace again.
+
+It owns these three formats both ways: what goes into each table and column, and how an exported
+GeoPackage is read back. It must not gather what an export shows (``export.content`` does) nor
+draw it (the image formats do). An import must not write before the store's judge has let the
+person edit the setup and the layers, nor outside one ``store.batch`` (a refused import leaves
+nothing behind), and must not open the file but with the bounded reader of uploads
+(``opendata.safe_read``).
 """
 
 from __future__ import annotations
