@@ -28,7 +28,7 @@ from workbench.export.content import (
     store_discussion,
 )
 from workbench.i18n import t
-from workbench.mapview import parse_settings
+from workbench.mapview import MapSettings, parse_settings
 from workbench.model import Annotation, Snapshot, new_id, utcnow
 from workbench.settings import COORD_DECIMALS
 from workbench.store import Store
@@ -149,6 +149,17 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
     return out
 
 
+def snapshot_settings(snapshot: Snapshot) -> MapSettings | None:
+    """The map settings (basemap, WMS overlays, opacities) the snapshot saw, or None for a
+    snapshot made before they were kept.
+
+    Raises :class:`ValidationError` when they cannot be read; the snapshot is then drawn with
+    the lab's current settings, and :func:`snapshot_content` notes it
+    (``export.note.snapshot_settings``, as the export page does beside the snapshot)."""
+    raw = snapshot.state.get("map")
+    return None if raw is None else parse_settings(raw, check_wms=False)
+
+
 def snapshot_content(store: Store, snapshot: Snapshot, lang: str = "en") -> MapContent:
     """Reopen a snapshot: the content to draw or export, as it was (layers still stored)."""
     saved_ids = {layer["id"] for layer in snapshot.state.get("layers", [])}
@@ -168,11 +179,13 @@ def snapshot_content(store: Store, snapshot: Snapshot, lang: str = "en") -> MapC
     content.notes = [n for n in content.notes if n != t("export.note.no_annotations", lang)]
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
-    if snapshot.state.get("map") is not None:  # the basemap and WMS the snapshot saw
-        try:
-            content.settings = parse_settings(snapshot.state["map"], check_wms=False)
-        except ValidationError:
-            pass  # an unreadable one: the lab's current settings
+    try:
+        saved = snapshot_settings(snapshot)
+    except ValidationError as exc:  # drawn with the lab's current settings, and said so
+        saved = None
+        content.notes.append(t("export.note.snapshot_settings", lang, reason=exc.message(lang)))
+    if saved is not None:
+        content.settings = saved
     content.subtitle = t("export.snapshot_of", lang, name=snapshot.name)
     content.created_at = snapshot.created_at
     missing = [
