@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,8 @@ from workbench.settings import cache_dir
 if TYPE_CHECKING:
     from workbench.model import LivingLab
     from workbench.store import Store
+
+_log = logging.getLogger(__name__)
 
 #: Bump when a formula changes: cached results of older engines are then ignored.
 ENGINE_VERSION = "2"  # 2: coverage from the data's bounds, data dates, φ by edges
@@ -1645,7 +1648,8 @@ def cached_indicators(
     population: gpd.GeoDataFrame | None = None,
     sources: dict[str, Any] | None = None,
 ) -> IndicatorSet | None:
-    """The stored indicators of ``lab`` for its current boundary and data version, or None."""
+    """The stored indicators of ``lab`` for its current boundary and data version, or None
+    (also for a cache file that cannot be read: the caller computes them again)."""
     key = cache_key(lab.id, lab.boundary, data_version(store, lab), population, sources)
     hit = _MEMORY.get(key)
     if hit is not None:
@@ -1654,7 +1658,8 @@ def cached_indicators(
     if path.exists():
         try:
             hit = IndicatorSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError) as exc:
+            _log.warning("unreadable cached indicators %s (%r): computed again", path, exc)
             return None
         _MEMORY[key] = hit
     return hit
