@@ -11,6 +11,7 @@ from workbench.export.content import OSM_LAYER_PREFIX, osm_layers
 from workbench.export.web import renderer_help
 from workbench.opendata.themes import THEMES
 from workbench.ui import (
+    error_text,
     fmt_datetime,
     lang,
     md_escape,
@@ -137,6 +138,10 @@ for snap in snapshots:
                 removed=len(diff.removed),
             )
         )
+        try:
+            export.snapshot_settings(snap)
+        except WorkbenchError as exc:  # its files show the lab's current basemap and WMS
+            st.warning(t("export.note.snapshot_settings", reason=error_text(exc)), icon="⚠️")
         cols = st.columns(4)
         for i, fmt in enumerate(("png", "pdf", "html", "gpkg")):
             cols[i].download_button(

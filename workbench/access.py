@@ -283,7 +283,7 @@ def backoff_seconds(failures: int, free: int = FREE_ATTEMPTS) -> int:
     doubling from 2 s up to ``MAX_BACKOFF_S``."""
     if failures < free:
         return 0
-    return min(MAX_BACKOFF_S, 2 ** (failures - free + 1))
+    return min(MAX_BACKOFF_S, int(2 ** (failures - free + 1)))  # int: a power of 2 here
 
 
 def client_key(raw: str | None) -> str:

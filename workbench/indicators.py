@@ -24,17 +24,19 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import logging
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast, overload
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 from pyproj import CRS
 from scipy import sparse
 from scipy.sparse import csgraph
@@ -48,6 +50,8 @@ from workbench.settings import cache_dir
 if TYPE_CHECKING:
     from workbench.model import LivingLab
     from workbench.store import Store
+
+_log = logging.getLogger(__name__)
 
 #: Bump when a formula changes: cached results of older engines are then ignored.
 ENGINE_VERSION = "2"  # 2: coverage from the data's bounds, data dates, φ by edges
@@ -406,9 +410,9 @@ class LabData:
     """
 
     lab_id: str
-    boundary: BaseGeometry
+    boundary: Polygon
     themes: dict[str, gpd.GeoDataFrame] = field(default_factory=dict)
-    meta: dict[str, dict] = field(default_factory=dict)
+    meta: dict[str, dict[str, Any]] = field(default_factory=dict)
     version: str = "none"
     population: gpd.GeoDataFrame | None = None
     population_column: str | None = None
@@ -462,9 +466,19 @@ def _use_sources(data: LabData, sources: dict[str, Any]) -> None:
         data.pending = tuple(th for th in data.pending if th != theme)
 
 
-def _opendata_cache() -> Any:
+class _ThemeCache(Protocol):
+    """What the engine reads of :mod:`workbench.opendata.cache`."""
+
+    def load_theme(self, store: Store, lab_id: str, theme: str) -> gpd.GeoDataFrame | None: ...
+    def theme_meta(self, store: Store, lab_id: str, theme: str) -> dict[str, Any] | None: ...
+    def cached_themes(self, store: Store, lab_id: str) -> list[str]: ...
+    def cache_version(self, store: Store, lab_id: str) -> str: ...
+
+
+def _opendata_cache() -> _ThemeCache:
     """The opendata cache module, looked up when used (tests put a stand-in in its place)."""
-    return importlib.import_module("workbench.opendata.cache")
+    # import_module gives a plain ModuleType; the module (or the tests' stand-in) has these
+    return cast(_ThemeCache, importlib.import_module("workbench.opendata.cache"))
 
 
 def _load_cached(store: Store, data: LabData, lab: LivingLab) -> None:
@@ -546,7 +560,7 @@ class _Graph:
         ).tocsr()
         self.degree = np.bincount(np.concatenate([a, b]), minlength=n)
         self.xy = xy
-        self.points = shapely.points(xy)
+        self.points = _points(xy)
         _, labels = csgraph.connected_components(self.matrix, directed=False)
         main = np.bincount(labels).argmax() if n else 0
         self.main = np.flatnonzero(labels == main)
@@ -580,7 +594,8 @@ class _Graph:
         edge, along, gap = snapped
         via_u = dist[self.eu[edge]] + along
         via_v = dist[self.ev[edge]] + self.elen[edge] - along
-        return np.minimum(via_u, via_v) + gap
+        walked: np.ndarray = np.minimum(via_u, via_v) + gap
+        return walked
 
     def access(self, geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Network nodes from which destinations ``geoms`` are reached, with the remaining
@@ -615,7 +630,7 @@ class _Graph:
         )
         m = sparse.bmat([[self.matrix, None], [None, sparse.csr_matrix((1, 1))]]).tocsr()
         m = (m + extra).tocsr()
-        dist = csgraph.dijkstra(m, directed=True, indices=n, limit=limit)
+        dist: np.ndarray = csgraph.dijkstra(m, directed=True, indices=n, limit=limit)
         return dist[:n]
 
 
@@ -651,6 +666,10 @@ class _Site:
 
     def frame(self, theme: str) -> gpd.GeoDataFrame | None:
         return self.frames.get(theme)
+
+    def need(self, theme: str) -> gpd.GeoDataFrame:
+        """The frame of a theme that :func:`_missing` found there."""
+        return self.frames[theme]
 
     def date(self, *themes: str) -> str | None:
         """The oldest data date of the themes used (ISO date: the data's own date, not the
@@ -738,7 +757,7 @@ def _dedupe(geoms: np.ndarray) -> np.ndarray:
     return geoms[np.sort(first)]
 
 
-def _project(gdf: gpd.GeoDataFrame, window_wgs: Polygon, crs: CRS) -> gpd.GeoDataFrame:
+def _project(gdf: gpd.GeoDataFrame, window_wgs: BaseGeometry, crs: CRS) -> gpd.GeoDataFrame:
     """Rows of ``gdf`` whose bounding box meets ``window_wgs``, projected to ``crs``."""
     if not len(gdf):
         return gpd.GeoDataFrame(gdf.drop(columns=gdf.geometry.name), geometry=[], crs=crs)
@@ -765,6 +784,10 @@ def _is_wgs84(crs: Any) -> bool:
     return CRS.from_user_input(crs).equals(WGS84, ignore_axis_order=True)
 
 
+@overload
+def _polygons(gdf: gpd.GeoDataFrame) -> gpd.GeoDataFrame: ...
+@overload
+def _polygons(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None: ...
 def _polygons(gdf: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame | None:
     if gdf is None:
         return None
@@ -803,6 +826,13 @@ def _covered_area(geoms: Iterable[BaseGeometry], site: Polygon) -> float:
     return float(shapely.union_all(shapely.make_valid(clipped)).area)
 
 
+def _epsg(crs: CRS) -> int:
+    """The EPSG code of a UTM CRS made by :func:`~workbench.geometry.utm_crs`."""
+    code = crs.to_epsg()
+    assert code is not None  # utm_crs makes every UTM CRS from its EPSG code
+    return code
+
+
 # ---- the computation --------------------------------------------------------------------------
 def compute_indicators(data: LabData, progress: Progress | None = None) -> IndicatorSet:
     """All indicators for one site. ``progress(fraction, message_key)`` reports the steps."""
@@ -810,14 +840,14 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
     report(0.0, "indicators.progress.prepare")
     site = _Site(data)
     notes: list[Note] = []
-    zones = {utm_crs(x, y).to_epsg() for x, y in np.asarray(data.boundary.exterior.coords)}
+    zones = {_epsg(utm_crs(x, y)) for x, y in np.asarray(data.boundary.exterior.coords)}
     if len(zones) > 1:
         notes.append(
             Note(
                 "indicators.note.utm_border",
                 {
                     "zones": ", ".join(str(z % 100) for z in sorted(zones)),
-                    "zone": site.crs.to_epsg() % 100,
+                    "zone": _epsg(site.crs) % 100,
                 },
             )
         )
@@ -979,7 +1009,7 @@ def _coverage_indicators(site: _Site) -> list[Indicator]:
     if missing:
         out += missing
     else:
-        b = _polygons(site.frame("buildings"))
+        b = _polygons(site.need("buildings"))
         in_site = b[shapely.intersects(b.geometry.values, site.site)]
         notes = [Note("indicators.note.building_count", {"count": len(in_site)})]
         thin = _buildings_note(site, len(in_site))
@@ -1014,7 +1044,7 @@ def _coverage_indicators(site: _Site) -> list[Indicator]:
     if missing:
         out += missing
     else:
-        streets = site.frame("streets")
+        streets = site.need("streets")
         lines = streets[shapely.intersects(streets.geometry.values, site.site)]
         if not len(lines):
             out.append(
@@ -1051,7 +1081,7 @@ def _network_indicators(site: _Site) -> list[Indicator]:
     if missing:
         return missing
     date = site.date("streets")
-    streets = site.frame("streets")
+    streets = site.need("streets")
     lines = streets[shapely.get_type_id(streets.geometry.values) == 1]
     inside = shapely.intersection(lines.geometry.values, site.site)
     total = float(shapely.length(inside).sum())
@@ -1128,6 +1158,11 @@ def _network_indicators(site: _Site) -> list[Indicator]:
     return out
 
 
+def _points(xy: np.ndarray) -> NDArray[np.object_]:
+    """One point per row of an (n, 2) coordinate array (shapely's types allow one Point)."""
+    return np.asarray(shapely.points(xy), dtype=object)
+
+
 def consolidated_intersections(
     xy: np.ndarray, site: BaseGeometry, tolerance: float = INTERSECTION_TOLERANCE_M
 ) -> int:
@@ -1135,7 +1170,7 @@ def consolidated_intersections(
     ``site``: nodes closer than ``2 × tolerance`` merge, as buffers of ``tolerance`` would."""
     if len(xy) == 0:
         return 0
-    pts = shapely.points(xy)
+    pts = _points(xy)
     tree = shapely.STRtree(pts)
     a, b = tree.query(pts, predicate="dwithin", distance=2 * tolerance)
     pairs = sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(len(xy), len(xy)))
@@ -1227,7 +1262,8 @@ def bearing(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarr
     dl = np.radians(lon2 - lon1)
     y = np.sin(dl) * np.cos(p2)
     x = np.cos(p1) * np.sin(p2) - np.sin(p1) * np.cos(p2) * np.cos(dl)
-    return np.degrees(np.arctan2(y, x)) % 360
+    degrees: np.ndarray = np.degrees(np.arctan2(y, x)) % 360
+    return degrees
 
 
 def bearing_histogram(
@@ -1264,7 +1300,7 @@ def _residents(site: _Site) -> tuple[np.ndarray, np.ndarray, Note] | None:
         col = data.population_column or population_column(data.population)
         if col:
             pop = _project(data.population, _wgs_window(site), site.crs)
-            pts = shapely.point_on_surface(pop.geometry.values)
+            pts = np.asarray(shapely.point_on_surface(pop.geometry.values), dtype=object)
             w = pd.to_numeric(pop[col], errors="coerce").fillna(0).to_numpy(float)
             inside = shapely.contains_xy(site.site, *shapely.get_coordinates(pts).T) & (w > 0)
             if w[inside].sum() > 0:
@@ -1275,8 +1311,9 @@ def _residents(site: _Site) -> tuple[np.ndarray, np.ndarray, Note] | None:
                 )
     b = _polygons(site.frame("buildings"))
     if b is not None and len(b):
-        pts = shapely.point_on_surface(b.geometry.values)
-        inside = shapely.contains_xy(site.site, *shapely.get_coordinates(pts).T)
+        pts = np.asarray(shapely.point_on_surface(b.geometry.values), dtype=object)
+        xy = shapely.get_coordinates(pts)
+        inside = shapely.contains_xy(site.site, xy[:, 0], xy[:, 1])
         b, pts = b[inside], pts[inside]
         value = b["osm_value"].astype(str).to_numpy()
         resid = np.isin(value, list(RESIDENTIAL_BUILDINGS))
@@ -1308,7 +1345,7 @@ def _residents(site: _Site) -> tuple[np.ndarray, np.ndarray, Note] | None:
     return pts, np.ones(len(pts)), Note("indicators.note.weight_area", blocking=True)
 
 
-def _wgs_window(site: _Site) -> Polygon:
+def _wgs_window(site: _Site) -> BaseGeometry:
     tr = _transformer(site.crs, WGS84)
     return shapely.transform(
         site.study.envelope, lambda xy: np.column_stack(tr.transform(xy[:, 0], xy[:, 1]))
@@ -1480,11 +1517,11 @@ def _landuse_indicators(site: _Site) -> list[Indicator]:
     if missing:
         out += missing
     else:
-        lu = _polygons(site.frame("landuse"))
+        lu = _polygons(site.need("landuse"))
         lu = lu[shapely.intersects(lu.geometry.values, site.site)]
         clipped = shapely.intersection(shapely.make_valid(lu.geometry.values), site.site)
         classes = lu["osm_value"].astype(str).map(lambda v: LANDUSE_CLASSES.get(v, "other"))
-        areas = pd.Series(shapely.area(clipped), index=lu.index).groupby(classes.values).sum()
+        areas = pd.Series(shapely.area(clipped), index=lu.index).groupby(classes).sum()
         covered = float(shapely.union_all(clipped).area) if len(clipped) else 0.0
         share = covered / site.area
         notes = [
@@ -1611,7 +1648,8 @@ def cached_indicators(
     population: gpd.GeoDataFrame | None = None,
     sources: dict[str, Any] | None = None,
 ) -> IndicatorSet | None:
-    """The stored indicators of ``lab`` for its current boundary and data version, or None."""
+    """The stored indicators of ``lab`` for its current boundary and data version, or None
+    (also for a cache file that cannot be read: the caller computes them again)."""
     key = cache_key(lab.id, lab.boundary, data_version(store, lab), population, sources)
     hit = _MEMORY.get(key)
     if hit is not None:
@@ -1620,7 +1658,8 @@ def cached_indicators(
     if path.exists():
         try:
             hit = IndicatorSet.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError) as exc:
+            _log.warning("unreadable cached indicators %s (%r): computed again", path, exc)
             return None
         _MEMORY[key] = hit
     return hit

@@ -41,6 +41,7 @@ from workbench.export.snapshots import (
     SnapshotDiff,
     diff_snapshot,
     snapshot_content,
+    snapshot_settings,
     take_snapshot,
 )
 from workbench.store import Store
@@ -156,6 +157,7 @@ __all__ = [
     "read_geopackage",
     "render_png",
     "snapshot_content",
+    "snapshot_settings",
     "take_snapshot",
     "write_geopackage",
 ]

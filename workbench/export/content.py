@@ -215,8 +215,9 @@ def number_annotations(
 
 def store_discussion(
     store: Store, lab_id: str, annotation_ids: Sequence[str]
-) -> dict[str, Discussion]:
-    """Comments, the current voting round's dots and the dots of all rounds per annotation."""
+) -> dict[str, tuple[Sequence[Comment], int, int]]:
+    """Comments, the current voting round's dots and the dots of all rounds per annotation
+    (a :data:`Discussion` that knows all rounds)."""
     votes = store.vote_totals(lab_id)
     totals = store.vote_totals(lab_id, all_rounds=True)
     return {

@@ -8,6 +8,13 @@ layer's own name made a table name for an uploaded layer; each with its human ti
 ``gpkg_contents``. The ``layer_styles`` table holds a QGIS style (QML) and an SLD per map table
 (``export.styles``), so that QGIS opens the file looking like the workbench's map.
 :func:`import_geopackage` reads such a file into a workspace again.
+
+It owns these three formats both ways: what goes into each table and column, and how an exported
+GeoPackage is read back. It must not gather what an export shows (``export.content`` does) nor
+draw it (the image formats do). An import must not write before the store's judge has let the
+person edit the setup and the layers, nor outside one ``store.batch`` (a refused import leaves
+nothing behind), and must not open the file but with the bounded reader of uploads
+(``opendata.safe_read``).
 """
 
 from __future__ import annotations
@@ -17,14 +24,16 @@ import io
 import json
 import re
 import tempfile
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 import pyogrio
 import shapely
-from shapely.geometry import mapping
+from shapely.geometry import GeometryCollection, MultiPolygon, Polygon, mapping
+from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
 from workbench.access import Actor
@@ -45,7 +54,13 @@ from workbench.model import (
 )
 from workbench.opendata.safe_read import read_layers
 from workbench.settings import COORD_DECIMALS, OSM_ATTRIBUTION
-from workbench.store.base import from_iso, iso
+from workbench.store.base import iso
+
+if TYPE_CHECKING:
+    from workbench.store import Store
+
+#: A JSON object (GeoJSON geometries, features, properties) as ``json`` reads and writes it.
+JsonObject = dict[str, Any]
 
 FORMAT_VERSION = 1
 SITE_COLUMNS = {
@@ -446,14 +461,15 @@ def read_geopackage(path: str | Path) -> dict[str, pd.DataFrame]:
 
 
 # ---- GeoJSON (RFC 7946) --------------------------------------------------------------------------
-def rfc7946_geometry(geom: shapely.Geometry, precision: int = COORD_DECIMALS) -> dict:
+def rfc7946_geometry(geom: BaseGeometry, precision: int = COORD_DECIMALS) -> JsonObject:
     """GeoJSON geometry: WGS84 lon/lat, polygons with counter-clockwise exterior rings
     (the right-hand rule of RFC 7946 §3.1.6), coordinates rounded to ``precision`` decimals."""
-    if geom.geom_type == "GeometryCollection":
-        geom = shapely.GeometryCollection([_oriented(g) for g in geom.geoms])
+    if isinstance(geom, GeometryCollection):
+        geom = GeometryCollection([_oriented(g) for g in geom.geoms])
     else:
         geom = _oriented(geom)
-    return _rounded(mapping(geom), precision)
+    rounded: JsonObject = _rounded(mapping(geom), precision)
+    return rounded
 
 
 def _rounded(value: Any, precision: int) -> Any:
@@ -466,11 +482,11 @@ def _rounded(value: Any, precision: int) -> Any:
     return value
 
 
-def _oriented(g: shapely.Geometry) -> shapely.Geometry:
-    if g.geom_type == "Polygon":
+def _oriented(g: BaseGeometry) -> BaseGeometry:
+    if isinstance(g, Polygon):
         return orient(g, sign=1.0)
-    if g.geom_type == "MultiPolygon":
-        return shapely.MultiPolygon([orient(p, sign=1.0) for p in g.geoms])
+    if isinstance(g, MultiPolygon):
+        return MultiPolygon([orient(p, sign=1.0) for p in g.geoms])
     return g
 
 
@@ -486,10 +502,11 @@ def _json_value(v: Any) -> Any:
     return str(v)
 
 
-def features(content: MapContent) -> list[dict]:
+def features(content: MapContent) -> list[JsonObject]:
     """All features of an export, each with ``kind`` (site, annotation, layer) and ``layer``."""
     out = []
-    site = site_frame(content).drop(columns="geometry").iloc[0].to_dict()
+    site_row = site_frame(content).drop(columns="geometry").iloc[0].to_dict()
+    site = {str(k): v for k, v in site_row.items()}
     out.append(_feature(content.lab.boundary, {"kind": "site", "layer": "site", **site}))
     for _, row in annotations_frame(content).iterrows():
         props = {k: _json_value(row[k]) for k in ANNOTATION_COLUMNS}
@@ -505,7 +522,7 @@ def features(content: MapContent) -> list[dict]:
     return out
 
 
-def _feature(geom: shapely.Geometry, props: dict) -> dict:
+def _feature(geom: BaseGeometry, props: JsonObject) -> JsonObject:
     return {
         "type": "Feature",
         "geometry": rfc7946_geometry(geom),
@@ -515,7 +532,7 @@ def _feature(geom: shapely.Geometry, props: dict) -> dict:
 
 def geojson_bytes(content: MapContent) -> bytes:
     """One RFC 7946 FeatureCollection (no ``crs`` member; lon/lat WGS84)."""
-    doc = {"type": "FeatureCollection", "features": features(content)}
+    doc: JsonObject = {"type": "FeatureCollection", "features": features(content)}
     minx, miny, maxx, maxy = content.extent()
     doc["bbox"] = [round(v, COORD_DECIMALS) for v in (minx, miny, maxx, maxy)]
     if content.notes:  # a foreign member (RFC 7946 §6.1): what the file does not hold
@@ -634,14 +651,24 @@ def read_import_layers(path: str | Path) -> dict[str, pd.DataFrame]:
         raise ValidationError("export.import_unreadable") from exc
 
 
-def _json_list(v: Any) -> tuple:
+def _json_list(v: Any) -> tuple[str, ...]:
+    """A column holding a JSON list of texts (``themes``, ``city_network_ids`` ...)."""
     value = json.loads(_text(v) or "[]")
-    if not isinstance(value, list):
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
         raise ValidationError("export.import_not_export")
     return tuple(value)
 
 
-def import_geopackage(store: Any, path: str | Path, by: Actor | None = None) -> str:
+def _time(v: Any) -> datetime:
+    """A column holding a time (ISO 8601, as :func:`iso` writes it); the export writes every
+    record's times, so a missing or unreadable one means the file is not an export."""
+    try:
+        return datetime.fromisoformat(_text(v))
+    except ValueError as exc:
+        raise ValidationError("export.import_not_export") from exc
+
+
+def import_geopackage(store: Store, path: str | Path, by: Actor | None = None) -> str:
     """Rebuild the living lab of an exported GeoPackage in ``store``; returns the lab's id.
 
     Network, city, lab, the workspace categories it uses, annotations (same ids and times),
@@ -668,7 +695,7 @@ def import_geopackage(store: Any, path: str | Path, by: Actor | None = None) -> 
 
 
 def _import_records(
-    store: Any,
+    store: Store,
     path: Path,
     tables: dict[str, pd.DataFrame],
     by: Actor | None,
@@ -691,7 +718,7 @@ def _import_records(
             name=_text(s["network_name"]),
             countries=_json_list(s["network_countries"]),
             description=_text(s["network_description"]),
-            created_at=from_iso(s["network_created_at"]),
+            created_at=_time(s["network_created_at"]),
         ),
         by=by,
     )
@@ -720,8 +747,8 @@ def _import_records(
             sdg_targets=_json_list(s["sdg_targets"]),
             status=_text(s["status"]),
             illustrative=bool(s["illustrative"]),
-            created_at=from_iso(s["created_at"]),
-            updated_at=from_iso(s["updated_at"]),
+            created_at=_time(s["created_at"]),
+            updated_at=_time(s["updated_at"]),
         ),
         by=by,
     )
@@ -736,8 +763,8 @@ def _import_records(
                 category=_text(r["category"]),
                 text=_text(r["text"]),
                 author=_text(r["author"]),
-                created_at=from_iso(r["created_at"]),
-                updated_at=from_iso(r["updated_at"]),
+                created_at=_time(r["created_at"]),
+                updated_at=_time(r["updated_at"]),
             ),
             by=by,
         )
@@ -746,7 +773,7 @@ def _import_records(
     return lab_id
 
 
-def _import_categories(store: Any, frame: pd.DataFrame, by: Actor | None) -> None:
+def _import_categories(store: Store, frame: pd.DataFrame, by: Actor | None) -> None:
     """The file's own categories that the workspace lacks are added (a workspace's own
     category of the same code is kept as it is)."""
     known = set(store.annotation_categories())
@@ -769,11 +796,11 @@ def _import_categories(store: Any, frame: pd.DataFrame, by: Actor | None) -> Non
 
 
 def _import_layer(
-    store: Any,
+    store: Store,
     lab_id: str,
     path: Path,
     tables: dict[str, pd.DataFrame],
-    r: Any,
+    r: pd.Series,
     by: Actor | None,
     written: list[tuple[str, str, str]],
 ) -> None:
@@ -785,7 +812,7 @@ def _import_layer(
     from workbench.opendata.themes import THEMES
 
     frame = tables.get(_text(r["table"]))
-    if frame is None or not hasattr(frame, "geometry"):
+    if not isinstance(frame, gpd.GeoDataFrame):  # missing, or a table without geometry
         raise ValidationError("export.import_not_export")
     frame = frame.set_crs(4326) if frame.crs is None else frame.to_crs(4326)
     theme = _text(r.get("theme"))

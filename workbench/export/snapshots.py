@@ -12,6 +12,7 @@ writer.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import shapely
@@ -27,7 +28,7 @@ from workbench.export.content import (
     store_discussion,
 )
 from workbench.i18n import t
-from workbench.mapview import parse_settings
+from workbench.mapview import MapSettings, parse_settings
 from workbench.model import Annotation, Snapshot, new_id, utcnow
 from workbench.settings import COORD_DECIMALS
 from workbench.store import Store
@@ -35,8 +36,11 @@ from workbench.store.base import from_iso, iso
 
 STATE_VERSION = 1
 
+#: A snapshot's ``state``, or one annotation's in it: JSON as ``json`` reads and writes it.
+State = dict[str, Any]
 
-def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = None) -> dict:
+
+def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = None) -> State:
     """The JSON state of what ``content`` shows."""
     return {
         "version": STATE_VERSION,
@@ -52,7 +56,7 @@ def snapshot_state(content: MapContent, visible_layer_ids: list[str] | None = No
     }
 
 
-def _annotation_state(n: NumberedAnnotation) -> dict:
+def _annotation_state(n: NumberedAnnotation) -> State:
     a = n.annotation
     return {
         "id": a.id,
@@ -117,6 +121,7 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
     """The annotations as the snapshot saw them, with their numbers, comments and votes."""
     out = []
     for s in snapshot.state.get("annotations", []):
+        # the times were written by iso() from the annotation's (never missing) times
         a = Annotation(
             id=s["id"],
             lab_id=snapshot.lab_id,
@@ -124,8 +129,8 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
             category=s["category"],
             text=s["text"],
             author=s["author"],
-            created_at=from_iso(s["created_at"]),
-            updated_at=from_iso(s["updated_at"]),
+            created_at=datetime.fromisoformat(s["created_at"]),
+            updated_at=datetime.fromisoformat(s["updated_at"]),
         )
         comments = tuple(
             Comment(c["author"], c["text"], from_iso(c.get("created_at")))
@@ -142,6 +147,17 @@ def snapshot_annotations(snapshot: Snapshot) -> list[NumberedAnnotation]:
             )
         )
     return out
+
+
+def snapshot_settings(snapshot: Snapshot) -> MapSettings | None:
+    """The map settings (basemap, WMS overlays, opacities) the snapshot saw, or None for a
+    snapshot made before they were kept.
+
+    Raises :class:`ValidationError` when they cannot be read; the snapshot is then drawn with
+    the lab's current settings, and :func:`snapshot_content` notes it
+    (``export.note.snapshot_settings``, as the export page does beside the snapshot)."""
+    raw = snapshot.state.get("map")
+    return None if raw is None else parse_settings(raw, check_wms=False)
 
 
 def snapshot_content(store: Store, snapshot: Snapshot, lang: str = "en") -> MapContent:
@@ -163,11 +179,13 @@ def snapshot_content(store: Store, snapshot: Snapshot, lang: str = "en") -> MapC
     content.notes = [n for n in content.notes if n != t("export.note.no_annotations", lang)]
     if not content.annotations:
         content.notes.append(t("export.note.no_annotations", lang))
-    if snapshot.state.get("map") is not None:  # the basemap and WMS the snapshot saw
-        try:
-            content.settings = parse_settings(snapshot.state["map"], check_wms=False)
-        except ValidationError:
-            pass  # an unreadable one: the lab's current settings
+    try:
+        saved = snapshot_settings(snapshot)
+    except ValidationError as exc:  # drawn with the lab's current settings, and said so
+        saved = None
+        content.notes.append(t("export.note.snapshot_settings", lang, reason=exc.message(lang)))
+    if saved is not None:
+        content.settings = saved
     content.subtitle = t("export.snapshot_of", lang, name=snapshot.name)
     content.created_at = snapshot.created_at
     missing = [
@@ -200,7 +218,7 @@ def diff_snapshot(store: Store, snapshot: Snapshot) -> SnapshotDiff:
     then = {s["id"]: s for s in snapshot.state.get("annotations", [])}
     current = store.list_annotations(snapshot.lab_id)
     discussion = store_discussion(store, snapshot.lab_id, [a.id for a in current])
-    now = {}
+    now: dict[str, State] = {}
     for a in current:
         comments, votes, total = discussion[a.id]
         now[a.id] = _annotation_state(NumberedAnnotation(0, a, tuple(comments), votes, total))

@@ -20,8 +20,10 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
+from numpy.typing import NDArray
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -352,12 +354,12 @@ def _read_csv(data: bytes) -> gpd.GeoDataFrame:
             raise _fail("csv_no_coords", columns=", ".join(map(str, df.columns))[:200])
         if not (x[ok].between(-180, 180).all() and y[ok].between(-90, 90).all()):
             raise _fail("csv_range")
-        geoms = shapely.points(x.where(ok), y.where(ok))
+        geoms: NDArray[np.object_] = np.asarray(shapely.points(x.where(ok), y.where(ok)))
         geoms[~ok.to_numpy()] = None
         rest = df.drop(columns=[lon, lat])
     elif wkt:
         try:
-            geoms = shapely.from_wkt(df[wkt].replace("", None), on_invalid="raise")
+            geoms = np.asarray(shapely.from_wkt(df[wkt].replace("", None), on_invalid="raise"))
         except shapely.errors.GEOSException as exc:
             raise _fail("csv_bad_wkt", reason=_reason(exc)) from exc
         rest = df.drop(columns=[wkt])
@@ -457,7 +459,7 @@ def _clean(gdf: gpd.GeoDataFrame, flatten: bool) -> tuple[gpd.GeoDataFrame, int,
             gdf = gdf.to_crs(4326)
     except (CRSError, ValueError) as exc:
         raise _fail("unknown_crs", reason=_reason(exc)) from exc
-    geoms = gdf.geometry.values
+    geoms: NDArray[np.object_] = np.asarray(gdf.geometry.values)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     flattened = False
     if shapely.has_m(geoms[present]).any():

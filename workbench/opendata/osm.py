@@ -7,6 +7,7 @@ until a whole import or fetch has succeeded, so a failure keeps the cached data 
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -18,11 +19,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NotRequired, TypeAlias, TypedDict
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
+from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
 from workbench.errors import ValidationError, WorkbenchError
@@ -52,12 +55,40 @@ from workbench.settings import (
 )
 
 if TYPE_CHECKING:
+    import osmium.osm
+    import requests
+
+    #: What osmium's file processor yields for an extract (changesets are not asked for).
+    OsmObject: TypeAlias = osmium.osm.Node | osmium.osm.Way | osmium.osm.Relation | osmium.osm.Area
+
     from workbench.access import Actor
     from workbench.store import Store
 
 #: ``progress(fraction, stage)``: fraction in [0, 1]; stage is a code whose label is the locale key
 #: ``opendata.stage.<stage>`` (read, streets, download, clip, save, done).
 Progress = Callable[[float, str], None]
+
+
+class Record(TypedDict):
+    """One feature of a theme before it becomes a row of the cached frame: the columns of
+    :func:`columns_for` (those of one theme only where it has them) plus ``geometry``."""
+
+    osm_id: str
+    osm_key: str
+    osm_value: str
+    name: str
+    geometry: BaseGeometry
+    levels: NotRequired[float]  # buildings
+    access: NotRequired[str]  # green, landuse
+    highway: NotRequired[str]  # streets
+    u: NotRequired[int]
+    v: NotRequired[int]
+
+
+#: Per theme code, its records.
+Records = dict[str, list[Record]]
+#: A complete walkable way: ``(way_id, tags, node_ids, coords)`` (lon/lat pairs).
+StreetWay = tuple[int, Mapping[str, str], list[int], list[tuple[float, float]]]
 
 EXTRACT_SUFFIXES = (".osm", ".osm.bz2", ".osm.gz", ".osm.pbf", ".pbf", ".osm.xml", ".xml")
 
@@ -116,8 +147,8 @@ def _levels(tags: Mapping[str, str]) -> float:
 
 def _record(
     theme: str, osm_id: str, key: str, value: str, tags: Mapping[str, str], geom: BaseGeometry
-) -> dict[str, Any]:
-    rec: dict[str, Any] = {
+) -> Record:
+    rec: Record = {
         "osm_id": osm_id,
         "osm_key": key,
         "osm_value": value,
@@ -132,7 +163,7 @@ def _record(
 
 
 def _add(
-    records: dict[str, list],
+    records: Records,
     osm_id: str,
     tags: Mapping[str, str],
     kind: str,
@@ -166,16 +197,14 @@ def _add(
         records[code].append(_record(code, osm_id, hit[0], hit[1], tags, g))
 
 
-def _split_streets(
-    ways: list[tuple[int, dict[str, str], list[int], list[tuple[float, float]]]],
-) -> list[dict[str, Any]]:
+def _split_streets(ways: list[StreetWay]) -> list[Record]:
     """Walkable ways as segments split at every node shared by two or more ways (and at ends).
 
     ``ways`` holds ``(way_id, tags, node_ids, coords)`` of complete ways. A node counts as shared
     when it occurs more than once among all ways' node lists (also twice in the same way).
     """
     uses = Counter(ref for _wid, _tags, refs, _coords in ways for ref in refs)
-    out = []
+    out: list[Record] = []
     for wid, tags, refs, coords in ways:
         start = 0
         last = len(refs) - 1
@@ -212,7 +241,7 @@ def clip_area(boundary: BaseGeometry, buffer_m: float) -> BaseGeometry:
     return shapely.make_valid(to_crs(local, WGS84, src=crs))
 
 
-def _frame(theme: str, records: list[dict[str, Any]], area: BaseGeometry) -> gpd.GeoDataFrame:
+def _frame(theme: str, records: list[Record], area: BaseGeometry) -> gpd.GeoDataFrame:
     """Records of one theme as a GeoDataFrame clipped to ``area`` (streets: segments that touch
     the area are kept whole, so that ``u``/``v`` stay real OSM nodes)."""
     cols = columns_for(theme)
@@ -231,17 +260,17 @@ def _frame(theme: str, records: list[dict[str, Any]], area: BaseGeometry) -> gpd
             POINT: ("Point", "MultiPoint"),
         }
         geoms = geoms.copy()
-        geoms[~inside] = [_keep_kinds(g, want) for g in cut]
+        geoms[~inside] = np.array([_keep_kinds(g, want) for g in cut], dtype=object)
         gdf = gdf.set_geometry(gpd.GeoSeries(geoms, index=gdf.index, crs=WGS84))
         gdf = gdf[~gdf.geometry.is_empty & gdf.geometry.notna()]
     gdf = gdf.reset_index(drop=True)
     return _typed(theme, gdf)
 
 
-def _keep_kinds(geom: BaseGeometry, want: dict[str, tuple[str, ...]]) -> BaseGeometry:
+def _keep_kinds(geom: BaseGeometry, want: Mapping[str, tuple[str, ...]]) -> BaseGeometry:
     """After clipping: drop the lower-dimensional slivers a cut leaves (a polygon cut along an
     edge may give a GeometryCollection with a line in it)."""
-    if geom.geom_type != "GeometryCollection":
+    if not isinstance(geom, shapely.GeometryCollection):
         return geom
     parts = [g for g in geom.geoms if not g.is_empty]
     if not parts:
@@ -328,7 +357,7 @@ class _Read:
     """What :func:`_read_extract` found: per-theme records, what was skipped, and each kept
     object's timestamp (by ``osm_id``)."""
 
-    records: dict[str, list]
+    records: Records
     skipped_ways: int
     skipped_relations: dict[str, int]
     stamps: dict[str, str]
@@ -340,7 +369,7 @@ class _Read:
     _relations: set[int] = field(default_factory=set)
 
 
-def _stamp(obj: Any) -> str | None:
+def _stamp(obj: OsmObject) -> str | None:
     ts = obj.timestamp
     if ts is None or ts.year < 1990:  # osmium gives the epoch for objects without a timestamp
         return None
@@ -353,13 +382,13 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
     from osmium.filter import KeyFilter
 
     wkb = osmium.geom.WKBFactory()
-    records: dict[str, list] = {code: [] for code in themes}
+    records: Records = {code: [] for code in themes}
     keys = tuple(dict.fromkeys(k for code in themes for k in THEMES[code].tags))
     area_themes = [c for c in themes if POLYGON in THEMES[c].kinds or POINT in THEMES[c].kinds]
     area_keys = tuple(dict.fromkeys(k for c in area_themes for k in THEMES[c].tags)) or ALL_KEYS
     # Closed ways become areas for themes keeping polygons (or points); lines elsewhere.
     line_themes = [c for c in themes if c not in area_themes]
-    street_ways: list = []
+    street_ways: list[StreetWay] = []
     skipped_ways = 0
     candidate_relations: dict[int, list[str]] = {}  # relation id → themes it would go into
     built_relations: set[int] = set()
@@ -377,9 +406,8 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
         seen += 1
         if seen % 20000 == 0:
             _tell(progress, 0.1 + 0.6 * (1 - 1 / (1 + seen / 100000)), "read")
-        if obj.is_node():
+        if isinstance(obj, osmium.osm.Node):
             tags = {tag.k: tag.v for tag in obj.tags}
-            loc = obj.location
             if (ts := _stamp(obj)) is not None:
                 stamps[f"node/{obj.id}"] = ts
             _add(
@@ -387,17 +415,18 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
                 f"node/{obj.id}",
                 tags,
                 POINT,
-                lambda loc=loc: shapely.Point(loc.lon, loc.lat),
+                functools.partial(_point, obj.location),
                 themes,
             )
-        elif obj.is_way():
+        elif isinstance(obj, osmium.osm.Way):
             tags = {tag.k: tag.v for tag in obj.tags}
             street = want_streets and is_walkable(tags)
             closed = obj.is_closed()
             lined = [c for c in (line_themes if closed else themes)]
             if not street and not any(THEMES[c].match(tags) for c in lined):
                 continue
-            refs, coords = [], []
+            refs: list[int] = []
+            coords: list[tuple[float, float]] = []
             whole = True
             for n in obj.nodes:
                 loc = n.location
@@ -414,9 +443,14 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
             if street:
                 street_ways.append((obj.id, tags, refs, coords))
             _add(
-                records, f"way/{obj.id}", tags, LINE, lambda c=coords: shapely.LineString(c), lined
+                records,
+                f"way/{obj.id}",
+                tags,
+                LINE,
+                functools.partial(shapely.LineString, coords),
+                lined,
             )
-        elif obj.is_relation():
+        elif isinstance(obj, osmium.osm.Relation):
             if obj.tags.get("type") in ("multipolygon", "boundary"):
                 tags = {tag.k: tag.v for tag in obj.tags}
                 hits = [c for c in area_themes if THEMES[c].match(tags)]
@@ -424,7 +458,7 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
                     candidate_relations[obj.id] = hits
                     if (ts := _stamp(obj)) is not None:
                         stamps[f"relation/{obj.id}"] = ts
-        elif obj.is_area():
+        elif isinstance(obj, osmium.osm.Area):
             tags = {tag.k: tag.v for tag in obj.tags}
             if not any(THEMES[c].match(tags) for c in area_themes):
                 continue
@@ -441,7 +475,7 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
                 built_relations.add(obj.orig_id())
             if (ts := _stamp(obj)) is not None:
                 stamps.setdefault(osm_id, ts)
-            if len(geom.geoms) == 1:
+            if isinstance(geom, shapely.MultiPolygon) and len(geom.geoms) == 1:
                 geom = geom.geoms[0]
             _add(records, osm_id, tags, POLYGON, geom, area_themes)
     if want_streets:
@@ -454,53 +488,69 @@ def _read_extract(path: Path, themes: list[str], progress: Progress | None) -> _
     return read
 
 
+def _point(loc: osmium.osm.Location) -> shapely.Point:
+    return shapely.Point(loc.lon, loc.lat)
+
+
 def _sorted_copy(path: Path, target: Path) -> Path:
     """Copy an OSM file with its objects sorted (nodes, ways, relations; each by id)."""
     import osmium
     from osmium.osm import mutable
 
-    nodes, ways, relations = [], [], []
+    # (id, object): the mutable objects' own ids are optional in osmium's types
+    nodes: list[tuple[int, mutable.Node]] = []
+    ways: list[tuple[int, mutable.Way]] = []
+    relations: list[tuple[int, mutable.Relation]] = []
     for obj in osmium.FileProcessor(str(path)):
         tags = {tag.k: tag.v for tag in obj.tags}
-        if obj.is_node():
+        if isinstance(obj, osmium.osm.Node):
             loc = obj.location
             if loc.valid():
                 nodes.append(
-                    mutable.Node(
+                    (
+                        obj.id,
+                        mutable.Node(
+                            id=obj.id,
+                            location=(loc.lon, loc.lat),
+                            tags=tags,
+                            timestamp=obj.timestamp,
+                            version=obj.version,
+                        ),
+                    )
+                )
+        elif isinstance(obj, osmium.osm.Way):
+            ways.append(
+                (
+                    obj.id,
+                    mutable.Way(
                         id=obj.id,
-                        location=(loc.lon, loc.lat),
+                        nodes=[n.ref for n in obj.nodes],
                         tags=tags,
                         timestamp=obj.timestamp,
                         version=obj.version,
-                    )
-                )
-        elif obj.is_way():
-            ways.append(
-                mutable.Way(
-                    id=obj.id,
-                    nodes=[n.ref for n in obj.nodes],
-                    tags=tags,
-                    timestamp=obj.timestamp,
-                    version=obj.version,
+                    ),
                 )
             )
-        elif obj.is_relation():
+        elif isinstance(obj, osmium.osm.Relation):
             members = [(m.type, m.ref, m.role) for m in obj.members]
             relations.append(
-                mutable.Relation(
-                    id=obj.id,
-                    members=members,
-                    tags=tags,
-                    timestamp=obj.timestamp,
-                    version=obj.version,
+                (
+                    obj.id,
+                    mutable.Relation(
+                        id=obj.id,
+                        members=members,
+                        tags=tags,
+                        timestamp=obj.timestamp,
+                        version=obj.version,
+                    ),
                 )
             )
     with osmium.SimpleWriter(str(target)) as writer:
-        for node in sorted(nodes, key=lambda o: o.id):
+        for _id, node in sorted(nodes, key=lambda pair: pair[0]):
             writer.add_node(node)
-        for way in sorted(ways, key=lambda o: o.id):
+        for _id, way in sorted(ways, key=lambda pair: pair[0]):
             writer.add_way(way)
-        for rel in sorted(relations, key=lambda o: o.id):
+        for _id, rel in sorted(relations, key=lambda pair: pair[0]):
             writer.add_relation(rel)
     return target
 
@@ -715,19 +765,19 @@ def data_extent(path: str | Path) -> BaseGeometry:
     opened to drop thin spurs (both ``COVER_CLOSE_M``), and holes are filled: what is enclosed
     by data is covered by it.
     """
-    import numpy as np
     import osmium
 
     lons, lats = [], []
     for obj in osmium.FileProcessor(str(path), osmium.osm.osm_entity_bits.NODE):
+        if not isinstance(obj, osmium.osm.Node):  # only nodes are read
+            continue
         loc = obj.location
         if loc.valid():
             lons.append(loc.lon)
             lats.append(loc.lat)
     if len(lons) < 3:
         return shapely.Polygon()
-    pts = shapely.points(np.column_stack([lons, lats]))
-    crs = local_crs(shapely.multipoints(pts).envelope)
+    crs = local_crs(shapely.MultiPoint(np.column_stack([lons, lats])).envelope)
     from workbench.geometry import _transformer
 
     x, y = _transformer(WGS84, crs).transform(np.asarray(lons), np.asarray(lats))
@@ -744,7 +794,9 @@ def data_extent(path: str | Path) -> BaseGeometry:
         (cells[:, 1] + 1) * COVER_CELL_M,
     )
     r = COVER_CLOSE_M
-    shape = shapely.union_all(boxes).buffer(r, join_style="mitre").buffer(-r, join_style="mitre")
+    shape: BaseGeometry = (
+        shapely.union_all(boxes).buffer(r, join_style="mitre").buffer(-r, join_style="mitre")
+    )
     shape = shape.buffer(-r, join_style="mitre").buffer(r, join_style="mitre")
     parts = [
         shapely.Polygon(g.exterior)
@@ -762,7 +814,7 @@ def _covered_area(
 ) -> tuple[BaseGeometry, str]:
     """The part of ``area`` that the extract's data cover, and how it was found."""
     if header.bounds is not None:
-        covered = shapely.box(*header.bounds)  # a lon/lat box: straight in WGS84
+        covered: BaseGeometry = shapely.box(*header.bounds)  # a lon/lat box: straight in WGS84
         source = "header_bounds"
     else:
         covered = data_extent(path)
@@ -806,7 +858,7 @@ class _Deadline:
         return left
 
 
-def _read_body(response: Any, deadline: _Deadline) -> bytes:
+def _read_body(response: requests.Response, deadline: _Deadline) -> bytes:
     """The body of a streamed reply, read piece by piece so that a server dripping one byte a
     second is cut at the deadline, and a reply over ``overpass_max_bytes()`` is refused."""
     import urllib3
@@ -815,7 +867,8 @@ def _read_body(response: Any, deadline: _Deadline) -> bytes:
     declared = response.headers.get("Content-Length") or ""
     if declared.isdigit() and int(declared) > cap:
         raise FetchError("fetch_safety.too_big", mb=cap / 1e6)
-    chunks, size = [], 0
+    chunks: list[bytes] = []
+    size = 0
     while True:
         deadline.left()
         try:
@@ -876,21 +929,27 @@ def _overpass_post(data: Mapping[str, Any], deadline: _Deadline) -> dict[str, An
     return doc
 
 
+def _query_polygon(area: BaseGeometry) -> Polygon:
+    """The polygon Overpass is asked for: the area itself, or its convex hull."""
+    hull = area if isinstance(area, Polygon) else area.convex_hull
+    assert isinstance(hull, Polygon)  # the hull of a site plus a buffer is a polygon
+    return hull
+
+
 def _poly_string(area: BaseGeometry) -> str:
     """Overpass ``poly:`` string (lat lon pairs) of the area's outline."""
-    hull = area if area.geom_type == "Polygon" else area.convex_hull
-    ring = shapely.simplify(hull, 1e-5).exterior.coords
+    ring = shapely.simplify(_query_polygon(area), 1e-5).exterior.coords
     return " ".join(f"{lat:.6f} {lon:.6f}" for lon, lat in ring[:-1])
 
 
-def _download_streets(area: BaseGeometry, deadline: _Deadline) -> list[dict[str, Any]]:
+def _download_streets(area: BaseGeometry, deadline: _Deadline) -> list[Record]:
     query = (
         f"[out:json][timeout:{max(1, int(deadline.left()))}];"
         f'(way["highway"](poly:"{_poly_string(area)}");>;);out;'
     )
     doc = _overpass_post({"data": query}, deadline)
     nodes = {e["id"]: (e["lon"], e["lat"]) for e in doc["elements"] if e.get("type") == "node"}
-    ways = []
+    ways: list[StreetWay] = []
     for e in doc["elements"]:
         if e.get("type") != "way":
             continue
@@ -904,16 +963,14 @@ def _download_streets(area: BaseGeometry, deadline: _Deadline) -> list[dict[str,
     return _split_streets(ways)
 
 
-def _download_features(
-    area: BaseGeometry, codes: list[str], deadline: _Deadline
-) -> dict[str, list]:
+def _download_features(area: BaseGeometry, codes: list[str], deadline: _Deadline) -> Records:
     """Features of the non-street themes via osmnx ``features_from_polygon``, whose HTTP call is
     replaced by :func:`_overpass_post` (osmnx would sleep and retry on 429/504 without end)."""
     import osmnx as ox
     from osmnx import _overpass
     from osmnx._errors import InsufficientResponseError
 
-    records: dict[str, list] = {code: [] for code in codes}
+    records: Records = {code: [] for code in codes}
     if not codes:
         return records
     if not _OSMNX_LOCK.acquire(timeout=deadline.left()):  # a timed-out fetch still unwinding
@@ -933,9 +990,9 @@ def _download_features(
     ox.settings.log_console = False
     _overpass._overpass_request = lambda data: _overpass_post(data, deadline)
     try:
-        polygon = area if area.geom_type == "Polygon" else area.convex_hull
+        tag_filter: dict[str, bool | str | list[str]] = dict(union_tags(codes))
         try:
-            gdf = ox.features_from_polygon(polygon, union_tags(codes))
+            gdf = ox.features_from_polygon(_query_polygon(area), tag_filter)
         except InsufficientResponseError:
             return records
     finally:
@@ -1078,7 +1135,7 @@ def _fetch_locked(
         if deadline.osm_base
         else DataDate(None, "unknown")
     )
-    queried = area if area.geom_type == "Polygon" else area.convex_hull
+    queried = _query_polygon(area)
     extra = {
         "data_date": date.value,
         "data_date_source": date.source,

@@ -33,15 +33,15 @@ class Theme:
         kinds are only ``point`` become their representative point.
     colour
         Stroke/fill colour on the map and in the legend.
-    extra
-        Extra tag columns kept in the cache (``levels`` is read from ``building:levels``).
+
+    The columns a theme keeps in the cache besides the tag match are
+    :func:`workbench.opendata.osm.columns_for`'s (``levels`` read from ``building:levels``).
     """
 
     code: str
     tags: Mapping[str, Literal[True] | tuple[str, ...]]
     kinds: tuple[str, ...]
     colour: str
-    extra: tuple[str, ...] = ()
     fill_opacity: float = 0.35
     weight: float = 1.0
     radius: float = 4.0
@@ -181,7 +181,6 @@ THEMES: dict[str, Theme] = {
             {"building": True},
             (POLYGON,),
             THEME_COLOURS["buildings"],
-            extra=("levels",),
             fill_opacity=0.45,
             weight=0.6,
         ),
@@ -198,7 +197,6 @@ THEMES: dict[str, Theme] = {
             },
             (POLYGON,),
             THEME_COLOURS["green"],
-            extra=("access",),
             fill_opacity=0.35,
             weight=0.8,
         ),
@@ -207,7 +205,6 @@ THEMES: dict[str, Theme] = {
             {"highway": WALKABLE_HIGHWAYS},
             (LINE,),
             THEME_COLOURS["streets"],
-            extra=("highway",),
             weight=2.0,
             fill_opacity=0.0,
         ),
@@ -302,7 +299,6 @@ THEMES: dict[str, Theme] = {
             {"landuse": True},
             (POLYGON,),
             THEME_COLOURS["landuse"],
-            extra=("access",),
             fill_opacity=0.2,
             weight=0.5,
         ),
