@@ -17,6 +17,7 @@ from pathlib import Path
 
 import geopandas as gpd
 from shapely.geometry import LineString, Point, Polygon
+from shapely.geometry.base import BaseGeometry
 
 from workbench import maps
 from workbench.live import changes_since
@@ -52,6 +53,7 @@ def make_annotations(n: int, seed: int = 1) -> list[Annotation]:
     for i in range(n):
         x, y = 11.546 + rnd.random() * 0.011, 48.182 + rnd.random() * 0.007
         kind = i % 5
+        geom: BaseGeometry
         if kind < 3:
             geom = Point(x, y)
         elif kind == 3:
@@ -109,8 +111,9 @@ def peer(annotations: list[Annotation]) -> tuple[float, int]:
         )
         m = gdf.explore(
             column="category",
-            tooltip=["category", "text"],
-            popup=["category", "text", "author", "created"],
+            # the geopandas stubs type tooltip/popup as bool; explore() takes a list of columns too
+            tooltip=["category", "text"],  # type: ignore[arg-type]
+            popup=["category", "text", "author", "created"],  # type: ignore[arg-type]
         )
         return m.get_root().render()
 

@@ -1,6 +1,8 @@
 """Compare 2 to 6 living labs from any networks: table, charts, same-scale maps, figure-ground
 small multiples and street-orientation roses, each exportable."""
 
+from functools import partial
+
 import streamlit as st
 
 from workbench import compare as cmp
@@ -79,6 +81,14 @@ def population_layers(lab_id: str) -> dict[str, tuple[str, str]]:
     return out
 
 
+def population_option(candidates: dict[str, tuple[str, str]], layer_id: str | None) -> str:
+    """The label of a choice in a lab's population select box (``None``: no layer)."""
+    if layer_id is None:
+        return t("indicators.page.population_proxy")
+    name, column = candidates[layer_id]
+    return t("indicators.page.population_option", name=name, column=column)
+
+
 populations: dict[str, tuple] = {}  # lab id → (frame, column) chosen for it
 with st.expander(t("indicators.page.population")):
     st.caption(t("indicators.page.population_help"))
@@ -88,15 +98,12 @@ with st.expander(t("indicators.page.population")):
         if not candidates:
             continue
         offered = True
+        options: list[str | None] = [None, *candidates]  # None: no layer, the proxy
         pick = st.selectbox(
             md_escape(option_label(lab_id)),
-            [None, *candidates],
+            options,
             key=f"compare_pop_{lab_id}",
-            format_func=lambda i, c=candidates: (
-                t("indicators.page.population_proxy")
-                if i is None
-                else t("indicators.page.population_option", name=c[i][0], column=c[i][1])
-            ),
+            format_func=partial(population_option, candidates),
         )
         if pick is not None:
             populations[lab_id] = (load_upload(s, s.get_layer(pick)), candidates[pick][1])

@@ -15,7 +15,6 @@ import streamlit as st
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.maps import context_map, wms_layer
 from workbench.mapview import (
-    MAX_WMS,
     MapSettings,
     WmsOverlay,
     context_legend_html,
@@ -47,6 +46,7 @@ from workbench.opendata.wms import wms_layers
 from workbench.settings import (
     DEFAULT_BUFFER_M,
     MAX_BUFFER_M,
+    MAX_WMS,
     WMS_CAPABILITIES_MAX_BYTES,
     WMS_CAPABILITIES_TIMEOUT_S,
 )
@@ -252,7 +252,7 @@ with controls:
                 disabled=not can_edit or extract is None,
                 on_click=lambda: st.session_state.update({IMPORT_CONFIRM_KEY: True}),
             )
-        if import_now or import_empty:
+        if extract is not None and (import_now or import_empty):  # both need a file
             st.session_state.pop(IMPORT_EMPTY_KEY, None)
             try:
                 s.require_permission(actor, "layers.edit", lab.id)  # before taking the file
@@ -424,11 +424,12 @@ with controls:
         )
         offered = st.session_state.get(WMS_CAPS_KEY)
         if offered and offered[0] == wms_url:  # the service's layers, asked for below
+            labels: dict[str, str] = dict(offered[1])  # name → "title (name)"
             wms_name = st.selectbox(
                 t("mapview.page.wms_pick"),
                 [n for n, _ in offered[1]],
                 key="layers_wms_pick",
-                format_func=dict(offered[1]).get,
+                format_func=labels.__getitem__,
             )
         else:
             wms_name = st.text_input(t("opendata.page.wms_layer"), key="layers_wms_layer")
@@ -458,11 +459,10 @@ with controls:
         if b2.button(t("opendata.page.wms_add"), key="layers_wms_add", type="primary"):
             try:
                 url, name = validate_wms(wms_url, wms_name or "")
-                overlay = (url, name, float(wms_opacity))
                 if len(st.session_state[WMS_KEY]) >= MAX_WMS:
                     raise ValidationError("mapview.error.too_many_wms", limit=MAX_WMS)
-                if overlay[:2] not in [w[:2] for w in st.session_state[WMS_KEY]]:
-                    st.session_state[WMS_KEY].append(overlay)
+                if (url, name) not in [w[:2] for w in st.session_state[WMS_KEY]]:
+                    st.session_state[WMS_KEY].append((url, name, float(wms_opacity)))
             except WorkbenchError as exc:
                 show_error(exc)
         for i, (url, name, opacity) in enumerate(list(st.session_state[WMS_KEY])):

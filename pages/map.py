@@ -13,6 +13,7 @@ import copy
 
 import folium
 import streamlit as st
+from branca.element import Figure
 from folium.plugins import Draw
 from shapely.errors import GEOSException
 from shapely.geometry import Point, shape
@@ -189,7 +190,9 @@ def base_map(
     map_focus(m)  # a visible focus outline on the map and its controls
     FillFrame().add_to(m)  # as high as its frame, which is lower on a phone (PHONE_MAP_CSS)
     # on a narrow map the attribution wraps beside the scale bar instead of covering it
-    m.get_root().header.add_child(
+    root = m.get_root()
+    assert isinstance(root, Figure)  # a map's root is the HTML document (folium makes it)
+    root.header.add_child(
         folium.Element(
             "<style>@media (max-width: 640px) {.leaflet-control-attribution {"
             "max-width: calc(100vw - 130px); white-space: normal; line-height: 1.25;"
@@ -453,7 +456,7 @@ def detail(a: Annotation, totals: dict[str, int], all_totals: dict[str, int]) ->
                     st.rerun()
                 except ConflictError as exc:
                     show_error(exc)
-                    if exc.current is not None:
+                    if isinstance(exc.current, Annotation):  # the note as it is now
                         st.caption(t("annotate.current_text"))
                         plain(exc.current.text)
                 except WorkbenchError as exc:

@@ -3,6 +3,7 @@ each note in the reader's language where someone translated it."""
 
 import folium
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from workbench.errors import WorkbenchError
 from workbench.i18n import LANGUAGE_NAMES
@@ -146,10 +147,10 @@ for item in items:
                     show_error(exc)
         with st.expander(t("network.translate")):
             with st.form(f"network_tr_{a.id}"):
-                others = [code for code in LANGUAGES if code != a.lang]
+                other_langs = [code for code in LANGUAGES if code != a.lang]
                 code = st.selectbox(
                     t("network.translate.lang"),
-                    others,
+                    other_langs,
                     format_func=lambda c: LANGUAGE_NAMES.get(c, c),
                 )
                 other = st.text_input(t("network.translate.other"), max_chars=3)
@@ -177,15 +178,17 @@ if network_id:
             from workbench import report
 
             bar = st.progress(0.0)
+
+            def report_progress(f: float, what: str, bar: DeltaGenerator = bar) -> None:
+                bar.progress(f, t("network.report.making", lab=what))
+
             try:
                 data = report.write(
                     report.gather(
                         s,
                         network_id,
                         LANG,
-                        progress=lambda f, what, bar=bar: bar.progress(
-                            f, t("network.report.making", lab=what)
-                        ),
+                        progress=report_progress,
                     ),
                     fmt,
                 )
@@ -247,15 +250,18 @@ with st.form("network_mark"):
         placeholder=t("network.choose"),
     )
     chosen_g = st.multiselect(t("network.filter.sdg"), SDG_TARGETS, placeholder=t("network.choose"))
-    others = [n for n in s.network_notes() if n.lab_id != lab_id]
+    other_notes = [n for n in s.network_notes() if n.lab_id != lab_id]
+    link_options: list[str | None] = [None, *[n.annotation.id for n in other_notes]]
     link_to = st.selectbox(
         t("network.mark.link"),
-        [None, *[n.annotation.id for n in others]],
+        link_options,
         format_func=lambda i: (
             t("network.mark.no_link")
             if i is None
             else next(
-                f"{n.city_name}: {n.annotation.text[:60]}" for n in others if n.annotation.id == i
+                f"{n.city_name}: {n.annotation.text[:60]}"
+                for n in other_notes
+                if n.annotation.id == i
             )
         ),
     )

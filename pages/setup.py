@@ -5,10 +5,11 @@ whatever the page shows. Others see a read-only notice; Save stays enabled so th
 shows the store's translated refusal (Streamlit drops clicks on disabled buttons silently)."""
 
 from dataclasses import replace
+from typing import TypedDict
 
 import streamlit as st
 from folium.plugins import Draw
-from shapely.geometry import shape
+from shapely.geometry import Polygon, shape
 
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.geometry import boundary_from_geojson, validate_boundary
@@ -214,6 +215,22 @@ def sdg_label(code: str) -> str:
     return f"{code} {t(f'sdg.{code}')}" if has_key(f"sdg.{code}") else code
 
 
+class LabFields(TypedDict):
+    """What the lab form sets of a living lab (a new one's id and an edited one's times and
+    version come from elsewhere)."""
+
+    city_id: str
+    network_id: str
+    title: str
+    summary: str
+    themes: tuple[str, ...]
+    principles: tuple[str, ...]
+    sdg_targets: tuple[str, ...]
+    status: str
+    illustrative: bool
+    boundary: Polygon
+
+
 # ---- living lab ---------------------------------------------------------------------------
 with tab_lab:
     chosen = current_lab()
@@ -305,9 +322,8 @@ with tab_lab:
                         boundary = lab.boundary
                     else:
                         raise ValidationError("boundary.missing")
-                    city = cities[city_id]
-                    validate_boundary(boundary, city.lon, city.lat)
-                    values = dict(
+                    lab_city = cities[city_id]
+                    values = LabFields(
                         city_id=city_id,
                         network_id=network_id,
                         title=title,
@@ -317,7 +333,7 @@ with tab_lab:
                         sdg_targets=tuple(sdgs),
                         status=status,
                         illustrative=illustrative,
-                        boundary=boundary,
+                        boundary=validate_boundary(boundary, lab_city.lon, lab_city.lat),
                     )
                     if lab is None:
                         saved = s.add_lab(LivingLab(id=new_lab_id, **values), by=actor)
@@ -372,7 +388,7 @@ with tab_city:
         )
         if st.form_submit_button(t("common.save"), type="primary"):
             try:
-                record = City(
+                city_record = City(
                     id=city.id if city else new_city_id,
                     name=name,
                     country=country,
@@ -381,9 +397,9 @@ with tab_city:
                     network_ids=tuple(member_of),
                 )
                 saved_city = (
-                    s.update_city(record, by=actor, expected_version=city_seen)
+                    s.update_city(city_record, by=actor, expected_version=city_seen)
                     if city
-                    else s.add_city(record, by=actor)
+                    else s.add_city(city_record, by=actor)
                 )
                 saved_version("city", saved_city)
                 if city is None:
@@ -418,16 +434,16 @@ with tab_network:
         )
         if st.form_submit_button(t("common.save"), type="primary"):
             try:
-                record = Network(
+                net_record = Network(
                     id=network.id if network else new_network_id,
                     name=name,
                     countries=tuple(c.strip() for c in countries.split(",") if c.strip()),
                     description=description,
                 )
                 saved_net = (
-                    s.update_network(record, by=actor, expected_version=network_seen)
+                    s.update_network(net_record, by=actor, expected_version=network_seen)
                     if network
-                    else s.add_network(record, by=actor)
+                    else s.add_network(net_record, by=actor)
                 )
                 saved_version("network", saved_net)
                 if network is None:

@@ -341,11 +341,11 @@ def moderation_panel(me: Actor) -> None:
                 if c2.button(t("workshop.show"), key=f"workshop_show_{a.id}"):
                     s.restore_annotation(a.id, name=me.group, by=me)
                     st.rerun()
-            for c in comments:
+            for hc in comments:  # hidden comments: rows, not Comment records
                 c1, c2 = st.columns([5, 1])
-                c1.caption(md_escape(f"↳ {c['author']}: {c['text'][:160]}"))
-                if c2.button(t("workshop.show"), key=f"workshop_show_c_{c['id']}"):
-                    s.restore_comment(c["id"], by=me)
+                c1.caption(md_escape(f"↳ {hc['author']}: {hc['text'][:160]}"))
+                if c2.button(t("workshop.show"), key=f"workshop_show_c_{hc['id']}"):
+                    s.restore_comment(hc["id"], by=me)
                     st.rerun()
     except WorkbenchError as exc:
         show_error(exc)

@@ -39,7 +39,7 @@ def grid_osm(path: Path, lon0: float = LON0, lat0: float = LAT0) -> Path:
 
 
 def _grid(path: Path) -> Path:
-    nodes = []
+    nodes: list[tuple[int, float, float, dict[str, str]]] = []
     for r in range(3):
         for c in range(3):
             nid = r * 3 + c + 1

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 import geopandas as gpd
 import shapely
 from shapely.geometry import LineString, Polygon, box
+from shapely.geometry.base import BaseGeometry
 
 UTM = "EPSG:32632"
 X0, Y0 = 500_000.0, 5_540_000.0  # 9°E, 50°N
@@ -102,7 +103,7 @@ class FakeCache(types.ModuleType):
         themes_by_lab: dict[str, dict[str, gpd.GeoDataFrame]],
         version: str = "v1",
         pending: dict[str, set[str]] | None = None,
-        coverage: dict[str, object] | None = None,
+        coverage: dict[str, BaseGeometry] | None = None,
     ) -> None:
         """``coverage``: lab id → the area (WGS84) its data cover, recorded in every theme's
         metadata as an import does; by default a box 0.05° beyond all of the lab's data."""

@@ -136,9 +136,12 @@ def _independent_date(store, path: Path, lab_id: str) -> str:  # type: ignore[no
             return found.group(1).decode().replace("Z", "+00:00")
     kept = set()
     for theme in cache.cached_themes(store, lab_id):
-        kept |= set(cache.load_theme(store, lab_id, theme)["osm_id"])
+        frame = cache.load_theme(store, lab_id, theme)
+        assert frame is not None, theme  # a cached theme loads
+        kept |= set(frame["osm_id"])
     stamps = {}
     for obj in osmium.FileProcessor(str(path)):
+        assert isinstance(obj, osmium.osm.OSMObject), obj  # no changesets or areas in an extract
         kind = "node" if obj.is_node() else "way" if obj.is_way() else "relation"
         stamps[f"{kind}/{obj.id}"] = obj.timestamp
     return max(stamps[i] for i in kept).isoformat()
@@ -165,19 +168,20 @@ def _walkable_xml(src: Path, dst: Path) -> None:
     locs = {
         o.id: (o.location.lon, o.location.lat)
         for o in osmium.FileProcessor(str(src), osmium.osm.osm_entity_bits.NODE)
-        if o.location.valid()
+        if isinstance(o, osmium.osm.Node) and o.location.valid()
     }
-    ways = []
+    ways: list[tuple[int, list[int], dict[str, str]]] = []  # id, node ids, tags
     for o in osmium.FileProcessor(str(src), osmium.osm.osm_entity_bits.WAY):
+        assert isinstance(o, osmium.osm.Way), o  # the file processor reads only ways
         tags = {t.k: t.v for t in o.tags}
         refs = [n.ref for n in o.nodes]
         if is_walkable(tags) and len(refs) >= 2 and all(r in locs for r in refs):
-            ways.append(mutable.Way(id=o.id, nodes=refs, tags=tags))
+            ways.append((o.id, refs, tags))
     with osmium.SimpleWriter(str(dst)) as w:
-        for n in sorted({r for way in ways for r in way.nodes}):
+        for n in sorted({r for _, refs, _ in ways for r in refs}):
             w.add_node(mutable.Node(id=n, location=locs[n]))
-        for way in sorted(ways, key=lambda x: x.id):
-            w.add_way(way)
+        for way_id, refs, tags in sorted(ways):
+            w.add_way(mutable.Way(id=way_id, nodes=refs, tags=tags))
 
 
 def _osmnx_phi(src: Path, site, tmp_path: Path) -> float:

@@ -12,6 +12,8 @@ from workbench import i18n
 from workbench.settings import LANGUAGES
 
 SOURCES = [*Path(i18n.__file__).parent.rglob("*.py"), *Path("pages").glob("*.py"), Path("app.py")]
+# What the app's code may name a message in: its Python and the JavaScript it ships.
+KEY_SOURCES = [*SOURCES, *Path(i18n.__file__).parent.rglob("*.js")]
 
 
 def placeholders(text: str) -> set[str]:
@@ -33,6 +35,23 @@ def test_keys_used_in_code_exist():
     assert used, "no keys found: the pattern is broken"
     missing = sorted(k for k in used if not i18n.has_key(k))
     assert missing == []
+
+
+def test_every_key_is_used_in_code():
+    """A catalogue key is used when the code has it as a string literal ("nav.home", wherever
+    it is passed on), or builds it with an f-string starting with a literal part that has a dot
+    (f"opendata.theme.{code}", f"setup.mode_{m}" declare every key they can make). A key built
+    any other way must appear literally, e.g. in a tuple of the keys it can be."""
+    code = "\n".join(path.read_text(encoding="utf-8") for path in KEY_SOURCES)
+    literals = set(re.findall(r"""["']([a-z][a-z0-9_]*(?:\.[a-z0-9_]+)+)["']""", code))
+    prefixes = set(re.findall(r"""\bf["']([a-z][a-z0-9_]*\.[a-z0-9_.]*)\{""", code))
+    assert literals and prefixes, "no keys found: a pattern is broken"
+    unused = sorted(
+        k
+        for k in i18n.catalogue("en")
+        if k not in literals and not any(k.startswith(p) for p in prefixes)
+    )
+    assert unused == [], "in the catalogue but not in the code"
 
 
 def test_translation_falls_back_and_formats():

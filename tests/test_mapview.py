@@ -7,6 +7,7 @@ from __future__ import annotations
 import http.server
 import io
 import threading
+from typing import Any
 
 import pytest
 import requests
@@ -188,7 +189,8 @@ class FakeResponse:
 
 class FakeSession:
     def __init__(self, answer) -> None:  # type: ignore[no-untyped-def]
-        self.answer, self.calls = answer, []
+        self.answer = answer
+        self.calls: list[tuple[str, dict[str, Any]]] = []
 
     def get(self, url, **kwargs):  # type: ignore[no-untyped-def]
         self.calls.append((url, kwargs))

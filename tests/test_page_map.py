@@ -9,6 +9,7 @@ import json
 import pytest
 import streamlit as st
 from shapely.geometry import Point
+from streamlit.runtime.scriptrunner import RerunData
 from streamlit.testing.v1 import AppTest, local_script_runner
 
 from tests.conftest import PROJECT_ROOT
@@ -111,7 +112,7 @@ def rerun_list_fragment(at: AppTest, monkeypatch: pytest.MonkeyPatch) -> None:
     browser's is; the element tree then holds only what the fragment drew."""
     fragments = list(at._fragment_storage._fragments)
     assert len(fragments) == 1, fragments  # the list beside the map
-    plain_rerun = local_script_runner.RerunData
+    plain_rerun = RerunData  # the class local_script_runner imports and calls by name
     with monkeypatch.context() as patch:
         patch.setattr(
             local_script_runner,

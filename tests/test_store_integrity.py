@@ -119,7 +119,7 @@ def _rewrite(src: Path, dst: Path, **changes) -> Path:  # type: ignore[no-untype
             dst,
             layer=name,
             driver="GPKG",
-            **({"geometry_type": "Unknown"} if spatial else {}),
+            geometry_type="Unknown" if spatial else None,
         )
     return dst
 

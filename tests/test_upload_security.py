@@ -240,9 +240,9 @@ def test_gdal_itself_is_locked_down_in_the_child(beacon, tmp_path):
     except ValidationError as err:
         assert err.key == "opendata.file.corrupt"
     for path in (f"/vsicurl/{beacon.url}/x.geojson", str(vrt)):
-        with pytest.raises(ValidationError) as err:
+        with pytest.raises(ValidationError) as raised:
             safe_read.run_bounded(_gdal_read, path, driver="GeoJSON")
-        assert err.value.key == "opendata.file.corrupt"
+        assert raised.value.key == "opendata.file.corrupt"
     assert beacon.hits == []
     # the same /vsicurl/ read in this (unguarded) process does reach the beacon: the test can fail
     with pytest.raises(Exception):  # noqa: B017 - the beacon answers 404

@@ -25,7 +25,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Generator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -55,11 +57,15 @@ STREAMLIT_FLAGS = {
 VIEWPORT = {"width": 1400, "height": 900}
 SERVER_START_TIMEOUT = 60.0
 # Not inherited by the server, so that it keeps everything in its fresh WORKBENCH_DATA_DIR.
-WORKBENCH_ENV_DROPPED = (
-    "WORKBENCH_DATABASE_URL",
-    "WORKBENCH_CACHE_DIR",
-    "WORKBENCH_I18N_STRICT",
-)  # a page server is lenient, as in use
+WORKBENCH_ENV_DROPPED = ("WORKBENCH_DATABASE_URL", "WORKBENCH_CACHE_DIR")
+# Set for every server: a bad message key or placeholder on a page raises (workbench.i18n), as in
+# the other tests, instead of being logged and shown as the raw key.
+SERVER_ENV = {"WORKBENCH_I18N_STRICT": "1"}
+# What a server logs for an uncaught exception: Streamlit logs "Uncaught app execution" with the
+# traceback (before the page shows its exception box), Tornado and asyncio log theirs with one.
+SERVER_ERROR = re.compile(r"Traceback \(most recent call last\)|MessageError")
+#: Log of every server started in this session → its URL (see pytest_runtest_call).
+SERVER_LOGS: dict[Path, str] = {}
 # Requests to anything but this machine: answered from web_assets or aborted.
 NOT_LOCAL = re.compile(r"^(?!https?://(127\.0\.0\.1|localhost|\[::1\])[:/])")
 CONTENT_TYPES = {
@@ -78,13 +84,48 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives the app in headless Chromium")
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, object, object]:
+    """A test that passed fails when a server logged an uncaught exception while it ran (a
+    strict-i18n MessageError included): the page may only show it in an exception box the test
+    never looks at. A test that failed (often waiting for what the error stopped) keeps its
+    failure, with the error shown in a "server log" section of its report."""
+    before = {log: log.stat().st_size for log in SERVER_LOGS}
+    try:
+        result = yield
+    except BaseException:
+        for problem in _server_errors(before):
+            item.add_report_section("call", "server log", problem)
+        raise
+    problems = _server_errors(before)
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+    return result
+
+
+def _server_errors(before: dict[Path, int]) -> list[str]:
+    """What each server logged since ``before`` (log → size) around its first error."""
+    problems = []
+    for log, url in SERVER_LOGS.items():
+        with log.open("rb") as fh:
+            fh.seek(before.get(log, 0))  # a server started by this test: its whole log
+            added = fh.read().decode("utf-8", errors="replace")
+        found = SERVER_ERROR.search(added)
+        if found:
+            excerpt = added[max(0, found.start() - 500) : found.start() + 4000]
+            problems.append(
+                f"the server at {url} logged an error during the test ({log}):\n{excerpt}"
+            )
+    return problems
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:  # every test that (through new_page, ...) needs the browser
         if "browser" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.browser)
 
 
-def unavailable(reason: str):
+def unavailable(reason: str) -> NoReturn:
     """Skip, or fail when CI=true: in CI the browser tests must run."""
     if os.environ.get("CI") == "true":
         pytest.fail(f"browser tests cannot run in CI: {reason}", pytrace=False)
@@ -167,7 +208,8 @@ def streamlit_server(browser, tmp_path_factory):
     """start(script=APP_ENTRY, env=None) -> base URL, e.g. "http://127.0.0.1:40123".
 
     Each server gets a fresh, empty WORKBENCH_DATA_DIR (and no WORKBENCH_DATABASE_URL or
-    WORKBENCH_CACHE_DIR from the environment); `env` adds or overrides variables.
+    WORKBENCH_CACHE_DIR from the environment) and WORKBENCH_I18N_STRICT=1; `env` adds or
+    overrides variables. A test fails when a server logs a traceback while it runs.
     Asking twice for the same script and env returns the running server.
     """
     servers: dict[tuple, tuple[str, subprocess.Popen]] = {}
@@ -195,12 +237,15 @@ def streamlit_server(browser, tmp_path_factory):
             *args,
         ]
         server_env = {k: v for k, v in os.environ.items() if k not in WORKBENCH_ENV_DROPPED}
-        server_env.update({"WORKBENCH_DATA_DIR": str(workdir / "data"), **(env or {})})
+        server_env.update(
+            {**SERVER_ENV, "WORKBENCH_DATA_DIR": str(workdir / "data"), **(env or {})}
+        )
         with log.open("w") as out:
             proc = subprocess.Popen(
                 command, cwd=ROOT, env=server_env, stdout=out, stderr=subprocess.STDOUT
             )
         servers[key] = (url, proc)
+        SERVER_LOGS[log] = url
         _wait_healthy(proc, url, log)
         return url
 

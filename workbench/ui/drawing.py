@@ -1,5 +1,6 @@
 """What the map page does with a shape drawn on the map, as a small state machine over the
-tab's session state (any mutable mapping, so that it is tested without Streamlit):
+tab's session state (``st.session_state`` or a plain dict, see ``TabState``, so that it is tested
+without Streamlit):
 
 - a finished drawing the map reports becomes *pending* (its form shows beside the map), unless
   it was already handled (saved or discarded: the map keeps reporting its last drawing);
@@ -14,8 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import MutableMapping, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, Protocol, overload
 
 from workbench.model import Annotation, new_id
 
@@ -27,26 +28,41 @@ CLEAR_COUNT_KEY = "live_clear_count"  # how often the drawing layer was to be em
 HANDLED_KEPT = 200
 
 
+class TabState(Protocol):
+    """What this module uses of a tab's session state: ``st.session_state`` (whose keys may also
+    be ints, so it is no ``MutableMapping[str, Any]``) and a ``dict[str, Any]`` both are one."""
+
+    @overload
+    def get(self, key: str, /) -> Any | None: ...
+    @overload
+    def get(self, key: str, default: Any, /) -> Any: ...
+    @overload
+    def pop(self, key: str, /) -> Any: ...
+    @overload
+    def pop(self, key: str, default: Any, /) -> Any: ...
+    def __setitem__(self, key: str, value: Any, /) -> None: ...
+
+
 def fingerprint(geometry: dict[str, Any]) -> str:
     """A short digest of a GeoJSON geometry (the same drawing gives the same one)."""
     return hashlib.sha256(json.dumps(geometry, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def pending(state: MutableMapping[str, Any]) -> dict[str, Any] | None:
+def pending(state: TabState) -> dict[str, Any] | None:
     return state.get(PENDING_KEY)
 
 
-def redraw_id(state: MutableMapping[str, Any]) -> str | None:
+def redraw_id(state: TabState) -> str | None:
     return state.get(REDRAW_KEY)
 
 
-def start_redraw(state: MutableMapping[str, Any], annotation_id: str) -> None:
+def start_redraw(state: TabState, annotation_id: str) -> None:
     """The next drawing replaces the shape of ``annotation_id``."""
     state[REDRAW_KEY] = annotation_id
 
 
 def take(
-    state: MutableMapping[str, Any],
+    state: TabState,
     geometry: dict[str, Any] | None,
     annotations: Sequence[Annotation],
 ) -> bool:
@@ -69,7 +85,7 @@ def take(
     return True
 
 
-def handled(state: MutableMapping[str, Any]) -> None:
+def handled(state: TabState) -> None:
     """The pending drawing was saved or discarded: forget it, end a redraw, clear the map's
     drawing layer."""
     done = state.pop(PENDING_KEY, None)
