@@ -87,7 +87,7 @@ def spreadsheet_text(value: object) -> str:
 
 def base_map(
     center: tuple[float, float] = (30.0, 10.0),
-    zoom: int = 2,
+    zoom: float = 2,
     prefer_canvas: bool = False,
     basemap: str = "street",
     lang: str = "en",
@@ -101,7 +101,7 @@ def base_map(
     """
     m = folium.Map(
         location=center,
-        zoom_start=zoom,
+        zoom_start=zoom,  # type: ignore[arg-type]  # Leaflet takes fractional zooms (zoomSnap 0)
         tiles=None,
         control_scale=True,
         prefer_canvas=prefer_canvas,
