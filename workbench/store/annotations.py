@@ -35,7 +35,8 @@ from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.judge import actor_name, authorize
 from workbench.store.revision import bump_revision
-from workbench.store.schema import annotation_categories, annotation_history, annotations
+from workbench.store.schema import annotation_categories, annotation_history
+from workbench.store.schema import annotations as annotations_table
 
 _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: Colours offered to a workspace's own categories (Okabe & Ito, after the built-in ones).
@@ -135,7 +136,7 @@ class AnnotationMixin(StoreBase):
             rev = bump_revision(conn, a.lab_id)  # notfound.lab for an unknown lab
             try:
                 with conn.begin_nested():
-                    conn.execute(insert(annotations).values({**values, "rev": rev}))
+                    conn.execute(insert(annotations_table).values({**values, "rev": rev}))
             except IntegrityError as exc:
                 # the same id stored meanwhile by a writer outside the store's lock: a retry
                 existing = _row(conn, a.id)
@@ -174,19 +175,19 @@ class AnnotationMixin(StoreBase):
         ``categories`` and ``authors`` keep those with one of the given codes / group names;
         ``search`` keeps those whose text or author contains it (case-insensitive, any script).
         """
-        query = select(annotations).where(annotations.c.lab_id == lab_id)
+        query = select(annotations_table).where(annotations_table.c.lab_id == lab_id)
         if deleted_only:
-            query = query.where(annotations.c.deleted_at.is_not(None))
+            query = query.where(annotations_table.c.deleted_at.is_not(None))
         elif not include_deleted:
-            query = query.where(annotations.c.deleted_at.is_(None))
+            query = query.where(annotations_table.c.deleted_at.is_(None))
         if since is not None:
-            query = query.where(annotations.c.updated_at > iso(since))
+            query = query.where(annotations_table.c.updated_at > iso(since))
         if categories:
-            query = query.where(annotations.c.category.in_(list(categories)))
+            query = query.where(annotations_table.c.category.in_(list(categories)))
         if authors:
-            query = query.where(annotations.c.author.in_(list(authors)))
+            query = query.where(annotations_table.c.author.in_(list(authors)))
         with self.read() as conn:
-            rows = conn.execute(query.order_by(annotations.c.created_at)).mappings().all()
+            rows = conn.execute(query.order_by(annotations_table.c.created_at)).mappings().all()
         found = [_annotation(r) for r in rows]
         needle = (search or "").strip().casefold()
         if needle:
@@ -205,8 +206,8 @@ class AnnotationMixin(StoreBase):
         With ``restorable_by`` only those that actor may restore now, from whichever browser
         or session: a participant their own group's notes (not those a moderator hid), a
         viewer none; owners, facilitators and the local single-user mode (None) all."""
-        query = select(annotations).where(
-            annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_not(None)
+        query = select(annotations_table).where(
+            annotations_table.c.lab_id == lab_id, annotations_table.c.deleted_at.is_not(None)
         )
         with self.read() as conn:
             rows = conn.execute(query).mappings().all()
@@ -226,8 +227,10 @@ class AnnotationMixin(StoreBase):
         with self.read() as conn:
             q = (
                 select(func.count())
-                .select_from(annotations)
-                .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+                .select_from(annotations_table)
+                .where(
+                    annotations_table.c.lab_id == lab_id, annotations_table.c.deleted_at.is_(None)
+                )
             )
             return int(conn.execute(q).scalar() or 0)
 
@@ -235,9 +238,11 @@ class AnnotationMixin(StoreBase):
         """The groups/authors who wrote the living lab's (not deleted) annotations, sorted."""
         with self.read() as conn:
             q = (
-                select(annotations.c.author)
+                select(annotations_table.c.author)
                 .distinct()
-                .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+                .where(
+                    annotations_table.c.lab_id == lab_id, annotations_table.c.deleted_at.is_(None)
+                )
             )
             return sorted(conn.execute(q).scalars(), key=str.casefold)
 
@@ -450,8 +455,8 @@ class AnnotationMixin(StoreBase):
                 # one new revision, stamped on those notes (live maps restyle them)
                 used: dict[str, list[str]] = {}
                 for lab_id, note_id in conn.execute(
-                    select(annotations.c.lab_id, annotations.c.id).where(
-                        annotations.c.category == code
+                    select(annotations_table.c.lab_id, annotations_table.c.id).where(
+                        annotations_table.c.category == code
                     )
                 ):
                     used.setdefault(lab_id, []).append(note_id)
@@ -482,8 +487,8 @@ class AnnotationMixin(StoreBase):
             used = (
                 conn.execute(
                     select(func.count())
-                    .select_from(annotations)
-                    .where(annotations.c.category == code)
+                    .select_from(annotations_table)
+                    .where(annotations_table.c.category == code)
                 ).scalar()
                 or 0
             )
@@ -495,7 +500,7 @@ class AnnotationMixin(StoreBase):
 def _row(conn: Connection, annotation_id: str) -> Any:
     """An annotation's row (deleted or not), or None."""
     return (
-        conn.execute(select(annotations).where(annotations.c.id == annotation_id))
+        conn.execute(select(annotations_table).where(annotations_table.c.id == annotation_id))
         .mappings()
         .first()
     )
@@ -534,8 +539,8 @@ def _update_at_version(
     change that reached the row first makes this a :class:`ConflictError`, never a lost
     update, even from a writer that did not take the workspace's write lock."""
     done = conn.execute(
-        update(annotations)
-        .where(annotations.c.id == annotation_id, annotations.c.version == version)
+        update(annotations_table)
+        .where(annotations_table.c.id == annotation_id, annotations_table.c.version == version)
         .values(values)
     )
     if done.rowcount != 1:

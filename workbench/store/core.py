@@ -46,7 +46,9 @@ from workbench.settings import COORD_DECIMALS, MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.judge import active_session_row, authorize
 from workbench.store.schema import (
-    annotations,
+    annotations as annotations_table,
+)
+from workbench.store.schema import (
     cities,
     labs,
     layers,
@@ -402,8 +404,9 @@ class CoreMixin(StoreBase):
             }
             counts = {
                 "notes": conn.execute(
-                    select(annotations.c.id).where(
-                        annotations.c.lab_id.in_(lab_ids), annotations.c.deleted_at.is_(None)
+                    select(annotations_table.c.id).where(
+                        annotations_table.c.lab_id.in_(lab_ids),
+                        annotations_table.c.deleted_at.is_(None),
                     )
                 ).all(),
                 "layers": conn.execute(

@@ -30,7 +30,9 @@ from workbench.errors import NotFoundError, PermissionDenied
 from workbench.model import WorkshopRound, WorkshopSession, utcnow
 from workbench.store.base import from_iso, iso
 from workbench.store.schema import (
-    annotations,
+    annotations as annotations_table,
+)
+from workbench.store.schema import (
     workshop_members,
     workshop_rounds,
     workshop_sessions,
@@ -160,7 +162,9 @@ def phase_of(conn: Connection, session_id: str) -> Phase:
 def annotation_lab(conn: Connection, annotation_id: str) -> tuple[str, str]:
     """(lab id, author) of an annotation, deleted or not."""
     row = conn.execute(
-        select(annotations.c.lab_id, annotations.c.author).where(annotations.c.id == annotation_id)
+        select(annotations_table.c.lab_id, annotations_table.c.author).where(
+            annotations_table.c.id == annotation_id
+        )
     ).first()
     if row is None:
         raise NotFoundError("notfound.annotation")

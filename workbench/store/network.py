@@ -38,7 +38,9 @@ from workbench.store.core import CoreMixin, clean_name
 from workbench.store.judge import actor_name, annotation_lab, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
-    annotations,
+    annotations as annotations_table,
+)
+from workbench.store.schema import (
     cities,
     labs,
     note_links,
@@ -125,36 +127,38 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             questions = [
                 _annotation(r)
                 for r in conn.execute(
-                    select(annotations)
-                    .join(note_marks, note_marks.c.annotation_id == annotations.c.id)
+                    select(annotations_table)
+                    .join(note_marks, note_marks.c.annotation_id == annotations_table.c.id)
                     .where(
-                        annotations.c.lab_id == lab.id,
+                        annotations_table.c.lab_id == lab.id,
                         note_marks.c.kind == "question",
-                        annotations.c.deleted_at.is_(None),
+                        annotations_table.c.deleted_at.is_(None),
                     )
-                    .order_by(annotations.c.created_at)
+                    .order_by(annotations_table.c.created_at)
                 ).mappings()
                 if r["author"] not in guests
             ]
             notes = (
                 conn.execute(
-                    select(annotations)
+                    select(annotations_table)
                     .where(
-                        annotations.c.lab_id == lab.id,
-                        annotations.c.deleted_at.is_(None),
-                        annotations.c.created_at >= start,
-                        annotations.c.created_at <= end,
+                        annotations_table.c.lab_id == lab.id,
+                        annotations_table.c.deleted_at.is_(None),
+                        annotations_table.c.created_at >= start,
+                        annotations_table.c.created_at <= end,
                     )
-                    .order_by(annotations.c.created_at)
+                    .order_by(annotations_table.c.created_at)
                 )
                 .mappings()
                 .all()
             )
             comments = conn.execute(
                 select(annotation_comments.c.author, annotation_comments.c.text)
-                .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
+                .join(
+                    annotations_table, annotations_table.c.id == annotation_comments.c.annotation_id
+                )
                 .where(
-                    annotations.c.lab_id == lab.id,
+                    annotations_table.c.lab_id == lab.id,
                     annotation_comments.c.deleted_at.is_(None),
                     annotation_comments.c.created_at >= start,
                     annotation_comments.c.created_at <= end,
@@ -295,17 +299,17 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
         q = (
             select(
                 note_marks,
-                annotations,
+                annotations_table,
                 labs.c.title.label("lab_title"),
                 labs.c.network_id,
                 cities.c.id.label("city"),
                 cities.c.name.label("city_name"),
                 cities.c.country,
             )
-            .join(annotations, annotations.c.id == note_marks.c.annotation_id)
-            .join(labs, labs.c.id == annotations.c.lab_id)
+            .join(annotations_table, annotations_table.c.id == note_marks.c.annotation_id)
+            .join(labs, labs.c.id == annotations_table.c.lab_id)
             .join(cities, cities.c.id == labs.c.city_id)
-            .where(annotations.c.deleted_at.is_(None))
+            .where(annotations_table.c.deleted_at.is_(None))
             .order_by(note_marks.c.marked_at.desc())
         )
         if network_id:
@@ -413,13 +417,13 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
                 other = r["to_id"] if outgoing else r["from_id"]
                 o = conn.execute(
                     select(
-                        annotations.c.lab_id,
-                        annotations.c.text,
-                        annotations.c.deleted_at,
+                        annotations_table.c.lab_id,
+                        annotations_table.c.text,
+                        annotations_table.c.deleted_at,
                         labs.c.title,
                     )
-                    .join(labs, labs.c.id == annotations.c.lab_id)
-                    .where(annotations.c.id == other)
+                    .join(labs, labs.c.id == annotations_table.c.lab_id)
+                    .where(annotations_table.c.id == other)
                 ).first()
                 out.append(
                     LinkedNote(
@@ -447,7 +451,7 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             lab_id, _author = _live_note(conn, annotation_id)
             authorize(conn, by, "comment.add", lab_id)
             own = conn.execute(
-                select(annotations.c.lang).where(annotations.c.id == annotation_id)
+                select(annotations_table.c.lang).where(annotations_table.c.id == annotation_id)
             ).scalar()
             if own and own == lang:
                 raise ValidationError("network.error.translation_own_language", lang=lang)
@@ -488,8 +492,11 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             rows = (
                 conn.execute(
                     select(note_translations)
-                    .join(annotations, annotations.c.id == note_translations.c.annotation_id)
-                    .where(annotations.c.lab_id == lab_id)
+                    .join(
+                        annotations_table,
+                        annotations_table.c.id == note_translations.c.annotation_id,
+                    )
+                    .where(annotations_table.c.lab_id == lab_id)
                     .order_by(note_translations.c.lang)
                 )
                 .mappings()
@@ -519,9 +526,9 @@ def _codes(values: Any, allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
 
 def _live_note(conn: Connection, annotation_id: str) -> tuple[str, str]:
     row = conn.execute(
-        select(annotations.c.lab_id, annotations.c.author, annotations.c.deleted_at).where(
-            annotations.c.id == annotation_id
-        )
+        select(
+            annotations_table.c.lab_id, annotations_table.c.author, annotations_table.c.deleted_at
+        ).where(annotations_table.c.id == annotation_id)
     ).first()
     if row is None or row.deleted_at is not None:
         raise NotFoundError("notfound.annotation")

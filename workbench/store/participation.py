@@ -24,9 +24,11 @@ from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     annotation_comments,
     annotation_votes,
-    annotations,
     lab_settings,
     labs,
+)
+from workbench.store.schema import (
+    annotations as annotations_table,
 )
 
 
@@ -94,8 +96,8 @@ class ParticipationMixin(StoreBase):
         """Number of comments per annotation of a living lab (annotations without: absent)."""
         q = (
             select(annotation_comments.c.annotation_id, func.count())
-            .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
-            .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_(None))
+            .join(annotations_table, annotations_table.c.id == annotation_comments.c.annotation_id)
+            .where(annotations_table.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_(None))
             .group_by(annotation_comments.c.annotation_id)
         )
         with self.read() as conn:
@@ -280,8 +282,8 @@ def _voter(name: str | None) -> str:
 def _live_annotation(conn: Connection, annotation_id: str) -> str:
     """The lab id of an annotation that exists and is not deleted."""
     row = conn.execute(
-        select(annotations.c.lab_id, annotations.c.deleted_at).where(
-            annotations.c.id == annotation_id
+        select(annotations_table.c.lab_id, annotations_table.c.deleted_at).where(
+            annotations_table.c.id == annotation_id
         )
     ).first()
     if row is None or row.deleted_at is not None:
@@ -293,12 +295,12 @@ def _votes_used(conn: Connection, lab_id: str, number: int, voter: str) -> int:
     q = (
         select(func.count())
         .select_from(annotation_votes)
-        .join(annotations, annotations.c.id == annotation_votes.c.annotation_id)
+        .join(annotations_table, annotations_table.c.id == annotation_votes.c.annotation_id)
         .where(
             annotation_votes.c.lab_id == lab_id,
             annotation_votes.c.round == number,
             annotation_votes.c.voter == voter,
-            annotations.c.deleted_at.is_(None),
+            annotations_table.c.deleted_at.is_(None),
         )
     )
     return int(conn.execute(q).scalar() or 0)

@@ -14,7 +14,8 @@ from sqlalchemy import Connection, func, select, update
 
 from workbench.errors import NotFoundError
 from workbench.store.base import BUMPED
-from workbench.store.schema import annotations, labs
+from workbench.store.schema import annotations as annotations_table
+from workbench.store.schema import labs
 
 #: PostgreSQL channel on which each committed revision is announced (``schema|lab|revision``).
 NOTIFY_CHANNEL = "workbench_live"
@@ -57,7 +58,13 @@ def bump_revision(
         )
     ids = list(dict.fromkeys(annotation_ids))
     if all_annotations:
-        conn.execute(update(annotations).where(annotations.c.lab_id == lab_id).values(rev=revision))
+        conn.execute(
+            update(annotations_table)
+            .where(annotations_table.c.lab_id == lab_id)
+            .values(rev=revision)
+        )
     elif ids:
-        conn.execute(update(annotations).where(annotations.c.id.in_(ids)).values(rev=revision))
+        conn.execute(
+            update(annotations_table).where(annotations_table.c.id.in_(ids)).values(rev=revision)
+        )
     return int(revision)

@@ -7,8 +7,6 @@ once released; a change to the schema is a new migration appended here plus the 
 the ``Table`` objects below, which describe the newest version and are what queries use.
 """
 
-from __future__ import annotations
-
 from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, Table, Text
 
 from workbench.store.types import Flag, Geom, Json, Stamp

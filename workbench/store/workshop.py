@@ -65,13 +65,15 @@ from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     access_attempts,
     annotation_comments,
-    annotations,
     labs,
     workshop_members,
     workshop_rounds,
     workshop_sessions,
     workspace_roles,
     workspace_settings,
+)
+from workbench.store.schema import (
+    annotations as annotations_table,
 )
 
 
@@ -708,8 +710,10 @@ class WorkshopMixin(StoreBase):
         """Hidden comments of a living lab's annotations (for restoring), newest first."""
         q = (
             select(annotation_comments)
-            .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
-            .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_not(None))
+            .join(annotations_table, annotations_table.c.id == annotation_comments.c.annotation_id)
+            .where(
+                annotations_table.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_not(None)
+            )
             .order_by(annotation_comments.c.deleted_at.desc())
         )
         with self.read() as conn:
