@@ -9,12 +9,14 @@ layer, ``tests/test_import_graph.py``) and judges no permission itself: every gu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, delete, func, insert, select, update
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workbench.access import Actor, same_group
@@ -31,7 +33,7 @@ from workbench.model import (
     utcnow,
 )
 from workbench.settings import COORD_DECIMALS, LANGUAGES, MAX_NAME_CHARS
-from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
+from workbench.store.base import Record, StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.judge import actor_name, authorize
 from workbench.store.revision import bump_revision
@@ -42,7 +44,7 @@ _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: Colours offered to a workspace's own categories (Okabe & Ito, after the built-in ones).
 
 
-def clean_annotation_geometry(geom):  # type: ignore[no-untyped-def]
+def clean_annotation_geometry(geom: BaseGeometry | None) -> BaseGeometry:
     """2D, inside ±180/±90, non-degenerate; an invalid polygon is repaired when that is safe."""
     if geom is None or geom.is_empty:
         raise ValidationError("annotation.geometry_empty")
@@ -139,10 +141,10 @@ class AnnotationMixin(StoreBase):
                     conn.execute(insert(annotations_table).values({**values, "rev": rev}))
             except IntegrityError as exc:
                 # the same id stored meanwhile by a writer outside the store's lock: a retry
-                existing = _row(conn, a.id)
-                if existing is None:
+                stored = _row(conn, a.id)
+                if stored is None:
                     raise ValidationError("integrity.constraint", table="annotations") from exc
-                return _annotation(existing)
+                return _annotation(stored)
             _record(conn, a.id, "created", a.author, {k: v for k, v in values.items() if k != "id"})
         return _annotation(values)
 
@@ -221,7 +223,8 @@ class AnnotationMixin(StoreBase):
                 and same_group(r["author"], by.group)
             ]
         found = [_annotation(r) for r in rows]
-        return sorted(found, key=lambda a: a.deleted_at, reverse=True)  # type: ignore[arg-type]
+        # every one has deleted_at (the query's condition); ``or`` only tells mypy so
+        return sorted(found, key=lambda a: a.deleted_at or a.updated_at, reverse=True)
 
     def count_annotations(self, lab_id: str) -> int:
         with self.read() as conn:
@@ -255,7 +258,7 @@ class AnnotationMixin(StoreBase):
         expected_version: int,
         text: str | None = None,
         category: str | None = None,
-        geometry: Any = None,
+        geometry: BaseGeometry | None = None,
         by: Actor | None = None,
     ) -> Annotation:
         """Change the text, the category and/or the geometry (a redraw) of an annotation.
@@ -395,7 +398,7 @@ class AnnotationMixin(StoreBase):
                 annotation_id=r["annotation_id"],
                 action=r["action"],
                 actor=r["actor"],
-                at=from_iso(r["at"]),  # type: ignore[arg-type]
+                at=datetime.fromisoformat(r["at"]),
                 data=loads(r["data"], {}),
             )
             for r in rows
@@ -497,7 +500,7 @@ class AnnotationMixin(StoreBase):
             conn.execute(delete(annotation_categories).where(annotation_categories.c.code == code))
 
 
-def _row(conn: Connection, annotation_id: str) -> Any:
+def _row(conn: Connection, annotation_id: str) -> RowMapping | None:
     """An annotation's row (deleted or not), or None."""
     return (
         conn.execute(select(annotations_table).where(annotations_table.c.id == annotation_id))
@@ -512,7 +515,7 @@ def _checked_row(
     action: str,
     annotation_id: str,
     expected_version: int | None,
-) -> Any:
+) -> RowMapping:
     """The annotation's row read inside the write transaction: it must exist (else
     ``notfound.annotation``), ``by`` must be allowed ``action`` on it (``authorize`` with its
     living lab and author), and it must still be at ``expected_version`` (else
@@ -533,7 +536,7 @@ def _checked_row(
 
 
 def _update_at_version(
-    conn: Connection, annotation_id: str, version: int, values: dict[str, Any]
+    conn: Connection, annotation_id: str, version: int, values: Mapping[str, object]
 ) -> None:
     """Write ``values`` over the annotation at ``version`` only (``… WHERE version = :v``): a
     change that reached the row first makes this a :class:`ConflictError`, never a lost
@@ -544,7 +547,10 @@ def _update_at_version(
         .values(values)
     )
     if done.rowcount != 1:
-        current = _annotation(_row(conn, annotation_id))
+        row = _row(conn, annotation_id)
+        if row is None:  # deleted with its living lab meanwhile
+            raise NotFoundError("notfound.annotation")
+        current = _annotation(row)
         raise ConflictError(
             "annotate.error.conflict",
             current=current,
@@ -566,7 +572,7 @@ def _check_category(conn: Connection, code: str) -> None:
         raise ValidationError("annotation.category", value=code)
 
 
-def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _geometry_values(geom: BaseGeometry) -> dict[str, object]:
     minx, miny, maxx, maxy = geom.bounds
     return dict(
         geom=shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS),
@@ -578,20 +584,20 @@ def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     )
 
 
-def _same_geometry(a, b) -> bool:  # type: ignore[no-untyped-def]
+def _same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
     return shapely.to_wkt(a, rounding_precision=COORD_DECIMALS) == shapely.to_wkt(
         b, rounding_precision=COORD_DECIMALS
     )
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "geom_type"):
+def _plain(value: object) -> object:
+    if isinstance(value, BaseGeometry):
         return shapely.to_wkt(value, rounding_precision=COORD_DECIMALS)
     return value
 
 
 def _record(
-    conn: Connection, annotation_id: str, action: str, actor: str, data: dict[str, Any]
+    conn: Connection, annotation_id: str, action: str, actor: str, data: Mapping[str, object]
 ) -> None:
     conn.execute(
         insert(annotation_history).values(
@@ -605,7 +611,7 @@ def _record(
     )
 
 
-def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
+def _annotation(r: Record) -> Annotation:
     return Annotation(
         id=r["id"],
         lab_id=r["lab_id"],
@@ -613,8 +619,8 @@ def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
         category=r["category"],
         text=r["text"],
         author=r["author"],
-        created_at=from_iso(r["created_at"]),
-        updated_at=from_iso(r["updated_at"]),
+        created_at=datetime.fromisoformat(r["created_at"]),
+        updated_at=datetime.fromisoformat(r["updated_at"]),
         deleted_at=from_iso(r["deleted_at"]),
         version=r["version"],
         updated_by=r["updated_by"] or r["author"],

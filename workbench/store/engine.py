@@ -15,17 +15,24 @@ constraints, conditional updates), so a writer that bypassed the store could not
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from workbench.errors import SchemaError, StorageError
 from workbench.settings import SQLITE_BUSY_TIMEOUT_MS
 from workbench.store.schema import SCHEMA_VERSION, migration_sql
+
+if TYPE_CHECKING:
+    import psycopg
 
 #: Execution option that marks a connection as a writer (SQLite: BEGIN IMMEDIATE).
 WRITE = "workbench_write"
@@ -36,6 +43,16 @@ SCHEMA_PARAM = "workbench_schema"
 LOCK_SPACE = 0x57424E48  # "WBNH"
 #: Seconds to wait for a PostgreSQL server before saying it cannot be reached.
 PG_CONNECT_TIMEOUT = 5
+
+
+#: The workspace schema of each PostgreSQL engine :func:`make_engine` made (None: ``public``).
+_SCHEMAS: WeakKeyDictionary[Engine, str | None] = WeakKeyDictionary()
+
+
+def workspace_schema(engine: Engine) -> str | None:
+    """The PostgreSQL schema a store engine works in (first on its ``search_path``); None for
+    ``public`` and for SQLite."""
+    return _SCHEMAS.get(engine)
 
 
 def is_postgres(url: str) -> bool:
@@ -78,7 +95,7 @@ def make_engine(url: str) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves below
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -115,10 +132,12 @@ def _postgres_engine(url: str) -> Engine:
             "application_name": "living-lab-workbench",
         },
     )
-    engine.info_schema = schema  # type: ignore[attr-defined]
+    _SCHEMAS[engine] = schema
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(
+        dbapi_conn: psycopg.Connection[tuple[Any, ...]], _record: ConnectionPoolEntry
+    ) -> None:
         with dbapi_conn.cursor() as cur:
             path = f"{quote_ident(schema)}, public" if schema else "public"
             cur.execute(f"SET search_path TO {path}")
@@ -138,7 +157,7 @@ def _postgres_engine(url: str) -> Engine:
     return engine
 
 
-def _refuse_newer_schema(cur) -> None:  # type: ignore[no-untyped-def]
+def _refuse_newer_schema(cur: sqlite3.Cursor) -> None:
     """Raise :class:`SchemaError` when the SQLite file was written by a newer workbench; only
     reads (no journal mode, no table created), so a refused file stays byte for byte as it was."""
     if not cur.execute(
@@ -203,7 +222,7 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
     """
     with transaction(engine, write=True) as conn:
         if conn.dialect.name == "postgresql":
-            _prepare_postgres(conn, getattr(engine, "info_schema", None))
+            _prepare_postgres(conn, workspace_schema(engine))
         current = schema_version(conn)
         if current > SCHEMA_VERSION:
             raise SchemaError("store.schema_too_new", found=current, supported=SCHEMA_VERSION)
@@ -231,8 +250,9 @@ def _prepare_postgres(conn: Connection, schema: str | None) -> None:
         version = conn.execute(
             text(f"SELECT max(version) FROM {quote_ident(name)}.schema_version")
         ).scalar()
-        if int(version or 0) > SCHEMA_VERSION:
-            raise SchemaError("store.schema_too_new", found=int(version), supported=SCHEMA_VERSION)
+        found_version = int(version or 0)
+        if found_version > SCHEMA_VERSION:
+            raise SchemaError("store.schema_too_new", found=found_version, supported=SCHEMA_VERSION)
     if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).first() is None:
         try:
             with conn.begin_nested():

@@ -46,9 +46,7 @@ from workbench.store.schema import (
     labs,
     workshop_members,
 )
-from workbench.store.schema import (
-    annotations as annotations_table,
-)
+from workbench.store.schema import annotations as annotations_table
 
 
 def authorize_read(conn: Connection, by: Actor | None, lab_id: str) -> bool:

@@ -9,6 +9,7 @@ layer, ``tests/test_import_graph.py``) and judges no permission itself: every gu
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -17,7 +18,7 @@ from workbench.access import Actor
 from workbench.errors import NotFoundError, ValidationError
 from workbench.model import DEFAULT_VOTE_LIMIT, Comment, Vote, utcnow
 from workbench.settings import MAX_VOTE_LIMIT, MIN_VOTE_LIMIT
-from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
+from workbench.store.base import Record, StoreBase, dumps, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.judge import actor_name, annotation_lab, authorize
 from workbench.store.revision import bump_revision
@@ -27,9 +28,7 @@ from workbench.store.schema import (
     lab_settings,
     labs,
 )
-from workbench.store.schema import (
-    annotations as annotations_table,
-)
+from workbench.store.schema import annotations as annotations_table
 
 
 class ParticipationMixin(StoreBase):
@@ -288,7 +287,8 @@ def _live_annotation(conn: Connection, annotation_id: str) -> str:
     ).first()
     if row is None or row.deleted_at is not None:
         raise NotFoundError("notfound.annotation")
-    return row.lab_id
+    lab_id: str = row.lab_id
+    return lab_id
 
 
 def _votes_used(conn: Connection, lab_id: str, number: int, voter: str) -> int:
@@ -339,21 +339,21 @@ def _set_setting(conn: Connection, lab_id: str, key: str, value: Any) -> None:
     conn.execute(insert(lab_settings).values(lab_id=lab_id, key=key, value=dumps(value)))
 
 
-def _comment(r) -> Comment:  # type: ignore[no-untyped-def]
+def _comment(r: Record) -> Comment:
     return Comment(
         id=r["id"],
         annotation_id=r["annotation_id"],
         author=r["author"],
         text=r["text"],
-        created_at=from_iso(r["created_at"]),
-    )  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(r["created_at"]),
+    )
 
 
-def _vote(r) -> Vote:  # type: ignore[no-untyped-def]
+def _vote(r: Record) -> Vote:
     return Vote(
         id=r["id"],
         annotation_id=r["annotation_id"],
         voter=r["voter"],
         round=r["round"],
-        created_at=from_iso(r["created_at"]),
-    )  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(r["created_at"]),
+    )

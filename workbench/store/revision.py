@@ -14,6 +14,7 @@ from sqlalchemy import Connection, func, select, update
 
 from workbench.errors import NotFoundError
 from workbench.store.base import BUMPED
+from workbench.store.engine import workspace_schema
 from workbench.store.schema import annotations as annotations_table
 from workbench.store.schema import labs
 
@@ -51,7 +52,7 @@ def bump_revision(
     if conn.dialect.name == "postgresql":
         # delivered at commit (never for a rolled-back write) to every process listening:
         # the live channel of each app process, and QGIS layers set to refresh on notification
-        schema = getattr(conn.engine, "info_schema", None) or "public"  # engine.make_engine
+        schema = workspace_schema(conn.engine) or "public"
         payload = f"{schema}|{lab_id}|{revision}"
         conn.execute(
             select(func.pg_notify(NOTIFY_CHANNEL, payload), func.pg_notify(QGIS_CHANNEL, payload))

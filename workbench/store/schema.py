@@ -601,9 +601,9 @@ def _v8_postgres() -> str:
                 f"ALTER COLUMN {c} TYPE timestamptz USING {c}::timestamptz" for c in columns
             )
         )
-    for table, columns in _V8_PG_JSON.items():
+    for table, json_columns in _V8_PG_JSON.items():
         parts = []
-        for c, default in columns:
+        for c, default in json_columns:
             parts += [
                 f"ALTER COLUMN {c} DROP DEFAULT",
                 f"ALTER COLUMN {c} TYPE jsonb USING {c}::jsonb",
