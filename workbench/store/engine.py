@@ -190,21 +190,44 @@ def is_unreachable(exc: BaseException) -> bool:
 
 
 @contextmanager
-def transaction(engine: Engine, write: bool) -> Iterator[Connection]:
+def transaction(engine: Engine, write: bool, *, foreign_keys: bool = True) -> Iterator[Connection]:
     """A transaction; committed when the block ends, rolled back on an exception. A full disk
     becomes :class:`StorageError` (``store.disk_full``): nothing of the transaction was kept; a
-    database server that cannot be reached becomes ``store.unreachable``."""
+    database server that cannot be reached becomes ``store.unreachable``.
+
+    ``foreign_keys=False`` (SQLite; migrations only): the connection does not enforce foreign
+    keys during the transaction, so a table built again can be dropped without cascading; the
+    caller checks them before the end (``PRAGMA foreign_key_check``)."""
     try:
         with engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE: write})
-            with conn.begin():
-                yield conn
+            off = not foreign_keys and engine.dialect.name == "sqlite"
+            if off:  # outside a transaction: SQLite ignores the pragma inside one
+                _sqlite_pragma(conn, "foreign_keys = OFF")
+            try:
+                conn = conn.execution_options(**{WRITE: write})
+                with conn.begin():
+                    yield conn
+            finally:
+                if off:
+                    _sqlite_pragma(conn, "foreign_keys = ON")
     except OperationalError as exc:
         if is_disk_full(exc):
             raise StorageError("store.disk_full") from exc
         if engine.dialect.name == "postgresql" and is_unreachable(exc):
             raise StorageError("store.unreachable", host=host_of(str(engine.url))) from None
         raise
+
+
+def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+    """Run ``PRAGMA …`` on the SQLite connection itself, outside SQLAlchemy's transaction."""
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is None:  # the connection was invalidated: a new one has the defaults
+        return
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(f"PRAGMA {pragma}")
+    finally:
+        cursor.close()
 
 
 def schema_version(conn: Connection) -> int:
@@ -218,9 +241,12 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
 
     An existing database is upgraded step by step, never wiped. A database written by a newer
     workbench is refused with :class:`SchemaError` and left as it is. On PostgreSQL, processes
-    starting at once take turns (an advisory lock), so exactly one of them migrates.
+    starting at once take turns (an advisory lock), so exactly one of them migrates. On SQLite
+    the migrations run with foreign keys off (a table built again, migration 11, must not
+    cascade when the old one is dropped), and a migration that left a row breaking one is
+    rolled back whole.
     """
-    with transaction(engine, write=True) as conn:
+    with transaction(engine, write=True, foreign_keys=False) as conn:
         if conn.dialect.name == "postgresql":
             _prepare_postgres(conn, workspace_schema(engine))
         current = schema_version(conn)
@@ -231,6 +257,10 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
                 if statement.strip():
                     conn.exec_driver_sql(statement)
             conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": version})
+        if conn.dialect.name == "sqlite" and target > current:
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"a migration broke foreign keys (rolled back): {broken[:5]}")
         return max(current, target)
 
 
