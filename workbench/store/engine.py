@@ -220,12 +220,18 @@ def transaction(engine: Engine, write: bool, *, foreign_keys: bool = True) -> It
 
 def _sqlite_pragma(conn: Connection, pragma: str) -> None:
     """Run ``PRAGMA …`` on the SQLite connection itself, outside SQLAlchemy's transaction."""
+    _sqlite_outside_transaction(conn, f"PRAGMA {pragma}")
+
+
+def _sqlite_outside_transaction(conn: Connection, sql: str) -> None:
+    """Run ``sql`` on the SQLite connection itself, outside SQLAlchemy's transaction (a pragma
+    that SQLite ignores inside one, VACUUM that it refuses there)."""
     dbapi_conn = conn.connection.dbapi_connection
     if dbapi_conn is None:  # the connection was invalidated: a new one has the defaults
         return
     cursor = dbapi_conn.cursor()
     try:
-        cursor.execute(f"PRAGMA {pragma}")
+        cursor.execute(sql)
     finally:
         cursor.close()
 
@@ -244,7 +250,8 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
     starting at once take turns (an advisory lock), so exactly one of them migrates. On SQLite
     the migrations run with foreign keys off (a table built again, migration 11, must not
     cascade when the old one is dropped), and a migration that left a row breaking one is
-    rolled back whole.
+    rolled back whole; a new SQLite file is vacuumed once migrated, so it starts without the
+    pages those tables left free.
     """
     with transaction(engine, write=True, foreign_keys=False) as conn:
         if conn.dialect.name == "postgresql":
@@ -261,7 +268,14 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
             if broken:
                 raise RuntimeError(f"a migration broke foreign keys (rolled back): {broken[:5]}")
-        return max(current, target)
+    if engine.dialect.name == "sqlite" and current == 0 and target >= _SQLITE_REBUILD:
+        with engine.connect() as conn:  # a few kB at once, never an existing workspace
+            _sqlite_outside_transaction(conn, "VACUUM")
+    return max(current, target)
+
+
+#: The migration that builds SQLite tables again (schema.py, v11), leaving their pages free.
+_SQLITE_REBUILD = 11
 
 
 def _prepare_postgres(conn: Connection, schema: str | None) -> None:
