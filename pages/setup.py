@@ -4,8 +4,9 @@ Only owners and facilitators change the set-up (``setup.edit``): the store refus
 whatever the page shows. Others see a read-only notice; Save stays enabled so that pressing it
 shows the store's translated refusal (Streamlit drops clicks on disabled buttons silently)."""
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import streamlit as st
 from folium.plugins import Draw
@@ -63,7 +64,7 @@ if FLASH_KEY in st.session_state:  # removed at the end of the page: a run inter
     st.success(st.session_state[FLASH_KEY], icon="✅")  # second click shows it again
 
 
-def restore(deleted: dict) -> None:
+def restore(deleted: Mapping[str, Any]) -> None:
     """Bring back one soft delete (the Undo, or an entry of "Deleted set-up")."""
     try:
         s.restore_trash(deleted["batch"], by=actor)

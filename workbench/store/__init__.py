@@ -15,9 +15,8 @@ import hashlib
 import shutil
 from functools import cached_property
 from pathlib import Path
-from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from workbench.errors import NotFoundError
 from workbench.settings import (
@@ -31,7 +30,13 @@ from workbench.settings import (
 )
 from workbench.store.annotations import AnnotationMixin
 from workbench.store.core import CoreMixin
-from workbench.store.engine import is_postgres, make_engine, quote_ident, transaction
+from workbench.store.engine import (
+    is_postgres,
+    make_engine,
+    quote_ident,
+    transaction,
+    workspace_schema,
+)
 from workbench.store.features import FeatureSets, FileFeatureSets, PostgisFeatureSets
 from workbench.store.live import LiveMixin
 from workbench.store.network import NetworkMixin
@@ -65,7 +70,7 @@ class Store(NetworkMixin, LiveMixin, WorkshopMixin, AnnotationMixin, Participati
         """A short name of this workspace's database, the same in every process: what caches
         outside the database (computed indicators) are keyed by."""
         where = self.engine.url.render_as_string(hide_password=True)
-        where += "#" + str(getattr(self.engine, "info_schema", "") or "")
+        where += "#" + (workspace_schema(self.engine) or "")
         return hashlib.sha1(where.encode()).hexdigest()[:16]
 
 
@@ -120,7 +125,7 @@ def _catalog(url: str) -> list[str]:
     return sorted(n for n in names if WORKSPACE_NAME.fullmatch(n))
 
 
-_catalog_engines: dict[str, Any] = {}
+_catalog_engines: dict[str, Engine] = {}
 
 
 def workspace_exists(workspace: str) -> bool:

@@ -9,12 +9,14 @@ layer, ``tests/test_import_graph.py``) and judges no permission itself: every gu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, delete, func, insert, select, update
+from shapely.geometry.base import BaseGeometry
+from sqlalchemy import Connection, RowMapping, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workbench.access import Actor, same_group
@@ -31,17 +33,18 @@ from workbench.model import (
     utcnow,
 )
 from workbench.settings import COORD_DECIMALS, LANGUAGES, MAX_NAME_CHARS
-from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
+from workbench.store.base import Record, StoreBase, dumps, from_iso, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.judge import actor_name, authorize
 from workbench.store.revision import bump_revision
-from workbench.store.schema import annotation_categories, annotation_history, annotations
+from workbench.store.schema import annotation_categories, annotation_history
+from workbench.store.schema import annotations as annotations_table
 
 _CATEGORY_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 #: Colours offered to a workspace's own categories (Okabe & Ito, after the built-in ones).
 
 
-def clean_annotation_geometry(geom):  # type: ignore[no-untyped-def]
+def clean_annotation_geometry(geom: BaseGeometry | None) -> BaseGeometry:
     """2D, inside ±180/±90, non-degenerate; an invalid polygon is repaired when that is safe."""
     if geom is None or geom.is_empty:
         raise ValidationError("annotation.geometry_empty")
@@ -135,13 +138,13 @@ class AnnotationMixin(StoreBase):
             rev = bump_revision(conn, a.lab_id)  # notfound.lab for an unknown lab
             try:
                 with conn.begin_nested():
-                    conn.execute(insert(annotations).values({**values, "rev": rev}))
+                    conn.execute(insert(annotations_table).values({**values, "rev": rev}))
             except IntegrityError as exc:
                 # the same id stored meanwhile by a writer outside the store's lock: a retry
-                existing = _row(conn, a.id)
-                if existing is None:
+                stored = _row(conn, a.id)
+                if stored is None:
                     raise ValidationError("integrity.constraint", table="annotations") from exc
-                return _annotation(existing)
+                return _annotation(stored)
             _record(conn, a.id, "created", a.author, {k: v for k, v in values.items() if k != "id"})
         return _annotation(values)
 
@@ -174,19 +177,19 @@ class AnnotationMixin(StoreBase):
         ``categories`` and ``authors`` keep those with one of the given codes / group names;
         ``search`` keeps those whose text or author contains it (case-insensitive, any script).
         """
-        query = select(annotations).where(annotations.c.lab_id == lab_id)
+        query = select(annotations_table).where(annotations_table.c.lab_id == lab_id)
         if deleted_only:
-            query = query.where(annotations.c.deleted_at.is_not(None))
+            query = query.where(annotations_table.c.deleted_at.is_not(None))
         elif not include_deleted:
-            query = query.where(annotations.c.deleted_at.is_(None))
+            query = query.where(annotations_table.c.deleted_at.is_(None))
         if since is not None:
-            query = query.where(annotations.c.updated_at > iso(since))
+            query = query.where(annotations_table.c.updated_at > iso(since))
         if categories:
-            query = query.where(annotations.c.category.in_(list(categories)))
+            query = query.where(annotations_table.c.category.in_(list(categories)))
         if authors:
-            query = query.where(annotations.c.author.in_(list(authors)))
+            query = query.where(annotations_table.c.author.in_(list(authors)))
         with self.read() as conn:
-            rows = conn.execute(query.order_by(annotations.c.created_at)).mappings().all()
+            rows = conn.execute(query.order_by(annotations_table.c.created_at)).mappings().all()
         found = [_annotation(r) for r in rows]
         needle = (search or "").strip().casefold()
         if needle:
@@ -205,8 +208,8 @@ class AnnotationMixin(StoreBase):
         With ``restorable_by`` only those that actor may restore now, from whichever browser
         or session: a participant their own group's notes (not those a moderator hid), a
         viewer none; owners, facilitators and the local single-user mode (None) all."""
-        query = select(annotations).where(
-            annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_not(None)
+        query = select(annotations_table).where(
+            annotations_table.c.lab_id == lab_id, annotations_table.c.deleted_at.is_not(None)
         )
         with self.read() as conn:
             rows = conn.execute(query).mappings().all()
@@ -220,14 +223,17 @@ class AnnotationMixin(StoreBase):
                 and same_group(r["author"], by.group)
             ]
         found = [_annotation(r) for r in rows]
-        return sorted(found, key=lambda a: a.deleted_at, reverse=True)  # type: ignore[arg-type]
+        # every one has deleted_at (the query's condition); ``or`` only tells mypy so
+        return sorted(found, key=lambda a: a.deleted_at or a.updated_at, reverse=True)
 
     def count_annotations(self, lab_id: str) -> int:
         with self.read() as conn:
             q = (
                 select(func.count())
-                .select_from(annotations)
-                .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+                .select_from(annotations_table)
+                .where(
+                    annotations_table.c.lab_id == lab_id, annotations_table.c.deleted_at.is_(None)
+                )
             )
             return int(conn.execute(q).scalar() or 0)
 
@@ -235,9 +241,11 @@ class AnnotationMixin(StoreBase):
         """The groups/authors who wrote the living lab's (not deleted) annotations, sorted."""
         with self.read() as conn:
             q = (
-                select(annotations.c.author)
+                select(annotations_table.c.author)
                 .distinct()
-                .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+                .where(
+                    annotations_table.c.lab_id == lab_id, annotations_table.c.deleted_at.is_(None)
+                )
             )
             return sorted(conn.execute(q).scalars(), key=str.casefold)
 
@@ -250,7 +258,7 @@ class AnnotationMixin(StoreBase):
         expected_version: int,
         text: str | None = None,
         category: str | None = None,
-        geometry: Any = None,
+        geometry: BaseGeometry | None = None,
         by: Actor | None = None,
     ) -> Annotation:
         """Change the text, the category and/or the geometry (a redraw) of an annotation.
@@ -390,7 +398,7 @@ class AnnotationMixin(StoreBase):
                 annotation_id=r["annotation_id"],
                 action=r["action"],
                 actor=r["actor"],
-                at=from_iso(r["at"]),  # type: ignore[arg-type]
+                at=datetime.fromisoformat(r["at"]),
                 data=loads(r["data"], {}),
             )
             for r in rows
@@ -450,8 +458,8 @@ class AnnotationMixin(StoreBase):
                 # one new revision, stamped on those notes (live maps restyle them)
                 used: dict[str, list[str]] = {}
                 for lab_id, note_id in conn.execute(
-                    select(annotations.c.lab_id, annotations.c.id).where(
-                        annotations.c.category == code
+                    select(annotations_table.c.lab_id, annotations_table.c.id).where(
+                        annotations_table.c.category == code
                     )
                 ):
                     used.setdefault(lab_id, []).append(note_id)
@@ -482,8 +490,8 @@ class AnnotationMixin(StoreBase):
             used = (
                 conn.execute(
                     select(func.count())
-                    .select_from(annotations)
-                    .where(annotations.c.category == code)
+                    .select_from(annotations_table)
+                    .where(annotations_table.c.category == code)
                 ).scalar()
                 or 0
             )
@@ -492,10 +500,10 @@ class AnnotationMixin(StoreBase):
             conn.execute(delete(annotation_categories).where(annotation_categories.c.code == code))
 
 
-def _row(conn: Connection, annotation_id: str) -> Any:
+def _row(conn: Connection, annotation_id: str) -> RowMapping | None:
     """An annotation's row (deleted or not), or None."""
     return (
-        conn.execute(select(annotations).where(annotations.c.id == annotation_id))
+        conn.execute(select(annotations_table).where(annotations_table.c.id == annotation_id))
         .mappings()
         .first()
     )
@@ -507,7 +515,7 @@ def _checked_row(
     action: str,
     annotation_id: str,
     expected_version: int | None,
-) -> Any:
+) -> RowMapping:
     """The annotation's row read inside the write transaction: it must exist (else
     ``notfound.annotation``), ``by`` must be allowed ``action`` on it (``authorize`` with its
     living lab and author), and it must still be at ``expected_version`` (else
@@ -528,18 +536,21 @@ def _checked_row(
 
 
 def _update_at_version(
-    conn: Connection, annotation_id: str, version: int, values: dict[str, Any]
+    conn: Connection, annotation_id: str, version: int, values: Mapping[str, object]
 ) -> None:
     """Write ``values`` over the annotation at ``version`` only (``… WHERE version = :v``): a
     change that reached the row first makes this a :class:`ConflictError`, never a lost
     update, even from a writer that did not take the workspace's write lock."""
     done = conn.execute(
-        update(annotations)
-        .where(annotations.c.id == annotation_id, annotations.c.version == version)
+        update(annotations_table)
+        .where(annotations_table.c.id == annotation_id, annotations_table.c.version == version)
         .values(values)
     )
     if done.rowcount != 1:
-        current = _annotation(_row(conn, annotation_id))
+        row = _row(conn, annotation_id)
+        if row is None:  # deleted with its living lab meanwhile
+            raise NotFoundError("notfound.annotation")
+        current = _annotation(row)
         raise ConflictError(
             "annotate.error.conflict",
             current=current,
@@ -561,7 +572,7 @@ def _check_category(conn: Connection, code: str) -> None:
         raise ValidationError("annotation.category", value=code)
 
 
-def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+def _geometry_values(geom: BaseGeometry) -> dict[str, object]:
     minx, miny, maxx, maxy = geom.bounds
     return dict(
         geom=shapely.to_wkt(geom, rounding_precision=COORD_DECIMALS),
@@ -573,20 +584,20 @@ def _geometry_values(geom) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     )
 
 
-def _same_geometry(a, b) -> bool:  # type: ignore[no-untyped-def]
+def _same_geometry(a: BaseGeometry, b: BaseGeometry) -> bool:
     return shapely.to_wkt(a, rounding_precision=COORD_DECIMALS) == shapely.to_wkt(
         b, rounding_precision=COORD_DECIMALS
     )
 
 
-def _plain(value: Any) -> Any:
-    if hasattr(value, "geom_type"):
+def _plain(value: object) -> object:
+    if isinstance(value, BaseGeometry):
         return shapely.to_wkt(value, rounding_precision=COORD_DECIMALS)
     return value
 
 
 def _record(
-    conn: Connection, annotation_id: str, action: str, actor: str, data: dict[str, Any]
+    conn: Connection, annotation_id: str, action: str, actor: str, data: Mapping[str, object]
 ) -> None:
     conn.execute(
         insert(annotation_history).values(
@@ -600,7 +611,7 @@ def _record(
     )
 
 
-def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
+def _annotation(r: Record) -> Annotation:
     return Annotation(
         id=r["id"],
         lab_id=r["lab_id"],
@@ -608,8 +619,8 @@ def _annotation(r) -> Annotation:  # type: ignore[no-untyped-def]
         category=r["category"],
         text=r["text"],
         author=r["author"],
-        created_at=from_iso(r["created_at"]),
-        updated_at=from_iso(r["updated_at"]),
+        created_at=datetime.fromisoformat(r["created_at"]),
+        updated_at=datetime.fromisoformat(r["updated_at"]),
         deleted_at=from_iso(r["deleted_at"]),
         version=r["version"],
         updated_by=r["updated_by"] or r["author"],

@@ -10,17 +10,21 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, RowMapping
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from workbench.errors import StoreBusy
 from workbench.store.engine import make_engine, migrate, transaction
+
+#: A record as the row converters (``_annotation``, ``_link`` …) take it: a row as read, or the
+#: values just written (column name -> value as stored).
+Record = RowMapping | Mapping[str, Any]
 
 
 def iso(value: datetime | None) -> str | None:

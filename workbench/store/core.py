@@ -18,11 +18,13 @@ layer, ``tests/test_import_graph.py``) and judges no permission itself: every gu
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 import shapely
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, Table, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from workbench.access import Actor
@@ -45,8 +47,8 @@ from workbench.model import (
 from workbench.settings import COORD_DECIMALS, MAX_NAME_CHARS, MAX_TEXT_CHARS
 from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
 from workbench.store.judge import active_session_row, authorize
+from workbench.store.schema import annotations as annotations_table
 from workbench.store.schema import (
-    annotations,
     cities,
     labs,
     layers,
@@ -59,6 +61,27 @@ from workbench.store.schema import (
 #: Kinds of set-up records that can be deleted softly, and their table.
 TRASH_KINDS = ("network", "city", "lab")
 _TRASH_PREFIX = "trash."
+
+
+class TrashContents(TypedDict):
+    """What deleting a record takes with it (:meth:`CoreMixin.trash_contents`)."""
+
+    networks: list[str]  # names
+    cities: list[str]
+    labs: list[str]  # titles
+    notes: int
+    layers: int
+    snapshots: int
+    lab_ids: list[str]
+
+
+class TrashBatch(TypedDict):
+    """One soft delete that can be undone (:meth:`CoreMixin.list_trash`)."""
+
+    batch: str  # the id to restore it with
+    at: datetime | None
+    by: str  # the group that deleted
+    names: list[str]  # of what was deleted, networks and cities first
 
 
 def _trashed(conn: Connection, kind: str | None = None) -> set[str]:
@@ -90,11 +113,11 @@ def clean_text(value: str, field: str, limit: int = MAX_TEXT_CHARS) -> str:
     return value
 
 
-def clean_style(style: dict | None) -> dict:
+def clean_style(style: Mapping[str, object] | None) -> dict[str, str | bool | int | float]:
     """A layer's style: colours (keys naming a colour) must be colour values
     (``model.clean_colour``), everything else a number or a truth value; nothing reaches CSS
     unchecked."""
-    clean: dict = {}
+    clean: dict[str, str | bool | int | float] = {}
     for key, value in (style or {}).items():
         key = str(key)
         if "colo" in key.lower():
@@ -108,12 +131,12 @@ def clean_style(style: dict | None) -> dict:
 
 def _bump(
     conn: Connection,
-    table,
+    table: Table,
     record_id: str,
-    expected_version: int | None,  # type: ignore[no-untyped-def]
+    expected_version: int | None,
     kind: str,
-    values: dict,
-    load,
+    values: Mapping[str, object],
+    load: Callable[[], object],
 ) -> None:
     """Write ``values`` to a network, city or living lab and bump its version, in the caller's
     write transaction; with ``expected_version`` (the version the editor saw), a record changed
@@ -215,7 +238,7 @@ class CoreMixin(StoreBase):
             conn.execute(delete(networks).where(networks.c.id == network_id))
 
     @staticmethod
-    def _network_row(conn: Connection, network_id: str):  # type: ignore[no-untyped-def]
+    def _network_row(conn: Connection, network_id: str) -> RowMapping | None:
         return conn.execute(select(networks).where(networks.c.id == network_id)).mappings().first()
 
     # ---- cities -------------------------------------------------------------------------------
@@ -375,7 +398,7 @@ class CoreMixin(StoreBase):
             conn.execute(delete(labs).where(labs.c.id == lab_id))
 
     # ---- soft deletes (the app's Delete, with undo) ---------------------------------------------
-    def trash_contents(self, kind: str, record_id: str) -> dict[str, Any]:
+    def trash_contents(self, kind: str, record_id: str) -> TrashContents:
         """What deleting ``kind`` ``record_id`` takes with it, for the confirmation: the
         records (``networks``, ``cities``, ``labs``: lists of names; ``lab_ids``) and the number
         of ``notes``, ``layers`` and ``snapshots`` of those living labs."""
@@ -402,8 +425,9 @@ class CoreMixin(StoreBase):
             }
             counts = {
                 "notes": conn.execute(
-                    select(annotations.c.id).where(
-                        annotations.c.lab_id.in_(lab_ids), annotations.c.deleted_at.is_(None)
+                    select(annotations_table.c.id).where(
+                        annotations_table.c.lab_id.in_(lab_ids),
+                        annotations_table.c.deleted_at.is_(None),
                     )
                 ).all(),
                 "layers": conn.execute(
@@ -413,7 +437,15 @@ class CoreMixin(StoreBase):
                     select(snapshots.c.id).where(snapshots.c.lab_id.in_(lab_ids))
                 ).all(),
             }
-        return {**names, **{k: len(v) for k, v in counts.items()}, "lab_ids": lab_ids}
+        return TrashContents(
+            networks=names["networks"],
+            cities=names["cities"],
+            labs=names["labs"],
+            notes=len(counts["notes"]),
+            layers=len(counts["layers"]),
+            snapshots=len(counts["snapshots"]),
+            lab_ids=lab_ids,
+        )
 
     def trash(self, kind: str, record_id: str, by: Actor | None = None) -> str:
         """Delete a network, city or living lab softly, with what goes with it (see
@@ -449,7 +481,7 @@ class CoreMixin(StoreBase):
                 conn.execute(delete(workspace_settings).where(workspace_settings.c.key.in_(keys)))
         return len(keys)
 
-    def list_trash(self) -> list[dict]:
+    def list_trash(self) -> list[TrashBatch]:
         """The soft deletes that can be undone, newest first: ``batch``, ``at``, ``by`` and the
         ``names`` of what was deleted (networks and cities first)."""
         with self.read() as conn:
@@ -464,17 +496,17 @@ class CoreMixin(StoreBase):
                 **{r.id: r.title for r in conn.execute(select(labs.c.id, labs.c.title))},
             }
         order = {k: i for i, k in enumerate(TRASH_KINDS)}
-        batches: dict[str, dict] = {}
+        batches: dict[str, TrashBatch] = {}
         for key, value in sorted(rows, key=lambda r: order.get(r.key.split(".")[1], 9)):
             data = loads(value, {}) or {}
             entry = batches.setdefault(
                 data.get("batch", ""),
-                {
-                    "batch": data.get("batch", ""),
-                    "at": from_iso(data.get("at")),
-                    "by": data.get("by", ""),
-                    "names": [],
-                },
+                TrashBatch(
+                    batch=data.get("batch", ""),
+                    at=from_iso(data.get("at")),
+                    by=data.get("by", ""),
+                    names=[],
+                ),
             )
             entry["names"].append(names.get(key.rsplit(".", 1)[1], "—"))
         return sorted(batches.values(), key=lambda e: e["at"] or utcnow(), reverse=True)
@@ -566,7 +598,9 @@ class CoreMixin(StoreBase):
                 )
         return self.get_layer(layer.id)
 
-    def update_layer_style(self, layer_id: str, style: dict, by: Actor | None = None) -> Layer:
+    def update_layer_style(
+        self, layer_id: str, style: Mapping[str, object], by: Actor | None = None
+    ) -> Layer:
         with self.write() as conn:
             authorize(conn, by, "layers.edit", self._lab_of(conn, layers, layer_id))
             conn.execute(
@@ -644,7 +678,7 @@ class CoreMixin(StoreBase):
             conn.execute(delete(snapshots).where(snapshots.c.id == snapshot_id))
 
     @staticmethod
-    def _lab_of(conn: Connection, table, record_id: str) -> str | None:  # type: ignore[no-untyped-def]
+    def _lab_of(conn: Connection, table: Table, record_id: str) -> str | None:
         """The living lab a layer or snapshot belongs to (None when there is no such record:
         then the write is judged workspace-wide)."""
         return conn.execute(select(table.c.lab_id).where(table.c.id == record_id)).scalar()
@@ -662,18 +696,18 @@ def _clean_city(city: City) -> City:
     )
 
 
-def _network(r) -> Network:  # type: ignore[no-untyped-def]
+def _network(r: RowMapping) -> Network:
     return Network(
         id=r["id"],
         name=r["name"],
         countries=tuple(loads(r["countries"], [])),
         description=r["description"],
-        created_at=from_iso(r["created_at"]),
+        created_at=datetime.fromisoformat(r["created_at"]),
         version=r["version"],
     )
 
 
-def _city(r, network_ids) -> City:  # type: ignore[no-untyped-def]
+def _city(r: RowMapping, network_ids: Iterable[str]) -> City:
     return City(
         id=r["id"],
         name=r["name"],
@@ -686,7 +720,7 @@ def _city(r, network_ids) -> City:  # type: ignore[no-untyped-def]
     )
 
 
-def _lab_values(lab: LivingLab) -> dict:
+def _lab_values(lab: LivingLab) -> dict[str, object]:
     return dict(
         city_id=lab.city_id,
         network_id=lab.network_id,
@@ -702,7 +736,7 @@ def _lab_values(lab: LivingLab) -> dict:
     )
 
 
-def _lab(r) -> LivingLab:  # type: ignore[no-untyped-def]
+def _lab(r: RowMapping) -> LivingLab:
     return LivingLab(
         id=r["id"],
         city_id=r["city_id"],
@@ -715,13 +749,13 @@ def _lab(r) -> LivingLab:  # type: ignore[no-untyped-def]
         sdg_targets=tuple(loads(r["sdg_targets"], [])),
         status=r["status"],
         illustrative=bool(r["illustrative"]),
-        created_at=from_iso(r["created_at"]),
-        updated_at=from_iso(r["updated_at"]),
+        created_at=datetime.fromisoformat(r["created_at"]),
+        updated_at=datetime.fromisoformat(r["updated_at"]),
         version=r["version"],
     )
 
 
-def _layer(r) -> Layer:  # type: ignore[no-untyped-def]
+def _layer(r: RowMapping) -> Layer:
     return Layer(
         id=r["id"],
         lab_id=r["lab_id"],
@@ -732,7 +766,7 @@ def _layer(r) -> Layer:  # type: ignore[no-untyped-def]
         style=loads(r["style"], {}),
         path=r["path"],
         feature_count=r["feature_count"],
-        created_at=from_iso(r["created_at"]),
+        created_at=datetime.fromisoformat(r["created_at"]),
         source_for=r.get("source_for") or "",
     )
 
@@ -745,14 +779,14 @@ def _check_source_for(theme: str) -> str:
     return theme or ""
 
 
-def _snapshot(r) -> Snapshot:  # type: ignore[no-untyped-def]
+def _snapshot(r: RowMapping) -> Snapshot:
     return Snapshot(
         id=r["id"],
         lab_id=r["lab_id"],
         name=r["name"],
         state=loads(r["state"], {}),
         created_by=r["created_by"],
-        created_at=from_iso(r["created_at"]),
+        created_at=datetime.fromisoformat(r["created_at"]),
     )
 
 
@@ -776,7 +810,7 @@ def insert_snapshot(conn: Connection, snapshot: Snapshot) -> None:
     )
 
 
-def insert_row(conn: Connection, table: Table, values: dict[str, Any]) -> None:
+def insert_row(conn: Connection, table: Table, values: Mapping[str, object]) -> None:
     """Insert one record of a living lab (``values`` with ``id`` and ``lab_id``) in the
     caller's write transaction. A refusal of the database is told apart: a living lab that
     does not exist is :class:`NotFoundError` (``notfound.lab``); the id stored meanwhile for

@@ -15,17 +15,24 @@ constraints, conditional updates), so a writer that bypassed the store could not
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+from weakref import WeakKeyDictionary
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from workbench.errors import SchemaError, StorageError
 from workbench.settings import SQLITE_BUSY_TIMEOUT_MS
 from workbench.store.schema import SCHEMA_VERSION, migration_sql
+
+if TYPE_CHECKING:
+    import psycopg
 
 #: Execution option that marks a connection as a writer (SQLite: BEGIN IMMEDIATE).
 WRITE = "workbench_write"
@@ -36,6 +43,16 @@ SCHEMA_PARAM = "workbench_schema"
 LOCK_SPACE = 0x57424E48  # "WBNH"
 #: Seconds to wait for a PostgreSQL server before saying it cannot be reached.
 PG_CONNECT_TIMEOUT = 5
+
+
+#: The workspace schema of each PostgreSQL engine :func:`make_engine` made (None: ``public``).
+_SCHEMAS: WeakKeyDictionary[Engine, str | None] = WeakKeyDictionary()
+
+
+def workspace_schema(engine: Engine) -> str | None:
+    """The PostgreSQL schema a store engine works in (first on its ``search_path``); None for
+    ``public`` and for SQLite."""
+    return _SCHEMAS.get(engine)
 
 
 def is_postgres(url: str) -> bool:
@@ -78,7 +95,7 @@ def make_engine(url: str) -> Engine:
     )
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
         dbapi_conn.isolation_level = None  # we issue BEGIN ourselves below
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
@@ -115,10 +132,12 @@ def _postgres_engine(url: str) -> Engine:
             "application_name": "living-lab-workbench",
         },
     )
-    engine.info_schema = schema  # type: ignore[attr-defined]
+    _SCHEMAS[engine] = schema
 
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+    def _on_connect(
+        dbapi_conn: psycopg.Connection[tuple[Any, ...]], _record: ConnectionPoolEntry
+    ) -> None:
         with dbapi_conn.cursor() as cur:
             path = f"{quote_ident(schema)}, public" if schema else "public"
             cur.execute(f"SET search_path TO {path}")
@@ -138,7 +157,7 @@ def _postgres_engine(url: str) -> Engine:
     return engine
 
 
-def _refuse_newer_schema(cur) -> None:  # type: ignore[no-untyped-def]
+def _refuse_newer_schema(cur: sqlite3.Cursor) -> None:
     """Raise :class:`SchemaError` when the SQLite file was written by a newer workbench; only
     reads (no journal mode, no table created), so a refused file stays byte for byte as it was."""
     if not cur.execute(
@@ -171,21 +190,50 @@ def is_unreachable(exc: BaseException) -> bool:
 
 
 @contextmanager
-def transaction(engine: Engine, write: bool) -> Iterator[Connection]:
+def transaction(engine: Engine, write: bool, *, foreign_keys: bool = True) -> Iterator[Connection]:
     """A transaction; committed when the block ends, rolled back on an exception. A full disk
     becomes :class:`StorageError` (``store.disk_full``): nothing of the transaction was kept; a
-    database server that cannot be reached becomes ``store.unreachable``."""
+    database server that cannot be reached becomes ``store.unreachable``.
+
+    ``foreign_keys=False`` (SQLite; migrations only): the connection does not enforce foreign
+    keys during the transaction, so a table built again can be dropped without cascading; the
+    caller checks them before the end (``PRAGMA foreign_key_check``)."""
     try:
         with engine.connect() as conn:
-            conn = conn.execution_options(**{WRITE: write})
-            with conn.begin():
-                yield conn
+            off = not foreign_keys and engine.dialect.name == "sqlite"
+            if off:  # outside a transaction: SQLite ignores the pragma inside one
+                _sqlite_pragma(conn, "foreign_keys = OFF")
+            try:
+                conn = conn.execution_options(**{WRITE: write})
+                with conn.begin():
+                    yield conn
+            finally:
+                if off:
+                    _sqlite_pragma(conn, "foreign_keys = ON")
     except OperationalError as exc:
         if is_disk_full(exc):
             raise StorageError("store.disk_full") from exc
         if engine.dialect.name == "postgresql" and is_unreachable(exc):
             raise StorageError("store.unreachable", host=host_of(str(engine.url))) from None
         raise
+
+
+def _sqlite_pragma(conn: Connection, pragma: str) -> None:
+    """Run ``PRAGMA …`` on the SQLite connection itself, outside SQLAlchemy's transaction."""
+    _sqlite_outside_transaction(conn, f"PRAGMA {pragma}")
+
+
+def _sqlite_outside_transaction(conn: Connection, sql: str) -> None:
+    """Run ``sql`` on the SQLite connection itself, outside SQLAlchemy's transaction (a pragma
+    that SQLite ignores inside one, VACUUM that it refuses there)."""
+    dbapi_conn = conn.connection.dbapi_connection
+    if dbapi_conn is None:  # the connection was invalidated: a new one has the defaults
+        return
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute(sql)
+    finally:
+        cursor.close()
 
 
 def schema_version(conn: Connection) -> int:
@@ -199,11 +247,15 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
 
     An existing database is upgraded step by step, never wiped. A database written by a newer
     workbench is refused with :class:`SchemaError` and left as it is. On PostgreSQL, processes
-    starting at once take turns (an advisory lock), so exactly one of them migrates.
+    starting at once take turns (an advisory lock), so exactly one of them migrates. On SQLite
+    the migrations run with foreign keys off (a table built again, migration 11, must not
+    cascade when the old one is dropped), and a migration that left a row breaking one is
+    rolled back whole; a new SQLite file is vacuumed once migrated, so it starts without the
+    pages those tables left free.
     """
-    with transaction(engine, write=True) as conn:
+    with transaction(engine, write=True, foreign_keys=False) as conn:
         if conn.dialect.name == "postgresql":
-            _prepare_postgres(conn, getattr(engine, "info_schema", None))
+            _prepare_postgres(conn, workspace_schema(engine))
         current = schema_version(conn)
         if current > SCHEMA_VERSION:
             raise SchemaError("store.schema_too_new", found=current, supported=SCHEMA_VERSION)
@@ -212,7 +264,18 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
                 if statement.strip():
                     conn.exec_driver_sql(statement)
             conn.execute(text("INSERT INTO schema_version (version) VALUES (:v)"), {"v": version})
-        return max(current, target)
+        if conn.dialect.name == "sqlite" and target > current:
+            broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+            if broken:
+                raise RuntimeError(f"a migration broke foreign keys (rolled back): {broken[:5]}")
+    if engine.dialect.name == "sqlite" and current == 0 and target >= _SQLITE_REBUILD:
+        with engine.connect() as conn:  # a few kB at once, never an existing workspace
+            _sqlite_outside_transaction(conn, "VACUUM")
+    return max(current, target)
+
+
+#: The migration that builds SQLite tables again (schema.py, v11), leaving their pages free.
+_SQLITE_REBUILD = 11
 
 
 def _prepare_postgres(conn: Connection, schema: str | None) -> None:
@@ -231,8 +294,9 @@ def _prepare_postgres(conn: Connection, schema: str | None) -> None:
         version = conn.execute(
             text(f"SELECT max(version) FROM {quote_ident(name)}.schema_version")
         ).scalar()
-        if int(version or 0) > SCHEMA_VERSION:
-            raise SchemaError("store.schema_too_new", found=int(version), supported=SCHEMA_VERSION)
+        found_version = int(version or 0)
+        if found_version > SCHEMA_VERSION:
+            raise SchemaError("store.schema_too_new", found=found_version, supported=SCHEMA_VERSION)
     if conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'postgis'")).first() is None:
         try:
             with conn.begin_nested():

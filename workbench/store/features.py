@@ -32,7 +32,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -42,7 +42,10 @@ import shapely
 from sqlalchemy import Connection, Engine, text
 
 from workbench.errors import ValidationError
-from workbench.store.engine import LOCK_SPACE, transaction
+from workbench.store.engine import LOCK_SPACE, transaction, workspace_schema
+
+if TYPE_CHECKING:
+    import psycopg
 
 KINDS = ("osm", "upload")
 _NAME = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -255,8 +258,7 @@ class PostgisFeatureSets(FeatureSets):
 
     def __init__(self, engine: Engine) -> None:
         super().__init__(
-            f"{engine.url.render_as_string(hide_password=True)}"
-            f"#{getattr(engine, 'info_schema', '')}"
+            f"{engine.url.render_as_string(hide_password=True)}#{workspace_schema(engine)}"
         )
         self.engine = engine
 
@@ -378,7 +380,9 @@ class PostgisFeatureSets(FeatureSets):
                     "cols": json.dumps(columns),
                 },
             )
-            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            # COPY is psycopg's own (the DBAPI connection of a PostgreSQL engine is psycopg's)
+            raw = cast("psycopg.Connection[tuple[Any, ...]]", conn.connection.dbapi_connection)
+            cursor = raw.cursor()
             with cursor.copy(
                 "COPY layer_features (kind, lab_id, name, slot, fid, props, geom) FROM STDIN"
             ) as copy:

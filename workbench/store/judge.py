@@ -19,9 +19,8 @@ How a write is judged (see ``workbench.access`` for the matrix):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import Connection, RowMapping, select
 
@@ -29,8 +28,8 @@ from workbench.access import ACTIONS, Actor, check
 from workbench.errors import NotFoundError, PermissionDenied
 from workbench.model import WorkshopRound, WorkshopSession, utcnow
 from workbench.store.base import from_iso, iso
+from workbench.store.schema import annotations as annotations_table
 from workbench.store.schema import (
-    annotations,
     workshop_members,
     workshop_rounds,
     workshop_sessions,
@@ -72,7 +71,7 @@ def authorize(
     check(by, action, phase=phase.name, owner=owner, lock_edits=phase.locked)
 
 
-def require_member(conn: Connection, by: Actor, session: Mapping[str, Any] | None) -> None:
+def require_member(conn: Connection, by: Actor, session: RowMapping | None) -> None:
     """Raise :class:`PermissionDenied` unless the participant ``by`` is a member of the running
     ``session``, in the group they name."""
     if session is None or by.session_id != session["id"]:
@@ -160,14 +159,16 @@ def phase_of(conn: Connection, session_id: str) -> Phase:
 def annotation_lab(conn: Connection, annotation_id: str) -> tuple[str, str]:
     """(lab id, author) of an annotation, deleted or not."""
     row = conn.execute(
-        select(annotations.c.lab_id, annotations.c.author).where(annotations.c.id == annotation_id)
+        select(annotations_table.c.lab_id, annotations_table.c.author).where(
+            annotations_table.c.id == annotation_id
+        )
     ).first()
     if row is None:
         raise NotFoundError("notfound.annotation")
     return row.lab_id, row.author
 
 
-def session_from_row(r: RowMapping | dict[str, Any]) -> WorkshopSession:
+def session_from_row(r: RowMapping) -> WorkshopSession:
     return WorkshopSession(
         id=r["id"],
         lab_id=r["lab_id"],
@@ -181,7 +182,7 @@ def session_from_row(r: RowMapping | dict[str, Any]) -> WorkshopSession:
     )
 
 
-def round_from_row(r: RowMapping | dict[str, Any]) -> WorkshopRound:
+def round_from_row(r: RowMapping) -> WorkshopRound:
     return WorkshopRound(
         id=r["id"],
         session_id=r["session_id"],

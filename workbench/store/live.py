@@ -42,11 +42,11 @@ from workbench.store.schema import (
     annotation_categories,
     annotation_comments,
     annotation_votes,
-    annotations,
     lab_settings,
     labs,
     workshop_members,
 )
+from workbench.store.schema import annotations as annotations_table
 
 
 def authorize_read(conn: Connection, by: Actor | None, lab_id: str) -> bool:
@@ -125,12 +125,12 @@ class LiveMixin(StoreBase):
             revision = int(lab.revision)
             reset = since == 0 or since > revision
             start = 0 if reset else since
-            query = select(annotations).where(
-                annotations.c.lab_id == lab_id, annotations.c.rev <= revision
+            query = select(annotations_table).where(
+                annotations_table.c.lab_id == lab_id, annotations_table.c.rev <= revision
             )
             if not reset:  # the full state includes rows from before migration 6 (rev 0)
-                query = query.where(annotations.c.rev > start)
-            rows = conn.execute(query.order_by(annotations.c.created_at)).mappings().all()
+                query = query.where(annotations_table.c.rev > start)
+            rows = conn.execute(query.order_by(annotations_table.c.created_at)).mappings().all()
             shown = [r for r in rows if r["deleted_at"] is None or (moderates and r["hidden"])]
             ids = [r["id"] for r in shown]
             votes, comments, totals, number = _counts(conn, lab_id, ids)
@@ -145,8 +145,11 @@ class LiveMixin(StoreBase):
             live_count = int(
                 conn.execute(
                     select(func.count())
-                    .select_from(annotations)
-                    .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
+                    .select_from(annotations_table)
+                    .where(
+                        annotations_table.c.lab_id == lab_id,
+                        annotations_table.c.deleted_at.is_(None),
+                    )
                 ).scalar()
                 or 0
             )
@@ -243,9 +246,9 @@ def _group_order(conn: Connection, lab_id: str) -> tuple[list[str], dict[str, st
     first) and the colours the active session's groups chose."""
     groups = list(
         conn.execute(
-            select(annotations.c.author)
-            .where(annotations.c.lab_id == lab_id, annotations.c.deleted_at.is_(None))
-            .order_by(annotations.c.created_at)
+            select(annotations_table.c.author)
+            .where(annotations_table.c.lab_id == lab_id, annotations_table.c.deleted_at.is_(None))
+            .order_by(annotations_table.c.created_at)
         ).scalars()
     )
     session = active_session_row(conn, lab_id)

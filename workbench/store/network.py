@@ -13,8 +13,9 @@ layer, ``tests/test_import_graph.py``) and judges no permission itself: every gu
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
@@ -29,16 +30,17 @@ from workbench.model import (
     NoteLink,
     NoteMark,
     Translation,
+    WorkshopSession,
     new_id,
     utcnow,
 )
 from workbench.store.annotations import _annotation, clean_annotation_text, clean_lang
-from workbench.store.base import dumps, from_iso, iso, loads
+from workbench.store.base import Record, dumps, iso, loads
 from workbench.store.core import CoreMixin, clean_name
 from workbench.store.judge import actor_name, annotation_lab, authorize
 from workbench.store.revision import bump_revision
+from workbench.store.schema import annotations as annotations_table
 from workbench.store.schema import (
-    annotations,
     cities,
     labs,
     note_links,
@@ -81,7 +83,7 @@ class ConsultationRecord:
     the lab, not by a guest city), every guest city's answers (notes and comments written in
     the session), the dots of the session, and who took part by city."""
 
-    session: Any
+    session: WorkshopSession
     lab_title: str
     questions: tuple[Annotation, ...]
     answers: tuple[tuple[str, str, str], ...]  # (city, "note" | "comment", text)
@@ -92,7 +94,7 @@ class ConsultationRecord:
 class NetworkMixin(WorkshopMixin, CoreMixin):
     """Peer consultations, built on the workshop sessions and the living labs."""
 
-    def consultations(self, lab_id: str) -> list[Any]:
+    def consultations(self, lab_id: str) -> list[WorkshopSession]:
         """The peer consultations held on a living lab (sessions of kind consultation), oldest
         first."""
         from workbench.store.judge import session_from_row as _session
@@ -125,43 +127,45 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             questions = [
                 _annotation(r)
                 for r in conn.execute(
-                    select(annotations)
-                    .join(note_marks, note_marks.c.annotation_id == annotations.c.id)
+                    select(annotations_table)
+                    .join(note_marks, note_marks.c.annotation_id == annotations_table.c.id)
                     .where(
-                        annotations.c.lab_id == lab.id,
+                        annotations_table.c.lab_id == lab.id,
                         note_marks.c.kind == "question",
-                        annotations.c.deleted_at.is_(None),
+                        annotations_table.c.deleted_at.is_(None),
                     )
-                    .order_by(annotations.c.created_at)
+                    .order_by(annotations_table.c.created_at)
                 ).mappings()
                 if r["author"] not in guests
             ]
             notes = (
                 conn.execute(
-                    select(annotations)
+                    select(annotations_table)
                     .where(
-                        annotations.c.lab_id == lab.id,
-                        annotations.c.deleted_at.is_(None),
-                        annotations.c.created_at >= start,
-                        annotations.c.created_at <= end,
+                        annotations_table.c.lab_id == lab.id,
+                        annotations_table.c.deleted_at.is_(None),
+                        annotations_table.c.created_at >= start,
+                        annotations_table.c.created_at <= end,
                     )
-                    .order_by(annotations.c.created_at)
+                    .order_by(annotations_table.c.created_at)
                 )
                 .mappings()
                 .all()
             )
             comments = conn.execute(
                 select(annotation_comments.c.author, annotation_comments.c.text)
-                .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
+                .join(
+                    annotations_table, annotations_table.c.id == annotation_comments.c.annotation_id
+                )
                 .where(
-                    annotations.c.lab_id == lab.id,
+                    annotations_table.c.lab_id == lab.id,
                     annotation_comments.c.deleted_at.is_(None),
                     annotation_comments.c.created_at >= start,
                     annotation_comments.c.created_at <= end,
                 )
                 .order_by(annotation_comments.c.created_at)
             ).all()
-            dots = dict(
+            dots: dict[str, int] = dict(
                 conn.execute(
                     select(annotation_votes.c.annotation_id, func.count())
                     .where(
@@ -213,7 +217,7 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
                 .mappings()
                 .first()
             )
-            values = dict(
+            values: dict[str, object] = dict(
                 kind=kind,
                 principles=dumps(list(principles)),
                 sdg_targets=dumps(list(sdg_targets)),
@@ -295,17 +299,17 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
         q = (
             select(
                 note_marks,
-                annotations,
+                annotations_table,
                 labs.c.title.label("lab_title"),
                 labs.c.network_id,
                 cities.c.id.label("city"),
                 cities.c.name.label("city_name"),
                 cities.c.country,
             )
-            .join(annotations, annotations.c.id == note_marks.c.annotation_id)
-            .join(labs, labs.c.id == annotations.c.lab_id)
+            .join(annotations_table, annotations_table.c.id == note_marks.c.annotation_id)
+            .join(labs, labs.c.id == annotations_table.c.lab_id)
             .join(cities, cities.c.id == labs.c.city_id)
-            .where(annotations.c.deleted_at.is_(None))
+            .where(annotations_table.c.deleted_at.is_(None))
             .order_by(note_marks.c.marked_at.desc())
         )
         if network_id:
@@ -356,7 +360,7 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             if lab_from == lab_to:
                 raise ValidationError("network.error.link_same_lab")
             authorize(conn, by, "annotation.edit", lab_from, author)
-            row = (
+            row: Record | None = (
                 conn.execute(
                     select(note_links).where(
                         note_links.c.from_id == from_id, note_links.c.to_id == to_id
@@ -413,14 +417,14 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
                 other = r["to_id"] if outgoing else r["from_id"]
                 o = conn.execute(
                     select(
-                        annotations.c.lab_id,
-                        annotations.c.text,
-                        annotations.c.deleted_at,
+                        annotations_table.c.lab_id,
+                        annotations_table.c.text,
+                        annotations_table.c.deleted_at,
                         labs.c.title,
                     )
-                    .join(labs, labs.c.id == annotations.c.lab_id)
-                    .where(annotations.c.id == other)
-                ).first()
+                    .join(labs, labs.c.id == annotations_table.c.lab_id)
+                    .where(annotations_table.c.id == other)
+                ).one()  # the link's notes are there: deleting a note deletes its links
                 out.append(
                     LinkedNote(
                         link=_link(r),
@@ -447,7 +451,7 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             lab_id, _author = _live_note(conn, annotation_id)
             authorize(conn, by, "comment.add", lab_id)
             own = conn.execute(
-                select(annotations.c.lang).where(annotations.c.id == annotation_id)
+                select(annotations_table.c.lang).where(annotations_table.c.id == annotation_id)
             ).scalar()
             if own and own == lang:
                 raise ValidationError("network.error.translation_own_language", lang=lang)
@@ -488,8 +492,11 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
             rows = (
                 conn.execute(
                     select(note_translations)
-                    .join(annotations, annotations.c.id == note_translations.c.annotation_id)
-                    .where(annotations.c.lab_id == lab_id)
+                    .join(
+                        annotations_table,
+                        annotations_table.c.id == note_translations.c.annotation_id,
+                    )
+                    .where(annotations_table.c.lab_id == lab_id)
                     .order_by(note_translations.c.lang)
                 )
                 .mappings()
@@ -509,7 +516,7 @@ class NetworkMixin(WorkshopMixin, CoreMixin):
         return (found.text, found) if found else (annotation.text, None)
 
 
-def _codes(values: Any, allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
+def _codes(values: Iterable[object] | None, allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
     found = tuple(dict.fromkeys(str(v) for v in (values or ())))
     unknown = [v for v in found if v not in allowed]
     if unknown:
@@ -519,16 +526,18 @@ def _codes(values: Any, allowed: tuple[str, ...], key: str) -> tuple[str, ...]:
 
 def _live_note(conn: Connection, annotation_id: str) -> tuple[str, str]:
     row = conn.execute(
-        select(annotations.c.lab_id, annotations.c.author, annotations.c.deleted_at).where(
-            annotations.c.id == annotation_id
-        )
+        select(
+            annotations_table.c.lab_id, annotations_table.c.author, annotations_table.c.deleted_at
+        ).where(annotations_table.c.id == annotation_id)
     ).first()
     if row is None or row.deleted_at is not None:
         raise NotFoundError("notfound.annotation")
-    return row.lab_id, row.author
+    lab_id: str = row.lab_id
+    author: str = row.author
+    return lab_id, author
 
 
-def _mark(r) -> NoteMark:  # type: ignore[no-untyped-def]
+def _mark(r: Record) -> NoteMark:
     return NoteMark(
         annotation_id=r["annotation_id"],
         kind=r["kind"],
@@ -536,26 +545,26 @@ def _mark(r) -> NoteMark:  # type: ignore[no-untyped-def]
         sdg_targets=tuple(loads(r["sdg_targets"], [])),
         status=r["status"],
         marked_by=r["marked_by"],
-        marked_at=from_iso(r["marked_at"]),
-    )  # type: ignore[arg-type]
+        marked_at=datetime.fromisoformat(r["marked_at"]),
+    )
 
 
-def _link(r) -> NoteLink:  # type: ignore[no-untyped-def]
+def _link(r: Record) -> NoteLink:
     return NoteLink(
         id=r["id"],
         from_id=r["from_id"],
         to_id=r["to_id"],
         created_by=r["created_by"],
-        created_at=from_iso(r["created_at"]),
-    )  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(r["created_at"]),
+    )
 
 
-def _translation(r) -> Translation:  # type: ignore[no-untyped-def]
+def _translation(r: Record) -> Translation:
     return Translation(
         id=r["id"],
         annotation_id=r["annotation_id"],
         lang=r["lang"],
         text=r["text"],
         author=r["author"],
-        created_at=from_iso(r["created_at"]),
-    )  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(r["created_at"]),
+    )

@@ -9,6 +9,7 @@ layer, ``tests/test_import_graph.py``) and judges no permission itself: every gu
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
@@ -17,17 +18,17 @@ from workbench.access import Actor
 from workbench.errors import NotFoundError, ValidationError
 from workbench.model import DEFAULT_VOTE_LIMIT, Comment, Vote, utcnow
 from workbench.settings import MAX_VOTE_LIMIT, MIN_VOTE_LIMIT
-from workbench.store.base import StoreBase, dumps, from_iso, iso, loads
+from workbench.store.base import Record, StoreBase, dumps, iso, loads
 from workbench.store.core import clean_name, clean_text
 from workbench.store.judge import actor_name, annotation_lab, authorize
 from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     annotation_comments,
     annotation_votes,
-    annotations,
     lab_settings,
     labs,
 )
+from workbench.store.schema import annotations as annotations_table
 
 
 class ParticipationMixin(StoreBase):
@@ -94,8 +95,8 @@ class ParticipationMixin(StoreBase):
         """Number of comments per annotation of a living lab (annotations without: absent)."""
         q = (
             select(annotation_comments.c.annotation_id, func.count())
-            .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
-            .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_(None))
+            .join(annotations_table, annotations_table.c.id == annotation_comments.c.annotation_id)
+            .where(annotations_table.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_(None))
             .group_by(annotation_comments.c.annotation_id)
         )
         with self.read() as conn:
@@ -280,25 +281,26 @@ def _voter(name: str | None) -> str:
 def _live_annotation(conn: Connection, annotation_id: str) -> str:
     """The lab id of an annotation that exists and is not deleted."""
     row = conn.execute(
-        select(annotations.c.lab_id, annotations.c.deleted_at).where(
-            annotations.c.id == annotation_id
+        select(annotations_table.c.lab_id, annotations_table.c.deleted_at).where(
+            annotations_table.c.id == annotation_id
         )
     ).first()
     if row is None or row.deleted_at is not None:
         raise NotFoundError("notfound.annotation")
-    return row.lab_id
+    lab_id: str = row.lab_id
+    return lab_id
 
 
 def _votes_used(conn: Connection, lab_id: str, number: int, voter: str) -> int:
     q = (
         select(func.count())
         .select_from(annotation_votes)
-        .join(annotations, annotations.c.id == annotation_votes.c.annotation_id)
+        .join(annotations_table, annotations_table.c.id == annotation_votes.c.annotation_id)
         .where(
             annotation_votes.c.lab_id == lab_id,
             annotation_votes.c.round == number,
             annotation_votes.c.voter == voter,
-            annotations.c.deleted_at.is_(None),
+            annotations_table.c.deleted_at.is_(None),
         )
     )
     return int(conn.execute(q).scalar() or 0)
@@ -337,21 +339,21 @@ def _set_setting(conn: Connection, lab_id: str, key: str, value: Any) -> None:
     conn.execute(insert(lab_settings).values(lab_id=lab_id, key=key, value=dumps(value)))
 
 
-def _comment(r) -> Comment:  # type: ignore[no-untyped-def]
+def _comment(r: Record) -> Comment:
     return Comment(
         id=r["id"],
         annotation_id=r["annotation_id"],
         author=r["author"],
         text=r["text"],
-        created_at=from_iso(r["created_at"]),
-    )  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(r["created_at"]),
+    )
 
 
-def _vote(r) -> Vote:  # type: ignore[no-untyped-def]
+def _vote(r: Record) -> Vote:
     return Vote(
         id=r["id"],
         annotation_id=r["annotation_id"],
         voter=r["voter"],
         round=r["round"],
-        created_at=from_iso(r["created_at"]),
-    )  # type: ignore[arg-type]
+        created_at=datetime.fromisoformat(r["created_at"]),
+    )

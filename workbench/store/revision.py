@@ -14,7 +14,9 @@ from sqlalchemy import Connection, func, select, update
 
 from workbench.errors import NotFoundError
 from workbench.store.base import BUMPED
-from workbench.store.schema import annotations, labs
+from workbench.store.engine import workspace_schema
+from workbench.store.schema import annotations as annotations_table
+from workbench.store.schema import labs
 
 #: PostgreSQL channel on which each committed revision is announced (``schema|lab|revision``).
 NOTIFY_CHANNEL = "workbench_live"
@@ -50,14 +52,20 @@ def bump_revision(
     if conn.dialect.name == "postgresql":
         # delivered at commit (never for a rolled-back write) to every process listening:
         # the live channel of each app process, and QGIS layers set to refresh on notification
-        schema = getattr(conn.engine, "info_schema", None) or "public"  # engine.make_engine
+        schema = workspace_schema(conn.engine) or "public"
         payload = f"{schema}|{lab_id}|{revision}"
         conn.execute(
             select(func.pg_notify(NOTIFY_CHANNEL, payload), func.pg_notify(QGIS_CHANNEL, payload))
         )
     ids = list(dict.fromkeys(annotation_ids))
     if all_annotations:
-        conn.execute(update(annotations).where(annotations.c.lab_id == lab_id).values(rev=revision))
+        conn.execute(
+            update(annotations_table)
+            .where(annotations_table.c.lab_id == lab_id)
+            .values(rev=revision)
+        )
     elif ids:
-        conn.execute(update(annotations).where(annotations.c.id.in_(ids)).values(rev=revision))
+        conn.execute(
+            update(annotations_table).where(annotations_table.c.id.in_(ids)).values(rev=revision)
+        )
     return int(revision)

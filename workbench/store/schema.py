@@ -7,8 +7,6 @@ once released; a change to the schema is a new migration appended here plus the 
 the ``Table`` objects below, which describe the newest version and are what queries use.
 """
 
-from __future__ import annotations
-
 from sqlalchemy import Column, Float, ForeignKey, Integer, MetaData, Table, Text
 
 from workbench.store.types import Flag, Geom, Json, Stamp
@@ -603,9 +601,9 @@ def _v8_postgres() -> str:
                 f"ALTER COLUMN {c} TYPE timestamptz USING {c}::timestamptz" for c in columns
             )
         )
-    for table, columns in _V8_PG_JSON.items():
+    for table, json_columns in _V8_PG_JSON.items():
         parts = []
-        for c, default in columns:
+        for c, default in json_columns:
             parts += [
                 f"ALTER COLUMN {c} DROP DEFAULT",
                 f"ALTER COLUMN {c} TYPE jsonb USING {c}::jsonb",
@@ -712,6 +710,265 @@ CREATE VIEW uploaded_layers AS
 """
 
 
+# ---- v11: NOT NULL on the text primary keys of versions 1-4 (SQLite) -------------------------
+# SQLite, unlike PostgreSQL, lets a PRIMARY KEY that is not an INTEGER PRIMARY KEY hold NULL, so
+# ``id TEXT PRIMARY KEY`` took a row without an id. SQLite cannot add NOT NULL to a column: each
+# table is built again as the SQLite manual says (https://www.sqlite.org/lang_altertable.html,
+# "other kinds of table schema changes"): a new table with the same columns in the same order,
+# the rows copied, the old table dropped, the new one renamed, its indexes made again. It runs
+# with foreign keys off (``engine.migrate``), so dropping a table cascades nowhere, and the view
+# that reads ``annotations`` is dropped first and made again. PostgreSQL: a PRIMARY KEY is NOT
+# NULL already, nothing to do.
+_V11_SQLITE_TABLES = (
+    (
+        "networks",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL,
+    countries TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1""",
+        (),
+    ),
+    (
+        "cities",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL,
+    country TEXT NOT NULL,
+    lon REAL NOT NULL,
+    lat REAL NOT NULL,
+    illustrative_only INTEGER NOT NULL DEFAULT 0,
+    version INTEGER NOT NULL DEFAULT 1""",
+        (),
+    ),
+    (
+        "labs",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    city_id TEXT NOT NULL REFERENCES cities(id),
+    network_id TEXT NOT NULL REFERENCES networks(id),
+    title TEXT NOT NULL,
+    summary TEXT NOT NULL DEFAULT '',
+    themes TEXT NOT NULL DEFAULT '[]',
+    principles TEXT NOT NULL DEFAULT '[]',
+    sdg_targets TEXT NOT NULL DEFAULT '[]',
+    status TEXT NOT NULL DEFAULT 'planning',
+    boundary TEXT NOT NULL,
+    illustrative INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    version INTEGER NOT NULL DEFAULT 1,
+    revision INTEGER NOT NULL DEFAULT 0,
+    session_rev INTEGER NOT NULL DEFAULT 0""",
+        ("CREATE INDEX labs_city ON labs(city_id)",),
+    ),
+    (
+        "layers",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    attribution TEXT NOT NULL DEFAULT '',
+    style TEXT NOT NULL DEFAULT '{}',
+    path TEXT NOT NULL DEFAULT '',
+    feature_count INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL,
+    source_for TEXT NOT NULL DEFAULT ''""",
+        ("CREATE INDEX layers_lab ON layers(lab_id)",),
+    ),
+    (
+        "snapshots",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT '{}',
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL""",
+        ("CREATE INDEX snapshots_lab ON snapshots(lab_id)",),
+    ),
+    (
+        "annotations",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    geom TEXT NOT NULL,
+    geom_type TEXT NOT NULL,
+    minx REAL NOT NULL,
+    miny REAL NOT NULL,
+    maxx REAL NOT NULL,
+    maxy REAL NOT NULL,
+    category TEXT NOT NULL,
+    text TEXT NOT NULL DEFAULT '',
+    author TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    deleted_at TEXT,
+    version INTEGER NOT NULL DEFAULT 1,
+    updated_by TEXT NOT NULL DEFAULT '',
+    rev INTEGER NOT NULL DEFAULT 0,
+    hidden INTEGER NOT NULL DEFAULT 0,
+    lang TEXT NOT NULL DEFAULT ''""",
+        (
+            "CREATE INDEX annotations_lab ON annotations(lab_id, updated_at)",
+            "CREATE INDEX annotations_lab_category ON annotations(lab_id, category)",
+            "CREATE INDEX annotations_lab_rev ON annotations(lab_id, rev)",
+        ),
+    ),
+    (
+        "annotation_history",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    annotation_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL DEFAULT '',
+    at TEXT NOT NULL,
+    data TEXT NOT NULL DEFAULT '{}'""",
+        ("CREATE INDEX annotation_history_annotation ON annotation_history(annotation_id)",),
+    ),
+    (
+        "annotation_comments",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    annotation_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    author TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    deleted_at TEXT""",
+        (
+            "CREATE INDEX annotation_comments_annotation"
+            " ON annotation_comments(annotation_id, created_at)",
+        ),
+    ),
+    (
+        "annotation_votes",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    annotation_id TEXT NOT NULL REFERENCES annotations(id) ON DELETE CASCADE,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    voter TEXT NOT NULL,
+    round INTEGER NOT NULL,
+    created_at TEXT NOT NULL""",
+        (
+            "CREATE INDEX annotation_votes_voter ON annotation_votes(lab_id, round, voter)",
+            "CREATE INDEX annotation_votes_annotation ON annotation_votes(annotation_id)",
+        ),
+    ),
+    (
+        "annotation_categories",
+        """
+    code TEXT NOT NULL PRIMARY KEY,
+    colour TEXT NOT NULL,
+    labels TEXT NOT NULL DEFAULT '{}',
+    position INTEGER NOT NULL DEFAULT 0,
+    created_at TEXT NOT NULL""",
+        (),
+    ),
+    (
+        "workspace_settings",
+        """
+    key TEXT NOT NULL PRIMARY KEY,
+    value TEXT NOT NULL""",
+        (),
+    ),
+    (
+        "workspace_roles",
+        """
+    email TEXT NOT NULL PRIMARY KEY,
+    role TEXT NOT NULL,
+    created_at TEXT NOT NULL""",
+        (),
+    ),
+    (
+        "access_attempts",
+        """
+    client TEXT NOT NULL PRIMARY KEY,
+    failures INTEGER NOT NULL DEFAULT 0,
+    last_failure_at TEXT,
+    locked_until TEXT""",
+        (),
+    ),
+    (
+        "workshop_sessions",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    lab_id TEXT NOT NULL REFERENCES labs(id) ON DELETE CASCADE,
+    title TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'active',
+    created_by TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    ended_at TEXT,
+    kind TEXT NOT NULL DEFAULT 'workshop' CHECK (kind IN ('workshop', 'consultation'))""",
+        (
+            "CREATE INDEX workshop_sessions_lab ON workshop_sessions(lab_id, status)",
+            "CREATE UNIQUE INDEX workshop_sessions_one_active ON workshop_sessions(lab_id)"
+            " WHERE status = 'active'",
+        ),
+    ),
+    (
+        "workshop_rounds",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES workshop_sessions(id) ON DELETE CASCADE,
+    number INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    status TEXT NOT NULL,
+    minutes INTEGER NOT NULL DEFAULT 0,
+    lock_edits INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    paused_at TEXT,
+    paused_seconds REAL NOT NULL DEFAULT 0,
+    ended_at TEXT,
+    snapshot_id TEXT""",
+        (
+            "CREATE INDEX workshop_rounds_session ON workshop_rounds(session_id, number)",
+            "CREATE UNIQUE INDEX workshop_rounds_number ON workshop_rounds(session_id, number)",
+            "CREATE UNIQUE INDEX workshop_rounds_one_open ON workshop_rounds(session_id)"
+            " WHERE status <> 'ended'",
+        ),
+    ),
+    (
+        "workshop_members",
+        """
+    id TEXT NOT NULL PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES workshop_sessions(id) ON DELETE CASCADE,
+    group_name TEXT NOT NULL,
+    colour TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_at TEXT NOT NULL,
+    last_seen TEXT NOT NULL""",
+        ("CREATE INDEX workshop_members_session ON workshop_members(session_id)",),
+    ),
+)
+
+#: The view of migration 8, made again over the new ``annotations``.
+_V11_LIVE_ANNOTATIONS = """
+CREATE VIEW live_annotations AS
+ SELECT id, lab_id, geom, geom_type, category, text, author, created_at, updated_at, version,
+        updated_by, rev
+   FROM annotations WHERE deleted_at IS NULL AND NOT hidden"""
+
+
+def _v11_sqlite() -> str:
+    """Migration 11 on SQLite: every table of ``_V11_SQLITE_TABLES`` built again."""
+    out = ["DROP VIEW live_annotations"]
+    for table, columns, indexes in _V11_SQLITE_TABLES:
+        out += [
+            f"CREATE TABLE _v11_{table} ({columns}\n)",
+            f"INSERT INTO _v11_{table} SELECT * FROM {table}",
+            f"DROP TABLE {table}",
+            f"ALTER TABLE _v11_{table} RENAME TO {table}",
+            *indexes,
+        ]
+    out.append(_V11_LIVE_ANNOTATIONS)
+    return ";\n".join(out) + ";\n"
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     _V1_CORE,
     _V2_ANNOTATIONS,
@@ -726,6 +983,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         "postgresql": _V9_NETWORK.format(json="jsonb", time="timestamptz"),
     },
     {"sqlite": "", "postgresql": _V10_POSTGRES},
+    {"sqlite": _v11_sqlite(), "postgresql": ""},
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

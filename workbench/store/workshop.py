@@ -11,7 +11,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TypedDict
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
@@ -65,7 +65,6 @@ from workbench.store.revision import bump_revision
 from workbench.store.schema import (
     access_attempts,
     annotation_comments,
-    annotations,
     labs,
     workshop_members,
     workshop_rounds,
@@ -73,6 +72,18 @@ from workbench.store.schema import (
     workspace_roles,
     workspace_settings,
 )
+from workbench.store.schema import annotations as annotations_table
+
+
+class HiddenComment(TypedDict):
+    """A comment a moderator hid (:meth:`WorkshopMixin.list_hidden_comments`): its row."""
+
+    id: str
+    annotation_id: str
+    author: str
+    text: str
+    created_at: str  # ISO 8601
+    deleted_at: str
 
 
 class WorkshopMixin(StoreBase):
@@ -449,7 +460,7 @@ class WorkshopMixin(StoreBase):
         if (
             session is None
             or session["status"] != "active"
-            or from_iso(session["expires_at"]) <= utcnow()
+            or datetime.fromisoformat(session["expires_at"]) <= utcnow()
         ):
             return None
         return Actor("participant", row["group_name"], row["session_id"], row["id"])
@@ -484,7 +495,7 @@ class WorkshopMixin(StoreBase):
                 session_id=r["session_id"],
                 group=r["group_name"],
                 colour=r["colour"],
-                created_at=from_iso(r["created_at"]),
+                created_at=datetime.fromisoformat(r["created_at"]),
             )
             for r in rows
         ]
@@ -671,6 +682,8 @@ class WorkshopMixin(StoreBase):
                 .mappings()
                 .first()
             )
+        if row is None:
+            raise NotFoundError("workshop.error.no_round")
         return round_from_row(row)
 
     def _round_or_fail(self, session_id: str) -> WorkshopRound:
@@ -704,20 +717,32 @@ class WorkshopMixin(StoreBase):
             raise ValidationError("workshop.error.minutes", limit=MAX_ROUND_MINUTES)
 
     # ---- moderation of comments ----------------------------------------------------------------
-    def list_hidden_comments(self, lab_id: str) -> list[dict[str, Any]]:
+    def list_hidden_comments(self, lab_id: str) -> list[HiddenComment]:
         """Hidden comments of a living lab's annotations (for restoring), newest first."""
         q = (
             select(annotation_comments)
-            .join(annotations, annotations.c.id == annotation_comments.c.annotation_id)
-            .where(annotations.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_not(None))
+            .join(annotations_table, annotations_table.c.id == annotation_comments.c.annotation_id)
+            .where(
+                annotations_table.c.lab_id == lab_id, annotation_comments.c.deleted_at.is_not(None)
+            )
             .order_by(annotation_comments.c.deleted_at.desc())
         )
         with self.read() as conn:
-            return [dict(r) for r in conn.execute(q).mappings()]
+            return [
+                HiddenComment(
+                    id=r["id"],
+                    annotation_id=r["annotation_id"],
+                    author=r["author"],
+                    text=r["text"],
+                    created_at=r["created_at"],
+                    deleted_at=r["deleted_at"],
+                )
+                for r in conn.execute(q).mappings()
+            ]
 
 
 def _session_lab(conn: Connection, session_id: str) -> str:
-    lab_id = conn.execute(
+    lab_id: str | None = conn.execute(
         select(workshop_sessions.c.lab_id).where(workshop_sessions.c.id == session_id)
     ).scalar()
     if lab_id is None:
@@ -746,7 +771,7 @@ def _locked_for(conn: Connection, client: str, now: datetime) -> float:
     until = conn.execute(
         select(access_attempts.c.locked_until).where(access_attempts.c.client == client)
     ).scalar()
-    return max(0.0, (from_iso(until) - now).total_seconds()) if until else 0.0
+    return max(0.0, (datetime.fromisoformat(until) - now).total_seconds()) if until else 0.0
 
 
 def _count_failure(conn: Connection, client: str, now: datetime) -> None:
