@@ -305,3 +305,36 @@ def test_migration_11_keeps_every_row_and_key_and_refuses_a_null_id(demo_store, 
             assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
     finally:
         upgraded.close()
+
+
+@pytest.mark.sqlite_only
+def test_an_upgrade_that_finds_broken_keys_is_refused_whole(tmp_path):
+    """A schema-10 file holding a comment on a note that does not exist (foreign keys are enforced
+    by the workbench, but a file may have been edited by hand): the upgrade says so with its
+    own message and leaves the file at schema 10, the comment still in it."""
+    import sqlite3
+
+    from workbench.errors import SchemaError
+    from workbench.store.engine import make_engine, migrate
+
+    old = tmp_path / "v10.sqlite"
+    engine = make_engine(f"sqlite:///{old}")
+    assert migrate(engine, target=10) == 10
+    engine.dispose()
+    with sqlite3.connect(old) as raw:
+        raw.execute("PRAGMA foreign_keys = OFF")
+        raw.execute(
+            "INSERT INTO annotation_comments (id, annotation_id, author, text, created_at)"
+            " VALUES ('c1', 'no-such-note', 'g', 'x', '2026-01-01T00:00:00')"
+        )
+    engine = make_engine(f"sqlite:///{old}")
+    try:
+        with pytest.raises(SchemaError) as caught:
+            migrate(engine)
+        assert caught.value.key == "store.upgrade_broken_keys"
+        assert caught.value.params["table"] == "annotation_comments"
+    finally:
+        engine.dispose()
+    with sqlite3.connect(old) as raw:
+        assert raw.execute("SELECT max(version) FROM schema_version").fetchone() == (10,)
+        assert raw.execute("SELECT id FROM annotation_comments").fetchall() == [("c1",)]

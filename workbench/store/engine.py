@@ -267,7 +267,12 @@ def migrate(engine: Engine, target: int = SCHEMA_VERSION) -> int:
         if conn.dialect.name == "sqlite" and target > current:
             broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
             if broken:
-                raise RuntimeError(f"a migration broke foreign keys (rolled back): {broken[:5]}")
+                raise SchemaError(
+                    "store.upgrade_broken_keys",
+                    version=target,
+                    count=len(broken),
+                    table=str(broken[0][0]),
+                )
     if engine.dialect.name == "sqlite" and current == 0 and target >= _SQLITE_REBUILD:
         with engine.connect() as conn:  # a few kB at once, never an existing workspace
             _sqlite_outside_transaction(conn, "VACUUM")
