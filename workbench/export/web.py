@@ -380,7 +380,9 @@ def _render_png_chromium(
                 "text/html",
             )
             timeout_ms = EXPORT_RENDER_TIMEOUT_S * 1000
-            page.goto(ORIGIN + "frame.html", wait_until="load", timeout=timeout_ms)
+            # the frame's own page only: its map and tiles are waited for below, where a map
+            # still loading gives a note on the image instead of failing the export
+            page.goto(ORIGIN + "frame.html", wait_until="domcontentloaded", timeout=timeout_ms)
             frame = page.frame_locator("#map")
             try:
                 frame.locator(".leaflet-container").wait_for(timeout=timeout_ms)
