@@ -267,7 +267,11 @@ def test_a_client_that_does_not_read_is_dropped_without_a_queue(monkeypatch):
 
     closed = []
 
+    from starlette.websockets import WebSocketState
+
     class Stuck:  # a WebSocket whose reader never takes anything
+        client_state = application_state = WebSocketState.CONNECTED
+
         async def send_text(self, text):
             await asyncio.sleep(3600)
 
@@ -282,3 +286,82 @@ def test_a_client_that_does_not_read_is_dropped_without_a_queue(monkeypatch):
         sent = pool.submit(asyncio.run, live._send(reader, {"type": "delta"})).result()
     assert sent is False
     assert closed == [4408]
+
+
+@pytest.fixture
+def served(demo_store):
+    """The live routes on a real uvicorn server (the WebSocket implementation Streamlit picks),
+    in a thread, with uvicorn's log captured: (base URL, records)."""
+    import logging
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    live.HUB = None
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+
+    handler = Keep(logging.WARNING)
+    logging.getLogger("uvicorn.error").addHandler(handler)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    app = Starlette(routes=live.routes, lifespan=live.lifespan)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, ws="websockets-sansio", log_config=None, lifespan="on"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"ws://127.0.0.1:{port}/api/live/{LAB}/ws", records
+    server.should_exit = True
+    thread.join(10)
+    logging.getLogger("uvicorn.error").removeHandler(handler)
+    for store in live.hub().stores.values():
+        store.close()
+    live.HUB = None
+
+
+def test_a_page_that_goes_away_is_let_go_without_an_error(served, demo_store):
+    """A browser that leaves (code 1001) before its hello, after a bad hello or while
+    connected, and a client sending binary frames: the server closes its side quietly and logs
+    nothing (CI saw a traceback here when the close of a socket already gone raised)."""
+    import time
+
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url, records = served
+    token = live.issue_token("demo", LAB, SYSTEM)
+    with connect(url) as ws:  # gone before the hello
+        ws.close(1001)
+    with connect(url) as ws:  # gone right after a hello that is refused
+        ws.send("not json")
+        ws.close(1001)
+    with connect(url) as ws:  # gone while connected
+        ws.send(json.dumps({"token": token, "since": 0, "device": "d1"}))
+        assert json.loads(ws.recv(timeout=10))["type"] in ("delta", "presence")
+        ws.close(1001)
+    with connect(url) as ws:  # a binary hello is refused like any message that is not JSON
+        ws.send(b"\x00\xff" * 8)
+        assert json.loads(ws.recv(timeout=10))["error"] == "live.error.message"
+    with connect(url) as ws:  # a binary frame once connected ends the connection
+        ws.send(json.dumps({"token": token, "since": 0, "device": "d2"}))
+        ws.recv(timeout=10)
+        ws.send(b"\x00")
+        with pytest.raises(ConnectionClosed):
+            for _ in range(20):
+                ws.recv(timeout=10)
+    time.sleep(1.0)  # the server's side of each close
+    errors = [r.getMessage() for r in records if r.levelno >= 40]
+    assert errors == []

@@ -12,6 +12,9 @@ How it works (the store holds the revision and the deltas, ``store.live``):
   (``{"type": "presence"}``: the groups connected and their devices) and ``{"type":
   "pong"}`` to the client's heartbeats. ``GET /api/live/{lab}/delta?since=N`` (token in the
   ``Authorization: Bearer`` header) gives one delta, for a client without a WebSocket.
+- A hello that is not a JSON text frame, or a bad token, gets ``{"type": "error"}`` and a
+  4xxx close; a later frame that is binary, not JSON or too long ends the connection. A page
+  that leaves at any point (it navigated away, the phone slept) is let go quietly.
 - A write of this process wakes the lab's readers at once (``store.base.add_commit_listener``);
   a write of another process (the command line, a second app process) to a SQLite workspace
   is heard through the file system (watchdog: a change of the workspace's write-ahead log),
@@ -45,7 +48,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from workbench.access import Actor
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError, WorkbenchError
@@ -590,10 +593,34 @@ async def _send(reader: Reader, message: Message) -> bool:
 
 
 async def _close(ws: WebSocket, code: int) -> None:
+    """Close our side; a page already gone (it navigated away, its phone slept) needs no close,
+    and a close that finds the connection dropped is the same news, not an error."""
+    if WebSocketState.DISCONNECTED in (ws.client_state, ws.application_state):
+        return
     try:
         await ws.close(code)
-    except (RuntimeError, OSError):
+    except (RuntimeError, OSError, WebSocketDisconnect):
         pass
+
+
+async def _receive_text(ws: WebSocket) -> str:
+    """The next text frame; a binary frame is not a message of ours (``ValueError``)."""
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    text = message.get("text")
+    if not isinstance(text, str):
+        raise ValueError("a binary frame")
+    return text
+
+
+async def _refuse(ws: WebSocket, key: str, message: str, code: int) -> None:
+    """Tell a client why it is not let in (when it is still there to hear it), then close."""
+    try:
+        await ws.send_text(json.dumps({"type": "error", "error": key, "message": message}))
+    except (RuntimeError, OSError, WebSocketDisconnect):
+        return
+    await _close(ws, code)
 
 
 # ---- requests ----------------------------------------------------------------------------------
@@ -677,7 +704,7 @@ async def socket_route(websocket: WebSocket) -> None:
     lab_id = websocket.path_params["lab"]
     h = hub()
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), LIVE_HELLO_TIMEOUT_S)
+        raw = await asyncio.wait_for(_receive_text(websocket), LIVE_HELLO_TIMEOUT_S)
         if len(raw) > LIVE_MAX_MESSAGE_BYTES:
             raise ValidationError("live.error.message")
         hello = json.loads(raw)
@@ -702,37 +729,23 @@ async def socket_route(websocket: WebSocket) -> None:
         await _close(websocket, 4400)
         return
     except (ValueError, TypeError):  # not JSON
-        await websocket.send_text(
-            json.dumps(
-                {
-                    "type": "error",
-                    "error": "live.error.message",
-                    "message": t("live.error.message", "en"),
-                }
-            )
-        )
-        await _close(websocket, 4400)
+        await _refuse(websocket, "live.error.message", t("live.error.message", "en"), 4400)
         return
     except WorkbenchError as exc:
-        await websocket.send_text(
-            json.dumps(
-                {"type": "error", "error": exc.key, "message": t(exc.key, "en", **exc.params)}
-            )
-        )
-        await _close(websocket, 4000 + _status(exc))
+        await _refuse(websocket, exc.key, t(exc.key, "en", **exc.params), 4000 + _status(exc))
         return
     h.join(reader)
     reader.wake.set()  # the first delta: everything since the client's revision
     sender = asyncio.ensure_future(_deliver(h, reader))
     try:
         while True:
-            raw = await websocket.receive_text()
-            reader.seen = time.monotonic()
-            if len(raw) > LIVE_MAX_MESSAGE_BYTES:
-                break
             try:
+                raw = await _receive_text(websocket)
+                reader.seen = time.monotonic()
+                if len(raw) > LIVE_MAX_MESSAGE_BYTES:
+                    break
                 message = json.loads(raw)
-            except ValueError:
+            except ValueError:  # binary or not JSON: not one of our clients
                 break
             if isinstance(message, dict) and message.get("type") == "ping":
                 await _send(reader, {"type": "pong", "now": time.time()})
