@@ -291,3 +291,38 @@ def test_the_citys_own_layers_count(demo_store, tmp_path):
     # one source per theme: marking the roads as buildings unmarks the buildings layer
     demo_store.set_layer_source(layers["roads"].id, "buildings", by=SYSTEM)
     assert demo_store.get_layer(layers["buildings"].id).source_for == ""
+
+
+def test_a_source_layer_that_cannot_be_read_is_named_not_dropped(demo_store, tmp_path):
+    """A layer marked as the buildings source whose features are gone: the figures fall back
+    to what OpenStreetMap has (here nothing, so no figure) and the site's notes name the layer
+    in every language, instead of the layer silently not counting."""
+    from workbench.cli import import_demo_files
+    from workbench.opendata.sources import lab_sources
+
+    swellendam = "8c99bc7d-a03d-4db6-9b65-adda2453c452"
+    src = shared_geodata("southafrica_swellendam_training.gpkg")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / src.name).symlink_to(src)
+    layers = {
+        r.name.rsplit(" ", 1)[-1]: r
+        for r in import_demo_files(str(folder))
+        if r.lab_id == swellendam
+    }
+    demo_store.set_layer_source(layers["buildings"].id, "buildings", by=SYSTEM)
+    demo_store.set_layer_source(layers["roads"].id, "streets", by=SYSTEM)
+    demo_store.features.delete("upload", swellendam, layers["buildings"].id)
+    sources = lab_sources(demo_store, swellendam)
+    assert sources["buildings"].frame is None and sources["streets"].frame is not None
+    ind.clear_memory_cache()
+    result = ind.lab_indicators(demo_store, demo_store.get_lab(swellendam), sources=sources)
+    assert result.get("gsi").value is None  # no OSM buildings for the site either
+    assert result.get("street_density").value > 0  # the readable source still counts
+    said = [n for n in result.notes if n.key == "indicators.note.source_unreadable"]
+    assert [n.params for n in said] == [{"theme": "buildings", "name": layers["buildings"].name}]
+    for lang, theme in (("en", "Buildings"), ("de", "Gebäude"), ("uk", "Будівлі")):
+        text = said[0].text(lang)
+        assert layers["buildings"].name in text and theme in text
+    again = ind.cached_indicators(demo_store, demo_store.get_lab(swellendam), None, sources)
+    assert again is not None and [n.key for n in again.notes] == [n.key for n in result.notes]

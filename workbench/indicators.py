@@ -417,6 +417,8 @@ class LabData:
     population: gpd.GeoDataFrame | None = None
     population_column: str | None = None
     pending: tuple[str, ...] = ()
+    #: (theme, layer name) of the city's own source layers whose files could not be read
+    unreadable_sources: tuple[tuple[str, str], ...] = ()
 
 
 def load_lab_data(
@@ -445,8 +447,12 @@ def load_lab_data(
 
 def _use_sources(data: LabData, sources: dict[str, Any]) -> None:
     """Put the city's own layers in place of the themes they are the source for: their
-    coverage is their features' hull, their date unknown, their name said in the notes."""
+    coverage is their features' hull, their date unknown, their name said in the notes. A layer
+    that could not be read leaves the OSM theme in place and is named in the site's notes."""
     for theme, src in sources.items():
+        if src.frame is None:
+            data.unreadable_sources += ((theme, src.name),)
+            continue
         if theme == "population":
             if data.population is None and (col := population_column(src.frame)):
                 data.population, data.population_column = src.frame, col
@@ -853,6 +859,8 @@ def compute_indicators(data: LabData, progress: Progress | None = None) -> Indic
         )
     for theme in data.pending:
         notes.append(Note("indicators.note.theme_pending", {"theme": theme}, blocking=True))
+    for theme, name in data.unreadable_sources:
+        notes.append(Note("indicators.note.source_unreadable", {"theme": theme, "name": name}))
     if not data.themes and not data.pending:
         notes.append(Note("indicators.note.no_data", blocking=True))
     coverage = _data_coverage(site)

@@ -416,9 +416,10 @@ def sheet_labs(store: Store, lab_ids: Sequence[str], lang: str) -> list[SheetLab
         result = ind.lab_indicators(store, lab, sources=sources)
         city = cities.get(lab.city_id)
         label = f"{city.name} ({city.country})" if city else lab.title
+        own = sources.get("buildings")
         buildings = (
-            sources["buildings"].frame
-            if "buildings" in sources
+            own.frame
+            if own is not None and own.frame is not None
             else ind.load_theme(store, lab_id, "buildings")
         )
         out.append(

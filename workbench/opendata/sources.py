@@ -50,7 +50,9 @@ class SourceLayer:
     theme: str
     name: str
     layer_id: str
-    frame: gpd.GeoDataFrame  # shaped like the cached OSM theme; the raw layer for population
+    #: shaped like the cached OSM theme; the raw layer for population; None when the layer's
+    #: file cannot be read (the OSM theme counts then, and the figures say so)
+    frame: gpd.GeoDataFrame | None
     token: str  # changes when the layer's features change (for the indicator cache key)
 
 
@@ -128,7 +130,8 @@ def _noded_streets(geoms: np.ndarray) -> gpd.GeoDataFrame:
 
 def lab_sources(store: Store, lab_id: str) -> dict[str, SourceLayer]:
     """The uploaded layers of a lab marked as the source of a theme, read and shaped; a layer
-    whose file cannot be read is left out (the OSM theme counts then)."""
+    whose file cannot be read is given with no frame (the OSM theme counts then, and the
+    indicators note which layer could not be read)."""
     from workbench.opendata.files import load_upload
 
     out: dict[str, SourceLayer] = {}
@@ -139,6 +142,7 @@ def lab_sources(store: Store, lab_id: str) -> dict[str, SourceLayer]:
         try:
             raw = load_upload(store, layer)
         except (OSError, ValueError):
+            out[theme] = SourceLayer(theme, layer.name, layer.id, None, f"unreadable:{layer.id}")
             continue
         frame = raw if theme == "population" else theme_frame(raw, theme)
         out[theme] = SourceLayer(theme, layer.name, layer.id, frame, _token(layer, raw))
