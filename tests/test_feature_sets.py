@@ -85,9 +85,14 @@ def test_an_empty_frame_and_hostile_names(store):
     sets.write("osm", "lab-1", "water", empty, {"feature_count": 0})
     back = sets.read("osm", "lab-1", "water")
     assert len(back) == 0 and list(back.columns) == list(empty.columns)
-    for lab_id, name in (("../../etc", "x"), ("lab-1", "../passwd"), ("lab-1", "a b")):
-        with pytest.raises(ValidationError):
+    for lab_id, name, key in (
+        ("../../etc", "x", "opendata.lab_id"),
+        ("lab-1", "../passwd", "store.feature_set_name"),
+        ("lab-1", "a b", "store.feature_set_name"),
+    ):
+        with pytest.raises(ValidationError) as refused:
             sets.write("osm", lab_id, name, _frame(), {})
+        assert refused.value.key == key
     with pytest.raises(ValueError):
         sets.write("osm", "lab-1", "x", _frame().set_crs(3857, allow_override=True), {})
 

@@ -60,9 +60,10 @@ _MEMO_MAX = 64
 def _check(kind: str, lab_id: str, name: str) -> None:
     if kind not in KINDS:
         raise ValueError(f"unknown feature set kind {kind!r}")
-    for value in (lab_id, name):
-        if not isinstance(value, str) or not _NAME.match(value):
-            raise ValidationError("opendata.lab_id", value=str(value)[:80])
+    if not isinstance(lab_id, str) or not _NAME.match(lab_id):
+        raise ValidationError("opendata.lab_id", value=str(lab_id)[:80])
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValidationError("store.feature_set_name", value=str(name)[:80])
 
 
 class FeatureSets:
