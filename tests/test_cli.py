@@ -8,7 +8,15 @@ import sys
 
 import pytest
 
-from tests.helpers import MUNICH_LAB
+from tests.helpers import (
+    BALTIMORE_LAB,
+    BAYREUTH_LAB,
+    KHARKIV_LAB,
+    MUNICH_LAB,
+    NUERNBERG_LAB,
+    SEATTLE_LAB,
+    SWELLENDAM_LAB,
+)
 from workbench import __version__, cli
 from workbench.settings import DEMO_DIR
 
@@ -126,12 +134,12 @@ def test_workbench_run_serves_the_demo_workspace(data_dir):
 
 DEMO_WITH_DATA = {  # demo lab → what `workbench demo --import-extracts` gives it
     MUNICH_LAB: "osm",  # München
-    "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b": "osm",  # Nürnberg
-    "3a54af74-0882-4391-964c-d218a6055949": "osm",  # Seattle
-    "72ae62f6-1ea4-415a-9f06-e8ce90c5800f": "osm",  # Baltimore
-    "60c9443e-e45d-4969-a057-25ff4a0e90e9": "osm",  # Kharkiv
-    "67a05de9-1f0e-4ad9-81aa-a2e2a4d1a955": "osm",  # Bayreuth
-    "8c99bc7d-a03d-4db6-9b65-adda2453c452": "upload",  # Swellendam: the user's GeoPackage
+    NUERNBERG_LAB: "osm",  # Nürnberg
+    SEATTLE_LAB: "osm",  # Seattle
+    BALTIMORE_LAB: "osm",  # Baltimore
+    KHARKIV_LAB: "osm",  # Kharkiv
+    BAYREUTH_LAB: "osm",  # Bayreuth
+    SWELLENDAM_LAB: "upload",  # Swellendam: the user's GeoPackage
 }
 
 
@@ -156,13 +164,13 @@ def test_demo_import_extracts_from_a_fresh_data_dir(capsys):
         assert kind in kinds, lab_id
         if kind == "osm":
             assert "streets" in cached_themes(store, lab_id)
-    uploads = store.list_layers("8c99bc7d-a03d-4db6-9b65-adda2453c452", kind="upload")
+    uploads = store.list_layers(SWELLENDAM_LAB, kind="upload")
     # each keeps its own layer's name, not the file's
     assert sorted(x.name for x in uploads) == ["buildings", "restaurants", "roads", "schools"]
     assert all("OpenStreetMap contributors" in x.attribution for x in uploads)
     assert cli.main(["demo", "--import-extracts", str(folder)]) == 0
     assert "Added 0 uploaded layer(s)" in capsys.readouterr().out
-    assert len(store.list_layers("8c99bc7d-a03d-4db6-9b65-adda2453c452")) == 4
+    assert len(store.list_layers(SWELLENDAM_LAB)) == 4
 
 
 @pytest.mark.parametrize(

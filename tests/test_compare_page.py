@@ -15,14 +15,12 @@ from streamlit.testing.v1 import AppTest
 
 from tests import synthetic as syn
 from tests.conftest import PROJECT_ROOT
-from tests.helpers import MUNICH_LAB
+from tests.helpers import KHARKIV_LAB, MUNICH_LAB, SEATTLE_LAB
 from workbench import compare as cmp
 from workbench import indicators as ind
 from workbench.geometry import local_crs, to_crs
 
 MUENCHEN = MUNICH_LAB  # DE
-SEATTLE = "3a54af74-0882-4391-964c-d218a6055949"  # US
-KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"  # UA
 
 
 def town(boundary, buildings: bool = True, blocks: int = 8, spacing: float = 120.0) -> dict:
@@ -66,12 +64,12 @@ def town(boundary, buildings: bool = True, blocks: int = 8, spacing: float = 120
 
 @pytest.fixture
 def fake_cache(demo_store, monkeypatch):
-    labs = {lab_id: demo_store.get_lab(lab_id) for lab_id in (MUENCHEN, SEATTLE, KHARKIV)}
+    labs = {lab_id: demo_store.get_lab(lab_id) for lab_id in (MUENCHEN, SEATTLE_LAB, KHARKIV_LAB)}
     cache = syn.FakeCache(
         {
             MUENCHEN: town(labs[MUENCHEN].boundary),
-            SEATTLE: town(labs[SEATTLE].boundary),
-            KHARKIV: town(labs[KHARKIV].boundary, buildings=False, blocks=2, spacing=80),
+            SEATTLE_LAB: town(labs[SEATTLE_LAB].boundary),
+            KHARKIV_LAB: town(labs[KHARKIV_LAB].boundary, buildings=False, blocks=2, spacing=80),
         }
     )
     ind.clear_memory_cache()
@@ -88,7 +86,7 @@ def _app(labs: list[str], lang: str = "en") -> AppTest:
 
 
 def test_compare_page_three_countries(fake_cache):
-    at = _app([MUENCHEN, SEATTLE, KHARKIV])
+    at = _app([MUENCHEN, SEATTLE_LAB, KHARKIV_LAB])
     assert not at.exception, at.exception
     assert at.title[0].value == "Compare living labs"
     # one table with a row per indicator and a column per site (plus name and unit)
@@ -152,7 +150,7 @@ def test_compare_page_needs_two_and_other_language(fake_cache):
     at = _app([MUENCHEN], lang="de")
     assert not at.exception
     assert any("mindestens zwei" in i.value for i in at.info)
-    at = _app([MUENCHEN, KHARKIV], lang="uk")
+    at = _app([MUENCHEN, KHARKIV_LAB], lang="uk")
     assert not at.exception
     df = at.dataframe[0].value
     assert df.iloc[0, 0] == "Щільність забудови (GSI)"
@@ -166,9 +164,9 @@ def test_compare_page_progress_then_cache(fake_cache, monkeypatch):
         "compute_indicators",
         lambda data, *a, **k: computed.append(data) or compute(data, *a, **k),
     )
-    _app([MUENCHEN, SEATTLE])
+    _app([MUENCHEN, SEATTLE_LAB])
     assert len(computed) == 2 and fake_cache.loads > 0
-    at = _app([MUENCHEN, SEATTLE])  # same data version: nothing is computed again
+    at = _app([MUENCHEN, SEATTLE_LAB])  # same data version: nothing is computed again
     assert not at.exception
     assert len(computed) == 2
 
@@ -192,7 +190,7 @@ def test_marks_best_worst():
 
 
 def test_exports_csv_and_png(fake_cache, demo_store):
-    sets = [ind.lab_indicators(demo_store, demo_store.get_lab(i)) for i in (MUENCHEN, KHARKIV)]
+    sets = [ind.lab_indicators(demo_store, demo_store.get_lab(i)) for i in (MUENCHEN, KHARKIV_LAB)]
     sites = [cmp.Site("München", "DE", sets[0]), cmp.Site("Kharkiv", "UA", sets[1])]
     raw = cmp.table_csv(sites, "de").decode("utf-8-sig")
     assert "© OpenStreetMap contributors" in raw
@@ -208,7 +206,7 @@ def test_exports_csv_and_png(fake_cache, demo_store):
     ):
         assert cmp.png(fig).startswith(b"\x89PNG")
     buildings = [fake_cache.load_theme(demo_store, MUENCHEN, "buildings"), None]
-    boundaries = [demo_store.get_lab(i).boundary for i in (MUENCHEN, KHARKIV)]
+    boundaries = [demo_store.get_lab(i).boundary for i in (MUENCHEN, KHARKIV_LAB)]
     fig = cmp.figure_ground(sites, buildings, boundaries, "en")
     ax0, ax1 = fig.axes
     # identical scale: both panels are exactly 1 km wide and high
@@ -229,7 +227,7 @@ def test_cli_indicators(fake_cache, capsys):
     gsi = doc["indicators"][0]
     assert gsi["code"] == "gsi" and gsi["unit"] == "share" and 0 < gsi["value"] < 1
     assert gsi["data_date"] == "2025-01-15"
-    assert main(["indicators", "--lab", KHARKIV, "--lang", "de"]) == 0
+    assert main(["indicators", "--lab", KHARKIV_LAB, "--lang", "de"]) == 0
     out = capsys.readouterr()
     assert "Überbauungsgrad (GRZ): —  †" in out.out
     assert "OpenStreetMap-Daten, Stand 2025-01-15" in out.out
@@ -275,7 +273,7 @@ def test_compare_page_population_layer_weights_the_figures(fake_cache, demo_stor
 
     from workbench.opendata.files import UserLayer, save_upload
 
-    at = _app([MUENCHEN, SEATTLE])
+    at = _app([MUENCHEN, SEATTLE_LAB])
     assert not at.exception
     assert not at.main.selectbox  # no population layer yet: the page says how to get one
     assert any("population column" in i.value for i in at.info)
@@ -289,7 +287,7 @@ def test_compare_page_population_layer_weights_the_figures(fake_cache, demo_stor
     save_upload(demo_store, MUENCHEN, UserLayer("zensus.gpkg", people, "gpkg"), name="Zensus 2022")
     other = gpd.GeoDataFrame({"name": ["no counts"]}, geometry=[c], crs=4326)
     save_upload(demo_store, MUENCHEN, UserLayer("poi.geojson", other, "geojson"))
-    at = _app([MUENCHEN, SEATTLE])
+    at = _app([MUENCHEN, SEATTLE_LAB])
     [pick] = at.main.selectbox  # only München has one; only the layer with counts is offered
     assert pick.options == ["Residential footprint (proxy)", "Zensus 2022 (column “Einwohner”)"]
     text = " ".join(c.value for c in at.caption)

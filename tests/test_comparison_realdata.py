@@ -16,7 +16,15 @@ from osmium.osm import mutable
 from shapely.geometry import box
 
 from tests.conftest import shared_geodata
-from tests.helpers import MUNICH_LAB
+from tests.helpers import (
+    BALTIMORE_LAB,
+    BAYREUTH_LAB,
+    KHARKIV_LAB,
+    MUNICH_LAB,
+    NUERNBERG_LAB,
+    SEATTLE_LAB,
+    SWELLENDAM_LAB,
+)
 from workbench import indicators as ind
 from workbench.access import SYSTEM
 from workbench.geometry import WGS84, local_crs, to_crs
@@ -28,11 +36,11 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 EXTRACTS = {  # demo lab id → its extract
     MUNICH_LAB: "germany_muenchen_milbertshofen.osm",
-    "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b": "germany_nuernberg_laufamholz.osm",
-    "3a54af74-0882-4391-964c-d218a6055949": "usa_seattle_roosevelt.osm",
-    "72ae62f6-1ea4-415a-9f06-e8ce90c5800f": "usa_baltimore.osm.pbf",
-    "60c9443e-e45d-4969-a057-25ff4a0e90e9": "ukraine_kharkiv_linkroad.osm",
-    "67a05de9-1f0e-4ad9-81aa-a2e2a4d1a955": "germany_bayreuth_north.osm.gz",
+    NUERNBERG_LAB: "germany_nuernberg_laufamholz.osm",
+    SEATTLE_LAB: "usa_seattle_roosevelt.osm",
+    BALTIMORE_LAB: "usa_baltimore.osm.pbf",
+    KHARKIV_LAB: "ukraine_kharkiv_linkroad.osm",
+    BAYREUTH_LAB: "germany_bayreuth_north.osm.gz",
 }
 
 
@@ -108,7 +116,7 @@ def test_site_partly_outside_the_header_box_is_not_comparable(demo_store, name, 
 def test_reach_is_measured_to_the_box_edge_not_the_buffer(demo_store):
     path = shared_geodata("usa_baltimore.osm.pbf")
     bounds = osm.extract_bounds(path)
-    like = demo_store.get_lab("72ae62f6-1ea4-415a-9f06-e8ce90c5800f")
+    like = demo_store.get_lab(BALTIMORE_LAB)
     near = _new_lab(demo_store, like, _site_across(bounds, "west", 600, -250))  # 250 m inside
     osm.import_extract(demo_store, path, near, buffer_m=1500)
     ind.clear_memory_cache()
@@ -260,7 +268,6 @@ def test_the_citys_own_layers_count(demo_store, tmp_path):
     from workbench.errors import ValidationError
     from workbench.opendata.sources import lab_sources
 
-    swellendam = "8c99bc7d-a03d-4db6-9b65-adda2453c452"
     src = shared_geodata("southafrica_swellendam_training.gpkg")
     folder = tmp_path / "in"
     folder.mkdir()
@@ -268,17 +275,17 @@ def test_the_citys_own_layers_count(demo_store, tmp_path):
     layers = {
         r.name.rsplit(" ", 1)[-1]: r
         for r in import_demo_files(str(folder))
-        if r.lab_id == swellendam
+        if r.lab_id == SWELLENDAM_LAB
     }
-    lab = demo_store.get_lab(swellendam)
+    lab = demo_store.get_lab(SWELLENDAM_LAB)
     ind.clear_memory_cache()
-    before = ind.lab_indicators(demo_store, lab, sources=lab_sources(demo_store, swellendam))
+    before = ind.lab_indicators(demo_store, lab, sources=lab_sources(demo_store, SWELLENDAM_LAB))
     assert before.get("gsi").value is None  # no OSM buildings cached for the site
     demo_store.set_layer_source(layers["buildings"].id, "buildings", by=SYSTEM)
     demo_store.set_layer_source(layers["roads"].id, "streets", by=SYSTEM)
     with pytest.raises(ValidationError):
         demo_store.set_layer_source(layers["roads"].id, "rivers", by=SYSTEM)
-    sources = lab_sources(demo_store, swellendam)
+    sources = lab_sources(demo_store, SWELLENDAM_LAB)
     assert set(sources) == {"buildings", "streets"}
     after = ind.lab_indicators(demo_store, lab, sources=sources)
     gsi = after.get("gsi")
@@ -300,7 +307,6 @@ def test_a_source_layer_that_cannot_be_read_is_named_not_dropped(demo_store, tmp
     from workbench.cli import import_demo_files
     from workbench.opendata.sources import lab_sources
 
-    swellendam = "8c99bc7d-a03d-4db6-9b65-adda2453c452"
     src = shared_geodata("southafrica_swellendam_training.gpkg")
     folder = tmp_path / "in"
     folder.mkdir()
@@ -308,15 +314,15 @@ def test_a_source_layer_that_cannot_be_read_is_named_not_dropped(demo_store, tmp
     layers = {
         r.name.rsplit(" ", 1)[-1]: r
         for r in import_demo_files(str(folder))
-        if r.lab_id == swellendam
+        if r.lab_id == SWELLENDAM_LAB
     }
     demo_store.set_layer_source(layers["buildings"].id, "buildings", by=SYSTEM)
     demo_store.set_layer_source(layers["roads"].id, "streets", by=SYSTEM)
-    demo_store.features.delete("upload", swellendam, layers["buildings"].id)
-    sources = lab_sources(demo_store, swellendam)
+    demo_store.features.delete("upload", SWELLENDAM_LAB, layers["buildings"].id)
+    sources = lab_sources(demo_store, SWELLENDAM_LAB)
     assert sources["buildings"].frame is None and sources["streets"].frame is not None
     ind.clear_memory_cache()
-    result = ind.lab_indicators(demo_store, demo_store.get_lab(swellendam), sources=sources)
+    result = ind.lab_indicators(demo_store, demo_store.get_lab(SWELLENDAM_LAB), sources=sources)
     assert result.get("gsi").value is None  # no OSM buildings for the site either
     assert result.get("street_density").value > 0  # the readable source still counts
     said = [n for n in result.notes if n.key == "indicators.note.source_unreadable"]
@@ -324,5 +330,5 @@ def test_a_source_layer_that_cannot_be_read_is_named_not_dropped(demo_store, tmp
     for lang, theme in (("en", "Buildings"), ("de", "Gebäude"), ("uk", "Будівлі")):
         text = said[0].text(lang)
         assert layers["buildings"].name in text and theme in text
-    again = ind.cached_indicators(demo_store, demo_store.get_lab(swellendam), None, sources)
+    again = ind.cached_indicators(demo_store, demo_store.get_lab(SWELLENDAM_LAB), None, sources)
     assert again is not None and [n.key for n in again.notes] == [n.key for n in result.notes]

@@ -17,6 +17,7 @@ from PIL import Image
 from pypdf import PdfReader
 from shapely.geometry import LineString, Point, Polygon
 
+from tests.helpers import NUERNBERG_LAB
 from workbench import export
 from workbench.errors import ValidationError, WorkbenchError
 from workbench.export.content import category_colours
@@ -722,9 +723,6 @@ def test_osm_themes_return_to_the_cache_on_import(demo_store, lab, tmp_path):
     other.close()
 
 
-NUERNBERG = "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b"
-
-
 @pytest.mark.realdata
 def test_real_extract_in_png_geopackage_and_indicators(demo_store, tmp_path):
     """Nürnberg-Laufamholz imported from the real extract: the export shows and holds its OSM
@@ -733,7 +731,7 @@ def test_real_extract_in_png_geopackage_and_indicators(demo_store, tmp_path):
     from workbench.indicators import lab_indicators
     from workbench.opendata.osm import import_extract
 
-    lab = demo_store.get_lab(NUERNBERG)
+    lab = demo_store.get_lab(NUERNBERG_LAB)
     report = import_extract(demo_store, shared_geodata("germany_nuernberg_laufamholz.osm"), lab)
     assert report.counts["buildings"] > 50
     content = export.gather(demo_store, lab.id, lang="de")

@@ -5,14 +5,12 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shared_geodata
-from tests.helpers import MUNICH_LAB
+from tests.helpers import BAYREUTH_LAB, KHARKIV_LAB, MUNICH_LAB
 from workbench import indicators as ind
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
-BAYREUTH = "67a05de9-1f0e-4ad9-81aa-a2e2a4d1a955"
 MUENCHEN = MUNICH_LAB
-KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"
 
 
 @pytest.fixture
@@ -47,7 +45,7 @@ def test_muenchen_values_in_sensible_ranges(imported):
 
 
 def test_bayreuth_values_in_sensible_ranges(imported):
-    res = imported(BAYREUTH, "germany_bayreuth_north.osm.gz")
+    res = imported(BAYREUTH_LAB, "germany_bayreuth_north.osm.gz")
     v = {i.code: i.value for i in res.indicators}
     assert res.area_m2 == pytest.approx(2.05e6, rel=0.02)
     assert 0.01 < v["gsi"] < 0.2  # a village centre among fields
@@ -57,7 +55,7 @@ def test_bayreuth_values_in_sensible_ranges(imported):
 
 
 def test_kharkiv_thin_data_has_notes(imported):
-    res = imported(KHARKIV, "ukraine_kharkiv_linkroad.osm")
+    res = imported(KHARKIV_LAB, "ukraine_kharkiv_linkroad.osm")
     gsi = res.get("gsi")
     assert not gsi.comparable
     assert gsi.reason.key in ("indicators.note.few_buildings", "indicators.note.no_buildings")

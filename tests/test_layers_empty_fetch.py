@@ -10,11 +10,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import KHARKIV_LAB
 from tests.opendata_helpers import grid_osm
 from workbench.opendata import cache
 from workbench.opendata.osm import import_extract
-
-KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"
 
 
 class EmptyOverpass(BaseHTTPRequestHandler):
@@ -52,7 +51,7 @@ def fresh_store_cache():
 
 
 def test_empty_fetch_asks_before_replacing_cached_themes(demo_store, tmp_path, empty_overpass):
-    lab = demo_store.get_lab(KHARKIV)
+    lab = demo_store.get_lab(KHARKIV_LAB)
     c = lab.boundary.centroid
     import_extract(
         demo_store,

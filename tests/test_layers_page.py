@@ -9,10 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
+from tests.helpers import KHARKIV_LAB
 from tests.opendata_helpers import grid_osm
 from workbench.opendata.osm import import_extract
-
-KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"  # demo lab; synthetic data placed on its site
 
 
 @pytest.fixture(autouse=True)
@@ -27,7 +26,7 @@ def fresh_store_cache():
 
 @pytest.fixture
 def lab_with_data(demo_store, tmp_path):
-    lab = demo_store.get_lab(KHARKIV)
+    lab = demo_store.get_lab(KHARKIV_LAB)
     c = lab.boundary.centroid
     import_extract(
         demo_store, grid_osm(tmp_path / "grid.osm", c.x - 0.001, c.y - 0.001), lab, buffer_m=300
@@ -120,7 +119,7 @@ xmlns="http://www.topografix.com/GPX/1/1"><wpt lat="49.9699" lon="36.309"><name>
 
 @pytest.mark.parametrize("filename", list(UPLOADS))
 def test_upload_adds_a_layer(demo_store, filename):
-    at = _app(KHARKIV)
+    at = _app(KHARKIV_LAB)
     at.file_uploader(key="layers_upload").set_value(
         (filename, UPLOADS[filename], "application/octet-stream")
     ).run()
@@ -130,7 +129,7 @@ def test_upload_adds_a_layer(demo_store, filename):
     submit[0].click().run()
     assert not at.exception
     assert [e.value for e in at.error] == []
-    layers = demo_store.list_layers(KHARKIV, kind="upload")
+    layers = demo_store.list_layers(KHARKIV_LAB, kind="upload")
     assert [layer.name for layer in layers] == ["My layer"]
     assert "My layer" in _layer_names(_map_args(at))
 
@@ -152,7 +151,7 @@ def test_upload_of_zip_shapefile_and_geopackage(demo_store, tmp_path):
             z.write(p, p.name)
     gdf.to_file(tmp_path / "two.gpkg", layer="a")
     gdf.to_file(tmp_path / "two.gpkg", layer="b")
-    at = _app(KHARKIV)
+    at = _app(KHARKIV_LAB)
     for name, data in (
         ("sq.zip", buf.getvalue()),
         ("two.gpkg", (tmp_path / "two.gpkg").read_bytes()),
@@ -163,18 +162,18 @@ def test_upload_of_zip_shapefile_and_geopackage(demo_store, tmp_path):
         [b for b in at.button if b.label == "Add layer"][0].click().run()
         assert not at.exception and [e.value for e in at.error] == []
     # a shapefile is named by its file, a GeoPackage's layer keeps its own name
-    assert [layer.name for layer in demo_store.list_layers(KHARKIV)] == ["sq", "b"]
+    assert [layer.name for layer in demo_store.list_layers(KHARKIV_LAB)] == ["sq", "b"]
 
 
 def test_bad_upload_shows_a_message_and_adds_nothing(demo_store):
-    at = _app(KHARKIV)
+    at = _app(KHARKIV_LAB)
     at.file_uploader(key="layers_upload").set_value(
         ("evil.zip", _slip_zip(), "application/zip")
     ).run()
     [b for b in at.button if b.label == "Add layer"][0].click().run()
     assert not at.exception
     assert any("outside its folder" in e.value for e in at.error)
-    assert demo_store.list_layers(KHARKIV) == []
+    assert demo_store.list_layers(KHARKIV_LAB) == []
 
 
 def _slip_zip() -> bytes:

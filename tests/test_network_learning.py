@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 from shapely.geometry import Point
 
-from tests.helpers import MUNICH_LAB
+from tests.helpers import BALTIMORE_LAB, MUNICH_LAB
 from workbench.access import SYSTEM, Actor
 from workbench.errors import NotFoundError, PermissionDenied, ValidationError
 from workbench.model import Annotation, new_id
@@ -17,7 +17,6 @@ from workbench.model import Annotation, new_id
 pytestmark = pytest.mark.usefixtures("backend")
 
 MUNICH = MUNICH_LAB
-BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 OWNER = Actor("owner", "Owner")
 VIEWER = Actor("viewer", "Guest")
 HOSTILE = "<script>alert(1)</script> **bold** {count} ../../etc"
@@ -48,13 +47,13 @@ def note(
 def test_lessons_and_questions_are_listed_across_labs_with_filters(demo_store):
     s = demo_store
     lesson = note(s, MUNICH, "Parklets worked in summer", "de")
-    question = note(s, BALTIMORE, "How did you fund the parklets?", "en")
+    question = note(s, BALTIMORE_LAB, "How did you fund the parklets?", "en")
     note(s, MUNICH, "an unmarked note")
     s.mark_note(lesson.id, "lesson", principles=("participation",), sdg_targets=("11.7",), by=OWNER)
     s.mark_note(question.id, "question", principles=("public_good",), by=OWNER)
     everything = s.network_notes()
     assert [n.annotation.id for n in everything] == [question.id, lesson.id]  # newest first
-    assert {n.lab_id for n in everything} == {MUNICH, BALTIMORE}
+    assert {n.lab_id for n in everything} == {MUNICH, BALTIMORE_LAB}
     assert [n.annotation.id for n in s.network_notes(kind="lesson")] == [lesson.id]
     assert [n.annotation.id for n in s.network_notes(principle="participation")] == [lesson.id]
     assert [n.annotation.id for n in s.network_notes(sdg="11.7")] == [lesson.id]
@@ -99,12 +98,16 @@ def test_marks_refuse_unknown_kinds_tags_and_a_viewer(demo_store):
 def test_links_join_notes_of_two_labs_both_ways_and_show_a_deleted_end(demo_store):
     s = demo_store
     tried = note(s, MUNICH, "Tried: a street closed on Sundays")
-    there = note(s, BALTIMORE, "Could work on our main street", "en")
+    there = note(s, BALTIMORE_LAB, "Could work on our main street", "en")
     link = s.link_notes(tried.id, there.id, by=OWNER)
     assert s.link_notes(tried.id, there.id, by=OWNER) == link  # the same pair again: one link
     [here] = s.linked_notes(tried.id)
     [back] = s.linked_notes(there.id)
-    assert (here.annotation_id, here.lab_id, here.direction) == (there.id, BALTIMORE, "tried_here")
+    assert (here.annotation_id, here.lab_id, here.direction) == (
+        there.id,
+        BALTIMORE_LAB,
+        "tried_here",
+    )
     assert (back.annotation_id, back.lab_id, back.direction) == (tried.id, MUNICH, "relevant_there")
     s.delete_annotation(there.id, name="Owner", by=OWNER)
     [gone] = s.linked_notes(tried.id)
@@ -115,7 +118,7 @@ def test_links_join_notes_of_two_labs_both_ways_and_show_a_deleted_end(demo_stor
     with pytest.raises(ValidationError):
         s.link_notes(tried.id, tried.id, by=OWNER)
     with pytest.raises(PermissionDenied):
-        s.link_notes(tried.id, note(s, BALTIMORE, "x", "en").id, by=VIEWER)
+        s.link_notes(tried.id, note(s, BALTIMORE_LAB, "x", "en").id, by=VIEWER)
 
 
 def test_translations_keep_their_author_and_language_and_the_original(demo_store):
@@ -145,7 +148,7 @@ def test_translations_keep_their_author_and_language_and_the_original(demo_store
 def test_hostile_text_in_every_new_field_is_stored_as_typed(demo_store):
     s = demo_store
     a = note(s, MUNICH, HOSTILE)
-    b = note(s, BALTIMORE, "other", "en")
+    b = note(s, BALTIMORE_LAB, "other", "en")
     s.mark_note(a.id, "question", by=OWNER, actor=HOSTILE[:40])
     s.link_notes(a.id, b.id, by=OWNER)
     s.add_translation(a.id, "en", HOSTILE, actor=HOSTILE[:40], by=OWNER)
@@ -243,7 +246,7 @@ def test_a_peer_consultation_keeps_its_record_by_city(demo_store):
     ):
         assert expected in flat
     with pytest.raises(ValidationError):
-        s.create_session(BALTIMORE, "x", by=OWNER, kind="party")
+        s.create_session(BALTIMORE_LAB, "x", by=OWNER, kind="party")
 
 
 def test_a_translator_can_be_plugged_in_and_only_suggests():

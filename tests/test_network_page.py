@@ -9,13 +9,12 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Point
 
-from tests.helpers import MUNICH_LAB
+from tests.helpers import BALTIMORE_LAB, MUNICH_LAB
 from workbench.access import SYSTEM
 from workbench.model import Annotation, new_id
 
 APP = str(Path(__file__).resolve().parent.parent / "app.py")
 MUNICH = MUNICH_LAB
-BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 
 
 def _note(store, lab, text, lang):  # type: ignore[no-untyped-def]
@@ -52,7 +51,7 @@ def _texts(at) -> str:  # type: ignore[no-untyped-def]
 def test_the_page_lists_marks_in_the_readers_language(demo_store, lang):
     s = demo_store
     q = _note(s, MUNICH, "Wie habt ihr die Bänke finanziert?", "de")
-    lesson = _note(s, BALTIMORE, "<b>Parklets</b> worked *all summer*", "en")
+    lesson = _note(s, BALTIMORE_LAB, "<b>Parklets</b> worked *all summer*", "en")
     s.mark_note(q.id, "question", principles=("participation",), by=SYSTEM)
     s.mark_note(lesson.id, "lesson", sdg_targets=("11.7",), by=SYSTEM)
     s.link_notes(lesson.id, q.id, by=SYSTEM)

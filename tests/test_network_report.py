@@ -9,14 +9,13 @@ import io
 import pytest
 from shapely.geometry import Point
 
-from tests.helpers import MUNICH_LAB
+from tests.helpers import BALTIMORE_LAB, MUNICH_LAB
 from workbench.access import SYSTEM, Actor
 from workbench.i18n import t
 from workbench.model import Annotation, new_id
 from workbench.settings import OSM_ATTRIBUTION
 
 MUNICH = MUNICH_LAB
-BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 HOSTILE = "<b>bold</b> **x** {count} \\n"
 
 
@@ -25,7 +24,7 @@ def marked(demo_store):  # type: ignore[no-untyped-def]
     s = demo_store
     for lab, text, kind, lang in (
         (MUNICH, f"Parklets worked {HOSTILE}", "lesson", "en"),
-        (BALTIMORE, "Wie finanziert man Bänke?", "question", "de"),
+        (BALTIMORE_LAB, "Wie finanziert man Bänke?", "question", "de"),
     ):
         p = s.get_lab(lab).boundary.representative_point()
         a = s.add_annotation(
@@ -92,7 +91,7 @@ def test_an_answered_question_leaves_the_open_questions(marked):
     s = marked
     [question] = s.network_notes(kind="question")
     s.set_question_status(question.annotation.id, "answered", by=SYSTEM)
-    r = report.gather(s, s.get_lab(BALTIMORE).network_id, "en", indicators=False)
+    r = report.gather(s, s.get_lab(BALTIMORE_LAB).network_id, "en", indicators=False)
     assert all(not lab.questions for lab in r.labs)
 
 

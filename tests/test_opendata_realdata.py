@@ -5,7 +5,15 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import shared_geodata
-from tests.helpers import MUNICH_LAB
+from tests.helpers import (
+    BALTIMORE_LAB,
+    BAYREUTH_LAB,
+    KHARKIV_LAB,
+    MUNICH_LAB,
+    NUERNBERG_LAB,
+    SEATTLE_LAB,
+    SWELLENDAM_LAB,
+)
 from tests.opendata_helpers import make_lab
 from workbench.opendata import cache
 from workbench.opendata.osm import clip_area, extract_bounds, import_extract
@@ -16,11 +24,11 @@ pytestmark = pytest.mark.realdata
 #: extract → demo living lab it covers (None: a lab is made from the extract's own box)
 EXTRACTS = {
     "germany_muenchen_milbertshofen.osm": MUNICH_LAB,
-    "germany_nuernberg_laufamholz.osm": "3afbf2c7-321b-4e1f-b6e8-fdc289696a5b",
-    "germany_bayreuth_north.osm.gz": "67a05de9-1f0e-4ad9-81aa-a2e2a4d1a955",
-    "usa_baltimore.osm.pbf": "72ae62f6-1ea4-415a-9f06-e8ce90c5800f",
-    "usa_seattle_roosevelt.osm": "3a54af74-0882-4391-964c-d218a6055949",
-    "ukraine_kharkiv_linkroad.osm": "60c9443e-e45d-4969-a057-25ff4a0e90e9",
+    "germany_nuernberg_laufamholz.osm": NUERNBERG_LAB,
+    "germany_bayreuth_north.osm.gz": BAYREUTH_LAB,
+    "usa_baltimore.osm.pbf": BALTIMORE_LAB,
+    "usa_seattle_roosevelt.osm": SEATTLE_LAB,
+    "ukraine_kharkiv_linkroad.osm": KHARKIV_LAB,
     "usa_oakland_west.osm.bz2": None,
 }
 #: themes every one of these extracts has data for around its site
@@ -122,7 +130,7 @@ def test_swellendam_geopackage_uploads_as_a_user_file(demo_store):
     from workbench.opendata.files import load_upload, read_user_file, save_upload
 
     path = shared_geodata("southafrica_swellendam_training.gpkg")
-    lab = demo_store.get_lab("8c99bc7d-a03d-4db6-9b65-adda2453c452")
+    lab = demo_store.get_lab(SWELLENDAM_LAB)
     user = read_user_file(path.name, path.read_bytes(), layer="buildings")
     assert user.layers == ["roads", "restaurants", "schools", "buildings"]
     assert len(user.gdf) > 100 and user.gdf.crs.to_epsg() == 4326

@@ -230,3 +230,27 @@ def test_newer_database_is_refused_untouched(data_dir):
         open_store("future", create=True)
     assert "newer version" in str(info.value)
     assert open(path, "rb").read() == before
+
+
+def test_the_shared_demo_ids_name_their_demo_labs(demo_store):
+    """``tests.helpers`` names each demo lab once; each constant is that city's lab in the
+    seeded demo workspace, and OTHER_LAB names none."""
+    from tests import helpers
+    from workbench.errors import NotFoundError
+
+    cities = {c.id: c.name for c in demo_store.list_cities()}
+    expected = {
+        "MUNICH_LAB": "München",
+        "NUERNBERG_LAB": "Nürnberg",
+        "BAYREUTH_LAB": "Bayreuth",
+        "BALTIMORE_LAB": "Baltimore",
+        "SEATTLE_LAB": "Seattle",
+        "SWELLENDAM_LAB": "Swellendam",
+        "KHARKIV_LAB": "Kharkiv",
+    }
+    named = {k for k in vars(helpers) if k.endswith("_LAB") and k != "OTHER_LAB"}
+    assert named == set(expected)
+    for constant, city in expected.items():
+        assert cities[demo_store.get_lab(getattr(helpers, constant)).city_id] == city
+    with pytest.raises(NotFoundError):
+        demo_store.get_lab(helpers.OTHER_LAB)

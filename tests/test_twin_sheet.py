@@ -11,7 +11,7 @@ from PIL import Image
 from pypdf import PdfReader
 
 from tests.conftest import shared_geodata
-from tests.helpers import MUNICH_LAB
+from tests.helpers import BALTIMORE_LAB, KHARKIV_LAB, MUNICH_LAB
 from workbench import indicators as ind
 from workbench import twin
 from workbench.errors import ValidationError
@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 LABS = {
     MUNICH_LAB: "germany_muenchen_milbertshofen.osm",
-    "72ae62f6-1ea4-415a-9f06-e8ce90c5800f": "usa_baltimore.osm.pbf",
-    "60c9443e-e45d-4969-a057-25ff4a0e90e9": "ukraine_kharkiv_linkroad.osm",
+    BALTIMORE_LAB: "usa_baltimore.osm.pbf",
+    KHARKIV_LAB: "ukraine_kharkiv_linkroad.osm",
 }
 
 

@@ -16,7 +16,7 @@ from browser_helpers import (
     wait_for_streamlit,
 )
 
-from tests.helpers import MUNICH_LAB
+from tests.helpers import BALTIMORE_LAB, KHARKIV_LAB, MUNICH_LAB
 
 MUNICH = MUNICH_LAB
 
@@ -92,10 +92,6 @@ def test_export_page_offers_cached_themes(streamlit_server, new_page, demo_data_
     screenshot(page, "export_munich")
 
 
-BALTIMORE = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
-KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"
-
-
 @pytest.mark.parametrize("width,height", [(1400, 900), (390, 844)])
 def test_compare_page_from_a_link_with_dates_and_twin_sheet(
     streamlit_server, new_page, demo_data_dir, width, height
@@ -109,7 +105,7 @@ def test_compare_page_from_a_link_with_dates_and_twin_sheet(
     page.set_viewport_size({"width": width, "height": height})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{url}/compare?labs={MUNICH},{BALTIMORE},{KHARKIV}")
+    page.goto(f"{url}/compare?labs={MUNICH},{BALTIMORE_LAB},{KHARKIV_LAB}")
     expect(page.get_by_role("heading", name="Compare living labs")).to_be_visible(
         timeout=120_000
     )  # a fresh server's first page

@@ -7,8 +7,9 @@ import pytest
 from browser_helpers import data_dir_of_this_process, map_frame, screenshot, wait_for_streamlit
 from test_map_annotate import MUNICH_LAB, wait_for_notes
 
+from tests.helpers import BALTIMORE_LAB
+
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
-BALTIMORE_LAB = "72ae62f6-1ea4-415a-9f06-e8ce90c5800f"
 QUESTION = "Wo soll die Markthalle hin?"
 PEER_QUESTION = "Wie habt ihr die Bänke finanziert?"
 IN_UKRAINIAN = "Як ви профінансували лавки?"

@@ -10,9 +10,9 @@ import urllib.request
 import pytest
 from browser_helpers import wait_for_streamlit
 
+from tests.helpers import KHARKIV_LAB
 from tests.test_upload_security import POINT, _crs_link, _vrt, beacon  # noqa: F401 - fixture
 
-KHARKIV = "60c9443e-e45d-4969-a057-25ff4a0e90e9"
 UPLOAD_LABEL = "Upload a file (GeoJSON"
 
 
@@ -28,7 +28,7 @@ def _choose(page, name: str, data: bytes) -> None:
 def test_hostile_uploads_are_refused_in_the_served_app(app_server, new_page, beacon):  # noqa: F811
     from playwright.sync_api import expect
 
-    page = new_page(f"{app_server}/layers?lab={KHARKIV}")
+    page = new_page(f"{app_server}/layers?lab={KHARKIV_LAB}")
     expect(page.get_by_role("heading", name="Data layers")).to_be_visible()
     wait_for_streamlit(page)
 
