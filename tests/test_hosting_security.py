@@ -21,7 +21,7 @@ from streamlit import config
 from streamlit.testing.v1 import AppTest
 
 from tests.conftest import PROJECT_ROOT
-from tests.helpers import MUNICH_LAB
+from tests.helpers import MUNICH_LAB, OTHER_LAB
 from tests.test_workshop_pages import submit
 from workbench import access, hosting, settings
 from workbench.access import GROUP_COLOURS, SYSTEM, Actor, group_key, same_group
@@ -123,6 +123,18 @@ def test_a_url_naming_a_path_or_unknown_workspace_falls_back_to_demo(asked, data
     assert "the demo workspace is shown instead" in warning
     assert sqlite_files(tmp_path) == {(data_dir / "workspaces" / "demo.sqlite").resolve()}
     assert not Path("/tmp/x.sqlite").exists()
+
+
+@pytest.mark.parametrize("asked", ["../../etc/passwd", OTHER_LAB, "<b>x</b>"])
+def test_a_url_naming_an_unknown_lab_says_so_and_shows_none(asked, demo_store):
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    at.query_params["lab"] = asked
+    at.run()
+    assert not at.exception, at.exception
+    assert at.session_state["lab_id"] is None
+    assert any("not in this workspace" in w.value for w in at.warning)
+    at.run()  # said once: the choice is cleared
+    assert not any("not in this workspace" in w.value for w in at.warning)
 
 
 def test_cli_workspace_uses_the_same_validator(capsys, data_dir):

@@ -65,6 +65,9 @@ def _persistent_select(label: str, options: list[str], state_key: str, **kwargs:
 
 
 def render() -> None:
+    """The sidebar; what it had to refuse from the URL is said at the top of the page (a
+    phone shows the sidebar folded away)."""
+    notices: list[str] = []
     with st.sidebar:
         # The label names itself in every language, so anyone can find the switch.
         _persistent_select(
@@ -75,7 +78,7 @@ def render() -> None:
         )
         refused = st.session_state.pop(REFUSED_KEY, None)
         if refused is not None:
-            st.warning(t("hosting.workspace_refused", name=md_escape(refused)), icon="⚠️")
+            notices.append(t("hosting.workspace_refused", name=md_escape(refused)))
         workspaces = sorted(
             set(list_workspaces()) | {DEMO_WORKSPACE, st.session_state[WORKSPACE_KEY]}
         )
@@ -92,6 +95,8 @@ def render() -> None:
         ids = [None] + [lab.id for lab in labs]
         labels: dict[str | None, str] = {lab.id: lab_label(lab, cities) for lab in labs}
         current = st.session_state.get(LAB_KEY)
+        if current and current not in ids:  # a link to a lab gone, or a workspace switched
+            notices.append(t("sidebar.lab_gone"))
         index = ids.index(current) if current in ids else 0
         labels[None] = t("sidebar.no_lab")
         chosen = st.selectbox(t("sidebar.lab"), ids, index=index, format_func=labels.__getitem__)
@@ -104,3 +109,5 @@ def render() -> None:
         translate_builtins()
         st.html(CONTRAST_CSS)
         st.html(PAGE_FOCUS_CSS)
+    for text in notices:
+        st.warning(text, icon="⚠️")
