@@ -137,6 +137,19 @@ def test_a_url_naming_an_unknown_lab_says_so_and_shows_none(asked, demo_store):
     assert not any("not in this workspace" in w.value for w in at.warning)
 
 
+def test_switching_workspace_drops_the_lab_choice_quietly(demo_store):
+    open_store("other", create=True).close()
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=60)
+    at.query_params["lab"] = MUNICH_LAB
+    at.run()
+    assert at.session_state["lab_id"] == MUNICH_LAB
+    workspace = next(b for b in at.sidebar.selectbox if "other" in b.options)
+    workspace.set_value("other").run()
+    assert not at.exception, at.exception
+    assert at.session_state["workspace"] == "other" and at.session_state["lab_id"] is None
+    assert not any("not in this workspace" in w.value for w in at.warning)
+
+
 def test_cli_workspace_uses_the_same_validator(capsys, data_dir):
     from workbench.cli import main
 

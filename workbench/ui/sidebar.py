@@ -29,6 +29,8 @@ from workbench.ui.keyboard import PAGE_FOCUS_CSS
 
 #: A workspace name from the URL that was refused (shown once in the sidebar).
 REFUSED_KEY = "_workspace_refused"
+#: The workspace the sidebar showed last (a lab choice of another workspace ends quietly).
+LAB_WORKSPACE_KEY = "_lab_workspace"
 
 
 def init_state() -> None:
@@ -89,13 +91,16 @@ def render() -> None:
             WORKSPACE_KEY,
             format_func=lambda w: demo_label if w == DEMO_WORKSPACE else w,
         )
+        workspace = st.session_state[WORKSPACE_KEY]
         s = store()
         cities = {c.id: c for c in s.list_cities()}
         labs = sorted(s.list_labs(), key=lambda lab: lab_label(lab, cities))
         ids = [None] + [lab.id for lab in labs]
         labels: dict[str | None, str] = {lab.id: lab_label(lab, cities) for lab in labs}
         current = st.session_state.get(LAB_KEY)
-        if current and current not in ids:  # a link to a lab gone, or a workspace switched
+        switched = st.session_state.get(LAB_WORKSPACE_KEY, workspace) != workspace
+        st.session_state[LAB_WORKSPACE_KEY] = workspace
+        if current and current not in ids and not switched:  # a link to a lab gone
             notices.append(t("sidebar.lab_gone"))
         index = ids.index(current) if current in ids else 0
         labels[None] = t("sidebar.no_lab")
