@@ -261,12 +261,10 @@ def test_one_clipping_rule_for_app_and_cli_uploads(demo_store, tmp_path):
     )
 
 
-def test_the_citys_own_layers_count(demo_store, tmp_path):
-    """Swellendam's uploaded buildings and roads, marked as the sources of their themes, give
-    the indicators figures where OpenStreetMap has none, and the notes name the layer."""
+def swellendam_uploads(tmp_path):
+    """Swellendam's training GeoPackage imported as the demo does: its upload layers by their
+    short name (buildings, roads, ...)."""
     from workbench.cli import import_demo_files
-    from workbench.errors import ValidationError
-    from workbench.opendata.sources import lab_sources
 
     src = shared_geodata("southafrica_swellendam_training.gpkg")
     folder = tmp_path / "in"
@@ -277,6 +275,16 @@ def test_the_citys_own_layers_count(demo_store, tmp_path):
         for r in import_demo_files(str(folder))
         if r.lab_id == SWELLENDAM_LAB
     }
+    return layers
+
+
+def test_the_citys_own_layers_count(demo_store, tmp_path):
+    """Swellendam's uploaded buildings and roads, marked as the sources of their themes, give
+    the indicators figures where OpenStreetMap has none, and the notes name the layer."""
+    from workbench.errors import ValidationError
+    from workbench.opendata.sources import lab_sources
+
+    layers = swellendam_uploads(tmp_path)
     lab = demo_store.get_lab(SWELLENDAM_LAB)
     ind.clear_memory_cache()
     before = ind.lab_indicators(demo_store, lab, sources=lab_sources(demo_store, SWELLENDAM_LAB))
@@ -304,18 +312,9 @@ def test_a_source_layer_that_cannot_be_read_is_named_not_dropped(demo_store, tmp
     """A layer marked as the buildings source whose features are gone: the figures fall back
     to what OpenStreetMap has (here nothing, so no figure) and the site's notes name the layer
     in every language, instead of the layer silently not counting."""
-    from workbench.cli import import_demo_files
     from workbench.opendata.sources import lab_sources
 
-    src = shared_geodata("southafrica_swellendam_training.gpkg")
-    folder = tmp_path / "in"
-    folder.mkdir()
-    (folder / src.name).symlink_to(src)
-    layers = {
-        r.name.rsplit(" ", 1)[-1]: r
-        for r in import_demo_files(str(folder))
-        if r.lab_id == SWELLENDAM_LAB
-    }
+    layers = swellendam_uploads(tmp_path)
     demo_store.set_layer_source(layers["buildings"].id, "buildings", by=SYSTEM)
     demo_store.set_layer_source(layers["roads"].id, "streets", by=SYSTEM)
     demo_store.features.delete("upload", SWELLENDAM_LAB, layers["buildings"].id)
