@@ -27,7 +27,7 @@ from workbench.ui import (
 )
 from workbench.ui.keyboard import PAGE_FOCUS_CSS
 
-#: A workspace name from the URL that was refused (shown once in the sidebar).
+#: A workspace name from the URL that was refused (said once, at the top of the page).
 REFUSED_KEY = "_workspace_refused"
 #: The workspace the sidebar showed last (a lab choice of another workspace ends quietly).
 LAB_WORKSPACE_KEY = "_lab_workspace"
